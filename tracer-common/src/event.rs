@@ -1,0 +1,240 @@
+//! Ring-buffer record layouts.
+
+use core::mem::{offset_of, size_of};
+
+/// Bumped whenever any layout below changes.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// `TASK_COMM_LEN` in the kernel.
+pub const COMM_LEN: usize = 16;
+/// Bytes of the exec'd path kept (the kernel's `bprm->filename`).
+pub const FILENAME_LEN: usize = 256;
+/// Bytes of the NUL-separated argument block kept from the new image.
+pub const ARGS_LEN: usize = 256;
+
+/// Numbered kind tags. The numbers are part of the format: never reuse one.
+///
+/// The kernel side writes `EventKind::X as u16`; userspace decodes with
+/// [`EventKind::from_tag`], so an unknown tag is an error, never UB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum EventKind {
+    /// A new task (process or thread, including io_uring workers).
+    Fork = 1,
+    Exec = 2,
+    Exit = 3,
+    SignalGenerate = 4,
+    SignalDeliver = 5,
+    Rename = 6,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Fork,
+        EventKind::Exec,
+        EventKind::Exit,
+        EventKind::SignalGenerate,
+        EventKind::SignalDeliver,
+        EventKind::Rename,
+    ];
+    /// Entries of the per-CPU loss counter: one per tag, indexed by tag.
+    pub const COUNTERS: u32 = 7;
+
+    pub const fn from_tag(tag: u16) -> Option<EventKind> {
+        Some(match tag {
+            1 => EventKind::Fork,
+            2 => EventKind::Exec,
+            3 => EventKind::Exit,
+            4 => EventKind::SignalGenerate,
+            5 => EventKind::SignalDeliver,
+            6 => EventKind::Rename,
+            _ => return None,
+        })
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::Fork => "fork",
+            EventKind::Exec => "exec",
+            EventKind::Exit => "exit",
+            EventKind::SignalGenerate => "signal_generate",
+            EventKind::SignalDeliver => "signal_deliver",
+            EventKind::Rename => "rename",
+        }
+    }
+
+    /// Size of the whole record (header included) of this kind.
+    pub const fn record_size(self) -> usize {
+        match self {
+            EventKind::Fork => size_of::<ForkEvent>(),
+            EventKind::Exec => size_of::<ExecEvent>(),
+            EventKind::Exit => size_of::<ExitEvent>(),
+            EventKind::SignalGenerate => size_of::<SignalGenerateEvent>(),
+            EventKind::SignalDeliver => size_of::<SignalDeliverEvent>(),
+            EventKind::Rename => size_of::<RenameEvent>(),
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Header {
+    pub version: u16,
+    /// An [`EventKind`] tag.
+    pub kind: u16,
+    pub cpu: u32,
+    /// `bpf_ktime_get_boot_ns()`: same clock as `task->start_boottime`.
+    pub boot_ns: u64,
+}
+
+/// Identity and state of one task, read from its `task_struct`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TaskInfo {
+    /// `start_boottime`: with `pid`, identifies a task across PID reuse.
+    pub start_boottime: u64,
+    pub pid: u32,
+    pub tgid: u32,
+    /// `real_parent->tgid` (for user-mode helpers: kthreadd or a kworker).
+    pub ppid: u32,
+    /// `task->flags` (PF_*).
+    pub flags: u32,
+    pub comm: [u8; COMM_LEN],
+    /// 1 when `task->mm` is non-NULL (the task has a user address space).
+    pub has_mm: u8,
+    pub _pad: [u8; 7],
+}
+
+/// A new task. Emitted from `task_newtask`, which fires for every task
+/// `copy_process()` makes (see the eBPF crate for why not `sched_process_fork`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ForkEvent {
+    pub header: Header,
+    /// The task that called into `copy_process()` (`current`).
+    pub creator: TaskInfo,
+    pub child: TaskInfo,
+    pub clone_flags: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecEvent {
+    pub header: Header,
+    pub task: TaskInfo,
+    /// The pid before exec (differs when a non-leader thread exec'd).
+    pub old_pid: u32,
+    /// Bytes of `filename` in use, NUL excluded.
+    pub filename_len: u16,
+    /// Bytes of `args` in use (NUL-separated argv, possibly truncated).
+    pub args_len: u16,
+    pub filename: [u8; FILENAME_LEN],
+    pub args: [u8; ARGS_LEN],
+}
+
+/// `group_dead` value when the running kernel's tracepoint lacks it (< 6.16).
+pub const GROUP_DEAD_UNKNOWN: u8 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExitEvent {
+    pub header: Header,
+    pub task: TaskInfo,
+    /// `task->exit_code`: low 7 bits the killing signal, 0x80 core dumped,
+    /// bits 8..16 the exit status.
+    pub exit_code: u32,
+    /// 0 or 1, or [`GROUP_DEAD_UNKNOWN`].
+    pub group_dead: u8,
+    pub _pad: [u8; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SignalGenerateEvent {
+    pub header: Header,
+    /// `current` at generation time.
+    pub sender: TaskInfo,
+    pub target: TaskInfo,
+    pub sig: i32,
+    pub errno: i32,
+    pub code: i32,
+    /// 1 for a process-directed signal.
+    pub group: i32,
+    /// `TRACE_SIGNAL_*`: 0 delivered, 1 ignored, 2 already pending,
+    /// 3 overflow fail, 4 lose info.
+    pub result: i32,
+    /// Real uid of the sender, as `bpf_get_current_uid_gid()` reports it.
+    pub sender_uid: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SignalDeliverEvent {
+    pub header: Header,
+    /// The task taking the signal (`current`).
+    pub task: TaskInfo,
+    pub sig: i32,
+    pub errno: i32,
+    pub code: i32,
+    pub _pad: u32,
+    /// `ka->sa.sa_handler`: 0 SIG_DFL, 1 SIG_IGN, else a handler address.
+    pub sa_handler: u64,
+    pub sa_flags: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RenameEvent {
+    pub header: Header,
+    /// The task before the rename (its `comm` is the old name).
+    pub task: TaskInfo,
+    pub new_comm: [u8; COMM_LEN],
+}
+
+// The layouts are the format: pin them so a change cannot go unnoticed.
+const _: () = {
+    assert!(size_of::<Header>() == 16);
+    assert!(size_of::<TaskInfo>() == 48);
+    assert!(offset_of!(TaskInfo, comm) == 24);
+    assert!(offset_of!(TaskInfo, has_mm) == 40);
+    assert!(size_of::<ForkEvent>() == 120);
+    assert!(offset_of!(ForkEvent, child) == 64);
+    assert!(size_of::<ExecEvent>() == 584);
+    assert!(offset_of!(ExecEvent, filename) == 72);
+    assert!(offset_of!(ExecEvent, args) == 328);
+    assert!(size_of::<ExitEvent>() == 72);
+    assert!(size_of::<SignalGenerateEvent>() == 136);
+    assert!(offset_of!(SignalGenerateEvent, sig) == 112);
+    assert!(size_of::<SignalDeliverEvent>() == 96);
+    assert!(size_of::<RenameEvent>() == 80);
+    // The ring buffer aligns records to 8 bytes.
+    assert!(size_of::<ExecEvent>() % 8 == 0);
+};
+
+/// Marker for record types that are plain old data: `#[repr(C)]`, only
+/// integers and byte arrays, no padding the compiler invents.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`.
+pub unsafe trait Plain: Copy {}
+
+// SAFETY: all of these are repr(C) structs of integers and byte arrays with
+// explicit padding fields, so any bytes are a valid value.
+unsafe impl Plain for Header {}
+unsafe impl Plain for TaskInfo {}
+unsafe impl Plain for ForkEvent {}
+unsafe impl Plain for ExecEvent {}
+unsafe impl Plain for ExitEvent {}
+unsafe impl Plain for SignalGenerateEvent {}
+unsafe impl Plain for SignalDeliverEvent {}
+unsafe impl Plain for RenameEvent {}
+
+/// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
+pub fn read_plain<T: Plain>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length was checked above, `read_unaligned` has no alignment
+    // requirement, and `T: Plain` makes any bit pattern a valid `T`.
+    Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}

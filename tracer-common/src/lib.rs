@@ -1,0 +1,14 @@
+//! Types shared by the eBPF programs and the userspace loader.
+//!
+//! Every record that crosses the ring buffer starts with a [`Header`] carrying
+//! the format version and a numbered kind tag, followed by a fixed-size body.
+//! Layouts are `#[repr(C)]`, hold only integers and byte arrays (any bit
+//! pattern is a valid value), and are pinned by compile-time asserts so that
+//! the kernel and userspace can never silently disagree.
+#![no_std]
+
+pub mod event;
+pub mod offsets;
+
+pub use event::*;
+pub use offsets::KernelOffsets;

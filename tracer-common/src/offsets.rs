@@ -1,0 +1,66 @@
+//! Kernel structure offsets, resolved from the running kernel's BTF by the
+//! loader and handed to the eBPF programs as one read-only global.
+//!
+//! Nothing here is hard-coded for one kernel build: `task_struct` layouts
+//! differ between builds and configs.
+
+use core::mem::size_of;
+
+/// Byte offsets of the kernel fields the programs read. All are byte
+/// offsets from the start of the named struct; nested members (e.g.
+/// `k_sigaction.sa.sa_handler`) are already summed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_flags: u32,
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_real_parent: u32,
+    pub task_mm: u32,
+    pub task_comm: u32,
+    pub task_start_boottime: u32,
+    pub task_exit_code: u32,
+    /// `kernel_siginfo.si_errno` / `si_code` (inside an anonymous struct).
+    pub siginfo_errno: u32,
+    pub siginfo_code: u32,
+    /// `k_sigaction.sa.sa_handler` / `sa_flags`.
+    pub ksigaction_handler: u32,
+    pub ksigaction_flags: u32,
+    /// `linux_binprm.filename`.
+    pub binprm_filename: u32,
+    /// `mm_struct.arg_start` / `arg_end`.
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    /// 1 when `sched_process_exit` passes `group_dead` (6.16+), else 0.
+    pub exit_has_group_dead: u32,
+}
+
+impl KernelOffsets {
+    /// The placeholder compiled into the object; the loader overrides it.
+    pub const UNSET: KernelOffsets = KernelOffsets {
+        task_flags: 0,
+        task_pid: 0,
+        task_tgid: 0,
+        task_real_parent: 0,
+        task_mm: 0,
+        task_comm: 0,
+        task_start_boottime: 0,
+        task_exit_code: 0,
+        siginfo_errno: 0,
+        siginfo_code: 0,
+        ksigaction_handler: 0,
+        ksigaction_flags: 0,
+        binprm_filename: 0,
+        mm_arg_start: 0,
+        mm_arg_end: 0,
+        exit_has_group_dead: 0,
+    };
+}
+
+const _: () = assert!(size_of::<KernelOffsets>() == 16 * 4);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: repr(C), only u32 fields, no padding.
+    unsafe impl aya::Pod for super::KernelOffsets {}
+}

@@ -1,0 +1,61 @@
+//! The ring buffer all events go through, and the per-CPU loss counter.
+
+use aya_ebpf::{
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
+    macros::map,
+    maps::{ring_buf::RingBufEntry, PerCpuArray, RingBuf},
+};
+use tracer_common::{EventKind, Header, Plain, FORMAT_VERSION};
+
+/// Default size; the loader sets the real one with `map_max_entries`.
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
+
+/// Records that did not fit in `EVENTS`, per CPU, indexed by kind tag.
+#[map]
+static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(EventKind::COUNTERS, 0);
+
+/// Reserves a record of type `T` or counts it as lost. The caller fills the
+/// body and submits.
+#[inline(always)]
+pub fn reserve<T: 'static>(kind: EventKind) -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        count_lost(kind);
+    }
+    entry
+}
+
+#[inline(always)]
+fn count_lost(kind: EventKind) {
+    if let Some(counter) = LOST.get_ptr_mut(kind as u32) {
+        // SAFETY: the pointer comes from the map lookup and is valid for this
+        // CPU's slot; per-CPU storage means no other writer races with us
+        // (tracepoint programs do not nest on one CPU for the same slot
+        // except through NMI, which these tracepoints never run in).
+        unsafe { *counter += 1 };
+    }
+}
+
+/// The common record header for an event happening now.
+#[inline(always)]
+pub fn header(kind: EventKind) -> Header {
+    Header {
+        version: FORMAT_VERSION,
+        kind: kind as u16,
+        // SAFETY: plain helper calls with no arguments.
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
+    }
+}
+
+/// The reserved slot as a `T` to fill in place (records are too large for
+/// the 512-byte BPF stack). Every field must be written before submit:
+/// ring-buffer memory is not zeroed.
+#[inline(always)]
+pub fn body<T: Plain>(entry: &mut RingBufEntry<T>) -> &mut T {
+    // SAFETY: the slot is exclusively ours until submit, is sized and 8-byte
+    // aligned for `T` by the reserve, and holds kernel bytes that are
+    // initialized memory; `T: Plain` makes any bytes a valid `T`.
+    unsafe { entry.assume_init_mut() }
+}

@@ -1,0 +1,21 @@
+//! tracer's kernel side: one program per tracepoint (see `programs/`), one
+//! ring buffer for all events, and a per-CPU loss counter.
+#![no_std]
+#![no_main]
+
+mod emit;
+mod kread;
+mod programs;
+mod task;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // The verifier rejects unbounded loops, so a reachable panic fails the
+    // load instead of hanging the kernel; this body is never run.
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

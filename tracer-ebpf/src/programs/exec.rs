@@ -1,0 +1,33 @@
+//! `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`.
+//! Runs in the exec'ing task after the new image is installed, so `p->mm`
+//! is the new address space and its argument block is readable.
+
+use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use tracer_common::{EventKind, ExecEvent};
+
+use crate::{emit, kread, task};
+
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    let p: *const u8 = ctx.arg(0);
+    let old_pid: i32 = ctx.arg(1);
+    let bprm: *const u8 = ctx.arg(2);
+    let Some(mut entry) = emit::reserve::<ExecEvent>(EventKind::Exec) else {
+        return 0;
+    };
+    let o = kread::offsets();
+    let ev = emit::body(&mut entry);
+    ev.header = emit::header(EventKind::Exec);
+    task::fill(&mut ev.task, p, &o);
+    ev.old_pid = old_pid as u32;
+
+    let filename = kread::field::<usize>(bprm, o.binprm_filename) as *const u8;
+    ev.filename_len = kread::kernel_str(filename, &mut ev.filename) as u16;
+
+    let mm = kread::field::<usize>(p, o.task_mm) as *const u8;
+    let start: u64 = kread::field(mm, o.mm_arg_start);
+    let end: u64 = kread::field(mm, o.mm_arg_end);
+    ev.args_len = kread::user_bytes(start, end.saturating_sub(start), &mut ev.args) as u16;
+    entry.submit(0);
+    0
+}

@@ -1,0 +1,29 @@
+//! `sched_process_exit(struct task_struct *p, bool group_dead)`; before 6.16
+//! the tracepoint has no `group_dead` (the loader reads the arity from BTF).
+
+use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
+
+use crate::{emit, kread, task};
+
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+    let p: *const u8 = ctx.arg(0);
+    let Some(mut entry) = emit::reserve::<ExitEvent>(EventKind::Exit) else {
+        return 0;
+    };
+    let o = kread::offsets();
+    let ev = emit::body(&mut entry);
+    ev.header = emit::header(EventKind::Exit);
+    task::fill(&mut ev.task, p, &o);
+    ev.exit_code = kread::field(p, o.task_exit_code);
+    ev.group_dead = if o.exit_has_group_dead != 0 {
+        let group_dead: u64 = ctx.arg(1);
+        (group_dead & 1) as u8
+    } else {
+        GROUP_DEAD_UNKNOWN
+    };
+    ev._pad = [0; 3];
+    entry.submit(0);
+    0
+}

@@ -1,0 +1,31 @@
+//! New tasks, from `task_newtask(struct task_struct *task, u64 clone_flags)`.
+//!
+//! Why not `sched_process_fork`: it fires only in `kernel_clone()`, so it
+//! misses io_uring workers and vhost tasks, which `create_io_thread()` and
+//! `vhost_task_create()` make with `copy_process()` alone. It also fires
+//! after `wake_up_new_task()`, when the child may already be running on
+//! another CPU and reserve its own exec or exit record first. `task_newtask`
+//! fires inside `copy_process()` for every new task, with `current` as the
+//! creator, before the child can run: every task is seen once, in order.
+
+use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use tracer_common::{EventKind, ForkEvent};
+
+use crate::{emit, kread, task};
+
+#[btf_tracepoint(function = "task_newtask")]
+pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
+    let child: *const u8 = ctx.arg(0);
+    let clone_flags: u64 = ctx.arg(1);
+    let Some(mut entry) = emit::reserve::<ForkEvent>(EventKind::Fork) else {
+        return 0;
+    };
+    let o = kread::offsets();
+    let ev = emit::body(&mut entry);
+    ev.header = emit::header(EventKind::Fork);
+    task::fill(&mut ev.creator, super::current_task(), &o);
+    task::fill(&mut ev.child, child, &o);
+    ev.clone_flags = clone_flags;
+    entry.submit(0);
+    0
+}

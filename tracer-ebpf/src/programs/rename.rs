@@ -1,0 +1,25 @@
+//! `task_rename(struct task_struct *task, const char *comm)`: comm changes
+//! (prctl(PR_SET_NAME), writes to /proc/PID/comm, kthread naming), fired
+//! before the new name is copied in.
+
+use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use tracer_common::{EventKind, RenameEvent};
+
+use crate::{emit, kread, task};
+
+#[btf_tracepoint(function = "task_rename")]
+pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
+    let t: *const u8 = ctx.arg(0);
+    let comm: *const u8 = ctx.arg(1);
+    let Some(mut entry) = emit::reserve::<RenameEvent>(EventKind::Rename) else {
+        return 0;
+    };
+    let o = kread::offsets();
+    let ev = emit::body(&mut entry);
+    ev.header = emit::header(EventKind::Rename);
+    task::fill(&mut ev.task, t, &o);
+    ev.new_comm = [0; 16];
+    kread::kernel_str(comm, &mut ev.new_comm);
+    entry.submit(0);
+    0
+}

@@ -1,0 +1,76 @@
+//! Signals: generation (in the sender's context) and delivery (in the
+//! target's `get_signal()`, so never for a pure kernel thread).
+
+use aya_ebpf::{
+    helpers::bpf_get_current_uid_gid, macros::btf_tracepoint, programs::BtfTracePointContext,
+};
+use tracer_common::{EventKind, KernelOffsets, SignalDeliverEvent, SignalGenerateEvent};
+
+use crate::{emit, kread, task};
+
+/// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
+const SEND_SIG_PRIV: usize = 1;
+const SI_USER: i32 = 0;
+const SI_KERNEL: i32 = 0x80;
+
+/// (errno, code) of a `kernel_siginfo *`, as the tracepoints' own
+/// `TP_STORE_SIGINFO` decodes the two special pointer values.
+#[inline(always)]
+fn siginfo(info: *const u8, o: &KernelOffsets) -> (i32, i32) {
+    match info as usize {
+        0 => (0, SI_USER),
+        SEND_SIG_PRIV => (0, SI_KERNEL),
+        _ => (
+            kread::field(info, o.siginfo_errno),
+            kread::field(info, o.siginfo_code),
+        ),
+    }
+}
+
+/// `signal_generate(int sig, struct kernel_siginfo *info,
+///                  struct task_struct *task, int group, int result)`.
+#[btf_tracepoint(function = "signal_generate")]
+pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
+    let sig: i32 = ctx.arg(0);
+    let info: *const u8 = ctx.arg(1);
+    let target: *const u8 = ctx.arg(2);
+    let group: i32 = ctx.arg(3);
+    let result: i32 = ctx.arg(4);
+    let Some(mut entry) = emit::reserve::<SignalGenerateEvent>(EventKind::SignalGenerate) else {
+        return 0;
+    };
+    let o = kread::offsets();
+    let ev = emit::body(&mut entry);
+    ev.header = emit::header(EventKind::SignalGenerate);
+    task::fill(&mut ev.sender, super::current_task(), &o);
+    task::fill(&mut ev.target, target, &o);
+    ev.sig = sig;
+    (ev.errno, ev.code) = siginfo(info, &o);
+    ev.group = group;
+    ev.result = result;
+    ev.sender_uid = bpf_get_current_uid_gid() as u32;
+    entry.submit(0);
+    0
+}
+
+/// `signal_deliver(int sig, struct kernel_siginfo *info, struct k_sigaction *ka)`.
+#[btf_tracepoint(function = "signal_deliver")]
+pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
+    let sig: i32 = ctx.arg(0);
+    let info: *const u8 = ctx.arg(1);
+    let ka: *const u8 = ctx.arg(2);
+    let Some(mut entry) = emit::reserve::<SignalDeliverEvent>(EventKind::SignalDeliver) else {
+        return 0;
+    };
+    let o = kread::offsets();
+    let ev = emit::body(&mut entry);
+    ev.header = emit::header(EventKind::SignalDeliver);
+    task::fill(&mut ev.task, super::current_task(), &o);
+    ev.sig = sig;
+    (ev.errno, ev.code) = siginfo(info, &o);
+    ev._pad = 0;
+    ev.sa_handler = kread::field(ka, o.ksigaction_handler);
+    ev.sa_flags = kread::field(ka, o.ksigaction_flags);
+    entry.submit(0);
+    0
+}

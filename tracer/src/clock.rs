@@ -1,0 +1,100 @@
+//! Event times: the kernel stamps events with the boot clock (the clock of
+//! `task->start_boottime`); output shows wall-clock time.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Maps boot-clock ns to wall-clock ns since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WallClock {
+    /// Wall-clock ns at boot-clock zero.
+    pub boot_epoch_ns: i128,
+}
+
+impl WallClock {
+    pub fn now() -> WallClock {
+        let boot = boottime_ns();
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        WallClock {
+            boot_epoch_ns: wall - i128::from(boot),
+        }
+    }
+
+    pub fn wall_ns(&self, boot_ns: u64) -> i128 {
+        self.boot_epoch_ns + i128::from(boot_ns)
+    }
+
+    /// `2026-11-27T02:51:36.123456Z`.
+    pub fn rfc3339(&self, boot_ns: u64) -> String {
+        let ns = self.wall_ns(boot_ns);
+        let secs = ns.div_euclid(1_000_000_000);
+        let micros = ns.rem_euclid(1_000_000_000) / 1000;
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days as i64);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        )
+    }
+
+    /// `HH:MM:SS.uuuuuu` in local time, as execsnoop-style tools print.
+    pub fn local_hms(&self, boot_ns: u64) -> String {
+        let ns = self.wall_ns(boot_ns);
+        let secs = ns.div_euclid(1_000_000_000) as libc::time_t;
+        let micros = ns.rem_euclid(1_000_000_000) / 1000;
+        // SAFETY: `tm` is plain C data; localtime_r only writes into it.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers to a time_t and a tm for the duration of the call.
+        if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+            return format!("{}.{micros:06}", ns / 1_000_000_000);
+        }
+        format!(
+            "{:02}:{:02}:{:02}.{micros:06}",
+            tm.tm_hour, tm.tm_min, tm.tm_sec
+        )
+    }
+}
+
+/// CLOCK_BOOTTIME now, in ns (what `bpf_ktime_get_boot_ns()` reads).
+pub fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        let clock = WallClock {
+            boot_epoch_ns: 1_795_748_296_000_000_000,
+        };
+        assert_eq!(clock.rfc3339(123_456_000), "2026-11-27T02:58:16.123456Z");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,259 @@
+//! Ring-buffer bytes to typed events. Every record is checked (length,
+//! version, kind tag) before any field is trusted, so a bad record is an
+//! error, never undefined behaviour.
+
+use std::fmt;
+
+use tracer_common::{
+    read_plain, EventKind, ExecEvent, ExitEvent, ForkEvent, Header, Plain, RenameEvent,
+    SignalDeliverEvent, SignalGenerateEvent, FORMAT_VERSION, GROUP_DEAD_UNKNOWN,
+};
+
+use crate::{
+    event::{c_string, Event, Record, Task},
+    signals::{Disposition, ExitStatus, GenerateResult},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    TooShort { len: usize },
+    Version { found: u16 },
+    UnknownKind { tag: u16 },
+    Size { kind: EventKind, len: usize },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::TooShort { len } => write!(f, "record of {len} bytes has no header"),
+            DecodeError::Version { found } => write!(
+                f,
+                "record format version {found}, this tracer reads version {FORMAT_VERSION}"
+            ),
+            DecodeError::UnknownKind { tag } => write!(f, "unknown event kind tag {tag}"),
+            DecodeError::Size { kind, len } => write!(
+                f,
+                "{} record of {len} bytes, expected {}",
+                kind.name(),
+                kind.record_size()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn body<T: Plain>(kind: EventKind, bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() != kind.record_size() {
+        return Err(DecodeError::Size {
+            kind,
+            len: bytes.len(),
+        });
+    }
+    read_plain(bytes).ok_or(DecodeError::Size {
+        kind,
+        len: bytes.len(),
+    })
+}
+
+/// Splits the NUL-separated argument block into arguments.
+fn split_args(block: &[u8]) -> Vec<String> {
+    let block = block.strip_suffix(&[0]).unwrap_or(block);
+    if block.is_empty() {
+        return Vec::new();
+    }
+    block
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let header: Header = read_plain(bytes).ok_or(DecodeError::TooShort { len: bytes.len() })?;
+    if header.version != FORMAT_VERSION {
+        return Err(DecodeError::Version {
+            found: header.version,
+        });
+    }
+    let kind =
+        EventKind::from_tag(header.kind).ok_or(DecodeError::UnknownKind { tag: header.kind })?;
+    let event = match kind {
+        EventKind::Fork => {
+            let e: ForkEvent = body(kind, bytes)?;
+            Event::Fork {
+                creator: Task::from(&e.creator),
+                child: Task::from(&e.child),
+                clone_flags: e.clone_flags,
+            }
+        }
+        EventKind::Exec => {
+            let e: ExecEvent = body(kind, bytes)?;
+            let filename_len = usize::from(e.filename_len).min(e.filename.len());
+            let args_len = usize::from(e.args_len).min(e.args.len());
+            Event::Exec {
+                task: Task::from(&e.task),
+                old_pid: e.old_pid,
+                filename: c_string(&e.filename[..filename_len]),
+                argv: split_args(&e.args[..args_len]),
+            }
+        }
+        EventKind::Exit => {
+            let e: ExitEvent = body(kind, bytes)?;
+            Event::Exit {
+                task: Task::from(&e.task),
+                status: ExitStatus::from_raw(e.exit_code),
+                group_dead: match e.group_dead {
+                    GROUP_DEAD_UNKNOWN => None,
+                    v => Some(v != 0),
+                },
+            }
+        }
+        EventKind::SignalGenerate => {
+            let e: SignalGenerateEvent = body(kind, bytes)?;
+            Event::SignalGenerate {
+                sender: Task::from(&e.sender),
+                sender_uid: e.sender_uid,
+                target: Task::from(&e.target),
+                sig: e.sig,
+                errno: e.errno,
+                code: e.code,
+                group: e.group != 0,
+                result: GenerateResult::from_raw(e.result),
+            }
+        }
+        EventKind::SignalDeliver => {
+            let e: SignalDeliverEvent = body(kind, bytes)?;
+            Event::SignalDeliver {
+                task: Task::from(&e.task),
+                sig: e.sig,
+                errno: e.errno,
+                code: e.code,
+                disposition: Disposition::from_raw(e.sa_handler),
+                sa_flags: e.sa_flags,
+            }
+        }
+        EventKind::Rename => {
+            let e: RenameEvent = body(kind, bytes)?;
+            Event::Rename {
+                task: Task::from(&e.task),
+                new_comm: c_string(&e.new_comm),
+            }
+        }
+    };
+    Ok(Record {
+        boot_ns: header.boot_ns,
+        cpu: header.cpu,
+        event,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracer_common::{TaskInfo, COMM_LEN};
+
+    fn as_bytes<T: Plain>(v: &T) -> Vec<u8> {
+        // SAFETY: T is Plain (repr(C), no implicit padding), so all
+        // size_of::<T>() bytes are initialized.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    fn task(pid: u32, comm: &str, flags: u32) -> TaskInfo {
+        let mut c = [0u8; COMM_LEN];
+        c[..comm.len()].copy_from_slice(comm.as_bytes());
+        TaskInfo {
+            start_boottime: 1000 + u64::from(pid),
+            pid,
+            tgid: pid,
+            ppid: 1,
+            flags,
+            comm: c,
+            has_mm: 1,
+            _pad: [0; 7],
+        }
+    }
+
+    fn header(kind: EventKind) -> Header {
+        Header {
+            version: FORMAT_VERSION,
+            kind: kind as u16,
+            cpu: 1,
+            boot_ns: 42,
+        }
+    }
+
+    fn generate(result: i32) -> SignalGenerateEvent {
+        SignalGenerateEvent {
+            header: header(EventKind::SignalGenerate),
+            sender: task(100, "bash", 0x400100),
+            target: task(2, "kthreadd", 0x208040),
+            sig: 15,
+            errno: 0,
+            code: 0,
+            group: 1,
+            result,
+            sender_uid: 0,
+        }
+    }
+
+    #[test]
+    fn decodes_a_signal_to_kthreadd() {
+        let rec = decode(&as_bytes(&generate(1))).expect("decodes");
+        assert_eq!(rec.boot_ns, 42);
+        let Event::SignalGenerate {
+            sender,
+            target,
+            sig,
+            result,
+            group,
+            ..
+        } = rec.event
+        else {
+            panic!("wrong kind: {:?}", rec.event)
+        };
+        assert_eq!((sender.pid, sender.comm.as_str()), (100, "bash"));
+        assert_eq!((target.pid, target.comm.as_str()), (2, "kthreadd"));
+        assert_eq!((sig, result, group), (15, GenerateResult::Ignored, true));
+    }
+
+    #[test]
+    fn decodes_exec_argv() {
+        let mut e = ExecEvent {
+            header: header(EventKind::Exec),
+            task: task(7, "sleep", 0),
+            old_pid: 7,
+            filename_len: 10,
+            args_len: 8,
+            filename: [0; 256],
+            args: [0; 256],
+        };
+        e.filename[..10].copy_from_slice(b"/bin/sleep");
+        e.args[..8].copy_from_slice(b"sleep\x001\x00");
+        let rec = decode(&as_bytes(&e)).expect("decodes");
+        let Event::Exec { filename, argv, .. } = rec.event else {
+            panic!("wrong kind")
+        };
+        assert_eq!(filename, "/bin/sleep");
+        assert_eq!(argv, ["sleep", "1"]);
+    }
+
+    #[test]
+    fn rejects_bad_records() {
+        let good = as_bytes(&generate(0));
+        assert_eq!(decode(&good[..3]), Err(DecodeError::TooShort { len: 3 }));
+        assert!(matches!(
+            decode(&good[..good.len() - 1]),
+            Err(DecodeError::Size { .. })
+        ));
+        let mut bad = good.clone();
+        bad[2] = 99;
+        assert_eq!(decode(&bad), Err(DecodeError::UnknownKind { tag: 99 }));
+        let mut newer = good.clone();
+        newer[0] = 200;
+        assert_eq!(decode(&newer), Err(DecodeError::Version { found: 200 }));
+        // No panic on any prefix.
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut]).is_err());
+        }
+    }
+}

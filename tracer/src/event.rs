@@ -1,0 +1,117 @@
+//! Typed events, as the rest of userspace sees them.
+
+use tracer_common::{EventKind, TaskInfo};
+
+use crate::signals::{Disposition, ExitStatus, GenerateResult};
+
+/// One task's identity and state at the time of an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub pid: u32,
+    pub tgid: u32,
+    /// Tgid of the real parent.
+    pub ppid: u32,
+    pub flags: u32,
+    pub has_mm: bool,
+    pub comm: String,
+    /// Boot-clock ns at which the task started; with `pid`, its identity.
+    pub start_ns: u64,
+}
+
+impl From<&TaskInfo> for Task {
+    fn from(t: &TaskInfo) -> Self {
+        Task {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            flags: t.flags,
+            has_mm: t.has_mm != 0,
+            comm: c_string(&t.comm),
+            start_ns: t.start_boottime,
+        }
+    }
+}
+
+/// Text up to the first NUL, with invalid UTF-8 replaced.
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Fork {
+        creator: Task,
+        child: Task,
+        clone_flags: u64,
+    },
+    Exec {
+        task: Task,
+        old_pid: u32,
+        filename: String,
+        argv: Vec<String>,
+    },
+    Exit {
+        task: Task,
+        status: ExitStatus,
+        /// None where the kernel's tracepoint does not say (< 6.16).
+        group_dead: Option<bool>,
+    },
+    SignalGenerate {
+        sender: Task,
+        sender_uid: u32,
+        target: Task,
+        sig: i32,
+        errno: i32,
+        code: i32,
+        group: bool,
+        result: GenerateResult,
+    },
+    SignalDeliver {
+        task: Task,
+        sig: i32,
+        errno: i32,
+        code: i32,
+        disposition: Disposition,
+        sa_flags: u64,
+    },
+    Rename {
+        task: Task,
+        new_comm: String,
+    },
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Fork { .. } => EventKind::Fork,
+            Event::Exec { .. } => EventKind::Exec,
+            Event::Exit { .. } => EventKind::Exit,
+            Event::SignalGenerate { .. } => EventKind::SignalGenerate,
+            Event::SignalDeliver { .. } => EventKind::SignalDeliver,
+            Event::Rename { .. } => EventKind::Rename,
+        }
+    }
+
+    /// The task the event is about: the child of a fork, the target of a
+    /// signal, otherwise the task itself.
+    pub fn subject(&self) -> &Task {
+        match self {
+            Event::Fork { child, .. } => child,
+            Event::SignalGenerate { target, .. } => target,
+            Event::Exec { task, .. }
+            | Event::Exit { task, .. }
+            | Event::SignalDeliver { task, .. }
+            | Event::Rename { task, .. } => task,
+        }
+    }
+}
+
+/// A decoded ring-buffer record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Boot-clock ns.
+    pub boot_ns: u64,
+    pub cpu: u32,
+    pub event: Event,
+}

@@ -1,0 +1,150 @@
+//! Loads the eBPF object with this kernel's offsets, attaches one program
+//! per tracepoint, and hands out the ring buffer and loss counters.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use aya::{
+    maps::{MapData, PerCpuArray, RingBuf},
+    programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint},
+    Ebpf, EbpfLoader,
+};
+use tracer_common::EventKind;
+
+use crate::{btf, offsets, privileges};
+
+/// The object built from `tracer-ebpf` by build.rs.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
+
+/// (program name in the object, tracepoint it attaches to).
+const PROGRAMS: [(&str, &str); 6] = [
+    ("task_newtask", "task_newtask"),
+    ("sched_process_exec", "sched_process_exec"),
+    ("sched_process_exit", "sched_process_exit"),
+    ("signal_generate", "signal_generate"),
+    ("signal_deliver", "signal_deliver"),
+    ("task_rename", "task_rename"),
+];
+
+pub const DEFAULT_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+pub struct LoadOptions<'a> {
+    pub btf_path: &'a Path,
+    /// Ring buffer bytes: a power of two, at least one page.
+    pub ring_bytes: u32,
+}
+
+pub struct Session {
+    ebpf: Ebpf,
+    links: Vec<(&'static str, BtfTracePointLinkId)>,
+    lost: PerCpuArray<MapData, u64>,
+}
+
+fn read_kernel_btf(path: &Path) -> Result<(btf::Btf, aya::Btf)> {
+    let ours = match btf::Btf::from_file(path) {
+        Ok(parsed) => {
+            parsed.with_context(|| format!("reading kernel BTF from {}", path.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "kernel BTF not found at {}: tracer needs a kernel built with \
+             CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.x are), \
+             or a BTF file passed with --btf",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let aya_btf = aya::Btf::parse_file(path, aya::Endianness::default())
+        .with_context(|| format!("parsing kernel BTF at {}", path.display()))?;
+    Ok((ours, aya_btf))
+}
+
+/// Explains the load and attach errors a newcomer will hit.
+fn explain(err: impl std::error::Error + Send + Sync + 'static, what: String) -> anyhow::Error {
+    let text = format!("{err:?}");
+    let hint = if text.contains("EPERM") || text.contains("Operation not permitted") {
+        ": permission denied; run as root or with CAP_BPF and CAP_PERFMON"
+    } else {
+        ""
+    };
+    anyhow::Error::new(err).context(format!("{what}{hint}"))
+}
+
+pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
+    privileges::check()?;
+    let (btf, aya_btf) = read_kernel_btf(opts.btf_path)?;
+    let offsets = offsets::resolve(&btf)?;
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&aya_btf))
+        .override_global("OFFSETS", &offsets, true)
+        .map_max_entries("EVENTS", opts.ring_bytes)
+        .load(OBJECT)
+        .map_err(|e| explain(e, "loading the eBPF object".into()))?;
+
+    let mut links = Vec::with_capacity(PROGRAMS.len());
+    for (name, tracepoint) in PROGRAMS {
+        let program: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or_else(|| anyhow!("program {name} missing from the eBPF object"))?
+            .try_into()?;
+        program.load(tracepoint, &aya_btf).map_err(|e| {
+            explain(
+                e,
+                format!("loading program {name} (tracepoint {tracepoint})"),
+            )
+        })?;
+        let link = program
+            .attach()
+            .map_err(|e| explain(e, format!("attaching {name} to tracepoint {tracepoint}")))?;
+        links.push((name, link));
+    }
+    let lost = PerCpuArray::try_from(
+        ebpf.take_map("LOST")
+            .ok_or_else(|| anyhow!("map LOST missing from the eBPF object"))?,
+    )?;
+    Ok(Session { ebpf, links, lost })
+}
+
+impl Session {
+    pub fn program_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// The event ring buffer; call once.
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
+        let map = self
+            .ebpf
+            .take_map("EVENTS")
+            .ok_or_else(|| anyhow!("ring buffer already taken"))?;
+        Ok(RingBuf::try_from(map)?)
+    }
+
+    /// Detaches every program; events already in the ring stay readable.
+    pub fn detach(&mut self) -> Result<()> {
+        for (name, link) in self.links.drain(..) {
+            let program: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(name)
+                .ok_or_else(|| anyhow!("program {name} vanished"))?
+                .try_into()?;
+            program
+                .detach(link)
+                .with_context(|| format!("detaching {name}"))?;
+        }
+        Ok(())
+    }
+
+    /// Records dropped because the ring buffer was full, by kind, summed
+    /// over CPUs.
+    pub fn lost(&self) -> Result<Vec<(EventKind, u64)>> {
+        EventKind::ALL
+            .iter()
+            .map(|&kind| {
+                let per_cpu = self
+                    .lost
+                    .get(&(kind as u32), 0)
+                    .with_context(|| format!("reading the loss counter for {}", kind.name()))?;
+                Ok((kind, per_cpu.iter().sum()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,39 @@
+//! tracer: a live Linux task tracer built on eBPF.
+
+mod btf;
+mod cli;
+mod clock;
+mod decode;
+mod event;
+mod flags;
+mod loader;
+mod offsets;
+mod output;
+mod privileges;
+mod signals;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tracer: error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tracer: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

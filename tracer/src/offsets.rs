@@ -1,0 +1,36 @@
+//! Resolves the kernel field offsets the eBPF programs need from the running
+//! kernel's BTF, so no offset is compiled in for one kernel build.
+
+use anyhow::{Context as _, Result};
+use tracer_common::KernelOffsets;
+
+use crate::btf::Btf;
+
+pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
+    let off = |ty: &str, path: &[&str]| {
+        btf.member_offset(ty, path)
+            .with_context(|| format!("resolving {ty}.{} from kernel BTF", path.join(".")))
+    };
+    let exit_arity = btf
+        .tracepoint_arity("sched_process_exit")
+        .context("reading the sched_process_exit prototype from kernel BTF")?;
+    Ok(KernelOffsets {
+        task_flags: off("task_struct", &["flags"])?,
+        task_pid: off("task_struct", &["pid"])?,
+        task_tgid: off("task_struct", &["tgid"])?,
+        task_real_parent: off("task_struct", &["real_parent"])?,
+        task_mm: off("task_struct", &["mm"])?,
+        task_comm: off("task_struct", &["comm"])?,
+        task_start_boottime: off("task_struct", &["start_boottime"])?,
+        task_exit_code: off("task_struct", &["exit_code"])?,
+        siginfo_errno: off("kernel_siginfo", &["si_errno"])?,
+        siginfo_code: off("kernel_siginfo", &["si_code"])?,
+        ksigaction_handler: off("k_sigaction", &["sa", "sa_handler"])?,
+        ksigaction_flags: off("k_sigaction", &["sa", "sa_flags"])?,
+        binprm_filename: off("linux_binprm", &["filename"])?,
+        mm_arg_start: off("mm_struct", &["arg_start"])?,
+        mm_arg_end: off("mm_struct", &["arg_end"])?,
+        // (p, group_dead) since 6.16; (p) before.
+        exit_has_group_dead: u32::from(exit_arity >= 2),
+    })
+}

@@ -1,0 +1,254 @@
+//! JSON Lines. Field names are a stable interface: add, never rename.
+//!
+//! Common fields: `time` (RFC 3339, UTC), `boot_ns`, `cpu`, `event`, and the
+//! subject task's `pid`, `tgid`, `ppid`, `comm`, `flags` (names),
+//! `flags_raw`, `has_mm`, `start_ns`. Other tasks (`creator`, `sender`) are
+//! nested objects with the same task fields.
+
+use std::io::Write as _;
+
+use super::Formatter;
+use crate::{
+    clock::WallClock,
+    event::{Event, Record, Task},
+    flags, signals,
+    signals::{Disposition, ExitStatus},
+};
+
+pub struct Json {
+    clock: WallClock,
+}
+
+impl Json {
+    pub fn new(clock: WallClock) -> Self {
+        Json { clock }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let mut buf = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+fn key(out: &mut Vec<u8>, k: &str) {
+    out.push(b',');
+    string(out, k);
+    out.push(b':');
+}
+
+/// The task fields, without braces, each preceded by a comma.
+fn task_fields(out: &mut Vec<u8>, t: &Task) {
+    let _ = write!(
+        out,
+        ",\"pid\":{},\"tgid\":{},\"ppid\":{}",
+        t.pid, t.tgid, t.ppid
+    );
+    key(out, "comm");
+    string(out, &t.comm);
+    key(out, "flags");
+    out.push(b'[');
+    for (i, name) in flags::names(t.flags).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, name);
+    }
+    out.push(b']');
+    let _ = write!(
+        out,
+        ",\"flags_raw\":{},\"has_mm\":{},\"start_ns\":{}",
+        t.flags, t.has_mm, t.start_ns
+    );
+}
+
+fn task_object(out: &mut Vec<u8>, name: &str, t: &Task) {
+    key(out, name);
+    out.push(b'{');
+    let start = out.len();
+    task_fields(out, t);
+    // Drop the leading comma the field writer put first.
+    out.remove(start);
+    out.push(b'}');
+}
+
+fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
+    key(out, "signal");
+    string(out, &signals::name(sig));
+    let _ = write!(out, ",\"signo\":{sig},\"errno\":{errno},\"code\":{code}");
+}
+
+impl Formatter for Json {
+    fn begin(&mut self, _out: &mut Vec<u8>) {}
+
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record) {
+        out.extend_from_slice(b"{\"time\":");
+        string(out, &self.clock.rfc3339(rec.boot_ns));
+        let _ = write!(out, ",\"boot_ns\":{},\"cpu\":{}", rec.boot_ns, rec.cpu);
+        key(out, "event");
+        string(out, rec.event.kind().name());
+        task_fields(out, rec.event.subject());
+        match &rec.event {
+            Event::Fork {
+                creator,
+                clone_flags,
+                ..
+            } => {
+                task_object(out, "creator", creator);
+                let _ = write!(out, ",\"clone_flags\":{clone_flags}");
+            }
+            Event::Exec {
+                old_pid,
+                filename,
+                argv,
+                ..
+            } => {
+                key(out, "filename");
+                string(out, filename);
+                key(out, "argv");
+                out.push(b'[');
+                for (i, arg) in argv.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    string(out, arg);
+                }
+                out.push(b']');
+                let _ = write!(out, ",\"old_pid\":{old_pid}");
+            }
+            Event::Exit {
+                status, group_dead, ..
+            } => {
+                match *status {
+                    ExitStatus::Exited(code) => {
+                        let _ = write!(
+                            out,
+                            ",\"exit_status\":{code},\"exit_signal\":null,\"core_dumped\":false"
+                        );
+                    }
+                    ExitStatus::Signaled { sig, core } => {
+                        out.extend_from_slice(b",\"exit_status\":null,\"exit_signal\":");
+                        string(out, &signals::name(sig));
+                        let _ = write!(out, ",\"core_dumped\":{core}");
+                    }
+                }
+                match group_dead {
+                    Some(v) => {
+                        let _ = write!(out, ",\"group_dead\":{v}");
+                    }
+                    None => out.extend_from_slice(b",\"group_dead\":null"),
+                }
+            }
+            Event::SignalGenerate {
+                sender,
+                sender_uid,
+                sig,
+                errno,
+                code,
+                group,
+                result,
+                ..
+            } => {
+                signal_fields(out, *sig, *errno, *code);
+                key(out, "result");
+                string(out, &result.to_string());
+                let _ = write!(out, ",\"group\":{group},\"sender_uid\":{sender_uid}");
+                task_object(out, "sender", sender);
+            }
+            Event::SignalDeliver {
+                sig,
+                errno,
+                code,
+                disposition,
+                sa_flags,
+                ..
+            } => {
+                signal_fields(out, *sig, *errno, *code);
+                key(out, "handler");
+                string(out, disposition.label());
+                if let Disposition::Handler(addr) = disposition {
+                    let _ = write!(out, ",\"handler_addr\":{addr}");
+                }
+                let _ = write!(out, ",\"sa_flags\":{sa_flags}");
+            }
+            Event::Rename { new_comm, .. } => {
+                key(out, "new_comm");
+                string(out, new_comm);
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::GenerateResult;
+
+    fn task(pid: u32, comm: &str, flags: u32) -> Task {
+        Task {
+            pid,
+            tgid: pid,
+            ppid: 0,
+            flags,
+            has_mm: false,
+            comm: comm.into(),
+            start_ns: 5,
+        }
+    }
+
+    #[test]
+    fn writes_stable_fields() {
+        let rec = Record {
+            boot_ns: 1_000,
+            cpu: 1,
+            event: Event::SignalGenerate {
+                sender: task(900, "ki\"ll", 0x400100),
+                sender_uid: 0,
+                target: task(2, "kthreadd", 0x208040),
+                sig: 15,
+                errno: 0,
+                code: 0,
+                group: true,
+                result: GenerateResult::Ignored,
+            },
+        };
+        let mut out = Vec::new();
+        Json::new(WallClock { boot_epoch_ns: 0 }).record(&mut out, &rec);
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            concat!(
+                r#"{"time":"1970-01-01T00:00:00.000001Z","boot_ns":1000,"cpu":1,"event":"signal_generate","#,
+                r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
+                r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"#,
+                r#""result":"ignored","group":true,"sender_uid":0,"sender":{"pid":900,"tgid":900,"ppid":0,"#,
+                r#""comm":"ki\"ll","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5}}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        let mut out = Vec::new();
+        string(&mut out, "a\u{1}b\\");
+        assert_eq!(out, br#""a\u0001b\\""#);
+    }
+}

@@ -1,0 +1,31 @@
+//! Rendering records: one module per output format.
+
+mod json;
+mod text;
+
+use clap::ValueEnum;
+
+use crate::{clock::WallClock, event::Record};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One aligned line per event.
+    Text,
+    /// JSON Lines with stable field names.
+    Json,
+}
+
+/// Writes records in one format into a caller-owned buffer, so the hot path
+/// reuses one allocation and the caller decides when to flush.
+pub trait Formatter {
+    /// Anything printed once before the first record (e.g. column titles).
+    fn begin(&mut self, out: &mut Vec<u8>);
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record);
+}
+
+pub fn formatter(format: Format, clock: WallClock) -> Box<dyn Formatter> {
+    match format {
+        Format::Text => Box::new(text::Text::new(clock)),
+        Format::Json => Box::new(json::Json::new(clock)),
+    }
+}

@@ -1,0 +1,111 @@
+//! Human-readable lines: `TIME CPU EVENT PID TGID PPID COMM FLAGS DETAILS`.
+
+use std::io::Write as _;
+
+use super::Formatter;
+use crate::{
+    clock::WallClock,
+    event::{Event, Record, Task},
+    flags, signals,
+};
+
+pub struct Text {
+    clock: WallClock,
+}
+
+impl Text {
+    pub fn new(clock: WallClock) -> Self {
+        Text { clock }
+    }
+}
+
+fn who(t: &Task) -> String {
+    format!("{} ({})", t.pid, t.comm)
+}
+
+fn details(event: &Event) -> String {
+    match event {
+        Event::Fork {
+            creator,
+            clone_flags,
+            ..
+        } => format!("by {} clone_flags={clone_flags:#x}", who(creator)),
+        Event::Exec {
+            filename,
+            argv,
+            old_pid,
+            task,
+        } => {
+            let mut s = format!("{filename} [{}]", argv.join(" "));
+            if *old_pid != task.pid {
+                s.push_str(&format!(" old_pid={old_pid}"));
+            }
+            s
+        }
+        Event::Exit {
+            status, group_dead, ..
+        } => {
+            let group = match group_dead {
+                Some(true) => " group_dead",
+                Some(false) => " thread",
+                None => "",
+            };
+            format!("{status}{group}")
+        }
+        Event::SignalGenerate {
+            sender,
+            sender_uid,
+            sig,
+            errno,
+            code,
+            group,
+            result,
+            ..
+        } => format!(
+            "{} from {} uid={sender_uid} result={result} code={code} errno={errno}{}",
+            signals::name(*sig),
+            who(sender),
+            if *group { " group" } else { "" },
+        ),
+        Event::SignalDeliver {
+            sig,
+            code,
+            errno,
+            disposition,
+            sa_flags,
+            ..
+        } => format!(
+            "{} handler={} sa_flags={sa_flags:#x} code={code} errno={errno}",
+            signals::name(*sig),
+            disposition.label()
+        ),
+        Event::Rename { task, new_comm } => format!("{} -> {new_comm}", task.comm),
+    }
+}
+
+impl Formatter for Text {
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        let _ = writeln!(
+            out,
+            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<24} DETAILS",
+            "TIME", "CPU", "EVENT", "PID", "TGID", "PPID", "COMM", "FLAGS"
+        );
+    }
+
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record) {
+        let t = rec.event.subject();
+        let _ = writeln!(
+            out,
+            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<24} {}",
+            self.clock.local_hms(rec.boot_ns),
+            rec.cpu,
+            rec.event.kind().name(),
+            t.pid,
+            t.tgid,
+            t.ppid,
+            t.comm,
+            flags::join(t.flags),
+            details(&rec.event)
+        );
+    }
+}
