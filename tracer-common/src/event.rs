@@ -208,7 +208,7 @@ const _: () = {
     assert!(size_of::<SignalDeliverEvent>() == 96);
     assert!(size_of::<RenameEvent>() == 80);
     // The ring buffer aligns records to 8 bytes.
-    assert!(size_of::<ExecEvent>() % 8 == 0);
+    assert!(size_of::<ExecEvent>().is_multiple_of(8));
 };
 
 /// Marker for record types that are plain old data: `#[repr(C)]`, only

@@ -1,1 +1,105 @@
-fn main() {}
+//! `cargo xtask`: set-up, build, run and test, with no manual steps.
+
+mod setup;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what the eBPF build needs (nightly + rust-src, bpf-linker). Idempotent.
+    Setup,
+    /// Build tracer (userspace and eBPF) in release mode.
+    Build,
+    /// Build, then run tracer with the given arguments, e.g. `cargo xtask run -- trace`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Format and lint checks, then every test (unit and live BPF tests; needs root).
+    Test {
+        /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Runs `cmd`, failing with its command line if it does not succeed.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn cargo(tools: &setup::Tools) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.env("PATH", tools.path_env());
+    cmd
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    let tools = setup::ensure()?;
+    match cli.command {
+        Cmd::Setup => {
+            println!(
+                "xtask: ready. For plain cargo commands, put bpf-linker on PATH:\n  export PATH={}:$PATH",
+                tools.bin_dir.display()
+            );
+            Ok(())
+        }
+        Cmd::Build => run(cargo(&tools).args(["build", "--release", "--package", "tracer"])),
+        Cmd::Run { args } => {
+            run(cargo(&tools).args(["build", "--release", "--package", "tracer"]))?;
+            let exe = workspace_root().join("target/release/tracer");
+            // SAFETY: geteuid has no preconditions.
+            let mut cmd = if unsafe { libc::geteuid() } == 0 {
+                Command::new(&exe)
+            } else {
+                let mut c = Command::new("sudo");
+                c.arg(&exe);
+                c
+            };
+            let status = cmd
+                .args(&args)
+                .status()
+                .with_context(|| format!("running {}", exe.display()))?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        Cmd::Test { args } => {
+            run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
+            run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+            run(cargo(&tools).args(["test"]).arg("--").args(&args))
+        }
+    }
+}
+
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}

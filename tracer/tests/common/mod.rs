@@ -1,0 +1,198 @@
+//! Helpers for the live tests: run the real `tracer` binary against the real
+//! kernel and read its JSON events.
+//!
+//! Every live test holds [`serial`] for its whole run: each tracer sees every
+//! event on the machine, so a storm from one test would make another lose
+//! events, and the tests that change global kernel state must never overlap.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::{
+        mpsc::{self, Receiver, RecvTimeoutError},
+        Mutex, MutexGuard,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Serializes live tests (a failed test poisons nothing: the guard is taken
+/// back from a poisoned lock).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn tracer_exe() -> &'static str {
+    env!("CARGO_BIN_EXE_tracer")
+}
+
+/// A running `tracer trace --format json`.
+pub struct Tracer {
+    child: Child,
+    events: Receiver<Value>,
+    stderr: Receiver<String>,
+    /// Every event received so far, in order.
+    pub seen: Vec<Value>,
+}
+
+impl Tracer {
+    /// Starts the tracer and waits until its programs are attached.
+    pub fn start(extra: &[&str]) -> Tracer {
+        let mut child = Command::new(tracer_exe())
+            .args(["trace", "--format", "json"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning tracer");
+        let (ev_tx, events) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("tracer printed invalid JSON ({e}): {line}"));
+                if ev_tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let (err_tx, stderr) = mpsc::channel();
+        let err = child.stderr.take().expect("stderr");
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if err_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut tracer = Tracer {
+            child,
+            events,
+            stderr,
+            seen: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match tracer
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if line.contains("attached") => break,
+                Ok(line) => eprintln!("tracer stderr: {line}"),
+                Err(e) => {
+                    let status = tracer.child.try_wait();
+                    panic!("tracer did not attach ({e:?}); status {status:?}")
+                }
+            }
+        }
+        tracer
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to 10 s for an event matching `pred`, searching events
+    /// already seen first. Panics with the events seen when none comes.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self
+                .events
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    let tail: Vec<String> = self
+                        .seen
+                        .iter()
+                        .rev()
+                        .take(30)
+                        .map(|v| v.to_string())
+                        .collect();
+                    panic!(
+                        "no {what} event within 10 s; {} events seen, the last ones:\n{}",
+                        self.seen.len(),
+                        tail.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends SIGINT, waits for a clean exit (asserted), and returns every
+    /// event seen and everything written to stderr after attaching.
+    pub fn stop(mut self) -> (Vec<Value>, String) {
+        // SAFETY: kill() with a pid we own and a valid signal number.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().expect("waiting for tracer");
+        let mut seen = std::mem::take(&mut self.seen);
+        // The reader thread ends at EOF, which closes the channel.
+        while let Ok(v) = self.events.recv_timeout(Duration::from_secs(5)) {
+            seen.push(v);
+        }
+        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        let stderr = stderr.join("\n");
+        assert!(
+            status.success(),
+            "tracer exited with {status} after SIGINT; stderr:\n{stderr}"
+        );
+        (seen, stderr)
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key)
+        .unwrap_or_else(|| panic!("event has no `{key}`: {v}"))
+}
+
+pub fn u64_of(v: &Value, key: &str) -> u64 {
+    field(v, key)
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{key}` is not a number: {v}"))
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    field(v, key)
+        .as_str()
+        .unwrap_or_else(|| panic!("`{key}` is not a string: {v}"))
+}
+
+pub fn has_flag(v: &Value, flag: &str) -> bool {
+    field(v, "flags")
+        .as_array()
+        .unwrap_or_else(|| panic!("`flags` is not an array: {v}"))
+        .iter()
+        .any(|f| f == flag)
+}
+
+pub fn is(v: &Value, event: &str) -> bool {
+    v["event"] == event
+}
+
+/// The process id of this test binary (the tgid every test action runs in).
+pub fn me() -> u64 {
+    u64::from(std::process::id())
+}

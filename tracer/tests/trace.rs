@@ -1,0 +1,326 @@
+//! Live tests of `tracer trace`: real programs on the real kernel, real
+//! processes and signals, exact events asserted.
+
+mod common;
+
+use std::{
+    os::unix::process::CommandExt as _,
+    process::{Command, Stdio},
+};
+
+use common::*;
+use serde_json::Value;
+
+fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill() has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as i32, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn fork_exec_signal_and_exit_of_a_child() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&[]);
+    let mut child = Command::new("/bin/sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawning /bin/sleep");
+    let pid = u64::from(child.id());
+
+    let fork = tracer.wait_for("fork of the child", |v| is(v, "fork") && v["pid"] == pid);
+    assert_eq!(u64_of(&fork, "tgid"), pid);
+    assert_eq!(
+        u64_of(&fork, "ppid"),
+        me(),
+        "real parent is this test: {fork}"
+    );
+    assert_eq!(u64_of(field(&fork, "creator"), "tgid"), me(), "{fork}");
+    assert!(!has_flag(&fork, "KTHREAD"), "{fork}");
+
+    let exec = tracer.wait_for("exec of /bin/sleep", |v| is(v, "exec") && v["pid"] == pid);
+    assert_eq!(str_of(&exec, "filename"), "/bin/sleep");
+    assert_eq!(
+        field(&exec, "argv"),
+        &serde_json::json!(["/bin/sleep", "30"])
+    );
+    assert_eq!(str_of(&exec, "comm"), "sleep");
+    assert_eq!(field(&exec, "has_mm"), true);
+
+    kill(child.id(), libc::SIGTERM);
+    let sig = tracer.wait_for("SIGTERM generated for the child", |v| {
+        is(v, "signal_generate") && v["pid"] == pid && v["signo"] == 15
+    });
+    assert_eq!(str_of(&sig, "signal"), "SIGTERM");
+    assert_eq!(str_of(&sig, "result"), "delivered");
+    assert_eq!(field(&sig, "group"), true, "kill(2) is process-directed");
+    assert_eq!(u64_of(field(&sig, "sender"), "tgid"), me(), "{sig}");
+    assert_eq!(
+        u64_of(&sig, "sender_uid"),
+        u64::from(unsafe { libc::getuid() })
+    );
+
+    // A fatal signal with the default action is turned into a group exit
+    // at generation (complete_signal()), so get_signal() takes SIGKILL.
+    let deliver = tracer.wait_for("the group-exit SIGKILL in the child", |v| {
+        is(v, "signal_deliver") && v["pid"] == pid
+    });
+    assert_eq!(u64_of(&deliver, "signo"), 9, "{deliver}");
+    assert_eq!(str_of(&deliver, "handler"), "default");
+
+    let exit = tracer.wait_for("exit of the child", |v| is(v, "exit") && v["pid"] == pid);
+    assert_eq!(str_of(&exit, "exit_signal"), "SIGTERM");
+    assert_eq!(field(&exit, "exit_status"), &Value::Null);
+    assert_eq!(field(&exit, "group_dead"), true);
+    child.wait().expect("reaping the child");
+
+    let (events, stderr) = tracer.stop();
+    assert!(stderr.contains("lost 0 events"), "{stderr}");
+    // Each of the child's own events is reported exactly once.
+    for kind in ["fork", "exec", "exit"] {
+        let n = events
+            .iter()
+            .filter(|v| is(v, kind) && v["pid"] == pid)
+            .count();
+        assert_eq!(n, 1, "{kind} events for {pid}");
+    }
+}
+
+#[test]
+fn exit_status_of_a_shell() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&[]);
+    let status = Command::new("/bin/sh")
+        .args(["-c", "exit 3"])
+        .status()
+        .expect("running sh");
+    assert_eq!(status.code(), Some(3));
+    let exit = tracer.wait_for("exit of sh", |v| {
+        is(v, "exit") && v["ppid"] == me() && v["comm"] == "sh"
+    });
+    assert_eq!(u64_of(&exit, "exit_status"), 3);
+    assert_eq!(field(&exit, "exit_signal"), &Value::Null);
+    assert_eq!(field(&exit, "core_dumped"), false);
+    tracer.stop();
+}
+
+#[test]
+fn sigterm_to_kthreadd_is_ignored() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&[]);
+    kill(2, libc::SIGTERM);
+    let sig = tracer.wait_for("SIGTERM to kthreadd", |v| {
+        is(v, "signal_generate") && v["pid"] == 2 && v["signo"] == 15
+    });
+    assert!(
+        has_flag(&sig, "KTHREAD"),
+        "target carries PF_KTHREAD: {sig}"
+    );
+    assert_eq!(str_of(&sig, "comm"), "kthreadd");
+    assert_eq!(str_of(&sig, "result"), "ignored");
+    assert_eq!(u64_of(field(&sig, "sender"), "tgid"), me());
+    assert_eq!(field(&sig, "has_mm"), false);
+    let (events, _) = tracer.stop();
+    assert!(
+        !events
+            .iter()
+            .any(|v| is(v, "signal_deliver") && v["pid"] == 2),
+        "a kernel thread never reaches get_signal()"
+    );
+}
+
+/// io_uring_setup(2) with IORING_SETUP_SQPOLL; returns the ring fd.
+fn sqpoll_ring() -> i32 {
+    // struct io_uring_params is 120 bytes: flags at word 2, sq_thread_idle at word 4.
+    let mut params = [0u32; 30];
+    params[2] = 1 << 1; // IORING_SETUP_SQPOLL
+    params[4] = 1000;
+    // SAFETY: io_uring_setup reads and writes the 120-byte params block we own.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 8, params.as_mut_ptr()) };
+    assert!(
+        fd >= 0,
+        "io_uring_setup(SQPOLL) failed: {} (is kernel.io_uring_disabled set?)",
+        std::io::Error::last_os_error()
+    );
+    fd as i32
+}
+
+#[test]
+fn io_uring_sqpoll_thread_is_a_new_io_worker() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&[]);
+    let fd = sqpoll_ring();
+    let worker = tracer.wait_for("new iou-sqp task", |v| {
+        is(v, "fork") && v["tgid"] == me() && has_flag(v, "IO_WORKER")
+    });
+    // The SQ thread starts with its creator's name and renames itself
+    // "iou-sqp-<tid of the creating thread>" once it runs.
+    let rename = tracer.wait_for("rename to iou-sqp-", |v| {
+        is(v, "rename") && v["pid"] == worker["pid"]
+    });
+    assert_eq!(
+        str_of(&rename, "new_comm"),
+        format!("iou-sqp-{}", u64_of(field(&worker, "creator"), "pid")),
+        "{rename}"
+    );
+    // SAFETY: closing the fd we opened; the SQ thread exits with the ring.
+    unsafe { libc::close(fd) };
+    assert!(has_flag(&worker, "USER_WORKER"), "{worker}");
+    assert!(!has_flag(&worker, "KTHREAD"), "{worker}");
+    // create_io_thread(): same tgid and mm as the process, created by it.
+    assert_eq!(field(&worker, "has_mm"), true);
+    assert_eq!(u64_of(field(&worker, "creator"), "tgid"), me());
+    assert_eq!(
+        u64_of(&worker, "ppid"),
+        u64::from(std::os::unix::process::parent_id()),
+        "an io worker's real parent is its process's parent: {worker}"
+    );
+    tracer.wait_for("exit of the SQ thread", |v| {
+        is(v, "exit") && v["pid"] == worker["pid"]
+    });
+    tracer.stop();
+}
+
+#[test]
+fn a_full_ring_buffer_counts_lost_events() {
+    let _serial = serial();
+    // One page of ring buffer, and a consumer that is stopped while the
+    // burst runs: the ring must overflow and the loss must be counted.
+    let tracer = Tracer::start(&["--ring-buffer-size", "4096"]);
+    let tracer_pid = tracer.pid();
+    kill(tracer_pid, libc::SIGSTOP);
+    const BURST: usize = 2000;
+    for _ in 0..BURST {
+        // SIGWINCH's default action is to ignore it: result "ignored".
+        kill(std::process::id(), libc::SIGWINCH);
+    }
+    kill(tracer_pid, libc::SIGCONT);
+    let (events, stderr) = tracer.stop();
+    let received = events
+        .iter()
+        .filter(|v| is(v, "signal_generate") && v["signo"] == 28 && v["pid"] == me())
+        .count();
+    let lost_line = stderr
+        .lines()
+        .find(|l| l.starts_with("tracer: lost"))
+        .unwrap_or_else(|| panic!("no loss summary in stderr:\n{stderr}"));
+    let lost: u64 = lost_line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unparsable loss line: {lost_line}"));
+    assert!(received < BURST, "a 4 KiB ring cannot hold {BURST} events");
+    assert!(
+        lost >= (BURST - received) as u64,
+        "{received} received + {lost} lost < {BURST} sent: {stderr}"
+    );
+    assert!(lost_line.contains("signal_generate"), "{lost_line}");
+}
+
+#[test]
+fn text_output_shows_a_sleep() {
+    let _serial = serial();
+    let mut child = Command::new(tracer_exe())
+        .arg("trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tracer");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let header = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("column titles");
+    assert!(header.starts_with("TIME"), "{header}");
+    let mut sleeper = Command::new("/bin/sleep")
+        .arg("0.1")
+        .spawn()
+        .expect("sleep");
+    let pid = sleeper.id().to_string();
+    let mut kinds = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kinds.len() < 3 && std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) else {
+            continue;
+        };
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.get(3) == Some(&pid.as_str()) && ["fork", "exec", "exit"].contains(&cols[2]) {
+            kinds.push(cols[2].to_string());
+            if cols[2] == "exec" {
+                assert!(line.contains("/bin/sleep [/bin/sleep 0.1]"), "{line}");
+            }
+        }
+    }
+    sleeper.wait().expect("reaping sleep");
+    assert_eq!(kinds, ["fork", "exec", "exit"]);
+    // SAFETY: kill() with a pid we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("tracer exit");
+    assert!(
+        out.status.success(),
+        "SIGTERM stops cleanly: {:?}",
+        out.status
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("events: fork"),
+        "summary on stderr: {stderr}"
+    );
+}
+
+fn run_tracer(args: &[&str], uid: Option<u32>) -> (i32, String) {
+    let mut cmd = Command::new(tracer_exe());
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+    if let Some(uid) = uid {
+        cmd.uid(uid);
+    }
+    let out = cmd.output().expect("running tracer");
+    (
+        out.status.code().expect("exited normally, not by a signal"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn clear_errors_for_newcomers() {
+    let (code, err) = run_tracer(&["trace", "--btf", "/nonexistent/vmlinux"], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("kernel BTF not found at /nonexistent/vmlinux"),
+        "{err}"
+    );
+    assert!(err.contains("CONFIG_DEBUG_INFO_BTF"), "{err}");
+
+    let (code, err) = run_tracer(&["trace", "--no-such-flag"], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+
+    let (code, err) = run_tracer(&["trace", "--format", "xml"], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("xml"), "{err}");
+
+    let (code, err) = run_tracer(&["trace", "--ring-buffer-size", "3000"], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("power of two"), "{err}");
+
+    // An unprivileged user (nobody) gets a sentence, not EPERM.
+    let (code, err) = run_tracer(&["trace"], Some(65534));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs root"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

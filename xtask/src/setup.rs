@@ -1,0 +1,205 @@
+//! Toolchain set-up for the eBPF build: the nightly toolchain with
+//! `rust-src`, and a pinned bpf-linker built against that nightly's own LLVM.
+//!
+//! Idempotent: each step checks before it acts, so a second run takes well
+//! under a second. Tools live in a per-user cache keyed by bpf-linker
+//! version and LLVM soname, outside the work tree, so fresh clones reuse them.
+
+use std::{
+    ffi::OsString,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::run;
+
+const NIGHTLY: &str = "nightly";
+const BPF_LINKER_VERSION: &str = "0.13.0";
+
+pub struct Tools {
+    /// Holds `bpf-linker`.
+    pub bin_dir: PathBuf,
+}
+
+impl Tools {
+    /// PATH with our bin dir first.
+    pub fn path_env(&self) -> OsString {
+        let mut paths = vec![self.bin_dir.clone()];
+        if let Some(path) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&path));
+        }
+        std::env::join_paths(paths).expect("PATH entries contain no ':'")
+    }
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("failed to start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(dir).join("tracer"));
+    }
+    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cache/tracer"))
+}
+
+fn ensure_nightly() -> Result<()> {
+    if Command::new("rustup").arg("--version").output().is_err() {
+        bail!(
+            "rustup not found: the eBPF programs build with a nightly toolchain managed by \
+             rustup; install it from https://rustup.rs and run `cargo xtask setup` again"
+        );
+    }
+    let installed = output(Command::new("rustup").args(["toolchain", "list"]))?;
+    if !installed.lines().any(|l| l.starts_with("nightly-")) {
+        eprintln!("xtask: installing the nightly toolchain");
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            NIGHTLY,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ]))
+        .context("the eBPF build needs `rustup toolchain install nightly --component rust-src`")?;
+    }
+    let components = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        NIGHTLY,
+    ]))?;
+    if !components.lines().any(|l| l.starts_with("rust-src")) {
+        eprintln!("xtask: adding rust-src to nightly");
+        run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+            .context("the eBPF build needs `rustup component add rust-src --toolchain nightly`")?;
+    }
+    Ok(())
+}
+
+/// The nightly's LLVM major version and its shared library.
+fn nightly_llvm() -> Result<(u32, PathBuf)> {
+    let version = output(Command::new("rustc").args([&format!("+{NIGHTLY}"), "-vV"]))?;
+    let major = version
+        .lines()
+        .find_map(|l| l.strip_prefix("LLVM version: "))
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.trim().parse::<u32>().ok())
+        .context("`rustc +nightly -vV` printed no LLVM version")?;
+    let sysroot =
+        output(Command::new("rustc").args([&format!("+{NIGHTLY}"), "--print", "sysroot"]))?;
+    let lib = Path::new(sysroot.trim()).join("lib");
+    // The real library is the ELF file; `libLLVM-NN-*.so` is a linker script.
+    let mut found = None;
+    for entry in fs::read_dir(&lib).with_context(|| format!("listing {}", lib.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with("libLLVM") && name.contains(".so") {
+            let head = fs::read(&path).map(|b| b.get(..4) == Some(b"\x7fELF"));
+            if head.unwrap_or(false) {
+                found = Some(path);
+            }
+        }
+    }
+    let lib = found.with_context(|| {
+        format!(
+            "no libLLVM shared library in {}: the nightly toolchain looks incomplete; \
+             try `rustup toolchain install nightly --force`",
+            lib.display()
+        )
+    })?;
+    Ok((major, lib))
+}
+
+/// A folder whose lib/ holds `libLLVM.so` and the soname, both pointing at
+/// the nightly's library, so llvm-sys links bpf-linker against it.
+fn llvm_prefix(root: &Path, libllvm: &Path) -> Result<PathBuf> {
+    let prefix = root.join("llvm");
+    let lib = prefix.join("lib");
+    fs::create_dir_all(&lib).with_context(|| format!("creating {}", lib.display()))?;
+    let soname = libllvm.file_name().context("libLLVM path has no name")?;
+    for name in [Path::new("libLLVM.so"), Path::new(soname)] {
+        let link = lib.join(name);
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(libllvm, &link)
+            .with_context(|| format!("linking {}", link.display()))?;
+    }
+    Ok(prefix)
+}
+
+fn linker_works(bin: &Path) -> bool {
+    Command::new(bin)
+        .arg("--version")
+        .output()
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).trim()
+                    == format!("bpf-linker {BPF_LINKER_VERSION}")
+        })
+        .unwrap_or(false)
+}
+
+fn ensure_bpf_linker() -> Result<PathBuf> {
+    let (major, libllvm) = nightly_llvm()?;
+    let soname = libllvm.file_name().unwrap_or_default().to_string_lossy();
+    let root = cache_dir()?.join(format!("bpf-linker-{BPF_LINKER_VERSION}-{soname}"));
+    let bin_dir = root.join("bin");
+    let bin = bin_dir.join("bpf-linker");
+    if linker_works(&bin) {
+        return Ok(bin_dir);
+    }
+    eprintln!(
+        "xtask: building bpf-linker {BPF_LINKER_VERSION} against the nightly's LLVM {major} \
+         (about a minute, once)"
+    );
+    let prefix = llvm_prefix(&root, &libllvm)?;
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["install", "bpf-linker", "--locked", "--force"])
+            .args(["--version", BPF_LINKER_VERSION])
+            .args(["--no-default-features", "--features"])
+            .arg(format!("llvm-{major}"))
+            .arg("--root")
+            .arg(&root)
+            .env("LLVM_PREFIX", &prefix),
+    )
+    .with_context(|| {
+        format!(
+            "building bpf-linker failed; it needs crates.io access and a C toolchain (gcc). \
+             The same by hand: LLVM_PREFIX={} cargo install bpf-linker --version \
+             {BPF_LINKER_VERSION} --locked --no-default-features --features llvm-{major} --root {}",
+            prefix.display(),
+            root.display()
+        )
+    })?;
+    if !linker_works(&bin) {
+        bail!(
+            "bpf-linker was installed at {} but does not run; remove {} and retry",
+            bin.display(),
+            root.display()
+        );
+    }
+    Ok(bin_dir)
+}
+
+pub fn ensure() -> Result<Tools> {
+    ensure_nightly()?;
+    let bin_dir = ensure_bpf_linker()?;
+    Ok(Tools { bin_dir })
+}
