@@ -8,7 +8,9 @@
 #![no_std]
 
 pub mod event;
+pub mod filter;
 pub mod offsets;
 
 pub use event::*;
+pub use filter::KernelFilter;
 pub use offsets::KernelOffsets;

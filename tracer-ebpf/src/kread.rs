@@ -8,7 +8,7 @@ use aya_ebpf::helpers::{
     bpf_probe_read_kernel, bpf_probe_read_kernel_buf, bpf_probe_read_kernel_str_bytes,
     generated::bpf_probe_read_user,
 };
-use tracer_common::KernelOffsets;
+use tracer_common::{KernelFilter, KernelOffsets};
 
 /// Placeholder that the loader overrides with the running kernel's offsets.
 /// `.rodata` is frozen at load, so the verifier sees these as constants.
@@ -21,6 +21,17 @@ pub fn offsets() -> KernelOffsets {
     // SAFETY: OFFSETS is a valid static; the volatile read stops the compiler
     // from folding in the placeholder zeros the loader replaces.
     unsafe { core::ptr::read_volatile(&OFFSETS) }
+}
+
+/// Pre-filters chosen on the command line; the loader overrides this too.
+#[unsafe(no_mangle)]
+static FILTER: KernelFilter = KernelFilter::ALL;
+
+/// The in-kernel filter the loader set.
+#[inline(always)]
+pub fn filter() -> KernelFilter {
+    // SAFETY: as for `offsets`.
+    unsafe { core::ptr::read_volatile(&FILTER) }
 }
 
 /// Reads a `T` at `base + off` in kernel memory; zero if the read faults.

@@ -5,7 +5,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
-use crate::{loader::DEFAULT_BTF, output::Format, trace};
+use crate::{
+    classify::Kind,
+    filter::{EventSel, Glob, TraceFilter},
+    loader::DEFAULT_BTF,
+    output::Format,
+    ps, trace, tree,
+};
 
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
@@ -16,19 +22,83 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which events a live session shows.
+#[derive(clap::Args, Debug)]
+pub struct FilterArgs {
+    /// Only events concerning tasks of these kinds (idle, init, kthreadd,
+    /// kthread, kworker, io_worker, user_worker, umh, umh_child, user).
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+    kind: Vec<Kind>,
+    /// Only events concerning these pids or tgids.
+    #[arg(long, value_delimiter = ',', value_name = "PID,...")]
+    pid: Vec<u32>,
+    /// Only events concerning tasks whose comm matches this glob (`*`, `?`).
+    #[arg(long, value_name = "GLOB")]
+    comm: Vec<Glob>,
+    /// Only these events: fork, exec, exit, signal (both signal events),
+    /// signal_generate, signal_deliver, rename.
+    #[arg(long, value_delimiter = ',', value_name = "EVENT,...")]
+    event: Vec<EventSel>,
+}
+
+impl FilterArgs {
+    fn into_filter(self) -> TraceFilter {
+        TraceFilter {
+            kinds: self.kind,
+            pids: self.pid,
+            comms: self.comm,
+            events: self.event,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print fork, exec, exit, rename and signal events live.
+    /// Print fork, exec, exit, rename and signal events live, with the kind
+    /// of each task.
     Trace {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Kernel BTF to resolve structure offsets from.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
         /// Ring buffer size: a power of two of at least one page, e.g. 64K, 4M.
         #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_ring_size)]
         ring_buffer_size: u32,
+    },
+    /// List every task with its kind and each kernel-thread test (from
+    /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
+    Ps {
+        /// Only tasks of these kinds.
+        #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+        kind: Vec<Kind>,
+        /// Only these pids (or the threads of these tgids).
+        #[arg(long, value_delimiter = ',', value_name = "PID,...")]
+        pid: Vec<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// procfs mount to read.
+        #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
+        proc_root: PathBuf,
+        /// Also trace (BPF, root) for SECS after the snapshot: tasks born
+        /// meanwhile are merged in, with the task that created them.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0.3")]
+        live: Option<f64>,
+        /// Kernel BTF, for --live.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
+        btf: PathBuf,
+    },
+    /// Show the lineage tree from PID 0, or from PID, with kinds.
+    Tree {
+        /// Root of the tree (default: 0, the idle task).
+        #[arg(default_value_t = 0)]
+        pid: u32,
+        /// procfs mount to read.
+        #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
+        proc_root: PathBuf,
     },
 }
 
@@ -56,6 +126,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Trace {
             format,
+            filter,
             btf,
             ring_buffer_size,
         } => {
@@ -63,9 +134,37 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format,
                 btf,
                 ring_bytes: ring_buffer_size,
+                filter: filter.into_filter(),
             })
             .await
         }
+        Command::Ps {
+            kind,
+            pid,
+            format,
+            proc_root,
+            live,
+            btf,
+        } => {
+            let live = match live {
+                Some(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => {
+                    Some((std::time::Duration::from_secs_f64(secs), btf))
+                }
+                Some(secs) => bail!("--live takes seconds from 0 to 3600, not {secs}"),
+                None => None,
+            };
+            ps::run(ps::PsOptions {
+                kinds: kind,
+                pids: pid,
+                format,
+                proc_root,
+                live,
+            })
+        }
+        Command::Tree { pid, proc_root } => tree::run(tree::TreeOptions {
+            root: pid,
+            proc_root,
+        }),
     }
 }
 

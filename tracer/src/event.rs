@@ -107,6 +107,17 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The other task an event names: a fork's creator, a signal's sender.
+    pub fn other(&self) -> Option<&Task> {
+        match self {
+            Event::Fork { creator, .. } => Some(creator),
+            Event::SignalGenerate { sender, .. } => Some(sender),
+            _ => None,
+        }
+    }
+}
+
 /// A decoded ring-buffer record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {

@@ -9,7 +9,7 @@ use aya::{
     programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint},
     Ebpf, EbpfLoader,
 };
-use tracer_common::EventKind;
+use tracer_common::{EventKind, KernelFilter};
 
 use crate::{btf, offsets, privileges};
 
@@ -32,6 +32,7 @@ pub struct LoadOptions<'a> {
     pub btf_path: &'a Path,
     /// Ring buffer bytes: a power of two, at least one page.
     pub ring_bytes: u32,
+    pub filter: KernelFilter,
 }
 
 pub struct Session {
@@ -76,6 +77,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&aya_btf))
         .override_global("OFFSETS", &offsets, true)
+        .override_global("FILTER", &opts.filter, true)
         .map_max_entries("EVENTS", opts.ring_bytes)
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;

@@ -1,17 +1,23 @@
 //! tracer: a live Linux task tracer built on eBPF.
 
 mod btf;
+mod classify;
 mod cli;
 mod clock;
 mod decode;
 mod event;
+mod filter;
 mod flags;
 mod loader;
 mod offsets;
 mod output;
 mod privileges;
+mod procfs;
+mod ps;
 mod signals;
+mod tasks;
 mod trace;
+mod tree;
 
 use std::process::ExitCode;
 

@@ -19,14 +19,18 @@ use tracer_common::EventKind;
 use crate::{
     clock::WallClock,
     decode::decode,
+    filter::TraceFilter,
     loader::{self, LoadOptions},
     output::{self, Format, Formatter},
+    procfs::{self, Procfs},
+    tasks::TaskTable,
 };
 
 pub struct TraceOptions {
     pub format: Format,
     pub btf: PathBuf,
     pub ring_bytes: u32,
+    pub filter: TraceFilter,
 }
 
 /// Counts for the end-of-session summary.
@@ -44,6 +48,8 @@ struct Printer<W: Write> {
     buf: Vec<u8>,
     formatter: Box<dyn Formatter>,
     stats: Stats,
+    table: TaskTable,
+    filter: TraceFilter,
 }
 
 impl<W: Write> Printer<W> {
@@ -53,7 +59,10 @@ impl<W: Write> Printer<W> {
             match decode(&item) {
                 Ok(rec) => {
                     self.stats.by_kind[rec.event.kind() as usize] += 1;
-                    self.formatter.record(&mut self.buf, &rec);
+                    let kinds = self.table.apply(&rec);
+                    if self.filter.matches(&rec, &kinds) {
+                        self.formatter.record(&mut self.buf, &rec, &kinds);
+                    }
                 }
                 Err(err) => {
                     self.stats.undecodable += 1;
@@ -93,7 +102,11 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
     let mut session = loader::load(&LoadOptions {
         btf_path: &opts.btf,
         ring_bytes: opts.ring_bytes,
+        filter: opts.filter.kernel(),
     })?;
+    // Snapshot after attaching: a task born meanwhile is in the snapshot,
+    // in the ring, or both, and the table merges it by pid + start time.
+    let table = snapshot()?;
     let clock = WallClock::now();
     let ring = session.take_ring()?;
     // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
@@ -109,6 +122,8 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
         buf: Vec::with_capacity(1 << 16),
         formatter: output::formatter(opts.format, clock),
         stats: Stats::default(),
+        table,
+        filter: opts.filter,
     };
     printer.formatter.begin(&mut printer.buf);
     eprintln!(
@@ -148,6 +163,16 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
     }
     summary(&printer.stats, &session.lost()?);
     Ok(())
+}
+
+/// The task table seeded from procfs.
+pub fn snapshot() -> Result<TaskTable> {
+    let procfs = Procfs::system();
+    Ok(TaskTable::from_snapshot(
+        procfs.tasks()?,
+        procfs.init_cgroup().as_deref(),
+        procfs::clock_ticks_per_sec(),
+    ))
 }
 
 fn summary(stats: &Stats, lost: &[(EventKind, u64)]) {

@@ -41,6 +41,8 @@ fn fork_exec_signal_and_exit_of_a_child() {
     );
     assert_eq!(u64_of(field(&fork, "creator"), "tgid"), me(), "{fork}");
     assert!(!has_flag(&fork, "KTHREAD"), "{fork}");
+    assert_eq!(fork["kind"], "user");
+    assert_eq!(field(&fork, "creator")["kind"], "user");
 
     let exec = tracer.wait_for("exec of /bin/sleep", |v| is(v, "exec") && v["pid"] == pid);
     assert_eq!(str_of(&exec, "filename"), "/bin/sleep");
@@ -121,6 +123,7 @@ fn sigterm_to_kthreadd_is_ignored() {
         "target carries PF_KTHREAD: {sig}"
     );
     assert_eq!(str_of(&sig, "comm"), "kthreadd");
+    assert_eq!(sig["kind"], "kthreadd");
     assert_eq!(str_of(&sig, "result"), "ignored");
     assert_eq!(u64_of(field(&sig, "sender"), "tgid"), me());
     assert_eq!(field(&sig, "has_mm"), false);
@@ -131,22 +134,6 @@ fn sigterm_to_kthreadd_is_ignored() {
             .any(|v| is(v, "signal_deliver") && v["pid"] == 2),
         "a kernel thread never reaches get_signal()"
     );
-}
-
-/// io_uring_setup(2) with IORING_SETUP_SQPOLL; returns the ring fd.
-fn sqpoll_ring() -> i32 {
-    // struct io_uring_params is 120 bytes: flags at word 2, sq_thread_idle at word 4.
-    let mut params = [0u32; 30];
-    params[2] = 1 << 1; // IORING_SETUP_SQPOLL
-    params[4] = 1000;
-    // SAFETY: io_uring_setup reads and writes the 120-byte params block we own.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 8, params.as_mut_ptr()) };
-    assert!(
-        fd >= 0,
-        "io_uring_setup(SQPOLL) failed: {} (is kernel.io_uring_disabled set?)",
-        std::io::Error::last_os_error()
-    );
-    fd as i32
 }
 
 #[test]
@@ -170,6 +157,7 @@ fn io_uring_sqpoll_thread_is_a_new_io_worker() {
     // SAFETY: closing the fd we opened; the SQ thread exits with the ring.
     unsafe { libc::close(fd) };
     assert!(has_flag(&worker, "USER_WORKER"), "{worker}");
+    assert_eq!(worker["kind"], "io_worker", "{worker}");
     assert!(!has_flag(&worker, "KTHREAD"), "{worker}");
     // create_io_thread(): same tgid and mm as the process, created by it.
     assert_eq!(field(&worker, "has_mm"), true);
@@ -283,7 +271,7 @@ fn text_output_shows_a_sleep() {
     );
 }
 
-fn run_tracer(args: &[&str], uid: Option<u32>) -> (i32, String) {
+fn run_as(args: &[&str], uid: Option<u32>) -> (i32, String) {
     let mut cmd = Command::new(tracer_exe());
     cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
     if let Some(uid) = uid {
@@ -298,7 +286,7 @@ fn run_tracer(args: &[&str], uid: Option<u32>) -> (i32, String) {
 
 #[test]
 fn clear_errors_for_newcomers() {
-    let (code, err) = run_tracer(&["trace", "--btf", "/nonexistent/vmlinux"], None);
+    let (code, err) = run_as(&["trace", "--btf", "/nonexistent/vmlinux"], None);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("kernel BTF not found at /nonexistent/vmlinux"),
@@ -306,20 +294,20 @@ fn clear_errors_for_newcomers() {
     );
     assert!(err.contains("CONFIG_DEBUG_INFO_BTF"), "{err}");
 
-    let (code, err) = run_tracer(&["trace", "--no-such-flag"], None);
+    let (code, err) = run_as(&["trace", "--no-such-flag"], None);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--no-such-flag"), "{err}");
 
-    let (code, err) = run_tracer(&["trace", "--format", "xml"], None);
+    let (code, err) = run_as(&["trace", "--format", "xml"], None);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("xml"), "{err}");
 
-    let (code, err) = run_tracer(&["trace", "--ring-buffer-size", "3000"], None);
+    let (code, err) = run_as(&["trace", "--ring-buffer-size", "3000"], None);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("power of two"), "{err}");
 
     // An unprivileged user (nobody) gets a sentence, not EPERM.
-    let (code, err) = run_tracer(&["trace"], Some(65534));
+    let (code, err) = run_as(&["trace"], Some(65534));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("needs root"), "{err}");
     assert!(!err.contains("panicked"), "{err}");

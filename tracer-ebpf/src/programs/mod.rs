@@ -8,7 +8,10 @@ mod fork;
 mod rename;
 mod signal;
 
-use aya_ebpf::helpers::bpf_get_current_task;
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task};
+use tracer_common::KernelOffsets;
+
+use crate::kread;
 
 /// The running task's `task_struct`.
 #[inline(always)]
@@ -16,4 +19,17 @@ fn current_task() -> *const u8 {
     // SAFETY: a plain helper call; the result is only used as an address for
     // fault-tolerant reads.
     unsafe { bpf_get_current_task() as *const u8 }
+}
+
+/// Whether the current task has `pid` as its pid or tgid.
+#[inline(always)]
+fn current_is(pid: u32) -> bool {
+    let id = bpf_get_current_pid_tgid();
+    id as u32 == pid || (id >> 32) as u32 == pid
+}
+
+/// Whether `task` has `pid` as its pid or tgid.
+#[inline(always)]
+fn task_is(task: *const u8, pid: u32, o: &KernelOffsets) -> bool {
+    kread::field::<u32>(task, o.task_pid) == pid || kread::field::<u32>(task, o.task_tgid) == pid
 }

@@ -11,10 +11,14 @@ use crate::{emit, kread, task};
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     let t: *const u8 = ctx.arg(0);
     let comm: *const u8 = ctx.arg(1);
+    let f = kread::filter();
+    let o = kread::offsets();
+    if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid, &o)) {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<RenameEvent>(EventKind::Rename) else {
         return 0;
     };
-    let o = kread::offsets();
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Rename);
     task::fill(&mut ev.task, t, &o);

@@ -36,10 +36,17 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     let target: *const u8 = ctx.arg(2);
     let group: i32 = ctx.arg(3);
     let result: i32 = ctx.arg(4);
+    let f = kread::filter();
+    if !f.wants(EventKind::SignalGenerate) {
+        return 0;
+    }
+    let o = kread::offsets();
+    if f.pid != 0 && !super::current_is(f.pid) && !super::task_is(target, f.pid, &o) {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<SignalGenerateEvent>(EventKind::SignalGenerate) else {
         return 0;
     };
-    let o = kread::offsets();
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::SignalGenerate);
     task::fill(&mut ev.sender, super::current_task(), &o);
@@ -59,6 +66,10 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     let sig: i32 = ctx.arg(0);
     let info: *const u8 = ctx.arg(1);
     let ka: *const u8 = ctx.arg(2);
+    let f = kread::filter();
+    if !f.wants(EventKind::SignalDeliver) || (f.pid != 0 && !super::current_is(f.pid)) {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<SignalDeliverEvent>(EventKind::SignalDeliver) else {
         return 0;
     };

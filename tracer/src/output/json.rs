@@ -9,10 +9,12 @@ use std::io::Write as _;
 
 use super::Formatter;
 use crate::{
+    classify::Kind,
     clock::WallClock,
     event::{Event, Record, Task},
     flags, signals,
     signals::{Disposition, ExitStatus},
+    tasks::Kinds,
 };
 
 pub struct Json {
@@ -54,7 +56,7 @@ fn key(out: &mut Vec<u8>, k: &str) {
 }
 
 /// The task fields, without braces, each preceded by a comma.
-fn task_fields(out: &mut Vec<u8>, t: &Task) {
+fn task_fields(out: &mut Vec<u8>, t: &Task, kind: Option<Kind>) {
     let _ = write!(
         out,
         ",\"pid\":{},\"tgid\":{},\"ppid\":{}",
@@ -62,6 +64,10 @@ fn task_fields(out: &mut Vec<u8>, t: &Task) {
     );
     key(out, "comm");
     string(out, &t.comm);
+    if let Some(kind) = kind {
+        key(out, "kind");
+        string(out, kind.name());
+    }
     key(out, "flags");
     out.push(b'[');
     for (i, name) in flags::names(t.flags).enumerate() {
@@ -78,11 +84,11 @@ fn task_fields(out: &mut Vec<u8>, t: &Task) {
     );
 }
 
-fn task_object(out: &mut Vec<u8>, name: &str, t: &Task) {
+fn task_object(out: &mut Vec<u8>, name: &str, t: &Task, kind: Option<Kind>) {
     key(out, name);
     out.push(b'{');
     let start = out.len();
-    task_fields(out, t);
+    task_fields(out, t, kind);
     // Drop the leading comma the field writer put first.
     out.remove(start);
     out.push(b'}');
@@ -97,20 +103,20 @@ fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
 impl Formatter for Json {
     fn begin(&mut self, _out: &mut Vec<u8>) {}
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record) {
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Kinds) {
         out.extend_from_slice(b"{\"time\":");
         string(out, &self.clock.rfc3339(rec.boot_ns));
         let _ = write!(out, ",\"boot_ns\":{},\"cpu\":{}", rec.boot_ns, rec.cpu);
         key(out, "event");
         string(out, rec.event.kind().name());
-        task_fields(out, rec.event.subject());
+        task_fields(out, rec.event.subject(), Some(kinds.subject));
         match &rec.event {
             Event::Fork {
                 creator,
                 clone_flags,
                 ..
             } => {
-                task_object(out, "creator", creator);
+                task_object(out, "creator", creator, kinds.other);
                 let _ = write!(out, ",\"clone_flags\":{clone_flags}");
             }
             Event::Exec {
@@ -169,7 +175,7 @@ impl Formatter for Json {
                 key(out, "result");
                 string(out, &result.to_string());
                 let _ = write!(out, ",\"group\":{group},\"sender_uid\":{sender_uid}");
-                task_object(out, "sender", sender);
+                task_object(out, "sender", sender, kinds.other);
             }
             Event::SignalDeliver {
                 sig,
@@ -230,16 +236,20 @@ mod tests {
             },
         };
         let mut out = Vec::new();
-        Json::new(WallClock { boot_epoch_ns: 0 }).record(&mut out, &rec);
+        let kinds = Kinds {
+            subject: Kind::Kthreadd,
+            other: Some(Kind::User),
+        };
+        Json::new(WallClock { boot_epoch_ns: 0 }).record(&mut out, &rec, &kinds);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
             concat!(
                 r#"{"time":"1970-01-01T00:00:00.000001Z","boot_ns":1000,"cpu":1,"event":"signal_generate","#,
-                r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
+                r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","kind":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
                 r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"#,
                 r#""result":"ignored","group":true,"sender_uid":0,"sender":{"pid":900,"tgid":900,"ppid":0,"#,
-                r#""comm":"ki\"ll","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5}}"#,
+                r#""comm":"ki\"ll","kind":"user","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5}}"#,
                 "\n"
             )
         );

@@ -1,11 +1,11 @@
 //! Rendering records: one module per output format.
 
-mod json;
+pub mod json;
 mod text;
 
 use clap::ValueEnum;
 
-use crate::{clock::WallClock, event::Record};
+use crate::{clock::WallClock, event::Record, tasks::Kinds};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -20,7 +20,8 @@ pub enum Format {
 pub trait Formatter {
     /// Anything printed once before the first record (e.g. column titles).
     fn begin(&mut self, out: &mut Vec<u8>);
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record);
+    /// One event; `kinds` are the kinds of the tasks it concerns.
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Kinds);
 }
 
 pub fn formatter(format: Format, clock: WallClock) -> Box<dyn Formatter> {

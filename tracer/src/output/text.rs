@@ -4,9 +4,11 @@ use std::io::Write as _;
 
 use super::Formatter;
 use crate::{
+    classify::Kind,
     clock::WallClock,
     event::{Event, Record, Task},
     flags, signals,
+    tasks::Kinds,
 };
 
 pub struct Text {
@@ -19,17 +21,20 @@ impl Text {
     }
 }
 
-fn who(t: &Task) -> String {
-    format!("{} ({})", t.pid, t.comm)
+fn who(t: &Task, kind: Option<Kind>) -> String {
+    match kind {
+        Some(k) => format!("{} ({}) [{k}]", t.pid, t.comm),
+        None => format!("{} ({})", t.pid, t.comm),
+    }
 }
 
-fn details(event: &Event) -> String {
+fn details(event: &Event, other: Option<Kind>) -> String {
     match event {
         Event::Fork {
             creator,
             clone_flags,
             ..
-        } => format!("by {} clone_flags={clone_flags:#x}", who(creator)),
+        } => format!("by {} clone_flags={clone_flags:#x}", who(creator, other)),
         Event::Exec {
             filename,
             argv,
@@ -64,7 +69,7 @@ fn details(event: &Event) -> String {
         } => format!(
             "{} from {} uid={sender_uid} result={result} code={code} errno={errno}{}",
             signals::name(*sig),
-            who(sender),
+            who(sender, other),
             if *group { " group" } else { "" },
         ),
         Event::SignalDeliver {
@@ -87,16 +92,16 @@ impl Formatter for Text {
     fn begin(&mut self, out: &mut Vec<u8>) {
         let _ = writeln!(
             out,
-            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<24} DETAILS",
-            "TIME", "CPU", "EVENT", "PID", "TGID", "PPID", "COMM", "FLAGS"
+            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<11} {:<24} DETAILS",
+            "TIME", "CPU", "EVENT", "PID", "TGID", "PPID", "COMM", "KIND", "FLAGS"
         );
     }
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record) {
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Kinds) {
         let t = rec.event.subject();
         let _ = writeln!(
             out,
-            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<24} {}",
+            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<11} {:<24} {}",
             self.clock.local_hms(rec.boot_ns),
             rec.cpu,
             rec.event.kind().name(),
@@ -104,8 +109,9 @@ impl Formatter for Text {
             t.tgid,
             t.ppid,
             t.comm,
+            kinds.subject.name(),
             flags::join(t.flags),
-            details(&rec.event)
+            details(&rec.event, kinds.other)
         );
     }
 }

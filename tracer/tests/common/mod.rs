@@ -196,3 +196,43 @@ pub fn is(v: &Value, event: &str) -> bool {
 pub fn me() -> u64 {
     u64::from(std::process::id())
 }
+
+/// io_uring_setup(2) with IORING_SETUP_SQPOLL; returns the ring fd.
+pub fn sqpoll_ring() -> i32 {
+    // struct io_uring_params is 120 bytes: flags at word 2, sq_thread_idle at word 4.
+    let mut params = [0u32; 30];
+    params[2] = 1 << 1; // IORING_SETUP_SQPOLL
+    params[4] = 1000;
+    // SAFETY: io_uring_setup reads and writes the 120-byte params block we own.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 8, params.as_mut_ptr()) };
+    assert!(
+        fd >= 0,
+        "io_uring_setup(SQPOLL) failed: {} (is kernel.io_uring_disabled set?)",
+        std::io::Error::last_os_error()
+    );
+    fd as i32
+}
+
+/// Runs `tracer ARGS` to completion; returns (exit code, stdout, stderr).
+pub fn run_tracer(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(tracer_exe())
+        .args(args)
+        .output()
+        .expect("running tracer");
+    (
+        out.status.code().expect("exited normally, not by a signal"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tracer ps --format json ARGS`, parsed.
+pub fn ps_json(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["ps", "--format", "json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = run_tracer(&all);
+    assert_eq!(code, 0, "tracer ps failed: {err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON ({e}): {l}")))
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! Trace filters: which events a session shows. The parts the kernel can
+//! decide go into a [`KernelFilter`] so a filtered session costs less; the
+//! rest (kinds, which need lineage, and comm globs) are decided here.
+
+use std::str::FromStr;
+
+use tracer_common::{EventKind, KernelFilter};
+
+use crate::{classify::Kind, event::Record, tasks::Kinds};
+
+/// An `--event` name: one kind, or `signal` for both signal events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSel(u32);
+
+impl FromStr for EventSel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<EventSel, String> {
+        let bit = |k: EventKind| 1u32 << k as u32;
+        let mask = match s {
+            "signal" => bit(EventKind::SignalGenerate) | bit(EventKind::SignalDeliver),
+            _ => match EventKind::ALL.iter().find(|k| k.name() == s) {
+                Some(&k) => bit(k),
+                None => {
+                    return Err(format!(
+                        "unknown event `{s}` (events: fork, exec, exit, signal, \
+                         signal_generate, signal_deliver, rename)"
+                    ))
+                }
+            },
+        };
+        Ok(EventSel(mask))
+    }
+}
+
+/// A shell-style glob (`*`, `?`) over comm names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glob(String);
+
+impl FromStr for Glob {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Glob, String> {
+        Ok(Glob(s.to_string()))
+    }
+}
+
+impl Glob {
+    pub fn matches(&self, text: &str) -> bool {
+        glob_match(self.0.as_bytes(), text.as_bytes())
+    }
+}
+
+fn glob_match(pat: &[u8], text: &[u8]) -> bool {
+    // Iterative matcher with single-star backtracking: linear in practice.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pat.len() && (pat[p] == b'?' || pat[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pat.len() && pat[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pat[p..].iter().all(|&c| c == b'*')
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TraceFilter {
+    pub kinds: Vec<Kind>,
+    pub pids: Vec<u32>,
+    pub comms: Vec<Glob>,
+    pub events: Vec<EventSel>,
+}
+
+impl TraceFilter {
+    fn event_mask(&self) -> u32 {
+        if self.events.is_empty() {
+            u32::MAX
+        } else {
+            self.events.iter().fold(0, |m, e| m | e.0)
+        }
+    }
+
+    /// What the kernel can drop for this filter. Fork, exec and exit always
+    /// flow: the task table needs them for lineage.
+    pub fn kernel(&self) -> KernelFilter {
+        let always = [EventKind::Fork, EventKind::Exec, EventKind::Exit]
+            .iter()
+            .fold(0, |m, k| m | 1 << *k as u32);
+        KernelFilter {
+            event_mask: self.event_mask() | always,
+            pid: match self.pids.as_slice() {
+                [one] => *one,
+                _ => 0,
+            },
+        }
+    }
+
+    /// Whether to show `rec`, whose tasks have `kinds`.
+    pub fn matches(&self, rec: &Record, kinds: &Kinds) -> bool {
+        if self.event_mask() & (1 << rec.event.kind() as u32) == 0 {
+            return false;
+        }
+        let subject = rec.event.subject();
+        let other = rec.event.other();
+        if !self.kinds.is_empty()
+            && !self.kinds.contains(&kinds.subject)
+            && !kinds.other.is_some_and(|k| self.kinds.contains(&k))
+        {
+            return false;
+        }
+        let has_pid =
+            |t: &crate::event::Task| self.pids.contains(&t.pid) || self.pids.contains(&t.tgid);
+        if !self.pids.is_empty() && !has_pid(subject) && !other.is_some_and(has_pid) {
+            return false;
+        }
+        let comm_ok = |c: &str| self.comms.iter().any(|g| g.matches(c));
+        if !self.comms.is_empty()
+            && !comm_ok(&subject.comm)
+            && !other.is_some_and(|t| comm_ok(&t.comm))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let g = |p: &str, t: &str| Glob(p.into()).matches(t);
+        assert!(g("kworker/*", "kworker/u8:3"));
+        assert!(g("jbd2/*-8", "jbd2/loop0-8"));
+        assert!(g("iou-???-*", "iou-sqp-42"));
+        assert!(!g("kworker/*", "kthreadd"));
+        assert!(g("*", ""));
+        assert!(!g("a*b", "acd"));
+    }
+
+    #[test]
+    fn kernel_filter_keeps_lineage_events() {
+        let f = TraceFilter {
+            events: vec!["signal".parse().unwrap()],
+            pids: vec![42],
+            ..Default::default()
+        };
+        let k = f.kernel();
+        assert!(k.wants(EventKind::Fork) && k.wants(EventKind::Exit));
+        assert!(k.wants(EventKind::SignalGenerate) && k.wants(EventKind::SignalDeliver));
+        assert!(!k.wants(EventKind::Rename));
+        assert_eq!(k.pid, 42);
+        assert!("forks".parse::<EventSel>().is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! Start-up snapshot of every task from procfs (`/proc/PID/task/TID`).
+//!
+//! The root is a parameter so tests can point it at small fake trees.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context as _, Result};
+
+/// What procfs says about one task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcTask {
+    pub pid: u32,
+    pub tgid: u32,
+    /// Field 4 of stat: the real parent's tgid.
+    pub ppid: u32,
+    /// Field 9 of stat: `task->flags`.
+    pub flags: u32,
+    pub comm: String,
+    /// Field 22 of stat, in clock ticks since boot.
+    pub start_ticks: u64,
+    /// Field 3 of stat (`R`, `S`, `Z`...).
+    pub state: char,
+    /// statm's size is non-zero: the task has a user address space.
+    pub has_mm: bool,
+    /// The `Kthread:` line of status, where the kernel offers it.
+    pub kthread_line: Option<bool>,
+    /// The cgroup v2 path (`0::PATH`), if any.
+    pub cgroup: Option<String>,
+    /// argv from cmdline (empty for kernel threads and zombies).
+    pub argv: Vec<String>,
+}
+
+pub struct Procfs {
+    root: PathBuf,
+}
+
+/// Parses a stat line. `comm` sits in parentheses and may itself contain
+/// spaces and parentheses, so split at the last `)`.
+fn parse_stat(text: &str) -> Option<(String, char, u32, u32, u64)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    // Fields from 3 (state) on.
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    let state = rest.first()?.chars().next()?;
+    let ppid = rest.get(1)?.parse().ok()?;
+    let flags = rest.get(6)?.parse::<u64>().ok()? as u32;
+    let start_ticks = rest.get(19)?.parse().ok()?;
+    Some((comm, state, ppid, flags, start_ticks))
+}
+
+fn numeric_entries(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<u32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+impl Procfs {
+    pub fn new(root: impl Into<PathBuf>) -> Procfs {
+        Procfs { root: root.into() }
+    }
+
+    pub fn system() -> Procfs {
+        Procfs::new("/proc")
+    }
+
+    /// Every task: each process's threads included. Tasks that vanish while
+    /// being read are skipped (they exited; live tracing reports that).
+    pub fn tasks(&self) -> Result<Vec<ProcTask>> {
+        fs::metadata(&self.root)
+            .with_context(|| format!("reading {}: is procfs mounted?", self.root.display()))?;
+        let mut tasks = Vec::new();
+        for tgid in numeric_entries(&self.root) {
+            let proc_dir = self.root.join(tgid.to_string());
+            let cgroup = fs::read_to_string(proc_dir.join("cgroup"))
+                .ok()
+                .and_then(|text| cgroup_v2_path(&text));
+            let argv = fs::read(proc_dir.join("cmdline"))
+                .map(|raw| split_nul(&raw))
+                .unwrap_or_default();
+            let mut tids = numeric_entries(&proc_dir.join("task"));
+            if tids.is_empty() {
+                tids.push(tgid);
+            }
+            for tid in tids {
+                let dir = if tid == tgid && !proc_dir.join("task").exists() {
+                    proc_dir.clone()
+                } else {
+                    proc_dir.join("task").join(tid.to_string())
+                };
+                if let Some(task) = self.task(&dir, tid, tgid, &cgroup, &argv) {
+                    tasks.push(task);
+                }
+            }
+        }
+        Ok(tasks)
+    }
+
+    fn task(
+        &self,
+        dir: &Path,
+        pid: u32,
+        tgid: u32,
+        cgroup: &Option<String>,
+        argv: &[String],
+    ) -> Option<ProcTask> {
+        let stat = fs::read_to_string(dir.join("stat")).ok()?;
+        let (comm, state, ppid, flags, start_ticks) = parse_stat(&stat)?;
+        let has_mm = fs::read_to_string(dir.join("statm"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .is_some_and(|size| size > 0);
+        let kthread_line = fs::read_to_string(dir.join("status")).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Kthread:"))
+                .map(|v| v.trim() == "1")
+        });
+        Some(ProcTask {
+            pid,
+            tgid,
+            ppid,
+            flags,
+            comm,
+            start_ticks,
+            state,
+            has_mm,
+            kthread_line,
+            cgroup: cgroup.clone(),
+            argv: argv.to_vec(),
+        })
+    }
+
+    /// PID 1's cgroup v2 path: root-cgroup membership only means "kernel
+    /// thread" where PID 1 moved itself out of the root.
+    pub fn init_cgroup(&self) -> Option<String> {
+        fs::read_to_string(self.root.join("1/cgroup"))
+            .ok()
+            .and_then(|text| cgroup_v2_path(&text))
+    }
+}
+
+fn cgroup_v2_path(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
+}
+
+fn split_nul(raw: &[u8]) -> Vec<String> {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    raw.split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// USER_HZ: the unit of stat's start time.
+pub fn clock_ticks_per_sec() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as u64
+    } else {
+        100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_comm() {
+        let line = "42 (a (b) c) S 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 1234 0 0";
+        let (comm, state, ppid, flags, start) = parse_stat(line).expect("parses");
+        assert_eq!(comm, "a (b) c");
+        assert_eq!((state, ppid, flags, start), ('S', 7, 4194560, 1234));
+        assert!(parse_stat("42 (x").is_none());
+        assert!(parse_stat("").is_none());
+    }
+
+    #[test]
+    fn reads_this_machine() {
+        let tasks = Procfs::system().tasks().expect("reading /proc");
+        let me = std::process::id();
+        let mine = tasks
+            .iter()
+            .find(|t| t.pid == me)
+            .expect("this test's task");
+        assert_eq!(mine.tgid, me);
+        assert!(mine.has_mm);
+        let kthreadd = tasks.iter().find(|t| t.pid == 2).expect("kthreadd");
+        assert_eq!(kthreadd.comm, "kthreadd");
+        assert!(!kthreadd.has_mm);
+    }
+}

@@ -1,0 +1,667 @@
+//! The task table: every known task, keyed by pid with its start time as
+//! the identity check (so PID reuse never merges two tasks), seeded from a
+//! procfs snapshot and kept current by live events.
+//!
+//! Lineage and helper standing are decided when a task is born (from the
+//! task that made it) and kept, because they are facts about its origin:
+//! later reparenting does not change who forked it.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::{
+    classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
+    event::{Event, Record, Task},
+    flags::{PF_IO_WORKER, PF_KTHREAD, PF_USER_WORKER},
+    procfs::ProcTask,
+};
+
+/// Exited tasks kept for late references (the SIGCHLD an exiting task
+/// sends after its exit event, say).
+const GRAVEYARD: usize = 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub pid: u32,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub start_ns: u64,
+    /// False for snapshot entries, whose start time has clock-tick precision.
+    pub start_exact: bool,
+    pub flags: u32,
+    pub has_mm: bool,
+    pub comm: Box<str>,
+    pub lineage: Lineage,
+    pub umh: Umh,
+    pub root_cgroup: Option<bool>,
+    pub kthread_line: Option<bool>,
+    /// Pid of the task that created it, when seen live.
+    pub creator: Option<u32>,
+    pub filename: Option<Box<str>>,
+    pub argv: Option<Box<[String]>>,
+    pub exited: bool,
+}
+
+impl Entry {
+    pub fn facts(&self) -> Facts<'_> {
+        Facts {
+            pid: self.pid,
+            flags: self.flags,
+            has_mm: self.has_mm,
+            comm: &self.comm,
+            lineage: self.lineage,
+            umh: self.umh,
+            root_cgroup: self.root_cgroup,
+            kthread_line: self.kthread_line,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        classify::kind(&self.facts())
+    }
+}
+
+/// Kinds of the tasks one event concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kinds {
+    pub subject: Kind,
+    /// The creator of a fork, the sender of a signal.
+    pub other: Option<Kind>,
+}
+
+pub struct TaskTable {
+    live: HashMap<u32, Entry>,
+    graveyard: HashMap<(u32, u64), Entry>,
+    graveyard_order: VecDeque<(u32, u64)>,
+    ns_per_tick: u64,
+    root_cgroup_reliable: bool,
+}
+
+impl TaskTable {
+    pub fn new(ticks_per_sec: u64, root_cgroup_reliable: bool) -> TaskTable {
+        TaskTable {
+            live: HashMap::new(),
+            graveyard: HashMap::new(),
+            graveyard_order: VecDeque::new(),
+            ns_per_tick: 1_000_000_000 / ticks_per_sec.max(1),
+            root_cgroup_reliable,
+        }
+    }
+
+    /// A table seeded from a procfs snapshot. `init_cgroup` is PID 1's
+    /// cgroup v2 path: root membership is meaningful only if it is not "/".
+    pub fn from_snapshot(
+        tasks: Vec<ProcTask>,
+        init_cgroup: Option<&str>,
+        ticks_per_sec: u64,
+    ) -> TaskTable {
+        let reliable = init_cgroup.is_some_and(|c| c != "/");
+        let mut table = TaskTable::new(ticks_per_sec, reliable);
+        for t in tasks {
+            let entry = Entry {
+                pid: t.pid,
+                tgid: t.tgid,
+                ppid: t.ppid,
+                start_ns: t.start_ticks * table.ns_per_tick,
+                start_exact: false,
+                flags: t.flags,
+                has_mm: t.has_mm,
+                comm: t.comm.into(),
+                lineage: Lineage::Unknown,
+                umh: Umh::No,
+                root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
+                kthread_line: t.kthread_line,
+                creator: None,
+                filename: None,
+                argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
+                exited: false,
+            };
+            table.live.insert(entry.pid, entry);
+        }
+        let pids: Vec<u32> = table.live.keys().copied().collect();
+        for pid in pids {
+            table.resolve_origin(pid, 0);
+        }
+        table
+    }
+
+    pub fn root_cgroup_reliable(&self) -> bool {
+        self.root_cgroup_reliable
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&Entry> {
+        self.live.get(&pid)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.live.values()
+    }
+
+    pub fn verdicts(&self, e: &Entry) -> Verdicts {
+        Verdicts::of(&e.facts(), self.root_cgroup_reliable)
+    }
+
+    /// Snapshot lineage and helper standing, from the ppid chain (threads
+    /// take their leader's). Memoized through the entries themselves.
+    fn resolve_origin(&mut self, pid: u32, depth: u32) -> (Lineage, Umh) {
+        let Some(e) = self.live.get(&pid) else {
+            return (Lineage::Unknown, Umh::No);
+        };
+        if e.lineage != Lineage::Unknown || depth > 4096 {
+            return (e.lineage, e.umh);
+        }
+        let (tid, tgid, ppid, flags) = (e.pid, e.tgid, e.ppid, e.flags);
+        let origin = if tid == 2 {
+            (Lineage::Kthreadd, Umh::No)
+        } else if tid == 1 || ppid == 0 {
+            (Lineage::No, Umh::No)
+        } else if tid != tgid && self.live.contains_key(&tgid) {
+            self.resolve_origin(tgid, depth + 1)
+        } else {
+            let (parent_lineage, parent_umh) = self.resolve_origin(ppid, depth + 1);
+            let parent_is_kthread = ppid == 2
+                || self
+                    .live
+                    .get(&ppid)
+                    .is_some_and(|p| p.flags & PF_KTHREAD != 0);
+            (
+                Lineage::child_of(ppid, parent_lineage),
+                umh_standing(flags, parent_is_kthread, parent_umh),
+            )
+        };
+        if let Some(e) = self.live.get_mut(&pid) {
+            (e.lineage, e.umh) = origin;
+        }
+        origin
+    }
+
+    fn same_task(&self, e: &Entry, start_ns: u64) -> bool {
+        if e.start_exact {
+            e.start_ns == start_ns
+        } else {
+            e.start_ns / self.ns_per_tick == start_ns / self.ns_per_tick
+        }
+    }
+
+    /// The live entry for this snapshot of a task, if it is the same task.
+    fn find(&self, t: &Task) -> Option<&Entry> {
+        self.live
+            .get(&t.pid)
+            .filter(|e| self.same_task(e, t.start_ns))
+            .or_else(|| self.graveyard.get(&(t.pid, t.start_ns)))
+    }
+
+    /// Kind of a task as an event saw it.
+    pub fn kind_of(&self, t: &Task) -> Kind {
+        match self.find(t) {
+            Some(e) => e.kind(),
+            None => classify::kind_from_flags(t.pid, t.flags, &t.comm),
+        }
+    }
+
+    /// Refreshes (or creates) the entry of a task an event reports.
+    fn touch(&mut self, t: &Task) -> &mut Entry {
+        let known = self
+            .live
+            .get(&t.pid)
+            .is_some_and(|e| self.same_task(e, t.start_ns));
+        if !known {
+            // Unknown, or the pid was reused: a task born before we looked.
+            let entry = self.new_entry(t, None);
+            self.live.insert(t.pid, entry);
+        }
+        let e = self.live.get_mut(&t.pid).expect("inserted above");
+        e.start_ns = t.start_ns;
+        e.start_exact = true;
+        e.flags = t.flags;
+        e.has_mm = t.has_mm;
+        if *e.comm != *t.comm {
+            e.comm = t.comm.as_str().into();
+        }
+        e
+    }
+
+    /// A new entry for `t`, its origin taken from `creator` (live forks) or
+    /// from its parent as far as the table knows it.
+    fn new_entry(&self, t: &Task, creator: Option<&Task>) -> Entry {
+        let leader = (t.pid != t.tgid).then(|| self.live.get(&t.tgid)).flatten();
+        let parent = self.live.get(&t.ppid);
+        let creator_entry = creator.and_then(|c| self.find(c));
+        let (lineage, umh) = match (leader, creator) {
+            // A thread shares its process's origin.
+            (Some(l), _) => (l.lineage, l.umh),
+            (None, Some(c)) => {
+                let creator_lineage = creator_entry.map_or(Lineage::Unknown, |e| e.lineage);
+                let creator_umh = creator_entry.map_or(Umh::No, |e| e.umh);
+                let lineage = if t.pid == 2 {
+                    Lineage::Kthreadd
+                } else if t.ppid == 2 || c.flags & PF_KTHREAD != 0 {
+                    // kthreadd, or a kworker making a helper.
+                    Lineage::Yes
+                } else {
+                    Lineage::child_of(c.pid, creator_lineage)
+                };
+                (
+                    lineage,
+                    umh_standing(t.flags, c.flags & PF_KTHREAD != 0, creator_umh),
+                )
+            }
+            (None, None) => match parent {
+                Some(p) => (
+                    Lineage::child_of(p.pid, p.lineage),
+                    umh_standing(t.flags, p.flags & PF_KTHREAD != 0, p.umh),
+                ),
+                None if t.pid == 2 => (Lineage::Kthreadd, Umh::No),
+                None if t.pid <= 1 => (Lineage::No, Umh::No),
+                None => (Lineage::child_of(t.ppid, Lineage::Unknown), Umh::No),
+            },
+        };
+        let root_cgroup = if t.flags & PF_KTHREAD != 0 {
+            // Kernel threads always live in the root cgroup.
+            Some(true)
+        } else {
+            creator_entry
+                .or(leader)
+                .or(parent)
+                .and_then(|e| e.root_cgroup)
+        };
+        Entry {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            start_ns: t.start_ns,
+            start_exact: true,
+            flags: t.flags,
+            has_mm: t.has_mm,
+            comm: t.comm.as_str().into(),
+            lineage,
+            umh,
+            root_cgroup,
+            kthread_line: None,
+            creator: creator.map(|c| c.pid),
+            filename: None,
+            argv: None,
+            exited: false,
+        }
+    }
+
+    /// Applies one event and returns the kinds of the tasks it concerns,
+    /// as they stand at the event. An exited task leaves the live table
+    /// here, once its exit has been classified.
+    pub fn apply(&mut self, rec: &Record) -> Kinds {
+        match &rec.event {
+            Event::Fork { creator, child, .. } => {
+                self.touch(creator);
+                let known = self.find(child).is_some();
+                let entry = self.new_entry(child, Some(creator));
+                if known {
+                    // Seen in the snapshot already: keep what procfs said
+                    // that events do not carry, take the rest from the event.
+                    let old = self.live.remove(&child.pid).expect("found above");
+                    let merged = Entry {
+                        kthread_line: old.kthread_line,
+                        root_cgroup: old.root_cgroup.or(entry.root_cgroup),
+                        argv: old.argv,
+                        ..entry
+                    };
+                    self.live.insert(child.pid, merged);
+                } else {
+                    self.live.insert(child.pid, entry);
+                }
+                Kinds {
+                    subject: self.kind_of(child),
+                    other: Some(self.kind_of(creator)),
+                }
+            }
+            Event::Exec {
+                task,
+                filename,
+                argv,
+                ..
+            } => {
+                let e = self.touch(task);
+                e.filename = Some(filename.as_str().into());
+                e.argv = Some(argv.clone().into_boxed_slice());
+                Kinds {
+                    subject: e.kind(),
+                    other: None,
+                }
+            }
+            Event::Exit { task, .. } => {
+                let subject = self.touch(task).kind();
+                self.retire(task.pid);
+                Kinds {
+                    subject,
+                    other: None,
+                }
+            }
+            Event::SignalGenerate { sender, target, .. } => Kinds {
+                // Sender and target are only refreshed if already known:
+                // an interrupt-context sender is whatever task was running.
+                subject: self.kind_of(target),
+                other: Some(self.kind_of(sender)),
+            },
+            Event::SignalDeliver { task, .. } => Kinds {
+                subject: self.touch(task).kind(),
+                other: None,
+            },
+            Event::Rename { task, new_comm } => {
+                let e = self.touch(task);
+                e.comm = new_comm.as_str().into();
+                Kinds {
+                    subject: e.kind(),
+                    other: None,
+                }
+            }
+        }
+    }
+
+    fn retire(&mut self, pid: u32) {
+        let Some(mut e) = self.live.remove(&pid) else {
+            return;
+        };
+        e.exited = true;
+        let key = (e.pid, e.start_ns);
+        self.graveyard.insert(key, e);
+        self.graveyard_order.push_back(key);
+        while self.graveyard_order.len() > GRAVEYARD {
+            if let Some(old) = self.graveyard_order.pop_front() {
+                self.graveyard.remove(&old);
+            }
+        }
+    }
+}
+
+/// Helper standing of a new task: not a kernel thread or worker, made by a
+/// kernel thread → helper; made by a helper (or its descendant) → child.
+fn umh_standing(flags: u32, parent_is_kthread: bool, parent_umh: Umh) -> Umh {
+    if flags & (PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER) != 0 {
+        Umh::No
+    } else if parent_is_kthread {
+        Umh::Helper
+    } else if parent_umh != Umh::No {
+        Umh::Child
+    } else {
+        Umh::No
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The classifier on small fake /proc trees, and on synthetic events.
+
+    use std::{fs, path::Path};
+
+    use super::*;
+    use crate::{
+        event::{Event, Record, Task},
+        procfs::Procfs,
+        signals::ExitStatus,
+    };
+
+    const KTHREADD: u32 = 0x208040;
+    const KWORKER: u32 = 0x4208060;
+    const KTHREAD: u32 = 0x208040;
+    const USER: u32 = 0x400100;
+    const IO_WORKER: u32 = 0x404050;
+
+    /// One fake task: (pid, tgid, ppid, comm, flags, has_mm, start ticks).
+    struct Fake<'a>(u32, u32, u32, &'a str, u32, bool, u64);
+
+    /// Writes a fake procfs: `<tgid>/cgroup`, `<tgid>/cmdline` and
+    /// `<tgid>/task/<tid>/{stat,statm,status}`.
+    fn fake_proc(root: &Path, tasks: &[Fake<'_>], cgroup_of: impl Fn(u32) -> &'static str) {
+        for Fake(pid, tgid, ppid, comm, flags, has_mm, start) in tasks {
+            let proc_dir = root.join(tgid.to_string());
+            let dir = proc_dir.join("task").join(pid.to_string());
+            fs::create_dir_all(&dir).unwrap();
+            if pid == tgid {
+                fs::write(
+                    proc_dir.join("cgroup"),
+                    format!("0::{}\n", cgroup_of(*tgid)),
+                )
+                .unwrap();
+                let cmdline = if *has_mm {
+                    format!("{comm}\0")
+                } else {
+                    String::new()
+                };
+                fs::write(proc_dir.join("cmdline"), cmdline).unwrap();
+            }
+            fs::write(
+                dir.join("stat"),
+                format!(
+                    "{pid} ({comm}) S {ppid} {tgid} {tgid} 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0\n"
+                ),
+            )
+            .unwrap();
+            let size = if *has_mm { 100 } else { 0 };
+            fs::write(dir.join("statm"), format!("{size} 0 0 0 0 0 0\n")).unwrap();
+            let kthread = u32::from(flags & PF_KTHREAD != 0);
+            fs::write(
+                dir.join("status"),
+                format!("Name:\t{comm}\nKthread:\t{kthread}\n"),
+            )
+            .unwrap();
+        }
+    }
+
+    fn table(tasks: &[Fake<'_>], cgroup_of: impl Fn(u32) -> &'static str) -> TaskTable {
+        let dir = tempfile::tempdir().unwrap();
+        fake_proc(dir.path(), tasks, cgroup_of);
+        let procfs = Procfs::new(dir.path());
+        TaskTable::from_snapshot(
+            procfs.tasks().unwrap(),
+            procfs.init_cgroup().as_deref(),
+            100,
+        )
+    }
+
+    /// A host with a helper (a core-dump pipe, child of kthreadd) that forked
+    /// a child, a request-key style helper under a kworker, a process with an
+    /// io_uring worker thread, and a zombie.
+    fn host() -> Vec<Fake<'static>> {
+        vec![
+            Fake(1, 1, 0, "systemd", USER, true, 1),
+            Fake(2, 2, 0, "kthreadd", KTHREADD, false, 1),
+            Fake(40, 40, 2, "kworker/u8:3", KWORKER, false, 5),
+            Fake(41, 41, 2, "jbd2/loop0-8", KTHREAD, false, 6),
+            Fake(300, 300, 1, "bash", USER, true, 50),
+            Fake(301, 301, 300, "app", USER, true, 60),
+            Fake(302, 301, 300, "iou-sqp-301", IO_WORKER, true, 61),
+            Fake(303, 303, 300, "defunct", 0x40010c, false, 62),
+            Fake(500, 500, 2, "core-helper", USER, true, 70),
+            Fake(501, 501, 500, "gzip", USER, true, 71),
+            Fake(600, 600, 40, "request-key", USER, true, 80),
+        ]
+    }
+
+    fn kind(t: &TaskTable, pid: u32) -> Kind {
+        t.get(pid).unwrap_or_else(|| panic!("no task {pid}")).kind()
+    }
+
+    #[test]
+    fn systemd_like_host() {
+        // PID 1 left the root cgroup: root membership is a real test.
+        let t = table(&host(), |tgid| match tgid {
+            1 => "/init.scope",
+            2 | 40 | 41 => "/",
+            _ => "/user.slice",
+        });
+        assert!(t.root_cgroup_reliable());
+        let expect = [
+            (1, Kind::Init),
+            (2, Kind::Kthreadd),
+            (40, Kind::Kworker),
+            (41, Kind::Kthread),
+            (300, Kind::User),
+            (301, Kind::User),
+            (302, Kind::IoWorker),
+            (500, Kind::Umh),
+            (501, Kind::UmhChild),
+            (600, Kind::Umh),
+        ];
+        for (pid, k) in expect {
+            assert_eq!(kind(&t, pid), k, "pid {pid}");
+        }
+        let v = |pid| t.verdicts(t.get(pid).unwrap());
+        assert_eq!(v(2).kthreadd_lineage, Lineage::Kthreadd);
+        assert_eq!(v(41).kthreadd_lineage, Lineage::Yes);
+        assert!(!v(41).disagree(), "a kthread: every test agrees");
+        assert!(!v(300).disagree(), "a user process: every test agrees");
+        assert!(v(500).disagree(), "a helper: kernel ancestry, user mm");
+        assert!(v(501).disagree(), "the helper's child too");
+        assert!(
+            v(302).disagree(),
+            "io worker: user-like, never in user mode"
+        );
+        assert!(v(303).disagree(), "a zombie has no mm");
+        assert_eq!(v(300).root_cgroup, Some(false));
+    }
+
+    #[test]
+    fn container_like_host_everything_in_root_cgroup() {
+        let t = table(&host(), |_| "/");
+        assert!(!t.root_cgroup_reliable());
+        let user = t.verdicts(t.get(300).unwrap());
+        assert_eq!(user.root_cgroup, Some(true));
+        assert!(!user.disagree(), "an unreliable test casts no vote");
+        assert_eq!(kind(&t, 500), Kind::Umh);
+    }
+
+    fn task(pid: u32, tgid: u32, ppid: u32, comm: &str, flags: u32, start_ns: u64) -> Task {
+        Task {
+            pid,
+            tgid,
+            ppid,
+            flags,
+            has_mm: flags & PF_KTHREAD == 0,
+            comm: comm.into(),
+            start_ns,
+        }
+    }
+
+    fn fork(creator: Task, child: Task) -> Record {
+        Record {
+            boot_ns: child.start_ns,
+            cpu: 0,
+            event: Event::Fork {
+                creator,
+                child,
+                clone_flags: 0,
+            },
+        }
+    }
+
+    fn exit(t: Task) -> Record {
+        Record {
+            boot_ns: t.start_ns + 1,
+            cpu: 0,
+            event: Event::Exit {
+                task: t,
+                status: ExitStatus::Exited(0),
+                group_dead: Some(true),
+            },
+        }
+    }
+
+    #[test]
+    fn live_helper_and_child_and_io_worker() {
+        let mut t = table(&host(), |_| "/");
+        let kworker = task(40, 40, 2, "kworker/u8:3", KWORKER, 50_000_000);
+        // UMH_NO_WAIT: CLONE_PARENT from the kworker, real parent kthreadd.
+        let helper = task(700, 700, 2, "kworker/u8:3", 0x40, 9_000_000_000);
+        let kinds = t.apply(&fork(kworker.clone(), helper.clone()));
+        assert_eq!(kinds.subject, Kind::Umh);
+        assert_eq!(kinds.other, Some(Kind::Kworker));
+        assert_eq!(t.get(700).unwrap().creator, Some(40));
+        let child = task(701, 701, 700, "helper", USER, 9_100_000_000);
+        assert_eq!(
+            t.apply(&fork(helper.clone(), child)).subject,
+            Kind::UmhChild
+        );
+
+        let app = task(301, 301, 300, "app", USER, 600_000_000);
+        let worker = task(710, 301, 300, "app", IO_WORKER, 9_200_000_000);
+        let kinds = t.apply(&fork(app, worker));
+        assert_eq!(kinds.subject, Kind::IoWorker);
+        assert_eq!(kinds.other, Some(Kind::User));
+    }
+
+    #[test]
+    fn snapshot_and_fork_of_one_task_merge() {
+        // Snapshot saw pid 301 starting at tick 60; its fork event (exact
+        // ns, same tick) arrives after: one task, not two.
+        let mut t = table(&host(), |_| "/");
+        let before = t.len();
+        let bash = task(300, 300, 1, "bash", USER, 500_000_000);
+        t.apply(&fork(bash, task(301, 301, 300, "app", USER, 605_000_123)));
+        assert_eq!(t.len(), before);
+        let e = t.get(301).unwrap();
+        assert!(e.start_exact);
+        assert_eq!(e.start_ns, 605_000_123);
+        assert_eq!(
+            e.argv.as_deref(),
+            Some(&["app".to_string()][..]),
+            "procfs argv kept"
+        );
+    }
+
+    #[test]
+    fn pid_reuse_never_merges() {
+        let mut t = table(&host(), |_| "/");
+        // pid 600 (a helper, started at tick 80) exits; a plain user task
+        // later gets the same pid.
+        let old = task(600, 600, 40, "request-key", USER, 800_000_000);
+        assert_eq!(t.apply(&exit(old.clone())).subject, Kind::Umh);
+        assert!(t.get(600).is_none());
+        let bash = task(300, 300, 1, "bash", USER, 500_000_000);
+        let new = task(600, 600, 300, "ls", USER, 20_000_000_000);
+        assert_eq!(t.apply(&fork(bash, new.clone())).subject, Kind::User);
+        assert_eq!(t.kind_of(&new), Kind::User);
+        // The old task is still known under its own identity.
+        assert_eq!(t.kind_of(&old), Kind::Umh);
+
+        // Reuse without an exit seen (missed): the start time tells them apart.
+        let stale = task(41, 41, 2, "jbd2/loop0-8", KTHREAD, 60_000_000);
+        let reused = task(41, 41, 300, "sh", USER, 30_000_000_000);
+        assert_eq!(t.kind_of(&stale), Kind::Kthread);
+        assert_eq!(
+            t.kind_of(&reused),
+            Kind::User,
+            "not the kthread that had pid 41"
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_with_100k_tasks() {
+        let mut t = table(&host(), |_| "/");
+        let base = t.len();
+        let bash = task(300, 300, 1, "bash", USER, 500_000_000);
+        let children: Vec<Task> = (0..100_000u32)
+            .map(|i| {
+                task(
+                    10_000 + i,
+                    10_000 + i,
+                    300,
+                    "worker",
+                    USER,
+                    1_000_000_000 + u64::from(i),
+                )
+            })
+            .collect();
+        for c in &children {
+            t.apply(&fork(bash.clone(), c.clone()));
+        }
+        assert_eq!(t.len(), base + 100_000);
+        for c in &children {
+            t.apply(&exit(c.clone()));
+        }
+        assert_eq!(t.len(), base, "exited tasks leave the table");
+        assert!(t.graveyard.len() <= GRAVEYARD && t.graveyard_order.len() <= GRAVEYARD);
+    }
+}
