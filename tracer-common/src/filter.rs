@@ -14,12 +14,29 @@ pub struct KernelFilter {
     /// When non-zero, signal and rename events are emitted only if a task
     /// they concern has this pid or tgid.
     pub pid: u32,
+    /// [`SIGNALS_ALL`] or [`SIGNALS_KERNEL_SIDE`].
+    pub signals: u32,
+    pub _pad: u32,
 }
+
+/// Every signal event.
+pub const SIGNALS_ALL: u32 = 0;
+/// Only signals whose target (generate) or taker (deliver) is kernel-side:
+/// PF_KTHREAD, an io_uring or other user worker, or of a user-mode helper's
+/// lineage. Signals between ordinary user processes are dropped in kernel.
+pub const SIGNALS_KERNEL_SIDE: u32 = 1;
+
+/// Value in the helper-lineage map: the task's group is a user-mode helper.
+pub const LINEAGE_UMH: u32 = 1;
+/// ... or a descendant of one.
+pub const LINEAGE_UMH_CHILD: u32 = 2;
 
 impl KernelFilter {
     pub const ALL: KernelFilter = KernelFilter {
         event_mask: u32::MAX,
         pid: 0,
+        signals: SIGNALS_ALL,
+        _pad: 0,
     };
 
     pub const fn wants(&self, kind: EventKind) -> bool {
@@ -27,10 +44,10 @@ impl KernelFilter {
     }
 }
 
-const _: () = assert!(size_of::<KernelFilter>() == 8);
+const _: () = assert!(size_of::<KernelFilter>() == 16);
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: repr(C), two u32 fields, no padding.
+    // SAFETY: repr(C), only u32 fields, no padding.
     unsafe impl aya::Pod for super::KernelFilter {}
 }

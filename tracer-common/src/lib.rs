@@ -12,5 +12,5 @@ pub mod filter;
 pub mod offsets;
 
 pub use event::*;
-pub use filter::KernelFilter;
+pub use filter::*;
 pub use offsets::KernelOffsets;

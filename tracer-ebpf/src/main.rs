@@ -5,6 +5,7 @@
 
 mod emit;
 mod kread;
+mod lineage;
 mod programs;
 mod task;
 

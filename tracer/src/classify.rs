@@ -48,6 +48,12 @@ impl Kind {
             Kind::User => "user",
         }
     }
+
+    /// Kinds started by or running for the kernel: the tasks whose
+    /// signals `trace` shows by default.
+    pub fn kernel_side(self) -> bool {
+        !matches!(self, Kind::User | Kind::Init | Kind::Idle)
+    }
 }
 
 impl fmt::Display for Kind {

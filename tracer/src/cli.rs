@@ -39,15 +39,33 @@ pub struct FilterArgs {
     /// signal_generate, signal_deliver, rename.
     #[arg(long, value_delimiter = ',', value_name = "EVENT,...")]
     event: Vec<EventSel>,
+    /// Also show signals between ordinary user processes (by default only
+    /// signals to kernel-side tasks are shown; the rest are dropped in kernel).
+    #[arg(long)]
+    all_signals: bool,
+    /// The user-mode helper story: helper spawns, execs, children, signals
+    /// and deaths (same as --kind umh,umh_child --event fork,exec,exit,signal).
+    #[arg(long, conflicts_with_all = ["kind", "event"])]
+    umh: bool,
 }
 
 impl FilterArgs {
     fn into_filter(self) -> TraceFilter {
+        let (kinds, events) = if self.umh {
+            let events = ["fork", "exec", "exit", "signal"]
+                .iter()
+                .map(|e| e.parse().expect("known event names"))
+                .collect();
+            (vec![Kind::Umh, Kind::UmhChild], events)
+        } else {
+            (self.kind, self.event)
+        };
         TraceFilter {
-            kinds: self.kind,
+            kinds,
             pids: self.pid,
             comms: self.comm,
-            events: self.event,
+            events,
+            all_signals: self.all_signals,
         }
     }
 }

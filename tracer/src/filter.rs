@@ -4,9 +4,9 @@
 
 use std::str::FromStr;
 
-use tracer_common::{EventKind, KernelFilter};
+use tracer_common::{EventKind, KernelFilter, SIGNALS_ALL, SIGNALS_KERNEL_SIDE};
 
-use crate::{classify::Kind, event::Record, tasks::Kinds};
+use crate::{classify::Kind, event::Record, tasks::Annotation};
 
 /// An `--event` name: one kind, or `signal` for both signal events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,9 @@ pub struct TraceFilter {
     pub pids: Vec<u32>,
     pub comms: Vec<Glob>,
     pub events: Vec<EventSel>,
+    /// Show signals between ordinary user processes too (by default only
+    /// signals to kernel-side tasks are shown, and the rest dropped in kernel).
+    pub all_signals: bool,
 }
 
 impl TraceFilter {
@@ -102,16 +105,30 @@ impl TraceFilter {
                 [one] => *one,
                 _ => 0,
             },
+            signals: if self.all_signals {
+                SIGNALS_ALL
+            } else {
+                SIGNALS_KERNEL_SIDE
+            },
+            _pad: 0,
         }
     }
 
     /// Whether to show `rec`, whose tasks have `kinds`.
-    pub fn matches(&self, rec: &Record, kinds: &Kinds) -> bool {
+    pub fn matches(&self, rec: &Record, kinds: &Annotation) -> bool {
         if self.event_mask() & (1 << rec.event.kind() as u32) == 0 {
             return false;
         }
         let subject = rec.event.subject();
         let other = rec.event.other();
+        let is_signal = matches!(
+            rec.event.kind(),
+            EventKind::SignalGenerate | EventKind::SignalDeliver
+        );
+        // The kernel already applied this; replayed logs need it here.
+        if is_signal && !self.all_signals && !kinds.subject.kernel_side() {
+            return false;
+        }
         if !self.kinds.is_empty()
             && !self.kinds.contains(&kinds.subject)
             && !kinds.other.is_some_and(|k| self.kinds.contains(&k))

@@ -135,6 +135,21 @@ impl Session {
         Ok(())
     }
 
+    /// Marks existing helpers' thread groups in the kernel's lineage map, so
+    /// the in-kernel signal filter keeps their signals.
+    pub fn seed_umh(&mut self, groups: impl Iterator<Item = (u32, u32)>) -> Result<()> {
+        let mut map: aya::maps::HashMap<_, u32, u32> = aya::maps::HashMap::try_from(
+            self.ebpf
+                .map_mut("UMH_TGIDS")
+                .ok_or_else(|| anyhow!("map UMH_TGIDS missing from the eBPF object"))?,
+        )?;
+        for (tgid, mark) in groups {
+            map.insert(tgid, mark, 0)
+                .with_context(|| format!("marking helper group {tgid}"))?;
+        }
+        Ok(())
+    }
+
     /// Records dropped because the ring buffer was full, by kind, summed
     /// over CPUs.
     pub fn lost(&self) -> Result<Vec<(EventKind, u64)>> {

@@ -106,7 +106,7 @@ fn live_table(
         ring_bytes: 16 << 20,
         filter: KernelFilter {
             event_mask: lineage_events.iter().fold(0, |m, k| m | 1 << *k as u32),
-            pid: 0,
+            ..KernelFilter::ALL
         },
     })?;
     let mut ring = session.take_ring()?;
@@ -197,8 +197,8 @@ pub fn run(opts: PsOptions) -> Result<()> {
                 string(&mut out, &e.comm);
                 out.extend_from_slice(b",\"kind\":");
                 string(&mut out, e.kind().name());
-                match e.creator {
-                    Some(c) => {
+                match &e.creator {
+                    Some((c, _)) => {
                         let _ = write!(out, ",\"creator\":{c}");
                     }
                     None => out.extend_from_slice(b",\"creator\":null"),

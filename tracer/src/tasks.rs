@@ -13,6 +13,7 @@ use crate::{
     event::{Event, Record, Task},
     flags::{PF_IO_WORKER, PF_KTHREAD, PF_USER_WORKER},
     procfs::ProcTask,
+    signals::{ExitStatus, GenerateResult},
 };
 
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
@@ -34,8 +35,10 @@ pub struct Entry {
     pub umh: Umh,
     pub root_cgroup: Option<bool>,
     pub kthread_line: Option<bool>,
-    /// Pid of the task that created it, when seen live.
-    pub creator: Option<u32>,
+    /// Pid and comm of the task that created it, when seen live.
+    pub creator: Option<(u32, Box<str>)>,
+    /// The last signal queued for it (or its group), if any.
+    pub killer: Option<Box<Killer>>,
     pub filename: Option<Box<str>>,
     pub argv: Option<Box<[String]>>,
     pub exited: bool,
@@ -60,12 +63,50 @@ impl Entry {
     }
 }
 
-/// Kinds of the tasks one event concerns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kinds {
+/// What the table adds to one event: the kinds of the tasks it concerns,
+/// and for helpers and deaths, the story around it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Annotation {
     pub subject: Kind,
     /// The creator of a fork, the sender of a signal.
     pub other: Option<Kind>,
+    /// Exec or exit of a user-mode helper or its descendant.
+    pub helper: Option<HelperInfo>,
+    /// Exit by a signal whose generation was seen: who sent it.
+    pub killer: Option<Killer>,
+    /// Exit: how long the task lived, when its start is known.
+    pub lifetime_ns: Option<u64>,
+}
+
+impl Annotation {
+    fn kinds(subject: Kind, other: Option<Kind>) -> Annotation {
+        Annotation {
+            subject,
+            other,
+            helper: None,
+            killer: None,
+            lifetime_ns: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelperInfo {
+    /// The task that created it (for a helper, the kworker), when seen.
+    pub spawner: Option<(u32, Box<str>)>,
+    /// The program it exec'd.
+    pub exe: Option<Box<str>>,
+}
+
+/// A signal generated for a task, kept until the task dies of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Killer {
+    pub sig: i32,
+    pub pid: u32,
+    pub tgid: u32,
+    pub comm: Box<str>,
+    pub uid: u32,
+    pub boot_ns: u64,
 }
 
 pub struct TaskTable {
@@ -111,6 +152,7 @@ impl TaskTable {
                 root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
                 kthread_line: t.kthread_line,
                 creator: None,
+                killer: None,
                 filename: None,
                 argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
                 exited: false,
@@ -139,6 +181,19 @@ impl TaskTable {
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.live.values()
+    }
+
+    /// Thread groups of helpers and their descendants, with the in-kernel
+    /// lineage mark for each (to seed the kernel's filter map).
+    pub fn umh_groups(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.live
+            .values()
+            .filter(|e| e.pid == e.tgid)
+            .filter_map(|e| match e.umh {
+                Umh::Helper => Some((e.tgid, tracer_common::LINEAGE_UMH)),
+                Umh::Child => Some((e.tgid, tracer_common::LINEAGE_UMH_CHILD)),
+                Umh::No => None,
+            })
     }
 
     pub fn verdicts(&self, e: &Entry) -> Verdicts {
@@ -282,17 +337,18 @@ impl TaskTable {
             umh,
             root_cgroup,
             kthread_line: None,
-            creator: creator.map(|c| c.pid),
+            creator: creator.map(|c| (c.pid, c.comm.as_str().into())),
+            killer: None,
             filename: None,
             argv: None,
             exited: false,
         }
     }
 
-    /// Applies one event and returns the kinds of the tasks it concerns,
-    /// as they stand at the event. An exited task leaves the live table
-    /// here, once its exit has been classified.
-    pub fn apply(&mut self, rec: &Record) -> Kinds {
+    /// Applies one event and returns what the table knows about it, as it
+    /// stands at the event. An exited task leaves the live table here, once
+    /// its exit has been annotated.
+    pub fn apply(&mut self, rec: &Record) -> Annotation {
         match &rec.event {
             Event::Fork { creator, child, .. } => {
                 self.touch(creator);
@@ -312,10 +368,7 @@ impl TaskTable {
                 } else {
                     self.live.insert(child.pid, entry);
                 }
-                Kinds {
-                    subject: self.kind_of(child),
-                    other: Some(self.kind_of(creator)),
-                }
+                Annotation::kinds(self.kind_of(child), Some(self.kind_of(creator)))
             }
             Event::Exec {
                 task,
@@ -326,36 +379,58 @@ impl TaskTable {
                 let e = self.touch(task);
                 e.filename = Some(filename.as_str().into());
                 e.argv = Some(argv.clone().into_boxed_slice());
-                Kinds {
-                    subject: e.kind(),
-                    other: None,
-                }
+                let mut a = Annotation::kinds(e.kind(), None);
+                a.helper = helper_info(e);
+                a
             }
-            Event::Exit { task, .. } => {
-                let subject = self.touch(task).kind();
+            Event::Exit { task, status, .. } => {
+                let e = self.touch(task);
+                let mut a = Annotation::kinds(e.kind(), None);
+                a.helper = helper_info(e);
+                a.lifetime_ns = rec.boot_ns.checked_sub(e.start_ns);
+                if let ExitStatus::Signaled { sig, .. } = *status {
+                    let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
+                    a.killer = own.or_else(|| {
+                        let leader = self.live.get(&task.tgid)?;
+                        leader.killer.as_deref().filter(|k| k.sig == sig).cloned()
+                    });
+                }
                 self.retire(task.pid);
-                Kinds {
-                    subject,
-                    other: None,
-                }
+                a
             }
-            Event::SignalGenerate { sender, target, .. } => Kinds {
-                // Sender and target are only refreshed if already known:
-                // an interrupt-context sender is whatever task was running.
-                subject: self.kind_of(target),
-                other: Some(self.kind_of(sender)),
-            },
-            Event::SignalDeliver { task, .. } => Kinds {
-                subject: self.touch(task).kind(),
-                other: None,
-            },
+            Event::SignalGenerate {
+                sender,
+                sender_uid,
+                target,
+                sig,
+                result,
+                ..
+            } => {
+                if matches!(
+                    result,
+                    GenerateResult::Delivered | GenerateResult::AlreadyPending
+                ) {
+                    let killer = Killer {
+                        sig: *sig,
+                        pid: sender.pid,
+                        tgid: sender.tgid,
+                        comm: sender.comm.as_str().into(),
+                        uid: *sender_uid,
+                        boot_ns: rec.boot_ns,
+                    };
+                    if let Some(e) = self.live.get_mut(&target.pid) {
+                        e.killer = Some(Box::new(killer));
+                    }
+                }
+                // Sender and target are not refreshed: an interrupt-context
+                // sender is whatever task happened to be running.
+                Annotation::kinds(self.kind_of(target), Some(self.kind_of(sender)))
+            }
+            Event::SignalDeliver { task, .. } => Annotation::kinds(self.touch(task).kind(), None),
             Event::Rename { task, new_comm } => {
                 let e = self.touch(task);
                 e.comm = new_comm.as_str().into();
-                Kinds {
-                    subject: e.kind(),
-                    other: None,
-                }
+                Annotation::kinds(e.kind(), None)
             }
         }
     }
@@ -374,6 +449,14 @@ impl TaskTable {
             }
         }
     }
+}
+
+/// The helper story of a task of a helper's lineage.
+fn helper_info(e: &Entry) -> Option<HelperInfo> {
+    matches!(e.umh, Umh::Helper | Umh::Child).then(|| HelperInfo {
+        spawner: e.creator.clone(),
+        exe: e.filename.clone(),
+    })
 }
 
 /// Helper standing of a new task: not a kernel thread or worker, made by a
@@ -400,7 +483,7 @@ mod tests {
     use crate::{
         event::{Event, Record, Task},
         procfs::Procfs,
-        signals::ExitStatus,
+        signals::{ExitStatus, GenerateResult},
     };
 
     const KTHREADD: u32 = 0x208040;
@@ -578,7 +661,10 @@ mod tests {
         let kinds = t.apply(&fork(kworker.clone(), helper.clone()));
         assert_eq!(kinds.subject, Kind::Umh);
         assert_eq!(kinds.other, Some(Kind::Kworker));
-        assert_eq!(t.get(700).unwrap().creator, Some(40));
+        assert_eq!(
+            t.get(700).unwrap().creator,
+            Some((40, "kworker/u8:3".into()))
+        );
         let child = task(701, 701, 700, "helper", USER, 9_100_000_000);
         assert_eq!(
             t.apply(&fork(helper.clone(), child)).subject,
@@ -590,6 +676,71 @@ mod tests {
         let kinds = t.apply(&fork(app, worker));
         assert_eq!(kinds.subject, Kind::IoWorker);
         assert_eq!(kinds.other, Some(Kind::User));
+    }
+
+    #[test]
+    fn a_killed_helper_names_its_killer() {
+        let mut t = table(&host(), |_| "/");
+        let kworker = task(40, 40, 2, "kworker/u8:3", KWORKER, 50_000_000);
+        let helper = task(700, 700, 2, "kworker/u8:3", 0x40, 9_000_000_000);
+        t.apply(&fork(kworker, helper.clone()));
+        let exec = Record {
+            boot_ns: 9_000_100_000,
+            cpu: 0,
+            event: Event::Exec {
+                task: helper.clone(),
+                old_pid: 700,
+                filename: "/usr/lib/helper".into(),
+                argv: vec!["/usr/lib/helper".into(), "42".into()],
+            },
+        };
+        let a = t.apply(&exec);
+        assert_eq!(a.subject, Kind::Umh);
+        let info = a.helper.expect("helper info at exec");
+        assert_eq!(info.spawner, Some((40, "kworker/u8:3".into())));
+        assert_eq!(info.exe.as_deref(), Some("/usr/lib/helper"));
+
+        let killer = task(999, 999, 300, "kill", USER, 10_000_000_000);
+        t.apply(&Record {
+            boot_ns: 10_300_000_000,
+            cpu: 0,
+            event: Event::SignalGenerate {
+                sender: killer,
+                sender_uid: 1000,
+                target: helper.clone(),
+                sig: 9,
+                errno: 0,
+                code: 0,
+                group: true,
+                result: GenerateResult::Delivered,
+            },
+        });
+        let a = t.apply(&Record {
+            boot_ns: 10_300_000_500,
+            cpu: 0,
+            event: Event::Exit {
+                task: helper,
+                status: ExitStatus::Signaled {
+                    sig: 9,
+                    core: false,
+                },
+                group_dead: Some(true),
+            },
+        });
+        let k = a.killer.expect("the killer is known");
+        assert_eq!((k.sig, k.pid, &*k.comm, k.uid), (9, 999, "kill", 1000));
+        assert_eq!(a.lifetime_ns, Some(1_300_000_500));
+        assert_eq!(a.helper.unwrap().exe.as_deref(), Some("/usr/lib/helper"));
+        assert!(
+            !t.umh_groups().any(|(tgid, _)| tgid == 700),
+            "the dead helper is forgotten"
+        );
+        assert!(t
+            .umh_groups()
+            .any(|g| g == (500, tracer_common::LINEAGE_UMH)));
+        assert!(t
+            .umh_groups()
+            .any(|g| g == (501, tracer_common::LINEAGE_UMH_CHILD)));
     }
 
     #[test]

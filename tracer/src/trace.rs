@@ -107,6 +107,7 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
     let table = snapshot()?;
+    session.seed_umh(table.umh_groups())?;
     let clock = WallClock::now();
     let ring = session.take_ring()?;
     // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`

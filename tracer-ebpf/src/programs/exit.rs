@@ -4,7 +4,7 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
 
-use crate::{emit, kread, task};
+use crate::{emit, kread, lineage, task};
 
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
@@ -24,6 +24,14 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
         GROUP_DEAD_UNKNOWN
     };
     ev._pad = [0; 3];
+    // Without group_dead (< 6.16), the leader's exit stands for the group's.
+    let group_over = match ev.group_dead {
+        GROUP_DEAD_UNKNOWN => ev.task.pid == ev.task.tgid,
+        dead => dead != 0,
+    };
+    if group_over {
+        lineage::on_group_exit(ev.task.tgid);
+    }
     entry.submit(0);
     0
 }

@@ -11,7 +11,7 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ForkEvent};
 
-use crate::{emit, kread, task};
+use crate::{emit, kread, lineage, task};
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
@@ -26,6 +26,12 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     task::fill(&mut ev.creator, super::current_task(), &o);
     task::fill(&mut ev.child, child, &o);
     ev.clone_flags = clone_flags;
+    lineage::on_new_task(
+        ev.creator.tgid,
+        ev.creator.flags,
+        ev.child.tgid,
+        ev.child.flags,
+    );
     entry.submit(0);
     0
 }

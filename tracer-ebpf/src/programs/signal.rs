@@ -4,9 +4,11 @@
 use aya_ebpf::{
     helpers::bpf_get_current_uid_gid, macros::btf_tracepoint, programs::BtfTracePointContext,
 };
-use tracer_common::{EventKind, KernelOffsets, SignalDeliverEvent, SignalGenerateEvent};
+use tracer_common::{
+    EventKind, KernelOffsets, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE,
+};
 
-use crate::{emit, kread, task};
+use crate::{emit, kread, lineage, task};
 
 /// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
 const SEND_SIG_PRIV: usize = 1;
@@ -44,6 +46,14 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     if f.pid != 0 && !super::current_is(f.pid) && !super::task_is(target, f.pid, &o) {
         return 0;
     }
+    if f.signals == SIGNALS_KERNEL_SIDE
+        && !lineage::kernel_side(
+            kread::field(target, o.task_flags),
+            kread::field(target, o.task_tgid),
+        )
+    {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<SignalGenerateEvent>(EventKind::SignalGenerate) else {
         return 0;
     };
@@ -70,10 +80,17 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     if !f.wants(EventKind::SignalDeliver) || (f.pid != 0 && !super::current_is(f.pid)) {
         return 0;
     }
+    let o = kread::offsets();
+    if f.signals == SIGNALS_KERNEL_SIDE {
+        let me = super::current_task();
+        let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
+        if !lineage::kernel_side(kread::field(me, o.task_flags), tgid) {
+            return 0;
+        }
+    }
     let Some(mut entry) = emit::reserve::<SignalDeliverEvent>(EventKind::SignalDeliver) else {
         return 0;
     };
-    let o = kread::offsets();
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::SignalDeliver);
     task::fill(&mut ev.task, super::current_task(), &o);

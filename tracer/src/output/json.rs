@@ -14,7 +14,7 @@ use crate::{
     event::{Event, Record, Task},
     flags, signals,
     signals::{Disposition, ExitStatus},
-    tasks::Kinds,
+    tasks::Annotation,
 };
 
 pub struct Json {
@@ -100,10 +100,35 @@ fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
     let _ = write!(out, ",\"signo\":{sig},\"errno\":{errno},\"code\":{code}");
 }
 
+/// For tasks of a helper's lineage: `"helper":{"spawner_pid":..,
+/// "spawner_comm":..,"exe":..}`; otherwise `"helper":null`.
+fn spawner(out: &mut Vec<u8>, ann: &Annotation) {
+    key(out, "helper");
+    let Some(h) = &ann.helper else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    out.push(b'{');
+    match &h.spawner {
+        Some((pid, comm)) => {
+            let _ = write!(out, "\"spawner_pid\":{pid}");
+            key(out, "spawner_comm");
+            string(out, comm);
+        }
+        None => out.extend_from_slice(b"\"spawner_pid\":null,\"spawner_comm\":null"),
+    }
+    key(out, "exe");
+    match &h.exe {
+        Some(exe) => string(out, exe),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
 impl Formatter for Json {
     fn begin(&mut self, _out: &mut Vec<u8>) {}
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Kinds) {
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation) {
         out.extend_from_slice(b"{\"time\":");
         string(out, &self.clock.rfc3339(rec.boot_ns));
         let _ = write!(out, ",\"boot_ns\":{},\"cpu\":{}", rec.boot_ns, rec.cpu);
@@ -137,6 +162,7 @@ impl Formatter for Json {
                 }
                 out.push(b']');
                 let _ = write!(out, ",\"old_pid\":{old_pid}");
+                spawner(out, kinds);
             }
             Event::Exit {
                 status, group_dead, ..
@@ -159,6 +185,36 @@ impl Formatter for Json {
                         let _ = write!(out, ",\"group_dead\":{v}");
                     }
                     None => out.extend_from_slice(b",\"group_dead\":null"),
+                }
+                match kinds.lifetime_ns {
+                    Some(ns) => {
+                        let _ = write!(out, ",\"lifetime_ns\":{ns}");
+                    }
+                    None => out.extend_from_slice(b",\"lifetime_ns\":null"),
+                }
+                key(out, "killed_by");
+                match &kinds.killer {
+                    Some(k) => {
+                        out.extend_from_slice(b"{\"signal\":");
+                        string(out, &signals::name(k.sig));
+                        let _ = write!(
+                            out,
+                            ",\"pid\":{},\"tgid\":{},\"uid\":{},\"boot_ns\":{}",
+                            k.pid, k.tgid, k.uid, k.boot_ns
+                        );
+                        key(out, "comm");
+                        string(out, &k.comm);
+                        key(out, "time");
+                        string(out, &self.clock.rfc3339(k.boot_ns));
+                        out.push(b'}');
+                    }
+                    None => out.extend_from_slice(b"null"),
+                }
+                spawner(out, kinds);
+                key(out, "diagnosis");
+                match super::diagnosis(rec, kinds) {
+                    Some(line) => string(out, &line),
+                    None => out.extend_from_slice(b"null"),
                 }
             }
             Event::SignalGenerate {
@@ -236,9 +292,12 @@ mod tests {
             },
         };
         let mut out = Vec::new();
-        let kinds = Kinds {
+        let kinds = Annotation {
             subject: Kind::Kthreadd,
             other: Some(Kind::User),
+            helper: None,
+            killer: None,
+            lifetime_ns: None,
         };
         Json::new(WallClock { boot_epoch_ns: 0 }).record(&mut out, &rec, &kinds);
         let line = String::from_utf8(out).unwrap();

@@ -5,7 +5,13 @@ mod text;
 
 use clap::ValueEnum;
 
-use crate::{clock::WallClock, event::Record, tasks::Kinds};
+use crate::{
+    classify::Kind,
+    clock::WallClock,
+    event::{Event, Record},
+    signals::{self, ExitStatus},
+    tasks::Annotation,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -21,12 +27,107 @@ pub trait Formatter {
     /// Anything printed once before the first record (e.g. column titles).
     fn begin(&mut self, out: &mut Vec<u8>);
     /// One event; `kinds` are the kinds of the tasks it concerns.
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Kinds);
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation);
 }
 
 pub fn formatter(format: Format, clock: WallClock) -> Box<dyn Formatter> {
     match format {
         Format::Text => Box::new(text::Text::new(clock)),
         Format::Json => Box::new(json::Json::new(clock)),
+    }
+}
+
+/// `1.3s`, `250ms`, `12us`.
+pub fn duration(ns: u64) -> String {
+    match ns {
+        0..=9_999 => format!("{}us", ns / 1000),
+        10_000..=999_999_999 => format!("{}ms", ns / 1_000_000),
+        _ => format!("{:.1}s", ns as f64 / 1e9),
+    }
+}
+
+/// How a task ended, with who killed it when known:
+/// `killed by SIGKILL from 999 (kill) uid=0 after 1.3s`.
+pub fn death(status: &ExitStatus, ann: &Annotation) -> String {
+    let mut s = status.to_string();
+    if let (ExitStatus::Signaled { .. }, Some(k)) = (status, &ann.killer) {
+        s.push_str(&format!(" from {} ({}) uid={}", k.pid, k.comm, k.uid));
+    }
+    if let Some(ns) = ann.lifetime_ns {
+        s.push_str(&format!(" after {}", duration(ns)));
+    }
+    s
+}
+
+/// The one-line story of a helper's (or its descendant's) end:
+/// `umh 4242 /usr/lib/helper killed by SIGKILL from 999 (kill) uid=0 after 1.3s`.
+pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
+    let Event::Exit { task, status, .. } = &rec.event else {
+        return None;
+    };
+    if !matches!(ann.subject, Kind::Umh | Kind::UmhChild) {
+        return None;
+    }
+    let exe = ann
+        .helper
+        .as_ref()
+        .and_then(|h| h.exe.as_deref())
+        .unwrap_or(&task.comm);
+    let mut line = format!("{} {} {exe} {}", ann.subject, task.pid, death(status, ann));
+    if let (ExitStatus::Signaled { sig, .. }, None) = (status, &ann.killer) {
+        line.push_str(&format!(" ({} sender not seen)", signals::name(*sig)));
+    }
+    Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{event::Task, tasks::Killer};
+
+    #[test]
+    fn tells_a_killed_helper_in_one_line() {
+        let rec = Record {
+            boot_ns: 2_300_000_000,
+            cpu: 0,
+            event: Event::Exit {
+                task: Task {
+                    pid: 4242,
+                    tgid: 4242,
+                    ppid: 2,
+                    flags: 0,
+                    has_mm: true,
+                    comm: "helper".into(),
+                    start_ns: 1_000_000_000,
+                },
+                status: ExitStatus::Signaled {
+                    sig: 9,
+                    core: false,
+                },
+                group_dead: Some(true),
+            },
+        };
+        let ann = Annotation {
+            subject: Kind::Umh,
+            other: None,
+            helper: Some(crate::tasks::HelperInfo {
+                spawner: Some((77, "kworker/u8:1".into())),
+                exe: Some("/usr/lib/helper".into()),
+            }),
+            killer: Some(Killer {
+                sig: 9,
+                pid: 999,
+                tgid: 999,
+                comm: "kill".into(),
+                uid: 0,
+                boot_ns: 2_200_000_000,
+            }),
+            lifetime_ns: Some(1_300_000_000),
+        };
+        assert_eq!(
+            diagnosis(&rec, &ann).as_deref(),
+            Some("umh 4242 /usr/lib/helper killed by SIGKILL from 999 (kill) uid=0 after 1.3s")
+        );
+        assert_eq!(duration(250_000_000), "250ms");
     }
 }

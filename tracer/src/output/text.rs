@@ -8,7 +8,7 @@ use crate::{
     clock::WallClock,
     event::{Event, Record, Task},
     flags, signals,
-    tasks::Kinds,
+    tasks::Annotation,
 };
 
 pub struct Text {
@@ -28,8 +28,12 @@ fn who(t: &Task, kind: Option<Kind>) -> String {
     }
 }
 
-fn details(event: &Event, other: Option<Kind>) -> String {
-    match event {
+fn details(rec: &Record, ann: &Annotation) -> String {
+    let other = ann.other;
+    if let Some(line) = super::diagnosis(rec, ann) {
+        return line;
+    }
+    match &rec.event {
         Event::Fork {
             creator,
             clone_flags,
@@ -45,6 +49,14 @@ fn details(event: &Event, other: Option<Kind>) -> String {
             if *old_pid != task.pid {
                 s.push_str(&format!(" old_pid={old_pid}"));
             }
+            if let Some(h) = &ann.helper {
+                s.push_str(&format!(" {} spawned by ", ann.subject));
+                match &h.spawner {
+                    Some((pid, comm)) => s.push_str(&format!("{pid} ({comm})")),
+                    None => s.push_str("(before tracing)"),
+                }
+                s.push_str(&format!(" parent {}", task.ppid));
+            }
             s
         }
         Event::Exit {
@@ -55,7 +67,7 @@ fn details(event: &Event, other: Option<Kind>) -> String {
                 Some(false) => " thread",
                 None => "",
             };
-            format!("{status}{group}")
+            format!("{}{group}", super::death(status, ann))
         }
         Event::SignalGenerate {
             sender,
@@ -97,7 +109,7 @@ impl Formatter for Text {
         );
     }
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Kinds) {
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation) {
         let t = rec.event.subject();
         let _ = writeln!(
             out,
@@ -111,7 +123,7 @@ impl Formatter for Text {
             t.comm,
             kinds.subject.name(),
             flags::join(t.flags),
-            details(&rec.event, kinds.other)
+            details(rec, kinds)
         );
     }
 }

@@ -1,0 +1,59 @@
+//! Which thread groups are user-mode helpers or their descendants, kept in
+//! kernel so the default signal filter can keep their signals while
+//! dropping those between ordinary user processes.
+//!
+//! A helper is a task without PF_KTHREAD (nor a worker bit) made by a kernel
+//! thread (a kworker running call_usermodehelper, or kthreadd for
+//! CLONE_PARENT helpers); its descendants inherit the mark. The loader seeds
+//! the map with the helpers that already exist.
+
+use aya_ebpf::{macros::map, maps::HashMap};
+use tracer_common::{LINEAGE_UMH, LINEAGE_UMH_CHILD};
+
+pub const PF_IO_WORKER: u32 = 0x10;
+pub const PF_USER_WORKER: u32 = 0x4000;
+pub const PF_KTHREAD: u32 = 0x0020_0000;
+/// Flags that make a task kernel-side by themselves.
+pub const KERNEL_SIDE_FLAGS: u32 = PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER;
+
+/// tgid → LINEAGE_UMH or LINEAGE_UMH_CHILD.
+#[map]
+static UMH_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
+
+/// Records a new task's helper standing from its creator's.
+#[inline(always)]
+pub fn on_new_task(creator_tgid: u32, creator_flags: u32, child_tgid: u32, child_flags: u32) {
+    if child_flags & KERNEL_SIDE_FLAGS != 0 || child_tgid == creator_tgid {
+        // Kernel threads and workers are kernel-side by their flags; a new
+        // thread shares its group's entry.
+        return;
+    }
+    let mark = if creator_flags & PF_KTHREAD != 0 {
+        LINEAGE_UMH
+    } else if is_umh(creator_tgid) {
+        LINEAGE_UMH_CHILD
+    } else {
+        return;
+    };
+    // A full map only loses the in-kernel filter's view of this helper;
+    // userspace still classifies it from the fork event.
+    let _ = UMH_TGIDS.insert(&child_tgid, &mark, 0);
+}
+
+#[inline(always)]
+pub fn is_umh(tgid: u32) -> bool {
+    // SAFETY: the value is only tested for presence, never held.
+    unsafe { UMH_TGIDS.get(&tgid) }.is_some()
+}
+
+/// Forgets a thread group that died.
+#[inline(always)]
+pub fn on_group_exit(tgid: u32) {
+    let _ = UMH_TGIDS.remove(&tgid);
+}
+
+/// Whether a task with these flags and tgid is kernel-side.
+#[inline(always)]
+pub fn kernel_side(flags: u32, tgid: u32) -> bool {
+    flags & KERNEL_SIDE_FLAGS != 0 || is_umh(tgid)
+}
