@@ -1,0 +1,188 @@
+//! Live tests of the helper story and of signals to kernel-side tasks:
+//! real core-dump helpers, kworkers, io_uring workers.
+
+mod common;
+
+use std::{fs, os::unix::fs::PermissionsExt as _, process::Command};
+
+use common::*;
+
+fn kill(pid: u64, sig: i32) {
+    // SAFETY: kill() has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as i32, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A core-dump helper that forks a child and waits for it.
+fn helper_script(dir: &std::path::Path) -> String {
+    let path = dir.join("core-helper");
+    fs::write(
+        &path,
+        "#!/bin/sh\n# test core-dump helper: one child, then wait for it\n/bin/sleep 60 &\nwait\n",
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().expect("UTF-8 temp path").to_string()
+}
+
+#[test]
+fn killed_core_dump_helper_is_diagnosed() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let helper = helper_script(dir.path());
+    let mut tracer = Tracer::start(&["--umh"]);
+    let _pattern = Restore::set("/proc/sys/kernel/core_pattern", &format!("|{helper} %p"));
+    let mut crasher = Command::new("/bin/sh")
+        .args(["-c", "kill -SEGV $$"])
+        .spawn()
+        .expect("crasher");
+    let crasher_pid = crasher.id().to_string();
+
+    let exec = tracer.wait_for("helper exec", |v| {
+        is(v, "exec") && v["filename"] == helper.as_str()
+    });
+    assert_eq!(exec["kind"], "umh", "{exec}");
+    // A script's image runs its interpreter: argv is the interpreter's.
+    assert_eq!(
+        exec["argv"],
+        serde_json::json!(["/bin/sh", helper, crasher_pid]),
+        "{exec}"
+    );
+    assert_eq!(
+        u64_of(&exec, "ppid"),
+        2,
+        "core pipes are CLONE_PARENT: kthreadd: {exec}"
+    );
+    let spawner = str_of(&exec["helper"], "spawner_comm");
+    assert!(
+        spawner.starts_with("kworker/"),
+        "spawned by a kworker: {exec}"
+    );
+    let helper_pid = u64_of(&exec, "pid");
+    let spawn = tracer.wait_for("helper spawn", |v| is(v, "fork") && v["pid"] == helper_pid);
+    assert_eq!(spawn["kind"], "umh");
+    assert_eq!(field(&spawn, "creator")["kind"], "kworker", "{spawn}");
+
+    let child = tracer.wait_for("helper's child", |v| {
+        is(v, "exec") && v["ppid"] == helper_pid && v["filename"] == "/bin/sleep"
+    });
+    assert_eq!(child["kind"], "umh_child", "{child}");
+    let child_pid = u64_of(&child, "pid");
+
+    kill(helper_pid, libc::SIGKILL);
+    let sig = tracer.wait_for("SIGKILL to the helper", |v| {
+        is(v, "signal_generate") && v["pid"] == helper_pid
+    });
+    assert_eq!(sig["signal"], "SIGKILL");
+    assert_eq!(sig["kind"], "umh");
+    assert_eq!(u64_of(field(&sig, "sender"), "tgid"), me());
+    let exit = tracer.wait_for("helper exit", |v| is(v, "exit") && v["pid"] == helper_pid);
+    assert_eq!(exit["exit_signal"], "SIGKILL");
+    let killer = field(&exit, "killed_by");
+    assert_eq!(u64_of(killer, "tgid"), me(), "{exit}");
+    let sender = field(&sig, "sender");
+    let prefix = format!(
+        "umh {helper_pid} {helper} killed by SIGKILL from {} ({}) uid=0 after ",
+        sender["pid"],
+        str_of(sender, "comm")
+    );
+    let diagnosis = str_of(&exit, "diagnosis");
+    assert!(
+        diagnosis.starts_with(&prefix),
+        "{diagnosis}\nexpected: {prefix}..."
+    );
+
+    kill(child_pid, libc::SIGKILL);
+    let child_exit = tracer.wait_for("child exit", |v| is(v, "exit") && v["pid"] == child_pid);
+    assert!(
+        str_of(&child_exit, "diagnosis").starts_with(&format!(
+            "umh_child {child_pid} /bin/sleep killed by SIGKILL from"
+        )),
+        "{child_exit}"
+    );
+    crasher.wait().expect("reaping the crasher");
+    let (events, _) = tracer.stop();
+    assert!(
+        events.iter().all(|v| v["kind"] == "umh"
+            || v["kind"] == "umh_child"
+            || v.get("creator")
+                .or(v.get("sender"))
+                .is_some_and(|o| o["kind"] == "umh" || o["kind"] == "umh_child")),
+        "--umh shows only the helper story"
+    );
+}
+
+#[test]
+fn signals_to_kthreadd_and_a_kworker_are_ignored() {
+    let _serial = serial();
+    let kworker: u64 = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .find(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("kworker/"))
+        })
+        .expect("a kworker");
+    let mut tracer = Tracer::start(&["--event", "signal"]);
+    kill(2, libc::SIGTERM);
+    kill(kworker, libc::SIGTERM);
+    for (pid, kind) in [(2, "kthreadd"), (kworker, "kworker")] {
+        let sig = tracer.wait_for("SIGTERM", |v| {
+            is(v, "signal_generate") && v["pid"] == pid && v["signo"] == 15
+        });
+        assert_eq!(sig["result"], "ignored", "{sig}");
+        assert_eq!(sig["kind"], kind, "{sig}");
+        assert!(has_flag(&sig, "KTHREAD"));
+    }
+    tracer.stop();
+}
+
+#[test]
+fn io_uring_workers_and_a_signal_to_one() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&[]);
+    let sq = sqpoll_ring();
+    let sqp = tracer.wait_for("SQPOLL thread", |v| {
+        is(v, "fork") && v["tgid"] == me() && has_flag(v, "IO_WORKER")
+    });
+    assert_eq!(sqp["kind"], "io_worker");
+    assert_eq!(
+        field(&sqp, "creator")["kind"],
+        "user",
+        "its user parent: {sqp}"
+    );
+    let read = AsyncRead::start();
+    let wrk = tracer.wait_for("io-wq worker", |v| {
+        is(v, "fork") && v["tgid"] == me() && has_flag(v, "IO_WORKER") && v["pid"] != sqp["pid"]
+    });
+    assert_eq!(wrk["kind"], "io_worker");
+    assert_eq!(u64_of(field(&wrk, "creator"), "tgid"), me());
+    let wrk_pid = u64_of(&wrk, "pid");
+    tracer.wait_for("iou-wrk name", |v| {
+        v["pid"] == wrk_pid
+            && (v["comm"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("iou-wrk-"))
+                || v["new_comm"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("iou-wrk-")))
+    });
+    // SIGURG is ignored by default: a signal the worker can take safely.
+    // SAFETY: tgkill() has no memory-safety preconditions.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, me() as i32, wrk_pid as i32, libc::SIGURG) };
+    assert_eq!(rc, 0, "tgkill: {}", std::io::Error::last_os_error());
+    let sig = tracer.wait_for("SIGURG to the worker", |v| {
+        is(v, "signal_generate") && v["pid"] == wrk_pid
+    });
+    assert_eq!(sig["kind"], "io_worker", "{sig}");
+    assert_eq!(sig["signal"], "SIGURG");
+    assert_eq!(field(&sig, "group"), false, "thread-directed");
+    drop(read);
+    // SAFETY: closing the SQPOLL ring fd we opened.
+    unsafe { libc::close(sq) };
+    tracer.stop();
+}
