@@ -10,8 +10,35 @@ use crate::{
     filter::{EventSel, Glob, TraceFilter},
     loader::DEFAULT_BTF,
     output::Format,
-    ps, trace, tree,
+    ps, record, replay, report,
+    session::SessionOptions,
+    trace, tree,
 };
+
+/// How a live session runs.
+#[derive(clap::Args, Debug)]
+pub struct SessionArgs {
+    /// Kernel BTF to resolve structure offsets from.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
+    btf: PathBuf,
+    /// Ring buffer size: a power of two of at least one page, e.g. 64K, 4M.
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_ring_size)]
+    ring_buffer_size: u32,
+    /// Stop after this long, e.g. 30s, 10m, 1h (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+}
+
+impl SessionArgs {
+    fn options(self, filter: &TraceFilter) -> SessionOptions {
+        SessionOptions {
+            btf: self.btf,
+            ring_bytes: self.ring_buffer_size,
+            filter: filter.kernel(),
+            duration: self.duration,
+        }
+    }
+}
 
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
@@ -80,12 +107,41 @@ pub enum Command {
         format: Format,
         #[command(flatten)]
         filter: FilterArgs,
-        /// Kernel BTF to resolve structure offsets from.
-        #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
-        btf: PathBuf,
-        /// Ring buffer size: a power of two of at least one page, e.g. 64K, 4M.
-        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_ring_size)]
-        ring_buffer_size: u32,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+    /// Record events to a log file for later replay, report or export.
+    Record {
+        /// The log to create (mode 0600; an existing file is never overwritten).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Stop once the log reaches this size, e.g. 100M, 2G.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+    /// Render a recorded log exactly as live `trace` would have.
+    Replay {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Summarize a recorded log: tasks, kthreads, helpers, signals, losses.
+    Report {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Every event of a recorded log as JSON Lines, for jq, pandas and pipelines.
+    Export {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
     },
     /// List every task with its kind and each kernel-thread test (from
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
@@ -120,18 +176,52 @@ pub enum Command {
     },
 }
 
-/// `4096`, `64K`, `4M`: a power-of-two byte count of at least one page.
-fn parse_ring_size(s: &str) -> Result<u32> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines.
+    Jsonl,
+}
+
+/// `4096`, `64K`, `100M`, `2G`: a byte count.
+fn parse_size(s: &str) -> Result<u64> {
     let (digits, mult) = match s.trim().to_ascii_uppercase() {
         t if t.ends_with('K') => (t[..t.len() - 1].to_string(), 1u64 << 10),
         t if t.ends_with('M') => (t[..t.len() - 1].to_string(), 1 << 20),
         t if t.ends_with('G') => (t[..t.len() - 1].to_string(), 1 << 30),
         t => (t, 1),
     };
-    let Ok(n) = digits.parse::<u64>() else {
-        bail!("`{s}` is not a size (examples: 4096, 64K, 4M)");
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n.saturating_mul(mult)),
+        _ => bail!("`{s}` is not a size (examples: 4096, 64K, 100M, 2G)"),
+    }
+}
+
+/// `500ms`, `30s`, `10m`, `1h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
     };
-    let bytes = n.saturating_mul(mult);
+    let secs_per = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => bail!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)"),
+    };
+    match num.parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * secs_per) < 1e9 => {
+            Ok(std::time::Duration::from_secs_f64(n * secs_per))
+        }
+        _ => bail!("`{s}` is not a duration (examples: 30s, 10m, 1h)"),
+    }
+}
+
+/// `4096`, `64K`, `4M`: a power-of-two byte count of at least one page.
+fn parse_ring_size(s: &str) -> Result<u32> {
+    let bytes = parse_size(s)
+        .map_err(|_| anyhow::anyhow!("`{s}` is not a size (examples: 4096, 64K, 4M)"))?;
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
     if !bytes.is_power_of_two() || bytes < page || bytes > 1 << 30 {
@@ -145,16 +235,45 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Trace {
             format,
             filter,
-            btf,
-            ring_buffer_size,
+            session,
         } => {
+            let filter = filter.into_filter();
             trace::run(trace::TraceOptions {
+                session: session.options(&filter),
                 format,
-                btf,
-                ring_bytes: ring_buffer_size,
-                filter: filter.into_filter(),
+                filter,
             })
             .await
+        }
+        Command::Record {
+            output,
+            max_size,
+            filter,
+            session,
+        } => {
+            let filter = filter.into_filter();
+            record::run(record::RecordOptions {
+                session: session.options(&filter),
+                path: output,
+                max_size,
+            })
+            .await
+        }
+        Command::Replay {
+            file,
+            format,
+            filter,
+        } => replay::run(&file, format, filter.into_filter(), false),
+        Command::Report { file, format } => report::run(&file, format),
+        Command::Export {
+            file,
+            format: ExportFormat::Jsonl,
+        } => {
+            let everything = TraceFilter {
+                all_signals: true,
+                ..TraceFilter::default()
+            };
+            replay::run(&file, Format::Json, everything, true)
         }
         Command::Ps {
             kind,
@@ -199,5 +318,12 @@ mod tests {
         assert!(parse_ring_size("12K").is_err());
         assert!(parse_ring_size("lots").is_err());
         assert!(parse_ring_size("2G").is_err());
+        assert_eq!(parse_size("100M").unwrap(), 100 << 20);
+        assert!(parse_size("0").is_err());
+        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("10").unwrap().as_secs(), 10);
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 }

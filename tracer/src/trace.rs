@@ -1,203 +1,140 @@
-//! `tracer trace`: a live session. Reads the ring buffer as it fills,
-//! prints each event, and on Ctrl-C or SIGTERM detaches, drains what is
-//! left, and prints a summary to stderr.
+//! `tracer trace`: a live session that prints each event.
 
-use std::{
-    io::{ErrorKind, Write},
-    path::PathBuf,
-    time::Duration,
-};
+use std::io::{ErrorKind, Write};
 
-use anyhow::{Context as _, Result};
-use aya::maps::{MapData, RingBuf};
-use tokio::{
-    io::{unix::AsyncFd, Interest},
-    signal::unix::{signal, SignalKind},
-};
+use anyhow::Result;
 use tracer_common::EventKind;
 
 use crate::{
-    clock::WallClock,
     decode::decode,
     filter::TraceFilter,
-    loader::{self, LoadOptions},
     output::{self, Format, Formatter},
-    procfs::{self, Procfs},
+    session::{self, Flow, SessionOptions, Sink},
     tasks::TaskTable,
 };
 
 pub struct TraceOptions {
+    pub session: SessionOptions,
     pub format: Format,
-    pub btf: PathBuf,
-    pub ring_bytes: u32,
     pub filter: TraceFilter,
 }
 
-/// Counts for the end-of-session summary.
-#[derive(Default)]
-struct Stats {
-    by_kind: [u64; EventKind::COUNTERS as usize],
-    undecodable: u64,
-}
-
-/// Where a drain stops early: stdout closed (e.g. piped into `head`).
-struct OutputClosed;
-
-struct Printer<W: Write> {
-    out: W,
+/// Decodes, annotates, filters and formats records; shared with replay.
+pub struct Printer<W: Write> {
+    pub out: W,
     buf: Vec<u8>,
     formatter: Box<dyn Formatter>,
-    stats: Stats,
-    table: TaskTable,
+    pub table: TaskTable,
     filter: TraceFilter,
+    pub undecodable: u64,
 }
 
 impl<W: Write> Printer<W> {
-    /// Decodes and formats everything the ring holds now, then writes it.
-    fn drain(&mut self, ring: &mut RingBuf<MapData>) -> Result<(), OutputClosed> {
-        while let Some(item) = ring.next() {
-            match decode(&item) {
-                Ok(rec) => {
-                    self.stats.by_kind[rec.event.kind() as usize] += 1;
-                    let kinds = self.table.apply(&rec);
-                    if self.filter.matches(&rec, &kinds) {
-                        self.formatter.record(&mut self.buf, &rec, &kinds);
-                    }
-                }
-                Err(err) => {
-                    self.stats.undecodable += 1;
-                    if self.stats.undecodable <= 10 {
-                        eprintln!("tracer: warning: skipped a bad record: {err}");
-                    }
-                }
-            }
-            // Bound the buffer on a busy machine.
-            if self.buf.len() >= 1 << 20 {
-                self.flush()?;
-            }
-        }
-        self.flush()
+    pub fn new(
+        out: W,
+        formatter: Box<dyn Formatter>,
+        table: TaskTable,
+        filter: TraceFilter,
+    ) -> Self {
+        let mut p = Printer {
+            out,
+            buf: Vec::with_capacity(1 << 16),
+            formatter,
+            table,
+            filter,
+            undecodable: 0,
+        };
+        p.formatter.begin(&mut p.buf);
+        // Show the column titles now, not with the first event; a closed
+        // stdout is noticed again at the next flush.
+        let _ = p.flush();
+        p
     }
 
-    fn flush(&mut self) -> Result<(), OutputClosed> {
+    /// One raw record; false if it could not be decoded.
+    pub fn record(&mut self, raw: &[u8]) -> bool {
+        match decode(raw) {
+            Ok(rec) => {
+                let ann = self.table.apply(&rec);
+                if self.filter.matches(&rec, &ann) {
+                    self.formatter.record(&mut self.buf, &rec, &ann);
+                }
+                true
+            }
+            Err(err) => {
+                self.undecodable += 1;
+                if self.undecodable <= 10 {
+                    eprintln!("tracer: warning: skipped a bad record: {err}");
+                }
+                false
+            }
+        }
+    }
+
+    /// Writes what is buffered. `Stop` when stdout is gone (e.g. `| head`).
+    pub fn flush(&mut self) -> Flow {
         let res = self
             .out
             .write_all(&self.buf)
             .and_then(|()| self.out.flush());
         self.buf.clear();
         match res {
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => Err(OutputClosed),
-            // Other write errors (disk full on a redirect) end the session too;
-            // say why.
+            Ok(()) => Flow::Continue,
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => Flow::Stop,
             Err(e) => {
                 eprintln!("tracer: error: writing output: {e}");
-                Err(OutputClosed)
+                Flow::Stop
             }
-            Ok(()) => Ok(()),
         }
+    }
+
+    /// Bounds the buffer on a busy machine.
+    pub fn flush_if_full(&mut self) -> Flow {
+        if self.buf.len() >= 1 << 20 {
+            self.flush()
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+impl<W: Write> Sink for Printer<W> {
+    fn record(&mut self, raw: &[u8]) -> Result<Flow> {
+        Printer::record(self, raw);
+        Ok(self.flush_if_full())
+    }
+
+    fn lost(&mut self, kind: EventKind, count: u64, _boot_ns: u64) -> Result<()> {
+        eprintln!(
+            "tracer: warning: {count} {} events lost (ring buffer full); \
+             a larger --ring-buffer-size or a filter helps",
+            kind.name()
+        );
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<Flow> {
+        Ok(Printer::flush(self))
     }
 }
 
 pub async fn run(opts: TraceOptions) -> Result<()> {
-    let mut session = loader::load(&LoadOptions {
-        btf_path: &opts.btf,
-        ring_bytes: opts.ring_bytes,
-        filter: opts.filter.kernel(),
-    })?;
-    // Snapshot after attaching: a task born meanwhile is in the snapshot,
-    // in the ring, or both, and the table merges it by pid + start time.
-    let table = snapshot()?;
-    session.seed_umh(table.umh_groups())?;
-    let clock = WallClock::now();
-    let ring = session.take_ring()?;
-    // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
-    // always returns that same fd.
-    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-        .map_err(|e| anyhow::anyhow!("polling the ring buffer: {e}"))?;
-    let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-
-    let mut printer = Printer {
-        out: std::io::stdout().lock(),
-        buf: Vec::with_capacity(1 << 16),
-        formatter: output::formatter(opts.format, clock),
-        stats: Stats::default(),
-        table,
-        filter: opts.filter,
-    };
-    printer.formatter.begin(&mut printer.buf);
-    eprintln!(
-        "tracer: attached {} programs; Ctrl-C to stop",
-        session.program_count()
-    );
-    let mut reported_lost = 0;
-    let mut closed = printer.flush().is_err();
-    while !closed {
-        tokio::select! {
-            guard = ring.readable_mut() => {
-                let mut guard = guard.context("waiting on the ring buffer")?;
-                closed = printer.drain(guard.get_inner_mut()).is_err();
-                // Clear, then drain again: a record committed between the
-                // first drain and the clear would otherwise wait for the next.
-                guard.clear_ready();
-                closed = closed || printer.drain(guard.get_inner_mut()).is_err();
-            }
-            _ = tick.tick() => {
-                let lost: u64 = session.lost()?.iter().map(|(_, n)| n).sum();
-                if lost > reported_lost {
-                    eprintln!(
-                        "tracer: warning: {} events lost (ring buffer full); \
-                         a larger --ring-buffer-size or a filter helps",
-                        lost - reported_lost
-                    );
-                    reported_lost = lost;
-                }
-            }
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
-        }
-    }
-    session.detach()?;
-    if !closed {
-        let _ = printer.drain(ring.get_mut());
-    }
-    summary(&printer.stats, &session.lost()?);
-    Ok(())
-}
-
-/// The task table seeded from procfs.
-pub fn snapshot() -> Result<TaskTable> {
-    let procfs = Procfs::system();
-    Ok(TaskTable::from_snapshot(
-        procfs.tasks()?,
-        procfs.init_cgroup().as_deref(),
-        procfs::clock_ticks_per_sec(),
-    ))
-}
-
-fn summary(stats: &Stats, lost: &[(EventKind, u64)]) {
-    let total: u64 = stats.by_kind.iter().sum();
-    let by_kind: Vec<String> = EventKind::ALL
-        .iter()
-        .map(|k| format!("{} {}", k.name(), stats.by_kind[*k as usize]))
-        .collect();
-    let lost_total: u64 = lost.iter().map(|(_, n)| n).sum();
-    let lost_by_kind: Vec<String> = lost
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{} {n}", k.name()))
-        .collect();
-    eprintln!("tracer: {total} events: {}", by_kind.join(", "));
-    if lost_by_kind.is_empty() {
-        eprintln!("tracer: lost 0 events");
-    } else {
+    let (format, filter) = (opts.format, opts.filter);
+    let (printer, counts, _) = session::run(opts.session, |start| {
+        Ok(Printer::new(
+            std::io::stdout().lock(),
+            output::formatter(format, start.clock),
+            start.table,
+            filter,
+        ))
+    })
+    .await?;
+    eprintln!("{}", counts.summary());
+    if printer.undecodable > 0 {
         eprintln!(
-            "tracer: lost {lost_total} events ({})",
-            lost_by_kind.join(", ")
+            "tracer: skipped {} undecodable records",
+            printer.undecodable
         );
     }
-    if stats.undecodable > 0 {
-        eprintln!("tracer: skipped {} undecodable records", stats.undecodable);
-    }
+    Ok(())
 }

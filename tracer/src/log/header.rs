@@ -1,0 +1,200 @@
+//! The log header: what makes a log self-describing.
+
+use bytes::BufMut;
+use tracer_common::KernelFilter;
+
+use super::codec::{put_opt_str, put_str, Dec, Short};
+use crate::procfs::ProcTask;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogHeader {
+    /// `tracer_common::FORMAT_VERSION` of the event records.
+    pub event_format: u16,
+    pub tracer_version: String,
+    pub kernel_release: String,
+    pub hostname: String,
+    pub boot_id: String,
+    /// Wall-clock ns since the epoch at boot-clock zero.
+    pub boot_epoch_ns: i64,
+    /// Boot-clock ns when recording began.
+    pub started_boot_ns: u64,
+    /// USER_HZ of the recording machine (unit of the snapshot's start times).
+    pub ticks_per_sec: u64,
+    /// PID 1's cgroup v2 path there.
+    pub init_cgroup: Option<String>,
+    /// What the kernel was told to drop while recording.
+    pub kernel_filter: KernelFilter,
+    /// Every task that existed when recording began.
+    pub tasks: Vec<ProcTask>,
+}
+
+impl LogHeader {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.put_u16_le(self.event_format);
+        put_str(out, &self.tracer_version);
+        put_str(out, &self.kernel_release);
+        put_str(out, &self.hostname);
+        put_str(out, &self.boot_id);
+        out.put_i64_le(self.boot_epoch_ns);
+        out.put_u64_le(self.started_boot_ns);
+        out.put_u64_le(self.ticks_per_sec);
+        put_opt_str(out, self.init_cgroup.as_deref());
+        let f = &self.kernel_filter;
+        out.put_u32_le(f.event_mask);
+        out.put_u32_le(f.pid);
+        out.put_u32_le(f.signals);
+        out.put_u32_le(self.tasks.len() as u32);
+        for t in &self.tasks {
+            out.put_u32_le(t.pid);
+            out.put_u32_le(t.tgid);
+            out.put_u32_le(t.ppid);
+            out.put_u32_le(t.flags);
+            out.put_u64_le(t.start_ticks);
+            out.put_u32_le(t.state as u32);
+            out.put_u8(u8::from(t.has_mm));
+            out.put_u8(match t.kthread_line {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            });
+            put_str(out, &t.comm);
+            put_opt_str(out, t.cgroup.as_deref());
+            out.put_u32_le(t.argv.len() as u32);
+            for a in &t.argv {
+                put_str(out, a);
+            }
+        }
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<LogHeader, Short> {
+        let mut d = Dec::new(payload);
+        let event_format = d.u16("event format")?;
+        let tracer_version = d.str("tracer version")?;
+        let kernel_release = d.str("kernel release")?;
+        let hostname = d.str("hostname")?;
+        let boot_id = d.str("boot id")?;
+        let boot_epoch_ns = d.i64("boot epoch")?;
+        let started_boot_ns = d.u64("start time")?;
+        let ticks_per_sec = d.u64("clock ticks")?;
+        let init_cgroup = d.opt_str("init cgroup")?;
+        let kernel_filter = KernelFilter {
+            event_mask: d.u32("filter")?,
+            pid: d.u32("filter")?,
+            signals: d.u32("filter")?,
+            _pad: 0,
+        };
+        let count = d.u32("task count")? as usize;
+        // Each task takes at least 38 bytes: a count beyond that is damage.
+        if count > d.remaining() / 38 {
+            return Err(Short("task snapshot"));
+        }
+        let mut tasks = Vec::with_capacity(count);
+        for _ in 0..count {
+            let pid = d.u32("task")?;
+            let tgid = d.u32("task")?;
+            let ppid = d.u32("task")?;
+            let flags = d.u32("task")?;
+            let start_ticks = d.u64("task")?;
+            let state = char::from_u32(d.u32("task")?).unwrap_or('?');
+            let has_mm = d.u8("task")? != 0;
+            let kthread_line = match d.u8("task")? {
+                0 => None,
+                1 => Some(false),
+                _ => Some(true),
+            };
+            let comm = d.str("task comm")?;
+            let cgroup = d.opt_str("task cgroup")?;
+            let argc = d.u32("task argv")? as usize;
+            if argc > d.remaining() / 4 {
+                return Err(Short("task argv"));
+            }
+            let argv = (0..argc)
+                .map(|_| d.str("task argv"))
+                .collect::<Result<_, _>>()?;
+            tasks.push(ProcTask {
+                pid,
+                tgid,
+                ppid,
+                flags,
+                comm,
+                start_ticks,
+                state,
+                has_mm,
+                kthread_line,
+                cgroup,
+                argv,
+            });
+        }
+        Ok(LogHeader {
+            event_format,
+            tracer_version,
+            kernel_release,
+            hostname,
+            boot_id,
+            boot_epoch_ns,
+            started_boot_ns,
+            ticks_per_sec,
+            init_cgroup,
+            kernel_filter,
+            tasks,
+        })
+    }
+}
+
+/// Facts about this machine for a new header.
+pub fn machine() -> (String, String, String) {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    (
+        read("/proc/sys/kernel/osrelease"),
+        read("/proc/sys/kernel/hostname"),
+        read("/proc/sys/kernel/random/boot_id"),
+    )
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    pub fn sample() -> LogHeader {
+        LogHeader {
+            event_format: tracer_common::FORMAT_VERSION,
+            tracer_version: "0.1.0".into(),
+            kernel_release: "6.18.0".into(),
+            hostname: "box".into(),
+            boot_id: "abc".into(),
+            boot_epoch_ns: 1_795_000_000_000_000_000,
+            started_boot_ns: 5_000_000_000,
+            ticks_per_sec: 100,
+            init_cgroup: Some("/init.scope".into()),
+            kernel_filter: KernelFilter::ALL,
+            tasks: vec![ProcTask {
+                pid: 2,
+                tgid: 2,
+                ppid: 0,
+                flags: 0x208040,
+                comm: "kthreadd".into(),
+                start_ticks: 1,
+                state: 'S',
+                has_mm: false,
+                kthread_line: Some(true),
+                cgroup: Some("/".into()),
+                argv: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_every_truncation() {
+        let h = sample();
+        let mut buf = Vec::new();
+        h.encode(&mut buf);
+        assert_eq!(LogHeader::decode(&buf), Ok(h));
+        for cut in 0..buf.len() {
+            assert!(LogHeader::decode(&buf[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}

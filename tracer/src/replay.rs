@@ -1,0 +1,125 @@
+//! `tracer replay` and `tracer export`: a recorded log rendered exactly as
+//! live `trace` would have shown the same events (same kinds, lineage and
+//! diagnoses), since the same table and printer run over the same records.
+
+use std::{io::Write as _, path::Path};
+
+use anyhow::{anyhow, bail, Result};
+use tracer_common::{EventKind, FORMAT_VERSION};
+
+use crate::{
+    clock::WallClock,
+    filter::TraceFilter,
+    log::{
+        header::LogHeader,
+        reader::{Damage, Item, LogReader},
+    },
+    output::{self, json::string, Format},
+    session::{Counts, Flow},
+    tasks::TaskTable,
+    trace::Printer,
+};
+
+/// Opens a log with a clear error for anything that is not a readable one.
+pub fn open(path: &Path) -> Result<(LogHeader, LogReader)> {
+    let (header, reader) = LogReader::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if header.event_format > FORMAT_VERSION {
+        bail!(
+            "{}: its events are in format version {}; this tracer reads version \
+             {FORMAT_VERSION}: use a newer tracer",
+            path.display(),
+            header.event_format
+        );
+    }
+    Ok((header, reader))
+}
+
+/// The task table as it stood when recording began.
+pub fn table(header: &LogHeader) -> TaskTable {
+    TaskTable::from_snapshot(
+        header.tasks.clone(),
+        header.init_cgroup.as_deref(),
+        header.ticks_per_sec,
+    )
+}
+
+pub fn clock(header: &LogHeader) -> WallClock {
+    WallClock {
+        boot_epoch_ns: i128::from(header.boot_epoch_ns),
+    }
+}
+
+fn warn_damage(path: &Path, damage: &Damage) {
+    eprintln!("tracer: warning: {}: {damage}", path.display());
+}
+
+/// Replays `path` to stdout. With `lost_lines`, lost-record notices are
+/// JSON lines on stdout too (export); otherwise they go to stderr as live.
+pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -> Result<()> {
+    let (header, mut reader) = open(path)?;
+    let clock = clock(&header);
+    let mut printer = Printer::new(
+        std::io::stdout().lock(),
+        output::formatter(format, clock),
+        table(&header),
+        filter,
+    );
+    let mut counts = Counts::default();
+    let mut clean_end = false;
+    let mut truncated = false;
+    while let Some(item) = reader.next() {
+        match item {
+            Ok(Item::Event(raw)) => {
+                counts.count_raw(raw);
+                printer.record(raw);
+                if printer.flush_if_full() == Flow::Stop {
+                    return Ok(());
+                }
+            }
+            Ok(Item::Lost {
+                tag,
+                count,
+                boot_ns,
+            }) => {
+                let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
+                if let Some(n) = counts.lost.get_mut(usize::from(tag)) {
+                    *n += count;
+                }
+                if lost_lines {
+                    let mut line = Vec::new();
+                    line.extend_from_slice(b"{\"time\":");
+                    string(&mut line, &clock.rfc3339(boot_ns));
+                    let _ = writeln!(
+                        line,
+                        ",\"boot_ns\":{boot_ns},\"event\":\"lost\",\"lost_event\":\"{name}\",\"count\":{count}}}"
+                    );
+                    if printer.out.write_all(&line).is_err() {
+                        return Ok(());
+                    }
+                } else {
+                    eprintln!("tracer: warning: {count} {name} events lost (ring buffer full)");
+                }
+            }
+            Ok(Item::End { .. }) => clean_end = true,
+            Err(damage) => {
+                truncated |= matches!(damage, Damage::Truncated { .. });
+                warn_damage(path, &damage);
+            }
+        }
+    }
+    printer.flush();
+    if !clean_end && !truncated {
+        eprintln!(
+            "tracer: note: {} has no end marker: the recording did not stop cleanly",
+            path.display()
+        );
+    }
+    eprintln!("{}", counts.summary());
+    if printer.undecodable > 0 {
+        eprintln!(
+            "tracer: skipped {} undecodable records",
+            printer.undecodable
+        );
+    }
+    Ok(())
+}

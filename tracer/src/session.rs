@@ -1,0 +1,235 @@
+//! A live session: attach, snapshot, then feed every ring-buffer record to
+//! a sink until Ctrl-C, SIGTERM, a time limit or the sink says stop; then
+//! detach, drain what is left, and account for lost records.
+//!
+//! `trace` and `record` are sinks: one prints, the other writes a log.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context as _, Result};
+use aya::maps::{MapData, RingBuf};
+use tokio::{
+    io::{unix::AsyncFd, Interest},
+    signal::unix::{signal, SignalKind},
+};
+use tracer_common::{EventKind, KernelFilter};
+
+use crate::{
+    clock::{self, WallClock},
+    loader::{self, LoadOptions},
+    procfs::{self, ProcTask, Procfs},
+    tasks::TaskTable,
+};
+
+pub struct SessionOptions {
+    pub btf: PathBuf,
+    pub ring_bytes: u32,
+    pub filter: KernelFilter,
+    pub duration: Option<Duration>,
+}
+
+/// What a sink gets to start with.
+pub struct Start {
+    pub clock: WallClock,
+    pub started_boot_ns: u64,
+    /// The procfs snapshot taken after attaching, and the table built from it.
+    pub tasks: Vec<ProcTask>,
+    pub init_cgroup: Option<String>,
+    pub table: TaskTable,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop the session (output closed, size limit reached).
+    Stop,
+}
+
+pub trait Sink {
+    /// One ring-buffer record, bytes as the kernel wrote them.
+    fn record(&mut self, raw: &[u8]) -> Result<Flow>;
+    /// `count` more records of `kind` were lost in the kernel.
+    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()>;
+    /// End of a batch: flush buffered output.
+    fn flush(&mut self) -> Result<Flow>;
+    /// Once a second.
+    fn tick(&mut self) {}
+}
+
+/// Why a session ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Signal,
+    Duration,
+    Sink,
+}
+
+/// Counts per kind tag of records seen, for summaries.
+#[derive(Default, Clone)]
+pub struct Counts {
+    pub by_kind: [u64; EventKind::COUNTERS as usize],
+    pub lost: [u64; EventKind::COUNTERS as usize],
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.by_kind.iter().sum()
+    }
+
+    pub fn lost_total(&self) -> u64 {
+        self.lost.iter().sum()
+    }
+
+    /// Counts a raw record by its header's kind tag (bytes 2..4).
+    pub fn count_raw(&mut self, raw: &[u8]) {
+        if let Some(tag) = raw.get(2..4) {
+            let tag = u16::from_le_bytes([tag[0], tag[1]]) as usize;
+            if let Some(n) = self.by_kind.get_mut(tag) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// `tracer: 12 events: fork 3, ...` and `tracer: lost 0 events`.
+    pub fn summary(&self) -> String {
+        let by_kind: Vec<String> = EventKind::ALL
+            .iter()
+            .map(|k| format!("{} {}", k.name(), self.by_kind[*k as usize]))
+            .collect();
+        let lost: Vec<String> = EventKind::ALL
+            .iter()
+            .filter(|k| self.lost[**k as usize] > 0)
+            .map(|k| format!("{} {}", k.name(), self.lost[*k as usize]))
+            .collect();
+        let mut s = format!("tracer: {} events: {}\n", self.total(), by_kind.join(", "));
+        if lost.is_empty() {
+            s.push_str("tracer: lost 0 events");
+        } else {
+            s.push_str(&format!(
+                "tracer: lost {} events ({})",
+                self.lost_total(),
+                lost.join(", ")
+            ));
+        }
+        s
+    }
+}
+
+/// The procfs snapshot and the task table seeded from it.
+fn snapshot() -> Result<(Vec<ProcTask>, Option<String>, TaskTable)> {
+    let procfs = Procfs::system();
+    let tasks = procfs.tasks()?;
+    let init_cgroup = procfs.init_cgroup();
+    let table = TaskTable::from_snapshot(
+        tasks.clone(),
+        init_cgroup.as_deref(),
+        procfs::clock_ticks_per_sec(),
+    );
+    Ok((tasks, init_cgroup, table))
+}
+
+struct Drain<'a> {
+    counts: &'a mut Counts,
+}
+
+impl Drain<'_> {
+    fn all<S: Sink>(&mut self, ring: &mut RingBuf<MapData>, sink: &mut S) -> Result<Flow> {
+        while let Some(item) = ring.next() {
+            self.counts.count_raw(&item);
+            if sink.record(&item)? == Flow::Stop {
+                return Ok(Flow::Stop);
+            }
+        }
+        sink.flush()
+    }
+}
+
+/// Runs a session. `make_sink` gets the start-up state once attached.
+pub async fn run<S: Sink>(
+    opts: SessionOptions,
+    make_sink: impl FnOnce(Start) -> Result<S>,
+) -> Result<(S, Counts, Ended)> {
+    let mut session = loader::load(&LoadOptions {
+        btf_path: &opts.btf,
+        ring_bytes: opts.ring_bytes,
+        filter: opts.filter,
+    })?;
+    // Snapshot after attaching: a task born meanwhile is in the snapshot,
+    // in the ring, or both, and the table merges it by pid + start time.
+    let (tasks, init_cgroup, table) = snapshot()?;
+    session.seed_umh(table.umh_groups())?;
+    let ring = session.take_ring()?;
+    // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
+    // always returns that same fd.
+    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+        .map_err(|e| anyhow::anyhow!("polling the ring buffer: {e}"))?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let deadline = async {
+        match opts.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+
+    let mut sink = make_sink(Start {
+        clock: WallClock::now(),
+        started_boot_ns: clock::boottime_ns(),
+        tasks,
+        init_cgroup,
+        table,
+    })?;
+    eprintln!(
+        "tracer: attached {} programs; Ctrl-C to stop",
+        session.program_count()
+    );
+    let mut counts = Counts::default();
+    let mut reported = [0u64; EventKind::COUNTERS as usize];
+    let mut check_lost =
+        |session: &loader::Session, sink: &mut S, counts: &mut Counts| -> Result<()> {
+            for (kind, total) in session.lost()? {
+                let delta = total - reported[kind as usize];
+                if delta > 0 {
+                    reported[kind as usize] = total;
+                    counts.lost[kind as usize] = total;
+                    sink.lost(kind, delta, clock::boottime_ns())?;
+                }
+            }
+            Ok(())
+        };
+    let ended = loop {
+        tokio::select! {
+            guard = ring.readable_mut() => {
+                let mut guard = guard.context("waiting on the ring buffer")?;
+                let mut drain = Drain { counts: &mut counts };
+                if drain.all(guard.get_inner_mut(), &mut sink)? == Flow::Stop {
+                    break Ended::Sink;
+                }
+                // Clear, then drain again: a record committed between the
+                // first drain and the clear would otherwise wait for the next.
+                guard.clear_ready();
+                if drain.all(guard.get_inner_mut(), &mut sink)? == Flow::Stop {
+                    break Ended::Sink;
+                }
+            }
+            _ = tick.tick() => {
+                check_lost(&session, &mut sink, &mut counts)?;
+                sink.tick();
+            }
+            _ = &mut deadline => break Ended::Duration,
+            _ = sigint.recv() => break Ended::Signal,
+            _ = sigterm.recv() => break Ended::Signal,
+        }
+    };
+    session.detach()?;
+    if ended != Ended::Sink {
+        Drain {
+            counts: &mut counts,
+        }
+        .all(ring.get_mut(), &mut sink)?;
+    }
+    check_lost(&session, &mut sink, &mut counts)?;
+    Ok((sink, counts, ended))
+}

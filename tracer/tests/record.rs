@@ -1,0 +1,332 @@
+//! Live tests of recording: a scripted workload recorded and traced in the
+//! same run, replay compared with live output, report and export checked,
+//! and every kind of bad input.
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::*;
+use serde_json::Value;
+
+fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Starts `tracer record` and waits until it is attached.
+fn start_recording(path: &Path, extra: &[&str]) -> Child {
+    let mut child = Command::new(tracer_exe())
+        .arg("record")
+        .arg("-o")
+        .arg(path)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tracer record");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("record attached");
+    assert!(line.contains("attached"), "{line}");
+    // Keep draining stderr so the recorder never blocks on it.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    child
+}
+
+fn stop(mut child: Child) {
+    // SAFETY: kill() with a pid we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "record exited with {status}");
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON ({e}): {l}")))
+        .collect()
+}
+
+/// An event without its timestamps: two tracers stamp the same kernel event
+/// a moment apart (each program run reads the clock), and each process
+/// measured the boot-to-wall-clock offset itself.
+fn untimed(v: &Value) -> Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().unwrap();
+    // Derived from the timestamps too.
+    for key in ["time", "boot_ns", "lifetime_ns"] {
+        o.remove(key);
+    }
+    if let Some(Value::String(d)) = o.get_mut("diagnosis") {
+        if let Some(i) = d.find(" after ") {
+            d.truncate(i);
+        }
+    }
+    if let Some(k) = o.get_mut("killed_by").and_then(Value::as_object_mut) {
+        k.remove("time");
+        k.remove("boot_ns");
+    }
+    v
+}
+
+#[test]
+fn replay_equals_live_and_report_counts_match() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let helper = dir.path().join("helper");
+    fs::write(&helper, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mut live = Tracer::start(&["--all-signals"]);
+    let recorder = start_recording(&log, &["--all-signals"]);
+    let from = boottime_ns();
+    // The workload: a child exiting 3, a signal to kthreadd, a core-dump helper.
+    let status = Command::new("/bin/sh")
+        .args(["-c", "exit 3"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    // SAFETY: kill() has no memory-safety preconditions.
+    unsafe { libc::kill(2, libc::SIGTERM) };
+    {
+        let _pattern = Restore::set(
+            "/proc/sys/kernel/core_pattern",
+            &format!("|{} %p", helper.display()),
+        );
+        let mut crasher = Command::new("/bin/sh")
+            .args(["-c", "kill -SEGV $$"])
+            .spawn()
+            .unwrap();
+        crasher.wait().unwrap();
+        live.wait_for("the helper's exit", |v| {
+            is(v, "exit") && v["kind"] == "umh" && v["ppid"] == 2
+        });
+    }
+    let to = boottime_ns();
+    std::thread::sleep(Duration::from_millis(200));
+    stop(recorder);
+    let (live_events, _) = live.stop();
+
+    let (code, out, err) = run_tracer(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--format",
+        "json",
+        "--all-signals",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let replayed = json_lines(&out);
+    // The live events of the workload window, and the same stretch of the
+    // replay (which starts at the same kernel event).
+    let live_window: Vec<&Value> = live_events
+        .iter()
+        .filter(|v| (from..=to).contains(&u64_of(v, "boot_ns")))
+        .collect();
+    assert!(
+        live_window.len() > 10,
+        "only {} live events",
+        live_window.len()
+    );
+    let first = untimed(live_window[0]);
+    let start = replayed
+        .iter()
+        .position(|v| untimed(v) == first)
+        .unwrap_or_else(|| panic!("the replay lacks the window's first event {first}"));
+    let replay_window = &replayed[start..(start + live_window.len()).min(replayed.len())];
+    assert_eq!(
+        replay_window.len(),
+        live_window.len(),
+        "the replay ends early"
+    );
+    for (live, replay) in live_window.iter().zip(replay_window) {
+        assert_eq!(untimed(live), untimed(replay), "replay differs from live");
+        let skew = u64_of(live, "boot_ns").abs_diff(u64_of(replay, "boot_ns"));
+        assert!(skew < 100_000_000, "timestamps {skew} ns apart: {live}");
+    }
+
+    // The report agrees with what was seen live.
+    let (code, out, err) = run_tracer(&["report", log.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let helpers: Vec<&Value> = report["helpers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["path"] == helper.to_str().unwrap())
+        .collect();
+    assert_eq!(helpers.len(), 1, "{report}");
+    assert!(str_of(helpers[0], "spawner_comm").starts_with("kworker/"));
+    assert_eq!(helpers[0]["end"], "exited 0");
+    let kthreadd_signals: u64 = report["signals_to_kernel_side"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["target_pid"] == 2 && s["signal"] == "SIGTERM" && s["result"] == "ignored")
+        .map(|s| u64_of(s, "count"))
+        .sum();
+    let live_kthreadd = live_events
+        .iter()
+        .filter(|v| is(v, "signal_generate") && v["pid"] == 2 && v["signo"] == 15)
+        .count() as u64;
+    assert_eq!(kthreadd_signals, live_kthreadd);
+    let new_umh = report["tasks_new"]["umh"].as_u64().unwrap_or(0);
+    let live_umh = live_events
+        .iter()
+        .filter(|v| is(v, "fork") && v["kind"] == "umh")
+        .count() as u64;
+    assert_eq!(new_umh, live_umh, "{report}");
+
+    // Export: every event as JSON Lines, user signals included.
+    let (code, out, err) = run_tracer(&["export", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let exported = json_lines(&out);
+    assert!(exported.len() >= replayed.len());
+    let mut by_event: BTreeMap<String, usize> = BTreeMap::new();
+    for v in &exported {
+        *by_event.entry(str_of(v, "event").to_string()).or_default() += 1;
+    }
+    assert!(
+        by_event.contains_key("fork") && by_event.contains_key("exit"),
+        "{by_event:?}"
+    );
+
+    // The log is private and never overwritten.
+    let meta = fs::metadata(&log).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    let (code, _, err) = run_tracer(&["record", "-o", log.to_str().unwrap(), "--duration", "1s"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn bad_logs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    fs::write(p("empty"), b"").unwrap();
+    fs::write(p("text"), b"just some text, not a log at all\n").unwrap();
+    let mut newer = b"TRACERLG".to_vec();
+    newer.extend_from_slice(&[9, 0, 0, 0]);
+    fs::write(p("newer"), &newer).unwrap();
+    let cases = [
+        (p("missing"), "No such file"),
+        (p("empty"), "empty: not a tracer log"),
+        (p("text"), "not a tracer log"),
+        (p("newer"), "format version 9"),
+        (dir.path().to_str().unwrap().to_string(), "is a directory"),
+    ];
+    for cmd in ["replay", "report", "export"] {
+        for (file, expect) in &cases {
+            let (code, _, err) = run_tracer(&[cmd, file]);
+            assert_eq!(code, 1, "{cmd} {file}: {err}");
+            assert!(err.contains(expect), "{cmd} {file}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn a_cut_log_replays_up_to_the_damage() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cut.log");
+    let recorder = start_recording(&log, &[]);
+    for _ in 0..5 {
+        Command::new("/bin/true").status().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop(recorder);
+    let full = fs::read(&log).unwrap();
+    let (code, whole, _) = run_tracer(&["export", log.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let whole = json_lines(&whole);
+    // Cut in the middle of the last event frame (the end frame is 13 bytes).
+    let cut = full.len() - 13 - 5;
+    fs::write(&log, &full[..cut]).unwrap();
+    let (code, out, err) = run_tracer(&["export", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let kept = json_lines(&out);
+    assert_eq!(kept.len(), whole.len() - 1, "all complete records");
+    assert_eq!(kept[..], whole[..whole.len() - 1]);
+    assert!(err.contains("damage starts at byte offset"), "{err}");
+}
+
+#[test]
+fn disk_full_while_recording_is_a_clear_error_and_the_log_stays_valid() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=256k",
+            "tracer-test",
+            mnt.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mounting a small tmpfs");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mnt);
+    let log = mnt.join("full.log");
+    let mut recorder = Command::new(tracer_exe())
+        .args(["record", "--all-signals", "-o", log.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A signal storm fills 256 KiB quickly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while recorder.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        for _ in 0..2000 {
+            // SAFETY: SIGWINCH is ignored by default.
+            unsafe { libc::kill(std::process::id() as i32, libc::SIGWINCH) };
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = recorder.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains("valid up to its last complete record"),
+        "{err}"
+    );
+    let (code, exported, err) = run_tracer(&["export", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        exported.lines().count() > 100,
+        "the records before the end are kept"
+    );
+}
