@@ -1,6 +1,7 @@
 //! The ring buffer all events go through, and the per-CPU loss counter.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     macros::map,
     maps::{ring_buf::RingBufEntry, PerCpuArray, RingBuf},
@@ -14,6 +15,30 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 /// Records that did not fit in `EVENTS`, per CPU, indexed by kind tag.
 #[map]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(EventKind::COUNTERS, 0);
+
+/// Unconsumed bytes past which a submit wakes the reader; the loader sets
+/// it from the ring size.
+#[unsafe(no_mangle)]
+static WAKEUP_BYTES: u64 = 0;
+
+/// Makes the record visible. Wakeups are batched: the reader polls on a
+/// short timer and is woken only when a record takes the unconsumed data
+/// past `WAKEUP_BYTES`. A wakeup per record would cost an interrupt (a VM
+/// exit, on a VM) for every event on a quiet machine.
+#[inline(always)]
+pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+    // SAFETY: a valid static; volatile keeps the loader's value.
+    let threshold = unsafe { core::ptr::read_volatile(&WAKEUP_BYTES) };
+    let avail = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    let size = core::mem::size_of::<T>() as u64 + 8;
+    let crossing = avail + size >= threshold && avail < threshold;
+    let flags = if crossing {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(flags as u64);
+}
 
 /// Reserves a record of type `T` or counts it as lost. The caller fills the
 /// body and submits.

@@ -27,6 +27,9 @@ pub struct SessionArgs {
     /// Stop after this long, e.g. 30s, 10m, 1h (default: until Ctrl-C).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
+    /// Print kernel and process statistics at the end (used by `cargo xtask bench`).
+    #[arg(long, hide = true)]
+    bench_stats: bool,
 }
 
 impl SessionArgs {
@@ -36,6 +39,7 @@ impl SessionArgs {
             ring_bytes: self.ring_buffer_size,
             filter: filter.kernel(),
             duration: self.duration,
+            bench_stats: self.bench_stats,
         }
     }
 }
@@ -165,6 +169,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
     },
+    /// Peak RSS of the task table with N synthetic tasks (for the bench).
+    #[command(hide = true)]
+    BenchTable { tasks: u32 },
     /// Show the lineage tree from PID 0, or from PID, with kinds.
     Tree {
         /// Root of the tree (default: 0, the idle task).
@@ -298,6 +305,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 live,
             })
         }
+        Command::BenchTable { tasks } => crate::bench_table::run(tasks),
         Command::Tree { pid, proc_root } => tree::run(tree::TreeOptions {
             root: pid,
             proc_root,

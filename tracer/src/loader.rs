@@ -78,6 +78,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .btf(Some(&aya_btf))
         .override_global("OFFSETS", &offsets, true)
         .override_global("FILTER", &opts.filter, true)
+        .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 4), true)
         .map_max_entries("EVENTS", opts.ring_bytes)
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
@@ -148,6 +149,18 @@ impl Session {
                 .with_context(|| format!("marking helper group {tgid}"))?;
         }
         Ok(())
+    }
+
+    /// (program, runs, total ns in the program) from the kernel's BPF
+    /// statistics; zeros unless `kernel.bpf_stats_enabled` is 1.
+    pub fn program_stats(&self) -> Vec<(&'static str, u64, u64)> {
+        PROGRAMS
+            .iter()
+            .filter_map(|(name, _)| {
+                let info = self.ebpf.program(name)?.info().ok()?;
+                Some((*name, info.run_count(), info.run_time().as_nanos() as u64))
+            })
+            .collect()
     }
 
     /// Records dropped because the ring buffer was full, by kind, summed

@@ -1,5 +1,6 @@
 //! tracer: a live Linux task tracer built on eBPF.
 
+mod bench_table;
 mod btf;
 mod classify;
 mod cli;

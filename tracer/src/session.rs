@@ -21,11 +21,16 @@ use crate::{
     tasks::TaskTable,
 };
 
+/// Longest a record waits in the ring on a quiet machine.
+const POLL: Duration = Duration::from_millis(50);
+
 pub struct SessionOptions {
     pub btf: PathBuf,
     pub ring_bytes: u32,
     pub filter: KernelFilter,
     pub duration: Option<Duration>,
+    /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
+    pub bench_stats: bool,
 }
 
 /// What a sink gets to start with.
@@ -166,6 +171,9 @@ pub async fn run<S: Sink>(
     let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // The kernel wakes us only past a fill threshold; this picks up the
+    // rest within a short, bounded delay.
+    let mut poll = tokio::time::interval(POLL);
     let deadline = async {
         match opts.duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -214,6 +222,12 @@ pub async fn run<S: Sink>(
                     break Ended::Sink;
                 }
             }
+            _ = poll.tick() => {
+                let mut drain = Drain { counts: &mut counts };
+                if drain.all(ring.get_mut(), &mut sink)? == Flow::Stop {
+                    break Ended::Sink;
+                }
+            }
             _ = tick.tick() => {
                 check_lost(&session, &mut sink, &mut counts)?;
                 sink.tick();
@@ -231,5 +245,30 @@ pub async fn run<S: Sink>(
         .all(ring.get_mut(), &mut sink)?;
     }
     check_lost(&session, &mut sink, &mut counts)?;
+    if opts.bench_stats {
+        eprintln!("tracer-stats: {}", bench_stats(&session, &counts));
+    }
     Ok((sink, counts, ended))
+}
+
+/// Kernel time per program, this process's CPU time and peak RSS, events
+/// and losses, as one JSON object.
+fn bench_stats(session: &loader::Session, counts: &Counts) -> String {
+    // SAFETY: getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    let programs: Vec<String> = session
+        .program_stats()
+        .iter()
+        .map(|(name, runs, ns)| format!("\"{name}\":{{\"runs\":{runs},\"ns\":{ns}}}"))
+        .collect();
+    format!(
+        "{{\"events\":{},\"lost\":{},\"cpu_ns\":{},\"maxrss_kb\":{},\"programs\":{{{}}}}}",
+        counts.total(),
+        counts.lost_total(),
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        ru.ru_maxrss,
+        programs.join(",")
+    )
 }

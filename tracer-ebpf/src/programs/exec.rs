@@ -28,6 +28,6 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let start: u64 = kread::field(mm, o.mm_arg_start);
     let end: u64 = kread::field(mm, o.mm_arg_end);
     ev.args_len = kread::user_bytes(start, end.saturating_sub(start), &mut ev.args) as u16;
-    entry.submit(0);
+    emit::submit(entry);
     0
 }

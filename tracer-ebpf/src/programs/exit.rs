@@ -32,6 +32,6 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     if group_over {
         lineage::on_group_exit(ev.task.tgid);
     }
-    entry.submit(0);
+    emit::submit(entry);
     0
 }

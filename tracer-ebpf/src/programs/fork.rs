@@ -32,6 +32,6 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
         ev.child.tgid,
         ev.child.flags,
     );
-    entry.submit(0);
+    emit::submit(entry);
     0
 }

@@ -24,6 +24,6 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     task::fill(&mut ev.task, t, &o);
     ev.new_comm = [0; 16];
     kread::kernel_str(comm, &mut ev.new_comm);
-    entry.submit(0);
+    emit::submit(entry);
     0
 }

@@ -66,7 +66,7 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     ev.group = group;
     ev.result = result;
     ev.sender_uid = bpf_get_current_uid_gid() as u32;
-    entry.submit(0);
+    emit::submit(entry);
     0
 }
 
@@ -99,6 +99,6 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     ev._pad = 0;
     ev.sa_handler = kread::field(ka, o.ksigaction_handler);
     ev.sa_flags = kread::field(ka, o.ksigaction_flags);
-    entry.submit(0);
+    emit::submit(entry);
     0
 }
