@@ -49,13 +49,10 @@ pub fn run(n: u32) -> Result<()> {
             argv: vec!["worker".into(), "--id".into(), i.to_string()],
         }));
     }
-    // SAFETY: getrusage fills the struct we own.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     println!(
         "{{\"tasks\":{},\"maxrss_kb\":{}}}",
         table.iter().count(),
-        ru.ru_maxrss
+        crate::session::peak_rss_kb()
     );
     Ok(())
 }

@@ -256,6 +256,7 @@ pub async fn run<S: Sink>(
 fn bench_stats(session: &loader::Session, counts: &Counts) -> String {
     // SAFETY: getrusage fills the struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid, writable rusage.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
     let programs: Vec<String> = session
@@ -268,7 +269,20 @@ fn bench_stats(session: &loader::Session, counts: &Counts) -> String {
         counts.total(),
         counts.lost_total(),
         tv(ru.ru_utime) + tv(ru.ru_stime),
-        ru.ru_maxrss,
+        peak_rss_kb(),
         programs.join(",")
     )
+}
+
+/// VmHWM: this image's peak RSS. (`ru_maxrss` is not it: exec keeps the
+/// high-water mark of the image the process replaced.)
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

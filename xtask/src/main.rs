@@ -1,5 +1,6 @@
 //! `cargo xtask`: set-up, build, run and test, with no manual steps.
 
+mod bench;
 mod setup;
 
 use std::process::{Command, ExitCode};
@@ -30,6 +31,12 @@ enum Cmd {
         /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Measure tracer's cost on fork+exec, fork and signal storms (needs root).
+    Bench {
+        /// Alternating untraced/traced runs per cell (medians are compared).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
 }
 
@@ -88,6 +95,19 @@ fn real_main() -> Result<()> {
                 .status()
                 .with_context(|| format!("running {}", exe.display()))?;
             std::process::exit(status.code().unwrap_or(1));
+        }
+        Cmd::Bench { rounds } => {
+            run(cargo(&tools).args(["build", "--release", "--package", "tracer"]))?;
+            run(cargo(&tools).args([
+                "build",
+                "--release",
+                "--package",
+                "xtask",
+                "--bin",
+                "workload",
+            ]))?;
+            let target = workspace_root().join("target/release");
+            bench::run(rounds, &target.join("tracer"), &target.join("workload"))
         }
         Cmd::Test { args } => {
             run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;

@@ -5,7 +5,11 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ExecEvent};
 
-use crate::{emit, kread, task};
+use crate::{
+    emit,
+    kread::{self, offset},
+    task,
+};
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
@@ -15,18 +19,17 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let Some(mut entry) = emit::reserve::<ExecEvent>(EventKind::Exec) else {
         return 0;
     };
-    let o = kread::offsets();
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Exec);
-    task::fill(&mut ev.task, p, &o);
+    task::fill(&mut ev.task, p);
     ev.old_pid = old_pid as u32;
 
-    let filename = kread::field::<usize>(bprm, o.binprm_filename) as *const u8;
+    let filename = kread::field::<usize>(bprm, offset!(binprm_filename)) as *const u8;
     ev.filename_len = kread::kernel_str(filename, &mut ev.filename) as u16;
 
-    let mm = kread::field::<usize>(p, o.task_mm) as *const u8;
-    let start: u64 = kread::field(mm, o.mm_arg_start);
-    let end: u64 = kread::field(mm, o.mm_arg_end);
+    let mm = kread::field::<usize>(p, offset!(task_mm)) as *const u8;
+    let start: u64 = kread::field(mm, offset!(mm_arg_start));
+    let end: u64 = kread::field(mm, offset!(mm_arg_end));
     ev.args_len = kread::user_bytes(start, end.saturating_sub(start), &mut ev.args) as u16;
     emit::submit(entry);
     0

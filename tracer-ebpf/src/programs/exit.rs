@@ -4,7 +4,11 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
 
-use crate::{emit, kread, lineage, task};
+use crate::{
+    emit,
+    kread::{self, offset},
+    lineage, task,
+};
 
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
@@ -12,12 +16,11 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     let Some(mut entry) = emit::reserve::<ExitEvent>(EventKind::Exit) else {
         return 0;
     };
-    let o = kread::offsets();
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Exit);
-    task::fill(&mut ev.task, p, &o);
-    ev.exit_code = kread::field(p, o.task_exit_code);
-    ev.group_dead = if o.exit_has_group_dead != 0 {
+    task::fill(&mut ev.task, p);
+    ev.exit_code = kread::field(p, offset!(task_exit_code));
+    ev.group_dead = if offset!(exit_has_group_dead) != 0 {
         let group_dead: u64 = ctx.arg(1);
         (group_dead & 1) as u8
     } else {

@@ -11,7 +11,7 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ForkEvent};
 
-use crate::{emit, kread, lineage, task};
+use crate::{emit, lineage, task};
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
@@ -20,11 +20,10 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     let Some(mut entry) = emit::reserve::<ForkEvent>(EventKind::Fork) else {
         return 0;
     };
-    let o = kread::offsets();
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Fork);
-    task::fill(&mut ev.creator, super::current_task(), &o);
-    task::fill(&mut ev.child, child, &o);
+    task::fill(&mut ev.creator, super::current_task());
+    task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;
     lineage::on_new_task(
         ev.creator.tgid,

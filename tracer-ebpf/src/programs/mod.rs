@@ -8,17 +8,16 @@ mod fork;
 mod rename;
 mod signal;
 
-use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task};
-use tracer_common::KernelOffsets;
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task_btf};
 
-use crate::kread;
+use crate::kread::{self, offset};
 
-/// The running task's `task_struct`.
+/// The running task's `task_struct`, as a BTF-typed pointer (so fields can
+/// be loaded directly; see `kread`).
 #[inline(always)]
 fn current_task() -> *const u8 {
-    // SAFETY: a plain helper call; the result is only used as an address for
-    // fault-tolerant reads.
-    unsafe { bpf_get_current_task() as *const u8 }
+    // SAFETY: a plain helper call; the result is only used with `kread`.
+    unsafe { bpf_get_current_task_btf() as *const u8 }
 }
 
 /// Whether the current task has `pid` as its pid or tgid.
@@ -30,6 +29,7 @@ fn current_is(pid: u32) -> bool {
 
 /// Whether `task` has `pid` as its pid or tgid.
 #[inline(always)]
-fn task_is(task: *const u8, pid: u32, o: &KernelOffsets) -> bool {
-    kread::field::<u32>(task, o.task_pid) == pid || kread::field::<u32>(task, o.task_tgid) == pid
+fn task_is(task: *const u8, pid: u32) -> bool {
+    kread::field::<u32>(task, offset!(task_pid)) == pid
+        || kread::field::<u32>(task, offset!(task_tgid)) == pid
 }

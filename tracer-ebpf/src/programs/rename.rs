@@ -12,8 +12,7 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     let t: *const u8 = ctx.arg(0);
     let comm: *const u8 = ctx.arg(1);
     let f = kread::filter();
-    let o = kread::offsets();
-    if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid, &o)) {
+    if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid)) {
         return 0;
     }
     let Some(mut entry) = emit::reserve::<RenameEvent>(EventKind::Rename) else {
@@ -21,7 +20,7 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Rename);
-    task::fill(&mut ev.task, t, &o);
+    task::fill(&mut ev.task, t);
     ev.new_comm = [0; 16];
     kread::kernel_str(comm, &mut ev.new_comm);
     emit::submit(entry);

@@ -4,11 +4,13 @@
 use aya_ebpf::{
     helpers::bpf_get_current_uid_gid, macros::btf_tracepoint, programs::BtfTracePointContext,
 };
-use tracer_common::{
-    EventKind, KernelOffsets, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE,
-};
+use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE};
 
-use crate::{emit, kread, lineage, task};
+use crate::{
+    emit,
+    kread::{self, offset},
+    lineage, task,
+};
 
 /// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
 const SEND_SIG_PRIV: usize = 1;
@@ -18,13 +20,13 @@ const SI_KERNEL: i32 = 0x80;
 /// (errno, code) of a `kernel_siginfo *`, as the tracepoints' own
 /// `TP_STORE_SIGINFO` decodes the two special pointer values.
 #[inline(always)]
-fn siginfo(info: *const u8, o: &KernelOffsets) -> (i32, i32) {
+fn siginfo(info: *const u8) -> (i32, i32) {
     match info as usize {
         0 => (0, SI_USER),
         SEND_SIG_PRIV => (0, SI_KERNEL),
         _ => (
-            kread::field(info, o.siginfo_errno),
-            kread::field(info, o.siginfo_code),
+            kread::field(info, offset!(siginfo_errno)),
+            kread::field(info, offset!(siginfo_code)),
         ),
     }
 }
@@ -42,14 +44,13 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     if !f.wants(EventKind::SignalGenerate) {
         return 0;
     }
-    let o = kread::offsets();
-    if f.pid != 0 && !super::current_is(f.pid) && !super::task_is(target, f.pid, &o) {
+    if f.pid != 0 && !super::current_is(f.pid) && !super::task_is(target, f.pid) {
         return 0;
     }
     if f.signals == SIGNALS_KERNEL_SIDE
         && !lineage::kernel_side(
-            kread::field(target, o.task_flags),
-            kread::field(target, o.task_tgid),
+            kread::field(target, offset!(task_flags)),
+            kread::field(target, offset!(task_tgid)),
         )
     {
         return 0;
@@ -59,10 +60,10 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::SignalGenerate);
-    task::fill(&mut ev.sender, super::current_task(), &o);
-    task::fill(&mut ev.target, target, &o);
+    task::fill(&mut ev.sender, super::current_task());
+    task::fill(&mut ev.target, target);
     ev.sig = sig;
-    (ev.errno, ev.code) = siginfo(info, &o);
+    (ev.errno, ev.code) = siginfo(info);
     ev.group = group;
     ev.result = result;
     ev.sender_uid = bpf_get_current_uid_gid() as u32;
@@ -80,11 +81,10 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     if !f.wants(EventKind::SignalDeliver) || (f.pid != 0 && !super::current_is(f.pid)) {
         return 0;
     }
-    let o = kread::offsets();
     if f.signals == SIGNALS_KERNEL_SIDE {
         let me = super::current_task();
         let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-        if !lineage::kernel_side(kread::field(me, o.task_flags), tgid) {
+        if !lineage::kernel_side(kread::field(me, offset!(task_flags)), tgid) {
             return 0;
         }
     }
@@ -93,12 +93,12 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::SignalDeliver);
-    task::fill(&mut ev.task, super::current_task(), &o);
+    task::fill(&mut ev.task, super::current_task());
     ev.sig = sig;
-    (ev.errno, ev.code) = siginfo(info, &o);
+    (ev.errno, ev.code) = siginfo(info);
     ev._pad = 0;
-    ev.sa_handler = kread::field(ka, o.ksigaction_handler);
-    ev.sa_flags = kread::field(ka, o.ksigaction_flags);
+    ev.sa_handler = kread::field(ka, offset!(ksigaction_handler));
+    ev.sa_flags = kread::field(ka, offset!(ksigaction_flags));
     emit::submit(entry);
     0
 }

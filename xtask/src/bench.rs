@@ -1,0 +1,418 @@
+//! `cargo xtask bench`: workload slowdown, events/s, losses, in-kernel ns
+//! per event, tracer CPU per event, peak RSS, start-up time and memory at
+//! 100,000 tasks, all measured in one run on this machine.
+//!
+//! Slowdowns compare medians of alternating untraced and traced runs, with
+//! `kernel.bpf_stats_enabled` off (its clock reads would inflate them);
+//! in-kernel costs come from a separate pass with it on (restored after).
+
+use std::{
+    fmt::Write as _,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::workspace_root;
+
+/// (name, operations): each runs for roughly a second untraced here.
+const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
+
+struct Mode {
+    name: &'static str,
+    args: &'static [&'static str],
+    record: bool,
+}
+
+const MODES: [Mode; 3] = [
+    Mode {
+        name: "trace (default filters)",
+        args: &["trace"],
+        record: false,
+    },
+    Mode {
+        name: "trace --format json --all-signals",
+        args: &["trace", "--format", "json", "--all-signals"],
+        record: false,
+    },
+    Mode {
+        name: "record --all-signals",
+        args: &["record", "--all-signals"],
+        record: true,
+    },
+];
+
+/// What `tracer --bench-stats` printed.
+#[derive(Default, Clone)]
+struct Stats {
+    events: u64,
+    lost: u64,
+    cpu_ns: u64,
+    maxrss_kb: u64,
+    /// (program, runs, ns)
+    programs: Vec<(String, u64, u64)>,
+}
+
+/// Pulls `"key":number` out of a flat JSON text.
+fn num(text: &str, key: &str) -> u64 {
+    let pat = format!("\"{key}\":");
+    text.find(&pat)
+        .and_then(|i| {
+            let rest = &text[i + pat.len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+fn parse_stats(line: &str) -> Stats {
+    let mut s = Stats {
+        events: num(line, "events"),
+        lost: num(line, "lost"),
+        cpu_ns: num(line, "cpu_ns"),
+        maxrss_kb: num(line, "maxrss_kb"),
+        programs: Vec::new(),
+    };
+    if let Some(progs) = line.split("\"programs\":{").nth(1) {
+        for part in progs.split("},") {
+            if let Some((name, body)) = part.split_once("\":{") {
+                let name = name.trim_start_matches(['"', '{', ',']).to_string();
+                s.programs.push((name, num(body, "runs"), num(body, "ns")));
+            }
+        }
+    }
+    s
+}
+
+struct Bench {
+    tracer: PathBuf,
+    workload: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Bench {
+    /// Runs a workload; returns its own timing in ns.
+    fn workload(&self, name: &str, ops: u64) -> Result<u64> {
+        let out = Command::new(&self.workload)
+            .args([name, &ops.to_string()])
+            .output()
+            .context("running the workload")?;
+        if !out.status.success() {
+            bail!(
+                "workload {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(num(&String::from_utf8_lossy(&out.stdout), "ns"))
+    }
+
+    /// One traced run: (workload ns, tracer stats, ms from spawn to attached).
+    fn traced(&self, mode: &Mode, name: &str, ops: u64) -> Result<(u64, Stats, f64)> {
+        let log = self.tmp.join("bench.log");
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = Command::new(&self.tracer);
+        cmd.args(mode.args).arg("--bench-stats");
+        if mode.record {
+            cmd.arg("-o").arg(&log);
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting tracer")?;
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stderr.read_line(&mut line)? == 0 {
+                bail!("tracer exited before attaching");
+            }
+            if line.contains("attached") {
+                break;
+            }
+        }
+        let attach_ms = started.elapsed().as_secs_f64() * 1e3;
+        let ns = self.workload(name, ops)?;
+        // SAFETY: kill() with the pid of our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let mut stats = None;
+        for l in stderr.lines() {
+            let l = l?;
+            if let Some(json) = l.strip_prefix("tracer-stats: ") {
+                stats = Some(parse_stats(json));
+            }
+        }
+        let status = child.wait()?;
+        let _ = std::fs::remove_file(&log);
+        match (status.success(), stats) {
+            (true, Some(s)) => Ok((ns, s, attach_ms)),
+            _ => bail!("tracer {} failed: {status}", mode.name),
+        }
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+/// Sets kernel.bpf_stats_enabled for its lifetime, restoring the old value.
+struct BpfStats(String);
+
+impl BpfStats {
+    const PATH: &'static str = "/proc/sys/kernel/bpf_stats_enabled";
+    fn set(on: bool) -> Result<BpfStats> {
+        let old = std::fs::read_to_string(Self::PATH).context("reading bpf_stats_enabled")?;
+        std::fs::write(Self::PATH, if on { "1" } else { "0" })
+            .context("writing bpf_stats_enabled (needs root)")?;
+        Ok(BpfStats(old.trim().to_string()))
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = std::fs::write(Self::PATH, &self.0);
+    }
+}
+
+struct Row {
+    workload: &'static str,
+    mode: &'static str,
+    slowdown: f64,
+    events_per_s: f64,
+    lost: u64,
+    cpu_ns_per_event: f64,
+    maxrss_mb: f64,
+}
+
+fn installed(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn run(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let bench = Bench {
+        tracer: tracer.to_path_buf(),
+        workload: workload.to_path_buf(),
+        tmp: tmp.clone(),
+    };
+    let result = measure(&bench, rounds);
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+fn measure(bench: &Bench, rounds: usize) -> Result<()> {
+    let began = Instant::now();
+    let mut rows = Vec::new();
+    let mut attach = Vec::new();
+    {
+        let _off = BpfStats::set(false)?;
+        for (name, ops) in WORKLOADS {
+            for mode in &MODES {
+                eprintln!("bench: {name} under {} ({rounds} rounds)", mode.name);
+                let (mut base, mut traced) = (Vec::new(), Vec::new());
+                let mut last = Stats::default();
+                let mut events_per_s = Vec::new();
+                for _ in 0..rounds {
+                    base.push(bench.workload(name, ops)? as f64);
+                    let (ns, stats, ms) = bench.traced(mode, name, ops)?;
+                    traced.push(ns as f64);
+                    events_per_s.push(stats.events as f64 / (ns as f64 / 1e9));
+                    attach.push(ms);
+                    last = Stats {
+                        lost: last.lost.max(stats.lost),
+                        maxrss_kb: last.maxrss_kb.max(stats.maxrss_kb),
+                        ..stats
+                    };
+                }
+                rows.push(Row {
+                    workload: name,
+                    mode: mode.name,
+                    slowdown: median(&mut traced) / median(&mut base),
+                    events_per_s: median(&mut events_per_s),
+                    lost: last.lost,
+                    cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
+                    maxrss_mb: last.maxrss_kb as f64 / 1024.0,
+                });
+            }
+        }
+    }
+    // In-kernel cost per program, with BPF statistics on.
+    let mut kernel: Vec<(String, &'static str, f64, u64)> = Vec::new();
+    {
+        let _on = BpfStats::set(true)?;
+        for mode in [&MODES[0], &MODES[2]] {
+            let mut sums: Vec<(String, u64, u64)> = Vec::new();
+            for (name, ops) in WORKLOADS {
+                let (_, stats, _) = bench.traced(mode, name, ops)?;
+                for (prog, runs, ns) in stats.programs {
+                    match sums.iter_mut().find(|(p, _, _)| *p == prog) {
+                        Some(e) => {
+                            e.1 += runs;
+                            e.2 += ns;
+                        }
+                        None => sums.push((prog, runs, ns)),
+                    }
+                }
+            }
+            for (prog, runs, ns) in sums {
+                kernel.push((prog, mode.name, ns as f64 / runs.max(1) as f64, runs));
+            }
+        }
+    }
+    let table = Command::new(&bench.tracer)
+        .args(["bench-table", "100000"])
+        .output()
+        .context("tracer bench-table")?;
+    let table_rss_mb = num(&String::from_utf8_lossy(&table.stdout), "maxrss_kb") as f64 / 1024.0;
+    let attach_ms = median(&mut attach);
+
+    let mut out = String::new();
+    let _ = writeln!(out, "machine: {}", machine());
+    let _ = writeln!(
+        out,
+        "rounds per cell: {rounds}; took {:.0} s\n",
+        began.elapsed().as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "{:<9} {:<34} {:>8} {:>12} {:>6} {:>10} {:>8}",
+        "workload", "mode", "slowdown", "events/s", "lost", "cpu ns/ev", "RSS MB"
+    );
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<34} {:>7.2}x {:>12.0} {:>6} {:>10.0} {:>8.1}",
+            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ns_per_event, r.maxrss_mb
+        );
+    }
+    let _ = writeln!(out, "\nin-kernel ns per run (all workloads):");
+    for (prog, mode, ns, runs) in &kernel {
+        let _ = writeln!(out, "  {prog:<20} {mode:<34} {ns:>7.0} ns  ({runs} runs)");
+    }
+    let _ = writeln!(out, "\nstart-up to attached: {attach_ms:.0} ms (median)");
+    let _ = writeln!(
+        out,
+        "task table with 100,000 tasks: peak RSS {table_rss_mb:.1} MB"
+    );
+    let others: Vec<&str> = ["bpftrace", "sigsnoop", "execsnoop", "exitsnoop"]
+        .into_iter()
+        .filter(|t| installed(t))
+        .collect();
+    if others.is_empty() {
+        let _ = writeln!(
+            out,
+            "bpftrace, libbpf-tools (sigsnoop, execsnoop, exitsnoop): not installed, not measured"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "installed but not yet driven by this bench: {}",
+            others.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\ntargets:");
+    let cell = |w: &str, m: usize| {
+        rows.iter()
+            .find(|r| r.workload == w && r.mode == MODES[m].name)
+    };
+    let mut check = |what: String, ok: bool| {
+        let _ = writeln!(out, "  [{}] {what}", if ok { "met" } else { "NOT met" });
+    };
+    let worst_kernel = kernel.iter().map(|k| k.2).fold(0.0, f64::max);
+    check(
+        format!("in-kernel cost <= 150 ns for every program (worst {worst_kernel:.0} ns)"),
+        worst_kernel <= 150.0,
+    );
+    if let Some(r) = cell("signal", 2) {
+        check(
+            format!(
+                "signal storm recorded: <= 1.5x ({:.2}x), 0 lost ({}), >= 1M events/s ({:.0})",
+                r.slowdown, r.lost, r.events_per_s
+            ),
+            r.slowdown <= 1.5 && r.lost == 0 && r.events_per_s >= 1e6,
+        );
+    }
+    if let Some(r) = cell("signal", 0) {
+        check(
+            format!(
+                "signal storm, default filters: <= 1.2x ({:.2}x)",
+                r.slowdown
+            ),
+            r.slowdown <= 1.2,
+        );
+    }
+    if let Some(r) = cell("forkexec", 2) {
+        check(
+            format!("fork+exec storm recorded: <= 1.1x ({:.2}x)", r.slowdown),
+            r.slowdown <= 1.1,
+        );
+    }
+    check(
+        format!("peak RSS with 100,000 tasks <= 50 MB ({table_rss_mb:.1} MB)"),
+        table_rss_mb <= 50.0,
+    );
+    check(
+        format!("attached within 300 ms of start ({attach_ms:.0} ms)"),
+        attach_ms <= 300.0,
+    );
+    print!("{out}");
+
+    let dir = workspace_root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let mut json = format!(
+        "{{\"machine\":{:?},\"rounds\":{rounds},\"attach_ms\":{attach_ms:.1},\"table_100k_rss_mb\":{table_rss_mb:.1},\"runs\":[",
+        machine()
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let _ = write!(
+            json,
+            "{}{{\"workload\":\"{}\",\"mode\":{:?},\"slowdown\":{:.3},\"events_per_s\":{:.0},\"lost\":{},\"cpu_ns_per_event\":{:.0},\"maxrss_mb\":{:.1}}}",
+            if i > 0 { "," } else { "" },
+            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ns_per_event, r.maxrss_mb
+        );
+    }
+    json.push_str("],\"kernel_ns_per_run\":[");
+    for (i, (prog, mode, ns, runs)) in kernel.iter().enumerate() {
+        let _ = write!(
+            json,
+            "{}{{\"program\":\"{prog}\",\"mode\":{mode:?},\"ns\":{ns:.0},\"runs\":{runs}}}",
+            if i > 0 { "," } else { "" }
+        );
+    }
+    json.push_str("]}\n");
+    let path = dir.join("bench.json");
+    std::fs::write(&path, json)?;
+    println!("\nJSON: {}", path.display());
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    format!("{cpus} CPUs, {cpu}, Linux {}", kernel.trim())
+}
