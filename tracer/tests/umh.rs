@@ -186,3 +186,42 @@ fn io_uring_workers_and_a_signal_to_one() {
     unsafe { libc::close(sq) };
     tracer.stop();
 }
+
+#[test]
+fn sigkill_to_an_io_worker_kills_its_whole_process() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&[]);
+    // A child process with an io-wq worker: fork this (multi-threaded) test
+    // process; the child only makes syscalls (glibc keeps malloc usable
+    // across fork) and then waits to be killed.
+    // SAFETY: see above; the child never returns into the test harness.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
+    if child == 0 {
+        let _read = AsyncRead::start();
+        loop {
+            // SAFETY: pause() has no preconditions.
+            unsafe { libc::pause() };
+        }
+    }
+    let child = child as u64;
+    let worker = tracer.wait_for("the child's io-wq worker", |v| {
+        is(v, "fork") && v["tgid"] == child && has_flag(v, "IO_WORKER")
+    });
+    let worker_pid = u64_of(&worker, "pid");
+    kill(worker_pid, libc::SIGKILL);
+    let sig = tracer.wait_for("SIGKILL to the worker", |v| {
+        is(v, "signal_generate") && v["pid"] == worker_pid
+    });
+    assert_eq!(sig["kind"], "io_worker", "{sig}");
+    assert_eq!(sig["result"], "delivered", "{sig}");
+    // The whole process dies: its main thread exits killed by SIGKILL.
+    let exit = tracer.wait_for("the process's exit", |v| is(v, "exit") && v["pid"] == child);
+    assert_eq!(exit["exit_signal"], "SIGKILL", "{exit}");
+    assert_eq!(exit["kind"], "user");
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(child as i32, &mut status, 0) };
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+    tracer.stop();
+}
