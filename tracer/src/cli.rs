@@ -22,7 +22,7 @@ pub struct SessionArgs {
     #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
     btf: PathBuf,
     /// Ring buffer size: a power of two of at least one page, e.g. 64K, 4M.
-    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_ring_size)]
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_ring_size)]
     ring_buffer_size: u32,
     /// Stop after this long, e.g. 30s, 10m, 1h (default: until Ctrl-C).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

@@ -78,7 +78,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .btf(Some(&aya_btf))
         .override_global("OFFSETS", &offsets, true)
         .override_global("FILTER", &opts.filter, true)
-        .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 4), true)
+        .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 8), true)
         .map_max_entries("EVENTS", opts.ring_bytes)
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
