@@ -33,9 +33,15 @@ pub struct KernelOffsets {
     pub mm_arg_end: u32,
     /// 1 when `sched_process_exit` passes `group_dead` (6.16+), else 0.
     pub exit_has_group_dead: u32,
+    /// Bit offset of the `task_struct.in_execve` bitfield, or
+    /// [`KernelOffsets::ABSENT`].
+    pub task_in_execve_bit: u32,
 }
 
 impl KernelOffsets {
+    /// Marks an optional field the running kernel does not have.
+    pub const ABSENT: u32 = u32::MAX;
+
     /// The placeholder compiled into the object; the loader overrides it.
     pub const UNSET: KernelOffsets = KernelOffsets {
         task_flags: 0,
@@ -54,10 +60,11 @@ impl KernelOffsets {
         mm_arg_start: 0,
         mm_arg_end: 0,
         exit_has_group_dead: 0,
+        task_in_execve_bit: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 16 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 17 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

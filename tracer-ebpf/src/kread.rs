@@ -9,7 +9,9 @@
 //! mattered: a task snapshot is eight reads. Strings still go through the
 //! string helpers.
 
-use aya_ebpf::helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user};
+use aya_ebpf::helpers::{
+    bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user,
+};
 use tracer_common::{KernelFilter, KernelOffsets};
 
 /// Placeholder that the loader overrides with the running kernel's offsets.
@@ -49,6 +51,16 @@ pub fn field<T: Copy>(base: *const u8, off: u32) -> T {
     // verifier accepts it only at a real field of `base`'s type, and the JIT
     // makes a faulting load yield zero. No Rust reference is created.
     unsafe { core::ptr::read_volatile(src) }
+}
+
+/// Whether bit `bit` (counted from `base`) is set, for bitfields, which the
+/// verifier does not let a direct load touch.
+#[inline(always)]
+pub fn bit(base: *const u8, bit: u32) -> bool {
+    let src = base.wrapping_add((bit / 8) as usize);
+    // SAFETY: a fault-tolerant copy of one byte into a value we own.
+    let byte: u8 = unsafe { bpf_probe_read_kernel(src) }.unwrap_or(0);
+    byte & (1 << (bit % 8)) != 0
 }
 
 /// Copies the NUL-terminated kernel string at `src` into `dst`; returns its

@@ -158,7 +158,7 @@ impl Btf {
     }
 
     /// Finds `member` in the struct/union `id`, looking through anonymous
-    /// struct/union members. Returns (byte offset, member type id).
+    /// struct/union members. Returns (bit offset, member type id).
     fn member(&self, id: u32, member: &str, depth: u32) -> Result<Option<(u32, u32)>, BtfError> {
         let r = self.rec(id)?;
         if !matches!(r.kind(), KIND_STRUCT | KIND_UNION) || depth > 8 {
@@ -174,12 +174,12 @@ impl Btf {
             };
             let name = self.name(name_off);
             if name == member.as_bytes() {
-                return Ok(Some((bits / 8, ty)));
+                return Ok(Some((bits, ty)));
             }
             if name.is_empty() {
                 let inner = self.skip_modifiers(ty)?;
                 if let Some((off, ty)) = self.member(inner, member, depth + 1)? {
-                    return Ok(Some((bits / 8 + off, ty)));
+                    return Ok(Some((bits + off, ty)));
                 }
             }
         }
@@ -188,6 +188,12 @@ impl Btf {
 
     /// Byte offset of `path` (e.g. `["sa", "sa_handler"]`) in `struct ty`.
     pub fn member_offset(&self, ty: &str, path: &[&str]) -> Result<u32, BtfError> {
+        Ok(self.member_bit_offset(ty, path)? / 8)
+    }
+
+    /// Bit offset of `path` in `struct ty` (for bitfields such as
+    /// `task_struct.in_execve`).
+    pub fn member_bit_offset(&self, ty: &str, path: &[&str]) -> Result<u32, BtfError> {
         let mut id = self.find(ty, KIND_STRUCT)?;
         let mut total = 0;
         let mut within = ty.to_string();

@@ -348,3 +348,32 @@ fn user_signals_are_dropped_in_kernel_by_default() {
         .unwrap_or_else(|| panic!("no signal_generate count in: {stderr}"));
     assert!(generated < 100, "{generated} signal records read: {stderr}");
 }
+
+#[test]
+fn renames_are_reported_but_not_the_one_every_exec_does() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&["--event", "exec,rename"]);
+    let status = Command::new("/bin/true").status().expect("true");
+    assert!(status.success());
+    // prctl(PR_SET_NAME) on a thread of our own.
+    let tid = std::thread::spawn(|| {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated name of at most 16 bytes.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"renamed-thread".as_ptr()) };
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() as u64 }
+    })
+    .join()
+    .unwrap();
+    let rename = tracer.wait_for("prctl rename", |v| is(v, "rename") && v["pid"] == tid);
+    assert_eq!(rename["new_comm"], "renamed-thread");
+    let exec = tracer.wait_for("exec of /bin/true", |v| {
+        is(v, "exec") && v["filename"] == "/bin/true" && v["ppid"] == me()
+    });
+    let (events, _) = tracer.stop();
+    assert!(
+        !events
+            .iter()
+            .any(|v| is(v, "rename") && v["pid"] == exec["pid"]),
+        "exec's own rename is not reported: the exec carries the name"
+    );
+}

@@ -1,11 +1,16 @@
 //! `task_rename(struct task_struct *task, const char *comm)`: comm changes
 //! (prctl(PR_SET_NAME), writes to /proc/PID/comm, kthread naming), fired
-//! before the new name is copied in.
+//! before the new name is copied in. The rename every exec does is skipped:
+//! the exec event already carries the new name.
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
-use tracer_common::{EventKind, RenameEvent};
+use tracer_common::{EventKind, KernelOffsets, RenameEvent};
 
-use crate::{emit, kread, task};
+use crate::{
+    emit,
+    kread::{self, offset},
+    task,
+};
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
@@ -13,6 +18,10 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     let comm: *const u8 = ctx.arg(1);
     let f = kread::filter();
     if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid)) {
+        return 0;
+    }
+    let in_execve = offset!(task_in_execve_bit);
+    if in_execve != KernelOffsets::ABSENT && kread::bit(t, in_execve) {
         return 0;
     }
     let Some(mut entry) = emit::reserve::<RenameEvent>(EventKind::Rename) else {
