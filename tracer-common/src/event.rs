@@ -163,7 +163,8 @@ pub struct SignalGenerateEvent {
     /// `TRACE_SIGNAL_*`: 0 delivered, 1 ignored, 2 already pending,
     /// 3 overflow fail, 4 lose info.
     pub result: i32,
-    /// Real uid of the sender, as `bpf_get_current_uid_gid()` reports it.
+    /// Real uid of the sender (`current->real_cred->uid`, in the initial
+    /// user namespace).
     pub sender_uid: u32,
 }
 

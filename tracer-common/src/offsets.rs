@@ -33,6 +33,9 @@ pub struct KernelOffsets {
     pub mm_arg_end: u32,
     /// 1 when `sched_process_exit` passes `group_dead` (6.16+), else 0.
     pub exit_has_group_dead: u32,
+    /// `task_struct.real_cred` and `cred.uid` (a `kuid_t`).
+    pub task_real_cred: u32,
+    pub cred_uid: u32,
     /// Bit offset of the `task_struct.in_execve` bitfield, or
     /// [`KernelOffsets::ABSENT`].
     pub task_in_execve_bit: u32,
@@ -60,11 +63,13 @@ impl KernelOffsets {
         mm_arg_start: 0,
         mm_arg_end: 0,
         exit_has_group_dead: 0,
+        task_real_cred: 0,
+        cred_uid: 0,
         task_in_execve_bit: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 17 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 19 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

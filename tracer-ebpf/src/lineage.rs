@@ -46,10 +46,13 @@ pub fn is_umh(tgid: u32) -> bool {
     unsafe { UMH_TGIDS.get(&tgid) }.is_some()
 }
 
-/// Forgets a thread group that died.
+/// Forgets a thread group that died. The lockless lookup first spares
+/// every ordinary exit the bucket lock a delete takes.
 #[inline(always)]
 pub fn on_group_exit(tgid: u32) {
-    let _ = UMH_TGIDS.remove(&tgid);
+    if is_umh(tgid) {
+        let _ = UMH_TGIDS.remove(&tgid);
+    }
 }
 
 /// Whether a task with these flags and tgid is kernel-side.

@@ -32,6 +32,8 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         mm_arg_end: off("mm_struct", &["arg_end"])?,
         // (p, group_dead) since 6.16; (p) before.
         exit_has_group_dead: u32::from(exit_arity >= 2),
+        task_real_cred: off("task_struct", &["real_cred"])?,
+        cred_uid: off("cred", &["uid"])?,
         // Optional: without it, exec's own rename is reported too.
         task_in_execve_bit: btf
             .member_bit_offset("task_struct", &["in_execve"])
