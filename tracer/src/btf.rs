@@ -4,7 +4,7 @@
 //! aya parses BTF too, but does not expose member lookups; this reader keeps
 //! only an index of type records and the raw bytes.
 
-use std::{fmt, path::Path};
+use std::fmt;
 
 const MAGIC: u16 = 0xeb9f;
 
@@ -72,19 +72,17 @@ impl TypeRec {
     }
 }
 
-pub struct Btf {
-    types: Vec<u8>,
-    strings: Vec<u8>,
+/// Borrows the BTF bytes: the loader hands the same buffer to aya, so the
+/// (several MB) file is held in memory once.
+pub struct Btf<'a> {
+    types: &'a [u8],
+    strings: &'a [u8],
     /// Index by type id; id 0 is `void` and has no record.
     recs: Vec<TypeRec>,
 }
 
-impl Btf {
-    pub fn from_file(path: &Path) -> std::io::Result<Result<Btf, BtfError>> {
-        Ok(Btf::parse(&std::fs::read(path)?))
-    }
-
-    pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
+impl<'a> Btf<'a> {
+    pub fn parse(data: &'a [u8]) -> Result<Btf<'a>, BtfError> {
         let u32_at = |off: usize| -> Result<u32, BtfError> {
             data.get(off..off + 4)
                 .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
@@ -96,17 +94,17 @@ impl Btf {
             ));
         }
         let hdr_len = u32_at(4)? as usize;
-        let section = |off: usize, len: usize| -> Result<Vec<u8>, BtfError> {
+        let section = |off: usize, len: usize| -> Result<&'a [u8], BtfError> {
             let start = hdr_len.checked_add(off);
             let end = start.and_then(|s| s.checked_add(len));
             match (start, end) {
-                (Some(s), Some(e)) if e <= data.len() => Ok(data[s..e].to_vec()),
+                (Some(s), Some(e)) if e <= data.len() => Ok(&data[s..e]),
                 _ => Err(BtfError::Malformed("section out of bounds".into())),
             }
         };
         let types = section(u32_at(8)? as usize, u32_at(12)? as usize)?;
         let strings = section(u32_at(16)? as usize, u32_at(20)? as usize)?;
-        let recs = index_types(&types)?;
+        let recs = index_types(types)?;
         Ok(Btf {
             types,
             strings,
@@ -315,7 +313,8 @@ mod tests {
 
     #[test]
     fn finds_members_through_anonymous_structs() {
-        let btf = Btf::parse(&sample()).expect("sample parses");
+        let blob = sample();
+        let btf = Btf::parse(&blob).expect("sample parses");
         assert_eq!(btf.member_offset("outer", &["a"]), Ok(0));
         assert_eq!(btf.member_offset("outer", &["b"]), Ok(4));
         assert_eq!(

@@ -41,22 +41,19 @@ pub struct Session {
     lost: PerCpuArray<MapData, u64>,
 }
 
-fn read_kernel_btf(path: &Path) -> Result<(btf::Btf, aya::Btf)> {
-    let ours = match btf::Btf::from_file(path) {
-        Ok(parsed) => {
-            parsed.with_context(|| format!("reading kernel BTF from {}", path.display()))?
-        }
+/// The kernel's BTF, read once: our reader resolves offsets from it, aya
+/// parses it for loading the tp_btf programs.
+fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(data) => Ok(data),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "kernel BTF not found at {}: tracer needs a kernel built with \
              CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.x are), \
              or a BTF file passed with --btf",
             path.display()
         ),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let aya_btf = aya::Btf::parse_file(path, aya::Endianness::default())
-        .with_context(|| format!("parsing kernel BTF at {}", path.display()))?;
-    Ok((ours, aya_btf))
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// Explains the load and attach errors a newcomer will hit.
@@ -72,8 +69,13 @@ fn explain(err: impl std::error::Error + Send + Sync + 'static, what: String) ->
 
 pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     privileges::check()?;
-    let (btf, aya_btf) = read_kernel_btf(opts.btf_path)?;
-    let offsets = offsets::resolve(&btf)?;
+    let data = read_kernel_btf(opts.btf_path)?;
+    let offsets = btf::Btf::parse(&data)
+        .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
+        .and_then(|btf| offsets::resolve(&btf))?;
+    let aya_btf = aya::Btf::parse(&data, aya::Endianness::default())
+        .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
+    drop(data);
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&aya_btf))
         .override_global("OFFSETS", &offsets, true)

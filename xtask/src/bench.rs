@@ -192,6 +192,7 @@ struct Row {
     events_per_s: f64,
     lost: u64,
     cpu_ns_per_event: f64,
+    cpu_ms: f64,
     maxrss_mb: f64,
 }
 
@@ -247,6 +248,7 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
                     events_per_s: median(&mut events_per_s),
                     lost: last.lost,
                     cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
+                    cpu_ms: last.cpu_ns as f64 / 1e6,
                     maxrss_mb: last.maxrss_kb as f64 / 1024.0,
                 });
             }
@@ -291,14 +293,26 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
     );
     let _ = writeln!(
         out,
-        "{:<9} {:<34} {:>8} {:>12} {:>6} {:>10} {:>8}",
-        "workload", "mode", "slowdown", "events/s", "lost", "cpu ns/ev", "RSS MB"
+        "{:<9} {:<34} {:>8} {:>12} {:>6} {:>8} {:>10} {:>8}",
+        "workload", "mode", "slowdown", "events/s", "lost", "cpu ms", "cpu ns/ev", "RSS MB"
     );
     for r in &rows {
+        let per_event = if r.events_per_s >= 1.0 {
+            format!("{:.0}", r.cpu_ns_per_event)
+        } else {
+            "-".to_string()
+        };
         let _ = writeln!(
             out,
-            "{:<9} {:<34} {:>7.2}x {:>12.0} {:>6} {:>10.0} {:>8.1}",
-            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ns_per_event, r.maxrss_mb
+            "{:<9} {:<34} {:>7.2}x {:>12.0} {:>6} {:>8.0} {:>10} {:>8.1}",
+            r.workload,
+            r.mode,
+            r.slowdown,
+            r.events_per_s,
+            r.lost,
+            r.cpu_ms,
+            per_event,
+            r.maxrss_mb
         );
     }
     let _ = writeln!(out, "\nin-kernel ns per run (all workloads):");
@@ -382,9 +396,9 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
     for (i, r) in rows.iter().enumerate() {
         let _ = write!(
             json,
-            "{}{{\"workload\":\"{}\",\"mode\":{:?},\"slowdown\":{:.3},\"events_per_s\":{:.0},\"lost\":{},\"cpu_ns_per_event\":{:.0},\"maxrss_mb\":{:.1}}}",
+            "{}{{\"workload\":\"{}\",\"mode\":{:?},\"slowdown\":{:.3},\"events_per_s\":{:.0},\"lost\":{},\"cpu_ms\":{:.1},\"cpu_ns_per_event\":{:.0},\"maxrss_mb\":{:.1}}}",
             if i > 0 { "," } else { "" },
-            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ns_per_event, r.maxrss_mb
+            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ms, r.cpu_ns_per_event, r.maxrss_mb
         );
     }
     json.push_str("],\"kernel_ns_per_run\":[");
