@@ -114,12 +114,6 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
             path.display()
         );
     }
-    eprintln!("{}", counts.summary());
-    if printer.undecodable > 0 {
-        eprintln!(
-            "tracer: skipped {} undecodable records",
-            printer.undecodable
-        );
-    }
+    printer.summary(&counts);
     Ok(())
 }

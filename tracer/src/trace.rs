@@ -88,6 +88,14 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// The end-of-session summary, to stderr.
+    pub fn summary(&self, counts: &crate::session::Counts) {
+        eprintln!("{}", counts.summary());
+        if self.undecodable > 0 {
+            eprintln!("tracer: skipped {} undecodable records", self.undecodable);
+        }
+    }
+
     /// Bounds the buffer on a busy machine.
     pub fn flush_if_full(&mut self) -> Flow {
         if self.buf.len() >= 1 << 20 {
@@ -129,12 +137,6 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
         ))
     })
     .await?;
-    eprintln!("{}", counts.summary());
-    if printer.undecodable > 0 {
-        eprintln!(
-            "tracer: skipped {} undecodable records",
-            printer.undecodable
-        );
-    }
+    printer.summary(&counts);
     Ok(())
 }

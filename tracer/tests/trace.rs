@@ -11,17 +11,6 @@ use std::{
 use common::*;
 use serde_json::Value;
 
-fn kill(pid: u32, sig: i32) {
-    // SAFETY: kill() has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(pid as i32, sig) };
-    assert_eq!(
-        rc,
-        0,
-        "kill({pid}, {sig}): {}",
-        std::io::Error::last_os_error()
-    );
-}
-
 #[test]
 fn fork_exec_signal_and_exit_of_a_child() {
     let _serial = serial();
@@ -122,7 +111,7 @@ fn exit_status_of_a_shell() {
 fn sigterm_to_kthreadd_is_ignored() {
     let _serial = serial();
     let mut tracer = Tracer::start(&[]);
-    kill(2, libc::SIGTERM);
+    kill(2u32, libc::SIGTERM);
     let sig = tracer.wait_for("SIGTERM to kthreadd", |v| {
         is(v, "signal_generate") && v["pid"] == 2 && v["signo"] == 15
     });
@@ -330,7 +319,7 @@ fn user_signals_are_dropped_in_kernel_by_default() {
         kill(std::process::id(), libc::SIGWINCH);
     }
     // A signal to kthreadd still shows, and marks the end of the burst.
-    kill(2, libc::SIGURG);
+    kill(2u32, libc::SIGURG);
     tracer.wait_for("SIGURG to kthreadd", |v| {
         is(v, "signal_generate") && v["pid"] == 2 && v["signo"] == 23
     });

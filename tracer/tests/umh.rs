@@ -7,17 +7,6 @@ use std::{fs, os::unix::fs::PermissionsExt as _, process::Command};
 
 use common::*;
 
-fn kill(pid: u64, sig: i32) {
-    // SAFETY: kill() has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(pid as i32, sig) };
-    assert_eq!(
-        rc,
-        0,
-        "kill({pid}, {sig}): {}",
-        std::io::Error::last_os_error()
-    );
-}
-
 /// A core-dump helper that forks a child and waits for it.
 fn helper_script(dir: &std::path::Path) -> String {
     let path = dir.join("core-helper");
@@ -128,7 +117,7 @@ fn signals_to_kthreadd_and_a_kworker_are_ignored() {
         })
         .expect("a kworker");
     let mut tracer = Tracer::start(&["--event", "signal"]);
-    kill(2, libc::SIGTERM);
+    kill(2u32, libc::SIGTERM);
     kill(kworker, libc::SIGTERM);
     for (pid, kind) in [(2, "kthreadd"), (kworker, "kworker")] {
         let sig = tracer.wait_for("SIGTERM", |v| {

@@ -355,3 +355,16 @@ impl Drop for Restore {
         }
     }
 }
+
+/// kill(2), asserting it worked.
+pub fn kill(pid: impl Into<u64>, sig: i32) {
+    let pid = pid.into();
+    // SAFETY: kill() has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as i32, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
+}
