@@ -10,6 +10,7 @@
 pub mod event;
 pub mod filter;
 pub mod offsets;
+pub mod pf;
 
 pub use event::*;
 pub use filter::*;

@@ -29,9 +29,10 @@ static WAKEUP_BYTES: u64 = 0;
 pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
     // SAFETY: a valid static; volatile keeps the loader's value.
     let threshold = unsafe { core::ptr::read_volatile(&WAKEUP_BYTES) };
+    // Unconsumed bytes, this record (already reserved) included.
     let avail = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
     let size = core::mem::size_of::<T>() as u64 + 8;
-    let crossing = avail + size >= threshold && avail < threshold;
+    let crossing = avail >= threshold && avail.saturating_sub(size) < threshold;
     let flags = if crossing {
         BPF_RB_FORCE_WAKEUP
     } else {

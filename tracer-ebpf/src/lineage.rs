@@ -8,13 +8,7 @@
 //! the map with the helpers that already exist.
 
 use aya_ebpf::{macros::map, maps::HashMap};
-use tracer_common::{LINEAGE_UMH, LINEAGE_UMH_CHILD};
-
-pub const PF_IO_WORKER: u32 = 0x10;
-pub const PF_USER_WORKER: u32 = 0x4000;
-pub const PF_KTHREAD: u32 = 0x0020_0000;
-/// Flags that make a task kernel-side by themselves.
-pub const KERNEL_SIDE_FLAGS: u32 = PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER;
+use tracer_common::pf::{helper_mark, KERNEL_SIDE_FLAGS, PF_KTHREAD};
 
 /// tgid → LINEAGE_UMH or LINEAGE_UMH_CHILD.
 #[map]
@@ -28,13 +22,15 @@ pub fn on_new_task(creator_tgid: u32, creator_flags: u32, child_tgid: u32, child
         // thread shares its group's entry.
         return;
     }
-    let mark = if creator_flags & PF_KTHREAD != 0 {
-        LINEAGE_UMH
-    } else if is_umh(creator_tgid) {
-        LINEAGE_UMH_CHILD
-    } else {
+    let creator_is_kthread = creator_flags & PF_KTHREAD != 0;
+    let mark = helper_mark(
+        child_flags,
+        creator_is_kthread,
+        !creator_is_kthread && is_umh(creator_tgid),
+    );
+    if mark == 0 {
         return;
-    };
+    }
     // A full map only loses the in-kernel filter's view of this helper;
     // userspace still classifies it from the fork event.
     let _ = UMH_TGIDS.insert(&child_tgid, &mark, 0);

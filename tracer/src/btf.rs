@@ -177,7 +177,7 @@ impl<'a> Btf<'a> {
             if name.is_empty() {
                 let inner = self.skip_modifiers(ty)?;
                 if let Some((off, ty)) = self.member(inner, member, depth + 1)? {
-                    return Ok(Some((bits + off, ty)));
+                    return Ok(Some((bits.saturating_add(off), ty)));
                 }
             }
         }
@@ -193,7 +193,7 @@ impl<'a> Btf<'a> {
     /// `task_struct.in_execve`).
     pub fn member_bit_offset(&self, ty: &str, path: &[&str]) -> Result<u32, BtfError> {
         let mut id = self.find(ty, KIND_STRUCT)?;
-        let mut total = 0;
+        let mut total: u32 = 0;
         let mut within = ty.to_string();
         for member in path {
             let resolved = self.skip_modifiers(id)?;
@@ -203,7 +203,7 @@ impl<'a> Btf<'a> {
                         ty: within.clone(),
                         member: member.to_string(),
                     })?;
-            total += off;
+            total = total.saturating_add(off);
             id = member_ty;
             within = format!("{within}.{member}");
         }

@@ -56,8 +56,9 @@ fn body<T: Plain>(kind: EventKind, bytes: &[u8]) -> Result<T, DecodeError> {
     })
 }
 
-/// Splits the NUL-separated argument block into arguments.
-fn split_args(block: &[u8]) -> Vec<String> {
+/// Splits a NUL-separated argument block (an exec record's, or
+/// /proc/PID/cmdline) into arguments.
+pub fn split_args(block: &[u8]) -> Vec<String> {
     let block = block.strip_suffix(&[0]).unwrap_or(block);
     if block.is_empty() {
         return Vec::new();

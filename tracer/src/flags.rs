@@ -1,11 +1,6 @@
-//! `task->flags` (PF_*) bits and their names. Values are the same from 6.1
-//! to 6.18 (include/linux/sched.h); PF_USER_WORKER exists since 6.4.
+//! Names of `task->flags` (PF_*) bits.
 
-pub const PF_EXITING: u32 = 0x4;
-pub const PF_IO_WORKER: u32 = 0x10;
-pub const PF_WQ_WORKER: u32 = 0x20;
-pub const PF_USER_WORKER: u32 = 0x4000;
-pub const PF_KTHREAD: u32 = 0x0020_0000;
+pub use tracer_common::pf::{PF_EXITING, PF_IO_WORKER, PF_KTHREAD, PF_USER_WORKER, PF_WQ_WORKER};
 
 /// Bits worth naming, in display order: the ones that tell what a task is
 /// first, then the state bits.

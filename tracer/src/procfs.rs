@@ -9,6 +9,8 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
+use crate::decode::split_args;
+
 /// What procfs says about one task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcTask {
@@ -84,7 +86,7 @@ impl Procfs {
                 .ok()
                 .and_then(|text| cgroup_v2_path(&text));
             let argv = fs::read(proc_dir.join("cmdline"))
-                .map(|raw| split_nul(&raw))
+                .map(|raw| split_args(&raw))
                 .unwrap_or_default();
             let mut tids = numeric_entries(&proc_dir.join("task"));
             if tids.is_empty() {
@@ -96,7 +98,9 @@ impl Procfs {
                 } else {
                     proc_dir.join("task").join(tid.to_string())
                 };
-                if let Some(task) = self.task(&dir, tid, tgid, &cgroup, &argv) {
+                // argv belongs to the process: keep it on the leader only.
+                let argv = if tid == tgid { &argv[..] } else { &[] };
+                if let Some(task) = self.task(&dir, tid, tgid, &cgroup, argv) {
                     tasks.push(task);
                 }
             }
@@ -151,16 +155,6 @@ fn cgroup_v2_path(text: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.strip_prefix("0::"))
         .map(str::to_string)
-}
-
-fn split_nul(raw: &[u8]) -> Vec<String> {
-    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
-    if raw.is_empty() {
-        return Vec::new();
-    }
-    raw.split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
 }
 
 /// USER_HZ: the unit of stat's start time.

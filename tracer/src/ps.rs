@@ -113,16 +113,24 @@ fn live_table(
     // Attached first, then the snapshot: a task born in between is in both
     // and merges by pid + start time.
     let (mut table, has_kthread_line) = load_table(proc_root)?;
-    std::thread::sleep(settle);
-    session.detach()?;
-    while let Some(item) = ring.next() {
-        match decode(&item) {
-            Ok(rec) => {
-                table.apply(&rec);
+    let drain = |ring: &mut aya::maps::RingBuf<_>, table: &mut TaskTable| {
+        while let Some(item) = ring.next() {
+            match decode(&item) {
+                Ok(rec) => {
+                    table.apply(&rec);
+                }
+                Err(e) => eprintln!("tracer: warning: skipped a bad record: {e}"),
             }
-            Err(e) => eprintln!("tracer: warning: skipped a bad record: {e}"),
         }
+    };
+    // Drain as we wait, so a long window cannot overflow the ring.
+    let deadline = std::time::Instant::now() + settle;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        drain(&mut ring, &mut table);
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
+    session.detach()?;
+    drain(&mut ring, &mut table);
     let lost: u64 = session.lost()?.iter().map(|(_, n)| n).sum();
     if lost > 0 {
         eprintln!("tracer: warning: {lost} events lost; tasks born meanwhile may be missing");
@@ -203,13 +211,19 @@ pub fn run(opts: PsOptions) -> Result<()> {
                     }
                     None => out.extend_from_slice(b",\"creator\":null"),
                 }
-                let names: Vec<&str> = flags::names(e.flags).collect();
+                out.extend_from_slice(b",\"flags\":[");
+                for (i, name) in flags::names(e.flags).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    string(&mut out, name);
+                }
+                out.push(b']');
                 let _ = write!(
                     out,
-                    ",\"flags\":{:?},\"flags_raw\":{},\"tests\":{{\"pf_kthread\":{},\"no_mm\":{},\
+                    ",\"flags_raw\":{},\"tests\":{{\"pf_kthread\":{},\"no_mm\":{},\
                      \"kthreadd_lineage\":\"{}\",\"root_cgroup\":{},\"root_cgroup_reliable\":{},\
                      \"io_worker\":{},\"user_worker\":{},\"umh\":{},\"umh_child\":{}}},\"disagree\":{}}}",
-                    names,
                     e.flags,
                     v.pf_kthread,
                     v.no_mm,

@@ -23,10 +23,15 @@ use crate::{
 /// Opens a log with a clear error for anything that is not a readable one.
 pub fn open(path: &Path) -> Result<(LogHeader, LogReader)> {
     let (header, reader) = LogReader::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if header.event_format > FORMAT_VERSION {
+    if header.event_format != FORMAT_VERSION {
+        let advice = if header.event_format > FORMAT_VERSION {
+            "use a newer tracer"
+        } else {
+            "use the tracer version that recorded it"
+        };
         bail!(
             "{}: its events are in format version {}; this tracer reads version \
-             {FORMAT_VERSION}: use a newer tracer",
+             {FORMAT_VERSION}: {advice}",
             path.display(),
             header.event_format
         );
@@ -73,7 +78,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
                 counts.count_raw(raw);
                 printer.record(raw);
                 if printer.flush_if_full() == Flow::Stop {
-                    return Ok(());
+                    break;
                 }
             }
             Ok(Item::Lost {
@@ -83,7 +88,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
             }) => {
                 let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
                 if let Some(n) = counts.lost.get_mut(usize::from(tag)) {
-                    *n += count;
+                    *n = n.saturating_add(count);
                 }
                 if lost_lines {
                     let mut line = Vec::new();
@@ -93,9 +98,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
                         line,
                         ",\"boot_ns\":{boot_ns},\"event\":\"lost\",\"lost_event\":\"{name}\",\"count\":{count}}}"
                     );
-                    if printer.out.write_all(&line).is_err() {
-                        return Ok(());
-                    }
+                    printer.line(&line);
                 } else {
                     eprintln!("tracer: warning: {count} {name} events lost (ring buffer full)");
                 }
@@ -107,13 +110,11 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
             }
         }
     }
-    printer.flush();
     if !clean_end && !truncated {
         eprintln!(
             "tracer: note: {} has no end marker: the recording did not stop cleanly",
             path.display()
         );
     }
-    printer.summary(&counts);
-    Ok(())
+    printer.finish(&counts)
 }

@@ -53,8 +53,8 @@ struct Report {
     last_ns: u64,
     snapshot: BTreeMap<Kind, u64>,
     new_tasks: BTreeMap<Kind, u64>,
-    /// Kthread pid → current name, for grouping by final name.
-    kthreads: HashMap<u32, String>,
+    /// Kthread (pid, start) → current name, for grouping by final name.
+    kthreads: HashMap<(u32, u64), String>,
     helpers: Vec<Helper>,
     helper_index: HashMap<(u32, u64), usize>,
     signals: BTreeMap<SignalKey, u64>,
@@ -76,7 +76,8 @@ fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
             Ok(Item::Event(raw)) => raw,
             Ok(Item::Lost { tag, count, .. }) => {
                 let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
-                *r.lost.entry(name).or_default() += count;
+                let n = r.lost.entry(name).or_default();
+                *n = n.saturating_add(count);
                 continue;
             }
             Ok(Item::End { .. }) => continue,
@@ -97,7 +98,8 @@ fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
             Event::Fork { child, creator, .. } => {
                 *r.new_tasks.entry(ann.subject).or_default() += 1;
                 if matches!(ann.subject, Kind::Kthread | Kind::Kworker) {
-                    r.kthreads.insert(child.pid, child.comm.clone());
+                    r.kthreads
+                        .insert((child.pid, child.start_ns), child.comm.clone());
                 }
                 if ann.subject == Kind::Umh && child.pid == child.tgid {
                     r.helper_index
@@ -110,14 +112,15 @@ fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
                     });
                 }
                 if ann.subject == Kind::UmhChild {
-                    // Credit the helper that is the child's nearest known ancestor.
+                    // Credit the helper that made it (grandchildren count
+                    // for the child that made them, not the helper).
                     if let Some(h) = r.helpers.iter_mut().rev().find(|h| h.pid == creator.tgid) {
                         h.children += 1;
                     }
                 }
             }
             Event::Rename { task, new_comm } => {
-                if let Some(name) = r.kthreads.get_mut(&task.pid) {
+                if let Some(name) = r.kthreads.get_mut(&(task.pid, task.start_ns)) {
                     *name = new_comm.clone();
                 }
             }
@@ -148,9 +151,7 @@ fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
                     let h = &mut r.helpers[idx];
                     h.end_ns = Some(rec.boot_ns);
                     h.end = Some(match (status, &ann.killer) {
-                        (ExitStatus::Signaled { .. }, Some(k)) => {
-                            format!("{status} from {} ({}) uid={}", k.pid, k.comm, k.uid)
-                        }
+                        (ExitStatus::Signaled { .. }, Some(k)) => format!("{status} {}", k.from()),
                         _ => status.to_string(),
                     });
                 }

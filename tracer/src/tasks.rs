@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::{
     classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
     event::{Event, Record, Task},
-    flags::{PF_IO_WORKER, PF_KTHREAD, PF_USER_WORKER},
+    flags::PF_KTHREAD,
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
 };
@@ -41,7 +41,6 @@ pub struct Entry {
     pub killer: Option<Box<Killer>>,
     pub filename: Option<Box<str>>,
     pub argv: Option<Box<[String]>>,
-    pub exited: bool,
 }
 
 impl Entry {
@@ -109,6 +108,13 @@ pub struct Killer {
     pub boot_ns: u64,
 }
 
+impl Killer {
+    /// `from 999 (kill) uid=0`.
+    pub fn from(&self) -> String {
+        format!("from {} ({}) uid={}", self.pid, self.comm, self.uid)
+    }
+}
+
 pub struct TaskTable {
     live: HashMap<u32, Entry>,
     graveyard: HashMap<(u32, u64), Entry>,
@@ -123,7 +129,8 @@ impl TaskTable {
             live: HashMap::new(),
             graveyard: HashMap::new(),
             graveyard_order: VecDeque::new(),
-            ns_per_tick: 1_000_000_000 / ticks_per_sec.max(1),
+            // At least 1: a damaged log's clock rate must not divide by zero.
+            ns_per_tick: (1_000_000_000 / ticks_per_sec.max(1)).max(1),
             root_cgroup_reliable,
         }
     }
@@ -142,7 +149,7 @@ impl TaskTable {
                 pid: t.pid,
                 tgid: t.tgid,
                 ppid: t.ppid,
-                start_ns: t.start_ticks * table.ns_per_tick,
+                start_ns: t.start_ticks.saturating_mul(table.ns_per_tick),
                 start_exact: false,
                 flags: t.flags,
                 has_mm: t.has_mm,
@@ -155,7 +162,6 @@ impl TaskTable {
                 killer: None,
                 filename: None,
                 argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
-                exited: false,
             };
             table.live.insert(entry.pid, entry);
         }
@@ -235,11 +241,7 @@ impl TaskTable {
     }
 
     fn same_task(&self, e: &Entry, start_ns: u64) -> bool {
-        if e.start_exact {
-            e.start_ns == start_ns
-        } else {
-            e.start_ns / self.ns_per_tick == start_ns / self.ns_per_tick
-        }
+        same_start(e, start_ns, self.ns_per_tick)
     }
 
     /// The live entry for this snapshot of a task, if it is the same task.
@@ -341,7 +343,6 @@ impl TaskTable {
             killer: None,
             filename: None,
             argv: None,
-            exited: false,
         }
     }
 
@@ -352,7 +353,10 @@ impl TaskTable {
         match &rec.event {
             Event::Fork { creator, child, .. } => {
                 self.touch(creator);
-                let known = self.find(child).is_some();
+                let known = self
+                    .live
+                    .get(&child.pid)
+                    .is_some_and(|e| self.same_task(e, child.start_ns));
                 let entry = self.new_entry(child, Some(creator));
                 if known {
                     // Seen in the snapshot already: keep what procfs said
@@ -374,8 +378,11 @@ impl TaskTable {
                 task,
                 filename,
                 argv,
-                ..
+                old_pid,
             } => {
+                if *old_pid != task.pid {
+                    self.thread_exec(task, *old_pid);
+                }
                 let e = self.touch(task);
                 e.filename = Some(filename.as_str().into());
                 e.argv = Some(argv.clone().into_boxed_slice());
@@ -418,8 +425,11 @@ impl TaskTable {
                         uid: *sender_uid,
                         boot_ns: rec.boot_ns,
                     };
+                    let ns_per_tick = self.ns_per_tick;
                     if let Some(e) = self.live.get_mut(&target.pid) {
-                        e.killer = Some(Box::new(killer));
+                        if same_start(e, target.start_ns, ns_per_tick) {
+                            e.killer = Some(Box::new(killer));
+                        }
                     }
                 }
                 // Sender and target are not refreshed: an interrupt-context
@@ -435,11 +445,38 @@ impl TaskTable {
         }
     }
 
+    /// A non-leader thread exec'd: it took the leader's pid and start time
+    /// (de_thread()), and its own pid vanished without an exit event. The
+    /// task keeps the leader's identity and origin.
+    fn thread_exec(&mut self, task: &Task, old_pid: u32) {
+        let old = self.live.remove(&old_pid);
+        let known = self
+            .live
+            .get(&task.pid)
+            .is_some_and(|e| self.same_task(e, task.start_ns));
+        if known {
+            return;
+        }
+        // The leader died first (every other thread is killed by the exec).
+        let revived = self
+            .graveyard
+            .remove(&(task.pid, task.start_ns))
+            .or_else(|| {
+                old.map(|o| Entry {
+                    pid: task.pid,
+                    start_ns: task.start_ns,
+                    ..o
+                })
+            });
+        if let Some(e) = revived {
+            self.live.insert(task.pid, e);
+        }
+    }
+
     fn retire(&mut self, pid: u32) {
-        let Some(mut e) = self.live.remove(&pid) else {
+        let Some(e) = self.live.remove(&pid) else {
             return;
         };
-        e.exited = true;
         let key = (e.pid, e.start_ns);
         self.graveyard.insert(key, e);
         self.graveyard_order.push_back(key);
@@ -451,6 +488,15 @@ impl TaskTable {
     }
 }
 
+/// Whether `e` started at `start_ns` (to tick precision for snapshot entries).
+fn same_start(e: &Entry, start_ns: u64, ns_per_tick: u64) -> bool {
+    if e.start_exact {
+        e.start_ns == start_ns
+    } else {
+        e.start_ns / ns_per_tick == start_ns / ns_per_tick
+    }
+}
+
 /// The helper story of a task of a helper's lineage.
 fn helper_info(e: &Entry) -> Option<HelperInfo> {
     matches!(e.umh, Umh::Helper | Umh::Child).then(|| HelperInfo {
@@ -459,17 +505,12 @@ fn helper_info(e: &Entry) -> Option<HelperInfo> {
     })
 }
 
-/// Helper standing of a new task: not a kernel thread or worker, made by a
-/// kernel thread → helper; made by a helper (or its descendant) → child.
+/// Helper standing of a new task, by the rule the kernel side applies too.
 fn umh_standing(flags: u32, parent_is_kthread: bool, parent_umh: Umh) -> Umh {
-    if flags & (PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER) != 0 {
-        Umh::No
-    } else if parent_is_kthread {
-        Umh::Helper
-    } else if parent_umh != Umh::No {
-        Umh::Child
-    } else {
-        Umh::No
+    match tracer_common::pf::helper_mark(flags, parent_is_kthread, parent_umh != Umh::No) {
+        tracer_common::LINEAGE_UMH => Umh::Helper,
+        tracer_common::LINEAGE_UMH_CHILD => Umh::Child,
+        _ => Umh::No,
     }
 }
 
@@ -760,6 +801,42 @@ mod tests {
             Some(&["app".to_string()][..]),
             "procfs argv kept"
         );
+    }
+
+    #[test]
+    fn a_thread_exec_takes_over_its_leader() {
+        let mut t = table(&host(), |_| "/");
+        let before = t.len();
+        let kworker = task(40, 40, 2, "kworker/u8:3", KWORKER, 50_000_000);
+        let helper = task(700, 700, 2, "helper", 0x40, 9_000_000_000);
+        t.apply(&fork(kworker, helper.clone()));
+        let thread = task(701, 700, 2, "helper", 0x40, 9_100_000_000);
+        t.apply(&fork(helper.clone(), thread));
+        // The leader is killed by the exec (exit event), then the thread's
+        // exec reports the leader's pid and start time.
+        t.apply(&exit(helper.clone()));
+        let exec = Record {
+            boot_ns: 9_200_000_000,
+            cpu: 0,
+            event: Event::Exec {
+                task: Task {
+                    comm: "prog".into(),
+                    ..helper.clone()
+                },
+                old_pid: 701,
+                filename: "/bin/prog".into(),
+                argv: vec![],
+            },
+        };
+        let a = t.apply(&exec);
+        assert_eq!(a.subject, Kind::Umh, "keeps the helper standing");
+        assert_eq!(
+            a.helper.unwrap().spawner,
+            Some((40, "kworker/u8:3".into())),
+            "keeps its creator"
+        );
+        assert!(t.get(701).is_none(), "the old thread pid is gone");
+        assert_eq!(t.len(), before + 1);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Printer<W: Write> {
     pub table: TaskTable,
     filter: TraceFilter,
     pub undecodable: u64,
+    /// A write to the output failed (other than the reader going away).
+    pub failed: Option<std::io::Error>,
 }
 
 impl<W: Write> Printer<W> {
@@ -43,6 +45,7 @@ impl<W: Write> Printer<W> {
             table,
             filter,
             undecodable: 0,
+            failed: None,
         };
         p.formatter.begin(&mut p.buf);
         // Show the column titles now, not with the first event; a closed
@@ -82,17 +85,27 @@ impl<W: Write> Printer<W> {
             Ok(()) => Flow::Continue,
             Err(e) if e.kind() == ErrorKind::BrokenPipe => Flow::Stop,
             Err(e) => {
-                eprintln!("tracer: error: writing output: {e}");
+                self.failed.get_or_insert(e);
                 Flow::Stop
             }
         }
     }
 
-    /// The end-of-session summary, to stderr.
-    pub fn summary(&self, counts: &crate::session::Counts) {
+    /// A line of the caller's own, kept in order with the records.
+    pub fn line(&mut self, line: &[u8]) {
+        self.buf.extend_from_slice(line);
+    }
+
+    /// The end-of-session summary, to stderr; an output error, if any.
+    pub fn finish(mut self, counts: &crate::session::Counts) -> Result<()> {
+        let _ = self.flush();
         eprintln!("{}", counts.summary());
         if self.undecodable > 0 {
             eprintln!("tracer: skipped {} undecodable records", self.undecodable);
+        }
+        match self.failed {
+            Some(e) => Err(anyhow::Error::new(e).context("writing output")),
+            None => Ok(()),
         }
     }
 
@@ -137,6 +150,5 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
         ))
     })
     .await?;
-    printer.summary(&counts);
-    Ok(())
+    printer.finish(&counts)
 }

@@ -263,8 +263,9 @@ fn a_cut_log_replays_up_to_the_damage() {
     let (code, whole, _) = run_tracer(&["export", log.to_str().unwrap()]);
     assert_eq!(code, 0);
     let whole = json_lines(&whole);
-    // Cut in the middle of the last event frame (the end frame is 13 bytes).
-    let cut = full.len() - 13 - 5;
+    // Cut in the middle of the last event frame (the end frame is 17 bytes:
+    // length, checksum, type, boot time).
+    let cut = full.len() - 17 - 5;
     fs::write(&log, &full[..cut]).unwrap();
     let (code, out, err) = run_tracer(&["export", log.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");

@@ -335,7 +335,9 @@ fn user_signals_are_dropped_in_kernel_by_default() {
         .nth(1)
         .and_then(|s| s.split(',').next()?.parse().ok())
         .unwrap_or_else(|| panic!("no signal_generate count in: {stderr}"));
-    assert!(generated < 100, "{generated} signal records read: {stderr}");
+    // A few kernel-side signals (the SIGURG, SIGCHLDs to kworkers) may land
+    // in the window; the 100 user signals must not.
+    assert!(generated <= 10, "{generated} signal records read: {stderr}");
 }
 
 #[test]

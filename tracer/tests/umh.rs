@@ -187,12 +187,29 @@ fn sigkill_to_an_io_worker_kills_its_whole_process() {
     let child = unsafe { libc::fork() };
     assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
     if child == 0 {
-        let _read = AsyncRead::start();
-        loop {
-            // SAFETY: pause() has no preconditions.
-            unsafe { libc::pause() };
+        // A panic must not unwind into a copy of the test harness.
+        let _ = std::panic::catch_unwind(|| {
+            let _read = AsyncRead::start();
+            loop {
+                // SAFETY: pause() has no preconditions.
+                unsafe { libc::pause() };
+            }
+        });
+        // SAFETY: _exit ends this forked child at once.
+        unsafe { libc::_exit(1) };
+    }
+    /// Kills the child if the test fails before it is reaped.
+    struct Reap(i32);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            // SAFETY: signalling and reaping our own child.
+            unsafe {
+                libc::kill(self.0, libc::SIGKILL);
+                libc::waitpid(self.0, std::ptr::null_mut(), 0);
+            }
         }
     }
+    let reap = Reap(child);
     let child = child as u64;
     let worker = tracer.wait_for("the child's io-wq worker", |v| {
         is(v, "fork") && v["tgid"] == child && has_flag(v, "IO_WORKER")
@@ -211,6 +228,7 @@ fn sigkill_to_an_io_worker_kills_its_whole_process() {
     let mut status = 0;
     // SAFETY: reaping our own child.
     unsafe { libc::waitpid(child as i32, &mut status, 0) };
+    std::mem::forget(reap);
     assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
     tracer.stop();
 }

@@ -76,6 +76,9 @@ impl LogHeader {
         let boot_epoch_ns = d.i64("boot epoch")?;
         let started_boot_ns = d.u64("start time")?;
         let ticks_per_sec = d.u64("clock ticks")?;
+        if !(1..=1_000_000_000).contains(&ticks_per_sec) {
+            return Err(Short("clock ticks"));
+        }
         let init_cgroup = d.opt_str("init cgroup")?;
         let kernel_filter = KernelFilter {
             event_mask: d.u32("filter")?,

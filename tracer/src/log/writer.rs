@@ -12,7 +12,7 @@ use bytes::BufMut;
 
 use super::{
     crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEADER, FRAME_LOST, LOG_VERSION,
-    MAGIC,
+    MAGIC, MAX_FRAME,
 };
 
 pub struct LogWriter<W: Write> {
@@ -55,6 +55,14 @@ impl<W: Write> LogWriter<W> {
         w.written += preamble.len() as u64;
         let mut payload = Vec::new();
         header.encode(&mut payload);
+        if payload.len() >= MAX_FRAME as usize {
+            return Err(io::Error::other(format!(
+                "the start-up snapshot ({} tasks, {} bytes) exceeds the log's {} MiB frame limit",
+                header.tasks.len(),
+                payload.len(),
+                MAX_FRAME >> 20
+            )));
+        }
         w.frame(FRAME_HEADER, &payload)?;
         Ok(w)
     }

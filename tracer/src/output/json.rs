@@ -244,8 +244,11 @@ impl Formatter for Json {
                 signal_fields(out, *sig, *errno, *code);
                 key(out, "handler");
                 string(out, disposition.label());
-                if let Disposition::Handler(addr) = disposition {
-                    let _ = write!(out, ",\"handler_addr\":{addr}");
+                match disposition {
+                    Disposition::Handler(addr) => {
+                        let _ = write!(out, ",\"handler_addr\":{addr}");
+                    }
+                    _ => out.extend_from_slice(b",\"handler_addr\":null"),
                 }
                 let _ = write!(out, ",\"sa_flags\":{sa_flags}");
             }

@@ -40,8 +40,8 @@ pub fn formatter(format: Format, clock: WallClock) -> Box<dyn Formatter> {
 /// `1.3s`, `250ms`, `12us`.
 pub fn duration(ns: u64) -> String {
     match ns {
-        0..=9_999 => format!("{}us", ns / 1000),
-        10_000..=999_999_999 => format!("{}ms", ns / 1_000_000),
+        0..=999_999 => format!("{}us", ns / 1000),
+        1_000_000..=999_999_999 => format!("{}ms", ns / 1_000_000),
         _ => format!("{:.1}s", ns as f64 / 1e9),
     }
 }
@@ -51,7 +51,8 @@ pub fn duration(ns: u64) -> String {
 pub fn death(status: &ExitStatus, ann: &Annotation) -> String {
     let mut s = status.to_string();
     if let (ExitStatus::Signaled { .. }, Some(k)) = (status, &ann.killer) {
-        s.push_str(&format!(" from {} ({}) uid={}", k.pid, k.comm, k.uid));
+        s.push(' ');
+        s.push_str(&k.from());
     }
     if let Some(ns) = ann.lifetime_ns {
         s.push_str(&format!(" after {}", duration(ns)));
@@ -129,5 +130,8 @@ mod tests {
             Some("umh 4242 /usr/lib/helper killed by SIGKILL from 999 (kill) uid=0 after 1.3s")
         );
         assert_eq!(duration(250_000_000), "250ms");
+        assert_eq!(duration(12_000), "12us");
+        assert_eq!(duration(500_000), "500us");
+        assert_eq!(duration(1_300_000_000), "1.3s");
     }
 }

@@ -34,7 +34,8 @@ pub fn tracer_exe() -> &'static str {
 /// A running `tracer trace --format json`.
 pub struct Tracer {
     child: Child,
-    events: Receiver<Value>,
+    /// Parsed stdout lines; an `Err` is a line that was not JSON.
+    events: Receiver<Result<Value, String>>,
     stderr: Receiver<String>,
     /// Every event received so far, in order.
     pub seen: Vec<Value>,
@@ -55,8 +56,8 @@ impl Tracer {
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("tracer printed invalid JSON ({e}): {line}"));
+                let value = serde_json::from_str::<Value>(&line)
+                    .map_err(|e| format!("tracer printed invalid JSON ({e}): {line}"));
                 if ev_tx.send(value).is_err() {
                     break;
                 }
@@ -111,12 +112,13 @@ impl Tracer {
                 .events
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                Ok(v) => {
+                Ok(Ok(v)) => {
                     self.seen.push(v.clone());
                     if pred(&v) {
                         return v;
                     }
                 }
+                Ok(Err(bad)) => panic!("{bad}"),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
                     let tail: Vec<String> = self
                         .seen
@@ -142,11 +144,14 @@ impl Tracer {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().expect("waiting for tracer");
         let mut seen = std::mem::take(&mut self.seen);
-        // The reader thread ends at EOF, which closes the channel.
+        // The reader threads end at EOF, which closes their channels.
         while let Ok(v) = self.events.recv_timeout(Duration::from_secs(5)) {
-            seen.push(v);
+            seen.push(v.unwrap_or_else(|bad| panic!("{bad}")));
         }
-        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        let mut stderr = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            stderr.push(line);
+        }
         let stderr = stderr.join("\n");
         assert!(
             status.success(),
