@@ -33,13 +33,13 @@ pub fn on_new_task(creator_tgid: u32, creator_flags: u32, child_tgid: u32, child
     }
     // A full map only loses the in-kernel filter's view of this helper;
     // userspace still classifies it from the fork event.
-    let _ = UMH_TGIDS.insert(&child_tgid, &mark, 0);
+    let _ = UMH_TGIDS.insert(child_tgid, mark, 0);
 }
 
 #[inline(always)]
 pub fn is_umh(tgid: u32) -> bool {
     // SAFETY: the value is only tested for presence, never held.
-    unsafe { UMH_TGIDS.get(&tgid) }.is_some()
+    unsafe { UMH_TGIDS.get(tgid) }.is_some()
 }
 
 /// Forgets a thread group that died. The lockless lookup first spares
@@ -47,7 +47,7 @@ pub fn is_umh(tgid: u32) -> bool {
 #[inline(always)]
 pub fn on_group_exit(tgid: u32) {
     if is_umh(tgid) {
-        let _ = UMH_TGIDS.remove(&tgid);
+        let _ = UMH_TGIDS.remove(tgid);
     }
 }
 

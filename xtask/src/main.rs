@@ -112,9 +112,34 @@ fn real_main() -> Result<()> {
         Cmd::Test { args } => {
             run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
             run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+            run(&mut ebpf_clippy(&tools))?;
             run(cargo(&tools).args(["test"]).arg("--").args(&args))
         }
     }
+}
+
+/// Clippy on the eBPF crate, which only builds for the BPF target.
+fn ebpf_clippy(tools: &setup::Tools) -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args([
+        "run",
+        "nightly",
+        "cargo",
+        "clippy",
+        "--package",
+        "tracer-ebpf",
+    ])
+    .args(["-Z", "build-std=core", "--target", "bpfel-unknown-none"])
+    .args(["--target-dir", "target/ebpf-clippy", "--", "-D", "warnings"])
+    .env("PATH", tools.path_env())
+    .env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "--cfg=bpf_target_arch=\"x86_64\"",
+    )
+    .env_remove("RUSTC")
+    .env_remove("RUSTC_WORKSPACE_WRAPPER")
+    .current_dir(workspace_root());
+    cmd
 }
 
 pub fn workspace_root() -> std::path::PathBuf {

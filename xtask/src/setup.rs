@@ -85,10 +85,22 @@ fn ensure_nightly() -> Result<()> {
         "--toolchain",
         NIGHTLY,
     ]))?;
-    if !components.lines().any(|l| l.starts_with("rust-src")) {
-        eprintln!("xtask: adding rust-src to nightly");
-        run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
-            .context("the eBPF build needs `rustup component add rust-src --toolchain nightly`")?;
+    for component in ["rust-src", "clippy"] {
+        if !components.lines().any(|l| l.starts_with(component)) {
+            eprintln!("xtask: adding {component} to nightly");
+            run(Command::new("rustup").args([
+                "component",
+                "add",
+                component,
+                "--toolchain",
+                NIGHTLY,
+            ]))
+            .with_context(|| {
+                format!(
+                    "the eBPF build needs `rustup component add {component} --toolchain nightly`"
+                )
+            })?;
+        }
     }
     Ok(())
 }
