@@ -203,12 +203,18 @@ fn text(
 ) -> String {
     let mut s = String::new();
     let span = |ns: Option<u64>| ns.map_or("-".to_string(), |n| clock.rfc3339(n));
+    let signals = if header.kernel_filter.signals == tracer_common::SIGNALS_ALL {
+        "all signals"
+    } else {
+        "signals to kernel-side tasks only"
+    };
     s.push_str(&format!(
-        "log: {} on {} (kernel {}, boot {})\nspan: {} .. {} ({})\nevents: {}{}\n",
+        "log: {} on {} (kernel {}, boot {})\nrecorded from {} with {signals}\nspan: {} .. {} ({})\nevents: {}{}\n",
         header.tracer_version,
         header.hostname,
         header.kernel_release,
         header.boot_id,
+        clock.rfc3339(header.started_boot_ns),
         span(r.first_ns),
         span(r.first_ns.map(|_| r.last_ns)),
         output::duration(r.last_ns.saturating_sub(r.first_ns.unwrap_or(r.last_ns))),
@@ -283,6 +289,13 @@ fn json(
     s(&mut o, &header.kernel_release);
     o.extend_from_slice(b",\"boot_id\":");
     s(&mut o, &header.boot_id);
+    o.extend_from_slice(b",\"recorded_from\":");
+    s(&mut o, &clock.rfc3339(header.started_boot_ns));
+    let _ = write!(
+        o,
+        ",\"all_signals\":{}",
+        header.kernel_filter.signals == tracer_common::SIGNALS_ALL
+    );
     match r.first_ns {
         Some(first) => {
             o.extend_from_slice(b",\"start\":");

@@ -1,4 +1,4 @@
-//! Human-readable lines: `TIME CPU EVENT PID TGID PPID COMM FLAGS DETAILS`.
+//! Human-readable lines: `TIME CPU EVENT PID TGID PPID COMM KIND FLAGS DETAILS`.
 
 use std::io::Write as _;
 
