@@ -34,6 +34,7 @@ struct Recorder {
     lost: u64,
     /// For the once-a-second status line on a terminal.
     status: Option<(Instant, u64)>,
+    scratch: Vec<u8>,
 }
 
 impl Recorder {
@@ -48,7 +49,8 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
-        self.log.event(raw).map_err(|e| self.write_error(e))?;
+        let stored = crate::log::compact(raw, &mut self.scratch);
+        self.log.event(stored).map_err(|e| self.write_error(e))?;
         self.events += 1;
         match self.max_size {
             Some(max) if self.log.written() >= max => Ok(Flow::Stop),
@@ -116,6 +118,7 @@ pub async fn run(opts: RecordOptions) -> Result<()> {
             events: 0,
             lost: 0,
             status,
+            scratch: Vec::with_capacity(1024),
         })
     })
     .await?;

@@ -70,11 +70,13 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
         filter,
     );
     let mut counts = Counts::default();
+    let mut full = crate::log::expand_buffer();
     let mut clean_end = false;
     let mut truncated = false;
     while let Some(item) = reader.next() {
         match item {
-            Ok(Item::Event(raw)) => {
+            Ok(Item::Event(stored)) => {
+                let raw = crate::log::expand(stored, &mut full);
                 counts.count_raw(raw);
                 printer.record(raw);
                 if printer.flush_if_full() == Flow::Stop {

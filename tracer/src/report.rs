@@ -71,9 +71,10 @@ fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
     for e in table.iter() {
         *r.snapshot.entry(e.kind()).or_default() += 1;
     }
+    let mut full = crate::log::expand_buffer();
     while let Some(item) = reader.next() {
         let raw = match item {
-            Ok(Item::Event(raw)) => raw,
+            Ok(Item::Event(stored)) => crate::log::expand(stored, &mut full),
             Ok(Item::Lost { tag, count, .. }) => {
                 let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
                 let n = r.lost.entry(name).or_default();

@@ -7,10 +7,12 @@
 //!
 //! The first frame is the header (format versions, kernel release,
 //! hostname, boot id, wall clock at boot-clock zero, the start-up task
-//! snapshot). Event frames carry the kernel's ring-buffer record bytes
-//! unchanged, so replay decodes them exactly as a live session does. Each
-//! frame has its own length and checksum: a truncated or damaged log still
-//! yields every intact record, and the reader says where damage starts.
+//! snapshot). Event frames carry the kernel's ring-buffer record bytes, so
+//! replay decodes them exactly as a live session does, with one saving:
+//! unused string space is cleared and trailing zero bytes are not stored
+//! ([`compact`]); the reader restores them ([`expand`]). Each frame has its
+//! own length and checksum: a truncated or damaged log still yields every
+//! intact record, and the reader says where damage starts.
 
 pub mod codec;
 pub mod crc32;
@@ -33,6 +35,61 @@ pub const FRAME_HEADER: u8 = 1;
 pub const FRAME_EVENT: u8 = 2;
 pub const FRAME_LOST: u8 = 3;
 pub const FRAME_END: u8 = 4;
+
+use tracer_common::{EventKind, ExecEvent, FORMAT_VERSION};
+
+/// The largest kernel record.
+const MAX_RECORD: usize = 1024;
+const _: () = assert!(EventKind::Exec.record_size() <= MAX_RECORD);
+
+/// A kernel record as stored: string space past the used lengths cleared
+/// (the kernel leaves it as the ring held it), trailing zeros dropped.
+pub fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    scratch.clear();
+    scratch.extend_from_slice(raw);
+    let is_exec = raw.len() == EventKind::Exec.record_size()
+        && raw.get(..2) == Some(&FORMAT_VERSION.to_le_bytes()[..])
+        && raw.get(2..4) == Some(&(EventKind::Exec as u16).to_le_bytes()[..]);
+    if is_exec {
+        if let Some(e) = tracer_common::read_plain::<ExecEvent>(raw) {
+            let clear = |buf: &mut Vec<u8>, at: usize, used: usize, cap: usize| {
+                buf[at + used.min(cap)..at + cap].fill(0);
+            };
+            let name_at = core::mem::offset_of!(ExecEvent, filename);
+            let args_at = core::mem::offset_of!(ExecEvent, args);
+            clear(
+                scratch,
+                name_at,
+                usize::from(e.filename_len),
+                e.filename.len(),
+            );
+            clear(scratch, args_at, usize::from(e.args_len), e.args.len());
+        }
+    }
+    let end = scratch.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &scratch[..end]
+}
+
+/// A stored record back at its full size: zeros restored up to the size of
+/// its kind (unknown kinds and oversized records are left as they are, for
+/// the decoder to reject).
+pub fn expand<'a>(stored: &'a [u8], scratch: &'a mut [u8; MAX_RECORD]) -> &'a [u8] {
+    let size = stored
+        .get(2..4)
+        .and_then(|t| EventKind::from_tag(u16::from_le_bytes([t[0], t[1]])))
+        .map_or(0, EventKind::record_size);
+    if stored.len() >= size {
+        return stored;
+    }
+    scratch[..stored.len()].copy_from_slice(stored);
+    scratch[stored.len()..size].fill(0);
+    &scratch[..size]
+}
+
+/// Scratch space for [`expand`].
+pub fn expand_buffer() -> Box<[u8; MAX_RECORD]> {
+    Box::new([0; MAX_RECORD])
+}
 
 #[cfg(test)]
 mod tests {
@@ -74,6 +131,53 @@ mod tests {
             }
         }
         Ok((h, items, damage))
+    }
+
+    #[test]
+    fn compact_records_expand_to_what_decodes() {
+        use tracer_common::{EventKind, ExecEvent, Header, TaskInfo, FORMAT_VERSION};
+        // SAFETY: ExecEvent is Plain: all-zero bytes are a valid value.
+        let mut e: ExecEvent = unsafe { std::mem::zeroed() };
+        e.header = Header {
+            version: FORMAT_VERSION,
+            kind: EventKind::Exec as u16,
+            cpu: 1,
+            boot_ns: 7,
+        };
+        e.task = TaskInfo {
+            pid: 5,
+            tgid: 5,
+            ..e.task
+        };
+        e.filename[..9].copy_from_slice(b"/bin/true");
+        e.filename[9..].fill(0xaa); // stale ring bytes
+        e.filename_len = 9;
+        e.args.fill(0xbb);
+        e.args_len = 0;
+        // SAFETY: ExecEvent is Plain; all its bytes are initialized.
+        let raw = unsafe {
+            std::slice::from_raw_parts(
+                (&e as *const ExecEvent).cast::<u8>(),
+                size_of::<ExecEvent>(),
+            )
+        };
+        let mut scratch = Vec::new();
+        let stored = super::compact(raw, &mut scratch).to_vec();
+        assert!(stored.len() < 100, "{} bytes stored", stored.len());
+        assert!(
+            !stored.contains(&0xaa) && !stored.contains(&0xbb),
+            "stale bytes cleared"
+        );
+        let mut buf = super::expand_buffer();
+        let back = super::expand(&stored, &mut buf);
+        assert_eq!(back.len(), raw.len());
+        match decode(back).unwrap().event {
+            crate::event::Event::Exec { filename, argv, .. } => {
+                assert_eq!(filename, "/bin/true");
+                assert!(argv.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -206,9 +310,10 @@ mod tests {
                 }
             }
             if let Ok((_, mut r)) = LogReader::from_bytes(bytes) {
+                let mut full = super::expand_buffer();
                 while let Some(item) = r.next() {
-                    if let Ok(Item::Event(raw)) = item {
-                        let _ = decode(raw);
+                    if let Ok(Item::Event(stored)) = item {
+                        let _ = decode(super::expand(stored, &mut full));
                     }
                 }
             }
