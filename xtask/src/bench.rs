@@ -196,6 +196,117 @@ struct Row {
     maxrss_mb: f64,
 }
 
+/// Another tracer measured on the same workloads, where installed.
+struct Peer {
+    tool: &'static str,
+    label: &'static str,
+    args: &'static [&'static str],
+    workloads: &'static [&'static str],
+}
+
+const PEERS: [Peer; 5] = [
+    Peer {
+        tool: "bpftrace",
+        label: "bpftrace printf on signal_generate",
+        args: &[
+            "-e",
+            "tracepoint:signal:signal_generate { printf(\"%d %d %d %d\\n\", pid, args->pid, args->sig, args->result); }",
+        ],
+        workloads: &["signal"],
+    },
+    Peer {
+        tool: "bpftrace",
+        label: "bpftrace printf on exec and exit",
+        args: &[
+            "-e",
+            "tracepoint:sched:sched_process_exec { printf(\"%d %s\\n\", pid, str(args->filename)); } \
+             tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }",
+        ],
+        workloads: &["forkexec", "fork"],
+    },
+    Peer {
+        tool: "sigsnoop",
+        label: "libbpf-tools sigsnoop",
+        args: &[],
+        workloads: &["signal"],
+    },
+    Peer {
+        tool: "execsnoop",
+        label: "libbpf-tools execsnoop",
+        args: &[],
+        workloads: &["forkexec"],
+    },
+    Peer {
+        tool: "exitsnoop",
+        label: "libbpf-tools exitsnoop",
+        args: &[],
+        workloads: &["forkexec", "fork"],
+    },
+];
+
+/// Mounts tracefs for the peers (they attach through it) if it is not
+/// mounted, and unmounts it again on drop.
+struct Tracefs(bool);
+
+impl Tracefs {
+    const DIR: &'static str = "/sys/kernel/tracing";
+    fn ensure() -> Tracefs {
+        if Path::new(Self::DIR).join("events").exists() {
+            return Tracefs(false);
+        }
+        let ok = Command::new("mount")
+            .args(["-t", "tracefs", "nodev", Self::DIR])
+            .status()
+            .is_ok_and(|s| s.success());
+        Tracefs(ok)
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = Command::new("umount").arg(Self::DIR).status();
+        }
+    }
+}
+
+/// Slowdown of each installed peer on its workloads: (label, workload, ratio).
+fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<(&'static str, &'static str, f64)>> {
+    let installed: Vec<&Peer> = PEERS.iter().filter(|p| installed(p.tool)).collect();
+    if installed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _tracefs = Tracefs::ensure();
+    let mut out = Vec::new();
+    for peer in installed {
+        for &name in peer.workloads {
+            let ops = WORKLOADS.iter().find(|w| w.0 == name).map_or(0, |w| w.1);
+            eprintln!("bench: {name} under {} ({rounds} rounds)", peer.label);
+            let (mut base, mut traced) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                base.push(bench.workload(name, ops)? as f64);
+                let mut child = Command::new(peer.tool)
+                    .args(peer.args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .with_context(|| format!("starting {}", peer.tool))?;
+                // No readiness signal from these tools: give them time to attach.
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                if child.try_wait()?.is_some() {
+                    bail!("{} exited at start (try it by hand)", peer.tool);
+                }
+                traced.push(bench.workload(name, ops)? as f64);
+                // SAFETY: kill() with the pid of our own child.
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                child.wait()?;
+            }
+            out.push((peer.label, name, median(&mut traced) / median(&mut base)));
+        }
+    }
+    Ok(out)
+}
+
 fn installed(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -277,6 +388,7 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
             }
         }
     }
+    let peers = measure_peers(bench, rounds.min(3))?;
     let table = Command::new(&bench.tracer)
         .args(["bench-table", "100000"])
         .output()
@@ -324,11 +436,7 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         out,
         "task table with 100,000 tasks: peak RSS {table_rss_mb:.1} MB"
     );
-    let others: Vec<&str> = ["bpftrace", "sigsnoop", "execsnoop", "exitsnoop"]
-        .into_iter()
-        .filter(|t| installed(t))
-        .collect();
-    if others.is_empty() {
+    if peers.is_empty() {
         let _ = writeln!(
             out,
             "bpftrace, libbpf-tools (sigsnoop, execsnoop, exitsnoop): not installed, not measured"
@@ -336,9 +444,11 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
     } else {
         let _ = writeln!(
             out,
-            "installed but not yet driven by this bench: {}",
-            others.join(", ")
+            "\nother tracers on the same workloads (output to /dev/null):"
         );
+        for (label, workload, ratio) in &peers {
+            let _ = writeln!(out, "  {workload:<9} {label:<36} {ratio:>6.2}x");
+        }
     }
     let _ = writeln!(out, "\ntargets:");
     let cell = |w: &str, m: usize| {
@@ -406,6 +516,14 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         let _ = write!(
             json,
             "{}{{\"program\":\"{prog}\",\"mode\":{mode:?},\"ns\":{ns:.0},\"runs\":{runs}}}",
+            if i > 0 { "," } else { "" }
+        );
+    }
+    json.push_str("],\"peers\":[");
+    for (i, (label, workload, ratio)) in peers.iter().enumerate() {
+        let _ = write!(
+            json,
+            "{}{{\"tracer\":{label:?},\"workload\":\"{workload}\",\"slowdown\":{ratio:.3}}}",
             if i > 0 { "," } else { "" }
         );
     }
