@@ -14,13 +14,19 @@ use tracer_common::pf::{helper_mark, KERNEL_SIDE_FLAGS, PF_KTHREAD};
 #[map]
 static UMH_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
 
-/// Records a new task's helper standing from its creator's.
+/// Records a new task's helper standing from its creator's. `Err` when the
+/// map is full and a helper could not be marked.
 #[inline(always)]
-pub fn on_new_task(creator_tgid: u32, creator_flags: u32, child_tgid: u32, child_flags: u32) {
+pub fn on_new_task(
+    creator_tgid: u32,
+    creator_flags: u32,
+    child_tgid: u32,
+    child_flags: u32,
+) -> Result<(), ()> {
     if child_flags & KERNEL_SIDE_FLAGS != 0 || child_tgid == creator_tgid {
         // Kernel threads and workers are kernel-side by their flags; a new
         // thread shares its group's entry.
-        return;
+        return Ok(());
     }
     let creator_is_kthread = creator_flags & PF_KTHREAD != 0;
     let mark = helper_mark(
@@ -29,11 +35,11 @@ pub fn on_new_task(creator_tgid: u32, creator_flags: u32, child_tgid: u32, child
         !creator_is_kthread && is_umh(creator_tgid),
     );
     if mark == 0 {
-        return;
+        return Ok(());
     }
     // A full map only loses the in-kernel filter's view of this helper;
     // userspace still classifies it from the fork event.
-    let _ = UMH_TGIDS.insert(child_tgid, mark, 0);
+    UMH_TGIDS.insert(child_tgid, mark, 0).map_err(|_| ())
 }
 
 #[inline(always)]

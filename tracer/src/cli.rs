@@ -30,6 +30,9 @@ pub struct SessionArgs {
     /// Print kernel and process statistics at the end (used by `cargo xtask bench`).
     #[arg(long, hide = true)]
     bench_stats: bool,
+    /// Capacity of the kernel's map of helper thread groups (tests shrink it).
+    #[arg(long, hide = true, default_value_t = 16384)]
+    helper_map_entries: u32,
 }
 
 impl SessionArgs {
@@ -40,6 +43,7 @@ impl SessionArgs {
             filter: filter.kernel(),
             duration: self.duration,
             bench_stats: self.bench_stats,
+            helper_map_entries: self.helper_map_entries,
         }
     }
 }

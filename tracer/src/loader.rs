@@ -33,6 +33,8 @@ pub struct LoadOptions<'a> {
     /// Ring buffer bytes: a power of two, at least one page.
     pub ring_bytes: u32,
     pub filter: KernelFilter,
+    /// Capacity of the helper-lineage map.
+    pub helper_map_entries: u32,
 }
 
 pub struct Session {
@@ -82,6 +84,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .override_global("FILTER", &opts.filter, true)
         .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 8), true)
         .map_max_entries("EVENTS", opts.ring_bytes)
+        .map_max_entries("UMH_TGIDS", opts.helper_map_entries.max(1))
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
 
@@ -112,6 +115,11 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
 impl Session {
     pub fn program_count(&self) -> usize {
         self.links.len()
+    }
+
+    /// The reader of the programs' own log messages; call once.
+    pub fn take_logger(&mut self) -> Option<crate::kernel_log::KernelLogger> {
+        crate::kernel_log::init(&mut self.ebpf)
     }
 
     /// The event ring buffer; call once.
@@ -147,8 +155,13 @@ impl Session {
                 .ok_or_else(|| anyhow!("map UMH_TGIDS missing from the eBPF object"))?,
         )?;
         for (tgid, mark) in groups {
-            map.insert(tgid, mark, 0)
-                .with_context(|| format!("marking helper group {tgid}"))?;
+            if let Err(e) = map.insert(tgid, mark, 0) {
+                eprintln!(
+                    "tracer: warning: cannot mark helper group {tgid} in the kernel ({e}); \
+                     signals to it may be dropped by the default filter"
+                );
+                break;
+            }
         }
         Ok(())
     }

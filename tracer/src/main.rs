@@ -9,6 +9,7 @@ mod decode;
 mod event;
 mod filter;
 mod flags;
+mod kernel_log;
 mod loader;
 mod log;
 mod offsets;

@@ -104,6 +104,7 @@ fn live_table(
     let mut session = loader::load(&LoadOptions {
         btf_path: btf,
         ring_bytes: 16 << 20,
+        helper_map_entries: 16384,
         filter: KernelFilter {
             event_mask: lineage_events.iter().fold(0, |m, k| m | 1 << *k as u32),
             ..KernelFilter::ALL

@@ -31,6 +31,7 @@ pub struct SessionOptions {
     pub duration: Option<Duration>,
     /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
     pub bench_stats: bool,
+    pub helper_map_entries: u32,
 }
 
 /// What a sink gets to start with.
@@ -158,6 +159,7 @@ pub async fn run<S: Sink>(
         btf_path: &opts.btf,
         ring_bytes: opts.ring_bytes,
         filter: opts.filter,
+        helper_map_entries: opts.helper_map_entries,
     })?;
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
@@ -168,6 +170,15 @@ pub async fn run<S: Sink>(
     // always returns that same fd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
         .map_err(|e| anyhow::anyhow!("polling the ring buffer: {e}"))?;
+    let logger = session.take_logger();
+    // SAFETY: the logger owns its ring's map fd for its whole life.
+    let mut logs = match logger {
+        Some(l) => Some(
+            unsafe { AsyncFd::register_with_interest(l, Interest::READABLE) }
+                .map_err(|e| anyhow::anyhow!("polling the kernel log: {e}"))?,
+        ),
+        None => None,
+    };
     let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -231,6 +242,11 @@ pub async fn run<S: Sink>(
             _ = tick.tick() => {
                 check_lost(&session, &mut sink, &mut counts)?;
                 sink.tick();
+            }
+            guard = async { logs.as_mut().expect("guarded").readable_mut().await }, if logs.is_some() => {
+                let mut guard = guard.context("waiting on the kernel log")?;
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
             }
             _ = &mut deadline => break Ended::Duration,
             _ = sigint.recv() => break Ended::Signal,

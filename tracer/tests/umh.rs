@@ -232,3 +232,44 @@ fn sigkill_to_an_io_worker_kills_its_whole_process() {
     assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
     tracer.stop();
 }
+
+#[test]
+fn a_full_helper_map_is_reported_by_the_kernel_side() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let helper = dir.path().join("slow-helper");
+    fs::write(&helper, "#!/bin/sh\nexec /bin/sleep 30\n").unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    // Room for one helper group: the second cannot be marked, and the eBPF
+    // program says so through aya-log.
+    let mut tracer = Tracer::start(&["--umh", "--helper-map-entries", "1"]);
+    let _pattern = Restore::set(
+        "/proc/sys/kernel/core_pattern",
+        &format!("|{} %p", helper.display()),
+    );
+    let mut crashers = Vec::new();
+    let mut helpers = Vec::new();
+    for _ in 0..2 {
+        crashers.push(
+            Command::new("/bin/sh")
+                .args(["-c", "kill -SEGV $$"])
+                .spawn()
+                .unwrap(),
+        );
+        let exec = tracer.wait_for("a helper's exec", |v| {
+            is(v, "exec") && v["kind"] == "umh" && !helpers.contains(&v["pid"])
+        });
+        helpers.push(exec["pid"].clone());
+    }
+    for pid in &helpers {
+        kill(pid.as_u64().unwrap(), libc::SIGKILL);
+    }
+    for mut c in crashers {
+        c.wait().unwrap();
+    }
+    let (_, stderr) = tracer.stop();
+    assert!(
+        stderr.contains("tracer: kernel warn: helper lineage map full"),
+        "{stderr}"
+    );
+}

@@ -9,6 +9,7 @@
 //! creator, before the child can run: every task is seen once, in order.
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_log_ebpf::warn;
 use tracer_common::{EventKind, ForkEvent};
 
 use crate::{emit, lineage, task};
@@ -25,12 +26,16 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     task::fill(&mut ev.creator, super::current_task());
     task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;
-    lineage::on_new_task(
-        ev.creator.tgid,
-        ev.creator.flags,
-        ev.child.tgid,
-        ev.child.flags,
-    );
+    let (creator, child) = (&ev.creator, &ev.child);
+    let marked = lineage::on_new_task(creator.tgid, creator.flags, child.tgid, child.flags);
+    let child_tgid = child.tgid;
     emit::submit(entry);
+    if marked.is_err() {
+        warn!(
+            &ctx,
+            "helper lineage map full: signals to helper {} may be dropped by the default filter",
+            child_tgid
+        );
+    }
     0
 }
