@@ -1,34 +1,9 @@
 //! tracer: a live Linux task tracer built on eBPF.
 
-mod bench_table;
-mod btf;
-mod classify;
-mod cli;
-mod clock;
-mod decode;
-mod event;
-mod filter;
-mod flags;
-mod kernel_log;
-mod loader;
-mod log;
-mod offsets;
-mod output;
-mod privileges;
-mod procfs;
-mod ps;
-mod record;
-mod replay;
-mod report;
-mod session;
-mod signals;
-mod tasks;
-mod trace;
-mod tree;
-
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use tracer::cli;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -32,6 +32,11 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Fuzz the log reader and record decoder (cargo-fuzz, nightly) for a while.
+    Fuzz {
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
     /// Measure tracer's cost on fork+exec, fork and signal storms (needs root).
     Bench {
         /// Alternating untraced/traced runs per cell (medians are compared).
@@ -109,13 +114,81 @@ fn real_main() -> Result<()> {
             let target = workspace_root().join("target/release");
             bench::run(rounds, &target.join("tracer"), &target.join("workload"))
         }
+        Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
         Cmd::Test { args } => {
             run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
             run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
             run(&mut ebpf_clippy(&tools))?;
-            run(cargo(&tools).args(["test"]).arg("--").args(&args))
+            let (passed, failed) = cargo_test(cargo(&tools).args(["test"]).arg("--").args(&args))?;
+            // A bounded fuzzing run in every test run (CI included).
+            fuzz(&tools, 20)?;
+            // One closing line for the whole run (CI reads it).
+            println!("tests: {passed} passed, {failed} failed");
+            Ok(())
         }
     }
+}
+
+/// Runs `cargo test`, passing its output through, and adds up its
+/// `test result:` lines: (passed, failed). Fails if the tests fail.
+fn cargo_test(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("failed to start {cmd:?}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split(';')
+                    .find_map(|part| part.trim().strip_suffix(word))
+                    .and_then(|n| n.trim().rsplit(' ').next()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("tests: {passed} passed, {failed} failed");
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok((passed, failed))
+}
+
+/// Runs the fuzz target for `seconds`, from the committed seed corpus; new
+/// inputs go to target/, crashes to tracer/fuzz/artifacts/ (and fail).
+fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
+    let fuzz_bin = setup::ensure_cargo_fuzz()?;
+    let root = workspace_root();
+    let work = root.join("target/fuzz-corpus");
+    std::fs::create_dir_all(&work)?;
+    let mut path = std::ffi::OsString::from(&fuzz_bin);
+    path.push(":");
+    path.push(tools.path_env());
+    run(Command::new("rustup")
+        .args([
+            "run",
+            "nightly",
+            "cargo",
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "tracer/fuzz",
+        ])
+        .arg("log_reader")
+        .arg(&work)
+        .arg("tracer/fuzz/corpus/log_reader")
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .env("PATH", path)
+        .env_remove("RUSTC")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .current_dir(&root))
 }
 
 /// Clippy on the eBPF crate, which only builds for the BPF target.

@@ -19,9 +19,33 @@ use crate::run;
 const NIGHTLY: &str = "nightly";
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
+const CARGO_FUZZ_VERSION: &str = "0.13.1";
+
 pub struct Tools {
     /// Holds `bpf-linker`.
     pub bin_dir: PathBuf,
+}
+
+/// cargo-fuzz, pinned, in the same cache; its bin dir.
+pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
+    let root = cache_dir()?.join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"));
+    let bin = root.join("bin");
+    let works = Command::new(bin.join("cargo-fuzz"))
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !works {
+        eprintln!("xtask: building cargo-fuzz {CARGO_FUZZ_VERSION} (once)");
+        run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["install", "cargo-fuzz", "--locked", "--force"])
+                .args(["--version", CARGO_FUZZ_VERSION])
+                .arg("--root")
+                .arg(&root),
+        )
+        .context("installing cargo-fuzz (needs crates.io)")?;
+    }
+    Ok(bin)
 }
 
 impl Tools {
