@@ -56,9 +56,11 @@ pub fn reserve<T: 'static>(kind: EventKind) -> Option<RingBufEntry<T>> {
 fn count_lost(kind: EventKind) {
     if let Some(counter) = LOST.get_ptr_mut(kind as u32) {
         // SAFETY: the pointer comes from the map lookup and is valid for this
-        // CPU's slot; per-CPU storage means no other writer races with us
-        // (tracepoint programs do not nest on one CPU for the same slot
-        // except through NMI, which these tracepoints never run in).
+        // CPU's slot; the programs run with preemption off, so only another
+        // program interrupting this one on the same CPU (signal_generate from
+        // an IRQ) could race the add and drop one count: the count is then a
+        // lower bound, never wrong the other way. (core's atomic RMW is not
+        // available on the bpfel target.)
         unsafe { *counter += 1 };
     }
 }

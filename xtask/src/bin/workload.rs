@@ -45,6 +45,7 @@ fn main() {
             // default disposition is to ignore it.
             let me = unsafe { libc::getpid() };
             for _ in 0..n {
+                // SAFETY: as above.
                 unsafe { libc::kill(me, libc::SIGURG) };
             }
         }
