@@ -59,6 +59,44 @@ impl WallClock {
     }
 }
 
+/// Writes RFC 3339 times for a stream of events, recomputing the date and
+/// time of day only when the second changes (they are printed per event).
+pub struct TimeWriter {
+    clock: WallClock,
+    second: i128,
+    prefix: [u8; 19],
+}
+
+impl TimeWriter {
+    pub fn new(clock: WallClock) -> TimeWriter {
+        TimeWriter {
+            clock,
+            second: i128::MIN,
+            prefix: [0; 19],
+        }
+    }
+
+    /// Appends `2026-11-27T02:51:36.123456Z` (no quotes).
+    pub fn write(&mut self, out: &mut Vec<u8>, boot_ns: u64) {
+        let ns = self.clock.wall_ns(boot_ns);
+        let second = ns.div_euclid(1_000_000_000);
+        if second != self.second {
+            let full = self.clock.rfc3339(boot_ns);
+            self.prefix.copy_from_slice(&full.as_bytes()[..19]);
+            self.second = second;
+        }
+        out.extend_from_slice(&self.prefix);
+        let micros = (ns.rem_euclid(1_000_000_000) / 1000) as u32;
+        let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0', b'Z'];
+        let mut m = micros;
+        for d in digits[1..7].iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        out.extend_from_slice(&digits);
+    }
+}
+
 /// CLOCK_BOOTTIME now, in ns (what `bpf_ktime_get_boot_ns()` reads).
 pub fn boottime_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -95,6 +133,18 @@ mod tests {
         };
         assert_eq!(clock.rfc3339(123_456_000), "2026-11-27T02:58:16.123456Z");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
+        let mut w = TimeWriter::new(clock);
+        let mut out = Vec::new();
+        w.write(&mut out, 123_456_000);
+        w.write(&mut out, 999_000_007_000);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "{}{}",
+                clock.rfc3339(123_456_000),
+                clock.rfc3339(999_000_007_000)
+            )
+        );
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

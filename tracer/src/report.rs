@@ -170,8 +170,8 @@ fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
                     target.pid,
                     target.comm.clone(),
                     ann.subject,
-                    signals::name(*sig),
-                    result.to_string(),
+                    signals::name(*sig).into_owned(),
+                    result.name().into_owned(),
                 );
                 *r.signals.entry(key).or_default() += 1;
             }

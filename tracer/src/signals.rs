@@ -2,7 +2,7 @@
 //! codes, decoded with checks: an unexpected value is shown as a number,
 //! never trusted as an enum.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 const SIGNAL_NAMES: [&str; 32] = [
     "0",
@@ -39,12 +39,13 @@ const SIGNAL_NAMES: [&str; 32] = [
     "SIGSYS",
 ];
 
-/// `SIGTERM`, `SIGRTMIN+3`, or the number for anything else.
-pub fn name(sig: i32) -> String {
+/// `SIGTERM`, `SIGRTMIN+3`, or the number for anything else (borrowed for
+/// the common names: this runs for every signal event printed).
+pub fn name(sig: i32) -> Cow<'static, str> {
     match sig {
-        1..=31 => SIGNAL_NAMES[sig as usize].to_string(),
-        32..=64 => format!("SIGRTMIN+{}", sig - 32),
-        _ => sig.to_string(),
+        1..=31 => Cow::Borrowed(SIGNAL_NAMES[sig as usize]),
+        32..=64 => Cow::Owned(format!("SIGRTMIN+{}", sig - 32)),
+        _ => Cow::Owned(sig.to_string()),
     }
 }
 
@@ -72,16 +73,22 @@ impl GenerateResult {
     }
 }
 
+impl GenerateResult {
+    pub fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Self::Delivered => "delivered",
+            Self::Ignored => "ignored",
+            Self::AlreadyPending => "already_pending",
+            Self::OverflowFail => "overflow_fail",
+            Self::LoseInfo => "lose_info",
+            Self::Unknown(raw) => return Cow::Owned(format!("unknown({raw})")),
+        })
+    }
+}
+
 impl fmt::Display for GenerateResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Delivered => f.write_str("delivered"),
-            Self::Ignored => f.write_str("ignored"),
-            Self::AlreadyPending => f.write_str("already_pending"),
-            Self::OverflowFail => f.write_str("overflow_fail"),
-            Self::LoseInfo => f.write_str("lose_info"),
-            Self::Unknown(raw) => write!(f, "unknown({raw})"),
-        }
+        f.write_str(&self.name())
     }
 }
 

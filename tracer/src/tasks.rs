@@ -6,7 +6,10 @@
 //! task that made it) and kept, because they are facts about its origin:
 //! later reparenting does not change who forked it.
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    collections::{HashMap, VecDeque},
+    hash::{BuildHasherDefault, Hasher},
+};
 
 use crate::{
     classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
@@ -15,6 +18,36 @@ use crate::{
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
 };
+
+/// The Fx hash (as rustc uses): pids are small integers the kernel hands
+/// out, so SipHash's flood resistance buys nothing on this per-event path.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
@@ -116,8 +149,8 @@ impl Killer {
 }
 
 pub struct TaskTable {
-    live: HashMap<u32, Entry>,
-    graveyard: HashMap<(u32, u64), Entry>,
+    live: FastMap<u32, Entry>,
+    graveyard: FastMap<(u32, u64), Entry>,
     graveyard_order: VecDeque<(u32, u64)>,
     ns_per_tick: u64,
     root_cgroup_reliable: bool,
@@ -126,8 +159,8 @@ pub struct TaskTable {
 impl TaskTable {
     pub fn new(ticks_per_sec: u64, root_cgroup_reliable: bool) -> TaskTable {
         TaskTable {
-            live: HashMap::new(),
-            graveyard: HashMap::new(),
+            live: FastMap::default(),
+            graveyard: FastMap::default(),
             graveyard_order: VecDeque::new(),
             // At least 1: a damaged log's clock rate must not divide by zero.
             ns_per_tick: (1_000_000_000 / ticks_per_sec.max(1)).max(1),

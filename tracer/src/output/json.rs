@@ -10,7 +10,7 @@ use std::io::Write as _;
 use super::Formatter;
 use crate::{
     classify::Kind,
-    clock::WallClock,
+    clock::{TimeWriter, WallClock},
     event::{Event, Record, Task},
     flags, signals,
     signals::{Disposition, ExitStatus},
@@ -19,11 +19,15 @@ use crate::{
 
 pub struct Json {
     clock: WallClock,
+    time: TimeWriter,
 }
 
 impl Json {
     pub fn new(clock: WallClock) -> Self {
-        Json { clock }
+        Json {
+            clock,
+            time: TimeWriter::new(clock),
+        }
     }
 }
 
@@ -129,8 +133,9 @@ impl Formatter for Json {
     fn begin(&mut self, _out: &mut Vec<u8>) {}
 
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation) {
-        out.extend_from_slice(b"{\"time\":");
-        string(out, &self.clock.rfc3339(rec.boot_ns));
+        out.extend_from_slice(b"{\"time\":\"");
+        self.time.write(out, rec.boot_ns);
+        out.push(b'"');
         let _ = write!(out, ",\"boot_ns\":{},\"cpu\":{}", rec.boot_ns, rec.cpu);
         key(out, "event");
         string(out, rec.event.kind().name());
@@ -229,7 +234,7 @@ impl Formatter for Json {
             } => {
                 signal_fields(out, *sig, *errno, *code);
                 key(out, "result");
-                string(out, &result.to_string());
+                string(out, &result.name());
                 let _ = write!(out, ",\"group\":{group},\"sender_uid\":{sender_uid}");
                 task_object(out, "sender", sender, kinds.other);
             }
