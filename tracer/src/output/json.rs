@@ -34,6 +34,12 @@ impl Json {
 /// Appends `s` as a JSON string literal.
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
+    // Most strings (comms, names, paths) need no escaping: copy them whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
@@ -59,13 +65,17 @@ fn key(out: &mut Vec<u8>, k: &str) {
     out.push(b':');
 }
 
+/// `,"k":n` (itoa: integer formatting is most of a JSON line's work).
+fn int(out: &mut Vec<u8>, k: &str, n: impl itoa::Integer) {
+    key(out, k);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
 /// The task fields, without braces, each preceded by a comma.
 fn task_fields(out: &mut Vec<u8>, t: &Task, kind: Option<Kind>) {
-    let _ = write!(
-        out,
-        ",\"pid\":{},\"tgid\":{},\"ppid\":{}",
-        t.pid, t.tgid, t.ppid
-    );
+    int(out, "pid", t.pid);
+    int(out, "tgid", t.tgid);
+    int(out, "ppid", t.ppid);
     key(out, "comm");
     string(out, &t.comm);
     if let Some(kind) = kind {
@@ -81,11 +91,13 @@ fn task_fields(out: &mut Vec<u8>, t: &Task, kind: Option<Kind>) {
         string(out, name);
     }
     out.push(b']');
-    let _ = write!(
-        out,
-        ",\"flags_raw\":{},\"has_mm\":{},\"start_ns\":{}",
-        t.flags, t.has_mm, t.start_ns
-    );
+    int(out, "flags_raw", t.flags);
+    out.extend_from_slice(if t.has_mm {
+        b",\"has_mm\":true"
+    } else {
+        b",\"has_mm\":false"
+    });
+    int(out, "start_ns", t.start_ns);
 }
 
 fn task_object(out: &mut Vec<u8>, name: &str, t: &Task, kind: Option<Kind>) {
@@ -101,7 +113,9 @@ fn task_object(out: &mut Vec<u8>, name: &str, t: &Task, kind: Option<Kind>) {
 fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
     key(out, "signal");
     string(out, &signals::name(sig));
-    let _ = write!(out, ",\"signo\":{sig},\"errno\":{errno},\"code\":{code}");
+    int(out, "signo", sig);
+    int(out, "errno", errno);
+    int(out, "code", code);
 }
 
 /// For tasks of a helper's lineage: `"helper":{"spawner_pid":..,
@@ -136,7 +150,8 @@ impl Formatter for Json {
         out.extend_from_slice(b"{\"time\":\"");
         self.time.write(out, rec.boot_ns);
         out.push(b'"');
-        let _ = write!(out, ",\"boot_ns\":{},\"cpu\":{}", rec.boot_ns, rec.cpu);
+        int(out, "boot_ns", rec.boot_ns);
+        int(out, "cpu", rec.cpu);
         key(out, "event");
         string(out, rec.event.kind().name());
         task_fields(out, rec.event.subject(), Some(kinds.subject));
@@ -235,7 +250,12 @@ impl Formatter for Json {
                 signal_fields(out, *sig, *errno, *code);
                 key(out, "result");
                 string(out, &result.name());
-                let _ = write!(out, ",\"group\":{group},\"sender_uid\":{sender_uid}");
+                out.extend_from_slice(if *group {
+                    b",\"group\":true"
+                } else {
+                    b",\"group\":false"
+                });
+                int(out, "sender_uid", *sender_uid);
                 task_object(out, "sender", sender, kinds.other);
             }
             Event::SignalDeliver {
