@@ -155,6 +155,8 @@ pub async fn run<S: Sink>(
     opts: SessionOptions,
     make_sink: impl FnOnce(Start) -> Result<S>,
 ) -> Result<(S, Counts, Ended)> {
+    // Events are recorded from the moment the programs attach.
+    let started_boot_ns = clock::boottime_ns();
     let mut session = loader::load(&LoadOptions {
         btf_path: &opts.btf,
         ring_bytes: opts.ring_bytes,
@@ -195,7 +197,7 @@ pub async fn run<S: Sink>(
 
     let mut sink = make_sink(Start {
         clock: WallClock::now(),
-        started_boot_ns: clock::boottime_ns(),
+        started_boot_ns,
         tasks,
         init_cgroup,
         table,
