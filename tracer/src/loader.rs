@@ -88,7 +88,6 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
 
-    let mut links = Vec::with_capacity(PROGRAMS.len());
     for (name, tracepoint) in PROGRAMS {
         let program: &mut BtfTracePoint = ebpf
             .program_mut(name)
@@ -100,19 +99,35 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
                 format!("loading program {name} (tracepoint {tracepoint})"),
             )
         })?;
-        let link = program
-            .attach()
-            .map_err(|e| explain(e, format!("attaching {name} to tracepoint {tracepoint}")))?;
-        links.push((name, link));
     }
     let lost = PerCpuArray::try_from(
         ebpf.take_map("LOST")
             .ok_or_else(|| anyhow!("map LOST missing from the eBPF object"))?,
     )?;
-    Ok(Session { ebpf, links, lost })
+    Ok(Session {
+        ebpf,
+        links: Vec::with_capacity(PROGRAMS.len()),
+        lost,
+    })
 }
 
 impl Session {
+    /// Attaches every program (loaded, not yet attached, by [`load`]).
+    pub fn attach(&mut self) -> Result<()> {
+        for (name, tracepoint) in PROGRAMS {
+            let program: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(name)
+                .ok_or_else(|| anyhow!("program {name} missing from the eBPF object"))?
+                .try_into()?;
+            let link = program
+                .attach()
+                .map_err(|e| explain(e, format!("attaching {name} to tracepoint {tracepoint}")))?;
+            self.links.push((name, link));
+        }
+        Ok(())
+    }
+
     pub fn program_count(&self) -> usize {
         self.links.len()
     }

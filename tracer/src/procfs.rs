@@ -142,6 +142,31 @@ impl Procfs {
         })
     }
 
+    /// Processes only, from their stat files alone: enough to find helper
+    /// lineages quickly before attaching (one read per process).
+    pub fn processes(&self) -> Vec<ProcTask> {
+        numeric_entries(&self.root)
+            .into_iter()
+            .filter_map(|pid| {
+                let stat = fs::read_to_string(self.root.join(pid.to_string()).join("stat")).ok()?;
+                let (comm, state, ppid, flags, start_ticks) = parse_stat(&stat)?;
+                Some(ProcTask {
+                    pid,
+                    tgid: pid,
+                    ppid,
+                    flags,
+                    comm,
+                    start_ticks,
+                    state,
+                    has_mm: true,
+                    kthread_line: None,
+                    cgroup: None,
+                    argv: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
     /// PID 1's cgroup v2 path: root-cgroup membership only means "kernel
     /// thread" where PID 1 moved itself out of the root.
     pub fn init_cgroup(&self) -> Option<String> {

@@ -110,6 +110,7 @@ fn live_table(
             ..KernelFilter::ALL
         },
     })?;
+    session.attach()?;
     let mut ring = session.take_ring()?;
     // Attached first, then the snapshot: a task born in between is in both
     // and merges by pid + start time.

@@ -163,8 +163,18 @@ pub async fn run<S: Sink>(
         filter: opts.filter,
         helper_map_entries: opts.helper_map_entries,
     })?;
+    // Mark the helpers that exist before attaching, so a child one forks
+    // while we start up is marked by the kernel too.
+    let quick = TaskTable::from_snapshot(
+        Procfs::system().processes(),
+        None,
+        procfs::clock_ticks_per_sec(),
+    );
+    session.seed_umh(quick.umh_groups())?;
+    session.attach()?;
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
+    // Seeding again covers helpers born between the two looks.
     let (tasks, init_cgroup, table) = snapshot()?;
     session.seed_umh(table.umh_groups())?;
     let ring = session.take_ring()?;

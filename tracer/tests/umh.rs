@@ -273,3 +273,55 @@ fn a_full_helper_map_is_reported_by_the_kernel_side() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_helper_started_before_tracing_keeps_its_signals() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let helper = dir.path().join("late-forker");
+    // Forks its child a second after it starts, once tracer is running.
+    fs::write(&helper, "#!/bin/sh\nsleep 1\n/bin/sleep 60 &\nwait\n").unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let pattern = Restore::set(
+        "/proc/sys/kernel/core_pattern",
+        &format!("|{} %p", helper.display()),
+    );
+    let mut crasher = Command::new("/bin/sh")
+        .args(["-c", "kill -SEGV $$"])
+        .spawn()
+        .unwrap();
+    // Wait for the helper to exist, then start tracing.
+    let helper_pid = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            fs::read_dir("/proc").ok()?.find_map(|e| {
+                let pid: u64 = e.ok()?.file_name().to_str()?.parse().ok()?;
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let path = helper.to_str()?.as_bytes();
+                cmdline
+                    .windows(path.len())
+                    .any(|w| w == path)
+                    .then_some(pid)
+            })
+        })
+        .expect("the helper started");
+    drop(pattern);
+    let mut tracer = Tracer::start(&[]);
+    let child = tracer.wait_for("the helper's child", |v| {
+        is(v, "fork") && v["ppid"] == helper_pid
+    });
+    assert_eq!(child["kind"], "umh_child", "{child}");
+    let child_pid = u64_of(&child, "pid");
+    // The default filter keeps this signal only if the kernel knew the
+    // helper when the child was forked: seeded from the start-up snapshot.
+    kill(child_pid, libc::SIGTERM);
+    let sig = tracer.wait_for("SIGTERM to the helper's child", |v| {
+        is(v, "signal_generate") && v["pid"] == child_pid
+    });
+    assert_eq!(sig["kind"], "umh_child");
+    // The helper ends when its child does; make sure of it.
+    // SAFETY: kill() has no memory-safety preconditions.
+    unsafe { libc::kill(helper_pid as i32, libc::SIGKILL) };
+    crasher.wait().unwrap();
+    tracer.stop();
+}
