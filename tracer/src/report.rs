@@ -14,7 +14,11 @@ use crate::{
     decode::decode,
     event::Event,
     log::reader::Item,
-    output::{self, json::string, Format},
+    output::{
+        self,
+        json::{opt_string, string},
+        Format,
+    },
     replay,
     signals::{self, ExitStatus},
 };
@@ -335,10 +339,7 @@ fn json(
             o.push(b',');
         }
         let _ = write!(o, "{{\"pid\":{},\"path\":", h.pid);
-        match &h.path {
-            Some(p) => s(&mut o, p),
-            None => o.extend_from_slice(b"null"),
-        }
+        opt_string(&mut o, h.path.as_deref());
         o.extend_from_slice(b",\"argv\":[");
         for (j, a) in h.argv.iter().enumerate() {
             if j > 0 {
@@ -362,10 +363,7 @@ fn json(
             None => o.extend_from_slice(b"null"),
         }
         o.extend_from_slice(b",\"end\":");
-        match &h.end {
-            Some(e) => s(&mut o, e),
-            None => o.extend_from_slice(b"null"),
-        }
+        opt_string(&mut o, h.end.as_deref());
         o.push(b'}');
     }
     o.extend_from_slice(b"],\"signals_to_kernel_side\":[");

@@ -7,7 +7,7 @@ mod common;
 use std::{
     collections::BTreeMap,
     fs,
-    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
+    os::unix::fs::MetadataExt as _,
     path::Path,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -97,9 +97,7 @@ fn replay_equals_live_and_report_counts_match() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("run.log");
-    let helper = dir.path().join("helper");
-    fs::write(&helper, "#!/bin/sh\nexit 0\n").unwrap();
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let helper = script(dir.path(), "helper", "exit 0\n");
 
     let mut live = Tracer::start(&["--all-signals"]);
     let recorder = start_recording(&log, &["--all-signals"]);
@@ -113,15 +111,8 @@ fn replay_equals_live_and_report_counts_match() {
     // SAFETY: kill() has no memory-safety preconditions.
     unsafe { libc::kill(2, libc::SIGTERM) };
     {
-        let _pattern = Restore::set(
-            "/proc/sys/kernel/core_pattern",
-            &format!("|{} %p", helper.display()),
-        );
-        let mut crasher = Command::new("/bin/sh")
-            .args(["-c", "kill -SEGV $$"])
-            .spawn()
-            .unwrap();
-        crasher.wait().unwrap();
+        let _pattern = core_pattern_to(&helper);
+        crash().wait().unwrap();
         live.wait_for("the helper's exit", |v| {
             is(v, "exit") && v["kind"] == "umh" && v["ppid"] == 2
         });
@@ -176,7 +167,7 @@ fn replay_equals_live_and_report_counts_match() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|h| h["path"] == helper.to_str().unwrap())
+        .filter(|h| h["path"] == helper.as_str())
         .collect();
     assert_eq!(helpers.len(), 1, "{report}");
     assert!(str_of(helpers[0], "spawner_comm").starts_with("kworker/"));

@@ -3,33 +3,19 @@
 
 mod common;
 
-use std::{fs, os::unix::fs::PermissionsExt as _, process::Command};
+use std::fs;
 
 use common::*;
-
-/// A core-dump helper that forks a child and waits for it.
-fn helper_script(dir: &std::path::Path) -> String {
-    let path = dir.join("core-helper");
-    fs::write(
-        &path,
-        "#!/bin/sh\n# test core-dump helper: one child, then wait for it\n/bin/sleep 60 &\nwait\n",
-    )
-    .unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    path.to_str().expect("UTF-8 temp path").to_string()
-}
 
 #[test]
 fn killed_core_dump_helper_is_diagnosed() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let helper = helper_script(dir.path());
+    // A core-dump helper that forks a child and waits for it.
+    let helper = script(dir.path(), "core-helper", "/bin/sleep 60 &\nwait\n");
     let mut tracer = Tracer::start(&["--umh"]);
-    let _pattern = Restore::set("/proc/sys/kernel/core_pattern", &format!("|{helper} %p"));
-    let mut crasher = Command::new("/bin/sh")
-        .args(["-c", "kill -SEGV $$"])
-        .spawn()
-        .expect("crasher");
+    let _pattern = core_pattern_to(&helper);
+    let mut crasher = crash();
     let crasher_pid = crasher.id().to_string();
 
     let exec = tracer.wait_for("helper exec", |v| {
@@ -237,25 +223,15 @@ fn sigkill_to_an_io_worker_kills_its_whole_process() {
 fn a_full_helper_map_is_reported_by_the_kernel_side() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let helper = dir.path().join("slow-helper");
-    fs::write(&helper, "#!/bin/sh\nexec /bin/sleep 30\n").unwrap();
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let helper = script(dir.path(), "slow-helper", "exec /bin/sleep 30\n");
     // Room for one helper group: the second cannot be marked, and the eBPF
     // program says so through aya-log.
     let mut tracer = Tracer::start(&["--umh", "--helper-map-entries", "1"]);
-    let _pattern = Restore::set(
-        "/proc/sys/kernel/core_pattern",
-        &format!("|{} %p", helper.display()),
-    );
+    let _pattern = core_pattern_to(&helper);
     let mut crashers = Vec::new();
     let mut helpers = Vec::new();
     for _ in 0..2 {
-        crashers.push(
-            Command::new("/bin/sh")
-                .args(["-c", "kill -SEGV $$"])
-                .spawn()
-                .unwrap(),
-        );
+        crashers.push(crash());
         let exec = tracer.wait_for("a helper's exec", |v| {
             is(v, "exec") && v["kind"] == "umh" && !helpers.contains(&v["pid"])
         });
@@ -278,18 +254,14 @@ fn a_full_helper_map_is_reported_by_the_kernel_side() {
 fn a_helper_started_before_tracing_keeps_its_signals() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let helper = dir.path().join("late-forker");
     // Forks its child a second after it starts, once tracer is running.
-    fs::write(&helper, "#!/bin/sh\nsleep 1\n/bin/sleep 60 &\nwait\n").unwrap();
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-    let pattern = Restore::set(
-        "/proc/sys/kernel/core_pattern",
-        &format!("|{} %p", helper.display()),
+    let helper = script(
+        dir.path(),
+        "late-forker",
+        "sleep 1\n/bin/sleep 60 &\nwait\n",
     );
-    let mut crasher = Command::new("/bin/sh")
-        .args(["-c", "kill -SEGV $$"])
-        .spawn()
-        .unwrap();
+    let pattern = core_pattern_to(&helper);
+    let mut crasher = crash();
     // Wait for the helper to exist, then start tracing.
     let helper_pid = (0..100)
         .find_map(|_| {
@@ -297,7 +269,7 @@ fn a_helper_started_before_tracing_keeps_its_signals() {
             fs::read_dir("/proc").ok()?.find_map(|e| {
                 let pid: u64 = e.ok()?.file_name().to_str()?.parse().ok()?;
                 let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-                let path = helper.to_str()?.as_bytes();
+                let path = helper.as_bytes();
                 cmdline
                     .windows(path.len())
                     .any(|w| w == path)

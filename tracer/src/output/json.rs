@@ -59,6 +59,14 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// A JSON string, or `null`.
+pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 fn key(out: &mut Vec<u8>, k: &str) {
     out.push(b',');
     string(out, k);
@@ -136,10 +144,7 @@ fn spawner(out: &mut Vec<u8>, ann: &Annotation) {
         None => out.extend_from_slice(b"\"spawner_pid\":null,\"spawner_comm\":null"),
     }
     key(out, "exe");
-    match &h.exe {
-        Some(exe) => string(out, exe),
-        None => out.extend_from_slice(b"null"),
-    }
+    opt_string(out, h.exe.as_deref());
     out.push(b'}');
 }
 
@@ -232,10 +237,7 @@ impl Formatter for Json {
                 }
                 spawner(out, kinds);
                 key(out, "diagnosis");
-                match super::diagnosis(rec, kinds) {
-                    Some(line) => string(out, &line),
-                    None => out.extend_from_slice(b"null"),
-                }
+                opt_string(out, super::diagnosis(rec, kinds).as_deref());
             }
             Event::SignalGenerate {
                 sender,

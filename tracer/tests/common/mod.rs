@@ -373,3 +373,27 @@ pub fn kill(pid: impl Into<u64>, sig: i32) {
         std::io::Error::last_os_error()
     );
 }
+
+/// An executable shell script `name` in `dir` running `body`; its path.
+pub fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("writing a script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("making a script executable");
+    path.to_str().expect("UTF-8 temp path").to_string()
+}
+
+/// Pipes core dumps to `helper` (core_pattern `|helper %p`) until the
+/// returned guard drops, which restores the old pattern.
+pub fn core_pattern_to(helper: &str) -> Restore {
+    Restore::set("/proc/sys/kernel/core_pattern", &format!("|{helper} %p"))
+}
+
+/// A shell that kills itself with SIGSEGV: its core dump starts the helper.
+pub fn crash() -> Child {
+    std::process::Command::new("/bin/sh")
+        .args(["-c", "kill -SEGV $$"])
+        .spawn()
+        .expect("spawning a crashing shell")
+}
