@@ -52,6 +52,11 @@ impl EventKind {
         })
     }
 
+    /// This kind's bit in masks keyed by kind (filters, test hooks).
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             EventKind::Fork => "fork",
@@ -60,6 +65,18 @@ impl EventKind {
             EventKind::SignalGenerate => "signal_generate",
             EventKind::SignalDeliver => "signal_deliver",
             EventKind::Rename => "rename",
+        }
+    }
+
+    /// The tracepoint, and name of the program, that emits this kind.
+    pub const fn program(self) -> &'static str {
+        match self {
+            EventKind::Fork => "task_newtask",
+            EventKind::Exec => "sched_process_exec",
+            EventKind::Exit => "sched_process_exit",
+            EventKind::SignalGenerate => "signal_generate",
+            EventKind::SignalDeliver => "signal_deliver",
+            EventKind::Rename => "task_rename",
         }
     }
 

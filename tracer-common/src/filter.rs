@@ -40,7 +40,7 @@ impl KernelFilter {
     };
 
     pub const fn wants(&self, kind: EventKind) -> bool {
-        self.event_mask & (1 << kind as u32) != 0
+        self.event_mask & kind.bit() != 0
     }
 }
 

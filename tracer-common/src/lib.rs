@@ -8,10 +8,12 @@
 #![no_std]
 
 pub mod event;
+pub mod features;
 pub mod filter;
 pub mod offsets;
 pub mod pf;
 
 pub use event::*;
+pub use features::KernelFeatures;
 pub use filter::*;
 pub use offsets::KernelOffsets;

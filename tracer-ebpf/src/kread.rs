@@ -8,11 +8,17 @@
 //! A direct load costs a few ns; `bpf_probe_read_kernel` costs tens, which
 //! mattered: a task snapshot is eight reads. Strings still go through the
 //! string helpers.
+//!
+//! Where the kernel gives no BTF-typed pointer (the current task before
+//! 5.11, the siginfo argument from 7.2.9), a [`Kptr`] falls back on
+//! `bpf_probe_read_kernel`; the choice comes from the loader's
+//! [`KernelFeatures`], constants to the verifier, so each kernel verifies
+//! only the path it can run.
 
 use aya_ebpf::helpers::{
     bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user,
 };
-use tracer_common::{KernelFilter, KernelOffsets};
+use tracer_common::{EventKind, KernelFeatures, KernelFilter, KernelOffsets};
 
 /// Placeholder that the loader overrides with the running kernel's offsets.
 /// `.rodata` is frozen at load, so the verifier sees these as constants.
@@ -42,10 +48,95 @@ pub fn filter() -> KernelFilter {
     unsafe { core::ptr::read_volatile(&FILTER) }
 }
 
+/// How this kernel must be read; the loader overrides it.
+#[unsafe(no_mangle)]
+static FEATURES: KernelFeatures = KernelFeatures::FAST;
+
+/// The read modes the loader chose.
+#[inline(always)]
+pub fn features() -> KernelFeatures {
+    // SAFETY: as for `offsets`.
+    unsafe { core::ptr::read_volatile(&FEATURES) }
+}
+
+/// Test hook: when the loader asked for `kind`'s program to be refused,
+/// take a path the verifier rejects (a load through a plain number, as
+/// 7.2.9 rejects loads through the siginfo argument). The branch is dead
+/// code to the verifier unless asked for.
+#[inline(always)]
+pub fn refuse_if_asked(kind: EventKind) {
+    if features().refuses(kind) {
+        // SAFETY: never runs: the verifier refuses any program that reaches
+        // this load, which is its purpose.
+        let addr = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
+        let _ = unsafe { core::ptr::read_volatile(addr as *const u64) };
+    }
+}
+
+/// A kernel pointer and how it may be read: directly where the verifier
+/// knows its BTF type, else through `bpf_probe_read_kernel`. Pointers read
+/// out of it are read the same way.
+#[derive(Clone, Copy)]
+pub struct Kptr {
+    addr: *const u8,
+    direct: bool,
+}
+
+impl Kptr {
+    /// A BTF-typed pointer: a tp_btf argument or `bpf_get_current_task_btf()`.
+    #[inline(always)]
+    pub fn btf(addr: *const u8) -> Kptr {
+        Kptr { addr, direct: true }
+    }
+
+    /// `addr`, read directly when `direct`, else through the probe helper.
+    #[inline(always)]
+    pub fn new(addr: *const u8, direct: bool) -> Kptr {
+        Kptr { addr, direct }
+    }
+
+    #[inline(always)]
+    pub fn addr(self) -> usize {
+        self.addr as usize
+    }
+
+    #[inline(always)]
+    pub fn is_null(self) -> bool {
+        self.addr.is_null()
+    }
+
+    /// The `T` at byte offset `off` (0 if the read faults).
+    #[inline(always)]
+    pub fn read<T: Copy + Default>(self, off: u32) -> T {
+        if self.direct {
+            field(self.addr, off)
+        } else {
+            probed(self.addr, off)
+        }
+    }
+
+    /// The pointer at byte offset `off`, read the same way as this one.
+    #[inline(always)]
+    pub fn ptr(self, off: u32) -> Kptr {
+        Kptr {
+            addr: self.read::<usize>(off) as *const u8,
+            direct: self.direct,
+        }
+    }
+}
+
+/// Reads a `T` at `base + off` with the probe helper (0 on fault).
+#[inline(always)]
+fn probed<T: Copy + Default>(base: *const u8, off: u32) -> T {
+    let src = base.wrapping_add(off as usize).cast::<T>();
+    // SAFETY: a fault-tolerant copy into a value we own.
+    unsafe { bpf_probe_read_kernel(src) }.unwrap_or_default()
+}
+
 /// Reads a `T` at `base + off`, where `base` is a BTF-typed kernel pointer
 /// and `off` a BTF offset of a field of that size.
 #[inline(always)]
-pub fn field<T: Copy>(base: *const u8, off: u32) -> T {
+fn field<T: Copy>(base: *const u8, off: u32) -> T {
     let src = base.wrapping_add(off as usize).cast::<T>();
     // SAFETY: in a tp_btf program this is a BTF-checked kernel load: the
     // verifier accepts it only at a real field of `base`'s type, and the JIT
@@ -56,8 +147,8 @@ pub fn field<T: Copy>(base: *const u8, off: u32) -> T {
 /// Whether bit `bit` (counted from `base`) is set, for bitfields, which the
 /// verifier does not let a direct load touch.
 #[inline(always)]
-pub fn bit(base: *const u8, bit: u32) -> bool {
-    let src = base.wrapping_add((bit / 8) as usize);
+pub fn bit(base: Kptr, bit: u32) -> bool {
+    let src = base.addr.wrapping_add((bit / 8) as usize);
     // SAFETY: a fault-tolerant copy of one byte into a value we own.
     let byte: u8 = unsafe { bpf_probe_read_kernel(src) }.unwrap_or(0);
     byte & (1 << (bit % 8)) != 0

@@ -210,6 +210,12 @@ impl<'a> Btf<'a> {
         Ok(total)
     }
 
+    /// The type id a tp_btf program names to attach to `tracepoint`: its
+    /// `btf_trace_<name>` typedef.
+    pub fn tracepoint_type_id(&self, tracepoint: &str) -> Result<u32, BtfError> {
+        self.find(&format!("btf_trace_{tracepoint}"), KIND_TYPEDEF)
+    }
+
     /// Number of arguments a raw tracepoint passes, from the BTF of its
     /// `btf_trace_<name>` typedef (a pointer to a function whose first
     /// parameter is the `void *` context, which is not counted).

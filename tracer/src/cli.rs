@@ -33,6 +33,18 @@ pub struct SessionArgs {
     /// Capacity of the kernel's map of helper thread groups (tests shrink it).
     #[arg(long, hide = true, default_value_t = 16384)]
     helper_map_entries: u32,
+    /// Fail if the kernel refuses any program, instead of running without
+    /// its events.
+    #[arg(long)]
+    strict: bool,
+    /// Say which read modes the kernel needs, and show a refused program's
+    /// whole verifier log.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Test hook: load these programs in a form the verifier refuses
+    /// (events: fork, exec, exit, signal_generate, signal_deliver, rename).
+    #[arg(long, hide = true, value_name = "EVENT,...", value_delimiter = ',')]
+    refuse_program: Vec<EventSel>,
 }
 
 impl SessionArgs {
@@ -44,6 +56,12 @@ impl SessionArgs {
             duration: self.duration,
             bench_stats: self.bench_stats,
             helper_map_entries: self.helper_map_entries,
+            strict: self.strict,
+            verbose: self.verbose,
+            refuse_mask: self
+                .refuse_program
+                .iter()
+                .fold(0, |mask, sel| mask | sel.mask()),
         }
     }
 }

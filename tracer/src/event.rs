@@ -4,6 +4,27 @@ use tracer_common::{EventKind, TaskInfo};
 
 use crate::signals::{Disposition, ExitStatus, GenerateResult};
 
+/// Events a session could not see: the kernel refused the program that
+/// emits them. Live sessions say so at start; logs keep it in the header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missing {
+    pub kind: EventKind,
+    /// The verifier's final verdict, or the load error.
+    pub reason: String,
+}
+
+impl Missing {
+    /// `exec events are missing: the kernel refused program sched_process_exec (...)`.
+    pub fn sentence(&self) -> String {
+        format!(
+            "{} events are missing: the kernel refused program {} ({})",
+            self.kind.name(),
+            self.kind.program(),
+            self.reason
+        )
+    }
+}
+
 /// One task's identity and state at the time of an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {

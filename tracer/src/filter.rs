@@ -16,11 +16,10 @@ impl FromStr for EventSel {
     type Err = String;
 
     fn from_str(s: &str) -> Result<EventSel, String> {
-        let bit = |k: EventKind| 1u32 << k as u32;
         let mask = match s {
-            "signal" => bit(EventKind::SignalGenerate) | bit(EventKind::SignalDeliver),
+            "signal" => EventKind::SignalGenerate.bit() | EventKind::SignalDeliver.bit(),
             _ => match EventKind::ALL.iter().find(|k| k.name() == s) {
-                Some(&k) => bit(k),
+                Some(&k) => k.bit(),
                 None => {
                     return Err(format!(
                         "unknown event `{s}` (events: fork, exec, exit, signal, \
@@ -36,6 +35,13 @@ impl FromStr for EventSel {
 /// A shell-style glob (`*`, `?`) over comm names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Glob(String);
+
+impl EventSel {
+    /// The selected kinds' [`EventKind::bit`]s.
+    pub fn mask(&self) -> u32 {
+        self.0
+    }
+}
 
 impl FromStr for Glob {
     type Err = String;

@@ -1,7 +1,13 @@
-//! Loads the eBPF object with this kernel's offsets, attaches one program
-//! per tracepoint, and hands out the ring buffer and loss counters.
+//! Loads the eBPF object with this kernel's offsets and read modes,
+//! attaches one program per tracepoint, and hands out the ring buffer and
+//! loss counters.
+//!
+//! A program the kernel refuses does not take the others down: tracer runs
+//! without it, says in one line which events are missing and why (the
+//! verifier's verdict), and keeps the whole log in a file. `strict` makes
+//! any refusal fatal.
 
-use std::path::Path;
+use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use aya::{
@@ -9,22 +15,13 @@ use aya::{
     programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint},
     Ebpf, EbpfLoader,
 };
-use tracer_common::{EventKind, KernelFilter};
+use tracer_common::{EventKind, KernelFeatures, KernelFilter};
 
-use crate::{btf, offsets, privileges};
+pub use crate::event::Missing;
+use crate::{btf, offsets, privileges, probe, verifier};
 
 /// The object built from `tracer-ebpf` by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
-
-/// (program name in the object, tracepoint it attaches to).
-const PROGRAMS: [(&str, &str); 6] = [
-    ("task_newtask", "task_newtask"),
-    ("sched_process_exec", "sched_process_exec"),
-    ("sched_process_exit", "sched_process_exit"),
-    ("signal_generate", "signal_generate"),
-    ("signal_deliver", "signal_deliver"),
-    ("task_rename", "task_rename"),
-];
 
 pub const DEFAULT_BTF: &str = "/sys/kernel/btf/vmlinux";
 
@@ -35,12 +32,43 @@ pub struct LoadOptions<'a> {
     pub filter: KernelFilter,
     /// Capacity of the helper-lineage map.
     pub helper_map_entries: u32,
+    /// Fail when any program cannot load, instead of running without it.
+    pub strict: bool,
+    /// Print the whole verifier log of a refused program.
+    pub verbose: bool,
+    /// Test hook: programs (by [`EventKind::bit`]) to load in a form the
+    /// verifier refuses.
+    pub refuse_mask: u32,
 }
+
+/// Exit status when `--strict` and a program was refused.
+pub const EXIT_REQUIRED_MISSING: u8 = 3;
+
+/// `--strict` and a program was refused: the caller exits with its own
+/// code (see the README's exit codes).
+#[derive(Debug)]
+pub struct RequiredMissing(pub Missing);
+
+impl std::fmt::Display for RequiredMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, and --strict asks for every event",
+            self.0.sentence()
+        )
+    }
+}
+
+impl std::error::Error for RequiredMissing {}
 
 pub struct Session {
     ebpf: Ebpf,
+    /// Programs loaded (and so to attach).
+    loaded: Vec<&'static str>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
     lost: PerCpuArray<MapData, u64>,
+    missing: Vec<Missing>,
+    notes: Vec<String>,
 }
 
 /// The kernel's BTF, read once: our reader resolves offsets from it, aya
@@ -69,12 +97,66 @@ fn explain(err: impl std::error::Error + Send + Sync + 'static, what: String) ->
     anyhow::Error::new(err).context(format!("{what}{hint}"))
 }
 
+/// Lifts RLIMIT_MEMLOCK, as far as we may: kernels before 5.11 charge BPF
+/// maps to it, and their 64 KiB default cannot hold the ring buffer. Later
+/// kernels charge memory cgroups instead, so a refusal matters only there;
+/// `Err` says why the limit stayed where it was.
+fn raise_memlock() -> Result<(), std::io::Error> {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    // Without CAP_SYS_RESOURCE: up to the hard limit, at least.
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read or write a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut now) == 0 {
+            now.rlim_cur = now.rlim_max;
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &now);
+        }
+    }
+    if now.rlim_cur == libc::RLIM_INFINITY {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
 pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     privileges::check()?;
+    let memlock = raise_memlock();
     let data = read_kernel_btf(opts.btf_path)?;
-    let offsets = btf::Btf::parse(&data)
+    let (offsets, probed) = btf::Btf::parse(&data)
         .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
-        .and_then(|btf| offsets::resolve(&btf))?;
+        .and_then(|btf| {
+            let offsets = offsets::resolve(&btf)?;
+            let probed = probe::probe(&btf, offsets.siginfo_errno);
+            Ok((offsets, probed))
+        })?;
+    let features = KernelFeatures {
+        refuse_mask: opts.refuse_mask,
+        ..probed.features
+    };
+    if opts.verbose {
+        for note in &probed.notes {
+            eprintln!("tracer: {note}");
+        }
+    }
+    // The helper and memlock-free map accounting both came in 5.11.
+    if let (Err(e), 0) = (memlock, features.current_task_btf) {
+        eprintln!(
+            "tracer: warning: cannot raise the locked-memory limit ({e}); this kernel \
+             charges BPF maps to it, so they may not fit"
+        );
+    }
     let aya_btf = aya::Btf::parse(&data, aya::Endianness::default())
         .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
     drop(data);
@@ -82,23 +164,40 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .btf(Some(&aya_btf))
         .override_global("OFFSETS", &offsets, true)
         .override_global("FILTER", &opts.filter, true)
+        .override_global("FEATURES", &features, true)
         .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 8), true)
         .map_max_entries("EVENTS", opts.ring_bytes)
         .map_max_entries("UMH_TGIDS", opts.helper_map_entries.max(1))
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
 
-    for (name, tracepoint) in PROGRAMS {
+    let mut loaded = Vec::with_capacity(EventKind::ALL.len());
+    let mut missing = Vec::new();
+    for kind in EventKind::ALL {
+        let name = kind.program();
         let program: &mut BtfTracePoint = ebpf
             .program_mut(name)
             .ok_or_else(|| anyhow!("program {name} missing from the eBPF object"))?
             .try_into()?;
-        program.load(tracepoint, &aya_btf).map_err(|e| {
-            explain(
-                e,
-                format!("loading program {name} (tracepoint {tracepoint})"),
-            )
-        })?;
+        match program.load(name, &aya_btf) {
+            Ok(()) => loaded.push(name),
+            Err(e) => {
+                let Some((reason, log)) = refusal(&e) else {
+                    return Err(explain(e, format!("loading program {name}")));
+                };
+                let m = Missing { kind, reason };
+                if opts.strict {
+                    report_log(name, &log, opts.verbose);
+                    return Err(RequiredMissing(m).into());
+                }
+                eprintln!("tracer: warning: {}", m.sentence());
+                report_log(name, &log, opts.verbose);
+                missing.push(m);
+            }
+        }
+    }
+    if loaded.is_empty() {
+        bail!("the kernel refused every program: nothing can be traced");
     }
     let lost = PerCpuArray::try_from(
         ebpf.take_map("LOST")
@@ -106,15 +205,65 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     )?;
     Ok(Session {
         ebpf,
-        links: Vec::with_capacity(PROGRAMS.len()),
+        loaded,
+        links: Vec::with_capacity(EventKind::ALL.len()),
         lost,
+        missing,
+        notes: probed.notes,
     })
 }
 
+/// The verdict and whole log of a load the verifier refused; `None` for
+/// other errors (permissions, a missing tracepoint), which stay fatal.
+fn refusal(e: &aya::programs::ProgramError) -> Option<(String, String)> {
+    let aya::programs::ProgramError::LoadError {
+        io_error,
+        verifier_log,
+    } = e
+    else {
+        return None;
+    };
+    if io_error.raw_os_error() == Some(libc::EPERM) {
+        return None;
+    }
+    let log = verifier_log.to_string();
+    let reason = verifier::verdict(&log).unwrap_or_else(|| io_error.to_string());
+    Some((reason, log))
+}
+
+/// Shows the whole verifier log (`verbose`) or keeps it in a new private
+/// file and says where.
+fn report_log(program: &str, log: &str, verbose: bool) {
+    if verbose {
+        eprintln!("tracer: verifier log for {program}:\n{log}");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!(
+        "tracer-{}-{program}.verifier.log",
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(log.as_bytes()));
+    match written {
+        Ok(()) => eprintln!(
+            "tracer: the verifier's whole log is in {} (or run with --verbose)",
+            path.display()
+        ),
+        Err(e) => eprintln!(
+            "tracer: cannot keep the verifier log in {} ({e}); run with --verbose to see it",
+            path.display()
+        ),
+    }
+}
+
 impl Session {
-    /// Attaches every program (loaded, not yet attached, by [`load`]).
+    /// Attaches every program [`load`] loaded.
     pub fn attach(&mut self) -> Result<()> {
-        for (name, tracepoint) in PROGRAMS {
+        for &name in &self.loaded {
             let program: &mut BtfTracePoint = self
                 .ebpf
                 .program_mut(name)
@@ -122,10 +271,20 @@ impl Session {
                 .try_into()?;
             let link = program
                 .attach()
-                .map_err(|e| explain(e, format!("attaching {name} to tracepoint {tracepoint}")))?;
+                .map_err(|e| explain(e, format!("attaching {name} to its tracepoint")))?;
             self.links.push((name, link));
         }
         Ok(())
+    }
+
+    /// Programs the kernel refused, so events that will not be seen.
+    pub fn missing(&self) -> &[Missing] {
+        &self.missing
+    }
+
+    /// The fallbacks the probes chose (read modes), one line each.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     pub fn program_count(&self) -> usize {
@@ -184,9 +343,9 @@ impl Session {
     /// (program, runs, total ns in the program) from the kernel's BPF
     /// statistics; zeros unless `kernel.bpf_stats_enabled` is 1.
     pub fn program_stats(&self) -> Vec<(&'static str, u64, u64)> {
-        PROGRAMS
+        self.loaded
             .iter()
-            .filter_map(|(name, _)| {
+            .filter_map(|name| {
                 let info = self.ebpf.program(name)?.info().ok()?;
                 Some((*name, info.run_count(), info.run_time().as_nanos() as u64))
             })

@@ -21,7 +21,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tracer: error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<tracer::loader::RequiredMissing>()
+                .is_some()
+            {
+                ExitCode::from(tracer::loader::EXIT_REQUIRED_MISSING)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -106,9 +106,12 @@ fn live_table(
         ring_bytes: 16 << 20,
         helper_map_entries: 16384,
         filter: KernelFilter {
-            event_mask: lineage_events.iter().fold(0, |m, k| m | 1 << *k as u32),
+            event_mask: lineage_events.iter().fold(0, |m, k| m | k.bit()),
             ..KernelFilter::ALL
         },
+        strict: false,
+        verbose: false,
+        refuse_mask: 0,
     })?;
     session.attach()?;
     let mut ring = session.take_ring()?;
@@ -158,6 +161,8 @@ pub fn run(opts: PsOptions) -> Result<()> {
     rows.sort_by_key(|e| (e.tgid, e.pid));
 
     let mut out = Vec::with_capacity(rows.len() * 160);
+    // The tasks are the running kernel's (also with a fake --proc-root).
+    let pf = flags::PfNames::running();
     if opts.format == Format::Text {
         let _ =
             writeln!(
@@ -213,14 +218,8 @@ pub fn run(opts: PsOptions) -> Result<()> {
                     }
                     None => out.extend_from_slice(b",\"creator\":null"),
                 }
-                out.extend_from_slice(b",\"flags\":[");
-                for (i, name) in flags::names(e.flags).enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    string(&mut out, name);
-                }
-                out.push(b']');
+                out.extend_from_slice(b",\"flags\":");
+                pf.write_json(&mut out, e.flags);
                 let _ = write!(
                     out,
                     ",\"flags_raw\":{},\"tests\":{{\"pf_kthread\":{},\"no_mm\":{},\

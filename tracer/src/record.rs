@@ -107,6 +107,7 @@ pub async fn run(opts: RecordOptions) -> Result<()> {
             init_cgroup: start.init_cgroup,
             kernel_filter,
             tasks: start.tasks,
+            missing: start.missing,
         };
         let log = LogWriter::new(file, &header)
             .with_context(|| format!("writing the log header to {}", path.display()))?;

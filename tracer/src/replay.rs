@@ -48,6 +48,11 @@ pub fn table(header: &LogHeader) -> TaskTable {
     )
 }
 
+/// PF_* names as the recording kernel had them.
+pub fn pf_names(header: &LogHeader) -> crate::flags::PfNames {
+    crate::flags::PfNames::for_release(&header.kernel_release)
+}
+
 pub fn clock(header: &LogHeader) -> WallClock {
     WallClock {
         boot_epoch_ns: i128::from(header.boot_epoch_ns),
@@ -65,7 +70,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
     let clock = clock(&header);
     let mut printer = Printer::new(
         std::io::stdout().lock(),
-        output::formatter(format, clock),
+        output::formatter(format, clock, pf_names(&header)),
         table(&header),
         filter,
     );

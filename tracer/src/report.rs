@@ -230,6 +230,17 @@ fn text(
             String::new()
         }
     ));
+    if !header.missing.is_empty() {
+        s.push_str("\nmissing events (the kernel refused their programs):\n");
+        for m in &header.missing {
+            s.push_str(&format!(
+                "  {:<16} {}: {}\n",
+                m.kind.name(),
+                m.kind.program(),
+                m.reason
+            ));
+        }
+    }
     s.push_str("\ntasks by kind (at start / new):\n");
     for kind in Kind::ALL {
         let (a, b) = (
@@ -316,6 +327,21 @@ fn json(
         ",\"events\":{},\"undecodable\":{}",
         r.events, r.undecodable
     );
+    o.extend_from_slice(b",\"missing_events\":[");
+    for (i, m) in header.missing.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        let _ = write!(
+            o,
+            "{{\"event\":\"{}\",\"program\":\"{}\",\"reason\":",
+            m.kind.name(),
+            m.kind.program()
+        );
+        s(&mut o, &m.reason);
+        o.push(b'}');
+    }
+    o.push(b']');
     let map = |o: &mut Vec<u8>, name: &str, m: &BTreeMap<Kind, u64>| {
         let _ = write!(o, ",\"{name}\":{{");
         for (i, (k, n)) in m.iter().enumerate() {

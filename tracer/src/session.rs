@@ -32,6 +32,11 @@ pub struct SessionOptions {
     /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
     pub bench_stats: bool,
     pub helper_map_entries: u32,
+    /// Fail if any program cannot load (see `loader`).
+    pub strict: bool,
+    pub verbose: bool,
+    /// Test hook: programs to load in a form the verifier refuses.
+    pub refuse_mask: u32,
 }
 
 /// What a sink gets to start with.
@@ -42,6 +47,8 @@ pub struct Start {
     pub tasks: Vec<ProcTask>,
     pub init_cgroup: Option<String>,
     pub table: TaskTable,
+    /// Events the kernel's refusals leave out.
+    pub missing: Vec<loader::Missing>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -162,6 +169,9 @@ pub async fn run<S: Sink>(
         ring_bytes: opts.ring_bytes,
         filter: opts.filter,
         helper_map_entries: opts.helper_map_entries,
+        strict: opts.strict,
+        verbose: opts.verbose,
+        refuse_mask: opts.refuse_mask,
     })?;
     // Mark the helpers that exist before attaching, so a child one forks
     // while we start up is marked by the kernel too.
@@ -211,6 +221,7 @@ pub async fn run<S: Sink>(
         tasks,
         init_cgroup,
         table,
+        missing: session.missing().to_vec(),
     })?;
     eprintln!(
         "tracer: attached {} programs; Ctrl-C to stop",

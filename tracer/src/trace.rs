@@ -144,7 +144,7 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
     let (printer, counts, _) = session::run(opts.session, |start| {
         Ok(Printer::new(
             std::io::stdout().lock(),
-            output::formatter(format, start.clock),
+            output::formatter(format, start.clock, crate::flags::PfNames::running()),
             start.table,
             filter,
         ))

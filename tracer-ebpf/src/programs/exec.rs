@@ -7,15 +7,16 @@ use tracer_common::{EventKind, ExecEvent};
 
 use crate::{
     emit,
-    kread::{self, offset},
+    kread::{self, offset, Kptr},
     task,
 };
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    let p: *const u8 = ctx.arg(0);
+    kread::refuse_if_asked(EventKind::Exec);
+    let p = Kptr::btf(ctx.arg(0));
     let old_pid: i32 = ctx.arg(1);
-    let bprm: *const u8 = ctx.arg(2);
+    let bprm = Kptr::btf(ctx.arg(2));
     let Some(mut entry) = emit::reserve::<ExecEvent>(EventKind::Exec) else {
         return 0;
     };
@@ -28,12 +29,12 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     // left as it was (clearing 512 bytes of ring memory per exec doubled this
     // program's cost). Readers use the lengths, and the recorder clears the
     // tails before anything reaches a file.
-    let filename = kread::field::<usize>(bprm, offset!(binprm_filename)) as *const u8;
+    let filename = bprm.read::<usize>(offset!(binprm_filename)) as *const u8;
     ev.filename_len = kread::kernel_str(filename, &mut ev.filename) as u16;
 
-    let mm = kread::field::<usize>(p, offset!(task_mm)) as *const u8;
-    let start: u64 = kread::field(mm, offset!(mm_arg_start));
-    let end: u64 = kread::field(mm, offset!(mm_arg_end));
+    let mm = p.ptr(offset!(task_mm));
+    let start: u64 = mm.read(offset!(mm_arg_start));
+    let end: u64 = mm.read(offset!(mm_arg_end));
     ev.args_len = kread::user_bytes(start, end.saturating_sub(start), &mut ev.args) as u16;
     emit::submit(entry);
     0

@@ -6,20 +6,21 @@ use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
 
 use crate::{
     emit,
-    kread::{self, offset},
+    kread::{self, offset, Kptr},
     lineage, task,
 };
 
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
-    let p: *const u8 = ctx.arg(0);
+    kread::refuse_if_asked(EventKind::Exit);
+    let p = Kptr::btf(ctx.arg(0));
     let Some(mut entry) = emit::reserve::<ExitEvent>(EventKind::Exit) else {
         return 0;
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Exit);
     task::fill(&mut ev.task, p);
-    ev.exit_code = kread::field(p, offset!(task_exit_code));
+    ev.exit_code = p.read(offset!(task_exit_code));
     ev.group_dead = if offset!(exit_has_group_dead) != 0 {
         let group_dead: u64 = ctx.arg(1);
         (group_dead & 1) as u8

@@ -12,11 +12,12 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use aya_log_ebpf::warn;
 use tracer_common::{EventKind, ForkEvent};
 
-use crate::{emit, lineage, task};
+use crate::{emit, kread, kread::Kptr, lineage, task};
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
-    let child: *const u8 = ctx.arg(0);
+    kread::refuse_if_asked(EventKind::Fork);
+    let child = Kptr::btf(ctx.arg(0));
     let clone_flags: u64 = ctx.arg(1);
     let Some(mut entry) = emit::reserve::<ForkEvent>(EventKind::Fork) else {
         return 0;

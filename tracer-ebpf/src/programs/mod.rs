@@ -8,16 +8,22 @@ mod fork;
 mod rename;
 mod signal;
 
-use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task_btf};
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf};
 
-use crate::kread::{self, offset};
+use crate::kread::{self, offset, Kptr};
 
-/// The running task's `task_struct`, as a BTF-typed pointer (so fields can
-/// be loaded directly; see `kread`).
+/// The running task's `task_struct`: BTF-typed where the kernel has
+/// `bpf_get_current_task_btf` (5.11+), so its fields load directly; else a
+/// plain address read through the probe helper.
 #[inline(always)]
-fn current_task() -> *const u8 {
-    // SAFETY: a plain helper call; the result is only used with `kread`.
-    unsafe { bpf_get_current_task_btf() as *const u8 }
+fn current_task() -> Kptr {
+    if kread::features().current_task_btf != 0 {
+        // SAFETY: a plain helper call; the result is only read through Kptr.
+        Kptr::btf(unsafe { bpf_get_current_task_btf() } as *const u8)
+    } else {
+        // SAFETY: as above.
+        Kptr::new(unsafe { bpf_get_current_task() } as *const u8, false)
+    }
 }
 
 /// Whether the current task has `pid` as its pid or tgid.
@@ -29,7 +35,6 @@ fn current_is(pid: u32) -> bool {
 
 /// Whether `task` has `pid` as its pid or tgid.
 #[inline(always)]
-fn task_is(task: *const u8, pid: u32) -> bool {
-    kread::field::<u32>(task, offset!(task_pid)) == pid
-        || kread::field::<u32>(task, offset!(task_tgid)) == pid
+fn task_is(task: Kptr, pid: u32) -> bool {
+    task.read::<u32>(offset!(task_pid)) == pid || task.read::<u32>(offset!(task_tgid)) == pid
 }

@@ -8,13 +8,14 @@ use tracer_common::{EventKind, KernelOffsets, RenameEvent};
 
 use crate::{
     emit,
-    kread::{self, offset},
+    kread::{self, offset, Kptr},
     task,
 };
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
-    let t: *const u8 = ctx.arg(0);
+    kread::refuse_if_asked(EventKind::Rename);
+    let t = Kptr::btf(ctx.arg(0));
     let comm: *const u8 = ctx.arg(1);
     let f = kread::filter();
     if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid)) {

@@ -6,7 +6,7 @@ use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_
 
 use crate::{
     emit,
-    kread::{self, offset},
+    kread::{self, offset, Kptr},
     lineage, task,
 };
 
@@ -18,13 +18,13 @@ const SI_KERNEL: i32 = 0x80;
 /// (errno, code) of a `kernel_siginfo *`, as the tracepoints' own
 /// `TP_STORE_SIGINFO` decodes the two special pointer values.
 #[inline(always)]
-fn siginfo(info: *const u8) -> (i32, i32) {
-    match info as usize {
+fn siginfo(info: Kptr) -> (i32, i32) {
+    match info.addr() {
         0 => (0, SI_USER),
         SEND_SIG_PRIV => (0, SI_KERNEL),
         _ => (
-            kread::field(info, offset!(siginfo_errno)),
-            kread::field(info, offset!(siginfo_code)),
+            info.read(offset!(siginfo_errno)),
+            info.read(offset!(siginfo_code)),
         ),
     }
 }
@@ -33,9 +33,10 @@ fn siginfo(info: *const u8) -> (i32, i32) {
 ///                  struct task_struct *task, int group, int result)`.
 #[btf_tracepoint(function = "signal_generate")]
 pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
+    kread::refuse_if_asked(EventKind::SignalGenerate);
     let sig: i32 = ctx.arg(0);
-    let info: *const u8 = ctx.arg(1);
-    let target: *const u8 = ctx.arg(2);
+    let info = Kptr::new(ctx.arg(1), kread::features().generate_siginfo_direct != 0);
+    let target = Kptr::btf(ctx.arg(2));
     let group: i32 = ctx.arg(3);
     let result: i32 = ctx.arg(4);
     let f = kread::filter();
@@ -47,8 +48,8 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     }
     if f.signals == SIGNALS_KERNEL_SIDE
         && !lineage::kernel_side(
-            kread::field(target, offset!(task_flags)),
-            kread::field(target, offset!(task_tgid)),
+            target.read(offset!(task_flags)),
+            target.read(offset!(task_tgid)),
         )
     {
         return 0;
@@ -67,8 +68,7 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     ev.result = result;
     // Two direct loads; the uid helper would map it through the user
     // namespace with calls, on the hottest path there is.
-    let cred: *const u8 = kread::field(sender, offset!(task_real_cred));
-    ev.sender_uid = kread::field(cred, offset!(cred_uid));
+    ev.sender_uid = sender.ptr(offset!(task_real_cred)).read(offset!(cred_uid));
     emit::submit(entry);
     0
 }
@@ -76,9 +76,10 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
 /// `signal_deliver(int sig, struct kernel_siginfo *info, struct k_sigaction *ka)`.
 #[btf_tracepoint(function = "signal_deliver")]
 pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
+    kread::refuse_if_asked(EventKind::SignalDeliver);
     let sig: i32 = ctx.arg(0);
-    let info: *const u8 = ctx.arg(1);
-    let ka: *const u8 = ctx.arg(2);
+    let info = Kptr::new(ctx.arg(1), kread::features().deliver_siginfo_direct != 0);
+    let ka = Kptr::btf(ctx.arg(2));
     let f = kread::filter();
     if !f.wants(EventKind::SignalDeliver) || (f.pid != 0 && !super::current_is(f.pid)) {
         return 0;
@@ -86,7 +87,7 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     if f.signals == SIGNALS_KERNEL_SIDE {
         let me = super::current_task();
         let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-        if !lineage::kernel_side(kread::field(me, offset!(task_flags)), tgid) {
+        if !lineage::kernel_side(me.read(offset!(task_flags)), tgid) {
             return 0;
         }
     }
@@ -99,8 +100,8 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(info);
     ev._pad = 0;
-    ev.sa_handler = kread::field(ka, offset!(ksigaction_handler));
-    ev.sa_flags = kread::field(ka, offset!(ksigaction_flags));
+    ev.sa_handler = ka.read(offset!(ksigaction_handler));
+    ev.sa_flags = ka.read(offset!(ksigaction_flags));
     emit::submit(entry);
     0
 }

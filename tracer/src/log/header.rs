@@ -1,10 +1,10 @@
 //! The log header: what makes a log self-describing.
 
 use bytes::BufMut;
-use tracer_common::KernelFilter;
+use tracer_common::{EventKind, KernelFilter};
 
 use super::codec::{put_opt_str, put_str, Dec, Short};
-use crate::procfs::ProcTask;
+use crate::{event::Missing, procfs::ProcTask};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogHeader {
@@ -26,6 +26,8 @@ pub struct LogHeader {
     pub kernel_filter: KernelFilter,
     /// Every task that existed when recording began.
     pub tasks: Vec<ProcTask>,
+    /// Events the kernel's refusals left out (log version 2; none before).
+    pub missing: Vec<Missing>,
 }
 
 impl LogHeader {
@@ -64,9 +66,15 @@ impl LogHeader {
                 put_str(out, a);
             }
         }
+        out.put_u32_le(self.missing.len() as u32);
+        for m in &self.missing {
+            out.put_u16_le(m.kind as u16);
+            put_str(out, &m.reason);
+        }
     }
 
-    pub fn decode(payload: &[u8]) -> Result<LogHeader, Short> {
+    /// Decodes the header of a log of `log_version` (1 has no `missing`).
+    pub fn decode(payload: &[u8], log_version: u16) -> Result<LogHeader, Short> {
         let mut d = Dec::new(payload);
         let event_format = d.u16("event format")?;
         let tracer_version = d.str("tracer version")?;
@@ -128,6 +136,22 @@ impl LogHeader {
                 argv,
             });
         }
+        let mut missing = Vec::new();
+        if log_version >= 2 {
+            let count = d.u32("missing events")? as usize;
+            // Each entry takes at least 6 bytes.
+            if count > d.remaining() / 6 {
+                return Err(Short("missing events"));
+            }
+            for _ in 0..count {
+                let kind = EventKind::from_tag(d.u16("missing events")?)
+                    .ok_or(Short("missing event kind"))?;
+                missing.push(Missing {
+                    kind,
+                    reason: d.str("missing events")?,
+                });
+            }
+        }
         Ok(LogHeader {
             event_format,
             tracer_version,
@@ -140,6 +164,7 @@ impl LogHeader {
             init_cgroup,
             kernel_filter,
             tasks,
+            missing,
         })
     }
 }
@@ -187,6 +212,10 @@ pub mod tests {
                 cgroup: Some("/".into()),
                 argv: vec![],
             }],
+            missing: vec![Missing {
+                kind: EventKind::SignalGenerate,
+                reason: "R3 invalid mem access 'scalar'".into(),
+            }],
         }
     }
 
@@ -195,9 +224,12 @@ pub mod tests {
         let h = sample();
         let mut buf = Vec::new();
         h.encode(&mut buf);
-        assert_eq!(LogHeader::decode(&buf), Ok(h));
+        assert_eq!(LogHeader::decode(&buf, super::super::LOG_VERSION), Ok(h));
         for cut in 0..buf.len() {
-            assert!(LogHeader::decode(&buf[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                LogHeader::decode(&buf[..cut], super::super::LOG_VERSION).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 }

@@ -21,8 +21,10 @@ pub mod reader;
 pub mod writer;
 
 pub const MAGIC: &[u8; 8] = b"TRACERLG";
-/// Bumped whenever the framing or a frame payload changes.
-pub const LOG_VERSION: u16 = 1;
+/// Bumped whenever the framing or a frame payload changes. Version 2: the
+/// header lists events the kernel's refusals left out. Readers take every
+/// version from 1 up to this one.
+pub const LOG_VERSION: u16 = 2;
 /// Magic + version + reserved.
 pub const PREAMBLE_LEN: usize = 12;
 /// Length + checksum.

@@ -106,6 +106,11 @@ impl LogReader {
         if version > LOG_VERSION {
             return Err(OpenError::Newer { found: version });
         }
+        if version == 0 {
+            return Err(OpenError::BadHeader(
+                "log version 0 was never written".into(),
+            ));
+        }
         let mut reader = LogReader {
             data,
             pos: PREAMBLE_LEN,
@@ -113,7 +118,7 @@ impl LogReader {
         };
         let header = match reader.frame_at(PREAMBLE_LEN, usize::MAX) {
             Some((FRAME_HEADER, payload, next)) => {
-                let header = LogHeader::decode(&reader.data[payload])
+                let header = LogHeader::decode(&reader.data[payload], version)
                     .map_err(|e| OpenError::BadHeader(format!("{} is short", e.0)))?;
                 reader.pos = next;
                 header

@@ -12,7 +12,8 @@ use crate::{
     classify::Kind,
     clock::{TimeWriter, WallClock},
     event::{Event, Record, Task},
-    flags, signals,
+    flags::PfNames,
+    signals,
     signals::{Disposition, ExitStatus},
     tasks::Annotation,
 };
@@ -20,13 +21,15 @@ use crate::{
 pub struct Json {
     clock: WallClock,
     time: TimeWriter,
+    pf: PfNames,
 }
 
 impl Json {
-    pub fn new(clock: WallClock) -> Self {
+    pub fn new(clock: WallClock, pf: PfNames) -> Self {
         Json {
             clock,
             time: TimeWriter::new(clock),
+            pf,
         }
     }
 }
@@ -80,7 +83,7 @@ fn int(out: &mut Vec<u8>, k: &str, n: impl itoa::Integer) {
 }
 
 /// The task fields, without braces, each preceded by a comma.
-fn task_fields(out: &mut Vec<u8>, t: &Task, kind: Option<Kind>) {
+fn task_fields(out: &mut Vec<u8>, pf: &PfNames, t: &Task, kind: Option<Kind>) {
     int(out, "pid", t.pid);
     int(out, "tgid", t.tgid);
     int(out, "ppid", t.ppid);
@@ -91,14 +94,7 @@ fn task_fields(out: &mut Vec<u8>, t: &Task, kind: Option<Kind>) {
         string(out, kind.name());
     }
     key(out, "flags");
-    out.push(b'[');
-    for (i, name) in flags::names(t.flags).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, name);
-    }
-    out.push(b']');
+    pf.write_json(out, t.flags);
     int(out, "flags_raw", t.flags);
     out.extend_from_slice(if t.has_mm {
         b",\"has_mm\":true"
@@ -108,11 +104,11 @@ fn task_fields(out: &mut Vec<u8>, t: &Task, kind: Option<Kind>) {
     int(out, "start_ns", t.start_ns);
 }
 
-fn task_object(out: &mut Vec<u8>, name: &str, t: &Task, kind: Option<Kind>) {
+fn task_object(out: &mut Vec<u8>, pf: &PfNames, name: &str, t: &Task, kind: Option<Kind>) {
     key(out, name);
     out.push(b'{');
     let start = out.len();
-    task_fields(out, t, kind);
+    task_fields(out, pf, t, kind);
     // Drop the leading comma the field writer put first.
     out.remove(start);
     out.push(b'}');
@@ -159,14 +155,14 @@ impl Formatter for Json {
         int(out, "cpu", rec.cpu);
         key(out, "event");
         string(out, rec.event.kind().name());
-        task_fields(out, rec.event.subject(), Some(kinds.subject));
+        task_fields(out, &self.pf, rec.event.subject(), Some(kinds.subject));
         match &rec.event {
             Event::Fork {
                 creator,
                 clone_flags,
                 ..
             } => {
-                task_object(out, "creator", creator, kinds.other);
+                task_object(out, &self.pf, "creator", creator, kinds.other);
                 let _ = write!(out, ",\"clone_flags\":{clone_flags}");
             }
             Event::Exec {
@@ -258,7 +254,7 @@ impl Formatter for Json {
                     b",\"group\":false"
                 });
                 int(out, "sender_uid", *sender_uid);
-                task_object(out, "sender", sender, kinds.other);
+                task_object(out, &self.pf, "sender", sender, kinds.other);
             }
             Event::SignalDeliver {
                 sig,
@@ -329,7 +325,11 @@ mod tests {
             killer: None,
             lifetime_ns: None,
         };
-        Json::new(WallClock { boot_epoch_ns: 0 }).record(&mut out, &rec, &kinds);
+        Json::new(
+            WallClock { boot_epoch_ns: 0 },
+            PfNames::for_version((6, 18)),
+        )
+        .record(&mut out, &rec, &kinds);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,

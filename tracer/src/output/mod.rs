@@ -9,6 +9,7 @@ use crate::{
     classify::Kind,
     clock::WallClock,
     event::{Event, Record},
+    flags::PfNames,
     signals::{self, ExitStatus},
     tasks::Annotation,
 };
@@ -30,10 +31,12 @@ pub trait Formatter {
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation);
 }
 
-pub fn formatter(format: Format, clock: WallClock) -> Box<dyn Formatter> {
+/// `pf` names the PF_* bits as the kernel that set them does (the running
+/// kernel live, the recording kernel in a replay).
+pub fn formatter(format: Format, clock: WallClock, pf: PfNames) -> Box<dyn Formatter> {
     match format {
-        Format::Text => Box::new(text::Text::new(clock)),
-        Format::Json => Box::new(json::Json::new(clock)),
+        Format::Text => Box::new(text::Text::new(clock, pf)),
+        Format::Json => Box::new(json::Json::new(clock, pf)),
     }
 }
 

@@ -7,17 +7,19 @@ use crate::{
     classify::Kind,
     clock::WallClock,
     event::{Event, Record, Task},
-    flags, signals,
+    flags::PfNames,
+    signals,
     tasks::Annotation,
 };
 
 pub struct Text {
     clock: WallClock,
+    pf: PfNames,
 }
 
 impl Text {
-    pub fn new(clock: WallClock) -> Self {
-        Text { clock }
+    pub fn new(clock: WallClock, pf: PfNames) -> Self {
+        Text { clock, pf }
     }
 }
 
@@ -122,7 +124,7 @@ impl Formatter for Text {
             t.ppid,
             t.comm,
             kinds.subject.name(),
-            flags::join(t.flags),
+            self.pf.join(t.flags),
             details(rec, kinds)
         );
     }

@@ -39,6 +39,8 @@ pub struct Tracer {
     stderr: Receiver<String>,
     /// Every event received so far, in order.
     pub seen: Vec<Value>,
+    /// What the tracer wrote to stderr before it attached.
+    pub startup: Vec<String>,
 }
 
 impl Tracer {
@@ -78,6 +80,7 @@ impl Tracer {
             events,
             stderr,
             seen: Vec::new(),
+            startup: Vec::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -86,7 +89,10 @@ impl Tracer {
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
                 Ok(line) if line.contains("attached") => break,
-                Ok(line) => eprintln!("tracer stderr: {line}"),
+                Ok(line) => {
+                    eprintln!("tracer stderr: {line}");
+                    tracer.startup.push(line);
+                }
                 Err(e) => {
                     let status = tracer.child.try_wait();
                     panic!("tracer did not attach ({e:?}); status {status:?}")
@@ -359,6 +365,50 @@ impl Drop for Restore {
             eprintln!("failed to restore {}: {e}", self.path);
         }
     }
+}
+
+/// Marks the running test as skipped because this kernel lacks what it
+/// checks (`reason` says what, from BTF or /proc), then returns so the test
+/// passes. The reason goes to `$TRACER_SKIP_FILE`, where `cargo xtask test`
+/// (which fails on any skip on the host kernel) and the kernel matrix pick
+/// it up, and always to stderr: a skip is never silent.
+pub fn skip(reason: &str) {
+    eprintln!("SKIPPED: {reason}");
+    if let Ok(path) = std::env::var("TRACER_SKIP_FILE") {
+        use std::io::Write as _;
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed test")
+            .to_string();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("opening {path}: {e}"));
+        writeln!(f, "{reason} ({name})").expect("writing the skip file");
+    }
+}
+
+/// The running kernel's BTF, as the tracer reads it.
+pub fn kernel_btf() -> Vec<u8> {
+    std::fs::read("/sys/kernel/btf/vmlinux").expect("reading /sys/kernel/btf/vmlinux")
+}
+
+/// Whether `sched_process_exit` passes `group_dead` here (6.16+), from BTF.
+pub fn exit_has_group_dead() -> bool {
+    let data = kernel_btf();
+    let btf = tracer::btf::Btf::parse(&data).expect("parsing kernel BTF");
+    btf.tracepoint_arity("sched_process_exit")
+        .expect("sched_process_exit in BTF")
+        >= 2
+}
+
+/// (major, minor) of the running kernel.
+pub fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut parts = release.trim().split(['.', '-']);
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next())
 }
 
 /// kill(2), asserting it worked.

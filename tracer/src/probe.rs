@@ -1,0 +1,169 @@
+//! What the running kernel offers, found by asking it: each probe loads a
+//! two- to five-instruction tp_btf program and lets the verifier answer, as
+//! libbpf's feature probes do. Version numbers would lie: distributions
+//! backport (Debian's 5.10 has io_uring workers from 5.12) and the 7.2.9
+//! verifier change came in a stable update.
+//!
+//! The answers become [`KernelFeatures`], which the programs read as
+//! constants, so each kernel verifies only the paths it can run.
+
+use std::{io, os::fd::FromRawFd as _};
+
+use tracer_common::KernelFeatures;
+
+use crate::btf::Btf;
+
+/// `bpf_get_current_task_btf` (5.11+).
+const BPF_FUNC_GET_CURRENT_TASK_BTF: i32 = 158;
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_TYPE_TRACING: u32 = 26;
+const BPF_TRACE_RAW_TP: u32 = 23;
+
+/// The leading fields of `union bpf_attr` for `BPF_PROG_LOAD`, up to
+/// `attach_btf_id` and `attach_btf_obj_fd` (5.5+). The kernel accepts a
+/// shorter attr than its own and zero-extends it.
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    attach_btf_id: u32,
+    attach_btf_obj_fd: u32,
+}
+
+/// One BPF instruction.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Insn {
+    code: u8,
+    /// dst in the low nibble, src in the high one.
+    regs: u8,
+    off: i16,
+    imm: i32,
+}
+
+const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code,
+        regs: dst | (src << 4),
+        off,
+        imm,
+    }
+}
+
+// Opcodes (include/uapi/linux/bpf.h).
+const LDX_DW: u8 = 0x79; // BPF_LDX | BPF_MEM | BPF_DW
+const LDX_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
+const JEQ_IMM: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const MOV64_IMM: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
+const CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
+const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
+
+const RETURN_0: [Insn; 2] = [insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)];
+
+/// What the probes found, and what each fallback means for a person.
+pub struct Probed {
+    pub features: KernelFeatures,
+    /// One line per fallback taken, for `tracer features` and `--verbose`.
+    pub notes: Vec<String>,
+}
+
+/// Probes the running kernel. `siginfo_errno` is the offset of
+/// `kernel_siginfo.si_errno`, the field the signal programs read.
+pub fn probe(btf: &Btf<'_>, siginfo_errno: u32) -> Probed {
+    let mut features = KernelFeatures::FAST;
+    let mut notes = Vec::new();
+    let helper = [
+        insn(CALL, 0, 0, 0, BPF_FUNC_GET_CURRENT_TASK_BTF),
+        RETURN_0[0],
+        RETURN_0[1],
+    ];
+    if let Err(why) = try_load(btf, "task_newtask", &helper) {
+        features.current_task_btf = 0;
+        notes.push(format!(
+            "no bpf_get_current_task_btf ({why}): the current task is read with \
+             bpf_probe_read_kernel"
+        ));
+    }
+    for (tracepoint, flag) in [
+        ("signal_generate", &mut features.generate_siginfo_direct),
+        ("signal_deliver", &mut features.deliver_siginfo_direct),
+    ] {
+        // r2 = ctx[1] (the siginfo pointer); if r2 == 0 skip; r0 = r2->si_errno.
+        let load = [
+            insn(LDX_DW, 2, 1, 8, 0),
+            insn(JEQ_IMM, 2, 0, 1, 0),
+            insn(LDX_W, 0, 2, siginfo_errno as i16, 0),
+            RETURN_0[0],
+            RETURN_0[1],
+        ];
+        if let Err(why) = try_load(btf, tracepoint, &load) {
+            *flag = 0;
+            notes.push(format!(
+                "{tracepoint}: the verifier refuses direct loads through its siginfo \
+                 argument ({why}): its fields are read with bpf_probe_read_kernel"
+            ));
+        }
+    }
+    Probed { features, notes }
+}
+
+/// Loads `insns` as a tp_btf program on `tracepoint`; `Err` carries the
+/// verifier's last line (or the error when there is no log).
+fn try_load(btf: &Btf<'_>, tracepoint: &str, insns: &[Insn]) -> Result<(), String> {
+    let attach_btf_id = btf
+        .tracepoint_type_id(tracepoint)
+        .map_err(|e| e.to_string())?;
+    let mut log = vec![0u8; 64 * 1024];
+    let license = c"GPL";
+    let attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_TRACING,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        expected_attach_type: BPF_TRACE_RAW_TP,
+        attach_btf_id,
+        ..ProgLoadAttr::default()
+    };
+    // SAFETY: `attr` is a valid BPF_PROG_LOAD attr whose pointers (insns,
+    // license, log) outlive the call; the kernel reads at most `size` bytes.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const ProgLoadAttr,
+            size_of::<ProgLoadAttr>() as u32,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: the kernel just gave us this descriptor; closing it on
+        // drop unloads the probe.
+        drop(unsafe { std::fs::File::from_raw_fd(fd as i32) });
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    let text =
+        String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned();
+    Err(crate::verifier::verdict(&text).unwrap_or_else(|| err.to_string()))
+}

@@ -1,0 +1,150 @@
+//! What tracer does with what a kernel offers: a program the verifier
+//! refuses costs only its own events, says why in one line, and is kept in
+//! a log's header; `--strict` makes it fatal. Refusals here are real: a
+//! hidden option loads a program in a form every verifier rejects.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// The one stderr line that names the missing events.
+fn missing_line<'a>(lines: impl IntoIterator<Item = &'a String>, event: &str) -> &'a String {
+    let wanted = format!("{event} events are missing");
+    lines
+        .into_iter()
+        .find(|l| l.contains(&wanted))
+        .unwrap_or_else(|| panic!("no line says {wanted}"))
+}
+
+#[test]
+fn a_refused_program_costs_only_its_events() {
+    let _serial = serial();
+    let mut tracer = Tracer::start(&["--refuse-program", "exec"]);
+    let line = missing_line(&tracer.startup, "exec").clone();
+    // The verifier's own verdict, in one line, and where the whole log is.
+    assert!(
+        line.contains("refused program sched_process_exec (")
+            && line.contains("invalid mem access 'scalar'"),
+        "{line}"
+    );
+    let log_line = tracer
+        .startup
+        .iter()
+        .find(|l| l.contains("verifier's whole log is in"))
+        .expect("a line naming the verifier log file")
+        .clone();
+    let path = log_line
+        .split("is in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("a path");
+    let log = std::fs::read_to_string(path).expect("reading the verifier log");
+    assert!(log.contains("invalid mem access 'scalar'"), "{log}");
+    let _ = std::fs::remove_file(path);
+
+    let status = Command::new("/bin/true").status().expect("running true");
+    assert!(status.success());
+    let exit = tracer.wait_for("exit of true", |v| {
+        is(v, "exit") && v["ppid"] == me() && v["comm"] == "true"
+    });
+    let pid = exit["pid"].clone();
+    tracer.wait_for("fork of true", |v| is(v, "fork") && v["pid"] == pid);
+    let (events, _) = tracer.stop();
+    assert!(
+        !events.iter().any(|v| is(v, "exec")),
+        "no exec event can come from a refused program"
+    );
+}
+
+#[test]
+fn strict_makes_a_refusal_fatal() {
+    let _serial = serial();
+    let (code, _, err) = run_tracer(&[
+        "trace",
+        "--strict",
+        "--verbose",
+        "--refuse-program",
+        "signal_generate",
+        "--duration",
+        "5s",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("signal_generate events are missing")
+            && err.contains("--strict asks for every event"),
+        "{err}"
+    );
+    // --verbose shows the whole verifier log instead of a file.
+    assert!(err.contains("verifier log for signal_generate:"), "{err}");
+    assert!(err.contains("processed "), "{err}");
+}
+
+#[test]
+fn a_log_says_which_events_its_kernel_refused() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("refused.log");
+    let log = log.to_str().expect("UTF-8 path");
+    let (code, _, err) = run_tracer(&[
+        "record",
+        "-o",
+        log,
+        "--refuse-program",
+        "rename",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("rename events are missing"), "{err}");
+
+    let (code, text, err) = run_tracer(&["report", log]);
+    assert_eq!(code, 0, "{err}");
+    let section = text
+        .split("missing events (the kernel refused their programs):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no missing-events section:\n{text}"));
+    let first = section.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("rename") && first.contains("task_rename: ") && first.contains("'scalar'"),
+        "{first}"
+    );
+
+    let (code, json, err) = run_tracer(&["report", log, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
+    let missing = report["missing_events"].as_array().expect("missing_events");
+    assert_eq!(missing.len(), 1, "{report}");
+    assert_eq!(missing[0]["event"], "rename");
+    assert_eq!(missing[0]["program"], "task_rename");
+    assert!(
+        str_of(&missing[0], "reason").contains("invalid mem access"),
+        "{report}"
+    );
+}
+
+/// A log written by the first release (log format 1, before the header
+/// listed missing events) still replays and reports.
+#[test]
+fn a_version_1_log_still_replays() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/log-v1.log");
+    let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(events.len(), 9, "{out}");
+    let exec = events
+        .iter()
+        .find(|v| is(v, "exec"))
+        .expect("an exec event");
+    assert_eq!(str_of(exec, "filename"), "/bin/true");
+    assert_eq!(field(exec, "argv"), &serde_json::json!(["/bin/true"]));
+    let (code, json, err) = run_tracer(&["report", fixture, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
+    assert_eq!(report["events"], 9);
+    assert_eq!(report["missing_events"], serde_json::json!([]));
+}
