@@ -45,6 +45,8 @@ pub struct Kernel {
 
 /// A kernel unpacked in the cache.
 pub struct Unpacked {
+    /// The unpacked tree (also holds what we derive from it).
+    pub dir: PathBuf,
     pub vmlinuz: PathBuf,
     /// `lib/modules/<abi>` inside the unpacked tree (may have no modules).
     pub modules: PathBuf,
@@ -152,7 +154,11 @@ pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
         .map(|m| dir.join(m).join(&kernel.abi))
         .find(|p| p.is_dir())
         .unwrap_or_else(|| dir.join("lib/modules").join(&kernel.abi));
-    Ok(Unpacked { vmlinuz, modules })
+    Ok(Unpacked {
+        dir,
+        vmlinuz,
+        modules,
+    })
 }
 
 fn find_vmlinuz(dir: &Path, abi: &str) -> Option<PathBuf> {

@@ -142,19 +142,24 @@ fn progress(kernel: &str, t: f64, line: &str) {
     }
 }
 
-/// The per-kernel initramfs part (decompressed modules), built once and
-/// kept next to the unpacked kernel.
+/// The modules for the per-kernel initramfs part, decompressed once and
+/// kept next to the unpacked kernel (redone when [`modules::WANTED`] changes).
 fn modules_part(unpacked: &kernels::Unpacked) -> Result<Vec<(String, Vec<u8>)>> {
-    let cached = unpacked.modules.join("../tracer-vm-modules");
-    if let Ok(list) = fs::read_to_string(cached.join("order")) {
+    let cached = unpacked.dir.join("initramfs-modules");
+    let key = format!("# wanted: {}\n", modules::WANTED.join(" "));
+    if let Some(list) = fs::read_to_string(cached.join("order"))
+        .ok()
+        .and_then(|l| l.strip_prefix(&key).map(str::to_string))
+    {
         return list
             .lines()
             .map(|name| Ok((name.to_string(), fs::read(cached.join(name))?)))
             .collect();
     }
     let needed = modules::needed(&unpacked.modules)?;
+    let _ = fs::remove_dir_all(&cached);
     fs::create_dir_all(&cached)?;
-    let mut order = String::new();
+    let mut order = key;
     for (name, elf) in &needed {
         fs::write(cached.join(name), elf)?;
         order.push_str(&format!("{name}\n"));

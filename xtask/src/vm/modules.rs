@@ -18,7 +18,7 @@ use std::{
 use anyhow::{Context as _, Result};
 
 /// Module names (with `_`) the tests need, directly.
-const WANTED: &[&str] = &[
+pub const WANTED: &[&str] = &[
     "loop",
     "ext4",
     // ext4 computes metadata checksums through the crc32c crypto API until
