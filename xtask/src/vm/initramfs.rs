@@ -304,3 +304,17 @@ fn normalize(path: &Path) -> PathBuf {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dot_dot() {
+        assert_eq!(
+            normalize(Path::new("/usr/bin/../lib/./x")),
+            Path::new("/usr/lib/x")
+        );
+        assert_eq!(normalize(Path::new("/../a")), Path::new("/a"));
+    }
+}

@@ -299,3 +299,13 @@ impl Apt {
         Ok(file)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_pinned_list_parses() {
+        let kernels = super::pinned().unwrap();
+        assert!(kernels.iter().any(|k| k.name == "newest"));
+        assert!(kernels.iter().all(|k| k.abi.ends_with("-cloud-amd64")));
+    }
+}

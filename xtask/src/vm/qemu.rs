@@ -20,6 +20,8 @@ use anyhow::{Context as _, Result};
 pub struct Console {
     pub lines: Vec<(f64, String)>,
     pub timed_out: bool,
+    /// Seconds from QEMU's start to its end.
+    pub elapsed: f64,
 }
 
 pub fn boot(
@@ -89,7 +91,11 @@ pub fn boot(
     for r in readers {
         let _ = r.join();
     }
-    Ok(Console { lines, timed_out })
+    Ok(Console {
+        lines,
+        timed_out,
+        elapsed: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// Sends each line (lossy UTF-8, without `\r`) until EOF.

@@ -117,7 +117,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
     if !matches!(run.end, End::Done) {
         // The test that was running when the guest died or hung.
         if let Some(test) = running {
-            let secs = console.lines.last().map_or(0.0, |l| l.0) - test_begin.unwrap_or(0.0);
+            let secs = console.elapsed - test_begin.unwrap_or(0.0);
             run.results.push(TestResult {
                 name: test,
                 outcome: Outcome::Failed,
@@ -266,4 +266,71 @@ pub fn write_json(runs: &[KernelRun], path: &Path) -> Result<()> {
         .collect();
     let text = serde_json::to_string_pretty(&json!({ "kernels": kernels }))?;
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn console(lines: &[&str], timed_out: bool) -> Console {
+        Console {
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, l.to_string()))
+                .collect(),
+            elapsed: lines.len() as f64,
+            timed_out,
+        }
+    }
+
+    #[test]
+    fn results_skips_failures_and_output() {
+        let run = parse(
+            "6.1",
+            "6.1.0-50-cloud-amd64",
+            &console(
+                &[
+                    "@@tracer-vm uname 6.1.0-50-cloud-amd64",
+                    "@@tracer-vm tests-begin",
+                    "@@tracer-vm begin trace::a",
+                    "@@tracer-vm-result trace::a ok",
+                    "@@tracer-vm begin trace::b",
+                    "[  9.1] some kernel message @@tracer-vm-result trace::b FAILED",
+                    "@@tracer-vm out panicked at x",
+                    "@@tracer-vm begin trace::c",
+                    "@@tracer-vm-result trace::c skip no group_dead before 6.16",
+                    "@@tracer-vm done",
+                ],
+                false,
+            ),
+        );
+        assert!(matches!(run.end, End::Done));
+        assert_eq!(run.boot_s, Some(0.0));
+        assert_eq!(run.results.len(), 3);
+        assert_eq!(run.results[0].outcome, Outcome::Ok);
+        assert_eq!(run.results[1].outcome, Outcome::Failed);
+        assert_eq!(run.results[1].output, ["panicked at x"]);
+        assert_eq!(
+            run.results[2].outcome,
+            Outcome::Skip("no group_dead before 6.16".into())
+        );
+        assert!(run.failed());
+    }
+
+    #[test]
+    fn a_hang_fails_the_running_test() {
+        let run = parse(
+            "5.10",
+            "5.10.0-32-cloud-amd64",
+            &console(
+                &["@@tracer-vm tests-begin", "@@tracer-vm begin umh::x"],
+                true,
+            ),
+        );
+        assert!(matches!(run.end, End::TimedOut));
+        assert_eq!(run.results[0].name, "umh::x");
+        assert_eq!(run.results[0].outcome, Outcome::Failed);
+        assert_eq!(run.tail.len(), 2);
+    }
 }
