@@ -102,11 +102,15 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
 
+    // Every download first: a kernel the mirror dropped fails the run early.
+    let unpacked = selected
+        .iter()
+        .map(kernels::fetch)
+        .collect::<Result<Vec<_>>>()?;
     let mut runs = Vec::new();
-    for kernel in &selected {
-        let unpacked = kernels::fetch(kernel)?;
+    for (kernel, unpacked) in selected.iter().zip(&unpacked) {
         let initrd = out_dir.join(format!("{}.initrd", kernel.name));
-        initramfs::with_modules(&common, &modules_part(&unpacked)?, &initrd)?;
+        initramfs::with_modules(&common, &modules_part(unpacked)?, &initrd)?;
         eprintln!("xtask: booting {} ({})", kernel.name, kernel.abi);
         let console = qemu::boot(
             &unpacked.vmlinuz,
