@@ -3,6 +3,7 @@
 mod bench;
 mod pf_check;
 mod setup;
+mod vm;
 
 use std::process::{Command, ExitCode};
 
@@ -43,6 +44,22 @@ enum Cmd {
         /// Alternating untraced/traced runs per cell (medians are compared).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+    },
+    /// Boot Debian kernels under QEMU and run the live tests in each (needs root).
+    VmTest {
+        /// Kernels: names or ABIs from xtask/kernels.txt, or any Debian ABI
+        /// version (e.g. 6.1.0-47); default: every pinned kernel.
+        #[arg(long, value_delimiter = ',')]
+        kernel: Vec<String>,
+        /// Print the pinned kernels and exit.
+        #[arg(long)]
+        list: bool,
+        /// Build the tests in release mode (faster under emulation).
+        #[arg(long)]
+        release: bool,
+        /// Minutes per kernel (boot and all tests) before QEMU is killed.
+        #[arg(long, default_value_t = 15)]
+        timeout_min: u64,
     },
 }
 
@@ -116,6 +133,21 @@ fn real_main() -> Result<()> {
             bench::run(rounds, &target.join("tracer"), &target.join("workload"))
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
+        Cmd::VmTest { list: true, .. } => vm::list(),
+        Cmd::VmTest {
+            kernel,
+            release,
+            timeout_min,
+            ..
+        } => vm::vm_test(
+            &tools,
+            &vm::Options {
+                kernels: kernel,
+                release,
+                timeout: std::time::Duration::from_secs(timeout_min * 60),
+                ..vm::Options::default()
+            },
+        ),
         Cmd::Test { args } => {
             run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
             run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;

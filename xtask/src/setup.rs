@@ -73,7 +73,7 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn cache_dir() -> Result<PathBuf> {
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return Ok(PathBuf::from(dir).join("tracer"));
     }
@@ -238,4 +238,54 @@ pub fn ensure() -> Result<Tools> {
     ensure_nightly()?;
     let bin_dir = ensure_bpf_linker()?;
     Ok(Tools { bin_dir })
+}
+
+/// Debian packages `cargo xtask vm-test` needs on the host: QEMU, a static
+/// busybox for the guest, module tools, and the programs the tests exec
+/// (copied into the guest). Installed with apt-get when missing; quiet when
+/// all are there.
+const VM_PACKAGES: &[&str] = &[
+    "qemu-system-x86",
+    "busybox-static",
+    "xz-utils",
+    "kmod",
+    "e2fsprogs",
+    "util-linux",
+];
+
+pub fn ensure_vm_packages() -> Result<()> {
+    let missing: Vec<&str> = VM_PACKAGES
+        .iter()
+        .copied()
+        .filter(|pkg| {
+            let status = Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", pkg])
+                .output();
+            !status.is_ok_and(|o| o.stdout.ends_with(b"install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {} (apt-get)", missing.join(" "));
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(if root { "apt-get" } else { "sudo" });
+        if !root {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(&missing);
+    // Stale package lists are the usual reason for a failed install.
+    if run(&mut apt(&install)).is_err() {
+        run(&mut apt(&["update", "-q"]))?;
+        run(&mut apt(&install)).with_context(|| {
+            format!("vm-test needs these Debian packages: {}", missing.join(" "))
+        })?;
+    }
+    Ok(())
 }

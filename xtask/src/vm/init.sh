@@ -1,0 +1,74 @@
+#!/bin/sh
+# PID 1 of a `cargo xtask vm-test` guest (built by xtask/src/vm/initramfs.rs).
+# Mounts what the live tests expect of a normal system, loads the modules the
+# kernel has as =m, runs every test on its own and prints one
+# `@@tracer-vm-result` line per test on the serial console, then powers off.
+# Our own steps use busybox by full path, so the host programs the tests run
+# (mount, mkfs.ext4, ...) are the only ones on PATH.
+BB=/.vm/busybox
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TMPDIR=/tmp
+. /.vm/config
+
+$BB mount -t proc proc /proc
+$BB mount -t sysfs sysfs /sys
+$BB mount -t devtmpfs devtmpfs /dev
+$BB mkdir -p /dev/pts /dev/shm
+$BB mount -t devpts devpts /dev/pts
+$BB mount -t tmpfs tmpfs /dev/shm
+$BB mount -t tmpfs tmpfs /tmp
+$BB mount -t tmpfs tmpfs /run
+$BB mount -t cgroup2 cgroup2 /sys/fs/cgroup
+$BB mount -t bpf bpf /sys/fs/bpf
+# Optional: only for looking around when a test fails.
+$BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+$BB mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+$BB ip link set lo up
+$BB mkdir -p /run/vm
+
+echo "@@tracer-vm uname $($BB uname -r)"
+read -r up _ </proc/uptime
+echo "@@tracer-vm uptime $up"
+
+for ko in /.vm/modules/*.ko; do
+    [ -e "$ko" ] || continue
+    if $BB insmod "$ko"; then
+        echo "@@tracer-vm module $ko ok"
+    else
+        echo "@@tracer-vm module $ko FAILED"
+    fi
+done
+
+SKIP=/run/vm/skip
+OUT=/run/vm/out
+echo "@@tracer-vm tests-begin"
+while read -r bin; do
+    stem=$($BB basename "$bin")
+    stem=${stem%-*}
+    if ! "$bin" --list --format terse >/run/vm/list 2>&1 </dev/null; then
+        echo "@@tracer-vm-result $stem::(list) FAILED"
+        $BB tail -n 20 /run/vm/list | while IFS= read -r l; do echo "@@tracer-vm out $l"; done
+        continue
+    fi
+    $BB sed -n 's/: test$//p' /run/vm/list >/run/vm/names
+    while read -r name; do
+        echo "@@tracer-vm begin $stem::$name"
+        $BB rm -f "$SKIP"
+        TRACER_SKIP_FILE=$SKIP $BB timeout "$TEST_TIMEOUT" \
+            "$bin" --exact "$name" --test-threads=1 >"$OUT" 2>&1 </dev/null
+        rc=$?
+        if [ "$rc" != 0 ]; then
+            [ "$rc" = 124 ] && echo "(timed out after $TEST_TIMEOUT s in the guest)" >>"$OUT"
+            echo "@@tracer-vm-result $stem::$name FAILED"
+            $BB tail -n "$OUTPUT_LINES" "$OUT" | while IFS= read -r l; do
+                echo "@@tracer-vm out $l"
+            done
+        elif [ -e "$SKIP" ]; then
+            echo "@@tracer-vm-result $stem::$name skip $($BB head -n 1 "$SKIP")"
+        else
+            echo "@@tracer-vm-result $stem::$name ok"
+        fi
+    done </run/vm/names
+done </.vm/tests
+echo "@@tracer-vm done"
+$BB poweroff -f

@@ -1,0 +1,311 @@
+//! Which kernels to boot, and getting them: Debian's `linux-image-*-cloud-amd64`
+//! packages, fetched with `apt-get download` through a private apt state under
+//! `~/.cache/tracer/apt/` (its own sources.list, lists, cache and status), so
+//! the system's apt configuration is never touched and suites the system does
+//! not list (bullseye, trixie-backports) are reachable. Each kernel is
+//! unpacked once under `~/.cache/tracer/vm/kernels/<abi>/`; a later run finds
+//! it there and downloads nothing.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::run;
+
+/// The pinned default set, one kernel a line.
+const PINNED: &str = include_str!("../../kernels.txt");
+
+/// Suites searched for kernels. Only `Packages` indexes are fetched (no
+/// translations or DEP-11 metadata): a few MB, a few seconds.
+const SUITES: &[(&str, &str)] = &[
+    ("debian", "bullseye"),
+    ("debian-security", "bullseye-security"),
+    ("debian", "bookworm"),
+    ("debian", "bookworm-backports"),
+    ("debian", "trixie"),
+    ("debian", "trixie-backports"),
+];
+
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    /// Short name for tables and `--kernel` (e.g. `6.1`, `newest`).
+    pub name: String,
+    /// Debian ABI string, also `uname -r` (e.g. `6.1.0-50-cloud-amd64`).
+    pub abi: String,
+    /// Package version, when pinned or resolved.
+    pub version: String,
+    pub suite: String,
+}
+
+/// A kernel unpacked in the cache.
+pub struct Unpacked {
+    /// The unpacked tree (also holds what we derive from it).
+    pub dir: PathBuf,
+    pub vmlinuz: PathBuf,
+    /// `lib/modules/<abi>` inside the unpacked tree (may have no modules).
+    pub modules: PathBuf,
+}
+
+pub fn pinned() -> Result<Vec<Kernel>> {
+    PINNED
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let [name, abi, version, suite] = cols[..] else {
+                bail!("xtask/kernels.txt: want 4 columns, got {line:?}");
+            };
+            Ok(Kernel {
+                name: name.into(),
+                abi: abi.into(),
+                version: version.into(),
+                suite: suite.into(),
+            })
+        })
+        .collect()
+}
+
+/// Resolves `--kernel` words: a pinned name or ABI, or any Debian kernel ABI
+/// version (`6.1.0-47`, `7.2.9+deb13`, `7.2.9`), searched in [`SUITES`].
+pub fn select(words: &[String]) -> Result<Vec<Kernel>> {
+    let pinned = pinned()?;
+    if words.is_empty() {
+        return Ok(pinned);
+    }
+    let mut out = Vec::new();
+    for word in words {
+        if let Some(k) = pinned
+            .iter()
+            .find(|k| k.name == *word || k.abi == *word || k.abi == format!("{word}-cloud-amd64"))
+        {
+            out.push(k.clone());
+        } else {
+            out.push(search(word)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Finds the newest package of an ABI version not in the pinned list.
+fn search(word: &str) -> Result<Kernel> {
+    let apt = Apt::new()?;
+    apt.update(false)?;
+    let base = word.trim_end_matches("-cloud-amd64");
+    // Since trixie the ABI carries the release (`+deb13`); accept it bare.
+    for abi in [
+        base.to_string(),
+        format!("{base}+deb13"),
+        format!("{base}+deb12"),
+    ] {
+        let abi = format!("{abi}-cloud-amd64");
+        if let Some((version, suite)) = apt.newest(&format!("linux-image-{abi}"))? {
+            return Ok(Kernel {
+                name: base.into(),
+                abi,
+                version,
+                suite,
+            });
+        }
+    }
+    bail!(
+        "no package linux-image-{base}-cloud-amd64 in {}; see `apt-cache search` \
+         with the private state under ~/.cache/tracer/apt",
+        SUITES.iter().map(|s| s.1).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The unpacked kernel, downloading and unpacking it the first time.
+pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
+    let dir = crate::setup::cache_dir()?
+        .join("vm/kernels")
+        .join(&kernel.abi);
+    let stamp = dir.join(".unpacked");
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(kernel.version.as_str()) {
+        eprintln!(
+            "xtask: fetching kernel {} ({} from {})",
+            kernel.abi, kernel.version, kernel.suite
+        );
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let apt = Apt::new()?;
+        let image = apt.download(&format!("linux-image-{}", kernel.abi), &kernel.version)?;
+        unpack(&image, &dir)?;
+        // Since 6.19 `linux-image-*` is a meta package: the kernel is in
+        // `linux-binary-*` and the modules in `linux-modules-*`.
+        if find_vmlinuz(&dir, &kernel.abi).is_none() {
+            for part in ["linux-binary", "linux-modules"] {
+                let deb = apt.download(&format!("{part}-{}", kernel.abi), &kernel.version)?;
+                unpack(&deb, &dir)?;
+            }
+        }
+        fs::write(&stamp, &kernel.version)?;
+    }
+    let vmlinuz = find_vmlinuz(&dir, &kernel.abi)
+        .with_context(|| format!("no vmlinuz for {} in {}", kernel.abi, dir.display()))?;
+    let modules = ["lib/modules", "usr/lib/modules"]
+        .iter()
+        .map(|m| dir.join(m).join(&kernel.abi))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| dir.join("lib/modules").join(&kernel.abi));
+    Ok(Unpacked {
+        dir,
+        vmlinuz,
+        modules,
+    })
+}
+
+fn find_vmlinuz(dir: &Path, abi: &str) -> Option<PathBuf> {
+    [
+        dir.join(format!("boot/vmlinuz-{abi}")),
+        dir.join(format!("usr/lib/modules/{abi}/vmlinuz")),
+        dir.join(format!("lib/modules/{abi}/vmlinuz")),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+fn unpack(deb: &Path, dir: &Path) -> Result<()> {
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(dir))
+        .with_context(|| format!("unpacking {}", deb.display()))
+}
+
+/// apt-get/apt-cache with every state path redirected into our cache.
+struct Apt {
+    root: PathBuf,
+}
+
+impl Apt {
+    fn new() -> Result<Apt> {
+        let root = crate::setup::cache_dir()?.join("apt");
+        for sub in ["lists/partial", "cache/archives/partial", "debs"] {
+            fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("creating {}", root.join(sub).display()))?;
+        }
+        let status = root.join("status");
+        if !status.exists() {
+            fs::write(&status, "")?;
+        }
+        let sources = Self::sources();
+        let path = root.join("sources.list");
+        if fs::read_to_string(&path).ok().as_deref() != Some(sources.as_str()) {
+            fs::write(&path, sources)?;
+            // New sources: the old lists no longer match.
+            let _ = fs::remove_file(root.join("lists/.updated"));
+        }
+        Ok(Apt { root })
+    }
+
+    /// The same Debian mirror as a stock system (override with
+    /// TRACER_DEBIAN_MIRROR, e.g. for a local proxy).
+    fn sources() -> String {
+        let mirror = std::env::var("TRACER_DEBIAN_MIRROR")
+            .unwrap_or_else(|_| "http://deb.debian.org".into());
+        let mirror = mirror.trim_end_matches('/');
+        SUITES
+            .iter()
+            .map(|(archive, suite)| {
+                format!(
+                    "deb [target=Packages signed-by={KEYRING}] {mirror}/{archive} {suite} main\n"
+                )
+            })
+            .collect()
+    }
+
+    fn cmd(&self, prog: &str) -> Command {
+        let r = &self.root;
+        let mut cmd = Command::new(prog);
+        for (key, value) in [
+            ("Dir::Etc::SourceList", r.join("sources.list")),
+            ("Dir::Etc::SourceParts", "/dev/null".into()),
+            ("Dir::Etc::Preferences", "/dev/null".into()),
+            ("Dir::Etc::PreferencesParts", "/dev/null".into()),
+            ("Dir::State::Lists", r.join("lists")),
+            ("Dir::State::Status", r.join("status")),
+            ("Dir::Cache", r.join("cache")),
+        ] {
+            cmd.arg("-o").arg(format!("{key}={}", value.display()));
+        }
+        // Our cache is root's: apt's sandbox user could not write it.
+        cmd.args(["-o", "APT::Sandbox::User=root", "-q"]);
+        cmd
+    }
+
+    /// Fetches the package indexes unless done before (or `force`).
+    fn update(&self, force: bool) -> Result<()> {
+        let marker = self.root.join("lists/.updated");
+        if marker.exists() && !force {
+            return Ok(());
+        }
+        eprintln!(
+            "xtask: apt-get update (private state in {})",
+            self.root.display()
+        );
+        run(self.cmd("apt-get").arg("update"))
+            .context("apt-get update of the private kernel sources")?;
+        fs::write(marker, "")?;
+        Ok(())
+    }
+
+    /// (version, suite) of the newest `package`, if any suite has it.
+    fn newest(&self, package: &str) -> Result<Option<(String, String)>> {
+        let out = self
+            .cmd("apt-cache")
+            .args(["madison", package])
+            .output()
+            .context("running apt-cache madison")?;
+        // `pkg | 6.1.170-3 | http://deb.debian.org/debian bookworm/main amd64 Packages`
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().find_map(|line| {
+            let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+            let suite = cols.get(2)?.split_whitespace().nth(1)?.split('/').next()?;
+            Some((cols.get(1)?.to_string(), suite.to_string()))
+        }))
+    }
+
+    /// Downloads `package=version` into the cache (once); returns the .deb.
+    fn download(&self, package: &str, version: &str) -> Result<PathBuf> {
+        let debs = self.root.join("debs");
+        // apt names files <pkg>_<version without epoch>_<arch>.deb, ':' quoted.
+        let file = debs.join(format!("{package}_{version}_amd64.deb").replace(':', "%3a"));
+        if file.exists() {
+            return Ok(file);
+        }
+        let get = |apt: &Apt| {
+            apt.cmd("apt-get")
+                .args(["download", &format!("{package}={version}")])
+                .current_dir(&debs)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        self.update(false)?;
+        // Stale lists (a newer point release) may not know a pinned version.
+        if !get(self) && (self.update(true).is_err() || !get(self)) {
+            bail!(
+                "could not download {package}={version}; the mirror may have dropped it: \
+                 update xtask/kernels.txt (newest: {:?})",
+                self.newest(package).ok().flatten()
+            );
+        }
+        if !file.exists() {
+            bail!("apt-get download left no {}", file.display());
+        }
+        Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_pinned_list_parses() {
+        let kernels = super::pinned().unwrap();
+        assert!(kernels.iter().any(|k| k.name == "newest"));
+        assert!(kernels.iter().all(|k| k.abi.ends_with("-cloud-amd64")));
+    }
+}

@@ -1,0 +1,228 @@
+//! `cargo xtask vm-test`: boots Debian kernels under QEMU and runs the live
+//! integration tests inside each, one test at a time, then prints a kernel x
+//! test table. Kernels come from `xtask/kernels.txt` (see [`kernels`]); the
+//! guest is an initramfs with the host's test binaries at their host paths
+//! (see [`initramfs`]); results come back as `@@tracer-vm` lines on the
+//! serial console (see `init.sh`, [`results`]).
+//!
+//! Outputs: `target/vm-test/<kernel>.log` (each console), `results.json`.
+
+mod cpio;
+mod initramfs;
+mod kernels;
+mod modules;
+mod qemu;
+mod results;
+
+use std::{
+    fs,
+    io::BufRead as _,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::setup::Tools;
+
+pub struct Options {
+    /// Kernel names, ABIs or ABI versions; empty for the pinned set.
+    pub kernels: Vec<String>,
+    /// Build the tests with `--release` (faster under emulation).
+    pub release: bool,
+    /// Wall-clock limit per kernel, boot included.
+    pub timeout: Duration,
+    /// Limit per test inside the guest.
+    pub test_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            kernels: Vec::new(),
+            release: false,
+            timeout: Duration::from_secs(15 * 60),
+            test_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Runs the live tests on the named kernels (`["5.10", "6.1", "newest"]`),
+/// for callers like `cargo xtask test`.
+#[allow(dead_code)] // For `cargo xtask test`, not wired yet.
+pub fn run(tools: &Tools, kernels: &[&str]) -> Result<()> {
+    vm_test(
+        tools,
+        &Options {
+            kernels: kernels.iter().map(|k| k.to_string()).collect(),
+            ..Options::default()
+        },
+    )
+}
+
+/// Prints the pinned kernels and whether each is cached.
+pub fn list() -> Result<()> {
+    let cache = crate::setup::cache_dir()?.join("vm/kernels");
+    for k in kernels::pinned()? {
+        let cached = cache.join(&k.abi).join(".unpacked").exists();
+        println!(
+            "{:8} {:32} {:20} {:18} {}",
+            k.name,
+            k.abi,
+            k.version,
+            k.suite,
+            if cached { "cached" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+pub fn vm_test(tools: &Tools, opts: &Options) -> Result<()> {
+    crate::setup::ensure_vm_packages()?;
+    let selected = kernels::select(&opts.kernels)?;
+    let out_dir = crate::workspace_root().join("target/vm-test");
+    fs::create_dir_all(&out_dir)?;
+
+    let (tests, tracer) = build_tests(tools, opts.release)?;
+    let started = Instant::now();
+    let common = out_dir.join("initramfs-common.cpio");
+    initramfs::build_common(
+        &initramfs::Payload {
+            tests,
+            extra: vec![tracer],
+            test_timeout_s: opts.test_timeout.as_secs(),
+            output_lines: 60,
+        },
+        &common,
+    )?;
+    eprintln!(
+        "xtask: initramfs {} MiB in {:.1}s",
+        fs::metadata(&common)?.len() >> 20,
+        started.elapsed().as_secs_f64()
+    );
+
+    // Every download first: a kernel the mirror dropped fails the run early.
+    let unpacked = selected
+        .iter()
+        .map(kernels::fetch)
+        .collect::<Result<Vec<_>>>()?;
+    let mut runs = Vec::new();
+    for (kernel, unpacked) in selected.iter().zip(&unpacked) {
+        let initrd = out_dir.join(format!("{}.initrd", kernel.name));
+        initramfs::with_modules(&common, &modules_part(unpacked)?, &initrd)?;
+        eprintln!("xtask: booting {} ({})", kernel.name, kernel.abi);
+        let console = qemu::boot(
+            &unpacked.vmlinuz,
+            &initrd,
+            &out_dir.join(format!("{}.log", kernel.name)),
+            opts.timeout,
+            |t, line| progress(&kernel.name, t, line),
+        )?;
+        let _ = fs::remove_file(&initrd);
+        runs.push(results::parse(&kernel.name, &kernel.abi, &console));
+    }
+    results::print(&runs);
+    let json = out_dir.join("results.json");
+    results::write_json(&runs, &json)?;
+    println!("\nconsole logs and results.json in {}", out_dir.display());
+    let bad: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.failed())
+        .map(|r| r.name.as_str())
+        .collect();
+    if !bad.is_empty() {
+        bail!("vm-test failed on {}", bad.join(", "));
+    }
+    Ok(())
+}
+
+/// One line per finished test while the guest runs.
+fn progress(kernel: &str, t: f64, line: &str) {
+    if let Some(i) = line.find("@@tracer-vm-result ") {
+        eprintln!("  [{kernel} {t:7.1}s] {}", &line[i + 19..]);
+    } else if let Some(i) = line.find("@@tracer-vm uname ") {
+        eprintln!("  [{kernel} {t:7.1}s] booted {}", &line[i + 18..]);
+    }
+}
+
+/// The modules for the per-kernel initramfs part, decompressed once and
+/// kept next to the unpacked kernel (redone when [`modules::WANTED`] changes).
+fn modules_part(unpacked: &kernels::Unpacked) -> Result<Vec<(String, Vec<u8>)>> {
+    let cached = unpacked.dir.join("initramfs-modules");
+    let key = format!("# wanted: {}\n", modules::WANTED.join(" "));
+    if let Some(list) = fs::read_to_string(cached.join("order"))
+        .ok()
+        .and_then(|l| l.strip_prefix(&key).map(str::to_string))
+    {
+        return list
+            .lines()
+            .map(|name| Ok((name.to_string(), fs::read(cached.join(name))?)))
+            .collect();
+    }
+    let needed = modules::needed(&unpacked.modules)?;
+    let _ = fs::remove_dir_all(&cached);
+    fs::create_dir_all(&cached)?;
+    let mut order = key;
+    for (name, elf) in &needed {
+        fs::write(cached.join(name), elf)?;
+        order.push_str(&format!("{name}\n"));
+    }
+    fs::write(cached.join("order"), order)?;
+    Ok(needed)
+}
+
+/// Builds the tracer package's integration tests; returns their executables
+/// and the tracer binary they run.
+fn build_tests(tools: &Tools, release: bool) -> Result<(Vec<PathBuf>, PathBuf)> {
+    let mut cmd = crate::cargo(tools);
+    cmd.args(["test", "--package", "tracer", "--tests", "--no-run"])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(crate::workspace_root())
+        .stdout(Stdio::piped());
+    if release {
+        cmd.arg("--release");
+    }
+    let mut child = cmd.spawn().context("starting cargo test --no-run")?;
+    let mut tests = Vec::new();
+    let mut tracer = None;
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line?) else {
+            continue;
+        };
+        let Some(exe) = msg["executable"].as_str() else {
+            continue;
+        };
+        let kind = &msg["target"]["kind"];
+        if kind
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == "test"))
+        {
+            tests.push(PathBuf::from(exe));
+        } else if msg["target"]["name"] == "tracer"
+            && kind
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            && msg["profile"]["test"] == false
+        {
+            tracer = Some(PathBuf::from(exe));
+        }
+    }
+    if !child.wait()?.success() {
+        bail!("building the tests failed");
+    }
+    tests.sort();
+    let tracer = tracer.context("cargo reported no tracer binary")?;
+    if tests.is_empty() {
+        bail!("cargo reported no integration test binaries");
+    }
+    check_exists(&tracer)?;
+    Ok((tests, tracer))
+}
+
+fn check_exists(path: &Path) -> Result<()> {
+    if !path.is_file() {
+        bail!("{} is missing", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! Reading the guest's `@@tracer-vm` console lines into results, and
+//! reporting them: a kernel x test table, timings, skip reasons, and
+//! `target/vm-test/results.json`.
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::{Context as _, Result};
+use serde_json::json;
+
+use super::qemu::Console;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Skip(String),
+}
+
+pub struct TestResult {
+    /// `<binary stem>::<test name>`.
+    pub name: String,
+    pub outcome: Outcome,
+    /// Wall-clock seconds seen from the host (emulated time is slower).
+    pub secs: f64,
+    /// The test's last output lines, for failures.
+    pub output: Vec<String>,
+}
+
+pub enum End {
+    /// The guest ran every test and powered off.
+    Done,
+    TimedOut,
+    /// QEMU ended before the guest was done (panic, QEMU error).
+    Crashed,
+}
+
+pub struct KernelRun {
+    pub name: String,
+    pub abi: String,
+    pub uname: Option<String>,
+    /// Host seconds from QEMU start to the guest's /init.
+    pub boot_s: Option<f64>,
+    /// Host seconds from the first test to the last result.
+    pub tests_s: Option<f64>,
+    pub results: Vec<TestResult>,
+    /// Lines about modules that failed to load.
+    pub warnings: Vec<String>,
+    pub end: End,
+    /// The console's last lines, shown when the run did not end well.
+    pub tail: Vec<String>,
+}
+
+const MARK: &str = "@@tracer-vm ";
+const RESULT: &str = "@@tracer-vm-result ";
+
+/// Parses a console transcript.
+pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
+    let mut run = KernelRun {
+        name: name.into(),
+        abi: abi.into(),
+        uname: None,
+        boot_s: None,
+        tests_s: None,
+        results: Vec::new(),
+        warnings: Vec::new(),
+        end: End::Crashed,
+        tail: Vec::new(),
+    };
+    let mut tests_begin = None;
+    let mut test_begin = None;
+    let mut running: Option<String> = None;
+    for (t, line) in &console.lines {
+        // Kernel messages can share a line with ours: look anywhere in it.
+        if let Some(i) = line.find(RESULT) {
+            let rest = &line[i + RESULT.len()..];
+            let (test, verdict) = rest.split_once(' ').unwrap_or((rest, ""));
+            let outcome = match verdict.split_once(' ').unwrap_or((verdict, "")) {
+                ("ok", _) => Outcome::Ok,
+                ("skip", reason) => Outcome::Skip(reason.trim().into()),
+                _ => Outcome::Failed,
+            };
+            run.results.push(TestResult {
+                name: test.into(),
+                outcome,
+                secs: t - test_begin.unwrap_or(*t),
+                output: Vec::new(),
+            });
+            running = None;
+            run.tests_s = tests_begin.map(|b| t - b);
+        } else if let Some(i) = line.find(MARK) {
+            let rest = &line[i + MARK.len()..];
+            let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            match key {
+                "uname" => {
+                    run.uname = Some(value.into());
+                    run.boot_s = Some(*t);
+                }
+                "module" if !value.ends_with(" ok") => run.warnings.push(value.into()),
+                "tests-begin" => tests_begin = Some(*t),
+                "begin" => {
+                    test_begin = Some(*t);
+                    running = Some(value.into());
+                }
+                "out" => {
+                    if let Some(last) = run.results.last_mut() {
+                        last.output.push(value.into());
+                    }
+                }
+                "done" => run.end = End::Done,
+                _ => {}
+            }
+        }
+    }
+    if console.timed_out {
+        run.end = End::TimedOut;
+    }
+    if !matches!(run.end, End::Done) {
+        // The test that was running when the guest died or hung.
+        if let Some(test) = running {
+            let secs = console.elapsed - test_begin.unwrap_or(0.0);
+            run.results.push(TestResult {
+                name: test,
+                outcome: Outcome::Failed,
+                secs,
+                output: vec![match run.end {
+                    End::TimedOut => "(the kernel's time ran out during this test)".into(),
+                    _ => "(the guest died during this test)".into(),
+                }],
+            });
+        }
+        let n = console.lines.len();
+        run.tail = console.lines[n.saturating_sub(40)..]
+            .iter()
+            .map(|l| l.1.clone())
+            .collect();
+    }
+    run
+}
+
+impl KernelRun {
+    pub fn failed(&self) -> bool {
+        !matches!(self.end, End::Done)
+            || self.results.is_empty()
+            || self.results.iter().any(|r| r.outcome == Outcome::Failed)
+    }
+
+    fn end_word(&self) -> &'static str {
+        match self.end {
+            End::Done => "done",
+            End::TimedOut => "timed out",
+            End::Crashed => "ended early",
+        }
+    }
+}
+
+/// Prints the table, timings, skip reasons and failures.
+pub fn print(runs: &[KernelRun]) {
+    // Rows: every test seen on any kernel, in first-seen order.
+    let mut rows: Vec<&str> = Vec::new();
+    for run in runs {
+        for r in &run.results {
+            if !rows.contains(&r.name.as_str()) {
+                rows.push(&r.name);
+            }
+        }
+    }
+    let width = rows.iter().map(|r| r.len()).max().unwrap_or(4).max(4);
+    let cols: Vec<usize> = runs.iter().map(|r| r.name.len().max(5)).collect();
+    let mut header = format!("{:width$}", "test");
+    for (run, w) in runs.iter().zip(&cols) {
+        header.push_str(&format!("  {:>w$}", run.name));
+    }
+    println!("\n{header}");
+    for row in &rows {
+        let mut line = format!("{row:width$}");
+        for (run, w) in runs.iter().zip(&cols) {
+            let cell = match run.results.iter().find(|r| r.name == *row) {
+                Some(r) => match r.outcome {
+                    Outcome::Ok => "ok",
+                    Outcome::Failed => "FAIL",
+                    Outcome::Skip(_) => "skip",
+                },
+                None => "-",
+            };
+            line.push_str(&format!("  {cell:>w$}"));
+        }
+        println!("{line}");
+    }
+
+    println!();
+    for run in runs {
+        let count = |o: fn(&Outcome) -> bool| run.results.iter().filter(|r| o(&r.outcome)).count();
+        println!(
+            "{:8} {:32} {:10} boot {:>6}  tests {:>7}  ok {} fail {} skip {}",
+            run.name,
+            run.uname.as_deref().unwrap_or(&run.abi),
+            run.end_word(),
+            run.boot_s.map_or("-".into(), |s| format!("{s:.1}s")),
+            run.tests_s.map_or("-".into(), |s| format!("{s:.1}s")),
+            count(|o| *o == Outcome::Ok),
+            count(|o| *o == Outcome::Failed),
+            count(|o| matches!(o, Outcome::Skip(_))),
+        );
+    }
+
+    let mut skips: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for run in runs {
+        for r in &run.results {
+            if let Outcome::Skip(reason) = &r.outcome {
+                skips.entry((&r.name, reason)).or_default().push(&run.name);
+            }
+        }
+    }
+    if !skips.is_empty() {
+        println!("\nskipped:");
+        for ((test, reason), kernels) in skips {
+            println!("  {test} on {}: {reason}", kernels.join(", "));
+        }
+    }
+
+    for run in runs {
+        for r in run.results.iter().filter(|r| r.outcome == Outcome::Failed) {
+            println!("\n--- FAIL {} on {} ({:.1}s):", r.name, run.name, r.secs);
+            for line in &r.output {
+                println!("    {line}");
+            }
+        }
+        for w in &run.warnings {
+            println!("\n--- {}: module {w}", run.name);
+        }
+        if !matches!(run.end, End::Done) {
+            println!("\n--- {} {}; last console lines:", run.name, run.end_word());
+            for line in &run.tail {
+                println!("    {line}");
+            }
+        }
+    }
+}
+
+pub fn write_json(runs: &[KernelRun], path: &Path) -> Result<()> {
+    let kernels: Vec<_> = runs
+        .iter()
+        .map(|run| {
+            let tests: Vec<_> = run
+                .results
+                .iter()
+                .map(|r| {
+                    let (outcome, reason) = match &r.outcome {
+                        Outcome::Ok => ("ok", None),
+                        Outcome::Failed => ("fail", None),
+                        Outcome::Skip(reason) => ("skip", Some(reason)),
+                    };
+                    json!({
+                        "test": r.name, "result": outcome, "reason": reason,
+                        "secs": r.secs, "output": r.output,
+                    })
+                })
+                .collect();
+            json!({
+                "name": run.name, "abi": run.abi, "uname": run.uname,
+                "end": run.end_word(), "boot_s": run.boot_s, "tests_s": run.tests_s,
+                "module_warnings": run.warnings, "tests": tests,
+                "console_tail": run.tail,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&json!({ "kernels": kernels }))?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn console(lines: &[&str], timed_out: bool) -> Console {
+        Console {
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, l.to_string()))
+                .collect(),
+            elapsed: lines.len() as f64,
+            timed_out,
+        }
+    }
+
+    #[test]
+    fn results_skips_failures_and_output() {
+        let run = parse(
+            "6.1",
+            "6.1.0-50-cloud-amd64",
+            &console(
+                &[
+                    "@@tracer-vm uname 6.1.0-50-cloud-amd64",
+                    "@@tracer-vm tests-begin",
+                    "@@tracer-vm begin trace::a",
+                    "@@tracer-vm-result trace::a ok",
+                    "@@tracer-vm begin trace::b",
+                    "[  9.1] some kernel message @@tracer-vm-result trace::b FAILED",
+                    "@@tracer-vm out panicked at x",
+                    "@@tracer-vm begin trace::c",
+                    "@@tracer-vm-result trace::c skip no group_dead before 6.16",
+                    "@@tracer-vm done",
+                ],
+                false,
+            ),
+        );
+        assert!(matches!(run.end, End::Done));
+        assert_eq!(run.boot_s, Some(0.0));
+        assert_eq!(run.results.len(), 3);
+        assert_eq!(run.results[0].outcome, Outcome::Ok);
+        assert_eq!(run.results[1].outcome, Outcome::Failed);
+        assert_eq!(run.results[1].output, ["panicked at x"]);
+        assert_eq!(
+            run.results[2].outcome,
+            Outcome::Skip("no group_dead before 6.16".into())
+        );
+        assert!(run.failed());
+    }
+
+    #[test]
+    fn a_hang_fails_the_running_test() {
+        let run = parse(
+            "5.10",
+            "5.10.0-32-cloud-amd64",
+            &console(
+                &["@@tracer-vm tests-begin", "@@tracer-vm begin umh::x"],
+                true,
+            ),
+        );
+        assert!(matches!(run.end, End::TimedOut));
+        assert_eq!(run.results[0].name, "umh::x");
+        assert_eq!(run.results[0].outcome, Outcome::Failed);
+        assert_eq!(run.tail.len(), 2);
+    }
+}
