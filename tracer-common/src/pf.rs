@@ -15,17 +15,31 @@ pub const PF_KTHREAD: u32 = 0x0020_0000;
 pub const KERNEL_SIDE_FLAGS: u32 = PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER;
 
 /// Helper standing of a new task (a [`crate::LINEAGE_UMH`] /
-/// [`crate::LINEAGE_UMH_CHILD`] mark, or 0): not a kernel thread or worker,
-/// and made by a kernel thread (a kworker, or kthreadd for CLONE_PARENT
-/// helpers) → a user-mode helper; made by a helper or its descendant → a
-/// descendant.
+/// [`crate::LINEAGE_UMH_CHILD`] mark, or 0), from its creator (or, in a
+/// /proc snapshot, its real parent): a task made by a kernel thread that is
+/// not itself a kernel thread or worker is a user-mode helper (a kworker
+/// running call_usermodehelper, or kthreadd for CLONE_PARENT helpers); one
+/// made by a helper or its descendant is a descendant.
+///
+/// Before 5.17 helpers came from `kernel_thread()` and kept PF_KTHREAD until
+/// their exec. Every other kernel thread is forked by kthreadd (pid 2), or
+/// by the idle task at boot, so a kernel thread forked by another kernel
+/// thread is a helper too.
 pub const fn helper_mark(
     child_flags: u32,
-    creator_is_kthread: bool,
+    creator_flags: u32,
+    creator_pid: u32,
     creator_in_lineage: bool,
 ) -> u32 {
-    if child_flags & KERNEL_SIDE_FLAGS != 0 {
+    let creator_is_kthread = creator_flags & PF_KTHREAD != 0;
+    if child_flags & (PF_IO_WORKER | PF_USER_WORKER) != 0 {
         0
+    } else if child_flags & PF_KTHREAD != 0 {
+        if creator_is_kthread && creator_pid > 2 {
+            crate::LINEAGE_UMH
+        } else {
+            0
+        }
     } else if creator_is_kthread {
         crate::LINEAGE_UMH
     } else if creator_in_lineage {
@@ -199,6 +213,26 @@ pub fn parse_release(release: &str) -> Option<KernelVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helpers_with_and_without_pf_kthread() {
+        use crate::{LINEAGE_UMH, LINEAGE_UMH_CHILD};
+        const KWORKER: u32 = PF_KTHREAD | PF_WQ_WORKER;
+        // 5.17+: user_mode_thread() clears PF_KTHREAD.
+        assert_eq!(helper_mark(0x40, KWORKER, 12, false), LINEAGE_UMH);
+        // Before: kernel_thread() from a kworker keeps it until exec.
+        assert_eq!(
+            helper_mark(PF_KTHREAD | 0x40, KWORKER, 12, false),
+            LINEAGE_UMH
+        );
+        // kthreadd's kthreads and the idle task's are not helpers.
+        assert_eq!(helper_mark(PF_KTHREAD | 0x40, PF_KTHREAD, 2, false), 0);
+        assert_eq!(helper_mark(PF_KTHREAD, PF_KTHREAD | 0x2, 0, false), 0);
+        // Workers never are; a helper's children are descendants.
+        assert_eq!(helper_mark(PF_IO_WORKER | PF_USER_WORKER, 0, 100, true), 0);
+        assert_eq!(helper_mark(0x40, 0, 100, true), LINEAGE_UMH_CHILD);
+        assert_eq!(helper_mark(0x40, 0, 100, false), 0);
+    }
 
     #[test]
     fn one_name_per_bit_and_version() {

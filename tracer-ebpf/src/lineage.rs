@@ -23,16 +23,19 @@ pub fn on_new_task(
     child_tgid: u32,
     child_flags: u32,
 ) -> Result<(), ()> {
-    if child_flags & KERNEL_SIDE_FLAGS != 0 || child_tgid == creator_tgid {
-        // Kernel threads and workers are kernel-side by their flags; a new
-        // thread shares its group's entry.
+    if child_tgid == creator_tgid {
+        // A new thread shares its group's entry.
         return Ok(());
     }
     let creator_is_kthread = creator_flags & PF_KTHREAD != 0;
+    // Only a user-side creator can hand down a helper mark (a map lookup,
+    // spared on every fork by a kernel thread).
+    let in_lineage = !creator_is_kthread && child_flags & KERNEL_SIDE_FLAGS == 0;
     let mark = helper_mark(
         child_flags,
-        creator_is_kthread,
-        !creator_is_kthread && is_umh(creator_tgid),
+        creator_flags,
+        creator_tgid,
+        in_lineage && is_umh(creator_tgid),
     );
     if mark == 0 {
         return Ok(());

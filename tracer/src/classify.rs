@@ -201,6 +201,11 @@ pub fn kind(f: &Facts<'_>) -> Kind {
         2 => return Kind::Kthreadd,
         _ => {}
     }
+    // Before 5.17 a helper keeps PF_KTHREAD (and its kworker's name) until
+    // it execs: its standing, decided at birth, comes first.
+    if f.umh == Umh::Helper {
+        return Kind::Umh;
+    }
     if f.flags & PF_KTHREAD != 0 {
         if f.flags & PF_WQ_WORKER != 0 || f.comm.starts_with("kworker/") {
             Kind::Kworker

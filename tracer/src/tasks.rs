@@ -257,14 +257,14 @@ impl TaskTable {
             self.resolve_origin(tgid, depth + 1)
         } else {
             let (parent_lineage, parent_umh) = self.resolve_origin(ppid, depth + 1);
-            let parent_is_kthread = ppid == 2
-                || self
-                    .live
-                    .get(&ppid)
-                    .is_some_and(|p| p.flags & PF_KTHREAD != 0);
+            let parent_flags = if ppid == 2 {
+                PF_KTHREAD
+            } else {
+                self.live.get(&ppid).map_or(0, |p| p.flags)
+            };
             (
                 Lineage::child_of(ppid, parent_lineage),
-                umh_standing(flags, parent_is_kthread, parent_umh),
+                umh_standing(flags, parent_flags, ppid, parent_umh),
             )
         };
         if let Some(e) = self.live.get_mut(&pid) {
@@ -335,15 +335,12 @@ impl TaskTable {
                 } else {
                     Lineage::child_of(c.pid, creator_lineage)
                 };
-                (
-                    lineage,
-                    umh_standing(t.flags, c.flags & PF_KTHREAD != 0, creator_umh),
-                )
+                (lineage, umh_standing(t.flags, c.flags, c.pid, creator_umh))
             }
             (None, None) => match parent {
                 Some(p) => (
                     Lineage::child_of(p.pid, p.lineage),
-                    umh_standing(t.flags, p.flags & PF_KTHREAD != 0, p.umh),
+                    umh_standing(t.flags, p.flags, p.pid, p.umh),
                 ),
                 None if t.pid == 2 => (Lineage::Kthreadd, Umh::No),
                 None if t.pid <= 1 => (Lineage::No, Umh::No),
@@ -539,8 +536,9 @@ fn helper_info(e: &Entry) -> Option<HelperInfo> {
 }
 
 /// Helper standing of a new task, by the rule the kernel side applies too.
-fn umh_standing(flags: u32, parent_is_kthread: bool, parent_umh: Umh) -> Umh {
-    match tracer_common::pf::helper_mark(flags, parent_is_kthread, parent_umh != Umh::No) {
+fn umh_standing(flags: u32, creator_flags: u32, creator_pid: u32, creator_umh: Umh) -> Umh {
+    match tracer_common::pf::helper_mark(flags, creator_flags, creator_pid, creator_umh != Umh::No)
+    {
         tracer_common::LINEAGE_UMH => Umh::Helper,
         tracer_common::LINEAGE_UMH_CHILD => Umh::Child,
         _ => Umh::No,

@@ -23,10 +23,11 @@ fn a_refused_program_costs_only_its_events() {
     let _serial = serial();
     let mut tracer = Tracer::start(&["--refuse-program", "exec"]);
     let line = missing_line(&tracer.startup, "exec").clone();
-    // The verifier's own verdict, in one line, and where the whole log is.
+    // The verifier's own verdict, in one line, and where the whole log is
+    // (older verifiers call the plain number 'inv', newer ones 'scalar').
     assert!(
         line.contains("refused program sched_process_exec (")
-            && line.contains("invalid mem access 'scalar'"),
+            && line.contains("invalid mem access '"),
         "{line}"
     );
     let log_line = tracer
@@ -41,7 +42,7 @@ fn a_refused_program_costs_only_its_events() {
         .and_then(|rest| rest.split(' ').next())
         .expect("a path");
     let log = std::fs::read_to_string(path).expect("reading the verifier log");
-    assert!(log.contains("invalid mem access 'scalar'"), "{log}");
+    assert!(log.contains("invalid mem access '"), "{log}");
     let _ = std::fs::remove_file(path);
 
     let status = Command::new("/bin/true").status().expect("running true");
@@ -107,7 +108,9 @@ fn a_log_says_which_events_its_kernel_refused() {
         .unwrap_or_else(|| panic!("no missing-events section:\n{text}"));
     let first = section.lines().next().unwrap_or_default();
     assert!(
-        first.contains("rename") && first.contains("task_rename: ") && first.contains("'scalar'"),
+        first.contains("rename")
+            && first.contains("task_rename: ")
+            && first.contains("invalid mem access '"),
         "{first}"
     );
 

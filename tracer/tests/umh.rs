@@ -254,11 +254,16 @@ fn a_full_helper_map_is_reported_by_the_kernel_side() {
 fn a_helper_started_before_tracing_keeps_its_signals() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    // Forks its child a second after it starts, once tracer is running.
+    // Forks its child once tracer is running (when `go` appears): a fixed
+    // delay would race the tracer's start-up on a slow (emulated) machine.
+    let go = dir.path().join("go");
     let helper = script(
         dir.path(),
         "late-forker",
-        "sleep 1\n/bin/sleep 60 &\nwait\n",
+        &format!(
+            "while [ ! -e {} ]; do sleep 0.05; done\n/bin/sleep 60 &\nwait\n",
+            go.display()
+        ),
     );
     let pattern = core_pattern_to(&helper);
     let mut crasher = crash();
@@ -279,6 +284,7 @@ fn a_helper_started_before_tracing_keeps_its_signals() {
         .expect("the helper started");
     drop(pattern);
     let mut tracer = Tracer::start(&[]);
+    fs::write(&go, "").expect("creating the go file");
     let child = tracer.wait_for("the helper's child", |v| {
         is(v, "fork") && v["ppid"] == helper_pid
     });

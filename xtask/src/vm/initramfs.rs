@@ -73,6 +73,8 @@ pub struct Payload {
     pub tests: Vec<PathBuf>,
     /// Binaries they exec (the tracer).
     pub extra: Vec<PathBuf>,
+    /// Plain files they read, at the same paths.
+    pub data: Vec<PathBuf>,
     pub test_timeout_s: u64,
     pub output_lines: u32,
 }
@@ -148,6 +150,9 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
         if Path::new(file).exists() {
             tree.host(Path::new(file))?;
         }
+    }
+    for file in &payload.data {
+        tree.host(file)?;
     }
     tree.write(out)
 }

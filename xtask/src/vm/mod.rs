@@ -61,6 +61,19 @@ pub fn run(tools: &Tools, kernels: &[&str]) -> Result<()> {
     )
 }
 
+/// Files the tests read at their source paths (fixture logs).
+fn test_data() -> Result<Vec<PathBuf>> {
+    let dir = crate::workspace_root().join("tracer/tests/fixtures");
+    let mut files = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
 /// Prints the pinned kernels and whether each is cached.
 pub fn list() -> Result<()> {
     let cache = crate::setup::cache_dir()?.join("vm/kernels");
@@ -91,6 +104,7 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<()> {
         &initramfs::Payload {
             tests,
             extra: vec![tracer],
+            data: test_data()?,
             test_timeout_s: opts.test_timeout.as_secs(),
             output_lines: 60,
         },
