@@ -44,7 +44,7 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
-    /// Boot Debian kernels under QEMU and run the live tests in each (needs root).
+    /// Boot Debian kernels under QEMU (TCG) and run the live tests inside each.
     VmTest {
         /// Kernels: names or ABIs from xtask/kernels.txt, or any Debian ABI
         /// version (e.g. 6.1.0-47); default: every pinned kernel.
