@@ -29,7 +29,9 @@ use crate::setup::Tools;
 pub struct Options {
     /// Kernel names, ABIs or ABI versions; empty for the pinned set.
     pub kernels: Vec<String>,
-    /// Build the tests with `--release` (faster under emulation).
+    /// Build the tests with `--release`: under emulation the debug build
+    /// runs the live tests about 3x slower (tracer start-up above all), long
+    /// enough to break tests that give tracer a second to start.
     pub release: bool,
     /// Wall-clock limit per kernel, boot included.
     pub timeout: Duration,
@@ -41,7 +43,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             kernels: Vec::new(),
-            release: false,
+            release: true,
             timeout: Duration::from_secs(15 * 60),
             test_timeout: Duration::from_secs(300),
         }
