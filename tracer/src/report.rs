@@ -299,7 +299,11 @@ fn json(
 ) -> Vec<u8> {
     let mut o = Vec::new();
     let s = |o: &mut Vec<u8>, v: &str| string(o, v);
-    o.extend_from_slice(b"{\"hostname\":");
+    let _ = write!(
+        o,
+        "{{\"json_version\":{},\"hostname\":",
+        crate::output::json::JSON_VERSION
+    );
     s(&mut o, &header.hostname);
     o.extend_from_slice(b",\"kernel_release\":");
     s(&mut o, &header.kernel_release);

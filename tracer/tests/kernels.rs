@@ -23,13 +23,6 @@ fn a_refused_program_costs_only_its_events() {
     let _serial = serial();
     let mut tracer = Tracer::start(&["--refuse-program", "exec"]);
     let line = missing_line(&tracer.startup, "exec").clone();
-    // The verifier's own verdict, in one line, and where the whole log is
-    // (older verifiers call the plain number 'inv', newer ones 'scalar').
-    assert!(
-        line.contains("refused program sched_process_exec (")
-            && line.contains("invalid mem access '"),
-        "{line}"
-    );
     let log_line = tracer
         .startup
         .iter()
@@ -42,6 +35,15 @@ fn a_refused_program_costs_only_its_events() {
         .and_then(|rest| rest.split(' ').next())
         .expect("a path");
     let log = std::fs::read_to_string(path).expect("reading the verifier log");
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    // The verifier's own verdict, in one line, and where the whole log is
+    // (older verifiers call the plain number 'inv', newer ones 'scalar').
+    assert!(
+        line.contains("refused program sched_process_exec (")
+            && line.contains("invalid mem access '"),
+        "{line}\nthe log's last lines, last first:\n{}",
+        tail.join("\n")
+    );
     assert!(log.contains("invalid mem access '"), "{log}");
     let _ = std::fs::remove_file(path);
 
@@ -117,6 +119,7 @@ fn a_log_says_which_events_its_kernel_refused() {
     let (code, json, err) = run_tracer(&["report", log, "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
+    assert_eq!(report["json_version"], 2, "{report}");
     let missing = report["missing_events"].as_array().expect("missing_events");
     assert_eq!(missing.len(), 1, "{report}");
     assert_eq!(missing[0]["event"], "rename");

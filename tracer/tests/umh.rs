@@ -254,16 +254,17 @@ fn a_full_helper_map_is_reported_by_the_kernel_side() {
 fn a_helper_started_before_tracing_keeps_its_signals() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    // Forks its child once tracer is running (when `go` appears): a fixed
-    // delay would race the tracer's start-up on a slow (emulated) machine.
+    // Forks its child once tracer is running (a line on the `go` FIFO; the
+    // shell's `read` forks nothing while it waits): a fixed delay would race
+    // the tracer's start-up on a slow (emulated) machine.
     let go = dir.path().join("go");
+    let c_go = std::ffi::CString::new(go.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_go.as_ptr(), 0o600) }, 0, "mkfifo");
     let helper = script(
         dir.path(),
         "late-forker",
-        &format!(
-            "while [ ! -e {} ]; do sleep 0.05; done\n/bin/sleep 60 &\nwait\n",
-            go.display()
-        ),
+        &format!("read line < {}\n/bin/sleep 60 &\nwait\n", go.display()),
     );
     let pattern = core_pattern_to(&helper);
     let mut crasher = crash();
@@ -284,7 +285,7 @@ fn a_helper_started_before_tracing_keeps_its_signals() {
         .expect("the helper started");
     drop(pattern);
     let mut tracer = Tracer::start(&[]);
-    fs::write(&go, "").expect("creating the go file");
+    fs::write(&go, "go\n").expect("writing to the go FIFO");
     let child = tracer.wait_for("the helper's child", |v| {
         is(v, "fork") && v["ppid"] == helper_pid
     });

@@ -28,8 +28,12 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Format and lint checks, then every test (unit and live BPF tests; needs root).
+    /// Format and lint checks, then every test (unit and live BPF tests on
+    /// this kernel and, under QEMU, on the kernels in CI_KERNELS; needs root).
     Test {
+        /// Leave out the kernel matrix (for quick local runs; CI runs it).
+        #[arg(long)]
+        no_vm: bool,
         /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -63,6 +67,10 @@ enum Cmd {
         timeout_min: u64,
     },
 }
+
+/// Kernels `cargo xtask test` (and so CI) boots: the oldest supported, the
+/// oldest current LTS, and the newest (names from xtask/kernels.txt).
+const CI_KERNELS: &[&str] = &["5.10", "6.1", "newest"];
 
 /// Runs `cmd`, failing with its command line if it does not succeed.
 pub fn run(cmd: &mut Command) -> Result<()> {
@@ -148,8 +156,9 @@ fn real_main() -> Result<()> {
                 timeout: std::time::Duration::from_secs(timeout_min * 60),
                 ..vm::Options::default()
             },
-        ),
-        Cmd::Test { args } => {
+        )
+        .map(|_| ()),
+        Cmd::Test { no_vm, args } => {
             run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
             run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
             run(&mut ebpf_clippy(&tools))?;
@@ -170,10 +179,22 @@ fn real_main() -> Result<()> {
                     bail!("tests skipped on the host kernel, where every test must run:\n{text}");
                 }
             }
+            // The live tests again on the oldest, a middle and the newest
+            // kernel of the matrix (`cargo xtask vm-test` runs them all).
+            let vm = if no_vm {
+                println!("xtask: kernel matrix NOT run (--no-vm)");
+                vm::Summary::default()
+            } else {
+                vm::run(&tools, CI_KERNELS)?
+            };
             // A bounded fuzzing run in every test run (CI included).
             fuzz(&tools, 20)?;
             // One closing line for the whole run (CI reads it).
-            println!("tests: {passed} passed, {failed} failed");
+            println!(
+                "tests: {} passed, {failed} failed, {} skipped",
+                passed + vm.passed,
+                vm.skipped
+            );
             Ok(())
         }
     }

@@ -4,9 +4,6 @@
 //! compare its `#define PF_*` lines with what the table says for that
 //! version.
 
-// Called by the unit tests only until the kernel matrix runs it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use tracer_common::pf::{self, KernelVersion};
 
 /// One `#define PF_NAME 0x...` line: the name without `PF_`, and the value.

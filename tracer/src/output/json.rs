@@ -18,6 +18,12 @@ use crate::{
     tasks::Annotation,
 };
 
+/// Version of the JSON field set (event lines and the report), bumped with
+/// every change to a field's name or meaning. 2: `flags` names bits as the
+/// recording kernel does, unknown bits as hex strings; the report gained
+/// `missing_events` and `json_version`.
+pub const JSON_VERSION: u32 = 2;
+
 pub struct Json {
     clock: WallClock,
     time: TimeWriter,

@@ -161,6 +161,42 @@ pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
     })
 }
 
+/// The kernel's own `include/linux/sched.h`, from its
+/// `linux-headers-<ver>-common` package (cached next to the kernel), for
+/// checking the tracer's PF_* names. `None` when the mirror no longer has
+/// that package (Debian drops old backports' headers).
+pub fn sched_h(kernel: &Kernel, unpacked: &Unpacked) -> Result<Option<String>> {
+    let cached = unpacked.dir.join("sched.h");
+    if let Ok(text) = fs::read_to_string(&cached) {
+        return Ok(Some(text));
+    }
+    let ver = kernel
+        .abi
+        .strip_suffix("-cloud-amd64")
+        .unwrap_or(&kernel.abi);
+    let package = format!("linux-headers-{ver}-common");
+    let apt = Apt::new()?;
+    let Ok(deb) = apt.download_arch(&package, &kernel.version, "all") else {
+        return Ok(None);
+    };
+    let member = format!("./usr/src/linux-headers-{ver}-common/include/linux/sched.h");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("dpkg-deb --fsys-tarfile \"$0\" | tar -xOf - \"$1\"")
+        .arg(&deb)
+        .arg(&member)
+        .output()
+        .context("extracting sched.h")?;
+    if !out.status.success() || out.stdout.is_empty() {
+        bail!("no {member} in {}", deb.display());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    fs::write(&cached, &text)?;
+    // The package is large and only this file is needed.
+    let _ = fs::remove_file(&deb);
+    Ok(Some(text))
+}
+
 fn find_vmlinuz(dir: &Path, abi: &str) -> Option<PathBuf> {
     [
         dir.join(format!("boot/vmlinuz-{abi}")),
@@ -271,9 +307,14 @@ impl Apt {
 
     /// Downloads `package=version` into the cache (once); returns the .deb.
     fn download(&self, package: &str, version: &str) -> Result<PathBuf> {
+        self.download_arch(package, version, "amd64")
+    }
+
+    /// [`Apt::download`] for a package of architecture `arch` (`all`).
+    fn download_arch(&self, package: &str, version: &str, arch: &str) -> Result<PathBuf> {
         let debs = self.root.join("debs");
         // apt names files <pkg>_<version without epoch>_<arch>.deb, ':' quoted.
-        let file = debs.join(format!("{package}_{version}_amd64.deb").replace(':', "%3a"));
+        let file = debs.join(format!("{package}_{version}_{arch}.deb").replace(':', "%3a"));
         if file.exists() {
             return Ok(file);
         }

@@ -50,10 +50,17 @@ impl Default for Options {
     }
 }
 
+/// Tests that passed, failed and were skipped, over every kernel.
+#[derive(Default)]
+pub struct Summary {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
 /// Runs the live tests on the named kernels (`["5.10", "6.1", "newest"]`),
 /// for callers like `cargo xtask test`.
-#[allow(dead_code)] // For `cargo xtask test`, not wired yet.
-pub fn run(tools: &Tools, kernels: &[&str]) -> Result<()> {
+pub fn run(tools: &Tools, kernels: &[&str]) -> Result<Summary> {
     vm_test(
         tools,
         &Options {
@@ -93,7 +100,7 @@ pub fn list() -> Result<()> {
     Ok(())
 }
 
-pub fn vm_test(tools: &Tools, opts: &Options) -> Result<()> {
+pub fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
     crate::setup::ensure_vm_packages()?;
     let selected = kernels::select(&opts.kernels)?;
     let out_dir = crate::workspace_root().join("target/vm-test");
@@ -124,7 +131,9 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<()> {
         .map(kernels::fetch)
         .collect::<Result<Vec<_>>>()?;
     let mut runs = Vec::new();
+    let mut pf_errors = Vec::new();
     for (kernel, unpacked) in selected.iter().zip(&unpacked) {
+        pf_errors.extend(check_pf_names(kernel, unpacked)?);
         let initrd = out_dir.join(format!("{}.initrd", kernel.name));
         initramfs::with_modules(&common, &modules_part(unpacked)?, &initrd)?;
         eprintln!("xtask: booting {} ({})", kernel.name, kernel.abi);
@@ -142,15 +151,64 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<()> {
     let json = out_dir.join("results.json");
     results::write_json(&runs, &json)?;
     println!("\nconsole logs and results.json in {}", out_dir.display());
+    let mut summary = Summary::default();
+    for r in runs.iter().flat_map(|run| &run.results) {
+        match r.outcome {
+            results::Outcome::Ok => summary.passed += 1,
+            results::Outcome::Failed => summary.failed += 1,
+            results::Outcome::Skip(_) => summary.skipped += 1,
+        }
+    }
     let bad: Vec<&str> = runs
         .iter()
         .filter(|r| r.failed())
         .map(|r| r.name.as_str())
         .collect();
-    if !bad.is_empty() {
-        bail!("vm-test failed on {}", bad.join(", "));
+    if !bad.is_empty() || !pf_errors.is_empty() {
+        println!(
+            "tests: {} passed, {} failed",
+            summary.passed,
+            summary.failed + pf_errors.len() as u64
+        );
+        bail!(
+            "vm-test failed on {}{}",
+            bad.join(", "),
+            pf_errors
+                .iter()
+                .map(|e| format!("\n  PF names: {e}"))
+                .collect::<String>()
+        );
     }
-    Ok(())
+    Ok(summary)
+}
+
+/// Checks the tracer's PF_* names for this kernel's version against the
+/// kernel's own sched.h; returns the errors (a name the kernel does not
+/// give that bit).
+fn check_pf_names(kernel: &kernels::Kernel, unpacked: &kernels::Unpacked) -> Result<Vec<String>> {
+    let Some(version) = tracer_common::pf::parse_release(&kernel.abi) else {
+        bail!("cannot read a version from {}", kernel.abi);
+    };
+    let Some(sched_h) = kernels::sched_h(kernel, unpacked)? else {
+        eprintln!(
+            "xtask: PF names on {}: not checked, the mirror has no headers package for it",
+            kernel.abi
+        );
+        return Ok(Vec::new());
+    };
+    match crate::pf_check::check_against_sched_h(version, &sched_h) {
+        Ok(notes) => {
+            eprintln!("xtask: PF names on {}: match its sched.h", kernel.abi);
+            for note in notes {
+                eprintln!("xtask:   note: {note}");
+            }
+            Ok(Vec::new())
+        }
+        Err(errors) => Ok(errors
+            .into_iter()
+            .map(|e| format!("{}: {e}", kernel.abi))
+            .collect()),
+    }
 }
 
 /// One line per finished test while the guest runs.
