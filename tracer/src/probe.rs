@@ -21,8 +21,11 @@ const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_RAW_TP: u32 = 23;
 
 /// The leading fields of `union bpf_attr` for `BPF_PROG_LOAD`, up to
-/// `attach_btf_id` and `attach_btf_obj_fd` (5.5+). The kernel accepts a
-/// shorter attr than its own and zero-extends it.
+/// `core_relo_cnt` (5.17; zero means none, and older kernels accept the
+/// zero tail). The kernel accepts a shorter attr than its own and
+/// zero-extends it. Every byte is a named field: padding would reach the
+/// kernel as garbage in the next field (a non-zero `core_relo_cnt` is
+/// EINVAL).
 #[repr(C)]
 #[derive(Default)]
 struct ProgLoadAttr {
@@ -47,7 +50,10 @@ struct ProgLoadAttr {
     line_info_cnt: u32,
     attach_btf_id: u32,
     attach_btf_obj_fd: u32,
+    core_relo_cnt: u32,
 }
+
+const _: () = assert!(size_of::<ProgLoadAttr>() == 120);
 
 /// One BPF instruction.
 #[repr(C)]
@@ -165,5 +171,10 @@ fn try_load(btf: &Btf<'_>, tracepoint: &str, insns: &[Insn]) -> Result<(), Strin
     let err = io::Error::last_os_error();
     let text =
         String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned();
-    Err(crate::verifier::verdict(&text).unwrap_or_else(|| err.to_string()))
+    let verdict = crate::verifier::verdict(&text).unwrap_or_else(|| err.to_string());
+    if std::env::var_os("TRACER_PROBE_LOG").is_some() {
+        // Debugging a probe on a new kernel: its whole verifier log.
+        eprintln!("tracer: probe on {tracepoint} refused ({err}):\n{text}");
+    }
+    Err(verdict)
 }

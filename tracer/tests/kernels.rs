@@ -154,3 +154,30 @@ fn a_version_1_log_still_replays() {
     assert_eq!(report["events"], 9);
     assert_eq!(report["missing_events"], serde_json::json!([]));
 }
+
+/// 5.10 charges BPF maps to RLIMIT_MEMLOCK, 64 KiB by default there: tracer
+/// lifts it before creating the default 8 MiB ring (later kernels ignore it).
+#[test]
+fn starts_under_a_64k_locked_memory_limit() {
+    use std::os::unix::process::CommandExt as _;
+    let _serial = serial();
+    let mut cmd = Command::new(tracer_exe());
+    cmd.args(["trace", "--duration", "1s"]);
+    // SAFETY: setrlimit is async-signal-safe and touches no parent state.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64 << 10,
+                rlim_max: 64 << 10,
+            };
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("running tracer");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("attached 6 programs"), "{err}");
+}

@@ -39,6 +39,15 @@ for ko in /.vm/modules/*.ko; do
     fi
 done
 
+# What the tracer's probes choose on this kernel (its --verbose notes).
+"$TRACER" trace --verbose --duration 1s 2>&1 >/dev/null </dev/null |
+    while IFS= read -r l; do
+        case "$l" in
+        "tracer: attached"* | "tracer: lost"* | *" events: fork "*) ;;
+        *) echo "@@tracer-vm probe ${l#tracer: }" ;;
+        esac
+    done
+
 SKIP=/run/vm/skip
 OUT=/run/vm/out
 echo "@@tracer-vm tests-begin"

@@ -112,8 +112,13 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
     tree.data(
         "/.vm/config",
         format!(
-            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\n",
-            payload.test_timeout_s, payload.output_lines
+            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nTRACER={}\n",
+            payload.test_timeout_s,
+            payload.output_lines,
+            payload
+                .extra
+                .first()
+                .map_or(String::new(), |t| t.display().to_string())
         )
         .into_bytes(),
         0o644,

@@ -1,9 +1,11 @@
 //! Boots one kernel under QEMU and captures its serial console.
 //!
-//! TCG (pure emulation) by default: KVM guests of these kernels hang on the
-//! machines we develop on (see /work/shared/kernel-notes.md). Set
-//! TRACER_VM_ACCEL=kvm to try KVM where it works. A wall-clock timeout kills
-//! QEMU; `panic=-1` plus `-no-reboot` make a kernel panic end QEMU at once.
+//! KVM where it works, else TCG (pure emulation): KVM guests of these
+//! kernels hang on the machines we develop on (see
+//! /work/shared/kernel-notes.md), so [`accel`] tries a KVM boot once per
+//! host boot and falls back on its own. TRACER_VM_ACCEL=kvm|tcg decides
+//! instead. A wall-clock timeout kills QEMU; `panic=-1` plus `-no-reboot`
+//! make a kernel panic end QEMU at once.
 
 use std::{
     fs,
@@ -24,16 +26,64 @@ pub struct Console {
     pub elapsed: f64,
 }
 
-pub fn boot(
-    vmlinuz: &Path,
-    initrd: &Path,
-    log: &Path,
-    timeout: Duration,
-    mut on_line: impl FnMut(f64, &str),
-) -> Result<Console> {
-    let accel = std::env::var("TRACER_VM_ACCEL").unwrap_or_else(|_| "tcg".into());
+/// The accelerator to boot with: TRACER_VM_ACCEL if set; else KVM if
+/// /dev/kvm opens and a guest booted under it reaches /init within 30 s
+/// (the answer is kept per host boot in `cache`); else TCG.
+pub fn accel(vmlinuz: &Path, initrd: &Path, cache: &Path) -> String {
+    if let Ok(accel) = std::env::var("TRACER_VM_ACCEL") {
+        return accel;
+    }
+    let kvm_opens = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !kvm_opens {
+        return "tcg".into();
+    }
+    let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let verdict = cache.join(format!("accel-{}", boot_id.trim()));
+    if let Ok(known) = fs::read_to_string(&verdict) {
+        return known.trim().to_string();
+    }
+    let works = boots_under_kvm(vmlinuz, initrd);
+    let accel = if works { "kvm" } else { "tcg" };
+    eprintln!(
+        "xtask: KVM {}: using {accel}",
+        if works {
+            "works"
+        } else {
+            "guests do not boot here"
+        }
+    );
+    let _ = fs::write(&verdict, accel);
+    accel.into()
+}
+
+/// Whether a KVM guest prints the guest's first mark within 30 s.
+fn boots_under_kvm(vmlinuz: &Path, initrd: &Path) -> bool {
+    let Ok(mut child) = command("kvm", vmlinuz, initrd).spawn() else {
+        return false;
+    };
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || read_lines(stdout, &tx));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut booted = false;
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if line.contains("@@tracer-vm uname") {
+            booted = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    booted
+}
+
+fn command(accel: &str, vmlinuz: &Path, initrd: &Path) -> Command {
     let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-accel", &accel, "-cpu", "max", "-m", "2048", "-smp", "2"])
+    cmd.args(["-accel", accel, "-cpu", "max", "-m", "2048", "-smp", "2"])
         .args([
             "-nographic",
             "-no-reboot",
@@ -50,6 +100,18 @@ pub fn boot(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn boot(
+    accel: &str,
+    vmlinuz: &Path,
+    initrd: &Path,
+    log: &Path,
+    timeout: Duration,
+    mut on_line: impl FnMut(f64, &str),
+) -> Result<Console> {
+    let mut cmd = command(accel, vmlinuz, initrd);
     let start = Instant::now();
     let mut child = cmd
         .spawn()

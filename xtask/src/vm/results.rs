@@ -45,6 +45,11 @@ pub struct KernelRun {
     pub results: Vec<TestResult>,
     /// Lines about modules that failed to load.
     pub warnings: Vec<String>,
+    /// What the tracer's load-time probes chose on this kernel (its
+    /// `--verbose` notes): the read modes this kernel needs.
+    pub read_modes: Vec<String>,
+    /// The first boot never reached /init and this is the second.
+    pub retried: bool,
     pub end: End,
     /// The console's last lines, shown when the run did not end well.
     pub tail: Vec<String>,
@@ -63,6 +68,8 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
         tests_s: None,
         results: Vec::new(),
         warnings: Vec::new(),
+        read_modes: Vec::new(),
+        retried: false,
         end: End::Crashed,
         tail: Vec::new(),
     };
@@ -96,6 +103,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
                     run.boot_s = Some(*t);
                 }
                 "module" if !value.ends_with(" ok") => run.warnings.push(value.into()),
+                "probe" => run.read_modes.push(value.into()),
                 "tests-begin" => tests_begin = Some(*t),
                 "begin" => {
                     test_begin = Some(*t);
@@ -191,7 +199,7 @@ pub fn print(runs: &[KernelRun]) {
     for run in runs {
         let count = |o: fn(&Outcome) -> bool| run.results.iter().filter(|r| o(&r.outcome)).count();
         println!(
-            "{:8} {:32} {:10} boot {:>6}  tests {:>7}  ok {} fail {} skip {}",
+            "{:8} {:32} {:10} boot {:>6}  tests {:>7}  ok {} fail {} skip {}{}",
             run.name,
             run.uname.as_deref().unwrap_or(&run.abi),
             run.end_word(),
@@ -200,6 +208,11 @@ pub fn print(runs: &[KernelRun]) {
             count(|o| *o == Outcome::Ok),
             count(|o| *o == Outcome::Failed),
             count(|o| matches!(o, Outcome::Skip(_))),
+            if run.retried {
+                "  (second boot: the first died before /init)"
+            } else {
+                ""
+            },
         );
     }
 
@@ -215,6 +228,16 @@ pub fn print(runs: &[KernelRun]) {
         println!("\nskipped:");
         for ((test, reason), kernels) in skips {
             println!("  {test} on {}: {reason}", kernels.join(", "));
+        }
+    }
+
+    println!("\nread modes the probes chose (else the direct-load fast paths):");
+    for run in runs {
+        if run.read_modes.is_empty() {
+            println!("  {:8} fast paths only", run.name);
+        }
+        for note in &run.read_modes {
+            println!("  {:8} {note}", run.name);
         }
     }
 
@@ -259,7 +282,8 @@ pub fn write_json(runs: &[KernelRun], path: &Path) -> Result<()> {
             json!({
                 "name": run.name, "abi": run.abi, "uname": run.uname,
                 "end": run.end_word(), "boot_s": run.boot_s, "tests_s": run.tests_s,
-                "module_warnings": run.warnings, "tests": tests,
+                "module_warnings": run.warnings, "read_modes": run.read_modes,
+                "retried_boot": run.retried, "tests": tests,
                 "console_tail": run.tail,
             })
         })
