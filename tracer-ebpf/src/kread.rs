@@ -64,8 +64,8 @@ pub fn features() -> KernelFeatures {
 /// 7.2.9 rejects loads through the siginfo argument). The branch is dead
 /// code to the verifier unless asked for.
 #[inline(always)]
-pub fn refuse_if_asked(kind: EventKind) {
-    if features().refuses(kind) {
+pub fn refuse_if_asked(features: &KernelFeatures, kind: EventKind) {
+    if features.refuses(kind) {
         // SAFETY: never runs: the verifier refuses any program that reaches
         // this load, which is its purpose.
         let addr = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };

@@ -13,7 +13,8 @@ use crate::{
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    kread::refuse_if_asked(EventKind::Exec);
+    let features = kread::features();
+    kread::refuse_if_asked(&features, EventKind::Exec);
     let p = Kptr::btf(ctx.arg(0));
     let old_pid: i32 = ctx.arg(1);
     let bprm = Kptr::btf(ctx.arg(2));

@@ -12,7 +12,8 @@ use crate::{
 
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
-    kread::refuse_if_asked(EventKind::Exit);
+    let features = kread::features();
+    kread::refuse_if_asked(&features, EventKind::Exit);
     let p = Kptr::btf(ctx.arg(0));
     let Some(mut entry) = emit::reserve::<ExitEvent>(EventKind::Exit) else {
         return 0;

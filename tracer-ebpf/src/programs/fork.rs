@@ -16,7 +16,8 @@ use crate::{emit, kread, kread::Kptr, lineage, task};
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
-    kread::refuse_if_asked(EventKind::Fork);
+    let features = kread::features();
+    kread::refuse_if_asked(&features, EventKind::Fork);
     let child = Kptr::btf(ctx.arg(0));
     let clone_flags: u64 = ctx.arg(1);
     let Some(mut entry) = emit::reserve::<ForkEvent>(EventKind::Fork) else {
@@ -24,7 +25,7 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::Fork);
-    task::fill(&mut ev.creator, super::current_task());
+    task::fill(&mut ev.creator, super::current_task(&features));
     task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;
     let (creator, child) = (&ev.creator, &ev.child);

@@ -10,14 +10,16 @@ mod signal;
 
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf};
 
-use crate::kread::{self, offset, Kptr};
+use tracer_common::KernelFeatures;
+
+use crate::kread::{offset, Kptr};
 
 /// The running task's `task_struct`: BTF-typed where the kernel has
 /// `bpf_get_current_task_btf` (5.11+), so its fields load directly; else a
 /// plain address read through the probe helper.
 #[inline(always)]
-fn current_task() -> Kptr {
-    if kread::features().current_task_btf != 0 {
+fn current_task(features: &KernelFeatures) -> Kptr {
+    if features.current_task_btf != 0 {
         // SAFETY: a plain helper call; the result is only read through Kptr.
         Kptr::btf(unsafe { bpf_get_current_task_btf() } as *const u8)
     } else {

@@ -14,7 +14,8 @@ use crate::{
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
-    kread::refuse_if_asked(EventKind::Rename);
+    let features = kread::features();
+    kread::refuse_if_asked(&features, EventKind::Rename);
     let t = Kptr::btf(ctx.arg(0));
     let comm: *const u8 = ctx.arg(1);
     let f = kread::filter();

@@ -33,9 +33,8 @@ fn siginfo(info: Kptr) -> (i32, i32) {
 ///                  struct task_struct *task, int group, int result)`.
 #[btf_tracepoint(function = "signal_generate")]
 pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
-    kread::refuse_if_asked(EventKind::SignalGenerate);
     let sig: i32 = ctx.arg(0);
-    let info = Kptr::new(ctx.arg(1), kread::features().generate_siginfo_direct != 0);
+    let info: *const u8 = ctx.arg(1);
     let target = Kptr::btf(ctx.arg(2));
     let group: i32 = ctx.arg(3);
     let result: i32 = ctx.arg(4);
@@ -54,16 +53,19 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     {
         return 0;
     }
+    // Past the filters (the hot path when filtered stays as it was).
+    let features = kread::features();
+    kread::refuse_if_asked(&features, EventKind::SignalGenerate);
     let Some(mut entry) = emit::reserve::<SignalGenerateEvent>(EventKind::SignalGenerate) else {
         return 0;
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::SignalGenerate);
-    let sender = super::current_task();
+    let sender = super::current_task(&features);
     task::fill(&mut ev.sender, sender);
     task::fill(&mut ev.target, target);
     ev.sig = sig;
-    (ev.errno, ev.code) = siginfo(info);
+    (ev.errno, ev.code) = siginfo(Kptr::new(info, features.generate_siginfo_direct != 0));
     ev.group = group;
     ev.result = result;
     // Two direct loads; the uid helper would map it through the user
@@ -76,16 +78,17 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
 /// `signal_deliver(int sig, struct kernel_siginfo *info, struct k_sigaction *ka)`.
 #[btf_tracepoint(function = "signal_deliver")]
 pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
-    kread::refuse_if_asked(EventKind::SignalDeliver);
+    let features = kread::features();
+    kread::refuse_if_asked(&features, EventKind::SignalDeliver);
     let sig: i32 = ctx.arg(0);
-    let info = Kptr::new(ctx.arg(1), kread::features().deliver_siginfo_direct != 0);
+    let info = Kptr::new(ctx.arg(1), features.deliver_siginfo_direct != 0);
     let ka = Kptr::btf(ctx.arg(2));
     let f = kread::filter();
     if !f.wants(EventKind::SignalDeliver) || (f.pid != 0 && !super::current_is(f.pid)) {
         return 0;
     }
     if f.signals == SIGNALS_KERNEL_SIDE {
-        let me = super::current_task();
+        let me = super::current_task(&features);
         let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
         if !lineage::kernel_side(me.read(offset!(task_flags)), tgid) {
             return 0;
@@ -96,7 +99,7 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     };
     let ev = emit::body(&mut entry);
     ev.header = emit::header(EventKind::SignalDeliver);
-    task::fill(&mut ev.task, super::current_task());
+    task::fill(&mut ev.task, super::current_task(&features));
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(info);
     ev._pad = 0;
