@@ -16,8 +16,9 @@ $BB mount -t devtmpfs devtmpfs /dev
 $BB mkdir -p /dev/pts /dev/shm
 $BB mount -t devpts devpts /dev/pts
 $BB mount -t tmpfs tmpfs /dev/shm
-$BB mount -t tmpfs tmpfs /tmp
-$BB mount -t tmpfs tmpfs /run
+# /tmp and /run stay on the initramfs (itself a writable tmpfs): the test
+# binaries sit at their host paths, which may be under /tmp (a clone there).
+$BB chmod 1777 /tmp
 $BB mount -t cgroup2 cgroup2 /sys/fs/cgroup
 $BB mount -t bpf bpf /sys/fs/bpf
 # Optional: only for looking around when a test fails.
