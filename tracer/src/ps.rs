@@ -11,7 +11,7 @@ use crate::{
     decode::decode,
     flags,
     loader::{self, LoadOptions},
-    output::{json::string, Format},
+    output::{escape::escape, json::string, Format},
     procfs::{self, Procfs},
     tasks::{Entry, TaskTable},
 };
@@ -197,7 +197,7 @@ pub fn run(opts: PsOptions) -> Result<()> {
                     yn(v.umh),
                     yn(v.umh_child),
                     if v.disagree() { "!" } else { "" },
-                    e.comm,
+                    escape(&e.comm),
                 );
             }
             Format::Json => {

@@ -16,6 +16,7 @@ use crate::{
     log::reader::Item,
     output::{
         self,
+        escape::{argv, escape},
         json::{opt_string, string},
         Format,
     },
@@ -215,10 +216,10 @@ fn text(
     };
     s.push_str(&format!(
         "log: {} on {} (kernel {}, boot {})\nrecorded from {} with {signals}\nspan: {} .. {} ({})\nevents: {}{}\n",
-        header.tracer_version,
-        header.hostname,
-        header.kernel_release,
-        header.boot_id,
+        escape(&header.tracer_version),
+        escape(&header.hostname),
+        escape(&header.kernel_release),
+        escape(&header.boot_id),
         clock.rfc3339(header.started_boot_ns),
         span(r.first_ns),
         span(r.first_ns.map(|_| r.last_ns)),
@@ -253,28 +254,31 @@ fn text(
     }
     s.push_str("\nkthreads created:\n");
     for (pattern, n) in r.kthread_groups() {
-        s.push_str(&format!("  {pattern:<32} {n}\n"));
+        s.push_str(&format!("  {:<32} {n}\n", escape(&pattern)));
     }
     s.push_str("\nuser-mode helpers:\n");
     for h in &r.helpers {
         let spawner = h
             .spawner
             .as_ref()
-            .map_or("?".to_string(), |(p, c)| format!("{p} ({c})"));
+            .map_or("?".to_string(), |(p, c)| format!("{p} ({})", escape(c)));
         s.push_str(&format!(
             "  {} {} [{}] spawned by {spawner}, {} children, lived {}: {}\n",
             h.pid,
-            h.path.as_deref().unwrap_or("(no exec seen)"),
-            h.argv.join(" "),
+            escape(h.path.as_deref().unwrap_or("(no exec seen)")),
+            argv(&h.argv),
             h.children,
             lifetime(h),
-            h.end.as_deref().unwrap_or("no exit seen")
+            // The killer's comm is the only task data in it.
+            escape(h.end.as_deref().unwrap_or("no exit seen"))
         ));
     }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
     for ((spid, scomm, tpid, tcomm, kind, sig, result), n) in &r.signals {
         s.push_str(&format!(
-            "  {n:>6} {sig} from {spid} ({scomm}) to {tpid} ({tcomm}) [{kind}]: {result}\n"
+            "  {n:>6} {sig} from {spid} ({}) to {tpid} ({}) [{kind}]: {result}\n",
+            escape(scomm),
+            escape(tcomm)
         ));
     }
     s.push_str("\nlost events:");

@@ -13,6 +13,7 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::{
     classify::Kind,
+    output::escape::escape,
     ps::{load_table, parent_of},
     tasks::{Entry, TaskTable},
 };
@@ -33,7 +34,7 @@ fn label(table: &TaskTable, e: &Entry) -> String {
     } else {
         ""
     };
-    format!("{} {} [{}]{marker}", e.pid, e.comm, e.kind())
+    format!("{} {} [{}]{marker}", e.pid, escape(&e.comm), e.kind())
 }
 
 pub fn render(table: &TaskTable, root: u32) -> Result<String> {

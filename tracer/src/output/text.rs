@@ -1,8 +1,15 @@
 //! Human-readable lines: `TIME CPU EVENT PID TGID PPID COMM KIND FLAGS DETAILS`.
+//!
+//! Task data (comms, file names, argv) goes through [`super::escape`], so a
+//! hostile name can neither add a line nor reach the terminal as a control
+//! sequence.
 
 use std::io::Write as _;
 
-use super::Formatter;
+use super::{
+    escape::{escape, escape_owned, push_argv},
+    Formatter,
+};
 use crate::{
     classify::Kind,
     clock::WallClock,
@@ -25,15 +32,16 @@ impl Text {
 
 fn who(t: &Task, kind: Option<Kind>) -> String {
     match kind {
-        Some(k) => format!("{} ({}) [{k}]", t.pid, t.comm),
-        None => format!("{} ({})", t.pid, t.comm),
+        Some(k) => format!("{} ({}) [{k}]", t.pid, escape(&t.comm)),
+        None => format!("{} ({})", t.pid, escape(&t.comm)),
     }
 }
 
 fn details(rec: &Record, ann: &Annotation) -> String {
     let other = ann.other;
     if let Some(line) = super::diagnosis(rec, ann) {
-        return line;
+        // Only names in it come from tasks (no argv): escape it whole.
+        return escape_owned(line);
     }
     match &rec.event {
         Event::Fork {
@@ -47,14 +55,16 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             old_pid,
             task,
         } => {
-            let mut s = format!("{filename} [{}]", argv.join(" "));
+            let mut s = format!("{} [", escape(filename));
+            push_argv(&mut s, argv);
+            s.push(']');
             if *old_pid != task.pid {
                 s.push_str(&format!(" old_pid={old_pid}"));
             }
             if let Some(h) = &ann.helper {
                 s.push_str(&format!(" {} spawned by ", ann.subject));
                 match &h.spawner {
-                    Some((pid, comm)) => s.push_str(&format!("{pid} ({comm})")),
+                    Some((pid, comm)) => s.push_str(&format!("{pid} ({})", escape(comm))),
                     None => s.push_str("(before tracing)"),
                 }
                 s.push_str(&format!(" parent {}", task.ppid));
@@ -69,7 +79,8 @@ fn details(rec: &Record, ann: &Annotation) -> String {
                 Some(false) => " thread",
                 None => "",
             };
-            format!("{}{group}", super::death(status, ann))
+            // The killer's comm is the only task data in it.
+            format!("{}{group}", escape(&super::death(status, ann)))
         }
         Event::SignalGenerate {
             sender,
@@ -98,7 +109,9 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             signals::name(*sig),
             disposition.label()
         ),
-        Event::Rename { task, new_comm } => format!("{} -> {new_comm}", task.comm),
+        Event::Rename { task, new_comm } => {
+            format!("{} -> {}", escape(&task.comm), escape(new_comm))
+        }
     }
 }
 
@@ -122,10 +135,152 @@ impl Formatter for Text {
             t.pid,
             t.tgid,
             t.ppid,
-            t.comm,
+            escape(&t.comm),
             kinds.subject.name(),
             self.pf.join(t.flags),
             details(rec, kinds)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        signals::ExitStatus,
+        tasks::{HelperInfo, Killer},
+    };
+
+    const HOSTILE: &str = "\x1b]0;pwn\x07\x1b[2J\n";
+
+    fn task(pid: u32, comm: &str) -> Task {
+        Task {
+            pid,
+            tgid: pid,
+            ppid: 1,
+            flags: 0,
+            has_mm: true,
+            comm: comm.into(),
+            start_ns: 5,
+        }
+    }
+
+    fn line(rec: &Record, ann: &Annotation) -> String {
+        let mut out = Vec::new();
+        Text::new(
+            WallClock { boot_epoch_ns: 0 },
+            PfNames::for_version((6, 18)),
+        )
+        .record(&mut out, rec, ann);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn ann(subject: Kind) -> Annotation {
+        Annotation {
+            subject,
+            other: Some(Kind::User),
+            helper: None,
+            killer: None,
+            lifetime_ns: None,
+        }
+    }
+
+    /// One line, ending in its only newline, with no other control character.
+    fn assert_one_clean_line(line: &str) {
+        let body = line.strip_suffix('\n').expect("ends with a newline");
+        assert!(!body.chars().any(char::is_control), "{line:?}");
+    }
+
+    #[test]
+    fn hostile_exec_is_one_escaped_line_with_quoted_argv() {
+        let rec = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Exec {
+                task: task(42, HOSTILE),
+                old_pid: 42,
+                filename: "/tmp/a\nb".into(),
+                argv: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "exit 0".into(),
+                    "x\n13:37:00 forged\x1b[2J".into(),
+                    "".into(),
+                    "it's".into(),
+                ],
+            },
+        };
+        let l = line(&rec, &ann(Kind::User));
+        assert_one_clean_line(&l);
+        assert!(l.contains(" \\e]0;pwn\\x07\\e[2J\\n "), "{l}");
+        assert!(
+            l.contains(
+                "/tmp/a\\nb [/bin/sh -c 'exit 0' $'x\\n13:37:00 forged\\e[2J' '' 'it'\\''s']"
+            ),
+            "{l}"
+        );
+    }
+
+    #[test]
+    fn hostile_rename_fork_and_helper_death_are_escaped() {
+        let rename = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Rename {
+                task: task(42, "old\u{9b}"),
+                new_comm: HOSTILE.into(),
+            },
+        };
+        let l = line(&rename, &ann(Kind::User));
+        assert_one_clean_line(&l);
+        assert!(
+            l.ends_with("old\\xc2\\x9b -> \\e]0;pwn\\x07\\e[2J\\n\n"),
+            "{l}"
+        );
+
+        let fork = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Fork {
+                child: task(43, "a\rb"),
+                creator: task(42, "c\\d\x7f"),
+                clone_flags: 0,
+            },
+        };
+        let l = line(&fork, &ann(Kind::User));
+        assert_one_clean_line(&l);
+        assert!(l.contains("by 42 (c\\\\d\\x7f) [user]"), "{l}");
+
+        let exit = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Exit {
+                task: task(44, "h\n"),
+                status: ExitStatus::Signaled {
+                    sig: 9,
+                    core: false,
+                },
+                group_dead: Some(true),
+            },
+        };
+        let mut a = ann(Kind::Umh);
+        a.helper = Some(HelperInfo {
+            spawner: Some((7, "kw\n".into())),
+            exe: Some("/tmp/x\ny".into()),
+        });
+        a.killer = Some(Killer {
+            sig: 9,
+            pid: 9,
+            tgid: 9,
+            comm: "k\x1b[2J".into(),
+            uid: 0,
+            boot_ns: 900,
+        });
+        let l = line(&exit, &a);
+        assert_one_clean_line(&l);
+        assert!(
+            l.contains("umh 44 /tmp/x\\ny killed by SIGKILL from 9 (k\\e[2J) uid=0"),
+            "{l}"
         );
     }
 }

@@ -1,0 +1,314 @@
+//! Making task data safe for a terminal: comms, argv and file names are set
+//! by unprivileged users, and tracer prints them to root.
+//!
+//! Text output (`trace`, `replay`, `ps`, `tree`, `report`) never writes a
+//! control character that came from task data, so one event is always
+//! exactly one line and no escape sequence reaches the terminal.
+//! [`escape`] writes every control character (Unicode category Cc: NUL and
+//! 0x01–0x1f, 0x7f, and the C1 controls U+0080–U+009F) as a C-style escape,
+//! and a backslash as `\\`, so the escaped form is unambiguous:
+//!
+//! | character | written as |
+//! |---|---|
+//! | newline, tab, carriage return, ESC (0x1b) | `\n`, `\t`, `\r`, `\e` |
+//! | backslash | `\\` |
+//! | other C0 controls and DEL (0x7f) | `\xNN` (two lower-case hex digits): `\x07`, `\x7f` |
+//! | C1 controls U+0080–U+009F | their two UTF-8 bytes: U+0085 is `\xc2\x85` |
+//!
+//! Everything else, U+FFFD from lossy decoding included, is left as it is.
+//! The C1 form is the one bash reads back in `$'...'`, so [`quote_arg`] can
+//! use the same escapes.
+//!
+//! [`quote_arg`] shows one argument as a POSIX shell word: unquoted when it
+//! holds only characters no shell treats specially, `''` when empty,
+//! `'...'` otherwise (a single quote inside written `'\''`), and, when it
+//! holds a control character, bash's ANSI-C quoting `$'...'` with the
+//! escapes above (and `\'` for a single quote), as `printf %q` does.
+//!
+//! Both return the input borrowed when it needs no change: `trace` text
+//! prints per event, and almost no comm or argument needs escaping.
+
+use std::borrow::Cow;
+
+/// Whether `s` holds a character [`escape`] changes. On the bytes: a C1
+/// control is the UTF-8 pair 0xc2 0x80..=0x9f, and 0xc2 starts nothing else
+/// in that range.
+fn needs_escape(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c < 0x20
+            || c == 0x7f
+            || c == b'\\'
+            || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f)))
+    })
+}
+
+/// Appends the escaped form of one control character (or backslash).
+fn push_escape(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\x1b' => out.push_str("\\e"),
+        '\0'..='\x7f' => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        _ => {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+}
+
+/// `s` with every control character and backslash escaped (see the module
+/// documentation); borrowed when there is none.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !needs_escape(s) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '\\' || c.is_control() {
+            push_escape(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`escape`] for an owned string: the same string back when it needs no
+/// change.
+pub fn escape_owned(s: String) -> String {
+    match escape(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(e) => e,
+    }
+}
+
+/// Characters that never need quoting in a shell word. Non-ASCII letters
+/// are kept (as `printf %q` does in a UTF-8 locale); non-ASCII white space
+/// is quoted, so it cannot pass for a separator.
+fn plain(c: char) -> bool {
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' => true,
+        '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%' | '=' => true,
+        _ => !c.is_ascii() && !c.is_control() && !c.is_whitespace(),
+    }
+}
+
+/// One argument as an unambiguous shell word (see the module
+/// documentation): `sleep`, `''`, `'sleep 0.1'`, `'it'\''s'`, `$'a\nb'`.
+pub fn quote_arg(s: &str) -> Cow<'_, str> {
+    if s.is_empty() {
+        return Cow::Borrowed("''");
+    }
+    if s.chars().all(plain) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    if s.chars().any(char::is_control) {
+        out.push_str("$'");
+        for c in s.chars() {
+            match c {
+                '\'' => out.push_str("\\'"),
+                '\\' => push_escape(&mut out, c),
+                c if c.is_control() => push_escape(&mut out, c),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push('\'');
+        for c in s.chars() {
+            if c == '\'' {
+                out.push_str("'\\''");
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out.push('\'');
+    Cow::Owned(out)
+}
+
+/// Appends `argv` as shell words separated by spaces: `bash -c 'sleep 0.1'`.
+pub fn push_argv(out: &mut String, argv: &[String]) {
+    for (i, arg) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&quote_arg(arg));
+    }
+}
+
+/// `argv` as shell words separated by spaces.
+pub fn argv(argv: &[String]) -> String {
+    let mut out = String::with_capacity(argv.iter().map(|a| a.len() + 1).sum());
+    push_argv(&mut out, argv);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c0_name(b: u8) -> String {
+        match b {
+            b'\n' => "\\n".into(),
+            b'\t' => "\\t".into(),
+            b'\r' => "\\r".into(),
+            0x1b => "\\e".into(),
+            _ => format!("\\x{b:02x}"),
+        }
+    }
+
+    /// No character of `s` is a control character.
+    fn clean(s: &str) -> bool {
+        !s.chars().any(char::is_control)
+    }
+
+    #[test]
+    fn plain_strings_are_borrowed() {
+        for s in [
+            "",
+            "bash",
+            "kworker/u8:3",
+            "jbd2/loop0-8",
+            "a b 'c' \"d\"",
+            "caf\u{e9}",
+            "\u{fffd}\u{fffd}x",
+        ] {
+            assert!(matches!(escape(s), Cow::Borrowed(b) if b == s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_c0_control_and_del_is_escaped() {
+        for b in (0x00u8..=0x1f).chain([0x7f]) {
+            let s = format!("a{}b", b as char);
+            let e = escape(&s);
+            assert_eq!(e, format!("a{}b", c0_name(b)), "byte {b:#x}");
+            assert!(clean(&e), "byte {b:#x}: {e:?}");
+        }
+        assert_eq!(escape("\n"), "\\n");
+        assert_eq!(escape("\x1b]0;pwn\x07\x1b[2J"), "\\e]0;pwn\\x07\\e[2J");
+        assert_eq!(escape("\x01\x7f"), "\\x01\\x7f");
+    }
+
+    #[test]
+    fn every_c1_control_is_escaped_as_its_utf8_bytes() {
+        for cp in 0x80u32..=0x9f {
+            let c = char::from_u32(cp).unwrap();
+            let s = format!("x{c}y");
+            let e = escape(&s);
+            assert_eq!(e, format!("x\\xc2\\x{cp:02x}y"), "U+{cp:04X}");
+            assert!(clean(&e));
+        }
+        // The characters right after the C1 block, also encoded 0xc2 0x..,
+        // are printable and stay.
+        assert!(matches!(escape("\u{a0}\u{a9}\u{bf}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn backslash_is_doubled_so_escapes_are_unambiguous() {
+        assert_eq!(escape("a\\b"), "a\\\\b");
+        // A literal `\n` (two characters) differs from an escaped newline.
+        assert_eq!(escape("\\n"), "\\\\n");
+        assert_ne!(escape("\\n"), escape("\n"));
+    }
+
+    #[test]
+    fn replacement_characters_from_lossy_decoding_stay() {
+        let lossy = String::from_utf8_lossy(b"a\xff\xfe\x1bb").into_owned();
+        assert_eq!(escape(&lossy), "a\u{fffd}\u{fffd}\\eb");
+    }
+
+    #[test]
+    fn escape_owned_keeps_or_replaces() {
+        assert_eq!(escape_owned("ok".into()), "ok");
+        assert_eq!(escape_owned("a\nb".into()), "a\\nb");
+    }
+
+    #[test]
+    fn plain_arguments_stay_unquoted() {
+        for s in [
+            "sleep",
+            "0.1",
+            "/usr/bin/sleep",
+            "--foo=bar",
+            "a,b:c@d+e%f",
+            "caf\u{e9}",
+            "\u{fffd}",
+        ] {
+            assert!(matches!(quote_arg(s), Cow::Borrowed(b) if b == s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn special_arguments_are_single_quoted() {
+        assert_eq!(quote_arg(""), "''");
+        assert_eq!(quote_arg("sleep 0.1"), "'sleep 0.1'");
+        assert_eq!(quote_arg("it's"), "'it'\\''s'");
+        assert_eq!(quote_arg("'"), "''\\'''");
+        assert_eq!(quote_arg("a\"b"), "'a\"b'");
+        assert_eq!(quote_arg("a\\b"), "'a\\b'");
+        assert_eq!(quote_arg("$HOME"), "'$HOME'");
+        assert_eq!(quote_arg("a;b|c&d"), "'a;b|c&d'");
+        assert_eq!(quote_arg("*?[]"), "'*?[]'");
+        assert_eq!(quote_arg("~"), "'~'");
+        assert_eq!(quote_arg("#x"), "'#x'");
+        assert_eq!(quote_arg("`id`"), "'`id`'");
+        assert_eq!(quote_arg("a\u{a0}b"), "'a\u{a0}b'");
+        assert_eq!(quote_arg("\u{fffd} x"), "'\u{fffd} x'");
+    }
+
+    #[test]
+    fn arguments_with_controls_use_ansi_c_quoting() {
+        for b in (0x00u8..=0x1f).chain([0x7f]) {
+            let s = format!("a{}b", b as char);
+            let q = quote_arg(&s);
+            assert_eq!(q, format!("$'a{}b'", c0_name(b)), "byte {b:#x}");
+            assert!(clean(&q));
+        }
+        for cp in 0x80u32..=0x9f {
+            let c = char::from_u32(cp).unwrap();
+            let s = c.to_string();
+            let q = quote_arg(&s);
+            assert_eq!(q, format!("$'\\xc2\\x{cp:02x}'"), "U+{cp:04X}");
+        }
+        assert_eq!(
+            quote_arg("x\n13:37:00 forged\x1b[2J"),
+            "$'x\\n13:37:00 forged\\e[2J'"
+        );
+        assert_eq!(quote_arg("it's\n"), "$'it\\'s\\n'");
+        assert_eq!(quote_arg("a\\b\t"), "$'a\\\\b\\t'");
+        assert_eq!(quote_arg("\u{fffd}\r"), "$'\u{fffd}\\r'");
+    }
+
+    #[test]
+    fn argv_is_a_line_of_shell_words() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            argv(&v(&["bash", "-c", "sleep 0.1"])),
+            "bash -c 'sleep 0.1'"
+        );
+        assert_eq!(argv(&v(&["echo", "", "x"])), "echo '' x");
+        assert_eq!(argv(&v(&[])), "");
+        assert_eq!(
+            argv(&v(&[
+                "/bin/sh",
+                "-c",
+                "exit 0",
+                "x\n13:37:00 forged\x1b[2J"
+            ])),
+            "/bin/sh -c 'exit 0' $'x\\n13:37:00 forged\\e[2J'"
+        );
+        let line = argv(&v(&["\x1b]0;t\x07", "\u{85}", "\\"]));
+        assert!(clean(&line), "{line:?}");
+        assert!(!line.contains('\n'));
+    }
+}

@@ -1,0 +1,348 @@
+//! Live tests of hostile task data in text output: a task whose comm, file
+//! name and argv hold newlines and terminal escape sequences must never add
+//! a line or put a control character on root's terminal, in `trace`,
+//! `replay`, `report`, `ps` or `tree`.
+
+mod common;
+
+use std::{
+    ffi::OsStr,
+    io::{BufRead as _, BufReader},
+    os::unix::{ffi::OsStrExt as _, process::CommandExt as _},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use common::*;
+
+/// 15 bytes, the most a comm holds: sets a window title, rings the bell,
+/// starts a line that pretends to be something else and clears the screen.
+const COMM: &[u8] = b"\x1b]0;x\x07\nfake\x1b[2J";
+/// [`COMM`] as text output must show it.
+const COMM_ESCAPED: &str = "\\e]0;x\\x07\\nfake\\e[2J";
+/// An argument forging a whole event line.
+const ARG: &[u8] = b"x\n13:37:00 forged\x1b[2J\xc2\x85";
+/// [`ARG`] as text output must show it: ANSI-C quoted.
+const ARG_QUOTED: &str = "$'x\\n13:37:00 forged\\e[2J\\xc2\\x85'";
+
+/// Panics unless `out` is lines holding no control character (C0, DEL, C1)
+/// besides their terminating newlines, none starting with forged text.
+fn assert_clean(what: &str, out: &[u8]) {
+    let text = String::from_utf8_lossy(out);
+    // Split on newlines alone: `lines()` would hide a carriage return.
+    for line in text.split('\n') {
+        assert!(
+            !line.chars().any(char::is_control),
+            "{what} printed a control character: {line:?}"
+        );
+        assert!(
+            !line.starts_with("13:37:00 forged") && !line.starts_with("fake"),
+            "{what} let task data start a line: {line:?}\n{text}"
+        );
+    }
+}
+
+/// A symlink to /bin/sh named [`COMM`], so an exec of it takes that comm
+/// and shows that file name.
+fn hostile_sh(dir: &Path) -> PathBuf {
+    let link = dir.join(OsStr::from_bytes(COMM));
+    std::os::unix::fs::symlink("/bin/sh", &link).expect("symlink to /bin/sh");
+    link
+}
+
+/// Runs the hostile workload to its end: a child that writes [`COMM`] to
+/// /proc/self/comm (a rename event), execs [`hostile_sh`] with [`ARG`] in
+/// its argv, and from there sends SIGTERM to kthreadd (ignored; a signal
+/// line that names the sender). Returns the child's pid.
+fn hostile_workload(sh: &Path) -> u32 {
+    let mut cmd = Command::new(sh);
+    cmd.args([OsStr::new("-c"), OsStr::new("kill -TERM 2; exit 0")])
+        .arg(OsStr::from_bytes(ARG));
+    // SAFETY: the closure only calls open/write/close, which are
+    // async-signal-safe, on a NUL-terminated path and a static buffer.
+    unsafe {
+        cmd.pre_exec(|| {
+            let fd = libc::open(c"/proc/self/comm".as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::write(fd, COMM.as_ptr().cast(), COMM.len());
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawning the hostile workload");
+    let pid = child.id();
+    let status = child.wait().expect("reaping the hostile workload");
+    assert!(status.success(), "hostile workload: {status}");
+    pid
+}
+
+/// Reads a child's stdout as raw lines (newline kept off) on a thread.
+fn raw_lines(child: &mut Child) -> mpsc::Receiver<Vec<u8>> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a stderr line containing "attached", then keeps draining.
+fn wait_attached(child: &mut Child) {
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.contains("attached") => break,
+            Ok(line) => eprintln!("tracer stderr: {line}"),
+            Err(e) => panic!("tracer did not attach: {e:?}"),
+        }
+    }
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+}
+
+/// The checks shared by live and replayed text: every line clean, the
+/// escaped comm and quoted argument present on the workload's exec line.
+fn assert_trace_text(what: &str, out: &[u8], pid: u32) {
+    assert_clean(what, out);
+    let text = String::from_utf8_lossy(out);
+    let pid = pid.to_string();
+    let of_pid = |event: &str| {
+        text.lines()
+            .filter(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.get(2) == Some(&event) && cols.get(3) == Some(&pid.as_str())
+            })
+            .collect::<Vec<_>>()
+    };
+    let execs = of_pid("exec");
+    assert_eq!(execs.len(), 1, "{what}: one exec line for {pid}:\n{text}");
+    let exec = execs[0];
+    assert!(
+        exec.contains(&format!(" {COMM_ESCAPED} ")),
+        "{what}: {exec}"
+    );
+    assert!(
+        exec.contains(&format!("/{COMM_ESCAPED} [$'")),
+        "{what}: file name escaped, argv[0] quoted: {exec}"
+    );
+    assert!(
+        exec.contains(&format!(" -c 'kill -TERM 2; exit 0' {ARG_QUOTED}]")),
+        "{what}: {exec}"
+    );
+    let renames = of_pid("rename");
+    assert!(
+        renames
+            .iter()
+            .any(|l| l.ends_with(&format!("-> {COMM_ESCAPED}"))),
+        "{what}: rename to the hostile comm:\n{text}"
+    );
+    assert_eq!(of_pid("exit").len(), 1, "{what}: one exit line:\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains("signal_generate")
+            && l.contains(&format!(" from {pid} ({COMM_ESCAPED}) [user]"))),
+        "{what}: the signal to kthreadd names its sender escaped:\n{text}"
+    );
+}
+
+#[test]
+fn trace_text_escapes_hostile_names_and_argv() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sh = hostile_sh(dir.path());
+    let mut tracer = Command::new(tracer_exe())
+        .args(["trace", "--format", "text"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tracer");
+    let lines = raw_lines(&mut tracer);
+    wait_attached(&mut tracer);
+    let pid = hostile_workload(&sh);
+    let mut out = Vec::new();
+    let (exit_col, pid_col) = (b"exit".as_slice(), pid.to_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut saw_exit = false;
+    while !saw_exit && Instant::now() < deadline {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&line).into_owned();
+        let cols: Vec<&str> = text.split_whitespace().collect();
+        saw_exit = cols.get(2).map(|c| c.as_bytes()) == Some(exit_col)
+            && cols.get(3) == Some(&pid_col.as_str());
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+    }
+    // SAFETY: kill() with a pid we own.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGTERM) };
+    let status = tracer.wait().expect("tracer exit");
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+    }
+    assert!(status.success(), "SIGTERM stops cleanly: {status}");
+    assert!(saw_exit, "no exit line for {pid} within 10 s");
+    assert_trace_text("trace", &out, pid);
+}
+
+/// A forked child that names itself [`COMM`] and sleeps; killed on drop.
+struct Sleeper(libc::pid_t);
+
+impl Sleeper {
+    fn start() -> Sleeper {
+        // SAFETY: the child only calls async-signal-safe functions (open,
+        // write, close, sleep, _exit) before it ends.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: as above; the child never returns into the test.
+            unsafe {
+                let fd = libc::open(c"/proc/self/comm".as_ptr(), libc::O_WRONLY);
+                if fd >= 0 {
+                    libc::write(fd, COMM.as_ptr().cast(), COMM.len());
+                    libc::close(fd);
+                }
+                libc::sleep(10);
+                libc::_exit(0);
+            }
+        }
+        let sleeper = Sleeper(pid);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let path = format!("/proc/{pid}/comm");
+        while std::fs::read(&path).ok().as_deref() != Some(&[COMM, b"\n"].concat()) {
+            assert!(
+                Instant::now() < deadline,
+                "{path} never became the hostile comm"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sleeper
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        // SAFETY: kill() and waitpid() on our own child.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+#[test]
+fn ps_and_tree_escape_a_hostile_comm() {
+    let _serial = serial();
+    let sleeper = Sleeper::start();
+    let pid = sleeper.0.to_string();
+    for args in [vec!["ps"], vec!["tree"], vec!["tree", "1"]] {
+        let what = format!("tracer {}", args.join(" "));
+        let out = Command::new(tracer_exe())
+            .args(&args)
+            .output()
+            .expect("running tracer");
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_clean(&what, &out.stdout);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == pid))
+            .unwrap_or_else(|| panic!("{what}: no line for {pid}:\n{text}"));
+        if args[0] == "ps" {
+            assert!(
+                line.ends_with(&format!(" {COMM_ESCAPED}")),
+                "{what}: {line}"
+            );
+        } else {
+            assert!(
+                line.ends_with(&format!("{pid} {COMM_ESCAPED} [user]")),
+                "{what}: {line}"
+            );
+        }
+    }
+    drop(sleeper);
+}
+
+#[test]
+fn replay_and_report_escape_hostile_names_and_argv() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sh = hostile_sh(dir.path());
+    let log = dir.path().join("hostile.log");
+    let mut recorder = Command::new(tracer_exe())
+        .arg("record")
+        .arg("-o")
+        .arg(&log)
+        .args(["--duration", "3s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tracer record");
+    wait_attached(&mut recorder);
+    let pid = hostile_workload(&sh);
+    let status = recorder.wait().expect("record exit");
+    assert!(status.success(), "record exited with {status}");
+    let log = log.to_str().unwrap();
+
+    let out = Command::new(tracer_exe())
+        .args(["replay", log])
+        .output()
+        .expect("running tracer replay");
+    assert!(
+        out.status.success(),
+        "replay: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_trace_text("replay", &out.stdout, pid);
+
+    let out = Command::new(tracer_exe())
+        .args(["report", log])
+        .output()
+        .expect("running tracer report");
+    assert!(
+        out.status.success(),
+        "report: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean("report", &out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            " from {pid} ({COMM_ESCAPED}) to 2 (kthreadd) [kthreadd]: "
+        )),
+        "report: the signal line names its sender escaped:\n{text}"
+    );
+
+    // JSON keeps the raw bytes, escaped the JSON way.
+    let out = Command::new(tracer_exe())
+        .args(["replay", log, "--format", "json"])
+        .output()
+        .expect("running tracer replay --format json");
+    assert!(out.status.success());
+    let comm = String::from_utf8(COMM.to_vec()).unwrap();
+    let arg = String::from_utf8(ARG.to_vec()).unwrap();
+    let exec = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .find(|v| is(v, "exec") && u64_of(v, "pid") == u64::from(pid))
+        .expect("the exec in JSON");
+    assert_eq!(str_of(&exec, "comm"), comm);
+    assert_eq!(exec["argv"][3], arg.as_str(), "{exec}");
+}
