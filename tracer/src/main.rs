@@ -21,13 +21,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tracer: error: {e:#}");
-            if e.downcast_ref::<tracer::loader::RequiredMissing>()
-                .is_some()
-            {
-                ExitCode::from(tracer::loader::EXIT_REQUIRED_MISSING)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The README's exit codes: 3 and 4 for the errors scripts branch on.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<tracer::loader::RequiredMissing>()
+        .is_some()
+    {
+        tracer::loader::EXIT_REQUIRED_MISSING
+    } else if e
+        .downcast_ref::<tracer::log::reader::DamagedInput>()
+        .is_some()
+    {
+        tracer::log::reader::EXIT_DAMAGED
+    } else {
+        1
     }
 }

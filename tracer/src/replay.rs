@@ -78,6 +78,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
     let mut full = crate::log::expand_buffer();
     let mut clean_end = false;
     let mut truncated = false;
+    let mut stretches = 0;
     while let Some(item) = reader.next() {
         match item {
             Ok(Item::Event(stored)) => {
@@ -113,6 +114,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
             Ok(Item::End { .. }) => clean_end = true,
             Err(damage) => {
                 truncated |= matches!(damage, Damage::Truncated { .. });
+                stretches += 1;
                 warn_damage(path, &damage);
             }
         }
@@ -123,5 +125,13 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost_lines: bool) -
             path.display()
         );
     }
-    printer.finish(&counts)
+    printer.finish(&counts)?;
+    if stretches > 0 {
+        return Err(crate::log::reader::DamagedInput {
+            path: path.to_path_buf(),
+            stretches,
+        }
+        .into());
+    }
+    Ok(())
 }

@@ -443,7 +443,15 @@ pub fn run(path: &Path, format: Format) -> Result<()> {
     std::io::stdout()
         .lock()
         .write_all(&out)
-        .context("writing to stdout")
+        .context("writing to stdout")?;
+    if !report.damage.is_empty() {
+        return Err(crate::log::reader::DamagedInput {
+            path: path.to_path_buf(),
+            stretches: report.damage.len(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -259,11 +259,15 @@ fn a_cut_log_replays_up_to_the_damage() {
     let cut = full.len() - 17 - 5;
     fs::write(&log, &full[..cut]).unwrap();
     let (code, out, err) = run_tracer(&["export", log.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    // Damaged input has its own exit status, after every intact record.
+    assert_eq!(code, 4, "{err}");
     let kept = json_lines(&out);
     assert_eq!(kept.len(), whole.len() - 1, "all complete records");
     assert_eq!(kept[..], whole[..whole.len() - 1]);
     assert!(err.contains("damage starts at byte offset"), "{err}");
+    let (code, report, err) = run_tracer(&["report", log.to_str().unwrap()]);
+    assert_eq!(code, 4, "{err}");
+    assert!(report.contains("damage: the log is cut short"), "{report}");
 }
 
 #[test]
@@ -316,7 +320,8 @@ fn disk_full_while_recording_is_a_clear_error_and_the_log_stays_valid() {
         "{err}"
     );
     let (code, exported, err) = run_tracer(&["export", log.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    // Cut short by the full disk: damaged input (4), records kept.
+    assert_eq!(code, 4, "{err}");
     assert!(
         exported.lines().count() > 100,
         "the records before the end are kept"

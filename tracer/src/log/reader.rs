@@ -75,6 +75,33 @@ impl fmt::Display for Damage {
     }
 }
 
+/// A log read to its end that held damage: the caller has shown everything
+/// intact and exits with [`EXIT_DAMAGED`], so scripts can tell a damaged
+/// log from a whole one (and from a hard error).
+#[derive(Debug)]
+pub struct DamagedInput {
+    pub path: std::path::PathBuf,
+    /// Damaged stretches met.
+    pub stretches: usize,
+}
+
+/// Exit status for [`DamagedInput`].
+pub const EXIT_DAMAGED: u8 = 4;
+
+impl fmt::Display for DamagedInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: damaged ({} stretch{}); every intact record was read",
+            self.path.display(),
+            self.stretches,
+            if self.stretches == 1 { "" } else { "es" }
+        )
+    }
+}
+
+impl std::error::Error for DamagedInput {}
+
 pub struct LogReader {
     data: Vec<u8>,
     pos: usize,
