@@ -17,3 +17,6 @@ pub use event::*;
 pub use features::KernelFeatures;
 pub use filter::*;
 pub use offsets::KernelOffsets;
+
+/// Default capacity of the kernel's map of helper thread groups.
+pub const HELPER_MAP_ENTRIES: u32 = 16384;

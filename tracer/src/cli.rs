@@ -6,13 +6,14 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    classify::Kind,
-    filter::{EventSel, Glob, TraceFilter},
-    loader::DEFAULT_BTF,
+    commands::{bench_table, ps, record, replay, report, trace, tree},
+    kernel::{loader::DEFAULT_BTF, session::SessionOptions},
+    model::classify::Kind,
     output::Format,
-    ps, record, replay, report,
-    session::SessionOptions,
-    trace, tree,
+    pipeline::{
+        filter::{EventSel, Glob, TraceFilter},
+        LostNotices,
+    },
 };
 
 /// How a live session runs.
@@ -31,7 +32,7 @@ pub struct SessionArgs {
     #[arg(long, hide = true)]
     bench_stats: bool,
     /// Capacity of the kernel's map of helper thread groups (tests shrink it).
-    #[arg(long, hide = true, default_value_t = 16384)]
+    #[arg(long, hide = true, default_value_t = tracer_common::HELPER_MAP_ENTRIES)]
     helper_map_entries: u32,
     /// Fail if the kernel refuses any program, instead of running without
     /// its events.
@@ -62,6 +63,8 @@ impl SessionArgs {
                 .refuse_program
                 .iter()
                 .fold(0, |mask, sel| mask | sel.mask()),
+            proc_root: PathBuf::from("/proc"),
+            announce: true,
         }
     }
 }
@@ -292,7 +295,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             file,
             format,
             filter,
-        } => replay::run(&file, format, filter.into_filter(), false),
+        } => replay::run(&file, format, filter.into_filter(), LostNotices::Stderr),
         Command::Report { file, format } => report::run(&file, format),
         Command::Export {
             file,
@@ -302,7 +305,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 all_signals: true,
                 ..TraceFilter::default()
             };
-            replay::run(&file, Format::Json, everything, true)
+            replay::run(&file, Format::Json, everything, LostNotices::Inline)
         }
         Command::Ps {
             kind,
@@ -326,8 +329,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                 proc_root,
                 live,
             })
+            .await
         }
-        Command::BenchTable { tasks } => crate::bench_table::run(tasks),
+        Command::BenchTable { tasks } => bench_table::run(tasks),
         Command::Tree { pid, proc_root } => tree::run(tree::TreeOptions {
             root: pid,
             proc_root,

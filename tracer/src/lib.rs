@@ -1,31 +1,23 @@
 //! tracer: a live Linux task tracer built on eBPF. The library holds
 //! everything; `main.rs` is the command line's entry point, and the fuzz
 //! targets (tracer/fuzz) drive the log reader and record decoder.
+//!
+//! Layers, from the kernel up; each imports only those above it:
+//!
+//! - [`kernel`]: BTF, offsets, probes, loading the programs, the live
+//!   session that drains the ring buffer.
+//! - [`model`]: records decoded into events, the task table, kinds and
+//!   the kernel-thread tests, procfs snapshots, flags, signals, clocks.
+//! - [`log`]: the recording format, written and read back.
+//! - [`pipeline`]: decode, annotate, filter and format a stream of records.
+//! - [`output`]: one module per format.
+//! - [`commands`]: one module per subcommand, built on the layers above and
+//!   never on each other (checked by `tests/structure.rs`).
 
-pub mod bench_table;
-pub mod btf;
-pub mod classify;
 pub mod cli;
-pub mod clock;
-pub mod decode;
-pub mod event;
-pub mod filter;
-pub mod flags;
-pub mod kernel_log;
-pub mod loader;
+pub mod commands;
+pub mod kernel;
 pub mod log;
-pub mod offsets;
+pub mod model;
 pub mod output;
-pub mod privileges;
-pub mod probe;
-pub mod procfs;
-pub mod ps;
-pub mod record;
-pub mod replay;
-pub mod report;
-pub mod session;
-pub mod signals;
-pub mod tasks;
-pub mod trace;
-pub mod tree;
-pub mod verifier;
+pub mod pipeline;

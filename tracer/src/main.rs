@@ -28,10 +28,10 @@ fn main() -> ExitCode {
 
 /// The README's exit codes: 3 and 4 for the errors scripts branch on.
 fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<tracer::loader::RequiredMissing>()
+    if e.downcast_ref::<tracer::kernel::loader::RequiredMissing>()
         .is_some()
     {
-        tracer::loader::EXIT_REQUIRED_MISSING
+        tracer::kernel::loader::EXIT_REQUIRED_MISSING
     } else if e
         .downcast_ref::<tracer::log::reader::DamagedInput>()
         .is_some()

@@ -4,20 +4,16 @@
 
 use libfuzzer_sys::fuzz_target;
 use tracer::{
-    decode::decode,
-    log::{
-        self,
-        reader::{Item, LogReader},
-    },
+    log::reader::{Item, LogReader},
+    model::decode::decode,
 };
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode(data);
     if let Ok((_, mut reader)) = LogReader::from_bytes(data.to_vec()) {
-        let mut full = log::expand_buffer();
         while let Some(item) = reader.next() {
-            if let Ok(Item::Event(stored)) = item {
-                let _ = decode(log::expand(stored, &mut full));
+            if let Ok(Item::Event(raw)) = item {
+                let _ = decode(raw);
             }
         }
     }

@@ -4,7 +4,9 @@ use bytes::BufMut;
 use tracer_common::{EventKind, KernelFilter};
 
 use super::codec::{put_opt_str, put_str, Dec, Short};
-use crate::{event::Missing, procfs::ProcTask};
+use crate::model::{
+    clock::WallClock, event::Missing, flags::PfNames, procfs::ProcTask, tasks::TaskTable,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogHeader {
@@ -166,6 +168,31 @@ impl LogHeader {
             tasks,
             missing,
         })
+    }
+}
+
+/// What a reader rebuilds from the header to see records as the recording
+/// session saw them.
+impl LogHeader {
+    /// The task table as it stood when recording began.
+    pub fn task_table(&self) -> TaskTable {
+        TaskTable::from_snapshot(
+            self.tasks.clone(),
+            self.init_cgroup.as_deref(),
+            self.ticks_per_sec,
+        )
+    }
+
+    /// Boot-clock times to wall-clock times, as on the recording machine.
+    pub fn wall_clock(&self) -> WallClock {
+        WallClock {
+            boot_epoch_ns: i128::from(self.boot_epoch_ns),
+        }
+    }
+
+    /// PF_* names as the recording kernel had them.
+    pub fn pf_names(&self) -> PfNames {
+        PfNames::for_release(&self.kernel_release)
     }
 }
 

@@ -10,11 +10,13 @@
 //! snapshot). Event frames carry the kernel's ring-buffer record bytes, so
 //! replay decodes them exactly as a live session does, with one saving:
 //! unused string space is cleared and trailing zero bytes are not stored
-//! ([`compact`]); the reader restores them ([`expand`]). Each frame has its
+//! (`compact.rs`); the reader restores them, so callers only ever see full
+//! records. Each frame has its
 //! own length and checksum: a truncated or damaged log still yields every
 //! intact record, and the reader says where damage starts.
 
 pub mod codec;
+mod compact;
 pub mod crc32;
 pub mod header;
 pub mod reader;
@@ -38,59 +40,32 @@ pub const FRAME_EVENT: u8 = 2;
 pub const FRAME_LOST: u8 = 3;
 pub const FRAME_END: u8 = 4;
 
-use tracer_common::{EventKind, ExecEvent, FORMAT_VERSION};
+use std::path::Path;
 
-/// The largest kernel record.
-const MAX_RECORD: usize = 1024;
-const _: () = assert!(EventKind::Exec.record_size() <= MAX_RECORD);
+use anyhow::{anyhow, bail, Result};
+use tracer_common::FORMAT_VERSION;
 
-/// A kernel record as stored: string space past the used lengths cleared
-/// (the kernel leaves it as the ring held it), trailing zeros dropped.
-pub fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
-    scratch.clear();
-    scratch.extend_from_slice(raw);
-    let is_exec = raw.len() == EventKind::Exec.record_size()
-        && raw.get(..2) == Some(&FORMAT_VERSION.to_le_bytes()[..])
-        && raw.get(2..4) == Some(&(EventKind::Exec as u16).to_le_bytes()[..]);
-    if is_exec {
-        if let Some(e) = tracer_common::read_plain::<ExecEvent>(raw) {
-            let clear = |buf: &mut Vec<u8>, at: usize, used: usize, cap: usize| {
-                buf[at + used.min(cap)..at + cap].fill(0);
-            };
-            let name_at = core::mem::offset_of!(ExecEvent, filename);
-            let args_at = core::mem::offset_of!(ExecEvent, args);
-            clear(
-                scratch,
-                name_at,
-                usize::from(e.filename_len),
-                e.filename.len(),
-            );
-            clear(scratch, args_at, usize::from(e.args_len), e.args.len());
-        }
+use header::LogHeader;
+use reader::LogReader;
+
+/// Opens a log for reading, with a clear error for anything that is not a
+/// log this tracer can read (including events in another record format).
+pub fn open(path: &Path) -> Result<(LogHeader, LogReader)> {
+    let (header, reader) = LogReader::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if header.event_format != FORMAT_VERSION {
+        let advice = if header.event_format > FORMAT_VERSION {
+            "use a newer tracer"
+        } else {
+            "use the tracer version that recorded it"
+        };
+        bail!(
+            "{}: its events are in format version {}; this tracer reads version \
+             {FORMAT_VERSION}: {advice}",
+            path.display(),
+            header.event_format
+        );
     }
-    let end = scratch.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    &scratch[..end]
-}
-
-/// A stored record back at its full size: zeros restored up to the size of
-/// its kind (unknown kinds and oversized records are left as they are, for
-/// the decoder to reject).
-pub fn expand<'a>(stored: &'a [u8], scratch: &'a mut [u8; MAX_RECORD]) -> &'a [u8] {
-    let size = stored
-        .get(2..4)
-        .and_then(|t| EventKind::from_tag(u16::from_le_bytes([t[0], t[1]])))
-        .map_or(0, EventKind::record_size);
-    if stored.len() >= size {
-        return stored;
-    }
-    scratch[..stored.len()].copy_from_slice(stored);
-    scratch[stored.len()..size].fill(0);
-    &scratch[..size]
-}
-
-/// Scratch space for [`expand`].
-pub fn expand_buffer() -> Box<[u8; MAX_RECORD]> {
-    Box::new([0; MAX_RECORD])
+    Ok((header, reader))
 }
 
 #[cfg(test)]
@@ -102,7 +77,7 @@ mod tests {
         reader::{Damage, Item, LogReader, OpenError},
         writer::LogWriter,
     };
-    use crate::decode::decode;
+    use crate::model::decode::decode;
 
     /// A small log: header, `n` event frames of varying size, a lost frame,
     /// an end frame. Returns the bytes and each frame's end offset.
@@ -163,18 +138,25 @@ mod tests {
                 size_of::<ExecEvent>(),
             )
         };
-        let mut scratch = Vec::new();
-        let stored = super::compact(raw, &mut scratch).to_vec();
-        assert!(stored.len() < 100, "{} bytes stored", stored.len());
+        let mut bytes = Vec::new();
+        let mut w = LogWriter::new(&mut bytes, &sample()).unwrap();
+        let before = w.written();
+        w.event(raw).unwrap();
+        let stored = w.written() - before;
+        drop(w);
+        assert!(stored < 100, "{stored} bytes stored");
+        let frame = &bytes[bytes.len() - stored as usize..];
         assert!(
-            !stored.contains(&0xaa) && !stored.contains(&0xbb),
+            !frame.contains(&0xaa) && !frame.contains(&0xbb),
             "stale bytes cleared"
         );
-        let mut buf = super::expand_buffer();
-        let back = super::expand(&stored, &mut buf);
+        let (_, mut r) = LogReader::from_bytes(bytes).unwrap();
+        let Some(Ok(Item::Event(back))) = r.next() else {
+            panic!("no event read back");
+        };
         assert_eq!(back.len(), raw.len());
         match decode(back).unwrap().event {
-            crate::event::Event::Exec { filename, argv, .. } => {
+            crate::model::event::Event::Exec { filename, argv, .. } => {
                 assert_eq!(filename, "/bin/true");
                 assert!(argv.is_empty());
             }
@@ -312,10 +294,9 @@ mod tests {
                 }
             }
             if let Ok((_, mut r)) = LogReader::from_bytes(bytes) {
-                let mut full = super::expand_buffer();
                 while let Some(item) = r.next() {
-                    if let Ok(Item::Event(stored)) = item {
-                        let _ = decode(super::expand(stored, &mut full));
+                    if let Ok(Item::Event(raw)) = item {
+                        let _ = decode(raw);
                     }
                 }
             }

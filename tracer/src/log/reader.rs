@@ -3,8 +3,8 @@
 use std::{fmt, ops::Range, path::Path};
 
 use super::{
-    crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEAD, FRAME_HEADER, FRAME_LOST,
-    LOG_VERSION, MAGIC, PREAMBLE_LEN,
+    compact, crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEAD, FRAME_HEADER,
+    FRAME_LOST, LOG_VERSION, MAGIC, PREAMBLE_LEN,
 };
 
 /// Why a file cannot be read as a log at all. Callers branch on these only
@@ -38,7 +38,7 @@ impl std::error::Error for OpenError {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item<'a> {
-    /// A kernel ring-buffer record.
+    /// A kernel ring-buffer record, at its full size as the kernel wrote it.
     Event(&'a [u8]),
     Lost {
         tag: u16,
@@ -106,6 +106,8 @@ pub struct LogReader {
     data: Vec<u8>,
     pos: usize,
     done: bool,
+    /// Where a compacted event is restored to its full size.
+    full: Box<[u8; compact::MAX_RECORD]>,
 }
 
 /// Event frames are small; a resync candidate claiming more is skipped
@@ -142,6 +144,7 @@ impl LogReader {
             data,
             pos: PREAMBLE_LEN,
             done: false,
+            full: compact::expand_buffer(),
         };
         let header = match reader.frame_at(PREAMBLE_LEN, usize::MAX) {
             Some((FRAME_HEADER, payload, next)) => {
@@ -201,7 +204,12 @@ impl LogReader {
         let start = self.pos;
         if let Some((kind, payload, next)) = self.frame_at(start, usize::MAX) {
             self.pos = next;
-            return Some(match LogReader::item(kind, &self.data[payload]) {
+            let payload = &self.data[payload];
+            let item = match kind {
+                FRAME_EVENT => Some(Item::Event(compact::expand(payload, &mut self.full))),
+                _ => LogReader::item(kind, payload),
+            };
+            return Some(match item {
                 Some(item) => Ok(item),
                 // An intact frame of a type this tracer does not know.
                 None => Err(Damage::Corrupt {

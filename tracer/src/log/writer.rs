@@ -11,14 +11,16 @@ use anyhow::{Context as _, Result};
 use bytes::BufMut;
 
 use super::{
-    crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEADER, FRAME_LOST, LOG_VERSION,
-    MAGIC, MAX_FRAME,
+    compact, crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEADER, FRAME_LOST,
+    LOG_VERSION, MAGIC, MAX_FRAME,
 };
 
 pub struct LogWriter<W: Write> {
     out: W,
     written: u64,
     scratch: Vec<u8>,
+    /// A record as stored (see `compact.rs`).
+    compacted: Vec<u8>,
 }
 
 /// Creates `path` for a new log: mode 0600 (it holds process names and
@@ -46,6 +48,7 @@ impl<W: Write> LogWriter<W> {
             out,
             written: 0,
             scratch: Vec::with_capacity(4096),
+            compacted: Vec::with_capacity(1024),
         };
         let mut preamble = Vec::with_capacity(12);
         preamble.put_slice(MAGIC);
@@ -80,9 +83,13 @@ impl<W: Write> LogWriter<W> {
         Ok(())
     }
 
-    /// One kernel ring-buffer record, bytes unchanged.
+    /// One kernel ring-buffer record; the reader gives back the same
+    /// record, with unused string space zeroed.
     pub fn event(&mut self, raw: &[u8]) -> io::Result<()> {
-        self.frame(FRAME_EVENT, raw)
+        let mut compacted = std::mem::take(&mut self.compacted);
+        let res = self.frame(FRAME_EVENT, compact::compact(raw, &mut compacted));
+        self.compacted = compacted;
+        res
     }
 
     /// `count` records of kind `tag` the kernel could not queue.

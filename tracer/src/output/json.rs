@@ -7,15 +7,17 @@
 
 use std::io::Write as _;
 
+use tracer_common::EventKind;
+
 use super::Formatter;
 use crate::{
-    classify::Kind,
-    clock::{TimeWriter, WallClock},
-    event::{Event, Record, Task},
-    flags::PfNames,
-    signals,
-    signals::{Disposition, ExitStatus},
-    tasks::Annotation,
+    model::classify::Kind,
+    model::clock::{TimeWriter, WallClock},
+    model::event::{Event, Record, Task},
+    model::flags::PfNames,
+    model::signals,
+    model::signals::{Disposition, ExitStatus},
+    model::tasks::Annotation,
 };
 
 /// Version of the JSON field set (event lines and the report), bumped with
@@ -152,6 +154,26 @@ fn spawner(out: &mut Vec<u8>, ann: &Annotation) {
 
 impl Formatter for Json {
     fn begin(&mut self, _out: &mut Vec<u8>) {}
+
+    fn lost(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: Option<EventKind>,
+        count: u64,
+        boot_ns: u64,
+    ) -> bool {
+        out.extend_from_slice(b"{\"time\":\"");
+        self.time.write(out, boot_ns);
+        out.push(b'"');
+        int(out, "boot_ns", boot_ns);
+        key(out, "event");
+        string(out, "lost");
+        key(out, "lost_event");
+        string(out, kind.map_or("unknown", EventKind::name));
+        int(out, "count", count);
+        out.extend_from_slice(b"}\n");
+        true
+    }
 
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation) {
         out.extend_from_slice(b"{\"time\":\"");
@@ -293,7 +315,7 @@ impl Formatter for Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signals::GenerateResult;
+    use crate::model::signals::GenerateResult;
 
     fn task(pid: u32, comm: &str, flags: u32) -> Task {
         Task {

@@ -5,14 +5,15 @@ pub mod json;
 mod text;
 
 use clap::ValueEnum;
+use tracer_common::EventKind;
 
 use crate::{
-    classify::Kind,
-    clock::WallClock,
-    event::{Event, Record},
-    flags::PfNames,
-    signals::{self, ExitStatus},
-    tasks::Annotation,
+    model::classify::Kind,
+    model::clock::WallClock,
+    model::event::{Event, Record},
+    model::flags::PfNames,
+    model::signals::{self, ExitStatus},
+    model::tasks::Annotation,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,6 +31,18 @@ pub trait Formatter {
     fn begin(&mut self, out: &mut Vec<u8>);
     /// One event; `kinds` are the kinds of the tasks it concerns.
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation);
+    /// A line saying `count` records of `kind` were lost, in order with the
+    /// records; false where the format has no such line (the caller warns on
+    /// stderr instead).
+    fn lost(
+        &mut self,
+        _out: &mut Vec<u8>,
+        _kind: Option<EventKind>,
+        _count: u64,
+        _boot_ns: u64,
+    ) -> bool {
+        false
+    }
 }
 
 /// `pf` names the PF_* bits as the kernel that set them does (the running
@@ -88,7 +101,7 @@ pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{event::Task, tasks::Killer};
+    use crate::{model::event::Task, model::tasks::Killer};
 
     #[test]
     fn tells_a_killed_helper_in_one_line() {
@@ -115,7 +128,7 @@ mod tests {
         let ann = Annotation {
             subject: Kind::Umh,
             other: None,
-            helper: Some(crate::tasks::HelperInfo {
+            helper: Some(crate::model::tasks::HelperInfo {
                 spawner: Some((77, "kworker/u8:1".into())),
                 exe: Some("/usr/lib/helper".into()),
             }),

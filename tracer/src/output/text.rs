@@ -11,12 +11,12 @@ use super::{
     Formatter,
 };
 use crate::{
-    classify::Kind,
-    clock::WallClock,
-    event::{Event, Record, Task},
-    flags::PfNames,
-    signals,
-    tasks::Annotation,
+    model::classify::Kind,
+    model::clock::WallClock,
+    model::event::{Event, Record, Task},
+    model::flags::PfNames,
+    model::signals,
+    model::tasks::Annotation,
 };
 
 pub struct Text {
@@ -147,8 +147,8 @@ impl Formatter for Text {
 mod tests {
     use super::*;
     use crate::{
-        signals::ExitStatus,
-        tasks::{HelperInfo, Killer},
+        model::signals::ExitStatus,
+        model::tasks::{HelperInfo, Killer},
     };
 
     const HOSTILE: &str = "\x1b]0;pwn\x07\x1b[2J\n";

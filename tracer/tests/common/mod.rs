@@ -397,7 +397,7 @@ pub fn kernel_btf() -> Vec<u8> {
 /// Whether `sched_process_exit` passes `group_dead` here (6.16+), from BTF.
 pub fn exit_has_group_dead() -> bool {
     let data = kernel_btf();
-    let btf = tracer::btf::Btf::parse(&data).expect("parsing kernel BTF");
+    let btf = tracer::kernel::btf::Btf::parse(&data).expect("parsing kernel BTF");
     btf.tracepoint_arity("sched_process_exit")
         .expect("sched_process_exit in BTF")
         >= 2

@@ -10,18 +10,17 @@ use anyhow::{Context as _, Result};
 use tracer_common::EventKind;
 
 use crate::{
-    classify::Kind,
-    decode::decode,
-    event::Event,
     log::reader::Item,
+    model::classify::Kind,
+    model::decode::decode,
+    model::event::Event,
+    model::signals::{self, ExitStatus},
     output::{
         self,
         escape::{argv, escape},
         json::{opt_string, string},
         Format,
     },
-    replay,
-    signals::{self, ExitStatus},
 };
 
 /// Groups kthread names: `kworker/u8:3` → `kworker/*`, `scsi_eh_1` → `scsi_eh_*`.
@@ -70,16 +69,15 @@ struct Report {
 }
 
 fn collect(path: &Path) -> Result<(crate::log::header::LogHeader, Report)> {
-    let (header, mut reader) = replay::open(path)?;
-    let mut table = replay::table(&header);
+    let (header, mut reader) = crate::log::open(path)?;
+    let mut table = header.task_table();
     let mut r = Report::default();
     for e in table.iter() {
         *r.snapshot.entry(e.kind()).or_default() += 1;
     }
-    let mut full = crate::log::expand_buffer();
     while let Some(item) = reader.next() {
         let raw = match item {
-            Ok(Item::Event(stored)) => crate::log::expand(stored, &mut full),
+            Ok(Item::Event(raw)) => raw,
             Ok(Item::Lost { tag, count, .. }) => {
                 let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
                 let n = r.lost.entry(name).or_default();
@@ -205,7 +203,7 @@ fn lifetime(h: &Helper) -> String {
 fn text(
     header: &crate::log::header::LogHeader,
     r: &Report,
-    clock: crate::clock::WallClock,
+    clock: crate::model::clock::WallClock,
 ) -> String {
     let mut s = String::new();
     let span = |ns: Option<u64>| ns.map_or("-".to_string(), |n| clock.rfc3339(n));
@@ -299,7 +297,7 @@ fn text(
 fn json(
     header: &crate::log::header::LogHeader,
     r: &Report,
-    clock: crate::clock::WallClock,
+    clock: crate::model::clock::WallClock,
 ) -> Vec<u8> {
     let mut o = Vec::new();
     let s = |o: &mut Vec<u8>, v: &str| string(o, v);
@@ -435,7 +433,7 @@ fn json(
 
 pub fn run(path: &Path, format: Format) -> Result<()> {
     let (header, report) = collect(path)?;
-    let clock = replay::clock(&header);
+    let clock = header.wall_clock();
     let out = match format {
         Format::Text => text(&header, &report, clock).into_bytes(),
         Format::Json => json(&header, &report, clock),

@@ -12,10 +12,13 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 use crate::{
-    classify::Kind,
+    model::{
+        classify::Kind,
+        procfs::Procfs,
+        snapshot::{self, parent_of},
+        tasks::{Entry, TaskTable},
+    },
     output::escape::escape,
-    ps::{load_table, parent_of},
-    tasks::{Entry, TaskTable},
 };
 
 pub struct TreeOptions {
@@ -89,7 +92,7 @@ fn render_from(
 }
 
 pub fn run(opts: TreeOptions) -> Result<()> {
-    let (table, _) = load_table(opts.proc_root)?;
+    let table = snapshot::take(&Procfs::new(opts.proc_root))?.table;
     let text = render(&table, opts.root)?;
     std::io::stdout()
         .lock()

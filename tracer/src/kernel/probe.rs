@@ -11,7 +11,7 @@ use std::{io, os::fd::FromRawFd as _};
 
 use tracer_common::KernelFeatures;
 
-use crate::btf::Btf;
+use crate::kernel::btf::Btf;
 
 /// `bpf_get_current_task_btf` (5.11+).
 const BPF_FUNC_GET_CURRENT_TASK_BTF: i32 = 158;
@@ -171,7 +171,7 @@ fn try_load(btf: &Btf<'_>, tracepoint: &str, insns: &[Insn]) -> Result<(), Strin
     let err = io::Error::last_os_error();
     let text =
         String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned();
-    let verdict = crate::verifier::verdict(&text).unwrap_or_else(|| err.to_string());
+    let verdict = crate::kernel::verifier::verdict(&text).unwrap_or_else(|| err.to_string());
     if std::env::var_os("TRACER_PROBE_LOG").is_some() {
         // Debugging a probe on a new kernel: its whole verifier log.
         eprintln!("tracer: probe on {tracepoint} refused ({err}):\n{text}");

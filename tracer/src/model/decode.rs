@@ -10,8 +10,8 @@ use tracer_common::{
 };
 
 use crate::{
-    event::{c_string, Event, Record, Task},
-    signals::{Disposition, ExitStatus, GenerateResult},
+    model::event::{c_string, Event, Record, Task},
+    model::signals::{Disposition, ExitStatus, GenerateResult},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]

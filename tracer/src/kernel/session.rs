@@ -15,10 +15,11 @@ use tokio::{
 use tracer_common::{EventKind, KernelFilter};
 
 use crate::{
-    clock::{self, WallClock},
-    loader::{self, LoadOptions},
-    procfs::{self, ProcTask, Procfs},
-    tasks::TaskTable,
+    kernel::loader::{self, LoadOptions},
+    model::clock::{self, WallClock},
+    model::procfs::{self, ProcTask, Procfs},
+    model::tasks::TaskTable,
+    model::{counts::Counts, snapshot},
 };
 
 /// Longest a record waits in the ring on a quiet machine.
@@ -37,6 +38,29 @@ pub struct SessionOptions {
     pub verbose: bool,
     /// Test hook: programs to load in a form the verifier refuses.
     pub refuse_mask: u32,
+    /// procfs mount the start-up snapshot is read from.
+    pub proc_root: PathBuf,
+    /// Say on stderr when tracing starts (`ps --live` keeps quiet).
+    pub announce: bool,
+}
+
+impl SessionOptions {
+    /// Every event, default sizes, until stopped.
+    pub fn new(btf: PathBuf) -> SessionOptions {
+        SessionOptions {
+            btf,
+            ring_bytes: 16 << 20,
+            filter: KernelFilter::ALL,
+            duration: None,
+            bench_stats: false,
+            helper_map_entries: tracer_common::HELPER_MAP_ENTRIES,
+            strict: false,
+            verbose: false,
+            refuse_mask: 0,
+            proc_root: PathBuf::from("/proc"),
+            announce: true,
+        }
+    }
 }
 
 /// What a sink gets to start with.
@@ -77,70 +101,6 @@ pub enum Ended {
     Sink,
 }
 
-/// Counts per kind tag of records seen, for summaries.
-#[derive(Default, Clone)]
-pub struct Counts {
-    pub by_kind: [u64; EventKind::COUNTERS as usize],
-    pub lost: [u64; EventKind::COUNTERS as usize],
-}
-
-impl Counts {
-    pub fn total(&self) -> u64 {
-        self.by_kind.iter().sum()
-    }
-
-    pub fn lost_total(&self) -> u64 {
-        self.lost.iter().sum()
-    }
-
-    /// Counts a raw record by its header's kind tag (bytes 2..4).
-    pub fn count_raw(&mut self, raw: &[u8]) {
-        if let Some(tag) = raw.get(2..4) {
-            let tag = u16::from_le_bytes([tag[0], tag[1]]) as usize;
-            if let Some(n) = self.by_kind.get_mut(tag) {
-                *n += 1;
-            }
-        }
-    }
-
-    /// `tracer: 12 events: fork 3, ...` and `tracer: lost 0 events`.
-    pub fn summary(&self) -> String {
-        let by_kind: Vec<String> = EventKind::ALL
-            .iter()
-            .map(|k| format!("{} {}", k.name(), self.by_kind[*k as usize]))
-            .collect();
-        let lost: Vec<String> = EventKind::ALL
-            .iter()
-            .filter(|k| self.lost[**k as usize] > 0)
-            .map(|k| format!("{} {}", k.name(), self.lost[*k as usize]))
-            .collect();
-        let mut s = format!("tracer: {} events: {}\n", self.total(), by_kind.join(", "));
-        if lost.is_empty() {
-            s.push_str("tracer: lost 0 events");
-        } else {
-            s.push_str(&format!(
-                "tracer: lost {} events ({})",
-                self.lost_total(),
-                lost.join(", ")
-            ));
-        }
-        s
-    }
-}
-
-/// The procfs snapshot and the task table seeded from it.
-fn snapshot() -> Result<(Vec<ProcTask>, Option<String>, TaskTable)> {
-    let procfs = Procfs::system();
-    let tasks = procfs.tasks()?;
-    let init_cgroup = procfs.init_cgroup();
-    let table = TaskTable::from_snapshot(
-        tasks.clone(),
-        init_cgroup.as_deref(),
-        procfs::clock_ticks_per_sec(),
-    );
-    Ok((tasks, init_cgroup, table))
-}
-
 struct Drain<'a> {
     counts: &'a mut Counts,
 }
@@ -176,7 +136,7 @@ pub async fn run<S: Sink>(
     // Mark the helpers that exist before attaching, so a child one forks
     // while we start up is marked by the kernel too.
     let quick = TaskTable::from_snapshot(
-        Procfs::system().processes(),
+        Procfs::new(&opts.proc_root).processes(),
         None,
         procfs::clock_ticks_per_sec(),
     );
@@ -185,8 +145,8 @@ pub async fn run<S: Sink>(
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
     // Seeding again covers helpers born between the two looks.
-    let (tasks, init_cgroup, table) = snapshot()?;
-    session.seed_umh(table.umh_groups())?;
+    let snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
+    session.seed_umh(snap.table.umh_groups())?;
     let ring = session.take_ring()?;
     // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
     // always returns that same fd.
@@ -218,15 +178,17 @@ pub async fn run<S: Sink>(
     let mut sink = make_sink(Start {
         clock: WallClock::now(),
         started_boot_ns,
-        tasks,
-        init_cgroup,
-        table,
+        tasks: snap.tasks,
+        init_cgroup: snap.init_cgroup,
+        table: snap.table,
         missing: session.missing().to_vec(),
     })?;
-    eprintln!(
-        "tracer: attached {} programs; Ctrl-C to stop",
-        session.program_count()
-    );
+    if opts.announce {
+        eprintln!(
+            "tracer: attached {} programs; Ctrl-C to stop",
+            session.program_count()
+        );
+    }
     let mut counts = Counts::default();
     let mut reported = [0u64; EventKind::COUNTERS as usize];
     let mut check_lost =
@@ -308,20 +270,7 @@ fn bench_stats(session: &loader::Session, counts: &Counts) -> String {
         counts.total(),
         counts.lost_total(),
         tv(ru.ru_utime) + tv(ru.ru_stime),
-        peak_rss_kb(),
+        procfs::peak_rss_kb(),
         programs.join(",")
     )
-}
-
-/// VmHWM: this image's peak RSS. (`ru_maxrss` is not it: exec keeps the
-/// high-water mark of the image the process replaced.)
-pub fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

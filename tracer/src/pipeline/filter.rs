@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use tracer_common::{EventKind, KernelFilter, SIGNALS_ALL, SIGNALS_KERNEL_SIDE};
 
-use crate::{classify::Kind, event::Record, tasks::Annotation};
+use crate::{model::classify::Kind, model::event::Record, model::tasks::Annotation};
 
 /// An `--event` name: one kind, or `signal` for both signal events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,8 +141,9 @@ impl TraceFilter {
         {
             return false;
         }
-        let has_pid =
-            |t: &crate::event::Task| self.pids.contains(&t.pid) || self.pids.contains(&t.tgid);
+        let has_pid = |t: &crate::model::event::Task| {
+            self.pids.contains(&t.pid) || self.pids.contains(&t.tgid)
+        };
         if !self.pids.is_empty() && !has_pid(subject) && !other.is_some_and(has_pid) {
             return false;
         }

@@ -4,7 +4,7 @@
 use anyhow::{Context as _, Result};
 use tracer_common::KernelOffsets;
 
-use crate::btf::Btf;
+use crate::kernel::btf::Btf;
 
 pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     let off = |ty: &str, path: &[&str]| {

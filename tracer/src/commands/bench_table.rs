@@ -4,13 +4,14 @@
 
 use anyhow::Result;
 
-use crate::{
+use crate::model::{
     event::{Event, Record, Task},
-    ps::load_table,
+    procfs::{self, Procfs},
+    snapshot,
 };
 
 pub fn run(n: u32) -> Result<()> {
-    let (mut table, _) = load_table("/proc".into())?;
+    let mut table = snapshot::take(&Procfs::system())?.table;
     let parent = Task {
         pid: std::process::id(),
         tgid: std::process::id(),
@@ -52,7 +53,7 @@ pub fn run(n: u32) -> Result<()> {
     println!(
         "{{\"tasks\":{},\"maxrss_kb\":{}}}",
         table.iter().count(),
-        crate::session::peak_rss_kb()
+        procfs::peak_rss_kb()
     );
     Ok(())
 }

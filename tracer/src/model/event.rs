@@ -2,7 +2,7 @@
 
 use tracer_common::{EventKind, TaskInfo};
 
-use crate::signals::{Disposition, ExitStatus, GenerateResult};
+use crate::model::signals::{Disposition, ExitStatus, GenerateResult};
 
 /// Events a session could not see: the kernel refused the program that
 /// emits them. Live sessions say so at start; logs keep it in the header.

@@ -1,4 +1,11 @@
-//! `tracer trace`: a live session that prints each event.
+//! The event pipeline shared by every stream of records, live or recorded:
+//! decode → task table (lineage, kinds) → annotate → filter → format.
+//!
+//! `trace` feeds it from the ring buffer, `replay` and `export` from a log;
+//! the output format is a [`Formatter`], so a new output is a new
+//! formatter, not a new loop.
+
+pub mod filter;
 
 use std::io::{ErrorKind, Write};
 
@@ -6,44 +13,54 @@ use anyhow::Result;
 use tracer_common::EventKind;
 
 use crate::{
-    decode::decode,
-    filter::TraceFilter,
-    output::{self, Format, Formatter},
-    session::{self, Flow, SessionOptions, Sink},
-    tasks::TaskTable,
+    kernel::session::{Flow, Sink},
+    model::counts::Counts,
+    model::{decode::decode, tasks::TaskTable},
+    output::Formatter,
 };
+use filter::TraceFilter;
 
-pub struct TraceOptions {
-    pub session: SessionOptions,
-    pub format: Format,
-    pub filter: TraceFilter,
+/// Buffered output is written once it passes this, so a busy machine
+/// cannot grow it without bound.
+const FLUSH_AT: usize = 1 << 20;
+
+/// Where lost-record notices go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostNotices {
+    /// A warning on stderr, as live `trace` prints them.
+    Stderr,
+    /// In the output stream, in order with the records (`export`), where the
+    /// format has a line for them.
+    Inline,
 }
 
-/// Decodes, annotates, filters and formats records; shared with replay.
-pub struct Printer<W: Write> {
-    pub out: W,
+pub struct Pipeline<W: Write> {
+    out: W,
     buf: Vec<u8>,
     formatter: Box<dyn Formatter>,
-    pub table: TaskTable,
+    table: TaskTable,
     filter: TraceFilter,
-    pub undecodable: u64,
+    lost: LostNotices,
+    undecodable: u64,
     /// A write to the output failed (other than the reader going away).
-    pub failed: Option<std::io::Error>,
+    failed: Option<std::io::Error>,
 }
 
-impl<W: Write> Printer<W> {
+impl<W: Write> Pipeline<W> {
     pub fn new(
         out: W,
         formatter: Box<dyn Formatter>,
         table: TaskTable,
         filter: TraceFilter,
+        lost: LostNotices,
     ) -> Self {
-        let mut p = Printer {
+        let mut p = Pipeline {
             out,
             buf: Vec::with_capacity(1 << 16),
             formatter,
             table,
             filter,
+            lost,
             undecodable: 0,
             failed: None,
         };
@@ -54,7 +71,7 @@ impl<W: Write> Printer<W> {
         p
     }
 
-    /// One raw record; false if it could not be decoded.
+    /// One full-size record; false if it could not be decoded.
     pub fn record(&mut self, raw: &[u8]) -> bool {
         match decode(raw) {
             Ok(rec) => {
@@ -74,6 +91,21 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// `count` records of kind `tag` were lost in the kernel.
+    pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64) {
+        let kind = EventKind::from_tag(tag);
+        if self.lost == LostNotices::Inline
+            && self.formatter.lost(&mut self.buf, kind, count, boot_ns)
+        {
+            return;
+        }
+        eprintln!(
+            "tracer: warning: {count} {} events lost (ring buffer full); \
+             a larger --ring-buffer-size or a filter helps",
+            kind.map_or("unknown", EventKind::name)
+        );
+    }
+
     /// Writes what is buffered. `Stop` when stdout is gone (e.g. `| head`).
     pub fn flush(&mut self) -> Flow {
         let res = self
@@ -91,13 +123,17 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    /// A line of the caller's own, kept in order with the records.
-    pub fn line(&mut self, line: &[u8]) {
-        self.buf.extend_from_slice(line);
+    /// Bounds the buffer on a busy machine.
+    pub fn flush_if_full(&mut self) -> Flow {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()
+        } else {
+            Flow::Continue
+        }
     }
 
     /// The end-of-session summary, to stderr; an output error, if any.
-    pub fn finish(mut self, counts: &crate::session::Counts) -> Result<()> {
+    pub fn finish(mut self, counts: &Counts) -> Result<()> {
         let _ = self.flush();
         eprintln!("{}", counts.summary());
         if self.undecodable > 0 {
@@ -108,47 +144,20 @@ impl<W: Write> Printer<W> {
             None => Ok(()),
         }
     }
-
-    /// Bounds the buffer on a busy machine.
-    pub fn flush_if_full(&mut self) -> Flow {
-        if self.buf.len() >= 1 << 20 {
-            self.flush()
-        } else {
-            Flow::Continue
-        }
-    }
 }
 
-impl<W: Write> Sink for Printer<W> {
+impl<W: Write> Sink for Pipeline<W> {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
-        Printer::record(self, raw);
+        Pipeline::record(self, raw);
         Ok(self.flush_if_full())
     }
 
-    fn lost(&mut self, kind: EventKind, count: u64, _boot_ns: u64) -> Result<()> {
-        eprintln!(
-            "tracer: warning: {count} {} events lost (ring buffer full); \
-             a larger --ring-buffer-size or a filter helps",
-            kind.name()
-        );
+    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()> {
+        Pipeline::lost(self, kind as u16, count, boot_ns);
         Ok(())
     }
 
     fn flush(&mut self) -> Result<Flow> {
-        Ok(Printer::flush(self))
+        Ok(Pipeline::flush(self))
     }
-}
-
-pub async fn run(opts: TraceOptions) -> Result<()> {
-    let (format, filter) = (opts.format, opts.filter);
-    let (printer, counts, _) = session::run(opts.session, |start| {
-        Ok(Printer::new(
-            std::io::stdout().lock(),
-            output::formatter(format, start.clock, crate::flags::PfNames::running()),
-            start.table,
-            filter,
-        ))
-    })
-    .await?;
-    printer.finish(&counts)
 }

@@ -7,13 +7,16 @@ use anyhow::{Context as _, Result};
 use tracer_common::{EventKind, KernelFilter};
 
 use crate::{
-    classify::Kind,
-    decode::decode,
-    flags,
-    loader::{self, LoadOptions},
+    kernel::session::{self, Flow, SessionOptions, Sink},
+    model::{
+        classify::Kind,
+        decode::decode,
+        flags,
+        procfs::Procfs,
+        snapshot::{self, parent_of},
+        tasks::{Entry, TaskTable},
+    },
     output::{escape::escape, json::string, Format},
-    procfs::{self, Procfs},
-    tasks::{Entry, TaskTable},
 };
 
 pub struct PsOptions {
@@ -53,15 +56,6 @@ fn notes(table: &TaskTable, has_kthread_line: bool) -> Vec<String> {
     notes
 }
 
-/// The lineage parent: a thread's process, else the real parent.
-pub fn parent_of(e: &Entry) -> u32 {
-    if e.pid != e.tgid {
-        e.tgid
-    } else {
-        e.ppid
-    }
-}
-
 fn yn(b: bool) -> &'static str {
     if b {
         "yes"
@@ -77,78 +71,66 @@ fn opt(b: Option<bool>) -> &'static str {
     }
 }
 
-pub fn load_table(proc_root: PathBuf) -> Result<(TaskTable, bool)> {
-    let procfs = Procfs::new(proc_root);
-    let tasks = procfs.tasks().context("taking the task snapshot")?;
-    let has_kthread_line = tasks.iter().any(|t| t.kthread_line.is_some());
-    let table = TaskTable::from_snapshot(
-        tasks,
-        procfs.init_cgroup().as_deref(),
-        procfs::clock_ticks_per_sec(),
-    );
-    Ok((table, has_kthread_line))
+/// Tasks born while a short live session ran, merged into the snapshot
+/// the session starts from, with the task that created each.
+struct Merge {
+    table: TaskTable,
+}
+
+impl Sink for Merge {
+    fn record(&mut self, raw: &[u8]) -> Result<Flow> {
+        match decode(raw) {
+            Ok(rec) => {
+                self.table.apply(&rec);
+            }
+            Err(e) => eprintln!("tracer: warning: skipped a bad record: {e}"),
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn lost(&mut self, _kind: EventKind, _count: u64, _boot_ns: u64) -> Result<()> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<Flow> {
+        Ok(Flow::Continue)
+    }
 }
 
 /// The procfs snapshot merged with the events of a short live session.
-fn live_table(
-    proc_root: PathBuf,
-    settle: Duration,
-    btf: &std::path::Path,
-) -> Result<(TaskTable, bool)> {
+async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Result<TaskTable> {
     let lineage_events = [
         EventKind::Fork,
         EventKind::Exec,
         EventKind::Exit,
         EventKind::Rename,
     ];
-    let mut session = loader::load(&LoadOptions {
-        btf_path: btf,
-        ring_bytes: 16 << 20,
-        helper_map_entries: 16384,
+    let opts = SessionOptions {
         filter: KernelFilter {
             event_mask: lineage_events.iter().fold(0, |m, k| m | k.bit()),
             ..KernelFilter::ALL
         },
-        strict: false,
-        verbose: false,
-        refuse_mask: 0,
-    })?;
-    session.attach()?;
-    let mut ring = session.take_ring()?;
-    // Attached first, then the snapshot: a task born in between is in both
-    // and merges by pid + start time.
-    let (mut table, has_kthread_line) = load_table(proc_root)?;
-    let drain = |ring: &mut aya::maps::RingBuf<_>, table: &mut TaskTable| {
-        while let Some(item) = ring.next() {
-            match decode(&item) {
-                Ok(rec) => {
-                    table.apply(&rec);
-                }
-                Err(e) => eprintln!("tracer: warning: skipped a bad record: {e}"),
-            }
-        }
+        duration: Some(settle),
+        proc_root,
+        announce: false,
+        ..SessionOptions::new(btf)
     };
-    // Drain as we wait, so a long window cannot overflow the ring.
-    let deadline = std::time::Instant::now() + settle;
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        drain(&mut ring, &mut table);
-        std::thread::sleep(left.min(Duration::from_millis(50)));
+    let (merge, counts, _) = session::run(opts, |start| Ok(Merge { table: start.table })).await?;
+    if counts.lost_total() > 0 {
+        eprintln!(
+            "tracer: warning: {} events lost; tasks born meanwhile may be missing",
+            counts.lost_total()
+        );
     }
-    session.detach()?;
-    drain(&mut ring, &mut table);
-    let lost: u64 = session.lost()?.iter().map(|(_, n)| n).sum();
-    if lost > 0 {
-        eprintln!("tracer: warning: {lost} events lost; tasks born meanwhile may be missing");
-    }
-    Ok((table, has_kthread_line))
+    Ok(merge.table)
 }
 
-pub fn run(opts: PsOptions) -> Result<()> {
-    let (table, has_kthread_line) = match &opts.live {
-        Some((settle, btf)) => live_table(opts.proc_root, *settle, btf)?,
-        None => load_table(opts.proc_root)?,
+pub async fn run(opts: PsOptions) -> Result<()> {
+    let table = match opts.live {
+        Some((settle, btf)) => live_table(opts.proc_root, settle, btf).await?,
+        None => snapshot::take(&Procfs::new(opts.proc_root))?.table,
     };
-    for note in notes(&table, has_kthread_line) {
+    for note in notes(&table, snapshot::has_kthread_line(&table)) {
         eprintln!("tracer: note: {note}");
     }
     let mut rows: Vec<&Entry> = table

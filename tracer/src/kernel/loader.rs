@@ -17,8 +17,8 @@ use aya::{
 };
 use tracer_common::{EventKind, KernelFeatures, KernelFilter};
 
-pub use crate::event::Missing;
-use crate::{btf, offsets, privileges, probe, verifier};
+pub use crate::model::event::Missing;
+use crate::{kernel::btf, kernel::offsets, kernel::privileges, kernel::probe, kernel::verifier};
 
 /// The object built from `tracer-ebpf` by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));
@@ -292,8 +292,8 @@ impl Session {
     }
 
     /// The reader of the programs' own log messages; call once.
-    pub fn take_logger(&mut self) -> Option<crate::kernel_log::KernelLogger> {
-        crate::kernel_log::init(&mut self.ebpf)
+    pub fn take_logger(&mut self) -> Option<crate::kernel::ebpf_log::KernelLogger> {
+        crate::kernel::ebpf_log::init(&mut self.ebpf)
     }
 
     /// The event ring buffer; call once.

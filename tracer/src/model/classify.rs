@@ -4,7 +4,7 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::flags::{PF_IO_WORKER, PF_KTHREAD, PF_USER_WORKER, PF_WQ_WORKER};
+use crate::model::flags::{PF_IO_WORKER, PF_KTHREAD, PF_USER_WORKER, PF_WQ_WORKER};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {

@@ -12,11 +12,11 @@ use std::{
 };
 
 use crate::{
-    classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
-    event::{Event, Record, Task},
-    flags::PF_KTHREAD,
-    procfs::ProcTask,
-    signals::{ExitStatus, GenerateResult},
+    model::classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
+    model::event::{Event, Record, Task},
+    model::flags::PF_KTHREAD,
+    model::procfs::ProcTask,
+    model::signals::{ExitStatus, GenerateResult},
 };
 
 /// The Fx hash (as rustc uses): pids are small integers the kernel hands
@@ -553,9 +553,9 @@ mod tests {
 
     use super::*;
     use crate::{
-        event::{Event, Record, Task},
-        procfs::Procfs,
-        signals::{ExitStatus, GenerateResult},
+        model::event::{Event, Record, Task},
+        model::procfs::Procfs,
+        model::signals::{ExitStatus, GenerateResult},
     };
 
     const KTHREADD: u32 = 0x208040;

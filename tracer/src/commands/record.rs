@@ -11,13 +11,13 @@ use anyhow::{Context as _, Result};
 use tracer_common::{EventKind, FORMAT_VERSION};
 
 use crate::{
-    clock,
+    kernel::session::{self, Ended, Flow, SessionOptions, Sink},
     log::{
         header::LogHeader,
         writer::{self, LogWriter},
     },
-    procfs,
-    session::{self, Ended, Flow, SessionOptions, Sink},
+    model::clock,
+    model::procfs,
 };
 
 pub struct RecordOptions {
@@ -34,7 +34,6 @@ struct Recorder {
     lost: u64,
     /// For the once-a-second status line on a terminal.
     status: Option<(Instant, u64)>,
-    scratch: Vec<u8>,
 }
 
 impl Recorder {
@@ -49,8 +48,7 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
-        let stored = crate::log::compact(raw, &mut self.scratch);
-        self.log.event(stored).map_err(|e| self.write_error(e))?;
+        self.log.event(raw).map_err(|e| self.write_error(e))?;
         self.events += 1;
         match self.max_size {
             Some(max) if self.log.written() >= max => Ok(Flow::Stop),
@@ -119,7 +117,6 @@ pub async fn run(opts: RecordOptions) -> Result<()> {
             events: 0,
             lost: 0,
             status,
-            scratch: Vec::with_capacity(1024),
         })
     })
     .await?;

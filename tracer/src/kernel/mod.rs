@@ -1,0 +1,12 @@
+//! Everything that talks to the running kernel: its BTF and the offsets
+//! and read modes taken from it, loading and attaching the eBPF programs,
+//! and the live session that drains their ring buffer.
+
+pub mod btf;
+pub mod ebpf_log;
+pub mod loader;
+pub mod offsets;
+pub mod privileges;
+pub mod probe;
+pub mod session;
+pub mod verifier;

@@ -1,0 +1,59 @@
+//! Event frames store kernel records compactly: string space past the used
+//! lengths cleared (the kernel leaves it as the ring held it), trailing
+//! zeros dropped. The writer compacts and the reader expands; nothing
+//! outside the log layer knows.
+
+use tracer_common::{EventKind, ExecEvent, FORMAT_VERSION};
+
+/// The largest kernel record.
+pub(super) const MAX_RECORD: usize = 1024;
+const _: () = assert!(EventKind::Exec.record_size() <= MAX_RECORD);
+
+/// A kernel record as stored: string space past the used lengths cleared
+/// (the kernel leaves it as the ring held it), trailing zeros dropped.
+pub(super) fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    scratch.clear();
+    scratch.extend_from_slice(raw);
+    let is_exec = raw.len() == EventKind::Exec.record_size()
+        && raw.get(..2) == Some(&FORMAT_VERSION.to_le_bytes()[..])
+        && raw.get(2..4) == Some(&(EventKind::Exec as u16).to_le_bytes()[..]);
+    if is_exec {
+        if let Some(e) = tracer_common::read_plain::<ExecEvent>(raw) {
+            let clear = |buf: &mut Vec<u8>, at: usize, used: usize, cap: usize| {
+                buf[at + used.min(cap)..at + cap].fill(0);
+            };
+            let name_at = core::mem::offset_of!(ExecEvent, filename);
+            let args_at = core::mem::offset_of!(ExecEvent, args);
+            clear(
+                scratch,
+                name_at,
+                usize::from(e.filename_len),
+                e.filename.len(),
+            );
+            clear(scratch, args_at, usize::from(e.args_len), e.args.len());
+        }
+    }
+    let end = scratch.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &scratch[..end]
+}
+
+/// A stored record back at its full size: zeros restored up to the size of
+/// its kind (unknown kinds and oversized records are left as they are, for
+/// the decoder to reject).
+pub(super) fn expand<'a>(stored: &'a [u8], scratch: &'a mut [u8; MAX_RECORD]) -> &'a [u8] {
+    let size = stored
+        .get(2..4)
+        .and_then(|t| EventKind::from_tag(u16::from_le_bytes([t[0], t[1]])))
+        .map_or(0, EventKind::record_size);
+    if stored.len() >= size {
+        return stored;
+    }
+    scratch[..stored.len()].copy_from_slice(stored);
+    scratch[stored.len()..size].fill(0);
+    &scratch[..size]
+}
+
+/// Scratch space for [`expand`].
+pub(super) fn expand_buffer() -> Box<[u8; MAX_RECORD]> {
+    Box::new([0; MAX_RECORD])
+}

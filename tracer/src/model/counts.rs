@@ -1,0 +1,62 @@
+//! Records seen and lost, by kind, for end-of-session summaries.
+
+use tracer_common::EventKind;
+
+/// Counts per kind tag of records seen, for summaries.
+#[derive(Default, Clone)]
+pub struct Counts {
+    pub by_kind: [u64; EventKind::COUNTERS as usize],
+    pub lost: [u64; EventKind::COUNTERS as usize],
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.by_kind.iter().sum()
+    }
+
+    pub fn lost_total(&self) -> u64 {
+        self.lost.iter().sum()
+    }
+
+    /// Counts a raw record by its header's kind tag (bytes 2..4).
+    pub fn count_raw(&mut self, raw: &[u8]) {
+        if let Some(tag) = raw.get(2..4) {
+            let tag = u16::from_le_bytes([tag[0], tag[1]]) as usize;
+            if let Some(n) = self.by_kind.get_mut(tag) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// `count` more records of kind `tag` lost (saturating: a damaged log
+    /// may claim anything).
+    pub fn count_lost(&mut self, tag: u16, count: u64) {
+        if let Some(n) = self.lost.get_mut(usize::from(tag)) {
+            *n = n.saturating_add(count);
+        }
+    }
+
+    /// `tracer: 12 events: fork 3, ...` and `tracer: lost 0 events`.
+    pub fn summary(&self) -> String {
+        let by_kind: Vec<String> = EventKind::ALL
+            .iter()
+            .map(|k| format!("{} {}", k.name(), self.by_kind[*k as usize]))
+            .collect();
+        let lost: Vec<String> = EventKind::ALL
+            .iter()
+            .filter(|k| self.lost[**k as usize] > 0)
+            .map(|k| format!("{} {}", k.name(), self.lost[*k as usize]))
+            .collect();
+        let mut s = format!("tracer: {} events: {}\n", self.total(), by_kind.join(", "));
+        if lost.is_empty() {
+            s.push_str("tracer: lost 0 events");
+        } else {
+            s.push_str(&format!(
+                "tracer: lost {} events ({})",
+                self.lost_total(),
+                lost.join(", ")
+            ));
+        }
+        s
+    }
+}

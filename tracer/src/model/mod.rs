@@ -1,0 +1,14 @@
+//! What tracer knows about tasks: records decoded into events, the task
+//! table that follows lineage through them, the kernel-thread tests and
+//! kinds, procfs snapshots, PF_* flag names, signals and clocks.
+
+pub mod classify;
+pub mod clock;
+pub mod counts;
+pub mod decode;
+pub mod event;
+pub mod flags;
+pub mod procfs;
+pub mod signals;
+pub mod snapshot;
+pub mod tasks;
