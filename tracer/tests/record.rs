@@ -172,6 +172,8 @@ fn replay_equals_live_and_report_counts_match() {
     assert_eq!(helpers.len(), 1, "{report}");
     assert!(str_of(helpers[0], "spawner_comm").starts_with("kworker/"));
     assert_eq!(helpers[0]["end"], "exited 0");
+    assert_eq!(helpers[0]["exit"]["exited"], 0, "{report}");
+    assert_eq!(helpers[0]["exit"]["signal"], Value::Null, "{report}");
     let kthreadd_signals: u64 = report["signals_to_kernel_side"]
         .as_array()
         .unwrap()

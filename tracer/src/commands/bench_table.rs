@@ -51,9 +51,8 @@ pub fn run(n: u32) -> Result<()> {
         }));
     }
     println!(
-        "{{\"tasks\":{},\"maxrss_kb\":{}}}",
-        table.iter().count(),
-        procfs::peak_rss_kb()
+        "{}",
+        serde_json::json!({"tasks": table.iter().count(), "maxrss_kb": procfs::peak_rss_kb()})
     );
     Ok(())
 }

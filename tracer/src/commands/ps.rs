@@ -4,6 +4,7 @@
 use std::{io::Write as _, path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, Result};
+use serde_json::json;
 use tracer_common::{EventKind, KernelFilter};
 
 use crate::{
@@ -16,7 +17,7 @@ use crate::{
         snapshot::{self, parent_of},
         tasks::{Entry, TaskTable},
     },
-    output::{escape::escape, json::string, Format},
+    output::{escape::escape, Format},
 };
 
 pub struct PsOptions {
@@ -183,42 +184,30 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                 );
             }
             Format::Json => {
-                let _ = write!(
-                    out,
-                    "{{\"pid\":{},\"tgid\":{},\"ppid\":{},\"parent\":{},\"comm\":",
-                    e.pid,
-                    e.tgid,
-                    e.ppid,
-                    parent_of(e)
-                );
-                string(&mut out, &e.comm);
-                out.extend_from_slice(b",\"kind\":");
-                string(&mut out, e.kind().name());
-                match &e.creator {
-                    Some((c, _)) => {
-                        let _ = write!(out, ",\"creator\":{c}");
-                    }
-                    None => out.extend_from_slice(b",\"creator\":null"),
-                }
-                out.extend_from_slice(b",\"flags\":");
-                pf.write_json(&mut out, e.flags);
-                let _ = write!(
-                    out,
-                    ",\"flags_raw\":{},\"tests\":{{\"pf_kthread\":{},\"no_mm\":{},\
-                     \"kthreadd_lineage\":\"{}\",\"root_cgroup\":{},\"root_cgroup_reliable\":{},\
-                     \"io_worker\":{},\"user_worker\":{},\"umh\":{},\"umh_child\":{}}},\"disagree\":{}}}",
-                    e.flags,
-                    v.pf_kthread,
-                    v.no_mm,
-                    v.kthreadd_lineage.name(),
-                    v.root_cgroup.map_or("null".to_string(), |b| b.to_string()),
-                    v.root_cgroup_reliable,
-                    v.io_worker,
-                    v.user_worker,
-                    v.umh,
-                    v.umh_child,
-                    v.disagree()
-                );
+                let row = json!({
+                    "pid": e.pid,
+                    "tgid": e.tgid,
+                    "ppid": e.ppid,
+                    "parent": parent_of(e),
+                    "comm": &*e.comm,
+                    "kind": e.kind().name(),
+                    "creator": e.creator.as_ref().map(|(pid, _)| pid),
+                    "flags": pf.names(e.flags).collect::<Vec<_>>(),
+                    "flags_raw": e.flags,
+                    "tests": {
+                        "pf_kthread": v.pf_kthread,
+                        "no_mm": v.no_mm,
+                        "kthreadd_lineage": v.kthreadd_lineage.name(),
+                        "root_cgroup": v.root_cgroup,
+                        "root_cgroup_reliable": v.root_cgroup_reliable,
+                        "io_worker": v.io_worker,
+                        "user_worker": v.user_worker,
+                        "umh": v.umh,
+                        "umh_child": v.umh_child,
+                    },
+                    "disagree": v.disagree(),
+                });
+                serde_json::to_writer(&mut out, &row).expect("a Value always serializes");
                 out.push(b'\n');
             }
         }

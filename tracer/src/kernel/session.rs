@@ -8,13 +8,15 @@ use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, RingBuf};
+use serde_json::json;
 use tokio::{
     io::{unix::AsyncFd, Interest},
-    signal::unix::{signal, SignalKind},
+    signal::unix::{signal, Signal, SignalKind},
 };
 use tracer_common::{EventKind, KernelFilter};
 
 use crate::{
+    kernel::ebpf_log::KernelLogger,
     kernel::loader::{self, LoadOptions},
     model::clock::{self, WallClock},
     model::procfs::{self, ProcTask, Procfs},
@@ -101,27 +103,34 @@ pub enum Ended {
     Sink,
 }
 
-struct Drain<'a> {
-    counts: &'a mut Counts,
-}
-
-impl Drain<'_> {
-    fn all<S: Sink>(&mut self, ring: &mut RingBuf<MapData>, sink: &mut S) -> Result<Flow> {
-        while let Some(item) = ring.next() {
-            self.counts.count_raw(&item);
-            if sink.record(&item)? == Flow::Stop {
-                return Ok(Flow::Stop);
-            }
+/// Feeds every record waiting in `ring` to `sink`, then flushes it.
+fn drain<S: Sink>(ring: &mut RingBuf<MapData>, counts: &mut Counts, sink: &mut S) -> Result<Flow> {
+    while let Some(item) = ring.next() {
+        counts.count_raw(&item);
+        if sink.record(&item)? == Flow::Stop {
+            return Ok(Flow::Stop);
         }
-        sink.flush()
     }
+    sink.flush()
 }
 
-/// Runs a session. `make_sink` gets the start-up state once attached.
-pub async fn run<S: Sink>(
-    opts: SessionOptions,
-    make_sink: impl FnOnce(Start) -> Result<S>,
-) -> Result<(S, Counts, Ended)> {
+/// The attached programs and the streams a running session reads.
+struct Live {
+    session: loader::Session,
+    ring: AsyncFd<RingBuf<MapData>>,
+    logs: Option<AsyncFd<KernelLogger>>,
+    counts: Counts,
+    /// Loss totals already passed to the sink, by kind tag.
+    reported: [u64; EventKind::COUNTERS as usize],
+    /// Installed before the sink starts, so Ctrl-C right after start-up
+    /// still stops cleanly.
+    sigint: Signal,
+    sigterm: Signal,
+}
+
+/// Loads and attaches the programs, then snapshots procfs: the state a
+/// sink starts from.
+fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     // Events are recorded from the moment the programs attach.
     let started_boot_ns = clock::boottime_ns();
     let mut session = loader::load(&LoadOptions {
@@ -150,127 +159,152 @@ pub async fn run<S: Sink>(
     let ring = session.take_ring()?;
     // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
     // always returns that same fd.
-    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+    let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
         .map_err(|e| anyhow::anyhow!("polling the ring buffer: {e}"))?;
-    let logger = session.take_logger();
-    // SAFETY: the logger owns its ring's map fd for its whole life.
-    let mut logs = match logger {
+    let logs = match session.take_logger() {
+        // SAFETY: the logger owns its ring's map fd for its whole life.
         Some(l) => Some(
             unsafe { AsyncFd::register_with_interest(l, Interest::READABLE) }
                 .map_err(|e| anyhow::anyhow!("polling the kernel log: {e}"))?,
         ),
         None => None,
     };
-    let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    // The kernel wakes us only past a fill threshold; this picks up the
-    // rest within a short, bounded delay.
-    let mut poll = tokio::time::interval(POLL);
-    let deadline = async {
-        match opts.duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(deadline);
-
-    let mut sink = make_sink(Start {
+    let sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let start = Start {
         clock: WallClock::now(),
         started_boot_ns,
         tasks: snap.tasks,
         init_cgroup: snap.init_cgroup,
         table: snap.table,
         missing: session.missing().to_vec(),
-    })?;
+    };
+    let live = Live {
+        session,
+        ring,
+        logs,
+        counts: Counts::default(),
+        reported: [0; EventKind::COUNTERS as usize],
+        sigint,
+        sigterm,
+    };
+    Ok((live, start))
+}
+
+impl Live {
+    /// Passes new kernel loss counts to the sink.
+    fn check_lost<S: Sink>(&mut self, sink: &mut S) -> Result<()> {
+        for (kind, total) in self.session.lost()? {
+            let delta = total - self.reported[kind as usize];
+            if delta > 0 {
+                self.reported[kind as usize] = total;
+                self.counts.lost[kind as usize] = total;
+                sink.lost(kind, delta, clock::boottime_ns())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds the sink until a signal, the time limit, or the sink says stop.
+    async fn serve<S: Sink>(&mut self, sink: &mut S, duration: Option<Duration>) -> Result<Ended> {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // The kernel wakes us only past a fill threshold; this picks up the
+        // rest within a short, bounded delay.
+        let mut poll = tokio::time::interval(POLL);
+        let deadline = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                guard = self.ring.readable_mut() => {
+                    let mut guard = guard.context("waiting on the ring buffer")?;
+                    if drain(guard.get_inner_mut(), &mut self.counts, sink)? == Flow::Stop {
+                        return Ok(Ended::Sink);
+                    }
+                    // Clear, then drain again: a record committed between the
+                    // first drain and the clear would otherwise wait for the next.
+                    guard.clear_ready();
+                    if drain(guard.get_inner_mut(), &mut self.counts, sink)? == Flow::Stop {
+                        return Ok(Ended::Sink);
+                    }
+                }
+                _ = poll.tick() => {
+                    if drain(self.ring.get_mut(), &mut self.counts, sink)? == Flow::Stop {
+                        return Ok(Ended::Sink);
+                    }
+                }
+                _ = tick.tick() => {
+                    self.check_lost(sink)?;
+                    sink.tick();
+                }
+                guard = async { self.logs.as_mut().expect("guarded").readable_mut().await }, if self.logs.is_some() => {
+                    let mut guard = guard.context("waiting on the kernel log")?;
+                    guard.get_inner_mut().flush();
+                    guard.clear_ready();
+                }
+                _ = &mut deadline => return Ok(Ended::Duration),
+                _ = self.sigint.recv() => return Ok(Ended::Signal),
+                _ = self.sigterm.recv() => return Ok(Ended::Signal),
+            }
+        }
+    }
+
+    /// Detaches, drains what is left (unless the sink asked to stop) and
+    /// takes the final loss counts.
+    fn finish<S: Sink>(mut self, sink: &mut S, ended: &Ended, bench_stats: bool) -> Result<Counts> {
+        self.session.detach()?;
+        if *ended != Ended::Sink {
+            drain(self.ring.get_mut(), &mut self.counts, sink)?;
+        }
+        self.check_lost(sink)?;
+        if bench_stats {
+            eprintln!("tracer-stats: {}", stats(&self.session, &self.counts));
+        }
+        Ok(self.counts)
+    }
+}
+
+/// Runs a session. `make_sink` gets the start-up state once attached.
+pub async fn run<S: Sink>(
+    opts: SessionOptions,
+    make_sink: impl FnOnce(Start) -> Result<S>,
+) -> Result<(S, Counts, Ended)> {
+    let (mut live, start) = attach(&opts)?;
+    let mut sink = make_sink(start)?;
     if opts.announce {
         eprintln!(
             "tracer: attached {} programs; Ctrl-C to stop",
-            session.program_count()
+            live.session.program_count()
         );
     }
-    let mut counts = Counts::default();
-    let mut reported = [0u64; EventKind::COUNTERS as usize];
-    let mut check_lost =
-        |session: &loader::Session, sink: &mut S, counts: &mut Counts| -> Result<()> {
-            for (kind, total) in session.lost()? {
-                let delta = total - reported[kind as usize];
-                if delta > 0 {
-                    reported[kind as usize] = total;
-                    counts.lost[kind as usize] = total;
-                    sink.lost(kind, delta, clock::boottime_ns())?;
-                }
-            }
-            Ok(())
-        };
-    let ended = loop {
-        tokio::select! {
-            guard = ring.readable_mut() => {
-                let mut guard = guard.context("waiting on the ring buffer")?;
-                let mut drain = Drain { counts: &mut counts };
-                if drain.all(guard.get_inner_mut(), &mut sink)? == Flow::Stop {
-                    break Ended::Sink;
-                }
-                // Clear, then drain again: a record committed between the
-                // first drain and the clear would otherwise wait for the next.
-                guard.clear_ready();
-                if drain.all(guard.get_inner_mut(), &mut sink)? == Flow::Stop {
-                    break Ended::Sink;
-                }
-            }
-            _ = poll.tick() => {
-                let mut drain = Drain { counts: &mut counts };
-                if drain.all(ring.get_mut(), &mut sink)? == Flow::Stop {
-                    break Ended::Sink;
-                }
-            }
-            _ = tick.tick() => {
-                check_lost(&session, &mut sink, &mut counts)?;
-                sink.tick();
-            }
-            guard = async { logs.as_mut().expect("guarded").readable_mut().await }, if logs.is_some() => {
-                let mut guard = guard.context("waiting on the kernel log")?;
-                guard.get_inner_mut().flush();
-                guard.clear_ready();
-            }
-            _ = &mut deadline => break Ended::Duration,
-            _ = sigint.recv() => break Ended::Signal,
-            _ = sigterm.recv() => break Ended::Signal,
-        }
-    };
-    session.detach()?;
-    if ended != Ended::Sink {
-        Drain {
-            counts: &mut counts,
-        }
-        .all(ring.get_mut(), &mut sink)?;
-    }
-    check_lost(&session, &mut sink, &mut counts)?;
-    if opts.bench_stats {
-        eprintln!("tracer-stats: {}", bench_stats(&session, &counts));
-    }
+    let ended = live.serve(&mut sink, opts.duration).await?;
+    let counts = live.finish(&mut sink, &ended, opts.bench_stats)?;
     Ok((sink, counts, ended))
 }
 
 /// Kernel time per program, this process's CPU time and peak RSS, events
 /// and losses, as one JSON object.
-fn bench_stats(session: &loader::Session, counts: &Counts) -> String {
+fn stats(session: &loader::Session, counts: &Counts) -> String {
     // SAFETY: getrusage fills the struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: a valid, writable rusage.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
-    let programs: Vec<String> = session
+    let programs: serde_json::Map<String, serde_json::Value> = session
         .program_stats()
         .iter()
-        .map(|(name, runs, ns)| format!("\"{name}\":{{\"runs\":{runs},\"ns\":{ns}}}"))
+        .map(|(name, runs, ns)| (name.to_string(), json!({"runs": runs, "ns": ns})))
         .collect();
-    format!(
-        "{{\"events\":{},\"lost\":{},\"cpu_ns\":{},\"maxrss_kb\":{},\"programs\":{{{}}}}}",
-        counts.total(),
-        counts.lost_total(),
-        tv(ru.ru_utime) + tv(ru.ru_stime),
-        procfs::peak_rss_kb(),
-        programs.join(",")
-    )
+    json!({
+        "events": counts.total(),
+        "lost": counts.lost_total(),
+        "cpu_ns": tv(ru.ru_utime) + tv(ru.ru_stime),
+        "maxrss_kb": procfs::peak_rss_kb(),
+        "programs": programs,
+    })
+    .to_string()
 }

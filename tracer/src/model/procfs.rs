@@ -193,6 +193,19 @@ pub fn clock_ticks_per_sec() -> u64 {
     }
 }
 
+/// VmHWM: this image's peak RSS. (`ru_maxrss` is not it: exec keeps the
+/// high-water mark of the image the process replaced.)
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,17 +234,4 @@ mod tests {
         assert_eq!(kthreadd.comm, "kthreadd");
         assert!(!kthreadd.has_mm);
     }
-}
-
-/// VmHWM: this image's peak RSS. (`ru_maxrss` is not it: exec keeps the
-/// high-water mark of the image the process replaced.)
-pub fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -23,8 +23,9 @@ use crate::{
 /// Version of the JSON field set (event lines and the report), bumped with
 /// every change to a field's name or meaning. 2: `flags` names bits as the
 /// recording kernel does, unknown bits as hex strings; the report gained
-/// `missing_events` and `json_version`.
-pub const JSON_VERSION: u32 = 2;
+/// `missing_events` and `json_version`. 3: each report helper has `exit`,
+/// how it ended as data (`exited`, `signal`, `core_dumped`, `killer`).
+pub const JSON_VERSION: u32 = 3;
 
 pub struct Json {
     clock: WallClock,

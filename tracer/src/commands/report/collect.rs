@@ -1,0 +1,261 @@
+//! A log read into report data: counts, helpers and signals as values. No
+//! prose here; the printers word it.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::Path,
+};
+
+use anyhow::Result;
+use tracer_common::EventKind;
+
+use crate::{
+    log::{
+        self,
+        header::LogHeader,
+        reader::{Damage, Item},
+    },
+    model::{
+        classify::Kind,
+        decode::decode,
+        event::{Event, Record},
+        signals::{self, ExitStatus},
+        tasks::{Annotation, Killer, TaskTable},
+    },
+};
+
+/// A user-mode helper's life, as the log saw it.
+#[derive(Default)]
+pub struct Helper {
+    pub pid: u32,
+    pub path: Option<String>,
+    pub argv: Vec<String>,
+    /// Pid and comm of the task that forked it (a kworker).
+    pub spawner: Option<(u32, String)>,
+    pub start_ns: u64,
+    pub end: Option<HelperEnd>,
+    /// Tasks it forked.
+    pub children: u64,
+}
+
+pub struct HelperEnd {
+    pub boot_ns: u64,
+    pub status: ExitStatus,
+    /// Who sent the fatal signal, when its generation was seen.
+    pub killer: Option<Killer>,
+}
+
+impl Helper {
+    pub fn lifetime_ns(&self) -> Option<u64> {
+        self.end
+            .as_ref()
+            .map(|e| e.boot_ns.saturating_sub(self.start_ns))
+    }
+}
+
+/// Signals to kernel-side tasks are counted by this key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SignalKey {
+    pub sender_pid: u32,
+    pub sender_comm: String,
+    pub target_pid: u32,
+    pub target_comm: String,
+    pub target_kind: Kind,
+    pub signal: String,
+    pub result: String,
+}
+
+#[derive(Default)]
+pub struct Report {
+    pub first_ns: Option<u64>,
+    pub last_ns: u64,
+    /// Tasks by kind when recording began, and tasks born during it.
+    pub snapshot: BTreeMap<Kind, u64>,
+    pub new_tasks: BTreeMap<Kind, u64>,
+    /// Kthread (pid, start) → current name, for grouping by final name.
+    kthreads: HashMap<(u32, u64), String>,
+    pub helpers: Vec<Helper>,
+    helper_index: HashMap<(u32, u64), usize>,
+    pub signals: BTreeMap<SignalKey, u64>,
+    pub lost: BTreeMap<&'static str, u64>,
+    pub damage: Vec<Damage>,
+    pub events: u64,
+    pub undecodable: u64,
+}
+
+/// Groups kthread names: `kworker/u8:3` → `kworker/*`, `scsi_eh_1` → `scsi_eh_*`.
+pub fn name_pattern(comm: &str) -> String {
+    if let Some((prefix, _)) = comm.split_once('/') {
+        return format!("{prefix}/*");
+    }
+    let trimmed = comm.trim_end_matches(|c: char| c.is_ascii_digit());
+    if trimmed.len() < comm.len() {
+        format!("{trimmed}*")
+    } else {
+        comm.to_string()
+    }
+}
+
+/// Reads the whole log at `path`.
+pub fn collect(path: &Path) -> Result<(LogHeader, Report)> {
+    let (header, mut reader) = log::open(path)?;
+    let mut table = header.task_table();
+    let mut r = Report::default();
+    for e in table.iter() {
+        *r.snapshot.entry(e.kind()).or_default() += 1;
+    }
+    while let Some(item) = reader.next() {
+        match item {
+            Ok(Item::Event(raw)) => r.event(raw, &mut table),
+            Ok(Item::Lost { tag, count, .. }) => {
+                let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
+                let n = r.lost.entry(name).or_default();
+                *n = n.saturating_add(count);
+            }
+            Ok(Item::End { .. }) => {}
+            Err(damage) => r.damage.push(damage),
+        }
+    }
+    Ok((header, r))
+}
+
+impl Report {
+    /// Kthreads created, grouped by [`name_pattern`] of their final name.
+    pub fn kthread_groups(&self) -> BTreeMap<String, u64> {
+        let mut groups = BTreeMap::new();
+        for name in self.kthreads.values() {
+            *groups.entry(name_pattern(name)).or_default() += 1;
+        }
+        groups
+    }
+
+    fn event(&mut self, raw: &[u8], table: &mut TaskTable) {
+        let Ok(rec) = decode(raw) else {
+            self.undecodable += 1;
+            return;
+        };
+        self.events += 1;
+        self.first_ns.get_or_insert(rec.boot_ns);
+        self.last_ns = self.last_ns.max(rec.boot_ns);
+        let ann = table.apply(&rec);
+        match &rec.event {
+            Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
+            Event::Rename { task, new_comm } => {
+                if let Some(name) = self.kthreads.get_mut(&(task.pid, task.start_ns)) {
+                    name.clone_from(new_comm);
+                }
+            }
+            Event::Exec {
+                task,
+                filename,
+                argv,
+                ..
+            } if ann.subject == Kind::Umh => {
+                let h = self.helper_entry(task.pid, task.start_ns, &ann);
+                h.path = Some(filename.clone());
+                h.argv = argv.clone();
+            }
+            Event::Exit { task, status, .. } if task.pid == task.tgid => {
+                if let Some(&idx) = self.helper_index.get(&(task.pid, task.start_ns)) {
+                    self.helpers[idx].end = Some(HelperEnd {
+                        boot_ns: rec.boot_ns,
+                        status: *status,
+                        killer: ann.killer.clone(),
+                    });
+                }
+            }
+            Event::SignalGenerate { .. } if ann.subject.kernel_side() => self.signal(&rec, &ann),
+            _ => {}
+        }
+    }
+
+    fn fork(
+        &mut self,
+        child: &crate::model::event::Task,
+        creator: &crate::model::event::Task,
+        ann: &Annotation,
+    ) {
+        *self.new_tasks.entry(ann.subject).or_default() += 1;
+        if matches!(ann.subject, Kind::Kthread | Kind::Kworker) {
+            self.kthreads
+                .insert((child.pid, child.start_ns), child.comm.clone());
+        }
+        if ann.subject == Kind::Umh && child.pid == child.tgid {
+            self.helper_index
+                .insert((child.pid, child.start_ns), self.helpers.len());
+            self.helpers.push(Helper {
+                pid: child.pid,
+                spawner: Some((creator.pid, creator.comm.clone())),
+                start_ns: child.start_ns,
+                ..Default::default()
+            });
+        }
+        if ann.subject == Kind::UmhChild {
+            // Credit the helper that made it (grandchildren count for the
+            // child that made them, not the helper).
+            if let Some(h) = self
+                .helpers
+                .iter_mut()
+                .rev()
+                .find(|h| h.pid == creator.tgid)
+            {
+                h.children += 1;
+            }
+        }
+    }
+
+    /// The helper (pid, start), created on its first sighting if its fork
+    /// came before the recording.
+    fn helper_entry(&mut self, pid: u32, start_ns: u64, ann: &Annotation) -> &mut Helper {
+        let helpers = &mut self.helpers;
+        let idx = *self.helper_index.entry((pid, start_ns)).or_insert_with(|| {
+            helpers.push(Helper {
+                pid,
+                start_ns,
+                spawner: ann
+                    .helper
+                    .as_ref()
+                    .and_then(|h| h.spawner.as_ref().map(|(p, c)| (*p, c.to_string()))),
+                ..Default::default()
+            });
+            helpers.len() - 1
+        });
+        &mut self.helpers[idx]
+    }
+
+    fn signal(&mut self, rec: &Record, ann: &Annotation) {
+        let Event::SignalGenerate {
+            sender,
+            target,
+            sig,
+            result,
+            ..
+        } = &rec.event
+        else {
+            return;
+        };
+        let key = SignalKey {
+            sender_pid: sender.pid,
+            sender_comm: sender.comm.clone(),
+            target_pid: target.pid,
+            target_comm: target.comm.clone(),
+            target_kind: ann.subject,
+            signal: signals::name(*sig).into_owned(),
+            result: result.name().into_owned(),
+        };
+        *self.signals.entry(key).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_pattern;
+
+    #[test]
+    fn groups_kthread_names() {
+        assert_eq!(name_pattern("kworker/u8:3"), "kworker/*");
+        assert_eq!(name_pattern("jbd2/loop0-8"), "jbd2/*");
+        assert_eq!(name_pattern("scsi_eh_1"), "scsi_eh_*");
+        assert_eq!(name_pattern("ext4lazyinit"), "ext4lazyinit");
+    }
+}

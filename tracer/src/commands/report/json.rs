@@ -1,0 +1,119 @@
+//! The report for programs: one JSON object (serde_json; a cold path).
+//! Field names are stable, versioned by [`JSON_VERSION`].
+
+use serde_json::{json, Map, Value};
+use tracer_common::SIGNALS_ALL;
+
+use super::{
+    collect::{Helper, HelperEnd, Report},
+    text,
+};
+use crate::{
+    log::header::LogHeader,
+    model::{
+        classify::Kind,
+        clock::WallClock,
+        signals::{self, ExitStatus},
+    },
+    output::json::JSON_VERSION,
+};
+
+fn by_kind(m: &std::collections::BTreeMap<Kind, u64>) -> Value {
+    m.iter()
+        .map(|(k, n)| (k.name().to_string(), json!(n)))
+        .collect::<Map<_, _>>()
+        .into()
+}
+
+/// How a helper ended, as data (`end` keeps the sentence).
+fn exit(end: &HelperEnd) -> Value {
+    let killer = end
+        .killer
+        .as_ref()
+        .map(|k| json!({"pid": k.pid, "tgid": k.tgid, "comm": &*k.comm, "uid": k.uid}));
+    match end.status {
+        ExitStatus::Exited(code) => {
+            json!({"exited": code, "signal": null, "core_dumped": false, "killer": null})
+        }
+        ExitStatus::Signaled { sig, core } => json!({
+            "exited": null,
+            "signal": signals::name(sig),
+            "core_dumped": core,
+            "killer": killer,
+        }),
+    }
+}
+
+fn helper(h: &Helper) -> Value {
+    let (spawner_pid, spawner_comm) = match &h.spawner {
+        Some((p, c)) => (json!(p), json!(c)),
+        None => (Value::Null, Value::Null),
+    };
+    json!({
+        "pid": h.pid,
+        "path": h.path,
+        "argv": h.argv,
+        "spawner_pid": spawner_pid,
+        "spawner_comm": spawner_comm,
+        "children": h.children,
+        "lifetime_ns": h.lifetime_ns(),
+        "end": h.end.as_ref().map(text::end),
+        "exit": h.end.as_ref().map(exit),
+    })
+}
+
+pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
+    let (start, end, span_ns) = match r.first_ns {
+        Some(first) => (
+            json!(clock.rfc3339(first)),
+            json!(clock.rfc3339(r.last_ns)),
+            r.last_ns - first,
+        ),
+        None => (Value::Null, Value::Null, 0),
+    };
+    let missing: Vec<Value> = header
+        .missing
+        .iter()
+        .map(|m| json!({"event": m.kind.name(), "program": m.kind.program(), "reason": m.reason}))
+        .collect();
+    let signals: Vec<Value> = r
+        .signals
+        .iter()
+        .map(|(k, n)| {
+            json!({
+                "count": n,
+                "signal": k.signal,
+                "sender_pid": k.sender_pid,
+                "sender_comm": k.sender_comm,
+                "target_pid": k.target_pid,
+                "target_comm": k.target_comm,
+                "target_kind": k.target_kind.name(),
+                "result": k.result,
+            })
+        })
+        .collect();
+    let report = json!({
+        "json_version": JSON_VERSION,
+        "hostname": header.hostname,
+        "kernel_release": header.kernel_release,
+        "boot_id": header.boot_id,
+        "recorded_from": clock.rfc3339(header.started_boot_ns),
+        "all_signals": header.kernel_filter.signals == SIGNALS_ALL,
+        "start": start,
+        "end": end,
+        "span_ns": span_ns,
+        "events": r.events,
+        "undecodable": r.undecodable,
+        "missing_events": missing,
+        "tasks_at_start": by_kind(&r.snapshot),
+        "tasks_new": by_kind(&r.new_tasks),
+        "kthreads_created": r.kthread_groups(),
+        "helpers": r.helpers.iter().map(helper).collect::<Vec<_>>(),
+        "signals_to_kernel_side": signals,
+        "lost": r.lost,
+        "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    let mut out = serde_json::to_vec(&report).expect("a Value always serializes");
+    out.push(b'\n');
+    out
+}

@@ -1,0 +1,125 @@
+//! The report for a person: sections of aligned lines. The only module that
+//! words report data.
+
+use tracer_common::SIGNALS_ALL;
+
+use super::collect::{Helper, HelperEnd, Report};
+use crate::{
+    log::header::LogHeader,
+    model::{classify::Kind, clock::WallClock, signals::ExitStatus},
+    output::{
+        self,
+        escape::{argv, escape},
+    },
+};
+
+/// `exited 0`, or `killed by SIGKILL from 999 (kill) uid=0`.
+pub fn end(end: &HelperEnd) -> String {
+    match (&end.status, &end.killer) {
+        (ExitStatus::Signaled { .. }, Some(k)) => {
+            format!("{} from {} ({}) uid={}", end.status, k.pid, k.comm, k.uid)
+        }
+        _ => end.status.to_string(),
+    }
+}
+
+fn lifetime(h: &Helper) -> String {
+    h.lifetime_ns()
+        .map(output::duration)
+        .unwrap_or_else(|| "still running".into())
+}
+
+pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
+    let mut s = String::new();
+    let span = |ns: Option<u64>| ns.map_or("-".to_string(), |n| clock.rfc3339(n));
+    let signals = if header.kernel_filter.signals == SIGNALS_ALL {
+        "all signals"
+    } else {
+        "signals to kernel-side tasks only"
+    };
+    s.push_str(&format!(
+        "log: {} on {} (kernel {}, boot {})\nrecorded from {} with {signals}\nspan: {} .. {} ({})\nevents: {}{}\n",
+        escape(&header.tracer_version),
+        escape(&header.hostname),
+        escape(&header.kernel_release),
+        escape(&header.boot_id),
+        clock.rfc3339(header.started_boot_ns),
+        span(r.first_ns),
+        span(r.first_ns.map(|_| r.last_ns)),
+        output::duration(r.last_ns.saturating_sub(r.first_ns.unwrap_or(r.last_ns))),
+        r.events,
+        if r.undecodable > 0 {
+            format!(" ({} undecodable)", r.undecodable)
+        } else {
+            String::new()
+        }
+    ));
+    if !header.missing.is_empty() {
+        s.push_str("\nmissing events (the kernel refused their programs):\n");
+        for m in &header.missing {
+            s.push_str(&format!(
+                "  {:<16} {}: {}\n",
+                m.kind.name(),
+                m.kind.program(),
+                m.reason
+            ));
+        }
+    }
+    s.push_str("\ntasks by kind (at start / new):\n");
+    for kind in Kind::ALL {
+        let (a, b) = (
+            r.snapshot.get(&kind).copied().unwrap_or(0),
+            r.new_tasks.get(&kind).copied().unwrap_or(0),
+        );
+        if a + b > 0 {
+            s.push_str(&format!("  {:<12} {a:>6} {b:>6}\n", kind.name()));
+        }
+    }
+    s.push_str("\nkthreads created:\n");
+    for (pattern, n) in r.kthread_groups() {
+        s.push_str(&format!("  {:<32} {n}\n", escape(&pattern)));
+    }
+    s.push_str("\nuser-mode helpers:\n");
+    for h in &r.helpers {
+        let spawner = h
+            .spawner
+            .as_ref()
+            .map_or("?".to_string(), |(p, c)| format!("{p} ({})", escape(c)));
+        s.push_str(&format!(
+            "  {} {} [{}] spawned by {spawner}, {} children, lived {}: {}\n",
+            h.pid,
+            escape(h.path.as_deref().unwrap_or("(no exec seen)")),
+            argv(&h.argv),
+            h.children,
+            lifetime(h),
+            // The killer's comm is the only task data in it.
+            escape(&h.end.as_ref().map_or("no exit seen".into(), end))
+        ));
+    }
+    s.push_str("\nsignals to kernel-side tasks (count):\n");
+    for (k, n) in &r.signals {
+        s.push_str(&format!(
+            "  {n:>6} {} from {} ({}) to {} ({}) [{}]: {}\n",
+            k.signal,
+            k.sender_pid,
+            escape(&k.sender_comm),
+            k.target_pid,
+            escape(&k.target_comm),
+            k.target_kind,
+            k.result
+        ));
+    }
+    s.push_str("\nlost events:");
+    if r.lost.is_empty() {
+        s.push_str(" 0\n");
+    } else {
+        s.push('\n');
+        for (kind, n) in &r.lost {
+            s.push_str(&format!("  {kind:<16} {n}\n"));
+        }
+    }
+    for d in &r.damage {
+        s.push_str(&format!("damage: {d}\n"));
+    }
+    s
+}
