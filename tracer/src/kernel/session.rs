@@ -92,7 +92,9 @@ pub trait Sink {
     /// End of a batch: flush buffered output.
     fn flush(&mut self) -> Result<Flow>;
     /// Once a second.
-    fn tick(&mut self) {}
+    fn tick(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Why a session ended.
@@ -239,7 +241,7 @@ impl Live {
                 }
                 _ = tick.tick() => {
                     self.check_lost(sink)?;
-                    sink.tick();
+                    sink.tick()?;
                 }
                 guard = async { self.logs.as_mut().expect("guarded").readable_mut().await }, if self.logs.is_some() => {
                     let mut guard = guard.context("waiting on the kernel log")?;

@@ -31,8 +31,12 @@ pub const LOG_VERSION: u16 = 2;
 pub const PREAMBLE_LEN: usize = 12;
 /// Length + checksum.
 pub const FRAME_HEAD: usize = 8;
-/// Larger lengths are damage, not data (a header of 100,000 tasks is ~15 MB).
-pub const MAX_FRAME: u32 = 64 << 20;
+/// The largest header frame: larger claims are damage, not data (a header
+/// of 100,000 tasks is ~15 MB). Other frames are as long as their record.
+pub const MAX_HEADER: u32 = 32 << 20;
+/// Payload bytes of a lost frame (kind tag, count, time) and an end frame.
+pub const LOST_PAYLOAD: usize = 18;
+pub const END_PAYLOAD: usize = 8;
 
 /// Frame types. Numbers are part of the format: never reuse one.
 pub const FRAME_HEADER: u8 = 1;

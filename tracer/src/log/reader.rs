@@ -1,10 +1,10 @@
 //! Reads a log back: every intact frame, and where damage is.
 
-use std::{fmt, ops::Range, path::Path};
+use std::{fmt, io::Read, ops::Range, path::Path};
 
 use super::{
-    compact, crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEAD, FRAME_HEADER,
-    FRAME_LOST, LOG_VERSION, MAGIC, PREAMBLE_LEN,
+    compact, crc32::crc32, header::LogHeader, END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD,
+    FRAME_HEADER, FRAME_LOST, LOG_VERSION, LOST_PAYLOAD, MAGIC, MAX_HEADER, PREAMBLE_LEN,
 };
 
 /// Why a file cannot be read as a log at all. Callers branch on these only
@@ -103,35 +103,95 @@ impl fmt::Display for DamagedInput {
 impl std::error::Error for DamagedInput {}
 
 pub struct LogReader {
-    data: Vec<u8>,
+    src: Box<dyn Read>,
+    /// A window on the file: `buf[pos..end]` is unread, `base` is the file
+    /// offset of `buf[0]`.
+    buf: Vec<u8>,
     pos: usize,
+    end: usize,
+    base: u64,
+    eof: bool,
     done: bool,
     /// Where a compacted event is restored to its full size.
     full: Box<[u8; compact::MAX_RECORD]>,
 }
 
-/// Event frames are small; a resync candidate claiming more is skipped
-/// without checksumming it, which keeps scanning damaged bytes linear.
-const MAX_RESYNC_FRAME: usize = 64 << 10;
+/// The window: large enough to scan with, small enough to bound memory
+/// whatever the file holds.
+const WINDOW: usize = 256 << 10;
+
+/// The payload length a frame of `kind` may have. Lengths are checked
+/// before checksums, so no stretch of bytes is checksummed more than a
+/// record's worth: reading and resynchronizing stay linear in the file.
+fn payload_len_ok(kind: u8, len: usize) -> bool {
+    match kind {
+        FRAME_EVENT => (1..=compact::MAX_RECORD).contains(&len),
+        FRAME_LOST => len == LOST_PAYLOAD,
+        FRAME_END => len == END_PAYLOAD,
+        _ => false,
+    }
+}
+
+/// Largest frame after the header: head, type byte, a whole record.
+const MAX_BODY_FRAME: usize = FRAME_HEAD + 1 + compact::MAX_RECORD;
+
+/// What kind of file `meta` is, for an error.
+fn file_type(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
 
 impl LogReader {
+    /// Opens a regular file; devices, FIFOs and sockets are refused before
+    /// any read (they could block forever or never end).
     pub fn open(path: &Path) -> Result<(LogHeader, LogReader), OpenError> {
-        if path.is_dir() {
-            return Err(OpenError::Io(format!("{} is a directory", path.display())));
-        }
-        let data = std::fs::read(path)
+        let meta = std::fs::metadata(path)
             .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
-        LogReader::from_bytes(data)
+        if !meta.is_file() {
+            return Err(OpenError::Io(format!(
+                "{} is {}: tracer reads logs from regular files",
+                path.display(),
+                file_type(&meta)
+            )));
+        }
+        let file = std::fs::File::open(path)
+            .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
+        LogReader::from_reader(Box::new(file))
     }
 
     pub fn from_bytes(data: Vec<u8>) -> Result<(LogHeader, LogReader), OpenError> {
-        if data.is_empty() {
+        LogReader::from_reader(Box::new(std::io::Cursor::new(data)))
+    }
+
+    /// Reads the preamble and header from `src`; memory stays bounded by
+    /// the header's size limit, whatever `src` holds.
+    pub fn from_reader(mut src: Box<dyn Read>) -> Result<(LogHeader, LogReader), OpenError> {
+        let io = |e: std::io::Error| OpenError::Io(format!("reading the log: {e}"));
+        let mut preamble = [0u8; PREAMBLE_LEN + FRAME_HEAD];
+        let got = read_full(&mut src, &mut preamble).map_err(io)?;
+        if got == 0 {
             return Err(OpenError::Empty);
         }
-        if data.len() < PREAMBLE_LEN || &data[..8] != MAGIC {
+        if got < MAGIC.len() || &preamble[..MAGIC.len()] != MAGIC {
             return Err(OpenError::NotALog);
         }
-        let version = u16::from_le_bytes([data[8], data[9]]);
+        if got < PREAMBLE_LEN {
+            return Err(OpenError::BadHeader("the file ends in the preamble".into()));
+        }
+        let version = u16::from_le_bytes([preamble[8], preamble[9]]);
         if version > LOG_VERSION {
             return Err(OpenError::Newer { found: version });
         }
@@ -140,43 +200,98 @@ impl LogReader {
                 "log version 0 was never written".into(),
             ));
         }
-        let mut reader = LogReader {
-            data,
-            pos: PREAMBLE_LEN,
+        if got < preamble.len() {
+            return Err(OpenError::BadHeader("checksum or length is wrong".into()));
+        }
+        let head = &preamble[PREAMBLE_LEN..];
+        let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+        if len == 0 || len > MAX_HEADER as usize {
+            return Err(OpenError::BadHeader(format!(
+                "it claims {len} bytes; a header holds 1 to {MAX_HEADER}"
+            )));
+        }
+        // Grows as bytes arrive: a short file never costs the claimed size.
+        let mut body = Vec::new();
+        (&mut src)
+            .take(len as u64)
+            .read_to_end(&mut body)
+            .map_err(io)?;
+        if body.len() < len || crc32(&[&body]) != crc {
+            return Err(OpenError::BadHeader("checksum or length is wrong".into()));
+        }
+        if body[0] != FRAME_HEADER {
+            return Err(OpenError::BadHeader(
+                "the first frame is not a header".into(),
+            ));
+        }
+        let header = LogHeader::decode(&body[1..], version)
+            .map_err(|e| OpenError::BadHeader(format!("{} is short", e.0)))?;
+        drop(body);
+        let reader = LogReader {
+            src,
+            buf: vec![0; WINDOW],
+            pos: 0,
+            end: 0,
+            base: (PREAMBLE_LEN + FRAME_HEAD + len) as u64,
+            eof: false,
             done: false,
             full: compact::expand_buffer(),
-        };
-        let header = match reader.frame_at(PREAMBLE_LEN, usize::MAX) {
-            Some((FRAME_HEADER, payload, next)) => {
-                let header = LogHeader::decode(&reader.data[payload], version)
-                    .map_err(|e| OpenError::BadHeader(format!("{} is short", e.0)))?;
-                reader.pos = next;
-                header
-            }
-            Some(_) => {
-                return Err(OpenError::BadHeader(
-                    "the first frame is not a header".into(),
-                ))
-            }
-            None => return Err(OpenError::BadHeader("checksum or length is wrong".into())),
         };
         Ok((header, reader))
     }
 
-    /// The intact frame at `at`: (type, payload range, next offset).
-    fn frame_at(&self, at: usize, max_len: usize) -> Option<(u8, Range<usize>, usize)> {
-        let head = self.data.get(at..at + FRAME_HEAD)?;
+    /// Makes at least `n` unread bytes available, unless the file ends
+    /// first; returns how many are.
+    fn fill(&mut self, n: usize) -> usize {
+        if self.end - self.pos >= n || self.eof {
+            return self.end - self.pos;
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        while self.end < n.min(self.buf.len()) {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(got) => self.end += got,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A read error ends the file here: what follows reads as
+                // a truncation at this offset.
+                Err(_) => {
+                    self.eof = true;
+                    break;
+                }
+            }
+        }
+        self.end - self.pos
+    }
+
+    /// The intact frame `at` bytes past `pos`, if one is there: (type,
+    /// payload range in `buf`, frame length). Needs the frame in the window.
+    fn frame_at(&self, at: usize) -> Option<(u8, Range<usize>, usize)> {
+        let start = self.pos + at;
+        let head = self.buf.get(start..start + FRAME_HEAD + 1)?;
         let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
-        let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
-        if len == 0 || len > max_len.min(super::MAX_FRAME as usize) {
+        let crc = u32::from_le_bytes(head[4..8].try_into().ok()?);
+        let kind = head[8];
+        if len == 0 || !payload_len_ok(kind, len - 1) {
             return None;
         }
-        let body = self.data.get(at + FRAME_HEAD..at + FRAME_HEAD + len)?;
+        let body = self.buf[..self.end].get(start + FRAME_HEAD..start + FRAME_HEAD + len)?;
         if crc32(&[body]) != crc {
             return None;
         }
-        let next = at + FRAME_HEAD + len;
-        Some((body[0], at + FRAME_HEAD + 1..next, next))
+        Some((
+            kind,
+            start + FRAME_HEAD + 1..start + FRAME_HEAD + len,
+            FRAME_HEAD + len,
+        ))
     }
 
     fn item(kind: u8, payload: &[u8]) -> Option<Item<'_>> {
@@ -198,41 +313,48 @@ impl LogReader {
     /// The next intact item, or the damage met on the way to it.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Item<'_>, Damage>> {
-        if self.done || self.pos >= self.data.len() {
+        if self.done || self.fill(MAX_BODY_FRAME) == 0 {
             return None;
         }
-        let start = self.pos;
-        if let Some((kind, payload, next)) = self.frame_at(start, usize::MAX) {
-            self.pos = next;
-            let payload = &self.data[payload];
-            let item = match kind {
-                FRAME_EVENT => Some(Item::Event(compact::expand(payload, &mut self.full))),
-                _ => LogReader::item(kind, payload),
-            };
-            return Some(match item {
-                Some(item) => Ok(item),
-                // An intact frame of a type this tracer does not know.
-                None => Err(Damage::Corrupt {
-                    offset: start as u64,
-                    len: (next - start) as u64,
-                }),
-            });
+        if let Some((kind, payload, len)) = self.frame_at(0) {
+            self.pos += len;
+            let payload = &self.buf[payload];
+            return Some(Ok(match kind {
+                FRAME_EVENT => Item::Event(compact::expand(payload, &mut self.full)),
+                _ => LogReader::item(kind, payload).expect("lengths checked"),
+            }));
         }
-        // Resynchronize on the next intact frame of a known type.
-        for at in start + 1..self.data.len() {
-            if let Some((kind, payload, _)) = self.frame_at(at, MAX_RESYNC_FRAME) {
-                if LogReader::item(kind, &self.data[payload]).is_some() {
-                    self.pos = at;
-                    return Some(Err(Damage::Corrupt {
-                        offset: start as u64,
-                        len: (at - start) as u64,
-                    }));
-                }
+        // Resynchronize on the next intact frame. Each offset is looked at
+        // once, with at most a record's worth of checksum.
+        let start = self.base + self.pos as u64;
+        self.pos += 1;
+        loop {
+            if self.fill(MAX_BODY_FRAME) == 0 {
+                break;
             }
+            if self.frame_at(0).is_some() {
+                return Some(Err(Damage::Corrupt {
+                    offset: start,
+                    len: self.base + self.pos as u64 - start,
+                }));
+            }
+            self.pos += 1;
         }
         self.done = true;
-        Some(Err(Damage::Truncated {
-            offset: start as u64,
-        }))
+        Some(Err(Damage::Truncated { offset: start }))
     }
+}
+
+/// Reads until `buf` is full or the input ends; the count read.
+fn read_full(src: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }

@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result};
 use bytes::BufMut;
 
 use super::{
-    compact, crc32::crc32, header::LogHeader, FRAME_END, FRAME_EVENT, FRAME_HEADER, FRAME_LOST,
-    LOG_VERSION, MAGIC, MAX_FRAME,
+    compact, crc32::crc32, header::LogHeader, END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD,
+    FRAME_HEADER, FRAME_LOST, LOG_VERSION, LOST_PAYLOAD, MAGIC, MAX_HEADER, PREAMBLE_LEN,
 };
 
 pub struct LogWriter<W: Write> {
@@ -21,7 +21,32 @@ pub struct LogWriter<W: Write> {
     scratch: Vec<u8>,
     /// A record as stored (see `compact.rs`).
     compacted: Vec<u8>,
+    /// The file may not grow past this (header and end frame included).
+    limit: u64,
 }
+
+/// An end frame's size: always kept free under the limit, so a full log
+/// still ends cleanly.
+const END_FRAME: u64 = (FRAME_HEAD + 1 + END_PAYLOAD) as u64;
+
+/// The size limit cannot hold the preamble, the header and an end frame.
+#[derive(Debug)]
+pub struct HeaderTooLarge {
+    pub needed: u64,
+    pub limit: u64,
+}
+
+impl std::fmt::Display for HeaderTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a size limit of {} bytes cannot hold even the log's header and end ({} bytes here)",
+            self.limit, self.needed
+        )
+    }
+}
+
+impl std::error::Error for HeaderTooLarge {}
 
 /// Creates `path` for a new log: mode 0600 (it holds process names and
 /// arguments), and never over an existing file (nothing recorded is lost).
@@ -31,12 +56,17 @@ pub fn create(path: &Path) -> Result<BufWriter<File>> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| match path.exists() {
-            true => format!(
+        .with_context(|| match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() && !path.exists() => format!(
+                "{} is a dangling symbolic link; tracer never writes through a link: \
+                 remove it or pick another name",
+                path.display()
+            ),
+            Ok(_) => format!(
                 "{} already exists; tracer never overwrites a log: remove it or pick another name",
                 path.display()
             ),
-            false => format!("creating {}", path.display()),
+            Err(_) => format!("creating {}", path.display()),
         })?;
     Ok(BufWriter::with_capacity(1 << 20, file))
 }
@@ -44,11 +74,18 @@ pub fn create(path: &Path) -> Result<BufWriter<File>> {
 impl<W: Write> LogWriter<W> {
     /// Starts a log: preamble and header.
     pub fn new(out: W, header: &LogHeader) -> io::Result<LogWriter<W>> {
+        LogWriter::with_limit(out, header, u64::MAX)
+    }
+
+    /// Starts a log that never grows past `limit` bytes: records that would
+    /// take it past (less room for the end frame) are refused, not written.
+    pub fn with_limit(out: W, header: &LogHeader, limit: u64) -> io::Result<LogWriter<W>> {
         let mut w = LogWriter {
             out,
             written: 0,
             scratch: Vec::with_capacity(4096),
             compacted: Vec::with_capacity(1024),
+            limit,
         };
         let mut preamble = Vec::with_capacity(12);
         preamble.put_slice(MAGIC);
@@ -58,16 +95,26 @@ impl<W: Write> LogWriter<W> {
         w.written += preamble.len() as u64;
         let mut payload = Vec::new();
         header.encode(&mut payload);
-        if payload.len() >= MAX_FRAME as usize {
+        if 1 + payload.len() > MAX_HEADER as usize {
             return Err(io::Error::other(format!(
                 "the start-up snapshot ({} tasks, {} bytes) exceeds the log's {} MiB frame limit",
                 header.tasks.len(),
                 payload.len(),
-                MAX_FRAME >> 20
+                MAX_HEADER >> 20
             )));
+        }
+        let needed = (PREAMBLE_LEN + FRAME_HEAD + 1 + payload.len()) as u64 + END_FRAME;
+        if needed > limit {
+            return Err(io::Error::other(HeaderTooLarge { needed, limit }));
         }
         w.frame(FRAME_HEADER, &payload)?;
         Ok(w)
+    }
+
+    /// Whether a frame of `payload` bytes fits under the limit.
+    fn room_for(&self, payload: usize) -> bool {
+        let frame = (FRAME_HEAD + 1 + payload) as u64;
+        self.written.saturating_add(frame).saturating_add(END_FRAME) <= self.limit
     }
 
     fn frame(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
@@ -84,21 +131,30 @@ impl<W: Write> LogWriter<W> {
     }
 
     /// One kernel ring-buffer record; the reader gives back the same
-    /// record, with unused string space zeroed.
-    pub fn event(&mut self, raw: &[u8]) -> io::Result<()> {
+    /// record, with unused string space zeroed. `Ok(false)`: the size limit
+    /// is reached and nothing was written.
+    pub fn event(&mut self, raw: &[u8]) -> io::Result<bool> {
         let mut compacted = std::mem::take(&mut self.compacted);
-        let res = self.frame(FRAME_EVENT, compact::compact(raw, &mut compacted));
+        let stored = compact::compact(raw, &mut compacted);
+        let res = match self.room_for(stored.len()) {
+            true => self.frame(FRAME_EVENT, stored).map(|()| true),
+            false => Ok(false),
+        };
         self.compacted = compacted;
         res
     }
 
     /// `count` records of kind `tag` the kernel could not queue.
-    pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64) -> io::Result<()> {
-        let mut p = [0u8; 18];
+    /// `Ok(false)`: the size limit is reached and nothing was written.
+    pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64) -> io::Result<bool> {
+        if !self.room_for(LOST_PAYLOAD) {
+            return Ok(false);
+        }
+        let mut p = [0u8; LOST_PAYLOAD];
         p[..2].copy_from_slice(&tag.to_le_bytes());
         p[2..10].copy_from_slice(&count.to_le_bytes());
         p[10..].copy_from_slice(&boot_ns.to_le_bytes());
-        self.frame(FRAME_LOST, &p)
+        self.frame(FRAME_LOST, &p).map(|()| true)
     }
 
     /// Marks a clean end (a log without it was cut short).
@@ -111,8 +167,17 @@ impl<W: Write> LogWriter<W> {
         self.out.flush()
     }
 
-    /// Bytes handed to the writer so far.
+    /// Bytes handed to the output so far.
     pub fn written(&self) -> u64 {
         self.written
+    }
+}
+
+impl LogWriter<BufWriter<File>> {
+    /// Flushes and asks the kernel to put the data on disk (fdatasync): what
+    /// was recorded survives a power loss from here on.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
     }
 }
