@@ -15,6 +15,10 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+use serde::{
+    de::{MapAccess, Visitor},
+    Deserialize, Deserializer,
+};
 
 use crate::workspace_root;
 
@@ -45,48 +49,68 @@ const MODES: [Mode; 3] = [
     },
 ];
 
-/// What `tracer --bench-stats` printed.
-#[derive(Default, Clone)]
+/// What `tracer --bench-stats` printed on its `tracer-stats:` line.
+#[derive(Default, Clone, Debug, PartialEq, Deserialize)]
 struct Stats {
     events: u64,
     lost: u64,
     cpu_ns: u64,
     maxrss_kb: u64,
-    /// (program, runs, ns)
-    programs: Vec<(String, u64, u64)>,
+    /// Per program, in the order the tracer lists them.
+    #[serde(deserialize_with = "programs_in_order")]
+    programs: Vec<ProgramStats>,
 }
 
-/// Pulls `"key":number` out of a flat JSON text.
-fn num(text: &str, key: &str) -> u64 {
-    let pat = format!("\"{key}\":");
-    text.find(&pat)
-        .and_then(|i| {
-            let rest = &text[i + pat.len()..];
-            let end = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            rest[..end].parse().ok()
-        })
-        .unwrap_or(0)
+#[derive(Clone, Debug, PartialEq)]
+struct ProgramStats {
+    name: String,
+    runs: u64,
+    ns: u64,
 }
 
-fn parse_stats(line: &str) -> Stats {
-    let mut s = Stats {
-        events: num(line, "events"),
-        lost: num(line, "lost"),
-        cpu_ns: num(line, "cpu_ns"),
-        maxrss_kb: num(line, "maxrss_kb"),
-        programs: Vec::new(),
-    };
-    if let Some(progs) = line.split("\"programs\":{").nth(1) {
-        for part in progs.split("},") {
-            if let Some((name, body)) = part.split_once("\":{") {
-                let name = name.trim_start_matches(['"', '{', ',']).to_string();
-                s.programs.push((name, num(body, "runs"), num(body, "ns")));
+/// `"programs":{"<name>":{"runs":N,"ns":N},...}` as a list in the tracer's
+/// order (a map would sort it by name).
+fn programs_in_order<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProgramStats>, D::Error> {
+    #[derive(Deserialize)]
+    struct RunsNs {
+        runs: u64,
+        ns: u64,
+    }
+    struct InOrder;
+    impl<'de> Visitor<'de> for InOrder {
+        type Value = Vec<ProgramStats>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of program name to {\"runs\",\"ns\"}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((name, RunsNs { runs, ns })) = map.next_entry::<String, RunsNs>()? {
+                out.push(ProgramStats { name, runs, ns });
             }
+            Ok(out)
         }
     }
-    s
+    d.deserialize_map(InOrder)
+}
+
+/// The tracer's stderr line with its [`Stats`], once it has stopped.
+const STATS_PREFIX: &str = "tracer-stats: ";
+
+/// Parses the JSON after [`STATS_PREFIX`].
+fn parse_stats(json: &str) -> Result<Stats> {
+    serde_json::from_str(json).with_context(|| format!("malformed tracer-stats line: {json}"))
+}
+
+/// What `tracer bench-table N` prints: `{"tasks":N,"maxrss_kb":N}`.
+#[derive(Deserialize)]
+struct TableStats {
+    maxrss_kb: u64,
+}
+
+/// What the workload prints: `{"workload":..,"ops":N,"ns":T}`.
+#[derive(Deserialize)]
+struct WorkloadStats {
+    ns: u64,
 }
 
 struct Bench {
@@ -108,7 +132,10 @@ impl Bench {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(num(&String::from_utf8_lossy(&out.stdout), "ns"))
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stats: WorkloadStats = serde_json::from_str(&stdout)
+            .with_context(|| format!("malformed workload {name} output: {stdout}"))?;
+        Ok(stats.ns)
     }
 
     /// One traced run: (workload ns, tracer stats, ms from spawn to attached).
@@ -144,14 +171,14 @@ impl Bench {
         let mut stats = None;
         for l in stderr.lines() {
             let l = l?;
-            if let Some(json) = l.strip_prefix("tracer-stats: ") {
-                stats = Some(parse_stats(json));
+            if let Some(json) = l.strip_prefix(STATS_PREFIX) {
+                stats = Some(json.to_string());
             }
         }
         let status = child.wait()?;
         let _ = std::fs::remove_file(&log);
         match (status.success(), stats) {
-            (true, Some(s)) => Ok((ns, s, attach_ms)),
+            (true, Some(json)) => Ok((ns, parse_stats(&json)?, attach_ms)),
             _ => bail!("tracer {} failed: {status}", mode.name),
         }
     }
@@ -373,7 +400,12 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
             let mut sums: Vec<(String, u64, u64)> = Vec::new();
             for (name, ops) in WORKLOADS {
                 let (_, stats, _) = bench.traced(mode, name, ops)?;
-                for (prog, runs, ns) in stats.programs {
+                for ProgramStats {
+                    name: prog,
+                    runs,
+                    ns,
+                } in stats.programs
+                {
                     match sums.iter_mut().find(|(p, _, _)| *p == prog) {
                         Some(e) => {
                             e.1 += runs;
@@ -393,7 +425,15 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         .args(["bench-table", "100000"])
         .output()
         .context("tracer bench-table")?;
-    let table_rss_mb = num(&String::from_utf8_lossy(&table.stdout), "maxrss_kb") as f64 / 1024.0;
+    let table_stdout = String::from_utf8_lossy(&table.stdout);
+    let table_stats: TableStats = serde_json::from_str(&table_stdout).with_context(|| {
+        format!(
+            "malformed tracer bench-table output ({}): stdout {table_stdout:?}, stderr {:?}",
+            table.status,
+            String::from_utf8_lossy(&table.stderr)
+        )
+    })?;
+    let table_rss_mb = table_stats.maxrss_kb as f64 / 1024.0;
     let attach_ms = median(&mut attach);
 
     let mut out = String::new();
@@ -547,4 +587,71 @@ fn machine() -> String {
     // SAFETY: sysconf has no memory-safety preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     format!("{cpus} CPUs, {cpu}, Linux {}", kernel.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_tracer_stats_line() {
+        let line = "tracer-stats: {\"events\":12,\"lost\":3,\"cpu_ns\":4500,\"maxrss_kb\":8192,\
+                    \"programs\":{\"sched_exec\":{\"runs\":10,\"ns\":900},\"exit\":{\"runs\":2,\"ns\":80}}}";
+        let stats = parse_stats(line.strip_prefix(STATS_PREFIX).unwrap()).unwrap();
+        assert_eq!(
+            stats,
+            Stats {
+                events: 12,
+                lost: 3,
+                cpu_ns: 4500,
+                maxrss_kb: 8192,
+                // The tracer's order, not sorted by name.
+                programs: vec![
+                    ProgramStats {
+                        name: "sched_exec".into(),
+                        runs: 10,
+                        ns: 900
+                    },
+                    ProgramStats {
+                        name: "exit".into(),
+                        runs: 2,
+                        ns: 80
+                    },
+                ],
+            }
+        );
+        let none =
+            parse_stats(r#"{"events":0,"lost":0,"cpu_ns":0,"maxrss_kb":0,"programs":{}}"#).unwrap();
+        assert!(none.programs.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_tracer_stats_line_is_an_error() {
+        for bad in [
+            "",
+            "{\"events\":1",
+            // A missing field is not read as 0.
+            r#"{"events":1,"lost":0,"cpu_ns":0,"programs":{}}"#,
+            r#"{"events":-1,"lost":0,"cpu_ns":0,"maxrss_kb":0,"programs":{}}"#,
+            r#"{"events":1,"lost":0,"cpu_ns":0,"maxrss_kb":0,"programs":{"p":{"runs":1}}}"#,
+        ] {
+            let err = parse_stats(bad).unwrap_err();
+            assert!(
+                format!("{err:#}").starts_with("malformed tracer-stats line"),
+                "{err:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_bench_table_and_workload_output() {
+        let table: TableStats =
+            serde_json::from_str("{\"tasks\":100000,\"maxrss_kb\":40960}\n").unwrap();
+        assert_eq!(table.maxrss_kb, 40960);
+        let run: WorkloadStats =
+            serde_json::from_str("{\"workload\":\"fork\",\"ops\":5000,\"ns\":123456789}\n")
+                .unwrap();
+        assert_eq!(run.ns, 123456789);
+        assert!(serde_json::from_str::<TableStats>("{\"tasks\":100000}").is_err());
+    }
 }
