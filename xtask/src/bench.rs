@@ -17,7 +17,7 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::{
     de::{MapAccess, Visitor},
-    Deserialize, Deserializer,
+    Deserialize, Deserializer, Serialize, Serializer,
 };
 
 use crate::workspace_root;
@@ -212,15 +212,67 @@ impl Drop for BpfStats {
     }
 }
 
+/// One workload under one mode; also a `runs` entry of bench.json.
+#[derive(Serialize)]
 struct Row {
     workload: &'static str,
     mode: &'static str,
+    #[serde(serialize_with = "fixed::<3, _>")]
     slowdown: f64,
+    #[serde(serialize_with = "fixed::<0, _>")]
     events_per_s: f64,
     lost: u64,
-    cpu_ns_per_event: f64,
+    #[serde(serialize_with = "fixed::<1, _>")]
     cpu_ms: f64,
+    #[serde(serialize_with = "fixed::<0, _>")]
+    cpu_ns_per_event: f64,
+    #[serde(serialize_with = "fixed::<1, _>")]
     maxrss_mb: f64,
+}
+
+/// In-kernel cost of one program under one mode, over all workloads; a
+/// `kernel_ns_per_run` entry of bench.json.
+#[derive(Serialize)]
+struct KernelCost {
+    program: String,
+    mode: &'static str,
+    /// Per run.
+    #[serde(serialize_with = "fixed::<0, _>")]
+    ns: f64,
+    runs: u64,
+}
+
+/// A peer's slowdown on one workload; a `peers` entry of bench.json.
+#[derive(Serialize)]
+struct PeerResult {
+    /// The peer's label.
+    tracer: &'static str,
+    workload: &'static str,
+    #[serde(serialize_with = "fixed::<3, _>")]
+    slowdown: f64,
+}
+
+/// target/bench/bench.json.
+#[derive(Serialize)]
+struct BenchJson<'a> {
+    machine: &'a str,
+    rounds: usize,
+    #[serde(serialize_with = "fixed::<1, _>")]
+    attach_ms: f64,
+    #[serde(serialize_with = "fixed::<1, _>")]
+    table_100k_rss_mb: f64,
+    runs: &'a [Row],
+    kernel_ns_per_run: &'a [KernelCost],
+    peers: &'a [PeerResult],
+}
+
+/// Writes `x` as the number `{x:.D}` prints: an integer for `D` = 0, null
+/// where it is not finite.
+fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    match format!("{x:.prec$}", prec = D).parse::<serde_json::Number>() {
+        Ok(n) => n.serialize(s),
+        Err(_) => s.serialize_none(),
+    }
 }
 
 /// Another tracer measured on the same workloads, where installed.
@@ -298,7 +350,7 @@ impl Drop for Tracefs {
 }
 
 /// Slowdown of each installed peer on its workloads: (label, workload, ratio).
-fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<(&'static str, &'static str, f64)>> {
+fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<PeerResult>> {
     let installed: Vec<&Peer> = PEERS.iter().filter(|p| installed(p.tool)).collect();
     if installed.is_empty() {
         return Ok(Vec::new());
@@ -328,7 +380,11 @@ fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<(&'static str, &'st
                 unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
                 child.wait()?;
             }
-            out.push((peer.label, name, median(&mut traced) / median(&mut base)));
+            out.push(PeerResult {
+                tracer: peer.label,
+                workload: name,
+                slowdown: median(&mut traced) / median(&mut base),
+            });
         }
     }
     Ok(out)
@@ -393,7 +449,7 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         }
     }
     // In-kernel cost per program, with BPF statistics on.
-    let mut kernel: Vec<(String, &'static str, f64, u64)> = Vec::new();
+    let mut kernel = Vec::new();
     {
         let _on = BpfStats::set(true)?;
         for mode in [&MODES[0], &MODES[2]] {
@@ -416,7 +472,12 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
                 }
             }
             for (prog, runs, ns) in sums {
-                kernel.push((prog, mode.name, ns as f64 / runs.max(1) as f64, runs));
+                kernel.push(KernelCost {
+                    program: prog,
+                    mode: mode.name,
+                    ns: ns as f64 / runs.max(1) as f64,
+                    runs,
+                });
             }
         }
     }
@@ -468,7 +529,13 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         );
     }
     let _ = writeln!(out, "\nin-kernel ns per run (all workloads):");
-    for (prog, mode, ns, runs) in &kernel {
+    for KernelCost {
+        program: prog,
+        mode,
+        ns,
+        runs,
+    } in &kernel
+    {
         let _ = writeln!(out, "  {prog:<20} {mode:<34} {ns:>7.0} ns  ({runs} runs)");
     }
     let _ = writeln!(out, "\nstart-up to attached: {attach_ms:.0} ms (median)");
@@ -486,7 +553,12 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
             out,
             "\nother tracers on the same workloads (output to /dev/null):"
         );
-        for (label, workload, ratio) in &peers {
+        for PeerResult {
+            tracer: label,
+            workload,
+            slowdown: ratio,
+        } in &peers
+        {
             let _ = writeln!(out, "  {workload:<9} {label:<36} {ratio:>6.2}x");
         }
     }
@@ -498,7 +570,7 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
     let mut check = |what: String, ok: bool| {
         let _ = writeln!(out, "  [{}] {what}", if ok { "met" } else { "NOT met" });
     };
-    let worst_kernel = kernel.iter().map(|k| k.2).fold(0.0, f64::max);
+    let worst_kernel = kernel.iter().map(|k| k.ns).fold(0.0, f64::max);
     check(
         format!("in-kernel cost <= 150 ns for every program (worst {worst_kernel:.0} ns)"),
         worst_kernel <= 150.0,
@@ -539,39 +611,25 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
 
     let dir = workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    let mut json = format!(
-        "{{\"machine\":{:?},\"rounds\":{rounds},\"attach_ms\":{attach_ms:.1},\"table_100k_rss_mb\":{table_rss_mb:.1},\"runs\":[",
-        machine()
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
-            json,
-            "{}{{\"workload\":\"{}\",\"mode\":{:?},\"slowdown\":{:.3},\"events_per_s\":{:.0},\"lost\":{},\"cpu_ms\":{:.1},\"cpu_ns_per_event\":{:.0},\"maxrss_mb\":{:.1}}}",
-            if i > 0 { "," } else { "" },
-            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ms, r.cpu_ns_per_event, r.maxrss_mb
-        );
-    }
-    json.push_str("],\"kernel_ns_per_run\":[");
-    for (i, (prog, mode, ns, runs)) in kernel.iter().enumerate() {
-        let _ = write!(
-            json,
-            "{}{{\"program\":\"{prog}\",\"mode\":{mode:?},\"ns\":{ns:.0},\"runs\":{runs}}}",
-            if i > 0 { "," } else { "" }
-        );
-    }
-    json.push_str("],\"peers\":[");
-    for (i, (label, workload, ratio)) in peers.iter().enumerate() {
-        let _ = write!(
-            json,
-            "{}{{\"tracer\":{label:?},\"workload\":\"{workload}\",\"slowdown\":{ratio:.3}}}",
-            if i > 0 { "," } else { "" }
-        );
-    }
-    json.push_str("]}\n");
+    let machine = machine();
+    let json = bench_json(&BenchJson {
+        machine: &machine,
+        rounds,
+        attach_ms,
+        table_100k_rss_mb: table_rss_mb,
+        runs: &rows,
+        kernel_ns_per_run: &kernel,
+        peers: &peers,
+    });
     let path = dir.join("bench.json");
     std::fs::write(&path, json)?;
     println!("\nJSON: {}", path.display());
     Ok(())
+}
+
+/// The text of bench.json: one line.
+fn bench_json(json: &BenchJson) -> String {
+    serde_json::to_string(json).expect("plain structs") + "\n"
 }
 
 fn machine() -> String {
@@ -653,5 +711,68 @@ mod tests {
                 .unwrap();
         assert_eq!(run.ns, 123456789);
         assert!(serde_json::from_str::<TableStats>("{\"tasks\":100000}").is_err());
+    }
+
+    #[test]
+    fn bench_json_keeps_its_fields_order_and_precision() {
+        let rows = [Row {
+            workload: "signal",
+            mode: MODES[2].name,
+            slowdown: 1.23456,
+            events_per_s: 1234567.4,
+            lost: 0,
+            cpu_ms: 12.34,
+            cpu_ns_per_event: 99.6,
+            maxrss_mb: 10.0,
+        }];
+        let kernel = [KernelCost {
+            program: "signal_generate".into(),
+            mode: MODES[2].name,
+            ns: 57.2,
+            runs: 1000,
+        }];
+        let peers = [PeerResult {
+            tracer: "libbpf-tools sigsnoop",
+            workload: "signal",
+            slowdown: 3.5,
+        }];
+        let json = bench_json(&BenchJson {
+            machine: "2 CPUs, \"Fancy\" CPU, Linux 6.1",
+            rounds: 5,
+            attach_ms: 42.04,
+            table_100k_rss_mb: 38.25,
+            runs: &rows,
+            kernel_ns_per_run: &kernel,
+            peers: &peers,
+        });
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"machine":"2 CPUs, \"Fancy\" CPU, Linux 6.1","rounds":5,"attach_ms":42.0,"#,
+                r#""table_100k_rss_mb":38.2,"runs":[{"workload":"signal","#,
+                r#""mode":"record --all-signals","slowdown":1.235,"events_per_s":1234567,"#,
+                r#""lost":0,"cpu_ms":12.3,"cpu_ns_per_event":100,"maxrss_mb":10.0}],"#,
+                r#""kernel_ns_per_run":[{"program":"signal_generate","#,
+                r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
+                r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
+                r#""slowdown":3.5}]}"#,
+                "\n"
+            )
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["runs"][0]["slowdown"], 1.235);
+    }
+
+    #[test]
+    fn a_ratio_that_is_not_a_number_is_null() {
+        let peer = PeerResult {
+            tracer: "x",
+            workload: "fork",
+            slowdown: f64::NAN,
+        };
+        assert_eq!(
+            serde_json::to_string(&peer).unwrap(),
+            r#"{"tracer":"x","workload":"fork","slowdown":null}"#
+        );
     }
 }
