@@ -49,6 +49,13 @@ const MODES: [Mode; 3] = [
     },
 ];
 
+/// The modes the in-kernel pass and the targets look at.
+const TRACE_DEFAULT: &Mode = &MODES[0];
+const RECORD: &Mode = &MODES[2];
+
+/// Tasks in the `tracer bench-table` run (bench.json's `table_100k_rss_mb`).
+const TABLE_TASKS: u64 = 100_000;
+
 /// What `tracer --bench-stats` printed on its `tracer-stats:` line.
 #[derive(Default, Clone, Debug, PartialEq, Deserialize)]
 struct Stats {
@@ -252,20 +259,6 @@ struct PeerResult {
     slowdown: f64,
 }
 
-/// target/bench/bench.json.
-#[derive(Serialize)]
-struct BenchJson<'a> {
-    machine: &'a str,
-    rounds: usize,
-    #[serde(serialize_with = "fixed::<1, _>")]
-    attach_ms: f64,
-    #[serde(serialize_with = "fixed::<1, _>")]
-    table_100k_rss_mb: f64,
-    runs: &'a [Row],
-    kernel_ns_per_run: &'a [KernelCost],
-    peers: &'a [PeerResult],
-}
-
 /// Writes `x` as the number `{x:.D}` prints: an integer for `D` = 0, null
 /// where it is not finite.
 fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -411,105 +404,177 @@ pub fn run(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     result
 }
 
+/// Measures, prints the results and the targets, writes bench.json.
 fn measure(bench: &Bench, rounds: usize) -> Result<()> {
+    let measured = measure_all(bench, rounds)?;
+    print!(
+        "{}{}",
+        format_results(&measured),
+        format_targets(&targets(&measured))
+    );
+    let path = write_json(&measured, &workspace_root().join("target/bench"))?;
+    println!("\nJSON: {}", path.display());
+    Ok(())
+}
+
+/// Everything one bench run measured; also the content of bench.json.
+#[derive(Serialize)]
+struct Measured {
+    machine: String,
+    rounds: usize,
+    /// Seconds all the measuring took.
+    #[serde(skip)]
+    took_s: f64,
+    /// Median ms from starting the tracer to its `attached` line.
+    #[serde(serialize_with = "fixed::<1, _>")]
+    attach_ms: f64,
+    /// Peak RSS of `tracer bench-table` with [`TABLE_TASKS`] tasks.
+    #[serde(serialize_with = "fixed::<1, _>")]
+    table_100k_rss_mb: f64,
+    runs: Vec<Row>,
+    kernel_ns_per_run: Vec<KernelCost>,
+    peers: Vec<PeerResult>,
+}
+
+fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     let began = Instant::now();
+    let (runs, mut attach) = measure_slowdowns(bench, rounds)?;
+    let kernel_ns_per_run = measure_kernel_costs(bench)?;
+    let peers = measure_peers(bench, rounds.min(3))?;
+    let table_100k_rss_mb = measure_table_rss_mb(bench)?;
+    Ok(Measured {
+        machine: machine(),
+        rounds,
+        took_s: began.elapsed().as_secs_f64(),
+        attach_ms: median(&mut attach),
+        table_100k_rss_mb,
+        runs,
+        kernel_ns_per_run,
+        peers,
+    })
+}
+
+/// Every workload under every mode, with BPF statistics off: the rows and
+/// every run's ms from start to attached.
+fn measure_slowdowns(bench: &Bench, rounds: usize) -> Result<(Vec<Row>, Vec<f64>)> {
+    let _off = BpfStats::set(false)?;
     let mut rows = Vec::new();
     let mut attach = Vec::new();
-    {
-        let _off = BpfStats::set(false)?;
-        for (name, ops) in WORKLOADS {
-            for mode in &MODES {
-                eprintln!("bench: {name} under {} ({rounds} rounds)", mode.name);
-                let (mut base, mut traced) = (Vec::new(), Vec::new());
-                let mut last = Stats::default();
-                let mut events_per_s = Vec::new();
-                for _ in 0..rounds {
-                    base.push(bench.workload(name, ops)? as f64);
-                    let (ns, stats, ms) = bench.traced(mode, name, ops)?;
-                    traced.push(ns as f64);
-                    events_per_s.push(stats.events as f64 / (ns as f64 / 1e9));
-                    attach.push(ms);
-                    last = Stats {
-                        lost: last.lost.max(stats.lost),
-                        maxrss_kb: last.maxrss_kb.max(stats.maxrss_kb),
-                        ..stats
-                    };
-                }
-                rows.push(Row {
-                    workload: name,
-                    mode: mode.name,
-                    slowdown: median(&mut traced) / median(&mut base),
-                    events_per_s: median(&mut events_per_s),
-                    lost: last.lost,
-                    cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
-                    cpu_ms: last.cpu_ns as f64 / 1e6,
-                    maxrss_mb: last.maxrss_kb as f64 / 1024.0,
-                });
-            }
+    for (name, ops) in WORKLOADS {
+        for mode in &MODES {
+            rows.push(measure_cell(bench, mode, name, ops, rounds, &mut attach)?);
         }
     }
-    // In-kernel cost per program, with BPF statistics on.
+    Ok((rows, attach))
+}
+
+/// One workload under one mode, alternating untraced and traced runs;
+/// adds each run's ms from start to attached to `attach`.
+fn measure_cell(
+    bench: &Bench,
+    mode: &Mode,
+    name: &'static str,
+    ops: u64,
+    rounds: usize,
+    attach: &mut Vec<f64>,
+) -> Result<Row> {
+    eprintln!("bench: {name} under {} ({rounds} rounds)", mode.name);
+    let (mut base, mut traced) = (Vec::new(), Vec::new());
+    let mut last = Stats::default();
+    let mut events_per_s = Vec::new();
+    for _ in 0..rounds {
+        base.push(bench.workload(name, ops)? as f64);
+        let (ns, stats, ms) = bench.traced(mode, name, ops)?;
+        traced.push(ns as f64);
+        events_per_s.push(stats.events as f64 / (ns as f64 / 1e9));
+        attach.push(ms);
+        last = Stats {
+            lost: last.lost.max(stats.lost),
+            maxrss_kb: last.maxrss_kb.max(stats.maxrss_kb),
+            ..stats
+        };
+    }
+    Ok(Row {
+        workload: name,
+        mode: mode.name,
+        slowdown: median(&mut traced) / median(&mut base),
+        events_per_s: median(&mut events_per_s),
+        lost: last.lost,
+        cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
+        cpu_ms: last.cpu_ns as f64 / 1e6,
+        maxrss_mb: last.maxrss_kb as f64 / 1024.0,
+    })
+}
+
+/// In-kernel cost per program, with BPF statistics on: one traced run of
+/// each workload per mode, summed.
+fn measure_kernel_costs(bench: &Bench) -> Result<Vec<KernelCost>> {
+    let _on = BpfStats::set(true)?;
     let mut kernel = Vec::new();
-    {
-        let _on = BpfStats::set(true)?;
-        for mode in [&MODES[0], &MODES[2]] {
-            let mut sums: Vec<(String, u64, u64)> = Vec::new();
-            for (name, ops) in WORKLOADS {
-                let (_, stats, _) = bench.traced(mode, name, ops)?;
-                for ProgramStats {
-                    name: prog,
-                    runs,
-                    ns,
-                } in stats.programs
-                {
-                    match sums.iter_mut().find(|(p, _, _)| *p == prog) {
-                        Some(e) => {
-                            e.1 += runs;
-                            e.2 += ns;
-                        }
-                        None => sums.push((prog, runs, ns)),
+    for mode in [TRACE_DEFAULT, RECORD] {
+        let mut sums: Vec<(String, u64, u64)> = Vec::new();
+        for (name, ops) in WORKLOADS {
+            let (_, stats, _) = bench.traced(mode, name, ops)?;
+            for ProgramStats {
+                name: prog,
+                runs,
+                ns,
+            } in stats.programs
+            {
+                match sums.iter_mut().find(|(p, _, _)| *p == prog) {
+                    Some(e) => {
+                        e.1 += runs;
+                        e.2 += ns;
                     }
+                    None => sums.push((prog, runs, ns)),
                 }
             }
-            for (prog, runs, ns) in sums {
-                kernel.push(KernelCost {
-                    program: prog,
-                    mode: mode.name,
-                    ns: ns as f64 / runs.max(1) as f64,
-                    runs,
-                });
-            }
+        }
+        for (prog, runs, ns) in sums {
+            kernel.push(KernelCost {
+                program: prog,
+                mode: mode.name,
+                ns: ns as f64 / runs.max(1) as f64,
+                runs,
+            });
         }
     }
-    let peers = measure_peers(bench, rounds.min(3))?;
+    Ok(kernel)
+}
+
+/// Peak RSS in MB of the real task table with [`TABLE_TASKS`] tasks.
+fn measure_table_rss_mb(bench: &Bench) -> Result<f64> {
     let table = Command::new(&bench.tracer)
-        .args(["bench-table", "100000"])
+        .args(["bench-table", &TABLE_TASKS.to_string()])
         .output()
         .context("tracer bench-table")?;
-    let table_stdout = String::from_utf8_lossy(&table.stdout);
-    let table_stats: TableStats = serde_json::from_str(&table_stdout).with_context(|| {
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    let stats: TableStats = serde_json::from_str(&stdout).with_context(|| {
         format!(
-            "malformed tracer bench-table output ({}): stdout {table_stdout:?}, stderr {:?}",
+            "malformed tracer bench-table output ({}): stdout {stdout:?}, stderr {:?}",
             table.status,
             String::from_utf8_lossy(&table.stderr)
         )
     })?;
-    let table_rss_mb = table_stats.maxrss_kb as f64 / 1024.0;
-    let attach_ms = median(&mut attach);
+    Ok(stats.maxrss_kb as f64 / 1024.0)
+}
 
+/// The results as printed: the workload x mode table, in-kernel costs,
+/// start-up, the task table and the peers.
+fn format_results(m: &Measured) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "machine: {}", machine());
+    let _ = writeln!(out, "machine: {}", m.machine);
     let _ = writeln!(
         out,
-        "rounds per cell: {rounds}; took {:.0} s\n",
-        began.elapsed().as_secs_f64()
+        "rounds per cell: {}; took {:.0} s\n",
+        m.rounds, m.took_s
     );
     let _ = writeln!(
         out,
         "{:<9} {:<34} {:>8} {:>12} {:>6} {:>8} {:>10} {:>8}",
         "workload", "mode", "slowdown", "events/s", "lost", "cpu ms", "cpu ns/ev", "RSS MB"
     );
-    for r in &rows {
+    for r in &m.runs {
         let per_event = if r.events_per_s >= 1.0 {
             format!("{:.0}", r.cpu_ns_per_event)
         } else {
@@ -529,21 +594,25 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         );
     }
     let _ = writeln!(out, "\nin-kernel ns per run (all workloads):");
-    for KernelCost {
-        program: prog,
-        mode,
-        ns,
-        runs,
-    } in &kernel
-    {
-        let _ = writeln!(out, "  {prog:<20} {mode:<34} {ns:>7.0} ns  ({runs} runs)");
+    for k in &m.kernel_ns_per_run {
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<34} {:>7.0} ns  ({} runs)",
+            k.program, k.mode, k.ns, k.runs
+        );
     }
-    let _ = writeln!(out, "\nstart-up to attached: {attach_ms:.0} ms (median)");
     let _ = writeln!(
         out,
-        "task table with 100,000 tasks: peak RSS {table_rss_mb:.1} MB"
+        "\nstart-up to attached: {:.0} ms (median)",
+        m.attach_ms
     );
-    if peers.is_empty() {
+    let _ = writeln!(
+        out,
+        "task table with {} tasks: peak RSS {:.1} MB",
+        thousands(TABLE_TASKS),
+        m.table_100k_rss_mb
+    );
+    if m.peers.is_empty() {
         let _ = writeln!(
             out,
             "bpftrace, libbpf-tools (sigsnoop, execsnoop, exitsnoop): not installed, not measured"
@@ -553,83 +622,97 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
             out,
             "\nother tracers on the same workloads (output to /dev/null):"
         );
-        for PeerResult {
-            tracer: label,
-            workload,
-            slowdown: ratio,
-        } in &peers
-        {
-            let _ = writeln!(out, "  {workload:<9} {label:<36} {ratio:>6.2}x");
+        for p in &m.peers {
+            let _ = writeln!(
+                out,
+                "  {:<9} {:<36} {:>6.2}x",
+                p.workload, p.tracer, p.slowdown
+            );
         }
     }
-    let _ = writeln!(out, "\ntargets:");
-    let cell = |w: &str, m: usize| {
-        rows.iter()
-            .find(|r| r.workload == w && r.mode == MODES[m].name)
+    out
+}
+
+/// The performance targets: (what, met).
+fn targets(m: &Measured) -> Vec<(String, bool)> {
+    let cell = |w: &str, mode: &Mode| {
+        m.runs
+            .iter()
+            .find(|r| r.workload == w && r.mode == mode.name)
     };
-    let mut check = |what: String, ok: bool| {
-        let _ = writeln!(out, "  [{}] {what}", if ok { "met" } else { "NOT met" });
-    };
-    let worst_kernel = kernel.iter().map(|k| k.ns).fold(0.0, f64::max);
-    check(
+    let mut out = Vec::new();
+    let worst_kernel = m.kernel_ns_per_run.iter().map(|k| k.ns).fold(0.0, f64::max);
+    out.push((
         format!("in-kernel cost <= 150 ns for every program (worst {worst_kernel:.0} ns)"),
         worst_kernel <= 150.0,
-    );
-    if let Some(r) = cell("signal", 2) {
-        check(
+    ));
+    if let Some(r) = cell("signal", RECORD) {
+        out.push((
             format!(
                 "signal storm recorded: <= 1.5x ({:.2}x), 0 lost ({}), >= 1M events/s ({:.0})",
                 r.slowdown, r.lost, r.events_per_s
             ),
             r.slowdown <= 1.5 && r.lost == 0 && r.events_per_s >= 1e6,
-        );
+        ));
     }
-    if let Some(r) = cell("signal", 0) {
-        check(
+    if let Some(r) = cell("signal", TRACE_DEFAULT) {
+        out.push((
             format!(
                 "signal storm, default filters: <= 1.2x ({:.2}x)",
                 r.slowdown
             ),
             r.slowdown <= 1.2,
-        );
+        ));
     }
-    if let Some(r) = cell("forkexec", 2) {
-        check(
+    if let Some(r) = cell("forkexec", RECORD) {
+        out.push((
             format!("fork+exec storm recorded: <= 1.1x ({:.2}x)", r.slowdown),
             r.slowdown <= 1.1,
-        );
+        ));
     }
-    check(
-        format!("peak RSS with 100,000 tasks <= 50 MB ({table_rss_mb:.1} MB)"),
-        table_rss_mb <= 50.0,
-    );
-    check(
-        format!("attached within 300 ms of start ({attach_ms:.0} ms)"),
-        attach_ms <= 300.0,
-    );
-    print!("{out}");
-
-    let dir = workspace_root().join("target/bench");
-    std::fs::create_dir_all(&dir)?;
-    let machine = machine();
-    let json = bench_json(&BenchJson {
-        machine: &machine,
-        rounds,
-        attach_ms,
-        table_100k_rss_mb: table_rss_mb,
-        runs: &rows,
-        kernel_ns_per_run: &kernel,
-        peers: &peers,
-    });
-    let path = dir.join("bench.json");
-    std::fs::write(&path, json)?;
-    println!("\nJSON: {}", path.display());
-    Ok(())
+    out.push((
+        format!(
+            "peak RSS with {} tasks <= 50 MB ({:.1} MB)",
+            thousands(TABLE_TASKS),
+            m.table_100k_rss_mb
+        ),
+        m.table_100k_rss_mb <= 50.0,
+    ));
+    out.push((
+        format!("attached within 300 ms of start ({:.0} ms)", m.attach_ms),
+        m.attach_ms <= 300.0,
+    ));
+    out
 }
 
-/// The text of bench.json: one line.
-fn bench_json(json: &BenchJson) -> String {
-    serde_json::to_string(json).expect("plain structs") + "\n"
+fn format_targets(targets: &[(String, bool)]) -> String {
+    let mut out = String::from("\ntargets:\n");
+    for (what, ok) in targets {
+        let _ = writeln!(out, "  [{}] {what}", if *ok { "met" } else { "NOT met" });
+    }
+    out
+}
+
+/// Writes `dir`/bench.json (one line); returns its path.
+fn write_json(m: &Measured, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("bench.json");
+    let json = serde_json::to_string(m).expect("plain structs") + "\n";
+    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// `n` with a comma between each group of three digits.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn machine() -> String {
@@ -713,45 +796,66 @@ mod tests {
         assert!(serde_json::from_str::<TableStats>("{\"tasks\":100000}").is_err());
     }
 
-    #[test]
-    fn bench_json_keeps_its_fields_order_and_precision() {
-        let rows = [Row {
-            workload: "signal",
-            mode: MODES[2].name,
-            slowdown: 1.23456,
-            events_per_s: 1234567.4,
-            lost: 0,
-            cpu_ms: 12.34,
-            cpu_ns_per_event: 99.6,
-            maxrss_mb: 10.0,
-        }];
-        let kernel = [KernelCost {
-            program: "signal_generate".into(),
-            mode: MODES[2].name,
-            ns: 57.2,
-            runs: 1000,
-        }];
-        let peers = [PeerResult {
-            tracer: "libbpf-tools sigsnoop",
-            workload: "signal",
-            slowdown: 3.5,
-        }];
-        let json = bench_json(&BenchJson {
-            machine: "2 CPUs, \"Fancy\" CPU, Linux 6.1",
+    /// One of each, with numbers that show the rounding.
+    fn sample() -> Measured {
+        Measured {
+            machine: "2 CPUs, \"Fancy\" CPU, Linux 6.1".into(),
             rounds: 5,
+            took_s: 61.4,
             attach_ms: 42.04,
             table_100k_rss_mb: 38.25,
-            runs: &rows,
-            kernel_ns_per_run: &kernel,
-            peers: &peers,
-        });
+            runs: vec![
+                Row {
+                    workload: "signal",
+                    mode: RECORD.name,
+                    slowdown: 1.23456,
+                    events_per_s: 1234567.4,
+                    lost: 0,
+                    cpu_ms: 12.34,
+                    cpu_ns_per_event: 99.6,
+                    maxrss_mb: 10.0,
+                },
+                Row {
+                    workload: "signal",
+                    mode: TRACE_DEFAULT.name,
+                    slowdown: 1.25,
+                    events_per_s: 0.0,
+                    lost: 0,
+                    cpu_ms: 1.0,
+                    cpu_ns_per_event: 5.0,
+                    maxrss_mb: 9.5,
+                },
+            ],
+            kernel_ns_per_run: vec![KernelCost {
+                program: "signal_generate".into(),
+                mode: RECORD.name,
+                ns: 57.2,
+                runs: 1000,
+            }],
+            peers: vec![PeerResult {
+                tracer: "libbpf-tools sigsnoop",
+                workload: "signal",
+                slowdown: 3.5,
+            }],
+        }
+    }
+
+    #[test]
+    fn bench_json_keeps_its_fields_order_and_precision() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-test-{}", std::process::id()));
+        let path = write_json(&sample(), &dir).unwrap();
+        let json = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(path.file_name().unwrap(), "bench.json");
         assert_eq!(
             json,
             concat!(
                 r#"{"machine":"2 CPUs, \"Fancy\" CPU, Linux 6.1","rounds":5,"attach_ms":42.0,"#,
                 r#""table_100k_rss_mb":38.2,"runs":[{"workload":"signal","#,
                 r#""mode":"record --all-signals","slowdown":1.235,"events_per_s":1234567,"#,
-                r#""lost":0,"cpu_ms":12.3,"cpu_ns_per_event":100,"maxrss_mb":10.0}],"#,
+                r#""lost":0,"cpu_ms":12.3,"cpu_ns_per_event":100,"maxrss_mb":10.0},"#,
+                r#"{"workload":"signal","mode":"trace (default filters)","slowdown":1.25,"#,
+                r#""events_per_s":0,"lost":0,"cpu_ms":1.0,"cpu_ns_per_event":5,"maxrss_mb":9.5}],"#,
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
@@ -761,6 +865,47 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["runs"][0]["slowdown"], 1.235);
+        assert_eq!(back["kernel_ns_per_run"][0]["runs"], 1000);
+    }
+
+    #[test]
+    fn prints_results_and_targets() {
+        let m = sample();
+        let text = format_results(&m);
+        assert!(text.starts_with(
+            "machine: 2 CPUs, \"Fancy\" CPU, Linux 6.1\nrounds per cell: 5; took 61 s\n\n"
+        ));
+        assert!(text.contains(
+            "\nsignal    record --all-signals                  1.23x      1234567      0       12        100     10.0\n"
+        ));
+        // No events: no per-event CPU cost.
+        assert!(text.contains(
+            "\nsignal    trace (default filters)               1.25x            0      0        1          -      9.5\n"
+        ));
+        assert!(text.contains(
+            "\n  signal_generate      record --all-signals                    57 ns  (1000 runs)\n"
+        ));
+        assert!(text.contains("\ntask table with 100,000 tasks: peak RSS 38.2 MB\n"));
+        assert!(text.contains("\n  signal    libbpf-tools sigsnoop                  3.50x\n"));
+
+        assert_eq!(
+            format_targets(&targets(&m)),
+            "\ntargets:\n\
+             \x20 [met] in-kernel cost <= 150 ns for every program (worst 57 ns)\n\
+             \x20 [met] signal storm recorded: <= 1.5x (1.23x), 0 lost (0), >= 1M events/s (1234567)\n\
+             \x20 [NOT met] signal storm, default filters: <= 1.2x (1.25x)\n\
+             \x20 [met] peak RSS with 100,000 tasks <= 50 MB (38.2 MB)\n\
+             \x20 [met] attached within 300 ms of start (42 ms)\n"
+        );
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]
