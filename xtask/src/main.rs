@@ -161,7 +161,7 @@ fn real_main() -> Result<()> {
         Cmd::Test { no_vm, args } => {
             run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
             run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-            run(&mut ebpf_clippy(&tools))?;
+            run(&mut ebpf_clippy(&tools, std::env::consts::ARCH)?)?;
             // Tests that cannot run on this kernel say so in this file; on
             // the host kernel every test must run.
             let skips = workspace_root().join("target/host-skips.txt");
@@ -262,8 +262,13 @@ fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
         .current_dir(&root))
 }
 
-/// Clippy on the eBPF crate, which only builds for the BPF target.
-fn ebpf_clippy(tools: &setup::Tools) -> Command {
+/// Clippy on the eBPF crate, which only builds for the BPF target, as built
+/// for a `target_arch` machine.
+fn ebpf_clippy(tools: &setup::Tools, target_arch: &str) -> Result<Command> {
+    let cfg = format!(
+        "--cfg=bpf_target_arch=\"{}\"",
+        bpf_target_arch(target_arch)?
+    );
     let mut cmd = Command::new("rustup");
     cmd.args([
         "run",
@@ -276,14 +281,40 @@ fn ebpf_clippy(tools: &setup::Tools) -> Command {
     .args(["-Z", "build-std=core", "--target", "bpfel-unknown-none"])
     .args(["--target-dir", "target/ebpf-clippy", "--", "-D", "warnings"])
     .env("PATH", tools.path_env())
-    .env(
-        "CARGO_ENCODED_RUSTFLAGS",
-        "--cfg=bpf_target_arch=\"x86_64\"",
-    )
+    .env("CARGO_ENCODED_RUSTFLAGS", cfg)
     .env_remove("RUSTC")
     .env_remove("RUSTC_WORKSPACE_WRAPPER")
     .current_dir(workspace_root());
-    cmd
+    Ok(cmd)
+}
+
+/// The `bpf_target_arch` cfg aya-ebpf needs for programs that run on a
+/// `target_arch` kernel (`std::env::consts::ARCH` or a target triple's first
+/// part), mapped as aya-build does: `riscv64gc` is `riscv64`.
+fn bpf_target_arch(target_arch: &str) -> Result<&'static str> {
+    // The values aya-build declares for the cfg.
+    const KNOWN: [&str; 8] = [
+        "aarch64",
+        "arm",
+        "loongarch64",
+        "mips",
+        "powerpc64",
+        "riscv64",
+        "s390x",
+        "x86_64",
+    ];
+    let arch = if target_arch.starts_with("riscv64") {
+        "riscv64"
+    } else {
+        target_arch
+    };
+    match KNOWN.iter().find(|&&known| known == arch) {
+        Some(known) => Ok(known),
+        None => bail!(
+            "no bpf_target_arch for target arch {target_arch:?} (aya knows {})",
+            KNOWN.join(", ")
+        ),
+    }
 }
 
 pub fn workspace_root() -> std::path::PathBuf {
@@ -291,4 +322,19 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bpf_target_arch_follows_the_target() {
+        assert_eq!(bpf_target_arch("x86_64").unwrap(), "x86_64");
+        assert_eq!(bpf_target_arch("aarch64").unwrap(), "aarch64");
+        assert_eq!(bpf_target_arch("riscv64").unwrap(), "riscv64");
+        assert_eq!(bpf_target_arch("riscv64gc").unwrap(), "riscv64");
+        let err = bpf_target_arch("sparc64").unwrap_err().to_string();
+        assert!(err.contains("\"sparc64\""), "{err}");
+    }
 }
