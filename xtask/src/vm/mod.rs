@@ -239,10 +239,10 @@ fn check_pf_names(kernel: &kernels::Kernel, unpacked: &kernels::Unpacked) -> Res
 
 /// One line per finished test while the guest runs.
 fn progress(kernel: &str, t: f64, line: &str) {
-    if let Some(i) = line.find("@@tracer-vm-result ") {
-        eprintln!("  [{kernel} {t:7.1}s] {}", &line[i + 19..]);
-    } else if let Some(i) = line.find("@@tracer-vm uname ") {
-        eprintln!("  [{kernel} {t:7.1}s] booted {}", &line[i + 18..]);
+    if let Some(result) = results::after_result(line) {
+        eprintln!("  [{kernel} {t:7.1}s] {result}");
+    } else if let Some(release) = results::uname(line) {
+        eprintln!("  [{kernel} {t:7.1}s] booted {release}");
     }
 }
 

@@ -58,6 +58,22 @@ pub struct KernelRun {
 const MARK: &str = "@@tracer-vm ";
 const RESULT: &str = "@@tracer-vm-result ";
 
+/// What follows `@@tracer-vm-result ` in `line` (kernel messages can share
+/// a line with ours: it may be anywhere in it).
+pub fn after_result(line: &str) -> Option<&str> {
+    line.find(RESULT).map(|i| &line[i + RESULT.len()..])
+}
+
+/// What follows `@@tracer-vm ` in `line`, wherever it is in it.
+pub fn after_mark(line: &str) -> Option<&str> {
+    line.find(MARK).map(|i| &line[i + MARK.len()..])
+}
+
+/// The kernel release in the guest's first mark, `@@tracer-vm uname <release>`.
+pub fn uname(line: &str) -> Option<&str> {
+    after_mark(line)?.strip_prefix("uname ")
+}
+
 /// Parses a console transcript.
 pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
     let mut run = KernelRun {
@@ -77,9 +93,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
     let mut test_begin = None;
     let mut running: Option<String> = None;
     for (t, line) in &console.lines {
-        // Kernel messages can share a line with ours: look anywhere in it.
-        if let Some(i) = line.find(RESULT) {
-            let rest = &line[i + RESULT.len()..];
+        if let Some(rest) = after_result(line) {
             let (test, verdict) = rest.split_once(' ').unwrap_or((rest, ""));
             let outcome = match verdict.split_once(' ').unwrap_or((verdict, "")) {
                 ("ok", _) => Outcome::Ok,
@@ -94,8 +108,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
             });
             running = None;
             run.tests_s = tests_begin.map(|b| t - b);
-        } else if let Some(i) = line.find(MARK) {
-            let rest = &line[i + MARK.len()..];
+        } else if let Some(rest) = after_mark(line) {
             let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
             match key {
                 "uname" => {
@@ -340,6 +353,17 @@ mod tests {
             Outcome::Skip("no group_dead before 6.16".into())
         );
         assert!(run.failed());
+    }
+
+    #[test]
+    fn finds_marks_anywhere_in_a_line() {
+        let line = "[  1.0] msg @@tracer-vm uname 6.1.0-50-cloud-amd64";
+        assert_eq!(uname(line), Some("6.1.0-50-cloud-amd64"));
+        assert_eq!(after_result(line), None);
+        let line = "[  9.1] msg @@tracer-vm-result trace::b FAILED";
+        assert_eq!(after_result(line), Some("trace::b FAILED"));
+        assert_eq!(after_mark(line), None);
+        assert_eq!(uname("@@tracer-vm tests-begin"), None);
     }
 
     #[test]
