@@ -176,6 +176,15 @@ impl KernelRun {
 
 /// Prints the table, timings, skip reasons and failures.
 pub fn print(runs: &[KernelRun]) {
+    print_table(runs);
+    print_kernels(runs);
+    print_skips(runs);
+    print_read_modes(runs);
+    print_failures(runs);
+}
+
+/// The test x kernel table of outcomes.
+fn print_table(runs: &[KernelRun]) {
     // Rows: every test seen on any kernel, in first-seen order.
     let mut rows: Vec<&str> = Vec::new();
     for run in runs {
@@ -207,7 +216,10 @@ pub fn print(runs: &[KernelRun]) {
         }
         println!("{line}");
     }
+}
 
+/// One line per kernel: its release, how it ended, timings and counts.
+fn print_kernels(runs: &[KernelRun]) {
     println!();
     for run in runs {
         let count = |o: fn(&Outcome) -> bool| run.results.iter().filter(|r| o(&r.outcome)).count();
@@ -228,7 +240,10 @@ pub fn print(runs: &[KernelRun]) {
             },
         );
     }
+}
 
+/// Each skipped test and reason, with the kernels that skipped it.
+fn print_skips(runs: &[KernelRun]) {
     let mut skips: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for run in runs {
         for r in &run.results {
@@ -243,7 +258,9 @@ pub fn print(runs: &[KernelRun]) {
             println!("  {test} on {}: {reason}", kernels.join(", "));
         }
     }
+}
 
+fn print_read_modes(runs: &[KernelRun]) {
     println!("\nread modes the probes chose (else the direct-load fast paths):");
     for run in runs {
         if run.read_modes.is_empty() {
@@ -253,7 +270,11 @@ pub fn print(runs: &[KernelRun]) {
             println!("  {:8} {note}", run.name);
         }
     }
+}
 
+/// Each failed test's output, module warnings, and the console's last lines
+/// where a kernel did not finish.
+fn print_failures(runs: &[KernelRun]) {
     for run in runs {
         for r in run.results.iter().filter(|r| r.outcome == Outcome::Failed) {
             println!("\n--- FAIL {} on {} ({:.1}s):", r.name, run.name, r.secs);
