@@ -402,4 +402,68 @@ mod tests {
         assert_eq!(run.results[0].outcome, Outcome::Failed);
         assert_eq!(run.tail.len(), 2);
     }
+
+    #[test]
+    fn results_json_round_trips() {
+        let run = parse(
+            "6.1",
+            "6.1.0-50-cloud-amd64",
+            &console(
+                &[
+                    "@@tracer-vm uname 6.1.0-50-cloud-amd64",
+                    "@@tracer-vm module veth.ko FAILED",
+                    "@@tracer-vm probe siginfo: \"read\" mode",
+                    "@@tracer-vm tests-begin",
+                    "@@tracer-vm begin trace::a",
+                    "@@tracer-vm-result trace::a ok",
+                    "@@tracer-vm begin trace::b",
+                    "@@tracer-vm-result trace::b skip no group_dead",
+                    "@@tracer-vm done",
+                ],
+                false,
+            ),
+        );
+        let hung = parse(
+            "5.10",
+            "5.10.0-32-cloud-amd64",
+            &console(&["@@tracer-vm begin umh::x"], true),
+        );
+        let path = std::env::temp_dir().join(format!("xtask-results-{}.json", std::process::id()));
+        write_json(&[run, hung], &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back,
+            json!({"kernels": [
+                {
+                    "name": "6.1", "abi": "6.1.0-50-cloud-amd64",
+                    "uname": "6.1.0-50-cloud-amd64", "end": "done",
+                    "boot_s": 0.0, "tests_s": 4.0,
+                    "module_warnings": ["veth.ko FAILED"],
+                    "read_modes": ["siginfo: \"read\" mode"],
+                    "retried_boot": false,
+                    "tests": [
+                        {"test": "trace::a", "result": "ok", "reason": null,
+                         "secs": 1.0, "output": []},
+                        {"test": "trace::b", "result": "skip", "reason": "no group_dead",
+                         "secs": 1.0, "output": []},
+                    ],
+                    "console_tail": [],
+                },
+                {
+                    "name": "5.10", "abi": "5.10.0-32-cloud-amd64",
+                    "uname": null, "end": "timed out",
+                    "boot_s": null, "tests_s": null,
+                    "module_warnings": [], "read_modes": [],
+                    "retried_boot": false,
+                    "tests": [
+                        {"test": "umh::x", "result": "fail", "reason": null, "secs": 1.0,
+                         "output": ["(the kernel's time ran out during this test)"]},
+                    ],
+                    "console_tail": ["@@tracer-vm begin umh::x"],
+                },
+            ]})
+        );
+    }
 }
