@@ -158,46 +158,51 @@ fn real_main() -> Result<()> {
             },
         )
         .map(|_| ()),
-        Cmd::Test { no_vm, args } => {
-            run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
-            run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-            run(&mut ebpf_clippy(&tools, std::env::consts::ARCH)?)?;
-            // Tests that cannot run on this kernel say so in this file; on
-            // the host kernel every test must run.
-            let skips = workspace_root().join("target/host-skips.txt");
-            let _ = std::fs::remove_file(&skips);
-            let (passed, failed) = cargo_test(
-                cargo(&tools)
-                    .args(["test"])
-                    .arg("--")
-                    .args(&args)
-                    .env("TRACER_SKIP_FILE", &skips),
-            )?;
-            if let Ok(text) = std::fs::read_to_string(&skips) {
-                if !text.trim().is_empty() {
-                    println!("tests: {passed} passed, 1 failed");
-                    bail!("tests skipped on the host kernel, where every test must run:\n{text}");
-                }
-            }
-            // The live tests again on the oldest, a middle and the newest
-            // kernel of the matrix (`cargo xtask vm-test` runs them all).
-            let vm = if no_vm {
-                println!("xtask: kernel matrix NOT run (--no-vm)");
-                vm::Summary::default()
-            } else {
-                vm::run(&tools, CI_KERNELS)?
-            };
-            // A bounded fuzzing run in every test run (CI included).
-            fuzz(&tools, 20)?;
-            // One closing line for the whole run (CI reads it).
-            println!(
-                "tests: {} passed, {failed} failed, {} skipped",
-                passed + vm.passed,
-                vm.skipped
-            );
-            Ok(())
+        Cmd::Test { no_vm, args } => test(&tools, no_vm, &args),
+    }
+}
+
+/// `cargo xtask test`: format and lint checks, the tests on this kernel,
+/// the kernel matrix unless `no_vm`, a bounded fuzzing run, and one closing
+/// `tests:` line.
+fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
+    run(cargo(tools).args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo(tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    run(&mut ebpf_clippy(tools, std::env::consts::ARCH)?)?;
+    // Tests that cannot run on this kernel say so in this file; on
+    // the host kernel every test must run.
+    let skips = workspace_root().join("target/host-skips.txt");
+    let _ = std::fs::remove_file(&skips);
+    let (passed, failed) = cargo_test(
+        cargo(tools)
+            .args(["test"])
+            .arg("--")
+            .args(args)
+            .env("TRACER_SKIP_FILE", &skips),
+    )?;
+    if let Ok(text) = std::fs::read_to_string(&skips) {
+        if !text.trim().is_empty() {
+            println!("tests: {passed} passed, 1 failed");
+            bail!("tests skipped on the host kernel, where every test must run:\n{text}");
         }
     }
+    // The live tests again on the oldest, a middle and the newest
+    // kernel of the matrix (`cargo xtask vm-test` runs them all).
+    let vm = if no_vm {
+        println!("xtask: kernel matrix NOT run (--no-vm)");
+        vm::Summary::default()
+    } else {
+        vm::run(tools, CI_KERNELS)?
+    };
+    // A bounded fuzzing run in every test run (CI included).
+    fuzz(tools, 20)?;
+    // One closing line for the whole run (CI reads it).
+    println!(
+        "tests: {} passed, {failed} failed, {} skipped",
+        passed + vm.passed,
+        vm.skipped
+    );
+    Ok(())
 }
 
 /// Runs `cargo test`, passing its output through, and adds up its
