@@ -63,7 +63,7 @@ enum Cmd {
         #[arg(long)]
         debug: bool,
         /// Minutes per kernel (boot and all tests) before QEMU is killed.
-        #[arg(long, default_value_t = 15)]
+        #[arg(long, default_value_t = vm::TIMEOUT_MIN)]
         timeout_min: u64,
     },
 }

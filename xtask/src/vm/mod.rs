@@ -26,6 +26,9 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::setup::Tools;
 
+/// The default wall-clock limit per kernel, boot included, in minutes.
+pub const TIMEOUT_MIN: u64 = 15;
+
 pub struct Options {
     /// Kernel names, ABIs or ABI versions; empty for the pinned set.
     pub kernels: Vec<String>,
@@ -44,7 +47,7 @@ impl Default for Options {
         Options {
             kernels: Vec::new(),
             release: true,
-            timeout: Duration::from_secs(15 * 60),
+            timeout: Duration::from_secs(TIMEOUT_MIN * 60),
             test_timeout: Duration::from_secs(300),
         }
     }
