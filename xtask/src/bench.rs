@@ -15,6 +15,10 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+use serde::{
+    de::{MapAccess, Visitor},
+    Deserialize, Deserializer, Serialize, Serializer,
+};
 
 use crate::workspace_root;
 
@@ -45,48 +49,75 @@ const MODES: [Mode; 3] = [
     },
 ];
 
-/// What `tracer --bench-stats` printed.
-#[derive(Default, Clone)]
+/// The modes the in-kernel pass and the targets look at.
+const TRACE_DEFAULT: &Mode = &MODES[0];
+const RECORD: &Mode = &MODES[2];
+
+/// Tasks in the `tracer bench-table` run (bench.json's `table_100k_rss_mb`).
+const TABLE_TASKS: u64 = 100_000;
+
+/// What `tracer --bench-stats` printed on its `tracer-stats:` line.
+#[derive(Default, Clone, Debug, PartialEq, Deserialize)]
 struct Stats {
     events: u64,
     lost: u64,
     cpu_ns: u64,
     maxrss_kb: u64,
-    /// (program, runs, ns)
-    programs: Vec<(String, u64, u64)>,
+    /// Per program, in the order the tracer lists them.
+    #[serde(deserialize_with = "programs_in_order")]
+    programs: Vec<ProgramStats>,
 }
 
-/// Pulls `"key":number` out of a flat JSON text.
-fn num(text: &str, key: &str) -> u64 {
-    let pat = format!("\"{key}\":");
-    text.find(&pat)
-        .and_then(|i| {
-            let rest = &text[i + pat.len()..];
-            let end = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            rest[..end].parse().ok()
-        })
-        .unwrap_or(0)
+#[derive(Clone, Debug, PartialEq)]
+struct ProgramStats {
+    name: String,
+    runs: u64,
+    ns: u64,
 }
 
-fn parse_stats(line: &str) -> Stats {
-    let mut s = Stats {
-        events: num(line, "events"),
-        lost: num(line, "lost"),
-        cpu_ns: num(line, "cpu_ns"),
-        maxrss_kb: num(line, "maxrss_kb"),
-        programs: Vec::new(),
-    };
-    if let Some(progs) = line.split("\"programs\":{").nth(1) {
-        for part in progs.split("},") {
-            if let Some((name, body)) = part.split_once("\":{") {
-                let name = name.trim_start_matches(['"', '{', ',']).to_string();
-                s.programs.push((name, num(body, "runs"), num(body, "ns")));
+/// `"programs":{"<name>":{"runs":N,"ns":N},...}` as a list in the tracer's
+/// order (a map would sort it by name).
+fn programs_in_order<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProgramStats>, D::Error> {
+    #[derive(Deserialize)]
+    struct RunsNs {
+        runs: u64,
+        ns: u64,
+    }
+    struct InOrder;
+    impl<'de> Visitor<'de> for InOrder {
+        type Value = Vec<ProgramStats>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of program name to {\"runs\",\"ns\"}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((name, RunsNs { runs, ns })) = map.next_entry::<String, RunsNs>()? {
+                out.push(ProgramStats { name, runs, ns });
             }
+            Ok(out)
         }
     }
-    s
+    d.deserialize_map(InOrder)
+}
+
+/// The tracer's stderr line with its [`Stats`], once it has stopped.
+const STATS_PREFIX: &str = "tracer-stats: ";
+
+/// Parses the JSON after [`STATS_PREFIX`].
+fn parse_stats(json: &str) -> Result<Stats> {
+    serde_json::from_str(json).with_context(|| format!("malformed tracer-stats line: {json}"))
+}
+
+/// What `tracer bench-table N` prints: `{"tasks":N,"maxrss_kb":N}`.
+#[derive(Deserialize)]
+struct TableStats {
+    maxrss_kb: u64,
+}
+
+/// What the workload prints: `{"workload":..,"ops":N,"ns":T}`.
+#[derive(Deserialize)]
+struct WorkloadStats {
+    ns: u64,
 }
 
 struct Bench {
@@ -108,7 +139,10 @@ impl Bench {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(num(&String::from_utf8_lossy(&out.stdout), "ns"))
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stats: WorkloadStats = serde_json::from_str(&stdout)
+            .with_context(|| format!("malformed workload {name} output: {stdout}"))?;
+        Ok(stats.ns)
     }
 
     /// One traced run: (workload ns, tracer stats, ms from spawn to attached).
@@ -144,14 +178,14 @@ impl Bench {
         let mut stats = None;
         for l in stderr.lines() {
             let l = l?;
-            if let Some(json) = l.strip_prefix("tracer-stats: ") {
-                stats = Some(parse_stats(json));
+            if let Some(json) = l.strip_prefix(STATS_PREFIX) {
+                stats = Some(json.to_string());
             }
         }
         let status = child.wait()?;
         let _ = std::fs::remove_file(&log);
         match (status.success(), stats) {
-            (true, Some(s)) => Ok((ns, s, attach_ms)),
+            (true, Some(json)) => Ok((ns, parse_stats(&json)?, attach_ms)),
             _ => bail!("tracer {} failed: {status}", mode.name),
         }
     }
@@ -185,15 +219,53 @@ impl Drop for BpfStats {
     }
 }
 
+/// One workload under one mode; also a `runs` entry of bench.json.
+#[derive(Serialize)]
 struct Row {
     workload: &'static str,
     mode: &'static str,
+    #[serde(serialize_with = "fixed::<3, _>")]
     slowdown: f64,
+    #[serde(serialize_with = "fixed::<0, _>")]
     events_per_s: f64,
     lost: u64,
-    cpu_ns_per_event: f64,
+    #[serde(serialize_with = "fixed::<1, _>")]
     cpu_ms: f64,
+    #[serde(serialize_with = "fixed::<0, _>")]
+    cpu_ns_per_event: f64,
+    #[serde(serialize_with = "fixed::<1, _>")]
     maxrss_mb: f64,
+}
+
+/// In-kernel cost of one program under one mode, over all workloads; a
+/// `kernel_ns_per_run` entry of bench.json.
+#[derive(Serialize)]
+struct KernelCost {
+    program: String,
+    mode: &'static str,
+    /// Per run.
+    #[serde(serialize_with = "fixed::<0, _>")]
+    ns: f64,
+    runs: u64,
+}
+
+/// A peer's slowdown on one workload; a `peers` entry of bench.json.
+#[derive(Serialize)]
+struct PeerResult {
+    /// The peer's label.
+    tracer: &'static str,
+    workload: &'static str,
+    #[serde(serialize_with = "fixed::<3, _>")]
+    slowdown: f64,
+}
+
+/// Writes `x` as the number `{x:.D}` prints: an integer for `D` = 0, null
+/// where it is not finite.
+fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    match format!("{x:.prec$}", prec = D).parse::<serde_json::Number>() {
+        Ok(n) => n.serialize(s),
+        Err(_) => s.serialize_none(),
+    }
 }
 
 /// Another tracer measured on the same workloads, where installed.
@@ -271,7 +343,7 @@ impl Drop for Tracefs {
 }
 
 /// Slowdown of each installed peer on its workloads: (label, workload, ratio).
-fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<(&'static str, &'static str, f64)>> {
+fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<PeerResult>> {
     let installed: Vec<&Peer> = PEERS.iter().filter(|p| installed(p.tool)).collect();
     if installed.is_empty() {
         return Ok(Vec::new());
@@ -301,7 +373,11 @@ fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<(&'static str, &'st
                 unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
                 child.wait()?;
             }
-            out.push((peer.label, name, median(&mut traced) / median(&mut base)));
+            out.push(PeerResult {
+                tracer: peer.label,
+                workload: name,
+                slowdown: median(&mut traced) / median(&mut base),
+            });
         }
     }
     Ok(out)
@@ -328,87 +404,177 @@ pub fn run(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     result
 }
 
+/// Measures, prints the results and the targets, writes bench.json.
 fn measure(bench: &Bench, rounds: usize) -> Result<()> {
+    let measured = measure_all(bench, rounds)?;
+    print!(
+        "{}{}",
+        format_results(&measured),
+        format_targets(&targets(&measured))
+    );
+    let path = write_json(&measured, &workspace_root().join("target/bench"))?;
+    println!("\nJSON: {}", path.display());
+    Ok(())
+}
+
+/// Everything one bench run measured; also the content of bench.json.
+#[derive(Serialize)]
+struct Measured {
+    machine: String,
+    rounds: usize,
+    /// Seconds all the measuring took.
+    #[serde(skip)]
+    took_s: f64,
+    /// Median ms from starting the tracer to its `attached` line.
+    #[serde(serialize_with = "fixed::<1, _>")]
+    attach_ms: f64,
+    /// Peak RSS of `tracer bench-table` with [`TABLE_TASKS`] tasks.
+    #[serde(serialize_with = "fixed::<1, _>")]
+    table_100k_rss_mb: f64,
+    runs: Vec<Row>,
+    kernel_ns_per_run: Vec<KernelCost>,
+    peers: Vec<PeerResult>,
+}
+
+fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     let began = Instant::now();
+    let (runs, mut attach) = measure_slowdowns(bench, rounds)?;
+    let kernel_ns_per_run = measure_kernel_costs(bench)?;
+    let peers = measure_peers(bench, rounds.min(3))?;
+    let table_100k_rss_mb = measure_table_rss_mb(bench)?;
+    Ok(Measured {
+        machine: machine(),
+        rounds,
+        took_s: began.elapsed().as_secs_f64(),
+        attach_ms: median(&mut attach),
+        table_100k_rss_mb,
+        runs,
+        kernel_ns_per_run,
+        peers,
+    })
+}
+
+/// Every workload under every mode, with BPF statistics off: the rows and
+/// every run's ms from start to attached.
+fn measure_slowdowns(bench: &Bench, rounds: usize) -> Result<(Vec<Row>, Vec<f64>)> {
+    let _off = BpfStats::set(false)?;
     let mut rows = Vec::new();
     let mut attach = Vec::new();
-    {
-        let _off = BpfStats::set(false)?;
+    for (name, ops) in WORKLOADS {
+        for mode in &MODES {
+            rows.push(measure_cell(bench, mode, name, ops, rounds, &mut attach)?);
+        }
+    }
+    Ok((rows, attach))
+}
+
+/// One workload under one mode, alternating untraced and traced runs;
+/// adds each run's ms from start to attached to `attach`.
+fn measure_cell(
+    bench: &Bench,
+    mode: &Mode,
+    name: &'static str,
+    ops: u64,
+    rounds: usize,
+    attach: &mut Vec<f64>,
+) -> Result<Row> {
+    eprintln!("bench: {name} under {} ({rounds} rounds)", mode.name);
+    let (mut base, mut traced) = (Vec::new(), Vec::new());
+    let mut last = Stats::default();
+    let mut events_per_s = Vec::new();
+    for _ in 0..rounds {
+        base.push(bench.workload(name, ops)? as f64);
+        let (ns, stats, ms) = bench.traced(mode, name, ops)?;
+        traced.push(ns as f64);
+        events_per_s.push(stats.events as f64 / (ns as f64 / 1e9));
+        attach.push(ms);
+        last = Stats {
+            lost: last.lost.max(stats.lost),
+            maxrss_kb: last.maxrss_kb.max(stats.maxrss_kb),
+            ..stats
+        };
+    }
+    Ok(Row {
+        workload: name,
+        mode: mode.name,
+        slowdown: median(&mut traced) / median(&mut base),
+        events_per_s: median(&mut events_per_s),
+        lost: last.lost,
+        cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
+        cpu_ms: last.cpu_ns as f64 / 1e6,
+        maxrss_mb: last.maxrss_kb as f64 / 1024.0,
+    })
+}
+
+/// In-kernel cost per program, with BPF statistics on: one traced run of
+/// each workload per mode, summed.
+fn measure_kernel_costs(bench: &Bench) -> Result<Vec<KernelCost>> {
+    let _on = BpfStats::set(true)?;
+    let mut kernel = Vec::new();
+    for mode in [TRACE_DEFAULT, RECORD] {
+        let mut sums: Vec<(String, u64, u64)> = Vec::new();
         for (name, ops) in WORKLOADS {
-            for mode in &MODES {
-                eprintln!("bench: {name} under {} ({rounds} rounds)", mode.name);
-                let (mut base, mut traced) = (Vec::new(), Vec::new());
-                let mut last = Stats::default();
-                let mut events_per_s = Vec::new();
-                for _ in 0..rounds {
-                    base.push(bench.workload(name, ops)? as f64);
-                    let (ns, stats, ms) = bench.traced(mode, name, ops)?;
-                    traced.push(ns as f64);
-                    events_per_s.push(stats.events as f64 / (ns as f64 / 1e9));
-                    attach.push(ms);
-                    last = Stats {
-                        lost: last.lost.max(stats.lost),
-                        maxrss_kb: last.maxrss_kb.max(stats.maxrss_kb),
-                        ..stats
-                    };
-                }
-                rows.push(Row {
-                    workload: name,
-                    mode: mode.name,
-                    slowdown: median(&mut traced) / median(&mut base),
-                    events_per_s: median(&mut events_per_s),
-                    lost: last.lost,
-                    cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
-                    cpu_ms: last.cpu_ns as f64 / 1e6,
-                    maxrss_mb: last.maxrss_kb as f64 / 1024.0,
-                });
-            }
-        }
-    }
-    // In-kernel cost per program, with BPF statistics on.
-    let mut kernel: Vec<(String, &'static str, f64, u64)> = Vec::new();
-    {
-        let _on = BpfStats::set(true)?;
-        for mode in [&MODES[0], &MODES[2]] {
-            let mut sums: Vec<(String, u64, u64)> = Vec::new();
-            for (name, ops) in WORKLOADS {
-                let (_, stats, _) = bench.traced(mode, name, ops)?;
-                for (prog, runs, ns) in stats.programs {
-                    match sums.iter_mut().find(|(p, _, _)| *p == prog) {
-                        Some(e) => {
-                            e.1 += runs;
-                            e.2 += ns;
-                        }
-                        None => sums.push((prog, runs, ns)),
+            let (_, stats, _) = bench.traced(mode, name, ops)?;
+            for ProgramStats {
+                name: prog,
+                runs,
+                ns,
+            } in stats.programs
+            {
+                match sums.iter_mut().find(|(p, _, _)| *p == prog) {
+                    Some(e) => {
+                        e.1 += runs;
+                        e.2 += ns;
                     }
+                    None => sums.push((prog, runs, ns)),
                 }
             }
-            for (prog, runs, ns) in sums {
-                kernel.push((prog, mode.name, ns as f64 / runs.max(1) as f64, runs));
-            }
+        }
+        for (prog, runs, ns) in sums {
+            kernel.push(KernelCost {
+                program: prog,
+                mode: mode.name,
+                ns: ns as f64 / runs.max(1) as f64,
+                runs,
+            });
         }
     }
-    let peers = measure_peers(bench, rounds.min(3))?;
+    Ok(kernel)
+}
+
+/// Peak RSS in MB of the real task table with [`TABLE_TASKS`] tasks.
+fn measure_table_rss_mb(bench: &Bench) -> Result<f64> {
     let table = Command::new(&bench.tracer)
-        .args(["bench-table", "100000"])
+        .args(["bench-table", &TABLE_TASKS.to_string()])
         .output()
         .context("tracer bench-table")?;
-    let table_rss_mb = num(&String::from_utf8_lossy(&table.stdout), "maxrss_kb") as f64 / 1024.0;
-    let attach_ms = median(&mut attach);
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    let stats: TableStats = serde_json::from_str(&stdout).with_context(|| {
+        format!(
+            "malformed tracer bench-table output ({}): stdout {stdout:?}, stderr {:?}",
+            table.status,
+            String::from_utf8_lossy(&table.stderr)
+        )
+    })?;
+    Ok(stats.maxrss_kb as f64 / 1024.0)
+}
 
+/// The results as printed: the workload x mode table, in-kernel costs,
+/// start-up, the task table and the peers.
+fn format_results(m: &Measured) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "machine: {}", machine());
+    let _ = writeln!(out, "machine: {}", m.machine);
     let _ = writeln!(
         out,
-        "rounds per cell: {rounds}; took {:.0} s\n",
-        began.elapsed().as_secs_f64()
+        "rounds per cell: {}; took {:.0} s\n",
+        m.rounds, m.took_s
     );
     let _ = writeln!(
         out,
         "{:<9} {:<34} {:>8} {:>12} {:>6} {:>8} {:>10} {:>8}",
         "workload", "mode", "slowdown", "events/s", "lost", "cpu ms", "cpu ns/ev", "RSS MB"
     );
-    for r in &rows {
+    for r in &m.runs {
         let per_event = if r.events_per_s >= 1.0 {
             format!("{:.0}", r.cpu_ns_per_event)
         } else {
@@ -428,15 +594,25 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
         );
     }
     let _ = writeln!(out, "\nin-kernel ns per run (all workloads):");
-    for (prog, mode, ns, runs) in &kernel {
-        let _ = writeln!(out, "  {prog:<20} {mode:<34} {ns:>7.0} ns  ({runs} runs)");
+    for k in &m.kernel_ns_per_run {
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<34} {:>7.0} ns  ({} runs)",
+            k.program, k.mode, k.ns, k.runs
+        );
     }
-    let _ = writeln!(out, "\nstart-up to attached: {attach_ms:.0} ms (median)");
     let _ = writeln!(
         out,
-        "task table with 100,000 tasks: peak RSS {table_rss_mb:.1} MB"
+        "\nstart-up to attached: {:.0} ms (median)",
+        m.attach_ms
     );
-    if peers.is_empty() {
+    let _ = writeln!(
+        out,
+        "task table with {} tasks: peak RSS {:.1} MB",
+        thousands(TABLE_TASKS),
+        m.table_100k_rss_mb
+    );
+    if m.peers.is_empty() {
         let _ = writeln!(
             out,
             "bpftrace, libbpf-tools (sigsnoop, execsnoop, exitsnoop): not installed, not measured"
@@ -446,92 +622,97 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
             out,
             "\nother tracers on the same workloads (output to /dev/null):"
         );
-        for (label, workload, ratio) in &peers {
-            let _ = writeln!(out, "  {workload:<9} {label:<36} {ratio:>6.2}x");
+        for p in &m.peers {
+            let _ = writeln!(
+                out,
+                "  {:<9} {:<36} {:>6.2}x",
+                p.workload, p.tracer, p.slowdown
+            );
         }
     }
-    let _ = writeln!(out, "\ntargets:");
-    let cell = |w: &str, m: usize| {
-        rows.iter()
-            .find(|r| r.workload == w && r.mode == MODES[m].name)
+    out
+}
+
+/// The performance targets: (what, met).
+fn targets(m: &Measured) -> Vec<(String, bool)> {
+    let cell = |w: &str, mode: &Mode| {
+        m.runs
+            .iter()
+            .find(|r| r.workload == w && r.mode == mode.name)
     };
-    let mut check = |what: String, ok: bool| {
-        let _ = writeln!(out, "  [{}] {what}", if ok { "met" } else { "NOT met" });
-    };
-    let worst_kernel = kernel.iter().map(|k| k.2).fold(0.0, f64::max);
-    check(
+    let mut out = Vec::new();
+    let worst_kernel = m.kernel_ns_per_run.iter().map(|k| k.ns).fold(0.0, f64::max);
+    out.push((
         format!("in-kernel cost <= 150 ns for every program (worst {worst_kernel:.0} ns)"),
         worst_kernel <= 150.0,
-    );
-    if let Some(r) = cell("signal", 2) {
-        check(
+    ));
+    if let Some(r) = cell("signal", RECORD) {
+        out.push((
             format!(
                 "signal storm recorded: <= 1.5x ({:.2}x), 0 lost ({}), >= 1M events/s ({:.0})",
                 r.slowdown, r.lost, r.events_per_s
             ),
             r.slowdown <= 1.5 && r.lost == 0 && r.events_per_s >= 1e6,
-        );
+        ));
     }
-    if let Some(r) = cell("signal", 0) {
-        check(
+    if let Some(r) = cell("signal", TRACE_DEFAULT) {
+        out.push((
             format!(
                 "signal storm, default filters: <= 1.2x ({:.2}x)",
                 r.slowdown
             ),
             r.slowdown <= 1.2,
-        );
+        ));
     }
-    if let Some(r) = cell("forkexec", 2) {
-        check(
+    if let Some(r) = cell("forkexec", RECORD) {
+        out.push((
             format!("fork+exec storm recorded: <= 1.1x ({:.2}x)", r.slowdown),
             r.slowdown <= 1.1,
-        );
+        ));
     }
-    check(
-        format!("peak RSS with 100,000 tasks <= 50 MB ({table_rss_mb:.1} MB)"),
-        table_rss_mb <= 50.0,
-    );
-    check(
-        format!("attached within 300 ms of start ({attach_ms:.0} ms)"),
-        attach_ms <= 300.0,
-    );
-    print!("{out}");
+    out.push((
+        format!(
+            "peak RSS with {} tasks <= 50 MB ({:.1} MB)",
+            thousands(TABLE_TASKS),
+            m.table_100k_rss_mb
+        ),
+        m.table_100k_rss_mb <= 50.0,
+    ));
+    out.push((
+        format!("attached within 300 ms of start ({:.0} ms)", m.attach_ms),
+        m.attach_ms <= 300.0,
+    ));
+    out
+}
 
-    let dir = workspace_root().join("target/bench");
-    std::fs::create_dir_all(&dir)?;
-    let mut json = format!(
-        "{{\"machine\":{:?},\"rounds\":{rounds},\"attach_ms\":{attach_ms:.1},\"table_100k_rss_mb\":{table_rss_mb:.1},\"runs\":[",
-        machine()
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
-            json,
-            "{}{{\"workload\":\"{}\",\"mode\":{:?},\"slowdown\":{:.3},\"events_per_s\":{:.0},\"lost\":{},\"cpu_ms\":{:.1},\"cpu_ns_per_event\":{:.0},\"maxrss_mb\":{:.1}}}",
-            if i > 0 { "," } else { "" },
-            r.workload, r.mode, r.slowdown, r.events_per_s, r.lost, r.cpu_ms, r.cpu_ns_per_event, r.maxrss_mb
-        );
+fn format_targets(targets: &[(String, bool)]) -> String {
+    let mut out = String::from("\ntargets:\n");
+    for (what, ok) in targets {
+        let _ = writeln!(out, "  [{}] {what}", if *ok { "met" } else { "NOT met" });
     }
-    json.push_str("],\"kernel_ns_per_run\":[");
-    for (i, (prog, mode, ns, runs)) in kernel.iter().enumerate() {
-        let _ = write!(
-            json,
-            "{}{{\"program\":\"{prog}\",\"mode\":{mode:?},\"ns\":{ns:.0},\"runs\":{runs}}}",
-            if i > 0 { "," } else { "" }
-        );
-    }
-    json.push_str("],\"peers\":[");
-    for (i, (label, workload, ratio)) in peers.iter().enumerate() {
-        let _ = write!(
-            json,
-            "{}{{\"tracer\":{label:?},\"workload\":\"{workload}\",\"slowdown\":{ratio:.3}}}",
-            if i > 0 { "," } else { "" }
-        );
-    }
-    json.push_str("]}\n");
+    out
+}
+
+/// Writes `dir`/bench.json (one line); returns its path.
+fn write_json(m: &Measured, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("bench.json");
-    std::fs::write(&path, json)?;
-    println!("\nJSON: {}", path.display());
-    Ok(())
+    let json = serde_json::to_string(m).expect("plain structs") + "\n";
+    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// `n` with a comma between each group of three digits.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn machine() -> String {
@@ -547,4 +728,196 @@ fn machine() -> String {
     // SAFETY: sysconf has no memory-safety preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     format!("{cpus} CPUs, {cpu}, Linux {}", kernel.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_tracer_stats_line() {
+        let line = "tracer-stats: {\"events\":12,\"lost\":3,\"cpu_ns\":4500,\"maxrss_kb\":8192,\
+                    \"programs\":{\"sched_exec\":{\"runs\":10,\"ns\":900},\"exit\":{\"runs\":2,\"ns\":80}}}";
+        let stats = parse_stats(line.strip_prefix(STATS_PREFIX).unwrap()).unwrap();
+        assert_eq!(
+            stats,
+            Stats {
+                events: 12,
+                lost: 3,
+                cpu_ns: 4500,
+                maxrss_kb: 8192,
+                // The tracer's order, not sorted by name.
+                programs: vec![
+                    ProgramStats {
+                        name: "sched_exec".into(),
+                        runs: 10,
+                        ns: 900
+                    },
+                    ProgramStats {
+                        name: "exit".into(),
+                        runs: 2,
+                        ns: 80
+                    },
+                ],
+            }
+        );
+        let none =
+            parse_stats(r#"{"events":0,"lost":0,"cpu_ns":0,"maxrss_kb":0,"programs":{}}"#).unwrap();
+        assert!(none.programs.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_tracer_stats_line_is_an_error() {
+        for bad in [
+            "",
+            "{\"events\":1",
+            // A missing field is not read as 0.
+            r#"{"events":1,"lost":0,"cpu_ns":0,"programs":{}}"#,
+            r#"{"events":-1,"lost":0,"cpu_ns":0,"maxrss_kb":0,"programs":{}}"#,
+            r#"{"events":1,"lost":0,"cpu_ns":0,"maxrss_kb":0,"programs":{"p":{"runs":1}}}"#,
+        ] {
+            let err = parse_stats(bad).unwrap_err();
+            assert!(
+                format!("{err:#}").starts_with("malformed tracer-stats line"),
+                "{err:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_bench_table_and_workload_output() {
+        let table: TableStats =
+            serde_json::from_str("{\"tasks\":100000,\"maxrss_kb\":40960}\n").unwrap();
+        assert_eq!(table.maxrss_kb, 40960);
+        let run: WorkloadStats =
+            serde_json::from_str("{\"workload\":\"fork\",\"ops\":5000,\"ns\":123456789}\n")
+                .unwrap();
+        assert_eq!(run.ns, 123456789);
+        assert!(serde_json::from_str::<TableStats>("{\"tasks\":100000}").is_err());
+    }
+
+    /// One of each, with numbers that show the rounding.
+    fn sample() -> Measured {
+        Measured {
+            machine: "2 CPUs, \"Fancy\" CPU, Linux 6.1".into(),
+            rounds: 5,
+            took_s: 61.4,
+            attach_ms: 42.04,
+            table_100k_rss_mb: 38.25,
+            runs: vec![
+                Row {
+                    workload: "signal",
+                    mode: RECORD.name,
+                    slowdown: 1.23456,
+                    events_per_s: 1234567.4,
+                    lost: 0,
+                    cpu_ms: 12.34,
+                    cpu_ns_per_event: 99.6,
+                    maxrss_mb: 10.0,
+                },
+                Row {
+                    workload: "signal",
+                    mode: TRACE_DEFAULT.name,
+                    slowdown: 1.25,
+                    events_per_s: 0.0,
+                    lost: 0,
+                    cpu_ms: 1.0,
+                    cpu_ns_per_event: 5.0,
+                    maxrss_mb: 9.5,
+                },
+            ],
+            kernel_ns_per_run: vec![KernelCost {
+                program: "signal_generate".into(),
+                mode: RECORD.name,
+                ns: 57.2,
+                runs: 1000,
+            }],
+            peers: vec![PeerResult {
+                tracer: "libbpf-tools sigsnoop",
+                workload: "signal",
+                slowdown: 3.5,
+            }],
+        }
+    }
+
+    #[test]
+    fn bench_json_keeps_its_fields_order_and_precision() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-test-{}", std::process::id()));
+        let path = write_json(&sample(), &dir).unwrap();
+        let json = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(path.file_name().unwrap(), "bench.json");
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"machine":"2 CPUs, \"Fancy\" CPU, Linux 6.1","rounds":5,"attach_ms":42.0,"#,
+                r#""table_100k_rss_mb":38.2,"runs":[{"workload":"signal","#,
+                r#""mode":"record --all-signals","slowdown":1.235,"events_per_s":1234567,"#,
+                r#""lost":0,"cpu_ms":12.3,"cpu_ns_per_event":100,"maxrss_mb":10.0},"#,
+                r#"{"workload":"signal","mode":"trace (default filters)","slowdown":1.25,"#,
+                r#""events_per_s":0,"lost":0,"cpu_ms":1.0,"cpu_ns_per_event":5,"maxrss_mb":9.5}],"#,
+                r#""kernel_ns_per_run":[{"program":"signal_generate","#,
+                r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
+                r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
+                r#""slowdown":3.5}]}"#,
+                "\n"
+            )
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["runs"][0]["slowdown"], 1.235);
+        assert_eq!(back["kernel_ns_per_run"][0]["runs"], 1000);
+    }
+
+    #[test]
+    fn prints_results_and_targets() {
+        let m = sample();
+        let text = format_results(&m);
+        assert!(text.starts_with(
+            "machine: 2 CPUs, \"Fancy\" CPU, Linux 6.1\nrounds per cell: 5; took 61 s\n\n"
+        ));
+        assert!(text.contains(
+            "\nsignal    record --all-signals                  1.23x      1234567      0       12        100     10.0\n"
+        ));
+        // No events: no per-event CPU cost.
+        assert!(text.contains(
+            "\nsignal    trace (default filters)               1.25x            0      0        1          -      9.5\n"
+        ));
+        assert!(text.contains(
+            "\n  signal_generate      record --all-signals                    57 ns  (1000 runs)\n"
+        ));
+        assert!(text.contains("\ntask table with 100,000 tasks: peak RSS 38.2 MB\n"));
+        assert!(text.contains("\n  signal    libbpf-tools sigsnoop                  3.50x\n"));
+
+        assert_eq!(
+            format_targets(&targets(&m)),
+            "\ntargets:\n\
+             \x20 [met] in-kernel cost <= 150 ns for every program (worst 57 ns)\n\
+             \x20 [met] signal storm recorded: <= 1.5x (1.23x), 0 lost (0), >= 1M events/s (1234567)\n\
+             \x20 [NOT met] signal storm, default filters: <= 1.2x (1.25x)\n\
+             \x20 [met] peak RSS with 100,000 tasks <= 50 MB (38.2 MB)\n\
+             \x20 [met] attached within 300 ms of start (42 ms)\n"
+        );
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn a_ratio_that_is_not_a_number_is_null() {
+        let peer = PeerResult {
+            tracer: "x",
+            workload: "fork",
+            slowdown: f64::NAN,
+        };
+        assert_eq!(
+            serde_json::to_string(&peer).unwrap(),
+            r#"{"tracer":"x","workload":"fork","slowdown":null}"#
+        );
+    }
 }

@@ -63,7 +63,7 @@ enum Cmd {
         #[arg(long)]
         debug: bool,
         /// Minutes per kernel (boot and all tests) before QEMU is killed.
-        #[arg(long, default_value_t = 15)]
+        #[arg(long, default_value_t = vm::TIMEOUT_MIN)]
         timeout_min: u64,
     },
 }
@@ -158,46 +158,51 @@ fn real_main() -> Result<()> {
             },
         )
         .map(|_| ()),
-        Cmd::Test { no_vm, args } => {
-            run(cargo(&tools).args(["fmt", "--all", "--", "--check"]))?;
-            run(cargo(&tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-            run(&mut ebpf_clippy(&tools))?;
-            // Tests that cannot run on this kernel say so in this file; on
-            // the host kernel every test must run.
-            let skips = workspace_root().join("target/host-skips.txt");
-            let _ = std::fs::remove_file(&skips);
-            let (passed, failed) = cargo_test(
-                cargo(&tools)
-                    .args(["test"])
-                    .arg("--")
-                    .args(&args)
-                    .env("TRACER_SKIP_FILE", &skips),
-            )?;
-            if let Ok(text) = std::fs::read_to_string(&skips) {
-                if !text.trim().is_empty() {
-                    println!("tests: {passed} passed, 1 failed");
-                    bail!("tests skipped on the host kernel, where every test must run:\n{text}");
-                }
-            }
-            // The live tests again on the oldest, a middle and the newest
-            // kernel of the matrix (`cargo xtask vm-test` runs them all).
-            let vm = if no_vm {
-                println!("xtask: kernel matrix NOT run (--no-vm)");
-                vm::Summary::default()
-            } else {
-                vm::run(&tools, CI_KERNELS)?
-            };
-            // A bounded fuzzing run in every test run (CI included).
-            fuzz(&tools, 20)?;
-            // One closing line for the whole run (CI reads it).
-            println!(
-                "tests: {} passed, {failed} failed, {} skipped",
-                passed + vm.passed,
-                vm.skipped
-            );
-            Ok(())
+        Cmd::Test { no_vm, args } => test(&tools, no_vm, &args),
+    }
+}
+
+/// `cargo xtask test`: format and lint checks, the tests on this kernel,
+/// the kernel matrix unless `no_vm`, a bounded fuzzing run, and one closing
+/// `tests:` line.
+fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
+    run(cargo(tools).args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo(tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    run(&mut ebpf_clippy(tools, std::env::consts::ARCH)?)?;
+    // Tests that cannot run on this kernel say so in this file; on
+    // the host kernel every test must run.
+    let skips = workspace_root().join("target/host-skips.txt");
+    let _ = std::fs::remove_file(&skips);
+    let (passed, failed) = cargo_test(
+        cargo(tools)
+            .args(["test"])
+            .arg("--")
+            .args(args)
+            .env("TRACER_SKIP_FILE", &skips),
+    )?;
+    if let Ok(text) = std::fs::read_to_string(&skips) {
+        if !text.trim().is_empty() {
+            println!("tests: {passed} passed, 1 failed");
+            bail!("tests skipped on the host kernel, where every test must run:\n{text}");
         }
     }
+    // The live tests again on the oldest, a middle and the newest
+    // kernel of the matrix (`cargo xtask vm-test` runs them all).
+    let vm = if no_vm {
+        println!("xtask: kernel matrix NOT run (--no-vm)");
+        vm::Summary::default()
+    } else {
+        vm::run(tools, CI_KERNELS)?
+    };
+    // A bounded fuzzing run in every test run (CI included).
+    fuzz(tools, 20)?;
+    // One closing line for the whole run (CI reads it).
+    println!(
+        "tests: {} passed, {failed} failed, {} skipped",
+        passed + vm.passed,
+        vm.skipped
+    );
+    Ok(())
 }
 
 /// Runs `cargo test`, passing its output through, and adds up its
@@ -262,8 +267,13 @@ fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
         .current_dir(&root))
 }
 
-/// Clippy on the eBPF crate, which only builds for the BPF target.
-fn ebpf_clippy(tools: &setup::Tools) -> Command {
+/// Clippy on the eBPF crate, which only builds for the BPF target, as built
+/// for a `target_arch` machine.
+fn ebpf_clippy(tools: &setup::Tools, target_arch: &str) -> Result<Command> {
+    let cfg = format!(
+        "--cfg=bpf_target_arch=\"{}\"",
+        bpf_target_arch(target_arch)?
+    );
     let mut cmd = Command::new("rustup");
     cmd.args([
         "run",
@@ -276,14 +286,40 @@ fn ebpf_clippy(tools: &setup::Tools) -> Command {
     .args(["-Z", "build-std=core", "--target", "bpfel-unknown-none"])
     .args(["--target-dir", "target/ebpf-clippy", "--", "-D", "warnings"])
     .env("PATH", tools.path_env())
-    .env(
-        "CARGO_ENCODED_RUSTFLAGS",
-        "--cfg=bpf_target_arch=\"x86_64\"",
-    )
+    .env("CARGO_ENCODED_RUSTFLAGS", cfg)
     .env_remove("RUSTC")
     .env_remove("RUSTC_WORKSPACE_WRAPPER")
     .current_dir(workspace_root());
-    cmd
+    Ok(cmd)
+}
+
+/// The `bpf_target_arch` cfg aya-ebpf needs for programs that run on a
+/// `target_arch` kernel (`std::env::consts::ARCH` or a target triple's first
+/// part), mapped as aya-build does: `riscv64gc` is `riscv64`.
+fn bpf_target_arch(target_arch: &str) -> Result<&'static str> {
+    // The values aya-build declares for the cfg.
+    const KNOWN: [&str; 8] = [
+        "aarch64",
+        "arm",
+        "loongarch64",
+        "mips",
+        "powerpc64",
+        "riscv64",
+        "s390x",
+        "x86_64",
+    ];
+    let arch = if target_arch.starts_with("riscv64") {
+        "riscv64"
+    } else {
+        target_arch
+    };
+    match KNOWN.iter().find(|&&known| known == arch) {
+        Some(known) => Ok(known),
+        None => bail!(
+            "no bpf_target_arch for target arch {target_arch:?} (aya knows {})",
+            KNOWN.join(", ")
+        ),
+    }
 }
 
 pub fn workspace_root() -> std::path::PathBuf {
@@ -291,4 +327,19 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bpf_target_arch_follows_the_target() {
+        assert_eq!(bpf_target_arch("x86_64").unwrap(), "x86_64");
+        assert_eq!(bpf_target_arch("aarch64").unwrap(), "aarch64");
+        assert_eq!(bpf_target_arch("riscv64").unwrap(), "riscv64");
+        assert_eq!(bpf_target_arch("riscv64gc").unwrap(), "riscv64");
+        let err = bpf_target_arch("sparc64").unwrap_err().to_string();
+        assert!(err.contains("\"sparc64\""), "{err}");
+    }
 }

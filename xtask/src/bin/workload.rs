@@ -10,6 +10,16 @@
 
 use std::time::Instant;
 
+use serde::Serialize;
+
+/// The one line printed.
+#[derive(Serialize)]
+struct Output<'a> {
+    workload: &'a str,
+    ops: u64,
+    ns: u128,
+}
+
 fn fork_wait(exec: bool) {
     // SAFETY: the child only calls async-signal-safe functions (execv, _exit)
     // before it ends; the parent waits for it.
@@ -54,6 +64,26 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let ns = start.elapsed().as_nanos();
-    println!("{{\"workload\":\"{which}\",\"ops\":{n},\"ns\":{ns}}}");
+    let out = Output {
+        workload: which,
+        ops: n,
+        ns: start.elapsed().as_nanos(),
+    };
+    println!("{}", serde_json::to_string(&out).expect("plain struct"));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn output_keeps_its_field_order() {
+        let out = super::Output {
+            workload: "fork",
+            ops: 5000,
+            ns: 123,
+        };
+        assert_eq!(
+            serde_json::to_string(&out).unwrap(),
+            r#"{"workload":"fork","ops":5000,"ns":123}"#
+        );
+    }
 }

@@ -26,6 +26,9 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::setup::Tools;
 
+/// The default wall-clock limit per kernel, boot included, in minutes.
+pub const TIMEOUT_MIN: u64 = 15;
+
 pub struct Options {
     /// Kernel names, ABIs or ABI versions; empty for the pinned set.
     pub kernels: Vec<String>,
@@ -44,14 +47,14 @@ impl Default for Options {
         Options {
             kernels: Vec::new(),
             release: true,
-            timeout: Duration::from_secs(15 * 60),
+            timeout: Duration::from_secs(TIMEOUT_MIN * 60),
             test_timeout: Duration::from_secs(300),
         }
     }
 }
 
 /// Tests that passed, failed and were skipped, over every kernel.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Summary {
     pub passed: u64,
     pub failed: u64,
@@ -105,7 +108,37 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
     let selected = kernels::select(&opts.kernels)?;
     let out_dir = crate::workspace_root().join("target/vm-test");
     fs::create_dir_all(&out_dir)?;
+    let common = build_common_initramfs(tools, opts, &out_dir)?;
 
+    // Every download first: a kernel the mirror dropped fails the run early.
+    let unpacked = selected
+        .iter()
+        .map(kernels::fetch)
+        .collect::<Result<Vec<_>>>()?;
+    let mut runs = Vec::new();
+    let mut pf_errors = Vec::new();
+    let mut accel = None;
+    for (kernel, unpacked) in selected.iter().zip(&unpacked) {
+        pf_errors.extend(check_pf_names(kernel, unpacked)?);
+        runs.push(boot_kernel(
+            kernel,
+            unpacked,
+            &common,
+            &out_dir,
+            opts.timeout,
+            &mut accel,
+        )?);
+    }
+    results::print(&runs);
+    let json = out_dir.join("results.json");
+    results::write_json(&runs, &json)?;
+    println!("\nconsole logs and results.json in {}", out_dir.display());
+    summarize(&runs, &pf_errors)
+}
+
+/// Builds the tests and the initramfs part every kernel shares; returns
+/// its path.
+fn build_common_initramfs(tools: &Tools, opts: &Options, out_dir: &Path) -> Result<PathBuf> {
     let (tests, tracer) = build_tests(tools, opts.release)?;
     let started = Instant::now();
     let common = out_dir.join("initramfs-common.cpio");
@@ -124,59 +157,61 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
         fs::metadata(&common)?.len() >> 20,
         started.elapsed().as_secs_f64()
     );
+    Ok(common)
+}
 
-    // Every download first: a kernel the mirror dropped fails the run early.
-    let unpacked = selected
-        .iter()
-        .map(kernels::fetch)
-        .collect::<Result<Vec<_>>>()?;
-    let mut runs = Vec::new();
-    let mut pf_errors = Vec::new();
-    let mut accel = None;
-    for (kernel, unpacked) in selected.iter().zip(&unpacked) {
-        pf_errors.extend(check_pf_names(kernel, unpacked)?);
-        let initrd = out_dir.join(format!("{}.initrd", kernel.name));
-        initramfs::with_modules(&common, &modules_part(unpacked)?, &initrd)?;
-        let accel = accel.get_or_insert_with(|| {
-            qemu::accel(
-                &unpacked.vmlinuz,
-                &initrd,
-                &crate::setup::cache_dir().unwrap_or_else(|_| out_dir.clone()),
-            )
-        });
+/// Boots one kernel with the tests (twice if the first boot never reached
+/// /init); `accel` is probed on the first kernel and kept for the rest.
+fn boot_kernel(
+    kernel: &kernels::Kernel,
+    unpacked: &kernels::Unpacked,
+    common: &Path,
+    out_dir: &Path,
+    timeout: Duration,
+    accel: &mut Option<String>,
+) -> Result<results::KernelRun> {
+    let initrd = out_dir.join(format!("{}.initrd", kernel.name));
+    initramfs::with_modules(common, &modules_part(unpacked)?, &initrd)?;
+    let accel = accel.get_or_insert_with(|| {
+        qemu::accel(
+            &unpacked.vmlinuz,
+            &initrd,
+            &crate::setup::cache_dir().unwrap_or_else(|_| out_dir.to_path_buf()),
+        )
+    });
+    eprintln!(
+        "xtask: booting {} ({}) with {accel}",
+        kernel.name, kernel.abi
+    );
+    let boot = || {
+        qemu::boot(
+            accel,
+            &unpacked.vmlinuz,
+            &initrd,
+            &out_dir.join(format!("{}.log", kernel.name)),
+            timeout,
+            |t, line| progress(&kernel.name, t, line),
+        )
+    };
+    let mut run = results::parse(&kernel.name, &kernel.abi, &boot()?);
+    if run.uname.is_none() {
+        // The guest died before /init (seen once: a timer oops in
+        // early boot under TCG): that says nothing about tracer, so
+        // boot once more; a second failure stands.
         eprintln!(
-            "xtask: booting {} ({}) with {accel}",
-            kernel.name, kernel.abi
+            "xtask: {} did not reach /init; booting it once more",
+            kernel.name
         );
-        let boot = || {
-            qemu::boot(
-                accel,
-                &unpacked.vmlinuz,
-                &initrd,
-                &out_dir.join(format!("{}.log", kernel.name)),
-                opts.timeout,
-                |t, line| progress(&kernel.name, t, line),
-            )
-        };
-        let mut run = results::parse(&kernel.name, &kernel.abi, &boot()?);
-        if run.uname.is_none() {
-            // The guest died before /init (seen once: a timer oops in
-            // early boot under TCG): that says nothing about tracer, so
-            // boot once more; a second failure stands.
-            eprintln!(
-                "xtask: {} did not reach /init; booting it once more",
-                kernel.name
-            );
-            run = results::parse(&kernel.name, &kernel.abi, &boot()?);
-            run.retried = true;
-        }
-        let _ = fs::remove_file(&initrd);
-        runs.push(run);
+        run = results::parse(&kernel.name, &kernel.abi, &boot()?);
+        run.retried = true;
     }
-    results::print(&runs);
-    let json = out_dir.join("results.json");
-    results::write_json(&runs, &json)?;
-    println!("\nconsole logs and results.json in {}", out_dir.display());
+    let _ = fs::remove_file(&initrd);
+    Ok(run)
+}
+
+/// Adds up the results; fails, after a `tests:` line, if a kernel failed or
+/// the PF names did not match.
+fn summarize(runs: &[results::KernelRun], pf_errors: &[String]) -> Result<Summary> {
     let mut summary = Summary::default();
     for r in runs.iter().flat_map(|run| &run.results) {
         match r.outcome {
@@ -239,10 +274,10 @@ fn check_pf_names(kernel: &kernels::Kernel, unpacked: &kernels::Unpacked) -> Res
 
 /// One line per finished test while the guest runs.
 fn progress(kernel: &str, t: f64, line: &str) {
-    if let Some(i) = line.find("@@tracer-vm-result ") {
-        eprintln!("  [{kernel} {t:7.1}s] {}", &line[i + 19..]);
-    } else if let Some(i) = line.find("@@tracer-vm uname ") {
-        eprintln!("  [{kernel} {t:7.1}s] booted {}", &line[i + 18..]);
+    if let Some(result) = results::after_result(line) {
+        eprintln!("  [{kernel} {t:7.1}s] {result}");
+    } else if let Some(release) = results::uname(line) {
+        eprintln!("  [{kernel} {t:7.1}s] booted {release}");
     }
 }
 
@@ -325,4 +360,44 @@ fn check_exists(path: &Path) -> Result<()> {
         bail!("{} is missing", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(lines: &[&str]) -> results::KernelRun {
+        let console = qemu::Console {
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64, l.to_string()))
+                .collect(),
+            timed_out: false,
+            elapsed: lines.len() as f64,
+        };
+        results::parse("6.1", "6.1.0-50-cloud-amd64", &console)
+    }
+
+    #[test]
+    fn summarize_counts_and_fails_on_a_failed_kernel_or_pf_error() {
+        let good = run(&[
+            "@@tracer-vm uname 6.1.0-50-cloud-amd64",
+            "@@tracer-vm-result t::a ok",
+            "@@tracer-vm-result t::b skip old kernel",
+            "@@tracer-vm done",
+        ]);
+        let summary = summarize(std::slice::from_ref(&good), &[]).unwrap();
+        assert_eq!((summary.passed, summary.failed, summary.skipped), (1, 0, 1));
+
+        let err = summarize(&[good], &["6.1.0-50: PF_X".into()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vm-test failed on \n  PF names: 6.1.0-50: PF_X"
+        );
+
+        let died = run(&["@@tracer-vm uname 6.1.0-50-cloud-amd64"]);
+        let err = summarize(&[died], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "vm-test failed on 6.1");
+    }
 }

@@ -71,7 +71,7 @@ fn boots_under_kvm(vmlinuz: &Path, initrd: &Path) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut booted = false;
     while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        if line.contains("@@tracer-vm uname") {
+        if super::results::uname(&line).is_some() {
             booted = true;
             break;
         }

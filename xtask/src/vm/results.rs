@@ -58,6 +58,22 @@ pub struct KernelRun {
 const MARK: &str = "@@tracer-vm ";
 const RESULT: &str = "@@tracer-vm-result ";
 
+/// What follows `@@tracer-vm-result ` in `line` (kernel messages can share
+/// a line with ours: it may be anywhere in it).
+pub fn after_result(line: &str) -> Option<&str> {
+    line.find(RESULT).map(|i| &line[i + RESULT.len()..])
+}
+
+/// What follows `@@tracer-vm ` in `line`, wherever it is in it.
+pub fn after_mark(line: &str) -> Option<&str> {
+    line.find(MARK).map(|i| &line[i + MARK.len()..])
+}
+
+/// The kernel release in the guest's first mark, `@@tracer-vm uname <release>`.
+pub fn uname(line: &str) -> Option<&str> {
+    after_mark(line)?.strip_prefix("uname ")
+}
+
 /// Parses a console transcript.
 pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
     let mut run = KernelRun {
@@ -77,9 +93,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
     let mut test_begin = None;
     let mut running: Option<String> = None;
     for (t, line) in &console.lines {
-        // Kernel messages can share a line with ours: look anywhere in it.
-        if let Some(i) = line.find(RESULT) {
-            let rest = &line[i + RESULT.len()..];
+        if let Some(rest) = after_result(line) {
             let (test, verdict) = rest.split_once(' ').unwrap_or((rest, ""));
             let outcome = match verdict.split_once(' ').unwrap_or((verdict, "")) {
                 ("ok", _) => Outcome::Ok,
@@ -94,8 +108,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
             });
             running = None;
             run.tests_s = tests_begin.map(|b| t - b);
-        } else if let Some(i) = line.find(MARK) {
-            let rest = &line[i + MARK.len()..];
+        } else if let Some(rest) = after_mark(line) {
             let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
             match key {
                 "uname" => {
@@ -163,6 +176,15 @@ impl KernelRun {
 
 /// Prints the table, timings, skip reasons and failures.
 pub fn print(runs: &[KernelRun]) {
+    print_table(runs);
+    print_kernels(runs);
+    print_skips(runs);
+    print_read_modes(runs);
+    print_failures(runs);
+}
+
+/// The test x kernel table of outcomes.
+fn print_table(runs: &[KernelRun]) {
     // Rows: every test seen on any kernel, in first-seen order.
     let mut rows: Vec<&str> = Vec::new();
     for run in runs {
@@ -194,7 +216,10 @@ pub fn print(runs: &[KernelRun]) {
         }
         println!("{line}");
     }
+}
 
+/// One line per kernel: its release, how it ended, timings and counts.
+fn print_kernels(runs: &[KernelRun]) {
     println!();
     for run in runs {
         let count = |o: fn(&Outcome) -> bool| run.results.iter().filter(|r| o(&r.outcome)).count();
@@ -215,7 +240,10 @@ pub fn print(runs: &[KernelRun]) {
             },
         );
     }
+}
 
+/// Each skipped test and reason, with the kernels that skipped it.
+fn print_skips(runs: &[KernelRun]) {
     let mut skips: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for run in runs {
         for r in &run.results {
@@ -230,7 +258,9 @@ pub fn print(runs: &[KernelRun]) {
             println!("  {test} on {}: {reason}", kernels.join(", "));
         }
     }
+}
 
+fn print_read_modes(runs: &[KernelRun]) {
     println!("\nread modes the probes chose (else the direct-load fast paths):");
     for run in runs {
         if run.read_modes.is_empty() {
@@ -240,7 +270,11 @@ pub fn print(runs: &[KernelRun]) {
             println!("  {:8} {note}", run.name);
         }
     }
+}
 
+/// Each failed test's output, module warnings, and the console's last lines
+/// where a kernel did not finish.
+fn print_failures(runs: &[KernelRun]) {
     for run in runs {
         for r in run.results.iter().filter(|r| r.outcome == Outcome::Failed) {
             println!("\n--- FAIL {} on {} ({:.1}s):", r.name, run.name, r.secs);
@@ -343,6 +377,17 @@ mod tests {
     }
 
     #[test]
+    fn finds_marks_anywhere_in_a_line() {
+        let line = "[  1.0] msg @@tracer-vm uname 6.1.0-50-cloud-amd64";
+        assert_eq!(uname(line), Some("6.1.0-50-cloud-amd64"));
+        assert_eq!(after_result(line), None);
+        let line = "[  9.1] msg @@tracer-vm-result trace::b FAILED";
+        assert_eq!(after_result(line), Some("trace::b FAILED"));
+        assert_eq!(after_mark(line), None);
+        assert_eq!(uname("@@tracer-vm tests-begin"), None);
+    }
+
+    #[test]
     fn a_hang_fails_the_running_test() {
         let run = parse(
             "5.10",
@@ -356,5 +401,69 @@ mod tests {
         assert_eq!(run.results[0].name, "umh::x");
         assert_eq!(run.results[0].outcome, Outcome::Failed);
         assert_eq!(run.tail.len(), 2);
+    }
+
+    #[test]
+    fn results_json_round_trips() {
+        let run = parse(
+            "6.1",
+            "6.1.0-50-cloud-amd64",
+            &console(
+                &[
+                    "@@tracer-vm uname 6.1.0-50-cloud-amd64",
+                    "@@tracer-vm module veth.ko FAILED",
+                    "@@tracer-vm probe siginfo: \"read\" mode",
+                    "@@tracer-vm tests-begin",
+                    "@@tracer-vm begin trace::a",
+                    "@@tracer-vm-result trace::a ok",
+                    "@@tracer-vm begin trace::b",
+                    "@@tracer-vm-result trace::b skip no group_dead",
+                    "@@tracer-vm done",
+                ],
+                false,
+            ),
+        );
+        let hung = parse(
+            "5.10",
+            "5.10.0-32-cloud-amd64",
+            &console(&["@@tracer-vm begin umh::x"], true),
+        );
+        let path = std::env::temp_dir().join(format!("xtask-results-{}.json", std::process::id()));
+        write_json(&[run, hung], &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back,
+            json!({"kernels": [
+                {
+                    "name": "6.1", "abi": "6.1.0-50-cloud-amd64",
+                    "uname": "6.1.0-50-cloud-amd64", "end": "done",
+                    "boot_s": 0.0, "tests_s": 4.0,
+                    "module_warnings": ["veth.ko FAILED"],
+                    "read_modes": ["siginfo: \"read\" mode"],
+                    "retried_boot": false,
+                    "tests": [
+                        {"test": "trace::a", "result": "ok", "reason": null,
+                         "secs": 1.0, "output": []},
+                        {"test": "trace::b", "result": "skip", "reason": "no group_dead",
+                         "secs": 1.0, "output": []},
+                    ],
+                    "console_tail": [],
+                },
+                {
+                    "name": "5.10", "abi": "5.10.0-32-cloud-amd64",
+                    "uname": null, "end": "timed out",
+                    "boot_s": null, "tests_s": null,
+                    "module_warnings": [], "read_modes": [],
+                    "retried_boot": false,
+                    "tests": [
+                        {"test": "umh::x", "result": "fail", "reason": null, "secs": 1.0,
+                         "output": ["(the kernel's time ran out during this test)"]},
+                    ],
+                    "console_tail": ["@@tracer-vm begin umh::x"],
+                },
+            ]})
+        );
     }
 }
