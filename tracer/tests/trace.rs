@@ -216,6 +216,13 @@ fn a_full_ring_buffer_counts_lost_events() {
         "{received} received + {lost} lost < {BURST} sent: {stderr}"
     );
     assert!(lost_line.contains("signal_generate"), "{lost_line}");
+    // JSON output carries the losses in the stream too.
+    let inline: u64 = events
+        .iter()
+        .filter(|v| is(v, "lost"))
+        .map(|v| u64_of(v, "count"))
+        .sum();
+    assert_eq!(inline, lost, "lost lines in the JSON stream: {stderr}");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! machine's /proc, then N synthetic tasks forked and exec'd into it; prints
 //! the peak RSS. `cargo xtask bench` reports it as memory at N tasks.
 
-use anyhow::Result;
+use std::io::Write as _;
+
+use anyhow::{Context as _, Result};
 
 use crate::model::{
     event::{Event, Record, Task},
@@ -50,9 +52,7 @@ pub fn run(n: u32) -> Result<()> {
             argv: vec!["worker".into(), "--id".into(), i.to_string()],
         }));
     }
-    println!(
-        "{}",
-        serde_json::json!({"tasks": table.iter().count(), "maxrss_kb": procfs::peak_rss_kb()})
-    );
-    Ok(())
+    let line =
+        serde_json::json!({"tasks": table.iter().count(), "maxrss_kb": procfs::peak_rss_kb()});
+    writeln!(std::io::stdout(), "{line}").context("writing to stdout")
 }

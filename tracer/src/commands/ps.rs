@@ -84,7 +84,7 @@ impl Sink for Merge {
             Ok(rec) => {
                 self.table.apply(&rec);
             }
-            Err(e) => eprintln!("tracer: warning: skipped a bad record: {e}"),
+            Err(e) => crate::say!("tracer: warning: skipped a bad record: {e}"),
         }
         Ok(Flow::Continue)
     }
@@ -118,7 +118,7 @@ async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Resul
     };
     let (merge, counts, _) = session::run(opts, |start| Ok(Merge { table: start.table })).await?;
     if counts.lost_total() > 0 {
-        eprintln!(
+        crate::say!(
             "tracer: warning: {} events lost; tasks born meanwhile may be missing",
             counts.lost_total()
         );
@@ -132,7 +132,7 @@ pub async fn run(opts: PsOptions) -> Result<()> {
         None => snapshot::take(&Procfs::new(opts.proc_root))?.table,
     };
     for note in notes(&table, snapshot::has_kthread_line(&table)) {
-        eprintln!("tracer: note: {note}");
+        crate::say!("tracer: note: {note}");
     }
     let mut rows: Vec<&Entry> = table
         .iter()

@@ -52,12 +52,12 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost: LostNotices) 
             Err(damage) => {
                 truncated |= matches!(damage, Damage::Truncated { .. });
                 stretches += 1;
-                eprintln!("tracer: warning: {}: {damage}", path.display());
+                crate::say!("tracer: warning: {}: {damage}", path.display());
             }
         }
     }
     if !clean_end && !truncated {
-        eprintln!(
+        crate::say!(
             "tracer: note: {} has no end marker: the recording did not stop cleanly",
             path.display()
         );

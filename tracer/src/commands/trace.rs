@@ -23,7 +23,11 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
             output::formatter(format, start.clock, PfNames::running()),
             start.table,
             filter,
-            LostNotices::Stderr,
+            // JSON carries losses in the stream, as `export` does.
+            match format {
+                Format::Json => LostNotices::Inline,
+                Format::Text => LostNotices::Stderr,
+            },
         ))
     })
     .await?;

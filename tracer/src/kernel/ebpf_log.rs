@@ -13,7 +13,7 @@ impl log::Log for Stderr {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        eprintln!(
+        crate::say!(
             "tracer: kernel {}: {}",
             record.level().as_str().to_lowercase(),
             record.args()

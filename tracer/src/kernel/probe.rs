@@ -174,7 +174,7 @@ fn try_load(btf: &Btf<'_>, tracepoint: &str, insns: &[Insn]) -> Result<(), Strin
     let verdict = crate::kernel::verifier::verdict(&text).unwrap_or_else(|| err.to_string());
     if std::env::var_os("TRACER_PROBE_LOG").is_some() {
         // Debugging a probe on a new kernel: its whole verifier log.
-        eprintln!("tracer: probe on {tracepoint} refused ({err}):\n{text}");
+        crate::say!("tracer: probe on {tracepoint} refused ({err}):\n{text}");
     }
     Err(verdict)
 }

@@ -1,5 +1,5 @@
 //! A live session: attach, snapshot, then feed every ring-buffer record to
-//! a sink until Ctrl-C, SIGTERM, a time limit or the sink says stop; then
+//! a sink until Ctrl-C, SIGTERM, SIGHUP, a time limit or the sink says stop; then
 //! detach, drain what is left, and account for lost records.
 //!
 //! `trace` and `record` are sinks: one prints, the other writes a log.
@@ -124,15 +124,62 @@ struct Live {
     counts: Counts,
     /// Loss totals already passed to the sink, by kind tag.
     reported: [u64; EventKind::COUNTERS as usize],
-    /// Installed before the sink starts, so Ctrl-C right after start-up
-    /// still stops cleanly.
-    sigint: Signal,
-    sigterm: Signal,
+    stops: Stops,
+}
+
+/// The signals that stop a session cleanly: Ctrl-C, SIGTERM, and SIGHUP (a
+/// closed terminal or a service manager's reload), so the ring is drained
+/// and a log gets its end record instead of the process dying.
+struct Stops {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+const STOP_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Blocks the stop signals for now, so one that comes while tracer starts
+/// up stays pending instead of killing it (and leaving an empty log); the
+/// session takes them once its handlers are in place. Call it first thing.
+pub fn hold_stop_signals() {
+    set_stop_signals(libc::SIG_BLOCK);
+}
+
+fn set_stop_signals(how: libc::c_int) {
+    // SAFETY: sigset_t is plain data, initialized by sigemptyset; the calls
+    // only read and write it and this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in STOP_SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+impl Stops {
+    fn install() -> Result<Stops> {
+        let on = |kind: SignalKind, name: &str| {
+            signal(kind).with_context(|| format!("installing a {name} handler"))
+        };
+        let stops = Stops {
+            int: on(SignalKind::interrupt(), "SIGINT")?,
+            term: on(SignalKind::terminate(), "SIGTERM")?,
+            hup: on(SignalKind::hangup(), "SIGHUP")?,
+        };
+        // A stop held back since start-up arrives now, into the handlers.
+        set_stop_signals(libc::SIG_UNBLOCK);
+        Ok(stops)
+    }
 }
 
 /// Loads and attaches the programs, then snapshots procfs: the state a
 /// sink starts from.
 fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
+    // First of all: a stop asked for while loading is kept and acted on
+    // once serving starts, so the session still ends cleanly.
+    let stops = Stops::install()?;
     // Events are recorded from the moment the programs attach.
     let started_boot_ns = clock::boottime_ns();
     let mut session = loader::load(&LoadOptions {
@@ -171,8 +218,6 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         ),
         None => None,
     };
-    let sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
-    let sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let start = Start {
         clock: WallClock::now(),
         started_boot_ns,
@@ -187,8 +232,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         logs,
         counts: Counts::default(),
         reported: [0; EventKind::COUNTERS as usize],
-        sigint,
-        sigterm,
+        stops,
     };
     Ok((live, start))
 }
@@ -249,8 +293,9 @@ impl Live {
                     guard.clear_ready();
                 }
                 _ = &mut deadline => return Ok(Ended::Duration),
-                _ = self.sigint.recv() => return Ok(Ended::Signal),
-                _ = self.sigterm.recv() => return Ok(Ended::Signal),
+                _ = self.stops.int.recv() => return Ok(Ended::Signal),
+                _ = self.stops.term.recv() => return Ok(Ended::Signal),
+                _ = self.stops.hup.recv() => return Ok(Ended::Signal),
             }
         }
     }
@@ -264,7 +309,7 @@ impl Live {
         }
         self.check_lost(sink)?;
         if bench_stats {
-            eprintln!("tracer-stats: {}", stats(&self.session, &self.counts));
+            crate::say!("tracer-stats: {}", stats(&self.session, &self.counts));
         }
         Ok(self.counts)
     }
@@ -278,7 +323,7 @@ pub async fn run<S: Sink>(
     let (mut live, start) = attach(&opts)?;
     let mut sink = make_sink(start)?;
     if opts.announce {
-        eprintln!(
+        crate::say!(
             "tracer: attached {} programs; Ctrl-C to stop",
             live.session.program_count()
         );

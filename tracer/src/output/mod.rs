@@ -1,5 +1,6 @@
 //! Rendering records: one module per output format.
 
+pub mod diag;
 pub mod escape;
 pub mod json;
 mod text;

@@ -84,7 +84,7 @@ impl<W: Write> Pipeline<W> {
             Err(err) => {
                 self.undecodable += 1;
                 if self.undecodable <= 10 {
-                    eprintln!("tracer: warning: skipped a bad record: {err}");
+                    crate::say!("tracer: warning: skipped a bad record: {err}");
                 }
                 false
             }
@@ -99,7 +99,7 @@ impl<W: Write> Pipeline<W> {
         {
             return;
         }
-        eprintln!(
+        crate::say!(
             "tracer: warning: {count} {} events lost (ring buffer full); \
              a larger --ring-buffer-size or a filter helps",
             kind.map_or("unknown", EventKind::name)
@@ -135,9 +135,9 @@ impl<W: Write> Pipeline<W> {
     /// The end-of-session summary, to stderr; an output error, if any.
     pub fn finish(mut self, counts: &Counts) -> Result<()> {
         let _ = self.flush();
-        eprintln!("{}", counts.summary());
+        crate::say!("{}", counts.summary());
         if self.undecodable > 0 {
-            eprintln!("tracer: skipped {} undecodable records", self.undecodable);
+            crate::say!("tracer: skipped {} undecodable records", self.undecodable);
         }
         match self.failed {
             Some(e) => Err(anyhow::Error::new(e).context("writing output")),

@@ -1,0 +1,244 @@
+//! Live tests of failing streams and stops: a full or closed stderr, a
+//! closed stdout, stop signals at any moment, a failed start, the size cap.
+//! Each checks that nothing recorded is lost and the exit status says what
+//! happened.
+
+mod common;
+
+use std::{
+    fs,
+    os::unix::fs::PermissionsExt as _,
+    path::Path,
+    process::{Command, Stdio},
+    thread,
+    time::Duration,
+};
+
+use common::*;
+
+/// `tracer record` started with `stderr` as its stderr.
+fn record(log: &Path, extra: &[&str], stderr: Stdio) -> std::process::Child {
+    Command::new(tracer_exe())
+        .args(["record", "-o", log.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawning tracer record")
+}
+
+/// Waits until the log has its header (recording has started).
+fn wait_started(log: &Path) {
+    for _ in 0..200 {
+        if fs::metadata(log).is_ok_and(|m| m.len() > 12) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{} never got a header", log.display());
+}
+
+/// `replay` of a whole log: exit 0, no damage, no "no end marker" note.
+fn assert_clean_log(log: &Path) -> String {
+    let (code, out, err) = run_tracer(&["replay", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("no end marker"), "{err}");
+    assert!(!err.contains("damage"), "{err}");
+    out
+}
+
+#[test]
+fn record_survives_a_full_stderr_and_says_so_in_its_exit_status() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("full-stderr.log");
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut rec = record(&log, &[], Stdio::from(full));
+    wait_started(&log);
+    let marker = dir.path().join("after-start");
+    let ok = Command::new("/bin/sh")
+        .args(["-c", &format!("exec /bin/true {}", marker.display())])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    thread::sleep(Duration::from_millis(200));
+    kill(rec.id(), libc::SIGINT);
+    let status = rec.wait().unwrap();
+    // No panic (101): the diagnostics that could not be written make it 1.
+    assert_eq!(status.code(), Some(1), "{status}");
+    let out = assert_clean_log(&log);
+    assert!(
+        out.contains(&marker.display().to_string()),
+        "the exec after start-up was recorded:\n{out}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_an_error() {
+    let _serial = serial();
+    for cmd in ["ps", "tree"] {
+        let out = Command::new("/bin/sh")
+            .args(["-c", &format!("exec \"$0\" {cmd} >&-"), tracer_exe()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {err}");
+        assert!(err.contains("stdout is closed"), "{cmd}: {err}");
+    }
+}
+
+#[test]
+fn ps_with_a_full_stderr_does_not_panic() {
+    let _serial = serial();
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(tracer_exe())
+        .args(["ps"])
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    // Its notes could not be written: the table is, and the status says 1.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kthreadd"));
+}
+
+#[test]
+fn sighup_stops_record_cleanly_with_everything_drained() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hup.log");
+    let rec = record(&log, &[], Stdio::piped());
+    wait_started(&log);
+    let marker = dir.path().join("before-hup");
+    Command::new("/bin/true").arg(&marker).status().unwrap();
+    kill(rec.id(), libc::SIGHUP);
+    let out = rec.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("tracer: stopped: recorded"), "{err}");
+    let replayed = assert_clean_log(&log);
+    assert!(
+        replayed.contains(&marker.display().to_string()),
+        "{replayed}"
+    );
+}
+
+#[test]
+fn a_stop_signal_during_start_up_still_gives_a_whole_log() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, delay_ms) in [0u64, 5, 20, 80].into_iter().enumerate() {
+        let log = dir.path().join(format!("early-{i}.log"));
+        let rec = record(&log, &[], Stdio::piped());
+        thread::sleep(Duration::from_millis(delay_ms));
+        kill(rec.id(), libc::SIGTERM);
+        let out = rec.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Either it had not created the file yet (killed by the signal, as
+        // any program is before it starts), or the log is whole.
+        match out.status.code() {
+            Some(0) => {
+                assert_clean_log(&log);
+            }
+            None => assert!(!log.exists(), "killed before start-up, yet {log:?} exists"),
+            Some(code) => panic!("exit {code} after SIGTERM at {delay_ms} ms: {err}"),
+        }
+    }
+}
+
+#[test]
+fn a_failed_start_leaves_no_file() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bad-btf.log");
+    let (code, _, err) = run_tracer(&[
+        "record",
+        "-o",
+        log.to_str().unwrap(),
+        "--btf",
+        "/nonexistent/btf",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("kernel BTF not found"), "{err}");
+    assert!(!log.exists(), "a failed start left {log:?}");
+
+    // An unprivileged user in a directory it may write.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let log = dir.path().join("nobody.log");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(tracer_exe())
+        .args(["record", "-o", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!log.exists(), "a failed start left {log:?}: {err}");
+}
+
+#[test]
+fn max_size_is_a_hard_cap() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.log");
+    let (code, _, err) = run_tracer(&["record", "-o", tiny.to_str().unwrap(), "--max-size=1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot hold even the log's header"), "{err}");
+    assert!(!tiny.exists());
+
+    let log = dir.path().join("capped.log");
+    // The header holds the task snapshot: leave room for some events.
+    let cap: u64 = 1 << 20;
+    let mut rec = record(
+        &log,
+        &["--all-signals", &format!("--max-size={cap}")],
+        Stdio::piped(),
+    );
+    wait_started(&log);
+    let mut stopped = None;
+    for _ in 0..400 {
+        for _ in 0..500 {
+            kill(std::process::id(), libc::SIGWINCH);
+        }
+        if let Some(status) = rec.try_wait().unwrap() {
+            stopped = Some(status);
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let status = match stopped {
+        Some(s) => s,
+        None => {
+            kill(rec.id(), libc::SIGINT);
+            panic!("the size limit was never reached");
+        }
+    };
+    assert!(status.success(), "{status}");
+    let size = fs::metadata(&log).unwrap().len();
+    assert!(size <= cap, "{size} bytes > --max-size {cap}");
+    assert!(
+        size > cap - 2048,
+        "{size} bytes: the log stopped well short of the cap"
+    );
+    assert_clean_log(&log);
+}
+
+#[test]
+fn a_dangling_symlink_is_named_as_such() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+    let (code, _, err) = run_tracer(&["record", "-o", link.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("dangling symbolic link"), "{err}");
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "wrote through the link"
+    );
+}
