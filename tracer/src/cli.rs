@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{bench_table, ps, record, replay, report, trace, tree},
+    commands::{bench_log, bench_table, ps, record, replay, report, trace, tree},
     kernel::{loader::DEFAULT_BTF, session::SessionOptions},
     model::classify::Kind,
     output::Format,
@@ -197,6 +197,10 @@ pub enum Command {
     /// Peak RSS of the task table with N synthetic tasks (for the bench).
     #[command(hide = true)]
     BenchTable { tasks: u32 },
+    /// Write a hostile input (resync, garbage, argv, sparse) of about MB
+    /// megabytes (for the bench and the tests).
+    #[command(hide = true)]
+    BenchLog { kind: String, file: PathBuf, mb: u64 },
     /// Show the lineage tree from PID 0, or from PID, with kinds.
     Tree {
         /// Root of the tree (default: 0, the idle task).
@@ -332,6 +336,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::BenchTable { tasks } => bench_table::run(tasks),
+        Command::BenchLog { kind, file, mb } => bench_log::run(&kind, &file, mb),
         Command::Tree { pid, proc_root } => tree::run(tree::TreeOptions {
             root: pid,
             proc_root,

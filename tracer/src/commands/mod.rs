@@ -2,6 +2,7 @@
 //! (kernel, model, log, pipeline, output) and never imports another
 //! command: what two commands share belongs in a layer.
 
+pub mod bench_log;
 pub mod bench_table;
 pub mod ps;
 pub mod record;

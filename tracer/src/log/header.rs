@@ -5,8 +5,11 @@ use tracer_common::{EventKind, KernelFilter};
 
 use super::codec::{put_opt_str, put_str, Dec, Short};
 use crate::model::{
-    clock::WallClock, event::Missing, flags::PfNames, procfs::ProcTask, tasks::TaskTable,
+    clock::WallClock, event::Missing, flags::PfNames, procfs::{ProcTask, MAX_SNAPSHOT_ARGS}, tasks::TaskTable,
 };
+
+/// Linux's PID_MAX_LIMIT: no snapshot holds more tasks.
+const MAX_TASKS: usize = 4 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogHeader {
@@ -97,6 +100,9 @@ impl LogHeader {
             _pad: 0,
         };
         let count = d.u32("task count")? as usize;
+        if count > MAX_TASKS {
+            return Err(Short("task snapshot (more tasks than pids)"));
+        }
         // Each task takes at least 38 bytes: a count beyond that is damage.
         if count > d.remaining() / 38 {
             return Err(Short("task snapshot"));
@@ -121,9 +127,15 @@ impl LogHeader {
             if argc > d.remaining() / 4 {
                 return Err(Short("task argv"));
             }
-            let argv = (0..argc)
-                .map(|_| d.str("task argv"))
-                .collect::<Result<_, _>>()?;
+            // Snapshots keep at most this many; more is a crafted header,
+            // read past without keeping it (memory stays bounded).
+            let mut argv = Vec::with_capacity(argc.min(MAX_SNAPSHOT_ARGS));
+            for i in 0..argc {
+                let arg = d.str("task argv")?;
+                if i < MAX_SNAPSHOT_ARGS {
+                    argv.push(arg);
+                }
+            }
             tasks.push(ProcTask {
                 pid,
                 tgid,

@@ -85,9 +85,7 @@ impl Procfs {
             let cgroup = fs::read_to_string(proc_dir.join("cgroup"))
                 .ok()
                 .and_then(|text| cgroup_v2_path(&text));
-            let argv = fs::read(proc_dir.join("cmdline"))
-                .map(|raw| split_args(&raw))
-                .unwrap_or_default();
+            let argv = read_cmdline(&proc_dir.join("cmdline"));
             let mut tids = numeric_entries(&proc_dir.join("task"));
             if tids.is_empty() {
                 tids.push(tgid);
@@ -183,6 +181,28 @@ fn cgroup_v2_path(text: &str) -> Option<String> {
 }
 
 /// USER_HZ: the unit of stat's start time.
+/// The first [`MAX_CMDLINE`] bytes of a cmdline, at most
+/// [`MAX_SNAPSHOT_ARGS`] arguments: a process with megabytes of arguments
+/// must not blow up every snapshot (and log header) that holds it.
+fn read_cmdline(path: &Path) -> Vec<String> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    let read = fs::File::open(path)
+        .and_then(|f| f.take(MAX_CMDLINE).read_to_end(&mut raw));
+    if read.is_err() {
+        return Vec::new();
+    }
+    let mut argv = split_args(&raw);
+    argv.truncate(MAX_SNAPSHOT_ARGS);
+    argv
+}
+
+/// Bytes of a cmdline a snapshot keeps.
+const MAX_CMDLINE: u64 = 4096;
+/// Arguments a snapshot keeps per task (a log header's reader keeps no
+/// more either).
+pub const MAX_SNAPSHOT_ARGS: usize = 256;
+
 pub fn clock_ticks_per_sec() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -1,0 +1,110 @@
+//! `tracer bench-log KIND FILE MB` (hidden): writes a hostile input of about
+//! MB megabytes for `cargo xtask bench` and the tests, built with the real
+//! log writer so each one attacks the reader where it is weakest:
+//!
+//! - `resync`: a valid header, then units of a frame head claiming 64 MiB
+//!   with a bad checksum followed by a valid end frame, then zeros (each
+//!   head once made the reader checksum 64 MiB: quadratic);
+//! - `garbage`: a valid header, then pseudo-random bytes;
+//! - `argv`: a header whose one task claims millions of empty arguments;
+//! - `sparse`: a file of MB megabytes that is one hole (not a log).
+
+use std::{fs::File, io::Write as _, path::Path};
+
+use anyhow::{bail, Context as _, Result};
+use tracer_common::{KernelFilter, FORMAT_VERSION};
+
+use crate::{
+    log::{header::LogHeader, writer::LogWriter},
+    model::procfs::ProcTask,
+};
+
+fn header(tasks: Vec<ProcTask>) -> LogHeader {
+    LogHeader {
+        event_format: FORMAT_VERSION,
+        tracer_version: env!("CARGO_PKG_VERSION").into(),
+        kernel_release: "6.18.0".into(),
+        hostname: "bench".into(),
+        boot_id: "bench".into(),
+        boot_epoch_ns: 0,
+        started_boot_ns: 0,
+        ticks_per_sec: 100,
+        init_cgroup: None,
+        kernel_filter: KernelFilter::ALL,
+        tasks,
+        missing: Vec::new(),
+    }
+}
+
+fn task(pid: u32, argv: Vec<String>) -> ProcTask {
+    ProcTask {
+        pid,
+        tgid: pid,
+        ppid: 0,
+        flags: 0,
+        comm: "bench".into(),
+        start_ticks: 1,
+        state: 'S',
+        has_mm: true,
+        kthread_line: None,
+        cgroup: None,
+        argv,
+    }
+}
+
+/// A log that is a valid header followed by `body`'s bytes.
+fn log_with(out: &mut Vec<u8>, tasks: Vec<ProcTask>) -> Result<()> {
+    LogWriter::new(&mut *out, &header(tasks)).context("writing a header")?;
+    Ok(())
+}
+
+pub fn run(kind: &str, path: &Path, mb: u64) -> Result<()> {
+    let size = mb << 20;
+    let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    match kind {
+        "sparse" => file.set_len(size)?,
+        "resync" => {
+            let mut out = Vec::new();
+            log_with(&mut out, vec![task(1, Vec::new())])?;
+            let mut end = Vec::new();
+            // A valid end frame: the writer's own bytes.
+            let mut w = LogWriter::new(&mut end, &header(Vec::new()))?;
+            let before = w.written() as usize;
+            w.end(1)?;
+            drop(w);
+            let end = end[before..].to_vec();
+            let mut unit = Vec::new();
+            unit.extend_from_slice(&(64u32 << 20).to_le_bytes());
+            unit.extend_from_slice(&0xdead_beef_u32.to_le_bytes());
+            unit.extend_from_slice(&end);
+            // Half units, half zeros.
+            while (out.len() as u64) < size / 2 {
+                out.extend_from_slice(&unit);
+            }
+            out.resize(size as usize, 0);
+            file.write_all(&out)?;
+        }
+        "garbage" => {
+            let mut out = Vec::new();
+            log_with(&mut out, vec![task(1, Vec::new())])?;
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            while (out.len() as u64) < size {
+                // xorshift64*: deterministic noise.
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+            }
+            file.write_all(&out)?;
+        }
+        "argv" => {
+            // Each empty argument costs 4 bytes; stay under the header limit.
+            let args = (size.min(30 << 20) / 4) as usize;
+            let mut out = Vec::new();
+            log_with(&mut out, vec![task(1, vec![String::new(); args])])?;
+            file.write_all(&out)?;
+        }
+        other => bail!("unknown hostile input `{other}` (resync, garbage, argv, sparse)"),
+    }
+    Ok(())
+}
