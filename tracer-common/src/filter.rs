@@ -9,7 +9,7 @@ use crate::EventKind;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelFilter {
-    /// Bit `1 << tag` set for each [`EventKind`] to emit.
+    /// [`EventKind::bit`] set for each kind to emit.
     pub event_mask: u32,
     /// When non-zero, signal and rename events are emitted only if a task
     /// they concern has this pid or tgid.
