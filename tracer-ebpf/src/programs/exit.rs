@@ -15,11 +15,10 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::Exit);
     let p = Kptr::btf(ctx.arg(0));
-    let Some(mut entry) = emit::reserve::<ExitEvent>(EventKind::Exit) else {
+    let Some(mut entry) = emit::reserve::<ExitEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::Exit);
     task::fill(&mut ev.task, p);
     ev.exit_code = p.read(offset!(task_exit_code));
     ev.group_dead = if offset!(exit_has_group_dead) != 0 {

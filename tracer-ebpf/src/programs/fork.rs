@@ -20,11 +20,10 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     kread::refuse_if_asked(&features, EventKind::Fork);
     let child = Kptr::btf(ctx.arg(0));
     let clone_flags: u64 = ctx.arg(1);
-    let Some(mut entry) = emit::reserve::<ForkEvent>(EventKind::Fork) else {
+    let Some(mut entry) = emit::reserve::<ForkEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::Fork);
     task::fill(&mut ev.creator, super::current_task(&features));
     task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;

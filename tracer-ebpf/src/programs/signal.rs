@@ -56,11 +56,10 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     // Past the filters (the hot path when filtered stays as it was).
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::SignalGenerate);
-    let Some(mut entry) = emit::reserve::<SignalGenerateEvent>(EventKind::SignalGenerate) else {
+    let Some(mut entry) = emit::reserve::<SignalGenerateEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::SignalGenerate);
     let sender = super::current_task(&features);
     task::fill(&mut ev.sender, sender);
     task::fill(&mut ev.target, target);
@@ -94,11 +93,10 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
             return 0;
         }
     }
-    let Some(mut entry) = emit::reserve::<SignalDeliverEvent>(EventKind::SignalDeliver) else {
+    let Some(mut entry) = emit::reserve::<SignalDeliverEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::SignalDeliver);
     task::fill(&mut ev.task, super::current_task(&features));
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(info);
