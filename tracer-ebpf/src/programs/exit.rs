@@ -5,9 +5,9 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
 
 use crate::{
-    emit,
+    emit, helpers,
     kread::{self, offset, Kptr},
-    lineage, task,
+    task,
 };
 
 #[btf_tracepoint(function = "sched_process_exit")]
@@ -34,7 +34,7 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
         dead => dead != 0,
     };
     if group_over {
-        lineage::on_group_exit(ev.task.tgid);
+        helpers::on_group_exit(ev.task.tgid);
     }
     emit::submit(entry);
     0

@@ -12,7 +12,7 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use aya_log_ebpf::warn;
 use tracer_common::{EventKind, ForkEvent};
 
-use crate::{emit, kread, kread::Kptr, lineage, task};
+use crate::{emit, helpers, kread, kread::Kptr, task};
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
@@ -28,10 +28,11 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;
     let (creator, child) = (&ev.creator, &ev.child);
-    let marked = lineage::on_new_task(creator.tgid, creator.flags, child.tgid, child.flags);
+    let marked = helpers::on_new_task(creator.tgid, creator.flags, child.tgid, child.flags);
     let child_tgid = child.tgid;
     emit::submit(entry);
     if marked.is_err() {
+        // tests/umh.rs looks for this text.
         warn!(
             &ctx,
             "helper lineage map full: signals to helper {} may be dropped by the default filter",

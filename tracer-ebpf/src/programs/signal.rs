@@ -5,9 +5,9 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE};
 
 use crate::{
-    emit,
+    emit, helpers,
     kread::{self, offset, Kptr},
-    lineage, task,
+    task,
 };
 
 /// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
@@ -46,7 +46,7 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
         return 0;
     }
     if f.signals == SIGNALS_KERNEL_SIDE
-        && !lineage::kernel_side(
+        && !helpers::kernel_side(
             target.read(offset!(task_flags)),
             target.read(offset!(task_tgid)),
         )
@@ -89,7 +89,7 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     if f.signals == SIGNALS_KERNEL_SIDE {
         let me = super::current_task(&features);
         let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-        if !lineage::kernel_side(me.read(offset!(task_flags)), tgid) {
+        if !helpers::kernel_side(me.read(offset!(task_flags)), tgid) {
             return 0;
         }
     }

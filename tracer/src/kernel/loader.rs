@@ -30,7 +30,7 @@ pub struct LoadOptions<'a> {
     /// Ring buffer bytes: a power of two, at least one page.
     pub ring_bytes: u32,
     pub filter: KernelFilter,
-    /// Capacity of the helper-lineage map.
+    /// Capacity of the kernel's helper map.
     pub helper_map_entries: u32,
     /// Fail when any program cannot load, instead of running without it.
     pub strict: bool,
@@ -167,7 +167,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .override_global("FEATURES", &features, true)
         .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 8), true)
         .map_max_entries("EVENTS", opts.ring_bytes)
-        .map_max_entries("UMH_TGIDS", opts.helper_map_entries.max(1))
+        .map_max_entries("HELPER_TGIDS", opts.helper_map_entries.max(1))
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
 
@@ -320,13 +320,13 @@ impl Session {
         Ok(())
     }
 
-    /// Marks existing helpers' thread groups in the kernel's lineage map, so
+    /// Marks existing helpers' thread groups in the kernel's helper map, so
     /// the in-kernel signal filter keeps their signals.
     pub fn seed_umh(&mut self, groups: impl Iterator<Item = (u32, u32)>) -> Result<()> {
         let mut map: aya::maps::HashMap<_, u32, u32> = aya::maps::HashMap::try_from(
             self.ebpf
-                .map_mut("UMH_TGIDS")
-                .ok_or_else(|| anyhow!("map UMH_TGIDS missing from the eBPF object"))?,
+                .map_mut("HELPER_TGIDS")
+                .ok_or_else(|| anyhow!("map HELPER_TGIDS missing from the eBPF object"))?,
         )?;
         for (tgid, mark) in groups {
             if let Err(e) = map.insert(tgid, mark, 0) {
