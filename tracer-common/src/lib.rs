@@ -11,6 +11,7 @@ pub mod event;
 pub mod features;
 pub mod filter;
 pub mod helpers;
+pub mod names;
 pub mod offsets;
 pub mod pf;
 

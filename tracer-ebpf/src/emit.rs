@@ -9,15 +9,17 @@ use aya_ebpf::{
 use tracer_common::{EventKind, Header, Record};
 
 /// Default size; the loader sets the real one with `map_max_entries`.
+/// Named as `tracer_common::names::EVENTS`.
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 
 /// Records that did not fit in `EVENTS`, per CPU, indexed by kind tag.
+/// Named as `tracer_common::names::LOST`.
 #[map]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(EventKind::COUNTERS, 0);
 
 /// Unconsumed bytes past which a submit wakes the reader; the loader sets
-/// it from the ring size.
+/// it from the ring size. Named as `tracer_common::names::WAKEUP_BYTES`.
 #[unsafe(no_mangle)]
 static WAKEUP_BYTES: u64 = 0;
 

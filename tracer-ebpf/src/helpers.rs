@@ -13,8 +13,8 @@ use tracer_common::{
     HELPER_MAP_ENTRIES,
 };
 
-/// tgid → HELPER_MARK or HELPER_CHILD_MARK. The loader finds it by name
-/// (`tracer_common::names::HELPER_TGIDS`) and sets its capacity.
+/// tgid → HELPER_MARK or HELPER_CHILD_MARK. Named as
+/// `tracer_common::names::HELPER_TGIDS`; the loader sets its capacity.
 #[map]
 static HELPER_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(HELPER_MAP_ENTRIES, 0);
 
