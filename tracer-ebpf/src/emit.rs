@@ -56,7 +56,7 @@ pub fn reserve<T: Record + 'static>() -> Option<RingBufEntry<T>> {
 
 #[inline(always)]
 fn count_lost(kind: EventKind) {
-    if let Some(counter) = LOST.get_ptr_mut(kind as u32) {
+    if let Some(counter) = LOST.get_ptr_mut(u32::from(kind.tag())) {
         // SAFETY: the pointer comes from the map lookup and is valid for this
         // CPU's slot; the programs run with preemption off, so only another
         // program interrupting this one on the same CPU (signal_generate from

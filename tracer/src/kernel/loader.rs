@@ -359,7 +359,7 @@ impl Session {
             .map(|&kind| {
                 let per_cpu = self
                     .lost
-                    .get(&(kind as u32), 0)
+                    .get(&u32::from(kind.tag()), 0)
                     .with_context(|| format!("reading the loss counter for {}", kind.name()))?;
                 Ok((kind, per_cpu.iter().sum()))
             })

@@ -39,12 +39,12 @@ impl Counts {
     pub fn summary(&self) -> String {
         let by_kind: Vec<String> = EventKind::ALL
             .iter()
-            .map(|k| format!("{} {}", k.name(), self.by_kind[*k as usize]))
+            .map(|k| format!("{} {}", k.name(), self.by_kind[usize::from(k.tag())]))
             .collect();
         let lost: Vec<String> = EventKind::ALL
             .iter()
-            .filter(|k| self.lost[**k as usize] > 0)
-            .map(|k| format!("{} {}", k.name(), self.lost[*k as usize]))
+            .filter(|k| self.lost[usize::from(k.tag())] > 0)
+            .map(|k| format!("{} {}", k.name(), self.lost[usize::from(k.tag())]))
             .collect();
         let mut s = format!("tracer: {} events: {}\n", self.total(), by_kind.join(", "));
         if lost.is_empty() {
