@@ -14,8 +14,9 @@ pub const ARGS_LEN: usize = 256;
 
 /// Numbered kind tags. The numbers are part of the format: never reuse one.
 ///
-/// The kernel side writes `EventKind::X as u16`; userspace decodes with
-/// [`EventKind::from_tag`], so an unknown tag is an error, never UB.
+/// The kernel side writes [`EventKind::tag`] (through [`Header::new`]);
+/// userspace decodes with [`EventKind::from_tag`], so an unknown tag is an
+/// error, never UB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum EventKind {
@@ -29,6 +30,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in tag order: the one list of kinds. [`EventKind::from_tag`]
+    /// and [`EventKind::COUNTERS`] are derived from it.
     pub const ALL: [EventKind; 6] = [
         EventKind::Fork,
         EventKind::Exec,
@@ -37,24 +40,43 @@ impl EventKind {
         EventKind::SignalDeliver,
         EventKind::Rename,
     ];
-    /// Entries of the per-CPU loss counter: one per tag, indexed by tag.
-    pub const COUNTERS: u32 = 7;
 
+    /// Entries of the per-CPU loss counter: one per tag up to the largest,
+    /// indexed by tag (slots of unused tags stay 0).
+    pub const COUNTERS: u32 = EventKind::largest_tag() as u32 + 1;
+
+    const fn largest_tag() -> u16 {
+        let mut largest = 0;
+        let mut i = 0;
+        while i < EventKind::ALL.len() {
+            if EventKind::ALL[i].tag() > largest {
+                largest = EventKind::ALL[i].tag();
+            }
+            i += 1;
+        }
+        largest
+    }
+
+    /// The number a [`Header`] carries for this kind.
+    pub const fn tag(self) -> u16 {
+        self as u16
+    }
+
+    /// The kind numbered `tag`, if any (searches [`EventKind::ALL`]).
     pub const fn from_tag(tag: u16) -> Option<EventKind> {
-        Some(match tag {
-            1 => EventKind::Fork,
-            2 => EventKind::Exec,
-            3 => EventKind::Exit,
-            4 => EventKind::SignalGenerate,
-            5 => EventKind::SignalDeliver,
-            6 => EventKind::Rename,
-            _ => return None,
-        })
+        let mut i = 0;
+        while i < EventKind::ALL.len() {
+            if EventKind::ALL[i].tag() == tag {
+                return Some(EventKind::ALL[i]);
+            }
+            i += 1;
+        }
+        None
     }
 
     /// This kind's bit in masks keyed by kind (filters, test hooks).
     pub const fn bit(self) -> u32 {
-        1 << self as u32
+        1 << self.tag() as u32
     }
 
     pub const fn name(self) -> &'static str {
@@ -79,19 +101,28 @@ impl EventKind {
             EventKind::Rename => "task_rename",
         }
     }
-
-    /// Size of the whole record (header included) of this kind.
-    pub const fn record_size(self) -> usize {
-        match self {
-            EventKind::Fork => size_of::<ForkEvent>(),
-            EventKind::Exec => size_of::<ExecEvent>(),
-            EventKind::Exit => size_of::<ExitEvent>(),
-            EventKind::SignalGenerate => size_of::<SignalGenerateEvent>(),
-            EventKind::SignalDeliver => size_of::<SignalDeliverEvent>(),
-            EventKind::Rename => size_of::<RenameEvent>(),
-        }
-    }
 }
+
+// Tags are distinct (each finds itself), each has a loss counter slot, and
+// each has a bit in a `u32` mask.
+const _: () = {
+    let mut i = 0;
+    while i < EventKind::ALL.len() {
+        let kind = EventKind::ALL[i];
+        match EventKind::from_tag(kind.tag()) {
+            Some(found) => assert!(found.tag() == kind.tag()),
+            None => panic!("a kind in ALL is not found by its tag"),
+        }
+        let mut j = i + 1;
+        while j < EventKind::ALL.len() {
+            assert!(EventKind::ALL[j].tag() != kind.tag());
+            j += 1;
+        }
+        assert!((kind.tag() as u32) < EventKind::COUNTERS);
+        i += 1;
+    }
+    assert!(EventKind::COUNTERS <= u32::BITS);
+};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +134,50 @@ pub struct Header {
     /// `bpf_ktime_get_boot_ns()`: same clock as `task->start_boottime`.
     pub boot_ns: u64,
 }
+
+impl Header {
+    /// A header in this [`FORMAT_VERSION`] for a `kind` record.
+    pub const fn new(kind: EventKind, cpu: u32, boot_ns: u64) -> Header {
+        Header {
+            version: FORMAT_VERSION,
+            kind: kind.tag(),
+            cpu,
+            boot_ns,
+        }
+    }
+
+    /// The format version of the raw record `raw`, if it is long enough.
+    pub const fn peek_version(raw: &[u8]) -> Option<u16> {
+        peek_u16(raw, offset_of!(Header, version))
+    }
+
+    /// The kind tag of the raw record `raw`, known or not, if it is long
+    /// enough.
+    pub const fn peek_tag(raw: &[u8]) -> Option<u16> {
+        peek_u16(raw, offset_of!(Header, kind))
+    }
+
+    /// The kind of the raw record `raw`: `None` if it is too short or its
+    /// tag is unknown.
+    pub const fn peek_kind(raw: &[u8]) -> Option<EventKind> {
+        match Header::peek_tag(raw) {
+            Some(tag) => EventKind::from_tag(tag),
+            None => None,
+        }
+    }
+}
+
+/// The little-endian `u16` at `at` in `raw` (records are written by a
+/// little-endian kernel, bpfel), or `None` past the end.
+const fn peek_u16(raw: &[u8], at: usize) -> Option<u16> {
+    if raw.len() < at + 2 {
+        return None;
+    }
+    Some(u16::from_le_bytes([raw[at], raw[at + 1]]))
+}
+
+// `peek_u16` reads the fields it names: both must stay `u16`.
+const _: fn(&Header) -> (u16, u16) = |h| (h.version, h.kind);
 
 /// Identity and state of one task, read from its `task_struct`.
 #[repr(C)]
@@ -212,6 +287,8 @@ pub struct RenameEvent {
 // The layouts are the format: pin them so a change cannot go unnoticed.
 const _: () = {
     assert!(size_of::<Header>() == 16);
+    assert!(offset_of!(Header, version) == 0);
+    assert!(offset_of!(Header, kind) == 2);
     assert!(size_of::<TaskInfo>() == 48);
     assert!(offset_of!(TaskInfo, comm) == 24);
     assert!(offset_of!(TaskInfo, has_mm) == 40);
@@ -247,6 +324,59 @@ unsafe impl Plain for SignalGenerateEvent {}
 unsafe impl Plain for SignalDeliverEvent {}
 unsafe impl Plain for RenameEvent {}
 
+/// A ring-buffer record: a [`Header`] then a fixed body, one type per
+/// [`EventKind`]. The kernel side reserves and heads a record by its type
+/// alone; userspace decodes a kind's bytes only as that kind's type.
+pub trait Record: Plain {
+    /// The kind tag records of this type carry.
+    const KIND: EventKind;
+
+    fn header(&self) -> &Header;
+    fn header_mut(&mut self) -> &mut Header;
+}
+
+/// Pairs each kind with its record type, once: the [`Record`] impls and
+/// [`EventKind::record_size`] are made from this list.
+macro_rules! records {
+    ($($kind:ident => $ty:ident),* $(,)?) => {
+        $(
+            impl Record for $ty {
+                const KIND: EventKind = EventKind::$kind;
+
+                #[inline(always)]
+                fn header(&self) -> &Header {
+                    &self.header
+                }
+
+                #[inline(always)]
+                fn header_mut(&mut self) -> &mut Header {
+                    &mut self.header
+                }
+            }
+
+            const _: () = assert!(offset_of!($ty, header) == 0);
+        )*
+
+        impl EventKind {
+            /// Size of the whole record (header included) of this kind.
+            pub const fn record_size(self) -> usize {
+                match self {
+                    $(EventKind::$kind => size_of::<$ty>(),)*
+                }
+            }
+        }
+    };
+}
+
+records! {
+    Fork => ForkEvent,
+    Exec => ExecEvent,
+    Exit => ExitEvent,
+    SignalGenerate => SignalGenerateEvent,
+    SignalDeliver => SignalDeliverEvent,
+    Rename => RenameEvent,
+}
+
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
 pub fn read_plain<T: Plain>(bytes: &[u8]) -> Option<T> {
     if bytes.len() < size_of::<T>() {
@@ -255,4 +385,54 @@ pub fn read_plain<T: Plain>(bytes: &[u8]) -> Option<T> {
     // SAFETY: the length was checked above, `read_unaligned` has no alignment
     // requirement, and `T: Plain` makes any bit pattern a valid `T`.
     Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_tag(kind.tag()), Some(kind));
+            assert_eq!(kind.tag(), kind as u16);
+        }
+        assert_eq!(EventKind::from_tag(0), None);
+        assert_eq!(EventKind::from_tag(7), None);
+        assert_eq!(EventKind::from_tag(u16::MAX), None);
+        // The loss counter map's size: tags 1..=6 and an unused slot 0.
+        assert_eq!(EventKind::COUNTERS, 7);
+    }
+
+    #[test]
+    fn records_pair_kind_and_size() {
+        assert_eq!(ForkEvent::KIND, EventKind::Fork);
+        assert_eq!(ExecEvent::KIND.record_size(), size_of::<ExecEvent>());
+        assert_eq!(RenameEvent::KIND.record_size(), size_of::<RenameEvent>());
+        assert_eq!(EventKind::Exit.record_size(), size_of::<ExitEvent>());
+    }
+
+    #[test]
+    fn peeks_check_bounds() {
+        let raw = [1, 0, 3, 0, 9, 9];
+        assert_eq!(Header::peek_version(&raw), Some(1));
+        assert_eq!(Header::peek_tag(&raw), Some(3));
+        assert_eq!(Header::peek_kind(&raw), Some(EventKind::Exit));
+        assert_eq!(Header::peek_tag(&raw[..3]), None);
+        assert_eq!(Header::peek_version(&raw[..1]), None);
+        assert_eq!(Header::peek_kind(&[]), None);
+        assert_eq!(Header::peek_tag(&[1, 0, 99, 0]), Some(99));
+        assert_eq!(Header::peek_kind(&[1, 0, 99, 0]), None);
+        // Little-endian, as the bpfel kernel side writes it.
+        assert_eq!(Header::peek_tag(&[0, 0, 0, 1]), Some(256));
+    }
+
+    #[test]
+    fn new_header_is_current() {
+        let h = Header::new(EventKind::Rename, 3, 7);
+        assert_eq!(
+            (h.version, h.kind, h.cpu, h.boot_ns),
+            (FORMAT_VERSION, 6, 3, 7)
+        );
+    }
 }

@@ -9,7 +9,7 @@ use crate::EventKind;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelFilter {
-    /// Bit `1 << tag` set for each [`EventKind`] to emit.
+    /// [`EventKind::bit`] set for each kind to emit.
     pub event_mask: u32,
     /// When non-zero, signal and rename events are emitted only if a task
     /// they concern has this pid or tgid.
@@ -22,14 +22,9 @@ pub struct KernelFilter {
 /// Every signal event.
 pub const SIGNALS_ALL: u32 = 0;
 /// Only signals whose target (generate) or taker (deliver) is kernel-side:
-/// PF_KTHREAD, an io_uring or other user worker, or of a user-mode helper's
-/// lineage. Signals between ordinary user processes are dropped in kernel.
+/// PF_KTHREAD, an io_uring or other user worker, or a user-mode helper or
+/// its descendant. Signals between ordinary user processes are dropped in kernel.
 pub const SIGNALS_KERNEL_SIDE: u32 = 1;
-
-/// Value in the helper-lineage map: the task's group is a user-mode helper.
-pub const LINEAGE_UMH: u32 = 1;
-/// ... or a descendant of one.
-pub const LINEAGE_UMH_CHILD: u32 = 2;
 
 impl KernelFilter {
     pub const ALL: KernelFilter = KernelFilter {

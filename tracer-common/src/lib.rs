@@ -10,13 +10,13 @@
 pub mod event;
 pub mod features;
 pub mod filter;
+pub mod helpers;
+pub mod names;
 pub mod offsets;
 pub mod pf;
 
 pub use event::*;
 pub use features::KernelFeatures;
 pub use filter::*;
+pub use helpers::*;
 pub use offsets::KernelOffsets;
-
-/// Default capacity of the kernel's map of helper thread groups.
-pub const HELPER_MAP_ENTRIES: u32 = 16384;

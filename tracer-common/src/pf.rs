@@ -1,5 +1,5 @@
-//! `task->flags` bits (include/linux/sched.h), the helper-lineage rule both
-//! sides apply, and [`NAMES`], the names of the bits per kernel version.
+//! `task->flags` bits (include/linux/sched.h), the user-mode helper rule
+//! both sides apply, and [`NAMES`], the names of the bits per kernel version.
 //!
 //! The consts below are the bits the eBPF side tests; their values hold on
 //! every kernel the tracer supports, except [`PF_USER_WORKER`], which means
@@ -14,8 +14,8 @@ pub const PF_KTHREAD: u32 = 0x0020_0000;
 /// Flags that make a task kernel-side by themselves.
 pub const KERNEL_SIDE_FLAGS: u32 = PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER;
 
-/// Helper standing of a new task (a [`crate::LINEAGE_UMH`] /
-/// [`crate::LINEAGE_UMH_CHILD`] mark, or 0), from its creator (or, in a
+/// Helper standing of a new task (a [`crate::HELPER_MARK`] /
+/// [`crate::HELPER_CHILD_MARK`], or 0), from its creator (or, in a
 /// /proc snapshot, its real parent): a task made by a kernel thread that is
 /// not itself a kernel thread or worker is a user-mode helper (a kworker
 /// running call_usermodehelper, or kthreadd for CLONE_PARENT helpers); one
@@ -24,26 +24,27 @@ pub const KERNEL_SIDE_FLAGS: u32 = PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER;
 /// Before 5.17 helpers came from `kernel_thread()` and kept PF_KTHREAD until
 /// their exec. Every other kernel thread is forked by kthreadd (pid 2), or
 /// by the idle task at boot, so a kernel thread forked by another kernel
-/// thread is a helper too.
+/// thread is a helper too. `creator_is_helper`: the creator's group is
+/// marked (a helper or a descendant of one).
 pub const fn helper_mark(
     child_flags: u32,
     creator_flags: u32,
     creator_pid: u32,
-    creator_in_lineage: bool,
+    creator_is_helper: bool,
 ) -> u32 {
     let creator_is_kthread = creator_flags & PF_KTHREAD != 0;
     if child_flags & (PF_IO_WORKER | PF_USER_WORKER) != 0 {
         0
     } else if child_flags & PF_KTHREAD != 0 {
         if creator_is_kthread && creator_pid > 2 {
-            crate::LINEAGE_UMH
+            crate::HELPER_MARK
         } else {
             0
         }
     } else if creator_is_kthread {
-        crate::LINEAGE_UMH
-    } else if creator_in_lineage {
-        crate::LINEAGE_UMH_CHILD
+        crate::HELPER_MARK
+    } else if creator_is_helper {
+        crate::HELPER_CHILD_MARK
     } else {
         0
     }
@@ -216,21 +217,21 @@ mod tests {
 
     #[test]
     fn helpers_with_and_without_pf_kthread() {
-        use crate::{LINEAGE_UMH, LINEAGE_UMH_CHILD};
+        use crate::{HELPER_CHILD_MARK, HELPER_MARK};
         const KWORKER: u32 = PF_KTHREAD | PF_WQ_WORKER;
         // 5.17+: user_mode_thread() clears PF_KTHREAD.
-        assert_eq!(helper_mark(0x40, KWORKER, 12, false), LINEAGE_UMH);
+        assert_eq!(helper_mark(0x40, KWORKER, 12, false), HELPER_MARK);
         // Before: kernel_thread() from a kworker keeps it until exec.
         assert_eq!(
             helper_mark(PF_KTHREAD | 0x40, KWORKER, 12, false),
-            LINEAGE_UMH
+            HELPER_MARK
         );
         // kthreadd's kthreads and the idle task's are not helpers.
         assert_eq!(helper_mark(PF_KTHREAD | 0x40, PF_KTHREAD, 2, false), 0);
         assert_eq!(helper_mark(PF_KTHREAD, PF_KTHREAD | 0x2, 0, false), 0);
         // Workers never are; a helper's children are descendants.
         assert_eq!(helper_mark(PF_IO_WORKER | PF_USER_WORKER, 0, 100, true), 0);
-        assert_eq!(helper_mark(0x40, 0, 100, true), LINEAGE_UMH_CHILD);
+        assert_eq!(helper_mark(0x40, 0, 100, true), HELPER_CHILD_MARK);
         assert_eq!(helper_mark(0x40, 0, 100, false), 0);
     }
 

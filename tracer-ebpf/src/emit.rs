@@ -6,18 +6,20 @@ use aya_ebpf::{
     macros::map,
     maps::{ring_buf::RingBufEntry, PerCpuArray, RingBuf},
 };
-use tracer_common::{EventKind, Header, Plain, FORMAT_VERSION};
+use tracer_common::{EventKind, Header, Record};
 
 /// Default size; the loader sets the real one with `map_max_entries`.
+/// Named as `tracer_common::names::EVENTS`.
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 
 /// Records that did not fit in `EVENTS`, per CPU, indexed by kind tag.
+/// Named as `tracer_common::names::LOST`.
 #[map]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(EventKind::COUNTERS, 0);
 
 /// Unconsumed bytes past which a submit wakes the reader; the loader sets
-/// it from the ring size.
+/// it from the ring size. Named as `tracer_common::names::WAKEUP_BYTES`.
 #[unsafe(no_mangle)]
 static WAKEUP_BYTES: u64 = 0;
 
@@ -41,20 +43,20 @@ pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
     entry.submit(flags as u64);
 }
 
-/// Reserves a record of type `T` or counts it as lost. The caller fills the
-/// body and submits.
+/// Reserves a record of type `T` or counts one of its kind as lost. The
+/// caller fills the body and submits.
 #[inline(always)]
-pub fn reserve<T: 'static>(kind: EventKind) -> Option<RingBufEntry<T>> {
+pub fn reserve<T: Record + 'static>() -> Option<RingBufEntry<T>> {
     let entry = EVENTS.reserve::<T>(0);
     if entry.is_none() {
-        count_lost(kind);
+        count_lost(T::KIND);
     }
     entry
 }
 
 #[inline(always)]
 fn count_lost(kind: EventKind) {
-    if let Some(counter) = LOST.get_ptr_mut(kind as u32) {
+    if let Some(counter) = LOST.get_ptr_mut(u32::from(kind.tag())) {
         // SAFETY: the pointer comes from the map lookup and is valid for this
         // CPU's slot; the programs run with preemption off, so only another
         // program interrupting this one on the same CPU (signal_generate from
@@ -65,25 +67,26 @@ fn count_lost(kind: EventKind) {
     }
 }
 
-/// The common record header for an event happening now.
+/// The common record header for a `kind` event happening now.
 #[inline(always)]
-pub fn header(kind: EventKind) -> Header {
-    Header {
-        version: FORMAT_VERSION,
-        kind: kind as u16,
-        // SAFETY: plain helper calls with no arguments.
-        cpu: unsafe { bpf_get_smp_processor_id() },
-        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
-    }
+fn header(kind: EventKind) -> Header {
+    // SAFETY: a plain helper call with no arguments.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    // SAFETY: as above.
+    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    Header::new(kind, cpu, boot_ns)
 }
 
 /// The reserved slot as a `T` to fill in place (records are too large for
-/// the 512-byte BPF stack). Every field must be written before submit:
+/// the 512-byte BPF stack), its header already written for a `T::KIND`
+/// event happening now. Every other field must be written before submit:
 /// ring-buffer memory is not zeroed.
 #[inline(always)]
-pub fn body<T: Plain>(entry: &mut RingBufEntry<T>) -> &mut T {
+pub fn body<T: Record>(entry: &mut RingBufEntry<T>) -> &mut T {
     // SAFETY: the slot is exclusively ours until submit, is sized and 8-byte
     // aligned for `T` by the reserve, and holds kernel bytes that are
     // initialized memory; `T: Plain` makes any bytes a valid `T`.
-    unsafe { entry.assume_init_mut() }
+    let ev = unsafe { entry.assume_init_mut() };
+    *ev.header_mut() = header(T::KIND);
+    ev
 }

@@ -22,6 +22,7 @@ use tracer_common::{EventKind, KernelFeatures, KernelFilter, KernelOffsets};
 
 /// Placeholder that the loader overrides with the running kernel's offsets.
 /// `.rodata` is frozen at load, so the verifier sees these as constants.
+/// Named as `tracer_common::names::OFFSETS`.
 #[unsafe(no_mangle)]
 pub static OFFSETS: KernelOffsets = KernelOffsets::UNSET;
 
@@ -38,6 +39,7 @@ macro_rules! offset {
 pub(crate) use offset;
 
 /// Pre-filters chosen on the command line; the loader overrides this too.
+/// Named as `tracer_common::names::FILTER`.
 #[unsafe(no_mangle)]
 static FILTER: KernelFilter = KernelFilter::ALL;
 
@@ -48,7 +50,8 @@ pub fn filter() -> KernelFilter {
     unsafe { core::ptr::read_volatile(&FILTER) }
 }
 
-/// How this kernel must be read; the loader overrides it.
+/// How this kernel must be read; the loader overrides it. Named as
+/// `tracer_common::names::FEATURES`.
 #[unsafe(no_mangle)]
 static FEATURES: KernelFeatures = KernelFeatures::FAST;
 

@@ -4,8 +4,8 @@
 #![no_main]
 
 mod emit;
+mod helpers;
 mod kread;
-mod lineage;
 mod programs;
 mod task;
 

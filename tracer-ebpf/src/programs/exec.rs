@@ -18,11 +18,10 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let p = Kptr::btf(ctx.arg(0));
     let old_pid: i32 = ctx.arg(1);
     let bprm = Kptr::btf(ctx.arg(2));
-    let Some(mut entry) = emit::reserve::<ExecEvent>(EventKind::Exec) else {
+    let Some(mut entry) = emit::reserve::<ExecEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::Exec);
     task::fill(&mut ev.task, p);
     ev.old_pid = old_pid as u32;
 

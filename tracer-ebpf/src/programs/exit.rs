@@ -5,9 +5,9 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
 
 use crate::{
-    emit,
+    emit, helpers,
     kread::{self, offset, Kptr},
-    lineage, task,
+    task,
 };
 
 #[btf_tracepoint(function = "sched_process_exit")]
@@ -15,11 +15,10 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::Exit);
     let p = Kptr::btf(ctx.arg(0));
-    let Some(mut entry) = emit::reserve::<ExitEvent>(EventKind::Exit) else {
+    let Some(mut entry) = emit::reserve::<ExitEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::Exit);
     task::fill(&mut ev.task, p);
     ev.exit_code = p.read(offset!(task_exit_code));
     ev.group_dead = if offset!(exit_has_group_dead) != 0 {
@@ -35,7 +34,7 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
         dead => dead != 0,
     };
     if group_over {
-        lineage::on_group_exit(ev.task.tgid);
+        helpers::on_group_exit(ev.task.tgid);
     }
     emit::submit(entry);
     0

@@ -12,7 +12,7 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use aya_log_ebpf::warn;
 use tracer_common::{EventKind, ForkEvent};
 
-use crate::{emit, kread, kread::Kptr, lineage, task};
+use crate::{emit, helpers, kread, kread::Kptr, task};
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
@@ -20,19 +20,19 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     kread::refuse_if_asked(&features, EventKind::Fork);
     let child = Kptr::btf(ctx.arg(0));
     let clone_flags: u64 = ctx.arg(1);
-    let Some(mut entry) = emit::reserve::<ForkEvent>(EventKind::Fork) else {
+    let Some(mut entry) = emit::reserve::<ForkEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::Fork);
     task::fill(&mut ev.creator, super::current_task(&features));
     task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;
     let (creator, child) = (&ev.creator, &ev.child);
-    let marked = lineage::on_new_task(creator.tgid, creator.flags, child.tgid, child.flags);
+    let marked = helpers::on_new_task(creator.tgid, creator.flags, child.tgid, child.flags);
     let child_tgid = child.tgid;
     emit::submit(entry);
     if marked.is_err() {
+        // tests/umh.rs looks for this text.
         warn!(
             &ctx,
             "helper lineage map full: signals to helper {} may be dropped by the default filter",

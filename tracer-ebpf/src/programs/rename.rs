@@ -26,11 +26,10 @@ pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     if in_execve != KernelOffsets::ABSENT && kread::bit(t, in_execve) {
         return 0;
     }
-    let Some(mut entry) = emit::reserve::<RenameEvent>(EventKind::Rename) else {
+    let Some(mut entry) = emit::reserve::<RenameEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::Rename);
     task::fill(&mut ev.task, t);
     ev.new_comm = [0; 16];
     kread::kernel_str(comm, &mut ev.new_comm);

@@ -5,9 +5,9 @@ use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE};
 
 use crate::{
-    emit,
+    emit, helpers,
     kread::{self, offset, Kptr},
-    lineage, task,
+    task,
 };
 
 /// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
@@ -46,7 +46,7 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
         return 0;
     }
     if f.signals == SIGNALS_KERNEL_SIDE
-        && !lineage::kernel_side(
+        && !helpers::kernel_side(
             target.read(offset!(task_flags)),
             target.read(offset!(task_tgid)),
         )
@@ -56,11 +56,10 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     // Past the filters (the hot path when filtered stays as it was).
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::SignalGenerate);
-    let Some(mut entry) = emit::reserve::<SignalGenerateEvent>(EventKind::SignalGenerate) else {
+    let Some(mut entry) = emit::reserve::<SignalGenerateEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::SignalGenerate);
     let sender = super::current_task(&features);
     task::fill(&mut ev.sender, sender);
     task::fill(&mut ev.target, target);
@@ -90,15 +89,14 @@ pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
     if f.signals == SIGNALS_KERNEL_SIDE {
         let me = super::current_task(&features);
         let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-        if !lineage::kernel_side(me.read(offset!(task_flags)), tgid) {
+        if !helpers::kernel_side(me.read(offset!(task_flags)), tgid) {
             return 0;
         }
     }
-    let Some(mut entry) = emit::reserve::<SignalDeliverEvent>(EventKind::SignalDeliver) else {
+    let Some(mut entry) = emit::reserve::<SignalDeliverEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    ev.header = emit::header(EventKind::SignalDeliver);
     task::fill(&mut ev.task, super::current_task(&features));
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(info);

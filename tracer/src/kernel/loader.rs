@@ -15,7 +15,7 @@ use aya::{
     programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint},
     Ebpf, EbpfLoader,
 };
-use tracer_common::{EventKind, KernelFeatures, KernelFilter};
+use tracer_common::{names, EventKind, KernelFeatures, KernelFilter};
 
 pub use crate::model::event::Missing;
 use crate::{kernel::btf, kernel::offsets, kernel::privileges, kernel::probe, kernel::verifier};
@@ -30,7 +30,7 @@ pub struct LoadOptions<'a> {
     /// Ring buffer bytes: a power of two, at least one page.
     pub ring_bytes: u32,
     pub filter: KernelFilter,
-    /// Capacity of the helper-lineage map.
+    /// Capacity of the kernel's helper map.
     pub helper_map_entries: u32,
     /// Fail when any program cannot load, instead of running without it.
     pub strict: bool,
@@ -162,12 +162,12 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     drop(data);
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&aya_btf))
-        .override_global("OFFSETS", &offsets, true)
-        .override_global("FILTER", &opts.filter, true)
-        .override_global("FEATURES", &features, true)
-        .override_global("WAKEUP_BYTES", &u64::from(opts.ring_bytes / 8), true)
-        .map_max_entries("EVENTS", opts.ring_bytes)
-        .map_max_entries("UMH_TGIDS", opts.helper_map_entries.max(1))
+        .override_global(names::OFFSETS, &offsets, true)
+        .override_global(names::FILTER, &opts.filter, true)
+        .override_global(names::FEATURES, &features, true)
+        .override_global(names::WAKEUP_BYTES, &u64::from(opts.ring_bytes / 8), true)
+        .map_max_entries(names::EVENTS, opts.ring_bytes)
+        .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
 
@@ -200,8 +200,8 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         bail!("the kernel refused every program: nothing can be traced");
     }
     let lost = PerCpuArray::try_from(
-        ebpf.take_map("LOST")
-            .ok_or_else(|| anyhow!("map LOST missing from the eBPF object"))?,
+        ebpf.take_map(names::LOST)
+            .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::LOST))?,
     )?;
     Ok(Session {
         ebpf,
@@ -300,7 +300,7 @@ impl Session {
     pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
         let map = self
             .ebpf
-            .take_map("EVENTS")
+            .take_map(names::EVENTS)
             .ok_or_else(|| anyhow!("ring buffer already taken"))?;
         Ok(RingBuf::try_from(map)?)
     }
@@ -320,14 +320,13 @@ impl Session {
         Ok(())
     }
 
-    /// Marks existing helpers' thread groups in the kernel's lineage map, so
+    /// Marks existing helpers' thread groups in the kernel's helper map, so
     /// the in-kernel signal filter keeps their signals.
     pub fn seed_umh(&mut self, groups: impl Iterator<Item = (u32, u32)>) -> Result<()> {
-        let mut map: aya::maps::HashMap<_, u32, u32> = aya::maps::HashMap::try_from(
-            self.ebpf
-                .map_mut("UMH_TGIDS")
-                .ok_or_else(|| anyhow!("map UMH_TGIDS missing from the eBPF object"))?,
-        )?;
+        let mut map: aya::maps::HashMap<_, u32, u32> =
+            aya::maps::HashMap::try_from(self.ebpf.map_mut(names::HELPER_TGIDS).ok_or_else(
+                || anyhow!("map {} missing from the eBPF object", names::HELPER_TGIDS),
+            )?)?;
         for (tgid, mark) in groups {
             if let Err(e) = map.insert(tgid, mark, 0) {
                 eprintln!(
@@ -360,10 +359,93 @@ impl Session {
             .map(|&kind| {
                 let per_cpu = self
                     .lost
-                    .get(&(kind as u32), 0)
+                    .get(&u32::from(kind.tag()), 0)
                     .with_context(|| format!("reading the loss counter for {}", kind.name()))?;
                 Ok((kind, per_cpu.iter().sum()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every symbol of a little-endian ELF64 object with its section's name
+    /// (symbols in no section left out). Enough ELF for the test below; the
+    /// object crate is not a dependency.
+    fn symbols(elf: &[u8]) -> Vec<(String, String)> {
+        const SHT_SYMTAB: u32 = 2;
+        const SHN_LORESERVE: usize = 0xff00;
+        assert_eq!(
+            &elf[..6],
+            b"\x7fELF\x02\x01",
+            "a little-endian ELF64 object"
+        );
+        let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
+        let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+        let c_str = |at: usize| {
+            let len = elf[at..].iter().position(|&b| b == 0).expect("a NUL");
+            String::from_utf8_lossy(&elf[at..at + len]).into_owned()
+        };
+        // Section header i: sh_name at 0, sh_type 4, sh_offset 0x18,
+        // sh_size 0x20, sh_link 0x28, sh_entsize 0x38.
+        let (shoff, shentsize, shnum) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+        let section = |i: usize| shoff + i * shentsize;
+        let names_at = u64_at(section(u16_at(0x3e)) + 0x18);
+        let section_name = |i: usize| c_str(names_at + u32_at(section(i)) as usize);
+        let symtab = (0..shnum)
+            .find(|&i| u32_at(section(i) + 4) == SHT_SYMTAB)
+            .expect("a symbol table");
+        let (at, size, entsize) = (
+            u64_at(section(symtab) + 0x18),
+            u64_at(section(symtab) + 0x20),
+            u64_at(section(symtab) + 0x38),
+        );
+        let strings_at = u64_at(section(u32_at(section(symtab) + 0x28) as usize) + 0x18);
+        // Symbol: st_name at 0, st_shndx at 6.
+        (at..at + size)
+            .step_by(entsize)
+            .filter_map(|sym| {
+                let shndx = u16_at(sym + 6);
+                (shndx != 0 && shndx < SHN_LORESERVE).then(|| {
+                    (
+                        c_str(strings_at + u32_at(sym) as usize),
+                        section_name(shndx),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// A map, global or program renamed on one side only fails here, not
+    /// at load time on a live kernel.
+    #[test]
+    fn object_has_every_name_the_loader_uses() {
+        let symbols = symbols(OBJECT);
+        let section_of = |name: &str| {
+            symbols
+                .iter()
+                .find(|(symbol, _)| symbol == name)
+                .map(|(_, section)| section.as_str())
+        };
+        for map in names::MAPS {
+            assert_eq!(section_of(map), Some("maps"), "map {map}");
+        }
+        // In .rodata: frozen at load, so constants to the verifier.
+        for global in names::GLOBALS {
+            assert_eq!(section_of(global), Some(".rodata"), "global {global}");
+        }
+        for kind in EventKind::ALL {
+            let program = kind.program();
+            let section = format!("tp_btf/{program}");
+            assert_eq!(
+                section_of(program),
+                Some(section.as_str()),
+                "program {program}"
+            );
+        }
+        assert_eq!(section_of("NO_SUCH_MAP"), None);
     }
 }

@@ -3,7 +3,7 @@
 //! zeros dropped. The writer compacts and the reader expands; nothing
 //! outside the log layer knows.
 
-use tracer_common::{EventKind, ExecEvent, FORMAT_VERSION};
+use tracer_common::{EventKind, ExecEvent, Header, Record, FORMAT_VERSION};
 
 /// The largest kernel record.
 pub(super) const MAX_RECORD: usize = 1024;
@@ -14,9 +14,9 @@ const _: () = assert!(EventKind::Exec.record_size() <= MAX_RECORD);
 pub(super) fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
     scratch.clear();
     scratch.extend_from_slice(raw);
-    let is_exec = raw.len() == EventKind::Exec.record_size()
-        && raw.get(..2) == Some(&FORMAT_VERSION.to_le_bytes()[..])
-        && raw.get(2..4) == Some(&(EventKind::Exec as u16).to_le_bytes()[..]);
+    let is_exec = raw.len() == size_of::<ExecEvent>()
+        && Header::peek_version(raw) == Some(FORMAT_VERSION)
+        && Header::peek_kind(raw) == Some(ExecEvent::KIND);
     if is_exec {
         if let Some(e) = tracer_common::read_plain::<ExecEvent>(raw) {
             let clear = |buf: &mut Vec<u8>, at: usize, used: usize, cap: usize| {
@@ -41,10 +41,7 @@ pub(super) fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
 /// its kind (unknown kinds and oversized records are left as they are, for
 /// the decoder to reject).
 pub(super) fn expand<'a>(stored: &'a [u8], scratch: &'a mut [u8; MAX_RECORD]) -> &'a [u8] {
-    let size = stored
-        .get(2..4)
-        .and_then(|t| EventKind::from_tag(u16::from_le_bytes([t[0], t[1]])))
-        .map_or(0, EventKind::record_size);
+    let size = Header::peek_kind(stored).map_or(0, EventKind::record_size);
     if stored.len() >= size {
         return stored;
     }

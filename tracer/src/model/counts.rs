@@ -1,6 +1,6 @@
 //! Records seen and lost, by kind, for end-of-session summaries.
 
-use tracer_common::EventKind;
+use tracer_common::{EventKind, Header};
 
 /// Counts per kind tag of records seen, for summaries.
 #[derive(Default, Clone)]
@@ -18,11 +18,10 @@ impl Counts {
         self.lost.iter().sum()
     }
 
-    /// Counts a raw record by its header's kind tag (bytes 2..4).
+    /// Counts a raw record by its header's kind tag.
     pub fn count_raw(&mut self, raw: &[u8]) {
-        if let Some(tag) = raw.get(2..4) {
-            let tag = u16::from_le_bytes([tag[0], tag[1]]) as usize;
-            if let Some(n) = self.by_kind.get_mut(tag) {
+        if let Some(tag) = Header::peek_tag(raw) {
+            if let Some(n) = self.by_kind.get_mut(usize::from(tag)) {
                 *n += 1;
             }
         }
@@ -40,12 +39,12 @@ impl Counts {
     pub fn summary(&self) -> String {
         let by_kind: Vec<String> = EventKind::ALL
             .iter()
-            .map(|k| format!("{} {}", k.name(), self.by_kind[*k as usize]))
+            .map(|k| format!("{} {}", k.name(), self.by_kind[usize::from(k.tag())]))
             .collect();
         let lost: Vec<String> = EventKind::ALL
             .iter()
-            .filter(|k| self.lost[**k as usize] > 0)
-            .map(|k| format!("{} {}", k.name(), self.lost[*k as usize]))
+            .filter(|k| self.lost[usize::from(k.tag())] > 0)
+            .map(|k| format!("{} {}", k.name(), self.lost[usize::from(k.tag())]))
             .collect();
         let mut s = format!("tracer: {} events: {}\n", self.total(), by_kind.join(", "));
         if lost.is_empty() {

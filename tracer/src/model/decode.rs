@@ -5,7 +5,7 @@
 use std::fmt;
 
 use tracer_common::{
-    read_plain, EventKind, ExecEvent, ExitEvent, ForkEvent, Header, Plain, RenameEvent,
+    read_plain, EventKind, ExecEvent, ExitEvent, ForkEvent, Header, RenameEvent,
     SignalDeliverEvent, SignalGenerateEvent, FORMAT_VERSION, GROUP_DEAD_UNKNOWN,
 };
 
@@ -43,17 +43,21 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-fn body<T: Plain>(kind: EventKind, bytes: &[u8]) -> Result<T, DecodeError> {
-    if bytes.len() != kind.record_size() {
-        return Err(DecodeError::Size {
-            kind,
-            len: bytes.len(),
-        });
-    }
-    read_plain(bytes).ok_or(DecodeError::Size {
-        kind,
+/// The record `bytes` as its kind's type `T`, which must be exactly its size.
+fn body<T: tracer_common::Record>(bytes: &[u8]) -> Result<T, DecodeError> {
+    debug_assert_eq!(
+        Header::peek_kind(bytes),
+        Some(T::KIND),
+        "decoded as another kind's type"
+    );
+    let wrong_size = DecodeError::Size {
+        kind: T::KIND,
         len: bytes.len(),
-    })
+    };
+    if bytes.len() != size_of::<T>() {
+        return Err(wrong_size);
+    }
+    read_plain(bytes).ok_or(wrong_size)
 }
 
 /// Splits a NUL-separated argument block (an exec record's, or
@@ -80,7 +84,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         EventKind::from_tag(header.kind).ok_or(DecodeError::UnknownKind { tag: header.kind })?;
     let event = match kind {
         EventKind::Fork => {
-            let e: ForkEvent = body(kind, bytes)?;
+            let e: ForkEvent = body(bytes)?;
             Event::Fork {
                 creator: Task::from(&e.creator),
                 child: Task::from(&e.child),
@@ -88,7 +92,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::Exec => {
-            let e: ExecEvent = body(kind, bytes)?;
+            let e: ExecEvent = body(bytes)?;
             let filename_len = usize::from(e.filename_len).min(e.filename.len());
             let args_len = usize::from(e.args_len).min(e.args.len());
             Event::Exec {
@@ -99,7 +103,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::Exit => {
-            let e: ExitEvent = body(kind, bytes)?;
+            let e: ExitEvent = body(bytes)?;
             Event::Exit {
                 task: Task::from(&e.task),
                 status: ExitStatus::from_raw(e.exit_code),
@@ -110,7 +114,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::SignalGenerate => {
-            let e: SignalGenerateEvent = body(kind, bytes)?;
+            let e: SignalGenerateEvent = body(bytes)?;
             Event::SignalGenerate {
                 sender: Task::from(&e.sender),
                 sender_uid: e.sender_uid,
@@ -123,7 +127,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::SignalDeliver => {
-            let e: SignalDeliverEvent = body(kind, bytes)?;
+            let e: SignalDeliverEvent = body(bytes)?;
             Event::SignalDeliver {
                 task: Task::from(&e.task),
                 sig: e.sig,
@@ -134,7 +138,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::Rename => {
-            let e: RenameEvent = body(kind, bytes)?;
+            let e: RenameEvent = body(bytes)?;
             Event::Rename {
                 task: Task::from(&e.task),
                 new_comm: c_string(&e.new_comm),
@@ -151,7 +155,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracer_common::{TaskInfo, COMM_LEN};
+    use tracer_common::{Plain, TaskInfo, COMM_LEN};
 
     fn as_bytes<T: Plain>(v: &T) -> Vec<u8> {
         // SAFETY: T is Plain (repr(C), no implicit padding), so all
@@ -175,12 +179,7 @@ mod tests {
     }
 
     fn header(kind: EventKind) -> Header {
-        Header {
-            version: FORMAT_VERSION,
-            kind: kind as u16,
-            cpu: 1,
-            boot_ns: 42,
-        }
+        Header::new(kind, 1, 42)
     }
 
     fn generate(result: i32) -> SignalGenerateEvent {
@@ -236,6 +235,24 @@ mod tests {
         };
         assert_eq!(filename, "/bin/sleep");
         assert_eq!(argv, ["sleep", "1"]);
+    }
+
+    #[test]
+    fn each_kind_decodes_as_its_own_type() {
+        for kind in EventKind::ALL {
+            let mut bytes = vec![0u8; kind.record_size()];
+            bytes[..size_of::<Header>()].copy_from_slice(&as_bytes(&header(kind)));
+            let rec = decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
+            assert_eq!(rec.event.kind(), kind);
+            bytes.push(0);
+            assert_eq!(
+                decode(&bytes),
+                Err(DecodeError::Size {
+                    kind,
+                    len: kind.record_size() + 1
+                })
+            );
+        }
     }
 
     #[test]

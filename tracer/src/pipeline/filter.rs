@@ -12,20 +12,31 @@ use crate::{model::classify::Kind, model::event::Record, model::tasks::Annotatio
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventSel(u32);
 
+/// The `--event` name that selects both signal events.
+const SIGNAL_ALIAS: &str = "signal";
+const SIGNAL_KINDS: [EventKind; 2] = [EventKind::SignalGenerate, EventKind::SignalDeliver];
+
+/// Every `--event` name, in tag order, the alias before the kinds it stands for.
+fn event_names() -> String {
+    let mut names = Vec::with_capacity(EventKind::ALL.len() + 1);
+    for kind in EventKind::ALL {
+        if kind == SIGNAL_KINDS[0] {
+            names.push(SIGNAL_ALIAS);
+        }
+        names.push(kind.name());
+    }
+    names.join(", ")
+}
+
 impl FromStr for EventSel {
     type Err = String;
 
     fn from_str(s: &str) -> Result<EventSel, String> {
         let mask = match s {
-            "signal" => EventKind::SignalGenerate.bit() | EventKind::SignalDeliver.bit(),
+            SIGNAL_ALIAS => SIGNAL_KINDS.iter().fold(0, |m, k| m | k.bit()),
             _ => match EventKind::ALL.iter().find(|k| k.name() == s) {
                 Some(&k) => k.bit(),
-                None => {
-                    return Err(format!(
-                        "unknown event `{s}` (events: fork, exec, exit, signal, \
-                         signal_generate, signal_deliver, rename)"
-                    ))
-                }
+                None => return Err(format!("unknown event `{s}` (events: {})", event_names())),
             },
         };
         Ok(EventSel(mask))
@@ -104,7 +115,7 @@ impl TraceFilter {
     pub fn kernel(&self) -> KernelFilter {
         let always = [EventKind::Fork, EventKind::Exec, EventKind::Exit]
             .iter()
-            .fold(0, |m, k| m | 1 << *k as u32);
+            .fold(0, |m, k| m | k.bit());
         KernelFilter {
             event_mask: self.event_mask() | always,
             pid: match self.pids.as_slice() {
@@ -122,7 +133,7 @@ impl TraceFilter {
 
     /// Whether to show `rec`, whose tasks have `kinds`.
     pub fn matches(&self, rec: &Record, kinds: &Annotation) -> bool {
-        if self.event_mask() & (1 << rec.event.kind() as u32) == 0 {
+        if self.event_mask() & rec.event.kind().bit() == 0 {
             return false;
         }
         let subject = rec.event.subject();
@@ -186,5 +197,26 @@ mod tests {
         assert!(!k.wants(EventKind::Rename));
         assert_eq!(k.pid, 42);
         assert!("forks".parse::<EventSel>().is_err());
+    }
+
+    #[test]
+    fn event_names_parse_and_are_listed() {
+        assert_eq!(
+            "forks".parse::<EventSel>(),
+            Err("unknown event `forks` (events: fork, exec, exit, signal, \
+                 signal_generate, signal_deliver, rename)"
+                .to_string())
+        );
+        for name in event_names().split(", ") {
+            let sel: EventSel = name.parse().expect(name);
+            assert_ne!(sel.mask(), 0, "{name}");
+        }
+        let signal: EventSel = SIGNAL_ALIAS.parse().unwrap();
+        assert_eq!(
+            signal.mask(),
+            EventKind::SignalGenerate.bit() | EventKind::SignalDeliver.bit()
+        );
+        let exec: EventSel = "exec".parse().unwrap();
+        assert_eq!(exec.mask(), EventKind::Exec.bit());
     }
 }

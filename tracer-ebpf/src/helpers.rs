@@ -8,11 +8,15 @@
 //! the map with the helpers that already exist.
 
 use aya_ebpf::{macros::map, maps::HashMap};
-use tracer_common::pf::{helper_mark, KERNEL_SIDE_FLAGS, PF_KTHREAD};
+use tracer_common::{
+    pf::{helper_mark, KERNEL_SIDE_FLAGS, PF_KTHREAD},
+    HELPER_MAP_ENTRIES,
+};
 
-/// tgid → LINEAGE_UMH or LINEAGE_UMH_CHILD.
+/// tgid → HELPER_MARK or HELPER_CHILD_MARK. Named as
+/// `tracer_common::names::HELPER_TGIDS`; the loader sets its capacity.
 #[map]
-static UMH_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(16384, 0);
+static HELPER_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(HELPER_MAP_ENTRIES, 0);
 
 /// Records a new task's helper standing from its creator's. `Err` when the
 /// map is full and a helper could not be marked.
@@ -30,38 +34,39 @@ pub fn on_new_task(
     let creator_is_kthread = creator_flags & PF_KTHREAD != 0;
     // Only a user-side creator can hand down a helper mark (a map lookup,
     // spared on every fork by a kernel thread).
-    let in_lineage = !creator_is_kthread && child_flags & KERNEL_SIDE_FLAGS == 0;
+    let may_inherit = !creator_is_kthread && child_flags & KERNEL_SIDE_FLAGS == 0;
     let mark = helper_mark(
         child_flags,
         creator_flags,
         creator_tgid,
-        in_lineage && is_umh(creator_tgid),
+        may_inherit && is_helper(creator_tgid),
     );
     if mark == 0 {
         return Ok(());
     }
     // A full map only loses the in-kernel filter's view of this helper;
     // userspace still classifies it from the fork event.
-    UMH_TGIDS.insert(child_tgid, mark, 0).map_err(|_| ())
+    HELPER_TGIDS.insert(child_tgid, mark, 0).map_err(|_| ())
 }
 
+/// Whether thread group `tgid` is a helper or a descendant of one.
 #[inline(always)]
-pub fn is_umh(tgid: u32) -> bool {
+pub fn is_helper(tgid: u32) -> bool {
     // SAFETY: the value is only tested for presence, never held.
-    unsafe { UMH_TGIDS.get(tgid) }.is_some()
+    unsafe { HELPER_TGIDS.get(tgid) }.is_some()
 }
 
 /// Forgets a thread group that died. The lockless lookup first spares
 /// every ordinary exit the bucket lock a delete takes.
 #[inline(always)]
 pub fn on_group_exit(tgid: u32) {
-    if is_umh(tgid) {
-        let _ = UMH_TGIDS.remove(tgid);
+    if is_helper(tgid) {
+        let _ = HELPER_TGIDS.remove(tgid);
     }
 }
 
 /// Whether a task with these flags and tgid is kernel-side.
 #[inline(always)]
 pub fn kernel_side(flags: u32, tgid: u32) -> bool {
-    flags & KERNEL_SIDE_FLAGS != 0 || is_umh(tgid)
+    flags & KERNEL_SIDE_FLAGS != 0 || is_helper(tgid)
 }
