@@ -200,7 +200,11 @@ pub enum Command {
     /// Write a hostile input (resync, garbage, argv, sparse) of about MB
     /// megabytes (for the bench and the tests).
     #[command(hide = true)]
-    BenchLog { kind: String, file: PathBuf, mb: u64 },
+    BenchLog {
+        kind: String,
+        file: PathBuf,
+        mb: u64,
+    },
     /// Show the lineage tree from PID 0, or from PID, with kinds.
     Tree {
         /// Root of the tree (default: 0, the idle task).

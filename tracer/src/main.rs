@@ -10,6 +10,7 @@ use tracer::{
     cli::{self, Command},
     kernel::{loader, session},
     log::reader,
+    model::procfs,
     output::diag,
     say,
 };
@@ -34,7 +35,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    let result = runtime.block_on(cli::run(cli));
+    // For `cargo xtask bench`: this image's peak RSS (a parent's rusage
+    // would count the high-water mark of the image exec replaced).
+    if std::env::var_os("TRACER_BENCH_PEAK_RSS").is_some() {
+        say!("tracer-peak-rss-kb: {}", procfs::peak_rss_kb());
+    }
+    match result {
         // Output is done, but a diagnostic could not be written.
         Ok(()) if diag::failed() => ExitCode::FAILURE,
         Ok(()) => ExitCode::SUCCESS,

@@ -20,7 +20,7 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::workspace_root;
+use crate::{bench_hostile, workspace_root};
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
@@ -391,6 +391,37 @@ fn installed(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Only the hostile-input bounds (quick: no workloads, no peers).
+pub fn run_hostile(tracer: &Path) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let results = bench_hostile::measure(tracer, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let results = results?;
+    let targets = bench_hostile::targets(&results);
+    print!(
+        "machine: {}\n{}{}",
+        machine(),
+        bench_hostile::format(&results),
+        format_targets(&targets)
+    );
+    fail_if_missed(&targets)
+}
+
+/// The hostile-input bounds fail the bench when missed.
+fn fail_if_missed(targets: &[(String, bool)]) -> Result<()> {
+    let missed: Vec<&str> = targets
+        .iter()
+        .filter(|(what, ok)| !ok && what.starts_with("hostile"))
+        .map(|(what, _)| what.as_str())
+        .collect();
+    if missed.is_empty() {
+        Ok(())
+    } else {
+        bail!("hostile-input bounds missed:\n  {}", missed.join("\n  "))
+    }
+}
+
 pub fn run(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
@@ -414,7 +445,7 @@ fn measure(bench: &Bench, rounds: usize) -> Result<()> {
     );
     let path = write_json(&measured, &workspace_root().join("target/bench"))?;
     println!("\nJSON: {}", path.display());
-    Ok(())
+    fail_if_missed(&targets(&measured))
 }
 
 /// Everything one bench run measured; also the content of bench.json.
@@ -434,6 +465,7 @@ struct Measured {
     runs: Vec<Row>,
     kernel_ns_per_run: Vec<KernelCost>,
     peers: Vec<PeerResult>,
+    hostile: Vec<bench_hostile::Hostile>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -442,6 +474,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     let kernel_ns_per_run = measure_kernel_costs(bench)?;
     let peers = measure_peers(bench, rounds.min(3))?;
     let table_100k_rss_mb = measure_table_rss_mb(bench)?;
+    let hostile = bench_hostile::measure(&bench.tracer, &bench.tmp)?;
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -451,6 +484,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         runs,
         kernel_ns_per_run,
         peers,
+        hostile,
     })
 }
 
@@ -630,6 +664,7 @@ fn format_results(m: &Measured) -> String {
             );
         }
     }
+    out.push_str(&bench_hostile::format(&m.hostile));
     out
 }
 
@@ -682,6 +717,7 @@ fn targets(m: &Measured) -> Vec<(String, bool)> {
         format!("attached within 300 ms of start ({:.0} ms)", m.attach_ms),
         m.attach_ms <= 300.0,
     ));
+    out.extend(bench_hostile::targets(&m.hostile));
     out
 }
 
@@ -837,6 +873,7 @@ mod tests {
                 workload: "signal",
                 slowdown: 3.5,
             }],
+            hostile: Vec::new(),
         }
     }
 
@@ -859,7 +896,7 @@ mod tests {
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
-                r#""slowdown":3.5}]}"#,
+                r#""slowdown":3.5}],"hostile":[]}"#,
                 "\n"
             )
         );

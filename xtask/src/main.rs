@@ -1,6 +1,7 @@
 //! `cargo xtask`: set-up, build, run and test, with no manual steps.
 
 mod bench;
+mod bench_hostile;
 mod pf_check;
 mod setup;
 mod vm;
@@ -48,6 +49,9 @@ enum Cmd {
         /// Alternating untraced/traced runs per cell (medians are compared).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Only the hostile-input bounds (a few seconds; no root needed).
+        #[arg(long)]
+        hostile_only: bool,
     },
     /// Boot Debian kernels under QEMU (TCG) and run the live tests inside each.
     VmTest {
@@ -128,8 +132,14 @@ fn real_main() -> Result<()> {
                 .with_context(|| format!("running {}", exe.display()))?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Bench { rounds } => {
+        Cmd::Bench {
+            rounds,
+            hostile_only,
+        } => {
             run(cargo(&tools).args(["build", "--release", "--package", "tracer"]))?;
+            if hostile_only {
+                return bench::run_hostile(&workspace_root().join("target/release/tracer"));
+            }
             run(cargo(&tools).args([
                 "build",
                 "--release",

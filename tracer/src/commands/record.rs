@@ -92,7 +92,7 @@ impl Sink for Recorder {
 
     fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()> {
         self.lost = self.lost.saturating_add(count);
-        match self.log.lost(kind as u16, count, boot_ns) {
+        match self.log.lost(kind.tag(), count, boot_ns) {
             Ok(true) => Ok(()),
             Ok(false) => {
                 self.lost_unwritten = self.lost_unwritten.saturating_add(count);

@@ -17,6 +17,10 @@ use crate::{
     pipeline::{filter::TraceFilter, LostNotices, Pipeline},
 };
 
+/// Damaged stretches warned about one by one; a hostile file can hold
+/// millions.
+const DAMAGE_WARNINGS: usize = 10;
+
 /// Replays `path` to stdout. Lost-record notices go where `lost` says.
 pub fn run(path: &Path, format: Format, filter: TraceFilter, lost: LostNotices) -> Result<()> {
     let (header, mut reader) = log::open(path)?;
@@ -52,9 +56,18 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost: LostNotices) 
             Err(damage) => {
                 truncated |= matches!(damage, Damage::Truncated { .. });
                 stretches += 1;
-                crate::say!("tracer: warning: {}: {damage}", path.display());
+                if stretches <= DAMAGE_WARNINGS {
+                    crate::say!("tracer: warning: {}: {damage}", path.display());
+                }
             }
         }
+    }
+    if stretches > DAMAGE_WARNINGS {
+        crate::say!(
+            "tracer: warning: {}: {} more damaged stretches",
+            path.display(),
+            stretches - DAMAGE_WARNINGS
+        );
     }
     if !clean_end && !truncated {
         crate::say!(

@@ -7,7 +7,11 @@
 //! verifier's verdict), and keeps the whole log in a file. `strict` makes
 //! any refusal fatal.
 
-use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
+use std::{
+    io::{Read as _, Write as _},
+    os::unix::fs::OpenOptionsExt as _,
+    path::Path,
+};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use aya::{
@@ -74,17 +78,48 @@ pub struct Session {
 /// The kernel's BTF, read once: our reader resolves offsets from it, aya
 /// parses it for loading the tp_btf programs.
 fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(data) => Ok(data),
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "kernel BTF not found at {}: tracer needs a kernel built with \
              CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.x are), \
              or a BTF file passed with --btf",
             path.display()
         ),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    // sysfs reports BTF as a regular file; a device or FIFO could block
+    // forever or never end.
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file: --btf takes a BTF file",
+            path.display()
+        );
     }
+    if meta.len() > MAX_BTF {
+        bail!(
+            "{} is {} bytes: no kernel's BTF is over {} MiB",
+            path.display(),
+            meta.len(),
+            MAX_BTF >> 20
+        );
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BTF + 1).read_to_end(&mut data))
+        .with_context(|| format!("reading {}", path.display()))?;
+    if data.len() as u64 > MAX_BTF {
+        bail!(
+            "{} grew past {} MiB while read",
+            path.display(),
+            MAX_BTF >> 20
+        );
+    }
+    Ok(data)
 }
+
+/// vmlinux BTF is 5-10 MiB; this bounds what a wrong --btf can cost.
+const MAX_BTF: u64 = 256 << 20;
 
 /// Explains the load and attach errors a newcomer will hit.
 fn explain(err: impl std::error::Error + Send + Sync + 'static, what: String) -> anyhow::Error {
@@ -147,12 +182,12 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     };
     if opts.verbose {
         for note in &probed.notes {
-            eprintln!("tracer: {note}");
+            crate::say!("tracer: {note}");
         }
     }
     // The helper and memlock-free map accounting both came in 5.11.
     if let (Err(e), 0) = (memlock, features.current_task_btf) {
-        eprintln!(
+        crate::say!(
             "tracer: warning: cannot raise the locked-memory limit ({e}); this kernel \
              charges BPF maps to it, so they may not fit"
         );
@@ -190,7 +225,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
                     report_log(name, &log, opts.verbose);
                     return Err(RequiredMissing(m).into());
                 }
-                eprintln!("tracer: warning: {}", m.sentence());
+                crate::say!("tracer: warning: {}", m.sentence());
                 report_log(name, &log, opts.verbose);
                 missing.push(m);
             }
@@ -235,7 +270,7 @@ fn refusal(e: &aya::programs::ProgramError) -> Option<(String, String)> {
 /// file and says where.
 fn report_log(program: &str, log: &str, verbose: bool) {
     if verbose {
-        eprintln!("tracer: verifier log for {program}:\n{log}");
+        crate::say!("tracer: verifier log for {program}:\n{log}");
         return;
     }
     let path = std::env::temp_dir().join(format!(
@@ -249,11 +284,11 @@ fn report_log(program: &str, log: &str, verbose: bool) {
         .open(&path)
         .and_then(|mut f| f.write_all(log.as_bytes()));
     match written {
-        Ok(()) => eprintln!(
+        Ok(()) => crate::say!(
             "tracer: the verifier's whole log is in {} (or run with --verbose)",
             path.display()
         ),
-        Err(e) => eprintln!(
+        Err(e) => crate::say!(
             "tracer: cannot keep the verifier log in {} ({e}); run with --verbose to see it",
             path.display()
         ),
@@ -329,7 +364,7 @@ impl Session {
             )?)?;
         for (tgid, mark) in groups {
             if let Err(e) = map.insert(tgid, mark, 0) {
-                eprintln!(
+                crate::say!(
                     "tracer: warning: cannot mark helper group {tgid} in the kernel ({e}); \
                      signals to it may be dropped by the default filter"
                 );

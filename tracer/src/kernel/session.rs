@@ -241,10 +241,11 @@ impl Live {
     /// Passes new kernel loss counts to the sink.
     fn check_lost<S: Sink>(&mut self, sink: &mut S) -> Result<()> {
         for (kind, total) in self.session.lost()? {
-            let delta = total - self.reported[kind as usize];
+            let i = usize::from(kind.tag());
+            let delta = total.saturating_sub(self.reported[i]);
             if delta > 0 {
-                self.reported[kind as usize] = total;
-                self.counts.lost[kind as usize] = total;
+                self.reported[i] = total;
+                self.counts.lost[i] = total;
                 sink.lost(kind, delta, clock::boottime_ns())?;
             }
         }

@@ -5,7 +5,11 @@ use tracer_common::{EventKind, KernelFilter};
 
 use super::codec::{put_opt_str, put_str, Dec, Short};
 use crate::model::{
-    clock::WallClock, event::Missing, flags::PfNames, procfs::{ProcTask, MAX_SNAPSHOT_ARGS}, tasks::TaskTable,
+    clock::WallClock,
+    event::Missing,
+    flags::PfNames,
+    procfs::{ProcTask, MAX_SNAPSHOT_ARGS},
+    tasks::TaskTable,
 };
 
 /// Linux's PID_MAX_LIMIT: no snapshot holds more tasks.
@@ -73,7 +77,7 @@ impl LogHeader {
         }
         out.put_u32_le(self.missing.len() as u32);
         for m in &self.missing {
-            out.put_u16_le(m.kind as u16);
+            out.put_u16_le(m.kind.tag());
             put_str(out, &m.reason);
         }
     }

@@ -121,7 +121,7 @@ mod tests {
         let mut e: ExecEvent = unsafe { std::mem::zeroed() };
         e.header = Header {
             version: FORMAT_VERSION,
-            kind: EventKind::Exec as u16,
+            kind: EventKind::Exec.tag(),
             cpu: 1,
             boot_ns: 7,
         };

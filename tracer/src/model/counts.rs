@@ -10,19 +10,20 @@ pub struct Counts {
 }
 
 impl Counts {
+    // Every count saturates: a crafted log may claim any number of losses.
     pub fn total(&self) -> u64 {
-        self.by_kind.iter().sum()
+        self.by_kind.iter().fold(0, |a, n| a.saturating_add(*n))
     }
 
     pub fn lost_total(&self) -> u64 {
-        self.lost.iter().sum()
+        self.lost.iter().fold(0, |a, n| a.saturating_add(*n))
     }
 
     /// Counts a raw record by its header's kind tag.
     pub fn count_raw(&mut self, raw: &[u8]) {
         if let Some(tag) = Header::peek_tag(raw) {
             if let Some(n) = self.by_kind.get_mut(usize::from(tag)) {
-                *n += 1;
+                *n = n.saturating_add(1);
             }
         }
     }
@@ -57,5 +58,25 @@ impl Counts {
             ));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_common::EventKind;
+
+    use super::Counts;
+
+    #[test]
+    fn counts_saturate() {
+        let mut c = Counts::default();
+        c.count_lost(EventKind::Fork.tag(), u64::MAX - 5);
+        c.count_lost(EventKind::Exec.tag(), 10);
+        c.count_lost(EventKind::Exec.tag(), u64::MAX);
+        assert_eq!(c.lost_total(), u64::MAX);
+        assert!(c.summary().contains(&format!("lost {}", u64::MAX)));
+        // Unknown tags are not counted, and do not panic.
+        c.count_lost(999, 1);
+        c.count_raw(&[]);
     }
 }

@@ -187,8 +187,7 @@ fn cgroup_v2_path(text: &str) -> Option<String> {
 fn read_cmdline(path: &Path) -> Vec<String> {
     use std::io::Read as _;
     let mut raw = Vec::new();
-    let read = fs::File::open(path)
-        .and_then(|f| f.take(MAX_CMDLINE).read_to_end(&mut raw));
+    let read = fs::File::open(path).and_then(|f| f.take(MAX_CMDLINE).read_to_end(&mut raw));
     if read.is_err() {
         return Vec::new();
     }

@@ -24,7 +24,9 @@ use crate::{
 /// every change to a field's name or meaning. 2: `flags` names bits as the
 /// recording kernel does, unknown bits as hex strings; the report gained
 /// `missing_events` and `json_version`. 3: each report helper has `exit`,
-/// how it ended as data (`exited`, `signal`, `core_dumped`, `killer`).
+/// how it ended as data (`exited`, `signal`, `core_dumped`, `killer`); the
+/// report lists at most 100 `damage` stretches and counts them all in
+/// `damage_stretches`; live JSON has `lost` lines.
 pub const JSON_VERSION: u32 = 3;
 
 pub struct Json {

@@ -153,7 +153,7 @@ impl<W: Write> Sink for Pipeline<W> {
     }
 
     fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()> {
-        Pipeline::lost(self, kind as u16, count, boot_ns);
+        Pipeline::lost(self, kind.tag(), count, boot_ns);
         Ok(())
     }
 

@@ -78,10 +78,15 @@ pub struct Report {
     helper_index: HashMap<(u32, u64), usize>,
     pub signals: BTreeMap<SignalKey, u64>,
     pub lost: BTreeMap<&'static str, u64>,
+    /// The first [`DAMAGE_KEPT`] damaged stretches, and how many in all.
     pub damage: Vec<Damage>,
+    pub damage_total: usize,
     pub events: u64,
     pub undecodable: u64,
 }
+
+/// Damaged stretches listed one by one; a hostile file can hold millions.
+pub const DAMAGE_KEPT: usize = 100;
 
 /// Groups kthread names: `kworker/u8:3` → `kworker/*`, `scsi_eh_1` → `scsi_eh_*`.
 pub fn name_pattern(comm: &str) -> String {
@@ -113,7 +118,12 @@ pub fn collect(path: &Path) -> Result<(LogHeader, Report)> {
                 *n = n.saturating_add(count);
             }
             Ok(Item::End { .. }) => {}
-            Err(damage) => r.damage.push(damage),
+            Err(damage) => {
+                r.damage_total += 1;
+                if r.damage.len() < DAMAGE_KEPT {
+                    r.damage.push(damage);
+                }
+            }
         }
     }
     Ok((header, r))

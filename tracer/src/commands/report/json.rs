@@ -112,6 +112,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
         "signals_to_kernel_side": signals,
         "lost": r.lost,
         "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "damage_stretches": r.damage_total,
     });
     let mut out = serde_json::to_vec(&report).expect("a Value always serializes");
     out.push(b'\n');

@@ -23,10 +23,10 @@ pub fn run(path: &Path, format: Format) -> Result<()> {
         .lock()
         .write_all(&out)
         .context("writing to stdout")?;
-    if !report.damage.is_empty() {
+    if report.damage_total > 0 {
         return Err(DamagedInput {
             path: path.to_path_buf(),
-            stretches: report.damage.len(),
+            stretches: report.damage_total,
         }
         .into());
     }

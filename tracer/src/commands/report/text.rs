@@ -121,5 +121,11 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     for d in &r.damage {
         s.push_str(&format!("damage: {d}\n"));
     }
+    if r.damage_total > r.damage.len() {
+        s.push_str(&format!(
+            "damage: {} more damaged stretches\n",
+            r.damage_total - r.damage.len()
+        ));
+    }
     s
 }
