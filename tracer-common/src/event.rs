@@ -2,8 +2,11 @@
 
 use core::mem::{offset_of, size_of};
 
-/// Bumped whenever any layout below changes.
-pub const FORMAT_VERSION: u16 = 1;
+/// Bumped whenever any layout below changes. 2: exec records say what the
+/// kernel had (argc, argument bytes) and whether the path was cut.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format userspace still decodes (logs of earlier releases).
+pub const OLDEST_FORMAT: u16 = 1;
 
 /// `TASK_COMM_LEN` in the kernel.
 pub const COMM_LEN: usize = 16;
@@ -220,6 +223,27 @@ pub struct ExecEvent {
     pub filename_len: u16,
     /// Bytes of `args` in use (NUL-separated argv, possibly truncated).
     pub args_len: u16,
+    /// `bprm->argc`: the arguments the kernel had.
+    pub argc: u32,
+    /// Bytes of the whole argument block (`arg_end - arg_start`).
+    pub args_total: u32,
+    /// 1 when the path was longer than `filename` holds.
+    pub filename_truncated: u8,
+    pub _pad: [u8; 7],
+    pub filename: [u8; FILENAME_LEN],
+    pub args: [u8; ARGS_LEN],
+}
+
+/// Format 1's exec record, before the truncation facts: still decoded, for
+/// logs recorded by earlier releases.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecEventV1 {
+    pub header: Header,
+    pub task: TaskInfo,
+    pub old_pid: u32,
+    pub filename_len: u16,
+    pub args_len: u16,
     pub filename: [u8; FILENAME_LEN],
     pub args: [u8; ARGS_LEN],
 }
@@ -294,9 +318,12 @@ const _: () = {
     assert!(offset_of!(TaskInfo, has_mm) == 40);
     assert!(size_of::<ForkEvent>() == 120);
     assert!(offset_of!(ForkEvent, child) == 64);
-    assert!(size_of::<ExecEvent>() == 584);
-    assert!(offset_of!(ExecEvent, filename) == 72);
-    assert!(offset_of!(ExecEvent, args) == 328);
+    assert!(size_of::<ExecEvent>() == 600);
+    assert!(offset_of!(ExecEvent, filename) == 88);
+    assert!(offset_of!(ExecEvent, args) == 344);
+    assert!(size_of::<ExecEventV1>() == 584);
+    assert!(offset_of!(ExecEventV1, filename) == 72);
+    assert!(offset_of!(ExecEventV1, args) == 328);
     assert!(size_of::<ExitEvent>() == 72);
     assert!(size_of::<SignalGenerateEvent>() == 136);
     assert!(offset_of!(SignalGenerateEvent, sig) == 112);
@@ -319,6 +346,8 @@ unsafe impl Plain for Header {}
 unsafe impl Plain for TaskInfo {}
 unsafe impl Plain for ForkEvent {}
 unsafe impl Plain for ExecEvent {}
+// SAFETY: as ExecEvent: integers and byte arrays only.
+unsafe impl Plain for ExecEventV1 {}
 unsafe impl Plain for ExitEvent {}
 unsafe impl Plain for SignalGenerateEvent {}
 unsafe impl Plain for SignalDeliverEvent {}
@@ -366,6 +395,18 @@ macro_rules! records {
             }
         }
     };
+}
+
+impl EventKind {
+    /// Size of a record of this kind in record format `version`, or `None`
+    /// for a format this build does not read.
+    pub const fn record_size_in(self, version: u16) -> Option<usize> {
+        match (version, self) {
+            (1, EventKind::Exec) => Some(size_of::<ExecEventV1>()),
+            (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size()),
+            _ => None,
+        }
+    }
 }
 
 records! {

@@ -26,8 +26,9 @@ pub struct KernelOffsets {
     /// `k_sigaction.sa.sa_handler` / `sa_flags`.
     pub ksigaction_handler: u32,
     pub ksigaction_flags: u32,
-    /// `linux_binprm.filename`.
+    /// `linux_binprm.filename` and `argc`.
     pub binprm_filename: u32,
+    pub binprm_argc: u32,
     /// `mm_struct.arg_start` / `arg_end`.
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
@@ -60,6 +61,7 @@ impl KernelOffsets {
         ksigaction_handler: 0,
         ksigaction_flags: 0,
         binprm_filename: 0,
+        binprm_argc: 0,
         mm_arg_start: 0,
         mm_arg_end: 0,
         exit_has_group_dead: 0,
@@ -69,7 +71,7 @@ impl KernelOffsets {
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 19 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 20 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

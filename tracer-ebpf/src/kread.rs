@@ -168,6 +168,12 @@ pub fn kernel_str(src: *const u8, dst: &mut [u8]) -> usize {
     }
 }
 
+/// The kernel byte at `src + off` (0 on fault).
+#[inline(always)]
+pub fn kernel_byte(src: *const u8, off: usize) -> u8 {
+    probed(src, off as u32)
+}
+
 /// Copies up to `N` bytes of the current task's user memory at `src`;
 /// returns how many were copied (0 on fault).
 #[inline(always)]

@@ -3,7 +3,7 @@
 //! is the new address space and its argument block is readable.
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
-use tracer_common::{EventKind, ExecEvent};
+use tracer_common::{EventKind, ExecEvent, FILENAME_LEN};
 
 use crate::{
     emit,
@@ -30,12 +30,20 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     // program's cost). Readers use the lengths, and the recorder clears the
     // tails before anything reaches a file.
     let filename = bprm.read::<usize>(offset!(binprm_filename)) as *const u8;
-    ev.filename_len = kread::kernel_str(filename, &mut ev.filename) as u16;
+    let len = kread::kernel_str(filename, &mut ev.filename);
+    ev.filename_len = len as u16;
+    // A full buffer was cut unless the path ends exactly there.
+    ev.filename_truncated =
+        u8::from(len == FILENAME_LEN - 1 && kread::kernel_byte(filename, FILENAME_LEN - 1) != 0);
 
     let mm = p.ptr(offset!(task_mm));
     let start: u64 = mm.read(offset!(mm_arg_start));
     let end: u64 = mm.read(offset!(mm_arg_end));
-    ev.args_len = kread::user_bytes(start, end.saturating_sub(start), &mut ev.args) as u16;
+    let total = end.saturating_sub(start);
+    ev.args_len = kread::user_bytes(start, total, &mut ev.args) as u16;
+    ev.args_total = total.min(u64::from(u32::MAX)) as u32;
+    ev.argc = bprm.read::<i32>(offset!(binprm_argc)) as u32;
+    ev._pad = [0; 7];
     emit::submit(entry);
     0
 }

@@ -50,6 +50,7 @@ pub fn run(n: u32) -> Result<()> {
             old_pid: child.pid,
             filename: "/usr/local/bin/worker".into(),
             argv: vec!["worker".into(), "--id".into(), i.to_string()],
+            cut: None,
         }));
     }
     let line =

@@ -28,6 +28,7 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         ksigaction_handler: off("k_sigaction", &["sa", "sa_handler"])?,
         ksigaction_flags: off("k_sigaction", &["sa", "sa_flags"])?,
         binprm_filename: off("linux_binprm", &["filename"])?,
+        binprm_argc: off("linux_binprm", &["argc"])?,
         mm_arg_start: off("mm_struct", &["arg_start"])?,
         mm_arg_end: off("mm_struct", &["arg_end"])?,
         // (p, group_dead) since 6.16; (p) before.

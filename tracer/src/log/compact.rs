@@ -41,7 +41,10 @@ pub(super) fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
 /// its kind (unknown kinds and oversized records are left as they are, for
 /// the decoder to reject).
 pub(super) fn expand<'a>(stored: &'a [u8], scratch: &'a mut [u8; MAX_RECORD]) -> &'a [u8] {
-    let size = Header::peek_kind(stored).map_or(0, EventKind::record_size);
+    let size = match (Header::peek_version(stored), Header::peek_kind(stored)) {
+        (Some(version), Some(kind)) => kind.record_size_in(version).unwrap_or(0),
+        _ => 0,
+    };
     if stored.len() >= size {
         return stored;
     }

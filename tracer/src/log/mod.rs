@@ -47,7 +47,7 @@ pub const FRAME_END: u8 = 4;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use tracer_common::FORMAT_VERSION;
+use tracer_common::{FORMAT_VERSION, OLDEST_FORMAT};
 
 use header::LogHeader;
 use reader::LogReader;
@@ -56,15 +56,15 @@ use reader::LogReader;
 /// log this tracer can read (including events in another record format).
 pub fn open(path: &Path) -> Result<(LogHeader, LogReader)> {
     let (header, reader) = LogReader::open(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    if header.event_format != FORMAT_VERSION {
+    if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&header.event_format) {
         let advice = if header.event_format > FORMAT_VERSION {
             "use a newer tracer"
         } else {
             "use the tracer version that recorded it"
         };
         bail!(
-            "{}: its events are in format version {}; this tracer reads version \
-             {FORMAT_VERSION}: {advice}",
+            "{}: its events are in format version {}; this tracer reads versions \
+             {OLDEST_FORMAT} to {FORMAT_VERSION}: {advice}",
             path.display(),
             header.event_format
         );
@@ -148,7 +148,9 @@ mod tests {
         w.event(raw).unwrap();
         let stored = w.written() - before;
         drop(w);
-        assert!(stored < 100, "{stored} bytes stored");
+        // Frame head and type, then the record up to its path's last byte.
+        let compact = super::FRAME_HEAD + 1 + core::mem::offset_of!(ExecEvent, filename) + 9;
+        assert_eq!(stored, compact as u64, "{stored} bytes stored");
         let frame = &bytes[bytes.len() - stored as usize..];
         assert!(
             !frame.contains(&0xaa) && !frame.contains(&0xbb),

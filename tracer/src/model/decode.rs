@@ -5,12 +5,13 @@
 use std::fmt;
 
 use tracer_common::{
-    read_plain, EventKind, ExecEvent, ExitEvent, ForkEvent, Header, RenameEvent,
-    SignalDeliverEvent, SignalGenerateEvent, FORMAT_VERSION, GROUP_DEAD_UNKNOWN,
+    read_plain, EventKind, ExecEvent, ExecEventV1, ExitEvent, ForkEvent, Header, Plain,
+    RenameEvent, SignalDeliverEvent, SignalGenerateEvent, FORMAT_VERSION, GROUP_DEAD_UNKNOWN,
+    OLDEST_FORMAT,
 };
 
 use crate::{
-    model::event::{c_string, Event, Record, Task},
+    model::event::{c_string, Event, ExecCut, Record, Task},
     model::signals::{Disposition, ExitStatus, GenerateResult},
 };
 
@@ -28,7 +29,8 @@ impl fmt::Display for DecodeError {
             DecodeError::TooShort { len } => write!(f, "record of {len} bytes has no header"),
             DecodeError::Version { found } => write!(
                 f,
-                "record format version {found}, this tracer reads version {FORMAT_VERSION}"
+                "record format version {found}, this tracer reads versions \
+                 {OLDEST_FORMAT} to {FORMAT_VERSION}"
             ),
             DecodeError::UnknownKind { tag } => write!(f, "unknown event kind tag {tag}"),
             DecodeError::Size { kind, len } => write!(
@@ -50,8 +52,14 @@ fn body<T: tracer_common::Record>(bytes: &[u8]) -> Result<T, DecodeError> {
         Some(T::KIND),
         "decoded as another kind's type"
     );
+    sized(bytes, T::KIND)
+}
+
+/// The record `bytes` of `kind` as `T` (a current or an older layout), which
+/// must be exactly its size.
+fn sized<T: Plain>(bytes: &[u8], kind: EventKind) -> Result<T, DecodeError> {
     let wrong_size = DecodeError::Size {
-        kind: T::KIND,
+        kind,
         len: bytes.len(),
     };
     if bytes.len() != size_of::<T>() {
@@ -75,7 +83,7 @@ pub fn split_args(block: &[u8]) -> Vec<String> {
 
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let header: Header = read_plain(bytes).ok_or(DecodeError::TooShort { len: bytes.len() })?;
-    if header.version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&header.version) {
         return Err(DecodeError::Version {
             found: header.version,
         });
@@ -91,8 +99,8 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 clone_flags: e.clone_flags,
             }
         }
-        EventKind::Exec => {
-            let e: ExecEvent = body(bytes)?;
+        EventKind::Exec if header.version == 1 => {
+            let e: ExecEventV1 = sized(bytes, kind)?;
             let filename_len = usize::from(e.filename_len).min(e.filename.len());
             let args_len = usize::from(e.args_len).min(e.args.len());
             Event::Exec {
@@ -100,6 +108,26 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 old_pid: e.old_pid,
                 filename: c_string(&e.filename[..filename_len]),
                 argv: split_args(&e.args[..args_len]),
+                cut: None,
+            }
+        }
+        EventKind::Exec => {
+            let e: ExecEvent = body(bytes)?;
+            let filename_len = usize::from(e.filename_len).min(e.filename.len());
+            let args_len = usize::from(e.args_len).min(e.args.len());
+            let argv = split_args(&e.args[..args_len]);
+            let cut = ExecCut {
+                argc: e.argc,
+                args_bytes: e.args_total,
+                argv_truncated: e.args_total as usize > args_len || e.argc as usize > argv.len(),
+                filename_truncated: e.filename_truncated != 0,
+            };
+            Event::Exec {
+                task: Task::from(&e.task),
+                old_pid: e.old_pid,
+                filename: c_string(&e.filename[..filename_len]),
+                argv,
+                cut: Some(cut),
             }
         }
         EventKind::Exit => {
@@ -218,23 +246,97 @@ mod tests {
 
     #[test]
     fn decodes_exec_argv() {
-        let mut e = ExecEvent {
+        let mut e = exec();
+        e.filename[..10].copy_from_slice(b"/bin/sleep");
+        e.args[..8].copy_from_slice(b"sleep\x001\x00");
+        let rec = decode(&as_bytes(&e)).expect("decodes");
+        let Event::Exec {
+            filename,
+            argv,
+            cut,
+            ..
+        } = rec.event
+        else {
+            panic!("wrong kind")
+        };
+        assert_eq!(filename, "/bin/sleep");
+        assert_eq!(argv, ["sleep", "1"]);
+        assert_eq!(
+            cut,
+            Some(ExecCut {
+                argc: 2,
+                args_bytes: 8,
+                argv_truncated: false,
+                filename_truncated: false
+            })
+        );
+    }
+
+    fn exec() -> ExecEvent {
+        ExecEvent {
             header: header(EventKind::Exec),
             task: task(7, "sleep", 0),
             old_pid: 7,
             filename_len: 10,
             args_len: 8,
+            argc: 2,
+            args_total: 8,
+            filename_truncated: 0,
+            _pad: [0; 7],
+            filename: [0; 256],
+            args: [0; 256],
+        }
+    }
+
+    #[test]
+    fn an_exec_says_when_its_arguments_or_path_were_cut() {
+        let mut e = exec();
+        e.args.fill(b'x');
+        e.args_len = 256;
+        e.argc = 1000;
+        e.args_total = 100_000;
+        e.filename_truncated = 1;
+        let Event::Exec { argv, cut, .. } = decode(&as_bytes(&e)).unwrap().event else {
+            panic!("wrong kind")
+        };
+        assert_eq!(argv.len(), 1);
+        let cut = cut.expect("format 2 says");
+        assert!(cut.argv_truncated && cut.filename_truncated);
+        assert_eq!((cut.argc, cut.args_bytes), (1000, 100_000));
+        // All the bytes, but fewer arguments than the kernel counted.
+        let mut e = exec();
+        e.args[..8].copy_from_slice(b"sleep\x001\x00");
+        e.argc = 3;
+        let Event::Exec { cut, .. } = decode(&as_bytes(&e)).unwrap().event else {
+            panic!("wrong kind")
+        };
+        assert!(cut.unwrap().argv_truncated);
+    }
+
+    #[test]
+    fn a_format_1_exec_still_decodes_without_cut_facts() {
+        let mut e = ExecEventV1 {
+            header: Header {
+                version: 1,
+                ..header(EventKind::Exec)
+            },
+            task: task(7, "true", 0),
+            old_pid: 7,
+            filename_len: 9,
+            args_len: 10,
             filename: [0; 256],
             args: [0; 256],
         };
-        e.filename[..10].copy_from_slice(b"/bin/sleep");
-        e.args[..8].copy_from_slice(b"sleep\x001\x00");
-        let rec = decode(&as_bytes(&e)).expect("decodes");
-        let Event::Exec { filename, argv, .. } = rec.event else {
+        e.filename[..9].copy_from_slice(b"/bin/true");
+        e.args[..10].copy_from_slice(b"/bin/true\x00");
+        let Event::Exec { filename, cut, .. } = decode(&as_bytes(&e)).unwrap().event else {
             panic!("wrong kind")
         };
-        assert_eq!(filename, "/bin/sleep");
-        assert_eq!(argv, ["sleep", "1"]);
+        assert_eq!((filename.as_str(), cut), ("/bin/true", None));
+        // Format 1's exec size under format 2 is wrong, and the other way.
+        let mut bytes = as_bytes(&e);
+        bytes[..2].copy_from_slice(&2u16.to_le_bytes());
+        assert!(matches!(decode(&bytes), Err(DecodeError::Size { .. })));
     }
 
     #[test]

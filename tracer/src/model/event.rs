@@ -59,6 +59,20 @@ pub fn c_string(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// How much of an exec's path and arguments the record held, against what
+/// the kernel had: a cut is always marked, never silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecCut {
+    /// `argc` the kernel had.
+    pub argc: u32,
+    /// Bytes of the whole argument block the kernel had.
+    pub args_bytes: u32,
+    /// Some arguments, or the end of one, are missing from `argv`.
+    pub argv_truncated: bool,
+    /// `filename` is the start of a longer path.
+    pub filename_truncated: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     Fork {
@@ -71,6 +85,8 @@ pub enum Event {
         old_pid: u32,
         filename: String,
         argv: Vec<String>,
+        /// What the kernel had; `None` in logs of record format 1.
+        cut: Option<ExecCut>,
     },
     Exit {
         task: Task,

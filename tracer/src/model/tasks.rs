@@ -409,6 +409,7 @@ impl TaskTable {
                 filename,
                 argv,
                 old_pid,
+                ..
             } => {
                 if *old_pid != task.pid {
                     self.thread_exec(task, *old_pid);
@@ -764,6 +765,7 @@ mod tests {
                 old_pid: 700,
                 filename: "/usr/lib/helper".into(),
                 argv: vec!["/usr/lib/helper".into(), "42".into()],
+                cut: None,
             },
         };
         let a = t.apply(&exec);
@@ -857,6 +859,7 @@ mod tests {
                 old_pid: 701,
                 filename: "/bin/prog".into(),
                 argv: vec![],
+                cut: None,
             },
         };
         let a = t.apply(&exec);

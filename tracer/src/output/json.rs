@@ -200,6 +200,7 @@ impl Formatter for Json {
                 old_pid,
                 filename,
                 argv,
+                cut,
                 ..
             } => {
                 key(out, "filename");
@@ -214,6 +215,19 @@ impl Formatter for Json {
                 }
                 out.push(b']');
                 let _ = write!(out, ",\"old_pid\":{old_pid}");
+                match cut {
+                    Some(c) => {
+                        let _ = write!(
+                            out,
+                            ",\"argv_truncated\":{},\"argc\":{},\"args_bytes\":{},\"filename_truncated\":{}",
+                            c.argv_truncated, c.argc, c.args_bytes, c.filename_truncated
+                        );
+                    }
+                    // Logs of record format 1 do not say.
+                    None => out.extend_from_slice(
+                        b",\"argv_truncated\":null,\"argc\":null,\"args_bytes\":null,\"filename_truncated\":null",
+                    ),
+                }
                 spawner(out, kinds);
             }
             Event::Exit {

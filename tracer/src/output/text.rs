@@ -54,12 +54,23 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             argv,
             old_pid,
             task,
+            cut,
         } => {
             let mut s = format!("{} [", escape(filename));
             push_argv(&mut s, argv);
             s.push(']');
             if *old_pid != task.pid {
                 s.push_str(&format!(" old_pid={old_pid}"));
+            }
+            // A cut is said, with what the kernel had.
+            if cut.is_some_and(|c| c.filename_truncated) {
+                s.push_str(" filename_truncated");
+            }
+            if let Some(c) = cut.filter(|c| c.argv_truncated) {
+                s.push_str(&format!(
+                    " argv_truncated argc={} args_bytes={}",
+                    c.argc, c.args_bytes
+                ));
             }
             if let Some(h) = &ann.helper {
                 s.push_str(&format!(" {} spawned by ", ann.subject));
@@ -208,6 +219,7 @@ mod tests {
                     "".into(),
                     "it's".into(),
                 ],
+                cut: None,
             },
         };
         let l = line(&rec, &ann(Kind::User));
