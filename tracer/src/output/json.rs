@@ -178,7 +178,7 @@ impl Formatter for Json {
         true
     }
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation) {
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation) {
         out.extend_from_slice(b"{\"time\":\"");
         self.time.write(out, rec.boot_ns);
         out.push(b'"');
@@ -186,14 +186,14 @@ impl Formatter for Json {
         int(out, "cpu", rec.cpu);
         key(out, "event");
         string(out, rec.event.kind().name());
-        task_fields(out, &self.pf, rec.event.subject(), Some(kinds.subject));
+        task_fields(out, &self.pf, rec.event.subject(), Some(ann.subject));
         match &rec.event {
             Event::Fork {
                 creator,
                 clone_flags,
                 ..
             } => {
-                task_object(out, &self.pf, "creator", creator, kinds.other);
+                task_object(out, &self.pf, "creator", creator, ann.other);
                 let _ = write!(out, ",\"clone_flags\":{clone_flags}");
             }
             Event::Exec {
@@ -228,7 +228,7 @@ impl Formatter for Json {
                         b",\"argv_truncated\":null,\"argc\":null,\"args_bytes\":null,\"filename_truncated\":null",
                     ),
                 }
-                spawner(out, kinds);
+                spawner(out, ann);
             }
             Event::Exit {
                 status, group_dead, ..
@@ -252,14 +252,14 @@ impl Formatter for Json {
                     }
                     None => out.extend_from_slice(b",\"group_dead\":null"),
                 }
-                match kinds.lifetime_ns {
+                match ann.lifetime_ns {
                     Some(ns) => {
                         let _ = write!(out, ",\"lifetime_ns\":{ns}");
                     }
                     None => out.extend_from_slice(b",\"lifetime_ns\":null"),
                 }
                 key(out, "killed_by");
-                match &kinds.killer {
+                match &ann.killer {
                     Some(k) => {
                         out.extend_from_slice(b"{\"signal\":");
                         string(out, &signals::name(k.sig));
@@ -276,9 +276,9 @@ impl Formatter for Json {
                     }
                     None => out.extend_from_slice(b"null"),
                 }
-                spawner(out, kinds);
+                spawner(out, ann);
                 key(out, "diagnosis");
-                opt_string(out, super::diagnosis(rec, kinds).as_deref());
+                opt_string(out, super::diagnosis(rec, ann).as_deref());
             }
             Event::SignalGenerate {
                 sender,
@@ -299,7 +299,7 @@ impl Formatter for Json {
                     b",\"group\":false"
                 });
                 int(out, "sender_uid", *sender_uid);
-                task_object(out, &self.pf, "sender", sender, kinds.other);
+                task_object(out, &self.pf, "sender", sender, ann.other);
             }
             Event::SignalDeliver {
                 sig,
@@ -363,7 +363,7 @@ mod tests {
             },
         };
         let mut out = Vec::new();
-        let kinds = Annotation {
+        let ann = Annotation {
             subject: Kind::Kthreadd,
             other: Some(Kind::User),
             helper: None,
@@ -374,7 +374,7 @@ mod tests {
             WallClock { boot_epoch_ns: 0 },
             PfNames::for_version((6, 18)),
         )
-        .record(&mut out, &rec, &kinds);
+        .record(&mut out, &rec, &ann);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,

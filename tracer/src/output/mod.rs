@@ -30,8 +30,8 @@ pub enum Format {
 pub trait Formatter {
     /// Anything printed once before the first record (e.g. column titles).
     fn begin(&mut self, out: &mut Vec<u8>);
-    /// One event; `kinds` are the kinds of the tasks it concerns.
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation);
+    /// One event, with what the task table says about its tasks.
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation);
     /// A line saying `count` records of `kind` were lost, in order with the
     /// records; false where the format has no such line (the caller warns on
     /// stderr instead).

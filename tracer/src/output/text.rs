@@ -135,7 +135,7 @@ impl Formatter for Text {
         );
     }
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, kinds: &Annotation) {
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation) {
         let t = rec.event.subject();
         let _ = writeln!(
             out,
@@ -147,9 +147,9 @@ impl Formatter for Text {
             t.tgid,
             t.ppid,
             escape(&t.comm),
-            kinds.subject.name(),
+            ann.subject.name(),
             self.pf.join(t.flags),
-            details(rec, kinds)
+            details(rec, ann)
         );
     }
 }

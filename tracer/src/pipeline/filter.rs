@@ -131,8 +131,8 @@ impl TraceFilter {
         }
     }
 
-    /// Whether to show `rec`, whose tasks have `kinds`.
-    pub fn matches(&self, rec: &Record, kinds: &Annotation) -> bool {
+    /// Whether to show `rec`, annotated with its tasks' kinds.
+    pub fn matches(&self, rec: &Record, ann: &Annotation) -> bool {
         if self.event_mask() & rec.event.kind().bit() == 0 {
             return false;
         }
@@ -143,12 +143,12 @@ impl TraceFilter {
             EventKind::SignalGenerate | EventKind::SignalDeliver
         );
         // The kernel already applied this; replayed logs need it here.
-        if is_signal && !self.all_signals && !kinds.subject.kernel_side() {
+        if is_signal && !self.all_signals && !ann.subject.kernel_side() {
             return false;
         }
         if !self.kinds.is_empty()
-            && !self.kinds.contains(&kinds.subject)
-            && !kinds.other.is_some_and(|k| self.kinds.contains(&k))
+            && !self.kinds.contains(&ann.subject)
+            && !ann.other.is_some_and(|k| self.kinds.contains(&k))
         {
             return false;
         }
