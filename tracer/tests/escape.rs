@@ -346,3 +346,95 @@ fn replay_and_report_escape_hostile_names_and_argv() {
     assert_eq!(str_of(&exec, "comm"), comm);
     assert_eq!(exec["argv"][3], arg.as_str(), "{exec}");
 }
+
+/// A name and an argument that are not UTF-8.
+const RAW_NAME: &[u8] = b"bad\xff\xfename";
+const RAW_ARG: &[u8] = b"arg\xc3(\x80";
+
+/// Bytes that are not UTF-8 stay recoverable: JSON has the lossy text and
+/// the exact bytes in `<field>_b64`, text shows `\xNN`, live and replayed,
+/// and `ps` still lists a task whose comm is not UTF-8.
+#[test]
+fn bytes_that_are_not_utf8_are_kept_exactly() {
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join(OsStr::from_bytes(RAW_NAME));
+    std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+    let log = dir.path().join("raw.log");
+    struct Reap(Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut rec = Reap(
+        Command::new(tracer_exe())
+            .args(["record", "-o", log.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_attached(&mut rec.0);
+    let tracer = Tracer::start(&["--event", "exec,exit"]);
+    let mut child = Command::new(&link)
+        .arg("0.5")
+        .arg(OsStr::from_bytes(RAW_ARG))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // While it runs, ps lists it, its comm recoverable.
+    std::thread::sleep(Duration::from_millis(200));
+    let rows = ps_json(&["--pid", &pid.to_string()]);
+    assert_eq!(rows.len(), 1, "ps hides a task whose comm is not UTF-8");
+    let comm_b64 = str_of(&rows[0], "comm_b64");
+    assert_eq!(
+        STANDARD.decode(comm_b64).unwrap(),
+        &RAW_NAME[..RAW_NAME.len().min(15)]
+    );
+    let _ = child.wait();
+    let (events, _) = tracer.stop();
+    kill(rec.0.id(), libc::SIGINT);
+    assert!(rec.0.wait().unwrap().success());
+
+    let check = |what: &str, events: &[serde_json::Value]| {
+        let exec = events
+            .iter()
+            .find(|v| is(v, "exec") && v["pid"] == pid)
+            .unwrap_or_else(|| panic!("{what}: no exec"));
+        let name = STANDARD.decode(str_of(exec, "filename_b64")).unwrap();
+        assert_eq!(name, link.as_os_str().as_bytes(), "{what}");
+        assert!(str_of(exec, "filename").contains('\u{fffd}'), "{what}");
+        let argv_b64 = exec["argv_b64"].as_array().expect("argv_b64");
+        let last = STANDARD
+            .decode(argv_b64.last().unwrap().as_str().unwrap())
+            .unwrap();
+        assert_eq!(last, RAW_ARG, "{what}");
+        assert_eq!(argv_b64.len(), exec["argv"].as_array().unwrap().len());
+        assert_eq!(
+            STANDARD.decode(str_of(exec, "comm_b64")).unwrap(),
+            &RAW_NAME[..RAW_NAME.len().min(15)],
+            "{what}"
+        );
+        // Fields of valid text get no `_b64`.
+        assert!(exec.get("ppid_b64").is_none() && exec["helper"].is_null());
+    };
+    check("live", &events);
+    let (code, out, err) = run_tracer(&["replay", log.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let replayed: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("strict JSON"))
+        .collect();
+    check("replay", &replayed);
+    let (code, text, err) = run_tracer(&["replay", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let line = text
+        .lines()
+        .find(|l| l.contains(" exec ") && l.contains(&pid.to_string()))
+        .expect("the exec line");
+    assert!(line.contains("bad\\xff\\xfename"), "{line}");
+    assert!(line.contains("$'arg\\xc3(\\x80'"), "{line}");
+}

@@ -17,7 +17,7 @@ use crate::{
         snapshot::{self, parent_of},
         tasks::{Entry, TaskTable},
     },
-    output::{escape::escape, Format},
+    output::{escape::escape, json::recover_text, Format},
 };
 
 pub struct PsOptions {
@@ -184,7 +184,7 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                 );
             }
             Format::Json => {
-                let row = json!({
+                let mut row = json!({
                     "pid": e.pid,
                     "tgid": e.tgid,
                     "ppid": e.ppid,
@@ -207,6 +207,7 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                     },
                     "disagree": v.disagree(),
                 });
+                recover_text(&mut row);
                 serde_json::to_writer(&mut out, &row).expect("a Value always serializes");
                 out.push(b'\n');
             }

@@ -77,7 +77,7 @@ pub fn split_args(block: &[u8]) -> Vec<String> {
     }
     block
         .split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .map(crate::model::text::decode)
         .collect()
 }
 

@@ -53,10 +53,10 @@ impl From<&TaskInfo> for Task {
     }
 }
 
-/// Text up to the first NUL, with invalid UTF-8 replaced.
+/// Text up to the first NUL, every byte kept (see `model::text`).
 pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    super::text::decode(&bytes[..end])
 }
 
 /// How much of an exec's path and arguments the record held, against what

@@ -12,3 +12,4 @@ pub mod procfs;
 pub mod signals;
 pub mod snapshot;
 pub mod tasks;
+pub mod text;

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use crate::model::decode::split_args;
+use crate::model::{decode::split_args, text};
 
 /// What procfs says about one task.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,17 +114,21 @@ impl Procfs {
         cgroup: &Option<String>,
         argv: &[String],
     ) -> Option<ProcTask> {
-        let stat = fs::read_to_string(dir.join("stat")).ok()?;
+        let stat = read_stat(&dir.join("stat"))?;
         let (comm, state, ppid, flags, start_ticks) = parse_stat(&stat)?;
         let has_mm = fs::read_to_string(dir.join("statm"))
             .ok()
             .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
             .is_some_and(|size| size > 0);
-        let kthread_line = fs::read_to_string(dir.join("status")).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Kthread:"))
-                .map(|v| v.trim() == "1")
-        });
+        let status = fs::read(dir.join("status")).ok();
+        let kthread_line = status
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Kthread:"))
+                    .map(|v| v.trim() == "1")
+            });
         Some(ProcTask {
             pid,
             tgid,
@@ -146,7 +150,7 @@ impl Procfs {
         numeric_entries(&self.root)
             .into_iter()
             .filter_map(|pid| {
-                let stat = fs::read_to_string(self.root.join(pid.to_string()).join("stat")).ok()?;
+                let stat = read_stat(&self.root.join(pid.to_string()).join("stat"))?;
                 let (comm, state, ppid, flags, start_ticks) = parse_stat(&stat)?;
                 Some(ProcTask {
                     pid,
@@ -181,6 +185,12 @@ fn cgroup_v2_path(text: &str) -> Option<String> {
 }
 
 /// USER_HZ: the unit of stat's start time.
+/// A stat file as text, every byte of the comm in it kept: a comm that is
+/// not UTF-8 must not hide its task (see `model::text`).
+fn read_stat(path: &Path) -> Option<String> {
+    fs::read(path).ok().map(|b| text::decode(&b))
+}
+
 /// The first [`MAX_CMDLINE`] bytes of a cmdline, at most
 /// [`MAX_SNAPSHOT_ARGS`] arguments: a process with megabytes of arguments
 /// must not blow up every snapshot (and log header) that holds it.

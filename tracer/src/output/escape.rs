@@ -15,7 +15,9 @@
 //! | other C0 controls and DEL (0x7f) | `\xNN` (two lower-case hex digits): `\x07`, `\x7f` |
 //! | C1 controls U+0080–U+009F | their two UTF-8 bytes: U+0085 is `\xc2\x85` |
 //!
-//! Everything else, U+FFFD from lossy decoding included, is left as it is.
+//! | a byte that is not UTF-8 (see `model::text`) | `\xNN`: `\xff` |
+//!
+//! Everything else is left as it is.
 //! The C1 form is the one bash reads back in `$'...'`, so [`quote_arg`] can
 //! use the same escapes.
 //!
@@ -30,6 +32,8 @@
 
 use std::borrow::Cow;
 
+use crate::model::text;
+
 /// Whether `s` holds a character [`escape`] changes. On the bytes: a C1
 /// control is the UTF-8 pair 0xc2 0x80..=0x9f, and 0xc2 starts nothing else
 /// in that range.
@@ -40,12 +44,26 @@ fn needs_escape(s: &str) -> bool {
             || c == 0x7f
             || c == b'\\'
             || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f)))
+            || (c == 0xf4
+                && b.get(i + 1) == Some(&0x8f)
+                && matches!(b.get(i + 2), Some(0xbc..=0xbf)))
     })
 }
 
-/// Appends the escaped form of one control character (or backslash).
+/// Whether `c` is written escaped: a control character, or a byte that is
+/// not UTF-8.
+fn escaped(c: char) -> bool {
+    c.is_control() || text::byte_of(c).is_some()
+}
+
+/// Appends the escaped form of one control character, backslash or byte
+/// that is not UTF-8.
 fn push_escape(out: &mut String, c: char) {
     use std::fmt::Write as _;
+    if let Some(b) = text::byte_of(c) {
+        let _ = write!(out, "\\x{b:02x}");
+        return;
+    }
     match c {
         '\\' => out.push_str("\\\\"),
         '\n' => out.push_str("\\n"),
@@ -72,7 +90,7 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c == '\\' || c.is_control() {
+        if c == '\\' || escaped(c) {
             push_escape(&mut out, c);
         } else {
             out.push(c);
@@ -97,7 +115,7 @@ fn plain(c: char) -> bool {
     match c {
         'a'..='z' | 'A'..='Z' | '0'..='9' => true,
         '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%' | '=' => true,
-        _ => !c.is_ascii() && !c.is_control() && !c.is_whitespace(),
+        _ => !c.is_ascii() && !escaped(c) && !c.is_whitespace(),
     }
 }
 
@@ -111,13 +129,13 @@ pub fn quote_arg(s: &str) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
-    if s.chars().any(char::is_control) {
+    if s.chars().any(escaped) {
         out.push_str("$'");
         for c in s.chars() {
             match c {
                 '\'' => out.push_str("\\'"),
                 '\\' => push_escape(&mut out, c),
-                c if c.is_control() => push_escape(&mut out, c),
+                c if escaped(c) => push_escape(&mut out, c),
                 c => out.push(c),
             }
         }
@@ -222,9 +240,12 @@ mod tests {
     }
 
     #[test]
-    fn replacement_characters_from_lossy_decoding_stay() {
-        let lossy = String::from_utf8_lossy(b"a\xff\xfe\x1bb").into_owned();
-        assert_eq!(escape(&lossy), "a\u{fffd}\u{fffd}\\eb");
+    fn bytes_that_are_not_utf8_are_escaped_exactly() {
+        let s = text::decode(b"a\xff\xfe\x1bb");
+        assert_eq!(escape(&s), "a\\xff\\xfe\\eb");
+        assert_eq!(quote_arg(&s), "$'a\\xff\\xfe\\eb'");
+        // A real U+FFFD is text, shown as it is.
+        assert_eq!(escape("a\u{fffd}"), "a\u{fffd}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::io::Write as _;
 
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use tracer_common::EventKind;
 
 use super::Formatter;
@@ -18,6 +19,7 @@ use crate::{
     model::signals,
     model::signals::{Disposition, ExitStatus},
     model::tasks::Annotation,
+    model::text,
 };
 
 /// Version of the JSON field set (event lines and the report), bumped with
@@ -45,15 +47,21 @@ impl Json {
     }
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal. Bytes that are not UTF-8 (see
+/// `model::text`) are written as U+FFFD, as lossy decoding would; [`text`]
+/// adds the exact bytes.
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     // Most strings (comms, names, paths) need no escaping: copy them whole.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0xf4)
+    {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
         return;
     }
+    let s = text::lossy(s);
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
@@ -81,6 +89,57 @@ pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// `,"k":"..."` for task data; when it is not UTF-8, also `,"k_b64":"..."`
+/// with its exact bytes (standard base64), so nothing is lost.
+fn text(out: &mut Vec<u8>, k: &str, s: &str) {
+    key(out, k);
+    string(out, s);
+    if text::has_mapped(s) {
+        let _ = write!(out, ",\"{k}_b64\":\"{}\"", BASE64.encode(text::bytes(s)));
+    }
+}
+
+/// The same rule for JSON built with serde_json (the report, `ps`): every
+/// string field or array of strings holding bytes that are not UTF-8 is
+/// made lossy, and gets a `<key>_b64` sibling with the exact bytes.
+pub fn recover_text(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    let b64 = |s: &str| Value::String(BASE64.encode(text::bytes(s)));
+    match v {
+        Value::Object(map) => {
+            let mut extra = Vec::new();
+            for (k, field) in map.iter_mut() {
+                match field {
+                    Value::String(s) if text::has_mapped(s) => {
+                        extra.push((format!("{k}_b64"), b64(s)));
+                        *s = text::lossy(s).into_owned();
+                    }
+                    Value::Array(items)
+                        if items
+                            .iter()
+                            .any(|i| i.as_str().is_some_and(text::has_mapped)) =>
+                    {
+                        let exact = items
+                            .iter()
+                            .map(|i| b64(i.as_str().unwrap_or("")))
+                            .collect();
+                        extra.push((format!("{k}_b64"), Value::Array(exact)));
+                        for i in items.iter_mut() {
+                            if let Value::String(s) = i {
+                                *s = text::lossy(s).into_owned();
+                            }
+                        }
+                    }
+                    other => recover_text(other),
+                }
+            }
+            map.extend(extra);
+        }
+        Value::Array(items) => items.iter_mut().for_each(recover_text),
+        _ => {}
+    }
+}
+
 fn key(out: &mut Vec<u8>, k: &str) {
     out.push(b',');
     string(out, k);
@@ -98,8 +157,7 @@ fn task_fields(out: &mut Vec<u8>, pf: &PfNames, t: &Task, kind: Option<Kind>) {
     int(out, "pid", t.pid);
     int(out, "tgid", t.tgid);
     int(out, "ppid", t.ppid);
-    key(out, "comm");
-    string(out, &t.comm);
+    text(out, "comm", &t.comm);
     if let Some(kind) = kind {
         key(out, "kind");
         string(out, kind.name());
@@ -145,13 +203,14 @@ fn spawner(out: &mut Vec<u8>, ann: &Annotation) {
     match &h.spawner {
         Some((pid, comm)) => {
             let _ = write!(out, "\"spawner_pid\":{pid}");
-            key(out, "spawner_comm");
-            string(out, comm);
+            text(out, "spawner_comm", comm);
         }
         None => out.extend_from_slice(b"\"spawner_pid\":null,\"spawner_comm\":null"),
     }
-    key(out, "exe");
-    opt_string(out, h.exe.as_deref());
+    match h.exe.as_deref() {
+        Some(exe) => text(out, "exe", exe),
+        None => out.extend_from_slice(b",\"exe\":null"),
+    }
     out.push(b'}');
 }
 
@@ -203,8 +262,7 @@ impl Formatter for Json {
                 cut,
                 ..
             } => {
-                key(out, "filename");
-                string(out, filename);
+                text(out, "filename", filename);
                 key(out, "argv");
                 out.push(b'[');
                 for (i, arg) in argv.iter().enumerate() {
@@ -214,6 +272,17 @@ impl Formatter for Json {
                     string(out, arg);
                 }
                 out.push(b']');
+                // Every argument's exact bytes, when any is not UTF-8.
+                if argv.iter().any(|a| text::has_mapped(a)) {
+                    out.extend_from_slice(b",\"argv_b64\":[");
+                    for (i, arg) in argv.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        let _ = write!(out, "\"{}\"", BASE64.encode(text::bytes(arg)));
+                    }
+                    out.push(b']');
+                }
                 let _ = write!(out, ",\"old_pid\":{old_pid}");
                 match cut {
                     Some(c) => {
@@ -268,8 +337,7 @@ impl Formatter for Json {
                             ",\"pid\":{},\"tgid\":{},\"uid\":{},\"boot_ns\":{}",
                             k.pid, k.tgid, k.uid, k.boot_ns
                         );
-                        key(out, "comm");
-                        string(out, &k.comm);
+                        text(out, "comm", &k.comm);
                         key(out, "time");
                         string(out, &self.clock.rfc3339(k.boot_ns));
                         out.push(b'}');
@@ -320,10 +388,7 @@ impl Formatter for Json {
                 }
                 let _ = write!(out, ",\"sa_flags\":{sa_flags}");
             }
-            Event::Rename { new_comm, .. } => {
-                key(out, "new_comm");
-                string(out, new_comm);
-            }
+            Event::Rename { new_comm, .. } => text(out, "new_comm", new_comm),
         }
         out.extend_from_slice(b"}\n");
     }

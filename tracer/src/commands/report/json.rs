@@ -15,7 +15,7 @@ use crate::{
         clock::WallClock,
         signals::{self, ExitStatus},
     },
-    output::json::JSON_VERSION,
+    output::json::{recover_text, JSON_VERSION},
 };
 
 fn by_kind(m: &std::collections::BTreeMap<Kind, u64>) -> Value {
@@ -114,6 +114,8 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
         "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "damage_stretches": r.damage_total,
     });
+    let mut report = report;
+    recover_text(&mut report);
     let mut out = serde_json::to_vec(&report).expect("a Value always serializes");
     out.push(b'\n');
     out
