@@ -6,48 +6,16 @@
 //! task that made it) and kept, because they are facts about its origin:
 //! later reparenting does not change who forked it.
 
-use std::{
-    collections::{HashMap, VecDeque},
-    hash::{BuildHasherDefault, Hasher},
-};
+use std::collections::VecDeque;
 
 use crate::{
     model::classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
     model::event::{Event, Record, Task},
     model::flags::PF_KTHREAD,
+    model::hash::FastMap,
     model::procfs::ProcTask,
     model::signals::{ExitStatus, GenerateResult},
 };
-
-/// The Fx hash (as rustc uses): pids are small integers the kernel hands
-/// out, so SipHash's flood resistance buys nothing on this per-event path.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.add(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
