@@ -515,14 +515,11 @@ fn umh_standing(flags: u32, creator_flags: u32, creator_pid: u32, creator_umh: U
 
 #[cfg(test)]
 mod tests {
-    //! The classifier on small fake /proc trees, and on synthetic events.
-
-    use std::{fs, path::Path};
+    //! The classifier on small in-memory snapshots, and on synthetic events.
 
     use super::*;
     use crate::{
         model::event::{Event, Record, Task},
-        model::procfs::Procfs,
         model::signals::{ExitStatus, GenerateResult},
     };
 
@@ -535,53 +532,35 @@ mod tests {
     /// One fake task: (pid, tgid, ppid, comm, flags, has_mm, start ticks).
     struct Fake<'a>(u32, u32, u32, &'a str, u32, bool, u64);
 
-    /// Writes a fake procfs: `<tgid>/cgroup`, `<tgid>/cmdline` and
-    /// `<tgid>/task/<tid>/{stat,statm,status}`.
-    fn fake_proc(root: &Path, tasks: &[Fake<'_>], cgroup_of: impl Fn(u32) -> &'static str) {
-        for Fake(pid, tgid, ppid, comm, flags, has_mm, start) in tasks {
-            let proc_dir = root.join(tgid.to_string());
-            let dir = proc_dir.join("task").join(pid.to_string());
-            fs::create_dir_all(&dir).unwrap();
-            if pid == tgid {
-                fs::write(
-                    proc_dir.join("cgroup"),
-                    format!("0::{}\n", cgroup_of(*tgid)),
-                )
-                .unwrap();
-                let cmdline = if *has_mm {
-                    format!("{comm}\0")
-                } else {
-                    String::new()
-                };
-                fs::write(proc_dir.join("cmdline"), cmdline).unwrap();
-            }
-            fs::write(
-                dir.join("stat"),
-                format!(
-                    "{pid} ({comm}) S {ppid} {tgid} {tgid} 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0\n"
-                ),
-            )
-            .unwrap();
-            let size = if *has_mm { 100 } else { 0 };
-            fs::write(dir.join("statm"), format!("{size} 0 0 0 0 0 0\n")).unwrap();
-            let kthread = u32::from(flags & PF_KTHREAD != 0);
-            fs::write(
-                dir.join("status"),
-                format!("Name:\t{comm}\nKthread:\t{kthread}\n"),
-            )
-            .unwrap();
+    /// What procfs would report for a fake task: the cgroup of its thread
+    /// group, `Kthread:` from its flags, argv (its comm) on a leader with an
+    /// address space only.
+    fn proc_task(fake: &Fake<'_>, cgroup_of: impl Fn(u32) -> &'static str) -> ProcTask {
+        let Fake(pid, tgid, ppid, comm, flags, has_mm, start_ticks) = *fake;
+        ProcTask {
+            pid,
+            tgid,
+            ppid,
+            flags,
+            comm: comm.into(),
+            start_ticks,
+            state: 'S',
+            has_mm,
+            kthread_line: Some(flags & PF_KTHREAD != 0),
+            cgroup: Some(cgroup_of(tgid).into()),
+            argv: if pid == tgid && has_mm {
+                vec![comm.into()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
+    /// A table seeded from fake tasks, at 100 ticks a second, PID 1's
+    /// cgroup as `init_cgroup`.
     fn table(tasks: &[Fake<'_>], cgroup_of: impl Fn(u32) -> &'static str) -> TaskTable {
-        let dir = tempfile::tempdir().unwrap();
-        fake_proc(dir.path(), tasks, cgroup_of);
-        let procfs = Procfs::new(dir.path());
-        TaskTable::from_snapshot(
-            procfs.tasks().unwrap(),
-            procfs.init_cgroup().as_deref(),
-            100,
-        )
+        let snapshot = tasks.iter().map(|f| proc_task(f, &cgroup_of)).collect();
+        TaskTable::from_snapshot(snapshot, Some(cgroup_of(1)), 100)
     }
 
     /// A host with a helper (a core-dump pipe, child of kthreadd) that forked
