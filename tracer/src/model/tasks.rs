@@ -45,6 +45,50 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A task as an event reports it: nothing yet known of its origin, its
+    /// creator or its past.
+    fn new(t: &Task) -> Entry {
+        Entry {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            start_ns: t.start_ns,
+            start_exact: true,
+            flags: t.flags,
+            has_mm: t.has_mm,
+            comm: t.comm.as_str().into(),
+            lineage: Lineage::Unknown,
+            umh: Umh::No,
+            root_cgroup: None,
+            kthread_line: None,
+            creator: None,
+            killer: None,
+            filename: None,
+            argv: None,
+        }
+    }
+
+    /// A task as a procfs snapshot reports it, its origin not yet resolved.
+    fn from_proc(t: ProcTask, ns_per_tick: u64) -> Entry {
+        let seen = Task {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            flags: t.flags,
+            has_mm: t.has_mm,
+            comm: t.comm,
+            start_ns: t.start_ticks.saturating_mul(ns_per_tick),
+        };
+        Entry {
+            // Clock ticks: the start time is only good to the tick.
+            start_exact: false,
+            root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
+            kthread_line: t.kthread_line,
+            argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
+            ..Entry::new(&seen)
+        }
+    }
+
     pub fn facts(&self) -> Facts<'_> {
         Facts {
             pid: self.pid,
@@ -146,24 +190,7 @@ impl TaskTable {
         let reliable = init_cgroup.is_some_and(|c| c != "/");
         let mut table = TaskTable::new(ticks_per_sec, reliable);
         for t in tasks {
-            let entry = Entry {
-                pid: t.pid,
-                tgid: t.tgid,
-                ppid: t.ppid,
-                start_ns: t.start_ticks.saturating_mul(table.ns_per_tick),
-                start_exact: false,
-                flags: t.flags,
-                has_mm: t.has_mm,
-                comm: t.comm.into(),
-                lineage: Lineage::Unknown,
-                umh: Umh::No,
-                root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
-                kthread_line: t.kthread_line,
-                creator: None,
-                killer: None,
-                filename: None,
-                argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
-            };
+            let entry = Entry::from_proc(t, table.ns_per_tick);
             table.live.insert(entry.pid, entry);
         }
         let pids: Vec<u32> = table.live.keys().copied().collect();
@@ -325,22 +352,11 @@ impl TaskTable {
                 .and_then(|e| e.root_cgroup)
         };
         Entry {
-            pid: t.pid,
-            tgid: t.tgid,
-            ppid: t.ppid,
-            start_ns: t.start_ns,
-            start_exact: true,
-            flags: t.flags,
-            has_mm: t.has_mm,
-            comm: t.comm.as_str().into(),
             lineage,
             umh,
             root_cgroup,
-            kthread_line: None,
             creator: creator.map(|c| (c.pid, c.comm.as_str().into())),
-            killer: None,
-            filename: None,
-            argv: None,
+            ..Entry::new(t)
         }
     }
 
