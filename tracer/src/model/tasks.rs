@@ -89,6 +89,18 @@ impl Entry {
         }
     }
 
+    /// Whether this is the task an event saw as `t`: same pid, same start
+    /// (to the clock tick for snapshot entries, whose start time has no
+    /// finer precision).
+    fn same_task(&self, t: &Task, ns_per_tick: u64) -> bool {
+        self.pid == t.pid
+            && if self.start_exact {
+                self.start_ns == t.start_ns
+            } else {
+                self.start_ns / ns_per_tick == t.start_ns / ns_per_tick
+            }
+    }
+
     pub fn facts(&self) -> Facts<'_> {
         Facts {
             pid: self.pid,
@@ -268,15 +280,23 @@ impl TaskTable {
         origin
     }
 
-    fn same_task(&self, e: &Entry, start_ns: u64) -> bool {
-        same_start(e, start_ns, self.ns_per_tick)
-    }
-
-    /// The live entry for this snapshot of a task, if it is the same task.
-    fn find(&self, t: &Task) -> Option<&Entry> {
+    /// The live entry of the task an event saw as `t`, if it is that task.
+    fn live_entry(&self, t: &Task) -> Option<&Entry> {
         self.live
             .get(&t.pid)
-            .filter(|e| self.same_task(e, t.start_ns))
+            .filter(|e| e.same_task(t, self.ns_per_tick))
+    }
+
+    fn live_entry_mut(&mut self, t: &Task) -> Option<&mut Entry> {
+        let ns_per_tick = self.ns_per_tick;
+        self.live
+            .get_mut(&t.pid)
+            .filter(|e| e.same_task(t, ns_per_tick))
+    }
+
+    /// The entry of the task an event saw as `t`, live or lately exited.
+    fn find(&self, t: &Task) -> Option<&Entry> {
+        self.live_entry(t)
             .or_else(|| self.graveyard.get(&(t.pid, t.start_ns)))
     }
 
@@ -290,11 +310,7 @@ impl TaskTable {
 
     /// Refreshes (or creates) the entry of a task an event reports.
     fn touch(&mut self, t: &Task) -> &mut Entry {
-        let known = self
-            .live
-            .get(&t.pid)
-            .is_some_and(|e| self.same_task(e, t.start_ns));
-        if !known {
+        if self.live_entry(t).is_none() {
             // Unknown, or the pid was reused: a task born before we looked.
             let entry = self.new_entry(t, None);
             self.live.insert(t.pid, entry);
@@ -367,10 +383,7 @@ impl TaskTable {
         match &rec.event {
             Event::Fork { creator, child, .. } => {
                 self.touch(creator);
-                let known = self
-                    .live
-                    .get(&child.pid)
-                    .is_some_and(|e| self.same_task(e, child.start_ns));
+                let known = self.live_entry(child).is_some();
                 let entry = self.new_entry(child, Some(creator));
                 if known {
                     // Seen in the snapshot already: keep what procfs said
@@ -439,11 +452,8 @@ impl TaskTable {
                         uid: *sender_uid,
                         boot_ns: rec.boot_ns,
                     };
-                    let ns_per_tick = self.ns_per_tick;
-                    if let Some(e) = self.live.get_mut(&target.pid) {
-                        if same_start(e, target.start_ns, ns_per_tick) {
-                            e.killer = Some(Box::new(killer));
-                        }
+                    if let Some(e) = self.live_entry_mut(target) {
+                        e.killer = Some(Box::new(killer));
                     }
                 }
                 // Sender and target are not refreshed: an interrupt-context
@@ -464,11 +474,7 @@ impl TaskTable {
     /// task keeps the leader's identity and origin.
     fn thread_exec(&mut self, task: &Task, old_pid: u32) {
         let old = self.live.remove(&old_pid);
-        let known = self
-            .live
-            .get(&task.pid)
-            .is_some_and(|e| self.same_task(e, task.start_ns));
-        if known {
+        if self.live_entry(task).is_some() {
             return;
         }
         // The leader died first (every other thread is killed by the exec).
@@ -499,15 +505,6 @@ impl TaskTable {
                 self.graveyard.remove(&old);
             }
         }
-    }
-}
-
-/// Whether `e` started at `start_ns` (to tick precision for snapshot entries).
-fn same_start(e: &Entry, start_ns: u64, ns_per_tick: u64) -> bool {
-    if e.start_exact {
-        e.start_ns == start_ns
-    } else {
-        e.start_ns / ns_per_tick == start_ns / ns_per_tick
     }
 }
 
