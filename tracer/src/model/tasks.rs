@@ -17,6 +17,12 @@ use crate::{
     model::signals::{ExitStatus, GenerateResult},
 };
 
+/// Lineage and helper standing: how a task came to be.
+type Origin = (Lineage, Umh);
+
+/// Where nothing is known of how a task came to be.
+const UNKNOWN_ORIGIN: Origin = (Lineage::Unknown, Umh::No);
+
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
 const GRAVEYARD: usize = 1024;
@@ -99,6 +105,11 @@ impl Entry {
             } else {
                 self.start_ns / ns_per_tick == t.start_ns / ns_per_tick
             }
+    }
+
+    /// Its lineage and helper standing.
+    fn origin(&self) -> Origin {
+        (self.lineage, self.umh)
     }
 
     pub fn facts(&self) -> Facts<'_> {
@@ -248,32 +259,27 @@ impl TaskTable {
 
     /// Snapshot lineage and helper standing, from the ppid chain (threads
     /// take their leader's). Memoized through the entries themselves.
-    fn resolve_origin(&mut self, pid: u32, depth: u32) -> (Lineage, Umh) {
+    fn resolve_origin(&mut self, pid: u32, depth: u32) -> Origin {
         let Some(e) = self.live.get(&pid) else {
-            return (Lineage::Unknown, Umh::No);
+            return UNKNOWN_ORIGIN;
         };
         if e.lineage != Lineage::Unknown || depth > 4096 {
-            return (e.lineage, e.umh);
+            return e.origin();
         }
         let (tid, tgid, ppid, flags) = (e.pid, e.tgid, e.ppid, e.flags);
-        let origin = if tid == 2 {
-            (Lineage::Kthreadd, Umh::No)
-        } else if tid == 1 || ppid == 0 {
-            (Lineage::No, Umh::No)
-        } else if tid != tgid && self.live.contains_key(&tgid) {
-            self.resolve_origin(tgid, depth + 1)
-        } else {
-            let (parent_lineage, parent_umh) = self.resolve_origin(ppid, depth + 1);
-            let parent_flags = if ppid == 2 {
+        let leader = (tid != tgid && self.live.contains_key(&tgid))
+            .then(|| self.resolve_origin(tgid, depth + 1));
+        let origin = origin(tid, ppid, flags, leader, || Maker {
+            pid: ppid,
+            // kthreadd is a kernel thread, whatever the snapshot read of it.
+            flags: if ppid == 2 {
                 PF_KTHREAD
             } else {
                 self.live.get(&ppid).map_or(0, |p| p.flags)
-            };
-            (
-                Lineage::child_of(ppid, parent_lineage),
-                umh_standing(flags, parent_flags, ppid, parent_umh),
-            )
-        };
+            },
+            origin: self.resolve_origin(ppid, depth + 1),
+            forked: false,
+        });
         if let Some(e) = self.live.get_mut(&pid) {
             (e.lineage, e.umh) = origin;
         }
@@ -332,32 +338,11 @@ impl TaskTable {
         let leader = (t.pid != t.tgid).then(|| self.live.get(&t.tgid)).flatten();
         let parent = self.live.get(&t.ppid);
         let creator_entry = creator.and_then(|c| self.find(c));
-        let (lineage, umh) = match (leader, creator) {
-            // A thread shares its process's origin.
-            (Some(l), _) => (l.lineage, l.umh),
-            (None, Some(c)) => {
-                let creator_lineage = creator_entry.map_or(Lineage::Unknown, |e| e.lineage);
-                let creator_umh = creator_entry.map_or(Umh::No, |e| e.umh);
-                let lineage = if t.pid == 2 {
-                    Lineage::Kthreadd
-                } else if t.ppid == 2 || c.flags & PF_KTHREAD != 0 {
-                    // kthreadd, or a kworker making a helper.
-                    Lineage::Yes
-                } else {
-                    Lineage::child_of(c.pid, creator_lineage)
-                };
-                (lineage, umh_standing(t.flags, c.flags, c.pid, creator_umh))
-            }
-            (None, None) => match parent {
-                Some(p) => (
-                    Lineage::child_of(p.pid, p.lineage),
-                    umh_standing(t.flags, p.flags, p.pid, p.umh),
-                ),
-                None if t.pid == 2 => (Lineage::Kthreadd, Umh::No),
-                None if t.pid <= 1 => (Lineage::No, Umh::No),
-                None => (Lineage::child_of(t.ppid, Lineage::Unknown), Umh::No),
-            },
+        let maker = || match creator {
+            Some(c) => Maker::creator(c, creator_entry),
+            None => parent.map_or_else(|| Maker::unknown_parent(t.ppid), Maker::parent),
         };
+        let (lineage, umh) = origin(t.pid, t.ppid, t.flags, leader.map(Entry::origin), maker);
         let root_cgroup = if t.flags & PF_KTHREAD != 0 {
             // Kernel threads always live in the root cgroup.
             Some(true)
@@ -506,6 +491,81 @@ impl TaskTable {
             }
         }
     }
+}
+
+/// The task that made a new one, as the table knows it: the creator of a
+/// fork seen live, else the real parent.
+struct Maker {
+    pid: u32,
+    flags: u32,
+    origin: Origin,
+    /// Seen forking it live, not only named as its parent.
+    forked: bool,
+}
+
+impl Maker {
+    /// The creator of a live fork, with its entry if the table has one.
+    fn creator(c: &Task, e: Option<&Entry>) -> Maker {
+        Maker {
+            pid: c.pid,
+            flags: c.flags,
+            origin: e.map_or(UNKNOWN_ORIGIN, Entry::origin),
+            forked: true,
+        }
+    }
+
+    fn parent(e: &Entry) -> Maker {
+        Maker {
+            pid: e.pid,
+            flags: e.flags,
+            origin: e.origin(),
+            forked: false,
+        }
+    }
+
+    /// A parent the table has no entry for: its pid alone.
+    fn unknown_parent(pid: u32) -> Maker {
+        Maker {
+            pid,
+            flags: 0,
+            origin: UNKNOWN_ORIGIN,
+            forked: false,
+        }
+    }
+}
+
+/// A task's origin, the one rule for snapshot entries (made by their
+/// parent), live forks (by their creator) and tasks first seen later (by
+/// their parent, as far as the table knows it). `leader` is a thread's
+/// process's origin; `maker` is asked only where the origin depends on it.
+fn origin(
+    pid: u32,
+    ppid: u32,
+    flags: u32,
+    leader: Option<Origin>,
+    maker: impl FnOnce() -> Maker,
+) -> Origin {
+    if let Some(leader) = leader {
+        // A thread shares its process's origin.
+        return leader;
+    }
+    if pid == 2 {
+        return (Lineage::Kthreadd, Umh::No);
+    }
+    if pid <= 1 || ppid == 0 {
+        // init, or another child of the idle task: no kthreadd behind it.
+        return (Lineage::No, Umh::No);
+    }
+    let maker = maker();
+    let lineage = if ppid == 2 || (maker.forked && maker.flags & PF_KTHREAD != 0) {
+        // kthreadd's child, or a kworker seen making a helper. (A parent
+        // link alone defers to the parent's lineage.)
+        Lineage::Yes
+    } else {
+        Lineage::child_of(maker.pid, maker.origin.0)
+    };
+    let umh = umh_standing(flags, maker.flags, maker.pid, maker.origin.1);
+    (lineage, umh)
 }
 
 /// The helper story of a task of a helper's lineage.
