@@ -366,26 +366,7 @@ impl TaskTable {
     /// its exit has been annotated.
     pub fn apply(&mut self, rec: &Record) -> Annotation {
         match &rec.event {
-            Event::Fork { creator, child, .. } => {
-                self.touch(creator);
-                let known = self.live_entry(child).is_some();
-                let entry = self.new_entry(child, Some(creator));
-                if known {
-                    // Seen in the snapshot already: keep what procfs said
-                    // that events do not carry, take the rest from the event.
-                    let old = self.live.remove(&child.pid).expect("found above");
-                    let merged = Entry {
-                        kthread_line: old.kthread_line,
-                        root_cgroup: old.root_cgroup.or(entry.root_cgroup),
-                        argv: old.argv,
-                        ..entry
-                    };
-                    self.live.insert(child.pid, merged);
-                } else {
-                    self.live.insert(child.pid, entry);
-                }
-                Annotation::kinds(self.kind_of(child), Some(self.kind_of(creator)))
-            }
+            Event::Fork { creator, child, .. } => self.fork(creator, child),
             Event::Exec {
                 task,
                 filename,
@@ -402,21 +383,7 @@ impl TaskTable {
                 a.helper = helper_info(e);
                 a
             }
-            Event::Exit { task, status, .. } => {
-                let e = self.touch(task);
-                let mut a = Annotation::kinds(e.kind(), None);
-                a.helper = helper_info(e);
-                a.lifetime_ns = rec.boot_ns.checked_sub(e.start_ns);
-                if let ExitStatus::Signaled { sig, .. } = *status {
-                    let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
-                    a.killer = own.or_else(|| {
-                        let leader = self.live.get(&task.tgid)?;
-                        leader.killer.as_deref().filter(|k| k.sig == sig).cloned()
-                    });
-                }
-                self.retire(task.pid);
-                a
-            }
+            Event::Exit { task, status, .. } => self.exit(task, status, rec.boot_ns),
             Event::SignalGenerate {
                 sender,
                 sender_uid,
@@ -452,6 +419,46 @@ impl TaskTable {
                 Annotation::kinds(e.kind(), None)
             }
         }
+    }
+
+    /// A live fork: the child's entry, its origin from the creator. A child
+    /// the snapshot saw already keeps what procfs said that events do not
+    /// carry, and takes the rest from the event.
+    fn fork(&mut self, creator: &Task, child: &Task) -> Annotation {
+        self.touch(creator);
+        let known = self.live_entry(child).is_some();
+        let entry = self.new_entry(child, Some(creator));
+        if known {
+            let old = self.live.remove(&child.pid).expect("found above");
+            let merged = Entry {
+                kthread_line: old.kthread_line,
+                root_cgroup: old.root_cgroup.or(entry.root_cgroup),
+                argv: old.argv,
+                ..entry
+            };
+            self.live.insert(child.pid, merged);
+        } else {
+            self.live.insert(child.pid, entry);
+        }
+        Annotation::kinds(self.kind_of(child), Some(self.kind_of(creator)))
+    }
+
+    /// An exit, annotated with the task's story (its helper standing, its
+    /// lifetime, who killed it) before it leaves the live table.
+    fn exit(&mut self, task: &Task, status: &ExitStatus, boot_ns: u64) -> Annotation {
+        let e = self.touch(task);
+        let mut a = Annotation::kinds(e.kind(), None);
+        a.helper = helper_info(e);
+        a.lifetime_ns = boot_ns.checked_sub(e.start_ns);
+        if let ExitStatus::Signaled { sig, .. } = *status {
+            let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
+            a.killer = own.or_else(|| {
+                let leader = self.live.get(&task.tgid)?;
+                leader.killer.as_deref().filter(|k| k.sig == sig).cloned()
+            });
+        }
+        self.retire(task.pid);
+        a
     }
 
     /// A non-leader thread exec'd: it took the leader's pid and start time
