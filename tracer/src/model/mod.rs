@@ -8,6 +8,7 @@ pub mod counts;
 pub mod decode;
 pub mod event;
 pub mod flags;
+mod hash;
 pub mod procfs;
 pub mod signals;
 pub mod snapshot;

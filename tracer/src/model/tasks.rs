@@ -6,48 +6,22 @@
 //! task that made it) and kept, because they are facts about its origin:
 //! later reparenting does not change who forked it.
 
-use std::{
-    collections::{HashMap, VecDeque},
-    hash::{BuildHasherDefault, Hasher},
-};
+use std::collections::VecDeque;
 
 use crate::{
     model::classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
     model::event::{Event, Record, Task},
     model::flags::PF_KTHREAD,
+    model::hash::FastMap,
     model::procfs::ProcTask,
     model::signals::{ExitStatus, GenerateResult},
 };
 
-/// The Fx hash (as rustc uses): pids are small integers the kernel hands
-/// out, so SipHash's flood resistance buys nothing on this per-event path.
-#[derive(Default)]
-struct FxHasher(u64);
+/// Lineage and helper standing: how a task came to be.
+type Origin = (Lineage, Umh);
 
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.add(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// Where nothing is known of how a task came to be.
+const UNKNOWN_ORIGIN: Origin = (Lineage::Unknown, Umh::No);
 
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
@@ -77,6 +51,67 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A task as an event reports it: nothing yet known of its origin, its
+    /// creator or its past.
+    fn new(t: &Task) -> Entry {
+        Entry {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            start_ns: t.start_ns,
+            start_exact: true,
+            flags: t.flags,
+            has_mm: t.has_mm,
+            comm: t.comm.as_str().into(),
+            lineage: Lineage::Unknown,
+            umh: Umh::No,
+            root_cgroup: None,
+            kthread_line: None,
+            creator: None,
+            killer: None,
+            filename: None,
+            argv: None,
+        }
+    }
+
+    /// A task as a procfs snapshot reports it, its origin not yet resolved.
+    fn from_proc(t: ProcTask, ns_per_tick: u64) -> Entry {
+        let seen = Task {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            flags: t.flags,
+            has_mm: t.has_mm,
+            comm: t.comm,
+            start_ns: t.start_ticks.saturating_mul(ns_per_tick),
+        };
+        Entry {
+            // Clock ticks: the start time is only good to the tick.
+            start_exact: false,
+            root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
+            kthread_line: t.kthread_line,
+            argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
+            ..Entry::new(&seen)
+        }
+    }
+
+    /// Whether this is the task an event saw as `t`: same pid, same start
+    /// (to the clock tick for snapshot entries, whose start time has no
+    /// finer precision).
+    fn same_task(&self, t: &Task, ns_per_tick: u64) -> bool {
+        self.pid == t.pid
+            && if self.start_exact {
+                self.start_ns == t.start_ns
+            } else {
+                self.start_ns / ns_per_tick == t.start_ns / ns_per_tick
+            }
+    }
+
+    /// Its lineage and helper standing.
+    fn origin(&self) -> Origin {
+        (self.lineage, self.umh)
+    }
+
     pub fn facts(&self) -> Facts<'_> {
         Facts {
             pid: self.pid,
@@ -178,24 +213,7 @@ impl TaskTable {
         let reliable = init_cgroup.is_some_and(|c| c != "/");
         let mut table = TaskTable::new(ticks_per_sec, reliable);
         for t in tasks {
-            let entry = Entry {
-                pid: t.pid,
-                tgid: t.tgid,
-                ppid: t.ppid,
-                start_ns: t.start_ticks.saturating_mul(table.ns_per_tick),
-                start_exact: false,
-                flags: t.flags,
-                has_mm: t.has_mm,
-                comm: t.comm.into(),
-                lineage: Lineage::Unknown,
-                umh: Umh::No,
-                root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
-                kthread_line: t.kthread_line,
-                creator: None,
-                killer: None,
-                filename: None,
-                argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
-            };
+            let entry = Entry::from_proc(t, table.ns_per_tick);
             table.live.insert(entry.pid, entry);
         }
         let pids: Vec<u32> = table.live.keys().copied().collect();
@@ -241,47 +259,50 @@ impl TaskTable {
 
     /// Snapshot lineage and helper standing, from the ppid chain (threads
     /// take their leader's). Memoized through the entries themselves.
-    fn resolve_origin(&mut self, pid: u32, depth: u32) -> (Lineage, Umh) {
+    fn resolve_origin(&mut self, pid: u32, depth: u32) -> Origin {
         let Some(e) = self.live.get(&pid) else {
-            return (Lineage::Unknown, Umh::No);
+            return UNKNOWN_ORIGIN;
         };
         if e.lineage != Lineage::Unknown || depth > 4096 {
-            return (e.lineage, e.umh);
+            return e.origin();
         }
         let (tid, tgid, ppid, flags) = (e.pid, e.tgid, e.ppid, e.flags);
-        let origin = if tid == 2 {
-            (Lineage::Kthreadd, Umh::No)
-        } else if tid == 1 || ppid == 0 {
-            (Lineage::No, Umh::No)
-        } else if tid != tgid && self.live.contains_key(&tgid) {
-            self.resolve_origin(tgid, depth + 1)
-        } else {
-            let (parent_lineage, parent_umh) = self.resolve_origin(ppid, depth + 1);
-            let parent_flags = if ppid == 2 {
+        let leader = (tid != tgid && self.live.contains_key(&tgid))
+            .then(|| self.resolve_origin(tgid, depth + 1));
+        let origin = origin(tid, ppid, flags, leader, || Maker {
+            pid: ppid,
+            // kthreadd is a kernel thread, whatever the snapshot read of it.
+            flags: if ppid == 2 {
                 PF_KTHREAD
             } else {
                 self.live.get(&ppid).map_or(0, |p| p.flags)
-            };
-            (
-                Lineage::child_of(ppid, parent_lineage),
-                umh_standing(flags, parent_flags, ppid, parent_umh),
-            )
-        };
+            },
+            origin: self.resolve_origin(ppid, depth + 1),
+            forked: false,
+        });
         if let Some(e) = self.live.get_mut(&pid) {
             (e.lineage, e.umh) = origin;
         }
         origin
     }
 
-    fn same_task(&self, e: &Entry, start_ns: u64) -> bool {
-        same_start(e, start_ns, self.ns_per_tick)
-    }
-
-    /// The live entry for this snapshot of a task, if it is the same task.
-    fn find(&self, t: &Task) -> Option<&Entry> {
+    /// The live entry of the task an event saw as `t`, if it is that task.
+    fn live_entry(&self, t: &Task) -> Option<&Entry> {
         self.live
             .get(&t.pid)
-            .filter(|e| self.same_task(e, t.start_ns))
+            .filter(|e| e.same_task(t, self.ns_per_tick))
+    }
+
+    fn live_entry_mut(&mut self, t: &Task) -> Option<&mut Entry> {
+        let ns_per_tick = self.ns_per_tick;
+        self.live
+            .get_mut(&t.pid)
+            .filter(|e| e.same_task(t, ns_per_tick))
+    }
+
+    /// The entry of the task an event saw as `t`, live or lately exited.
+    fn find(&self, t: &Task) -> Option<&Entry> {
+        self.live_entry(t)
             .or_else(|| self.graveyard.get(&(t.pid, t.start_ns)))
     }
 
@@ -295,11 +316,7 @@ impl TaskTable {
 
     /// Refreshes (or creates) the entry of a task an event reports.
     fn touch(&mut self, t: &Task) -> &mut Entry {
-        let known = self
-            .live
-            .get(&t.pid)
-            .is_some_and(|e| self.same_task(e, t.start_ns));
-        if !known {
+        if self.live_entry(t).is_none() {
             // Unknown, or the pid was reused: a task born before we looked.
             let entry = self.new_entry(t, None);
             self.live.insert(t.pid, entry);
@@ -321,32 +338,11 @@ impl TaskTable {
         let leader = (t.pid != t.tgid).then(|| self.live.get(&t.tgid)).flatten();
         let parent = self.live.get(&t.ppid);
         let creator_entry = creator.and_then(|c| self.find(c));
-        let (lineage, umh) = match (leader, creator) {
-            // A thread shares its process's origin.
-            (Some(l), _) => (l.lineage, l.umh),
-            (None, Some(c)) => {
-                let creator_lineage = creator_entry.map_or(Lineage::Unknown, |e| e.lineage);
-                let creator_umh = creator_entry.map_or(Umh::No, |e| e.umh);
-                let lineage = if t.pid == 2 {
-                    Lineage::Kthreadd
-                } else if t.ppid == 2 || c.flags & PF_KTHREAD != 0 {
-                    // kthreadd, or a kworker making a helper.
-                    Lineage::Yes
-                } else {
-                    Lineage::child_of(c.pid, creator_lineage)
-                };
-                (lineage, umh_standing(t.flags, c.flags, c.pid, creator_umh))
-            }
-            (None, None) => match parent {
-                Some(p) => (
-                    Lineage::child_of(p.pid, p.lineage),
-                    umh_standing(t.flags, p.flags, p.pid, p.umh),
-                ),
-                None if t.pid == 2 => (Lineage::Kthreadd, Umh::No),
-                None if t.pid <= 1 => (Lineage::No, Umh::No),
-                None => (Lineage::child_of(t.ppid, Lineage::Unknown), Umh::No),
-            },
+        let maker = || match creator {
+            Some(c) => Maker::creator(c, creator_entry),
+            None => parent.map_or_else(|| Maker::unknown_parent(t.ppid), Maker::parent),
         };
+        let (lineage, umh) = origin(t.pid, t.ppid, t.flags, leader.map(Entry::origin), maker);
         let root_cgroup = if t.flags & PF_KTHREAD != 0 {
             // Kernel threads always live in the root cgroup.
             Some(true)
@@ -357,22 +353,11 @@ impl TaskTable {
                 .and_then(|e| e.root_cgroup)
         };
         Entry {
-            pid: t.pid,
-            tgid: t.tgid,
-            ppid: t.ppid,
-            start_ns: t.start_ns,
-            start_exact: true,
-            flags: t.flags,
-            has_mm: t.has_mm,
-            comm: t.comm.as_str().into(),
             lineage,
             umh,
             root_cgroup,
-            kthread_line: None,
             creator: creator.map(|c| (c.pid, c.comm.as_str().into())),
-            killer: None,
-            filename: None,
-            argv: None,
+            ..Entry::new(t)
         }
     }
 
@@ -381,29 +366,7 @@ impl TaskTable {
     /// its exit has been annotated.
     pub fn apply(&mut self, rec: &Record) -> Annotation {
         match &rec.event {
-            Event::Fork { creator, child, .. } => {
-                self.touch(creator);
-                let known = self
-                    .live
-                    .get(&child.pid)
-                    .is_some_and(|e| self.same_task(e, child.start_ns));
-                let entry = self.new_entry(child, Some(creator));
-                if known {
-                    // Seen in the snapshot already: keep what procfs said
-                    // that events do not carry, take the rest from the event.
-                    let old = self.live.remove(&child.pid).expect("found above");
-                    let merged = Entry {
-                        kthread_line: old.kthread_line,
-                        root_cgroup: old.root_cgroup.or(entry.root_cgroup),
-                        argv: old.argv,
-                        ..entry
-                    };
-                    self.live.insert(child.pid, merged);
-                } else {
-                    self.live.insert(child.pid, entry);
-                }
-                Annotation::kinds(self.kind_of(child), Some(self.kind_of(creator)))
-            }
+            Event::Fork { creator, child, .. } => self.fork(creator, child),
             Event::Exec {
                 task,
                 filename,
@@ -421,21 +384,7 @@ impl TaskTable {
                 a.helper = helper_info(e);
                 a
             }
-            Event::Exit { task, status, .. } => {
-                let e = self.touch(task);
-                let mut a = Annotation::kinds(e.kind(), None);
-                a.helper = helper_info(e);
-                a.lifetime_ns = rec.boot_ns.checked_sub(e.start_ns);
-                if let ExitStatus::Signaled { sig, .. } = *status {
-                    let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
-                    a.killer = own.or_else(|| {
-                        let leader = self.live.get(&task.tgid)?;
-                        leader.killer.as_deref().filter(|k| k.sig == sig).cloned()
-                    });
-                }
-                self.retire(task.pid);
-                a
-            }
+            Event::Exit { task, status, .. } => self.exit(task, status, rec.boot_ns),
             Event::SignalGenerate {
                 sender,
                 sender_uid,
@@ -456,11 +405,8 @@ impl TaskTable {
                         uid: *sender_uid,
                         boot_ns: rec.boot_ns,
                     };
-                    let ns_per_tick = self.ns_per_tick;
-                    if let Some(e) = self.live.get_mut(&target.pid) {
-                        if same_start(e, target.start_ns, ns_per_tick) {
-                            e.killer = Some(Box::new(killer));
-                        }
+                    if let Some(e) = self.live_entry_mut(target) {
+                        e.killer = Some(Box::new(killer));
                     }
                 }
                 // Sender and target are not refreshed: an interrupt-context
@@ -476,16 +422,52 @@ impl TaskTable {
         }
     }
 
+    /// A live fork: the child's entry, its origin from the creator. A child
+    /// the snapshot saw already keeps what procfs said that events do not
+    /// carry, and takes the rest from the event.
+    fn fork(&mut self, creator: &Task, child: &Task) -> Annotation {
+        self.touch(creator);
+        let known = self.live_entry(child).is_some();
+        let entry = self.new_entry(child, Some(creator));
+        if known {
+            let old = self.live.remove(&child.pid).expect("found above");
+            let merged = Entry {
+                kthread_line: old.kthread_line,
+                root_cgroup: old.root_cgroup.or(entry.root_cgroup),
+                argv: old.argv,
+                ..entry
+            };
+            self.live.insert(child.pid, merged);
+        } else {
+            self.live.insert(child.pid, entry);
+        }
+        Annotation::kinds(self.kind_of(child), Some(self.kind_of(creator)))
+    }
+
+    /// An exit, annotated with the task's story (its helper standing, its
+    /// lifetime, who killed it) before it leaves the live table.
+    fn exit(&mut self, task: &Task, status: &ExitStatus, boot_ns: u64) -> Annotation {
+        let e = self.touch(task);
+        let mut a = Annotation::kinds(e.kind(), None);
+        a.helper = helper_info(e);
+        a.lifetime_ns = boot_ns.checked_sub(e.start_ns);
+        if let ExitStatus::Signaled { sig, .. } = *status {
+            let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
+            a.killer = own.or_else(|| {
+                let leader = self.live.get(&task.tgid)?;
+                leader.killer.as_deref().filter(|k| k.sig == sig).cloned()
+            });
+        }
+        self.retire(task.pid);
+        a
+    }
+
     /// A non-leader thread exec'd: it took the leader's pid and start time
     /// (de_thread()), and its own pid vanished without an exit event. The
     /// task keeps the leader's identity and origin.
     fn thread_exec(&mut self, task: &Task, old_pid: u32) {
         let old = self.live.remove(&old_pid);
-        let known = self
-            .live
-            .get(&task.pid)
-            .is_some_and(|e| self.same_task(e, task.start_ns));
-        if known {
+        if self.live_entry(task).is_some() {
             return;
         }
         // The leader died first (every other thread is killed by the exec).
@@ -519,13 +501,79 @@ impl TaskTable {
     }
 }
 
-/// Whether `e` started at `start_ns` (to tick precision for snapshot entries).
-fn same_start(e: &Entry, start_ns: u64, ns_per_tick: u64) -> bool {
-    if e.start_exact {
-        e.start_ns == start_ns
-    } else {
-        e.start_ns / ns_per_tick == start_ns / ns_per_tick
+/// The task that made a new one, as the table knows it: the creator of a
+/// fork seen live, else the real parent.
+struct Maker {
+    pid: u32,
+    flags: u32,
+    origin: Origin,
+    /// Seen forking it live, not only named as its parent.
+    forked: bool,
+}
+
+impl Maker {
+    /// The creator of a live fork, with its entry if the table has one.
+    fn creator(c: &Task, e: Option<&Entry>) -> Maker {
+        Maker {
+            pid: c.pid,
+            flags: c.flags,
+            origin: e.map_or(UNKNOWN_ORIGIN, Entry::origin),
+            forked: true,
+        }
     }
+
+    fn parent(e: &Entry) -> Maker {
+        Maker {
+            pid: e.pid,
+            flags: e.flags,
+            origin: e.origin(),
+            forked: false,
+        }
+    }
+
+    /// A parent the table has no entry for: its pid alone.
+    fn unknown_parent(pid: u32) -> Maker {
+        Maker {
+            pid,
+            flags: 0,
+            origin: UNKNOWN_ORIGIN,
+            forked: false,
+        }
+    }
+}
+
+/// A task's origin, the one rule for snapshot entries (made by their
+/// parent), live forks (by their creator) and tasks first seen later (by
+/// their parent, as far as the table knows it). `leader` is a thread's
+/// process's origin; `maker` is asked only where the origin depends on it.
+fn origin(
+    pid: u32,
+    ppid: u32,
+    flags: u32,
+    leader: Option<Origin>,
+    maker: impl FnOnce() -> Maker,
+) -> Origin {
+    if let Some(leader) = leader {
+        // A thread shares its process's origin.
+        return leader;
+    }
+    if pid == 2 {
+        return (Lineage::Kthreadd, Umh::No);
+    }
+    if pid <= 1 || ppid == 0 {
+        // init, or another child of the idle task: no kthreadd behind it.
+        return (Lineage::No, Umh::No);
+    }
+    let maker = maker();
+    let lineage = if ppid == 2 || (maker.forked && maker.flags & PF_KTHREAD != 0) {
+        // kthreadd's child, or a kworker seen making a helper. (A parent
+        // link alone defers to the parent's lineage.)
+        Lineage::Yes
+    } else {
+        Lineage::child_of(maker.pid, maker.origin.0)
+    };
+    let umh = umh_standing(flags, maker.flags, maker.pid, maker.origin.1);
+    (lineage, umh)
 }
 
 /// The helper story of a task of a helper's lineage.
@@ -548,14 +596,11 @@ fn umh_standing(flags: u32, creator_flags: u32, creator_pid: u32, creator_umh: U
 
 #[cfg(test)]
 mod tests {
-    //! The classifier on small fake /proc trees, and on synthetic events.
-
-    use std::{fs, path::Path};
+    //! The classifier on small in-memory snapshots, and on synthetic events.
 
     use super::*;
     use crate::{
         model::event::{Event, Record, Task},
-        model::procfs::Procfs,
         model::signals::{ExitStatus, GenerateResult},
     };
 
@@ -568,53 +613,35 @@ mod tests {
     /// One fake task: (pid, tgid, ppid, comm, flags, has_mm, start ticks).
     struct Fake<'a>(u32, u32, u32, &'a str, u32, bool, u64);
 
-    /// Writes a fake procfs: `<tgid>/cgroup`, `<tgid>/cmdline` and
-    /// `<tgid>/task/<tid>/{stat,statm,status}`.
-    fn fake_proc(root: &Path, tasks: &[Fake<'_>], cgroup_of: impl Fn(u32) -> &'static str) {
-        for Fake(pid, tgid, ppid, comm, flags, has_mm, start) in tasks {
-            let proc_dir = root.join(tgid.to_string());
-            let dir = proc_dir.join("task").join(pid.to_string());
-            fs::create_dir_all(&dir).unwrap();
-            if pid == tgid {
-                fs::write(
-                    proc_dir.join("cgroup"),
-                    format!("0::{}\n", cgroup_of(*tgid)),
-                )
-                .unwrap();
-                let cmdline = if *has_mm {
-                    format!("{comm}\0")
-                } else {
-                    String::new()
-                };
-                fs::write(proc_dir.join("cmdline"), cmdline).unwrap();
-            }
-            fs::write(
-                dir.join("stat"),
-                format!(
-                    "{pid} ({comm}) S {ppid} {tgid} {tgid} 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0\n"
-                ),
-            )
-            .unwrap();
-            let size = if *has_mm { 100 } else { 0 };
-            fs::write(dir.join("statm"), format!("{size} 0 0 0 0 0 0\n")).unwrap();
-            let kthread = u32::from(flags & PF_KTHREAD != 0);
-            fs::write(
-                dir.join("status"),
-                format!("Name:\t{comm}\nKthread:\t{kthread}\n"),
-            )
-            .unwrap();
+    /// What procfs would report for a fake task: the cgroup of its thread
+    /// group, `Kthread:` from its flags, argv (its comm) on a leader with an
+    /// address space only.
+    fn proc_task(fake: &Fake<'_>, cgroup_of: impl Fn(u32) -> &'static str) -> ProcTask {
+        let Fake(pid, tgid, ppid, comm, flags, has_mm, start_ticks) = *fake;
+        ProcTask {
+            pid,
+            tgid,
+            ppid,
+            flags,
+            comm: comm.into(),
+            start_ticks,
+            state: 'S',
+            has_mm,
+            kthread_line: Some(flags & PF_KTHREAD != 0),
+            cgroup: Some(cgroup_of(tgid).into()),
+            argv: if pid == tgid && has_mm {
+                vec![comm.into()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
+    /// A table seeded from fake tasks, at 100 ticks a second, PID 1's
+    /// cgroup as `init_cgroup`.
     fn table(tasks: &[Fake<'_>], cgroup_of: impl Fn(u32) -> &'static str) -> TaskTable {
-        let dir = tempfile::tempdir().unwrap();
-        fake_proc(dir.path(), tasks, cgroup_of);
-        let procfs = Procfs::new(dir.path());
-        TaskTable::from_snapshot(
-            procfs.tasks().unwrap(),
-            procfs.init_cgroup().as_deref(),
-            100,
-        )
+        let snapshot = tasks.iter().map(|f| proc_task(f, &cgroup_of)).collect();
+        TaskTable::from_snapshot(snapshot, Some(cgroup_of(1)), 100)
     }
 
     /// A host with a helper (a core-dump pipe, child of kthreadd) that forked
