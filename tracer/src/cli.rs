@@ -197,7 +197,7 @@ pub enum Command {
     /// Peak RSS of the task table with N synthetic tasks (for the bench).
     #[command(hide = true)]
     BenchTable { tasks: u32 },
-    /// Write a hostile input (resync, garbage, argv, sparse) of about MB
+    /// Write a hostile input (resync, garbage, argv, cycle, sparse) of about MB
     /// megabytes (for the bench and the tests).
     #[command(hide = true)]
     BenchLog {

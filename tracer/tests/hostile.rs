@@ -163,3 +163,20 @@ fn loss_totals_saturate() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["lost"]["exec"], u64::MAX, "{report}");
 }
+
+#[test]
+fn a_cycle_of_parents_in_the_snapshot_is_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cycle.log");
+    bench_log("cycle", &log, 0);
+    let out = run_bounded(&["report", log.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let at_start: u64 = report["tasks_at_start"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(at_start, 100_000, "{report}");
+}

@@ -14,8 +14,8 @@ use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
 /// The inputs `tracer bench-log` writes (the argv bomb stays under the
-/// header limit, about 30 MB).
-const INPUTS: [&str; 4] = ["resync", "garbage", "argv", "sparse"];
+/// header limit, about 30 MB; the cycle is 100,000 tasks, about 5 MB).
+const INPUTS: [&str; 5] = ["resync", "garbage", "argv", "cycle", "sparse"];
 const COMMANDS: [&str; 2] = ["report", "export"];
 const SIZE_MB: u64 = 100;
 const MAX_SECS: f64 = 10.0;
@@ -95,7 +95,8 @@ pub fn measure(tracer: &Path, tmp: &Path) -> Result<Vec<Hostile>> {
 
 /// One line per input and command.
 pub fn format(results: &[Hostile]) -> String {
-    let mut s = format!("\nhostile inputs ({SIZE_MB} MB each; argv bomb ~30 MB):\n");
+    let mut s =
+        format!("\nhostile inputs ({SIZE_MB} MB each; argv bomb ~30 MB; cycle 100k tasks):\n");
     for h in results {
         s.push_str(&format!(
             "  {:<8} {:<7} {:>6.2} s {:>7.1} MB  exit {}\n",

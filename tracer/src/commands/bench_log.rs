@@ -7,6 +7,8 @@
 //!   head once made the reader checksum 64 MiB: quadratic);
 //! - `garbage`: a valid header, then pseudo-random bytes;
 //! - `argv`: a header whose one task claims millions of empty arguments;
+//! - `cycle`: a header of 100,000 tasks whose parents form one cycle (each
+//!   lineage walk once went round it: quadratic);
 //! - `sparse`: a file of MB megabytes that is one hole (not a log).
 
 use std::{fs::File, io::Write as _, path::Path};
@@ -104,7 +106,19 @@ pub fn run(kind: &str, path: &Path, mb: u64) -> Result<()> {
             log_with(&mut out, vec![task(1, vec![String::new(); args])])?;
             file.write_all(&out)?;
         }
-        other => bail!("unknown hostile input `{other}` (resync, garbage, argv, sparse)"),
+        "cycle" => {
+            const TASKS: u32 = 100_000;
+            let tasks = (0..TASKS)
+                .map(|i| ProcTask {
+                    ppid: 1000 + (i + 1) % TASKS,
+                    ..task(1000 + i, Vec::new())
+                })
+                .collect();
+            let mut out = Vec::new();
+            log_with(&mut out, tasks)?;
+            file.write_all(&out)?;
+        }
+        other => bail!("unknown hostile input `{other}` (resync, garbage, argv, cycle, sparse)"),
     }
     Ok(())
 }

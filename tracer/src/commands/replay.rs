@@ -23,11 +23,11 @@ const DAMAGE_WARNINGS: usize = 10;
 
 /// Replays `path` to stdout. Lost-record notices go where `lost` says.
 pub fn run(path: &Path, format: Format, filter: TraceFilter, lost: LostNotices) -> Result<()> {
-    let (header, mut reader) = log::open(path)?;
+    let (mut header, mut reader) = log::open(path)?;
     let mut pipeline = Pipeline::new(
         std::io::stdout().lock(),
         output::formatter(format, header.wall_clock(), header.pf_names()),
-        header.task_table(),
+        header.take_task_table(),
         filter,
         lost,
     );

@@ -190,10 +190,11 @@ impl LogHeader {
 /// What a reader rebuilds from the header to see records as the recording
 /// session saw them.
 impl LogHeader {
-    /// The task table as it stood when recording began.
-    pub fn task_table(&self) -> TaskTable {
+    /// The task table as it stood when recording began. The snapshot moves
+    /// into it (a big header is not held twice), leaving `tasks` empty.
+    pub fn take_task_table(&mut self) -> TaskTable {
         TaskTable::from_snapshot(
-            self.tasks.clone(),
+            std::mem::take(&mut self.tasks),
             self.init_cgroup.as_deref(),
             self.ticks_per_sec,
         )

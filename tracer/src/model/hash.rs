@@ -35,3 +35,4 @@ impl Hasher for FxHasher {
 
 /// A `HashMap` with the Fx hash.
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FastSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;

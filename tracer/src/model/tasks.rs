@@ -12,7 +12,7 @@ use crate::{
     model::classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
     model::event::{Event, Record, Task},
     model::flags::PF_KTHREAD,
-    model::hash::FastMap,
+    model::hash::{FastMap, FastSet},
     model::procfs::ProcTask,
     model::signals::{ExitStatus, GenerateResult},
 };
@@ -217,8 +217,9 @@ impl TaskTable {
             table.live.insert(entry.pid, entry);
         }
         let pids: Vec<u32> = table.live.keys().copied().collect();
+        let mut seen = FastSet::default();
         for pid in pids {
-            table.resolve_origin(pid, 0);
+            table.resolve_origin(pid, 0, &mut seen);
         }
         table
     }
@@ -258,17 +259,19 @@ impl TaskTable {
     }
 
     /// Snapshot lineage and helper standing, from the ppid chain (threads
-    /// take their leader's). Memoized through the entries themselves.
-    fn resolve_origin(&mut self, pid: u32, depth: u32) -> Origin {
+    /// take their leader's). Each task is resolved once (`seen`), so a
+    /// crafted snapshot with a cycle of parents costs linear time: a task
+    /// met again on its own walk keeps the origin it has so far (unknown).
+    fn resolve_origin(&mut self, pid: u32, depth: u32, seen: &mut FastSet<u32>) -> Origin {
         let Some(e) = self.live.get(&pid) else {
             return UNKNOWN_ORIGIN;
         };
-        if e.lineage != Lineage::Unknown || depth > 4096 {
+        if e.lineage != Lineage::Unknown || depth > 4096 || !seen.insert(pid) {
             return e.origin();
         }
         let (tid, tgid, ppid, flags) = (e.pid, e.tgid, e.ppid, e.flags);
         let leader = (tid != tgid && self.live.contains_key(&tgid))
-            .then(|| self.resolve_origin(tgid, depth + 1));
+            .then(|| self.resolve_origin(tgid, depth + 1, seen));
         let origin = origin(tid, ppid, flags, leader, || Maker {
             pid: ppid,
             // kthreadd is a kernel thread, whatever the snapshot read of it.
@@ -277,7 +280,7 @@ impl TaskTable {
             } else {
                 self.live.get(&ppid).map_or(0, |p| p.flags)
             },
-            origin: self.resolve_origin(ppid, depth + 1),
+            origin: self.resolve_origin(ppid, depth + 1, seen),
             forked: false,
         });
         if let Some(e) = self.live.get_mut(&pid) {

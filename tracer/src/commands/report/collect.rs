@@ -103,8 +103,8 @@ pub fn name_pattern(comm: &str) -> String {
 
 /// Reads the whole log at `path`.
 pub fn collect(path: &Path) -> Result<(LogHeader, Report)> {
-    let (header, mut reader) = log::open(path)?;
-    let mut table = header.task_table();
+    let (mut header, mut reader) = log::open(path)?;
+    let mut table = header.take_task_table();
     let mut r = Report::default();
     for e in table.iter() {
         *r.snapshot.entry(e.kind()).or_default() += 1;
