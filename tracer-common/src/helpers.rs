@@ -10,11 +10,3 @@ pub const HELPER_MAP_ENTRIES: u32 = 16384;
 pub const HELPER_MARK: u32 = 1;
 /// ... or a descendant of one.
 pub const HELPER_CHILD_MARK: u32 = 2;
-
-/// Old name of [`HELPER_MARK`], kept until the userspace task table moves
-/// to the new one.
-#[doc(hidden)]
-pub const LINEAGE_UMH: u32 = HELPER_MARK;
-/// Old name of [`HELPER_CHILD_MARK`], likewise.
-#[doc(hidden)]
-pub const LINEAGE_UMH_CHILD: u32 = HELPER_CHILD_MARK;

@@ -112,7 +112,7 @@ impl FilterArgs {
                 .iter()
                 .map(|e| e.parse().expect("known event names"))
                 .collect();
-            (vec![Kind::Umh, Kind::UmhChild], events)
+            (vec![Kind::Helper, Kind::HelperChild], events)
         } else {
             (self.kind, self.event)
         };

@@ -357,7 +357,7 @@ impl Session {
 
     /// Marks existing helpers' thread groups in the kernel's helper map, so
     /// the in-kernel signal filter keeps their signals.
-    pub fn seed_umh(&mut self, groups: impl Iterator<Item = (u32, u32)>) -> Result<()> {
+    pub fn seed_helpers(&mut self, groups: impl Iterator<Item = (u32, u32)>) -> Result<()> {
         let mut map: aya::maps::HashMap<_, u32, u32> =
             aya::maps::HashMap::try_from(self.ebpf.map_mut(names::HELPER_TGIDS).ok_or_else(
                 || anyhow!("map {} missing from the eBPF object", names::HELPER_TGIDS),

@@ -198,13 +198,13 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         None,
         procfs::clock_ticks_per_sec(),
     );
-    session.seed_umh(quick.umh_groups())?;
+    session.seed_helpers(quick.helper_groups())?;
     session.attach()?;
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
     // Seeding again covers helpers born between the two looks.
     let snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
-    session.seed_umh(snap.table.umh_groups())?;
+    session.seed_helpers(snap.table.helper_groups())?;
     let ring = session.take_ring()?;
     // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
     // always returns that same fd.

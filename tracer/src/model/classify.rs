@@ -15,8 +15,8 @@ pub enum Kind {
     Kworker,
     IoWorker,
     UserWorker,
-    Umh,
-    UmhChild,
+    Helper,
+    HelperChild,
     User,
 }
 
@@ -29,8 +29,8 @@ impl Kind {
         Kind::Kworker,
         Kind::IoWorker,
         Kind::UserWorker,
-        Kind::Umh,
-        Kind::UmhChild,
+        Kind::Helper,
+        Kind::HelperChild,
         Kind::User,
     ];
 
@@ -43,8 +43,8 @@ impl Kind {
             Kind::Kworker => "kworker",
             Kind::IoWorker => "io_worker",
             Kind::UserWorker => "user_worker",
-            Kind::Umh => "umh",
-            Kind::UmhChild => "umh_child",
+            Kind::Helper => "umh",
+            Kind::HelperChild => "umh_child",
             Kind::User => "user",
         }
     }
@@ -118,7 +118,7 @@ impl Lineage {
 
 /// User-mode helper standing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Umh {
+pub enum HelperStanding {
     No,
     /// Not PF_KTHREAD, made by a kernel thread (a kworker, or kthreadd for
     /// CLONE_PARENT helpers): a user-mode helper, before or after its exec.
@@ -135,7 +135,7 @@ pub struct Facts<'a> {
     pub has_mm: bool,
     pub comm: &'a str,
     pub lineage: Lineage,
-    pub umh: Umh,
+    pub helper: HelperStanding,
     /// In the root cgroup (`0::/`); None when unknown.
     pub root_cgroup: Option<bool>,
     /// The `Kthread:` line of /proc/PID/status, where offered.
@@ -171,8 +171,8 @@ impl Verdicts {
             root_cgroup_reliable,
             io_worker: f.flags & PF_IO_WORKER != 0,
             user_worker: f.flags & PF_USER_WORKER != 0,
-            umh: f.umh == Umh::Helper,
-            umh_child: f.umh == Umh::Child,
+            umh: f.helper == HelperStanding::Helper,
+            umh_child: f.helper == HelperStanding::Child,
             kthread_line_mismatch: f.kthread_line.is_some_and(|k| k != pf_kthread),
         }
     }
@@ -203,8 +203,8 @@ pub fn kind(f: &Facts<'_>) -> Kind {
     }
     // Before 5.17 a helper keeps PF_KTHREAD (and its kworker's name) until
     // it execs: its standing, decided at birth, comes first.
-    if f.umh == Umh::Helper {
-        return Kind::Umh;
+    if f.helper == HelperStanding::Helper {
+        return Kind::Helper;
     }
     if f.flags & PF_KTHREAD != 0 {
         if f.flags & PF_WQ_WORKER != 0 || f.comm.starts_with("kworker/") {
@@ -217,10 +217,10 @@ pub fn kind(f: &Facts<'_>) -> Kind {
     } else if f.flags & PF_USER_WORKER != 0 {
         Kind::UserWorker
     } else {
-        match f.umh {
-            Umh::Helper => Kind::Umh,
-            Umh::Child => Kind::UmhChild,
-            Umh::No => Kind::User,
+        match f.helper {
+            HelperStanding::Helper => Kind::Helper,
+            HelperStanding::Child => Kind::HelperChild,
+            HelperStanding::No => Kind::User,
         }
     }
 }
@@ -234,7 +234,7 @@ pub fn kind_from_flags(pid: u32, flags: u32, comm: &str) -> Kind {
         has_mm: true,
         comm,
         lineage: Lineage::Unknown,
-        umh: Umh::No,
+        helper: HelperStanding::No,
         root_cgroup: None,
         kthread_line: None,
     })
@@ -244,14 +244,20 @@ pub fn kind_from_flags(pid: u32, flags: u32, comm: &str) -> Kind {
 mod tests {
     use super::*;
 
-    fn facts(pid: u32, flags: u32, has_mm: bool, lineage: Lineage, umh: Umh) -> Facts<'static> {
+    fn facts(
+        pid: u32,
+        flags: u32,
+        has_mm: bool,
+        lineage: Lineage,
+        helper: HelperStanding,
+    ) -> Facts<'static> {
         Facts {
             pid,
             flags,
             has_mm,
             comm: "x",
             lineage,
-            umh,
+            helper,
             root_cgroup: None,
             kthread_line: None,
         }
@@ -259,48 +265,54 @@ mod tests {
 
     #[test]
     fn kinds_and_disagreements() {
-        let kworker = facts(40, 0x4208060, false, Lineage::Yes, Umh::No);
+        let kworker = facts(40, 0x4208060, false, Lineage::Yes, HelperStanding::No);
         assert_eq!(kind(&kworker), Kind::Kworker);
         assert!(!Verdicts::of(&kworker, true).disagree());
 
-        let helper = facts(900, 0x400100, true, Lineage::Yes, Umh::Helper);
-        assert_eq!(kind(&helper), Kind::Umh);
+        let helper = facts(900, 0x400100, true, Lineage::Yes, HelperStanding::Helper);
+        assert_eq!(kind(&helper), Kind::Helper);
         assert!(
             Verdicts::of(&helper, true).disagree(),
             "kernel ancestry, user mm"
         );
 
-        let iou = facts(901, 0x404050, true, Lineage::No, Umh::No);
+        let iou = facts(901, 0x404050, true, Lineage::No, HelperStanding::No);
         assert_eq!(kind(&iou), Kind::IoWorker);
         assert!(Verdicts::of(&iou, true).disagree());
 
-        let user = facts(902, 0x400100, true, Lineage::No, Umh::No);
+        let user = facts(902, 0x400100, true, Lineage::No, HelperStanding::No);
         assert_eq!(kind(&user), Kind::User);
         assert!(!Verdicts::of(&user, true).disagree());
 
-        let zombie = facts(903, 0x40010c, false, Lineage::No, Umh::No);
+        let zombie = facts(903, 0x40010c, false, Lineage::No, HelperStanding::No);
         assert!(
             Verdicts::of(&zombie, true).disagree(),
             "no mm, yet a user task"
         );
 
         assert_eq!(
-            kind(&facts(2, 0x208040, false, Lineage::Kthreadd, Umh::No)),
+            kind(&facts(
+                2,
+                0x208040,
+                false,
+                Lineage::Kthreadd,
+                HelperStanding::No
+            )),
             Kind::Kthreadd
         );
         assert_eq!(
-            kind(&facts(1, 0x400100, true, Lineage::No, Umh::No)),
+            kind(&facts(1, 0x400100, true, Lineage::No, HelperStanding::No)),
             Kind::Init
         );
         assert_eq!(
-            kind(&facts(0, 0x200000, false, Lineage::No, Umh::No)),
+            kind(&facts(0, 0x200000, false, Lineage::No, HelperStanding::No)),
             Kind::Idle
         );
     }
 
     #[test]
     fn root_cgroup_votes_only_where_reliable() {
-        let mut user = facts(902, 0x400100, true, Lineage::No, Umh::No);
+        let mut user = facts(902, 0x400100, true, Lineage::No, HelperStanding::No);
         user.root_cgroup = Some(true);
         assert!(!Verdicts::of(&user, false).disagree());
         assert!(Verdicts::of(&user, true).disagree());
@@ -308,7 +320,7 @@ mod tests {
 
     #[test]
     fn parses_kind_names() {
-        assert_eq!("umh_child".parse::<Kind>(), Ok(Kind::UmhChild));
+        assert_eq!("umh_child".parse::<Kind>(), Ok(Kind::HelperChild));
         assert!("thread"
             .parse::<Kind>()
             .unwrap_err()

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use crate::{
-    model::classify::{self, Facts, Kind, Lineage, Umh, Verdicts},
+    model::classify::{self, Facts, HelperStanding, Kind, Lineage, Verdicts},
     model::event::{Event, Record, Task},
     model::flags::PF_KTHREAD,
     model::hash::{FastMap, FastSet},
@@ -18,10 +18,10 @@ use crate::{
 };
 
 /// Lineage and helper standing: how a task came to be.
-type Origin = (Lineage, Umh);
+type Origin = (Lineage, HelperStanding);
 
 /// Where nothing is known of how a task came to be.
-const UNKNOWN_ORIGIN: Origin = (Lineage::Unknown, Umh::No);
+const UNKNOWN_ORIGIN: Origin = (Lineage::Unknown, HelperStanding::No);
 
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
@@ -39,7 +39,7 @@ pub struct Entry {
     pub has_mm: bool,
     pub comm: Box<str>,
     pub lineage: Lineage,
-    pub umh: Umh,
+    pub helper: HelperStanding,
     pub root_cgroup: Option<bool>,
     pub kthread_line: Option<bool>,
     /// Pid and comm of the task that created it, when seen live.
@@ -64,7 +64,7 @@ impl Entry {
             has_mm: t.has_mm,
             comm: t.comm.as_str().into(),
             lineage: Lineage::Unknown,
-            umh: Umh::No,
+            helper: HelperStanding::No,
             root_cgroup: None,
             kthread_line: None,
             creator: None,
@@ -109,7 +109,7 @@ impl Entry {
 
     /// Its lineage and helper standing.
     fn origin(&self) -> Origin {
-        (self.lineage, self.umh)
+        (self.lineage, self.helper)
     }
 
     pub fn facts(&self) -> Facts<'_> {
@@ -119,7 +119,7 @@ impl Entry {
             has_mm: self.has_mm,
             comm: &self.comm,
             lineage: self.lineage,
-            umh: self.umh,
+            helper: self.helper,
             root_cgroup: self.root_cgroup,
             kthread_line: self.kthread_line,
         }
@@ -174,13 +174,6 @@ pub struct Killer {
     pub comm: Box<str>,
     pub uid: u32,
     pub boot_ns: u64,
-}
-
-impl Killer {
-    /// `from 999 (kill) uid=0`.
-    pub fn from(&self) -> String {
-        format!("from {} ({}) uid={}", self.pid, self.comm, self.uid)
-    }
 }
 
 pub struct TaskTable {
@@ -243,14 +236,14 @@ impl TaskTable {
 
     /// Thread groups of helpers and their descendants, with the in-kernel
     /// lineage mark for each (to seed the kernel's filter map).
-    pub fn umh_groups(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+    pub fn helper_groups(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.live
             .values()
             .filter(|e| e.pid == e.tgid)
-            .filter_map(|e| match e.umh {
-                Umh::Helper => Some((e.tgid, tracer_common::LINEAGE_UMH)),
-                Umh::Child => Some((e.tgid, tracer_common::LINEAGE_UMH_CHILD)),
-                Umh::No => None,
+            .filter_map(|e| match e.helper {
+                HelperStanding::Helper => Some((e.tgid, tracer_common::HELPER_MARK)),
+                HelperStanding::Child => Some((e.tgid, tracer_common::HELPER_CHILD_MARK)),
+                HelperStanding::No => None,
             })
     }
 
@@ -284,7 +277,7 @@ impl TaskTable {
             forked: false,
         });
         if let Some(e) = self.live.get_mut(&pid) {
-            (e.lineage, e.umh) = origin;
+            (e.lineage, e.helper) = origin;
         }
         origin
     }
@@ -345,7 +338,7 @@ impl TaskTable {
             Some(c) => Maker::creator(c, creator_entry),
             None => parent.map_or_else(|| Maker::unknown_parent(t.ppid), Maker::parent),
         };
-        let (lineage, umh) = origin(t.pid, t.ppid, t.flags, leader.map(Entry::origin), maker);
+        let (lineage, helper) = origin(t.pid, t.ppid, t.flags, leader.map(Entry::origin), maker);
         let root_cgroup = if t.flags & PF_KTHREAD != 0 {
             // Kernel threads always live in the root cgroup.
             Some(true)
@@ -357,7 +350,7 @@ impl TaskTable {
         };
         Entry {
             lineage,
-            umh,
+            helper,
             root_cgroup,
             creator: creator.map(|c| (c.pid, c.comm.as_str().into())),
             ..Entry::new(t)
@@ -561,11 +554,11 @@ fn origin(
         return leader;
     }
     if pid == 2 {
-        return (Lineage::Kthreadd, Umh::No);
+        return (Lineage::Kthreadd, HelperStanding::No);
     }
     if pid <= 1 || ppid == 0 {
         // init, or another child of the idle task: no kthreadd behind it.
-        return (Lineage::No, Umh::No);
+        return (Lineage::No, HelperStanding::No);
     }
     let maker = maker();
     let lineage = if ppid == 2 || (maker.forked && maker.flags & PF_KTHREAD != 0) {
@@ -575,25 +568,34 @@ fn origin(
     } else {
         Lineage::child_of(maker.pid, maker.origin.0)
     };
-    let umh = umh_standing(flags, maker.flags, maker.pid, maker.origin.1);
-    (lineage, umh)
+    let helper = helper_standing(flags, maker.flags, maker.pid, maker.origin.1);
+    (lineage, helper)
 }
 
 /// The helper story of a task of a helper's lineage.
 fn helper_info(e: &Entry) -> Option<HelperInfo> {
-    matches!(e.umh, Umh::Helper | Umh::Child).then(|| HelperInfo {
+    matches!(e.helper, HelperStanding::Helper | HelperStanding::Child).then(|| HelperInfo {
         spawner: e.creator.clone(),
         exe: e.filename.clone(),
     })
 }
 
 /// Helper standing of a new task, by the rule the kernel side applies too.
-fn umh_standing(flags: u32, creator_flags: u32, creator_pid: u32, creator_umh: Umh) -> Umh {
-    match tracer_common::pf::helper_mark(flags, creator_flags, creator_pid, creator_umh != Umh::No)
-    {
-        tracer_common::LINEAGE_UMH => Umh::Helper,
-        tracer_common::LINEAGE_UMH_CHILD => Umh::Child,
-        _ => Umh::No,
+fn helper_standing(
+    flags: u32,
+    creator_flags: u32,
+    creator_pid: u32,
+    creator_standing: HelperStanding,
+) -> HelperStanding {
+    match tracer_common::pf::helper_mark(
+        flags,
+        creator_flags,
+        creator_pid,
+        creator_standing != HelperStanding::No,
+    ) {
+        tracer_common::HELPER_MARK => HelperStanding::Helper,
+        tracer_common::HELPER_CHILD_MARK => HelperStanding::Child,
+        _ => HelperStanding::No,
     }
 }
 
@@ -687,9 +689,9 @@ mod tests {
             (300, Kind::User),
             (301, Kind::User),
             (302, Kind::IoWorker),
-            (500, Kind::Umh),
-            (501, Kind::UmhChild),
-            (600, Kind::Umh),
+            (500, Kind::Helper),
+            (501, Kind::HelperChild),
+            (600, Kind::Helper),
         ];
         for (pid, k) in expect {
             assert_eq!(kind(&t, pid), k, "pid {pid}");
@@ -716,7 +718,7 @@ mod tests {
         let user = t.verdicts(t.get(300).unwrap());
         assert_eq!(user.root_cgroup, Some(true));
         assert!(!user.disagree(), "an unreliable test casts no vote");
-        assert_eq!(kind(&t, 500), Kind::Umh);
+        assert_eq!(kind(&t, 500), Kind::Helper);
     }
 
     fn task(pid: u32, tgid: u32, ppid: u32, comm: &str, flags: u32, start_ns: u64) -> Task {
@@ -762,7 +764,7 @@ mod tests {
         // UMH_NO_WAIT: CLONE_PARENT from the kworker, real parent kthreadd.
         let helper = task(700, 700, 2, "kworker/u8:3", 0x40, 9_000_000_000);
         let kinds = t.apply(&fork(kworker.clone(), helper.clone()));
-        assert_eq!(kinds.subject, Kind::Umh);
+        assert_eq!(kinds.subject, Kind::Helper);
         assert_eq!(kinds.other, Some(Kind::Kworker));
         assert_eq!(
             t.get(700).unwrap().creator,
@@ -771,7 +773,7 @@ mod tests {
         let child = task(701, 701, 700, "helper", USER, 9_100_000_000);
         assert_eq!(
             t.apply(&fork(helper.clone(), child)).subject,
-            Kind::UmhChild
+            Kind::HelperChild
         );
 
         let app = task(301, 301, 300, "app", USER, 600_000_000);
@@ -799,7 +801,7 @@ mod tests {
             },
         };
         let a = t.apply(&exec);
-        assert_eq!(a.subject, Kind::Umh);
+        assert_eq!(a.subject, Kind::Helper);
         let info = a.helper.expect("helper info at exec");
         assert_eq!(info.spawner, Some((40, "kworker/u8:3".into())));
         assert_eq!(info.exe.as_deref(), Some("/usr/lib/helper"));
@@ -836,15 +838,15 @@ mod tests {
         assert_eq!(a.lifetime_ns, Some(1_300_000_500));
         assert_eq!(a.helper.unwrap().exe.as_deref(), Some("/usr/lib/helper"));
         assert!(
-            !t.umh_groups().any(|(tgid, _)| tgid == 700),
+            !t.helper_groups().any(|(tgid, _)| tgid == 700),
             "the dead helper is forgotten"
         );
         assert!(t
-            .umh_groups()
-            .any(|g| g == (500, tracer_common::LINEAGE_UMH)));
+            .helper_groups()
+            .any(|g| g == (500, tracer_common::HELPER_MARK)));
         assert!(t
-            .umh_groups()
-            .any(|g| g == (501, tracer_common::LINEAGE_UMH_CHILD)));
+            .helper_groups()
+            .any(|g| g == (501, tracer_common::HELPER_CHILD_MARK)));
     }
 
     #[test]
@@ -893,7 +895,7 @@ mod tests {
             },
         };
         let a = t.apply(&exec);
-        assert_eq!(a.subject, Kind::Umh, "keeps the helper standing");
+        assert_eq!(a.subject, Kind::Helper, "keeps the helper standing");
         assert_eq!(
             a.helper.unwrap().spawner,
             Some((40, "kworker/u8:3".into())),
@@ -909,14 +911,14 @@ mod tests {
         // pid 600 (a helper, started at tick 80) exits; a plain user task
         // later gets the same pid.
         let old = task(600, 600, 40, "request-key", USER, 800_000_000);
-        assert_eq!(t.apply(&exit(old.clone())).subject, Kind::Umh);
+        assert_eq!(t.apply(&exit(old.clone())).subject, Kind::Helper);
         assert!(t.get(600).is_none());
         let bash = task(300, 300, 1, "bash", USER, 500_000_000);
         let new = task(600, 600, 300, "ls", USER, 20_000_000_000);
         assert_eq!(t.apply(&fork(bash, new.clone())).subject, Kind::User);
         assert_eq!(t.kind_of(&new), Kind::User);
         // The old task is still known under its own identity.
-        assert_eq!(t.kind_of(&old), Kind::Umh);
+        assert_eq!(t.kind_of(&old), Kind::Helper);
 
         // Reuse without an exit seen (missed): the start time tells them apart.
         let stale = task(41, 41, 2, "jbd2/loop0-8", KTHREAD, 60_000_000);

@@ -14,7 +14,7 @@ use crate::{
     model::event::{Event, Record},
     model::flags::PfNames,
     model::signals::{self, ExitStatus},
-    model::tasks::Annotation,
+    model::tasks::{Annotation, Killer},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,13 +64,18 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// Who sent a fatal signal: `from 999 (kill) uid=0`.
+pub fn sender(k: &Killer) -> String {
+    format!("from {} ({}) uid={}", k.pid, k.comm, k.uid)
+}
+
 /// How a task ended, with who killed it when known:
 /// `killed by SIGKILL from 999 (kill) uid=0 after 1.3s`.
 pub fn death(status: &ExitStatus, ann: &Annotation) -> String {
     let mut s = status.to_string();
     if let (ExitStatus::Signaled { .. }, Some(k)) = (status, &ann.killer) {
         s.push(' ');
-        s.push_str(&k.from());
+        s.push_str(&sender(k));
     }
     if let Some(ns) = ann.lifetime_ns {
         s.push_str(&format!(" after {}", duration(ns)));
@@ -84,7 +89,7 @@ pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
     let Event::Exit { task, status, .. } = &rec.event else {
         return None;
     };
-    if !matches!(ann.subject, Kind::Umh | Kind::UmhChild) {
+    if !matches!(ann.subject, Kind::Helper | Kind::HelperChild) {
         return None;
     }
     let exe = ann
@@ -127,7 +132,7 @@ mod tests {
             },
         };
         let ann = Annotation {
-            subject: Kind::Umh,
+            subject: Kind::Helper,
             other: None,
             helper: Some(crate::model::tasks::HelperInfo {
                 spawner: Some((77, "kworker/u8:1".into())),

@@ -275,7 +275,7 @@ mod tests {
                 group_dead: Some(true),
             },
         };
-        let mut a = ann(Kind::Umh);
+        let mut a = ann(Kind::Helper);
         a.helper = Some(HelperInfo {
             spawner: Some((7, "kw\n".into())),
             exe: Some("/tmp/x\ny".into()),

@@ -160,7 +160,7 @@ impl Report {
                 filename,
                 argv,
                 ..
-            } if ann.subject == Kind::Umh => {
+            } if ann.subject == Kind::Helper => {
                 let h = self.helper_entry(task.pid, task.start_ns, &ann);
                 h.path = Some(filename.clone());
                 h.argv = argv.clone();
@@ -190,7 +190,7 @@ impl Report {
             self.kthreads
                 .insert((child.pid, child.start_ns), child.comm.clone());
         }
-        if ann.subject == Kind::Umh && child.pid == child.tgid {
+        if ann.subject == Kind::Helper && child.pid == child.tgid {
             self.helper_index
                 .insert((child.pid, child.start_ns), self.helpers.len());
             self.helpers.push(Helper {
@@ -200,7 +200,7 @@ impl Report {
                 ..Default::default()
             });
         }
-        if ann.subject == Kind::UmhChild {
+        if ann.subject == Kind::HelperChild {
             // Credit the helper that made it (grandchildren count for the
             // child that made them, not the helper).
             if let Some(h) = self

@@ -16,9 +16,7 @@ use crate::{
 /// `exited 0`, or `killed by SIGKILL from 999 (kill) uid=0`.
 pub fn end(end: &HelperEnd) -> String {
     match (&end.status, &end.killer) {
-        (ExitStatus::Signaled { .. }, Some(k)) => {
-            format!("{} from {} ({}) uid={}", end.status, k.pid, k.comm, k.uid)
-        }
+        (ExitStatus::Signaled { .. }, Some(k)) => format!("{} {}", end.status, output::sender(k)),
         _ => end.status.to_string(),
     }
 }
