@@ -24,6 +24,8 @@ enum Cmd {
     Setup,
     /// Build tracer (userspace and eBPF) in release mode.
     Build,
+    /// Format every crate with the house style (rustfmt.toml; nightly rustfmt).
+    Fmt,
     /// Build, then run tracer with the given arguments, e.g. `cargo xtask run -- trace`.
     Run {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -152,6 +154,7 @@ fn real_main() -> Result<()> {
             bench::run(rounds, &target.join("tracer"), &target.join("workload"))
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
+        Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
         Cmd::VmTest { list: true, .. } => vm::list(),
         Cmd::VmTest {
             kernel,
@@ -176,7 +179,7 @@ fn real_main() -> Result<()> {
 /// the kernel matrix unless `no_vm`, a bounded fuzzing run, and one closing
 /// `tests:` line.
 fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
-    run(cargo(tools).args(["fmt", "--all", "--", "--check"]))?;
+    run(&mut nightly_fmt(tools, true))?;
     run(cargo(tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
     run(&mut ebpf_clippy(tools, std::env::consts::ARCH)?)?;
     // Tests that cannot run on this kernel say so in this file; on
@@ -275,6 +278,21 @@ fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
         .env_remove("RUSTC")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .current_dir(&root))
+}
+
+/// rustfmt with the options rustfmt.toml asks for, which only nightly's
+/// rustfmt has (the nightly the eBPF build uses).
+fn nightly_fmt(tools: &setup::Tools, check: bool) -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", "nightly", "cargo", "fmt", "--all"])
+        .env("PATH", tools.path_env())
+        .env_remove("RUSTC")
+        .env_remove("RUSTFMT")
+        .current_dir(workspace_root());
+    if check {
+        cmd.args(["--", "--check"]);
+    }
+    cmd
 }
 
 /// Clippy on the eBPF crate, which only builds for the BPF target, as built

@@ -9,7 +9,6 @@ mod rename;
 mod signal;
 
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf};
-
 use tracer_common::KernelFeatures;
 
 use crate::kread::{offset, Kptr};

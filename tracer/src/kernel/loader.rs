@@ -21,8 +21,8 @@ use aya::{
 };
 use tracer_common::{names, EventKind, KernelFeatures, KernelFilter};
 
+use crate::kernel::{btf, offsets, privileges, probe, verifier};
 pub use crate::model::event::Missing;
-use crate::{kernel::btf, kernel::offsets, kernel::privileges, kernel::probe, kernel::verifier};
 
 /// The object built from `tracer-ebpf` by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer"));

@@ -16,12 +16,17 @@ use tokio::{
 use tracer_common::{EventKind, KernelFilter};
 
 use crate::{
-    kernel::ebpf_log::KernelLogger,
-    kernel::loader::{self, LoadOptions},
-    model::clock::{self, WallClock},
-    model::procfs::{self, ProcTask, Procfs},
-    model::tasks::TaskTable,
-    model::{counts::Counts, snapshot},
+    kernel::{
+        ebpf_log::KernelLogger,
+        loader::{self, LoadOptions},
+    },
+    model::{
+        clock::{self, WallClock},
+        counts::Counts,
+        procfs::{self, ProcTask, Procfs},
+        snapshot,
+        tasks::TaskTable,
+    },
 };
 
 /// Longest a record waits in the ring on a quiet machine.

@@ -47,10 +47,9 @@ pub const FRAME_END: u8 = 4;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use tracer_common::{FORMAT_VERSION, OLDEST_FORMAT};
-
 use header::LogHeader;
 use reader::LogReader;
+use tracer_common::{FORMAT_VERSION, OLDEST_FORMAT};
 
 /// Opens a log for reading, with a clear error for anything that is not a
 /// log this tracer can read (including events in another record format).

@@ -10,9 +10,9 @@ use tracer_common::{
     OLDEST_FORMAT,
 };
 
-use crate::{
-    model::event::{c_string, Event, ExecCut, Record, Task},
-    model::signals::{Disposition, ExitStatus, GenerateResult},
+use crate::model::{
+    event::{c_string, Event, ExecCut, Record, Task},
+    signals::{Disposition, ExitStatus, GenerateResult},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,8 +182,9 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use tracer_common::{Plain, TaskInfo, COMM_LEN};
+
+    use super::*;
 
     fn as_bytes<T: Plain>(v: &T) -> Vec<u8> {
         // SAFETY: T is Plain (repr(C), no implicit padding), so all

@@ -8,13 +8,13 @@
 
 use std::collections::VecDeque;
 
-use crate::{
-    model::classify::{self, Facts, HelperStanding, Kind, Lineage, Verdicts},
-    model::event::{Event, Record, Task},
-    model::flags::PF_KTHREAD,
-    model::hash::{FastMap, FastSet},
-    model::procfs::ProcTask,
-    model::signals::{ExitStatus, GenerateResult},
+use crate::model::{
+    classify::{self, Facts, HelperStanding, Kind, Lineage, Verdicts},
+    event::{Event, Record, Task},
+    flags::PF_KTHREAD,
+    hash::{FastMap, FastSet},
+    procfs::ProcTask,
+    signals::{ExitStatus, GenerateResult},
 };
 
 /// Lineage and helper standing: how a task came to be.
@@ -604,9 +604,9 @@ mod tests {
     //! The classifier on small in-memory snapshots, and on synthetic events.
 
     use super::*;
-    use crate::{
-        model::event::{Event, Record, Task},
-        model::signals::{ExitStatus, GenerateResult},
+    use crate::model::{
+        event::{Event, Record, Task},
+        signals::{ExitStatus, GenerateResult},
     };
 
     const KTHREADD: u32 = 0x208040;

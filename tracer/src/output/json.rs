@@ -11,15 +11,15 @@ use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use tracer_common::EventKind;
 
 use super::Formatter;
-use crate::{
-    model::classify::Kind,
-    model::clock::{TimeWriter, WallClock},
-    model::event::{Event, Record, Task},
-    model::flags::PfNames,
-    model::signals,
-    model::signals::{Disposition, ExitStatus},
-    model::tasks::Annotation,
-    model::text,
+use crate::model::{
+    classify::Kind,
+    clock::{TimeWriter, WallClock},
+    event::{Event, Record, Task},
+    flags::PfNames,
+    signals,
+    signals::{Disposition, ExitStatus},
+    tasks::Annotation,
+    text,
 };
 
 /// Version of the JSON field set (event lines and the report), bumped with

@@ -8,13 +8,13 @@ mod text;
 use clap::ValueEnum;
 use tracer_common::EventKind;
 
-use crate::{
-    model::classify::Kind,
-    model::clock::WallClock,
-    model::event::{Event, Record},
-    model::flags::PfNames,
-    model::signals::{self, ExitStatus},
-    model::tasks::{Annotation, Killer},
+use crate::model::{
+    classify::Kind,
+    clock::WallClock,
+    event::{Event, Record},
+    flags::PfNames,
+    signals::{self, ExitStatus},
+    tasks::{Annotation, Killer},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -107,7 +107,7 @@ pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{model::event::Task, model::tasks::Killer};
+    use crate::model::{event::Task, tasks::Killer};
 
     #[test]
     fn tells_a_killed_helper_in_one_line() {

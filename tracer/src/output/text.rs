@@ -10,13 +10,13 @@ use super::{
     escape::{escape, escape_owned, push_argv},
     Formatter,
 };
-use crate::{
-    model::classify::Kind,
-    model::clock::WallClock,
-    model::event::{Event, Record, Task},
-    model::flags::PfNames,
-    model::signals,
-    model::tasks::Annotation,
+use crate::model::{
+    classify::Kind,
+    clock::WallClock,
+    event::{Event, Record, Task},
+    flags::PfNames,
+    signals,
+    tasks::Annotation,
 };
 
 pub struct Text {
@@ -157,9 +157,9 @@ impl Formatter for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        model::signals::ExitStatus,
-        model::tasks::{HelperInfo, Killer},
+    use crate::model::{
+        signals::ExitStatus,
+        tasks::{HelperInfo, Killer},
     };
 
     const HOSTILE: &str = "\x1b]0;pwn\x07\x1b[2J\n";

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use tracer_common::{EventKind, KernelFilter, SIGNALS_ALL, SIGNALS_KERNEL_SIDE};
 
-use crate::{model::classify::Kind, model::event::Record, model::tasks::Annotation};
+use crate::model::{classify::Kind, event::Record, tasks::Annotation};
 
 /// An `--event` name: one kind, or `signal` for both signal events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

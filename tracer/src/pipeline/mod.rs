@@ -10,15 +10,14 @@ pub mod filter;
 use std::io::{ErrorKind, Write};
 
 use anyhow::Result;
+use filter::TraceFilter;
 use tracer_common::EventKind;
 
 use crate::{
     kernel::session::{Flow, Sink},
-    model::counts::Counts,
-    model::{decode::decode, tasks::TaskTable},
+    model::{counts::Counts, decode::decode, tasks::TaskTable},
     output::Formatter,
 };
-use filter::TraceFilter;
 
 /// Buffered output is written once it passes this, so a busy machine
 /// cannot grow it without bound.
