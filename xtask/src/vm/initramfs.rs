@@ -30,6 +30,7 @@ const PROGRAMS: &[&str] = &[
     "sleep",
     "true",
     "false",
+    "echo",
     "env",
     "kill",
     "cat",
