@@ -1,6 +1,7 @@
 //! Everything that talks to the running kernel: its BTF and the offsets
 //! and read modes taken from it, loading and attaching the eBPF programs,
-//! and the live session that drains their ring buffer.
+//! and the live session that drains their ring buffers and merges them
+//! into time order.
 
 pub mod btf;
 pub mod ebpf_log;
@@ -9,5 +10,6 @@ pub mod merge;
 pub mod offsets;
 pub mod privileges;
 pub mod probe;
+pub mod rings;
 pub mod session;
 pub mod verifier;

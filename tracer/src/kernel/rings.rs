@@ -1,0 +1,350 @@
+//! The ring buffers: how many and how big ([`plan`]), and reading them all
+//! through one epoll instance ([`Rings`]).
+//!
+//! One epoll over every ring's fd, itself registered with tokio, rather
+//! than a tokio `AsyncFd` per ring: a batch drains every ring anyway (the
+//! merge needs them all read up to the same moment), so one readiness
+//! source is all the loop needs, however many rings there are.
+
+use std::{
+    io,
+    os::fd::{AsRawFd, FromRawFd as _, OwnedFd, RawFd},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result};
+use aya::maps::{MapData, RingBuf};
+use tokio::io::{unix::AsyncFd, Interest};
+use tracer_common::{MAX_RINGS, MIN_RING_BYTES};
+
+/// How the total ring size is split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingPlan {
+    /// Rings in use: ring `i` takes CPUs `i * cpus_per_ring ..`.
+    pub rings: u32,
+    pub cpus_per_ring: u32,
+    /// Bytes of each ring in use (a power of two).
+    pub ring_bytes: u32,
+    /// What differs from what was asked, one sentence each (for --verbose).
+    pub notes: Vec<String>,
+}
+
+impl RingPlan {
+    /// `2 rings of 4 MiB, 1 CPU each (2 possible CPUs)`.
+    pub fn describe(&self, cpus: u32) -> String {
+        format!(
+            "{} ring{} of {}, {} CPU{} each ({cpus} possible CPU{})",
+            self.rings,
+            plural(self.rings),
+            size(u64::from(self.ring_bytes)),
+            self.cpus_per_ring,
+            plural(self.cpus_per_ring),
+            plural(cpus),
+        )
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// `64 KiB`, `4 MiB`, `1 GiB`, or bytes.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b.is_multiple_of(1 << 30) => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 && b.is_multiple_of(1 << 20) => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b.is_multiple_of(1 << 10) => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Splits `total` bytes (a power of two of at least a page) across the
+/// rings that `cpus` possible CPUs need at `cpus_per_ring` each: at most
+/// [`MAX_RINGS`] rings (more CPUs per ring beyond that), each a power of
+/// two of at least [`MIN_RING_BYTES`] (fewer, shared rings when the total
+/// is too small; one ring of the total below that).
+pub fn plan(total: u32, cpus: u32, cpus_per_ring: u32) -> RingPlan {
+    let cpus = cpus.max(1);
+    let mut per = cpus_per_ring.max(1);
+    let mut notes = Vec::new();
+    let max = MAX_RINGS as u32;
+    if cpus.div_ceil(per) > max {
+        let wider = cpus.div_ceil(max);
+        notes.push(format!(
+            "{cpus} CPUs at {per} per ring would need more than {max} rings: {wider} CPUs per ring"
+        ));
+        per = wider;
+    }
+    let mut rings = cpus.div_ceil(per);
+    // Rings of at least MIN_RING_BYTES that fit in the total.
+    let fit = (total / MIN_RING_BYTES).max(1);
+    if rings > fit {
+        let wider = cpus.div_ceil(fit);
+        notes.push(format!(
+            "a ring buffer size of {} is too small for {rings} rings of at least {}: \
+             {wider} CPUs per ring",
+            size(u64::from(total)),
+            size(u64::from(MIN_RING_BYTES)),
+        ));
+        per = wider;
+        rings = cpus.div_ceil(per);
+    }
+    // Round each ring down to a power of two.
+    let ring_bytes = 1u32 << (total / rings).ilog2();
+    if u64::from(ring_bytes) * u64::from(rings) < u64::from(total) {
+        notes.push(format!(
+            "{rings} rings of {} use {} of the {} asked (each ring is a power of two)",
+            size(u64::from(ring_bytes)),
+            size(u64::from(ring_bytes) * u64::from(rings)),
+            size(u64::from(total)),
+        ));
+    }
+    RingPlan {
+        rings,
+        cpus_per_ring: per,
+        ring_bytes,
+        notes,
+    }
+}
+
+/// CPUs a program may run on: the highest id in
+/// /sys/devices/system/cpu/possible, plus one (`0-15` is 16).
+pub fn possible_cpus() -> u32 {
+    std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| parse_cpu_list(&s))
+        .unwrap_or_else(|| {
+            // SAFETY: sysconf has no memory-safety preconditions.
+            let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+            n.max(1) as u32
+        })
+}
+
+/// `0-3,8-11` → 12 (the highest id plus one).
+fn parse_cpu_list(s: &str) -> Option<u32> {
+    let mut highest = None;
+    for part in s.trim().split(',') {
+        let last = part.rsplit('-').next()?.trim().parse::<u32>().ok()?;
+        highest = Some(highest.map_or(last, |h: u32| h.max(last)));
+    }
+    highest.and_then(|h| h.checked_add(1))
+}
+
+/// An epoll instance watching the rings (edge-triggered: a batch drains
+/// every ring whichever woke it).
+struct Epoll(OwnedFd);
+
+impl AsRawFd for Epoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl Epoll {
+    fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 has no memory-safety preconditions.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: token,
+        };
+        // SAFETY: both fds are open; `ev` is a valid epoll_event we own.
+        let rc = unsafe { libc::epoll_ctl(self.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Takes the pending readiness events without waiting.
+    fn clear(&self) {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; MAX_RINGS];
+        // SAFETY: `evs` is a writable array of MAX_RINGS epoll_events.
+        unsafe { libc::epoll_wait(self.as_raw_fd(), evs.as_mut_ptr(), MAX_RINGS as i32, 0) };
+    }
+}
+
+/// Test hook: ring `ring` is drained only once `every` has passed since its
+/// last drain, as if its consumer lagged (the ordering test uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayRing {
+    pub ring: u32,
+    pub every: Duration,
+}
+
+/// Every ring in use, and the epoll that says when one needs reading.
+pub struct Rings {
+    rings: Vec<RingBuf<MapData>>,
+    epoll: AsyncFd<Epoll>,
+    delay: Option<(DelayRing, Instant)>,
+}
+
+impl Rings {
+    pub fn new(rings: Vec<RingBuf<MapData>>, delay: Option<DelayRing>) -> Result<Rings> {
+        let epoll = Epoll::new().context("creating an epoll instance for the rings")?;
+        for (i, ring) in rings.iter().enumerate() {
+            epoll
+                .add(ring.as_raw_fd(), i as u64)
+                .with_context(|| format!("watching ring buffer {i}"))?;
+        }
+        // SAFETY: the Epoll owns its fd for its whole life and `as_raw_fd`
+        // always returns that same fd.
+        let epoll = unsafe { AsyncFd::register_with_interest(epoll, Interest::READABLE) }
+            .context("polling the ring buffers")?;
+        Ok(Rings {
+            rings,
+            epoll,
+            delay: delay.map(|d| (d, Instant::now())),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rings.is_empty()
+    }
+
+    /// Waits until the kernel wakes the reader (a ring passed its wakeup
+    /// threshold), then takes the wakeup: records committed after this
+    /// return wake it again.
+    pub async fn woken(&self) -> Result<()> {
+        let mut guard = self
+            .epoll
+            .readable()
+            .await
+            .context("waiting on the ring buffers")?;
+        guard.clear_ready();
+        self.epoll.get_ref().clear();
+        Ok(())
+    }
+
+    /// Feeds every record waiting in every ring (but a delayed one, unless
+    /// `all`) to `each`, with its ring's number. A ring's records are read
+    /// up to where it stood when its turn came.
+    pub fn drain(&mut self, all: bool, mut each: impl FnMut(usize, &[u8])) {
+        let skip = match &mut self.delay {
+            Some((d, last)) if !all && last.elapsed() < d.every => Some(d.ring as usize),
+            Some((_, last)) => {
+                *last = Instant::now();
+                None
+            }
+            None => None,
+        };
+        for (i, ring) in self.rings.iter_mut().enumerate() {
+            if skip == Some(i) {
+                continue;
+            }
+            while let Some(item) = ring.next() {
+                each(i, &item);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u32 = 1 << 20;
+
+    #[test]
+    fn the_total_is_split_across_cpus() {
+        let p = plan(8 * M, 2, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (2, 1, 4 * M));
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        assert_eq!(
+            p.describe(2),
+            "2 rings of 4 MiB, 1 CPU each (2 possible CPUs)"
+        );
+        let p = plan(8 * M, 16, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (16, 1, 512 << 10));
+        let p = plan(8 * M, 16, 4);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (4, 4, 2 * M));
+        let p = plan(8 * M, 1, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (1, 1, 8 * M));
+        assert_eq!(
+            p.describe(1),
+            "1 ring of 8 MiB, 1 CPU each (1 possible CPU)"
+        );
+    }
+
+    #[test]
+    fn rings_are_powers_of_two_rounded_down() {
+        let p = plan(8 * M, 3, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (3, 1, 2 * M));
+        assert_eq!(
+            p.notes,
+            ["3 rings of 2 MiB use 6 MiB of the 8 MiB asked (each ring is a power of two)"]
+        );
+    }
+
+    #[test]
+    fn more_cpus_than_rings_share() {
+        let p = plan(8 * M, 128, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (16, 8, 512 << 10));
+        assert_eq!(
+            p.notes,
+            ["128 CPUs at 1 per ring would need more than 16 rings: 8 CPUs per ring"]
+        );
+        // 20 CPUs at 2 per ring: 10 rings.
+        let p = plan(16 * M, 20, 2);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (10, 2, M));
+        // 33 CPUs: 3 per ring, 11 rings.
+        let p = plan(16 * M, 33, 1);
+        assert_eq!((p.rings, p.cpus_per_ring), (11, 3));
+    }
+
+    #[test]
+    fn a_small_total_makes_fewer_bigger_rings() {
+        let p = plan(256 << 10, 16, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (4, 4, 64 << 10));
+        assert_eq!(
+            p.notes,
+            [
+                "a ring buffer size of 256 KiB is too small for 16 rings of at least 64 KiB: \
+              4 CPUs per ring"
+            ]
+        );
+        // Below the minimum ring: one ring of the total.
+        let p = plan(4096, 2, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (1, 2, 4096));
+        let p = plan(64 << 10, 2, 1);
+        assert_eq!((p.rings, p.cpus_per_ring, p.ring_bytes), (1, 2, 64 << 10));
+        // Never a ring under the minimum when there is more than one.
+        for cpus in 1..=64 {
+            for shift in 12..=30 {
+                let p = plan(1 << shift, cpus, 1);
+                assert!(p.rings <= MAX_RINGS as u32);
+                assert!(p.rings == 1 || p.ring_bytes >= MIN_RING_BYTES, "{p:?}");
+                assert!(p.ring_bytes.is_power_of_two());
+                assert!(u64::from(p.ring_bytes) * u64::from(p.rings) <= 1u64 << shift);
+                assert!(p.rings * p.cpus_per_ring >= cpus, "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-1\n"), Some(2));
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0-3,8-11"), Some(12));
+        assert_eq!(parse_cpu_list("0,2,5"), Some(6));
+        assert_eq!(parse_cpu_list("garbage"), None);
+        assert_eq!(parse_cpu_list(""), None);
+        assert!(possible_cpus() >= 1);
+    }
+}
