@@ -31,8 +31,8 @@ pub struct SessionArgs {
     /// be needed).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     cpus_per_ring: u32,
-    /// Test hook: drain ring N only every MS milliseconds, as if its
-    /// consumer lagged.
+    /// Test hook: hand on ring N's records only MS milliseconds after their
+    /// time, as if its consumer lagged.
     #[arg(long, hide = true, value_name = "N:MS", value_parser = parse_delay_ring)]
     test_delay_ring: Option<DelayRing>,
     /// Stop after this long, e.g. 30s, 10m, 1h (default: until Ctrl-C).
@@ -282,7 +282,7 @@ fn parse_ring_size(s: &str) -> Result<u32> {
     Ok(bytes as u32)
 }
 
-/// `1:10`: ring 1, drained every 10 ms.
+/// `1:10`: ring 1, 10 ms late.
 fn parse_delay_ring(s: &str) -> Result<DelayRing> {
     let parsed = s
         .split_once(':')
@@ -290,7 +290,7 @@ fn parse_delay_ring(s: &str) -> Result<DelayRing> {
     match parsed {
         Some((ring, ms)) => Ok(DelayRing {
             ring,
-            every: std::time::Duration::from_millis(ms),
+            by: std::time::Duration::from_millis(ms),
         }),
         None => bail!("`{s}` is not RING:MS (e.g. 1:10)"),
     }
@@ -398,7 +398,7 @@ mod tests {
             parse_delay_ring("1:10").unwrap(),
             DelayRing {
                 ring: 1,
-                every: std::time::Duration::from_millis(10)
+                by: std::time::Duration::from_millis(10)
             }
         );
         assert!(parse_delay_ring("1").is_err());

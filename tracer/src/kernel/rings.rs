@@ -7,15 +7,16 @@
 //! source is all the loop needs, however many rings there are.
 
 use std::{
+    collections::VecDeque,
     io,
     os::fd::{AsRawFd, FromRawFd as _, OwnedFd, RawFd},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context as _, Result};
 use aya::maps::{MapData, RingBuf};
 use tokio::io::{unix::AsyncFd, Interest};
-use tracer_common::{MAX_RINGS, MIN_RING_BYTES};
+use tracer_common::{Header, MAX_RINGS, MIN_RING_BYTES};
 
 /// How the total ring size is split.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,19 +177,26 @@ impl Epoll {
     }
 }
 
-/// Test hook: ring `ring` is drained only once `every` has passed since its
-/// last drain, as if its consumer lagged (the ordering test uses it).
+/// Test hook: ring `ring`'s records are handed on only at the first batch
+/// at least `by` after their time, as if its consumer lagged that much
+/// behind the others (the ordering test uses it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DelayRing {
     pub ring: u32,
-    pub every: Duration,
+    pub by: Duration,
+}
+
+/// Records of the delayed ring, read but not yet handed on.
+struct Delayed {
+    hook: DelayRing,
+    held: VecDeque<(u64, Vec<u8>)>,
 }
 
 /// Every ring in use, and the epoll that says when one needs reading.
 pub struct Rings {
     rings: Vec<RingBuf<MapData>>,
     epoll: AsyncFd<Epoll>,
-    delay: Option<(DelayRing, Instant)>,
+    delayed: Option<Delayed>,
 }
 
 impl Rings {
@@ -206,7 +214,10 @@ impl Rings {
         Ok(Rings {
             rings,
             epoll,
-            delay: delay.map(|d| (d, Instant::now())),
+            delayed: delay.map(|hook| Delayed {
+                hook,
+                held: VecDeque::new(),
+            }),
         })
     }
 
@@ -232,24 +243,32 @@ impl Rings {
         Ok(())
     }
 
-    /// Feeds every record waiting in every ring (but a delayed one, unless
-    /// `all`) to `each`, with its ring's number. A ring's records are read
-    /// up to where it stood when its turn came.
-    pub fn drain(&mut self, all: bool, mut each: impl FnMut(usize, &[u8])) {
-        let skip = match &mut self.delay {
-            Some((d, last)) if !all && last.elapsed() < d.every => Some(d.ring as usize),
-            Some((_, last)) => {
-                *last = Instant::now();
-                None
-            }
-            None => None,
-        };
+    /// Feeds every record waiting in every ring to `each`, with its ring's
+    /// number; a ring's records are read up to where it stood when its turn
+    /// came. A delayed ring's records (test hook) go only once they are
+    /// old enough at `now` (boot clock), or all of them when `now` is `None`.
+    pub fn drain(&mut self, now: Option<u64>, mut each: impl FnMut(usize, &[u8])) {
         for (i, ring) in self.rings.iter_mut().enumerate() {
-            if skip == Some(i) {
-                continue;
-            }
-            while let Some(item) = ring.next() {
-                each(i, &item);
+            match &mut self.delayed {
+                Some(d) if d.hook.ring as usize == i => {
+                    while let Some(item) = ring.next() {
+                        let boot_ns = Header::peek_boot_ns(&item).unwrap_or(0);
+                        d.held.push_back((boot_ns, item.to_vec()));
+                    }
+                    let by = d.hook.by.as_nanos() as u64;
+                    while let Some((boot_ns, raw)) = d.held.front() {
+                        if now.is_some_and(|now| boot_ns.saturating_add(by) > now) {
+                            break;
+                        }
+                        each(i, raw);
+                        d.held.pop_front();
+                    }
+                }
+                _ => {
+                    while let Some(item) = ring.next() {
+                        each(i, &item);
+                    }
+                }
             }
         }
     }

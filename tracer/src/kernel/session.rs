@@ -274,15 +274,16 @@ impl Live {
         Ok(())
     }
 
-    /// Reads every ring (a delayed one only when due, unless `all`) into
-    /// the merge, then gives the sink what the merge releases and flushes it.
-    fn pump<S: Sink>(&mut self, sink: &mut S, all: bool) -> Result<Flow> {
+    /// Reads every ring into the merge, then gives the sink what the merge
+    /// releases and flushes it.
+    fn pump<S: Sink>(&mut self, sink: &mut S) -> Result<Flow> {
         // Before reading: what the batch releases is what every ring held
         // by now (see `merge`).
         let began = clock::boottime_ns();
         let merge = &mut self.merge;
-        self.rings.drain(all, |ring, raw| merge.push(ring, raw));
-        self.release(sink, if all { None } else { Some(began) })
+        self.rings
+            .drain(Some(began), |ring, raw| merge.push(ring, raw));
+        self.release(sink, Some(began))
     }
 
     /// Gives the sink, in time order, what the merge releases (everything
@@ -332,12 +333,12 @@ impl Live {
                 // committed meanwhile wakes the next turn.
                 woken = self.rings.woken() => {
                     woken?;
-                    if self.pump(sink, false)? == Flow::Stop {
+                    if self.pump(sink)? == Flow::Stop {
                         return Ok(Ended::Sink);
                     }
                 }
                 _ = poll.tick() => {
-                    if self.pump(sink, false)? == Flow::Stop {
+                    if self.pump(sink)? == Flow::Stop {
                         return Ok(Ended::Sink);
                     }
                 }
@@ -364,7 +365,7 @@ impl Live {
         self.session.detach()?;
         if *ended != Ended::Sink {
             let merge = &mut self.merge;
-            self.rings.drain(true, |ring, raw| merge.push(ring, raw));
+            self.rings.drain(None, |ring, raw| merge.push(ring, raw));
             self.check_lost()?;
             self.release(sink, None)?;
         } else {
