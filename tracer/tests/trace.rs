@@ -415,9 +415,10 @@ fn a_parallel_fork_storm_comes_out_in_time_order_forks_first() {
     // SAFETY: sysconf has no memory-safety preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
     assert!(cpus >= 2, "this test needs two CPUs, not {cpus}");
-    // Ring 1 (CPU 1's) is read 10 ms late: without the merge its forks
-    // would print after their children's execs from ring 0.
-    let tracer = Tracer::start(&["--test-delay-ring", "1:10"]);
+    // Ring 1 (CPU 1's) is read 5 ms late (the merge's window is 10 ms):
+    // without the merge its forks would print after their children's
+    // execs from ring 0.
+    let tracer = Tracer::start(&["--test-delay-ring", "1:5"]);
     const PER_CPU: usize = 300;
     let storms: Vec<_> = (0..2)
         .map(|cpu| {

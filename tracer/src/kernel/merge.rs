@@ -3,21 +3,28 @@
 //! Each ring holds one group of CPUs' records in about the order they were
 //! reserved; across rings, nothing is ordered. The session drains every
 //! ring into a [`Merge`] at each batch and releases, in `boot_ns` order,
-//! the records whose time is at least [`WINDOW`] before the batch began.
+//! the records up to a time before which every ring is known to have been
+//! read (see `rings::Rings::drain`):
 //!
-//! Why that is enough: every batch drains every ring, and the programs
-//! stamp a record between reserving and committing it, microseconds apart.
-//! So a record stamped `WINDOW` before a batch began was committed before
-//! it, and that batch reads it: when the batch releases up to that time,
-//! nothing older is still in a ring. A record whose commit came more than
-//! `WINDOW` after its stamp (a vCPU the host stopped mid-program) can miss
-//! its turn: it is released with the next batch, out of order by its
-//! lateness, and counted as late, never dropped.
+//! - A program stamps its record *after* reserving it, and a reservation
+//!   shows at once in the ring's producer position. So a ring seen empty
+//!   (consumer position = producer position) at time `t` will only ever
+//!   hold records stamped after `t`: everything up to `t` may go.
+//! - A ring whose next record is still being written (reserved, not yet
+//!   committed) is waited for a few microseconds; if it stays so, its
+//!   records are trusted to be complete up to [`WINDOW`] before the batch
+//!   began. A program commits microseconds after stamping, unless its CPU
+//!   is taken away mid-program (as a host may do to a VM): a record whose
+//!   commit came more than `WINDOW` after its stamp can miss its turn. It
+//!   is then released with the next batch, out of order by its lateness,
+//!   and counted as late, never dropped.
 //!
-//! Records queue per ring, in bytes appended as read; a ring's queue is
-//! sorted on arrival (a record older than its ring's last is inserted in
-//! place, which is rare and near the end), and release takes runs from the
-//! queue with the oldest head, so a record costs one copy and no sort.
+//! Records queue per ring, their bytes appended as read to fixed-size
+//! chunks that are reused once every record in them is gone (no compaction,
+//! no reallocation); a ring's queue is sorted on arrival (a record older
+//! than its ring's last is inserted in place, which is rare and near the
+//! end), and release takes runs from the queue with the oldest head, so a
+//! record costs one copy and no sort.
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -26,9 +33,15 @@ use tracer_common::{EventKind, Header};
 
 use crate::kernel::session::Flow;
 
-/// How long a record is held for records of other rings to catch up: the
-/// bound on the ordering guarantee (README, "Order").
-pub const WINDOW: Duration = Duration::from_millis(40);
+/// How long after its time a record may still be committed and keep its
+/// place: the bound on the ordering guarantee (README, "Order"). It needs
+/// to cover only a program's time from stamp to commit (microseconds,
+/// unless its CPU is taken away mid-program), not the reader's polling:
+/// every batch reads every ring.
+pub const WINDOW: Duration = Duration::from_millis(10);
+
+/// Bytes of one chunk of held records.
+const CHUNK: usize = 256 << 10;
 
 /// What a merge releases, in time order.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,16 +59,26 @@ pub enum Item<'a> {
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     boot_ns: u64,
-    off: usize,
-    len: usize,
+    /// Chunk number (counted since the queue began) and place in it.
+    chunk: u64,
+    off: u32,
+    len: u32,
+}
+
+struct Chunk {
+    bytes: Vec<u8>,
+    /// Records in it not yet released.
+    live: u32,
 }
 
 #[derive(Default)]
 struct Queue {
-    /// Bytes of the held records (and of released ones not yet compacted).
-    bytes: Vec<u8>,
-    /// Bytes of the held records.
-    live: usize,
+    /// Chunks holding the records' bytes, oldest first; the last is filled.
+    chunks: VecDeque<Chunk>,
+    /// Number of the first chunk in `chunks`.
+    first: u64,
+    /// Emptied chunks, for reuse.
+    spare: Vec<Vec<u8>>,
     /// Held records, oldest first.
     entries: VecDeque<Entry>,
 }
@@ -64,13 +87,25 @@ impl Queue {
     fn push(&mut self, raw: &[u8]) {
         // A record too short for a time goes first; decoding reports it.
         let boot_ns = Header::peek_boot_ns(raw).unwrap_or(0);
+        let room = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.bytes.capacity() - c.bytes.len() >= raw.len());
+        if !room {
+            let mut bytes = self.spare.pop().unwrap_or_default();
+            bytes.reserve(CHUNK.max(raw.len()));
+            self.chunks.push_back(Chunk { bytes, live: 0 });
+        }
+        let number = self.first + self.chunks.len() as u64 - 1;
+        let chunk = self.chunks.back_mut().expect("just ensured");
         let entry = Entry {
             boot_ns,
-            off: self.bytes.len(),
-            len: raw.len(),
+            chunk: number,
+            off: chunk.bytes.len() as u32,
+            len: raw.len() as u32,
         };
-        self.bytes.extend_from_slice(raw);
-        self.live += raw.len();
+        chunk.bytes.extend_from_slice(raw);
+        chunk.live += 1;
         match self.entries.back() {
             Some(last) if last.boot_ns > boot_ns => {
                 let at = self.entries.partition_point(|e| e.boot_ns <= boot_ns);
@@ -84,29 +119,27 @@ impl Queue {
         self.entries.front().map(|e| e.boot_ns)
     }
 
-    /// Drops released bytes once they outweigh the held ones (amortized:
-    /// each byte is moved at most once per doubling).
-    fn compact(&mut self) {
-        if self.entries.is_empty() {
-            self.bytes.clear();
-            self.live = 0;
-            return;
+    fn bytes(&self, e: &Entry) -> &[u8] {
+        let chunk = &self.chunks[(e.chunk - self.first) as usize];
+        &chunk.bytes[e.off as usize..(e.off + e.len) as usize]
+    }
+
+    /// `e` was released: its chunk's count drops, and leading chunks with
+    /// nothing left (but the one being filled) go back to the spares.
+    fn released(&mut self, e: &Entry) {
+        self.chunks[(e.chunk - self.first) as usize].live -= 1;
+        while self.chunks.len() > 1 && self.chunks.front().is_some_and(|c| c.live == 0) {
+            let mut done = self.chunks.pop_front().expect("checked").bytes;
+            self.first += 1;
+            if self.spare.len() < 4 {
+                done.clear();
+                self.spare.push(done);
+            }
         }
-        if self.bytes.len() < 1 << 16 || self.live * 2 > self.bytes.len() {
-            return;
-        }
-        let mut bytes = Vec::with_capacity(self.live.max(1 << 16));
-        for e in &mut self.entries {
-            let off = bytes.len();
-            bytes.extend_from_slice(&self.bytes[e.off..e.off + e.len]);
-            e.off = off;
-        }
-        self.bytes = bytes;
     }
 }
 
 pub struct Merge {
-    window_ns: u64,
     queues: Vec<Queue>,
     /// Loss notices, in the order (and so the time) they were taken.
     lost: VecDeque<(u64, EventKind, u64)>,
@@ -121,10 +154,9 @@ pub struct Merge {
 }
 
 impl Merge {
-    /// A merge of `rings` rings, holding records for `window`.
-    pub fn new(rings: usize, window: Duration) -> Merge {
+    /// A merge of `rings` rings.
+    pub fn new(rings: usize) -> Merge {
         Merge {
-            window_ns: window.as_nanos() as u64,
             queues: (0..rings.max(1)).map(|_| Queue::default()).collect(),
             lost: VecDeque::new(),
             cutoff: 0,
@@ -164,14 +196,14 @@ impl Merge {
         self.late
     }
 
-    /// Releases, in time order, what is at least the window older than
-    /// `batch_began` (the boot clock read before the rings were drained).
+    /// Releases, in time order, the records up to `upto` (boot clock): every
+    /// ring has been read up to there.
     pub fn release(
         &mut self,
-        batch_began: u64,
+        upto: u64,
         out: impl FnMut(Item<'_>) -> Result<Flow>,
     ) -> Result<Flow> {
-        self.cutoff = self.cutoff.max(batch_began.saturating_sub(self.window_ns));
+        self.cutoff = self.cutoff.max(upto);
         self.release_to(self.cutoff, out)
     }
 
@@ -238,7 +270,6 @@ impl Merge {
                     break;
                 }
                 q.entries.pop_front();
-                q.live -= e.len;
                 self.held -= 1;
                 any = true;
                 if e.boot_ns < self.last_released {
@@ -246,7 +277,9 @@ impl Merge {
                 } else {
                     self.last_released = e.boot_ns;
                 }
-                if out(Item::Record(&q.bytes[e.off..e.off + e.len]))? == Flow::Stop {
+                let flow_now = out(Item::Record(q.bytes(&e)));
+                q.released(&e);
+                if flow_now? == Flow::Stop {
                     flow = Flow::Stop;
                     break 'runs;
                 }
@@ -254,9 +287,6 @@ impl Merge {
             if !any {
                 break;
             }
-        }
-        for q in &mut self.queues {
-            q.compact();
         }
         Ok(flow)
     }
@@ -297,8 +327,8 @@ mod tests {
     const MS: u64 = 1_000_000;
 
     #[test]
-    fn releases_in_time_order_once_the_window_has_passed() {
-        let mut m = Merge::new(3, Duration::from_millis(10));
+    fn releases_in_time_order_up_to_the_time_given() {
+        let mut m = Merge::new(3);
         for t in [1, 4, 9, 30] {
             m.push(0, &rec(0, t * MS));
         }
@@ -306,16 +336,15 @@ mod tests {
             m.push(1, &rec(1, t * MS));
         }
         m.push(2, &rec(2, 5 * MS));
-        // Up to 20 ms - 10 ms.
         assert_eq!(
-            times(&mut m, Some(20 * MS)),
+            times(&mut m, Some(10 * MS)),
             [1, 2, 3, 4, 5, 9].map(|t| t * MS)
         );
         assert_eq!(m.held(), 2);
         // A record of the past arriving now is late, but still delivered.
         m.push(2, &rec(2, 8 * MS));
         m.push(2, &rec(2, 26 * MS));
-        assert_eq!(times(&mut m, Some(20 * MS)), [8 * MS]);
+        assert_eq!(times(&mut m, Some(10 * MS)), [8 * MS]);
         assert_eq!(m.late(), 1);
         assert_eq!(times(&mut m, None), [25, 26, 30].map(|t| t * MS));
         assert_eq!(m.held(), 0);
@@ -324,7 +353,7 @@ mod tests {
 
     #[test]
     fn a_ring_out_of_order_is_sorted_and_ties_keep_ring_order() {
-        let mut m = Merge::new(2, Duration::from_millis(10));
+        let mut m = Merge::new(2);
         for t in [5, 3, 7, 7, 1] {
             m.push(0, &rec(0, t));
         }
@@ -336,7 +365,7 @@ mod tests {
 
     #[test]
     fn losses_go_in_time_order_with_the_records() {
-        let mut m = Merge::new(1, Duration::from_millis(0));
+        let mut m = Merge::new(1);
         m.push(0, &rec(0, 10));
         m.push_lost(EventKind::Exec, 3, 15);
         m.push(0, &rec(0, 20));
@@ -354,7 +383,7 @@ mod tests {
 
     #[test]
     fn stop_keeps_the_rest() {
-        let mut m = Merge::new(2, Duration::from_millis(0));
+        let mut m = Merge::new(2);
         for t in [1, 2, 3] {
             m.push(0, &rec(0, t));
         }
@@ -370,6 +399,42 @@ mod tests {
     }
 
     #[test]
+    fn records_spanning_many_chunks_keep_their_bytes() {
+        let mut m = Merge::new(2);
+        let big = |ring: u32, t: u64| {
+            let mut r = rec(ring, t);
+            r.extend((0..1000u32).map(|i| (i as u64 ^ t) as u8));
+            r
+        };
+        let mut t = 0;
+        let mut got = 0;
+        for round in 0..20u64 {
+            for _ in 0..300 {
+                t += 1;
+                m.push((t % 2) as usize, &big((t % 2) as u32, t));
+            }
+            // Release most, keep some held across chunks.
+            m.release(t - 50 + round % 7, |item| {
+                let Item::Record(raw) = item else {
+                    panic!("no losses here")
+                };
+                let at = Header::peek_boot_ns(raw).unwrap();
+                assert_eq!(raw, &big((at % 2) as u32, at)[..]);
+                got += 1;
+                Ok(Flow::Continue)
+            })
+            .unwrap();
+        }
+        m.release_all(|_| {
+            got += 1;
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+        assert_eq!(got, 6000);
+        assert!(m.queues.iter().all(|q| q.chunks.len() <= 1));
+    }
+
+    #[test]
     fn many_records_in_random_order_come_out_sorted_and_bytes_intact() {
         // A small xorshift, so the test needs no crate and is repeatable.
         let mut x = 0x2545_f491_4f6c_dd1du64;
@@ -379,7 +444,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let mut m = Merge::new(4, Duration::from_millis(1));
+        let mut m = Merge::new(4);
         let mut out = Vec::new();
         let mut clock = [0u64; 4];
         for _ in 0..200 {
@@ -394,7 +459,7 @@ mod tests {
             // Every ring's next record is later than its clock less the
             // jitter: release up to there.
             let safe = clock.iter().min().unwrap().saturating_sub(20_000);
-            out.extend(times(&mut m, Some(safe + MS)));
+            out.extend(times(&mut m, Some(safe)));
         }
         out.extend(times(&mut m, None));
         assert!(out.windows(2).all(|w| w[0] <= w[1]), "out of order");

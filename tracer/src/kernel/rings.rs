@@ -1,5 +1,6 @@
 //! The ring buffers: how many and how big ([`plan`]), and reading them all
-//! through one epoll instance ([`Rings`]).
+//! through one epoll instance ([`Rings`]), each up to a time before which
+//! it holds nothing more (for the merge; see `merge`).
 //!
 //! One epoll over every ring's fd, itself registered with tokio, rather
 //! than a tokio `AsyncFd` per ring: a batch drains every ring anyway (the
@@ -10,6 +11,8 @@ use std::{
     collections::VecDeque,
     io,
     os::fd::{AsRawFd, FromRawFd as _, OwnedFd, RawFd},
+    ptr::NonNull,
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -17,6 +20,12 @@ use anyhow::{Context as _, Result};
 use aya::maps::{MapData, RingBuf};
 use tokio::io::{unix::AsyncFd, Interest};
 use tracer_common::{Header, MAX_RINGS, MIN_RING_BYTES};
+
+use crate::{kernel::merge, model::clock};
+
+/// How long a drain waits for a ring's record still being written, before
+/// trusting the ring only up to the merge's window.
+const WAIT_FOR_COMMIT_NS: u64 = 50_000;
 
 /// How the total ring size is split.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,9 +186,58 @@ impl Epoll {
     }
 }
 
+/// A read-only view of a ring's consumer and producer positions (the first
+/// two pages of the ring's memory), to tell an empty ring from one whose
+/// next record is still being written.
+struct Positions {
+    base: NonNull<u8>,
+    page: usize,
+}
+
+impl Positions {
+    fn map(fd: RawFd) -> io::Result<Positions> {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        // SAFETY: a new shared read-only mapping of the first two pages of a
+        // ring buffer map's fd, which the kernel allows; checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        match NonNull::new(ptr.cast::<u8>()) {
+            Some(base) if ptr != libc::MAP_FAILED => Ok(Positions { base, page }),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// Whether every record reserved so far has been consumed.
+    fn empty(&self) -> bool {
+        let at = |off: usize| {
+            // SAFETY: the consumer and producer positions are 8-byte aligned
+            // u64s at the start of the two mapped pages, which live as long
+            // as `self`; the kernel and aya update them atomically.
+            unsafe { (*self.base.as_ptr().add(off).cast::<AtomicU64>()).load(Ordering::Acquire) }
+        };
+        at(0) == at(self.page)
+    }
+}
+
+impl Drop for Positions {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made, once.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), 2 * self.page) };
+    }
+}
+
 /// Test hook: ring `ring`'s records are handed on only at the first batch
-/// at least `by` after their time, as if its consumer lagged that much
-/// behind the others (the ordering test uses it).
+/// at least `by` after their time, as if they were committed that late
+/// (the ordering test uses it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DelayRing {
     pub ring: u32,
@@ -195,6 +253,7 @@ struct Delayed {
 /// Every ring in use, and the epoll that says when one needs reading.
 pub struct Rings {
     rings: Vec<RingBuf<MapData>>,
+    positions: Vec<Positions>,
     epoll: AsyncFd<Epoll>,
     delayed: Option<Delayed>,
 }
@@ -202,10 +261,15 @@ pub struct Rings {
 impl Rings {
     pub fn new(rings: Vec<RingBuf<MapData>>, delay: Option<DelayRing>) -> Result<Rings> {
         let epoll = Epoll::new().context("creating an epoll instance for the rings")?;
+        let mut positions = Vec::with_capacity(rings.len());
         for (i, ring) in rings.iter().enumerate() {
             epoll
                 .add(ring.as_raw_fd(), i as u64)
                 .with_context(|| format!("watching ring buffer {i}"))?;
+            positions.push(
+                Positions::map(ring.as_raw_fd())
+                    .with_context(|| format!("mapping ring buffer {i}'s positions"))?,
+            );
         }
         // SAFETY: the Epoll owns its fd for its whole life and `as_raw_fd`
         // always returns that same fd.
@@ -213,6 +277,7 @@ impl Rings {
             .context("polling the ring buffers")?;
         Ok(Rings {
             rings,
+            positions,
             epoll,
             delayed: delay.map(|hook| Delayed {
                 hook,
@@ -244,32 +309,63 @@ impl Rings {
     }
 
     /// Feeds every record waiting in every ring to `each`, with its ring's
-    /// number; a ring's records are read up to where it stood when its turn
-    /// came. A delayed ring's records (test hook) go only once they are
-    /// old enough at `now` (boot clock), or all of them when `now` is `None`.
-    pub fn drain(&mut self, now: Option<u64>, mut each: impl FnMut(usize, &[u8])) {
+    /// number, and returns a time up to which every ring has been read:
+    /// the time a ring was seen empty (it can only get records stamped
+    /// later), or, for a ring whose next record stayed half-written, the
+    /// merge's window before `began` (the boot clock before draining).
+    /// `None`: the final drain, everything (the delayed ring's too).
+    pub fn drain(&mut self, began: Option<u64>, mut each: impl FnMut(usize, &[u8])) -> u64 {
+        let fallback = began.map_or(u64::MAX, |b| {
+            b.saturating_sub(merge::WINDOW.as_nanos() as u64)
+        });
+        let mut upto = u64::MAX;
         for (i, ring) in self.rings.iter_mut().enumerate() {
-            match &mut self.delayed {
-                Some(d) if d.hook.ring as usize == i => {
-                    while let Some(item) = ring.next() {
-                        let boot_ns = Header::peek_boot_ns(&item).unwrap_or(0);
-                        d.held.push_back((boot_ns, item.to_vec()));
-                    }
-                    let by = d.hook.by.as_nanos() as u64;
-                    while let Some((boot_ns, raw)) = d.held.front() {
-                        if now.is_some_and(|now| boot_ns.saturating_add(by) > now) {
-                            break;
+            let mut delayed = match &mut self.delayed {
+                Some(d) if d.hook.ring as usize == i => Some(d),
+                _ => None,
+            };
+            let started = clock::boottime_ns();
+            let seen_empty = loop {
+                while let Some(item) = ring.next() {
+                    match &mut delayed {
+                        Some(d) => {
+                            let boot_ns = Header::peek_boot_ns(&item).unwrap_or(0);
+                            d.held.push_back((boot_ns, item.to_vec()));
                         }
-                        each(i, raw);
-                        d.held.pop_front();
+                        None => each(i, &item),
                     }
                 }
-                _ => {
-                    while let Some(item) = ring.next() {
-                        each(i, &item);
+                // Read the clock first: empty now means nothing stamped
+                // before this time can still come.
+                let now = clock::boottime_ns();
+                if self.positions[i].empty() {
+                    break Some(now);
+                }
+                if now.saturating_sub(started) > WAIT_FOR_COMMIT_NS {
+                    break None;
+                }
+                std::hint::spin_loop();
+            };
+            let mut read_to = seen_empty.unwrap_or(fallback);
+            if let Some(d) = delayed {
+                let by = d.hook.by.as_nanos() as u64;
+                while let Some((boot_ns, raw)) = d.held.front() {
+                    if began.is_some_and(|now| boot_ns.saturating_add(by) > now) {
+                        // Records the merge must not know of yet: as if
+                        // still being written.
+                        read_to = fallback;
+                        break;
                     }
+                    each(i, raw);
+                    d.held.pop_front();
                 }
             }
+            upto = upto.min(read_to);
+        }
+        if began.is_none() {
+            u64::MAX
+        } else {
+            upto
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::{
     kernel::{
         ebpf_log::KernelLogger,
         loader::{self, LoadOptions},
-        merge::{self, Item, Merge},
+        merge::{Item, Merge},
         rings::{self, DelayRing, Rings},
     },
     model::{
@@ -31,10 +31,10 @@ use crate::{
     },
 };
 
-/// Longest a record waits in its ring on a quiet machine. Records are then
-/// held for the merge's window, so they reach the sink within about
-/// `POLL + merge::WINDOW` (60 ms).
-const POLL: Duration = Duration::from_millis(20);
+/// Longest a record waits in its ring on a quiet machine (and then at most
+/// `merge::WINDOW` more, when another ring's record was being written as
+/// the batch read it).
+const POLL: Duration = Duration::from_millis(50);
 
 pub struct SessionOptions {
     pub btf: PathBuf,
@@ -248,7 +248,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     };
     let live = Live {
         session,
-        merge: Merge::new(rings.len(), merge::WINDOW),
+        merge: Merge::new(rings.len()),
         rings,
         logs,
         counts: Counts::default(),
@@ -281,14 +281,15 @@ impl Live {
         // by now (see `merge`).
         let began = clock::boottime_ns();
         let merge = &mut self.merge;
-        self.rings
+        let upto = self
+            .rings
             .drain(Some(began), |ring, raw| merge.push(ring, raw));
-        self.release(sink, Some(began))
+        self.release(sink, Some(upto))
     }
 
-    /// Gives the sink, in time order, what the merge releases (everything
-    /// when `began` is `None`), then flushes it.
-    fn release<S: Sink>(&mut self, sink: &mut S, began: Option<u64>) -> Result<Flow> {
+    /// Gives the sink, in time order, what the merge holds up to `upto`
+    /// (everything when `None`), then flushes it.
+    fn release<S: Sink>(&mut self, sink: &mut S, upto: Option<u64>) -> Result<Flow> {
         let counts = &mut self.counts;
         let mut out = |item: Item<'_>| match item {
             Item::Record(raw) => {
@@ -304,7 +305,7 @@ impl Live {
                 Ok(Flow::Continue)
             }
         };
-        let flow = match began {
+        let flow = match upto {
             Some(t) => self.merge.release(t, &mut out)?,
             None => self.merge.release_all(&mut out)?,
         };
@@ -365,7 +366,7 @@ impl Live {
         self.session.detach()?;
         if *ended != Ended::Sink {
             let merge = &mut self.merge;
-            self.rings.drain(None, |ring, raw| merge.push(ring, raw));
+            let _ = self.rings.drain(None, |ring, raw| merge.push(ring, raw));
             self.check_lost()?;
             self.release(sink, None)?;
         } else {
@@ -376,10 +377,7 @@ impl Live {
             }
         }
         if bench_stats {
-            crate::say!(
-                "tracer-stats: {}",
-                stats(&self.session, &self.counts, &self.merge, self.rings.len())
-            );
+            crate::say!("tracer-stats: {}", stats(&self, &self.counts));
         }
         Ok(self.counts)
     }
@@ -405,7 +403,8 @@ pub async fn run<S: Sink>(
 
 /// Kernel time per program, this process's CPU time and peak RSS, events
 /// and losses, as one JSON object.
-fn stats(session: &loader::Session, counts: &Counts, merge: &Merge, rings: usize) -> String {
+fn stats(live: &Live, counts: &Counts) -> String {
+    let session = &live.session;
     // SAFETY: getrusage fills the struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: a valid, writable rusage.
@@ -421,8 +420,8 @@ fn stats(session: &loader::Session, counts: &Counts, merge: &Merge, rings: usize
         "lost": counts.lost_total(),
         "cpu_ns": tv(ru.ru_utime) + tv(ru.ru_stime),
         "maxrss_kb": procfs::peak_rss_kb(),
-        "rings": rings,
-        "late": merge.late(),
+        "rings": live.rings.len(),
+        "late": live.merge.late(),
         "programs": programs,
     })
     .to_string()
