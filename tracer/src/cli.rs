@@ -41,6 +41,10 @@ pub struct SessionArgs {
     /// Print kernel and process statistics at the end (used by `cargo xtask bench`).
     #[arg(long, hide = true)]
     bench_stats: bool,
+    /// Count the bench storm run by processes of this name in the
+    /// statistics (used by `cargo xtask bench --parallel`).
+    #[arg(long, hide = true, value_name = "COMM")]
+    bench_comm: Option<String>,
     /// Capacity of the kernel's map of helper thread groups (tests shrink it).
     #[arg(long, hide = true, default_value_t = tracer_common::HELPER_MAP_ENTRIES)]
     helper_map_entries: u32,
@@ -68,6 +72,7 @@ impl SessionArgs {
             filter: filter.kernel(),
             duration: self.duration,
             bench_stats: self.bench_stats,
+            bench_comm: self.bench_comm,
             helper_map_entries: self.helper_map_entries,
             strict: self.strict,
             verbose: self.verbose,

@@ -12,4 +12,5 @@ pub mod privileges;
 pub mod probe;
 pub mod rings;
 pub mod session;
+pub mod storm;
 pub mod verifier;

@@ -21,6 +21,7 @@ use crate::{
         loader::{self, LoadOptions},
         merge::{Item, Merge},
         rings::{self, DelayRing, Rings},
+        storm::StormCount,
     },
     model::{
         clock::{self, WallClock},
@@ -48,6 +49,9 @@ pub struct SessionOptions {
     pub duration: Option<Duration>,
     /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
     pub bench_stats: bool,
+    /// Count the events of the bench storm run by processes of this name
+    /// (in the `tracer-stats:` line; see `storm`).
+    pub bench_comm: Option<String>,
     pub helper_map_entries: u32,
     /// Fail if any program cannot load (see `loader`).
     pub strict: bool,
@@ -71,6 +75,7 @@ impl SessionOptions {
             filter: KernelFilter::ALL,
             duration: None,
             bench_stats: false,
+            bench_comm: None,
             helper_map_entries: tracer_common::HELPER_MAP_ENTRIES,
             strict: false,
             verbose: false,
@@ -127,6 +132,8 @@ struct Live {
     rings: Rings,
     /// Records read from the rings, until their turn comes.
     merge: Merge,
+    /// The bench storm's events, when counted.
+    storm: Option<StormCount>,
     logs: Option<AsyncFd<KernelLogger>>,
     counts: Counts,
     /// Loss totals already passed to the sink, by kind tag.
@@ -249,6 +256,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     let live = Live {
         session,
         merge: Merge::new(rings.len()),
+        storm: opts.bench_comm.as_deref().map(StormCount::new),
         rings,
         logs,
         counts: Counts::default(),
@@ -291,9 +299,13 @@ impl Live {
     /// (everything when `None`), then flushes it.
     fn release<S: Sink>(&mut self, sink: &mut S, upto: Option<u64>) -> Result<Flow> {
         let counts = &mut self.counts;
+        let storm = &mut self.storm;
         let mut out = |item: Item<'_>| match item {
             Item::Record(raw) => {
                 counts.count_raw(raw);
+                if let Some(storm) = storm {
+                    storm.observe(raw);
+                }
                 sink.record(raw)
             }
             Item::Lost {
@@ -422,7 +434,18 @@ fn stats(live: &Live, counts: &Counts) -> String {
         "maxrss_kb": procfs::peak_rss_kb(),
         "rings": live.rings.len(),
         "late": live.merge.late(),
+        "lost_by_kind": by_kind(&counts.lost),
+        "storm": live.storm.as_ref().map(|s| by_kind(&s.by_kind)),
         "programs": programs,
     })
     .to_string()
+}
+
+/// `{"fork": n, ...}` for every kind.
+fn by_kind(n: &[u64; EventKind::COUNTERS as usize]) -> serde_json::Value {
+    EventKind::ALL
+        .iter()
+        .map(|k| (k.name().to_string(), json!(n[usize::from(k.tag())])))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
