@@ -170,6 +170,29 @@ impl Header {
     }
 }
 
+impl Header {
+    /// The boot-clock time of the raw record `raw`, if it is long enough.
+    pub const fn peek_boot_ns(raw: &[u8]) -> Option<u64> {
+        let at = offset_of!(Header, boot_ns);
+        if raw.len() < at + 8 {
+            return None;
+        }
+        Some(u64::from_le_bytes([
+            raw[at],
+            raw[at + 1],
+            raw[at + 2],
+            raw[at + 3],
+            raw[at + 4],
+            raw[at + 5],
+            raw[at + 6],
+            raw[at + 7],
+        ]))
+    }
+}
+
+// `peek_boot_ns` reads the field it names: it must stay `u64`.
+const _: fn(&Header) -> u64 = |h| h.boot_ns;
+
 /// The little-endian `u16` at `at` in `raw` (records are written by a
 /// little-endian kernel, bpfel), or `None` past the end.
 const fn peek_u16(raw: &[u8], at: usize) -> Option<u16> {
@@ -462,6 +485,11 @@ mod tests {
         assert_eq!(Header::peek_tag(&raw[..3]), None);
         assert_eq!(Header::peek_version(&raw[..1]), None);
         assert_eq!(Header::peek_kind(&[]), None);
+        assert_eq!(Header::peek_boot_ns(&raw), None);
+        let mut full = [0u8; 16];
+        full[8..].copy_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(Header::peek_boot_ns(&full), Some(0x0102_0304_0506_0708));
+        assert_eq!(Header::peek_boot_ns(&full[..15]), None);
         assert_eq!(Header::peek_tag(&[1, 0, 99, 0]), Some(99));
         assert_eq!(Header::peek_kind(&[1, 0, 99, 0]), None);
         // Little-endian, as the bpfel kernel side writes it.

@@ -14,9 +14,11 @@ pub mod helpers;
 pub mod names;
 pub mod offsets;
 pub mod pf;
+pub mod rings;
 
 pub use event::*;
 pub use features::KernelFeatures;
 pub use filter::*;
 pub use helpers::*;
 pub use offsets::KernelOffsets;
+pub use rings::{MAX_RINGS, MIN_RING_BYTES};

@@ -3,8 +3,14 @@
 //! as here (the loader's tests check the built object has every one).
 //! Programs are named by [`crate::EventKind::program`].
 
-/// The ring buffer all records go through (tracer-ebpf `emit.rs`).
-pub const EVENTS: &str = "EVENTS";
+use crate::MAX_RINGS;
+
+/// The ring buffers records go through, ring `i` named `RINGS[i]`
+/// (tracer-ebpf `emit.rs`; see [`crate::rings`]).
+pub const RINGS: [&str; MAX_RINGS] = [
+    "EVENTS0", "EVENTS1", "EVENTS2", "EVENTS3", "EVENTS4", "EVENTS5", "EVENTS6", "EVENTS7",
+    "EVENTS8", "EVENTS9", "EVENTS10", "EVENTS11", "EVENTS12", "EVENTS13", "EVENTS14", "EVENTS15",
+];
 /// Records lost to a full ring buffer, per CPU, indexed by kind tag
 /// (`emit.rs`).
 pub const LOST: &str = "LOST";
@@ -18,11 +24,31 @@ pub const OFFSETS: &str = "OFFSETS";
 pub const FILTER: &str = "FILTER";
 /// The [`crate::KernelFeatures`] (`kread.rs`).
 pub const FEATURES: &str = "FEATURES";
-/// Unconsumed ring bytes past which a submit wakes the reader (`emit.rs`).
+/// Unconsumed bytes of a ring past which a submit wakes the reader
+/// (`emit.rs`).
 pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
+/// CPUs per ring: a program on CPU `c` reserves in ring
+/// `c / CPUS_PER_RING` (`emit.rs`).
+pub const CPUS_PER_RING: &str = "CPUS_PER_RING";
 
-/// Every map the loader uses.
-pub const MAPS: [&str; 3] = [EVENTS, LOST, HELPER_TGIDS];
+/// Every map the loader uses besides the rings.
+pub const MAPS: [&str; 2] = [LOST, HELPER_TGIDS];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
-pub const GLOBALS: [&str; 4] = [OFFSETS, FILTER, FEATURES, WAKEUP_BYTES];
+pub const GLOBALS: [&str; 5] = [OFFSETS, FILTER, FEATURES, WAKEUP_BYTES, CPUS_PER_RING];
+
+// Ring names are distinct and numbered in order.
+const _: () = {
+    let mut i = 0;
+    while i < MAX_RINGS {
+        let name = RINGS[i].as_bytes();
+        assert!(name.len() == 7 || name.len() == 8);
+        let n = if name.len() == 7 {
+            (name[6] - b'0') as usize
+        } else {
+            ((name[6] - b'0') * 10 + (name[7] - b'0')) as usize
+        };
+        assert!(n == i);
+        i += 1;
+    }
+};

@@ -1,5 +1,6 @@
-//! tracer's kernel side: one program per tracepoint (see `programs/`), one
-//! ring buffer for all events, and a per-CPU loss counter.
+//! tracer's kernel side: one program per tracepoint (see `programs/`), a
+//! ring buffer per group of CPUs for the events, and a per-CPU loss
+//! counter.
 #![no_std]
 #![no_main]
 

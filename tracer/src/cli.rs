@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     commands::{bench_log, bench_table, ps, record, replay, report, trace, tree},
-    kernel::{loader::DEFAULT_BTF, session::SessionOptions},
+    kernel::{loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions},
     model::classify::Kind,
     output::Format,
     pipeline::{
@@ -22,15 +22,29 @@ pub struct SessionArgs {
     /// Kernel BTF to resolve structure offsets from.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
     btf: PathBuf,
-    /// Ring buffer size: a power of two of at least one page, e.g. 64K, 4M.
+    /// Ring buffer size, all rings together: a power of two of at least one
+    /// page, e.g. 64K, 4M; split evenly across the rings, each a power of
+    /// two of at least 64K (fewer, shared rings when it is too small).
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_ring_size)]
     ring_buffer_size: u32,
+    /// CPUs sharing one ring buffer (raised when more than 16 rings would
+    /// be needed).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    cpus_per_ring: u32,
+    /// Test hook: hand on ring N's records only MS milliseconds after their
+    /// time, as if its consumer lagged.
+    #[arg(long, hide = true, value_name = "N:MS", value_parser = parse_delay_ring)]
+    test_delay_ring: Option<DelayRing>,
     /// Stop after this long, e.g. 30s, 10m, 1h (default: until Ctrl-C).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
     /// Print kernel and process statistics at the end (used by `cargo xtask bench`).
     #[arg(long, hide = true)]
     bench_stats: bool,
+    /// Count the bench storm run by processes of this name in the
+    /// statistics (used by `cargo xtask bench --parallel`).
+    #[arg(long, hide = true, value_name = "COMM")]
+    bench_comm: Option<String>,
     /// Capacity of the kernel's map of helper thread groups (tests shrink it).
     #[arg(long, hide = true, default_value_t = tracer_common::HELPER_MAP_ENTRIES)]
     helper_map_entries: u32,
@@ -53,9 +67,12 @@ impl SessionArgs {
         SessionOptions {
             btf: self.btf,
             ring_bytes: self.ring_buffer_size,
+            cpus_per_ring: self.cpus_per_ring,
+            delay_ring: self.test_delay_ring,
             filter: filter.kernel(),
             duration: self.duration,
             bench_stats: self.bench_stats,
+            bench_comm: self.bench_comm,
             helper_map_entries: self.helper_map_entries,
             strict: self.strict,
             verbose: self.verbose,
@@ -270,6 +287,20 @@ fn parse_ring_size(s: &str) -> Result<u32> {
     Ok(bytes as u32)
 }
 
+/// `1:10`: ring 1, 10 ms late.
+fn parse_delay_ring(s: &str) -> Result<DelayRing> {
+    let parsed = s
+        .split_once(':')
+        .and_then(|(ring, ms)| Some((ring.parse().ok()?, ms.parse().ok()?)));
+    match parsed {
+        Some((ring, ms)) => Ok(DelayRing {
+            ring,
+            by: std::time::Duration::from_millis(ms),
+        }),
+        None => bail!("`{s}` is not RING:MS (e.g. 1:10)"),
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Trace {
@@ -368,5 +399,14 @@ mod tests {
         assert_eq!(parse_duration("10").unwrap().as_secs(), 10);
         assert!(parse_duration("5 days").is_err());
         assert!(parse_duration("-1s").is_err());
+        assert_eq!(
+            parse_delay_ring("1:10").unwrap(),
+            DelayRing {
+                ring: 1,
+                by: std::time::Duration::from_millis(10)
+            }
+        );
+        assert!(parse_delay_ring("1").is_err());
+        assert!(parse_delay_ring("x:10").is_err());
     }
 }

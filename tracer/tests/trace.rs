@@ -387,3 +387,112 @@ fn renames_are_reported_but_not_the_one_every_exec_does() {
         "exec's own rename is not reported: the exec carries the name"
     );
 }
+
+/// Pins the calling thread (or, in a child before exec, the process) to `cpu`.
+fn pin_to(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data, zeroed then filled by CPU_SET; the
+    // call reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A fork storm on both CPUs whose children run on the other CPU than
+/// their fork, so a child's exec and exit land in another ring than its
+/// fork; one ring is drained late (`--test-delay-ring`), as a lagging
+/// consumer would. The merged output must still be in time order, with
+/// every fork before its child's events: what lineage rules rely on.
+#[test]
+fn a_parallel_fork_storm_comes_out_in_time_order_forks_first() {
+    use std::collections::HashMap;
+
+    let _serial = serial();
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    assert!(cpus >= 2, "this test needs two CPUs, not {cpus}");
+    // Ring 1 (CPU 1's) is read 5 ms late (the merge's window is 10 ms):
+    // without the merge its forks would print after their children's
+    // execs from ring 0.
+    let tracer = Tracer::start(&["--test-delay-ring", "1:5"]);
+    const PER_CPU: usize = 300;
+    let storms: Vec<_> = (0..2)
+        .map(|cpu| {
+            std::thread::spawn(move || {
+                pin_to(cpu).expect("pinning the storm thread");
+                let mut pids = Vec::with_capacity(PER_CPU);
+                for _ in 0..PER_CPU {
+                    let mut cmd = Command::new("/bin/true");
+                    // SAFETY: sched_setaffinity is async-signal-safe and
+                    // touches only the child.
+                    unsafe { cmd.pre_exec(move || pin_to(1 - cpu)) };
+                    let mut child = cmd.spawn().expect("spawning /bin/true");
+                    pids.push(u64::from(child.id()));
+                    child.wait().expect("reaping /bin/true");
+                }
+                pids
+            })
+        })
+        .collect();
+    let children: Vec<u64> = storms
+        .into_iter()
+        .flat_map(|s| s.join().expect("storm thread"))
+        .collect();
+    let (events, stderr) = tracer.stop();
+    assert!(stderr.contains("lost 0 events"), "{stderr}");
+
+    // Output in time order, whatever ring each event came from.
+    for pair in events.windows(2) {
+        assert!(
+            u64_of(&pair[0], "boot_ns") <= u64_of(&pair[1], "boot_ns"),
+            "out of time order:\n{}\n{}",
+            pair[0],
+            pair[1]
+        );
+    }
+    // Each child: fork, then exec, then exit, and on another CPU than its
+    // fork (else the test proves nothing about rings).
+    let ours: std::collections::HashSet<u64> = children.iter().copied().collect();
+    let mut forked: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut seen: HashMap<u64, Vec<&str>> = HashMap::new();
+    let mut cross = 0;
+    for v in &events {
+        let pid = match v.get("pid").and_then(Value::as_u64) {
+            Some(pid) if ours.contains(&pid) => pid,
+            _ => continue,
+        };
+        let task = (pid, u64_of(v, "start_ns"));
+        let event = str_of(v, "event");
+        match event {
+            "fork" => {
+                forked.insert(task, u64_of(v, "cpu"));
+            }
+            "exec" | "exit" => {
+                let Some(&fork_cpu) = forked.get(&task) else {
+                    panic!("{event} of {pid} before its fork: {v}");
+                };
+                if event == "exec" && fork_cpu != u64_of(v, "cpu") {
+                    cross += 1;
+                }
+            }
+            _ => continue,
+        }
+        seen.entry(pid).or_default().push(event);
+    }
+    for pid in &children {
+        assert_eq!(
+            seen.get(pid).map(Vec::as_slice),
+            Some(&["fork", "exec", "exit"][..]),
+            "events of child {pid}"
+        );
+    }
+    assert!(
+        cross >= children.len() / 2,
+        "only {cross} of {} children exec'd on another CPU than their fork",
+        children.len()
+    );
+}

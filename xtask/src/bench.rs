@@ -20,18 +20,18 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::{bench_hostile, workspace_root};
+use crate::bench_hostile;
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
 
-struct Mode {
-    name: &'static str,
-    args: &'static [&'static str],
-    record: bool,
+pub(crate) struct Mode {
+    pub(crate) name: &'static str,
+    pub(crate) args: &'static [&'static str],
+    pub(crate) record: bool,
 }
 
-const MODES: [Mode; 3] = [
+pub(crate) const MODES: [Mode; 3] = [
     Mode {
         name: "trace (default filters)",
         args: &["trace"],
@@ -50,29 +50,29 @@ const MODES: [Mode; 3] = [
 ];
 
 /// The modes the in-kernel pass and the targets look at.
-const TRACE_DEFAULT: &Mode = &MODES[0];
-const RECORD: &Mode = &MODES[2];
+pub(crate) const TRACE_DEFAULT: &Mode = &MODES[0];
+pub(crate) const RECORD: &Mode = &MODES[2];
 
 /// Tasks in the `tracer bench-table` run (bench.json's `table_100k_rss_mb`).
 const TABLE_TASKS: u64 = 100_000;
 
 /// What `tracer --bench-stats` printed on its `tracer-stats:` line.
 #[derive(Default, Clone, Debug, PartialEq, Deserialize)]
-struct Stats {
-    events: u64,
-    lost: u64,
-    cpu_ns: u64,
-    maxrss_kb: u64,
+pub(crate) struct Stats {
+    pub(crate) events: u64,
+    pub(crate) lost: u64,
+    pub(crate) cpu_ns: u64,
+    pub(crate) maxrss_kb: u64,
     /// Per program, in the order the tracer lists them.
     #[serde(deserialize_with = "programs_in_order")]
-    programs: Vec<ProgramStats>,
+    pub(crate) programs: Vec<ProgramStats>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-struct ProgramStats {
-    name: String,
-    runs: u64,
-    ns: u64,
+pub(crate) struct ProgramStats {
+    pub(crate) name: String,
+    pub(crate) runs: u64,
+    pub(crate) ns: u64,
 }
 
 /// `"programs":{"<name>":{"runs":N,"ns":N},...}` as a list in the tracer's
@@ -101,10 +101,10 @@ fn programs_in_order<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProgramStats
 }
 
 /// The tracer's stderr line with its [`Stats`], once it has stopped.
-const STATS_PREFIX: &str = "tracer-stats: ";
+pub(crate) const STATS_PREFIX: &str = "tracer-stats: ";
 
 /// Parses the JSON after [`STATS_PREFIX`].
-fn parse_stats(json: &str) -> Result<Stats> {
+pub(crate) fn parse_stats(json: &str) -> Result<Stats> {
     serde_json::from_str(json).with_context(|| format!("malformed tracer-stats line: {json}"))
 }
 
@@ -191,7 +191,7 @@ impl Bench {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     if v.is_empty() {
         0.0
@@ -201,11 +201,11 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Sets kernel.bpf_stats_enabled for its lifetime, restoring the old value.
-struct BpfStats(String);
+pub(crate) struct BpfStats(String);
 
 impl BpfStats {
     const PATH: &'static str = "/proc/sys/kernel/bpf_stats_enabled";
-    fn set(on: bool) -> Result<BpfStats> {
+    pub(crate) fn set(on: bool) -> Result<BpfStats> {
         let old = std::fs::read_to_string(Self::PATH).context("reading bpf_stats_enabled")?;
         std::fs::write(Self::PATH, if on { "1" } else { "0" })
             .context("writing bpf_stats_enabled (needs root)")?;
@@ -261,7 +261,7 @@ struct PeerResult {
 
 /// Writes `x` as the number `{x:.D}` prints: an integer for `D` = 0, null
 /// where it is not finite.
-fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     match format!("{x:.prec$}", prec = D).parse::<serde_json::Number>() {
         Ok(n) => n.serialize(s),
         Err(_) => s.serialize_none(),
@@ -269,14 +269,14 @@ fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error
 }
 
 /// Another tracer measured on the same workloads, where installed.
-struct Peer {
-    tool: &'static str,
-    label: &'static str,
-    args: &'static [&'static str],
-    workloads: &'static [&'static str],
+pub(crate) struct Peer {
+    pub(crate) tool: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) args: &'static [&'static str],
+    pub(crate) workloads: &'static [&'static str],
 }
 
-const PEERS: [Peer; 5] = [
+pub(crate) const PEERS: [Peer; 5] = [
     Peer {
         tool: "bpftrace",
         label: "bpftrace printf on signal_generate",
@@ -318,11 +318,11 @@ const PEERS: [Peer; 5] = [
 
 /// Mounts tracefs for the peers (they attach through it) if it is not
 /// mounted, and unmounts it again on drop.
-struct Tracefs(bool);
+pub(crate) struct Tracefs(bool);
 
 impl Tracefs {
     const DIR: &'static str = "/sys/kernel/tracing";
-    fn ensure() -> Tracefs {
+    pub(crate) fn ensure() -> Tracefs {
         if Path::new(Self::DIR).join("events").exists() {
             return Tracefs(false);
         }
@@ -383,7 +383,7 @@ fn measure_peers(bench: &Bench, rounds: usize) -> Result<Vec<PeerResult>> {
     Ok(out)
 }
 
-fn installed(tool: &str) -> bool {
+pub(crate) fn installed(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .stdout(Stdio::null())
@@ -422,7 +422,7 @@ fn fail_if_missed(targets: &[(String, bool)]) -> Result<()> {
     }
 }
 
-pub fn run(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
+pub fn run(rounds: usize, tracer: &Path, workload: &Path, out_dir: &Path) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let bench = Bench {
@@ -430,20 +430,20 @@ pub fn run(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
         workload: workload.to_path_buf(),
         tmp: tmp.clone(),
     };
-    let result = measure(&bench, rounds);
+    let result = measure(&bench, rounds, out_dir);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
 /// Measures, prints the results and the targets, writes bench.json.
-fn measure(bench: &Bench, rounds: usize) -> Result<()> {
+fn measure(bench: &Bench, rounds: usize, out_dir: &Path) -> Result<()> {
     let measured = measure_all(bench, rounds)?;
     print!(
         "{}{}",
         format_results(&measured),
         format_targets(&targets(&measured))
     );
-    let path = write_json(&measured, &workspace_root().join("target/bench"))?;
+    let path = write_json(&measured, out_dir)?;
     println!("\nJSON: {}", path.display());
     fail_if_missed(&targets(&measured))
 }
@@ -721,7 +721,7 @@ fn targets(m: &Measured) -> Vec<(String, bool)> {
     out
 }
 
-fn format_targets(targets: &[(String, bool)]) -> String {
+pub(crate) fn format_targets(targets: &[(String, bool)]) -> String {
     let mut out = String::from("\ntargets:\n");
     for (what, ok) in targets {
         let _ = writeln!(out, "  [{}] {what}", if *ok { "met" } else { "NOT met" });
@@ -739,7 +739,7 @@ fn write_json(m: &Measured, dir: &Path) -> Result<PathBuf> {
 }
 
 /// `n` with a comma between each group of three digits.
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -751,7 +751,7 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_hostile;
+mod bench_parallel;
 mod pf_check;
 mod setup;
 mod vm;
@@ -52,8 +53,23 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
         /// Only the hostile-input bounds (a few seconds; no root needed).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "parallel")]
         hostile_only: bool,
+        /// The storms N at a time instead, for each N given (`all`: one per
+        /// online CPU), e.g. `--parallel 1,2,all`.
+        #[arg(long, value_delimiter = ',', value_name = "N,...")]
+        parallel: Vec<String>,
+        /// A prebuilt tracer (with --workload: no set-up, no build, no
+        /// cargo needed, e.g. on another machine with the static binaries).
+        #[arg(long, requires = "workload", value_name = "PATH")]
+        tracer: Option<std::path::PathBuf>,
+        /// A prebuilt workload (xtask's `workload` binary).
+        #[arg(long, requires = "tracer", value_name = "PATH")]
+        workload: Option<std::path::PathBuf>,
+        /// Where the JSON results go (default: target/bench, or the current
+        /// directory away from a checkout).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
     /// Boot Debian kernels under QEMU (TCG) and run the live tests inside each.
     VmTest {
@@ -107,6 +123,18 @@ fn main() -> ExitCode {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    // The bench from prebuilt binaries needs no toolchain.
+    if let Cmd::Bench {
+        rounds,
+        hostile_only,
+        parallel,
+        tracer: Some(tracer),
+        workload: Some(workload),
+        out,
+    } = cli.command
+    {
+        return bench_with(rounds, hostile_only, &parallel, &tracer, &workload, out);
+    }
     let tools = setup::ensure()?;
     match cli.command {
         Cmd::Setup => {
@@ -137,21 +165,30 @@ fn real_main() -> Result<()> {
         Cmd::Bench {
             rounds,
             hostile_only,
+            parallel,
+            out,
+            ..
         } => {
             run(cargo(&tools).args(["build", "--release", "--package", "tracer"]))?;
-            if hostile_only {
-                return bench::run_hostile(&workspace_root().join("target/release/tracer"));
+            if !hostile_only {
+                run(cargo(&tools).args([
+                    "build",
+                    "--release",
+                    "--package",
+                    "xtask",
+                    "--bin",
+                    "workload",
+                ]))?;
             }
-            run(cargo(&tools).args([
-                "build",
-                "--release",
-                "--package",
-                "xtask",
-                "--bin",
-                "workload",
-            ]))?;
             let target = workspace_root().join("target/release");
-            bench::run(rounds, &target.join("tracer"), &target.join("workload"))
+            bench_with(
+                rounds,
+                hostile_only,
+                &parallel,
+                &target.join("tracer"),
+                &target.join("workload"),
+                out,
+            )
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
         Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
@@ -173,6 +210,34 @@ fn real_main() -> Result<()> {
         .map(|_| ()),
         Cmd::Test { no_vm, args } => test(&tools, no_vm, &args),
     }
+}
+
+/// The bench with these binaries: the hostile-input bounds only, the
+/// parallel storms, or the whole bench.
+fn bench_with(
+    rounds: usize,
+    hostile_only: bool,
+    parallel: &[String],
+    tracer: &std::path::Path,
+    workload: &std::path::Path,
+    out: Option<std::path::PathBuf>,
+) -> Result<()> {
+    bench_parallel::check_binary(tracer, "--tracer")?;
+    if hostile_only {
+        return bench::run_hostile(tracer);
+    }
+    bench_parallel::check_binary(workload, "--workload")?;
+    let out_dir = out.unwrap_or_else(bench_parallel::default_out_dir);
+    if parallel.is_empty() {
+        return bench::run(rounds, tracer, workload, &out_dir);
+    }
+    bench_parallel::run(&bench_parallel::Options {
+        counts: bench_parallel::parse_counts(parallel)?,
+        rounds,
+        tracer: tracer.to_path_buf(),
+        workload: workload.to_path_buf(),
+        out_dir,
+    })
 }
 
 /// `cargo xtask test`: format and lint checks, the tests on this kernel,

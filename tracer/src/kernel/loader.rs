@@ -1,5 +1,5 @@
 //! Loads the eBPF object with this kernel's offsets and read modes,
-//! attaches one program per tracepoint, and hands out the ring buffer and
+//! attaches one program per tracepoint, and hands out the ring buffers and
 //! loss counters.
 //!
 //! A program the kernel refuses does not take the others down: tracer runs
@@ -21,7 +21,7 @@ use aya::{
 };
 use tracer_common::{names, EventKind, KernelFeatures, KernelFilter};
 
-use crate::kernel::{btf, offsets, privileges, probe, verifier};
+use crate::kernel::{btf, offsets, privileges, probe, rings::RingPlan, verifier};
 pub use crate::model::event::Missing;
 
 /// The object built from `tracer-ebpf` by build.rs.
@@ -31,8 +31,9 @@ pub const DEFAULT_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 pub struct LoadOptions<'a> {
     pub btf_path: &'a Path,
-    /// Ring buffer bytes: a power of two, at least one page.
-    pub ring_bytes: u32,
+    /// How many rings, how big, and which CPUs share one (see
+    /// [`crate::kernel::rings::plan`]).
+    pub rings: &'a RingPlan,
     pub filter: KernelFilter,
     /// Capacity of the kernel's helper map.
     pub helper_map_entries: u32,
@@ -67,6 +68,8 @@ impl std::error::Error for RequiredMissing {}
 
 pub struct Session {
     ebpf: Ebpf,
+    /// Rings in use.
+    rings: u32,
     /// Programs loaded (and so to attach).
     loaded: Vec<&'static str>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
@@ -195,14 +198,30 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let aya_btf = aya::Btf::parse(&data, aya::Endianness::default())
         .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
     drop(data);
-    let mut ebpf = EbpfLoader::new()
+    let plan = opts.rings;
+    // Per ring: each ring wakes the reader when it is an eighth full.
+    let wakeup_bytes = u64::from(plan.ring_bytes / 8);
+    let mut loader = EbpfLoader::new();
+    loader
         .btf(Some(&aya_btf))
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::FILTER, &opts.filter, true)
         .override_global(names::FEATURES, &features, true)
-        .override_global(names::WAKEUP_BYTES, &u64::from(opts.ring_bytes / 8), true)
-        .map_max_entries(names::EVENTS, opts.ring_bytes)
-        .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
+        .override_global(names::WAKEUP_BYTES, &wakeup_bytes, true)
+        .override_global(names::CPUS_PER_RING, &plan.cpus_per_ring, true)
+        .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1));
+    // Rings past the plan's are never written: one page each.
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    for (i, &name) in names::RINGS.iter().enumerate() {
+        let bytes = if (i as u32) < plan.rings {
+            plan.ring_bytes
+        } else {
+            page
+        };
+        loader.map_max_entries(name, bytes);
+    }
+    let mut ebpf = loader
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
 
@@ -240,6 +259,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     )?;
     Ok(Session {
         ebpf,
+        rings: plan.rings,
         loaded,
         links: Vec::with_capacity(EventKind::ALL.len()),
         lost,
@@ -331,13 +351,18 @@ impl Session {
         crate::kernel::ebpf_log::init(&mut self.ebpf)
     }
 
-    /// The event ring buffer; call once.
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
-        let map = self
-            .ebpf
-            .take_map(names::EVENTS)
-            .ok_or_else(|| anyhow!("ring buffer already taken"))?;
-        Ok(RingBuf::try_from(map)?)
+    /// The ring buffers in use, ring `i` at index `i`; call once.
+    pub fn take_rings(&mut self) -> Result<Vec<RingBuf<MapData>>> {
+        names::RINGS[..self.rings as usize]
+            .iter()
+            .map(|&name| {
+                let map = self
+                    .ebpf
+                    .take_map(name)
+                    .ok_or_else(|| anyhow!("ring buffer {name} already taken"))?;
+                Ok(RingBuf::try_from(map)?)
+            })
+            .collect()
     }
 
     /// Detaches every program; events already in the ring stay readable.
@@ -386,8 +411,8 @@ impl Session {
             .collect()
     }
 
-    /// Records dropped because the ring buffer was full, by kind, summed
-    /// over CPUs.
+    /// Records dropped because their ring was full, by kind, summed over
+    /// CPUs.
     pub fn lost(&self) -> Result<Vec<(EventKind, u64)>> {
         EventKind::ALL
             .iter()
@@ -465,7 +490,7 @@ mod tests {
                 .find(|(symbol, _)| symbol == name)
                 .map(|(_, section)| section.as_str())
         };
-        for map in names::MAPS {
+        for map in names::MAPS.iter().chain(&names::RINGS) {
             assert_eq!(section_of(map), Some("maps"), "map {map}");
         }
         // In .rodata: frozen at load, so constants to the verifier.

@@ -1,13 +1,13 @@
 //! A live session: attach, snapshot, then feed every ring-buffer record to
-//! a sink until Ctrl-C, SIGTERM, SIGHUP, a time limit or the sink says stop; then
-//! detach, drain what is left, and account for lost records.
+//! a sink, in time order across the rings (see `merge`), until Ctrl-C,
+//! SIGTERM, SIGHUP, a time limit or the sink says stop; then detach, drain
+//! what is left, and account for lost records.
 //!
 //! `trace` and `record` are sinks: one prints, the other writes a log.
 
 use std::{path::PathBuf, time::Duration};
 
-use anyhow::{Context as _, Result};
-use aya::maps::{MapData, RingBuf};
+use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use tokio::{
     io::{unix::AsyncFd, Interest},
@@ -19,6 +19,9 @@ use crate::{
     kernel::{
         ebpf_log::KernelLogger,
         loader::{self, LoadOptions},
+        merge::{Item, Merge},
+        rings::{self, DelayRing, Rings},
+        storm::StormCount,
     },
     model::{
         clock::{self, WallClock},
@@ -29,16 +32,26 @@ use crate::{
     },
 };
 
-/// Longest a record waits in the ring on a quiet machine.
+/// Longest a record waits in its ring on a quiet machine (and then at most
+/// `merge::WINDOW` more, when another ring's record was being written as
+/// the batch read it).
 const POLL: Duration = Duration::from_millis(50);
 
 pub struct SessionOptions {
     pub btf: PathBuf,
+    /// Bytes of all the rings together (a power of two, at least a page).
     pub ring_bytes: u32,
+    /// CPUs sharing one ring (raised when there would be too many rings).
+    pub cpus_per_ring: u32,
+    /// Test hook: drain one ring late.
+    pub delay_ring: Option<DelayRing>,
     pub filter: KernelFilter,
     pub duration: Option<Duration>,
     /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
     pub bench_stats: bool,
+    /// Count the events of the bench storm run by processes of this name
+    /// (in the `tracer-stats:` line; see `storm`).
+    pub bench_comm: Option<String>,
     pub helper_map_entries: u32,
     /// Fail if any program cannot load (see `loader`).
     pub strict: bool,
@@ -57,9 +70,12 @@ impl SessionOptions {
         SessionOptions {
             btf,
             ring_bytes: 16 << 20,
+            cpus_per_ring: 1,
+            delay_ring: None,
             filter: KernelFilter::ALL,
             duration: None,
             bench_stats: false,
+            bench_comm: None,
             helper_map_entries: tracer_common::HELPER_MAP_ENTRIES,
             strict: false,
             verbose: false,
@@ -110,21 +126,14 @@ pub enum Ended {
     Sink,
 }
 
-/// Feeds every record waiting in `ring` to `sink`, then flushes it.
-fn drain<S: Sink>(ring: &mut RingBuf<MapData>, counts: &mut Counts, sink: &mut S) -> Result<Flow> {
-    while let Some(item) = ring.next() {
-        counts.count_raw(&item);
-        if sink.record(&item)? == Flow::Stop {
-            return Ok(Flow::Stop);
-        }
-    }
-    sink.flush()
-}
-
 /// The attached programs and the streams a running session reads.
 struct Live {
     session: loader::Session,
-    ring: AsyncFd<RingBuf<MapData>>,
+    rings: Rings,
+    /// Records read from the rings, until their turn comes.
+    merge: Merge,
+    /// The bench storm's events, when counted.
+    storm: Option<StormCount>,
     logs: Option<AsyncFd<KernelLogger>>,
     counts: Counts,
     /// Loss totals already passed to the sink, by kind tag.
@@ -187,9 +196,26 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     let stops = Stops::install()?;
     // Events are recorded from the moment the programs attach.
     let started_boot_ns = clock::boottime_ns();
+    let cpus = rings::possible_cpus();
+    let plan = rings::plan(opts.ring_bytes, cpus, opts.cpus_per_ring);
+    if opts.verbose {
+        crate::say!("tracer: ring buffers: {}", plan.describe(cpus));
+        for note in &plan.notes {
+            crate::say!("tracer: {note}");
+        }
+    }
+    if let Some(d) = opts.delay_ring {
+        if d.ring >= plan.rings {
+            bail!(
+                "--test-delay-ring: there is no ring {} ({} in use)",
+                d.ring,
+                plan.rings
+            );
+        }
+    }
     let mut session = loader::load(&LoadOptions {
         btf_path: &opts.btf,
-        ring_bytes: opts.ring_bytes,
+        rings: &plan,
         filter: opts.filter,
         helper_map_entries: opts.helper_map_entries,
         strict: opts.strict,
@@ -210,11 +236,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     // Seeding again covers helpers born between the two looks.
     let snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
     session.seed_helpers(snap.table.helper_groups())?;
-    let ring = session.take_ring()?;
-    // SAFETY: the RingBuf owns its map fd for its whole life and `as_raw_fd`
-    // always returns that same fd.
-    let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-        .map_err(|e| anyhow::anyhow!("polling the ring buffer: {e}"))?;
+    let rings = Rings::new(session.take_rings()?, opts.delay_ring)?;
     let logs = match session.take_logger() {
         // SAFETY: the logger owns its ring's map fd for its whole life.
         Some(l) => Some(
@@ -233,7 +255,9 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     };
     let live = Live {
         session,
-        ring,
+        merge: Merge::new(rings.len()),
+        storm: opts.bench_comm.as_deref().map(StormCount::new),
+        rings,
         logs,
         counts: Counts::default(),
         reported: [0; EventKind::COUNTERS as usize],
@@ -243,18 +267,64 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
 }
 
 impl Live {
-    /// Passes new kernel loss counts to the sink.
-    fn check_lost<S: Sink>(&mut self, sink: &mut S) -> Result<()> {
+    /// Queues new kernel loss counts for the sink, in time order with the
+    /// records.
+    fn check_lost(&mut self) -> Result<()> {
         for (kind, total) in self.session.lost()? {
             let i = usize::from(kind.tag());
             let delta = total.saturating_sub(self.reported[i]);
             if delta > 0 {
                 self.reported[i] = total;
                 self.counts.lost[i] = total;
-                sink.lost(kind, delta, clock::boottime_ns())?;
+                self.merge.push_lost(kind, delta, clock::boottime_ns());
             }
         }
         Ok(())
+    }
+
+    /// Reads every ring into the merge, then gives the sink what the merge
+    /// releases and flushes it.
+    fn pump<S: Sink>(&mut self, sink: &mut S) -> Result<Flow> {
+        // Before reading: what the batch releases is what every ring held
+        // by now (see `merge`).
+        let began = clock::boottime_ns();
+        let merge = &mut self.merge;
+        let upto = self
+            .rings
+            .drain(Some(began), |ring, raw| merge.push(ring, raw));
+        self.release(sink, Some(upto))
+    }
+
+    /// Gives the sink, in time order, what the merge holds up to `upto`
+    /// (everything when `None`), then flushes it.
+    fn release<S: Sink>(&mut self, sink: &mut S, upto: Option<u64>) -> Result<Flow> {
+        let counts = &mut self.counts;
+        let storm = &mut self.storm;
+        let mut out = |item: Item<'_>| match item {
+            Item::Record(raw) => {
+                counts.count_raw(raw);
+                if let Some(storm) = storm {
+                    storm.observe(raw);
+                }
+                sink.record(raw)
+            }
+            Item::Lost {
+                kind,
+                count,
+                boot_ns,
+            } => {
+                sink.lost(kind, count, boot_ns)?;
+                Ok(Flow::Continue)
+            }
+        };
+        let flow = match upto {
+            Some(t) => self.merge.release(t, &mut out)?,
+            None => self.merge.release_all(&mut out)?,
+        };
+        if flow == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+        sink.flush()
     }
 
     /// Feeds the sink until a signal, the time limit, or the sink says stop.
@@ -272,25 +342,21 @@ impl Live {
         tokio::pin!(deadline);
         loop {
             tokio::select! {
-                guard = self.ring.readable_mut() => {
-                    let mut guard = guard.context("waiting on the ring buffer")?;
-                    if drain(guard.get_inner_mut(), &mut self.counts, sink)? == Flow::Stop {
-                        return Ok(Ended::Sink);
-                    }
-                    // Clear, then drain again: a record committed between the
-                    // first drain and the clear would otherwise wait for the next.
-                    guard.clear_ready();
-                    if drain(guard.get_inner_mut(), &mut self.counts, sink)? == Flow::Stop {
+                // The wakeup is taken before the rings are read, so a record
+                // committed meanwhile wakes the next turn.
+                woken = self.rings.woken() => {
+                    woken?;
+                    if self.pump(sink)? == Flow::Stop {
                         return Ok(Ended::Sink);
                     }
                 }
                 _ = poll.tick() => {
-                    if drain(self.ring.get_mut(), &mut self.counts, sink)? == Flow::Stop {
+                    if self.pump(sink)? == Flow::Stop {
                         return Ok(Ended::Sink);
                     }
                 }
                 _ = tick.tick() => {
-                    self.check_lost(sink)?;
+                    self.check_lost()?;
                     sink.tick()?;
                 }
                 guard = async { self.logs.as_mut().expect("guarded").readable_mut().await }, if self.logs.is_some() => {
@@ -311,11 +377,19 @@ impl Live {
     fn finish<S: Sink>(mut self, sink: &mut S, ended: &Ended, bench_stats: bool) -> Result<Counts> {
         self.session.detach()?;
         if *ended != Ended::Sink {
-            drain(self.ring.get_mut(), &mut self.counts, sink)?;
+            let merge = &mut self.merge;
+            let _ = self.rings.drain(None, |ring, raw| merge.push(ring, raw));
+            self.check_lost()?;
+            self.release(sink, None)?;
+        } else {
+            // The sink takes no more records, but still hears of losses.
+            self.check_lost()?;
+            for (kind, count, boot_ns) in self.merge.take_lost() {
+                sink.lost(kind, count, boot_ns)?;
+            }
         }
-        self.check_lost(sink)?;
         if bench_stats {
-            crate::say!("tracer-stats: {}", stats(&self.session, &self.counts));
+            crate::say!("tracer-stats: {}", stats(&self, &self.counts));
         }
         Ok(self.counts)
     }
@@ -341,7 +415,8 @@ pub async fn run<S: Sink>(
 
 /// Kernel time per program, this process's CPU time and peak RSS, events
 /// and losses, as one JSON object.
-fn stats(session: &loader::Session, counts: &Counts) -> String {
+fn stats(live: &Live, counts: &Counts) -> String {
+    let session = &live.session;
     // SAFETY: getrusage fills the struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: a valid, writable rusage.
@@ -357,7 +432,20 @@ fn stats(session: &loader::Session, counts: &Counts) -> String {
         "lost": counts.lost_total(),
         "cpu_ns": tv(ru.ru_utime) + tv(ru.ru_stime),
         "maxrss_kb": procfs::peak_rss_kb(),
+        "rings": live.rings.len(),
+        "late": live.merge.late(),
+        "lost_by_kind": by_kind(&counts.lost),
+        "storm": live.storm.as_ref().map(|s| by_kind(&s.by_kind)),
         "programs": programs,
     })
     .to_string()
+}
+
+/// `{"fork": n, ...}` for every kind.
+fn by_kind(n: &[u64; EventKind::COUNTERS as usize]) -> serde_json::Value {
+    EventKind::ALL
+        .iter()
+        .map(|k| (k.name().to_string(), json!(n[usize::from(k.tag())])))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

@@ -6,9 +6,20 @@
 //! workload signal N     kill(getpid(), SIGURG) N times (ignored by default)
 //! ```
 //!
-//! Prints `{"workload":..,"ops":N,"ns":T}`.
+//! Prints `{"workload":..,"ops":N,"ns":T}`. Options, for parallel storms
+//! (`cargo xtask bench --parallel`):
+//!
+//! ```text
+//! --wait-go   start only once a byte (or EOF) arrives on stdin, and also
+//!             print the start and end times (CLOCK_MONOTONIC ns), so N
+//!             storms start together and their wall time can be taken
+//! --rate R    at most R operations a second (paced in steps of 1/1000 s)
+//! ```
 
-use std::time::Instant;
+use std::{
+    io::Read as _,
+    time::{Duration, Instant},
+};
 
 use serde::Serialize;
 
@@ -18,6 +29,54 @@ struct Output<'a> {
     workload: &'a str,
     ops: u64,
     ns: u128,
+    /// CLOCK_MONOTONIC at the start and end (with `--wait-go`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_ns: Option<u64>,
+}
+
+/// CLOCK_MONOTONIC in ns, the clock every process shares.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Runs `op` `n` times, at most `rate` a second when given: in steps of a
+/// millisecond's worth, sleeping (or spinning, under 100 us) until each
+/// step is due.
+fn paced(n: u64, rate: Option<u64>, mut op: impl FnMut()) {
+    let Some(rate) = rate.filter(|&r| r > 0) else {
+        (0..n).for_each(|_| op());
+        return;
+    };
+    let step = (rate / 1000).max(1);
+    let start = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let due = Duration::from_secs_f64(done as f64 / rate as f64);
+        loop {
+            let now = start.elapsed();
+            if now >= due {
+                break;
+            }
+            let wait = due - now;
+            if wait > Duration::from_micros(100) {
+                std::thread::sleep(wait - Duration::from_micros(50));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        for _ in 0..step.min(n - done) {
+            op();
+        }
+        done += step.min(n - done);
+    }
 }
 
 fn fork_wait(exec: bool) {
@@ -39,35 +98,61 @@ fn fork_wait(exec: bool) {
     }
 }
 
+fn usage() -> ! {
+    eprintln!("usage: workload forkexec|fork|signal N [--rate OPS_PER_S] [--wait-go]");
+    std::process::exit(2);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
     else {
-        eprintln!("usage: workload forkexec|fork|signal N");
-        std::process::exit(2);
+        usage();
     };
+    let (mut rate, mut wait_go) = (None, false);
+    let mut rest = args[3..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--wait-go" => wait_go = true,
+            "--rate" => {
+                rate = Some(
+                    rest.next()
+                        .and_then(|r| r.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            _ => usage(),
+        }
+    }
+    if !["forkexec", "fork", "signal"].contains(&which.as_str()) {
+        eprintln!("unknown workload {which}");
+        std::process::exit(2);
+    }
+    if wait_go {
+        let _ = std::io::stdin().read(&mut [0u8]);
+    }
+    let start_ns = monotonic_ns();
     let start = Instant::now();
     match which.as_str() {
-        "forkexec" => (0..n).for_each(|_| fork_wait(true)),
-        "fork" => (0..n).for_each(|_| fork_wait(false)),
-        "signal" => {
+        "forkexec" => paced(n, rate, || fork_wait(true)),
+        "fork" => paced(n, rate, || fork_wait(false)),
+        _ => {
             // SAFETY: getpid/kill have no memory-safety preconditions; SIGURG's
             // default disposition is to ignore it.
             let me = unsafe { libc::getpid() };
-            for _ in 0..n {
+            paced(n, rate, || {
                 // SAFETY: as above.
                 unsafe { libc::kill(me, libc::SIGURG) };
-            }
-        }
-        other => {
-            eprintln!("unknown workload {other}");
-            std::process::exit(2);
+            });
         }
     }
+    let ns = start.elapsed().as_nanos();
     let out = Output {
         workload: which,
         ops: n,
-        ns: start.elapsed().as_nanos(),
+        ns,
+        start_ns: wait_go.then_some(start_ns),
+        end_ns: wait_go.then(monotonic_ns),
     };
     println!("{}", serde_json::to_string(&out).expect("plain struct"));
 }
@@ -80,10 +165,34 @@ mod tests {
             workload: "fork",
             ops: 5000,
             ns: 123,
+            start_ns: None,
+            end_ns: None,
         };
         assert_eq!(
             serde_json::to_string(&out).unwrap(),
             r#"{"workload":"fork","ops":5000,"ns":123}"#
         );
+        let timed = super::Output {
+            start_ns: Some(7),
+            end_ns: Some(130),
+            ..out
+        };
+        assert_eq!(
+            serde_json::to_string(&timed).unwrap(),
+            r#"{"workload":"fork","ops":5000,"ns":123,"start_ns":7,"end_ns":130}"#
+        );
+    }
+
+    #[test]
+    fn pacing_runs_every_operation_at_about_the_rate() {
+        let mut n = 0u64;
+        let t = std::time::Instant::now();
+        super::paced(2000, Some(20_000), || n += 1);
+        assert_eq!(n, 2000);
+        // 2000 at 20,000/s: 100 ms, not much sooner.
+        assert!(t.elapsed() >= std::time::Duration::from_millis(90));
+        let mut m = 0;
+        super::paced(7, None, || m += 1);
+        assert_eq!(m, 7);
     }
 }
