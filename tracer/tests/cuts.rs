@@ -91,19 +91,30 @@ fn cut_arguments_and_paths_are_marked_with_what_the_kernel_had() {
 #[test]
 fn cuts_show_in_text_output() {
     let _serial = serial();
-    let child = Command::new(tracer_exe())
-        .args(["trace", "--event", "exec", "--duration", "3s"])
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(tracer_exe())
+        .args(["trace", "--event", "exec"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Start the exec only once tracing is attached (slow under emulation).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("attached") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "tracer ended before attaching"
+        );
+    }
     let many: Vec<String> = (0..300).map(|i| format!("{i:0>20}")).collect();
     assert!(Command::new("/bin/true")
         .args(&many)
         .status()
         .unwrap()
         .success());
+    kill(child.id(), libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
