@@ -10,7 +10,7 @@ use std::{
     fmt::Write as _,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Child, ChildStderr, Command, Stdio},
     time::Instant,
 };
 
@@ -148,11 +148,33 @@ impl Bench {
     /// One traced run: (workload ns, tracer stats, ms from spawn to attached).
     fn traced(&self, mode: &Mode, name: &str, ops: u64) -> Result<(u64, Stats, f64)> {
         let log = self.tmp.join("bench.log");
-        let _ = std::fs::remove_file(&log);
-        let mut cmd = Command::new(&self.tracer);
-        cmd.args(mode.args).arg("--bench-stats");
-        if mode.record {
-            cmd.arg("-o").arg(&log);
+        let tracer = TracedRun::start(&self.tracer, mode, &[], &log)?;
+        let attach_ms = tracer.attach_ms;
+        let ns = self.workload(name, ops)?;
+        let json = tracer.stop(mode)?;
+        Ok((ns, parse_stats(&json)?, attach_ms))
+    }
+}
+
+/// A tracer started for one bench run, attached.
+pub(crate) struct TracedRun {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    log: Option<PathBuf>,
+    /// ms from spawn to its `attached` line.
+    pub(crate) attach_ms: f64,
+}
+
+impl TracedRun {
+    /// Starts `tracer MODE --bench-stats EXTRA` (writing `log` when the mode
+    /// records) and waits until its programs are attached.
+    pub(crate) fn start(tracer: &Path, mode: &Mode, extra: &[&str], log: &Path) -> Result<Self> {
+        let log = mode.record.then(|| log.to_path_buf());
+        let mut cmd = Command::new(tracer);
+        cmd.args(mode.args).arg("--bench-stats").args(extra);
+        if let Some(log) = &log {
+            let _ = std::fs::remove_file(log);
+            cmd.arg("-o").arg(log);
         }
         let started = Instant::now();
         let mut child = cmd
@@ -171,21 +193,30 @@ impl Bench {
                 break;
             }
         }
-        let attach_ms = started.elapsed().as_secs_f64() * 1e3;
-        let ns = self.workload(name, ops)?;
+        Ok(TracedRun {
+            child,
+            stderr,
+            log,
+            attach_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Stops it with SIGINT; its `tracer-stats:` JSON, once it exited cleanly.
+    pub(crate) fn stop(mut self, mode: &Mode) -> Result<String> {
         // SAFETY: kill() with the pid of our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let mut stats = None;
-        for l in stderr.lines() {
-            let l = l?;
-            if let Some(json) = l.strip_prefix(STATS_PREFIX) {
+        for l in (&mut self.stderr).lines() {
+            if let Some(json) = l?.strip_prefix(STATS_PREFIX) {
                 stats = Some(json.to_string());
             }
         }
-        let status = child.wait()?;
-        let _ = std::fs::remove_file(&log);
+        let status = self.child.wait()?;
+        if let Some(log) = &self.log {
+            let _ = std::fs::remove_file(log);
+        }
         match (status.success(), stats) {
-            (true, Some(json)) => Ok((ns, parse_stats(&json)?, attach_ms)),
+            (true, Some(json)) => Ok(json),
             _ => bail!("tracer {} failed: {status}", mode.name),
         }
     }

@@ -18,7 +18,7 @@
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
-    io::{BufRead, BufReader, Read as _},
+    io::Read as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Instant,
@@ -28,8 +28,8 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{
-    self, fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, Tracefs, MODES, PEERS,
-    RECORD, STATS_PREFIX,
+    self, fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs,
+    MODES, PEERS, RECORD,
 };
 
 /// Operations per process: each storm runs for a few hundred ms untraced
@@ -312,50 +312,13 @@ impl Runner {
         rate: Option<u64>,
     ) -> Result<(StormRun, Stats, StormStats)> {
         let log = self.tmp.join("bench-parallel.log");
-        let _ = std::fs::remove_file(&log);
-        let mut cmd = Command::new(&self.tracer);
-        cmd.args(mode.args)
-            .args(["--bench-stats", "--bench-comm", COMM]);
-        if mode.record {
-            cmd.arg("-o").arg(&log);
-        }
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting tracer")?;
-        let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if stderr.read_line(&mut line)? == 0 {
-                bail!("tracer exited before attaching");
-            }
-            if line.contains("attached") {
-                break;
-            }
-        }
+        let tracer = TracedRun::start(&self.tracer, mode, &["--bench-comm", COMM], &log)?;
         let run = self.storm(name, ops, n, rate);
-        // SAFETY: kill() with the pid of our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let mut stats = None;
-        for l in stderr.lines() {
-            let l = l?;
-            if let Some(json) = l.strip_prefix(STATS_PREFIX) {
-                stats = Some(json.to_string());
-            }
-        }
-        let status = child.wait()?;
-        let _ = std::fs::remove_file(&log);
-        let run = run?;
-        match (status.success(), stats) {
-            (true, Some(json)) => {
-                let extra: StormStats = serde_json::from_str(&json)
-                    .with_context(|| format!("malformed tracer-stats line: {json}"))?;
-                Ok((run, parse_stats(&json)?, extra))
-            }
-            _ => bail!("tracer {} failed: {status}", mode.name),
-        }
+        let json = tracer.stop(mode);
+        let (run, json) = (run?, json?);
+        let extra: StormStats = serde_json::from_str(&json)
+            .with_context(|| format!("malformed tracer-stats line: {json}"))?;
+        Ok((run, parse_stats(&json)?, extra))
     }
 
     /// `n` storms under a peer tool: (the storm's run, lines it printed).

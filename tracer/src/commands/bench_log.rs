@@ -54,7 +54,7 @@ fn task(pid: u32, argv: Vec<String>) -> ProcTask {
     }
 }
 
-/// A log that is a valid header followed by `body`'s bytes.
+/// Writes a valid preamble and header holding `tasks` into `out`.
 fn log_with(out: &mut Vec<u8>, tasks: Vec<ProcTask>) -> Result<()> {
     LogWriter::new(&mut *out, &header(tasks)).context("writing a header")?;
     Ok(())
