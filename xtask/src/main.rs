@@ -87,6 +87,13 @@ enum Cmd {
         /// Minutes per kernel (boot and all tests) before QEMU is killed.
         #[arg(long, default_value_t = vm::TIMEOUT_MIN)]
         timeout_min: u64,
+        /// Run only the tests whose `binary::name` contains this (letters,
+        /// digits, `_` and `:`), e.g. `umh::sigkill` to chase a flaky test.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Run each chosen test this many times in the same boot.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
     },
 }
 
@@ -197,6 +204,8 @@ fn real_main() -> Result<()> {
             kernel,
             debug,
             timeout_min,
+            filter,
+            repeat,
             ..
         } => vm::vm_test(
             &tools,
@@ -204,6 +213,8 @@ fn real_main() -> Result<()> {
                 kernels: kernel,
                 release: !debug,
                 timeout: std::time::Duration::from_secs(timeout_min * 60),
+                filter,
+                repeat,
                 ..vm::Options::default()
             },
         )

@@ -62,22 +62,30 @@ while read -r bin; do
     fi
     $BB sed -n 's/: test$//p' /run/vm/list >/run/vm/names
     while read -r name; do
-        echo "@@tracer-vm begin $stem::$name"
-        $BB rm -f "$SKIP"
-        TRACER_SKIP_FILE=$SKIP $BB timeout "$TEST_TIMEOUT" \
-            "$bin" --exact "$name" --test-threads=1 >"$OUT" 2>&1 </dev/null
-        rc=$?
-        if [ "$rc" != 0 ]; then
-            [ "$rc" = 124 ] && echo "(timed out after $TEST_TIMEOUT s in the guest)" >>"$OUT"
-            echo "@@tracer-vm-result $stem::$name FAILED"
-            $BB tail -n "$OUTPUT_LINES" "$OUT" | while IFS= read -r l; do
-                echo "@@tracer-vm out $l"
-            done
-        elif [ -e "$SKIP" ]; then
-            echo "@@tracer-vm-result $stem::$name skip $($BB head -n 1 "$SKIP")"
-        else
-            echo "@@tracer-vm-result $stem::$name ok"
-        fi
+        case "$stem::$name" in
+        *"$FILTER"*) ;;
+        *) continue ;;
+        esac
+        run=0
+        while [ "$run" -lt "$REPEAT" ]; do
+            run=$((run + 1))
+            echo "@@tracer-vm begin $stem::$name"
+            $BB rm -f "$SKIP"
+            TRACER_SKIP_FILE=$SKIP $BB timeout "$TEST_TIMEOUT" \
+                "$bin" --exact "$name" --test-threads=1 >"$OUT" 2>&1 </dev/null
+            rc=$?
+            if [ "$rc" != 0 ]; then
+                [ "$rc" = 124 ] && echo "(timed out after $TEST_TIMEOUT s in the guest)" >>"$OUT"
+                echo "@@tracer-vm-result $stem::$name FAILED"
+                $BB tail -n "$OUTPUT_LINES" "$OUT" | while IFS= read -r l; do
+                    echo "@@tracer-vm out $l"
+                done
+            elif [ -e "$SKIP" ]; then
+                echo "@@tracer-vm-result $stem::$name skip $($BB head -n 1 "$SKIP")"
+            else
+                echo "@@tracer-vm-result $stem::$name ok"
+            fi
+        done
     done </run/vm/names
 done </.vm/tests
 echo "@@tracer-vm done"

@@ -78,6 +78,10 @@ pub struct Payload {
     pub data: Vec<PathBuf>,
     pub test_timeout_s: u64,
     pub output_lines: u32,
+    /// Only tests whose `binary::name` contains this (empty: all).
+    pub filter: String,
+    /// Runs of each test.
+    pub repeat: u32,
 }
 
 enum Node {
@@ -113,9 +117,11 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
     tree.data(
         "/.vm/config",
         format!(
-            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nTRACER={}\n",
+            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nFILTER={}\nREPEAT={}\nTRACER={}\n",
             payload.test_timeout_s,
             payload.output_lines,
+            payload.filter,
+            payload.repeat,
             payload
                 .extra
                 .first()

@@ -40,6 +40,10 @@ pub struct Options {
     pub timeout: Duration,
     /// Limit per test inside the guest.
     pub test_timeout: Duration,
+    /// Only tests whose `binary::name` contains this.
+    pub filter: Option<String>,
+    /// Runs of each chosen test.
+    pub repeat: u32,
 }
 
 impl Default for Options {
@@ -49,6 +53,8 @@ impl Default for Options {
             release: true,
             timeout: Duration::from_secs(TIMEOUT_MIN * 60),
             test_timeout: Duration::from_secs(300),
+            filter: None,
+            repeat: 1,
         }
     }
 }
@@ -104,6 +110,16 @@ pub fn list() -> Result<()> {
 }
 
 pub fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
+    if let Some(f) = &opts.filter {
+        // It goes into the guest's shell config as is.
+        if f.is_empty()
+            || !f
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
+            bail!("--filter {f:?}: use letters, digits, '_' and ':' only");
+        }
+    }
     crate::setup::ensure_vm_packages()?;
     let selected = kernels::select(&opts.kernels)?;
     let out_dir = crate::workspace_root().join("target/vm-test");
@@ -149,6 +165,8 @@ fn build_common_initramfs(tools: &Tools, opts: &Options, out_dir: &Path) -> Resu
             data: test_data()?,
             test_timeout_s: opts.test_timeout.as_secs(),
             output_lines: 60,
+            filter: opts.filter.clone().unwrap_or_default(),
+            repeat: opts.repeat,
         },
         &common,
     )?;
