@@ -93,6 +93,21 @@ impl EventKind {
         }
     }
 
+    /// The programs run in place of [`EventKind::program`] when the kernel
+    /// skipped it (and the rescues before them) for being mid-run on the
+    /// same CPU (tracer-ebpf `nesting.rs`); attached to the same
+    /// tracepoint, in this order, after it.
+    pub const fn rescue_programs(self) -> [&'static str; RESCUES] {
+        match self {
+            EventKind::Fork => ["task_newtask_rescue1", "task_newtask_rescue2"],
+            EventKind::Exec => ["sched_process_exec_rescue1", "sched_process_exec_rescue2"],
+            EventKind::Exit => ["sched_process_exit_rescue1", "sched_process_exit_rescue2"],
+            EventKind::SignalGenerate => ["signal_generate_rescue1", "signal_generate_rescue2"],
+            EventKind::SignalDeliver => ["signal_deliver_rescue1", "signal_deliver_rescue2"],
+            EventKind::Rename => ["task_rename_rescue1", "task_rename_rescue2"],
+        }
+    }
+
     /// The tracepoint, and name of the program, that emits this kind.
     pub const fn program(self) -> &'static str {
         match self {
@@ -126,6 +141,11 @@ const _: () = {
     }
     assert!(EventKind::COUNTERS <= u32::BITS);
 };
+
+/// Rescue programs per tracepoint (see [`EventKind::rescue_programs`]):
+/// each takes the runs skipped while every program before it is mid-run
+/// on the CPU, so a loss needs that many nested preemptions at once.
+pub const RESCUES: usize = 2;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]

@@ -1,7 +1,8 @@
 //! Names by which the loader finds the eBPF object's maps and read-only
 //! globals. aya finds both by symbol, so each eBPF static is named exactly
 //! as here (the loader's tests check the built object has every one).
-//! Programs are named by [`crate::EventKind::program`].
+//! Programs are named by [`crate::EventKind::program`] and
+//! [`crate::EventKind::rescue_programs`].
 
 use crate::MAX_RINGS;
 
@@ -14,6 +15,13 @@ pub const RINGS: [&str; MAX_RINGS] = [
 /// Records lost to a full ring buffer, per CPU, indexed by kind tag
 /// (`emit.rs`).
 pub const LOST: &str = "LOST";
+/// Per CPU, at `level * EventKind::COUNTERS + tag`: 1 while that kind's
+/// program at that rescue level (0 for the first) is mid-run on the CPU
+/// (`nesting.rs`).
+pub const BUSY: &str = "BUSY";
+/// Runs a rescue program made for its kind's skipped program, per CPU,
+/// indexed by kind tag (`nesting.rs`).
+pub const RESCUED: &str = "RESCUED";
 /// Thread groups that are user-mode helpers or their descendants
 /// (`helpers.rs`).
 pub const HELPER_TGIDS: &str = "HELPER_TGIDS";
@@ -32,7 +40,7 @@ pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
 pub const CPUS_PER_RING: &str = "CPUS_PER_RING";
 
 /// Every map the loader uses besides the rings.
-pub const MAPS: [&str; 2] = [LOST, HELPER_TGIDS];
+pub const MAPS: [&str; 4] = [LOST, BUSY, RESCUED, HELPER_TGIDS];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
 pub const GLOBALS: [&str; 5] = [OFFSETS, FILTER, FEATURES, WAKEUP_BYTES, CPUS_PER_RING];

@@ -7,6 +7,7 @@
 mod emit;
 mod helpers;
 mod kread;
+mod nesting;
 mod programs;
 mod task;
 

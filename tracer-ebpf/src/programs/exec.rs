@@ -2,7 +2,7 @@
 //! Runs in the exec'ing task after the new image is installed, so `p->mm`
 //! is the new address space and its argument block is readable.
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, ExecEvent, FILENAME_LEN};
 
 use crate::{
@@ -11,8 +11,17 @@ use crate::{
     task,
 };
 
-#[btf_tracepoint(function = "sched_process_exec")]
-pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+programs!(
+    "sched_process_exec",
+    EventKind::Exec,
+    sched_process_exec,
+    exec,
+    1 => sched_process_exec_rescue1,
+    2 => sched_process_exec_rescue2
+);
+
+#[inline(always)]
+fn exec(ctx: &BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::Exec);
     let p = Kptr::btf(ctx.arg(0));

@@ -1,7 +1,7 @@
 //! `sched_process_exit(struct task_struct *p, bool group_dead)`; before 6.16
 //! the tracepoint has no `group_dead` (the loader reads the arity from BTF).
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, ExitEvent, GROUP_DEAD_UNKNOWN};
 
 use crate::{
@@ -10,8 +10,17 @@ use crate::{
     task,
 };
 
-#[btf_tracepoint(function = "sched_process_exit")]
-pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+programs!(
+    "sched_process_exit",
+    EventKind::Exit,
+    sched_process_exit,
+    exit,
+    1 => sched_process_exit_rescue1,
+    2 => sched_process_exit_rescue2
+);
+
+#[inline(always)]
+fn exit(ctx: &BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::Exit);
     let p = Kptr::btf(ctx.arg(0));

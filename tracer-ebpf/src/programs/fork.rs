@@ -8,14 +8,23 @@
 //! fires inside `copy_process()` for every new task, with `current` as the
 //! creator, before the child can run: every task is seen once, in order.
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::programs::BtfTracePointContext;
 use aya_log_ebpf::warn;
 use tracer_common::{EventKind, ForkEvent};
 
 use crate::{emit, helpers, kread, kread::Kptr, task};
 
-#[btf_tracepoint(function = "task_newtask")]
-pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
+programs!(
+    "task_newtask",
+    EventKind::Fork,
+    task_newtask,
+    new_task,
+    1 => task_newtask_rescue1,
+    2 => task_newtask_rescue2
+);
+
+#[inline(always)]
+fn new_task(ctx: &BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::Fork);
     let child = Kptr::btf(ctx.arg(0));
@@ -34,7 +43,7 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     if marked.is_err() {
         // tests/umh.rs looks for this text.
         warn!(
-            &ctx,
+            ctx,
             "helper lineage map full: signals to helper {} may be dropped by the default filter",
             child_tgid
         );

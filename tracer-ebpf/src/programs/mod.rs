@@ -1,6 +1,30 @@
-//! One program per tracepoint. All are `tp_btf` programs: they need no
-//! tracefs and receive the tracepoint's raw arguments (typed pointers),
-//! which keeps them independent of the classic tracepoint record layouts.
+//! One program per tracepoint, and its rescue twin (see `nesting`). All
+//! are `tp_btf` programs: they need no tracefs and receive the
+//! tracepoint's raw arguments (typed pointers), which keeps them
+//! independent of the classic tracepoint record layouts.
+
+/// Defines a tracepoint's program and its rescues around one body,
+/// `$body(&ctx) -> i32`, named as `EventKind::program` and
+/// `EventKind::rescue_programs`. (`tt` fragments reach the attribute macro
+/// as plain tokens.)
+macro_rules! programs {
+    ($tracepoint:tt, $kind:expr, $first:ident, $body:ident, $($level:literal => $rescue:ident),+) => {
+        #[aya_ebpf::macros::btf_tracepoint(function = $tracepoint)]
+        pub fn $first(ctx: aya_ebpf::programs::BtfTracePointContext) -> i32 {
+            crate::nesting::first($kind, || $body(&ctx))
+        }
+
+        $(
+            #[aya_ebpf::macros::btf_tracepoint(function = $tracepoint)]
+            pub fn $rescue(ctx: aya_ebpf::programs::BtfTracePointContext) -> i32 {
+                crate::nesting::rescue($kind, $level, || $body(&ctx))
+            }
+        )+
+    };
+}
+
+// The invocations name every rescue level.
+const _: () = assert!(tracer_common::RESCUES == 2);
 
 mod exec;
 mod exit;

@@ -3,7 +3,7 @@
 //! before the new name is copied in. The rename every exec does is skipped:
 //! the exec event already carries the new name.
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, KernelOffsets, RenameEvent};
 
 use crate::{
@@ -12,8 +12,17 @@ use crate::{
     task,
 };
 
-#[btf_tracepoint(function = "task_rename")]
-pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
+programs!(
+    "task_rename",
+    EventKind::Rename,
+    task_rename,
+    rename,
+    1 => task_rename_rescue1,
+    2 => task_rename_rescue2
+);
+
+#[inline(always)]
+fn rename(ctx: &BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::Rename);
     let t = Kptr::btf(ctx.arg(0));

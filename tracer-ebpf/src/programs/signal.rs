@@ -1,7 +1,7 @@
 //! Signals: generation (in the sender's context) and delivery (in the
 //! target's `get_signal()`, so never for a pure kernel thread).
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE};
 
 use crate::{
@@ -29,10 +29,19 @@ fn siginfo(info: Kptr) -> (i32, i32) {
     }
 }
 
+programs!(
+    "signal_generate",
+    EventKind::SignalGenerate,
+    signal_generate,
+    generate,
+    1 => signal_generate_rescue1,
+    2 => signal_generate_rescue2
+);
+
 /// `signal_generate(int sig, struct kernel_siginfo *info,
 ///                  struct task_struct *task, int group, int result)`.
-#[btf_tracepoint(function = "signal_generate")]
-pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
+#[inline(always)]
+fn generate(ctx: &BtfTracePointContext) -> i32 {
     let sig: i32 = ctx.arg(0);
     let info: *const u8 = ctx.arg(1);
     let target = Kptr::btf(ctx.arg(2));
@@ -74,9 +83,18 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     0
 }
 
+programs!(
+    "signal_deliver",
+    EventKind::SignalDeliver,
+    signal_deliver,
+    deliver,
+    1 => signal_deliver_rescue1,
+    2 => signal_deliver_rescue2
+);
+
 /// `signal_deliver(int sig, struct kernel_siginfo *info, struct k_sigaction *ka)`.
-#[btf_tracepoint(function = "signal_deliver")]
-pub fn signal_deliver(ctx: BtfTracePointContext) -> i32 {
+#[inline(always)]
+fn deliver(ctx: &BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::SignalDeliver);
     let sig: i32 = ctx.arg(0);

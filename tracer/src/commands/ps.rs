@@ -11,6 +11,7 @@ use crate::{
     kernel::session::{self, Flow, SessionOptions, Sink},
     model::{
         classify::Kind,
+        counts::LossCause,
         decode::decode,
         flags,
         procfs::Procfs,
@@ -89,7 +90,13 @@ impl Sink for Merge {
         Ok(Flow::Continue)
     }
 
-    fn lost(&mut self, _kind: EventKind, _count: u64, _boot_ns: u64) -> Result<()> {
+    fn lost(
+        &mut self,
+        _kind: EventKind,
+        _count: u64,
+        _boot_ns: u64,
+        _cause: LossCause,
+    ) -> Result<()> {
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use crate::{
         reader::Item,
         writer::{self, LogWriter},
     },
-    model::{clock, procfs},
+    model::{clock, counts::LossCause, procfs},
 };
 
 /// How often a recording is synced to disk (fdatasync): a power loss costs
@@ -90,8 +90,17 @@ impl Sink for Recorder {
         }
     }
 
-    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()> {
+    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()> {
         self.lost = self.lost.saturating_add(count);
+        // The log keeps only the count; the progress line shows it, and an
+        // unexpected cause is said once here.
+        if cause == LossCause::Skipped {
+            crate::say!(
+                "\ntracer: warning: {count} {} events lost {}",
+                kind.name(),
+                cause.explain()
+            );
+        }
         match self.log.lost(kind.tag(), count, boot_ns) {
             Ok(true) => Ok(()),
             Ok(false) => {

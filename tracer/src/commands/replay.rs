@@ -12,7 +12,7 @@ use crate::{
         self,
         reader::{Damage, DamagedInput, Item},
     },
-    model::counts::Counts,
+    model::counts::{Counts, LossCause},
     output::{self, Format},
     pipeline::{filter::TraceFilter, LostNotices, Pipeline},
 };
@@ -50,7 +50,7 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost: LostNotices) 
                 boot_ns,
             }) => {
                 counts.count_lost(tag, count);
-                pipeline.lost(tag, count, boot_ns);
+                pipeline.lost(tag, count, boot_ns, LossCause::Unknown);
             }
             Ok(Item::End { .. }) => clean_end = true,
             Err(damage) => {

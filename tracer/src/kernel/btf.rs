@@ -210,6 +210,12 @@ impl<'a> Btf<'a> {
         Ok(total)
     }
 
+    /// Whether the kernel has a function named `name` (a global one: BTF
+    /// lists no static function that was inlined away).
+    pub fn has_function(&self, name: &str) -> bool {
+        self.find(name, KIND_FUNC).is_ok()
+    }
+
     /// The type id a tp_btf program names to attach to `tracepoint`: its
     /// `btf_trace_<name>` typedef.
     pub fn tracepoint_type_id(&self, tracepoint: &str) -> Result<u32, BtfError> {

@@ -31,7 +31,7 @@ use std::{collections::VecDeque, time::Duration};
 use anyhow::Result;
 use tracer_common::{EventKind, Header};
 
-use crate::kernel::session::Flow;
+use crate::{kernel::session::Flow, model::counts::LossCause};
 
 /// How long after its time a record may still be committed and keep its
 /// place: the bound on the ordering guarantee (README, "Order"). It needs
@@ -50,6 +50,7 @@ pub enum Item<'a> {
     Record(&'a [u8]),
     /// `count` records of `kind` were lost in the kernel, noticed at `boot_ns`.
     Lost {
+        cause: LossCause,
         kind: EventKind,
         count: u64,
         boot_ns: u64,
@@ -142,7 +143,7 @@ impl Queue {
 pub struct Merge {
     queues: Vec<Queue>,
     /// Loss notices, in the order (and so the time) they were taken.
-    lost: VecDeque<(u64, EventKind, u64)>,
+    lost: VecDeque<(u64, EventKind, u64, LossCause)>,
     /// Records with a time at or before this may go.
     cutoff: u64,
     /// Time of the last record released.
@@ -174,15 +175,15 @@ impl Merge {
     }
 
     /// A loss noticed at `boot_ns`.
-    pub fn push_lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) {
-        self.lost.push_back((boot_ns, kind, count));
+    pub fn push_lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) {
+        self.lost.push_back((boot_ns, kind, count, cause));
     }
 
     /// Takes every loss notice not yet released, oldest first.
-    pub fn take_lost(&mut self) -> Vec<(EventKind, u64, u64)> {
+    pub fn take_lost(&mut self) -> Vec<(EventKind, u64, u64, LossCause)> {
         self.lost
             .drain(..)
-            .map(|(boot_ns, kind, count)| (kind, count, boot_ns))
+            .map(|(boot_ns, kind, count, cause)| (kind, count, boot_ns, cause))
             .collect()
     }
 
@@ -243,12 +244,13 @@ impl Merge {
                 _ => false,
             };
             if lost_first {
-                let (boot_ns, kind, count) = *self.lost.front().expect("checked");
+                let (boot_ns, kind, count, cause) = *self.lost.front().expect("checked");
                 if boot_ns > cutoff {
                     break;
                 }
                 self.lost.pop_front();
                 if out(Item::Lost {
+                    cause,
                     kind,
                     count,
                     boot_ns,
@@ -367,7 +369,7 @@ mod tests {
     fn losses_go_in_time_order_with_the_records() {
         let mut m = Merge::new(1);
         m.push(0, &rec(0, 10));
-        m.push_lost(EventKind::Exec, 3, 15);
+        m.push_lost(EventKind::Exec, 3, 15, LossCause::RingFull);
         m.push(0, &rec(0, 20));
         let mut got = Vec::new();
         m.release_all(|item| {

@@ -88,6 +88,10 @@ const RETURN_0: [Insn; 2] = [insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)
 /// What the probes found, and what each fallback means for a person.
 pub struct Probed {
     pub features: KernelFeatures,
+    /// The kernel skips a program's run on a CPU where that program is
+    /// mid-run (6.1+, `bpf_prog_inc_misses_counter`), so the rescue
+    /// programs are needed; older kernels run it nested.
+    pub skips_nested_runs: bool,
     /// One line per fallback taken, for `tracer features` and `--verbose`.
     pub notes: Vec<String>,
 }
@@ -129,7 +133,22 @@ pub fn probe(btf: &Btf<'_>, siginfo_errno: u32) -> Probed {
             ));
         }
     }
-    Probed { features, notes }
+    // The function came with the check (as `inc_misses_counter`'s export
+    // for raw tracepoints), so naming one names the other.
+    let skips_nested_runs = btf.has_function("bpf_prog_inc_misses_counter");
+    if skips_nested_runs {
+        notes.push(
+            "the kernel skips a program's run on a CPU where the program is mid-run \
+             (interrupted, or preempted where tracepoints are preemptible): a rescue \
+             program per tracepoint takes those runs"
+                .into(),
+        );
+    }
+    Probed {
+        features,
+        skips_nested_runs,
+        notes,
+    }
 }
 
 /// Loads `insns` as a tp_btf program on `tracepoint`; `Err` carries the

@@ -25,7 +25,7 @@ use crate::{
     },
     model::{
         clock::{self, WallClock},
-        counts::Counts,
+        counts::{Counts, LossCause},
         procfs::{self, ProcTask, Procfs},
         snapshot,
         tasks::TaskTable,
@@ -109,7 +109,7 @@ pub trait Sink {
     /// One ring-buffer record, bytes as the kernel wrote them.
     fn record(&mut self, raw: &[u8]) -> Result<Flow>;
     /// `count` more records of `kind` were lost in the kernel.
-    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()>;
+    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()>;
     /// End of a batch: flush buffered output.
     fn flush(&mut self) -> Result<Flow>;
     /// Once a second.
@@ -136,8 +136,10 @@ struct Live {
     storm: Option<StormCount>,
     logs: Option<AsyncFd<KernelLogger>>,
     counts: Counts,
-    /// Loss totals already passed to the sink, by kind tag.
+    /// Loss totals already passed to the sink, by kind tag: to full rings,
+    /// and to skipped runs.
     reported: [u64; EventKind::COUNTERS as usize],
+    reported_skipped: [u64; EventKind::COUNTERS as usize],
     stops: Stops,
 }
 
@@ -261,6 +263,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         logs,
         counts: Counts::default(),
         reported: [0; EventKind::COUNTERS as usize],
+        reported_skipped: [0; EventKind::COUNTERS as usize],
         stops,
     };
     Ok((live, start))
@@ -270,13 +273,23 @@ impl Live {
     /// Queues new kernel loss counts for the sink, in time order with the
     /// records.
     fn check_lost(&mut self) -> Result<()> {
-        for (kind, total) in self.session.lost()? {
-            let i = usize::from(kind.tag());
-            let delta = total.saturating_sub(self.reported[i]);
-            if delta > 0 {
-                self.reported[i] = total;
-                self.counts.lost[i] = total;
-                self.merge.push_lost(kind, delta, clock::boottime_ns());
+        let now = clock::boottime_ns();
+        for (cause, totals) in [
+            (LossCause::RingFull, self.session.lost()?),
+            (LossCause::Skipped, self.session.skipped()?),
+        ] {
+            for (kind, total) in totals {
+                let i = usize::from(kind.tag());
+                let reported = match cause {
+                    LossCause::Skipped => &mut self.reported_skipped[i],
+                    _ => &mut self.reported[i],
+                };
+                let delta = total.saturating_sub(*reported);
+                if delta > 0 {
+                    *reported = total;
+                    self.counts.count_lost(kind.tag(), delta);
+                    self.merge.push_lost(kind, delta, now, cause);
+                }
             }
         }
         Ok(())
@@ -309,11 +322,12 @@ impl Live {
                 sink.record(raw)
             }
             Item::Lost {
+                cause,
                 kind,
                 count,
                 boot_ns,
             } => {
-                sink.lost(kind, count, boot_ns)?;
+                sink.lost(kind, count, boot_ns, cause)?;
                 Ok(Flow::Continue)
             }
         };
@@ -384,8 +398,8 @@ impl Live {
         } else {
             // The sink takes no more records, but still hears of losses.
             self.check_lost()?;
-            for (kind, count, boot_ns) in self.merge.take_lost() {
-                sink.lost(kind, count, boot_ns)?;
+            for (kind, count, boot_ns, cause) in self.merge.take_lost() {
+                sink.lost(kind, count, boot_ns, cause)?;
             }
         }
         if bench_stats {
@@ -403,10 +417,12 @@ pub async fn run<S: Sink>(
     let (mut live, start) = attach(&opts)?;
     let mut sink = make_sink(start)?;
     if opts.announce {
-        crate::say!(
-            "tracer: attached {} programs; Ctrl-C to stop",
-            live.session.program_count()
-        );
+        let (programs, rescues) = live.session.program_count();
+        let rescues = match rescues {
+            0 => String::new(),
+            n => format!(" (and {n} rescues)"),
+        };
+        crate::say!("tracer: attached {programs} programs{rescues}; Ctrl-C to stop");
     }
     let ended = live.serve(&mut sink, opts.duration).await?;
     let counts = live.finish(&mut sink, &ended, opts.bench_stats)?;
@@ -422,6 +438,10 @@ fn stats(live: &Live, counts: &Counts) -> String {
     // SAFETY: a valid, writable rusage.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    let mut rescued = [0; EventKind::COUNTERS as usize];
+    for kind in EventKind::ALL {
+        rescued[usize::from(kind.tag())] = session.rescued(kind).unwrap_or(0);
+    }
     let programs: serde_json::Map<String, serde_json::Value> = session
         .program_stats()
         .iter()
@@ -436,6 +456,8 @@ fn stats(live: &Live, counts: &Counts) -> String {
         "late": live.merge.late(),
         "lost_by_kind": by_kind(&counts.lost),
         "storm": live.storm.as_ref().map(|s| by_kind(&s.by_kind)),
+        "skipped_by_kind": by_kind(&live.reported_skipped),
+        "rescued_by_kind": by_kind(&rescued),
         "programs": programs,
     })
     .to_string()

@@ -2,6 +2,33 @@
 
 use tracer_common::{EventKind, Header};
 
+/// Why the kernel did not deliver records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossCause {
+    /// Their ring buffer was full.
+    RingFull,
+    /// The kernel skipped the program's run (nested in a run of it on the
+    /// same CPU) and no rescue program took it.
+    Skipped,
+    /// Not known: a log keeps only the count.
+    Unknown,
+}
+
+impl LossCause {
+    /// Why, and what helps, for a warning.
+    pub fn explain(self) -> &'static str {
+        match self {
+            LossCause::RingFull => {
+                "(ring buffer full); a larger --ring-buffer-size or a filter helps"
+            }
+            LossCause::Skipped => {
+                "(the kernel skipped a program's run nested in another on the same CPU)"
+            }
+            LossCause::Unknown => "in the kernel",
+        }
+    }
+}
+
 /// Counts per kind tag of records seen, for summaries.
 #[derive(Default, Clone)]
 pub struct Counts {

@@ -15,7 +15,11 @@ use tracer_common::EventKind;
 
 use crate::{
     kernel::session::{Flow, Sink},
-    model::{counts::Counts, decode::decode, tasks::TaskTable},
+    model::{
+        counts::{Counts, LossCause},
+        decode::decode,
+        tasks::TaskTable,
+    },
     output::Formatter,
 };
 
@@ -91,7 +95,7 @@ impl<W: Write> Pipeline<W> {
     }
 
     /// `count` records of kind `tag` were lost in the kernel.
-    pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64) {
+    pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64, cause: LossCause) {
         let kind = EventKind::from_tag(tag);
         if self.lost == LostNotices::Inline
             && self.formatter.lost(&mut self.buf, kind, count, boot_ns)
@@ -99,9 +103,9 @@ impl<W: Write> Pipeline<W> {
             return;
         }
         crate::say!(
-            "tracer: warning: {count} {} events lost (ring buffer full); \
-             a larger --ring-buffer-size or a filter helps",
-            kind.map_or("unknown", EventKind::name)
+            "tracer: warning: {count} {} events lost {}",
+            kind.map_or("unknown", EventKind::name),
+            cause.explain()
         );
     }
 
@@ -151,8 +155,8 @@ impl<W: Write> Sink for Pipeline<W> {
         Ok(self.flush_if_full())
     }
 
-    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) -> Result<()> {
-        Pipeline::lost(self, kind.tag(), count, boot_ns);
+    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()> {
+        Pipeline::lost(self, kind.tag(), count, boot_ns, cause);
         Ok(())
     }
 
