@@ -3,8 +3,9 @@
 use core::mem::{offset_of, size_of};
 
 /// Bumped whenever any layout below changes. 2: exec records say what the
-/// kernel had (argc, argument bytes) and whether the path was cut.
-pub const FORMAT_VERSION: u16 = 2;
+/// kernel had (argc, argument bytes) and whether the path was cut. 3: the
+/// helper-request record (kind 7); the other layouts are format 2's.
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format userspace still decodes (logs of earlier releases).
 pub const OLDEST_FORMAT: u16 = 1;
 
@@ -30,18 +31,22 @@ pub enum EventKind {
     SignalGenerate = 4,
     SignalDeliver = 5,
     Rename = 6,
+    /// A kworker starts a user-mode helper request: who queued it, when,
+    /// and what the kernel asked to run.
+    HelperRequest = 7,
 }
 
 impl EventKind {
     /// Every kind, in tag order: the one list of kinds. [`EventKind::from_tag`]
     /// and [`EventKind::COUNTERS`] are derived from it.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::Fork,
         EventKind::Exec,
         EventKind::Exit,
         EventKind::SignalGenerate,
         EventKind::SignalDeliver,
         EventKind::Rename,
+        EventKind::HelperRequest,
     ];
 
     /// Entries of the per-CPU loss counter: one per tag up to the largest,
@@ -90,6 +95,7 @@ impl EventKind {
             EventKind::SignalGenerate => "signal_generate",
             EventKind::SignalDeliver => "signal_deliver",
             EventKind::Rename => "rename",
+            EventKind::HelperRequest => "helper_request",
         }
     }
 
@@ -105,6 +111,10 @@ impl EventKind {
             EventKind::SignalGenerate => ["signal_generate_rescue1", "signal_generate_rescue2"],
             EventKind::SignalDeliver => ["signal_deliver_rescue1", "signal_deliver_rescue2"],
             EventKind::Rename => ["task_rename_rescue1", "task_rename_rescue2"],
+            EventKind::HelperRequest => [
+                "workqueue_execute_start_rescue1",
+                "workqueue_execute_start_rescue2",
+            ],
         }
     }
 
@@ -117,6 +127,7 @@ impl EventKind {
             EventKind::SignalGenerate => "signal_generate",
             EventKind::SignalDeliver => "signal_deliver",
             EventKind::Rename => "task_rename",
+            EventKind::HelperRequest => "workqueue_execute_start",
         }
     }
 }
@@ -351,6 +362,39 @@ pub struct RenameEvent {
     pub new_comm: [u8; COMM_LEN],
 }
 
+/// `subprocess_info.wait` bits (include/linux/umh.h): whether the kernel
+/// waits for the helper's exec or its exit.
+pub const UMH_WAIT_EXEC: u32 = 0x01;
+pub const UMH_WAIT_PROC: u32 = 0x02;
+
+/// A user-mode helper request, as a kworker starts it
+/// (`workqueue_execute_start` of `call_usermodehelper_exec_work`). The
+/// helper is the next task this kworker makes; userspace joins them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct HelperRequestEvent {
+    pub header: Header,
+    /// The task that queued the request (`current` at
+    /// `workqueue_queue_work`); all zero when the queueing was not seen.
+    pub requester: TaskInfo,
+    /// The kworker running the request (`current`).
+    pub kworker: TaskInfo,
+    /// Boot-clock ns of the queueing, 0 when not seen.
+    pub queued_ns: u64,
+    /// When the requester is itself a workqueue worker: the function of the
+    /// work item it was running (a kernel text address), else 0.
+    pub requester_func: u64,
+    /// `subprocess_info.wait`: the `UMH_WAIT_*` bits.
+    pub wait: u32,
+    /// Bytes of `path` in use, NUL excluded.
+    pub path_len: u16,
+    /// 1 when the path was longer than `path` holds.
+    pub path_truncated: u8,
+    pub _pad: u8,
+    /// `subprocess_info.path`: the program the kernel asked to run.
+    pub path: [u8; FILENAME_LEN],
+}
+
 // The layouts are the format: pin them so a change cannot go unnoticed.
 const _: () = {
     assert!(size_of::<Header>() == 16);
@@ -372,6 +416,8 @@ const _: () = {
     assert!(offset_of!(SignalGenerateEvent, sig) == 112);
     assert!(size_of::<SignalDeliverEvent>() == 96);
     assert!(size_of::<RenameEvent>() == 80);
+    assert!(size_of::<HelperRequestEvent>() == 392);
+    assert!(offset_of!(HelperRequestEvent, path) == 136);
     // The ring buffer aligns records to 8 bytes.
     assert!(size_of::<ExecEvent>().is_multiple_of(8));
 };
@@ -395,6 +441,7 @@ unsafe impl Plain for ExitEvent {}
 unsafe impl Plain for SignalGenerateEvent {}
 unsafe impl Plain for SignalDeliverEvent {}
 unsafe impl Plain for RenameEvent {}
+unsafe impl Plain for HelperRequestEvent {}
 
 /// A ring-buffer record: a [`Header`] then a fixed body, one type per
 /// [`EventKind`]. The kernel side reserves and heads a record by its type
@@ -446,6 +493,7 @@ impl EventKind {
     pub const fn record_size_in(self, version: u16) -> Option<usize> {
         match (version, self) {
             (1, EventKind::Exec) => Some(size_of::<ExecEventV1>()),
+            (1 | 2, EventKind::HelperRequest) => None,
             (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size()),
             _ => None,
         }
@@ -459,6 +507,7 @@ records! {
     SignalGenerate => SignalGenerateEvent,
     SignalDeliver => SignalDeliverEvent,
     Rename => RenameEvent,
+    HelperRequest => HelperRequestEvent,
 }
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -482,10 +531,10 @@ mod tests {
             assert_eq!(kind.tag(), kind as u16);
         }
         assert_eq!(EventKind::from_tag(0), None);
-        assert_eq!(EventKind::from_tag(7), None);
+        assert_eq!(EventKind::from_tag(8), None);
         assert_eq!(EventKind::from_tag(u16::MAX), None);
-        // The loss counter map's size: tags 1..=6 and an unused slot 0.
-        assert_eq!(EventKind::COUNTERS, 7);
+        // The loss counter map's size: tags 1..=7 and an unused slot 0.
+        assert_eq!(EventKind::COUNTERS, 8);
     }
 
     #[test]

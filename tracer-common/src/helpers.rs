@@ -10,3 +10,7 @@ pub const HELPER_MAP_ENTRIES: u32 = 16384;
 pub const HELPER_MARK: u32 = 1;
 /// ... or a descendant of one.
 pub const HELPER_CHILD_MARK: u32 = 2;
+
+/// Capacity of the kernel's map of helper requests queued and not yet
+/// started: each lives from `queue_work` to a kworker picking it up.
+pub const HELPER_QUEUE_ENTRIES: u32 = 1024;

@@ -25,6 +25,13 @@ pub const RESCUED: &str = "RESCUED";
 /// Thread groups that are user-mode helpers or their descendants
 /// (`helpers.rs`).
 pub const HELPER_TGIDS: &str = "HELPER_TGIDS";
+/// Helper requests queued and not yet started, by work item address
+/// (`requests.rs`).
+pub const HELPER_QUEUE: &str = "HELPER_QUEUE";
+/// The program on `workqueue_queue_work` that notes who queued each helper
+/// request; [`crate::EventKind::HelperRequest`]'s record is emitted when
+/// a kworker starts it (`programs/helper_request.rs`).
+pub const HELPER_QUEUE_PROGRAM: &str = "workqueue_queue_work";
 
 /// The running kernel's [`crate::KernelOffsets`] (`kread.rs`).
 pub const OFFSETS: &str = "OFFSETS";
@@ -38,12 +45,22 @@ pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
 /// CPUs per ring: a program on CPU `c` reserves in ring
 /// `c / CPUS_PER_RING` (`emit.rs`).
 pub const CPUS_PER_RING: &str = "CPUS_PER_RING";
+/// Address of `call_usermodehelper_exec_work`, from /proc/kallsyms: the
+/// work function of every helper request (`requests.rs`).
+pub const UMH_WORK_FN: &str = "UMH_WORK_FN";
 
 /// Every map the loader uses besides the rings.
-pub const MAPS: [&str; 4] = [LOST, BUSY, RESCUED, HELPER_TGIDS];
+pub const MAPS: [&str; 5] = [LOST, BUSY, RESCUED, HELPER_TGIDS, HELPER_QUEUE];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
-pub const GLOBALS: [&str; 5] = [OFFSETS, FILTER, FEATURES, WAKEUP_BYTES, CPUS_PER_RING];
+pub const GLOBALS: [&str; 6] = [
+    OFFSETS,
+    FILTER,
+    FEATURES,
+    WAKEUP_BYTES,
+    CPUS_PER_RING,
+    UMH_WORK_FN,
+];
 
 // Ring names are distinct and numbered in order.
 const _: () = {

@@ -40,6 +40,19 @@ pub struct KernelOffsets {
     /// Bit offset of the `task_struct.in_execve` bitfield, or
     /// [`KernelOffsets::ABSENT`].
     pub task_in_execve_bit: u32,
+    /// `work_struct.func`.
+    pub work_func: u32,
+    /// `subprocess_info.work`, `.path` and `.wait`: a helper request.
+    pub umh_work: u32,
+    pub umh_path: u32,
+    pub umh_wait: u32,
+    /// Where a kthread keeps its `struct kthread` (`task_struct.worker_private`
+    /// since 5.17, `set_child_tid` before), then `kthread.data` and
+    /// `worker.current_func`: what work a kworker runs. Each may be
+    /// [`KernelOffsets::ABSENT`].
+    pub task_kthread: u32,
+    pub kthread_data: u32,
+    pub worker_current_func: u32,
 }
 
 impl KernelOffsets {
@@ -68,10 +81,17 @@ impl KernelOffsets {
         task_real_cred: 0,
         cred_uid: 0,
         task_in_execve_bit: KernelOffsets::ABSENT,
+        work_func: 0,
+        umh_work: 0,
+        umh_path: 0,
+        umh_wait: 0,
+        task_kthread: KernelOffsets::ABSENT,
+        kthread_data: KernelOffsets::ABSENT,
+        worker_current_func: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 20 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 27 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

@@ -8,6 +8,9 @@
 pub const PF_EXITING: u32 = 0x4;
 pub const PF_IO_WORKER: u32 = 0x10;
 pub const PF_WQ_WORKER: u32 = 0x20;
+/// Set on a task while it dumps core (and on the helper request it queues
+/// for a `core_pattern` pipe).
+pub const PF_DUMPCORE: u32 = 0x200;
 pub const PF_USER_WORKER: u32 = 0x4000;
 pub const PF_KTHREAD: u32 = 0x0020_0000;
 

@@ -9,6 +9,7 @@ mod helpers;
 mod kread;
 mod nesting;
 mod programs;
+mod requests;
 mod task;
 
 #[cfg(not(test))]

@@ -116,8 +116,9 @@ pub struct FilterArgs {
     /// signals to kernel-side tasks are shown; the rest are dropped in kernel).
     #[arg(long)]
     all_signals: bool,
-    /// The user-mode helper story: helper spawns, execs, children, signals
-    /// and deaths (same as --kind umh,umh_child --event fork,exec,exit,signal).
+    /// The user-mode helper story: helper requests, spawns, execs, children,
+    /// signals and deaths (same as --kind umh,umh_child --event
+    /// helper_request,fork,exec,exit,signal).
     #[arg(long, conflicts_with_all = ["kind", "event"])]
     umh: bool,
 }
@@ -125,7 +126,7 @@ pub struct FilterArgs {
 impl FilterArgs {
     fn into_filter(self) -> TraceFilter {
         let (kinds, events) = if self.umh {
-            let events = ["fork", "exec", "exit", "signal"]
+            let events = ["helper_request", "fork", "exec", "exit", "signal"]
                 .iter()
                 .map(|e| e.parse().expect("known event names"))
                 .collect();

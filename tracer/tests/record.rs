@@ -9,7 +9,7 @@ use std::{
     fs,
     os::unix::fs::MetadataExt as _,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -26,44 +26,6 @@ fn boottime_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Starts `tracer record` and waits until it is attached.
-fn start_recording(path: &Path, extra: &[&str]) -> Child {
-    let mut child = Command::new(tracer_exe())
-        .arg("record")
-        .arg("-o")
-        .arg(path)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning tracer record");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("record attached");
-    assert!(line.contains("attached"), "{line}");
-    // Keep draining stderr so the recorder never blocks on it.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    child
-}
-
-fn stop(mut child: Child) {
-    // SAFETY: kill() with a pid we own.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert!(status.success(), "record exited with {status}");
-}
-
 fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON ({e}): {l}")))
@@ -76,14 +38,23 @@ fn json_lines(text: &str) -> Vec<Value> {
 fn untimed(v: &Value) -> Value {
     let mut v = v.clone();
     let o = v.as_object_mut().unwrap();
-    // Derived from the timestamps too.
-    for key in ["time", "boot_ns", "lifetime_ns"] {
+    // Derived from the timestamps too. A helper's queueing is timed by each
+    // session's own program, so live and recorded times differ slightly.
+    for key in ["time", "boot_ns", "lifetime_ns", "queued_ns"] {
         o.remove(key);
+    }
+    if let Some(h) = o.get_mut("helper").and_then(Value::as_object_mut) {
+        h.remove("queued_ns");
+        h.remove("waited_ns");
     }
     if let Some(Value::String(d)) = o.get_mut("diagnosis") {
         if let Some(i) = d.find(" after ") {
             d.truncate(i);
         }
+    }
+    // The failed-exec inference is made live only.
+    if let Some(h) = o.get_mut("helper").and_then(Value::as_object_mut) {
+        h.remove("exec_error_inferred");
     }
     if let Some(k) = o.get_mut("killed_by").and_then(Value::as_object_mut) {
         k.remove("time");
@@ -119,7 +90,7 @@ fn replay_equals_live_and_report_counts_match() {
     }
     let to = boottime_ns();
     std::thread::sleep(Duration::from_millis(200));
-    stop(recorder);
+    stop_recording(recorder);
     let (live_events, _) = live.stop();
 
     let (code, out, err) = run_tracer(&[
@@ -251,7 +222,7 @@ fn a_cut_log_replays_up_to_the_damage() {
         Command::new("/bin/true").status().unwrap();
     }
     std::thread::sleep(Duration::from_millis(200));
-    stop(recorder);
+    stop_recording(recorder);
     let full = fs::read(&log).unwrap();
     let (code, whole, _) = run_tracer(&["export", log.to_str().unwrap()]);
     assert_eq!(code, 0);

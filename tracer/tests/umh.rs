@@ -62,7 +62,8 @@ fn killed_core_dump_helper_is_diagnosed() {
     assert_eq!(u64_of(killer, "tgid"), me(), "{exit}");
     let sender = field(&sig, "sender");
     let prefix = format!(
-        "umh {helper_pid} {helper} killed by SIGKILL from {} ({}) uid=0 after ",
+        "umh {helper_pid} {helper} for {crasher_pid} (sh, dumping core) killed by SIGKILL \
+         from {} ({}) uid=0 after ",
         sender["pid"],
         str_of(sender, "comm")
     );
@@ -85,6 +86,7 @@ fn killed_core_dump_helper_is_diagnosed() {
     assert!(
         events.iter().all(|v| v["kind"] == "umh"
             || v["kind"] == "umh_child"
+            || is(v, "helper_request")
             || v.get("creator")
                 .or(v.get("sender"))
                 .is_some_and(|o| o["kind"] == "umh" || o["kind"] == "umh_child")),

@@ -29,6 +29,7 @@ const _: () = assert!(tracer_common::RESCUES == 2);
 mod exec;
 mod exit;
 mod fork;
+mod helper_request;
 mod rename;
 mod signal;
 

@@ -24,7 +24,7 @@ use aya::{
 };
 use tracer_common::{names, EventKind, KernelFeatures, KernelFilter};
 
-use crate::kernel::{btf, offsets, privileges, probe, rings::RingPlan, verifier};
+use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, verifier};
 pub use crate::model::event::Missing;
 
 /// The object built from `tracer-ebpf` by build.rs.
@@ -77,6 +77,9 @@ pub struct Session {
     loaded: Vec<&'static str>,
     /// Rescue programs loaded, attached after `loaded`.
     rescues: Vec<&'static str>,
+    /// Programs that emit nothing themselves but feed one that does (the
+    /// helper requester side, `workqueue_queue_work`).
+    companions: Vec<&'static str>,
     /// Runs the rescues did, per CPU, by kind tag.
     rescued: PerCpuArray<MapData, u64>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
@@ -179,13 +182,20 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     privileges::check()?;
     let memlock = raise_memlock();
     let data = read_kernel_btf(opts.btf_path)?;
-    let (offsets, probed) = btf::Btf::parse(&data)
+    let (offsets, probed, umh_work_fn) = btf::Btf::parse(&data)
         .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
         .and_then(|btf| {
             let offsets = offsets::resolve(&btf)?;
             let probed = probe::probe(&btf, offsets.siginfo_errno);
-            Ok((offsets, probed))
+            let kallsyms = crate::model::kallsyms::Kallsyms::running();
+            let umh = requests::work_fn(&btf, &offsets, &kallsyms);
+            Ok((offsets, probed, umh))
         })?;
+    // Without the work function's address, helpers are still traced; only
+    // whom they ran for is not.
+    if let Err(why) = &umh_work_fn {
+        crate::say!("tracer: note: helpers are traced without their requesters: {why}");
+    }
     let features = KernelFeatures {
         refuse_mask: opts.refuse_mask,
         ..probed.features
@@ -216,6 +226,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .override_global(names::FEATURES, &features, true)
         .override_global(names::WAKEUP_BYTES, &wakeup_bytes, true)
         .override_global(names::CPUS_PER_RING, &plan.cpus_per_ring, true)
+        .override_global(names::UMH_WORK_FN, umh_work_fn.as_ref().unwrap_or(&0), true)
         .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1));
     // Rings past the plan's are never written: one page each.
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -234,16 +245,23 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
-    let mut wanted: Vec<(&'static str, EventKind)> =
-        EventKind::ALL.iter().map(|&k| (k.program(), k)).collect();
+    let kinds: Vec<EventKind> = EventKind::ALL
+        .into_iter()
+        .filter(|&k| k != EventKind::HelperRequest || umh_work_fn.is_ok())
+        .collect();
+    let mut wanted: Vec<(&'static str, &'static str)> =
+        kinds.iter().map(|&k| (k.program(), k.program())).collect();
     if probed.skips_nested_runs {
         for level in 0..tracer_common::RESCUES {
             wanted.extend(
-                EventKind::ALL
+                kinds
                     .iter()
-                    .map(|&k| (k.rescue_programs()[level], k)),
+                    .map(|&k| (k.rescue_programs()[level], k.program())),
             );
         }
+    }
+    if umh_work_fn.is_ok() {
+        wanted.push((names::HELPER_QUEUE_PROGRAM, names::HELPER_QUEUE_PROGRAM));
     }
     let mut results = load_all(&mut ebpf, &aya_btf, &wanted)?;
     let mut result_of = |name: &str| {
@@ -254,9 +272,9 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         results.swap_remove(at).1
     };
 
-    let mut loaded = Vec::with_capacity(EventKind::ALL.len());
+    let mut loaded = Vec::with_capacity(kinds.len() + 1);
     let mut missing = Vec::new();
-    for kind in EventKind::ALL {
+    for &kind in &kinds {
         let name = kind.program();
         match result_of(name) {
             Ok(()) => loaded.push(name),
@@ -278,6 +296,21 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     if loaded.is_empty() {
         bail!("the kernel refused every program: nothing can be traced");
     }
+    // The requester side is useful only with the start side loaded. It
+    // emits nothing, so it has no kind, rescues or loss count: a skipped
+    // run leaves a request without its requester, which output says.
+    let mut companions = Vec::new();
+    if umh_work_fn.is_ok() {
+        let name = names::HELPER_QUEUE_PROGRAM;
+        match result_of(name) {
+            Ok(()) if loaded.contains(&EventKind::HelperRequest.program()) => companions.push(name),
+            Ok(()) => {}
+            Err(e) => crate::say!(
+                "tracer: warning: cannot load {name} ({e}): helpers are traced without \
+                 their requesters"
+            ),
+        }
+    }
     // Attached after the first programs, level by level, so on each
     // tracepoint the rescues run in order after the first. A level is used
     // only if every level below it loaded; without them the skips still
@@ -285,7 +318,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let mut rescues = Vec::new();
     if probed.skips_nested_runs {
         for level in 0..tracer_common::RESCUES {
-            for kind in EventKind::ALL {
+            for &kind in &kinds {
                 let names = kind.rescue_programs();
                 let name = names[level];
                 let result = result_of(name);
@@ -320,6 +353,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         rings: plan.rings,
         loaded,
         rescues,
+        companions,
         rescued,
         links: Vec::with_capacity(2 * EventKind::ALL.len()),
         lost,
@@ -328,19 +362,19 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     })
 }
 
-/// Loads each `(program, kind)` on its kind's tracepoint, all at once: the
-/// kernel verifies programs in parallel for root, and verifying is most of
-/// start-up (18 programs took 0.4 s one by one on the 2-CPU VM).
+/// Loads each `(program, tracepoint)`, all at once: the kernel verifies
+/// programs in parallel for root, and verifying is most of start-up (18
+/// programs took 0.4 s one by one on the 2-CPU VM).
 fn load_all(
     ebpf: &mut Ebpf,
     btf: &aya::Btf,
-    wanted: &[(&'static str, EventKind)],
+    wanted: &[(&'static str, &'static str)],
 ) -> Result<Vec<(&'static str, Result<(), aya::programs::ProgramError>)>> {
     let mut jobs = Vec::with_capacity(wanted.len());
     for (name, program) in ebpf.programs_mut() {
-        if let Some(&(name, kind)) = wanted.iter().find(|(n, _)| *n == name) {
+        if let Some(&(name, tracepoint)) = wanted.iter().find(|(n, _)| *n == name) {
             let program: &mut BtfTracePoint = program.try_into()?;
-            jobs.push((name, kind, program));
+            jobs.push((name, tracepoint, program));
         }
     }
     if let Some((name, _)) = wanted
@@ -352,8 +386,8 @@ fn load_all(
     Ok(std::thread::scope(|scope| {
         let running: Vec<_> = jobs
             .into_iter()
-            .map(|(name, kind, program)| {
-                (name, scope.spawn(move || program.load(kind.program(), btf)))
+            .map(|(name, tracepoint, program)| {
+                (name, scope.spawn(move || program.load(tracepoint, btf)))
             })
             .collect();
         running
@@ -413,7 +447,12 @@ fn report_log(program: &str, log: &str, verbose: bool) {
 impl Session {
     /// Attaches every program [`load`] loaded.
     pub fn attach(&mut self) -> Result<()> {
-        for &name in self.loaded.iter().chain(&self.rescues) {
+        for &name in self
+            .loaded
+            .iter()
+            .chain(&self.rescues)
+            .chain(&self.companions)
+        {
             let program: &mut BtfTracePoint = self
                 .ebpf
                 .program_mut(name)
@@ -666,6 +705,12 @@ mod tests {
                 );
             }
         }
+        let queue = names::HELPER_QUEUE_PROGRAM;
+        assert_eq!(
+            section_of(queue),
+            Some(format!("tp_btf/{queue}").as_str()),
+            "program {queue}"
+        );
         assert_eq!(section_of("NO_SUCH_MAP"), None);
     }
 

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod offsets;
 pub mod privileges;
 pub mod probe;
+pub mod requests;
 pub mod rings;
 pub mod session;
 pub mod storm;

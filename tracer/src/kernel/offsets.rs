@@ -14,6 +14,9 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     let exit_arity = btf
         .tracepoint_arity("sched_process_exit")
         .context("reading the sched_process_exit prototype from kernel BTF")?;
+    // Optional: without them helper requests are not traced (see `probe`).
+    let opt =
+        |ty: &str, path: &[&str]| btf.member_offset(ty, path).unwrap_or(KernelOffsets::ABSENT);
     Ok(KernelOffsets {
         task_flags: off("task_struct", &["flags"])?,
         task_pid: off("task_struct", &["pid"])?,
@@ -39,5 +42,16 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         task_in_execve_bit: btf
             .member_bit_offset("task_struct", &["in_execve"])
             .unwrap_or(KernelOffsets::ABSENT),
+        work_func: opt("work_struct", &["func"]),
+        umh_work: opt("subprocess_info", &["work"]),
+        umh_path: opt("subprocess_info", &["path"]),
+        umh_wait: opt("subprocess_info", &["wait"]),
+        // `worker_private` since 5.17; `set_child_tid` held it before.
+        task_kthread: btf
+            .member_offset("task_struct", &["worker_private"])
+            .or_else(|_| btf.member_offset("task_struct", &["set_child_tid"]))
+            .unwrap_or(KernelOffsets::ABSENT),
+        kthread_data: opt("kthread", &["data"]),
+        worker_current_func: opt("worker", &["current_func"]),
     })
 }

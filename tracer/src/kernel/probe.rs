@@ -139,8 +139,8 @@ pub fn probe(btf: &Btf<'_>, siginfo_errno: u32) -> Probed {
     if skips_nested_runs {
         notes.push(
             "the kernel skips a program's run on a CPU where the program is mid-run \
-             (interrupted, or preempted where tracepoints are preemptible): a rescue \
-             program per tracepoint takes those runs"
+             (interrupted, or preempted where tracepoints are preemptible): two rescue \
+             programs per tracepoint take those runs"
                 .into(),
         );
     }

@@ -236,8 +236,13 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
     // Seeding again covers helpers born between the two looks.
-    let snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
+    let mut snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
     session.seed_helpers(snap.table.helper_groups())?;
+    // Live: kernel addresses are this boot's, and a failed helper's path
+    // can still be looked at.
+    snap.table
+        .name_functions_from(crate::model::kallsyms::Kallsyms::running());
+    snap.table.infer_exec_errors();
     let rings = Rings::new(session.take_rings()?, opts.delay_ring)?;
     let logs = match session.take_logger() {
         // SAFETY: the logger owns its ring's map fd for its whole life.

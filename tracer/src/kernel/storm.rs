@@ -73,7 +73,7 @@ impl StormCount {
                     _ => false,
                 }
             }
-            EventKind::SignalDeliver | EventKind::Rename => false,
+            EventKind::SignalDeliver | EventKind::Rename | EventKind::HelperRequest => false,
         };
         if counted {
             let n = &mut self.by_kind[usize::from(kind.tag())];

@@ -3,35 +3,50 @@
 //! zeros dropped. The writer compacts and the reader expands; nothing
 //! outside the log layer knows.
 
-use tracer_common::{EventKind, ExecEvent, Header, Record, FORMAT_VERSION};
+use tracer_common::{EventKind, ExecEvent, Header, HelperRequestEvent, FORMAT_VERSION};
 
 /// The largest kernel record.
 pub(super) const MAX_RECORD: usize = 1024;
-const _: () = assert!(EventKind::Exec.record_size() <= MAX_RECORD);
+const _: () = {
+    let mut i = 0;
+    while i < EventKind::ALL.len() {
+        assert!(EventKind::ALL[i].record_size() <= MAX_RECORD);
+        i += 1;
+    }
+};
 
 /// A kernel record as stored: string space past the used lengths cleared
 /// (the kernel leaves it as the ring held it), trailing zeros dropped.
 pub(super) fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
     scratch.clear();
     scratch.extend_from_slice(raw);
-    let is_exec = raw.len() == size_of::<ExecEvent>()
-        && Header::peek_version(raw) == Some(FORMAT_VERSION)
-        && Header::peek_kind(raw) == Some(ExecEvent::KIND);
-    if is_exec {
-        if let Some(e) = tracer_common::read_plain::<ExecEvent>(raw) {
-            let clear = |buf: &mut Vec<u8>, at: usize, used: usize, cap: usize| {
-                buf[at + used.min(cap)..at + cap].fill(0);
-            };
-            let name_at = core::mem::offset_of!(ExecEvent, filename);
-            let args_at = core::mem::offset_of!(ExecEvent, args);
-            clear(
-                scratch,
-                name_at,
-                usize::from(e.filename_len),
-                e.filename.len(),
-            );
-            clear(scratch, args_at, usize::from(e.args_len), e.args.len());
+    let clear = |buf: &mut Vec<u8>, at: usize, used: usize, cap: usize| {
+        buf[at + used.min(cap)..at + cap].fill(0);
+    };
+    let current = Header::peek_version(raw) == Some(FORMAT_VERSION);
+    match Header::peek_kind(raw) {
+        Some(EventKind::Exec) if current && raw.len() == size_of::<ExecEvent>() => {
+            if let Some(e) = tracer_common::read_plain::<ExecEvent>(raw) {
+                let name_at = core::mem::offset_of!(ExecEvent, filename);
+                let args_at = core::mem::offset_of!(ExecEvent, args);
+                clear(
+                    scratch,
+                    name_at,
+                    usize::from(e.filename_len),
+                    e.filename.len(),
+                );
+                clear(scratch, args_at, usize::from(e.args_len), e.args.len());
+            }
         }
+        Some(EventKind::HelperRequest)
+            if current && raw.len() == size_of::<HelperRequestEvent>() =>
+        {
+            if let Some(e) = tracer_common::read_plain::<HelperRequestEvent>(raw) {
+                let path_at = core::mem::offset_of!(HelperRequestEvent, path);
+                clear(scratch, path_at, usize::from(e.path_len), e.path.len());
+            }
+        }
+        _ => {}
     }
     let end = scratch.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     &scratch[..end]

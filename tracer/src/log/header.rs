@@ -193,11 +193,18 @@ impl LogHeader {
     /// The task table as it stood when recording began. The snapshot moves
     /// into it (a big header is not held twice), leaving `tasks` empty.
     pub fn take_task_table(&mut self) -> TaskTable {
-        TaskTable::from_snapshot(
+        let mut table = TaskTable::from_snapshot(
             std::mem::take(&mut self.tasks),
             self.init_cgroup.as_deref(),
             self.ticks_per_sec,
-        )
+        );
+        // Kernel addresses in the log are its boot's (KASLR): name them only
+        // on that boot.
+        let here = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");
+        if here.is_ok_and(|id| id.trim() == self.boot_id) {
+            table.name_functions_from(crate::model::kallsyms::Kallsyms::running());
+        }
+        table
     }
 
     /// Boot-clock times to wall-clock times, as on the recording machine.

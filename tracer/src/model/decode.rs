@@ -5,13 +5,13 @@
 use std::fmt;
 
 use tracer_common::{
-    read_plain, EventKind, ExecEvent, ExecEventV1, ExitEvent, ForkEvent, Header, Plain,
-    RenameEvent, SignalDeliverEvent, SignalGenerateEvent, FORMAT_VERSION, GROUP_DEAD_UNKNOWN,
-    OLDEST_FORMAT,
+    read_plain, EventKind, ExecEvent, ExecEventV1, ExitEvent, ForkEvent, Header,
+    HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
+    FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
 };
 
 use crate::model::{
-    event::{c_string, Event, ExecCut, Record, Task},
+    event::{c_string, Event, ExecCut, HelperRequest, Record, Task},
     signals::{Disposition, ExitStatus, GenerateResult},
 };
 
@@ -90,6 +90,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     }
     let kind =
         EventKind::from_tag(header.kind).ok_or(DecodeError::UnknownKind { tag: header.kind })?;
+    if kind.record_size_in(header.version).is_none() {
+        // A kind newer than its record's format: not a record this build wrote.
+        return Err(DecodeError::UnknownKind { tag: header.kind });
+    }
     let event = match kind {
         EventKind::Fork => {
             let e: ForkEvent = body(bytes)?;
@@ -170,6 +174,22 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             Event::Rename {
                 task: Task::from(&e.task),
                 new_comm: c_string(&e.new_comm),
+            }
+        }
+        EventKind::HelperRequest => {
+            let e: HelperRequestEvent = body(bytes)?;
+            let path_len = usize::from(e.path_len).min(e.path.len());
+            let seen = e.requester.pid != 0;
+            Event::HelperRequest {
+                kworker: Task::from(&e.kworker),
+                request: HelperRequest {
+                    requester: seen.then(|| Task::from(&e.requester)),
+                    queued_ns: seen.then_some(e.queued_ns),
+                    requester_func: (e.requester_func != 0).then_some(e.requester_func),
+                    wait: e.wait,
+                    path: c_string(&e.path[..path_len]),
+                    path_truncated: e.path_truncated != 0,
+                },
             }
         }
     };

@@ -116,6 +116,53 @@ pub enum Event {
         task: Task,
         new_comm: String,
     },
+    /// A kworker starts a user-mode helper request; the helper is the next
+    /// task it makes.
+    HelperRequest {
+        kworker: Task,
+        request: HelperRequest,
+    },
+}
+
+/// A user-mode helper request: who asked the kernel for it, and what the
+/// kernel was asked to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelperRequest {
+    /// The task that queued the request; `None` when its queueing was not
+    /// seen (it came before tracing started).
+    pub requester: Option<Task>,
+    /// Boot-clock ns of the queueing.
+    pub queued_ns: Option<u64>,
+    /// When the requester is a workqueue worker: the function of the work
+    /// item it was running (a kernel text address).
+    pub requester_func: Option<u64>,
+    /// `UMH_WAIT_*` bits: whether the kernel waits for the helper.
+    pub wait: u32,
+    /// The program the kernel was asked to run.
+    pub path: String,
+    pub path_truncated: bool,
+}
+
+impl HelperRequest {
+    /// Whether the requester blocks until the helper exits (UMH_WAIT_PROC:
+    /// request-key, bridge-stp, a waiting modprobe).
+    pub fn waits_for_exit(&self) -> bool {
+        self.wait & tracer_common::UMH_WAIT_PROC != 0
+    }
+
+    /// Why the requester asked, where its state says: `dumping core`
+    /// (PF_DUMPCORE), or the work function a kworker requester ran.
+    pub fn reason(&self, symbol: impl Fn(u64) -> Option<String>) -> Option<String> {
+        let requester = self.requester.as_ref()?;
+        if requester.flags & tracer_common::pf::PF_DUMPCORE != 0 {
+            return Some("dumping core".into());
+        }
+        let func = self.requester_func?;
+        Some(match symbol(func) {
+            Some(name) => format!("running work {name}"),
+            None => format!("running work at {func:#x}"),
+        })
+    }
 }
 
 impl Event {
@@ -127,6 +174,7 @@ impl Event {
             Event::SignalGenerate { .. } => EventKind::SignalGenerate,
             Event::SignalDeliver { .. } => EventKind::SignalDeliver,
             Event::Rename { .. } => EventKind::Rename,
+            Event::HelperRequest { .. } => EventKind::HelperRequest,
         }
     }
 
@@ -140,6 +188,7 @@ impl Event {
             | Event::Exit { task, .. }
             | Event::SignalDeliver { task, .. }
             | Event::Rename { task, .. } => task,
+            Event::HelperRequest { kworker, .. } => kworker,
         }
     }
 }
@@ -150,6 +199,7 @@ impl Event {
         match self {
             Event::Fork { creator, .. } => Some(creator),
             Event::SignalGenerate { sender, .. } => Some(sender),
+            Event::HelperRequest { request, .. } => request.requester.as_ref(),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod event;
 pub mod flags;
 mod hash;
+pub mod kallsyms;
 pub mod procfs;
 pub mod signals;
 pub mod snapshot;

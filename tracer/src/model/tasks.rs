@@ -10,9 +10,10 @@ use std::collections::VecDeque;
 
 use crate::model::{
     classify::{self, Facts, HelperStanding, Kind, Lineage, Verdicts},
-    event::{Event, Record, Task},
+    event::{Event, HelperRequest, Record, Task},
     flags::PF_KTHREAD,
     hash::{FastMap, FastSet},
+    kallsyms::Kallsyms,
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
 };
@@ -48,6 +49,11 @@ pub struct Entry {
     pub killer: Option<Box<Killer>>,
     pub filename: Option<Box<str>>,
     pub argv: Option<Box<[String]>>,
+    /// Its birth was seen (a fork event), so a missing exec means none
+    /// succeeded.
+    pub born_seen: bool,
+    /// For a user-mode helper: the request it ran for, when seen.
+    pub request: Option<Box<HelperRequest>>,
 }
 
 impl Entry {
@@ -71,6 +77,8 @@ impl Entry {
             killer: None,
             filename: None,
             argv: None,
+            born_seen: false,
+            request: None,
         }
     }
 
@@ -163,6 +171,18 @@ pub struct HelperInfo {
     pub spawner: Option<(u32, Box<str>)>,
     /// The program it exec'd.
     pub exe: Option<Box<str>>,
+    /// For a helper: the request it ran for, when its start was seen.
+    pub request: Option<Box<HelperRequest>>,
+    /// Why the requester asked ([`HelperRequest::reason`]).
+    pub reason: Option<String>,
+    /// The requester's kind, when seen.
+    pub requester_kind: Option<Kind>,
+    /// At its exit: a helper born while tracing that never exec'd, so the
+    /// kernel could not run its program.
+    pub exec_failed: bool,
+    /// Why that exec failed, inferred from the path as it is now (live
+    /// only): the kernel does not report the error.
+    pub exec_error: Option<&'static str>,
 }
 
 /// A signal generated for a task, kept until the task dies of it.
@@ -182,6 +202,15 @@ pub struct TaskTable {
     graveyard_order: VecDeque<(u32, u64)>,
     ns_per_tick: u64,
     root_cgroup_reliable: bool,
+    /// Helper requests a kworker started, by its pid, until it makes the
+    /// helper.
+    requests: FastMap<u32, Box<HelperRequest>>,
+    /// Names kernel functions in helper reasons; set only where the
+    /// addresses are this boot's.
+    kallsyms: Option<Kallsyms>,
+    /// Live on the traced machine: a failed helper's exec error may be
+    /// inferred from its path.
+    infer_exec_errors: bool,
 }
 
 impl TaskTable {
@@ -193,7 +222,22 @@ impl TaskTable {
             // At least 1: a damaged log's clock rate must not divide by zero.
             ns_per_tick: (1_000_000_000 / ticks_per_sec.max(1)).max(1),
             root_cgroup_reliable,
+            requests: FastMap::default(),
+            kallsyms: None,
+            infer_exec_errors: false,
         }
+    }
+
+    /// Live tracing: a failed helper's path is looked at as it exits, to
+    /// infer why its exec failed.
+    pub fn infer_exec_errors(&mut self) {
+        self.infer_exec_errors = true;
+    }
+
+    /// Names kernel function addresses from `kallsyms`: only for events of
+    /// the boot whose table it is.
+    pub fn name_functions_from(&mut self, kallsyms: Kallsyms) {
+        self.kallsyms = Some(kallsyms);
     }
 
     /// A table seeded from a procfs snapshot. `init_cgroup` is PID 1's
@@ -377,7 +421,8 @@ impl TaskTable {
                 e.filename = Some(filename.as_str().into());
                 e.argv = Some(argv.clone().into_boxed_slice());
                 let mut a = Annotation::kinds(e.kind(), None);
-                a.helper = helper_info(e);
+                let e = self.live.get(&task.pid).expect("touched above");
+                a.helper = self.helper_info(e, false);
                 a
             }
             Event::Exit { task, status, .. } => self.exit(task, status, rec.boot_ns),
@@ -415,7 +460,56 @@ impl TaskTable {
                 e.comm = new_comm.as_str().into();
                 Annotation::kinds(e.kind(), None)
             }
+            Event::HelperRequest { kworker, request } => {
+                self.touch(kworker);
+                let requester = request.requester.as_ref().map(|r| self.kind_of(r));
+                let mut a = Annotation::kinds(self.kind_of(kworker), requester);
+                a.helper = Some(HelperInfo {
+                    spawner: None,
+                    exe: None,
+                    request: Some(Box::new(request.clone())),
+                    reason: self.reason(request),
+                    requester_kind: requester,
+                    exec_failed: false,
+                    exec_error: None,
+                });
+                self.requests.insert(kworker.pid, Box::new(request.clone()));
+                a
+            }
         }
+    }
+
+    /// Why a helper was requested, functions named where this table can.
+    fn reason(&self, r: &HelperRequest) -> Option<String> {
+        r.reason(|addr| self.kallsyms.as_ref().and_then(|k| k.name_of(addr)))
+    }
+
+    /// The helper story of a task of a helper's lineage; `exiting` asks
+    /// whether it ended without running its program.
+    fn helper_info(&self, e: &Entry, exiting: bool) -> Option<HelperInfo> {
+        if !matches!(e.helper, HelperStanding::Helper | HelperStanding::Child) {
+            return None;
+        }
+        let reason = e.request.as_ref().and_then(|r| self.reason(r));
+        let exec_failed =
+            exiting && e.helper == HelperStanding::Helper && e.born_seen && e.filename.is_none();
+        let exec_error = match &e.request {
+            Some(r) if exec_failed && self.infer_exec_errors => infer_exec_error(&r.path),
+            _ => None,
+        };
+        Some(HelperInfo {
+            spawner: e.creator.clone(),
+            exe: e.filename.clone(),
+            request: e.request.clone(),
+            reason,
+            requester_kind: e
+                .request
+                .as_ref()
+                .and_then(|r| r.requester.as_ref())
+                .map(|r| self.kind_of(r)),
+            exec_failed,
+            exec_error,
+        })
     }
 
     /// A live fork: the child's entry, its origin from the creator. A child
@@ -424,7 +518,12 @@ impl TaskTable {
     fn fork(&mut self, creator: &Task, child: &Task) -> Annotation {
         self.touch(creator);
         let known = self.live_entry(child).is_some();
-        let entry = self.new_entry(child, Some(creator));
+        let mut entry = self.new_entry(child, Some(creator));
+        entry.born_seen = true;
+        if entry.helper == HelperStanding::Helper && child.pid == child.tgid {
+            // The request this kworker started is what the helper runs for.
+            entry.request = self.requests.remove(&creator.pid);
+        }
         if known {
             let old = self.live.remove(&child.pid).expect("found above");
             let merged = Entry {
@@ -445,7 +544,8 @@ impl TaskTable {
     fn exit(&mut self, task: &Task, status: &ExitStatus, boot_ns: u64) -> Annotation {
         let e = self.touch(task);
         let mut a = Annotation::kinds(e.kind(), None);
-        a.helper = helper_info(e);
+        let e = self.live.get(&task.pid).expect("touched above");
+        a.helper = self.helper_info(e, true);
         a.lifetime_ns = boot_ns.checked_sub(e.start_ns);
         if let ExitStatus::Signaled { sig, .. } = *status {
             let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
@@ -572,12 +672,18 @@ fn origin(
     (lineage, helper)
 }
 
-/// The helper story of a task of a helper's lineage.
-fn helper_info(e: &Entry) -> Option<HelperInfo> {
-    matches!(e.helper, HelperStanding::Helper | HelperStanding::Child).then(|| HelperInfo {
-        spawner: e.creator.clone(),
-        exe: e.filename.clone(),
-    })
+/// Why an exec of `path` would fail, from the file as it is now: what
+/// `execve` checks first (it exists, is a regular file, has an execute
+/// bit). `None` where the file looks runnable (a bad format, say).
+fn infer_exec_error(path: &str) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("ENOENT"),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some("EACCES"),
+        Err(_) => None,
+        Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => Some("EACCES"),
+        Ok(_) => None,
+    }
 }
 
 /// Helper standing of a new task, by the rule the kernel side applies too.

@@ -14,7 +14,7 @@ use super::Formatter;
 use crate::model::{
     classify::Kind,
     clock::{TimeWriter, WallClock},
-    event::{Event, Record, Task},
+    event::{Event, HelperRequest, Record, Task},
     flags::PfNames,
     signals,
     signals::{Disposition, ExitStatus},
@@ -28,8 +28,11 @@ use crate::model::{
 /// `missing_events` and `json_version`. 3: each report helper has `exit`,
 /// how it ended as data (`exited`, `signal`, `core_dumped`, `killer`); the
 /// report lists at most 100 `damage` stretches and counts them all in
-/// `damage_stretches`; live JSON has `lost` lines.
-pub const JSON_VERSION: u32 = 3;
+/// `damage_stretches`; live JSON has `lost` lines. 4: `helper_request`
+/// events; `helper` objects say whom the helper ran for (`requested_by`,
+/// `queued_ns`, `request_path`, `waits`, `waited_ns`) and whether its exec
+/// failed (`exec_failed`, `exec_error_inferred`).
+pub const JSON_VERSION: u32 = 4;
 
 pub struct Json {
     clock: WallClock,
@@ -191,9 +194,51 @@ fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
     int(out, "code", code);
 }
 
+/// `UMH_WAIT_*` as a word: what the requester waits for.
+fn waits(req: &HelperRequest) -> &'static str {
+    if req.waits_for_exit() {
+        "exit"
+    } else if req.wait & tracer_common::UMH_WAIT_EXEC != 0 {
+        "exec"
+    } else {
+        "none"
+    }
+}
+
+/// A helper request's fields: `"requested_by"` (the requester, its kind
+/// and `reason`, or null), `"queued_ns"`, `"request_path"`, `"waits"`.
+fn request_fields(
+    out: &mut Vec<u8>,
+    pf: &PfNames,
+    req: &HelperRequest,
+    kind: Option<Kind>,
+    reason: Option<&str>,
+) {
+    match &req.requester {
+        Some(r) => {
+            task_object(out, pf, "requested_by", r, kind);
+            out.pop();
+            key(out, "reason");
+            opt_string(out, reason);
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b",\"requested_by\":null"),
+    }
+    match req.queued_ns {
+        Some(ns) => int(out, "queued_ns", ns),
+        None => out.extend_from_slice(b",\"queued_ns\":null"),
+    }
+    text(out, "request_path", &req.path);
+    let _ = write!(out, ",\"request_path_truncated\":{}", req.path_truncated);
+    key(out, "waits");
+    string(out, waits(req));
+}
+
 /// For tasks of a helper's lineage: `"helper":{"spawner_pid":..,
-/// "spawner_comm":..,"exe":..}`; otherwise `"helper":null`.
-fn spawner(out: &mut Vec<u8>, ann: &Annotation) {
+/// "spawner_comm":..,"exe":.., the request's fields or nulls,
+/// "exec_failed":.., "exec_error_inferred":.., "waited_ns":..}`; otherwise
+/// `"helper":null`. `exit_ns` is the time of an exit event.
+fn spawner(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation, exit_ns: Option<u64>) {
     key(out, "helper");
     let Some(h) = &ann.helper else {
         out.extend_from_slice(b"null");
@@ -210,6 +255,24 @@ fn spawner(out: &mut Vec<u8>, ann: &Annotation) {
     match h.exe.as_deref() {
         Some(exe) => text(out, "exe", exe),
         None => out.extend_from_slice(b",\"exe\":null"),
+    }
+    match &h.request {
+        Some(req) => request_fields(out, pf, req, h.requester_kind, h.reason.as_deref()),
+        None => out.extend_from_slice(
+            b",\"requested_by\":null,\"queued_ns\":null,\"request_path\":null,\"request_path_truncated\":null,\"waits\":null",
+        ),
+    }
+    let _ = write!(out, ",\"exec_failed\":{}", h.exec_failed);
+    key(out, "exec_error_inferred");
+    opt_string(out, h.exec_error);
+    let waited = h
+        .request
+        .as_ref()
+        .filter(|r| r.waits_for_exit() && r.requester.is_some())
+        .and_then(|r| exit_ns?.checked_sub(r.queued_ns?));
+    match waited {
+        Some(ns) => int(out, "waited_ns", ns),
+        None => out.extend_from_slice(b",\"waited_ns\":null"),
     }
     out.push(b'}');
 }
@@ -297,7 +360,7 @@ impl Formatter for Json {
                         b",\"argv_truncated\":null,\"argc\":null,\"args_bytes\":null,\"filename_truncated\":null",
                     ),
                 }
-                spawner(out, ann);
+                spawner(out, &self.pf, ann, None);
             }
             Event::Exit {
                 status, group_dead, ..
@@ -344,7 +407,7 @@ impl Formatter for Json {
                     }
                     None => out.extend_from_slice(b"null"),
                 }
-                spawner(out, ann);
+                spawner(out, &self.pf, ann, Some(rec.boot_ns));
                 key(out, "diagnosis");
                 opt_string(out, super::diagnosis(rec, ann).as_deref());
             }
@@ -389,6 +452,10 @@ impl Formatter for Json {
                 let _ = write!(out, ",\"sa_flags\":{sa_flags}");
             }
             Event::Rename { new_comm, .. } => text(out, "new_comm", new_comm),
+            Event::HelperRequest { request, .. } => {
+                let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
+                request_fields(out, &self.pf, request, ann.other, reason);
+            }
         }
         out.extend_from_slice(b"}\n");
     }

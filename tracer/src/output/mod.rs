@@ -14,7 +14,7 @@ use crate::model::{
     event::{Event, Record},
     flags::PfNames,
     signals::{self, ExitStatus},
-    tasks::{Annotation, Killer},
+    tasks::{Annotation, HelperInfo, Killer},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,8 +83,29 @@ pub fn death(status: &ExitStatus, ann: &Annotation) -> String {
     s
 }
 
+/// Whom a helper ran for: `for 5545 (sh, dumping core)`, or `None` when
+/// its request was not seen.
+pub fn requested_for(h: &HelperInfo) -> Option<String> {
+    let req = h.request.as_ref()?;
+    Some(match (&req.requester, &h.reason) {
+        (Some(r), Some(why)) => format!("for {} ({}, {why})", r.pid, r.comm),
+        (Some(r), None) => format!("for {} ({})", r.pid, r.comm),
+        (None, _) => "for (requester not seen: queued before tracing)".into(),
+    })
+}
+
+/// How long a requester that waits for its helper's exit was blocked, at
+/// that exit: `5545 waited 570ms`.
+pub fn waited(h: &HelperInfo, exit_ns: u64) -> Option<String> {
+    let req = h.request.as_ref().filter(|r| r.waits_for_exit())?;
+    let (who, queued) = (req.requester.as_ref()?, req.queued_ns?);
+    let ns = exit_ns.checked_sub(queued)?;
+    Some(format!("{} waited {}", who.pid, duration(ns)))
+}
+
 /// The one-line story of a helper's (or its descendant's) end:
-/// `umh 4242 /usr/lib/helper killed by SIGKILL from 999 (kill) uid=0 after 1.3s`.
+/// `umh 5547 /tmp/core-helper for 5545 (sh, dumping core) killed by
+/// SIGKILL from 5538 (bash) uid=0 after 562ms`.
 pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
     let Event::Exit { task, status, .. } = &rec.event else {
         return None;
@@ -92,14 +113,31 @@ pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
     if !matches!(ann.subject, Kind::Helper | Kind::HelperChild) {
         return None;
     }
-    let exe = ann
-        .helper
-        .as_ref()
+    let helper = ann.helper.as_ref();
+    let exe = helper
         .and_then(|h| h.exe.as_deref())
+        .or_else(|| helper.and_then(|h| Some(h.request.as_ref()?.path.as_str())))
         .unwrap_or(&task.comm);
-    let mut line = format!("{} {} {exe} {}", ann.subject, task.pid, death(status, ann));
+    let mut line = format!("{} {} {exe}", ann.subject, task.pid);
+    if let Some(whom) = helper.and_then(requested_for) {
+        line.push(' ');
+        line.push_str(&whom);
+    }
+    if let Some(h) = helper.filter(|h| h.exec_failed) {
+        line.push_str(" could not be run: exec failed");
+        if let Some(errno) = h.exec_error {
+            line.push_str(&format!(" ({errno}, inferred from the path now)"));
+        }
+        line.push(';');
+    }
+    line.push(' ');
+    line.push_str(&death(status, ann));
     if let (ExitStatus::Signaled { sig, .. }, None) = (status, &ann.killer) {
         line.push_str(&format!(" ({} sender not seen)", signals::name(*sig)));
+    }
+    if let Some(w) = helper.and_then(|h| waited(h, rec.boot_ns)) {
+        line.push_str("; ");
+        line.push_str(&w);
     }
     Some(line)
 }
@@ -134,9 +172,14 @@ mod tests {
         let ann = Annotation {
             subject: Kind::Helper,
             other: None,
-            helper: Some(crate::model::tasks::HelperInfo {
+            helper: Some(HelperInfo {
                 spawner: Some((77, "kworker/u8:1".into())),
                 exe: Some("/usr/lib/helper".into()),
+                request: None,
+                reason: None,
+                requester_kind: None,
+                exec_failed: false,
+                exec_error: None,
             }),
             killer: Some(Killer {
                 sig: 9,

@@ -79,6 +79,10 @@ fn details(rec: &Record, ann: &Annotation) -> String {
                     None => s.push_str("(before tracing)"),
                 }
                 s.push_str(&format!(" parent {}", task.ppid));
+                if let Some(whom) = super::requested_for(h) {
+                    s.push(' ');
+                    s.push_str(&escape_owned(whom));
+                }
             }
             s
         }
@@ -122,6 +126,28 @@ fn details(rec: &Record, ann: &Annotation) -> String {
         ),
         Event::Rename { task, new_comm } => {
             format!("{} -> {}", escape(&task.comm), escape(new_comm))
+        }
+        Event::HelperRequest { request, .. } => {
+            let mut s = format!("helper {}", escape(&request.path));
+            if request.path_truncated {
+                s.push_str(" path_truncated");
+            }
+            match &request.requester {
+                Some(r) => s.push_str(&format!(" for {}", who(r, other))),
+                None => s.push_str(" for (requester not seen: queued before tracing)"),
+            }
+            if let Some(why) = ann.helper.as_ref().and_then(|h| h.reason.as_deref()) {
+                s.push_str(&format!(", {why}"));
+            }
+            s.push_str(if request.waits_for_exit() {
+                ", which waits for its exit"
+            } else {
+                ", which does not wait for its exit"
+            });
+            if let Some(q) = request.queued_ns.and_then(|q| rec.boot_ns.checked_sub(q)) {
+                s.push_str(&format!(", queued {} before", super::duration(q)));
+            }
+            s
         }
     }
 }
@@ -279,6 +305,11 @@ mod tests {
         a.helper = Some(HelperInfo {
             spawner: Some((7, "kw\n".into())),
             exe: Some("/tmp/x\ny".into()),
+            request: None,
+            reason: None,
+            requester_kind: None,
+            exec_failed: false,
+            exec_error: None,
         });
         a.killer = Some(Killer {
             sig: 9,

@@ -111,11 +111,17 @@ impl TraceFilter {
     }
 
     /// What the kernel can drop for this filter. Fork, exec and exit always
-    /// flow: the task table needs them for lineage.
+    /// flow: the task table needs them for lineage, and helper requests to
+    /// say whom each helper ran for.
     pub fn kernel(&self) -> KernelFilter {
-        let always = [EventKind::Fork, EventKind::Exec, EventKind::Exit]
-            .iter()
-            .fold(0, |m, k| m | k.bit());
+        let always = [
+            EventKind::Fork,
+            EventKind::Exec,
+            EventKind::Exit,
+            EventKind::HelperRequest,
+        ]
+        .iter()
+        .fold(0, |m, k| m | k.bit());
         KernelFilter {
             event_mask: self.event_mask() | always,
             pid: match self.pids.as_slice() {
@@ -146,7 +152,11 @@ impl TraceFilter {
         if is_signal && !self.all_signals && !ann.subject.kernel_side() {
             return false;
         }
+        // A helper request is the first line of a helper's story.
+        let helper_story =
+            rec.event.kind() == EventKind::HelperRequest && self.kinds.contains(&Kind::Helper);
         if !self.kinds.is_empty()
+            && !helper_story
             && !self.kinds.contains(&ann.subject)
             && !ann.other.is_some_and(|k| self.kinds.contains(&k))
         {
@@ -204,7 +214,7 @@ mod tests {
         assert_eq!(
             "forks".parse::<EventSel>(),
             Err("unknown event `forks` (events: fork, exec, exit, signal, \
-                 signal_generate, signal_deliver, rename)"
+                 signal_generate, signal_deliver, rename, helper_request)"
                 .to_string())
         );
         for name in event_names().split(", ") {

@@ -447,3 +447,90 @@ pub fn crash() -> Child {
         .spawn()
         .expect("spawning a crashing shell")
 }
+
+/// A file put at a fixed system path (a helper the kernel runs by name,
+/// like /sbin/request-key) until the guard drops, which puts back what was
+/// there, or removes it.
+pub struct Installed {
+    path: &'static str,
+    old: Option<Vec<u8>>,
+}
+
+impl Installed {
+    /// An executable shell script at `path` running `body`.
+    pub fn script(path: &'static str, body: &str) -> Installed {
+        Installed::file(path, &format!("#!/bin/sh\n{body}"), 0o755)
+    }
+
+    /// `text` at `path` with permission bits `mode`.
+    pub fn file(path: &'static str, text: &str, mode: u32) -> Installed {
+        let guard = Installed::absent(path);
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {path}: {e}"));
+        guard
+    }
+
+    /// Nothing at `path` until the guard drops.
+    pub fn absent(path: &'static str) -> Installed {
+        let old = std::fs::read(path).ok();
+        if old.is_some() {
+            std::fs::remove_file(path).unwrap_or_else(|e| panic!("moving {path} aside: {e}"));
+        }
+        Installed { path, old }
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path);
+        if let Some(old) = &self.old {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Err(e) = std::fs::write(self.path, old).and_then(|()| {
+                std::fs::set_permissions(self.path, std::fs::Permissions::from_mode(0o755))
+            }) {
+                eprintln!("failed to restore {}: {e}", self.path);
+            }
+        }
+    }
+}
+
+/// Starts `tracer record` and waits until it is attached.
+pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Child {
+    let mut child = Command::new(tracer_exe())
+        .arg("record")
+        .arg("-o")
+        .arg(path)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tracer record");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("record attached");
+    assert!(line.contains("attached"), "{line}");
+    // Keep draining stderr so the recorder never blocks on it.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    child
+}
+
+/// Stops a recorder with SIGINT; it must exit cleanly.
+pub fn stop_recording(mut child: Child) {
+    // SAFETY: kill() with a pid we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "record exited with {status}");
+}

@@ -1,7 +1,7 @@
 //! Kernel modules the live tests need but a kernel may build as `=m`.
 //!
 //! The tests mount an ext4 image on a loop device (`mount -o loop`), so the
-//! guest needs loop and ext4 with their dependencies. Debian builds ext4 in
+//! guest needs loop and ext4 with their dependencies, and make a bridge. Debian builds ext4 in
 //! but `loop` as a module, and what is built in changes between releases; the
 //! guest has no modprobe or modules.dep, so we pick the `.ko` files here,
 //! decompress them (busybox `insmod` takes plain ELF) and order them so that
@@ -25,6 +25,8 @@ pub const WANTED: &[&str] = &[
     // 6.14 (a softdep, not in `depends=`).
     "crc32c_generic",
     "crc32c_intel",
+    // The bridge-stp helper test makes a bridge (with stp and llc).
+    "bridge",
 ];
 
 /// Decompressed modules in load order: (name, ELF bytes).

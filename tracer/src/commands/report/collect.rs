@@ -36,6 +36,23 @@ pub struct Helper {
     pub end: Option<HelperEnd>,
     /// Tasks it forked.
     pub children: u64,
+    /// Whom it ran for, when its request was seen.
+    pub request: Option<Requester>,
+    /// It exited without a successful exec: the kernel could not run it.
+    pub exec_failed: bool,
+}
+
+/// The task a helper ran for, and how long it was blocked on it.
+#[derive(Clone)]
+pub struct Requester {
+    /// `None` when the request was queued before recording began.
+    pub who: Option<(u32, String)>,
+    pub reason: Option<String>,
+    /// The program the kernel was asked to run.
+    pub path: String,
+    /// For a requester that waits for the helper's exit: from queueing to
+    /// that exit.
+    pub waited_ns: Option<u64>,
 }
 
 pub struct HelperEnd {
@@ -46,6 +63,22 @@ pub struct HelperEnd {
 }
 
 impl Helper {
+    /// Takes whom it ran for from the table's story, at an exec or (with
+    /// its time) an exit.
+    fn note_request(&mut self, ann: &Annotation, exit_ns: Option<u64>) {
+        let Some(info) = &ann.helper else { return };
+        let Some(req) = &info.request else { return };
+        let waited_ns = exit_ns
+            .filter(|_| req.waits_for_exit() && req.requester.is_some())
+            .and_then(|at| at.checked_sub(req.queued_ns?));
+        self.request = Some(Requester {
+            who: req.requester.as_ref().map(|r| (r.pid, r.comm.clone())),
+            reason: info.reason.clone(),
+            path: req.path.clone(),
+            waited_ns,
+        });
+    }
+
     pub fn lifetime_ns(&self) -> Option<u64> {
         self.end
             .as_ref()
@@ -131,6 +164,24 @@ pub fn collect(path: &Path) -> Result<(LogHeader, Report)> {
 
 impl Report {
     /// Kthreads created, grouped by [`name_pattern`] of their final name.
+    /// Helpers the kernel could not run first, the rest in order.
+    pub fn helpers_failed_first(&self) -> impl Iterator<Item = &Helper> {
+        let failed = self.helpers.iter().filter(|h| h.exec_failed);
+        failed.chain(self.helpers.iter().filter(|h| !h.exec_failed))
+    }
+
+    /// The `n` longest waits of a requester on its helper, longest first.
+    pub fn longest_waits(&self, n: usize) -> Vec<(&Helper, u64)> {
+        let mut waits: Vec<(&Helper, u64)> = self
+            .helpers
+            .iter()
+            .filter_map(|h| Some((h, h.request.as_ref()?.waited_ns?)))
+            .collect();
+        waits.sort_by_key(|w| std::cmp::Reverse(w.1));
+        waits.truncate(n);
+        waits
+    }
+
     pub fn kthread_groups(&self) -> BTreeMap<String, u64> {
         let mut groups = BTreeMap::new();
         for name in self.kthreads.values() {
@@ -164,14 +215,18 @@ impl Report {
                 let h = self.helper_entry(task.pid, task.start_ns, &ann);
                 h.path = Some(filename.clone());
                 h.argv = argv.clone();
+                h.note_request(&ann, None);
             }
             Event::Exit { task, status, .. } if task.pid == task.tgid => {
                 if let Some(&idx) = self.helper_index.get(&(task.pid, task.start_ns)) {
-                    self.helpers[idx].end = Some(HelperEnd {
+                    let h = &mut self.helpers[idx];
+                    h.end = Some(HelperEnd {
                         boot_ns: rec.boot_ns,
                         status: *status,
                         killer: ann.killer.clone(),
                     });
+                    h.note_request(&ann, Some(rec.boot_ns));
+                    h.exec_failed = ann.helper.as_ref().is_some_and(|i| i.exec_failed);
                 }
             }
             Event::SignalGenerate { .. } if ann.subject.kernel_side() => self.signal(&rec, &ann),

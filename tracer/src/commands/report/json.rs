@@ -59,6 +59,14 @@ fn helper(h: &Helper) -> Value {
         "lifetime_ns": h.lifetime_ns(),
         "end": h.end.as_ref().map(text::end),
         "exit": h.end.as_ref().map(exit),
+        "exec_failed": h.exec_failed,
+        "requested_by": h.request.as_ref().map(|r| json!({
+            "pid": r.who.as_ref().map(|w| w.0),
+            "comm": r.who.as_ref().map(|w| &w.1),
+            "reason": r.reason,
+        })),
+        "request_path": h.request.as_ref().map(|r| &r.path),
+        "waited_ns": h.request.as_ref().and_then(|r| r.waited_ns),
     })
 }
 
@@ -108,7 +116,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
         "tasks_at_start": by_kind(&r.snapshot),
         "tasks_new": by_kind(&r.new_tasks),
         "kthreads_created": r.kthread_groups(),
-        "helpers": r.helpers.iter().map(helper).collect::<Vec<_>>(),
+        "helpers": r.helpers_failed_first().map(helper).collect::<Vec<_>>(),
         "signals_to_kernel_side": signals,
         "lost": r.lost,
         "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),

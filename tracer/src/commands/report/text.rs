@@ -3,7 +3,7 @@
 
 use tracer_common::SIGNALS_ALL;
 
-use super::collect::{Helper, HelperEnd, Report};
+use super::collect::{Helper, HelperEnd, Report, Requester};
 use crate::{
     log::header::LogHeader,
     model::{classify::Kind, clock::WallClock, signals::ExitStatus},
@@ -25,6 +25,22 @@ fn lifetime(h: &Helper) -> String {
     h.lifetime_ns()
         .map(output::duration)
         .unwrap_or_else(|| "still running".into())
+}
+
+/// Whom a helper ran for: `5545 (sh, dumping core)`.
+fn requester(h: &Helper) -> String {
+    match &h.request {
+        None => "?".into(),
+        Some(Requester { who: None, .. }) => "(queued before recording)".into(),
+        Some(Requester {
+            who: Some((pid, comm)),
+            reason,
+            ..
+        }) => match reason {
+            Some(why) => format!("{pid} ({comm}, {why})"),
+            None => format!("{pid} ({comm})"),
+        },
+    }
 }
 
 pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
@@ -77,21 +93,45 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     for (pattern, n) in r.kthread_groups() {
         s.push_str(&format!("  {:<32} {n}\n", escape(&pattern)));
     }
-    s.push_str("\nuser-mode helpers:\n");
-    for h in &r.helpers {
+    s.push_str("\nuser-mode helpers (failed first):\n");
+    for h in r.helpers_failed_first() {
         let spawner = h
             .spawner
             .as_ref()
             .map_or("?".to_string(), |(p, c)| format!("{p} ({})", escape(c)));
+        let path = match (&h.path, &h.request) {
+            (Some(p), _) => escape(p),
+            (None, Some(req)) => escape(&req.path),
+            (None, None) => "(no exec seen)".into(),
+        };
+        let failed = if h.exec_failed {
+            "could not be run: exec failed; "
+        } else {
+            ""
+        };
         s.push_str(&format!(
-            "  {} {} [{}] spawned by {spawner}, {} children, lived {}: {}\n",
+            "  {} {path} [{}] for {}, spawned by {spawner}, {} children, lived {}: {failed}{}\n",
             h.pid,
-            escape(h.path.as_deref().unwrap_or("(no exec seen)")),
             argv(&h.argv),
+            escape(&requester(h)),
             h.children,
             lifetime(h),
             // The killer's comm is the only task data in it.
             escape(&h.end.as_ref().map_or("no exit seen".into(), end))
+        ));
+    }
+    s.push_str("\nlongest waits on a helper (requester blocked until it exited):\n");
+    let waits = r.longest_waits(10);
+    if waits.is_empty() {
+        s.push_str("  none\n");
+    }
+    for (h, ns) in waits {
+        s.push_str(&format!(
+            "  {:>8} {} on {} {}\n",
+            crate::output::duration(ns),
+            escape(&requester(h)),
+            h.pid,
+            escape(h.path.as_deref().unwrap_or("(no exec seen)")),
         ));
     }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
