@@ -423,3 +423,32 @@ fn a_log_of_record_format_2_still_replays_and_reports() {
         "{text}"
     );
 }
+
+#[test]
+fn hidden_kernel_addresses_leave_helpers_traced_without_requesters() {
+    let _serial = serial();
+    // Even root reads zeros from /proc/kallsyms at 2.
+    let _hide = Restore::set("/proc/sys/kernel/kptr_restrict", "2");
+    let dir = tempfile::tempdir().unwrap();
+    let helper = script(dir.path(), "core-helper", "cat >/dev/null\n");
+    let mut tracer = Tracer::start(&["--umh"]);
+    let note = tracer
+        .startup
+        .iter()
+        .find(|l| l.contains("helpers are traced without their requesters"))
+        .unwrap_or_else(|| panic!("one line says why: {:?}", tracer.startup));
+    assert!(
+        note.contains("/proc/kallsyms hides kernel addresses") && note.contains("kptr_restrict=2"),
+        "{note}"
+    );
+    let _pattern = core_pattern_to(&helper);
+    let (_, mut child) = crash_and_reap();
+    let exec = tracer.wait_for("helper exec", |v| {
+        is(v, "exec") && v["filename"] == helper.as_str()
+    });
+    assert_eq!(exec["kind"], "umh", "{exec}");
+    assert!(exec["helper"]["requested_by"].is_null(), "{exec}");
+    child.wait().unwrap();
+    let (events, _) = tracer.stop();
+    assert!(events.iter().all(|v| !is(v, "helper_request")));
+}

@@ -20,7 +20,7 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::bench_hostile;
+use crate::{bench_hostile, bench_workqueue};
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
@@ -497,6 +497,7 @@ struct Measured {
     kernel_ns_per_run: Vec<KernelCost>,
     peers: Vec<PeerResult>,
     hostile: Vec<bench_hostile::Hostile>,
+    workqueue: Vec<bench_workqueue::WorkqueueRate>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -506,6 +507,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     let peers = measure_peers(bench, rounds.min(3))?;
     let table_100k_rss_mb = measure_table_rss_mb(bench)?;
     let hostile = bench_hostile::measure(&bench.tracer, &bench.tmp)?;
+    let workqueue = bench_workqueue::measure(&bench.tracer, &bench.workload, &bench.tmp)?;
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -516,6 +518,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         kernel_ns_per_run,
         peers,
         hostile,
+        workqueue,
     })
 }
 
@@ -695,6 +698,7 @@ fn format_results(m: &Measured) -> String {
             );
         }
     }
+    out.push_str(&bench_workqueue::format(&m.workqueue));
     out.push_str(&bench_hostile::format(&m.hostile));
     out
 }
@@ -905,6 +909,7 @@ mod tests {
                 slowdown: 3.5,
             }],
             hostile: Vec::new(),
+            workqueue: Vec::new(),
         }
     }
 
@@ -927,7 +932,7 @@ mod tests {
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
-                r#""slowdown":3.5}],"hostile":[]}"#,
+                r#""slowdown":3.5}],"hostile":[],"workqueue":[]}"#,
                 "\n"
             )
         );

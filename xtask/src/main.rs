@@ -3,6 +3,7 @@
 mod bench;
 mod bench_hostile;
 mod bench_parallel;
+mod bench_workqueue;
 mod pf_check;
 mod setup;
 mod vm;
