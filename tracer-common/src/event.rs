@@ -4,7 +4,8 @@ use core::mem::{offset_of, size_of};
 
 /// Bumped whenever any layout below changes. 2: exec records say what the
 /// kernel had (argc, argument bytes) and whether the path was cut. 3: the
-/// helper-request record (kind 7); the other layouts are format 2's.
+/// helper-request (kind 7) and failed-exec (kind 8) records; the other
+/// layouts are format 2's.
 pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format userspace still decodes (logs of earlier releases).
 pub const OLDEST_FORMAT: u16 = 1;
@@ -34,12 +35,16 @@ pub enum EventKind {
     /// A kworker starts a user-mode helper request: who queued it, when,
     /// and what the kernel asked to run.
     HelperRequest = 7,
+    /// A task's execve/execveat system call that failed, with the
+    /// kernel's error (only with `--failed-execs`: its program runs at every
+    /// system call's exit).
+    ExecFailed = 8,
 }
 
 impl EventKind {
     /// Every kind, in tag order: the one list of kinds. [`EventKind::from_tag`]
     /// and [`EventKind::COUNTERS`] are derived from it.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Fork,
         EventKind::Exec,
         EventKind::Exit,
@@ -47,6 +52,7 @@ impl EventKind {
         EventKind::SignalDeliver,
         EventKind::Rename,
         EventKind::HelperRequest,
+        EventKind::ExecFailed,
     ];
 
     /// Entries of the per-CPU loss counter: one per tag up to the largest,
@@ -96,6 +102,7 @@ impl EventKind {
             EventKind::SignalDeliver => "signal_deliver",
             EventKind::Rename => "rename",
             EventKind::HelperRequest => "helper_request",
+            EventKind::ExecFailed => "exec_failed",
         }
     }
 
@@ -115,6 +122,7 @@ impl EventKind {
                 "workqueue_execute_start_rescue1",
                 "workqueue_execute_start_rescue2",
             ],
+            EventKind::ExecFailed => ["sys_exit_rescue1", "sys_exit_rescue2"],
         }
     }
 
@@ -128,6 +136,7 @@ impl EventKind {
             EventKind::SignalDeliver => "signal_deliver",
             EventKind::Rename => "task_rename",
             EventKind::HelperRequest => "workqueue_execute_start",
+            EventKind::ExecFailed => "sys_exit",
         }
     }
 }
@@ -395,6 +404,29 @@ pub struct HelperRequestEvent {
     pub path: [u8; FILENAME_LEN],
 }
 
+/// Which system call failed ([`ExecFailedEvent::source`]).
+pub const EXEC_FROM_EXECVE: u8 = 0;
+pub const EXEC_FROM_EXECVEAT: u8 = 1;
+
+/// An exec that failed, with the kernel's error.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecFailedEvent {
+    pub header: Header,
+    /// The task whose exec failed (`current`); it keeps its old image.
+    pub task: TaskInfo,
+    /// The positive errno (`ENOENT`, `EACCES`, ...).
+    pub errno: i32,
+    /// One of the `EXEC_FROM_*` values.
+    pub source: u8,
+    /// 1 when the path was longer than `filename` holds.
+    pub filename_truncated: u8,
+    /// Bytes of `filename` in use, NUL excluded.
+    pub filename_len: u16,
+    /// The path asked for (relative to a directory fd for execveat).
+    pub filename: [u8; FILENAME_LEN],
+}
+
 // The layouts are the format: pin them so a change cannot go unnoticed.
 const _: () = {
     assert!(size_of::<Header>() == 16);
@@ -418,6 +450,8 @@ const _: () = {
     assert!(size_of::<RenameEvent>() == 80);
     assert!(size_of::<HelperRequestEvent>() == 392);
     assert!(offset_of!(HelperRequestEvent, path) == 136);
+    assert!(size_of::<ExecFailedEvent>() == 328);
+    assert!(offset_of!(ExecFailedEvent, filename) == 72);
     // The ring buffer aligns records to 8 bytes.
     assert!(size_of::<ExecEvent>().is_multiple_of(8));
 };
@@ -442,6 +476,7 @@ unsafe impl Plain for SignalGenerateEvent {}
 unsafe impl Plain for SignalDeliverEvent {}
 unsafe impl Plain for RenameEvent {}
 unsafe impl Plain for HelperRequestEvent {}
+unsafe impl Plain for ExecFailedEvent {}
 
 /// A ring-buffer record: a [`Header`] then a fixed body, one type per
 /// [`EventKind`]. The kernel side reserves and heads a record by its type
@@ -493,7 +528,7 @@ impl EventKind {
     pub const fn record_size_in(self, version: u16) -> Option<usize> {
         match (version, self) {
             (1, EventKind::Exec) => Some(size_of::<ExecEventV1>()),
-            (1 | 2, EventKind::HelperRequest) => None,
+            (1 | 2, EventKind::HelperRequest | EventKind::ExecFailed) => None,
             (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size()),
             _ => None,
         }
@@ -508,6 +543,7 @@ records! {
     SignalDeliver => SignalDeliverEvent,
     Rename => RenameEvent,
     HelperRequest => HelperRequestEvent,
+    ExecFailed => ExecFailedEvent,
 }
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -531,10 +567,10 @@ mod tests {
             assert_eq!(kind.tag(), kind as u16);
         }
         assert_eq!(EventKind::from_tag(0), None);
-        assert_eq!(EventKind::from_tag(8), None);
+        assert_eq!(EventKind::from_tag(9), None);
         assert_eq!(EventKind::from_tag(u16::MAX), None);
-        // The loss counter map's size: tags 1..=7 and an unused slot 0.
-        assert_eq!(EventKind::COUNTERS, 8);
+        // The loss counter map's size: tags 1..=8 and an unused slot 0.
+        assert_eq!(EventKind::COUNTERS, 9);
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub struct KernelOffsets {
     pub task_kthread: u32,
     pub kthread_data: u32,
     pub worker_current_func: u32,
+    /// `pt_regs.orig_ax`, `.di` and `.si` (x86-64): the system call's
+    /// number and first two arguments, for failed execs; may be
+    /// [`KernelOffsets::ABSENT`].
+    pub regs_syscall: u32,
+    pub regs_arg0: u32,
+    pub regs_arg1: u32,
 }
 
 impl KernelOffsets {
@@ -88,10 +94,13 @@ impl KernelOffsets {
         task_kthread: KernelOffsets::ABSENT,
         kthread_data: KernelOffsets::ABSENT,
         worker_current_func: KernelOffsets::ABSENT,
+        regs_syscall: KernelOffsets::ABSENT,
+        regs_arg0: KernelOffsets::ABSENT,
+        regs_arg1: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 27 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 30 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

@@ -56,6 +56,12 @@ pub struct SessionArgs {
     /// whole verifier log.
     #[arg(long, short)]
     verbose: bool,
+    /// Also show execve/execveat calls that fail, with the kernel's error
+    /// (`exec_failed` events). Off by default: the kernel has no tracepoint
+    /// for them, so this runs a program at every system call's exit (its
+    /// cost is in the README's bench section).
+    #[arg(long)]
+    failed_execs: bool,
     /// Test hook: load these programs in a form the verifier refuses
     /// (events: fork, exec, exit, signal_generate, signal_deliver, rename).
     #[arg(long, hide = true, value_name = "EVENT,...", value_delimiter = ',')]
@@ -80,6 +86,7 @@ impl SessionArgs {
                 .refuse_program
                 .iter()
                 .fold(0, |mask, sel| mask | sel.mask()),
+            failed_execs: self.failed_execs,
             proc_root: PathBuf::from("/proc"),
             announce: true,
         }
@@ -116,9 +123,9 @@ pub struct FilterArgs {
     /// signals to kernel-side tasks are shown; the rest are dropped in kernel).
     #[arg(long)]
     all_signals: bool,
-    /// The user-mode helper story: helper requests, spawns, execs, children,
-    /// signals and deaths (same as --kind umh,umh_child --event
-    /// helper_request,fork,exec,exit,signal).
+    /// The user-mode helper story: helper requests, spawns, execs (and
+    /// failed ones), children, signals and deaths (same as --kind
+    /// umh,umh_child --event helper_request,fork,exec,exec_failed,exit,signal).
     #[arg(long, conflicts_with_all = ["kind", "event"])]
     umh: bool,
 }
@@ -126,10 +133,17 @@ pub struct FilterArgs {
 impl FilterArgs {
     fn into_filter(self) -> TraceFilter {
         let (kinds, events) = if self.umh {
-            let events = ["helper_request", "fork", "exec", "exit", "signal"]
-                .iter()
-                .map(|e| e.parse().expect("known event names"))
-                .collect();
+            let events = [
+                "helper_request",
+                "fork",
+                "exec",
+                "exec_failed",
+                "exit",
+                "signal",
+            ]
+            .iter()
+            .map(|e| e.parse().expect("known event names"))
+            .collect();
             (vec![Kind::Helper, Kind::HelperChild], events)
         } else {
             (self.kind, self.event)

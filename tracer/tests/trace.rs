@@ -556,3 +556,73 @@ fn every_thread_of_a_killed_group_has_its_exit() {
     );
     assert!(stderr.contains("lost 0 events"), "{stderr}");
 }
+
+#[test]
+fn failed_execs_show_the_kernels_error_when_asked() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let missing = dir.path().join("missing");
+    let mut tracer = Tracer::start(&["--failed-execs"]);
+    assert!(
+        tracer
+            .startup
+            .iter()
+            .any(|l| l.contains("attached 9 programs")),
+        "the failed-exec program is loaded on request: {:?}",
+        tracer.startup
+    );
+    for path in [&missing, &plain] {
+        let err = std::process::Command::new(path).status().unwrap_err();
+        assert!(err.raw_os_error().is_some(), "{err}");
+    }
+    // execveat(AT_FDCWD, relative path): its path is the second argument.
+    let rel = std::ffi::CString::new("no-such-relative-program").unwrap();
+    let argv = [rel.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    // SAFETY: valid NUL-terminated arrays; the call fails and returns.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            libc::AT_FDCWD,
+            rel.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            0,
+        )
+    };
+    assert_eq!(rc, -1);
+    let tid = u64::try_from(unsafe { libc::gettid() }).unwrap();
+
+    let enoent = tracer.wait_for("ENOENT", |v| {
+        is(v, "exec_failed") && v["filename"] == missing.to_str().unwrap()
+    });
+    assert_eq!(enoent["error"], "ENOENT", "{enoent}");
+    assert_eq!(enoent["errno"], libc::ENOENT, "{enoent}");
+    assert_eq!(enoent["via"], "execve", "{enoent}");
+    let eacces = tracer.wait_for("EACCES", |v| {
+        is(v, "exec_failed") && v["filename"] == plain.to_str().unwrap()
+    });
+    assert_eq!(eacces["error"], "EACCES", "{eacces}");
+    let at = tracer.wait_for("execveat", |v| {
+        is(v, "exec_failed") && v["filename"] == "no-such-relative-program"
+    });
+    assert_eq!(at["via"], "execveat", "{at}");
+    assert_eq!(u64_of(&at, "pid"), tid, "{at}");
+    tracer.stop();
+
+    // Off by default: no program at every system call's exit.
+    let tracer = Tracer::start(&[]);
+    assert!(
+        tracer
+            .startup
+            .iter()
+            .any(|l| l.contains("attached 8 programs")),
+        "{:?}",
+        tracer.startup
+    );
+    let _ = std::process::Command::new(&missing).status();
+    let (events, _) = tracer.stop();
+    assert!(events.iter().all(|v| !is(v, "exec_failed")));
+}

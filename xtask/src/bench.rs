@@ -20,7 +20,7 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::{bench_hostile, bench_workqueue};
+use crate::{bench_failed_execs, bench_hostile, bench_workqueue};
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
@@ -129,20 +129,7 @@ struct Bench {
 impl Bench {
     /// Runs a workload; returns its own timing in ns.
     fn workload(&self, name: &str, ops: u64) -> Result<u64> {
-        let out = Command::new(&self.workload)
-            .args([name, &ops.to_string()])
-            .output()
-            .context("running the workload")?;
-        if !out.status.success() {
-            bail!(
-                "workload {name} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stats: WorkloadStats = serde_json::from_str(&stdout)
-            .with_context(|| format!("malformed workload {name} output: {stdout}"))?;
-        Ok(stats.ns)
+        workload_ns(&self.workload, name, ops)
     }
 
     /// One traced run: (workload ns, tracer stats, ms from spawn to attached).
@@ -154,6 +141,24 @@ impl Bench {
         let json = tracer.stop(mode)?;
         Ok((ns, parse_stats(&json)?, attach_ms))
     }
+}
+
+/// Runs the workload generator; returns the workload's own timing in ns.
+pub(crate) fn workload_ns(workload: &Path, name: &str, ops: u64) -> Result<u64> {
+    let out = Command::new(workload)
+        .args([name, &ops.to_string()])
+        .output()
+        .context("running the workload")?;
+    if !out.status.success() {
+        bail!(
+            "workload {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stats: WorkloadStats = serde_json::from_str(&stdout)
+        .with_context(|| format!("malformed workload {name} output: {stdout}"))?;
+    Ok(stats.ns)
 }
 
 /// A tracer started for one bench run, attached.
@@ -498,6 +503,7 @@ struct Measured {
     peers: Vec<PeerResult>,
     hostile: Vec<bench_hostile::Hostile>,
     workqueue: Vec<bench_workqueue::WorkqueueRate>,
+    failed_execs: Option<bench_failed_execs::FailedExecsCost>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -508,6 +514,12 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     let table_100k_rss_mb = measure_table_rss_mb(bench)?;
     let hostile = bench_hostile::measure(&bench.tracer, &bench.tmp)?;
     let workqueue = bench_workqueue::measure(&bench.tracer, &bench.workload, &bench.tmp)?;
+    let failed_execs = Some(bench_failed_execs::measure(
+        &bench.tracer,
+        &bench.workload,
+        &bench.tmp,
+        rounds,
+    )?);
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -519,6 +531,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         peers,
         hostile,
         workqueue,
+        failed_execs,
     })
 }
 
@@ -699,6 +712,9 @@ fn format_results(m: &Measured) -> String {
         }
     }
     out.push_str(&bench_workqueue::format(&m.workqueue));
+    if let Some(c) = &m.failed_execs {
+        out.push_str(&bench_failed_execs::format(c));
+    }
     out.push_str(&bench_hostile::format(&m.hostile));
     out
 }
@@ -910,6 +926,7 @@ mod tests {
             }],
             hostile: Vec::new(),
             workqueue: Vec::new(),
+            failed_execs: None,
         }
     }
 
@@ -932,7 +949,7 @@ mod tests {
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
-                r#""slowdown":3.5}],"hostile":[],"workqueue":[]}"#,
+                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null}"#,
                 "\n"
             )
         );

@@ -86,7 +86,10 @@ fn disk_io(tmp: &Path) -> Result<()> {
     };
     std::fs::File::create(&image)?.set_len(64 << 20)?;
     run(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image))?;
-    run(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&mnt))?;
+    run(Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&image)
+        .arg(&mnt))?;
     struct Mounted<'a>(&'a Path);
     impl Drop for Mounted<'_> {
         fn drop(&mut self) {

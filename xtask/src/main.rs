@@ -1,6 +1,7 @@
 //! `cargo xtask`: set-up, build, run and test, with no manual steps.
 
 mod bench;
+mod bench_failed_execs;
 mod bench_hostile;
 mod bench_parallel;
 mod bench_workqueue;

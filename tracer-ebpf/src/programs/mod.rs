@@ -27,6 +27,7 @@ macro_rules! programs {
 const _: () = assert!(tracer_common::RESCUES == 2);
 
 mod exec;
+mod exec_failed;
 mod exit;
 mod fork;
 mod helper_request;

@@ -47,6 +47,8 @@ pub struct LoadOptions<'a> {
     /// Test hook: programs (by [`EventKind::bit`]) to load in a form the
     /// verifier refuses.
     pub refuse_mask: u32,
+    /// Load the failed-exec program, which runs at every system call's exit.
+    pub failed_execs: bool,
 }
 
 /// Exit status when `--strict` and a program was refused.
@@ -248,6 +250,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let kinds: Vec<EventKind> = EventKind::ALL
         .into_iter()
         .filter(|&k| k != EventKind::HelperRequest || umh_work_fn.is_ok())
+        .filter(|&k| k != EventKind::ExecFailed || opts.failed_execs)
         .collect();
     let mut wanted: Vec<(&'static str, &'static str)> =
         kinds.iter().map(|&k| (k.program(), k.program())).collect();
@@ -541,6 +544,7 @@ impl Session {
         self.loaded
             .iter()
             .chain(&self.rescues)
+            .chain(&self.companions)
             .filter_map(|name| {
                 let info = self.ebpf.program(name)?.info().ok()?;
                 Some((*name, info.run_count(), info.run_time().as_nanos() as u64))

@@ -53,5 +53,8 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
             .unwrap_or(KernelOffsets::ABSENT),
         kthread_data: opt("kthread", &["data"]),
         worker_current_func: opt("worker", &["current_func"]),
+        regs_syscall: opt("pt_regs", &["orig_ax"]),
+        regs_arg0: opt("pt_regs", &["di"]),
+        regs_arg1: opt("pt_regs", &["si"]),
     })
 }

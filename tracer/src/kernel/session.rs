@@ -58,6 +58,8 @@ pub struct SessionOptions {
     pub verbose: bool,
     /// Test hook: programs to load in a form the verifier refuses.
     pub refuse_mask: u32,
+    /// Also trace failed execs (a program at every system call's exit).
+    pub failed_execs: bool,
     /// procfs mount the start-up snapshot is read from.
     pub proc_root: PathBuf,
     /// Say on stderr when tracing starts (`ps --live` keeps quiet).
@@ -80,6 +82,7 @@ impl SessionOptions {
             strict: false,
             verbose: false,
             refuse_mask: 0,
+            failed_execs: false,
             proc_root: PathBuf::from("/proc"),
             announce: true,
         }
@@ -223,6 +226,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         strict: opts.strict,
         verbose: opts.verbose,
         refuse_mask: opts.refuse_mask,
+        failed_execs: opts.failed_execs,
     })?;
     // Mark the helpers that exist before attaching, so a child one forks
     // while we start up is marked by the kernel too.

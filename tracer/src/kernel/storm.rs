@@ -73,7 +73,10 @@ impl StormCount {
                     _ => false,
                 }
             }
-            EventKind::SignalDeliver | EventKind::Rename | EventKind::HelperRequest => false,
+            EventKind::SignalDeliver
+            | EventKind::Rename
+            | EventKind::HelperRequest
+            | EventKind::ExecFailed => false,
         };
         if counted {
             let n = &mut self.by_kind[usize::from(kind.tag())];

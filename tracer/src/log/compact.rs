@@ -3,7 +3,9 @@
 //! zeros dropped. The writer compacts and the reader expands; nothing
 //! outside the log layer knows.
 
-use tracer_common::{EventKind, ExecEvent, Header, HelperRequestEvent, FORMAT_VERSION};
+use tracer_common::{
+    EventKind, ExecEvent, ExecFailedEvent, Header, HelperRequestEvent, FORMAT_VERSION,
+};
 
 /// The largest kernel record.
 pub(super) const MAX_RECORD: usize = 1024;
@@ -44,6 +46,12 @@ pub(super) fn compact<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
             if let Some(e) = tracer_common::read_plain::<HelperRequestEvent>(raw) {
                 let path_at = core::mem::offset_of!(HelperRequestEvent, path);
                 clear(scratch, path_at, usize::from(e.path_len), e.path.len());
+            }
+        }
+        Some(EventKind::ExecFailed) if current && raw.len() == size_of::<ExecFailedEvent>() => {
+            if let Some(e) = tracer_common::read_plain::<ExecFailedEvent>(raw) {
+                let at = core::mem::offset_of!(ExecFailedEvent, filename);
+                clear(scratch, at, usize::from(e.filename_len), e.filename.len());
             }
         }
         _ => {}

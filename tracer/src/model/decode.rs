@@ -5,13 +5,13 @@
 use std::fmt;
 
 use tracer_common::{
-    read_plain, EventKind, ExecEvent, ExecEventV1, ExitEvent, ForkEvent, Header,
+    read_plain, EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
     HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
     FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
 };
 
 use crate::model::{
-    event::{c_string, Event, ExecCut, HelperRequest, Record, Task},
+    event::{c_string, Event, ExecCut, ExecVia, HelperRequest, Record, Task},
     signals::{Disposition, ExitStatus, GenerateResult},
 };
 
@@ -190,6 +190,18 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                     path: c_string(&e.path[..path_len]),
                     path_truncated: e.path_truncated != 0,
                 },
+            }
+        }
+        EventKind::ExecFailed => {
+            let e: ExecFailedEvent = body(bytes)?;
+            let len = usize::from(e.filename_len).min(e.filename.len());
+            Event::ExecFailed {
+                task: Task::from(&e.task),
+                errno: e.errno,
+                via: ExecVia::from_raw(e.source)
+                    .ok_or(DecodeError::UnknownKind { tag: header.kind })?,
+                filename: c_string(&e.filename[..len]),
+                filename_truncated: e.filename_truncated != 0,
             }
         }
     };

@@ -122,6 +122,40 @@ pub enum Event {
         kworker: Task,
         request: HelperRequest,
     },
+    /// An execve/execveat call that failed, with the kernel's error.
+    ExecFailed {
+        task: Task,
+        /// Positive errno.
+        errno: i32,
+        via: ExecVia,
+        filename: String,
+        filename_truncated: bool,
+    },
+}
+
+/// Which system call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecVia {
+    Execve,
+    Execveat,
+}
+
+impl ExecVia {
+    /// From a record's `source`; `None` for a value this build does not know.
+    pub fn from_raw(source: u8) -> Option<ExecVia> {
+        match source {
+            tracer_common::EXEC_FROM_EXECVE => Some(ExecVia::Execve),
+            tracer_common::EXEC_FROM_EXECVEAT => Some(ExecVia::Execveat),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecVia::Execve => "execve",
+            ExecVia::Execveat => "execveat",
+        }
+    }
 }
 
 /// A user-mode helper request: who asked the kernel for it, and what the
@@ -175,6 +209,7 @@ impl Event {
             Event::SignalDeliver { .. } => EventKind::SignalDeliver,
             Event::Rename { .. } => EventKind::Rename,
             Event::HelperRequest { .. } => EventKind::HelperRequest,
+            Event::ExecFailed { .. } => EventKind::ExecFailed,
         }
     }
 
@@ -187,7 +222,8 @@ impl Event {
             Event::Exec { task, .. }
             | Event::Exit { task, .. }
             | Event::SignalDeliver { task, .. }
-            | Event::Rename { task, .. } => task,
+            | Event::Rename { task, .. }
+            | Event::ExecFailed { task, .. } => task,
             Event::HelperRequest { kworker, .. } => kworker,
         }
     }

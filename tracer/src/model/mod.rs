@@ -6,6 +6,7 @@ pub mod classify;
 pub mod clock;
 pub mod counts;
 pub mod decode;
+pub mod errno;
 pub mod event;
 pub mod flags;
 mod hash;

@@ -181,7 +181,7 @@ pub struct HelperInfo {
     /// kernel could not run its program.
     pub exec_failed: bool,
     /// Why that exec failed, inferred from the path as it is now (live
-    /// only): the kernel does not report the error.
+    /// only): the kernel does not report a helper's exec error.
     pub exec_error: Option<&'static str>,
 }
 
@@ -459,6 +459,13 @@ impl TaskTable {
                 let e = self.touch(task);
                 e.comm = new_comm.as_str().into();
                 Annotation::kinds(e.kind(), None)
+            }
+            Event::ExecFailed { task, .. } => {
+                let e = self.touch(task);
+                let mut a = Annotation::kinds(e.kind(), None);
+                let e = self.live.get(&task.pid).expect("touched above");
+                a.helper = self.helper_info(e, false);
+                a
             }
             Event::HelperRequest { kworker, request } => {
                 self.touch(kworker);

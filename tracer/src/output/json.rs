@@ -31,7 +31,8 @@ use crate::model::{
 /// `damage_stretches`; live JSON has `lost` lines. 4: `helper_request`
 /// events; `helper` objects say whom the helper ran for (`requested_by`,
 /// `queued_ns`, `request_path`, `waits`, `waited_ns`) and whether its exec
-/// failed (`exec_failed`, `exec_error_inferred`).
+/// failed (`exec_failed`, `exec_error_inferred`); `exec_failed` events
+/// (with `--failed-execs`).
 pub const JSON_VERSION: u32 = 4;
 
 pub struct Json {
@@ -194,17 +195,6 @@ fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
     int(out, "code", code);
 }
 
-/// `UMH_WAIT_*` as a word: what the requester waits for.
-fn waits(req: &HelperRequest) -> &'static str {
-    if req.waits_for_exit() {
-        "exit"
-    } else if req.wait & tracer_common::UMH_WAIT_EXEC != 0 {
-        "exec"
-    } else {
-        "none"
-    }
-}
-
 /// A helper request's fields: `"requested_by"` (the requester, its kind
 /// and `reason`, or null), `"queued_ns"`, `"request_path"`, `"waits"`.
 fn request_fields(
@@ -231,7 +221,7 @@ fn request_fields(
     text(out, "request_path", &req.path);
     let _ = write!(out, ",\"request_path_truncated\":{}", req.path_truncated);
     key(out, "waits");
-    string(out, waits(req));
+    string(out, super::waits(req));
 }
 
 /// For tasks of a helper's lineage: `"helper":{"spawner_pid":..,
@@ -452,6 +442,22 @@ impl Formatter for Json {
                 let _ = write!(out, ",\"sa_flags\":{sa_flags}");
             }
             Event::Rename { new_comm, .. } => text(out, "new_comm", new_comm),
+            Event::ExecFailed {
+                errno,
+                via,
+                filename,
+                filename_truncated,
+                ..
+            } => {
+                text(out, "filename", filename);
+                let _ = write!(out, ",\"filename_truncated\":{filename_truncated}");
+                int(out, "errno", *errno);
+                key(out, "error");
+                string(out, &crate::model::errno::name(*errno));
+                key(out, "via");
+                string(out, via.name());
+                spawner(out, &self.pf, ann, None);
+            }
             Event::HelperRequest { request, .. } => {
                 let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
                 request_fields(out, &self.pf, request, ann.other, reason);

@@ -11,7 +11,7 @@ use tracer_common::EventKind;
 use crate::model::{
     classify::Kind,
     clock::WallClock,
-    event::{Event, Record},
+    event::{Event, HelperRequest, Record},
     flags::PfNames,
     signals::{self, ExitStatus},
     tasks::{Annotation, HelperInfo, Killer},
@@ -81,6 +81,17 @@ pub fn death(status: &ExitStatus, ann: &Annotation) -> String {
         s.push_str(&format!(" after {}", duration(ns)));
     }
     s
+}
+
+/// `UMH_WAIT_*` as a word: what the requester waits for.
+pub fn waits(req: &HelperRequest) -> &'static str {
+    if req.waits_for_exit() {
+        "exit"
+    } else if req.wait & tracer_common::UMH_WAIT_EXEC != 0 {
+        "exec"
+    } else {
+        "none"
+    }
 }
 
 /// Whom a helper ran for: `for 5545 (sh, dumping core)`, or `None` when

@@ -127,25 +127,51 @@ fn details(rec: &Record, ann: &Annotation) -> String {
         Event::Rename { task, new_comm } => {
             format!("{} -> {}", escape(&task.comm), escape(new_comm))
         }
+        Event::ExecFailed {
+            errno,
+            via,
+            filename,
+            filename_truncated,
+            ..
+        } => {
+            let mut s = format!(
+                "{} {} via {}",
+                escape(filename),
+                crate::model::errno::name(*errno),
+                via.name()
+            );
+            if *filename_truncated {
+                s.push_str(" filename_truncated");
+            }
+            if let Some(whom) = ann.helper.as_ref().and_then(super::requested_for) {
+                s.push_str(&format!(" {} {}", ann.subject, escape_owned(whom)));
+            }
+            s
+        }
         Event::HelperRequest { request, .. } => {
             let mut s = format!("helper {}", escape(&request.path));
             if request.path_truncated {
                 s.push_str(" path_truncated");
             }
-            match &request.requester {
-                Some(r) => s.push_str(&format!(" for {}", who(r, other))),
-                None => s.push_str(" for (requester not seen: queued before tracing)"),
+            let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
+            match (&request.requester, reason) {
+                (Some(r), Some(why)) => s.push_str(&format!(
+                    " for {} ({}, {}) [{}]",
+                    r.pid,
+                    escape(&r.comm),
+                    escape(why),
+                    other.map_or("?".into(), |k| k.to_string())
+                )),
+                (Some(r), None) => s.push_str(&format!(" for {}", who(r, other))),
+                (None, _) => s.push_str(" for (requester not seen: queued before tracing)"),
             }
-            if let Some(why) = ann.helper.as_ref().and_then(|h| h.reason.as_deref()) {
-                s.push_str(&format!(", {why}"));
-            }
-            s.push_str(if request.waits_for_exit() {
-                ", which waits for its exit"
-            } else {
-                ", which does not wait for its exit"
+            s.push_str(match super::waits(request) {
+                "exit" => ", waiting for its exit",
+                "exec" => ", waiting for its exec",
+                _ => ", not waiting",
             });
             if let Some(q) = request.queued_ns.and_then(|q| rec.boot_ns.checked_sub(q)) {
-                s.push_str(&format!(", queued {} before", super::duration(q)));
+                s.push_str(&format!(", queued {} earlier", super::duration(q)));
             }
             s
         }

@@ -119,6 +119,7 @@ impl TraceFilter {
             EventKind::Exec,
             EventKind::Exit,
             EventKind::HelperRequest,
+            EventKind::ExecFailed,
         ]
         .iter()
         .fold(0, |m, k| m | k.bit());
@@ -214,7 +215,7 @@ mod tests {
         assert_eq!(
             "forks".parse::<EventSel>(),
             Err("unknown event `forks` (events: fork, exec, exit, signal, \
-                 signal_generate, signal_deliver, rename, helper_request)"
+                 signal_generate, signal_deliver, rename, helper_request, exec_failed)"
                 .to_string())
         );
         for name in event_names().split(", ") {

@@ -39,7 +39,7 @@ pub struct Tracer {
     stderr: Receiver<String>,
     /// Every event received so far, in order.
     pub seen: Vec<Value>,
-    /// What the tracer wrote to stderr before it attached.
+    /// What the tracer wrote to stderr up to its `attached` line, included.
     pub startup: Vec<String>,
 }
 
@@ -88,7 +88,10 @@ impl Tracer {
                 .stderr
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                Ok(line) if line.contains("attached") => break,
+                Ok(line) if line.contains("attached") => {
+                    tracer.startup.push(line);
+                    break;
+                }
                 Ok(line) => {
                     eprintln!("tracer stderr: {line}");
                     tracer.startup.push(line);

@@ -27,6 +27,15 @@ fn lifetime(h: &Helper) -> String {
         .unwrap_or_else(|| "still running".into())
 }
 
+/// The program a helper exec'd, else the one it was asked to run.
+fn helper_path(h: &Helper) -> &str {
+    match (&h.path, &h.request) {
+        (Some(p), _) => p,
+        (None, Some(req)) => &req.path,
+        (None, None) => "(no exec seen)",
+    }
+}
+
 /// Whom a helper ran for: `5545 (sh, dumping core)`.
 fn requester(h: &Helper) -> String {
     match &h.request {
@@ -99,11 +108,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             .spawner
             .as_ref()
             .map_or("?".to_string(), |(p, c)| format!("{p} ({})", escape(c)));
-        let path = match (&h.path, &h.request) {
-            (Some(p), _) => escape(p),
-            (None, Some(req)) => escape(&req.path),
-            (None, None) => "(no exec seen)".into(),
-        };
+        let path = escape(helper_path(h));
         let failed = if h.exec_failed {
             "could not be run: exec failed; "
         } else {
@@ -131,7 +136,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             crate::output::duration(ns),
             escape(&requester(h)),
             h.pid,
-            escape(h.path.as_deref().unwrap_or("(no exec seen)")),
+            escape(helper_path(h)),
         ));
     }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
