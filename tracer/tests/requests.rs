@@ -338,7 +338,9 @@ fn a_recorded_night_reports_whom_each_helper_ran_for() {
     let _rk = Installed::script("/sbin/request-key", "sleep 0.3\n");
     let missing = dir.path().join("gone");
     let missing = missing.to_str().unwrap();
-    let recorder = start_recording(&log, &[]);
+    let recorder = start_recording(&log, &["--failed-execs"]);
+    let nowhere = dir.path().join("nowhere");
+    let _ = Command::new(&nowhere).status();
     let caller = request_key(&key_desc("report"));
     let (crasher, mut child) = {
         let _pattern = core_pattern_to(missing);
@@ -378,9 +380,25 @@ fn a_recorded_night_reports_whom_each_helper_ran_for() {
         "{text}"
     );
 
+    let nowhere = nowhere.to_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "failed execs (count):\n       1 {nowhere} ENOENT\n"
+        )),
+        "{text}"
+    );
+
     let (code, json, err) = run_tracer(&["report", log, "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        report["failed_execs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == nowhere && f["error"] == "ENOENT" && f["count"] == 1),
+        "{json}"
+    );
     let helpers = report["helpers"].as_array().unwrap();
     assert_eq!(helpers[0]["exec_failed"], true, "{json}");
     assert_eq!(helpers[0]["requested_by"]["pid"], crasher, "{json}");

@@ -110,6 +110,8 @@ pub struct Report {
     pub helpers: Vec<Helper>,
     helper_index: HashMap<(u32, u64), usize>,
     pub signals: BTreeMap<SignalKey, u64>,
+    /// Failed execs (with `--failed-execs`), by (path, errno name).
+    pub failed_execs: BTreeMap<(String, String), u64>,
     pub lost: BTreeMap<&'static str, u64>,
     /// The first [`DAMAGE_KEPT`] damaged stretches, and how many in all.
     pub damage: Vec<Damage>,
@@ -230,6 +232,12 @@ impl Report {
                 }
             }
             Event::SignalGenerate { .. } if ann.subject.kernel_side() => self.signal(&rec, &ann),
+            Event::ExecFailed {
+                filename, errno, ..
+            } => {
+                let key = (filename.clone(), crate::model::errno::name(*errno));
+                *self.failed_execs.entry(key).or_default() += 1;
+            }
             _ => {}
         }
     }

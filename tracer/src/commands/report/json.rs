@@ -118,6 +118,11 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
         "kthreads_created": r.kthread_groups(),
         "helpers": r.helpers_failed_first().map(helper).collect::<Vec<_>>(),
         "signals_to_kernel_side": signals,
+        "failed_execs": r
+            .failed_execs
+            .iter()
+            .map(|((path, error), n)| json!({"path": path, "error": error, "count": n}))
+            .collect::<Vec<_>>(),
         "lost": r.lost,
         "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "damage_stretches": r.damage_total,

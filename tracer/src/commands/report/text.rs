@@ -139,6 +139,14 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             escape(helper_path(h)),
         ));
     }
+    if !r.failed_execs.is_empty() {
+        s.push_str("\nfailed execs (count):\n");
+        let mut by_count: Vec<_> = r.failed_execs.iter().collect();
+        by_count.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        for ((path, error), n) in by_count.into_iter().take(20) {
+            s.push_str(&format!("  {n:>6} {} {error}\n", escape(path)));
+        }
+    }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
     for (k, n) in &r.signals {
         s.push_str(&format!(
