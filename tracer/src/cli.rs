@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Parser, Subcommand};
+use clap::{error::ErrorKind, CommandFactory as _, Parser, Subcommand};
 
 use crate::{
     commands::{bench_log, bench_table, ps, record, replay, report, trace, tree},
@@ -102,6 +102,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the command line, refusing (as a usage error, status 2)
+    /// what clap's rules cannot say: `record` filters that only a reader
+    /// can apply, which it would otherwise accept and ignore.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        if let Command::Record { filter, .. } = &cli.command {
+            if let Some((what, flag)) = filter.replay_only() {
+                Cli::command()
+                    .error(
+                        ErrorKind::ArgumentConflict,
+                        format!(
+                            "record cannot apply {what}: it keeps every task's fork, exec and \
+                             exit so lineage stays whole, and such filters apply when the log \
+                             is read (`tracer replay FILE {flag} ...`); record applies --event, \
+                             one --pid and --all-signals in the kernel"
+                        ),
+                    )
+                    .exit();
+            }
+        }
+        cli
+    }
+}
+
 /// Which events a live session shows.
 #[derive(clap::Args, Debug)]
 pub struct FilterArgs {
@@ -131,6 +156,24 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
+    /// A filter `record` cannot apply: it needs the task table (kinds,
+    /// comms, the helper story) or more than the kernel's one pid, so it
+    /// applies when the log is read.
+    /// (what, its flag).
+    fn replay_only(&self) -> Option<(&'static str, &'static str)> {
+        if !self.kind.is_empty() {
+            Some(("--kind", "--kind"))
+        } else if !self.comm.is_empty() {
+            Some(("--comm", "--comm"))
+        } else if self.umh {
+            Some(("--umh", "--umh"))
+        } else if self.pid.len() > 1 {
+            Some(("--pid with several pids", "--pid"))
+        } else {
+            None
+        }
+    }
+
     fn into_filter(self) -> TraceFilter {
         let (kinds, events) = if self.umh {
             let events = [

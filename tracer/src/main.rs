@@ -5,7 +5,6 @@ use std::{
     sync::atomic::{AtomicU8, Ordering},
 };
 
-use clap::Parser as _;
 use tracer::{
     cli::{self, Command},
     kernel::{loader, session},
@@ -17,7 +16,7 @@ use tracer::{
 
 fn main() -> ExitCode {
     let closed = closed_std_fds();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_checked();
     if matches!(cli.command, Command::Trace { .. } | Command::Record { .. }) {
         session::hold_stop_signals();
     }

@@ -309,3 +309,27 @@ fn disk_full_while_recording_is_a_clear_error_and_the_log_stays_valid() {
     assert!(events > 100, "the records before the end are kept");
     assert_eq!(events, held, "the message counts what the log holds");
 }
+
+#[test]
+fn record_refuses_filters_only_a_reader_can_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("never.log");
+    let log = log.to_str().unwrap();
+    for (args, flag) in [
+        (&["--comm", "sleep"][..], "--comm"),
+        (&["--kind", "kthread"][..], "--kind"),
+        (&["--umh"][..], "--umh"),
+        (&["--pid", "1,2"][..], "--pid"),
+    ] {
+        let mut argv = vec!["record", "-o", log];
+        argv.extend_from_slice(args);
+        let (code, _, err) = run_tracer(&argv);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("record cannot apply")
+                && err.contains(&format!("tracer replay FILE {flag}")),
+            "{err}"
+        );
+        assert!(!std::path::Path::new(log).exists(), "no log is left behind");
+    }
+}
