@@ -440,6 +440,12 @@ fn a_log_of_record_format_2_still_replays_and_reports() {
         text.contains("/tmp/fx/helper.sh [/bin/sh /tmp/fx/helper.sh 28137] for ?, spawned by 13770 (kworker/u8:3)"),
         "{text}"
     );
+    // Empty sections say so rather than print a bare heading.
+    assert!(text.contains("kthreads created:\n  none\n"), "{text}");
+    assert!(
+        text.contains("longest waits on a helper (requester blocked until it exited):\n  none\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -99,10 +99,17 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         }
     }
     s.push_str("\nkthreads created:\n");
-    for (pattern, n) in r.kthread_groups() {
+    let groups = r.kthread_groups();
+    if groups.is_empty() {
+        s.push_str("  none\n");
+    }
+    for (pattern, n) in groups {
         s.push_str(&format!("  {:<32} {n}\n", escape(&pattern)));
     }
     s.push_str("\nuser-mode helpers (failed first):\n");
+    if r.helpers.is_empty() {
+        s.push_str("  none\n");
+    }
     for h in r.helpers_failed_first() {
         let spawner = h
             .spawner
@@ -148,6 +155,9 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         }
     }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
+    if r.signals.is_empty() {
+        s.push_str("  none\n");
+    }
     for (k, n) in &r.signals {
         s.push_str(&format!(
             "  {n:>6} {} from {} ({}) to {} ({}) [{}]: {}\n",
