@@ -268,6 +268,9 @@ pub enum Command {
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
+        /// Leave out the notes on what /proc cannot tell.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Peak RSS of the task table with N synthetic tasks (for the bench).
     #[command(hide = true)]
@@ -411,6 +414,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             proc_root,
             live,
             btf,
+            quiet,
         } => {
             let live = match live {
                 Some(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => {
@@ -425,6 +429,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format,
                 proc_root,
                 live,
+                quiet,
             })
             .await
         }

@@ -74,6 +74,11 @@ fn ps_filters_and_notes() {
         err.contains("umh is inferred"),
         "ps says which tests it could not run: {err}"
     );
+    assert_eq!(err.matches("umh is inferred").count(), 1, "once: {err}");
+    let (code, quiet_out, err) = run_tracer(&["ps", "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(quiet_out.starts_with("    PID"), "{quiet_out}");
+    assert!(!err.contains("note:"), "--quiet silences the notes: {err}");
     let (code, _, err) = run_tracer(&["ps", "--kind", "thread"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown kind `thread`"), "{err}");

@@ -29,6 +29,8 @@ pub struct PsOptions {
     /// With BPF: trace for this long after the snapshot, so tasks born
     /// meanwhile are merged in and their creators known.
     pub live: Option<(Duration, PathBuf)>,
+    /// No notes on stderr.
+    pub quiet: bool,
 }
 
 /// Tests procfs cannot fully answer, said once per run.
@@ -138,8 +140,10 @@ pub async fn run(opts: PsOptions) -> Result<()> {
         Some((settle, btf)) => live_table(opts.proc_root, settle, btf).await?,
         None => snapshot::take(&Procfs::new(opts.proc_root))?.table,
     };
-    for note in notes(&table, snapshot::has_kthread_line(&table)) {
-        crate::say!("tracer: note: {note}");
+    if !opts.quiet {
+        for note in notes(&table, snapshot::has_kthread_line(&table)) {
+            crate::say!("tracer: note: {note}");
+        }
     }
     let mut rows: Vec<&Entry> = table
         .iter()
