@@ -59,6 +59,10 @@ pub struct KernelOffsets {
     pub regs_syscall: u32,
     pub regs_arg0: u32,
     pub regs_arg1: u32,
+    /// `task_struct.thread_info.status` (x86: `TS_COMPAT` marks a 32-bit
+    /// system call, whose numbers and registers differ); may be
+    /// [`KernelOffsets::ABSENT`].
+    pub task_ti_status: u32,
 }
 
 impl KernelOffsets {
@@ -97,10 +101,11 @@ impl KernelOffsets {
         regs_syscall: KernelOffsets::ABSENT,
         regs_arg0: KernelOffsets::ABSENT,
         regs_arg1: KernelOffsets::ABSENT,
+        task_ti_status: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 30 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 31 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

@@ -174,6 +174,14 @@ pub fn kernel_byte(src: *const u8, off: usize) -> u8 {
     probed(src, off as u32)
 }
 
+/// The current task's user byte at `src + off` (0 on fault).
+#[inline(always)]
+pub fn user_byte(src: *const u8, off: usize) -> u8 {
+    let mut byte = [0u8; 1];
+    user_bytes(src as u64 + off as u64, 1, &mut byte);
+    byte[0]
+}
+
 /// Copies up to `N` bytes of the current task's user memory at `src`;
 /// returns how many were copied (0 on fault).
 #[inline(always)]

@@ -16,15 +16,15 @@ use crate::{
     task,
 };
 
-/// The system call numbers of execve and execveat on this target.
-#[cfg(bpf_target_arch = "x86_64")]
-const EXECVE: u64 = 59;
-#[cfg(bpf_target_arch = "x86_64")]
-const EXECVEAT: u64 = 322;
-#[cfg(bpf_target_arch = "aarch64")]
-const EXECVE: u64 = 221;
-#[cfg(bpf_target_arch = "aarch64")]
-const EXECVEAT: u64 = 281;
+/// The x86-64 system call numbers of execve and execveat, and their x32
+/// ones (with `__X32_SYSCALL_BIT` cleared). The register offsets come from
+/// x86's `pt_regs`: elsewhere the loader does not load this program.
+const EXECVE: [u64; 2] = [59, 520];
+const EXECVEAT: [u64; 2] = [322, 545];
+const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+/// `thread_info.status` bit of a 32-bit (ia32) system call, whose numbers
+/// and argument registers differ: those are not reported.
+const TS_COMPAT: u32 = 0x0002;
 
 programs!(
     "sys_exit",
@@ -43,15 +43,20 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     let regs = Kptr::btf(ctx.arg(0));
-    let nr: u64 = regs.read(nr_at);
-    let (source, path_at) = if nr == EXECVE {
+    let nr: u64 = regs.read::<u64>(nr_at) & !X32_SYSCALL_BIT;
+    let (source, path_at) = if nr == EXECVE[0] || nr == EXECVE[1] {
         (EXEC_FROM_EXECVE, offset!(regs_arg0))
-    } else if nr == EXECVEAT {
+    } else if nr == EXECVEAT[0] || nr == EXECVEAT[1] {
         (EXEC_FROM_EXECVEAT, offset!(regs_arg1))
     } else {
         return 0;
     };
     let features = kread::features();
+    let current = super::current_task(&features);
+    let status_at = offset!(task_ti_status);
+    if status_at != KernelOffsets::ABSENT && current.read::<u32>(status_at) & TS_COMPAT != 0 {
+        return 0;
+    }
     kread::refuse_if_asked(&features, EventKind::ExecFailed);
     // The task kept its image, so the path pointer is still its own.
     let path = regs.read::<u64>(path_at) as *const u8;
@@ -59,7 +64,7 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    task::fill(&mut ev.task, super::current_task(&features));
+    task::fill(&mut ev.task, current);
     ev.errno = (-ret) as i32;
     ev.source = source;
     // SAFETY: a fault-tolerant copy bounded by the buffer's length.
@@ -67,7 +72,8 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         unsafe { bpf_probe_read_user_str_bytes(path, &mut ev.filename) }.map_or(0, |s| s.len());
     ev.filename_len = len as u16;
     // A full buffer is a cut unless the path ends exactly there.
-    ev.filename_truncated = u8::from(len == FILENAME_LEN - 1);
+    ev.filename_truncated =
+        u8::from(len == FILENAME_LEN - 1 && kread::user_byte(path, FILENAME_LEN - 1) != 0);
     emit::submit(entry);
     0
 }

@@ -54,6 +54,8 @@ pub fn run(path: &Path, format: Format, filter: TraceFilter, lost: LostNotices) 
             }
             Ok(Item::End { .. }) => clean_end = true,
             Err(damage) => {
+                // Whatever the damage held is unknown, execs included.
+                pipeline.note_unknown_loss();
                 truncated |= matches!(damage, Damage::Truncated { .. });
                 stretches += 1;
                 if stretches <= DAMAGE_WARNINGS {

@@ -247,10 +247,21 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
+    // The failed-exec program reads x86-64 `pt_regs`.
+    let failed_execs = opts.failed_execs
+        && if offsets.regs_syscall == tracer_common::KernelOffsets::ABSENT {
+            crate::say!(
+                "tracer: warning: --failed-execs needs the x86-64 system call registers \
+                 (pt_regs.orig_ax) in kernel BTF: failed execs are not traced"
+            );
+            false
+        } else {
+            true
+        };
     let kinds: Vec<EventKind> = EventKind::ALL
         .into_iter()
         .filter(|&k| k != EventKind::HelperRequest || umh_work_fn.is_ok())
-        .filter(|&k| k != EventKind::ExecFailed || opts.failed_execs)
+        .filter(|&k| k != EventKind::ExecFailed || failed_execs)
         .collect();
     let mut wanted: Vec<(&'static str, &'static str)> =
         kinds.iter().map(|&k| (k.program(), k.program())).collect();

@@ -56,5 +56,6 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         regs_syscall: opt("pt_regs", &["orig_ax"]),
         regs_arg0: opt("pt_regs", &["di"]),
         regs_arg1: opt("pt_regs", &["si"]),
+        task_ti_status: opt("task_struct", &["thread_info", "status"]),
     })
 }

@@ -247,6 +247,13 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     snap.table
         .name_functions_from(crate::model::kallsyms::Kallsyms::running());
     snap.table.infer_exec_errors();
+    if session
+        .missing()
+        .iter()
+        .any(|m| m.kind == tracer_common::EventKind::Exec)
+    {
+        snap.table.execs_unseen();
+    }
     let rings = Rings::new(session.take_rings()?, opts.delay_ring)?;
     let logs = match session.take_logger() {
         // SAFETY: the logger owns its ring's map fd for its whole life.

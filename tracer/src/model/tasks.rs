@@ -50,8 +50,10 @@ pub struct Entry {
     pub filename: Option<Box<str>>,
     pub argv: Option<Box<[String]>>,
     /// Its birth was seen (a fork event), so a missing exec means none
-    /// succeeded.
+    /// succeeded; with the exec records lost by then (see
+    /// [`TaskTable::note_lost`]).
     pub born_seen: bool,
+    pub exec_losses_at_birth: u64,
     /// For a user-mode helper: the request it ran for, when seen.
     pub request: Option<Box<HelperRequest>>,
 }
@@ -78,6 +80,7 @@ impl Entry {
             filename: None,
             argv: None,
             born_seen: false,
+            exec_losses_at_birth: 0,
             request: None,
         }
     }
@@ -211,6 +214,11 @@ pub struct TaskTable {
     /// Live on the traced machine: a failed helper's exec error may be
     /// inferred from its path.
     infer_exec_errors: bool,
+    /// Exec records lost so far (or records of unknown kind): a helper born
+    /// before one of them may have exec'd unseen.
+    exec_losses: u64,
+    /// The exec program did not run: no missing exec says anything.
+    execs_unseen: bool,
 }
 
 impl TaskTable {
@@ -225,7 +233,21 @@ impl TaskTable {
             requests: FastMap::default(),
             kallsyms: None,
             infer_exec_errors: false,
+            exec_losses: 0,
+            execs_unseen: false,
         }
+    }
+
+    /// Records of `kind` (`None`: unknown) were lost.
+    pub fn note_lost(&mut self, kind: Option<tracer_common::EventKind>) {
+        if matches!(kind, None | Some(tracer_common::EventKind::Exec)) {
+            self.exec_losses += 1;
+        }
+    }
+
+    /// The kernel refused the exec program: execs are never seen.
+    pub fn execs_unseen(&mut self) {
+        self.execs_unseen = true;
     }
 
     /// Live tracing: a failed helper's path is looked at as it exits, to
@@ -422,7 +444,7 @@ impl TaskTable {
                 e.argv = Some(argv.clone().into_boxed_slice());
                 let mut a = Annotation::kinds(e.kind(), None);
                 let e = self.live.get(&task.pid).expect("touched above");
-                a.helper = self.helper_info(e, false);
+                a.helper = self.helper_info(e, None);
                 a
             }
             Event::Exit { task, status, .. } => self.exit(task, status, rec.boot_ns),
@@ -464,7 +486,7 @@ impl TaskTable {
                 let e = self.touch(task);
                 let mut a = Annotation::kinds(e.kind(), None);
                 let e = self.live.get(&task.pid).expect("touched above");
-                a.helper = self.helper_info(e, false);
+                a.helper = self.helper_info(e, None);
                 a
             }
             Event::HelperRequest { kworker, request } => {
@@ -491,15 +513,23 @@ impl TaskTable {
         r.reason(|addr| self.kallsyms.as_ref().and_then(|k| k.name_of(addr)))
     }
 
-    /// The helper story of a task of a helper's lineage; `exiting` asks
-    /// whether it ended without running its program.
-    fn helper_info(&self, e: &Entry, exiting: bool) -> Option<HelperInfo> {
+    /// The helper story of a task of a helper's lineage; at its exit
+    /// (`exit`), whether it ended without running its program.
+    fn helper_info(&self, e: &Entry, exit: Option<&ExitStatus>) -> Option<HelperInfo> {
         if !matches!(e.helper, HelperStanding::Helper | HelperStanding::Child) {
             return None;
         }
         let reason = e.request.as_ref().and_then(|r| self.reason(r));
-        let exec_failed =
-            exiting && e.helper == HelperStanding::Helper && e.born_seen && e.filename.is_none();
+        // The kernel ends a helper whose exec (or its set-up) failed with
+        // do_exit(0). Claimed only for a process seen born, with every exec
+        // record since then accounted for.
+        let exec_failed = exit == Some(&ExitStatus::Exited(0))
+            && e.helper == HelperStanding::Helper
+            && e.pid == e.tgid
+            && e.born_seen
+            && e.filename.is_none()
+            && !self.execs_unseen
+            && self.exec_losses == e.exec_losses_at_birth;
         let exec_error = match &e.request {
             Some(r) if exec_failed && self.infer_exec_errors => infer_exec_error(&r.path),
             _ => None,
@@ -527,6 +557,7 @@ impl TaskTable {
         let known = self.live_entry(child).is_some();
         let mut entry = self.new_entry(child, Some(creator));
         entry.born_seen = true;
+        entry.exec_losses_at_birth = self.exec_losses;
         if entry.helper == HelperStanding::Helper && child.pid == child.tgid {
             // The request this kworker started is what the helper runs for.
             entry.request = self.requests.remove(&creator.pid);
@@ -552,7 +583,9 @@ impl TaskTable {
         let e = self.touch(task);
         let mut a = Annotation::kinds(e.kind(), None);
         let e = self.live.get(&task.pid).expect("touched above");
-        a.helper = self.helper_info(e, true);
+        a.helper = self.helper_info(e, Some(status));
+        // A kworker's pending request dies with it.
+        self.requests.remove(&task.pid);
         a.lifetime_ns = boot_ns.checked_sub(e.start_ns);
         if let ExitStatus::Signaled { sig, .. } = *status {
             let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
@@ -684,6 +717,11 @@ fn origin(
 /// bit). `None` where the file looks runnable (a bad format, say).
 fn infer_exec_error(path: &str) -> Option<&'static str> {
     use std::os::unix::fs::PermissionsExt as _;
+    // A relative path resolves against the kernel's root and cwd for the
+    // helper, not ours.
+    if !path.starts_with('/') {
+        return None;
+    }
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("ENOENT"),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some("EACCES"),
@@ -1070,5 +1108,173 @@ mod tests {
         }
         assert_eq!(t.len(), base, "exited tasks leave the table");
         assert!(t.graveyard.len() <= GRAVEYARD && t.graveyard_order.len() <= GRAVEYARD);
+    }
+}
+
+#[cfg(test)]
+mod helper_story_tests {
+    use super::*;
+    use crate::model::event::HelperRequest;
+
+    const KWORKER: u32 = 0x4208060;
+    const USER: u32 = 0x400100;
+
+    fn task(pid: u32, tgid: u32, ppid: u32, comm: &str, flags: u32, start_ns: u64) -> Task {
+        Task {
+            pid,
+            tgid,
+            ppid,
+            flags,
+            has_mm: flags & PF_KTHREAD == 0,
+            comm: comm.into(),
+            start_ns,
+        }
+    }
+
+    fn rec(boot_ns: u64, event: Event) -> Record {
+        Record {
+            boot_ns,
+            cpu: 0,
+            event,
+        }
+    }
+
+    fn exit(t: &Task, status: ExitStatus) -> Record {
+        rec(
+            t.start_ns + 10,
+            Event::Exit {
+                task: t.clone(),
+                status,
+                group_dead: Some(true),
+            },
+        )
+    }
+
+    /// A kworker (40) that starts a request from `sh` (900) and makes
+    /// helper 700.
+    fn helper_started(t: &mut TaskTable) -> (Task, Task) {
+        let kworker = task(40, 40, 2, "kworker/u8:3", KWORKER, 1_000);
+        let sh = task(
+            900,
+            900,
+            1,
+            "sh",
+            USER | tracer_common::pf::PF_DUMPCORE,
+            2_000,
+        );
+        let request = HelperRequest {
+            requester: Some(sh),
+            queued_ns: Some(5_000),
+            requester_func: None,
+            wait: tracer_common::UMH_WAIT_EXEC,
+            path: "/usr/lib/helper".into(),
+            path_truncated: false,
+        };
+        t.apply(&rec(
+            6_000,
+            Event::HelperRequest {
+                kworker: kworker.clone(),
+                request,
+            },
+        ));
+        let helper = task(700, 700, 2, "kworker/u8:3", 0x40, 7_000);
+        let a = t.apply(&rec(
+            7_000,
+            Event::Fork {
+                creator: kworker.clone(),
+                child: helper.clone(),
+                clone_flags: 0,
+            },
+        ));
+        assert_eq!(a.subject, Kind::Helper);
+        (kworker, helper)
+    }
+
+    #[test]
+    fn a_helper_runs_for_its_requester() {
+        let mut t = TaskTable::new(100, false);
+        let (_, helper) = helper_started(&mut t);
+        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        let info = a.helper.expect("a helper's story");
+        let req = info.request.expect("its request");
+        assert_eq!(req.requester.as_ref().map(|r| r.pid), Some(900));
+        assert_eq!(info.reason.as_deref(), Some("dumping core"));
+        assert!(info.exec_failed, "exited 0 without an exec");
+    }
+
+    #[test]
+    fn only_a_helper_process_that_exited_0_without_exec_failed() {
+        // Killed before its exec: not an exec failure.
+        let mut t = TaskTable::new(100, false);
+        let (_, helper) = helper_started(&mut t);
+        let killed = ExitStatus::Signaled {
+            sig: 9,
+            core: false,
+        };
+        let a = t.apply(&exit(&helper, killed));
+        assert!(!a.helper.unwrap().exec_failed);
+
+        // A thread of a helper process never execs itself.
+        let mut t = TaskTable::new(100, false);
+        let (_, helper) = helper_started(&mut t);
+        let thread = task(701, 700, 2, "helper", 0x40, 8_000);
+        t.apply(&rec(
+            8_000,
+            Event::Fork {
+                creator: helper.clone(),
+                child: thread.clone(),
+                clone_flags: 0,
+            },
+        ));
+        let a = t.apply(&exit(&thread, ExitStatus::Exited(0)));
+        assert!(!a.helper.unwrap().exec_failed, "a thread is not a failure");
+
+        // Exec records lost since its birth: its exec may have been one.
+        let mut t = TaskTable::new(100, false);
+        let (_, helper) = helper_started(&mut t);
+        t.note_lost(Some(tracer_common::EventKind::Exec));
+        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        assert!(!a.helper.unwrap().exec_failed, "an exec may have been lost");
+
+        // No exec program: nothing can be said.
+        let mut t = TaskTable::new(100, false);
+        t.execs_unseen();
+        let (_, helper) = helper_started(&mut t);
+        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        assert!(!a.helper.unwrap().exec_failed);
+    }
+
+    #[test]
+    fn a_dead_kworkers_request_is_not_handed_on() {
+        let mut t = TaskTable::new(100, false);
+        let kworker = task(40, 40, 2, "kworker/u8:3", KWORKER, 1_000);
+        t.apply(&rec(
+            6_000,
+            Event::HelperRequest {
+                kworker: kworker.clone(),
+                request: HelperRequest {
+                    requester: None,
+                    queued_ns: None,
+                    requester_func: None,
+                    wait: 0,
+                    path: "/x".into(),
+                    path_truncated: false,
+                },
+            },
+        ));
+        t.apply(&exit(&kworker, ExitStatus::Exited(0)));
+        // A new kworker reusing the pid makes a helper: no request of its.
+        let reborn = task(40, 40, 2, "kworker/u8:3", KWORKER, 9_000);
+        let helper = task(700, 700, 2, "kworker/u8:3", 0x40, 9_500);
+        t.apply(&rec(
+            9_500,
+            Event::Fork {
+                creator: reborn,
+                child: helper.clone(),
+                clone_flags: 0,
+            },
+        ));
+        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        assert!(a.helper.unwrap().request.is_none());
     }
 }

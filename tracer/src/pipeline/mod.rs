@@ -97,6 +97,7 @@ impl<W: Write> Pipeline<W> {
     /// `count` records of kind `tag` were lost in the kernel.
     pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64, cause: LossCause) {
         let kind = EventKind::from_tag(tag);
+        self.table.note_lost(kind);
         if self.lost == LostNotices::Inline
             && self.formatter.lost(&mut self.buf, kind, count, boot_ns)
         {
@@ -107,6 +108,12 @@ impl<W: Write> Pipeline<W> {
             kind.map_or("unknown", EventKind::name),
             cause.explain()
         );
+    }
+
+    /// Records were lost whose kinds are unknown (a damaged stretch of a
+    /// log).
+    pub fn note_unknown_loss(&mut self) {
+        self.table.note_lost(None);
     }
 
     /// Writes what is buffered. `Stop` when stdout is gone (e.g. `| head`).

@@ -456,7 +456,9 @@ pub fn crash() -> Child {
 /// there, or removes it.
 pub struct Installed {
     path: &'static str,
-    old: Option<Vec<u8>>,
+    /// Where what was there waits, renamed (so owner, mode, links and
+    /// labels come back as they were).
+    backup: Option<String>,
 }
 
 impl Installed {
@@ -477,30 +479,47 @@ impl Installed {
 
     /// Nothing at `path` until the guard drops.
     pub fn absent(path: &'static str) -> Installed {
-        let old = std::fs::read(path).ok();
-        if old.is_some() {
-            std::fs::remove_file(path).unwrap_or_else(|e| panic!("moving {path} aside: {e}"));
-        }
-        Installed { path, old }
+        let backup = match std::fs::symlink_metadata(path) {
+            Ok(_) => {
+                let backup = format!("{path}.tracer-test-{}", std::process::id());
+                std::fs::rename(path, &backup)
+                    .unwrap_or_else(|e| panic!("moving {path} aside: {e}"));
+                Some(backup)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("looking at {path}: {e}"),
+        };
+        Installed { path, backup }
     }
 }
 
 impl Drop for Installed {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.path);
-        if let Some(old) = &self.old {
-            use std::os::unix::fs::PermissionsExt as _;
-            if let Err(e) = std::fs::write(self.path, old).and_then(|()| {
-                std::fs::set_permissions(self.path, std::fs::Permissions::from_mode(0o755))
-            }) {
-                eprintln!("failed to restore {}: {e}", self.path);
+        if let Some(backup) = &self.backup {
+            if let Err(e) = std::fs::rename(backup, self.path) {
+                eprintln!("failed to restore {} from {backup}: {e}", self.path);
             }
         }
     }
 }
 
+/// A running `tracer record`; dropped without [`stop_recording`] (a test
+/// failed), it is stopped so no programs stay attached.
+pub struct Recording(Option<Child>);
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            // SAFETY: kill() with a pid we own.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `tracer record` and waits until it is attached.
-pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Child {
+pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
     let mut child = Command::new(tracer_exe())
         .arg("record")
         .arg("-o")
@@ -527,11 +546,12 @@ pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Child {
     assert!(line.contains("attached"), "{line}");
     // Keep draining stderr so the recorder never blocks on it.
     std::thread::spawn(move || while rx.recv().is_ok() {});
-    child
+    Recording(Some(child))
 }
 
 /// Stops a recorder with SIGINT; it must exit cleanly.
-pub fn stop_recording(mut child: Child) {
+pub fn stop_recording(mut recording: Recording) {
+    let mut child = recording.0.take().expect("still running");
     // SAFETY: kill() with a pid we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();

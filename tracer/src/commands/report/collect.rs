@@ -148,12 +148,14 @@ pub fn collect(path: &Path) -> Result<(LogHeader, Report)> {
         match item {
             Ok(Item::Event(raw)) => r.event(raw, &mut table),
             Ok(Item::Lost { tag, count, .. }) => {
+                table.note_lost(EventKind::from_tag(tag));
                 let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
                 let n = r.lost.entry(name).or_default();
                 *n = n.saturating_add(count);
             }
             Ok(Item::End { .. }) => {}
             Err(damage) => {
+                table.note_lost(None);
                 r.damage_total += 1;
                 if r.damage.len() < DAMAGE_KEPT {
                     r.damage.push(damage);

@@ -60,11 +60,11 @@ fn helper(h: &Helper) -> Value {
         "end": h.end.as_ref().map(text::end),
         "exit": h.end.as_ref().map(exit),
         "exec_failed": h.exec_failed,
-        "requested_by": h.request.as_ref().map(|r| json!({
-            "pid": r.who.as_ref().map(|w| w.0),
-            "comm": r.who.as_ref().map(|w| &w.1),
-            "reason": r.reason,
-        })),
+        // Null when not seen, as in live JSON.
+        "requested_by": h.request.as_ref().and_then(|r| {
+            let (pid, comm) = r.who.as_ref()?;
+            Some(json!({"pid": pid, "comm": comm, "reason": r.reason}))
+        }),
         "request_path": h.request.as_ref().map(|r| &r.path),
         "waited_ns": h.request.as_ref().and_then(|r| r.waited_ns),
     })
