@@ -348,14 +348,15 @@ fn a_recorded_night_reports_whom_each_helper_ran_for() {
     let nowhere = dir.path().join("nowhere");
     let _ = Command::new(&nowhere).status();
     let caller = request_key(&key_desc("report"));
-    let (crasher, mut child) = {
+    let crasher = {
         let _pattern = core_pattern_to(missing);
-        let crashed = crash_and_reap();
-        // The helper runs (and fails) while the pattern still names it.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        crashed
+        let (crasher, mut child) = crash_and_reap();
+        // Reaped once its core dump is over: the kernel read the pattern
+        // and requested the helper by then.
+        child.wait().unwrap();
+        crasher
     };
-    child.wait().unwrap();
+    // Let the records of the helper's start and exit reach the log.
     std::thread::sleep(std::time::Duration::from_millis(300));
     stop_recording(recorder);
 

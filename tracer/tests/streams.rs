@@ -27,9 +27,11 @@ fn record(log: &Path, extra: &[&str], stderr: Stdio) -> std::process::Child {
         .expect("spawning tracer record")
 }
 
-/// Waits until the log has its header (recording has started).
+/// Waits until the log has its header (recording has started): up to 30 s,
+/// as `Tracer::start` waits, since verifying every program takes seconds
+/// under emulation (the kernel matrix runs under TCG).
 fn wait_started(log: &Path) {
-    for _ in 0..200 {
+    for _ in 0..1200 {
         if fs::metadata(log).is_ok_and(|m| m.len() > 12) {
             return;
         }
