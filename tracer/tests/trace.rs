@@ -507,26 +507,15 @@ fn every_thread_of_a_killed_group_has_its_exit() {
     const THREADS: usize = 48;
     let _serial = serial();
     let mut tracer = Tracer::start(&[]);
-    // SAFETY: the child only pins itself, starts threads that sleep, and
-    // sleeps; it never returns into the test harness.
-    let child = unsafe { libc::fork() };
-    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
-    if child == 0 {
-        let _ = std::panic::catch_unwind(|| {
-            let _ = pin_to(0);
-            for _ in 0..THREADS {
-                std::thread::spawn(|| loop {
-                    std::thread::sleep(std::time::Duration::from_secs(60));
-                });
-            }
-            loop {
-                // SAFETY: pause() has no preconditions.
-                unsafe { libc::pause() };
-            }
-        });
-        // SAFETY: _exit ends this forked child at once.
-        unsafe { libc::_exit(1) };
-    }
+    // The child pins itself and starts threads that sleep.
+    let child = fork_waiting_child(|| {
+        let _ = pin_to(0);
+        for _ in 0..THREADS {
+            std::thread::spawn(|| loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            });
+        }
+    });
     let child = child as u64;
     let mut tids = std::collections::HashSet::from([child]);
     while tids.len() <= THREADS {

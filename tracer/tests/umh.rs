@@ -168,24 +168,8 @@ fn io_uring_workers_and_a_signal_to_one() {
 fn sigkill_to_an_io_worker_kills_its_whole_process() {
     let _serial = serial();
     let mut tracer = Tracer::start(&[]);
-    // A child process with an io-wq worker: fork this (multi-threaded) test
-    // process; the child only makes syscalls (glibc keeps malloc usable
-    // across fork) and then waits to be killed.
-    // SAFETY: see above; the child never returns into the test harness.
-    let child = unsafe { libc::fork() };
-    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
-    if child == 0 {
-        // A panic must not unwind into a copy of the test harness.
-        let _ = std::panic::catch_unwind(|| {
-            let _read = AsyncRead::start();
-            loop {
-                // SAFETY: pause() has no preconditions.
-                unsafe { libc::pause() };
-            }
-        });
-        // SAFETY: _exit ends this forked child at once.
-        unsafe { libc::_exit(1) };
-    }
+    // A child process with an io-wq worker, kept until it is killed.
+    let child = fork_waiting_child(AsyncRead::start);
     /// Kills the child if the test fails before it is reaped.
     struct Reap(i32);
     impl Drop for Reap {

@@ -183,14 +183,16 @@ fn raise_memlock() -> Result<(), std::io::Error> {
 pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     privileges::check()?;
     let memlock = raise_memlock();
+    // Reading /proc/kallsyms takes tens of ms: beside reading BTF, not after.
+    let work_fn = std::thread::spawn(requests::find_work_fn);
     let data = read_kernel_btf(opts.btf_path)?;
     let (offsets, probed, umh_work_fn) = btf::Btf::parse(&data)
         .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
         .and_then(|btf| {
             let offsets = offsets::resolve(&btf)?;
             let probed = probe::probe(&btf, offsets.siginfo_errno);
-            let kallsyms = crate::model::kallsyms::Kallsyms::running();
-            let umh = requests::work_fn(&btf, &offsets, &kallsyms);
+            let found = work_fn.join().expect("the kallsyms thread panicked");
+            let umh = requests::work_fn(&btf, &offsets, found);
             Ok((offsets, probed, umh))
         })?;
     // Without the work function's address, helpers are still traced; only

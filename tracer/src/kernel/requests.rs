@@ -13,9 +13,18 @@ use crate::{
 /// Every helper request runs this work function.
 pub const WORK_FN: &str = "call_usermodehelper_exec_work";
 
-/// The work function's address, or why helper requesters cannot be
-/// traced (one line, for the user).
-pub fn work_fn(btf: &Btf, offsets: &KernelOffsets, kallsyms: &Kallsyms) -> Result<u64, String> {
+/// [`WORK_FN`]'s entry in the running kernel's /proc/kallsyms.
+pub fn find_work_fn() -> anyhow::Result<Result<u64, Unresolved>> {
+    Kallsyms::running().address_of(WORK_FN)
+}
+
+/// The work function's address (`found` by [`find_work_fn`]), or why helper
+/// requesters cannot be traced (one line, for the user).
+pub fn work_fn(
+    btf: &Btf,
+    offsets: &KernelOffsets,
+    found: anyhow::Result<Result<u64, Unresolved>>,
+) -> Result<u64, String> {
     for tp in ["workqueue_queue_work", "workqueue_execute_start"] {
         if btf.tracepoint_type_id(tp).is_err() {
             return Err(format!("this kernel has no {tp} tracepoint"));
@@ -30,7 +39,7 @@ pub fn work_fn(btf: &Btf, offsets: &KernelOffsets, kallsyms: &Kallsyms) -> Resul
     if layout.contains(&KernelOffsets::ABSENT) {
         return Err("kernel BTF lacks work_struct.func or subprocess_info".into());
     }
-    match kallsyms.address_of(WORK_FN) {
+    match found {
         Ok(Ok(addr)) => Ok(addr),
         Ok(Err(Unresolved::Hidden)) => Err(format!(
             "/proc/kallsyms hides kernel addresses from this process (kernel.kptr_restrict={}; \

@@ -39,22 +39,12 @@ impl Kallsyms {
     /// The address of text symbol `name`.
     pub fn address_of(&self, name: &str) -> Result<Result<u64, Unresolved>> {
         let table = self.read()?;
-        for line in table.lines() {
-            let mut f = line.split_ascii_whitespace();
-            let (Some(addr), Some(kind), Some(sym)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            if sym == name && matches!(kind, "t" | "T") {
-                let addr = u64::from_str_radix(addr, 16)
-                    .with_context(|| format!("bad address in {}: {line}", self.path.display()))?;
-                return Ok(if addr == 0 {
-                    Err(Unresolved::Hidden)
-                } else {
-                    Ok(addr)
-                });
-            }
-        }
-        Ok(Err(Unresolved::Absent))
+        let found = text_symbols(&table).find(|&(_, sym)| sym == name);
+        Ok(match found.map(|(addr, _)| addr) {
+            Some(0) => Err(Unresolved::Hidden),
+            Some(addr) => Ok(addr),
+            None => Err(Unresolved::Absent),
+        })
     }
 
     /// `function+0x12` for a kernel text address, if the table has it.
@@ -77,25 +67,24 @@ impl Kallsyms {
     }
 }
 
+/// The table's text (function) symbols: (address, name). Lines that do not
+/// parse are skipped.
+fn text_symbols(table: &str) -> impl Iterator<Item = (u64, &str)> {
+    table.lines().filter_map(|line| {
+        let mut f = line.split_ascii_whitespace();
+        let (addr, kind, sym) = (f.next()?, f.next()?, f.next()?);
+        if !matches!(kind, "t" | "T") {
+            return None;
+        }
+        Some((u64::from_str_radix(addr, 16).ok()?, sym))
+    })
+}
+
 /// The text symbol at or just below `addr`, with the offset past it.
 fn nearest(table: &str, addr: u64) -> Option<String> {
-    let mut best: Option<(u64, &str)> = None;
-    for line in table.lines() {
-        let mut f = line.split_ascii_whitespace();
-        let (Some(a), Some(kind), Some(sym)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        if !matches!(kind, "t" | "T") {
-            continue;
-        }
-        let Ok(a) = u64::from_str_radix(a, 16) else {
-            continue;
-        };
-        if a != 0 && a <= addr && best.is_none_or(|(b, _)| a > b) {
-            best = Some((a, sym));
-        }
-    }
-    let (at, sym) = best?;
+    let (at, sym) = text_symbols(table)
+        .filter(|&(a, _)| a != 0 && a <= addr)
+        .max_by_key(|&(a, _)| a)?;
     Some(match addr - at {
         0 => sym.to_string(),
         off => format!("{sym}+{off:#x}"),

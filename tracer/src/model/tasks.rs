@@ -443,8 +443,9 @@ impl TaskTable {
                 e.filename = Some(filename.as_str().into());
                 e.argv = Some(argv.clone().into_boxed_slice());
                 let mut a = Annotation::kinds(e.kind(), None);
-                let e = self.live.get(&task.pid).expect("touched above");
-                a.helper = self.helper_info(e, None);
+                if e.helper != HelperStanding::No {
+                    a.helper = self.helper_story(task.pid, None);
+                }
                 a
             }
             Event::Exit { task, status, .. } => self.exit(task, status, rec.boot_ns),
@@ -485,8 +486,9 @@ impl TaskTable {
             Event::ExecFailed { task, .. } => {
                 let e = self.touch(task);
                 let mut a = Annotation::kinds(e.kind(), None);
-                let e = self.live.get(&task.pid).expect("touched above");
-                a.helper = self.helper_info(e, None);
+                if e.helper != HelperStanding::No {
+                    a.helper = self.helper_story(task.pid, None);
+                }
                 a
             }
             Event::HelperRequest { kworker, request } => {
@@ -511,6 +513,12 @@ impl TaskTable {
     /// Why a helper was requested, functions named where this table can.
     fn reason(&self, r: &HelperRequest) -> Option<String> {
         r.reason(|addr| self.kallsyms.as_ref().and_then(|k| k.name_of(addr)))
+    }
+
+    /// [`TaskTable::helper_info`] of live task `pid`: looked up again only
+    /// for tasks of a helper's lineage, after their entry was updated.
+    fn helper_story(&self, pid: u32, exit: Option<&ExitStatus>) -> Option<HelperInfo> {
+        self.helper_info(self.live.get(&pid)?, exit)
     }
 
     /// The helper story of a task of a helper's lineage; at its exit
@@ -582,17 +590,21 @@ impl TaskTable {
     fn exit(&mut self, task: &Task, status: &ExitStatus, boot_ns: u64) -> Annotation {
         let e = self.touch(task);
         let mut a = Annotation::kinds(e.kind(), None);
-        let e = self.live.get(&task.pid).expect("touched above");
-        a.helper = self.helper_info(e, Some(status));
-        // A kworker's pending request dies with it.
-        self.requests.remove(&task.pid);
         a.lifetime_ns = boot_ns.checked_sub(e.start_ns);
+        let lineage = e.helper != HelperStanding::No;
         if let ExitStatus::Signaled { sig, .. } = *status {
             let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
             a.killer = own.or_else(|| {
                 let leader = self.live.get(&task.tgid)?;
                 leader.killer.as_deref().filter(|k| k.sig == sig).cloned()
             });
+        }
+        if lineage {
+            a.helper = self.helper_story(task.pid, Some(status));
+        }
+        if task.flags & PF_KTHREAD != 0 {
+            // A kworker's pending request dies with it.
+            self.requests.remove(&task.pid);
         }
         self.retire(task.pid);
         a
@@ -756,7 +768,7 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        event::{Event, Record, Task},
+        event::{Event, HelperRequest, Record, Task},
         signals::{ExitStatus, GenerateResult},
     };
 
@@ -1109,28 +1121,10 @@ mod tests {
         assert_eq!(t.len(), base, "exited tasks leave the table");
         assert!(t.graveyard.len() <= GRAVEYARD && t.graveyard_order.len() <= GRAVEYARD);
     }
-}
 
-#[cfg(test)]
-mod helper_story_tests {
-    use super::*;
-    use crate::model::event::HelperRequest;
+    // The helper story: requests, and helpers that never ran.
 
-    const KWORKER: u32 = 0x4208060;
-    const USER: u32 = 0x400100;
-
-    fn task(pid: u32, tgid: u32, ppid: u32, comm: &str, flags: u32, start_ns: u64) -> Task {
-        Task {
-            pid,
-            tgid,
-            ppid,
-            flags,
-            has_mm: flags & PF_KTHREAD == 0,
-            comm: comm.into(),
-            start_ns,
-        }
-    }
-
+    /// A record of `event` at `boot_ns`.
     fn rec(boot_ns: u64, event: Event) -> Record {
         Record {
             boot_ns,
@@ -1139,7 +1133,8 @@ mod helper_story_tests {
         }
     }
 
-    fn exit(t: &Task, status: ExitStatus) -> Record {
+    /// `t`'s exit with `status`, just after it started.
+    fn exit_with(t: &Task, status: ExitStatus) -> Record {
         rec(
             t.start_ns + 10,
             Event::Exit {
@@ -1194,7 +1189,7 @@ mod helper_story_tests {
     fn a_helper_runs_for_its_requester() {
         let mut t = TaskTable::new(100, false);
         let (_, helper) = helper_started(&mut t);
-        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        let a = t.apply(&exit_with(&helper, ExitStatus::Exited(0)));
         let info = a.helper.expect("a helper's story");
         let req = info.request.expect("its request");
         assert_eq!(req.requester.as_ref().map(|r| r.pid), Some(900));
@@ -1211,7 +1206,7 @@ mod helper_story_tests {
             sig: 9,
             core: false,
         };
-        let a = t.apply(&exit(&helper, killed));
+        let a = t.apply(&exit_with(&helper, killed));
         assert!(!a.helper.unwrap().exec_failed);
 
         // A thread of a helper process never execs itself.
@@ -1226,21 +1221,21 @@ mod helper_story_tests {
                 clone_flags: 0,
             },
         ));
-        let a = t.apply(&exit(&thread, ExitStatus::Exited(0)));
+        let a = t.apply(&exit_with(&thread, ExitStatus::Exited(0)));
         assert!(!a.helper.unwrap().exec_failed, "a thread is not a failure");
 
         // Exec records lost since its birth: its exec may have been one.
         let mut t = TaskTable::new(100, false);
         let (_, helper) = helper_started(&mut t);
         t.note_lost(Some(tracer_common::EventKind::Exec));
-        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        let a = t.apply(&exit_with(&helper, ExitStatus::Exited(0)));
         assert!(!a.helper.unwrap().exec_failed, "an exec may have been lost");
 
         // No exec program: nothing can be said.
         let mut t = TaskTable::new(100, false);
         t.execs_unseen();
         let (_, helper) = helper_started(&mut t);
-        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        let a = t.apply(&exit_with(&helper, ExitStatus::Exited(0)));
         assert!(!a.helper.unwrap().exec_failed);
     }
 
@@ -1262,7 +1257,7 @@ mod helper_story_tests {
                 },
             },
         ));
-        t.apply(&exit(&kworker, ExitStatus::Exited(0)));
+        t.apply(&exit_with(&kworker, ExitStatus::Exited(0)));
         // A new kworker reusing the pid makes a helper: no request of its.
         let reborn = task(40, 40, 2, "kworker/u8:3", KWORKER, 9_000);
         let helper = task(700, 700, 2, "kworker/u8:3", 0x40, 9_500);
@@ -1274,7 +1269,7 @@ mod helper_story_tests {
                 clone_flags: 0,
             },
         ));
-        let a = t.apply(&exit(&helper, ExitStatus::Exited(0)));
+        let a = t.apply(&exit_with(&helper, ExitStatus::Exited(0)));
         assert!(a.helper.unwrap().request.is_none());
     }
 }

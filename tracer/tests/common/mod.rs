@@ -557,3 +557,25 @@ pub fn stop_recording(mut recording: Recording) {
     let status = child.wait().unwrap();
     assert!(status.success(), "record exited with {status}");
 }
+
+/// Forks this (multi-threaded) test process into a child that runs `setup`
+/// (syscalls and threads only: glibc keeps malloc usable across fork),
+/// keeps what it returns, and waits to be killed; its pid. The child never
+/// returns into the test harness, not even by a panic.
+pub fn fork_waiting_child<T>(setup: impl FnOnce() -> T) -> i32 {
+    // SAFETY: the child only runs `setup` and pause(), then `_exit`s.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
+    if child == 0 {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _kept = setup();
+            loop {
+                // SAFETY: pause() has no preconditions.
+                unsafe { libc::pause() };
+            }
+        }));
+        // SAFETY: _exit ends this forked child at once.
+        unsafe { libc::_exit(1) };
+    }
+    child
+}
