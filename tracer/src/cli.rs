@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{error::ErrorKind, CommandFactory as _, Parser, Subcommand};
 
 use crate::{
-    commands::{bench_log, bench_table, ps, record, replay, report, trace, tree},
+    commands::{bench_log, bench_table, export, ps, record, replay, report, trace, tree},
     kernel::{loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions},
     model::classify::Kind,
     output::Format,
@@ -14,6 +14,7 @@ use crate::{
         filter::{EventSel, Glob, TraceFilter},
         LostNotices,
     },
+    ship::ShipOptions,
 };
 
 /// How a live session runs.
@@ -89,6 +90,29 @@ impl SessionArgs {
             failed_execs: self.failed_execs,
             proc_root: PathBuf::from("/proc"),
             announce: true,
+        }
+    }
+}
+
+/// Where a live session also sends what it sees.
+#[derive(clap::Args, Debug)]
+pub struct ShipArgs {
+    /// Also send every shown event as an OpenTelemetry log record to this
+    /// OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (`/v1/logs` is
+    /// added; plain HTTP).
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g.
+    /// 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+}
+
+impl ShipArgs {
+    fn options(self) -> ShipOptions {
+        ShipOptions {
+            otlp: self.otlp,
+            metrics: self.metrics,
         }
     }
 }
@@ -212,6 +236,8 @@ pub enum Command {
         #[command(flatten)]
         filter: FilterArgs,
         #[command(flatten)]
+        ship: ShipArgs,
+        #[command(flatten)]
         session: SessionArgs,
     },
     /// Record events to a log file for later replay, report or export.
@@ -224,6 +250,8 @@ pub enum Command {
         max_size: Option<u64>,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        ship: ShipArgs,
         #[command(flatten)]
         session: SessionArgs,
     },
@@ -241,11 +269,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Every event of a recorded log as JSON Lines, for jq, pandas and pipelines.
+    /// Every event of a recorded log: as JSON Lines (for jq, pandas and
+    /// pipelines), to an OpenTelemetry collector, or as a Perfetto timeline.
     Export {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// The OTLP/HTTP collector for `--format otlp`, e.g.
+        /// http://127.0.0.1:4318.
+        #[arg(long, value_name = "URL", required_if_eq("format", "otlp"))]
+        otlp: Option<String>,
+        /// Write to FILE (created; never overwritten) instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// List every task with its kind and each kernel-thread test (from
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
@@ -298,6 +334,11 @@ pub enum Command {
 pub enum ExportFormat {
     /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines.
     Jsonl,
+    /// OpenTelemetry logs, sent to the collector `--otlp` names.
+    Otlp,
+    /// A Perfetto trace (protobuf TrackEvents) for ui.perfetto.dev; binary,
+    /// so it goes to `-o FILE` or a pipe, never a terminal.
+    Perfetto,
 }
 
 /// `4096`, `64K`, `100M`, `2G`: a byte count.
@@ -367,6 +408,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Trace {
             format,
             filter,
+            ship,
             session,
         } => {
             let filter = filter.into_filter();
@@ -374,6 +416,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 session: session.options(&filter),
                 format,
                 filter,
+                ship: ship.options(),
             })
             .await
         }
@@ -381,6 +424,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             output,
             max_size,
             filter,
+            ship,
             session,
         } => {
             let filter = filter.into_filter();
@@ -388,6 +432,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 session: session.options(&filter),
                 path: output,
                 max_size,
+                ship: ship.options(),
             })
             .await
         }
@@ -399,14 +444,18 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report { file, format } => report::run(&file, format),
         Command::Export {
             file,
-            format: ExportFormat::Jsonl,
-        } => {
-            let everything = TraceFilter {
-                all_signals: true,
-                ..TraceFilter::default()
-            };
-            replay::run(&file, Format::Json, everything, LostNotices::Inline)
-        }
+            format,
+            otlp,
+            output,
+        } => export::run(export::ExportOptions {
+            file,
+            format: match format {
+                ExportFormat::Jsonl => export::To::Jsonl,
+                ExportFormat::Otlp => export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?),
+                ExportFormat::Perfetto => export::To::Perfetto,
+            },
+            output,
+        }),
         Command::Ps {
             kind,
             pid,

@@ -11,6 +11,7 @@
 //! - [`log`]: the recording format, written and read back.
 //! - [`pipeline`]: decode, annotate, filter and format a stream of records.
 //! - [`output`]: one module per format.
+//! - [`ship`]: taps that send events on: OTLP logs, Prometheus metrics.
 //! - [`commands`]: one module per subcommand, built on the layers above and
 //!   never on each other (checked by `tests/structure.rs`).
 
@@ -21,3 +22,4 @@ pub mod log;
 pub mod model;
 pub mod output;
 pub mod pipeline;
+pub mod ship;

@@ -264,12 +264,14 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
     // the host kernel every test must run.
     let skips = workspace_root().join("target/host-skips.txt");
     let _ = std::fs::remove_file(&skips);
+    let py_bin = setup::ensure_test_tools()?;
     let (passed, failed) = cargo_test(
         cargo(tools)
             .args(["test"])
             .arg("--")
             .args(args)
-            .env("TRACER_SKIP_FILE", &skips),
+            .env("TRACER_SKIP_FILE", &skips)
+            .env("TRACER_TEST_PY_BIN", &py_bin),
     )?;
     if let Ok(text) = std::fs::read_to_string(&skips) {
         if !text.trim().is_empty() {

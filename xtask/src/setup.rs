@@ -254,7 +254,54 @@ const VM_PACKAGES: &[&str] = &[
 ];
 
 pub fn ensure_vm_packages() -> Result<()> {
-    let missing: Vec<&str> = VM_PACKAGES
+    ensure_debian_packages(VM_PACKAGES, "vm-test")
+}
+
+/// Debian packages the host tests use: Prometheus and promtool, to scrape
+/// and check `--metrics` (tests/metrics.rs).
+const TEST_PACKAGES: &[&str] = &["prometheus"];
+
+/// Python packages the host tests decode tracer's output with, pinned:
+/// OTLP requests and Perfetto traces are decoded with the projects' own
+/// definitions, not with the Rust types under test; duckdb-cli runs the
+/// README's SQL recipe.
+const TEST_PYTHON: &[&str] = &[
+    "opentelemetry-proto==1.45.2",
+    "perfetto==0.59.1",
+    "protobuf==7.36.2",
+    "duckdb-cli==1.5.6",
+];
+
+/// What the host tests need besides the toolchain: the Debian packages,
+/// and a venv with the Python decoders (cached, keyed by the pins). Returns
+/// the venv's bin dir.
+pub fn ensure_test_tools() -> Result<PathBuf> {
+    ensure_debian_packages(TEST_PACKAGES, "the tests")?;
+    let key = TEST_PYTHON
+        .join(" ")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let venv = cache_dir()?.join(format!("py-{key:016x}"));
+    let bin = venv.join("bin");
+    let ready = venv.join(".ready");
+    if !ready.exists() {
+        eprintln!("xtask: installing the tests' Python decoders (once)");
+        let _ = fs::remove_dir_all(&venv);
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("making a Python venv (needs python3 with venv)")?;
+        run(Command::new(bin.join("pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .args(TEST_PYTHON))
+        .context("installing the tests' Python packages (needs PyPI)")?;
+        fs::write(&ready, TEST_PYTHON.join("\n"))?;
+    }
+    Ok(bin)
+}
+
+fn ensure_debian_packages(packages: &[&str], who: &str) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|pkg| {
@@ -284,7 +331,7 @@ pub fn ensure_vm_packages() -> Result<()> {
     if run(&mut apt(&install)).is_err() {
         run(&mut apt(&["update", "-q"]))?;
         run(&mut apt(&install)).with_context(|| {
-            format!("vm-test needs these Debian packages: {}", missing.join(" "))
+            format!("{who} need these Debian packages: {}", missing.join(" "))
         })?;
     }
     Ok(())

@@ -4,6 +4,7 @@
 
 pub mod bench_log;
 pub mod bench_table;
+pub mod export;
 pub mod ps;
 pub mod record;
 pub mod replay;

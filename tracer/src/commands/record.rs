@@ -19,7 +19,9 @@ use crate::{
         reader::Item,
         writer::{self, LogWriter},
     },
-    model::{clock, counts::LossCause, procfs},
+    model::{clock, counts::LossCause, flags::PfNames, procfs},
+    pipeline::tap::Observer,
+    ship::{Origin, ShipOptions, Shipping},
 };
 
 /// How often a recording is synced to disk (fdatasync): a power loss costs
@@ -30,6 +32,7 @@ pub struct RecordOptions {
     pub session: SessionOptions,
     pub path: PathBuf,
     pub max_size: Option<u64>,
+    pub ship: ShipOptions,
 }
 
 struct Recorder {
@@ -44,6 +47,8 @@ struct Recorder {
     /// For the once-a-second status line on a terminal.
     status: Option<(Instant, u64)>,
     synced: Instant,
+    /// Metrics and OTLP, with the task table they need.
+    observer: Option<Observer>,
 }
 
 /// Events intact in the log at `path`, as replay will see them.
@@ -77,6 +82,9 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
+        if let Some(observer) = &mut self.observer {
+            observer.record(raw);
+        }
         match self.log.event(raw) {
             Ok(true) => {
                 self.events += 1;
@@ -92,6 +100,9 @@ impl Sink for Recorder {
 
     fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()> {
         self.lost = self.lost.saturating_add(count);
+        if let Some(observer) = &mut self.observer {
+            observer.lost(kind, count, boot_ns);
+        }
         // The log keeps only the count; the progress line shows it, and an
         // unexpected cause is said once here.
         if cause == LossCause::Skipped {
@@ -123,6 +134,9 @@ impl Sink for Recorder {
     }
 
     fn tick(&mut self) -> Result<()> {
+        if let Some(observer) = &mut self.observer {
+            observer.tick();
+        }
         if self.synced.elapsed() >= SYNC_EVERY {
             if let Err(e) = self.log.sync() {
                 return Err(self.write_error(e));
@@ -167,13 +181,14 @@ pub async fn run(opts: RecordOptions) -> Result<()> {
 async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>) -> Result<()> {
     let (path, max_size) = (opts.path.clone(), opts.max_size);
     let kernel_filter = opts.session.filter;
+    let shipping = Shipping::prepare(opts.ship)?;
     let (mut rec, counts, ended) = session::run(opts.session, move |start| {
         let (kernel_release, hostname, boot_id) = log::header::machine();
         let header = LogHeader {
             event_format: FORMAT_VERSION,
             tracer_version: env!("CARGO_PKG_VERSION").to_string(),
-            kernel_release,
-            hostname,
+            kernel_release: kernel_release.clone(),
+            hostname: hostname.clone(),
             boot_id,
             boot_epoch_ns: start.clock.boot_epoch_ns as i64,
             started_boot_ns: start.started_boot_ns,
@@ -183,6 +198,15 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
             tasks: start.tasks,
             missing: start.missing,
         };
+        let observer = (!shipping.is_empty()).then(|| {
+            let origin = Origin {
+                hostname,
+                kernel_release,
+                clock: start.clock,
+                pf: PfNames::running(),
+            };
+            Observer::new(start.table, shipping.taps(&origin))
+        });
         let mut log = LogWriter::with_limit(file, &header, max_size.unwrap_or(u64::MAX))
             .with_context(|| format!("writing the log header to {}", path.display()))?;
         log.flush()
@@ -198,9 +222,11 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
             full: false,
             status,
             synced: Instant::now(),
+            observer,
         })
     })
     .await?;
+    let shipped = rec.observer.take().map_or(Ok(()), Observer::finish);
     rec.log
         .end(clock::boottime_ns())
         .and_then(|()| rec.log.sync())
@@ -229,5 +255,5 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
         );
     }
     let _ = writeln!(err, "{}", counts.summary());
-    Ok(())
+    shipped
 }

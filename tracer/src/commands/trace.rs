@@ -4,20 +4,31 @@ use anyhow::Result;
 
 use crate::{
     kernel::session::{self, SessionOptions},
+    log::header,
     model::flags::PfNames,
     output::{self, Format},
     pipeline::{filter::TraceFilter, LostNotices, Pipeline},
+    ship::{Origin, ShipOptions, Shipping},
 };
 
 pub struct TraceOptions {
     pub session: SessionOptions,
     pub format: Format,
     pub filter: TraceFilter,
+    pub ship: ShipOptions,
 }
 
 pub async fn run(opts: TraceOptions) -> Result<()> {
     let (format, filter) = (opts.format, opts.filter);
+    let shipping = Shipping::prepare(opts.ship)?;
     let (pipeline, counts, _) = session::run(opts.session, |start| {
+        let (kernel_release, hostname, _) = header::machine();
+        let origin = Origin {
+            hostname,
+            kernel_release,
+            clock: start.clock,
+            pf: PfNames::running(),
+        };
         Ok(Pipeline::new(
             std::io::stdout().lock(),
             output::formatter(format, start.clock, PfNames::running()),
@@ -28,7 +39,8 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
                 Format::Json => LostNotices::Inline,
                 Format::Text => LostNotices::Stderr,
             },
-        ))
+        )
+        .with_taps(shipping.taps(&origin)))
     })
     .await?;
     pipeline.finish(&counts)

@@ -3,6 +3,7 @@
 pub mod diag;
 pub mod escape;
 pub mod json;
+pub mod perfetto;
 mod text;
 
 use clap::ValueEnum;
@@ -32,6 +33,9 @@ pub trait Formatter {
     fn begin(&mut self, out: &mut Vec<u8>);
     /// One event, with what the task table says about its tasks.
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation);
+    /// Anything written once after the last record (e.g. closing what is
+    /// still open in a timeline).
+    fn end(&mut self, _out: &mut Vec<u8>) {}
     /// A line saying `count` records of `kind` were lost, in order with the
     /// records; false where the format has no such line (the caller warns on
     /// stderr instead).
@@ -53,6 +57,17 @@ pub fn formatter(format: Format, clock: WallClock, pf: PfNames) -> Box<dyn Forma
         Format::Text => Box::new(text::Text::new(clock, pf)),
         Format::Json => Box::new(json::Json::new(clock, pf)),
     }
+}
+
+/// Writes nothing: for streams whose only consumers are taps (`export
+/// --format otlp`).
+pub fn silent() -> Box<dyn Formatter> {
+    struct Silent;
+    impl Formatter for Silent {
+        fn begin(&mut self, _out: &mut Vec<u8>) {}
+        fn record(&mut self, _out: &mut Vec<u8>, _rec: &Record, _ann: &Annotation) {}
+    }
+    Box::new(Silent)
 }
 
 /// `1.3s`, `250ms`, `12us`.

@@ -6,11 +6,14 @@
 //! formatter, not a new loop.
 
 pub mod filter;
+pub mod from_log;
+pub mod tap;
 
 use std::io::{ErrorKind, Write};
 
 use anyhow::Result;
 use filter::TraceFilter;
+use tap::Taps;
 use tracer_common::EventKind;
 
 use crate::{
@@ -44,6 +47,8 @@ pub struct Pipeline<W: Write> {
     table: TaskTable,
     filter: TraceFilter,
     lost: LostNotices,
+    /// Metrics, OTLP: see every event beside the output.
+    taps: Taps,
     undecodable: u64,
     /// A write to the output failed (other than the reader going away).
     failed: Option<std::io::Error>,
@@ -64,6 +69,7 @@ impl<W: Write> Pipeline<W> {
             table,
             filter,
             lost,
+            taps: Taps::default(),
             undecodable: 0,
             failed: None,
         };
@@ -74,13 +80,23 @@ impl<W: Write> Pipeline<W> {
         p
     }
 
+    /// Adds taps that see every event beside the output.
+    pub fn with_taps(mut self, taps: Taps) -> Self {
+        self.taps = taps;
+        self
+    }
+
     /// One full-size record; false if it could not be decoded.
     pub fn record(&mut self, raw: &[u8]) -> bool {
         match decode(raw) {
             Ok(rec) => {
                 let ann = self.table.apply(&rec);
-                if self.filter.matches(&rec, &ann) {
+                let shown = self.filter.matches(&rec, &ann);
+                if shown {
                     self.formatter.record(&mut self.buf, &rec, &ann);
+                }
+                if !self.taps.is_empty() {
+                    self.taps.event(&rec, &ann, shown);
                 }
                 true
             }
@@ -98,6 +114,7 @@ impl<W: Write> Pipeline<W> {
     pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64, cause: LossCause) {
         let kind = EventKind::from_tag(tag);
         self.table.note_lost(kind);
+        self.taps.lost(kind, count, boot_ns);
         if self.lost == LostNotices::Inline
             && self.formatter.lost(&mut self.buf, kind, count, boot_ns)
         {
@@ -144,14 +161,16 @@ impl<W: Write> Pipeline<W> {
 
     /// The end-of-session summary, to stderr; an output error, if any.
     pub fn finish(mut self, counts: &Counts) -> Result<()> {
+        self.formatter.end(&mut self.buf);
         let _ = self.flush();
+        let taps = std::mem::take(&mut self.taps).finish();
         crate::say!("{}", counts.summary());
         if self.undecodable > 0 {
             crate::say!("tracer: skipped {} undecodable records", self.undecodable);
         }
         match self.failed {
             Some(e) => Err(anyhow::Error::new(e).context("writing output")),
-            None => Ok(()),
+            None => taps,
         }
     }
 }
@@ -169,5 +188,10 @@ impl<W: Write> Sink for Pipeline<W> {
 
     fn flush(&mut self) -> Result<Flow> {
         Ok(Pipeline::flush(self))
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        self.taps.tick(&self.table);
+        Ok(())
     }
 }

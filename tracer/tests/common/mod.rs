@@ -579,3 +579,13 @@ pub fn fork_waiting_child<T>(setup: impl FnOnce() -> T) -> i32 {
     }
     child
 }
+
+/// A program from the tests' Python venv (`python`, `duckdb`), which
+/// `cargo xtask test` installs and names in TRACER_TEST_PY_BIN.
+pub fn test_py_tool(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("TRACER_TEST_PY_BIN").expect(
+        "TRACER_TEST_PY_BIN is not set: run the tests with `cargo xtask test`, which installs \
+         the Python decoders they need",
+    );
+    std::path::Path::new(&dir).join(name)
+}

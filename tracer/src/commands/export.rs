@@ -1,0 +1,97 @@
+//! `tracer export`: every event of a recorded log, as JSON Lines, to an
+//! OpenTelemetry collector, or as a Perfetto timeline.
+
+use std::{
+    io::{BufWriter, IsTerminal as _, Write},
+    path::PathBuf,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::{
+    log::writer,
+    output::{self, Format},
+    pipeline::{filter::TraceFilter, from_log, LostNotices, Pipeline},
+    ship::{Origin, ShipOptions, Shipping},
+};
+
+pub enum To {
+    Jsonl,
+    /// The collector's URL.
+    Otlp(String),
+    Perfetto,
+}
+
+pub struct ExportOptions {
+    pub file: PathBuf,
+    pub format: To,
+    /// `-o FILE`; stdout when absent.
+    pub output: Option<PathBuf>,
+}
+
+/// Every event, signals between user processes included.
+fn everything() -> TraceFilter {
+    TraceFilter {
+        all_signals: true,
+        ..TraceFilter::default()
+    }
+}
+
+pub fn run(opts: ExportOptions) -> Result<()> {
+    if let (To::Otlp(_), Some(_)) = (&opts.format, &opts.output) {
+        bail!("--format otlp sends to the collector; it writes no file (drop -o)");
+    }
+    let out: Box<dyn Write> = match &opts.output {
+        Some(path) => Box::new(writer::create(path)?),
+        None => {
+            let stdout = std::io::stdout();
+            if matches!(opts.format, To::Perfetto) && stdout.is_terminal() {
+                bail!("a Perfetto trace is binary: write it with -o FILE (or into a pipe)");
+            }
+            Box::new(BufWriter::new(stdout.lock()))
+        }
+    };
+    match opts.format {
+        To::Jsonl => from_log::run(&opts.file, |header| {
+            Ok(Pipeline::new(
+                out,
+                output::formatter(Format::Json, header.wall_clock(), header.pf_names()),
+                header.take_task_table(),
+                everything(),
+                LostNotices::Inline,
+            ))
+        }),
+        To::Perfetto => from_log::run(&opts.file, |header| {
+            Ok(Pipeline::new(
+                out,
+                output::perfetto::formatter(header.wall_clock(), header.pf_names()),
+                header.take_task_table(),
+                everything(),
+                LostNotices::Stderr,
+            ))
+        }),
+        To::Otlp(url) => {
+            let shipping = Shipping::prepare(ShipOptions {
+                otlp: Some(url),
+                metrics: None,
+            })?;
+            from_log::run(&opts.file, |header| {
+                let origin = Origin {
+                    hostname: header.hostname.clone(),
+                    kernel_release: header.kernel_release.clone(),
+                    clock: header.wall_clock(),
+                    pf: header.pf_names(),
+                };
+                Ok(Pipeline::new(
+                    out,
+                    output::silent(),
+                    header.take_task_table(),
+                    everything(),
+                    LostNotices::Stderr,
+                )
+                .with_taps(shipping.taps(&origin)))
+            })
+            .context("exporting to the OTLP collector")
+        }
+    }
+}

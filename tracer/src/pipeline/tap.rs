@@ -1,0 +1,106 @@
+//! Taps: consumers that see every event beside the main output (stdout or
+//! the log), such as Prometheus metrics and an OTLP exporter.
+//!
+//! A tap sees each event after the task table has annotated it, so it can
+//! tell a helper from a kthread exactly as the text and JSON outputs do.
+//! Taps never block the stream: one that falls behind drops and counts.
+
+use anyhow::Result;
+use tracer_common::EventKind;
+
+use crate::model::{
+    decode::decode,
+    event::Record,
+    tasks::{Annotation, TaskTable},
+};
+
+pub trait Tap {
+    /// One event. `shown`: it passed the user's filter (and so is on the
+    /// main output of `trace`); every decoded event reaches every tap.
+    fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool);
+    /// `count` records of `kind` (`None`: unknown) were lost.
+    fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64);
+    /// About once a second, live only: gauges from the table.
+    fn tick(&mut self, _table: &TaskTable) {}
+    /// The stream has ended: send what is buffered, say what was dropped.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// The taps of one stream.
+#[derive(Default)]
+pub struct Taps(Vec<Box<dyn Tap>>);
+
+impl Taps {
+    pub fn new(taps: Vec<Box<dyn Tap>>) -> Taps {
+        Taps(taps)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool) {
+        for tap in &mut self.0 {
+            tap.event(rec, ann, shown);
+        }
+    }
+
+    pub fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) {
+        for tap in &mut self.0 {
+            tap.lost(kind, count, boot_ns);
+        }
+    }
+
+    pub fn tick(&mut self, table: &TaskTable) {
+        for tap in &mut self.0 {
+            tap.tick(table);
+        }
+    }
+
+    /// Finishes every tap; the first error, after all have finished.
+    pub fn finish(self) -> Result<()> {
+        let mut first = Ok(());
+        for tap in self.0 {
+            let res = tap.finish();
+            if first.is_ok() {
+                first = res;
+            }
+        }
+        first
+    }
+}
+
+/// Taps on a stream that has no formatter of its own (`record`): decodes
+/// each raw record and keeps the task table the taps need.
+pub struct Observer {
+    table: TaskTable,
+    taps: Taps,
+}
+
+impl Observer {
+    pub fn new(table: TaskTable, taps: Taps) -> Observer {
+        Observer { table, taps }
+    }
+
+    pub fn record(&mut self, raw: &[u8]) {
+        // An undecodable record is the log's business (it is kept there
+        // as the kernel wrote it); taps see only what decodes.
+        if let Ok(rec) = decode(raw) {
+            let ann = self.table.apply(&rec);
+            self.taps.event(&rec, &ann, true);
+        }
+    }
+
+    pub fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) {
+        self.table.note_lost(Some(kind));
+        self.taps.lost(Some(kind), count, boot_ns);
+    }
+
+    pub fn tick(&mut self) {
+        self.taps.tick(&self.table);
+    }
+
+    pub fn finish(self) -> Result<()> {
+        self.taps.finish()
+    }
+}

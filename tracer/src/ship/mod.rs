@@ -1,0 +1,64 @@
+//! Shipping events to the systems people already run: an OpenTelemetry
+//! collector (OTLP/HTTP logs) and Prometheus (a `/metrics` endpoint).
+//! Each is a [`Tap`](crate::pipeline::tap::Tap) on the event stream.
+
+pub mod metrics;
+pub mod otlp;
+
+use std::net::SocketAddr;
+
+use anyhow::Result;
+
+use crate::{
+    model::{clock::WallClock, flags::PfNames},
+    pipeline::tap::{Tap, Taps},
+};
+
+/// What the command line asked for.
+#[derive(Debug, Default)]
+pub struct ShipOptions {
+    pub otlp: Option<String>,
+    pub metrics: Option<SocketAddr>,
+}
+
+/// The machine the events come from (the OTLP resource): the traced one
+/// live, the recording one in an export.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub hostname: String,
+    pub kernel_release: String,
+    pub clock: WallClock,
+    pub pf: PfNames,
+}
+
+/// Exporters checked and bound before any BPF is loaded, so a bad URL or a
+/// port in use fails at once.
+pub struct Shipping {
+    otlp: Option<otlp::Target>,
+    metrics: Option<metrics::Server>,
+}
+
+impl Shipping {
+    pub fn prepare(opts: ShipOptions) -> Result<Shipping> {
+        Ok(Shipping {
+            otlp: opts.otlp.as_deref().map(otlp::Target::parse).transpose()?,
+            metrics: opts.metrics.map(metrics::Server::bind).transpose()?,
+        })
+    }
+
+    /// The taps, once events are about to flow.
+    pub fn taps(self, origin: &Origin) -> Taps {
+        let mut taps: Vec<Box<dyn Tap>> = Vec::new();
+        if let Some(server) = self.metrics {
+            taps.push(server.tap());
+        }
+        if let Some(target) = self.otlp {
+            taps.push(otlp::exporter(target, origin));
+        }
+        Taps::new(taps)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.otlp.is_none() && self.metrics.is_none()
+    }
+}
