@@ -451,7 +451,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             file,
             format: match format {
                 ExportFormat::Jsonl => export::To::Jsonl,
-                ExportFormat::Otlp => export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?),
+                ExportFormat::Otlp => {
+                    export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?)
+                }
                 ExportFormat::Perfetto => export::To::Perfetto,
             },
             output,

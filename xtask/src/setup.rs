@@ -330,9 +330,8 @@ fn ensure_debian_packages(packages: &[&str], who: &str) -> Result<()> {
     // Stale package lists are the usual reason for a failed install.
     if run(&mut apt(&install)).is_err() {
         run(&mut apt(&["update", "-q"]))?;
-        run(&mut apt(&install)).with_context(|| {
-            format!("{who} need these Debian packages: {}", missing.join(" "))
-        })?;
+        run(&mut apt(&install))
+            .with_context(|| format!("{who} need these Debian packages: {}", missing.join(" ")))?;
     }
     Ok(())
 }

@@ -81,6 +81,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                     kernel_release: header.kernel_release.clone(),
                     clock: header.wall_clock(),
                     pf: header.pf_names(),
+                    live: false,
                 };
                 Ok(Pipeline::new(
                     out,

@@ -204,6 +204,7 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
                 kernel_release,
                 clock: start.clock,
                 pf: PfNames::running(),
+                live: true,
             };
             Observer::new(start.table, shipping.taps(&origin))
         });

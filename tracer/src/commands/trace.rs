@@ -28,6 +28,7 @@ pub async fn run(opts: TraceOptions) -> Result<()> {
             kernel_release,
             clock: start.clock,
             pf: PfNames::running(),
+            live: true,
         };
         Ok(Pipeline::new(
             std::io::stdout().lock(),

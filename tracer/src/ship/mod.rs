@@ -29,6 +29,9 @@ pub struct Origin {
     pub kernel_release: String,
     pub clock: WallClock,
     pub pf: PfNames,
+    /// A live session: an exporter that falls behind drops (and counts)
+    /// rather than stall the ring-buffer consumer. From a log, it waits.
+    pub live: bool,
 }
 
 /// Exporters checked and bound before any BPF is loaded, so a bad URL or a
