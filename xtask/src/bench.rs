@@ -20,7 +20,7 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::{bench_failed_execs, bench_hostile, bench_workqueue};
+use crate::{bench_failed_execs, bench_hostile, bench_ship, bench_workqueue};
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
@@ -471,6 +471,16 @@ pub fn run(rounds: usize, tracer: &Path, workload: &Path, out_dir: &Path) -> Res
     result
 }
 
+/// Only the cost of `--metrics` and `--otlp` beside plain `record`.
+pub fn run_ship(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let costs = bench_ship::measure(tracer, workload, &tmp, rounds);
+    let _ = std::fs::remove_dir_all(&tmp);
+    print!("{}", bench_ship::format(&costs?));
+    Ok(())
+}
+
 /// Measures, prints the results and the targets, writes bench.json.
 fn measure(bench: &Bench, rounds: usize, out_dir: &Path) -> Result<()> {
     let measured = measure_all(bench, rounds)?;
@@ -504,6 +514,7 @@ struct Measured {
     hostile: Vec<bench_hostile::Hostile>,
     workqueue: Vec<bench_workqueue::WorkqueueRate>,
     failed_execs: Option<bench_failed_execs::FailedExecsCost>,
+    ship: Vec<bench_ship::ShipCost>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -520,6 +531,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         &bench.tmp,
         rounds,
     )?);
+    let ship = bench_ship::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds)?;
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -532,6 +544,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         hostile,
         workqueue,
         failed_execs,
+        ship,
     })
 }
 
@@ -712,6 +725,9 @@ fn format_results(m: &Measured) -> String {
         }
     }
     out.push_str(&bench_workqueue::format(&m.workqueue));
+    if !m.ship.is_empty() {
+        out.push_str(&bench_ship::format(&m.ship));
+    }
     if let Some(c) = &m.failed_execs {
         out.push_str(&bench_failed_execs::format(c));
     }
@@ -927,6 +943,7 @@ mod tests {
             hostile: Vec::new(),
             workqueue: Vec::new(),
             failed_execs: None,
+            ship: Vec::new(),
         }
     }
 
@@ -949,7 +966,7 @@ mod tests {
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
-                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null}"#,
+                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null,"ship":[]}"#,
                 "\n"
             )
         );

@@ -4,6 +4,7 @@ mod bench;
 mod bench_failed_execs;
 mod bench_hostile;
 mod bench_parallel;
+mod bench_ship;
 mod bench_workqueue;
 mod pf_check;
 mod setup;
@@ -57,6 +58,9 @@ enum Cmd {
         /// Only the hostile-input bounds (a few seconds; no root needed).
         #[arg(long, conflicts_with = "parallel")]
         hostile_only: bool,
+        /// Only `record` with `--metrics` and `--otlp` beside plain `record`.
+        #[arg(long, conflicts_with_all = ["parallel", "hostile_only"])]
+        ship_only: bool,
         /// The storms N at a time instead, for each N given (`all`: one per
         /// online CPU), e.g. `--parallel 1,2,all`.
         #[arg(long, value_delimiter = ',', value_name = "N,...")]
@@ -136,13 +140,15 @@ fn real_main() -> Result<()> {
     if let Cmd::Bench {
         rounds,
         hostile_only,
+        ship_only,
         parallel,
         tracer: Some(tracer),
         workload: Some(workload),
         out,
     } = cli.command
     {
-        return bench_with(rounds, hostile_only, &parallel, &tracer, &workload, out);
+        let only = Only::from_flags(hostile_only, ship_only);
+        return bench_with(rounds, only, &parallel, &tracer, &workload, out);
     }
     let tools = setup::ensure()?;
     match cli.command {
@@ -174,6 +180,7 @@ fn real_main() -> Result<()> {
         Cmd::Bench {
             rounds,
             hostile_only,
+            ship_only,
             parallel,
             out,
             ..
@@ -192,7 +199,7 @@ fn real_main() -> Result<()> {
             let target = workspace_root().join("target/release");
             bench_with(
                 rounds,
-                hostile_only,
+                Only::from_flags(hostile_only, ship_only),
                 &parallel,
                 &target.join("tracer"),
                 &target.join("workload"),
@@ -225,21 +232,42 @@ fn real_main() -> Result<()> {
     }
 }
 
+/// A part of the bench run alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    All,
+    Hostile,
+    Ship,
+}
+
+impl Only {
+    fn from_flags(hostile: bool, ship: bool) -> Only {
+        match (hostile, ship) {
+            (true, _) => Only::Hostile,
+            (_, true) => Only::Ship,
+            _ => Only::All,
+        }
+    }
+}
+
 /// The bench with these binaries: the hostile-input bounds only, the
-/// parallel storms, or the whole bench.
+/// shipping costs only, the parallel storms, or the whole bench.
 fn bench_with(
     rounds: usize,
-    hostile_only: bool,
+    only: Only,
     parallel: &[String],
     tracer: &std::path::Path,
     workload: &std::path::Path,
     out: Option<std::path::PathBuf>,
 ) -> Result<()> {
     bench_parallel::check_binary(tracer, "--tracer")?;
-    if hostile_only {
+    if only == Only::Hostile {
         return bench::run_hostile(tracer);
     }
     bench_parallel::check_binary(workload, "--workload")?;
+    if only == Only::Ship {
+        return bench::run_ship(rounds, tracer, workload);
+    }
     let out_dir = out.unwrap_or_else(bench_parallel::default_out_dir);
     if parallel.is_empty() {
         return bench::run(rounds, tracer, workload, &out_dir);

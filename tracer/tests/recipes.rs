@@ -1,0 +1,68 @@
+//! The README's recipes, run as written where this machine can run them:
+//! SQL over a recorded log with DuckDB (`duckdb-cli` from PyPI). The log
+//! shipper recipes (Vector, Fluent Bit) need programs that are neither in
+//! Debian nor on PyPI, so they are not run here (README, "Recipes").
+
+mod common;
+
+use std::{collections::BTreeMap, process::Command};
+
+use common::{serial, start_recording, stop_recording, test_py_tool, tracer_exe};
+use serde_json::Value;
+
+/// The README's query, word for word but for the output mode.
+const EVENTS_BY_KIND: &str = "select event, count(*) as n from read_json_auto('/dev/stdin') \
+                              group by 1 order by 2 desc";
+
+#[test]
+fn duckdb_counts_a_recorded_log_by_event() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("night.log");
+    let recording = start_recording(&log, &[]);
+    for _ in 0..5 {
+        assert!(Command::new("/bin/true").status().unwrap().success());
+    }
+    stop_recording(recording);
+
+    let export = Command::new(tracer_exe())
+        .arg("export")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let mut expected = BTreeMap::new();
+    for line in String::from_utf8(export.stdout).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let event = v["event"].as_str().expect("every line has an event").to_string();
+        *expected.entry(event).or_insert(0u64) += 1;
+    }
+    assert!(expected.get("exec").copied().unwrap_or(0) >= 5, "{expected:?}");
+
+    // The pipe exactly as the README writes it.
+    let shell = format!(
+        "{} export {} | {} -json -c \"{EVENTS_BY_KIND}\"",
+        tracer_exe(),
+        log.display(),
+        test_py_tool("duckdb").display()
+    );
+    let out = Command::new("sh").args(["-c", &shell]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "duckdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("duckdb -json output ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    });
+    let got: BTreeMap<String, u64> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap().to_string(),
+                r["n"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
