@@ -12,7 +12,10 @@ use anyhow::{Context as _, Result};
 use tracer_common::{EventKind, FORMAT_VERSION};
 
 use crate::{
-    kernel::session::{self, Ended, Flow, SessionOptions, Sink},
+    kernel::{
+        rings::RingFill,
+        session::{self, Ended, Flow, SessionOptions, Sink},
+    },
     log::{
         self,
         header::LogHeader,
@@ -131,6 +134,12 @@ impl Sink for Recorder {
         } else {
             Flow::Continue
         })
+    }
+
+    fn rings(&mut self, fill: &[RingFill]) {
+        if let Some(observer) = &mut self.observer {
+            observer.rings(fill);
+        }
     }
 
     fn tick(&mut self) -> Result<()> {

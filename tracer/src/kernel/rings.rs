@@ -216,15 +216,25 @@ impl Positions {
         }
     }
 
+    /// The consumer (`0`) or producer (`self.page`) position.
+    fn at(&self, off: usize) -> u64 {
+        // SAFETY: the consumer and producer positions are 8-byte aligned
+        // u64s at the start of the two mapped pages, which live as long as
+        // `self`; the kernel and aya update them atomically.
+        unsafe { (*self.base.as_ptr().add(off).cast::<AtomicU64>()).load(Ordering::Acquire) }
+    }
+
     /// Whether every record reserved so far has been consumed.
     fn empty(&self) -> bool {
-        let at = |off: usize| {
-            // SAFETY: the consumer and producer positions are 8-byte aligned
-            // u64s at the start of the two mapped pages, which live as long
-            // as `self`; the kernel and aya update them atomically.
-            unsafe { (*self.base.as_ptr().add(off).cast::<AtomicU64>()).load(Ordering::Acquire) }
-        };
-        at(0) == at(self.page)
+        self.at(0) == self.at(self.page)
+    }
+
+    /// Bytes reserved and not yet consumed (record headers and padding
+    /// included). The consumer position is read first: the producer's only
+    /// grows, so the difference is never negative.
+    fn used(&self) -> u64 {
+        let consumer = self.at(0);
+        self.at(self.page).saturating_sub(consumer)
     }
 }
 
@@ -250,16 +260,34 @@ struct Delayed {
     held: VecDeque<(u64, Vec<u8>)>,
 }
 
+/// How full one ring got: the most bytes it held when a drain began
+/// (records waiting, headers included) since the last
+/// [`Rings::take_fill`], and its size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingFill {
+    pub peak_bytes: u64,
+    pub size_bytes: u64,
+}
+
 /// Every ring in use, and the epoll that says when one needs reading.
 pub struct Rings {
     rings: Vec<RingBuf<MapData>>,
     positions: Vec<Positions>,
+    /// Bytes of each ring.
+    ring_bytes: u64,
+    /// Per ring, the most bytes held at the start of a drain since the
+    /// last `take_fill`.
+    peak: Vec<u64>,
     epoll: AsyncFd<Epoll>,
     delayed: Option<Delayed>,
 }
 
 impl Rings {
-    pub fn new(rings: Vec<RingBuf<MapData>>, delay: Option<DelayRing>) -> Result<Rings> {
+    pub fn new(
+        rings: Vec<RingBuf<MapData>>,
+        ring_bytes: u32,
+        delay: Option<DelayRing>,
+    ) -> Result<Rings> {
         let epoll = Epoll::new().context("creating an epoll instance for the rings")?;
         let mut positions = Vec::with_capacity(rings.len());
         for (i, ring) in rings.iter().enumerate() {
@@ -276,8 +304,10 @@ impl Rings {
         let epoll = unsafe { AsyncFd::register_with_interest(epoll, Interest::READABLE) }
             .context("polling the ring buffers")?;
         Ok(Rings {
+            peak: vec![0; rings.len()],
             rings,
             positions,
+            ring_bytes: u64::from(ring_bytes),
             epoll,
             delayed: delay.map(|hook| Delayed {
                 hook,
@@ -292,6 +322,19 @@ impl Rings {
 
     pub fn is_empty(&self) -> bool {
         self.rings.is_empty()
+    }
+
+    /// How full each ring got since the last call (metrics read it once a
+    /// second), and starts over.
+    pub fn take_fill(&mut self) -> Vec<RingFill> {
+        let size_bytes = self.ring_bytes;
+        self.peak
+            .iter_mut()
+            .map(|peak| RingFill {
+                peak_bytes: std::mem::take(peak).min(size_bytes),
+                size_bytes,
+            })
+            .collect()
     }
 
     /// Waits until the kernel wakes the reader (a ring passed its wakeup
@@ -324,6 +367,9 @@ impl Rings {
                 Some(d) if d.hook.ring as usize == i => Some(d),
                 _ => None,
             };
+            // Two loads: what the reader finds waiting is how full it got.
+            let used = self.positions[i].used();
+            self.peak[i] = self.peak[i].max(used);
             let started = clock::boottime_ns();
             let seen_empty = loop {
                 while let Some(item) = ring.next() {

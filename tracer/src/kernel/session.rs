@@ -20,7 +20,7 @@ use crate::{
         ebpf_log::KernelLogger,
         loader::{self, LoadOptions},
         merge::{Item, Merge},
-        rings::{self, DelayRing, Rings},
+        rings::{self, DelayRing, RingFill, Rings},
         storm::StormCount,
     },
     model::{
@@ -119,6 +119,8 @@ pub trait Sink {
     fn tick(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Once a second, before `tick`: how full each ring got meanwhile.
+    fn rings(&mut self, _fill: &[RingFill]) {}
 }
 
 /// Why a session ended.
@@ -254,7 +256,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     {
         snap.table.execs_unseen();
     }
-    let rings = Rings::new(session.take_rings()?, opts.delay_ring)?;
+    let rings = Rings::new(session.take_rings()?, plan.ring_bytes, opts.delay_ring)?;
     let logs = match session.take_logger() {
         // SAFETY: the logger owns its ring's map fd for its whole life.
         Some(l) => Some(
@@ -387,6 +389,7 @@ impl Live {
                 }
                 _ = tick.tick() => {
                     self.check_lost()?;
+                    sink.rings(&self.rings.take_fill());
                     sink.tick()?;
                 }
                 guard = async { self.logs.as_mut().expect("guarded").readable_mut().await }, if self.logs.is_some() => {

@@ -17,7 +17,10 @@ use tap::Taps;
 use tracer_common::EventKind;
 
 use crate::{
-    kernel::session::{Flow, Sink},
+    kernel::{
+        rings::RingFill,
+        session::{Flow, Sink},
+    },
     model::{
         counts::{Counts, LossCause},
         decode::decode,
@@ -193,5 +196,9 @@ impl<W: Write> Sink for Pipeline<W> {
     fn tick(&mut self) -> Result<()> {
         self.taps.tick(&self.table);
         Ok(())
+    }
+
+    fn rings(&mut self, fill: &[RingFill]) {
+        self.taps.rings(fill);
     }
 }

@@ -8,10 +8,13 @@
 use anyhow::Result;
 use tracer_common::EventKind;
 
-use crate::model::{
-    decode::decode,
-    event::Record,
-    tasks::{Annotation, TaskTable},
+use crate::{
+    kernel::rings::RingFill,
+    model::{
+        decode::decode,
+        event::Record,
+        tasks::{Annotation, TaskTable},
+    },
 };
 
 pub trait Tap {
@@ -22,6 +25,9 @@ pub trait Tap {
     fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64);
     /// About once a second, live only: gauges from the table.
     fn tick(&mut self, _table: &TaskTable) {}
+    /// About once a second, live only, before `tick`: how full each ring
+    /// buffer got since the last call.
+    fn rings(&mut self, _fill: &[RingFill]) {}
     /// The stream has ended: send what is buffered, say what was dropped.
     fn finish(self: Box<Self>) -> Result<()>;
 }
@@ -54,6 +60,12 @@ impl Taps {
     pub fn tick(&mut self, table: &TaskTable) {
         for tap in &mut self.0 {
             tap.tick(table);
+        }
+    }
+
+    pub fn rings(&mut self, fill: &[RingFill]) {
+        for tap in &mut self.0 {
+            tap.rings(fill);
         }
     }
 
@@ -98,6 +110,10 @@ impl Observer {
 
     pub fn tick(&mut self) {
         self.taps.tick(&self.table);
+    }
+
+    pub fn rings(&mut self, fill: &[RingFill]) {
+        self.taps.rings(fill);
     }
 
     pub fn finish(self) -> Result<()> {

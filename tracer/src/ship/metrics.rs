@@ -1,19 +1,707 @@
-//! Prometheus metrics at `/metrics`. Not built yet.
+//! Prometheus metrics at `http://ADDR/metrics`, in the Prometheus text
+//! format (0.0.4, as `prometheus-client` encodes it).
+//!
+//! Two sides share one [`Counts`] of atomics and nothing else:
+//!
+//! - the tap, on the event stream, which alone writes the counts: per
+//!   event, a few plain increments of counters found by index (a load and a
+//!   store each, never a locked read-modify-write, a hash or a lock);
+//! - the server thread, which reads them at each scrape and encodes them.
+//!   It only ever reads, so it can never hold the event stream up, and a
+//!   scrape sees every event counted up to that moment.
+//!
+//! Labels are bounded: kinds, results, signal names and ring numbers,
+//! never a pid or a comm.
 
-use std::net::SocketAddr;
+use std::{
+    fmt,
+    net::{SocketAddr, TcpListener},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed},
+        Arc,
+    },
+    thread::{self, JoinHandle},
+};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Context as _, Result};
+use prometheus_client::{
+    collector::Collector,
+    encoding::{prometheus_text, DescriptorEncoder, MetricEncoder, NoLabelSet},
+    metrics::MetricType,
+    registry::Registry,
+};
+use tracer_common::{EventKind, MAX_RINGS};
 
-use crate::pipeline::tap::Tap;
+use crate::{
+    kernel::rings::RingFill,
+    model::{
+        classify::Kind,
+        event::{Event, Record},
+        procfs,
+        signals::{self, ExitStatus, GenerateResult},
+        tasks::{Annotation, TaskTable},
+    },
+    pipeline::tap::Tap,
+};
 
-pub struct Server;
+/// Event kinds, by tag.
+const TAGS: usize = EventKind::COUNTERS as usize;
+const KINDS: usize = Kind::ALL.len();
+/// Signal numbers an exit status can carry (7 bits).
+const SIGNALS: usize = 128;
+/// `signal_generate` results: the five the kernel names, and any other.
+const RESULTS: [&str; 6] = [
+    "delivered",
+    "ignored",
+    "already_pending",
+    "overflow_fail",
+    "lose_info",
+    "unknown",
+];
+
+/// The address, bound before any BPF is loaded.
+pub struct Server {
+    http: tiny_http::Server,
+}
 
 impl Server {
+    /// Listens at `addr` (port 0: any free port, said on stderr), so a port
+    /// in use fails at once.
     pub fn bind(addr: SocketAddr) -> Result<Server> {
-        bail!("--metrics {addr}: metrics are not built yet")
+        let listener = TcpListener::bind(addr)
+            .with_context(|| format!("--metrics {addr}: cannot listen there"))?;
+        let local = listener
+            .local_addr()
+            .with_context(|| format!("--metrics {addr}: the bound address"))?;
+        let http = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| anyhow!("--metrics {addr}: {e}"))?;
+        crate::say!("tracer: Prometheus metrics at http://{local}/metrics");
+        Ok(Server { http })
     }
 
+    /// The tap that counts, with the thread that serves what it counts.
     pub fn tap(self) -> Box<dyn Tap> {
-        unreachable!("Server::bind refuses every address for now")
+        let counts = Arc::new(Counts::new());
+        let http = Arc::new(self.http);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (http, counts, stop) = (http.clone(), counts.clone(), stop.clone());
+            thread::Builder::new()
+                .name("tracer-metrics".into())
+                .spawn(move || serve(&http, counts, &stop))
+        };
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                crate::say!("tracer: warning: metrics are not served: starting a thread: {e}");
+                None
+            }
+        };
+        Box::new(MetricsTap {
+            counts,
+            serving: Serving { http, stop, thread },
+        })
+    }
+}
+
+/// Everything counted, written by the tap alone.
+struct Counts {
+    events: [AtomicU64; TAGS],
+    lost: [AtomicU64; TAGS],
+    /// Lost records of a kind this build does not know.
+    lost_unknown: AtomicU64,
+    helpers_started: AtomicU64,
+    helpers_failed: AtomicU64,
+    /// Helpers killed, by signal number.
+    helpers_killed: [AtomicU64; SIGNALS],
+    /// Signals generated for kernel-side tasks, by result and target kind.
+    kernel_signals: [[AtomicU64; KINDS]; RESULTS.len()],
+    kthreads_created: AtomicU64,
+    /// Tasks in the table by kind, at the last tick.
+    tasks: [AtomicU64; KINDS],
+    /// The table has been counted once: until then the gauge is absent,
+    /// not zero.
+    tasks_counted: AtomicBool,
+    /// Per ring: its size and the most bytes it held in the last second.
+    ring_size: [AtomicU64; MAX_RINGS],
+    ring_peak: [AtomicU64; MAX_RINGS],
+    rings: AtomicUsize,
+}
+
+impl Counts {
+    fn new() -> Counts {
+        fn zeros<const N: usize>() -> [AtomicU64; N] {
+            std::array::from_fn(|_| AtomicU64::new(0))
+        }
+        Counts {
+            events: zeros(),
+            lost: zeros(),
+            lost_unknown: AtomicU64::new(0),
+            helpers_started: AtomicU64::new(0),
+            helpers_failed: AtomicU64::new(0),
+            helpers_killed: zeros(),
+            kernel_signals: std::array::from_fn(|_| zeros()),
+            kthreads_created: AtomicU64::new(0),
+            tasks: zeros(),
+            tasks_counted: AtomicBool::new(false),
+            ring_size: zeros(),
+            ring_peak: zeros(),
+            rings: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Adds `n` to a count that only the tap writes: a plain load and store,
+/// no locked read-modify-write; the server thread reads it whole.
+#[inline]
+fn bump(count: &AtomicU64, n: u64) {
+    count.store(count.load(Relaxed).saturating_add(n), Relaxed);
+}
+
+fn result_index(r: GenerateResult) -> usize {
+    match r {
+        GenerateResult::Delivered => 0,
+        GenerateResult::Ignored => 1,
+        GenerateResult::AlreadyPending => 2,
+        GenerateResult::OverflowFail => 3,
+        GenerateResult::LoseInfo => 4,
+        GenerateResult::Unknown(_) => 5,
+    }
+}
+
+/// The tap: counts each event, and hands the server the gauges once a
+/// second.
+struct MetricsTap {
+    counts: Arc<Counts>,
+    serving: Serving,
+}
+
+impl Tap for MetricsTap {
+    fn event(&mut self, rec: &Record, ann: &Annotation, _shown: bool) {
+        let c = &*self.counts;
+        if let Some(n) = c.events.get(usize::from(rec.event.kind().tag())) {
+            bump(n, 1);
+        }
+        match &rec.event {
+            Event::Fork { child, .. } => match ann.subject {
+                // A helper process (not its threads).
+                Kind::Helper if child.pid == child.tgid => bump(&c.helpers_started, 1),
+                // What kthreadd makes (a kworker is a kthread at its birth).
+                Kind::Kthread | Kind::Kworker => bump(&c.kthreads_created, 1),
+                _ => {}
+            },
+            Event::Exit { task, status, .. }
+                if ann.subject == Kind::Helper && task.pid == task.tgid =>
+            {
+                if ann.helper.as_ref().is_some_and(|h| h.exec_failed) {
+                    bump(&c.helpers_failed, 1);
+                }
+                if let ExitStatus::Signaled { sig, .. } = *status {
+                    bump(&c.helpers_killed[(sig as usize) % SIGNALS], 1);
+                }
+            }
+            Event::SignalGenerate { result, .. } if ann.subject.kernel_side() => {
+                bump(
+                    &c.kernel_signals[result_index(*result)][ann.subject as usize],
+                    1,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn lost(&mut self, kind: Option<EventKind>, count: u64, _boot_ns: u64) {
+        let c = &*self.counts;
+        match kind.and_then(|k| c.lost.get(usize::from(k.tag()))) {
+            Some(n) => bump(n, count),
+            None => bump(&c.lost_unknown, count),
+        }
+    }
+
+    fn tick(&mut self, table: &TaskTable) {
+        let mut by_kind = [0u64; KINDS];
+        for e in table.iter() {
+            by_kind[e.kind() as usize] += 1;
+        }
+        for (gauge, n) in self.counts.tasks.iter().zip(by_kind) {
+            gauge.store(n, Relaxed);
+        }
+        self.counts.tasks_counted.store(true, Relaxed);
+    }
+
+    fn rings(&mut self, fill: &[RingFill]) {
+        let c = &*self.counts;
+        for (i, f) in fill.iter().take(MAX_RINGS).enumerate() {
+            c.ring_size[i].store(f.size_bytes, Relaxed);
+            c.ring_peak[i].store(f.peak_bytes, Relaxed);
+        }
+        c.rings.store(fill.len().min(MAX_RINGS), Relaxed);
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.serving.stop();
+        Ok(())
+    }
+}
+
+/// The server thread; dropped, it is stopped and joined, so the process
+/// exits promptly (also when the session fails).
+struct Serving {
+    http: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Wakes the thread from its wait for a request and joins it.
+    fn stop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.stop.store(true, Relaxed);
+            self.http.unblock();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Answers requests until stopped: `GET`/`HEAD /metrics`, 404 elsewhere.
+fn serve(http: &tiny_http::Server, counts: Arc<Counts>, stop: &AtomicBool) {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Exposition(counts)));
+    let content_type = tiny_http::Header::from_bytes("Content-Type", prometheus_text::CONTENT_TYPE)
+        .expect("a valid header");
+    loop {
+        let request = match http.recv() {
+            Ok(r) => r,
+            // Unblocked to stop, or the listener failed (said once).
+            Err(e) => {
+                if !stop.load(Relaxed) {
+                    crate::say!("tracer: warning: metrics are no longer served: {e}");
+                }
+                return;
+            }
+        };
+        let path = request.url().split('?').next().unwrap_or("");
+        let response = match (request.method(), path) {
+            (tiny_http::Method::Get | tiny_http::Method::Head, "/metrics") => {
+                let mut body = String::with_capacity(8 << 10);
+                match prometheus_text::encode(&mut body, &registry) {
+                    Ok(()) => tiny_http::Response::from_string(body)
+                        .with_header(content_type.clone())
+                        .boxed(),
+                    Err(_) => tiny_http::Response::from_string("encoding failed\n")
+                        .with_status_code(500)
+                        .boxed(),
+                }
+            }
+            (tiny_http::Method::Get | tiny_http::Method::Head, _) => {
+                tiny_http::Response::from_string("not found: metrics are at /metrics\n")
+                    .with_status_code(404)
+                    .boxed()
+            }
+            _ => tiny_http::Response::from_string("method not allowed\n")
+                .with_status_code(405)
+                .with_header(
+                    tiny_http::Header::from_bytes("Allow", "GET, HEAD").expect("a valid header"),
+                )
+                .boxed(),
+        };
+        // A client gone away is its own business.
+        let _ = request.respond(response);
+    }
+}
+
+/// The counts as metric families, encoded at each scrape.
+struct Exposition(Arc<Counts>);
+
+impl fmt::Debug for Exposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Exposition")
+    }
+}
+
+fn family<'a>(
+    enc: &'a mut DescriptorEncoder<'_>,
+    name: &'a str,
+    help: &str,
+    metric_type: MetricType,
+) -> Result<MetricEncoder<'a>, fmt::Error> {
+    enc.encode_descriptor(name, help, None, metric_type)
+}
+
+fn counter(m: &mut MetricEncoder<'_>, labels: &[(&str, &str)], v: u64) -> fmt::Result {
+    if labels.is_empty() {
+        m.encode_counter::<NoLabelSet, u64, u64>(&v, None)
+    } else {
+        m.encode_family(&labels)?
+            .encode_counter::<NoLabelSet, u64, u64>(&v, None)
+    }
+}
+
+fn gauge<V: prometheus_client::encoding::EncodeGaugeValue>(
+    m: &mut MetricEncoder<'_>,
+    labels: &[(&str, &str)],
+    v: V,
+) -> fmt::Result {
+    if labels.is_empty() {
+        m.encode_gauge(&v)
+    } else {
+        m.encode_family(&labels)?.encode_gauge(&v)
+    }
+}
+
+impl Collector for Exposition {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let c = &*self.0;
+        let load = |n: &AtomicU64| n.load(Relaxed);
+
+        // Counter names are given without `_total`: the encoder adds it.
+        let mut m = family(
+            &mut enc,
+            "tracer_events",
+            "Events decoded from the ring buffers, by kind (all of them, whatever the output \
+             filter shows)",
+            MetricType::Counter,
+        )?;
+        for kind in EventKind::ALL {
+            let n = load(&c.events[usize::from(kind.tag())]);
+            counter(&mut m, &[("event", kind.name())], n)?;
+        }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_lost_events",
+            "Events the kernel could not deliver (ring buffer full, or a nested run skipped), by \
+             kind",
+            MetricType::Counter,
+        )?;
+        for kind in EventKind::ALL {
+            let n = load(&c.lost[usize::from(kind.tag())]);
+            counter(&mut m, &[("event", kind.name())], n)?;
+        }
+        let unknown = load(&c.lost_unknown);
+        if unknown > 0 {
+            counter(&mut m, &[("event", "unknown")], unknown)?;
+        }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_helpers_started",
+            "User-mode helper processes the kernel started",
+            MetricType::Counter,
+        )?;
+        counter(&mut m, &[], load(&c.helpers_started))?;
+
+        let mut m = family(
+            &mut enc,
+            "tracer_helpers_failed",
+            "User-mode helpers that exited without running their program (their exec failed)",
+            MetricType::Counter,
+        )?;
+        counter(&mut m, &[], load(&c.helpers_failed))?;
+
+        let mut m = family(
+            &mut enc,
+            "tracer_helpers_killed",
+            "User-mode helpers killed by a signal, by signal",
+            MetricType::Counter,
+        )?;
+        for (sig, n) in c.helpers_killed.iter().enumerate() {
+            let n = load(n);
+            if n > 0 {
+                let name = signals::name(sig as i32);
+                counter(&mut m, &[("signal", name.as_ref())], n)?;
+            }
+        }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_kernel_signals",
+            "Signals generated for kernel-side tasks (kthreads, kworkers, helpers, io_uring and \
+             user workers), by the kernel's result and the target's kind",
+            MetricType::Counter,
+        )?;
+        for (result, by_kind) in RESULTS.iter().zip(&c.kernel_signals) {
+            for (kind, n) in Kind::ALL.iter().zip(by_kind) {
+                let n = load(n);
+                if n > 0 {
+                    counter(
+                        &mut m,
+                        &[("result", *result), ("target_kind", kind.name())],
+                        n,
+                    )?;
+                }
+            }
+        }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_kthreads_created",
+            "Kernel threads created (kworkers included)",
+            MetricType::Counter,
+        )?;
+        counter(&mut m, &[], load(&c.kthreads_created))?;
+
+        if c.tasks_counted.load(Relaxed) {
+            let mut m = family(
+                &mut enc,
+                "tracer_tasks",
+                "Tasks (threads included) in the tracer's task table, by kind, refreshed once a \
+                 second",
+                MetricType::Gauge,
+            )?;
+            for (kind, n) in Kind::ALL.iter().zip(&c.tasks) {
+                gauge(&mut m, &[("kind", kind.name())], load(n))?;
+            }
+        }
+
+        let rings = c.rings.load(Relaxed);
+        if rings > 0 {
+            let names: Vec<String> = (0..rings).map(|i| i.to_string()).collect();
+            let mut m = family(
+                &mut enc,
+                "tracer_ring_buffer_size_bytes",
+                "Size of each ring buffer",
+                MetricType::Gauge,
+            )?;
+            for (i, name) in names.iter().enumerate() {
+                gauge(&mut m, &[("ring", name)], load(&c.ring_size[i]))?;
+            }
+            let mut m = family(
+                &mut enc,
+                "tracer_ring_buffer_used_bytes",
+                "Most bytes waiting in each ring buffer when the reader came to it, over the last \
+                 second",
+                MetricType::Gauge,
+            )?;
+            for (i, name) in names.iter().enumerate() {
+                gauge(&mut m, &[("ring", name)], load(&c.ring_peak[i]))?;
+            }
+            let mut m = family(
+                &mut enc,
+                "tracer_ring_buffer_fill_ratio",
+                "Most of each ring buffer in use when the reader came to it, over the last \
+                 second (1: full, events are being lost)",
+                MetricType::Gauge,
+            )?;
+            for (i, name) in names.iter().enumerate() {
+                let size = load(&c.ring_size[i]).max(1) as f64;
+                gauge(
+                    &mut m,
+                    &[("ring", name)],
+                    load(&c.ring_peak[i]) as f64 / size,
+                )?;
+            }
+        }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_build_info",
+            "The tracer's version (always 1)",
+            MetricType::Gauge,
+        )?;
+        gauge(&mut m, &[("version", env!("CARGO_PKG_VERSION"))], 1u64)?;
+
+        let me = Process::read();
+        if let Some(rss) = me.rss_bytes {
+            let mut m = family(
+                &mut enc,
+                "tracer_resident_memory_bytes",
+                "The tracer's resident memory (as process_resident_memory_bytes)",
+                MetricType::Gauge,
+            )?;
+            gauge(&mut m, &[], rss)?;
+        }
+        me.encode(&mut enc)
+    }
+}
+
+/// This process, as the standard `process_*` metrics describe it, from
+/// /proc/self (each missing where it could not be read).
+#[derive(Debug, Default, PartialEq)]
+struct Process {
+    cpu_seconds: Option<f64>,
+    rss_bytes: Option<u64>,
+    virtual_bytes: Option<u64>,
+    start_time_seconds: Option<f64>,
+    open_fds: Option<u64>,
+    max_fds: Option<u64>,
+}
+
+impl Process {
+    fn read() -> Process {
+        let page = page_size();
+        let ticks = procfs::clock_ticks_per_sec().max(1) as f64;
+        let mut p = Process {
+            // statm: size resident shared ... in pages.
+            rss_bytes: std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .map(|pages| pages * page),
+            open_fds: std::fs::read_dir("/proc/self/fd")
+                .ok()
+                .map(|d| d.count() as u64),
+            max_fds: max_fds(),
+            ..Process::default()
+        };
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("btime "))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            });
+            p.read_stat(&stat, ticks, btime);
+        }
+        p
+    }
+
+    /// Fields of /proc/self/stat after the command name (which may hold
+    /// spaces and parentheses: the last `)` ends it).
+    fn read_stat(&mut self, stat: &str, ticks: f64, btime: Option<u64>) {
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return;
+        };
+        // rest[0] is field 3 (state).
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+        if let (Some(utime), Some(stime)) = (num(11), num(12)) {
+            self.cpu_seconds = Some((utime + stime) as f64 / ticks);
+        }
+        if let (Some(start), Some(btime)) = (num(19), btime) {
+            self.start_time_seconds = Some(btime as f64 + start as f64 / ticks);
+        }
+        self.virtual_bytes = num(20);
+    }
+
+    fn encode(&self, enc: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        if let Some(v) = self.cpu_seconds {
+            let mut m = family(
+                enc,
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds",
+                MetricType::Counter,
+            )?;
+            m.encode_counter::<NoLabelSet, f64, f64>(&v, None)?;
+        }
+        let whole: [(&str, &str, Option<u64>); 4] = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                self.rss_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                self.virtual_bytes,
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors",
+                self.open_fds,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors",
+                self.max_fds,
+            ),
+        ];
+        for (name, help, v) in whole {
+            if let Some(v) = v {
+                let mut m = family(enc, name, help, MetricType::Gauge)?;
+                gauge(&mut m, &[], v)?;
+            }
+        }
+        if let Some(v) = self.start_time_seconds {
+            let mut m = family(
+                enc,
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds",
+                MetricType::Gauge,
+            )?;
+            gauge(&mut m, &[], v)?;
+        }
+        Ok(())
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if page > 0 {
+        page as u64
+    } else {
+        4096
+    }
+}
+
+fn max_fds() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the rlimit we own.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrape(counts: Arc<Counts>) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Exposition(counts)));
+        let mut body = String::new();
+        prometheus_text::encode(&mut body, &registry).unwrap();
+        body
+    }
+
+    #[test]
+    fn every_kind_is_exposed_and_counters_end_in_total() {
+        let counts = Arc::new(Counts::new());
+        bump(&counts.events[usize::from(EventKind::Exec.tag())], 3);
+        bump(&counts.helpers_killed[9], 1);
+        bump(&counts.kernel_signals[1][Kind::Kthreadd as usize], 2);
+        bump(&counts.lost_unknown, 5);
+        let body = scrape(counts);
+        assert!(
+            body.contains("# TYPE tracer_events_total counter\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("tracer_events_total{event=\"exec\"} 3\n"),
+            "{body}"
+        );
+        assert!(body.contains("tracer_events_total{event=\"exec_failed\"} 0\n"));
+        assert!(body.contains("tracer_lost_events_total{event=\"unknown\"} 5\n"));
+        assert!(body.contains("tracer_helpers_killed_total{signal=\"SIGKILL\"} 1\n"));
+        assert!(body.contains(
+            "tracer_kernel_signals_total{result=\"ignored\",target_kind=\"kthreadd\"} 2\n"
+        ));
+        assert!(body.contains("# TYPE process_cpu_seconds_total counter\n"));
+        assert!(body.contains("tracer_resident_memory_bytes "));
+        // No tick yet: no task gauge, no ring gauges.
+        assert!(!body.contains("tracer_tasks"));
+        assert!(!body.contains("tracer_ring_buffer"));
+        assert!(!body.contains("# EOF"));
+    }
+
+    #[test]
+    fn reads_proc_stat() {
+        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 \
+                    123456789 500 18446744073709551615";
+        let mut p = Process::default();
+        p.read_stat(stat, 100.0, Some(1_700_000_000));
+        assert_eq!(p.cpu_seconds, Some(3.0));
+        assert_eq!(p.start_time_seconds, Some(1_700_000_010.0));
+        assert_eq!(p.virtual_bytes, Some(123_456_789));
+        let me = Process::read();
+        assert!(me.rss_bytes.unwrap() > 0);
+        assert!(me.open_fds.unwrap() > 0);
     }
 }

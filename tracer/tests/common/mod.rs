@@ -540,10 +540,15 @@ pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
             let _ = tx.send(line);
         }
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("record attached");
-    assert!(line.contains("attached"), "{line}");
+    // Lines before `attached` (e.g. where --metrics listens) are passed over.
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("record attached");
+        if line.contains("attached") {
+            break;
+        }
+    }
     // Keep draining stderr so the recorder never blocks on it.
     std::thread::spawn(move || while rx.recv().is_ok() {});
     Recording(Some(child))
