@@ -1,10 +1,13 @@
 //! Builds the eBPF programs (tracer-ebpf) for bpfel-unknown-none with the
 //! nightly toolchain and bpf-linker, as aya-template does. `cargo xtask
-//! setup` installs both.
+//! setup` installs both. Also compiles the Perfetto trace subset
+//! (proto/perfetto_trace.proto) into Rust types with prost, using the protoc
+//! binary vendored from crates.io, so no system protoc is needed.
 
 use anyhow::{anyhow, Context as _};
 
 fn main() -> anyhow::Result<()> {
+    perfetto_proto()?;
     let cargo_metadata::Metadata { packages, .. } = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .exec()
@@ -27,4 +30,15 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     aya_build::build_ebpf([ebpf_package], aya_build::Toolchain::default())
+}
+
+/// `perfetto.protos.rs` in OUT_DIR, included by `output/perfetto/proto.rs`.
+fn perfetto_proto() -> anyhow::Result<()> {
+    const PROTO: &str = "proto/perfetto_trace.proto";
+    println!("cargo:rerun-if-changed={PROTO}");
+    let protoc = protoc_bin_vendored::protoc_bin_path().context("finding the vendored protoc")?;
+    prost_build::Config::new()
+        .protoc_executable(protoc)
+        .compile_protos(&[PROTO], &["proto"])
+        .context("compiling proto/perfetto_trace.proto")
 }
