@@ -52,7 +52,9 @@
 //!
 //! Records are batched (up to [`BATCH_RECORDS`], or [`BATCH_AGE`] after a
 //! batch's first record) and handed over a bounded channel to a sender
-//! thread that does the HTTP (2 s to connect, 5 s per request). A batch is
+//! thread, which builds the LogRecords (microseconds each: the ring-buffer
+//! consumer only clones the event) and does the HTTP (2 s to connect, 5 s
+//! per request). A batch is
 //! tried up to 3 times, 100 ms then 200 ms apart, on connection errors,
 //! timeouts and 429, 502, 503, 504 (the OTLP/HTTP retryable statuses);
 //! any other status drops the batch with a warning.
@@ -78,13 +80,11 @@ use std::{
 };
 
 use anyhow::{bail, Result};
-use opentelemetry_proto::tonic::{
-    common::v1::InstrumentationScope, logs::v1::LogRecord, resource::v1::Resource,
-};
+use opentelemetry_proto::tonic::{common::v1::InstrumentationScope, resource::v1::Resource};
 use tracer_common::EventKind;
 
 use self::{
-    attrs::{kv, string, Mapper},
+    attrs::{kv, now_unix_nano, string, Item},
     sender::{RateLimit, Sender, Shared},
 };
 use super::Origin;
@@ -186,10 +186,11 @@ pub fn exporter(target: Target, origin: &Origin) -> Box<dyn Tap> {
         },
         shared: Arc::clone(&shared),
         live: origin.live,
+        clock: origin.clock,
+        pf: origin.pf,
     }
     .spawn(rx, done_tx);
     Box::new(Exporter {
-        mapper: Mapper::new(origin.clock, origin.pf),
         endpoint: target.endpoint,
         live: origin.live,
         batch: Vec::with_capacity(BATCH_RECORDS),
@@ -217,13 +218,12 @@ fn resource(origin: &Origin) -> Resource {
 }
 
 struct Exporter {
-    mapper: Mapper,
     endpoint: String,
     live: bool,
-    batch: Vec<LogRecord>,
+    batch: Vec<Item>,
     /// When the batch's first record came.
     first_at: Option<Instant>,
-    tx: Option<SyncSender<Vec<LogRecord>>>,
+    tx: Option<SyncSender<Vec<Item>>>,
     /// Disconnected when the sender thread has ended.
     done: Receiver<()>,
     shared: Arc<Shared>,
@@ -235,7 +235,7 @@ struct Exporter {
 }
 
 impl Exporter {
-    fn push(&mut self, rec: LogRecord) {
+    fn push(&mut self, rec: Item) {
         self.made += 1;
         self.batch.push(rec);
         let first = *self.first_at.get_or_insert_with(Instant::now);
@@ -301,8 +301,11 @@ impl Tap for Exporter {
             self.made += 1;
             return;
         }
-        let rec = self.mapper.event(rec, ann);
-        self.push(rec);
+        self.push(Item::Event {
+            rec: rec.clone(),
+            ann: ann.clone(),
+            observed_ns: now_unix_nano(),
+        });
     }
 
     fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) {
@@ -310,8 +313,12 @@ impl Tap for Exporter {
             self.made += 1;
             return;
         }
-        let rec = self.mapper.lost(kind, count, boot_ns);
-        self.push(rec);
+        self.push(Item::Lost {
+            kind,
+            count,
+            boot_ns,
+            observed_ns: now_unix_nano(),
+        });
     }
 
     fn tick(&mut self, _table: &crate::model::tasks::TaskTable) {

@@ -32,7 +32,46 @@ pub struct Mapper {
     buf: Vec<u8>,
 }
 
+/// What the tap hands the sender thread: the event as the pipeline had it
+/// and when tracer saw it. The LogRecord is built on the sender thread, so
+/// the ring-buffer consumer only clones (building one costs microseconds).
+// Items live in a batch's Vec, nearly all of them events: boxing the large
+// variant would add an allocation per event and save nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Item {
+    Event {
+        rec: Record,
+        ann: Annotation,
+        observed_ns: u64,
+    },
+    Lost {
+        kind: Option<EventKind>,
+        count: u64,
+        boot_ns: u64,
+        observed_ns: u64,
+    },
+}
+
 impl Mapper {
+    /// The LogRecord for an item handed over by the tap.
+    pub fn item(&mut self, item: Item) -> LogRecord {
+        let (mut rec, observed_ns) = match item {
+            Item::Event {
+                rec,
+                ann,
+                observed_ns,
+            } => (self.event(&rec, &ann), observed_ns),
+            Item::Lost {
+                kind,
+                count,
+                boot_ns,
+                observed_ns,
+            } => (self.lost(kind, count, boot_ns), observed_ns),
+        };
+        rec.observed_time_unix_nano = observed_ns;
+        rec
+    }
+
     pub fn new(clock: WallClock, pf: PfNames) -> Mapper {
         Mapper {
             json: output::formatter(Format::Json, clock, pf),

@@ -22,6 +22,9 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message as _;
 
+use super::attrs::{Item, Mapper};
+use crate::model::{clock::WallClock, flags::PfNames};
+
 /// Tries per batch, and the pause before the second (doubled each time, at
 /// most [`BACKOFF_MAX`]).
 pub const TRIES: u32 = 3;
@@ -105,6 +108,9 @@ pub struct Sender {
     /// Live: drop on failure and go on; from a log: stop at the first
     /// batch that cannot be delivered.
     pub live: bool,
+    /// For the records' times and flag names.
+    pub clock: WallClock,
+    pub pf: PfNames,
 }
 
 enum Outcome {
@@ -118,7 +124,7 @@ enum Outcome {
 impl Sender {
     /// Runs the thread until the channel closes. `done` is dropped when it
     /// ends, which is how the tap knows.
-    pub fn spawn(self, batches: Receiver<Vec<LogRecord>>, done: std::sync::mpsc::Sender<()>) {
+    pub fn spawn(self, batches: Receiver<Vec<Item>>, done: std::sync::mpsc::Sender<()>) {
         let spawned = thread::Builder::new()
             .name("tracer-otlp".into())
             .spawn(move || {
@@ -130,7 +136,8 @@ impl Sender {
         }
     }
 
-    fn run(self, batches: Receiver<Vec<LogRecord>>) {
+    fn run(self, batches: Receiver<Vec<Item>>) {
+        let mut mapper = Mapper::new(self.clock, self.pf);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_global(Some(REQUEST_TIMEOUT))
@@ -147,7 +154,8 @@ impl Sender {
                 self.shared.abandoned.fetch_add(n, Ordering::Relaxed);
                 continue;
             }
-            let body = match self.encode(batch) {
+            let records = batch.into_iter().map(|item| mapper.item(item)).collect();
+            let body = match self.encode(records) {
                 Ok(body) => body,
                 Err(e) => {
                     self.shared.note_error(&e);
