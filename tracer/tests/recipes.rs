@@ -34,10 +34,16 @@ fn duckdb_counts_a_recorded_log_by_event() {
     let mut expected = BTreeMap::new();
     for line in String::from_utf8(export.stdout).unwrap().lines() {
         let v: Value = serde_json::from_str(line).unwrap();
-        let event = v["event"].as_str().expect("every line has an event").to_string();
+        let event = v["event"]
+            .as_str()
+            .expect("every line has an event")
+            .to_string();
         *expected.entry(event).or_insert(0u64) += 1;
     }
-    assert!(expected.get("exec").copied().unwrap_or(0) >= 5, "{expected:?}");
+    assert!(
+        expected.get("exec").copied().unwrap_or(0) >= 5,
+        "{expected:?}"
+    );
 
     // The pipe exactly as the README writes it.
     let shell = format!(
@@ -53,7 +59,10 @@ fn duckdb_counts_a_recorded_log_by_event() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("duckdb -json output ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "duckdb -json output ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     });
     let got: BTreeMap<String, u64> = rows
         .iter()

@@ -36,9 +36,12 @@ pub struct ShipMode {
     /// Median workload time over the untraced median.
     #[serde(serialize_with = "fixed::<3, _>")]
     pub slowdown: f64,
-    /// The tracer's own CPU per event (user + system), median.
+    /// The tracer's own CPU per event (user + system), median; start-up
+    /// included, which dominates on the short fork+exec storm.
     #[serde(serialize_with = "fixed::<0, _>")]
     pub cpu_ns_per_event: f64,
+    /// Events the rings lost, most in a round.
+    pub lost: u64,
 }
 
 /// An OTLP/HTTP collector that accepts everything.
@@ -88,7 +91,9 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
     let _off = BpfStats::set(false)?;
     let sink = Sink::start()?;
     let otlp = format!("http://127.0.0.1:{}", sink.port);
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let metrics = format!("127.0.0.1:{metrics_port}");
     let modes: [(&'static str, Vec<&str>); 3] = [
         ("record --all-signals", vec![]),
@@ -106,6 +111,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
         let mut base = Vec::new();
         let mut ns: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
         let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut lost = vec![0u64; modes.len()];
         for _ in 0..rounds {
             base.push(workload_ns(workload, name, ops)? as f64);
             for (i, (_, extra)) in modes.iter().enumerate() {
@@ -114,6 +120,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
                 let stats = parse_stats(&run.stop(RECORD)?)?;
                 ns[i].push(t as f64);
                 cpu[i].push(stats.cpu_ns as f64 / stats.events.max(1) as f64);
+                lost[i] = lost[i].max(stats.lost);
             }
         }
         let base = median(&mut base);
@@ -121,11 +128,12 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
             workload: name,
             modes: modes
                 .iter()
-                .zip(ns.iter_mut().zip(cpu.iter_mut()))
-                .map(|((mode, _), (ns, cpu))| ShipMode {
+                .zip(ns.iter_mut().zip(cpu.iter_mut()).zip(&lost))
+                .map(|((mode, _), ((ns, cpu), &lost))| ShipMode {
                     mode,
                     slowdown: median(ns) / base,
                     cpu_ns_per_event: median(cpu),
+                    lost,
                 })
                 .collect(),
             otlp_requests: sink.requests.load(Ordering::Relaxed) - req0,
@@ -138,13 +146,13 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
 pub fn format(costs: &[ShipCost]) -> String {
     let mut out = String::from(
         "\n--metrics and --otlp beside plain record (the collector: a sink on 127.0.0.1):\n\
-         workload  mode                      slowdown  tracer CPU/event\n",
+         workload  mode                      slowdown  tracer CPU/event  ring losses\n",
     );
     for c in costs {
         for m in &c.modes {
             out.push_str(&format!(
-                "{:<9} {:<25} {:>7.2}x  {:>10.0} ns\n",
-                c.workload, m.mode, m.slowdown, m.cpu_ns_per_event
+                "{:<9} {:<25} {:>7.2}x  {:>13.0} ns  {:>11}\n",
+                c.workload, m.mode, m.slowdown, m.cpu_ns_per_event, m.lost
             ));
         }
         out.push_str(&format!(
