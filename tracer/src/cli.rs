@@ -339,6 +339,10 @@ pub enum ExportFormat {
     /// A Perfetto trace (protobuf TrackEvents) for ui.perfetto.dev; binary,
     /// so it goes to `-o FILE` or a pipe, never a terminal.
     Perfetto,
+    /// The log's counts in the Prometheus text format, as `--metrics`
+    /// serves them live (for node_exporter's textfile collector or a
+    /// Pushgateway).
+    Prometheus,
 }
 
 /// `4096`, `64K`, `100M`, `2G`: a byte count.
@@ -455,6 +459,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?)
                 }
                 ExportFormat::Perfetto => export::To::Perfetto,
+                ExportFormat::Prometheus => export::To::Prometheus,
             },
             output,
         }),

@@ -762,3 +762,58 @@ fn a_port_in_use_fails_before_loading_anything() {
     assert!(err.contains("Address already in use"), "{err}");
     assert!(!log.exists(), "a failed start leaves no log");
 }
+
+/// `export --format prometheus`: a recorded log's counts, exactly those
+/// of its events (a log is fixed, so nothing needs bracketing), in an
+/// exposition promtool accepts and without the exporting process's own
+/// gauges.
+#[test]
+fn a_recorded_log_exports_its_counts() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("night.log");
+    let recording = start_recording(&log, &[]);
+    for _ in 0..3 {
+        assert!(Command::new("/bin/true").status().unwrap().success());
+    }
+    kill(2u32, libc::SIGTERM);
+    thread::sleep(Duration::from_millis(200));
+    stop_recording(recording);
+
+    let log = log.to_str().unwrap();
+    let (code, jsonl, err) = run_tracer(&["export", log]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (code, body, err) = run_tracer(&["export", log, "--format", "prometheus"]);
+    assert_eq!(code, 0, "{err}");
+    promtool_accepts(&body);
+    let samples = parse(&body);
+    let diff = differ(&counted(&samples), &tally(&events), |_| true);
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+    assert!(
+        get(
+            &samples,
+            "tracer_kernel_signals_total{result=\"ignored\",target_kind=\"kthreadd\"}"
+        ) >= 1.0
+    );
+    assert!(get(&samples, "tracer_events_total{event=\"exec\"}") >= 3.0);
+    // Tasks alive at the log's end; nothing about the exporting process.
+    assert!(get(&samples, "tracer_tasks{kind=\"kthreadd\"}") == 1.0);
+    assert!(
+        !body.contains("process_") && !body.contains("tracer_ring_buffer"),
+        "{body}"
+    );
+
+    // To a file: created, never overwritten.
+    let out = dir.path().join("night.prom");
+    let out = out.to_str().unwrap();
+    let (code, _, err) = run_tracer(&["export", log, "--format", "prometheus", "-o", out]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(out).unwrap(), body);
+    let (code, _, err) = run_tracer(&["export", log, "--format", "prometheus", "-o", out]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exists"), "{err}");
+}

@@ -11,8 +11,9 @@ use anyhow::{bail, Context as _, Result};
 use crate::{
     log::writer,
     output::{self, Format},
-    pipeline::{filter::TraceFilter, from_log, LostNotices, Pipeline},
-    ship::{Origin, ShipOptions, Shipping},
+    log::reader::DamagedInput,
+    pipeline::{filter::TraceFilter, from_log, tap::Taps, LostNotices, Pipeline},
+    ship::{metrics, Origin, ShipOptions, Shipping},
 };
 
 pub enum To {
@@ -20,6 +21,7 @@ pub enum To {
     /// The collector's URL.
     Otlp(String),
     Perfetto,
+    Prometheus,
 }
 
 pub struct ExportOptions {
@@ -93,6 +95,28 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                 .with_taps(shipping.taps(&origin)))
             })
             .context("exporting to the OTLP collector")
+        }
+        To::Prometheus => {
+            let (tap, metrics) = metrics::log_tap();
+            let mut out = out;
+            let read = from_log::run(&opts.file, |header| {
+                Ok(Pipeline::new(
+                    std::io::sink(),
+                    output::silent(),
+                    header.take_task_table(),
+                    everything(),
+                    LostNotices::Stderr,
+                )
+                .with_taps(Taps::new(vec![tap])))
+            });
+            // A damaged log's counts are still written, as jsonl writes
+            // its readable records; the damage is then the exit status.
+            if read.is_ok() || read.as_ref().is_err_and(|e| e.is::<DamagedInput>()) {
+                out.write_all(metrics.exposition()?.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("writing the metrics")?;
+            }
+            read
         }
     }
 }

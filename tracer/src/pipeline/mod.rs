@@ -166,6 +166,8 @@ impl<W: Write> Pipeline<W> {
     pub fn finish(mut self, counts: &Counts) -> Result<()> {
         self.formatter.end(&mut self.buf);
         let _ = self.flush();
+        // The gauges as the stream ends (a log's tasks at its end).
+        self.taps.tick(&self.table);
         let taps = std::mem::take(&mut self.taps).finish();
         crate::say!("{}", counts.summary());
         if self.undecodable > 0 {

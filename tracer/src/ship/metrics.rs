@@ -99,8 +99,39 @@ impl Server {
         };
         Box::new(MetricsTap {
             counts,
-            serving: Serving { http, stop, thread },
+            serving: Some(Serving { http, stop, thread }),
         })
+    }
+}
+
+/// A log's counts, for `export --format prometheus`: one exposition of the
+/// whole log (for node_exporter's textfile collector or a Pushgateway).
+pub struct LogMetrics(Arc<Counts>);
+
+/// The tap to run over the log, and what encodes its counts at the end.
+pub fn log_tap() -> (Box<dyn Tap>, LogMetrics) {
+    let counts = Arc::new(Counts::new());
+    let tap = Box::new(MetricsTap {
+        counts: counts.clone(),
+        serving: None,
+    });
+    (tap, LogMetrics(counts))
+}
+
+impl LogMetrics {
+    /// The counters, and the tasks alive at the log's end by kind; not the
+    /// exporting process's own gauges (rings, memory), which say nothing
+    /// about the log.
+    pub fn exposition(&self) -> Result<String> {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Exposition {
+            counts: self.0.clone(),
+            live: false,
+        }));
+        let mut body = String::with_capacity(8 << 10);
+        prometheus_text::encode(&mut body, &registry)
+            .map_err(|_| anyhow!("encoding the metrics failed"))?;
+        Ok(body)
     }
 }
 
@@ -173,7 +204,8 @@ fn result_index(r: GenerateResult) -> usize {
 /// second.
 struct MetricsTap {
     counts: Arc<Counts>,
-    serving: Serving,
+    /// The HTTP server (live); none for a log.
+    serving: Option<Serving>,
 }
 
 impl Tap for MetricsTap {
@@ -239,7 +271,9 @@ impl Tap for MetricsTap {
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        self.serving.stop();
+        if let Some(serving) = &mut self.serving {
+            serving.stop();
+        }
         Ok(())
     }
 }
@@ -272,7 +306,7 @@ impl Drop for Serving {
 /// Answers requests until stopped: `GET`/`HEAD /metrics`, 404 elsewhere.
 fn serve(http: &tiny_http::Server, counts: Arc<Counts>, stop: &AtomicBool) {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition(counts)));
+    registry.register_collector(Box::new(Exposition { counts, live: true }));
     let content_type = tiny_http::Header::from_bytes("Content-Type", prometheus_text::CONTENT_TYPE)
         .expect("a valid header");
     loop {
@@ -317,7 +351,11 @@ fn serve(http: &tiny_http::Server, counts: Arc<Counts>, stop: &AtomicBool) {
 }
 
 /// The counts as metric families, encoded at each scrape.
-struct Exposition(Arc<Counts>);
+struct Exposition {
+    counts: Arc<Counts>,
+    /// A live session: the process's own gauges (rings, memory) too.
+    live: bool,
+}
 
 impl fmt::Debug for Exposition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -357,7 +395,7 @@ fn gauge<V: prometheus_client::encoding::EncodeGaugeValue>(
 
 impl Collector for Exposition {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-        let c = &*self.0;
+        let c = &*self.counts;
         let load = |n: &AtomicU64| n.load(Relaxed);
 
         // Counter names are given without `_total`: the encoder adds it.
@@ -461,7 +499,7 @@ impl Collector for Exposition {
         }
 
         let rings = c.rings.load(Relaxed);
-        if rings > 0 {
+        if self.live && rings > 0 {
             let names: Vec<String> = (0..rings).map(|i| i.to_string()).collect();
             let mut m = family(
                 &mut enc,
@@ -506,6 +544,9 @@ impl Collector for Exposition {
             MetricType::Gauge,
         )?;
         gauge(&mut m, &[("version", env!("CARGO_PKG_VERSION"))], 1u64)?;
+        if !self.live {
+            return Ok(());
+        }
 
         let me = Process::read();
         if let Some(rss) = me.rss_bytes {
@@ -655,7 +696,7 @@ mod tests {
 
     fn scrape(counts: Arc<Counts>) -> String {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(Exposition(counts)));
+        registry.register_collector(Box::new(Exposition { counts, live: true }));
         let mut body = String::new();
         prometheus_text::encode(&mut body, &registry).unwrap();
         body
