@@ -10,6 +10,7 @@
 pub mod event;
 pub mod features;
 pub mod filter;
+pub mod follow;
 pub mod helpers;
 pub mod names;
 pub mod offsets;
@@ -19,6 +20,7 @@ pub mod rings;
 pub use event::*;
 pub use features::KernelFeatures;
 pub use filter::*;
+pub use follow::*;
 pub use helpers::*;
 pub use offsets::KernelOffsets;
 pub use rings::{MAX_RINGS, MIN_RING_BYTES};

@@ -28,6 +28,8 @@ pub const HELPER_TGIDS: &str = "HELPER_TGIDS";
 /// Helper requests queued and not yet started, by work item address
 /// (`requests.rs`).
 pub const HELPER_QUEUE: &str = "HELPER_QUEUE";
+/// Thread groups a `--follow` / `-- CMD` session follows (`follow.rs`).
+pub const FOLLOWED: &str = "FOLLOWED";
 /// The program on `workqueue_queue_work` that notes who queued each helper
 /// request; [`crate::EventKind::HelperRequest`]'s record is emitted when
 /// a kworker starts it (`programs/helper_request.rs`).
@@ -48,18 +50,22 @@ pub const CPUS_PER_RING: &str = "CPUS_PER_RING";
 /// Address of `call_usermodehelper_exec_work`, from /proc/kallsyms: the
 /// work function of every helper request (`requests.rs`).
 pub const UMH_WORK_FN: &str = "UMH_WORK_FN";
+/// 1 when the session follows a command or a subtree: every program then
+/// drops events of tasks outside [`FOLLOWED`] (`follow.rs`).
+pub const FOLLOW: &str = "FOLLOW";
 
 /// Every map the loader uses besides the rings.
-pub const MAPS: [&str; 5] = [LOST, BUSY, RESCUED, HELPER_TGIDS, HELPER_QUEUE];
+pub const MAPS: [&str; 6] = [LOST, BUSY, RESCUED, HELPER_TGIDS, HELPER_QUEUE, FOLLOWED];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
-pub const GLOBALS: [&str; 6] = [
+pub const GLOBALS: [&str; 7] = [
     OFFSETS,
     FILTER,
     FEATURES,
     WAKEUP_BYTES,
     CPUS_PER_RING,
     UMH_WORK_FN,
+    FOLLOW,
 ];
 
 // Ring names are distinct and numbered in order.

@@ -63,6 +63,13 @@ pub struct KernelOffsets {
     /// system call, whose numbers and registers differ); may be
     /// [`KernelOffsets::ABSENT`].
     pub task_ti_status: u32,
+    /// `task_struct.signal` and `signal_struct.live` (an `atomic_t`: live
+    /// threads of the group, decremented before `sched_process_exit`
+    /// fires): where the tracepoint has no `group_dead` (before 6.16), a
+    /// followed group is over when it reads 0. Either may be
+    /// [`KernelOffsets::ABSENT`].
+    pub task_signal: u32,
+    pub signal_live: u32,
 }
 
 impl KernelOffsets {
@@ -102,10 +109,12 @@ impl KernelOffsets {
         regs_arg0: KernelOffsets::ABSENT,
         regs_arg1: KernelOffsets::ABSENT,
         task_ti_status: KernelOffsets::ABSENT,
+        task_signal: KernelOffsets::ABSENT,
+        signal_live: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 31 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 33 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

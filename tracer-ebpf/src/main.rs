@@ -5,6 +5,7 @@
 #![no_main]
 
 mod emit;
+mod follow;
 mod helpers;
 mod kread;
 mod nesting;

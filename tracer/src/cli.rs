@@ -7,9 +7,15 @@ use clap::{error::ErrorKind, CommandFactory as _, Parser, Subcommand};
 
 use crate::{
     commands::{bench_log, bench_table, export, ps, record, replay, report, trace, tree},
-    kernel::{loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions},
-    model::classify::Kind,
-    output::Format,
+    kernel::{follow, loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions},
+    model::{
+        classify::Kind,
+        clock::{TimeSpec, WindowSpec},
+    },
+    output::{
+        style::{self, ColorChoice, LayoutChoice, Surroundings},
+        Format,
+    },
     pipeline::{
         filter::{EventSel, Glob, TraceFilter},
         LostNotices,
@@ -19,6 +25,7 @@ use crate::{
 
 /// How a live session runs.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("follow_target").args(["follow", "command"])))]
 pub struct SessionArgs {
     /// Kernel BTF to resolve structure offsets from.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
@@ -67,6 +74,25 @@ pub struct SessionArgs {
     /// (events: fork, exec, exit, signal_generate, signal_deliver, rename).
     #[arg(long, hide = true, value_name = "EVENT,...", value_delimiter = ',')]
     refuse_program: Vec<EventSel>,
+    /// Follow a running process: only its events and its descendants'
+    /// (present and future, threads and io_uring workers included) are
+    /// traced, the rest dropped in kernel; stops when PID exits, with its
+    /// status.
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    follow: Option<u32>,
+    /// With --follow or a command: go on until every followed task has
+    /// exited, not only PID or CMD (daemons they leave behind included).
+    #[arg(long, requires = "follow_target")]
+    keep_following: bool,
+    /// Capacity of the kernel's map of followed thread groups.
+    #[arg(long, hide = true, default_value_t = tracer_common::FOLLOW_MAP_ENTRIES)]
+    follow_map_entries: u32,
+    /// Start CMD once tracing is attached and follow it and every
+    /// descendant (as --follow does); stop when it exits, after draining,
+    /// and exit with its status (128+N for a death by signal N). CMD
+    /// shares tracer's terminal: its output interleaves with `trace`'s.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<std::ffi::OsString>,
 }
 
 impl SessionArgs {
@@ -90,6 +116,17 @@ impl SessionArgs {
             failed_execs: self.failed_execs,
             proc_root: PathBuf::from("/proc"),
             announce: true,
+            follow: {
+                let target = match (self.follow, self.command.is_empty()) {
+                    (Some(pid), _) => Some(follow::Target::Pid(pid)),
+                    (None, false) => Some(follow::Target::Command(self.command)),
+                    (None, true) => None,
+                };
+                target.map(|t| follow::FollowOptions {
+                    map_entries: self.follow_map_entries,
+                    ..follow::FollowOptions::new(t, self.keep_following)
+                })
+            },
         }
     }
 }
@@ -147,7 +184,85 @@ impl Cli {
                     .exit();
             }
         }
+        // A window that ends before it starts is a usage error; where its
+        // ends are of different forms (an offset, a time of day, a date),
+        // only the log's header can order them.
+        if let Command::Replay { file, window, .. }
+        | Command::Report { file, window, .. }
+        | Command::Export { file, window, .. } = &cli.command
+        {
+            if let Err(why) = window.check(file) {
+                Cli::command().error(ErrorKind::ValueValidation, why).exit();
+            }
+        }
         cli
+    }
+}
+
+/// A time window of a log.
+#[derive(clap::Args, Debug)]
+pub struct WindowArgs {
+    /// Only events at or after TIME: an RFC 3339 time
+    /// (2026-11-27T21:36:30Z), a local date and time (2026-11-27 21:36:30),
+    /// a local time of day on the log's first day (21:36:30), or an offset
+    /// from the log's start (+90s, +10m, +1h30m). The task table still
+    /// reads the whole log.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    since: Option<TimeSpec>,
+    /// Only events at or before TIME (the same forms as --since).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    until: Option<TimeSpec>,
+}
+
+impl WindowArgs {
+    fn spec(&self) -> WindowSpec {
+        WindowSpec {
+            since: self.since.clone(),
+            until: self.until.clone(),
+        }
+    }
+
+    /// Whether the window ends after it starts, in the log at `file` (a
+    /// log that cannot be opened is the command's to report).
+    fn check(&self, file: &std::path::Path) -> Result<(), String> {
+        if self.since.is_none() || self.until.is_none() {
+            return Ok(());
+        }
+        match crate::log::open(file) {
+            Ok((header, _)) => self
+                .spec()
+                .resolve(header.wall_clock(), header.started_boot_ns)
+                .map(|_| ()),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// How event text is shown.
+#[derive(clap::Args, Debug)]
+pub struct TextArgs {
+    /// Colour kinds and failures: auto (on a terminal whose TERM is not
+    /// dumb, unless NO_COLOR is set), always, never.
+    #[arg(long, alias = "colour", value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// The full layout, even on a terminal narrower than it.
+    #[arg(long, conflicts_with = "narrow")]
+    wide: bool,
+    /// The compact layout (fits 80 columns), even where the full one fits
+    /// or stdout is not a terminal.
+    #[arg(long)]
+    narrow: bool,
+}
+
+impl TextArgs {
+    /// Sets the style of event text on stdout for this command.
+    fn apply(&self) {
+        let layout = match (self.wide, self.narrow) {
+            (true, _) => LayoutChoice::Wide,
+            (_, true) => LayoutChoice::Narrow,
+            _ => LayoutChoice::Auto,
+        };
+        style::set_stdout(Surroundings::of_stdout().style(self.color, layout));
     }
 }
 
@@ -234,6 +349,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
+        text: TextArgs,
+        #[command(flatten)]
         filter: FilterArgs,
         #[command(flatten)]
         ship: ShipArgs,
@@ -261,6 +378,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
+        text: TextArgs,
+        #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
         filter: FilterArgs,
     },
     /// Summarize a recorded log: tasks, kthreads, helpers, signals, losses.
@@ -268,6 +389,8 @@ pub enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// Every event of a recorded log: as JSON Lines (for jq, pandas and
     /// pipelines), to an OpenTelemetry collector, or as a Perfetto timeline.
@@ -282,6 +405,8 @@ pub enum Command {
         /// Write to FILE (created; never overwritten) instead of stdout.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// List every task with its kind and each kernel-thread test (from
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
@@ -324,6 +449,9 @@ pub enum Command {
         /// Root of the tree (default: 0, the idle task).
         #[arg(default_value_t = 0)]
         pid: u32,
+        /// Output format: text, or one nested JSON object.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
         proc_root: PathBuf,
@@ -411,10 +539,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Trace {
             format,
+            text,
             filter,
             ship,
             session,
         } => {
+            text.apply();
             let filter = filter.into_filter();
             trace::run(trace::TraceOptions {
                 session: session.options(&filter),
@@ -443,14 +573,30 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Replay {
             file,
             format,
+            text,
+            window,
             filter,
-        } => replay::run(&file, format, filter.into_filter(), LostNotices::Stderr),
-        Command::Report { file, format } => report::run(&file, format),
+        } => {
+            text.apply();
+            replay::run(
+                &file,
+                format,
+                filter.into_filter(),
+                &window.spec(),
+                LostNotices::Stderr,
+            )
+        }
+        Command::Report {
+            file,
+            format,
+            window,
+        } => report::run(&file, format, &window.spec()),
         Command::Export {
             file,
             format,
             otlp,
             output,
+            window,
         } => export::run(export::ExportOptions {
             file,
             format: match format {
@@ -462,6 +608,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 ExportFormat::Prometheus => export::To::Prometheus,
             },
             output,
+            window: window.spec(),
         }),
         Command::Ps {
             kind,
@@ -491,9 +638,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::BenchTable { tasks } => bench_table::run(tasks),
         Command::BenchLog { kind, file, mb } => bench_log::run(&kind, &file, mb),
-        Command::Tree { pid, proc_root } => tree::run(tree::TreeOptions {
+        Command::Tree {
+            pid,
+            format,
+            proc_root,
+        } => tree::run(tree::TreeOptions {
             root: pid,
             proc_root,
+            format,
         }),
     }
 }

@@ -6,7 +6,7 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, ExecEvent, FILENAME_LEN};
 
 use crate::{
-    emit,
+    emit, follow,
     kread::{self, offset, Kptr},
     task,
 };
@@ -27,6 +27,9 @@ fn exec(ctx: &BtfTracePointContext) -> i32 {
     let p = Kptr::btf(ctx.arg(0));
     let old_pid: i32 = ctx.arg(1);
     let bprm = Kptr::btf(ctx.arg(2));
+    if follow::drops(|| p.read(offset!(task_tgid))) {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<ExecEvent>() else {
         return 0;
     };

@@ -11,7 +11,7 @@ use tracer_common::{
 };
 
 use crate::{
-    emit,
+    emit, follow,
     kread::{self, offset, Kptr},
     task,
 };
@@ -58,6 +58,9 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     kread::refuse_if_asked(&features, EventKind::ExecFailed);
+    if follow::drops(super::current_tgid) {
+        return 0;
+    }
     // The task kept its image, so the path pointer is still its own.
     let path = regs.read::<u64>(path_at) as *const u8;
     let Some(mut entry) = emit::reserve::<ExecFailedEvent>() else {

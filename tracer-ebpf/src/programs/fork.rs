@@ -12,7 +12,11 @@ use aya_ebpf::programs::BtfTracePointContext;
 use aya_log_ebpf::warn;
 use tracer_common::{EventKind, ForkEvent};
 
-use crate::{emit, helpers, kread, kread::Kptr, task};
+use crate::{
+    emit, follow, helpers,
+    kread::{self, offset, Kptr},
+    task,
+};
 
 programs!(
     "task_newtask",
@@ -29,17 +33,46 @@ fn new_task(ctx: &BtfTracePointContext) -> i32 {
     kread::refuse_if_asked(&features, EventKind::Fork);
     let child = Kptr::btf(ctx.arg(0));
     let clone_flags: u64 = ctx.arg(1);
+    let creator = super::current_task(&features);
+    let (creator_tgid, child_tgid): (u32, u32) = (
+        creator.read(offset!(task_tgid)),
+        child.read(offset!(task_tgid)),
+    );
+    // Helper marks are kept whether or not the event passes.
+    let marked = helpers::on_new_task(
+        creator_tgid,
+        creator.read(offset!(task_flags)),
+        child_tgid,
+        child.read(offset!(task_flags)),
+    );
+    // Following: only the new tasks of followed groups, checked before a
+    // record is reserved.
+    let followed = follow::on_new_task(creator_tgid, child_tgid);
+    if followed == Ok(false) {
+        warn_if_full(ctx, marked, Ok(true), child_tgid);
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<ForkEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    task::fill(&mut ev.creator, super::current_task(&features));
+    task::fill(&mut ev.creator, creator);
     task::fill(&mut ev.child, child);
     ev.clone_flags = clone_flags;
-    let (creator, child) = (&ev.creator, &ev.child);
-    let marked = helpers::on_new_task(creator.tgid, creator.flags, child.tgid, child.flags);
-    let child_tgid = child.tgid;
     emit::submit(entry);
+    warn_if_full(ctx, marked, followed, child_tgid);
+    0
+}
+
+/// Says when a map was full, so a new helper or followed group is not
+/// marked in kernel.
+#[inline(always)]
+fn warn_if_full(
+    ctx: &BtfTracePointContext,
+    marked: Result<(), ()>,
+    followed: Result<bool, ()>,
+    child_tgid: u32,
+) {
     if marked.is_err() {
         // tests/umh.rs looks for this text.
         warn!(
@@ -48,5 +81,10 @@ fn new_task(ctx: &BtfTracePointContext) -> i32 {
             child_tgid
         );
     }
-    0
+    if followed.is_err() {
+        warn!(
+            ctx,
+            "followed map full: thread group {} is not followed", child_tgid
+        );
+    }
 }

@@ -8,7 +8,7 @@ use aya_ebpf::{
 use tracer_common::{pf::PF_WQ_WORKER, EventKind, HelperRequestEvent, FILENAME_LEN};
 
 use crate::{
-    emit,
+    emit, follow,
     kread::{self, offset, Kptr},
     requests::{self, Queued, HELPER_QUEUE},
     task,
@@ -56,6 +56,16 @@ fn helper_start(ctx: &BtfTracePointContext) -> i32 {
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::HelperRequest);
     let key = work.addr() as u64;
+    // Following: only the requests of followed tasks (a request queued
+    // before tracing has no requester, and is not theirs to know).
+    if follow::on() {
+        // SAFETY: only a field is copied out, at once.
+        let requester = unsafe { HELPER_QUEUE.get(key) }.map(|q| q.requester.tgid);
+        if requester.is_none_or(|tgid| follow::drops(|| tgid)) {
+            let _ = HELPER_QUEUE.remove(key);
+            return 0;
+        }
+    }
     let Some(mut entry) = emit::reserve::<HelperRequestEvent>() else {
         let _ = HELPER_QUEUE.remove(key);
         return 0;

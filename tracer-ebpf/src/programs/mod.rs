@@ -53,6 +53,12 @@ fn current_task(features: &KernelFeatures) -> Kptr {
     }
 }
 
+/// The current task's thread group id.
+#[inline(always)]
+fn current_tgid() -> u32 {
+    (bpf_get_current_pid_tgid() >> 32) as u32
+}
+
 /// Whether the current task has `pid` as its pid or tgid.
 #[inline(always)]
 fn current_is(pid: u32) -> bool {

@@ -7,7 +7,7 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, KernelOffsets, RenameEvent};
 
 use crate::{
-    emit,
+    emit, follow,
     kread::{self, offset, Kptr},
     task,
 };
@@ -29,6 +29,9 @@ fn rename(ctx: &BtfTracePointContext) -> i32 {
     let comm: *const u8 = ctx.arg(1);
     let f = kread::filter();
     if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid)) {
+        return 0;
+    }
+    if follow::drops(|| t.read(offset!(task_tgid))) {
         return 0;
     }
     let in_execve = offset!(task_in_execve_bit);

@@ -5,7 +5,7 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE};
 
 use crate::{
-    emit, helpers,
+    emit, follow, helpers,
     kread::{self, offset, Kptr},
     task,
 };
@@ -62,6 +62,10 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
     {
         return 0;
     }
+    // Following: signals a followed task sends or is sent.
+    if follow::drops_both(super::current_tgid, || target.read(offset!(task_tgid))) {
+        return 0;
+    }
     // Past the filters (the hot path when filtered stays as it was).
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::SignalGenerate);
@@ -106,10 +110,12 @@ fn deliver(ctx: &BtfTracePointContext) -> i32 {
     }
     if f.signals == SIGNALS_KERNEL_SIDE {
         let me = super::current_task(&features);
-        let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-        if !helpers::kernel_side(me.read(offset!(task_flags)), tgid) {
+        if !helpers::kernel_side(me.read(offset!(task_flags)), super::current_tgid()) {
             return 0;
         }
+    }
+    if follow::drops(super::current_tgid) {
+        return 0;
     }
     let Some(mut entry) = emit::reserve::<SignalDeliverEvent>() else {
         return 0;

@@ -1,5 +1,6 @@
-//! `tracer export`: every event of a recorded log, as JSON Lines, to an
-//! OpenTelemetry collector, or as a Perfetto timeline.
+//! `tracer export`: every event of a recorded log (or of a time window of
+//! it, `--since`/`--until`), as JSON Lines, to an OpenTelemetry collector,
+//! as a Perfetto timeline, or counted as Prometheus metrics.
 
 use std::{
     io::{BufWriter, IsTerminal as _, Write},
@@ -9,9 +10,9 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 use crate::{
-    log::writer,
+    log::{header::LogHeader, reader::DamagedInput, writer},
+    model::clock::{Window, WindowSpec},
     output::{self, Format},
-    log::reader::DamagedInput,
     pipeline::{filter::TraceFilter, from_log, tap::Taps, LostNotices, Pipeline},
     ship::{metrics, Origin, ShipOptions, Shipping},
 };
@@ -29,6 +30,13 @@ pub struct ExportOptions {
     pub format: To,
     /// `-o FILE`; stdout when absent.
     pub output: Option<PathBuf>,
+    /// `--since`/`--until`.
+    pub window: WindowSpec,
+}
+
+fn window(spec: &WindowSpec, header: &LogHeader) -> Result<Window> {
+    spec.resolve(header.wall_clock(), header.started_boot_ns)
+        .map_err(anyhow::Error::msg)
 }
 
 /// Every event, signals between user processes included.
@@ -55,22 +63,26 @@ pub fn run(opts: ExportOptions) -> Result<()> {
     };
     match opts.format {
         To::Jsonl => from_log::run(&opts.file, |header| {
+            let window = window(&opts.window, header)?;
             Ok(Pipeline::new(
                 out,
                 output::formatter(Format::Json, header.wall_clock(), header.pf_names()),
                 header.take_task_table(),
                 everything(),
                 LostNotices::Inline,
-            ))
+            )
+            .with_window(window))
         }),
         To::Perfetto => from_log::run(&opts.file, |header| {
+            let window = window(&opts.window, header)?;
             Ok(Pipeline::new(
                 out,
                 output::perfetto::formatter(header.wall_clock(), header.pf_names()),
                 header.take_task_table(),
                 everything(),
                 LostNotices::Stderr,
-            ))
+            )
+            .with_window(window))
         }),
         To::Otlp(url) => {
             let shipping = Shipping::prepare(ShipOptions {
@@ -78,6 +90,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                 metrics: None,
             })?;
             from_log::run(&opts.file, |header| {
+                let window = window(&opts.window, header)?;
                 let origin = Origin {
                     hostname: header.hostname.clone(),
                     kernel_release: header.kernel_release.clone(),
@@ -92,6 +105,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                     everything(),
                     LostNotices::Stderr,
                 )
+                .with_window(window)
                 .with_taps(shipping.taps(&origin)))
             })
             .context("exporting to the OTLP collector")
@@ -100,6 +114,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
             let (tap, metrics) = metrics::log_tap();
             let mut out = out;
             let read = from_log::run(&opts.file, |header| {
+                let window = window(&opts.window, header)?;
                 Ok(Pipeline::new(
                     std::io::sink(),
                     output::silent(),
@@ -107,6 +122,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                     everything(),
                     LostNotices::Stderr,
                 )
+                .with_window(window)
                 .with_taps(Taps::new(vec![tap])))
             });
             // A damaged log's counts are still written, as jsonl writes

@@ -13,6 +13,7 @@ use tracer_common::{EventKind, FORMAT_VERSION};
 
 use crate::{
     kernel::{
+        follow,
         rings::RingFill,
         session::{self, Ended, Flow, SessionOptions, Sink},
     },
@@ -173,18 +174,36 @@ impl Sink for Recorder {
     }
 }
 
-pub async fn run(opts: RecordOptions) -> Result<()> {
+pub async fn run(mut opts: RecordOptions) -> Result<()> {
+    // A command that cannot start, or a --follow PID that is not there,
+    // fails before the log is created.
+    let exit = match &mut opts.session.follow {
+        Some(f) => match follow::check(&f.target, &opts.session.proc_root) {
+            Ok(target) => {
+                f.target = target;
+                Some(f.exit.clone())
+            }
+            Err(e) => follow::fail(e),
+        },
+        None => None,
+    };
     // Create the file first: a bad path fails before any BPF is loaded.
     let file = writer::create(&opts.path)?;
     let path = opts.path.clone();
     let started = Cell::new(false);
     let result = record(opts, file, &started).await;
     // A log exists only once recording has really started (its header is
-    // written); a failed start leaves nothing that blocks the next run.
-    if !started.get() {
+    // written); a failed start leaves nothing that blocks the next run, and
+    // neither does a command that could not start.
+    let unstartable =
+        matches!(&result, Err(e) if e.downcast_ref::<follow::Unstartable>().is_some());
+    if !started.get() || unstartable {
         let _ = std::fs::remove_file(&path);
     }
-    result
+    match exit {
+        Some(exit) => follow::end(result, &exit),
+        None => result,
+    }
 }
 
 async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>) -> Result<()> {
@@ -249,6 +268,7 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
         Ended::Signal => "stopped",
         Ended::Duration => "duration reached",
         Ended::Sink => "size limit reached",
+        Ended::Followed => "followed tasks ended",
     };
     let _ = writeln!(
         err,

@@ -3,7 +3,10 @@
 use anyhow::Result;
 
 use crate::{
-    kernel::session::{self, SessionOptions},
+    kernel::{
+        follow,
+        session::{self, SessionOptions},
+    },
     log::header,
     model::flags::PfNames,
     output::{self, Format},
@@ -18,7 +21,27 @@ pub struct TraceOptions {
     pub ship: ShipOptions,
 }
 
-pub async fn run(opts: TraceOptions) -> Result<()> {
+pub async fn run(mut opts: TraceOptions) -> Result<()> {
+    // A command that cannot start, or a --follow PID that is not there,
+    // fails before anything is loaded.
+    let exit = match &mut opts.session.follow {
+        Some(f) => match follow::check(&f.target, &opts.session.proc_root) {
+            Ok(target) => {
+                f.target = target;
+                Some(f.exit.clone())
+            }
+            Err(e) => follow::fail(e),
+        },
+        None => None,
+    };
+    let result = trace(opts).await;
+    match exit {
+        Some(exit) => follow::end(result, &exit),
+        None => result,
+    }
+}
+
+async fn trace(opts: TraceOptions) -> Result<()> {
     let (format, filter) = (opts.format, opts.filter);
     let shipping = Shipping::prepare(opts.ship)?;
     let (pipeline, counts, _) = session::run(opts.session, |start| {

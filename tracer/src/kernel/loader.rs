@@ -49,6 +49,10 @@ pub struct LoadOptions<'a> {
     pub refuse_mask: u32,
     /// Load the failed-exec program, which runs at every system call's exit.
     pub failed_execs: bool,
+    /// Capacity of the kernel's map of followed thread groups when the
+    /// session follows a command or subtree (see [`crate::kernel::follow`]);
+    /// `None`: every task is traced.
+    pub follow_map_entries: Option<u32>,
 }
 
 /// Exit status when `--strict` and a program was refused.
@@ -222,6 +226,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let plan = opts.rings;
     // Per ring: each ring wakes the reader when it is an eighth full.
     let wakeup_bytes = u64::from(plan.ring_bytes / 8);
+    let follow = u32::from(opts.follow_map_entries.is_some());
     let mut loader = EbpfLoader::new();
     loader
         .btf(Some(&aya_btf))
@@ -231,7 +236,9 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .override_global(names::WAKEUP_BYTES, &wakeup_bytes, true)
         .override_global(names::CPUS_PER_RING, &plan.cpus_per_ring, true)
         .override_global(names::UMH_WORK_FN, umh_work_fn.as_ref().unwrap_or(&0), true)
-        .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1));
+        .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
+        .override_global(names::FOLLOW, &follow, true)
+        .map_max_entries(names::FOLLOWED, opts.follow_map_entries.unwrap_or(1).max(1));
     // Rings past the plan's are never written: one page each.
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
@@ -546,6 +553,68 @@ impl Session {
                      signals to it may be dropped by the default filter"
                 );
                 break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernel's map of followed thread groups (see
+    /// [`crate::kernel::follow`]).
+    fn followed(&mut self) -> Result<aya::maps::HashMap<&mut MapData, u32, u32>> {
+        Ok(aya::maps::HashMap::try_from(
+            self.ebpf
+                .map_mut(names::FOLLOWED)
+                .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::FOLLOWED))?,
+        )?)
+    }
+
+    /// Follows these thread groups from now on.
+    pub fn follow(&mut self, tgids: impl IntoIterator<Item = u32>) -> Result<()> {
+        let mut map = self.followed()?;
+        for tgid in tgids {
+            map.insert(tgid, tracer_common::FOLLOW_LIVE, 0)
+                .with_context(|| format!("following thread group {tgid} in the kernel"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `tgid` is followed: its state, or `None`.
+    pub fn followed_state(&mut self, tgid: u32) -> Result<Option<u32>> {
+        match self.followed()?.get(&tgid, 0) {
+            Ok(state) => Ok(Some(state)),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("looking up followed group {tgid}")),
+        }
+    }
+
+    /// The followed groups: (live ones, dead ones). Stops counting live
+    /// groups at `enough`.
+    pub fn followed_groups(&mut self, enough: usize) -> Result<(usize, Vec<u32>)> {
+        let map = self.followed()?;
+        let (mut live, mut dead) = (0, Vec::new());
+        for entry in map.iter() {
+            // A key deleted while we walk is skipped.
+            let Ok((tgid, state)) = entry else { continue };
+            if state == tracer_common::FOLLOW_DEAD {
+                dead.push(tgid);
+            } else {
+                live += 1;
+                if live >= enough {
+                    break;
+                }
+            }
+        }
+        Ok((live, dead))
+    }
+
+    /// Forgets followed groups that are still dead: their last threads'
+    /// exits are long past.
+    pub fn unfollow_dead(&mut self, tgids: &[u32]) -> Result<()> {
+        let mut map = self.followed()?;
+        for &tgid in tgids {
+            // Reused meanwhile by a followed fork: keep it.
+            if map.get(&tgid, 0).ok() == Some(tracer_common::FOLLOW_DEAD) {
+                let _ = map.remove(&tgid);
             }
         }
         Ok(())

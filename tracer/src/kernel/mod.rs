@@ -5,6 +5,7 @@
 
 pub mod btf;
 pub mod ebpf_log;
+pub mod follow;
 pub mod loader;
 pub mod merge;
 pub mod offsets;

@@ -57,5 +57,9 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         regs_arg0: opt("pt_regs", &["di"]),
         regs_arg1: opt("pt_regs", &["si"]),
         task_ti_status: opt("task_struct", &["thread_info", "status"]),
+        // Optional: without them, a followed group ends at its leader's
+        // exit before 6.16.
+        task_signal: opt("task_struct", &["signal"]),
+        signal_live: opt("signal_struct", &["live"]),
     })
 }

@@ -4,6 +4,9 @@
 //! what is left, and account for lost records.
 //!
 //! `trace` and `record` are sinks: one prints, the other writes a log.
+//!
+//! A following session (see `follow`) traces only a command it starts, or
+//! a running process, and their descendants, and ends with them.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -18,6 +21,7 @@ use tracer_common::{EventKind, KernelFilter};
 use crate::{
     kernel::{
         ebpf_log::KernelLogger,
+        follow::{FollowOptions, Follower, Next},
         loader::{self, LoadOptions},
         merge::{Item, Merge},
         rings::{self, DelayRing, RingFill, Rings},
@@ -64,6 +68,8 @@ pub struct SessionOptions {
     pub proc_root: PathBuf,
     /// Say on stderr when tracing starts (`ps --live` keeps quiet).
     pub announce: bool,
+    /// Trace only a command or a subtree, and end with it.
+    pub follow: Option<FollowOptions>,
 }
 
 impl SessionOptions {
@@ -85,6 +91,7 @@ impl SessionOptions {
             failed_execs: false,
             proc_root: PathBuf::from("/proc"),
             announce: true,
+            follow: None,
         }
     }
 }
@@ -129,6 +136,9 @@ pub enum Ended {
     Signal,
     Duration,
     Sink,
+    /// The followed command (or process) ended; with
+    /// `--keep-following`, every followed task did.
+    Followed,
 }
 
 /// The attached programs and the streams a running session reads.
@@ -146,6 +156,7 @@ struct Live {
     reported: [u64; EventKind::COUNTERS as usize],
     reported_skipped: [u64; EventKind::COUNTERS as usize],
     stops: Stops,
+    follow: Option<Follower>,
 }
 
 /// The signals that stop a session cleanly: Ctrl-C, SIGTERM, and SIGHUP (a
@@ -201,6 +212,9 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     // First of all: a stop asked for while loading is kept and acted on
     // once serving starts, so the session still ends cleanly.
     let stops = Stops::install()?;
+    // CMD is forked first, stopped before its exec, so it holds none of
+    // the programs' fds.
+    let mut follow = opts.follow.as_ref().map(Follower::prepare).transpose()?;
     // Events are recorded from the moment the programs attach.
     let started_boot_ns = clock::boottime_ns();
     let cpus = rings::possible_cpus();
@@ -229,21 +243,26 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         verbose: opts.verbose,
         refuse_mask: opts.refuse_mask,
         failed_execs: opts.failed_execs,
+        follow_map_entries: opts.follow.as_ref().map(|f| f.map_entries),
     })?;
     // Mark the helpers that exist before attaching, so a child one forks
     // while we start up is marked by the kernel too.
-    let quick = TaskTable::from_snapshot(
-        Procfs::new(&opts.proc_root).processes(),
-        None,
-        procfs::clock_ticks_per_sec(),
-    );
+    let quick_tasks = Procfs::new(&opts.proc_root).processes();
+    let quick = TaskTable::from_snapshot(quick_tasks.clone(), None, procfs::clock_ticks_per_sec());
     session.seed_helpers(quick.helper_groups())?;
+    if let Some(follow) = &follow {
+        session.follow(follow.groups(&quick_tasks))?;
+    }
     session.attach()?;
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
     // Seeding again covers helpers born between the two looks.
     let mut snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
     session.seed_helpers(snap.table.helper_groups())?;
+    // Likewise for PID's descendants born before attaching.
+    if let Some(follow) = &follow {
+        session.follow(follow.groups(&snap.tasks))?;
+    }
     // Live: kernel addresses are this boot's, and a failed helper's path
     // can still be looked at.
     snap.table
@@ -283,6 +302,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         reported: [0; EventKind::COUNTERS as usize],
         reported_skipped: [0; EventKind::COUNTERS as usize],
         stops,
+        follow: follow.take(),
     };
     Ok((live, start))
 }
@@ -331,11 +351,15 @@ impl Live {
     fn release<S: Sink>(&mut self, sink: &mut S, upto: Option<u64>) -> Result<Flow> {
         let counts = &mut self.counts;
         let storm = &mut self.storm;
+        let follow = &mut self.follow;
         let mut out = |item: Item<'_>| match item {
             Item::Record(raw) => {
                 counts.count_raw(raw);
                 if let Some(storm) = storm {
                     storm.observe(raw);
+                }
+                if let Some(follow) = follow {
+                    follow.observe(raw);
                 }
                 sink.record(raw)
             }
@@ -386,8 +410,22 @@ impl Live {
                     if self.pump(sink)? == Flow::Stop {
                         return Ok(Ended::Sink);
                     }
+                    if let Some(follow) = self.follow.as_mut().filter(|f| f.watches_map()) {
+                        if follow.check(&mut self.session)? == Next::Stop {
+                            return Ok(Ended::Followed);
+                        }
+                    }
+                }
+                ended = async { self.follow.as_mut().expect("guarded").cmd_ended().await }, if self.follow.is_some() => {
+                    ended?;
+                    if self.follow.as_mut().expect("guarded").on_cmd_end()? == Next::Stop {
+                        return Ok(Ended::Followed);
+                    }
                 }
                 _ = tick.tick() => {
+                    if let Some(follow) = &mut self.follow {
+                        follow.sweep(&mut self.session)?;
+                    }
                     self.check_lost()?;
                     sink.rings(&self.rings.take_fill());
                     sink.tick()?;
@@ -424,6 +462,10 @@ impl Live {
         if bench_stats {
             crate::say!("tracer-stats: {}", stats(&self, &self.counts));
         }
+        // After the drain: PID's exit may have been in the rings.
+        if let Some(follow) = self.follow.take() {
+            follow.finish();
+        }
         Ok(self.counts)
     }
 }
@@ -441,7 +483,15 @@ pub async fn run<S: Sink>(
             0 => String::new(),
             n => format!(" (and {n} rescues)"),
         };
-        crate::say!("tracer: attached {programs} programs{rescues}; Ctrl-C to stop");
+        let following = match &live.follow {
+            Some(f) => format!("; {}", f.describe()),
+            None => String::new(),
+        };
+        crate::say!("tracer: attached {programs} programs{rescues}; Ctrl-C to stop{following}");
+    }
+    // CMD runs only now: attached, and the sink ready for its events.
+    if let Some(follow) = &mut live.follow {
+        follow.release()?;
     }
     let ended = live.serve(&mut sink, opts.duration).await?;
     let counts = live.finish(&mut sink, &ended, opts.bench_stats)?;

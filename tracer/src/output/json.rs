@@ -32,8 +32,14 @@ use crate::model::{
 /// events; `helper` objects say whom the helper ran for (`requested_by`,
 /// `queued_ns`, `request_path`, `waits`, `waited_ns`) and whether its exec
 /// failed (`exec_failed`, `exec_error_inferred`); `exec_failed` events
-/// (with `--failed-execs`).
-pub const JSON_VERSION: u32 = 4;
+/// (with `--failed-execs`). 5: signal events add `code_name`, the siginfo
+/// code's name (`SI_USER`, `CLD_EXITED`, `SEGV_MAPERR`, ...; null where it
+/// has none), beside the raw `code`; the report has `window` (null, or the
+/// `--since`/`--until` window it counted: `since` and `until`, each
+/// `{"time", "boot_ns"}` with nulls for an open end, and `args` as given);
+/// `tree --format json` writes the lineage as nested objects (`pid`,
+/// `tgid`, `comm`, `kind`, `disagree`, `children`).
+pub const JSON_VERSION: u32 = 5;
 
 pub struct Json {
     clock: WallClock,
@@ -91,6 +97,14 @@ pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
         Some(s) => string(out, s),
         None => out.extend_from_slice(b"null"),
     }
+}
+
+/// `"k":"..."` for task data (no leading comma), with `"k_b64"` where it
+/// is not UTF-8: for JSON written by hand outside the event hot path.
+pub fn text_field(out: &mut Vec<u8>, k: &str, s: &str) {
+    let start = out.len();
+    text(out, k, s);
+    out.remove(start);
 }
 
 /// `,"k":"..."` for task data; when it is not UTF-8, also `,"k_b64":"..."`
@@ -193,6 +207,8 @@ fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
     int(out, "signo", sig);
     int(out, "errno", errno);
     int(out, "code", code);
+    key(out, "code_name");
+    opt_string(out, signals::code_name(sig, code));
 }
 
 /// A helper request's fields: `"requested_by"` (the requester, its kind
@@ -519,7 +535,7 @@ mod tests {
             concat!(
                 r#"{"time":"1970-01-01T00:00:00.000001Z","boot_ns":1000,"cpu":1,"event":"signal_generate","#,
                 r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","kind":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
-                r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"#,
+                r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"code_name":"SI_USER","#,
                 r#""result":"ignored","group":true,"sender_uid":0,"sender":{"pid":900,"tgid":900,"ppid":0,"#,
                 r#""comm":"ki\"ll","kind":"user","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5}}"#,
                 "\n"

@@ -4,6 +4,7 @@ pub mod diag;
 pub mod escape;
 pub mod json;
 pub mod perfetto;
+pub mod style;
 mod text;
 
 use clap::ValueEnum;
@@ -29,6 +30,9 @@ pub enum Format {
 /// Writes records in one format into a caller-owned buffer, so the hot path
 /// reuses one allocation and the caller decides when to flush.
 pub trait Formatter {
+    /// How text is laid out for its reader (layout, colour, date lines);
+    /// set before [`Formatter::begin`]. Formats other than text ignore it.
+    fn style(&mut self, _style: &style::Style) {}
     /// Anything printed once before the first record (e.g. column titles).
     fn begin(&mut self, out: &mut Vec<u8>);
     /// One event, with what the task table says about its tasks.
@@ -70,12 +74,17 @@ pub fn silent() -> Box<dyn Formatter> {
     Box::new(Silent)
 }
 
-/// `1.3s`, `250ms`, `12us`.
+/// `12us`, `250ms`, `1.3s`, and from a minute on `2m05s`, `3h07m`,
+/// `1d00h`.
 pub fn duration(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
     match ns {
         0..=999_999 => format!("{}us", ns / 1000),
         1_000_000..=999_999_999 => format!("{}ms", ns / 1_000_000),
-        _ => format!("{:.1}s", ns as f64 / 1e9),
+        1_000_000_000..=59_999_999_999 => format!("{:.1}s", ns as f64 / 1e9),
+        _ if secs < 3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ if secs < 86_400 => format!("{}h{:02}m", secs / 3600, secs / 60 % 60),
+        _ => format!("{}d{:02}h", secs / 86_400, secs / 3600 % 24),
     }
 }
 
@@ -225,5 +234,9 @@ mod tests {
         assert_eq!(duration(12_000), "12us");
         assert_eq!(duration(500_000), "500us");
         assert_eq!(duration(1_300_000_000), "1.3s");
+        assert_eq!(duration(59_900_000_000), "59.9s");
+        assert_eq!(duration(125_000_000_000), "2m05s");
+        assert_eq!(duration(11_220_000_000_000), "3h07m");
+        assert_eq!(duration(86_401_000_000_000), "1d00h");
     }
 }

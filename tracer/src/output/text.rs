@@ -1,32 +1,165 @@
-//! Human-readable lines: `TIME CPU EVENT PID TGID PPID COMM KIND FLAGS DETAILS`.
+//! Human-readable lines, in one of two layouts (chosen in `style.rs`).
+//!
+//! The full layout, for scripts, files and wide terminals, one line per
+//! event:
+//!
+//! ```text
+//! TIME            CPU EVENT               PID    TGID    PPID COMM             KIND        FLAGS                    DETAILS
+//! 21:36:30.800773   1 fork              19471   19471       2 kworker/u8:2     umh         FORKNOEXEC|NOFREEZE      by 9658 (kworker/u8:2) [kworker] clone_flags=0x808100
+//! ```
+//!
+//! The compact layout, for a terminal narrower than the full one (80
+//! columns is enough): time to the millisecond, no CPU, TGID, PPID or
+//! FLAGS column, short event and kind names, and shorter details (no
+//! `clone_flags`, `sa_flags`, `group_dead`/`thread`, nor an `errno` of 0);
+//! details longer than the line wrap at spaces onto lines indented past the
+//! time column, so a line that starts with a time is always a new event:
+//!
+//! ```text
+//! TIME         EVENT      PID COMM            KIND  DETAILS
+//! 21:36:30.800 fork     19471 kworker/u8:2    umh   by 9658 (kworker/u8:2) [kworker]
+//! ```
+//!
+//! | event | compact | | kind | compact |
+//! |---|---|---|---|---|
+//! | `signal_generate` | `siggen` | | `kthreadd` | `kthd` |
+//! | `signal_deliver` | `sigdlv` | | `kthread` | `kthr` |
+//! | `helper_request` | `umhreq` | | `kworker` | `kwork` |
+//! | `exec_failed` | `exec!` | | `io_worker` | `iowrk` |
+//! | others | the same | | `user_worker` | `uwork` |
+//! | | | | `umh_child` | `umhch` |
+//!
+//! **Dates.** Times are local times of day; the date is on a line of its
+//! own, `--- 2026-11-28 Saturday (UTC+01:00) ---`, printed before the first
+//! event of each new local day (live and replayed) and, in a replay, also
+//! before the first event, since a log may come from any day. A line that
+//! starts with `---` is never an event.
+//!
+//! **Both layouts** write signal codes by name (`code=SI_USER`,
+//! `code=CLD_EXITED`, `code=SEGV_MAPERR`; the number where the code has
+//! none), and leave `POSTCOREDUMP` out of FLAGS: the kernel sets it on
+//! every exiting task since 6.0 (it means "past the core-dump check", not
+//! "dumped core"; a core dump is `(core dumped)` in the exit's details).
+//! JSON keeps the raw flags and codes.
+//!
+//! **Colour** (where `style.rs` turns it on): kinds by family (kernel
+//! threads cyan, workers yellow, helpers magenta, idle and init blue) and
+//! failures red (an exit other than `exited 0`, a failed exec, a helper that
+//! could not be run).
 //!
 //! Task data (comms, file names, argv) goes through [`super::escape`], so a
 //! hostile name can neither add a line nor reach the terminal as a control
-//! sequence.
+//! sequence; colour is added around the escaped text.
 
-use std::io::Write as _;
+use std::{fmt::Write as _, io::Write as _};
 
 use super::{
     escape::{escape, escape_owned, push_argv},
+    style::{sgr, Dates, Layout, Style},
     Formatter,
 };
 use crate::model::{
     classify::Kind,
-    clock::WallClock,
+    clock::{LocalTimes, WallClock},
     event::{Event, Record, Task},
     flags::PfNames,
-    signals,
+    signals::{self, ExitStatus, GenerateResult},
     tasks::Annotation,
 };
 
+/// Compact lines: where the details start, and where wrapped details do.
+const NARROW_TIME: usize = 12;
+const CONTINUATION: usize = NARROW_TIME + 1;
+
 pub struct Text {
-    clock: WallClock,
     pf: PfNames,
+    style: Style,
+    /// PF_POSTCOREDUMP where `pf`'s kernel names it, else 0.
+    postcoredump: u32,
+    times: LocalTimes,
+    /// The local day of the last event printed.
+    day: Option<i64>,
 }
 
 impl Text {
+    /// Plain text: the full layout, no colour, no date lines.
     pub fn new(clock: WallClock, pf: PfNames) -> Self {
-        Text { clock, pf }
+        let postcoredump = (0..32)
+            .map(|i| 1u32 << i)
+            .find(|&bit| pf.names(bit).next() == Some("POSTCOREDUMP"))
+            .unwrap_or(0);
+        Text {
+            pf,
+            style: Style::default(),
+            postcoredump,
+            times: LocalTimes::new(clock),
+            day: None,
+        }
+    }
+}
+
+/// The compact name of an event.
+fn short_event(rec: &Record) -> &'static str {
+    match rec.event {
+        Event::SignalGenerate { .. } => "siggen",
+        Event::SignalDeliver { .. } => "sigdlv",
+        Event::HelperRequest { .. } => "umhreq",
+        Event::ExecFailed { .. } => "exec!",
+        _ => rec.event.kind().name(),
+    }
+}
+
+/// The compact name of a kind.
+fn short_kind(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Kthreadd => "kthd",
+        Kind::Kthread => "kthr",
+        Kind::Kworker => "kwork",
+        Kind::IoWorker => "iowrk",
+        Kind::UserWorker => "uwork",
+        Kind::HelperChild => "umhch",
+        other => other.name(),
+    }
+}
+
+fn kind_color(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Idle | Kind::Init => Some(sgr::BLUE),
+        Kind::Kthreadd | Kind::Kthread | Kind::Kworker => Some(sgr::CYAN),
+        Kind::IoWorker | Kind::UserWorker => Some(sgr::YELLOW),
+        Kind::Helper | Kind::HelperChild => Some(sgr::MAGENTA),
+        Kind::User => None,
+    }
+}
+
+/// Whether the line tells of a failure: an exit other than `exited 0`, a
+/// failed exec, a helper that could not be run, a signal the kernel could
+/// not queue.
+fn failure(rec: &Record, ann: &Annotation) -> bool {
+    match &rec.event {
+        Event::Exit { status, .. } => {
+            *status != ExitStatus::Exited(0) || ann.helper.as_ref().is_some_and(|h| h.exec_failed)
+        }
+        Event::ExecFailed { .. } => true,
+        Event::SignalGenerate { result, .. } => {
+            matches!(
+                result,
+                GenerateResult::OverflowFail | GenerateResult::LoseInfo
+            )
+        }
+        _ => false,
+    }
+}
+
+/// `text` padded to `width` (left-aligned), in `color` when given.
+fn cell(out: &mut String, text: &str, width: usize, color: Option<&str>) {
+    match color {
+        Some(c) => {
+            let _ = write!(out, "{c}{text:<width$}{}", sgr::RESET);
+        }
+        None => {
+            let _ = write!(out, "{text:<width$}");
+        }
     }
 }
 
@@ -37,7 +170,8 @@ fn who(t: &Task, kind: Option<Kind>) -> String {
     }
 }
 
-fn details(rec: &Record, ann: &Annotation) -> String {
+/// The DETAILS column; `narrow` leaves out what the compact layout drops.
+fn details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
     let other = ann.other;
     if let Some(line) = super::diagnosis(rec, ann) {
         // Only names in it come from tasks (no argv): escape it whole.
@@ -48,7 +182,13 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             creator,
             clone_flags,
             ..
-        } => format!("by {} clone_flags={clone_flags:#x}", who(creator, other)),
+        } => {
+            if narrow {
+                format!("by {}", who(creator, other))
+            } else {
+                format!("by {} clone_flags={clone_flags:#x}", who(creator, other))
+            }
+        }
         Event::Exec {
             filename,
             argv,
@@ -90,6 +230,7 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             status, group_dead, ..
         } => {
             let group = match group_dead {
+                _ if narrow => "",
                 Some(true) => " group_dead",
                 Some(false) => " thread",
                 None => "",
@@ -106,12 +247,21 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             group,
             result,
             ..
-        } => format!(
-            "{} from {} uid={sender_uid} result={result} code={code} errno={errno}{}",
-            signals::name(*sig),
-            who(sender, other),
-            if *group { " group" } else { "" },
-        ),
+        } => {
+            let mut s = format!(
+                "{} from {} uid={sender_uid} result={result} code={}",
+                signals::name(*sig),
+                who(sender, other),
+                signals::code_label(*sig, *code),
+            );
+            if !narrow || *errno != 0 {
+                let _ = write!(s, " errno={errno}");
+            }
+            if *group {
+                s.push_str(" group");
+            }
+            s
+        }
         Event::SignalDeliver {
             sig,
             code,
@@ -119,11 +269,17 @@ fn details(rec: &Record, ann: &Annotation) -> String {
             disposition,
             sa_flags,
             ..
-        } => format!(
-            "{} handler={} sa_flags={sa_flags:#x} code={code} errno={errno}",
-            signals::name(*sig),
-            disposition.label()
-        ),
+        } => {
+            let mut s = format!("{} handler={}", signals::name(*sig), disposition.label());
+            if !narrow {
+                let _ = write!(s, " sa_flags={sa_flags:#x}");
+            }
+            let _ = write!(s, " code={}", signals::code_label(*sig, *code));
+            if !narrow || *errno != 0 {
+                let _ = write!(s, " errno={errno}");
+            }
+            s
+        }
         Event::Rename { task, new_comm } => {
             format!("{} -> {}", escape(&task.comm), escape(new_comm))
         }
@@ -178,31 +334,189 @@ fn details(rec: &Record, ann: &Annotation) -> String {
     }
 }
 
-impl Formatter for Text {
-    fn begin(&mut self, out: &mut Vec<u8>) {
-        let _ = writeln!(
-            out,
-            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<11} {:<24} DETAILS",
-            "TIME", "CPU", "EVENT", "PID", "TGID", "PPID", "COMM", "KIND", "FLAGS"
-        );
+/// Splits `text` into lines of at most `first` characters, then `rest`,
+/// at a space where there is one in the second half of the line (the space
+/// is dropped), else mid-word. Escaped text has no control characters, so
+/// characters stand for columns (bar wide CJK ones: close enough).
+fn wrap(text: &str, first: usize, rest: usize) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut left = text;
+    let mut width = first.max(1);
+    loop {
+        // The byte index just past `width` characters, if the text is longer.
+        let Some((cut, _)) = left.char_indices().nth(width) else {
+            lines.push(left);
+            return lines;
+        };
+        // A space at `cut` itself ends the line exactly at its width.
+        let space = if left[cut..].starts_with(' ') {
+            Some(cut)
+        } else {
+            left[..cut].rfind(' ')
+        }
+        .filter(|&i| left[..i].chars().count() >= width / 2);
+        match space {
+            Some(i) => {
+                lines.push(&left[..i]);
+                left = &left[i + 1..];
+            }
+            None => {
+                lines.push(&left[..cut]);
+                left = &left[cut..];
+            }
+        }
+        width = rest.max(1);
+    }
+}
+
+impl Text {
+    /// The date line before an event of a new local day, when the style
+    /// asks for them.
+    fn date_line(&mut self, out: &mut String, boot_ns: u64) {
+        if self.style.dates == Dates::Off {
+            return;
+        }
+        let (Some(local), _, _) = self.times.at(boot_ns) else {
+            return;
+        };
+        let day = local.day_number();
+        let show = match self.day {
+            Some(d) => d != day,
+            None => self.style.dates == Dates::First,
+        };
+        self.day = Some(day);
+        if show {
+            let _ = writeln!(
+                out,
+                "--- {} {} ({}) ---",
+                local.date(),
+                local.weekday_name(),
+                local.zone()
+            );
+        }
     }
 
-    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation) {
+    /// `HH:MM:SS.uuuuuu`, or `HH:MM:SS.mmm` compact.
+    fn time(&mut self, boot_ns: u64, millis: bool) -> String {
+        let (local, secs, ns) = self.times.at(boot_ns);
+        match (local, millis) {
+            (Some(t), false) => format!(
+                "{:02}:{:02}:{:02}.{:06}",
+                t.hour,
+                t.minute,
+                t.second,
+                ns / 1000
+            ),
+            (Some(t), true) => format!(
+                "{:02}:{:02}:{:02}.{:03}",
+                t.hour,
+                t.minute,
+                t.second,
+                ns / 1_000_000
+            ),
+            (None, _) => format!("{secs}.{:06}", ns / 1000),
+        }
+    }
+
+    fn wide(&mut self, out: &mut String, rec: &Record, ann: &Annotation) {
         let t = rec.event.subject();
-        let _ = writeln!(
+        let color = self.style.color;
+        let failed = color && failure(rec, ann);
+        let red = failed.then_some(sgr::RED);
+        let _ = write!(out, "{:<15} {:>3} ", self.time(rec.boot_ns, false), rec.cpu);
+        cell(out, rec.event.kind().name(), 15, red);
+        let _ = write!(
             out,
-            "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<11} {:<24} {}",
-            self.clock.local_hms(rec.boot_ns),
-            rec.cpu,
-            rec.event.kind().name(),
+            " {:>7} {:>7} {:>7} {:<16} ",
             t.pid,
             t.tgid,
             t.ppid,
-            escape(&t.comm),
-            ann.subject.name(),
-            self.pf.join(t.flags),
-            details(rec, ann)
+            escape(&t.comm)
         );
+        cell(
+            out,
+            ann.subject.name(),
+            11,
+            kind_color(ann.subject).filter(|_| color),
+        );
+        let _ = write!(out, " {:<24} ", self.pf.join(t.flags & !self.postcoredump));
+        match red {
+            Some(c) => {
+                let _ = writeln!(out, "{c}{}{}", details(rec, ann, false), sgr::RESET);
+            }
+            None => {
+                let _ = writeln!(out, "{}", details(rec, ann, false));
+            }
+        }
+    }
+
+    fn narrow(&mut self, out: &mut String, rec: &Record, ann: &Annotation, width: usize) {
+        let t = rec.event.subject();
+        let color = self.style.color;
+        let red = (color && failure(rec, ann)).then_some(sgr::RED);
+        let _ = write!(out, "{:<12} ", self.time(rec.boot_ns, true));
+        cell(out, short_event(rec), 6, red);
+        let comm = escape(&t.comm);
+        let _ = write!(out, " {:>7} {comm:<15} ", t.pid);
+        cell(
+            out,
+            short_kind(ann.subject),
+            5,
+            kind_color(ann.subject).filter(|_| color),
+        );
+        out.push(' ');
+        // Columns used so far: the fixed ones, or more for a long comm.
+        let used = NARROW_TIME + 1 + 6 + 1 + 7 + 1 + comm.chars().count().max(15) + 1 + 5 + 1;
+        let details = details(rec, ann, true);
+        let first = width.saturating_sub(used).max(20);
+        let rest = width.saturating_sub(CONTINUATION).max(20);
+        for (i, line) in wrap(&details, first, rest).into_iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+                out.push_str(&" ".repeat(CONTINUATION));
+            }
+            match red {
+                Some(c) => {
+                    let _ = write!(out, "{c}{line}{}", sgr::RESET);
+                }
+                None => out.push_str(line),
+            }
+        }
+        out.push('\n');
+    }
+}
+
+impl Formatter for Text {
+    fn style(&mut self, style: &Style) {
+        self.style = *style;
+    }
+
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        let titles = match self.style.layout {
+            Layout::Wide => format!(
+                "{:<15} {:>3} {:<15} {:>7} {:>7} {:>7} {:<16} {:<11} {:<24} DETAILS",
+                "TIME", "CPU", "EVENT", "PID", "TGID", "PPID", "COMM", "KIND", "FLAGS"
+            ),
+            Layout::Narrow { .. } => format!(
+                "{:<12} {:<6} {:>7} {:<15} {:<5} DETAILS",
+                "TIME", "EVENT", "PID", "COMM", "KIND"
+            ),
+        };
+        if self.style.color {
+            let _ = writeln!(out, "{}{titles}{}", sgr::BOLD, sgr::RESET);
+        } else {
+            let _ = writeln!(out, "{titles}");
+        }
+    }
+
+    fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation) {
+        let mut line = String::with_capacity(256);
+        self.date_line(&mut line, rec.boot_ns);
+        match self.style.layout {
+            Layout::Wide => self.wide(&mut line, rec, ann),
+            Layout::Narrow { width } => self.narrow(&mut line, rec, ann, width),
+        }
+        out.extend_from_slice(line.as_bytes());
     }
 }
 
@@ -252,6 +566,72 @@ mod tests {
     fn assert_one_clean_line(line: &str) {
         let body = line.strip_suffix('\n').expect("ends with a newline");
         assert!(!body.chars().any(char::is_control), "{line:?}");
+    }
+
+    #[test]
+    fn wraps_at_spaces_then_mid_word() {
+        assert_eq!(wrap("short", 10, 20), ["short"]);
+        assert_eq!(wrap("aaaa bbbb cccc", 9, 9), ["aaaa bbbb", "cccc"]);
+        assert_eq!(wrap("aaaa bbbb cccc", 10, 4), ["aaaa bbbb", "cccc"]);
+        assert_eq!(wrap("abcdefghij", 4, 3), ["abcd", "efg", "hij"]);
+        // A space early in the line is not worth the ragged edge.
+        assert_eq!(wrap("a bcdefghij", 6, 6), ["a bcde", "fghij"]);
+        assert_eq!(wrap("ééééé", 2, 2), ["éé", "éé", "é"]);
+    }
+
+    /// Colour and the compact layout keep hostile task data escaped: the
+    /// only escape sequences are tracer's SGR codes, and every physical
+    /// line is an event or a continuation indented past the time.
+    #[test]
+    fn colour_and_wrapping_keep_hostile_names_escaped() {
+        let rec = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Exec {
+                task: task(42, HOSTILE),
+                old_pid: 42,
+                filename: "/tmp/a\nb".into(),
+                argv: vec![
+                    "/bin/sh".into(),
+                    "x\n13:37:00.000 forged\x1b[2J".into(),
+                    "y".repeat(150),
+                ],
+                cut: None,
+            },
+        };
+        for layout in [Layout::Wide, Layout::Narrow { width: 80 }] {
+            let mut t = Text::new(
+                WallClock { boot_epoch_ns: 0 },
+                PfNames::for_version((6, 18)),
+            );
+            t.style(&Style {
+                layout,
+                color: true,
+                dates: Dates::First,
+            });
+            let mut out = Vec::new();
+            t.record(&mut out, &rec, &ann(Kind::Helper));
+            let text = String::from_utf8(out).unwrap();
+            let mut plain = text.clone();
+            for code in [sgr::RESET, sgr::MAGENTA, sgr::RED, sgr::CYAN] {
+                plain = plain.replace(code, "");
+            }
+            assert!(!plain.contains('\x1b'), "{text:?}");
+            let lines: Vec<&str> = plain.lines().collect();
+            assert!(lines[0].starts_with("--- 1970-01-01 "), "{plain}");
+            assert!(lines[1].as_bytes()[0].is_ascii_digit(), "{plain}");
+            for l in &lines[2..] {
+                assert!(l.starts_with(&" ".repeat(CONTINUATION)), "{l:?}");
+            }
+            for l in &lines {
+                assert!(!l.chars().any(char::is_control), "{l:?}");
+            }
+            assert!(text.contains("\x1b[35mumh"), "{text:?}");
+            if layout != Layout::Wide {
+                assert!(lines.len() > 3, "{plain}");
+                assert!(lines.iter().all(|l| l.chars().count() <= 80), "{plain}");
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! Feeding a pipeline from a recorded log: what `replay` and `export`
 //! share. Damage is warned about and counted, never fatal before the end.
+//!
+//! With a time window, every record still goes through the pipeline (its
+//! task table needs them all); the summary on stderr counts the events and
+//! losses in the window, and says so when the window holds none.
 
 use std::{io::Write, path::Path};
 
@@ -20,6 +24,13 @@ use crate::{
 /// millions.
 const DAMAGE_WARNINGS: usize = 10;
 
+/// The boot-clock time of a raw record, if it is long enough to hold one.
+fn boot_ns_of(raw: &[u8]) -> Option<u64> {
+    let at = std::mem::offset_of!(tracer_common::Header, boot_ns);
+    let bytes = raw.get(at..at + 8)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
 /// Runs every record of `path` through the pipeline `make` builds from the
 /// log's header. Fails with [`DamagedInput`] after the whole log if any of
 /// it was damaged.
@@ -29,6 +40,10 @@ pub fn run<W: Write>(
 ) -> Result<()> {
     let (mut header, mut reader) = log::open(path)?;
     let mut pipeline = make(&mut header)?;
+    pipeline.replaying();
+    let window = pipeline.window();
+    // The log's span, for a window that holds none of it.
+    let (mut first, mut last, mut in_window) = (None, 0, 0u64);
     let mut counts = Counts::default();
     let mut clean_end = false;
     let mut truncated = false;
@@ -36,7 +51,15 @@ pub fn run<W: Write>(
     while let Some(item) = reader.next() {
         match item {
             Ok(Item::Event(raw)) => {
-                counts.count_raw(raw);
+                let at = boot_ns_of(raw);
+                if let Some(t) = at {
+                    first.get_or_insert(t);
+                    last = last.max(t);
+                }
+                if at.is_none_or(|t| window.contains(t)) {
+                    counts.count_raw(raw);
+                    in_window += 1;
+                }
                 pipeline.record(raw);
                 if pipeline.flush_if_full() == Flow::Stop {
                     break;
@@ -47,7 +70,9 @@ pub fn run<W: Write>(
                 count,
                 boot_ns,
             }) => {
-                counts.count_lost(tag, count);
+                if window.contains(boot_ns) {
+                    counts.count_lost(tag, count);
+                }
                 pipeline.lost(tag, count, boot_ns, LossCause::Unknown);
             }
             Ok(Item::End { .. }) => clean_end = true,
@@ -73,6 +98,15 @@ pub fn run<W: Write>(
         crate::say!(
             "tracer: note: {} has no end marker: the recording did not stop cleanly",
             path.display()
+        );
+    }
+    if let (false, 0, Some(first)) = (window.is_all(), in_window, first) {
+        let clock = header.wall_clock();
+        crate::say!(
+            "tracer: note: no event of {} is in the window (the log's events span {} .. {})",
+            path.display(),
+            clock.rfc3339(first),
+            clock.rfc3339(last)
         );
     }
     pipeline.finish(&counts)?;

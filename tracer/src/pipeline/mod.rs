@@ -4,6 +4,11 @@
 //! `trace` feeds it from the ring buffer, `replay` and `export` from a log;
 //! the output format is a [`Formatter`], so a new output is a new
 //! formatter, not a new loop.
+//!
+//! A time [`Window`] (`--since`/`--until` of a log reader) applies after
+//! annotation, like the filter: the task table sees every record, so
+//! lineage, kinds and helper stories inside the window are what the whole
+//! log says they are.
 
 pub mod filter;
 pub mod from_log;
@@ -22,11 +27,15 @@ use crate::{
         session::{Flow, Sink},
     },
     model::{
+        clock::Window,
         counts::{Counts, LossCause},
         decode::decode,
         tasks::TaskTable,
     },
-    output::Formatter,
+    output::{
+        style::{self, Dates, Style},
+        Formatter,
+    },
 };
 
 /// Buffered output is written once it passes this, so a busy machine
@@ -49,6 +58,9 @@ pub struct Pipeline<W: Write> {
     formatter: Box<dyn Formatter>,
     table: TaskTable,
     filter: TraceFilter,
+    /// Events outside it are neither shown nor tapped.
+    window: Window,
+    style: Style,
     lost: LostNotices,
     /// Metrics, OTLP: see every event beside the output.
     taps: Taps,
@@ -58,19 +70,25 @@ pub struct Pipeline<W: Write> {
 }
 
 impl<W: Write> Pipeline<W> {
+    /// Text is styled for stdout as the command line chose
+    /// ([`style::stdout`]): every pipeline's text goes there.
     pub fn new(
         out: W,
-        formatter: Box<dyn Formatter>,
+        mut formatter: Box<dyn Formatter>,
         table: TaskTable,
         filter: TraceFilter,
         lost: LostNotices,
     ) -> Self {
+        let style = style::stdout();
+        formatter.style(&style);
         let mut p = Pipeline {
             out,
             buf: Vec::with_capacity(1 << 16),
             formatter,
             table,
             filter,
+            window: Window::default(),
+            style,
             lost,
             taps: Taps::default(),
             undecodable: 0,
@@ -89,11 +107,32 @@ impl<W: Write> Pipeline<W> {
         self
     }
 
+    /// Shows only events in `window` (a log reader's `--since`/`--until`).
+    pub fn with_window(mut self, window: Window) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// A replay: text says the date before the first event too.
+    pub fn replaying(&mut self) {
+        if self.style.dates == Dates::OnChange {
+            self.style.dates = Dates::First;
+            self.formatter.style(&self.style);
+        }
+    }
+
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
     /// One full-size record; false if it could not be decoded.
     pub fn record(&mut self, raw: &[u8]) -> bool {
         match decode(raw) {
             Ok(rec) => {
                 let ann = self.table.apply(&rec);
+                if !self.window.contains(rec.boot_ns) {
+                    return true;
+                }
                 let shown = self.filter.matches(&rec, &ann);
                 if shown {
                     self.formatter.record(&mut self.buf, &rec, &ann);
@@ -117,6 +156,9 @@ impl<W: Write> Pipeline<W> {
     pub fn lost(&mut self, tag: u16, count: u64, boot_ns: u64, cause: LossCause) {
         let kind = EventKind::from_tag(tag);
         self.table.note_lost(kind);
+        if !self.window.contains(boot_ns) {
+            return;
+        }
         self.taps.lost(kind, count, boot_ns);
         if self.lost == LostNotices::Inline
             && self.formatter.lost(&mut self.buf, kind, count, boot_ns)

@@ -34,6 +34,7 @@ const PROGRAMS: &[&str] = &[
     "env",
     "kill",
     "cat",
+    "tr",
     "mount",
     "umount",
     "losetup",

@@ -1,5 +1,12 @@
 //! A log read into report data: counts, helpers and signals as values. No
 //! prose here; the printers word it.
+//!
+//! With a time window (`--since`/`--until`), every record still goes
+//! through the task table, and only the events (and losses) in the window
+//! are counted: tasks born in it, helpers with an event in it (one whose
+//! fork came before the window is listed from its first event in it),
+//! signals and failed execs in it, and the span of its events. Damage is
+//! the file's, and always counted.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -17,6 +24,7 @@ use crate::{
     },
     model::{
         classify::Kind,
+        clock::{Window, WindowSpec},
         decode::decode,
         event::{Event, Record},
         signals::{self, ExitStatus},
@@ -100,6 +108,9 @@ pub struct SignalKey {
 
 #[derive(Default)]
 pub struct Report {
+    /// The window counted, resolved, and as given.
+    pub window: Window,
+    pub window_args: String,
     pub first_ns: Option<u64>,
     pub last_ns: u64,
     /// Tasks by kind when recording began, and tasks born during it.
@@ -136,19 +147,32 @@ pub fn name_pattern(comm: &str) -> String {
     }
 }
 
-/// Reads the whole log at `path`.
-pub fn collect(path: &Path) -> Result<(LogHeader, Report)> {
+/// Reads the whole log at `path`, counting what is in `window`.
+pub fn collect(path: &Path, window: &WindowSpec) -> Result<(LogHeader, Report)> {
     let (mut header, mut reader) = log::open(path)?;
+    let mut r = Report {
+        window: window
+            .resolve(header.wall_clock(), header.started_boot_ns)
+            .map_err(anyhow::Error::msg)?,
+        window_args: window.args(),
+        ..Report::default()
+    };
     let mut table = header.take_task_table();
-    let mut r = Report::default();
     for e in table.iter() {
         *r.snapshot.entry(e.kind()).or_default() += 1;
     }
     while let Some(item) = reader.next() {
         match item {
             Ok(Item::Event(raw)) => r.event(raw, &mut table),
-            Ok(Item::Lost { tag, count, .. }) => {
+            Ok(Item::Lost {
+                tag,
+                count,
+                boot_ns,
+            }) => {
                 table.note_lost(EventKind::from_tag(tag));
+                if !r.window.contains(boot_ns) {
+                    continue;
+                }
                 let name = EventKind::from_tag(tag).map_or("unknown", |k| k.name());
                 let n = r.lost.entry(name).or_default();
                 *n = n.saturating_add(count);
@@ -199,10 +223,13 @@ impl Report {
             self.undecodable += 1;
             return;
         };
+        let ann = table.apply(&rec);
+        if !self.window.contains(rec.boot_ns) {
+            return;
+        }
         self.events += 1;
         self.first_ns.get_or_insert(rec.boot_ns);
         self.last_ns = self.last_ns.max(rec.boot_ns);
-        let ann = table.apply(&rec);
         match &rec.event {
             Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
             Event::Rename { task, new_comm } => {
@@ -222,7 +249,19 @@ impl Report {
                 h.note_request(&ann, None);
             }
             Event::Exit { task, status, .. } if task.pid == task.tgid => {
-                if let Some(&idx) = self.helper_index.get(&(task.pid, task.start_ns)) {
+                let key = (task.pid, task.start_ns);
+                if ann.subject == Kind::Helper
+                    && !self.window.is_all()
+                    && !self.helper_index.contains_key(&key)
+                {
+                    // Forked (and maybe exec'd) before the window.
+                    let exe = ann
+                        .helper
+                        .as_ref()
+                        .and_then(|h| h.exe.as_deref().map(String::from));
+                    self.helper_entry(task.pid, task.start_ns, &ann).path = exe;
+                }
+                if let Some(&idx) = self.helper_index.get(&key) {
                     let h = &mut self.helpers[idx];
                     h.end = Some(HelperEnd {
                         boot_ns: rec.boot_ns,

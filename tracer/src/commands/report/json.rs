@@ -12,7 +12,7 @@ use crate::{
     log::header::LogHeader,
     model::{
         classify::Kind,
-        clock::WallClock,
+        clock::{rfc3339_wall, WallClock},
         signals::{self, ExitStatus},
     },
     output::json::{recover_text, JSON_VERSION},
@@ -100,8 +100,24 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
             })
         })
         .collect();
+    let bound = |t: Option<i128>| {
+        t.map_or(json!({"time": null, "boot_ns": null}), |t| {
+            let boot_ns = i64::try_from(t).unwrap_or(if t < 0 { i64::MIN } else { i64::MAX });
+            json!({"time": rfc3339_wall(clock.boot_epoch_ns + t), "boot_ns": boot_ns})
+        })
+    };
+    let window = if r.window.is_all() {
+        Value::Null
+    } else {
+        json!({
+            "since": bound(r.window.since),
+            "until": bound(r.window.until),
+            "args": r.window_args,
+        })
+    };
     let report = json!({
         "json_version": JSON_VERSION,
+        "window": window,
         "hostname": header.hostname,
         "kernel_release": header.kernel_release,
         "boot_id": header.boot_id,

@@ -1,6 +1,8 @@
 //! `tracer report`: a summary of a recorded log for later analysis.
 //!
 //! `collect` turns the log into data; `text` and `json` print it.
+//! `--since`/`--until` count only a time window of the log, and the report
+//! says which.
 
 mod collect;
 mod json;
@@ -10,10 +12,10 @@ use std::{io::Write as _, path::Path};
 
 use anyhow::{Context as _, Result};
 
-use crate::{log::reader::DamagedInput, output::Format};
+use crate::{log::reader::DamagedInput, model::clock::WindowSpec, output::Format};
 
-pub fn run(path: &Path, format: Format) -> Result<()> {
-    let (header, report) = collect::collect(path)?;
+pub fn run(path: &Path, format: Format, window: &WindowSpec) -> Result<()> {
+    let (header, report) = collect::collect(path, window)?;
     let clock = header.wall_clock();
     let out = match format {
         Format::Text => text::render(&header, &report, clock).into_bytes(),

@@ -6,7 +6,11 @@ use tracer_common::SIGNALS_ALL;
 use super::collect::{Helper, HelperEnd, Report, Requester};
 use crate::{
     log::header::LogHeader,
-    model::{classify::Kind, clock::WallClock, signals::ExitStatus},
+    model::{
+        classify::Kind,
+        clock::{rfc3339_wall, WallClock},
+        signals::ExitStatus,
+    },
     output::{
         self,
         escape::{argv, escape},
@@ -52,6 +56,19 @@ fn requester(h: &Helper) -> String {
     }
 }
 
+/// `window: 2026-11-27T21:36:30.000000Z .. end of log (--since 21:36:30): only events in it are counted`.
+fn window_line(r: &Report, clock: WallClock) -> String {
+    let end = |t: Option<i128>, open: &str| {
+        t.map_or(open.to_string(), |t| rfc3339_wall(clock.boot_epoch_ns + t))
+    };
+    format!(
+        "window: {} .. {} ({}): only events in it are counted\n",
+        end(r.window.since, "start of log"),
+        end(r.window.until, "end of log"),
+        escape(&r.window_args)
+    )
+}
+
 pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     let mut s = String::new();
     let span = |ns: Option<u64>| ns.map_or("-".to_string(), |n| clock.rfc3339(n));
@@ -77,6 +94,9 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             String::new()
         }
     ));
+    if !r.window.is_all() {
+        s.push_str(&window_line(r, clock));
+    }
     if !header.missing.is_empty() {
         s.push_str("\nmissing events (the kernel refused their programs):\n");
         for m in &header.missing {
@@ -88,7 +108,11 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             ));
         }
     }
-    s.push_str("\ntasks by kind (at start / new):\n");
+    s.push_str(if r.window.is_all() {
+        "\ntasks by kind (at start / new):\n"
+    } else {
+        "\ntasks by kind (at the start of recording / new in the window):\n"
+    });
     for kind in Kind::ALL {
         let (a, b) = (
             r.snapshot.get(&kind).copied().unwrap_or(0),
