@@ -136,49 +136,6 @@ fn ppid(pid: u64) -> Option<u64> {
     stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()
 }
 
-/// An ext4 image mounted on a loop device (kthreadd forks `jbd2/loopN-8`
-/// for it); unmounted on drop, even when the test fails.
-struct LoopMount {
-    _dir: tempfile::TempDir,
-    mountpoint: PathBuf,
-}
-
-impl LoopMount {
-    fn new() -> LoopMount {
-        let dir = tempfile::tempdir().unwrap();
-        let image = dir.path().join("ext4.img");
-        let mountpoint = dir.path().join("mnt");
-        fs::create_dir(&mountpoint).unwrap();
-        fs::File::create(&image)
-            .and_then(|f| f.set_len(16 << 20))
-            .unwrap();
-        let ok = Command::new("mkfs.ext4")
-            .args(["-q", "-F"])
-            .arg(&image)
-            .status()
-            .expect("mkfs.ext4 (e2fsprogs) is needed for this test");
-        assert!(ok.success(), "mkfs.ext4 failed");
-        let ok = Command::new("mount")
-            .args(["-o", "loop"])
-            .arg(&image)
-            .arg(&mountpoint)
-            .status()
-            .expect("mount");
-        assert!(ok.success(), "mount -o loop failed");
-        LoopMount {
-            _dir: dir,
-            mountpoint,
-        }
-    }
-}
-
-impl Drop for LoopMount {
-    fn drop(&mut self) {
-        // `mount -o loop` set autoclear: the loop device goes with the mount.
-        let _ = Command::new("umount").arg(&self.mountpoint).status();
-    }
-}
-
 #[test]
 fn a_recorded_night_becomes_a_timeline() {
     let _serial = serial();

@@ -333,3 +333,58 @@ fn record_refuses_filters_only_a_reader_can_apply() {
         assert!(!std::path::Path::new(log).exists(), "no log is left behind");
     }
 }
+
+/// The report's sections for ends: kthreads that exited (a jbd2 kthread at
+/// an unmount) and user processes killed by a signal, with their killer.
+#[test]
+fn report_lists_kthread_exits_and_deaths_by_signal() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ends.log");
+    // All signals, so the killer's signal to a user process is recorded.
+    let recording = start_recording(&log, &["--all-signals"]);
+    let mount = LoopMount::new();
+    let mut victim = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    kill(victim.id(), libc::SIGKILL);
+    victim.wait().unwrap();
+    drop(mount);
+    std::thread::sleep(Duration::from_millis(300));
+    stop_recording(recording);
+
+    let log = log.to_str().unwrap();
+    let (code, text, err) = run_tracer(&["report", log]);
+    assert_eq!(code, 0, "{err}");
+    let exited = text
+        .split("kthreads exited:\n")
+        .nth(1)
+        .expect("a kthreads exited section");
+    assert!(
+        exited.lines().next().unwrap_or("").contains("jbd2/*") || exited.contains("  jbd2/*"),
+        "{text}"
+    );
+    let deaths = text
+        .split("user processes killed by a signal (core dumps included):\n")
+        .nth(1)
+        .expect("a deaths section");
+    // The sender is this test's thread (its tid, not the process's pid).
+    let line = format!("{} (sleep) [user]: killed by SIGKILL from ", victim.id());
+    assert!(deaths.contains(&line), "{line}\n{text}");
+
+    let (code, json, err) = run_tracer(&["report", log, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        report["kthreads_exited"]["jbd2/*"].as_u64().unwrap_or(0) >= 1,
+        "{report}"
+    );
+    let death = report["deaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["pid"] == victim.id())
+        .unwrap_or_else(|| panic!("no death of {} in {report}", victim.id()));
+    assert_eq!(death["exit"]["signal"], "SIGKILL", "{death}");
+    assert_eq!(death["exit"]["killer"]["tgid"], me(), "{death}");
+    assert!(report["deaths_total"].as_u64().unwrap() >= 1);
+}

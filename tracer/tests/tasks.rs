@@ -5,7 +5,6 @@ mod common;
 
 use std::{
     fs,
-    path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
 };
@@ -180,52 +179,6 @@ fn tasks_born_during_startup_appear_once() {
             r["creator"].is_null() || r["creator"] == u64::from(forker.id()),
             "a merged child keeps its real creator: {r}"
         );
-    }
-}
-
-/// Mounts an ext4 image on a loop device; unmounts on drop, even when the
-/// test fails.
-struct LoopMount {
-    dir: tempfile::TempDir,
-    mountpoint: PathBuf,
-}
-
-impl LoopMount {
-    fn new() -> LoopMount {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let image = dir.path().join("ext4.img");
-        let mountpoint = dir.path().join("mnt");
-        fs::create_dir(&mountpoint).unwrap();
-        fs::File::create(&image)
-            .and_then(|f| f.set_len(16 << 20))
-            .expect("image file");
-        let ok = Command::new("mkfs.ext4")
-            .args(["-q", "-F"])
-            .arg(&image)
-            .status()
-            .expect("mkfs.ext4 (e2fsprogs) is needed for this test");
-        assert!(ok.success(), "mkfs.ext4 failed");
-        let m = LoopMount { dir, mountpoint };
-        let ok = Command::new("mount")
-            .args(["-o", "loop"])
-            .arg(&image)
-            .arg(&m.mountpoint)
-            .status()
-            .expect("mount");
-        assert!(ok.success(), "mount -o loop failed");
-        m
-    }
-
-    fn path(&self) -> &Path {
-        &self.mountpoint
-    }
-}
-
-impl Drop for LoopMount {
-    fn drop(&mut self) {
-        // `mount -o loop` set autoclear: the loop device goes with the mount.
-        let _ = Command::new("umount").arg(&self.mountpoint).status();
-        let _ = &self.dir;
     }
 }
 

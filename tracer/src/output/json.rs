@@ -38,7 +38,10 @@ use crate::model::{
 /// `--since`/`--until` window it counted: `since` and `until`, each
 /// `{"time", "boot_ns"}` with nulls for an open end, and `args` as given);
 /// `tree --format json` writes the lineage as nested objects (`pid`,
-/// `tgid`, `comm`, `kind`, `disagree`, `children`).
+/// `tgid`, `comm`, `kind`, `disagree`, `children`); the report has
+/// `kthreads_exited` (by name pattern) and `deaths` (user processes killed
+/// by a signal: `pid`, `comm`, `kind`, `time`, `boot_ns`, `exit`,
+/// `lifetime_ns`; at most 100, all counted in `deaths_total`).
 pub const JSON_VERSION: u32 = 5;
 
 pub struct Json {

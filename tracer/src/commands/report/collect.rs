@@ -94,6 +94,21 @@ impl Helper {
     }
 }
 
+/// A user process that died of a signal (a core dump included).
+pub struct Death {
+    pub pid: u32,
+    pub comm: String,
+    pub kind: Kind,
+    pub boot_ns: u64,
+    pub status: ExitStatus,
+    /// Who sent the fatal signal, when its generation was seen.
+    pub killer: Option<Killer>,
+    pub lifetime_ns: Option<u64>,
+}
+
+/// Deaths listed one by one; the rest are only counted.
+pub const DEATHS_KEPT: usize = 100;
+
 /// Signals to kernel-side tasks are counted by this key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SignalKey {
@@ -118,8 +133,14 @@ pub struct Report {
     pub new_tasks: BTreeMap<Kind, u64>,
     /// Kthread (pid, start) → current name, for grouping by final name.
     kthreads: HashMap<(u32, u64), String>,
+    /// Kthreads that exited, by [`name_pattern`] of their last name.
+    pub kthreads_exited: BTreeMap<String, u64>,
     pub helpers: Vec<Helper>,
     helper_index: HashMap<(u32, u64), usize>,
+    /// The first [`DEATHS_KEPT`] user processes that died of a signal, and
+    /// how many in all.
+    pub deaths: Vec<Death>,
+    pub deaths_total: u64,
     pub signals: BTreeMap<SignalKey, u64>,
     /// Failed execs (with `--failed-execs`), by (path, errno name).
     pub failed_execs: BTreeMap<(String, String), u64>,
@@ -249,6 +270,7 @@ impl Report {
                 h.note_request(&ann, None);
             }
             Event::Exit { task, status, .. } if task.pid == task.tgid => {
+                self.exit(task, *status, &ann, rec.boot_ns);
                 let key = (task.pid, task.start_ns);
                 if ann.subject == Kind::Helper
                     && !self.window.is_all()
@@ -278,6 +300,40 @@ impl Report {
             } => {
                 let key = (filename.clone(), crate::model::errno::name(*errno));
                 *self.failed_execs.entry(key).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// A process's end: kthreads counted, user deaths by signal listed
+    /// (helpers have their own section).
+    fn exit(
+        &mut self,
+        task: &crate::model::event::Task,
+        status: ExitStatus,
+        ann: &Annotation,
+        boot_ns: u64,
+    ) {
+        match ann.subject {
+            Kind::Kthread | Kind::Kworker => {
+                *self
+                    .kthreads_exited
+                    .entry(name_pattern(&task.comm))
+                    .or_default() += 1;
+            }
+            Kind::User | Kind::Init if matches!(status, ExitStatus::Signaled { .. }) => {
+                self.deaths_total += 1;
+                if self.deaths.len() < DEATHS_KEPT {
+                    self.deaths.push(Death {
+                        pid: task.pid,
+                        comm: task.comm.clone(),
+                        kind: ann.subject,
+                        boot_ns,
+                        status,
+                        killer: ann.killer.clone(),
+                        lifetime_ns: ann.lifetime_ns,
+                    });
+                }
             }
             _ => {}
         }

@@ -132,6 +132,17 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
         "tasks_at_start": by_kind(&r.snapshot),
         "tasks_new": by_kind(&r.new_tasks),
         "kthreads_created": r.kthread_groups(),
+        "kthreads_exited": r.kthreads_exited,
+        "deaths": r.deaths.iter().map(|d| json!({
+            "pid": d.pid,
+            "comm": d.comm,
+            "kind": d.kind.name(),
+            "time": clock.rfc3339(d.boot_ns),
+            "boot_ns": d.boot_ns,
+            "exit": exit(&HelperEnd { boot_ns: d.boot_ns, status: d.status, killer: d.killer.clone() }),
+            "lifetime_ns": d.lifetime_ns,
+        })).collect::<Vec<_>>(),
+        "deaths_total": r.deaths_total,
         "helpers": r.helpers_failed_first().map(helper).collect::<Vec<_>>(),
         "signals_to_kernel_side": signals,
         "failed_execs": r

@@ -56,6 +56,39 @@ fn requester(h: &Helper) -> String {
     }
 }
 
+/// User processes that died of a signal, in order, with their killers.
+fn deaths(r: &Report, clock: WallClock) -> String {
+    let mut s = String::from("\nuser processes killed by a signal (core dumps included):\n");
+    if r.deaths.is_empty() {
+        s.push_str("  none\n");
+    }
+    for d in &r.deaths {
+        let mut line = d.status.to_string();
+        if let Some(k) = &d.killer {
+            line.push(' ');
+            line.push_str(&output::sender(k));
+        }
+        if let Some(ns) = d.lifetime_ns {
+            line.push_str(&format!(" after {}", output::duration(ns)));
+        }
+        s.push_str(&format!(
+            "  {} {} ({}) [{}]: {}\n",
+            clock.rfc3339(d.boot_ns),
+            d.pid,
+            escape(&d.comm),
+            d.kind,
+            escape(&line)
+        ));
+    }
+    if r.deaths_total > r.deaths.len() as u64 {
+        s.push_str(&format!(
+            "  ... and {} more\n",
+            r.deaths_total - r.deaths.len() as u64
+        ));
+    }
+    s
+}
+
 /// `window: 2026-11-27T21:36:30.000000Z .. end of log (--since 21:36:30): only events in it are counted`.
 fn window_line(r: &Report, clock: WallClock) -> String {
     let end = |t: Option<i128>, open: &str| {
@@ -130,6 +163,14 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     for (pattern, n) in groups {
         s.push_str(&format!("  {:<32} {n}\n", escape(&pattern)));
     }
+    s.push_str("\nkthreads exited:\n");
+    if r.kthreads_exited.is_empty() {
+        s.push_str("  none\n");
+    }
+    for (pattern, n) in &r.kthreads_exited {
+        s.push_str(&format!("  {:<32} {n}\n", escape(pattern)));
+    }
+    s.push_str(&deaths(r, clock));
     s.push_str("\nuser-mode helpers (failed first):\n");
     if r.helpers.is_empty() {
         s.push_str("  none\n");
