@@ -177,16 +177,7 @@ impl Sink for Recorder {
 pub async fn run(mut opts: RecordOptions) -> Result<()> {
     // A command that cannot start, or a --follow PID that is not there,
     // fails before the log is created.
-    let exit = match &mut opts.session.follow {
-        Some(f) => match follow::check(&f.target, &opts.session.proc_root) {
-            Ok(target) => {
-                f.target = target;
-                Some(f.exit.clone())
-            }
-            Err(e) => follow::fail(e),
-        },
-        None => None,
-    };
+    let exit = follow::checked(&mut opts.session.follow, &opts.session.proc_root);
     // Create the file first: a bad path fails before any BPF is loaded.
     let file = writer::create(&opts.path)?;
     let path = opts.path.clone();

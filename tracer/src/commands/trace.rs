@@ -24,16 +24,7 @@ pub struct TraceOptions {
 pub async fn run(mut opts: TraceOptions) -> Result<()> {
     // A command that cannot start, or a --follow PID that is not there,
     // fails before anything is loaded.
-    let exit = match &mut opts.session.follow {
-        Some(f) => match follow::check(&f.target, &opts.session.proc_root) {
-            Ok(target) => {
-                f.target = target;
-                Some(f.exit.clone())
-            }
-            Err(e) => follow::fail(e),
-        },
-        None => None,
-    };
+    let exit = follow::checked(&mut opts.session.follow, &opts.session.proc_root);
     let result = trace(opts).await;
     match exit {
         Some(exit) => follow::end(result, &exit),

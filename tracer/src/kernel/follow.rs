@@ -106,13 +106,28 @@ pub const EXIT_NOT_EXECUTABLE: u8 = 126;
 /// Checks, before anything is loaded or created, that the target can be
 /// followed: CMD resolves to an executable file (else [`Unstartable`]),
 /// PID is a running process. Returns the target with PID as a tgid.
-pub fn check(target: &Target, proc_root: &Path) -> Result<Target> {
+fn check(target: &Target, proc_root: &Path) -> Result<Target> {
     match target {
         Target::Command(argv) => {
             resolve(argv)?;
             Ok(target.clone())
         }
         Target::Pid(pid) => Ok(Target::Pid(tgid_of(*pid, proc_root)?)),
+    }
+}
+
+/// A following session's start, before anything is loaded or created:
+/// the target [`check`]ed and resolved in place, and where the status to
+/// end with will be; tracer ends here ([`fail`]) when it cannot follow.
+/// `None` when the session does not follow.
+pub fn checked(follow: &mut Option<FollowOptions>, proc_root: &Path) -> Option<ExitSlot> {
+    let f = follow.as_mut()?;
+    match check(&f.target, proc_root) {
+        Ok(target) => {
+            f.target = target;
+            Some(f.exit.clone())
+        }
+        Err(e) => fail(e),
     }
 }
 
