@@ -431,9 +431,14 @@ fn bytes_that_are_not_utf8_are_kept_exactly() {
     check("replay", &replayed);
     let (code, text, err) = run_tracer(&["replay", log.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
+    // TIME CPU EVENT PID ...: the pid as a field, not as a substring of
+    // another number.
     let line = text
         .lines()
-        .find(|l| l.contains(" exec ") && l.contains(&pid.to_string()))
+        .find(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2] == "exec" && f[3] == pid.to_string()
+        })
         .expect("the exec line");
     assert!(line.contains("bad\\xff\\xfename"), "{line}");
     assert!(line.contains("$'arg\\xc3(\\x80'"), "{line}");
