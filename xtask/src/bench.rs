@@ -20,7 +20,7 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::{bench_failed_execs, bench_hostile, bench_ship, bench_workqueue};
+use crate::{bench_failed_execs, bench_follow, bench_hostile, bench_ship, bench_workqueue};
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
@@ -471,6 +471,16 @@ pub fn run(rounds: usize, tracer: &Path, workload: &Path, out_dir: &Path) -> Res
     result
 }
 
+/// Only the in-kernel cost of following a command.
+pub fn run_follow(tracer: &Path, workload: &Path) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let costs = bench_follow::measure(tracer, workload, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    print!("{}", bench_follow::format(&costs?));
+    Ok(())
+}
+
 /// Only the cost of `--metrics` and `--otlp` beside plain `record`.
 pub fn run_ship(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
@@ -515,6 +525,7 @@ struct Measured {
     workqueue: Vec<bench_workqueue::WorkqueueRate>,
     failed_execs: Option<bench_failed_execs::FailedExecsCost>,
     ship: Vec<bench_ship::ShipCost>,
+    follow: Vec<bench_follow::FollowCost>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -532,6 +543,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         rounds,
     )?);
     let ship = bench_ship::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds)?;
+    let follow = bench_follow::measure(&bench.tracer, &bench.workload, &bench.tmp)?;
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -545,6 +557,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         workqueue,
         failed_execs,
         ship,
+        follow,
     })
 }
 
@@ -727,6 +740,9 @@ fn format_results(m: &Measured) -> String {
     out.push_str(&bench_workqueue::format(&m.workqueue));
     if !m.ship.is_empty() {
         out.push_str(&bench_ship::format(&m.ship));
+    }
+    if !m.follow.is_empty() {
+        out.push_str(&bench_follow::format(&m.follow));
     }
     if let Some(c) = &m.failed_execs {
         out.push_str(&bench_failed_execs::format(c));
@@ -944,6 +960,7 @@ mod tests {
             workqueue: Vec::new(),
             failed_execs: None,
             ship: Vec::new(),
+            follow: Vec::new(),
         }
     }
 
@@ -966,7 +983,7 @@ mod tests {
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
-                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null,"ship":[]}"#,
+                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null,"ship":[],"follow":[]}"#,
                 "\n"
             )
         );

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_failed_execs;
+mod bench_follow;
 mod bench_hostile;
 mod bench_parallel;
 mod bench_ship;
@@ -61,6 +62,9 @@ enum Cmd {
         /// Only `record` with `--metrics` and `--otlp` beside plain `record`.
         #[arg(long, conflicts_with_all = ["parallel", "hostile_only"])]
         ship_only: bool,
+        /// Only the in-kernel cost of following a command (`trace -- CMD`).
+        #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only"])]
+        follow_only: bool,
         /// The storms N at a time instead, for each N given (`all`: one per
         /// online CPU), e.g. `--parallel 1,2,all`.
         #[arg(long, value_delimiter = ',', value_name = "N,...")]
@@ -141,13 +145,14 @@ fn real_main() -> Result<()> {
         rounds,
         hostile_only,
         ship_only,
+        follow_only,
         parallel,
         tracer: Some(tracer),
         workload: Some(workload),
         out,
     } = cli.command
     {
-        let only = Only::from_flags(hostile_only, ship_only);
+        let only = Only::from_flags(hostile_only, ship_only, follow_only);
         return bench_with(rounds, only, &parallel, &tracer, &workload, out);
     }
     let tools = setup::ensure()?;
@@ -181,6 +186,7 @@ fn real_main() -> Result<()> {
             rounds,
             hostile_only,
             ship_only,
+            follow_only,
             parallel,
             out,
             ..
@@ -199,7 +205,7 @@ fn real_main() -> Result<()> {
             let target = workspace_root().join("target/release");
             bench_with(
                 rounds,
-                Only::from_flags(hostile_only, ship_only),
+                Only::from_flags(hostile_only, ship_only, follow_only),
                 &parallel,
                 &target.join("tracer"),
                 &target.join("workload"),
@@ -238,13 +244,15 @@ enum Only {
     All,
     Hostile,
     Ship,
+    Follow,
 }
 
 impl Only {
-    fn from_flags(hostile: bool, ship: bool) -> Only {
-        match (hostile, ship) {
-            (true, _) => Only::Hostile,
-            (_, true) => Only::Ship,
+    fn from_flags(hostile: bool, ship: bool, follow: bool) -> Only {
+        match (hostile, ship, follow) {
+            (true, _, _) => Only::Hostile,
+            (_, true, _) => Only::Ship,
+            (_, _, true) => Only::Follow,
             _ => Only::All,
         }
     }
@@ -265,8 +273,10 @@ fn bench_with(
         return bench::run_hostile(tracer);
     }
     bench_parallel::check_binary(workload, "--workload")?;
-    if only == Only::Ship {
-        return bench::run_ship(rounds, tracer, workload);
+    match only {
+        Only::Ship => return bench::run_ship(rounds, tracer, workload),
+        Only::Follow => return bench::run_follow(tracer, workload),
+        Only::All | Only::Hostile => {}
     }
     let out_dir = out.unwrap_or_else(bench_parallel::default_out_dir);
     if parallel.is_empty() {
