@@ -148,14 +148,20 @@ fn io_uring_sqpoll_thread_is_an_io_worker_of_its_process() {
 #[test]
 fn tasks_born_during_startup_appear_once() {
     let _serial = serial();
-    // A parent that keeps forking short-lived children through start-up.
+    // A parent that keeps forking children through start-up. They live
+    // long enough that some born before the programs attach are still
+    // there for the snapshot, however slow start-up is (seconds under
+    // emulation); the whole group is killed at the end.
+    use std::os::unix::process::CommandExt as _;
     let mut forker = Command::new("/bin/sh")
-        .args(["-c", "while :; do /bin/sleep 2 & sleep 0.01; done"])
+        .args(["-c", "while :; do /bin/sleep 20 & sleep 0.01; done"])
+        .process_group(0)
         .spawn()
         .expect("forker");
     std::thread::sleep(Duration::from_millis(300));
     let rows = ps_json(&["--live", "0.5"]);
-    let _ = forker.kill();
+    // SAFETY: kill() of the forker's own process group.
+    unsafe { libc::kill(-(forker.id() as i32), libc::SIGKILL) };
     let _ = forker.wait();
     // A child born between attaching and the snapshot is in both; it must
     // come out as one task whose creator (from its fork event) is known.
