@@ -107,7 +107,8 @@ struct TempLog(PathBuf);
 
 impl TempLog {
     fn new(name: &str) -> TempLog {
-        let path = std::env::temp_dir().join(format!("tracer-ctx-{}-{name}.log", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("tracer-ctx-{}-{name}.log", std::process::id()));
         let _ = fs::remove_file(&path);
         TempLog(path)
     }
@@ -134,7 +135,9 @@ fn record(log: &TempLog, cmd: &[&str]) {
 fn replay_json(log: &TempLog) -> Vec<Value> {
     let (code, out, err) = run_tracer(&["replay", log.path(), "--format", "json"]);
     assert_eq!(code, 0, "{err}");
-    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The exec of /bin/true whose last argument is `marker`.
@@ -150,7 +153,9 @@ fn exec_of<'a>(events: &'a [Value], marker: &str) -> &'a Value {
 }
 
 fn ns_inode(which: &str) -> u64 {
-    fs::metadata(format!("/proc/self/ns/{which}")).unwrap().ino()
+    fs::metadata(format!("/proc/self/ns/{which}"))
+        .unwrap()
+        .ino()
 }
 
 #[test]
@@ -178,7 +183,10 @@ fn a_task_in_new_pid_and_mount_namespaces_says_so() {
     let mntns = exec["mntns"].as_u64().expect("mntns");
     assert_ne!(pidns, ns_inode("pid"), "{exec}");
     assert_ne!(mntns, ns_inode("mnt"), "{exec}");
-    assert_eq!((exec["uid"].as_u64(), exec["gid"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (exec["uid"].as_u64(), exec["gid"].as_u64()),
+        (Some(0), Some(0))
+    );
     // The fork that made it: the child is in the new namespace, its
     // creator (unshare) in ours.
     let fork = events
@@ -186,7 +194,11 @@ fn a_task_in_new_pid_and_mount_namespaces_says_so() {
         .find(|v| v["event"] == "fork" && v["pid"] == exec["pid"])
         .expect("the fork of the namespace's init");
     assert_eq!(fork["pidns"].as_u64(), Some(pidns), "{fork}");
-    assert_eq!(fork["creator"]["pidns"].as_u64(), Some(ns_inode("pid")), "{fork}");
+    assert_eq!(
+        fork["creator"]["pidns"].as_u64(),
+        Some(ns_inode("pid")),
+        "{fork}"
+    );
     assert_eq!(fork["creator"]["ns_pid"], fork["creator"]["pid"], "{fork}");
     // In text: the namespace and the pid inside, as the pid differs.
     let (code, text, err) = run_tracer(&["replay", log.path()]);
@@ -218,7 +230,11 @@ fn a_task_of_another_user_carries_its_ids_and_name() {
     );
     let events = replay_json(&log);
     let exec = exec_of(&events, "ctx-uid");
-    assert_eq!((exec["uid"].as_u64(), exec["gid"].as_u64()), (Some(65534), Some(65534)), "{exec}");
+    assert_eq!(
+        (exec["uid"].as_u64(), exec["gid"].as_u64()),
+        (Some(65534), Some(65534)),
+        "{exec}"
+    );
     assert_eq!(exec["pidns"].as_u64(), Some(ns_inode("pid")), "{exec}");
     assert_eq!(exec["ns_pid"], exec["pid"], "{exec}");
     assert_eq!(exec["mntns"].as_u64(), Some(ns_inode("mnt")), "{exec}");
@@ -244,12 +260,17 @@ fn a_task_of_another_user_carries_its_ids_and_name() {
         .unwrap_or_else(|| "65534".into());
     assert!(line.contains(&format!("user={name}")), "{line}");
     // Our own namespaces are not repeated on every line.
-    assert!(!line.contains("pidns=") && !line.contains("mntns="), "{line}");
+    assert!(
+        !line.contains("pidns=") && !line.contains("mntns="),
+        "{line}"
+    );
 }
 
 /// 64 hex digits, different per runtime.
 fn container_hex(seed: u8) -> String {
-    (0..32).map(|i| format!("{:02x}", seed.wrapping_mul(31).wrapping_add(i))).collect()
+    (0..32)
+        .map(|i| format!("{:02x}", seed.wrapping_mul(31).wrapping_add(i)))
+        .collect()
 }
 
 #[test]
@@ -286,7 +307,11 @@ fn cgroups_nested_and_named_by_container_runtimes() {
         let exec = exec_of(&events, marker);
         let path = CgroupTree::path_of(dir);
         assert_eq!(exec["cgroup"], path.as_str(), "{exec}");
-        assert_eq!(exec["cgroup_id"].as_u64(), Some(fs::metadata(dir).unwrap().ino()), "{exec}");
+        assert_eq!(
+            exec["cgroup_id"].as_u64(),
+            Some(fs::metadata(dir).unwrap().ino()),
+            "{exec}"
+        );
         match container {
             Some((runtime, id)) => {
                 assert_eq!(exec["container_id"], id.as_str(), "{exec}");
@@ -303,7 +328,10 @@ fn cgroups_nested_and_named_by_container_runtimes() {
         .find(|l| l.contains("/bin/true [/bin/true ctx-0]"))
         .expect("the exec line");
     let docker = &expected[1].2.as_ref().unwrap().1;
-    assert!(line.contains(&format!("container=docker:{}", &docker[..12])), "{line}");
+    assert!(
+        line.contains(&format!("container=docker:{}", &docker[..12])),
+        "{line}"
+    );
     assert!(line.contains("cgroup=/"), "{line}");
     // Once the groups are gone, their ids stay and their paths are unknown.
     let ids: Vec<u64> = expected
@@ -356,9 +384,17 @@ fn ps_shows_the_same_context_from_procfs() {
         .iter()
         .find(|r| r["pid"] == pid)
         .unwrap_or_else(|| panic!("no row for {pid}: {rows:?}"));
-    assert_eq!((row["uid"].as_u64(), row["gid"].as_u64()), (Some(65534), Some(65534)), "{row}");
+    assert_eq!(
+        (row["uid"].as_u64(), row["gid"].as_u64()),
+        (Some(65534), Some(65534)),
+        "{row}"
+    );
     assert_eq!(row["cgroup"], CgroupTree::path_of(&dir).as_str(), "{row}");
-    assert_eq!(row["cgroup_id"].as_u64(), Some(fs::metadata(&dir).unwrap().ino()), "{row}");
+    assert_eq!(
+        row["cgroup_id"].as_u64(),
+        Some(fs::metadata(&dir).unwrap().ino()),
+        "{row}"
+    );
     assert_eq!(row["container_id"], id.as_str(), "{row}");
     assert_eq!(row["container_runtime"], "docker", "{row}");
     assert_eq!(row["pidns"].as_u64(), Some(ns_inode("pid")), "{row}");
@@ -385,7 +421,16 @@ fn a_log_of_record_format_3_replays_without_context() {
     let exec = exec_of(&events, "/bin/true");
     assert_eq!(exec["comm"], "true");
     for v in &events {
-        for key in ["uid", "gid", "cgroup_id", "cgroup", "container_id", "pidns", "ns_pid", "mntns"] {
+        for key in [
+            "uid",
+            "gid",
+            "cgroup_id",
+            "cgroup",
+            "container_id",
+            "pidns",
+            "ns_pid",
+            "mntns",
+        ] {
             assert_eq!(v[key], Value::Null, "{key} in {v}");
         }
     }

@@ -235,7 +235,9 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                     "ns_pid": ctx.ns_pid,
                     "mntns": ctx.mntns,
                 });
-                if let (Some(row), serde_json::Value::Object(fields)) = (row.as_object_mut(), fields) {
+                if let (Some(row), serde_json::Value::Object(fields)) =
+                    (row.as_object_mut(), fields)
+                {
                     row.extend(fields);
                 }
                 recover_text(&mut row);

@@ -217,7 +217,10 @@ mod tests {
                 "containerd",
             ),
             (format!("/kubepods.slice/crio-{ID}.scope"), "cri-o"),
-            (format!("/machine.slice/libpod-{ID}.scope/container"), "podman"),
+            (
+                format!("/machine.slice/libpod-{ID}.scope/container"),
+                "podman",
+            ),
         ];
         for (path, runtime) in &cases {
             assert_eq!(container_id(path), Some((*runtime, ID)), "{path}");

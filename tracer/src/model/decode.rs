@@ -423,7 +423,10 @@ mod tests {
             panic!("wrong kind")
         };
         assert_eq!((filename.as_str(), cut), ("/bin/true", None));
-        assert_eq!((task.pid, task.comm.as_str(), task.context), (7, "true", None));
+        assert_eq!(
+            (task.pid, task.comm.as_str(), task.context),
+            (7, "true", None)
+        );
         // Format 1's exec size under format 2 is wrong, and the other way.
         bytes[..2].copy_from_slice(&2u16.to_le_bytes());
         assert!(matches!(decode(&bytes), Err(DecodeError::Size { .. })));
@@ -473,8 +476,14 @@ mod tests {
             panic!("wrong kind")
         };
         let ctx = sender.context.expect("format 4");
-        assert_eq!((ctx.uid, ctx.gid, ctx.cgroup_id), (Some(1000), Some(100), Some(77)));
-        assert_eq!((ctx.pidns, ctx.ns_pid, ctx.mntns), (Some(4026531836), Some(100), Some(4026531841)));
+        assert_eq!(
+            (ctx.uid, ctx.gid, ctx.cgroup_id),
+            (Some(1000), Some(100), Some(77))
+        );
+        assert_eq!(
+            (ctx.pidns, ctx.ns_pid, ctx.mntns),
+            (Some(4026531836), Some(100), Some(4026531841))
+        );
         // Unread fields are unknown, not root.
         let mut e = generate(0);
         e.sender.context = 0;

@@ -201,7 +201,11 @@ pub fn task_context(
             .lines()
             .find_map(|l| l.strip_prefix(name))?
             .split_whitespace();
-        let value = if last { values.last() } else { values.into_iter().next() };
+        let value = if last {
+            values.last()
+        } else {
+            values.into_iter().next()
+        };
         value?.parse().ok()
     };
     let cgroup = fs::read_to_string(dir.join("cgroup"))

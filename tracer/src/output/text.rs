@@ -254,8 +254,7 @@ fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
             items.push(format!("nspid={nr}"));
         }
     }
-    if !narrow && c.mntns.is_some() && c.mntns != own_mntns && differs(|c| c.mntns.map(u64::from))
-    {
+    if !narrow && c.mntns.is_some() && c.mntns != own_mntns && differs(|c| c.mntns.map(u64::from)) {
         items.push(format!("mntns={}", c.mntns.unwrap_or(0)));
     }
     items
