@@ -120,8 +120,13 @@ impl Cgroups {
 }
 
 /// Where cgroup2 is mounted: from /proc/self/mountinfo, else
-/// /sys/fs/cgroup.
-fn cgroup2_mount() -> PathBuf {
+/// /sys/fs/cgroup (looked up once).
+fn cgroup2_mount() -> &'static Path {
+    static MOUNT: OnceLock<PathBuf> = OnceLock::new();
+    MOUNT.get_or_init(find_cgroup2_mount)
+}
+
+fn find_cgroup2_mount() -> PathBuf {
     fs::read_to_string("/proc/self/mountinfo")
         .ok()
         .and_then(|text| {

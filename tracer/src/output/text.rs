@@ -758,6 +758,61 @@ mod tests {
     }
 
     #[test]
+    fn context_follows_the_details_and_nested_tasks_say_what_differs() {
+        let ctx = |uid, pidns, ns_pid| TaskContext {
+            uid: Some(uid),
+            gid: Some(uid),
+            cgroup_id: None,
+            pidns: Some(pidns),
+            ns_pid: Some(ns_pid),
+            mntns: context::own_namespaces().1,
+        };
+        let own_pidns = context::own_namespaces().0.unwrap();
+        let fork = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Fork {
+                child: Task {
+                    context: Some(ctx(0, own_pidns + 1, 1)),
+                    ..task(43, "sh")
+                },
+                creator: Task {
+                    context: Some(ctx(1, own_pidns, 42)),
+                    ..task(42, "unshare")
+                },
+                clone_flags: 0,
+            },
+        };
+        let ann = ann(Kind::User);
+        let wide = details(&fork, &ann, false);
+        assert!(
+            wide.ends_with(&format!(
+                " user=root pidns={} nspid=1 creator{{user={}}}",
+                own_pidns + 1,
+                context::user_name(1).as_deref().unwrap_or("1")
+            )),
+            "{wide}"
+        );
+        // Compact: root is not said, the pid inside is.
+        assert!(details(&fork, &ann, true).ends_with("by 42 (unshare) [user] nspid=1"));
+        // No context (a format 3 log): nothing added.
+        let Event::Fork { child, .. } = &fork.event else {
+            unreachable!()
+        };
+        let old = Record {
+            event: Event::Rename {
+                task: Task {
+                    context: None,
+                    ..child.clone()
+                },
+                new_comm: "x".into(),
+            },
+            ..fork.clone()
+        };
+        assert_eq!(details(&old, &ann, false), "sh -> x");
+    }
+
+    #[test]
     fn hostile_rename_fork_and_helper_death_are_escaped() {
         let rename = Record {
             boot_ns: 1_000,
