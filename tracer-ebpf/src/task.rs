@@ -33,41 +33,38 @@ pub fn fill(dst: &mut TaskInfo, task: Kptr) {
     context(dst, task);
 }
 
-/// The context fields: credentials, cgroup, namespaces. Each chain of
-/// pointers stops at a NULL, and a field whose offsets this kernel's BTF
-/// lacks stays unknown (the loader's offsets are constants to the verifier,
-/// so it never sees the reads of an absent field).
+/// The context fields: credentials, cgroup, namespaces. No branch on a
+/// NULL along a chain of pointers: a read through NULL yields 0 (the probe
+/// helper fails, a direct load's fault is fixed up), which is "unknown";
+/// branches would multiply the verifier's states (5.10 refused the
+/// two-task programs at a million instructions with them). A field whose
+/// offsets this kernel's BTF lacks stays unknown: the loader's offsets are
+/// constants to the verifier, so it never sees the reads of an absent
+/// field.
 #[inline(always)]
 fn context(dst: &mut TaskInfo, task: Kptr) {
-    dst.uid = 0;
-    dst.gid = 0;
-    dst.context = 0;
+    // `real_cred` is never NULL for a task the kernel hands a tracepoint.
     let cred = task.ptr(offset!(task_real_cred));
-    if !cred.is_null() {
-        dst.uid = cred.read(offset!(cred_uid));
-        let gid = offset!(cred_gid);
-        if gid != ABSENT {
-            dst.gid = cred.read(gid);
-            dst.context = CTX_CREDS;
-        }
-    }
+    dst.uid = cred.read(offset!(cred_uid));
+    let gid = offset!(cred_gid);
+    (dst.gid, dst.context) = if gid != ABSENT {
+        (cred.read(gid), CTX_CREDS)
+    } else {
+        (0, 0)
+    };
 
-    dst.cgroup_id = 0;
     let (cgroups, dfl, kn, id) = (
         offset!(task_cgroups),
         offset!(css_set_dfl_cgrp),
         offset!(cgroup_kn),
         offset!(kernfs_node_id),
     );
-    if cgroups != ABSENT && dfl != ABSENT && kn != ABSENT && id != ABSENT {
-        let node = task.ptr(cgroups).ptr(dfl).ptr(kn);
-        if !node.is_null() {
-            dst.cgroup_id = node.read(id);
-        }
-    }
+    dst.cgroup_id = if cgroups != ABSENT && dfl != ABSENT && kn != ABSENT && id != ABSENT {
+        task.ptr(cgroups).ptr(dfl).ptr(kn).read(id)
+    } else {
+        0
+    };
 
-    dst.pidns_inum = 0;
-    dst.ns_pid = 0;
     let (thread_pid, level, numbers, size, nr, ns, inum) = (
         offset!(task_thread_pid),
         offset!(pid_level),
@@ -77,7 +74,7 @@ fn context(dst: &mut TaskInfo, task: Kptr) {
         offset!(upid_ns),
         offset!(pidns_inum),
     );
-    if thread_pid != ABSENT
+    (dst.ns_pid, dst.pidns_inum) = if thread_pid != ABSENT
         && level != ABSENT
         && numbers != ABSENT
         && size != ABSENT
@@ -86,37 +83,27 @@ fn context(dst: &mut TaskInfo, task: Kptr) {
         && inum != ABSENT
     {
         let pid = task.ptr(thread_pid);
-        if !pid.is_null() {
-            let depth = pid.read::<u32>(level) & PID_LEVEL_MASK;
-            // A variable index: the verifier checks direct loads at
-            // constant offsets only, so `numbers[level]` goes through the
-            // probe helper.
-            let upid = Kptr::new(
-                (pid.addr() + numbers as usize + (depth * size) as usize) as *const u8,
-                false,
-            );
-            dst.ns_pid = upid.read(nr);
-            let pidns = upid.ptr(ns);
-            if !pidns.is_null() {
-                dst.pidns_inum = pidns.read(inum);
-            }
-        }
-    }
+        let depth = pid.read::<u32>(level) & PID_LEVEL_MASK;
+        // A variable index: the verifier checks direct loads at constant
+        // offsets only, so `numbers[level]` goes through the probe helper.
+        let upid = Kptr::new(
+            (pid.addr() + numbers as usize + (depth * size) as usize) as *const u8,
+            false,
+        );
+        (upid.read(nr), upid.ptr(ns).read(inum))
+    } else {
+        (0, 0)
+    };
 
-    dst.mntns_inum = 0;
     let (nsproxy, mnt_ns, mnt_inum) = (
         offset!(task_nsproxy),
         offset!(nsproxy_mnt_ns),
         offset!(mntns_inum),
     );
-    if nsproxy != ABSENT && mnt_ns != ABSENT && mnt_inum != ABSENT {
-        // NULL once an exiting task has left its namespaces.
-        let proxy = task.ptr(nsproxy);
-        if !proxy.is_null() {
-            let mnt = proxy.ptr(mnt_ns);
-            if !mnt.is_null() {
-                dst.mntns_inum = mnt.read(mnt_inum);
-            }
-        }
-    }
+    // `nsproxy` is NULL once an exiting task has left its namespaces.
+    dst.mntns_inum = if nsproxy != ABSENT && mnt_ns != ABSENT && mnt_inum != ABSENT {
+        task.ptr(nsproxy).ptr(mnt_ns).read(mnt_inum)
+    } else {
+        0
+    };
 }
