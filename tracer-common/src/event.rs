@@ -5,8 +5,15 @@ use core::mem::{offset_of, size_of};
 /// Bumped whenever any layout below changes. 2: exec records say what the
 /// kernel had (argc, argument bytes) and whether the path was cut. 3: the
 /// helper-request (kind 7) and failed-exec (kind 8) records; the other
-/// layouts are format 2's.
-pub const FORMAT_VERSION: u16 = 3;
+/// layouts are format 2's. 4: every [`TaskInfo`] carries the task's
+/// context ([`TaskInfo::uid`] to [`TaskInfo::context`]), 32 bytes appended
+/// to format 3's 48; older records are widened on decode (see
+/// [`EventKind::task_offsets`]), their context unknown.
+pub const FORMAT_VERSION: u16 = 4;
+/// The first format whose [`TaskInfo`] has the context fields.
+pub const CONTEXT_FORMAT: u16 = 4;
+/// Bytes of a [`TaskInfo`] before [`CONTEXT_FORMAT`].
+pub const TASK_INFO_V3: usize = 48;
 /// The oldest format userspace still decodes (logs of earlier releases).
 pub const OLDEST_FORMAT: u16 = 1;
 
@@ -261,7 +268,30 @@ pub struct TaskInfo {
     /// 1 when `task->mm` is non-NULL (the task has a user address space).
     pub has_mm: u8,
     pub _pad: [u8; 7],
+    // Format 4 on: the task's context, read at the event.
+    /// `task->real_cred->uid` and `->gid` (the real ids, in the initial
+    /// user namespace); meaningful when [`CTX_CREDS`] is set.
+    pub uid: u32,
+    pub gid: u32,
+    /// `task->cgroups->dfl_cgrp->kn->id`: the cgroup v2 id (the inode
+    /// number of its directory under the cgroup2 mount); 0 unknown.
+    pub cgroup_id: u64,
+    /// `task->thread_pid->numbers[level].ns->ns.inum`: the pid namespace's
+    /// inode (as /proc/PID/ns/pid shows it); 0 unknown.
+    pub pidns_inum: u32,
+    /// `numbers[level].nr`: the pid as seen in that namespace; 0 unknown.
+    pub ns_pid: u32,
+    /// `task->nsproxy->mnt_ns->ns.inum`: the mount namespace's inode; 0
+    /// unknown (an exiting task has no nsproxy).
+    pub mntns_inum: u32,
+    /// `CTX_*` bits: which context fields were read.
+    pub context: u32,
 }
+
+/// [`TaskInfo::context`]: the uid and gid were read (0 is root, so it
+/// needs a bit of its own). Records of formats before [`CONTEXT_FORMAT`]
+/// have no bit set.
+pub const CTX_CREDS: u32 = 1;
 
 /// A new task. Emitted from `task_newtask`, which fires for every task
 /// `copy_process()` makes (see the eBPF crate for why not `sched_process_fork`).
@@ -298,7 +328,9 @@ pub struct ExecEvent {
 }
 
 /// Format 1's exec record, before the truncation facts: still decoded, for
-/// logs recorded by earlier releases.
+/// logs recorded by earlier releases. Its `task` is the current
+/// [`TaskInfo`]: on disk the record is [`TaskInfo::uid`]'s 32 bytes
+/// shorter, and decoding widens it first (see [`EventKind::task_offsets`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExecEventV1 {
@@ -432,26 +464,30 @@ const _: () = {
     assert!(size_of::<Header>() == 16);
     assert!(offset_of!(Header, version) == 0);
     assert!(offset_of!(Header, kind) == 2);
-    assert!(size_of::<TaskInfo>() == 48);
+    assert!(size_of::<TaskInfo>() == 80);
     assert!(offset_of!(TaskInfo, comm) == 24);
     assert!(offset_of!(TaskInfo, has_mm) == 40);
-    assert!(size_of::<ForkEvent>() == 120);
-    assert!(offset_of!(ForkEvent, child) == 64);
-    assert!(size_of::<ExecEvent>() == 600);
-    assert!(offset_of!(ExecEvent, filename) == 88);
-    assert!(offset_of!(ExecEvent, args) == 344);
-    assert!(size_of::<ExecEventV1>() == 584);
-    assert!(offset_of!(ExecEventV1, filename) == 72);
-    assert!(offset_of!(ExecEventV1, args) == 328);
-    assert!(size_of::<ExitEvent>() == 72);
-    assert!(size_of::<SignalGenerateEvent>() == 136);
-    assert!(offset_of!(SignalGenerateEvent, sig) == 112);
-    assert!(size_of::<SignalDeliverEvent>() == 96);
-    assert!(size_of::<RenameEvent>() == 80);
-    assert!(size_of::<HelperRequestEvent>() == 392);
-    assert!(offset_of!(HelperRequestEvent, path) == 136);
-    assert!(size_of::<ExecFailedEvent>() == 328);
-    assert!(offset_of!(ExecFailedEvent, filename) == 72);
+    // Format 3's task ends where the context starts.
+    assert!(offset_of!(TaskInfo, uid) == TASK_INFO_V3);
+    assert!(offset_of!(TaskInfo, cgroup_id) == 56);
+    assert!(offset_of!(TaskInfo, context) == 76);
+    assert!(size_of::<ForkEvent>() == 184);
+    assert!(offset_of!(ForkEvent, child) == 96);
+    assert!(size_of::<ExecEvent>() == 632);
+    assert!(offset_of!(ExecEvent, filename) == 120);
+    assert!(offset_of!(ExecEvent, args) == 376);
+    assert!(size_of::<ExecEventV1>() == 616);
+    assert!(offset_of!(ExecEventV1, filename) == 104);
+    assert!(offset_of!(ExecEventV1, args) == 360);
+    assert!(size_of::<ExitEvent>() == 104);
+    assert!(size_of::<SignalGenerateEvent>() == 200);
+    assert!(offset_of!(SignalGenerateEvent, sig) == 176);
+    assert!(size_of::<SignalDeliverEvent>() == 128);
+    assert!(size_of::<RenameEvent>() == 112);
+    assert!(size_of::<HelperRequestEvent>() == 456);
+    assert!(offset_of!(HelperRequestEvent, path) == 200);
+    assert!(size_of::<ExecFailedEvent>() == 360);
+    assert!(offset_of!(ExecFailedEvent, filename) == 104);
     // The ring buffer aligns records to 8 bytes.
     assert!(size_of::<ExecEvent>().is_multiple_of(8));
 };
@@ -526,14 +562,47 @@ impl EventKind {
     /// Size of a record of this kind in record format `version`, or `None`
     /// for a format this build does not read.
     pub const fn record_size_in(self, version: u16) -> Option<usize> {
+        let narrow = if version < CONTEXT_FORMAT {
+            self.task_offsets().len() * TASK_CONTEXT_BYTES
+        } else {
+            0
+        };
         match (version, self) {
-            (1, EventKind::Exec) => Some(size_of::<ExecEventV1>()),
+            (1, EventKind::Exec) => Some(size_of::<ExecEventV1>() - narrow),
             (1 | 2, EventKind::HelperRequest | EventKind::ExecFailed) => None,
-            (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size()),
+            (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size() - narrow),
             _ => None,
         }
     }
+
+    /// Where this kind's record holds its [`TaskInfo`]s, in the current
+    /// layout, in order (format 1's exec record has its task where format
+    /// 2's has it). A record of a format before [`CONTEXT_FORMAT`] is the
+    /// current one with the last [`TASK_CONTEXT_BYTES`] of each task left
+    /// out: widening it back inserts them, zero (no context known).
+    pub const fn task_offsets(self) -> &'static [usize] {
+        match self {
+            EventKind::Fork => &[offset_of!(ForkEvent, creator), offset_of!(ForkEvent, child)],
+            EventKind::Exec => &[offset_of!(ExecEvent, task)],
+            EventKind::Exit => &[offset_of!(ExitEvent, task)],
+            EventKind::SignalGenerate => &[
+                offset_of!(SignalGenerateEvent, sender),
+                offset_of!(SignalGenerateEvent, target),
+            ],
+            EventKind::SignalDeliver => &[offset_of!(SignalDeliverEvent, task)],
+            EventKind::Rename => &[offset_of!(RenameEvent, task)],
+            EventKind::HelperRequest => &[
+                offset_of!(HelperRequestEvent, requester),
+                offset_of!(HelperRequestEvent, kworker),
+            ],
+            EventKind::ExecFailed => &[offset_of!(ExecFailedEvent, task)],
+        }
+    }
 }
+
+/// Bytes the context adds to each [`TaskInfo`] in [`CONTEXT_FORMAT`].
+pub const TASK_CONTEXT_BYTES: usize = size_of::<TaskInfo>() - TASK_INFO_V3;
+const _: () = assert!(offset_of!(ExecEventV1, task) == offset_of!(ExecEvent, task));
 
 records! {
     Fork => ForkEvent,
@@ -608,5 +677,32 @@ mod tests {
             (h.version, h.kind, h.cpu, h.boot_ns),
             (FORMAT_VERSION, 6, 3, 7)
         );
+    }
+
+    #[test]
+    fn older_formats_have_format_3_tasks() {
+        // Format 3's sizes, as its asserts pinned them.
+        let v3 = [
+            (EventKind::Fork, 120),
+            (EventKind::Exec, 600),
+            (EventKind::Exit, 72),
+            (EventKind::SignalGenerate, 136),
+            (EventKind::SignalDeliver, 96),
+            (EventKind::Rename, 80),
+            (EventKind::HelperRequest, 392),
+            (EventKind::ExecFailed, 328),
+        ];
+        for (kind, size) in v3 {
+            assert_eq!(kind.record_size_in(3), Some(size), "{}", kind.name());
+            assert_eq!(kind.record_size_in(4), Some(kind.record_size()));
+        }
+        assert_eq!(EventKind::Exec.record_size_in(1), Some(584));
+        assert_eq!(EventKind::HelperRequest.record_size_in(2), None);
+        assert_eq!(EventKind::Exec.record_size_in(5), None);
+        // Tasks are in order and do not overlap.
+        for kind in EventKind::ALL {
+            let at = kind.task_offsets();
+            assert!(at.windows(2).all(|w| w[0] + size_of::<TaskInfo>() <= w[1]));
+        }
     }
 }

@@ -70,6 +70,29 @@ pub struct KernelOffsets {
     /// [`KernelOffsets::ABSENT`].
     pub task_signal: u32,
     pub signal_live: u32,
+    /// The task's context (format 4), each may be
+    /// [`KernelOffsets::ABSENT`]: the field is then left unknown.
+    /// `cred.gid` (the uid is `cred_uid`).
+    pub cred_gid: u32,
+    /// `task_struct.cgroups`, `css_set.dfl_cgrp`, `cgroup.kn`,
+    /// `kernfs_node.id`: the cgroup v2 id.
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
+    /// `task_struct.thread_pid`, `pid.level`, `pid.numbers`, the size of a
+    /// `struct upid`, `upid.nr`, `upid.ns`, `pid_namespace.ns.inum`.
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    pub pidns_inum: u32,
+    /// `task_struct.nsproxy`, `nsproxy.mnt_ns`, `mnt_namespace.ns.inum`.
+    pub task_nsproxy: u32,
+    pub nsproxy_mnt_ns: u32,
+    pub mntns_inum: u32,
 }
 
 impl KernelOffsets {
@@ -111,10 +134,25 @@ impl KernelOffsets {
         task_ti_status: KernelOffsets::ABSENT,
         task_signal: KernelOffsets::ABSENT,
         signal_live: KernelOffsets::ABSENT,
+        cred_gid: KernelOffsets::ABSENT,
+        task_cgroups: KernelOffsets::ABSENT,
+        css_set_dfl_cgrp: KernelOffsets::ABSENT,
+        cgroup_kn: KernelOffsets::ABSENT,
+        kernfs_node_id: KernelOffsets::ABSENT,
+        task_thread_pid: KernelOffsets::ABSENT,
+        pid_level: KernelOffsets::ABSENT,
+        pid_numbers: KernelOffsets::ABSENT,
+        upid_size: KernelOffsets::ABSENT,
+        upid_nr: KernelOffsets::ABSENT,
+        upid_ns: KernelOffsets::ABSENT,
+        pidns_inum: KernelOffsets::ABSENT,
+        task_nsproxy: KernelOffsets::ABSENT,
+        nsproxy_mnt_ns: KernelOffsets::ABSENT,
+        mntns_inum: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 33 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 48 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

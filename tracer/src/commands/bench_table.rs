@@ -22,6 +22,7 @@ pub fn run(n: u32) -> Result<()> {
         has_mm: true,
         comm: "bench".into(),
         start_ns: 1,
+        context: None,
     };
     for i in 0..n {
         let child = Task {

@@ -1,5 +1,8 @@
 //! `tracer ps`: every task, every kernel-thread test as its own column, and
 //! a `!` where the tests disagree. Works from procfs alone (no BPF).
+//! `--format json` adds each task's context as live events carry it
+//! (`uid`, `gid`, `cgroup_id`, `cgroup`, `container_id`,
+//! `container_runtime`, `pidns`, `ns_pid`, `mntns`), read from procfs.
 
 use std::{io::Write as _, path::PathBuf, time::Duration};
 
@@ -11,10 +14,11 @@ use crate::{
     kernel::session::{self, Flow, SessionOptions, Sink},
     model::{
         classify::Kind,
+        context,
         counts::LossCause,
         decode::decode,
         flags,
-        procfs::Procfs,
+        procfs::{task_context, Procfs},
         snapshot::{self, parent_of},
         tasks::{Entry, TaskTable},
     },
@@ -137,8 +141,8 @@ async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Resul
 
 pub async fn run(opts: PsOptions) -> Result<()> {
     let table = match opts.live {
-        Some((settle, btf)) => live_table(opts.proc_root, settle, btf).await?,
-        None => snapshot::take(&Procfs::new(opts.proc_root))?.table,
+        Some((settle, btf)) => live_table(opts.proc_root.clone(), settle, btf).await?,
+        None => snapshot::take(&Procfs::new(&opts.proc_root))?.table,
     };
     if !opts.quiet {
         for note in notes(&table, snapshot::has_kthread_line(&table)) {
@@ -218,6 +222,24 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                     },
                     "disagree": v.disagree(),
                 });
+                let (ctx, cgroup) = task_context(&opts.proc_root, e.tgid, e.pid);
+                let container = cgroup.as_deref().and_then(context::container_id);
+                let fields = json!({
+                    "uid": ctx.uid,
+                    "gid": ctx.gid,
+                    "cgroup_id": ctx.cgroup_id,
+                    "cgroup": cgroup,
+                    "container_id": container.map(|c| c.1),
+                    "container_runtime": container.map(|c| c.0),
+                    "pidns": ctx.pidns,
+                    "ns_pid": ctx.ns_pid,
+                    "mntns": ctx.mntns,
+                });
+                if let (Some(row), serde_json::Value::Object(fields)) =
+                    (row.as_object_mut(), fields)
+                {
+                    row.extend(fields);
+                }
                 recover_text(&mut row);
                 serde_json::to_writer(&mut out, &row).expect("a Value always serializes");
                 out.push(b'\n');

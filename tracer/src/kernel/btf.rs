@@ -210,6 +210,11 @@ impl<'a> Btf<'a> {
         Ok(total)
     }
 
+    /// Size in bytes of `struct ty`.
+    pub fn struct_size(&self, ty: &str) -> Result<u32, BtfError> {
+        Ok(self.rec(self.find(ty, KIND_STRUCT)?)?.size_or_type)
+    }
+
     /// Whether the kernel has a function named `name` (a global one: BTF
     /// lists no static function that was inlined away).
     pub fn has_function(&self, name: &str) -> bool {

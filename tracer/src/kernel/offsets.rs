@@ -61,5 +61,22 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
         // exit before 6.16.
         task_signal: opt("task_struct", &["signal"]),
         signal_live: opt("signal_struct", &["live"]),
+        // Optional, each: the task's context (format 4); what a kernel's
+        // BTF lacks is left unknown in every record.
+        cred_gid: opt("cred", &["gid"]),
+        task_cgroups: opt("task_struct", &["cgroups"]),
+        css_set_dfl_cgrp: opt("css_set", &["dfl_cgrp"]),
+        cgroup_kn: opt("cgroup", &["kn"]),
+        kernfs_node_id: opt("kernfs_node", &["id"]),
+        task_thread_pid: opt("task_struct", &["thread_pid"]),
+        pid_level: opt("pid", &["level"]),
+        pid_numbers: opt("pid", &["numbers"]),
+        upid_size: btf.struct_size("upid").unwrap_or(KernelOffsets::ABSENT),
+        upid_nr: opt("upid", &["nr"]),
+        upid_ns: opt("upid", &["ns"]),
+        pidns_inum: opt("pid_namespace", &["ns", "inum"]),
+        task_nsproxy: opt("task_struct", &["nsproxy"]),
+        nsproxy_mnt_ns: opt("nsproxy", &["mnt_ns"]),
+        mntns_inum: opt("mnt_namespace", &["ns", "inum"]),
     })
 }

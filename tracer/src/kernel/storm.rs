@@ -109,6 +109,13 @@ mod tests {
             comm: c,
             has_mm: 1,
             _pad: [0; 7],
+            uid: 0,
+            gid: 0,
+            cgroup_id: 0,
+            pidns_inum: 0,
+            ns_pid: 0,
+            mntns_inum: 0,
+            context: 0,
         }
     }
 

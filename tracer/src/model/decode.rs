@@ -7,7 +7,8 @@ use std::fmt;
 use tracer_common::{
     read_plain, EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
     HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
-    FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
+    CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT, TASK_CONTEXT_BYTES,
+    TASK_INFO_V3,
 };
 
 use crate::model::{
@@ -81,6 +82,23 @@ pub fn split_args(block: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// A record of a format before [`CONTEXT_FORMAT`] (format 3's 48-byte
+/// tasks) in the current layout: each task's context bytes inserted after
+/// it, zero (unknown; [`Task::from_record`] says so).
+fn widen(old: &[u8], kind: EventKind) -> Vec<u8> {
+    let mut wide = Vec::with_capacity(old.len() + kind.task_offsets().len() * TASK_CONTEXT_BYTES);
+    let mut from = 0;
+    for (i, &at) in kind.task_offsets().iter().enumerate() {
+        // Where the task's old part ends in the narrow record.
+        let end = at - i * TASK_CONTEXT_BYTES + TASK_INFO_V3;
+        wide.extend_from_slice(&old[from..end]);
+        wide.resize(wide.len() + TASK_CONTEXT_BYTES, 0);
+        from = end;
+    }
+    wide.extend_from_slice(&old[from..]);
+    wide
+}
+
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let header: Header = read_plain(bytes).ok_or(DecodeError::TooShort { len: bytes.len() })?;
     if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&header.version) {
@@ -90,16 +108,30 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     }
     let kind =
         EventKind::from_tag(header.kind).ok_or(DecodeError::UnknownKind { tag: header.kind })?;
-    if kind.record_size_in(header.version).is_none() {
+    let Some(size) = kind.record_size_in(header.version) else {
         // A kind newer than its record's format: not a record this build wrote.
         return Err(DecodeError::UnknownKind { tag: header.kind });
-    }
+    };
+    let v = header.version;
+    let widened;
+    let bytes = if v < CONTEXT_FORMAT {
+        if bytes.len() != size {
+            return Err(DecodeError::Size {
+                kind,
+                len: bytes.len(),
+            });
+        }
+        widened = widen(bytes, kind);
+        &widened[..]
+    } else {
+        bytes
+    };
     let event = match kind {
         EventKind::Fork => {
             let e: ForkEvent = body(bytes)?;
             Event::Fork {
-                creator: Task::from(&e.creator),
-                child: Task::from(&e.child),
+                creator: Task::from_record(&e.creator, v),
+                child: Task::from_record(&e.child, v),
                 clone_flags: e.clone_flags,
             }
         }
@@ -108,7 +140,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let filename_len = usize::from(e.filename_len).min(e.filename.len());
             let args_len = usize::from(e.args_len).min(e.args.len());
             Event::Exec {
-                task: Task::from(&e.task),
+                task: Task::from_record(&e.task, v),
                 old_pid: e.old_pid,
                 filename: c_string(&e.filename[..filename_len]),
                 argv: split_args(&e.args[..args_len]),
@@ -127,7 +159,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 filename_truncated: e.filename_truncated != 0,
             };
             Event::Exec {
-                task: Task::from(&e.task),
+                task: Task::from_record(&e.task, v),
                 old_pid: e.old_pid,
                 filename: c_string(&e.filename[..filename_len]),
                 argv,
@@ -137,7 +169,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         EventKind::Exit => {
             let e: ExitEvent = body(bytes)?;
             Event::Exit {
-                task: Task::from(&e.task),
+                task: Task::from_record(&e.task, v),
                 status: ExitStatus::from_raw(e.exit_code),
                 group_dead: match e.group_dead {
                     GROUP_DEAD_UNKNOWN => None,
@@ -148,9 +180,9 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         EventKind::SignalGenerate => {
             let e: SignalGenerateEvent = body(bytes)?;
             Event::SignalGenerate {
-                sender: Task::from(&e.sender),
+                sender: Task::from_record(&e.sender, v),
                 sender_uid: e.sender_uid,
-                target: Task::from(&e.target),
+                target: Task::from_record(&e.target, v),
                 sig: e.sig,
                 errno: e.errno,
                 code: e.code,
@@ -161,7 +193,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         EventKind::SignalDeliver => {
             let e: SignalDeliverEvent = body(bytes)?;
             Event::SignalDeliver {
-                task: Task::from(&e.task),
+                task: Task::from_record(&e.task, v),
                 sig: e.sig,
                 errno: e.errno,
                 code: e.code,
@@ -172,7 +204,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         EventKind::Rename => {
             let e: RenameEvent = body(bytes)?;
             Event::Rename {
-                task: Task::from(&e.task),
+                task: Task::from_record(&e.task, v),
                 new_comm: c_string(&e.new_comm),
             }
         }
@@ -181,9 +213,9 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let path_len = usize::from(e.path_len).min(e.path.len());
             let seen = e.requester.pid != 0;
             Event::HelperRequest {
-                kworker: Task::from(&e.kworker),
+                kworker: Task::from_record(&e.kworker, v),
                 request: HelperRequest {
-                    requester: seen.then(|| Task::from(&e.requester)),
+                    requester: seen.then(|| Task::from_record(&e.requester, v)),
                     queued_ns: seen.then_some(e.queued_ns),
                     requester_func: (e.requester_func != 0).then_some(e.requester_func),
                     wait: e.wait,
@@ -196,7 +228,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let e: ExecFailedEvent = body(bytes)?;
             let len = usize::from(e.filename_len).min(e.filename.len());
             Event::ExecFailed {
-                task: Task::from(&e.task),
+                task: Task::from_record(&e.task, v),
                 errno: e.errno,
                 via: ExecVia::from_raw(e.source)
                     .ok_or(DecodeError::UnknownKind { tag: header.kind })?,
@@ -236,7 +268,24 @@ mod tests {
             comm: c,
             has_mm: 1,
             _pad: [0; 7],
+            uid: 1000,
+            gid: 100,
+            cgroup_id: 77,
+            pidns_inum: 4026531836,
+            ns_pid: pid,
+            mntns_inum: 4026531841,
+            context: tracer_common::CTX_CREDS,
         }
+    }
+
+    /// `bytes` (a current record) as a format before 4 stores it: each
+    /// task's context cut out.
+    fn narrow(bytes: &[u8], kind: EventKind) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        for &at in kind.task_offsets().iter().rev() {
+            out.drain(at + TASK_INFO_V3..at + TASK_INFO_V3 + TASK_CONTEXT_BYTES);
+        }
+        out
     }
 
     fn header(kind: EventKind) -> Header {
@@ -362,14 +411,89 @@ mod tests {
         };
         e.filename[..9].copy_from_slice(b"/bin/true");
         e.args[..10].copy_from_slice(b"/bin/true\x00");
-        let Event::Exec { filename, cut, .. } = decode(&as_bytes(&e)).unwrap().event else {
+        let mut bytes = narrow(&as_bytes(&e), EventKind::Exec);
+        assert_eq!(bytes.len(), 584);
+        let Event::Exec {
+            filename,
+            cut,
+            task,
+            ..
+        } = decode(&bytes).unwrap().event
+        else {
             panic!("wrong kind")
         };
         assert_eq!((filename.as_str(), cut), ("/bin/true", None));
+        assert_eq!(
+            (task.pid, task.comm.as_str(), task.context),
+            (7, "true", None)
+        );
         // Format 1's exec size under format 2 is wrong, and the other way.
-        let mut bytes = as_bytes(&e);
         bytes[..2].copy_from_slice(&2u16.to_le_bytes());
         assert!(matches!(decode(&bytes), Err(DecodeError::Size { .. })));
+    }
+
+    #[test]
+    fn format_3_records_widen_with_no_context() {
+        let mut e = generate(0);
+        e.header.version = 3;
+        let bytes = narrow(&as_bytes(&e), EventKind::SignalGenerate);
+        assert_eq!(bytes.len(), 136);
+        let Event::SignalGenerate {
+            sender,
+            target,
+            sig,
+            result,
+            ..
+        } = decode(&bytes).unwrap().event
+        else {
+            panic!("wrong kind")
+        };
+        assert_eq!((sender.pid, sender.comm.as_str()), (100, "bash"));
+        assert_eq!((target.pid, target.comm.as_str()), (2, "kthreadd"));
+        assert_eq!((sig, result), (15, GenerateResult::Delivered));
+        assert_eq!((sender.context, target.context), (None, None));
+        // A format 3 record of format 4's size, and the other way.
+        assert!(matches!(
+            decode(&as_bytes(&e)),
+            Err(DecodeError::Size { .. })
+        ));
+        let mut current = bytes.clone();
+        current[..2].copy_from_slice(&4u16.to_le_bytes());
+        assert!(matches!(decode(&current), Err(DecodeError::Size { .. })));
+        for kind in EventKind::ALL {
+            let mut raw = vec![0u8; kind.record_size_in(3).unwrap()];
+            raw[..size_of::<Header>()].copy_from_slice(&as_bytes(&header(kind)));
+            raw[..2].copy_from_slice(&3u16.to_le_bytes());
+            let rec = decode(&raw).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
+            assert_eq!(rec.event.subject().context, None);
+        }
+    }
+
+    #[test]
+    fn format_4_tasks_carry_their_context() {
+        let Event::SignalGenerate { sender, .. } = decode(&as_bytes(&generate(0))).unwrap().event
+        else {
+            panic!("wrong kind")
+        };
+        let ctx = sender.context.expect("format 4");
+        assert_eq!(
+            (ctx.uid, ctx.gid, ctx.cgroup_id),
+            (Some(1000), Some(100), Some(77))
+        );
+        assert_eq!(
+            (ctx.pidns, ctx.ns_pid, ctx.mntns),
+            (Some(4026531836), Some(100), Some(4026531841))
+        );
+        // Unread fields are unknown, not root.
+        let mut e = generate(0);
+        e.sender.context = 0;
+        e.sender.cgroup_id = 0;
+        e.sender.mntns_inum = 0;
+        let Event::SignalGenerate { sender, .. } = decode(&as_bytes(&e)).unwrap().event else {
+            panic!("wrong kind")
+        };
+        let ctx = sender.context.expect("format 4");
+        assert_eq!((ctx.uid, ctx.cgroup_id, ctx.mntns), (None, None, None));
     }
 
     #[test]

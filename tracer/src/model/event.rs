@@ -37,6 +37,52 @@ pub struct Task {
     pub comm: String,
     /// Boot-clock ns at which the task started; with `pid`, its identity.
     pub start_ns: u64,
+    /// Credentials, cgroup and namespaces at the event; `None` in records
+    /// of formats before 4 (and tasks not seen by the kernel side).
+    pub context: Option<TaskContext>,
+}
+
+/// Who a task runs as and where, read in kernel at the event (see
+/// `tracer_common::TaskInfo`). Each field is `None` where the kernel did
+/// not say (its BTF lacks the field, or the task had left its namespaces).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskContext {
+    /// Real uid and gid (`real_cred`), in the initial user namespace.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The cgroup v2 id: the inode number of its directory.
+    pub cgroup_id: Option<u64>,
+    /// The pid namespace's inode, and the pid as seen in it.
+    pub pidns: Option<u32>,
+    pub ns_pid: Option<u32>,
+    /// The mount namespace's inode.
+    pub mntns: Option<u32>,
+}
+
+impl TaskContext {
+    fn from_info(t: &TaskInfo) -> TaskContext {
+        let creds = t.context & tracer_common::CTX_CREDS != 0;
+        let known = |v: u32| (v != 0).then_some(v);
+        TaskContext {
+            uid: creds.then_some(t.uid),
+            gid: creds.then_some(t.gid),
+            cgroup_id: (t.cgroup_id != 0).then_some(t.cgroup_id),
+            pidns: known(t.pidns_inum),
+            ns_pid: known(t.ns_pid),
+            mntns: known(t.mntns_inum),
+        }
+    }
+}
+
+impl Task {
+    /// A task as decoded from a record of format `version`.
+    pub fn from_record(t: &TaskInfo, version: u16) -> Task {
+        let mut task = Task::from(t);
+        if version < tracer_common::CONTEXT_FORMAT {
+            task.context = None;
+        }
+        task
+    }
 }
 
 impl From<&TaskInfo> for Task {
@@ -49,6 +95,7 @@ impl From<&TaskInfo> for Task {
             has_mm: t.has_mm != 0,
             comm: c_string(&t.comm),
             start_ns: t.start_boottime,
+            context: Some(TaskContext::from_info(t)),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod classify;
 pub mod clock;
+pub mod context;
 pub mod counts;
 pub mod decode;
 pub mod errno;

@@ -178,6 +178,50 @@ impl Procfs {
     }
 }
 
+/// A task's context as procfs gives it (what the kernel side reads at an
+/// event): `Uid:`/`Gid:` (the real ids) and `NSpid:` (the last, innermost
+/// pid) of status, the cgroup v2 path of /proc/PID/cgroup (its id the
+/// inode of its directory), and the inodes of ns/pid and ns/mnt.
+/// Returns the context and the cgroup path.
+pub fn task_context(
+    root: &Path,
+    tgid: u32,
+    pid: u32,
+) -> (crate::model::event::TaskContext, Option<String>) {
+    use crate::model::context;
+    let proc_dir = root.join(tgid.to_string());
+    let dir = if pid == tgid {
+        proc_dir.clone()
+    } else {
+        proc_dir.join("task").join(pid.to_string())
+    };
+    let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
+    let field = |name: &str, last: bool| -> Option<u32> {
+        let values = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))?
+            .split_whitespace();
+        let value = if last {
+            values.last()
+        } else {
+            values.into_iter().next()
+        };
+        value?.parse().ok()
+    };
+    let cgroup = fs::read_to_string(dir.join("cgroup"))
+        .ok()
+        .and_then(|text| cgroup_v2_path(&text));
+    let ctx = crate::model::event::TaskContext {
+        uid: field("Uid:", false),
+        gid: field("Gid:", false),
+        cgroup_id: cgroup.as_deref().and_then(context::cgroup_id),
+        pidns: context::ns_inode(&dir.join("ns/pid")),
+        ns_pid: field("NSpid:", true),
+        mntns: context::ns_inode(&dir.join("ns/mnt")),
+    };
+    (ctx, cgroup)
+}
+
 fn cgroup_v2_path(text: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.strip_prefix("0::"))

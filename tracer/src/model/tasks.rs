@@ -95,6 +95,7 @@ impl Entry {
             has_mm: t.has_mm,
             comm: t.comm,
             start_ns: t.start_ticks.saturating_mul(ns_per_tick),
+            context: None,
         };
         Entry {
             // Clock ticks: the start time is only good to the tick.
@@ -893,6 +894,7 @@ mod tests {
             has_mm: flags & PF_KTHREAD == 0,
             comm: comm.into(),
             start_ns,
+            context: None,
         }
     }
 

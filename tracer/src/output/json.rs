@@ -3,7 +3,9 @@
 //! Common fields: `time` (RFC 3339, UTC), `boot_ns`, `cpu`, `event`, and the
 //! subject task's `pid`, `tgid`, `ppid`, `comm`, `flags` (names),
 //! `flags_raw`, `has_mm`, `start_ns`. Other tasks (`creator`, `sender`) are
-//! nested objects with the same task fields.
+//! nested objects with the same task fields. Every task also carries its
+//! context (see [`JSON_VERSION`] 6): `uid`, `gid`, `cgroup_id`, `cgroup`,
+//! `container_id`, `container_runtime`, `pidns`, `ns_pid`, `mntns`.
 
 use std::io::Write as _;
 
@@ -14,7 +16,8 @@ use super::Formatter;
 use crate::model::{
     classify::Kind,
     clock::{TimeWriter, WallClock},
-    event::{Event, HelperRequest, Record, Task},
+    context,
+    event::{Event, HelperRequest, Record, Task, TaskContext},
     flags::PfNames,
     signals,
     signals::{Disposition, ExitStatus},
@@ -41,8 +44,17 @@ use crate::model::{
 /// `tgid`, `comm`, `kind`, `disagree`, `children`); the report has
 /// `kthreads_exited` (by name pattern) and `deaths` (user processes killed
 /// by a signal: `pid`, `comm`, `kind`, `time`, `boot_ns`, `exit`,
-/// `lifetime_ns`; at most 100, all counted in `deaths_total`).
-pub const JSON_VERSION: u32 = 5;
+/// `lifetime_ns`; at most 100, all counted in `deaths_total`). 6: every
+/// task (the subject and nested `creator`, `sender`, `requested_by`) has
+/// its context at the event: `uid`, `gid` (real ids), `cgroup_id`, `cgroup`
+/// (the cgroup v2 path, resolved when the line is written; null for a
+/// cgroup gone by then), `container_id` and `container_runtime` (from the
+/// path: docker, containerd, cri-o, podman), `pidns` and `mntns` (namespace
+/// inodes, as /proc/PID/ns shows them) and `ns_pid` (the pid inside its
+/// pid namespace); each null where unknown, all null in logs recorded
+/// before record format 4. `ps --format json` has the same fields, from
+/// procfs.
+pub const JSON_VERSION: u32 = 6;
 
 pub struct Json {
     clock: WallClock,
@@ -192,6 +204,41 @@ fn task_fields(out: &mut Vec<u8>, pf: &PfNames, t: &Task, kind: Option<Kind>) {
         b",\"has_mm\":false"
     });
     int(out, "start_ns", t.start_ns);
+    context_fields(out, t.context.as_ref());
+}
+
+/// `,"k":n` or `,"k":null`.
+fn opt_int(out: &mut Vec<u8>, k: &str, n: Option<impl itoa::Integer>) {
+    match n {
+        Some(n) => int(out, k, n),
+        None => {
+            key(out, k);
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
+/// A task's context fields (JSON version 6); each null where unknown, all
+/// null in logs of record formats before 4.
+fn context_fields(out: &mut Vec<u8>, ctx: Option<&TaskContext>) {
+    let ctx = ctx.copied().unwrap_or_default();
+    opt_int(out, "uid", ctx.uid);
+    opt_int(out, "gid", ctx.gid);
+    opt_int(out, "cgroup_id", ctx.cgroup_id);
+    let path = ctx.cgroup_id.and_then(context::cgroup_path);
+    key(out, "cgroup");
+    match path.as_deref() {
+        Some(p) => string(out, p),
+        None => out.extend_from_slice(b"null"),
+    }
+    let container = path.as_deref().and_then(context::container_id);
+    key(out, "container_id");
+    opt_string(out, container.map(|c| c.1));
+    key(out, "container_runtime");
+    opt_string(out, container.map(|c| c.0));
+    opt_int(out, "pidns", ctx.pidns);
+    opt_int(out, "ns_pid", ctx.ns_pid);
+    opt_int(out, "mntns", ctx.mntns);
 }
 
 fn task_object(out: &mut Vec<u8>, pf: &PfNames, name: &str, t: &Task, kind: Option<Kind>) {
@@ -500,6 +547,7 @@ mod tests {
             has_mm: false,
             comm: comm.into(),
             start_ns: 5,
+            context: None,
         }
     }
 
@@ -509,7 +557,17 @@ mod tests {
             boot_ns: 1_000,
             cpu: 1,
             event: Event::SignalGenerate {
-                sender: task(900, "ki\"ll", 0x400100),
+                sender: Task {
+                    context: Some(TaskContext {
+                        uid: Some(1000),
+                        gid: Some(100),
+                        cgroup_id: None,
+                        pidns: Some(4026532000),
+                        ns_pid: Some(1),
+                        mntns: Some(4026532001),
+                    }),
+                    ..task(900, "ki\"ll", 0x400100)
+                },
                 sender_uid: 0,
                 target: task(2, "kthreadd", 0x208040),
                 sig: 15,
@@ -538,9 +596,13 @@ mod tests {
             concat!(
                 r#"{"time":"1970-01-01T00:00:00.000001Z","boot_ns":1000,"cpu":1,"event":"signal_generate","#,
                 r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","kind":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
-                r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"code_name":"SI_USER","#,
+                r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"#,
+                r#""uid":null,"gid":null,"cgroup_id":null,"cgroup":null,"container_id":null,"container_runtime":null,"#,
+                r#""pidns":null,"ns_pid":null,"mntns":null,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"code_name":"SI_USER","#,
                 r#""result":"ignored","group":true,"sender_uid":0,"sender":{"pid":900,"tgid":900,"ppid":0,"#,
-                r#""comm":"ki\"ll","kind":"user","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5}}"#,
+                r#""comm":"ki\"ll","kind":"user","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5,"#,
+                r#""uid":1000,"gid":100,"cgroup_id":null,"cgroup":null,"container_id":null,"container_runtime":null,"#,
+                r#""pidns":4026532000,"ns_pid":1,"mntns":4026532001}}"#,
                 "\n"
             )
         );

@@ -196,6 +196,7 @@ mod tests {
                     has_mm: true,
                     comm: "helper".into(),
                     start_ns: 1_000_000_000,
+                    context: None,
                 },
                 status: ExitStatus::Signaled {
                     sig: 9,

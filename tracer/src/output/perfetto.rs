@@ -534,6 +534,7 @@ mod tests {
             has_mm: flags & PF_KTHREAD == 0,
             comm: comm.into(),
             start_ns: u64::from(pid) * 10,
+            context: None,
         }
     }
 

@@ -47,6 +47,17 @@
 //! failures red (an exit other than `exited 0`, a failed exec, a helper that
 //! could not be run).
 //!
+//! **Context.** After the details, the subject's context: in the full
+//! layout `user=NAME` (the real uid, by name where /etc/passwd has one),
+//! `gid=N` where it is not the uid, `cgroup=PATH` (`cgroup=id:N(gone)` for
+//! a cgroup removed since), `container=RUNTIME:ID12` where the path names a
+//! container, and, where they differ from tracer's own, `pidns=INODE`
+//! `nspid=N` (the pid inside, where it differs) and `mntns=INODE`; then a
+//! nested task's items that differ from the subject's, as
+//! `creator{...}`, `sender{...}` or `requester{...}`. The compact layout
+//! keeps `user=` for a uid other than 0, `container=` and `nspid=`. Logs
+//! recorded before record format 4 have no context.
+//!
 //! Task data (comms, file names, argv) goes through [`super::escape`], so a
 //! hostile name can neither add a line nor reach the terminal as a control
 //! sequence; colour is added around the escaped text.
@@ -61,7 +72,8 @@ use super::{
 use crate::model::{
     classify::Kind,
     clock::{LocalTimes, WallClock},
-    event::{Event, Record, Task},
+    context,
+    event::{Event, Record, Task, TaskContext},
     flags::PfNames,
     signals::{self, ExitStatus, GenerateResult},
     tasks::Annotation,
@@ -170,8 +182,87 @@ fn who(t: &Task, kind: Option<Kind>) -> String {
     }
 }
 
-/// The DETAILS column; `narrow` leaves out what the compact layout drops.
+/// The DETAILS column: the event's details, then the subject's context
+/// and, in the full layout, what of a nested task's context differs from
+/// the subject's (`creator{user=alice}`).
 fn details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
+    let mut s = event_details(rec, ann, narrow);
+    let subject = rec.event.subject();
+    let items = context_items(subject, None, narrow);
+    if !items.is_empty() {
+        s.push(' ');
+        s.push_str(&items.join(" "));
+    }
+    if narrow {
+        return s;
+    }
+    let label = match rec.event {
+        Event::Fork { .. } => "creator",
+        Event::SignalGenerate { .. } => "sender",
+        _ => "requester",
+    };
+    if let Some(other) = rec.event.other() {
+        let items = context_items(other, Some(subject), false);
+        if !items.is_empty() {
+            let _ = write!(s, " {label}{{{}}}", items.join(" "));
+        }
+    }
+    s
+}
+
+/// A task's context as `key=value` items (see the module doc): all of
+/// them in the full layout, the unusual ones in the compact one; against
+/// `base` (a nested task against the subject), only those that differ.
+fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
+    let Some(c) = t.context else {
+        return Vec::new();
+    };
+    let b = base.and_then(|b| b.context);
+    let differs = |f: fn(&TaskContext) -> Option<u64>| b.is_none_or(|b| f(&b) != f(&c));
+    let mut items = Vec::new();
+    let (own_pidns, own_mntns) = context::own_namespaces();
+    if let Some(uid) = c.uid {
+        if (!narrow || uid != 0) && differs(|c| c.uid.map(u64::from)) {
+            match context::user_name(uid) {
+                Some(name) => items.push(format!("user={}", escape(&name))),
+                None => items.push(format!("user={uid}")),
+            }
+        }
+        if let Some(gid) = c.gid.filter(|&g| g != uid && !narrow) {
+            if differs(|c| c.gid.map(u64::from)) {
+                items.push(format!("gid={gid}"));
+            }
+        }
+    }
+    if let Some(id) = c.cgroup_id.filter(|_| differs(|c| c.cgroup_id)) {
+        let path = context::cgroup_path(id);
+        if !narrow {
+            match &path {
+                Some(p) => items.push(format!("cgroup={}", escape(p))),
+                None => items.push(format!("cgroup=id:{id}(gone)")),
+            }
+        }
+        if let Some((runtime, cid)) = path.as_deref().and_then(context::container_id) {
+            items.push(format!("container={runtime}:{}", &cid[..12]));
+        }
+    }
+    if c.pidns.is_some() && c.pidns != own_pidns && differs(|c| c.pidns.map(u64::from)) {
+        if !narrow {
+            items.push(format!("pidns={}", c.pidns.unwrap_or(0)));
+        }
+        if let Some(nr) = c.ns_pid.filter(|&nr| nr != t.pid) {
+            items.push(format!("nspid={nr}"));
+        }
+    }
+    if !narrow && c.mntns.is_some() && c.mntns != own_mntns && differs(|c| c.mntns.map(u64::from)) {
+        items.push(format!("mntns={}", c.mntns.unwrap_or(0)));
+    }
+    items
+}
+
+/// The event's own part of the DETAILS column; `narrow` leaves out what
+/// the compact layout drops.
+fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
     let other = ann.other;
     if let Some(line) = super::diagnosis(rec, ann) {
         // Only names in it come from tasks (no argv): escape it whole.
@@ -539,6 +630,7 @@ mod tests {
             has_mm: true,
             comm: comm.into(),
             start_ns: 5,
+            context: None,
         }
     }
 
@@ -663,6 +755,61 @@ mod tests {
             ),
             "{l}"
         );
+    }
+
+    #[test]
+    fn context_follows_the_details_and_nested_tasks_say_what_differs() {
+        let ctx = |uid, pidns, ns_pid| TaskContext {
+            uid: Some(uid),
+            gid: Some(uid),
+            cgroup_id: None,
+            pidns: Some(pidns),
+            ns_pid: Some(ns_pid),
+            mntns: context::own_namespaces().1,
+        };
+        let own_pidns = context::own_namespaces().0.unwrap();
+        let fork = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Fork {
+                child: Task {
+                    context: Some(ctx(0, own_pidns + 1, 1)),
+                    ..task(43, "sh")
+                },
+                creator: Task {
+                    context: Some(ctx(1, own_pidns, 42)),
+                    ..task(42, "unshare")
+                },
+                clone_flags: 0,
+            },
+        };
+        let ann = ann(Kind::User);
+        let wide = details(&fork, &ann, false);
+        assert!(
+            wide.ends_with(&format!(
+                " user=root pidns={} nspid=1 creator{{user={}}}",
+                own_pidns + 1,
+                context::user_name(1).as_deref().unwrap_or("1")
+            )),
+            "{wide}"
+        );
+        // Compact: root is not said, the pid inside is.
+        assert!(details(&fork, &ann, true).ends_with("by 42 (unshare) [user] nspid=1"));
+        // No context (a format 3 log): nothing added.
+        let Event::Fork { child, .. } = &fork.event else {
+            unreachable!()
+        };
+        let old = Record {
+            event: Event::Rename {
+                task: Task {
+                    context: None,
+                    ..child.clone()
+                },
+                new_comm: "x".into(),
+            },
+            ..fork.clone()
+        };
+        assert_eq!(details(&old, &ann, false), "sh -> x");
     }
 
     #[test]

@@ -41,6 +41,7 @@ const PROGRAMS: &[&str] = &[
     "mkfs.ext4",
     "mke2fs",
     "setpriv",
+    "unshare",
 ];
 
 /// Paths the tests and /init use literally; on merged-/usr hosts these bring

@@ -293,6 +293,7 @@ mod tests {
             has_mm: true,
             comm: comm.into(),
             start_ns: 5,
+            context: None,
         }
     }
 
