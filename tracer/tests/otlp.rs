@@ -193,6 +193,15 @@ fn trace_sends_each_event_as_a_log_record() {
     assert_eq!(a["process.executable.path"], "/bin/true", "{r}");
     assert_eq!(a["process.executable.name"], "true", "{r}");
     assert_eq!(a["thread.name"], "true", "{r}");
+    // The task context: the tests run as root, in some cgroup v2 group.
+    assert_eq!(a["process.real_user.id"], 0, "{r}");
+    assert_eq!(a["process.real_group.id"], 0, "{r}");
+    assert!(
+        a["process.linux.cgroup"]
+            .as_str()
+            .is_some_and(|c| c.starts_with('/')),
+        "{r}"
+    );
     assert_eq!(
         a["process.command_args"],
         serde_json::json!(["/bin/true", "otlp", marker]),

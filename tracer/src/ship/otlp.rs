@@ -34,14 +34,18 @@
 //! | `argv` | `process.command_args` (an array) |
 //! | `argc` (what the kernel had, even when `argv` is cut) | `process.args_count` |
 //! | `exit_status` | `process.exit.code` |
+//! | `uid`, `gid` (real ids) | `process.real_user.id`, `process.real_group.id` |
+//! | `cgroup` (v2 path) | `process.linux.cgroup` |
+//! | `container_id`, `container_runtime` | `container.id`, `container.runtime` |
 //! | `event` | `tracer.event` |
 //! | `kind`, `flags` (array), `flags_raw`, `has_mm`, `start_ns`, `boot_ns`, ... | `tracer.kind`, `tracer.flags`, ... |
 //! | `creator.pid`, `sender.comm`, `helper.requested_by.pid`, `killed_by.uid`, ... | `tracer.creator.pid`, `tracer.sender.comm`, `tracer.helper.requested_by.pid`, `tracer.killed_by.uid`, ... |
 //! | `sender_uid` | `tracer.sender_uid` |
 //! | a lost notice's `lost_event`, `count` | `tracer.lost_event`, `tracer.count` |
 //!
-//! The uids tracer sees are those of a signal's sender, not of the event's
-//! subject, so `process.user.id` (the subject's) is not used. A field the
+//! `process.user.id` (the effective uid) is not used: tracer reads the
+//! real ids. The other context fields (`cgroup_id`, `pidns`, `ns_pid`,
+//! `mntns`) and the nested tasks' are `tracer.*`. A field the
 //! JSON output gains later appears as `tracer.<field>` with no change here.
 //!
 //! The resource: `host.name`, `os.type` (`linux`), `os.version` (the

@@ -210,6 +210,13 @@ fn top_level_name<'a>(key: &'a str, event: &str) -> Option<std::borrow::Cow<'a, 
         "argv" => Borrowed("process.command_args"),
         "argc" => Borrowed("process.args_count"),
         "exit_status" => Borrowed("process.exit.code"),
+        // The subject's context (JSON version 6): uid and gid are the real
+        // ids (`real_cred`).
+        "uid" => Borrowed("process.real_user.id"),
+        "gid" => Borrowed("process.real_group.id"),
+        "cgroup" => Borrowed("process.linux.cgroup"),
+        "container_id" => Borrowed("container.id"),
+        "container_runtime" => Borrowed("container.runtime"),
         other => Owned(format!("tracer.{other}")),
     })
 }
