@@ -23,7 +23,7 @@ use crate::{
         reader::Item,
         writer::{self, LogWriter},
     },
-    model::{clock, counts::LossCause, flags::PfNames, procfs},
+    model::{clock, counts::LossCause, procfs},
     pipeline::tap::Observer,
     ship::{Origin, ShipOptions, Shipping},
 };
@@ -206,8 +206,8 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
         let header = LogHeader {
             event_format: FORMAT_VERSION,
             tracer_version: env!("CARGO_PKG_VERSION").to_string(),
-            kernel_release: kernel_release.clone(),
-            hostname: hostname.clone(),
+            kernel_release,
+            hostname,
             boot_id,
             boot_epoch_ns: start.clock.boot_epoch_ns as i64,
             started_boot_ns: start.started_boot_ns,
@@ -218,13 +218,7 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
             missing: start.missing,
         };
         let observer = (!shipping.is_empty()).then(|| {
-            let origin = Origin {
-                hostname,
-                kernel_release,
-                clock: start.clock,
-                pf: PfNames::running(),
-                live: true,
-            };
+            let origin = Origin::live(start.clock);
             Observer::new(start.table, shipping.taps(&origin))
         });
         let mut log = LogWriter::with_limit(file, &header, max_size.unwrap_or(u64::MAX))

@@ -7,7 +7,6 @@ use crate::{
         follow,
         session::{self, SessionOptions},
     },
-    log::header,
     model::flags::PfNames,
     output::{self, Format},
     pipeline::{filter::TraceFilter, LostNotices, Pipeline},
@@ -36,14 +35,7 @@ async fn trace(opts: TraceOptions) -> Result<()> {
     let (format, filter) = (opts.format, opts.filter);
     let shipping = Shipping::prepare(opts.ship)?;
     let (pipeline, counts, _) = session::run(opts.session, |start| {
-        let (kernel_release, hostname, _) = header::machine();
-        let origin = Origin {
-            hostname,
-            kernel_release,
-            clock: start.clock,
-            pf: PfNames::running(),
-            live: true,
-        };
+        let origin = Origin::live(start.clock);
         Ok(Pipeline::new(
             std::io::stdout().lock(),
             output::formatter(format, start.clock, PfNames::running()),

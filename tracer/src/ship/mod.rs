@@ -34,6 +34,20 @@ pub struct Origin {
     pub live: bool,
 }
 
+impl Origin {
+    /// This machine, for a live session started at `clock`.
+    pub fn live(clock: WallClock) -> Origin {
+        let (kernel_release, hostname, _) = crate::log::header::machine();
+        Origin {
+            hostname,
+            kernel_release,
+            clock,
+            pf: PfNames::running(),
+            live: true,
+        }
+    }
+}
+
 /// Exporters checked and bound before any BPF is loaded, so a bad URL or a
 /// port in use fails at once.
 pub struct Shipping {
