@@ -164,7 +164,12 @@ impl Recorder {
                 );
                 return Ok(());
             }
-            Err(e) => return Err(e.context("starting the next log")),
+            Err(e) => {
+                return Err(e.context(format!(
+                    "starting the next log; {} and the logs before it hold every record so far",
+                    self.path.display()
+                )))
+            }
         };
         if let Err(e) = self.log.end(now).and_then(|()| self.log.sync()) {
             let _ = std::fs::remove_file(&next);
