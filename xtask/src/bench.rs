@@ -984,6 +984,7 @@ mod tests {
             failed_execs: None,
             ship: Vec::new(),
             follow: Vec::new(),
+            rotate: None,
         }
     }
 

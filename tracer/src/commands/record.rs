@@ -96,6 +96,8 @@ struct Recorder {
     started_files: u32,
     file_started: Instant,
     file_events: u64,
+    /// Bytes of the files finished before the current one.
+    bytes_before: u64,
     events: u64,
     lost: u64,
     /// Lost-record notices the size limit kept out of the log.
@@ -201,6 +203,7 @@ impl Recorder {
                 )));
             }
         };
+        self.bytes_before += self.log.written();
         self.log = log;
         let done = std::mem::replace(&mut self.path, next);
         self.started_files += 1;
@@ -444,6 +447,7 @@ async fn record(
             started_files: 1,
             file_started: Instant::now(),
             file_events: 0,
+            bytes_before: 0,
             events: 0,
             lost: 0,
             lost_unwritten: 0,
@@ -488,9 +492,9 @@ async fn record(
     };
     let _ = writeln!(
         err,
-        "tracer: {why}: recorded {} events ({} bytes in the last file) to {whereto}",
+        "tracer: {why}: recorded {} events ({} bytes) to {whereto}",
         rec.events,
-        rec.log.written(),
+        rec.bytes_before + rec.log.written(),
     );
     if let Some(done) = janitor {
         if done.compressed + done.deleted > 0 {
