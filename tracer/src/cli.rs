@@ -715,7 +715,14 @@ mod tests {
     #[test]
     fn record_takes_a_file_or_a_directory_with_rotation_options() {
         let parse = |args: &[&str]| Cli::try_parse_from([&["tracer", "record"], args].concat());
-        let ok = parse(&["--dir", "d", "--rotate-size", "512K", "--rotate-every", "1h"]);
+        let ok = parse(&[
+            "--dir",
+            "d",
+            "--rotate-size",
+            "512K",
+            "--rotate-every",
+            "1h",
+        ]);
         match ok.map(|c| c.command) {
             Ok(Command::Record {
                 dir: Some(_),
@@ -725,7 +732,16 @@ mod tests {
             }) => assert_eq!((size, every.as_secs()), (512 << 10, 3600)),
             other => panic!("{:?}", other.err()),
         }
-        assert!(parse(&["--dir", "d", "--keep", "3", "--max-total", "1G", "--compress"]).is_ok());
+        assert!(parse(&[
+            "--dir",
+            "d",
+            "--keep",
+            "3",
+            "--max-total",
+            "1G",
+            "--compress"
+        ])
+        .is_ok());
         for bad in [
             &[][..],
             &["-o", "f", "--dir", "d"],

@@ -471,16 +471,16 @@ fn mixed_boots_and_missing_files_are_said_clearly() {
     header.boot_id = "another-boot".into();
     header.hostname = "elsewhere".into();
     let other = dir.path().join("other-boot.log");
-    let mut w = tracer::log::writer::LogWriter::new(fs::File::create(&other).unwrap(), &header)
-        .unwrap();
+    let mut w =
+        tracer::log::writer::LogWriter::new(fs::File::create(&other).unwrap(), &header).unwrap();
     w.end(header.started_boot_ns + 1).unwrap();
     drop(w);
-    let (code, _, err) = run_tracer(&[
-        "replay",
-        logs[0].to_str().unwrap(),
-        other.to_str().unwrap(),
-    ]);
+    let (code, _, err) =
+        run_tracer(&["replay", logs[0].to_str().unwrap(), other.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("from different boots"), "{err}");
-    assert!(err.contains("other-boot.log") && err.contains("elsewhere"), "{err}");
+    assert!(
+        err.contains("other-boot.log") && err.contains("elsewhere"),
+        "{err}"
+    );
 }
