@@ -497,11 +497,11 @@ async fn record(
         rec.bytes_before + rec.log.written(),
     );
     if let Some(done) = janitor {
-        if done.compressed + done.deleted > 0 {
+        if done.compressed + done.deleted + done.failures > 0 {
             let _ = writeln!(
                 err,
-                "tracer: {} logs compressed, {} old logs deleted",
-                done.compressed, done.deleted
+                "tracer: {} logs compressed, {} old logs deleted, {} failures (said above)",
+                done.compressed, done.deleted, done.failures
             );
         }
     }
