@@ -95,10 +95,22 @@ impl Janitor {
 
     /// Waits for the work handed over so far.
     pub fn finish(mut self) -> Done {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> Done {
         self.tx.take();
         self.thread
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default()
+    }
+}
+
+impl Drop for Janitor {
+    /// Recording failed: the work handed over still finishes, so no
+    /// half-compressed file is left when the process exits.
+    fn drop(&mut self) {
+        self.wait();
     }
 }
