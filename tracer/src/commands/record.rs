@@ -173,7 +173,14 @@ impl Recorder {
                 )))
             }
         };
-        if let Err(e) = self.log.end(now).and_then(|()| self.log.sync()) {
+        // With --dir the janitor thread puts the finished file on disk
+        // (fdatasync), so a rotation never stalls the reading of the rings.
+        let sync_here = matches!(self.files, Files::Same);
+        let ended = self.log.end(now).and_then(|()| match sync_here {
+            true => self.log.sync(),
+            false => Ok(()),
+        });
+        if let Err(e) = ended {
             let _ = std::fs::remove_file(&next);
             return Err(self.write_error(e));
         }
