@@ -82,9 +82,14 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
     },
-    /// Release artifacts in target/dist/: static musl binaries (x86_64,
-    /// aarch64) with their SHA-256 sums.
-    Dist,
+    /// Release artifacts in target/dist/: static musl binaries and .debs
+    /// for x86_64 (amd64) and aarch64 (arm64), with their SHA-256 sums.
+    Dist {
+        /// Then check them: static ELF of the right machine, --version,
+        /// the .debs' contents and scripts, lintian.
+        #[arg(long)]
+        check: bool,
+    },
     /// Boot Debian kernels under QEMU (TCG) and run the live tests inside each.
     VmTest {
         /// Kernels: names or ABIs from xtask/kernels.txt, or any Debian ABI
@@ -217,7 +222,7 @@ fn real_main() -> Result<()> {
             )
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
-        Cmd::Dist => dist::dist(&tools),
+        Cmd::Dist { check } => dist::dist(&tools, check).map(|_| ()),
         Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
         Cmd::VmTest { list: true, .. } => vm::list(),
         Cmd::VmTest {

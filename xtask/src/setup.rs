@@ -355,3 +355,11 @@ pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
         .args(&missing))
     .with_context(|| format!("`rustup target add {}` failed", missing.join(" ")))
 }
+
+/// Debian packages `cargo xtask dist` uses: lintian checks the .debs
+/// (dpkg-deb, which builds them, comes with dpkg itself).
+const DIST_PACKAGES: &[&str] = &["lintian"];
+
+pub fn ensure_dist_packages() -> Result<()> {
+    ensure_debian_packages(DIST_PACKAGES, "dist")
+}

@@ -4,7 +4,14 @@
 //!
 //! - [`static_tracer`] builds one (`static_build.rs`); the kernel-matrix
 //!   and Debian-root tests use it too.
+//! - [`deb`] packages one with its man pages, completions and the
+//!   `tracer-record.service` unit (`deb.rs`, with dpkg-deb: why is there).
+//! - `check.rs` checks what was built (`--check`, and `cargo xtask test`),
+//!   with `elf.rs` reading the binaries' headers.
 
+mod check;
+mod deb;
+mod elf;
 mod static_build;
 
 use std::{
@@ -13,7 +20,8 @@ use std::{
     process::Command,
 };
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::{bail, ensure, Context as _, Result};
+pub use deb::deb;
 pub use static_build::static_tracer;
 
 use crate::{setup, workspace_root};
@@ -36,6 +44,15 @@ impl Arch {
         }
     }
 
+    /// The architecture of this machine, whose binaries run here.
+    pub fn host() -> Result<Arch> {
+        match std::env::consts::ARCH {
+            "x86_64" => Ok(Arch::X86_64),
+            "aarch64" => Ok(Arch::Arm64),
+            other => bail!("tracer is not released for {other}"),
+        }
+    }
+
     /// Debian's name for the architecture (the .deb's `Architecture:`).
     pub fn deb_arch(self) -> &'static str {
         match self {
@@ -45,25 +62,53 @@ impl Arch {
     }
 }
 
-/// `cargo xtask dist`: the static binaries in `target/dist/`, named
-/// `tracer-<version>-<triple>`, and their SHA-256 sums in `SHA256SUMS`.
-pub fn dist(tools: &setup::Tools) -> Result<()> {
+/// What `cargo xtask dist` made, in `target/dist/`.
+pub struct Artifacts {
+    pub binaries: Vec<(Arch, PathBuf)>,
+    pub debs: Vec<(Arch, PathBuf)>,
+}
+
+/// `cargo xtask dist`: in `target/dist/`, the static binaries (named
+/// `tracer-<version>-<triple>`) and the .debs, with their SHA-256 sums in
+/// `SHA256SUMS`; with `check`, then checks them all.
+pub fn dist(tools: &setup::Tools, check: bool) -> Result<u64> {
+    let artifacts = build(tools)?;
+    if !check {
+        return Ok(0);
+    }
+    setup::ensure_dist_packages()?;
+    check::check(&artifacts)
+}
+
+fn build(tools: &setup::Tools) -> Result<Artifacts> {
     let version = tracer_version()?;
     let out = out_dir();
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut artifacts = Vec::new();
+    let mut artifacts = Artifacts {
+        binaries: Vec::new(),
+        debs: Vec::new(),
+    };
     for arch in Arch::ALL {
         let exe = static_tracer(tools, arch)?;
-        let name = format!("tracer-{version}-{}", arch.triple());
-        copy(&exe, &out.join(&name))?;
-        artifacts.push(name);
+        let copy = out.join(format!("tracer-{version}-{}", arch.triple()));
+        copy_file(&exe, &copy)?;
+        artifacts.binaries.push((arch, copy));
     }
-    write_sums(&out, &artifacts)?;
-    for name in &artifacts {
-        let size = fs::metadata(out.join(name))?.len();
-        println!("xtask: target/dist/{name} ({:.1} MiB)", size as f64 / MIB);
+    for arch in Arch::ALL {
+        artifacts.debs.push((arch, deb(tools, arch)?));
     }
-    Ok(())
+    let all: Vec<&PathBuf> = artifacts
+        .binaries
+        .iter()
+        .chain(&artifacts.debs)
+        .map(|(_, p)| p)
+        .collect();
+    write_sums(&out, &all)?;
+    for path in all {
+        let size = fs::metadata(path)?.len();
+        println!("xtask: {} ({:.1} MiB)", path.display(), size as f64 / MIB);
+    }
+    Ok(artifacts)
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -97,7 +142,7 @@ pub fn tracer_version() -> Result<String> {
 
 /// Copies `from` to `to`, replacing it (a copy, not a link: target/dist is
 /// what gets uploaded).
-fn copy(from: &Path, to: &Path) -> Result<()> {
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
     let _ = fs::remove_file(to);
     fs::copy(from, to)
         .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
@@ -105,7 +150,8 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// `SHA256SUMS` beside the artifacts, in the format `sha256sum -c` checks.
-fn write_sums(dir: &Path, names: &[String]) -> Result<()> {
+fn write_sums(dir: &Path, paths: &[&PathBuf]) -> Result<()> {
+    let names = paths.iter().filter_map(|p| p.file_name());
     let out = Command::new("sha256sum")
         .args(names)
         .current_dir(dir)
