@@ -38,7 +38,8 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Format and lint checks, then every test (unit and live BPF tests on
-    /// this kernel and, under QEMU, on the kernels in CI_KERNELS; needs root).
+    /// this kernel, `dist --check`, and, under QEMU, the live tests on the
+    /// kernels in CI_KERNELS; needs root).
     Test {
         /// Leave out the kernel matrix (for quick local runs; CI runs it).
         #[arg(long)]
@@ -302,7 +303,8 @@ fn bench_with(
 }
 
 /// `cargo xtask test`: format and lint checks, the tests on this kernel,
-/// the kernel matrix unless `no_vm`, a bounded fuzzing run, and one closing
+/// the release artifacts' checks (`dist --check`), the kernel matrix
+/// unless `no_vm`, a bounded fuzzing run, and one closing
 /// `tests:` line.
 fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
     run(&mut nightly_fmt(tools, true))?;
@@ -327,6 +329,15 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
             bail!("tests skipped on the host kernel, where every test must run:\n{text}");
         }
     }
+    // The release artifacts build and are what they claim (static
+    // binaries, .debs, lintian); nothing here needs another kernel.
+    let passed = match dist::dist(tools, true) {
+        Ok(checks) => passed + checks,
+        Err(e) => {
+            println!("tests: {passed} passed, 1 failed");
+            return Err(e.context("cargo xtask dist --check"));
+        }
+    };
     // The live tests again on the oldest, a middle and the newest
     // kernel of the matrix (`cargo xtask vm-test` runs them all).
     let vm = if no_vm {
