@@ -5,7 +5,8 @@
 //! files with the right modes (its binary of its own architecture, a man
 //! page per subcommand listed in `tracer --help`, three completions, the
 //! unit, the options file as a conffile, the maintainer scripts) and
-//! lintian finds no error or warning in it.
+//! lintian finds no error or warning in it; and the unit's command line,
+//! with the default options, is one this tracer accepts.
 
 use std::{fs, path::Path, process::Command};
 
@@ -48,6 +49,9 @@ pub fn check(artifacts: &Artifacts) -> Result<u64> {
         lintian(package)?;
         pass(format!("{} lintian", package.display()));
     }
+    // Last: it needs `record --dir` and the rotation flags (branch rotate).
+    check_unit_command(host_exe)?;
+    pass("tracer-record.service's command line parses".into());
     Ok(passed)
 }
 
@@ -94,6 +98,48 @@ fn git_head() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The unit's ExecStart, with the options file's defaults, is a command
+/// line this tracer accepts: run with `--help` appended, clap checks every
+/// flag and value before it (and exits 2 on an unknown one) but starts
+/// nothing. Catches packaging that drifts from the CLI.
+fn check_unit_command(exe: &Path) -> Result<()> {
+    let packaging = deb::packaging_dir();
+    let unit = fs::read_to_string(packaging.join("tracer-record.service"))?;
+    let defaults = fs::read_to_string(packaging.join("default"))?;
+    let opts = defaults
+        .lines()
+        .find_map(|l| l.strip_prefix("TRACER_RECORD_OPTS="))
+        .map(|v| v.trim_matches('"'))
+        .context("tracer/packaging/default sets no TRACER_RECORD_OPTS")?;
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .context("tracer-record.service has no ExecStart")?;
+    let mut words = exec.split_whitespace();
+    ensure!(
+        words.next() == Some("/usr/bin/tracer"),
+        "ExecStart does not run /usr/bin/tracer: {exec}"
+    );
+    let args: Vec<&str> = words
+        .flat_map(|w| match w {
+            "$TRACER_RECORD_OPTS" => opts.split_whitespace().collect(),
+            w => vec![w],
+        })
+        .chain(["--help"])
+        .collect();
+    let out = Command::new(exe)
+        .args(&args)
+        .output()
+        .context("running tracer")?;
+    ensure!(
+        out.status.success(),
+        "tracer-record.service runs `tracer {}`, which this tracer refuses:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
 }
 
 /// The subcommands `tracer --help` lists (the hidden ones are not listed,
