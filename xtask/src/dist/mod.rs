@@ -22,7 +22,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context as _, Result};
 pub use deb::deb;
-pub use static_build::static_tracer;
+pub use static_build::{musl_env, static_tracer};
 
 use crate::{setup, workspace_root};
 
