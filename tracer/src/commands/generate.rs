@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use clap::{CommandFactory as _, ValueEnum};
+use clap::{Command, CommandFactory as _, ValueEnum};
 use clap_complete::Shell;
 
 use crate::cli::Cli;
@@ -24,11 +24,37 @@ pub fn run(what: Generated, dir: &Path) -> Result<()> {
     let cmd = Cli::command();
     match what {
         Generated::Man => clap_mangen::generate_to(cmd, dir),
-        Generated::Completions => [Shell::Bash, Shell::Zsh, Shell::Fish]
-            .into_iter()
-            .try_for_each(|shell| {
-                clap_complete::generate_to(shell, &mut cmd.clone(), "tracer", dir).map(|_| ())
-            }),
+        Generated::Completions => {
+            let visible = visible(&cmd);
+            [Shell::Bash, Shell::Zsh, Shell::Fish]
+                .into_iter()
+                .try_for_each(|shell| {
+                    clap_complete::generate_to(shell, &mut visible.clone(), "tracer", dir)
+                        .map(|_| ())
+                })
+        }
     }
     .with_context(|| format!("writing {what:?} into {}", dir.display()))
+}
+
+/// `cmd` without its hidden subcommands and arguments (the bench's and the
+/// tests' hooks, and this command): clap_complete would offer them, and
+/// clap can only add to a Command, so this builds a new one.
+fn visible(cmd: &Command) -> Command {
+    // Without clap's `string` feature names must be 'static; this process
+    // writes three files and exits.
+    let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
+    let mut out = Command::new(leak(cmd.get_name()));
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if let Some(version) = cmd.get_version() {
+        out = out.version(leak(version));
+    }
+    out.args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(visible),
+        )
 }
