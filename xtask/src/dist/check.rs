@@ -8,7 +8,11 @@
 //! lintian finds no error or warning in it; and the unit's command line,
 //! with the default options, is one this tracer accepts.
 
-use std::{fs, path::Path, process::Command};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use anyhow::{bail, ensure, Context as _, Result};
 
@@ -41,11 +45,13 @@ pub fn check(artifacts: &Artifacts) -> Result<u64> {
         pass(format!("{} control, conffiles, scripts", package.display()));
         check_contents(package, &subcommands)?;
         pass(format!("{} contents", package.display()));
-        check_binary_in(package, *arch)?;
+        let unpacked = check_binary_in(package, *arch)?;
         pass(format!(
             "{} holds a static {arch:?} binary",
             package.display()
         ));
+        check_completions(&unpacked, &subcommands)?;
+        pass(format!("{} completions", package.display()));
         lintian(package)?;
         pass(format!("{} lintian", package.display()));
     }
@@ -151,6 +157,8 @@ fn subcommands(exe: &Path) -> Result<Vec<String>> {
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| l.starts_with("  "))
+        // A name sits at two spaces; deeper lines continue a description.
+        .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|name| *name != "help")
         .map(str::to_owned)
@@ -254,14 +262,43 @@ fn check_contents(package: &Path, subcommands: &[String]) -> Result<()> {
 }
 
 /// The packaged binary, unpacked, is a static ELF for the package's
-/// architecture.
-fn check_binary_in(package: &Path, arch: Arch) -> Result<()> {
+/// architecture. Returns where the package was unpacked.
+fn check_binary_in(package: &Path, arch: Arch) -> Result<PathBuf> {
     let dir = workspace_root().join(format!("target/dist/check-{}", arch.deb_arch()));
     let _ = fs::remove_dir_all(&dir);
     crate::run(Command::new("dpkg-deb").arg("-x").arg(package).arg(&dir))?;
     let exe = dir.join("usr/bin/tracer");
     elf::check(&fs::read(&exe)?, arch)
-        .with_context(|| format!("{} in {}", exe.display(), package.display()))
+        .with_context(|| format!("{} in {}", exe.display(), package.display()))?;
+    Ok(dir)
+}
+
+/// Hidden subcommands and options, with names no description uses.
+const HIDDEN: &[&str] = &["bench-log", "bench-table", "refuse-program"];
+
+/// Each shell's completions offer every subcommand in `--help`, and none
+/// of the hidden hooks (clap_complete includes them unless pruned).
+fn check_completions(unpacked: &Path, subcommands: &[String]) -> Result<()> {
+    for (_, path) in deb::COMPLETIONS {
+        let file = unpacked.join(path);
+        let text =
+            fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        for sub in subcommands {
+            ensure!(
+                text.contains(sub.as_str()),
+                "{} never offers {sub}",
+                file.display()
+            );
+        }
+        for hidden in HIDDEN {
+            ensure!(
+                !text.contains(hidden),
+                "{} offers hidden {hidden}",
+                file.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// lintian, failing on errors and warnings (the few that cannot be fixed
