@@ -157,7 +157,7 @@ impl ShipArgs {
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
 #[derive(Parser, Debug)]
-#[command(name = "tracer", version)]
+#[command(name = "tracer", version = env!("TRACER_VERSION"))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

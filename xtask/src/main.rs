@@ -7,6 +7,7 @@ mod bench_hostile;
 mod bench_parallel;
 mod bench_ship;
 mod bench_workqueue;
+pub mod dist;
 mod pf_check;
 mod setup;
 mod vm;
@@ -81,6 +82,9 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
     },
+    /// Release artifacts in target/dist/: static musl binaries (x86_64,
+    /// aarch64) with their SHA-256 sums.
+    Dist,
     /// Boot Debian kernels under QEMU (TCG) and run the live tests inside
     /// each, with the static release tracer.
     VmTest {
@@ -232,6 +236,7 @@ fn real_main() -> Result<()> {
             )
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
+        Cmd::Dist => dist::dist(&tools),
         Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
         Cmd::VmTest {
             list: true, arch, ..

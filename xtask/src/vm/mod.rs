@@ -25,7 +25,6 @@ mod kernels;
 mod modules;
 mod qemu;
 mod results;
-mod static_build;
 
 use std::{
     fs,
@@ -36,10 +35,9 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
-use static_build::static_tracer;
-pub use static_build::Arch;
 
-use crate::setup::Tools;
+pub use crate::dist::Arch;
+use crate::{dist::static_tracer, setup::Tools};
 
 /// The default wall-clock limit per kernel, boot included, in minutes.
 /// 5.10 is the slowest under TCG: about 14.5 minutes for the full live set
@@ -478,11 +476,12 @@ fn build_tests(
             cmd.arg("--tests");
         }
         Some(arch) => {
+            crate::setup::ensure_rust_targets(&[arch.triple()])?;
             for target in ARM64_TEST_TARGETS {
                 cmd.args(["--test", target]);
             }
             cmd.args(["--target", arch.triple()]);
-            static_build::musl_env(&mut cmd, arch);
+            musl_env(&mut cmd, arch);
         }
     }
     if release {
@@ -527,6 +526,21 @@ fn build_tests(
     }
     check_exists(&tracer)?;
     Ok((tests, tracer))
+}
+
+/// The linker and flags of a static musl build, for the cross-built tests.
+/// They must be exactly those of [`static_tracer`]: the tests then share
+/// its dependencies instead of rebuilding them (cargo rebuilds every crate
+/// for the target when its flags change, and back on the next build).
+fn musl_env(cmd: &mut std::process::Command, arch: Arch) {
+    let var = arch.triple().to_uppercase().replace('-', "_");
+    cmd.env(format!("CARGO_TARGET_{var}_LINKER"), "rust-lld")
+        .env(
+            format!("CARGO_TARGET_{var}_RUSTFLAGS"),
+            "-C target-feature=+crt-static -C strip=symbols -C debuginfo=0",
+        )
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
 }
 
 /// Integration test targets that read the source tree (absent in a guest),
