@@ -247,8 +247,11 @@ fn build_common_initramfs(
         }
     };
     eprintln!(
-        "xtask: {} tests built in {:.1}s",
-        opts.arch.triple(),
+        "xtask: tests built ({}) in {:.1}s",
+        match opts.arch {
+            Arch::X86_64 => "for the host",
+            arch => arch.triple(),
+        },
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
