@@ -96,12 +96,18 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// Boot Debian kernels under QEMU (TCG) and run the live tests inside each.
+    /// Boot Debian kernels under QEMU (TCG) and run the live tests inside
+    /// each, with the static release tracer.
     VmTest {
-        /// Kernels: names or ABIs from xtask/kernels.txt, or any Debian ABI
-        /// version (e.g. 6.1.0-47); default: every pinned kernel.
+        /// Kernels: names or ABIs from xtask/kernels.txt (kernels-arm64.txt
+        /// with --arch arm64), or any Debian ABI version (e.g. 6.1.0-47);
+        /// default: every pinned kernel.
         #[arg(long, value_delimiter = ',')]
         kernel: Vec<String>,
+        /// The guest's architecture: x86_64, or arm64 (qemu-system-aarch64,
+        /// the cross-built static arm64 tracer and a few `trace` tests).
+        #[arg(long, default_value = "x86_64", value_parser = ["x86_64", "arm64"])]
+        arch: String,
         /// Print the pinned kernels and exit.
         #[arg(long)]
         list: bool,
@@ -125,6 +131,19 @@ enum Cmd {
 /// Kernels `cargo xtask test` (and so CI) boots: the oldest supported, the
 /// oldest current LTS, and the newest (names from xtask/kernels.txt).
 const CI_KERNELS: &[&str] = &["5.10", "6.1", "newest"];
+
+/// The arm64 kernel `cargo xtask test` boots after those (a name from
+/// xtask/kernels-arm64.txt), with [`vm::ARM64_TESTS`].
+const CI_ARM64_KERNELS: &[&str] = &["6.12"];
+
+/// `--arch` words to architectures.
+fn vm_arch(word: &str) -> Result<vm::Arch> {
+    match word {
+        "x86_64" => Ok(vm::Arch::X86_64),
+        "arm64" => Ok(vm::Arch::Arm64),
+        other => bail!("--arch {other}: want x86_64 or arm64"),
+    }
+}
 
 /// Runs `cmd`, failing with its command line if it does not succeed.
 pub fn run(cmd: &mut Command) -> Result<()> {
@@ -232,9 +251,12 @@ fn real_main() -> Result<()> {
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
         Cmd::Dist { check } => dist::dist(&tools, check).map(|_| ()),
         Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
-        Cmd::VmTest { list: true, .. } => vm::list(),
+        Cmd::VmTest {
+            list: true, arch, ..
+        } => vm::list(vm_arch(&arch)?),
         Cmd::VmTest {
             kernel,
+            arch,
             debug,
             timeout_min,
             filter,
@@ -244,6 +266,7 @@ fn real_main() -> Result<()> {
             &tools,
             &vm::Options {
                 kernels: kernel,
+                arch: vm_arch(&arch)?,
                 release: !debug,
                 timeout: std::time::Duration::from_secs(timeout_min * 60),
                 filter,
@@ -349,12 +372,19 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
         }
     };
     // The live tests again on the oldest, a middle and the newest
-    // kernel of the matrix (`cargo xtask vm-test` runs them all).
+    // kernel of the matrix (`cargo xtask vm-test` runs them all), then the
+    // arm64 build on one arm64 kernel; all with the static release tracer.
     let vm = if no_vm {
         println!("xtask: kernel matrix NOT run (--no-vm)");
         vm::Summary::default()
     } else {
-        vm::run(tools, CI_KERNELS)?
+        vm::run(
+            tools,
+            &[
+                (vm::Arch::X86_64, CI_KERNELS),
+                (vm::Arch::Arm64, CI_ARM64_KERNELS),
+            ],
+        )?
     };
     // A bounded fuzzing run in every test run (CI included).
     fuzz(tools, 20)?;

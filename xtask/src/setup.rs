@@ -257,6 +257,12 @@ pub fn ensure_vm_packages() -> Result<()> {
     ensure_debian_packages(VM_PACKAGES, "vm-test")
 }
 
+/// The QEMU for guests of another architecture than the host's (e.g.
+/// `qemu-system-arm` for `vm-test --arch arm64`), installed when missing.
+pub fn ensure_vm_arch_package(package: &str) -> Result<()> {
+    ensure_debian_packages(&[package], "vm-test --arch")
+}
+
 /// Debian packages the host tests use: Prometheus and promtool, to scrape
 /// and check `--metrics` (tests/metrics.rs).
 const TEST_PACKAGES: &[&str] = &["prometheus"];

@@ -4,7 +4,8 @@
 # kernel has as =m, runs every test on its own and prints one
 # `@@tracer-vm-result` line per test on the serial console, then powers off.
 # Our own steps use busybox by full path, so the host programs the tests run
-# (mount, mkfs.ext4, ...) are the only ones on PATH.
+# (mount, mkfs.ext4, ...) are the only ones on PATH (an arm64 guest has
+# busybox applets there instead). $TRACER is the static release tracer.
 BB=/.vm/busybox
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TMPDIR=/tmp
@@ -28,6 +29,7 @@ $BB ip link set lo up
 $BB mkdir -p /run/vm
 
 echo "@@tracer-vm uname $($BB uname -r)"
+echo "@@tracer-vm machine $($BB uname -m)"
 read -r up _ </proc/uptime
 echo "@@tracer-vm uptime $up"
 
@@ -62,10 +64,13 @@ while read -r bin; do
     fi
     $BB sed -n 's/: test$//p' /run/vm/list >/run/vm/names
     while read -r name; do
-        case "$stem::$name" in
-        *"$FILTER"*) ;;
-        *) continue ;;
-        esac
+        if [ -n "$FILTER" ]; then
+            hit=
+            for f in $FILTER; do
+                case "$stem::$name" in *"$f"*) hit=1 ;; esac
+            done
+            [ -n "$hit" ] || continue
+        fi
         run=0
         while [ "$run" -lt "$REPEAT" ]; do
             run=$((run + 1))

@@ -2,9 +2,14 @@
 //! absolute paths as on the host, plus busybox and the `/init` script.
 //!
 //! Same paths because the test binaries carry compile-time paths
-//! (`env!("CARGO_BIN_EXE_tracer")` is `<target>/debug/tracer`) and exec host
+//! (`env!("CARGO_BIN_EXE_tracer")` is `<target>/release/tracer`) and exec host
 //! programs by name. Host programs come with their shared libraries (ldd) and
 //! the symlinks on the way (`/bin` -> `usr/bin` on merged-/usr systems).
+//!
+//! The tracer the tests run is the shipped one, the static musl release
+//! binary, put at the path the test binaries were compiled with (see
+//! [`Tracer`]). An arm64 guest cannot run the host's x86-64 programs: its
+//! userland is an arm64 busybox with applet links in `/bin` ([`Userland`]).
 //!
 //! Two parts, concatenated (the kernel unpacks one cpio after another): the
 //! common part, built once per run, and a small per-kernel part with the
@@ -68,20 +73,46 @@ const FILES: &[&str] = &[
     "/etc/nsswitch.conf",
 ];
 
+/// Busybox applets an arm64 guest has in `/bin` (the programs the arm64
+/// test set and `/init` run by name or by path).
+const APPLETS: &[&str] = &[
+    "sh", "sleep", "true", "false", "echo", "env", "kill", "cat", "tr", "mount", "umount",
+];
+
 const INIT: &str = include_str!("init.sh");
+
+/// The programs besides the tests and the tracer.
+pub enum Userland {
+    /// The host's programs ([`PROGRAMS`], [`LITERAL`]) with their libraries:
+    /// the guest runs the host's architecture.
+    Host,
+    /// Only busybox applets in `/bin` and `/usr/bin/env` (a foreign
+    /// architecture's guest).
+    Busybox,
+}
+
+/// The tracer binary in the guest.
+pub struct Tracer {
+    /// The path the test binaries run (`CARGO_BIN_EXE_tracer`).
+    pub at: PathBuf,
+    /// The binary put there (the static release build).
+    pub from: PathBuf,
+}
 
 /// What the guest runs and how.
 pub struct Payload {
     /// Integration test binaries.
     pub tests: Vec<PathBuf>,
-    /// Binaries they exec (the tracer).
-    pub extra: Vec<PathBuf>,
+    pub tracer: Tracer,
+    /// A static busybox of the guest's architecture.
+    pub busybox: PathBuf,
+    pub userland: Userland,
     /// Plain files they read, at the same paths.
     pub data: Vec<PathBuf>,
     pub test_timeout_s: u64,
     pub output_lines: u32,
-    /// Only tests whose `binary::name` contains this (empty: all).
-    pub filter: String,
+    /// Only tests whose `binary::name` contains one of these (empty: all).
+    pub filter: Vec<String>,
     /// Runs of each test.
     pub repeat: u32,
 }
@@ -119,23 +150,22 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
     tree.data(
         "/.vm/config",
         format!(
-            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nFILTER={}\nREPEAT={}\nTRACER={}\n",
+            // The filter words are letters, digits, '_' and ':' (checked by
+            // the caller), so single quotes keep them one word list.
+            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nFILTER='{}'\nREPEAT={}\nTRACER={}\n",
             payload.test_timeout_s,
             payload.output_lines,
-            payload.filter,
+            payload.filter.join(" "),
             payload.repeat,
-            payload
-                .extra
-                .first()
-                .map_or(String::new(), |t| t.display().to_string())
+            payload.tracer.at.display(),
         )
         .into_bytes(),
         0o644,
     );
-    let busybox = which("busybox").context("busybox not found (package busybox-static)")?;
+    let busybox = &payload.busybox;
     tree.data(
         "/.vm/busybox",
-        fs::read(&busybox).with_context(|| format!("reading {}", busybox.display()))?,
+        fs::read(busybox).with_context(|| format!("reading {}", busybox.display()))?,
         0o755,
     );
     let mut list = String::new();
@@ -144,22 +174,44 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
     }
     tree.data("/.vm/tests", list.into_bytes(), 0o644);
 
-    let mut programs = Vec::new();
-    for name in PROGRAMS {
-        programs.push(which(name).with_context(|| format!("{name} not found on the host"))?);
-    }
-    programs.extend(LITERAL.iter().map(PathBuf::from).filter(|p| p.is_file()));
-    programs.extend(payload.tests.iter().cloned());
-    programs.extend(payload.extra.iter().cloned());
-    for program in &programs {
-        tree.host(program)?;
-        for lib in libraries(program)? {
-            tree.host(&lib)?;
+    match payload.userland {
+        Userland::Host => {
+            let mut programs = Vec::new();
+            for name in PROGRAMS {
+                programs
+                    .push(which(name).with_context(|| format!("{name} not found on the host"))?);
+            }
+            programs.extend(LITERAL.iter().map(PathBuf::from).filter(|p| p.is_file()));
+            programs.extend(payload.tests.iter().cloned());
+            for program in &programs {
+                tree.host(program)?;
+                for lib in libraries(program)? {
+                    tree.host(&lib)?;
+                }
+            }
+            for link in LITERAL.iter().map(Path::new).filter(|p| p.is_symlink()) {
+                tree.host(link)?;
+            }
+        }
+        Userland::Busybox => {
+            tree.dir(Path::new("/sbin"));
+            tree.dir(Path::new("/bin"));
+            for applet in APPLETS {
+                tree.nodes.insert(
+                    Path::new("/bin").join(applet),
+                    Node::Symlink("/.vm/busybox".into()),
+                );
+            }
+            tree.dir(Path::new("/usr/bin"));
+            tree.nodes
+                .insert("/usr/bin/env".into(), Node::Symlink("/.vm/busybox".into()));
+            // Static binaries: no libraries to bring.
+            for test in &payload.tests {
+                tree.host(test)?;
+            }
         }
     }
-    for link in LITERAL.iter().map(Path::new).filter(|p| p.is_symlink()) {
-        tree.host(link)?;
-    }
+    tree.tracer(&payload.tracer)?;
     for file in FILES {
         if Path::new(file).exists() {
             tree.host(Path::new(file))?;
@@ -196,6 +248,19 @@ impl Tree {
         let path = Path::new(path);
         self.dir(path.parent().expect("absolute path"));
         self.nodes.insert(path.into(), Node::Data(data, mode));
+    }
+
+    /// Puts `tracer.from` at `tracer.at` (which exists on the host: the
+    /// symlinks on the way are recreated as for host files).
+    fn tracer(&mut self, tracer: &Tracer) -> Result<()> {
+        let parent = tracer.at.parent().context("tracer path has no parent")?;
+        let name = tracer.at.file_name().context("tracer path has no name")?;
+        self.host(parent)?;
+        let real = fs::canonicalize(parent)
+            .with_context(|| format!("resolving {}", parent.display()))?
+            .join(name);
+        self.nodes.insert(real, Node::Host(tracer.from.clone()));
+        Ok(())
     }
 
     /// Adds a host path, recreating each symlink met on the way.
@@ -266,10 +331,13 @@ fn read_stripped(path: &Path) -> Result<Vec<u8>> {
         return Ok(bytes);
     }
     let tmp = std::env::temp_dir().join(format!("xtask-strip-{}", std::process::id()));
+    // The host's objcopy may not know another architecture's ELF: then
+    // the file goes in as it is.
     let ok = Command::new("objcopy")
         .arg("--strip-debug")
         .arg(path)
         .arg(&tmp)
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     let out = if ok { fs::read(&tmp)? } else { bytes };
@@ -327,6 +395,91 @@ fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (name, mode, data) of each entry of a newc archive.
+    fn entries(cpio: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+        let field = |at: usize, i: usize| {
+            let hex = std::str::from_utf8(&cpio[at + 6 + i * 8..at + 14 + i * 8]).unwrap();
+            usize::from_str_radix(hex, 16).unwrap()
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            assert_eq!(&cpio[at..at + 6], b"070701");
+            let (mode, size, name_len) = (field(at, 1), field(at, 6), field(at, 11));
+            let name = String::from_utf8(cpio[at + 110..at + 110 + name_len - 1].to_vec()).unwrap();
+            let data_at = (at + 110 + name_len).next_multiple_of(4);
+            if name == "TRAILER!!!" {
+                return out;
+            }
+            // Stored without the leading '/'.
+            out.push((
+                format!("/{name}"),
+                mode as u32,
+                cpio[data_at..data_at + size].to_vec(),
+            ));
+            at = (data_at + size).next_multiple_of(4);
+        }
+    }
+
+    #[test]
+    fn a_busybox_guest_gets_applets_and_the_static_tracer_at_the_tests_path() {
+        let dir = std::env::temp_dir().join(format!("xtask-initramfs-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for (name, data) in [
+            ("test-bin", "a test"),
+            ("tracer", "glibc build"),
+            ("static", "static build"),
+            ("busybox", "bb"),
+        ] {
+            fs::write(dir.join(name), data).unwrap();
+        }
+        let out = dir.join("out.cpio");
+        build_common(
+            &Payload {
+                tests: vec![dir.join("test-bin")],
+                tracer: Tracer {
+                    at: dir.join("tracer"),
+                    from: dir.join("static"),
+                },
+                busybox: dir.join("busybox"),
+                userland: Userland::Busybox,
+                data: Vec::new(),
+                test_timeout_s: 60,
+                output_lines: 10,
+                filter: vec!["trace::a".into(), "trace::b".into()],
+                repeat: 1,
+            },
+            &out,
+        )
+        .unwrap();
+        let cpio = fs::read(&out).unwrap();
+        let real = fs::canonicalize(&dir).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        let all = entries(&cpio);
+        let get = |name: &Path| {
+            let name = name.to_str().unwrap();
+            all.iter()
+                .find(|e| e.0 == name)
+                .unwrap_or_else(|| panic!("no {name}"))
+        };
+        assert_eq!(get(&real.join("tracer")).2, b"static build");
+        assert_eq!(get(&real.join("test-bin")).2, b"a test");
+        assert_eq!(get(Path::new("/.vm/busybox")).2, b"bb");
+        for link in ["/bin/sleep", "/bin/sh", "/usr/bin/env"] {
+            let (_, mode, target) = get(Path::new(link));
+            assert_eq!(mode & 0o170000, 0o120000, "{link} is a symlink");
+            assert_eq!(target, b"/.vm/busybox");
+        }
+        let config = String::from_utf8(get(Path::new("/.vm/config")).2.clone()).unwrap();
+        assert!(config.contains("FILTER='trace::a trace::b'\n"), "{config}");
+        assert!(
+            config.contains(&format!("TRACER={}\n", dir.join("tracer").display())),
+            "{config}"
+        );
+        // No host programs: they are another architecture's.
+        assert!(!all.iter().any(|e| e.0.ends_with("/bash")));
+    }
 
     #[test]
     fn normalize_resolves_dot_dot() {

@@ -1,10 +1,12 @@
 //! Which kernels to boot, and getting them: Debian's `linux-image-*-cloud-amd64`
-//! packages, fetched with `apt-get download` through a private apt state under
-//! `~/.cache/tracer/apt/` (its own sources.list, lists, cache and status), so
-//! the system's apt configuration is never touched and suites the system does
-//! not list (bullseye, trixie-backports) are reachable. Each kernel is
-//! unpacked once under `~/.cache/tracer/vm/kernels/<abi>/`; a later run finds
-//! it there and downloads nothing.
+//! (and `-cloud-arm64`) packages, fetched with `apt-get download` through a
+//! private apt state under `~/.cache/tracer/apt/` (`apt-arm64/` for arm64
+//! packages: its own sources.list, lists, cache and status), so the system's
+//! apt configuration is never touched and suites the system does not list
+//! (bullseye, trixie-backports) are reachable. Each kernel is unpacked once
+//! under `~/.cache/tracer/vm/kernels/<abi>/`; a later run finds it there and
+//! downloads nothing. The arm64 guest's busybox comes the same way
+//! ([`busybox`]).
 
 use std::{
     fs,
@@ -14,10 +16,18 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
+use super::Arch;
 use crate::run;
 
 /// The pinned default set, one kernel a line.
 const PINNED: &str = include_str!("../../kernels.txt");
+
+/// The pinned arm64 kernels (`--arch arm64`), same columns.
+const PINNED_ARM64: &str = include_str!("../../kernels-arm64.txt");
+
+/// Debian's static busybox for the arm64 guest (the host's is x86-64):
+/// (package version, suite).
+const BUSYBOX_ARM64: (&str, &str) = ("1:1.37.0-6+b9", "trixie");
 
 /// Suites searched for kernels. Only `Packages` indexes are fetched (no
 /// translations or DEP-11 metadata): a few MB, a few seconds.
@@ -41,6 +51,25 @@ pub struct Kernel {
     /// Package version, when pinned or resolved.
     pub version: String,
     pub suite: String,
+    pub arch: Arch,
+}
+
+impl Kernel {
+    /// The name in tables, logs and results.json: `6.12` for x86-64,
+    /// `6.12-arm64` for arm64.
+    pub fn label(&self) -> String {
+        match self.arch {
+            Arch::X86_64 => self.name.clone(),
+            other => format!("{}-{}", self.name, other.deb_arch()),
+        }
+    }
+
+    /// The ABI without `-cloud-<arch>` (e.g. `6.12.117+deb13`).
+    fn base(&self) -> &str {
+        self.abi
+            .strip_suffix(&format!("-cloud-{}", self.arch.deb_arch()))
+            .unwrap_or(&self.abi)
+    }
 }
 
 /// A kernel unpacked in the cache.
@@ -52,72 +81,81 @@ pub struct Unpacked {
     pub modules: PathBuf,
 }
 
-pub fn pinned() -> Result<Vec<Kernel>> {
-    PINNED
-        .lines()
+pub fn pinned(arch: Arch) -> Result<Vec<Kernel>> {
+    let (list, file) = match arch {
+        Arch::X86_64 => (PINNED, "kernels.txt"),
+        Arch::Arm64 => (PINNED_ARM64, "kernels-arm64.txt"),
+    };
+    list.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
             let cols: Vec<&str> = line.split_whitespace().collect();
             let [name, abi, version, suite] = cols[..] else {
-                bail!("xtask/kernels.txt: want 4 columns, got {line:?}");
+                bail!("xtask/{file}: want 4 columns, got {line:?}");
             };
             Ok(Kernel {
                 name: name.into(),
                 abi: abi.into(),
                 version: version.into(),
                 suite: suite.into(),
+                arch,
             })
         })
         .collect()
 }
 
 /// Resolves `--kernel` words: a pinned name or ABI, or any Debian kernel ABI
-/// version (`6.1.0-47`, `7.2.9+deb13`, `7.2.9`), searched in [`SUITES`].
-pub fn select(words: &[String]) -> Result<Vec<Kernel>> {
-    let pinned = pinned()?;
+/// version (`6.1.0-47`, `7.2.9+deb13`, `7.2.9`), searched in [`SUITES`],
+/// built for `arch`.
+pub fn select(words: &[String], arch: Arch) -> Result<Vec<Kernel>> {
+    let pinned = pinned(arch)?;
     if words.is_empty() {
         return Ok(pinned);
     }
+    let suffix = format!("-cloud-{}", arch.deb_arch());
     let mut out = Vec::new();
     for word in words {
         if let Some(k) = pinned
             .iter()
-            .find(|k| k.name == *word || k.abi == *word || k.abi == format!("{word}-cloud-amd64"))
+            .find(|k| k.name == *word || k.abi == *word || k.abi == format!("{word}{suffix}"))
         {
             out.push(k.clone());
         } else {
-            out.push(search(word)?);
+            out.push(search(word, arch)?);
         }
     }
     Ok(out)
 }
 
 /// Finds the newest package of an ABI version not in the pinned list.
-fn search(word: &str) -> Result<Kernel> {
-    let apt = Apt::new()?;
+fn search(word: &str, arch: Arch) -> Result<Kernel> {
+    let apt = Apt::new(arch)?;
     apt.update(false)?;
-    let base = word.trim_end_matches("-cloud-amd64");
+    let suffix = format!("-cloud-{}", arch.deb_arch());
+    let base = word.trim_end_matches(suffix.as_str());
     // Since trixie the ABI carries the release (`+deb13`); accept it bare.
     for abi in [
         base.to_string(),
         format!("{base}+deb13"),
         format!("{base}+deb12"),
     ] {
-        let abi = format!("{abi}-cloud-amd64");
+        let abi = format!("{abi}{suffix}");
         if let Some((version, suite)) = apt.newest(&format!("linux-image-{abi}"))? {
             return Ok(Kernel {
                 name: base.into(),
                 abi,
                 version,
                 suite,
+                arch,
             });
         }
     }
     bail!(
-        "no package linux-image-{base}-cloud-amd64 in {}; see `apt-cache search` \
-         with the private state under ~/.cache/tracer/apt",
-        SUITES.iter().map(|s| s.1).collect::<Vec<_>>().join(", ")
+        "no package linux-image-{base}{suffix} in {}; see `apt-cache search` \
+         with the private state under {}",
+        SUITES.iter().map(|s| s.1).collect::<Vec<_>>().join(", "),
+        apt.root.display()
     )
 }
 
@@ -134,7 +172,7 @@ pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
         );
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let apt = Apt::new()?;
+        let apt = Apt::new(kernel.arch)?;
         let image = apt.download(&format!("linux-image-{}", kernel.abi), &kernel.version)?;
         unpack(&image, &dir)?;
         // Since 6.19 `linux-image-*` is a meta package: the kernel is in
@@ -170,12 +208,9 @@ pub fn sched_h(kernel: &Kernel, unpacked: &Unpacked) -> Result<Option<String>> {
     if let Ok(text) = fs::read_to_string(&cached) {
         return Ok(Some(text));
     }
-    let ver = kernel
-        .abi
-        .strip_suffix("-cloud-amd64")
-        .unwrap_or(&kernel.abi);
+    let ver = kernel.base();
     let package = format!("linux-headers-{ver}-common");
-    let apt = Apt::new()?;
+    let apt = Apt::new(kernel.arch)?;
     let Ok(deb) = apt.download_arch(&package, &kernel.version, "all") else {
         return Ok(None);
     };
@@ -197,6 +232,35 @@ pub fn sched_h(kernel: &Kernel, unpacked: &Unpacked) -> Result<Option<String>> {
     Ok(Some(text))
 }
 
+/// The arm64 guest's static busybox ([`BUSYBOX_ARM64`]), downloaded and
+/// unpacked once under `~/.cache/tracer/vm/busybox-arm64-<version>/`.
+pub fn busybox(arch: Arch) -> Result<PathBuf> {
+    let (version, suite) = match arch {
+        Arch::Arm64 => BUSYBOX_ARM64,
+        Arch::X86_64 => bail!("the x86-64 guest runs the host's busybox"),
+    };
+    let dir = crate::setup::cache_dir()?.join("vm").join(format!(
+        "busybox-{}-{}",
+        arch.deb_arch(),
+        version.replace(':', "_")
+    ));
+    let bin = dir.join("usr/bin/busybox");
+    if !bin.is_file() {
+        eprintln!(
+            "xtask: fetching busybox-static {version} ({}, {suite})",
+            arch.deb_arch()
+        );
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let deb = Apt::new(arch)?.download("busybox-static", version)?;
+        unpack(&deb, &dir)?;
+    }
+    if !bin.is_file() {
+        bail!("busybox-static {version} has no usr/bin/busybox");
+    }
+    Ok(bin)
+}
+
 fn find_vmlinuz(dir: &Path, abi: &str) -> Option<PathBuf> {
     [
         dir.join(format!("boot/vmlinuz-{abi}")),
@@ -212,14 +276,19 @@ fn unpack(deb: &Path, dir: &Path) -> Result<()> {
         .with_context(|| format!("unpacking {}", deb.display()))
 }
 
-/// apt-get/apt-cache with every state path redirected into our cache.
+/// apt-get/apt-cache with every state path redirected into our cache, for
+/// the packages of one architecture.
 struct Apt {
     root: PathBuf,
+    arch: Arch,
 }
 
 impl Apt {
-    fn new() -> Result<Apt> {
-        let root = crate::setup::cache_dir()?.join("apt");
+    fn new(arch: Arch) -> Result<Apt> {
+        let root = crate::setup::cache_dir()?.join(match arch {
+            Arch::X86_64 => "apt".to_string(),
+            other => format!("apt-{}", other.deb_arch()),
+        });
         for sub in ["lists/partial", "cache/archives/partial", "debs"] {
             fs::create_dir_all(root.join(sub))
                 .with_context(|| format!("creating {}", root.join(sub).display()))?;
@@ -235,7 +304,7 @@ impl Apt {
             // New sources: the old lists no longer match.
             let _ = fs::remove_file(root.join("lists/.updated"));
         }
-        Ok(Apt { root })
+        Ok(Apt { root, arch })
     }
 
     /// The same Debian mirror as a stock system (override with
@@ -270,6 +339,12 @@ impl Apt {
         }
         // Our cache is root's: apt's sandbox user could not write it.
         cmd.args(["-o", "APT::Sandbox::User=root", "-q"]);
+        if self.arch != Arch::X86_64 {
+            // Only this architecture's indexes and packages.
+            let arch = self.arch.deb_arch();
+            cmd.arg("-o").arg(format!("APT::Architecture={arch}"));
+            cmd.arg("-o").arg(format!("APT::Architectures={arch}"));
+        }
         cmd
     }
 
@@ -307,7 +382,7 @@ impl Apt {
 
     /// Downloads `package=version` into the cache (once); returns the .deb.
     fn download(&self, package: &str, version: &str) -> Result<PathBuf> {
-        self.download_arch(package, version, "amd64")
+        self.download_arch(package, version, self.arch.deb_arch())
     }
 
     /// [`Apt::download`] for a package of architecture `arch` (`all`).
@@ -343,10 +418,24 @@ impl Apt {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_pinned_list_parses() {
-        let kernels = super::pinned().unwrap();
+        let kernels = pinned(Arch::X86_64).unwrap();
         assert!(kernels.iter().any(|k| k.name == "newest"));
         assert!(kernels.iter().all(|k| k.abi.ends_with("-cloud-amd64")));
+        assert_eq!(kernels[0].label(), kernels[0].name);
+    }
+
+    #[test]
+    fn the_pinned_arm64_list_parses() {
+        let kernels = pinned(Arch::Arm64).unwrap();
+        assert!(!kernels.is_empty());
+        for k in &kernels {
+            assert!(k.abi.ends_with("-cloud-arm64"), "{}", k.abi);
+            assert_eq!(k.label(), format!("{}-arm64", k.name));
+            assert!(!k.base().ends_with("-arm64"));
+        }
     }
 }

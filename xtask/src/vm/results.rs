@@ -38,6 +38,10 @@ pub struct KernelRun {
     pub name: String,
     pub abi: String,
     pub uname: Option<String>,
+    /// `uname -m` in the guest.
+    pub machine: Option<String>,
+    /// The tracer binary the guest ran (set by the caller).
+    pub tracer: String,
     /// Host seconds from QEMU start to the guest's /init.
     pub boot_s: Option<f64>,
     /// Host seconds from the first test to the last result.
@@ -80,6 +84,8 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
         name: name.into(),
         abi: abi.into(),
         uname: None,
+        machine: None,
+        tracer: String::new(),
         boot_s: None,
         tests_s: None,
         results: Vec::new(),
@@ -115,6 +121,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
                     run.uname = Some(value.into());
                     run.boot_s = Some(*t);
                 }
+                "machine" => run.machine = Some(value.into()),
                 "module" if !value.ends_with(" ok") => run.warnings.push(value.into()),
                 "probe" => run.read_modes.push(value.into()),
                 "tests-begin" => tests_begin = Some(*t),
@@ -224,9 +231,10 @@ fn print_kernels(runs: &[KernelRun]) {
     for run in runs {
         let count = |o: fn(&Outcome) -> bool| run.results.iter().filter(|r| o(&r.outcome)).count();
         println!(
-            "{:8} {:32} {:10} boot {:>6}  tests {:>7}  ok {} fail {} skip {}{}",
+            "{:10} {:32} {:8} {:10} boot {:>6}  tests {:>7}  ok {} fail {} skip {}{}",
             run.name,
             run.uname.as_deref().unwrap_or(&run.abi),
+            run.machine.as_deref().unwrap_or("-"),
             run.end_word(),
             run.boot_s.map_or("-".into(), |s| format!("{s:.1}s")),
             run.tests_s.map_or("-".into(), |s| format!("{s:.1}s")),
@@ -239,6 +247,11 @@ fn print_kernels(runs: &[KernelRun]) {
                 ""
             },
         );
+    }
+    let mut tracers: Vec<&str> = runs.iter().map(|r| r.tracer.as_str()).collect();
+    tracers.dedup();
+    for t in tracers.iter().filter(|t| !t.is_empty()) {
+        println!("tracer in the guests: {t}");
     }
 }
 
@@ -315,6 +328,7 @@ pub fn write_json(runs: &[KernelRun], path: &Path) -> Result<()> {
                 .collect();
             json!({
                 "name": run.name, "abi": run.abi, "uname": run.uname,
+                "machine": run.machine, "tracer": run.tracer,
                 "end": run.end_word(), "boot_s": run.boot_s, "tests_s": run.tests_s,
                 "module_warnings": run.warnings, "read_modes": run.read_modes,
                 "retried_boot": run.retried, "tests": tests,
@@ -411,6 +425,7 @@ mod tests {
             &console(
                 &[
                     "@@tracer-vm uname 6.1.0-50-cloud-amd64",
+                    "@@tracer-vm machine x86_64",
                     "@@tracer-vm module veth.ko FAILED",
                     "@@tracer-vm probe siginfo: \"read\" mode",
                     "@@tracer-vm tests-begin",
@@ -439,6 +454,7 @@ mod tests {
                 {
                     "name": "6.1", "abi": "6.1.0-50-cloud-amd64",
                     "uname": "6.1.0-50-cloud-amd64", "end": "done",
+                    "machine": "x86_64", "tracer": "",
                     "boot_s": 0.0, "tests_s": 4.0,
                     "module_warnings": ["veth.ko FAILED"],
                     "read_modes": ["siginfo: \"read\" mode"],
@@ -454,6 +470,7 @@ mod tests {
                 {
                     "name": "5.10", "abi": "5.10.0-32-cloud-amd64",
                     "uname": null, "end": "timed out",
+                    "machine": null, "tracer": "",
                     "boot_s": null, "tests_s": null,
                     "module_warnings": [], "read_modes": [],
                     "retried_boot": false,
