@@ -8,4 +8,10 @@ fn main() {
         "cargo:rerun-if-changed={}",
         bpf_linker.to_str().expect("non-UTF-8 path")
     );
+    // aya-build passes `--cfg bpf_target_arch="..."` (the userspace target's
+    // arch); programs/exec_failed.rs branches on it.
+    println!(
+        "cargo::rustc-check-cfg=cfg(bpf_target_arch, values(\"x86_64\", \"aarch64\", \"arm\", \
+         \"riscv64\", \"powerpc64\", \"s390x\", \"mips\", \"loongarch64\"))"
+    );
 }

@@ -53,8 +53,9 @@ pub struct KernelOffsets {
     pub task_kthread: u32,
     pub kthread_data: u32,
     pub worker_current_func: u32,
-    /// `pt_regs.orig_ax`, `.di` and `.si` (x86-64): the system call's
-    /// number and first two arguments, for failed execs; may be
+    /// `pt_regs.orig_ax`, `.di` and `.si` (x86-64), or `.syscallno`,
+    /// `.orig_x0` and `.regs[1]` (arm64): the system call's number and
+    /// first two arguments, for failed execs; may be
     /// [`KernelOffsets::ABSENT`].
     pub regs_syscall: u32,
     pub regs_arg0: u32,

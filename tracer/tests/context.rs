@@ -409,7 +409,7 @@ fn a_log_of_record_format_3_replays_without_context() {
     // Recorded by the build before task context (record format 3).
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/log-v3-format3.log"
+        "/tests/fixtures/log-v2-format3.log"
     );
     let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
     assert_eq!(code, 0, "{err}");

@@ -484,3 +484,35 @@ fn mixed_boots_and_missing_files_are_said_clearly() {
         "{err}"
     );
 }
+
+#[test]
+fn a_log_of_version_2_still_replays_and_reports() {
+    // Recorded by the build before rotation (log version 2, record format
+    // 4): a sleep, and SIGTERM to kthreadd.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/log-v2-format4.log"
+    );
+    let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 10, "{out}");
+    let term = events
+        .iter()
+        .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
+        .unwrap_or_else(|| panic!("no signal to kthreadd in {out}"));
+    assert_eq!(term["signal"], "SIGTERM", "{term}");
+    assert_eq!(term["result"], "ignored", "{term}");
+    assert!(
+        events
+            .iter()
+            .any(|v| v["event"] == "exec" && v["filename"] == "/usr/bin/sleep"),
+        "{out}"
+    );
+    let (code, text, err) = run_tracer(&["report", fixture]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("kthreadd"), "{text}");
+}

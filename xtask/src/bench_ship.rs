@@ -1,8 +1,9 @@
 //! The `--metrics` and `--otlp` part of `cargo xtask bench`: `record` with
-//! each beside plain `record`, on the fork+exec and signal storms. Both
-//! make `record` decode every record into the task table (it otherwise
-//! writes them as they come), so the tracer's CPU per event is shown with
-//! the workload's slowdown. The collector is a sink on 127.0.0.1 that
+//! each beside plain `record`, on the fork+exec and signal storms.
+//! `record` decodes every record into its task table either way (each
+//! rotated log's header holds it); the exporters add building and sending
+//! their records, so the tracer's CPU per event is shown with the
+//! workload's slowdown. The collector is a sink on 127.0.0.1 that
 //! answers 200 to every request and counts what it got.
 
 use std::{

@@ -16,14 +16,34 @@ use crate::{
     task,
 };
 
-/// The x86-64 system call numbers of execve and execveat, and their x32
-/// ones (with `__X32_SYSCALL_BIT` cleared). The register offsets come from
-/// x86's `pt_regs`: elsewhere the loader does not load this program.
-const EXECVE: [u64; 2] = [59, 520];
-const EXECVEAT: [u64; 2] = [322, 545];
-const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+/// The system call numbers of execve and execveat on x86-64, and their x32
+/// ones (with `__X32_SYSCALL_BIT` cleared). The loader resolves the
+/// registers (`pt_regs.orig_ax`, `.di`, `.si`) from BTF.
+#[cfg(not(bpf_target_arch = "aarch64"))]
+mod abi {
+    pub const EXECVE: [u64; 2] = [59, 520];
+    pub const EXECVEAT: [u64; 2] = [322, 545];
+    pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+    /// `orig_ax` is a full register.
+    pub type Nr = u64;
+}
+
+/// arm64's generic numbers (asm-generic/unistd.h); no x32. The loader
+/// resolves `pt_regs.syscallno` (an s32: the next field is not part of it),
+/// `.orig_x0` (x0 holds the return value by now) and `.regs[1]` from BTF.
+#[cfg(bpf_target_arch = "aarch64")]
+mod abi {
+    pub const EXECVE: [u64; 2] = [221, 221];
+    pub const EXECVEAT: [u64; 2] = [281, 281];
+    pub const X32_SYSCALL_BIT: u64 = 0;
+    pub type Nr = u32;
+}
+
+use abi::{EXECVE, EXECVEAT, X32_SYSCALL_BIT};
+
 /// `thread_info.status` bit of a 32-bit (ia32) system call, whose numbers
-/// and argument registers differ: those are not reported.
+/// and argument registers differ: those are not reported. (arm64's
+/// thread_info has no `status`: there the check is left out.)
 const TS_COMPAT: u32 = 0x0002;
 
 programs!(
@@ -43,7 +63,7 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     let regs = Kptr::btf(ctx.arg(0));
-    let nr: u64 = regs.read::<u64>(nr_at) & !X32_SYSCALL_BIT;
+    let nr: u64 = u64::from(regs.read::<abi::Nr>(nr_at)) & !X32_SYSCALL_BIT;
     let (source, path_at) = if nr == EXECVE[0] || nr == EXECVE[1] {
         (EXEC_FROM_EXECVE, offset!(regs_arg0))
     } else if nr == EXECVEAT[0] || nr == EXECVEAT[1] {

@@ -256,12 +256,12 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
-    // The failed-exec program reads x86-64 `pt_regs`.
+    // The failed-exec program reads the system call's `pt_regs`.
     let failed_execs = opts.failed_execs
         && if offsets.regs_syscall == tracer_common::KernelOffsets::ABSENT {
             crate::say!(
-                "tracer: warning: --failed-execs needs the x86-64 system call registers \
-                 (pt_regs.orig_ax) in kernel BTF: failed execs are not traced"
+                "tracer: warning: --failed-execs needs the system call registers (pt_regs) \
+                 in kernel BTF: failed execs are not traced"
             );
             false
         } else {

@@ -6,6 +6,31 @@ use tracer_common::KernelOffsets;
 
 use crate::kernel::btf::Btf;
 
+// The system call's number and first two arguments at its exit, by the
+// architecture tracer (and so its eBPF) was built for.
+#[cfg(not(target_arch = "aarch64"))]
+const REGS_SYSCALL: &[&str] = &["orig_ax"];
+#[cfg(not(target_arch = "aarch64"))]
+const REGS_ARG0: &[&str] = &["di"];
+// x0 holds the return value at exit; the kernel keeps the first argument.
+#[cfg(target_arch = "aarch64")]
+const REGS_SYSCALL: &[&str] = &["syscallno"];
+#[cfg(target_arch = "aarch64")]
+const REGS_ARG0: &[&str] = &["orig_x0"];
+
+#[cfg(not(target_arch = "aarch64"))]
+fn regs_arg1(btf: &Btf) -> u32 {
+    btf.member_offset("pt_regs", &["si"])
+        .unwrap_or(KernelOffsets::ABSENT)
+}
+
+/// `regs[1]`: the second of arm64's `u64 regs[31]`.
+#[cfg(target_arch = "aarch64")]
+fn regs_arg1(btf: &Btf) -> u32 {
+    btf.member_offset("pt_regs", &["regs"])
+        .map_or(KernelOffsets::ABSENT, |regs| regs + 8)
+}
+
 pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
     let off = |ty: &str, path: &[&str]| {
         btf.member_offset(ty, path)
@@ -53,9 +78,9 @@ pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
             .unwrap_or(KernelOffsets::ABSENT),
         kthread_data: opt("kthread", &["data"]),
         worker_current_func: opt("worker", &["current_func"]),
-        regs_syscall: opt("pt_regs", &["orig_ax"]),
-        regs_arg0: opt("pt_regs", &["di"]),
-        regs_arg1: opt("pt_regs", &["si"]),
+        regs_syscall: opt("pt_regs", REGS_SYSCALL),
+        regs_arg0: opt("pt_regs", REGS_ARG0),
+        regs_arg1: regs_arg1(btf),
         task_ti_status: opt("task_struct", &["thread_info", "status"]),
         // Optional: without them, a followed group ends at its leader's
         // exit before 6.16.

@@ -170,6 +170,9 @@ impl Local {
 /// The local time of `secs` since the epoch, or `None` where the C library
 /// cannot say (a year it cannot represent).
 pub fn local(secs: i128) -> Option<Local> {
+    // The libc crate marks musl's time_t deprecated (its width changed in
+    // musl 1.2), but it is the type localtime_r takes on every target.
+    #[allow(deprecated)]
     let secs = libc::time_t::try_from(secs).ok()?;
     // SAFETY: `tm` is plain C data; localtime_r only writes into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

@@ -51,12 +51,12 @@ pub const TIMEOUT_MIN: u64 = 25;
 /// through BTF and traces a child's fork, exec, signals and exit, and that
 /// SIGTERM to kthreadd is seen as ignored. Both exec only busybox applets.
 /// Also: io_uring workers (arm64 has its own system call numbers) and a
-/// full ring buffer. About 15 s each under TCG on a 2-vCPU host; the whole
-/// `trace` binary takes 220 s there and passes, but for
-/// `failed_execs_show_the_kernels_error_when_asked`: `--failed-execs` reads
-/// x86-64 system call registers and is off on arm64 (tracer says so).
+/// full ring buffer, and failed execs (arm64's own system call numbers and
+/// `pt_regs`). About 15 s each under TCG on a 2-vCPU host; the whole
+/// `trace` binary takes about 220 s there.
 pub const ARM64_TESTS: &[&str] = &[
     "trace::fork_exec_signal_and_exit_of_a_child",
+    "trace::failed_execs_show_the_kernels_error_when_asked",
     "trace::sigterm_to_kthreadd_is_ignored",
     "trace::exit_status_of_a_shell",
     "trace::io_uring_sqpoll_thread_is_a_new_io_worker",
