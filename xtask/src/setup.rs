@@ -251,6 +251,9 @@ const VM_PACKAGES: &[&str] = &[
     "kmod",
     "e2fsprogs",
     "util-linux",
+    // zstd, the reference decompressor tests/rotate.rs checks `--compress`
+    // against (in the guests too).
+    "zstd",
 ];
 
 pub fn ensure_vm_packages() -> Result<()> {
@@ -264,8 +267,9 @@ pub fn ensure_vm_arch_package(package: &str) -> Result<()> {
 }
 
 /// Debian packages the host tests use: Prometheus and promtool, to scrape
-/// and check `--metrics` (tests/metrics.rs).
-const TEST_PACKAGES: &[&str] = &["prometheus"];
+/// and check `--metrics` (tests/metrics.rs); zstd, the reference
+/// decompressor for `record --compress` (tests/rotate.rs).
+const TEST_PACKAGES: &[&str] = &["prometheus", "zstd"];
 
 /// Python packages the host tests decode tracer's output with, pinned:
 /// OTLP requests and Perfetto traces are decoded with the projects' own

@@ -47,6 +47,7 @@ const PROGRAMS: &[&str] = &[
     "mke2fs",
     "setpriv",
     "unshare",
+    "zstd",
 ];
 
 /// Paths the tests and /init use literally; on merged-/usr hosts these bring
