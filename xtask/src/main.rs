@@ -7,6 +7,7 @@ mod bench_hostile;
 mod bench_parallel;
 mod bench_ship;
 mod bench_workqueue;
+mod debroot;
 mod pf_check;
 mod setup;
 mod vm;
@@ -104,6 +105,17 @@ enum Cmd {
         /// Run each chosen test this many times in the same boot.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
+    },
+    /// Install the x86_64 .deb in a fresh Debian root (debootstrap, cached),
+    /// check it in a chroot, then boot that root under QEMU with systemd
+    /// and check tracer-record.service there (needs root).
+    DebTest {
+        /// Test this .deb instead of building one.
+        #[arg(long, value_name = "FILE")]
+        deb: Option<std::path::PathBuf>,
+        /// Minutes for the boot and the checks inside before QEMU is killed.
+        #[arg(long, default_value_t = 10)]
+        timeout_min: u64,
     },
 }
 
@@ -234,6 +246,14 @@ fn real_main() -> Result<()> {
             },
         )
         .map(|_| ()),
+        Cmd::DebTest { deb, timeout_min } => debroot::deb_test(
+            &tools,
+            &debroot::Options {
+                deb,
+                timeout: std::time::Duration::from_secs(timeout_min * 60),
+            },
+        )
+        .map(|_| ()),
         Cmd::Test { no_vm, args } => test(&tools, no_vm, &args),
     }
 }
@@ -317,6 +337,19 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
             bail!("tests skipped on the host kernel, where every test must run:\n{text}");
         }
     }
+    // The .deb installed in a fresh Debian root and booted with systemd.
+    let deb_checks = if no_vm {
+        println!("xtask: deb-test NOT run (--no-vm)");
+        0
+    } else {
+        debroot::deb_test(
+            tools,
+            &debroot::Options {
+                deb: None,
+                timeout: std::time::Duration::from_secs(10 * 60),
+            },
+        )?
+    };
     // The live tests again on the oldest, a middle and the newest
     // kernel of the matrix (`cargo xtask vm-test` runs them all).
     let vm = if no_vm {
@@ -330,7 +363,7 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
     // One closing line for the whole run (CI reads it).
     println!(
         "tests: {} passed, {failed} failed, {} skipped",
-        passed + vm.passed,
+        passed + deb_checks + vm.passed,
         vm.skipped
     );
     Ok(())
