@@ -187,11 +187,11 @@ impl Cli {
         // A window that ends before it starts is a usage error; where its
         // ends are of different forms (an offset, a time of day, a date),
         // only the log's header can order them.
-        if let Command::Replay { file, window, .. }
-        | Command::Report { file, window, .. }
-        | Command::Export { file, window, .. } = &cli.command
+        if let Command::Replay { files, window, .. }
+        | Command::Report { files, window, .. }
+        | Command::Export { files, window, .. } = &cli.command
         {
-            if let Err(why) = window.check(file) {
+            if let Err(why) = window.check(files) {
                 Cli::command().error(ErrorKind::ValueValidation, why).exit();
             }
         }
@@ -222,13 +222,13 @@ impl WindowArgs {
         }
     }
 
-    /// Whether the window ends after it starts, in the log at `file` (a
-    /// log that cannot be opened is the command's to report).
-    fn check(&self, file: &std::path::Path) -> Result<(), String> {
+    /// Whether the window ends after it starts, in the logs `files` (logs
+    /// that cannot be opened are the command's to report).
+    fn check(&self, files: &[PathBuf]) -> Result<(), String> {
         if self.since.is_none() || self.until.is_none() {
             return Ok(());
         }
-        match crate::log::open(file) {
+        match crate::log::set::LogSet::open(files) {
             Ok((header, _)) => self
                 .spec()
                 .resolve(header.wall_clock(), header.started_boot_ns)
@@ -358,12 +358,41 @@ pub enum Command {
         session: SessionArgs,
     },
     /// Record events to a log file for later replay, report or export.
+    #[command(group(clap::ArgGroup::new("to").required(true).args(["output", "dir"])))]
     Record {
-        /// The log to create (mode 0600; an existing file is never overwritten).
+        /// The log to create (mode 0600; an existing file is never
+        /// overwritten). SIGHUP finishes it and creates FILE afresh (after
+        /// logrotate moved it away).
         #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: PathBuf,
-        /// Stop once the log reaches this size, e.g. 100M, 2G.
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        output: Option<PathBuf>,
+        /// Write rotated logs into DIR (created if missing), named
+        /// tracer-<UTC start>-<sequence>.log; a new file every
+        /// --rotate-size (default 256M) or --rotate-every, and on SIGHUP.
+        #[arg(long, value_name = "DIR", conflicts_with = "output")]
+        dir: Option<PathBuf>,
+        /// With --dir: start a new file once the current one reaches SIZE
+        /// (e.g. 512K, 256M, 1G; default 256M).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "dir")]
+        rotate_size: Option<u64>,
+        /// With --dir: start a new file once the current one is DURATION
+        /// old (e.g. 90s, 30m, 1h).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "dir")]
+        rotate_every: Option<std::time::Duration>,
+        /// With --dir: keep at most N logs there, deleting the oldest (the
+        /// one being written is never deleted).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "dir")]
+        keep: Option<u64>,
+        /// With --dir: delete the oldest logs there while all of them take
+        /// more than SIZE (never the one being written).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "dir")]
+        max_total: Option<u64>,
+        /// With --dir: zstd-compress each finished log (.log.zst), in the
+        /// background; the one being written stays plain.
+        #[arg(long, requires = "dir")]
+        compress: bool,
+        /// With -o: stop once the log reaches this size, e.g. 100M, 2G
+        /// (with --dir, --max-total bounds the space instead).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "dir")]
         max_size: Option<u64>,
         #[command(flatten)]
         filter: FilterArgs,
@@ -374,7 +403,10 @@ pub enum Command {
     },
     /// Render a recorded log exactly as live `trace` would have.
     Replay {
-        file: PathBuf,
+        /// Logs, or directories of rotated logs (`record --dir`), read in
+        /// time order as one stream; `.log.zst` files are read as they are.
+        #[arg(value_name = "LOG", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -386,7 +418,10 @@ pub enum Command {
     },
     /// Summarize a recorded log: tasks, kthreads, helpers, signals, losses.
     Report {
-        file: PathBuf,
+        /// Logs, or directories of rotated logs (`record --dir`), read in
+        /// time order as one stream; `.log.zst` files are read as they are.
+        #[arg(value_name = "LOG", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -395,7 +430,10 @@ pub enum Command {
     /// Every event of a recorded log: as JSON Lines (for jq, pandas and
     /// pipelines), to an OpenTelemetry collector, or as a Perfetto timeline.
     Export {
-        file: PathBuf,
+        /// Logs, or directories of rotated logs (`record --dir`), read in
+        /// time order as one stream; `.log.zst` files are read as they are.
+        #[arg(value_name = "LOG", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
         /// The OTLP/HTTP collector for `--format otlp`, e.g.
@@ -556,22 +594,42 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Record {
             output,
+            dir,
+            rotate_size,
+            rotate_every,
+            keep,
+            max_total,
+            compress,
             max_size,
             filter,
             ship,
             session,
         } => {
             let filter = filter.into_filter();
+            let to = match (output, dir) {
+                (Some(path), _) => record::Target::File(path),
+                (None, Some(dir)) => record::Target::Dir(record::Rotation {
+                    dir,
+                    size: rotate_size.unwrap_or(record::DEFAULT_ROTATE_SIZE),
+                    every: rotate_every,
+                    retention: crate::log::rotate::Retention {
+                        keep: keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
+                        max_total,
+                    },
+                    compress,
+                }),
+                (None, None) => bail!("record needs -o FILE or --dir DIR"),
+            };
             record::run(record::RecordOptions {
                 session: session.options(&filter),
-                path: output,
+                to,
                 max_size,
                 ship: ship.options(),
             })
             .await
         }
         Command::Replay {
-            file,
+            files,
             format,
             text,
             window,
@@ -579,7 +637,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             text.apply();
             replay::run(
-                &file,
+                &files,
                 format,
                 filter.into_filter(),
                 &window.spec(),
@@ -587,18 +645,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Report {
-            file,
+            files,
             format,
             window,
-        } => report::run(&file, format, &window.spec()),
+        } => report::run(&files, format, &window.spec()),
         Command::Export {
-            file,
+            files,
             format,
             otlp,
             output,
             window,
         } => export::run(export::ExportOptions {
-            file,
+            files,
             format: match format {
                 ExportFormat::Jsonl => export::To::Jsonl,
                 ExportFormat::Otlp => {

@@ -1,5 +1,6 @@
 //! Live tests of failing streams and stops: a full or closed stderr, a
-//! closed stdout, stop signals at any moment, a failed start, the size cap.
+//! closed stdout, stop signals at any moment, SIGHUP's reopen, a failed
+//! start, the size cap.
 //! Each checks that nothing recorded is lost and the exit status says what
 //! happened.
 
@@ -110,24 +111,38 @@ fn ps_with_a_full_stderr_does_not_panic() {
 }
 
 #[test]
-fn sighup_stops_record_cleanly_with_everything_drained() {
+fn sighup_reopens_record_output_with_everything_drained() {
+    // logrotate's way: move the log away, SIGHUP, and record goes on in
+    // FILE created afresh; the old one is finished (end record, on disk).
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("hup.log");
+    let moved = dir.path().join("hup.log.1");
     let rec = record(&log, &[], Stdio::piped());
     wait_started(&log);
-    let marker = dir.path().join("before-hup");
-    Command::new("/bin/true").arg(&marker).status().unwrap();
+    let before = dir.path().join("before-hup");
+    Command::new("/bin/true").arg(&before).status().unwrap();
+    fs::rename(&log, &moved).unwrap();
     kill(rec.id(), libc::SIGHUP);
+    wait_started(&log);
+    let after = dir.path().join("after-hup");
+    Command::new("/bin/true").arg(&after).status().unwrap();
+    // SIGHUP did not stop it: it stops now, on SIGINT.
+    thread::sleep(Duration::from_millis(200));
+    kill(rec.id(), libc::SIGINT);
     let out = rec.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("tracer: stopped: recorded"), "{err}");
-    let replayed = assert_clean_log(&log);
-    assert!(
-        replayed.contains(&marker.display().to_string()),
-        "{replayed}"
-    );
+    let old = assert_clean_log(&moved);
+    let new = assert_clean_log(&log);
+    let (before, after) = (before.display().to_string(), after.display().to_string());
+    assert!(old.contains(&before) && !old.contains(&after), "{old}");
+    assert!(new.contains(&after) && !new.contains(&before), "{new}");
+    // Read together, they are one stream.
+    let (code, both, err) = run_tracer(&["replay", moved.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(both.contains(&before) && both.contains(&after), "{both}");
 }
 
 #[test]

@@ -20,7 +20,9 @@ use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
 };
 
-use crate::{bench_failed_execs, bench_follow, bench_hostile, bench_ship, bench_workqueue};
+use crate::{
+    bench_failed_execs, bench_follow, bench_hostile, bench_rotate, bench_ship, bench_workqueue,
+};
 
 /// (name, operations): each runs for roughly a second untraced here.
 const WORKLOADS: [(&str, u64); 3] = [("forkexec", 2000), ("fork", 5000), ("signal", 1_000_000)];
@@ -491,6 +493,16 @@ pub fn run_ship(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Only zstd's ratio and cost under `record --dir --compress`.
+pub fn run_rotate(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let cost = bench_rotate::measure(tracer, workload, &tmp, rounds);
+    let _ = std::fs::remove_dir_all(&tmp);
+    print!("machine: {}\n{}", machine(), bench_rotate::format(&cost?));
+    Ok(())
+}
+
 /// Measures, prints the results and the targets, writes bench.json.
 fn measure(bench: &Bench, rounds: usize, out_dir: &Path) -> Result<()> {
     let measured = measure_all(bench, rounds)?;
@@ -526,6 +538,7 @@ struct Measured {
     failed_execs: Option<bench_failed_execs::FailedExecsCost>,
     ship: Vec<bench_ship::ShipCost>,
     follow: Vec<bench_follow::FollowCost>,
+    rotate: Option<bench_rotate::RotateCost>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -544,6 +557,12 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     )?);
     let ship = bench_ship::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds)?;
     let follow = bench_follow::measure(&bench.tracer, &bench.workload, &bench.tmp)?;
+    let rotate = Some(bench_rotate::measure(
+        &bench.tracer,
+        &bench.workload,
+        &bench.tmp,
+        rounds.min(3),
+    )?);
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -557,6 +576,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         workqueue,
         failed_execs,
         ship,
+        rotate,
         follow,
     })
 }
@@ -746,6 +766,9 @@ fn format_results(m: &Measured) -> String {
     }
     if let Some(c) = &m.failed_execs {
         out.push_str(&bench_failed_execs::format(c));
+    }
+    if let Some(c) = &m.rotate {
+        out.push_str(&bench_rotate::format(c));
     }
     out.push_str(&bench_hostile::format(&m.hostile));
     out

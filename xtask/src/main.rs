@@ -5,6 +5,7 @@ mod bench_failed_execs;
 mod bench_follow;
 mod bench_hostile;
 mod bench_parallel;
+mod bench_rotate;
 mod bench_ship;
 mod bench_workqueue;
 mod debroot;
@@ -66,6 +67,10 @@ enum Cmd {
         /// Only the in-kernel cost of following a command (`trace -- CMD`).
         #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only"])]
         follow_only: bool,
+        /// Only `record --dir` with and without `--compress`: zstd's ratio
+        /// and CPU cost.
+        #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only", "follow_only"])]
+        rotate_only: bool,
         /// The storms N at a time instead, for each N given (`all`: one per
         /// online CPU), e.g. `--parallel 1,2,all`.
         #[arg(long, value_delimiter = ',', value_name = "N,...")]
@@ -158,13 +163,14 @@ fn real_main() -> Result<()> {
         hostile_only,
         ship_only,
         follow_only,
+        rotate_only,
         parallel,
         tracer: Some(tracer),
         workload: Some(workload),
         out,
     } = cli.command
     {
-        let only = Only::from_flags(hostile_only, ship_only, follow_only);
+        let only = Only::from_flags(hostile_only, ship_only, follow_only, rotate_only);
         return bench_with(rounds, only, &parallel, &tracer, &workload, out);
     }
     let tools = setup::ensure()?;
@@ -199,6 +205,7 @@ fn real_main() -> Result<()> {
             hostile_only,
             ship_only,
             follow_only,
+            rotate_only,
             parallel,
             out,
             ..
@@ -217,7 +224,7 @@ fn real_main() -> Result<()> {
             let target = workspace_root().join("target/release");
             bench_with(
                 rounds,
-                Only::from_flags(hostile_only, ship_only, follow_only),
+                Only::from_flags(hostile_only, ship_only, follow_only, rotate_only),
                 &parallel,
                 &target.join("tracer"),
                 &target.join("workload"),
@@ -265,14 +272,16 @@ enum Only {
     Hostile,
     Ship,
     Follow,
+    Rotate,
 }
 
 impl Only {
-    fn from_flags(hostile: bool, ship: bool, follow: bool) -> Only {
-        match (hostile, ship, follow) {
-            (true, _, _) => Only::Hostile,
-            (_, true, _) => Only::Ship,
-            (_, _, true) => Only::Follow,
+    fn from_flags(hostile: bool, ship: bool, follow: bool, rotate: bool) -> Only {
+        match (hostile, ship, follow, rotate) {
+            (true, _, _, _) => Only::Hostile,
+            (_, true, _, _) => Only::Ship,
+            (_, _, true, _) => Only::Follow,
+            (_, _, _, true) => Only::Rotate,
             _ => Only::All,
         }
     }
@@ -296,6 +305,7 @@ fn bench_with(
     match only {
         Only::Ship => return bench::run_ship(rounds, tracer, workload),
         Only::Follow => return bench::run_follow(tracer, workload),
+        Only::Rotate => return bench::run_rotate(rounds, tracer, workload),
         Only::All | Only::Hostile => {}
     }
     let out_dir = out.unwrap_or_else(bench_parallel::default_out_dir);

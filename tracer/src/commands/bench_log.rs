@@ -35,6 +35,7 @@ fn header(tasks: Vec<ProcTask>) -> LogHeader {
         kernel_filter: KernelFilter::ALL,
         tasks,
         missing: Vec::new(),
+        part: Default::default(),
     }
 }
 

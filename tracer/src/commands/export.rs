@@ -26,7 +26,8 @@ pub enum To {
 }
 
 pub struct ExportOptions {
-    pub file: PathBuf,
+    /// Logs, or directories of rotated logs, read as one stream.
+    pub files: Vec<PathBuf>,
     pub format: To,
     /// `-o FILE`; stdout when absent.
     pub output: Option<PathBuf>,
@@ -62,7 +63,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
         }
     };
     match opts.format {
-        To::Jsonl => from_log::run(&opts.file, |header| {
+        To::Jsonl => from_log::run(&opts.files, |header| {
             let window = window(&opts.window, header)?;
             Ok(Pipeline::new(
                 out,
@@ -73,7 +74,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
             )
             .with_window(window))
         }),
-        To::Perfetto => from_log::run(&opts.file, |header| {
+        To::Perfetto => from_log::run(&opts.files, |header| {
             let window = window(&opts.window, header)?;
             Ok(Pipeline::new(
                 out,
@@ -89,7 +90,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                 otlp: Some(url),
                 metrics: None,
             })?;
-            from_log::run(&opts.file, |header| {
+            from_log::run(&opts.files, |header| {
                 let window = window(&opts.window, header)?;
                 let origin = Origin {
                     hostname: header.hostname.clone(),
@@ -113,7 +114,7 @@ pub fn run(opts: ExportOptions) -> Result<()> {
         To::Prometheus => {
             let (tap, metrics) = metrics::log_tap();
             let mut out = out;
-            let read = from_log::run(&opts.file, |header| {
+            let read = from_log::run(&opts.files, |header| {
                 let window = window(&opts.window, header)?;
                 Ok(Pipeline::new(
                     std::io::sink(),

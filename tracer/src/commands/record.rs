@@ -1,4 +1,11 @@
-//! `tracer record`: a live session written to a log file.
+//! `tracer record`: a live session written to a log file, or to a
+//! directory of rotated logs (`--dir`) for recordings that run for weeks.
+//!
+//! A new file (rotation, or SIGHUP's reopen) starts between two records,
+//! in this single writer: no record is lost or written twice at a
+//! boundary. Its header holds the task table as the events so far leave
+//! it (not a new /proc walk), so each file replays on its own and a reader
+//! of them all sees one stream.
 
 use std::{
     cell::Cell,
@@ -19,12 +26,14 @@ use crate::{
     },
     log::{
         self,
-        header::LogHeader,
+        header::{LogHeader, Part},
+        janitor::{Janitor, JanitorOptions},
         reader::Item,
+        rotate::{self, Retention},
         writer::{self, LogWriter},
     },
     model::{clock, counts::LossCause, procfs},
-    pipeline::tap::Observer,
+    pipeline::tap::{Observer, Taps},
     ship::{Origin, ShipOptions, Shipping},
 };
 
@@ -32,16 +41,61 @@ use crate::{
 /// at most this much of it (README, "Security and robustness").
 pub const SYNC_EVERY: Duration = Duration::from_secs(5);
 
+/// A file rotates at this size when `--dir` names no `--rotate-size`.
+pub const DEFAULT_ROTATE_SIZE: u64 = 256 << 20;
+
 pub struct RecordOptions {
     pub session: SessionOptions,
-    pub path: PathBuf,
+    pub to: Target,
+    /// `-o FILE` only: stop once the file reaches this size.
     pub max_size: Option<u64>,
     pub ship: ShipOptions,
 }
 
+pub enum Target {
+    /// `-o FILE`; SIGHUP finishes it and creates FILE afresh.
+    File(PathBuf),
+    /// `--dir DIR`: rotated logs.
+    Dir(Rotation),
+}
+
+pub struct Rotation {
+    pub dir: PathBuf,
+    /// Start a new file once the current one reaches this many bytes.
+    pub size: u64,
+    /// ... or is this old.
+    pub every: Option<Duration>,
+    pub retention: Retention,
+    /// zstd-compress each finished file.
+    pub compress: bool,
+}
+
+/// Where new files go.
+enum Files {
+    /// The same path each time (`-o`).
+    Same,
+    Rotated {
+        dir: PathBuf,
+        size: u64,
+        every: Option<Duration>,
+        janitor: Janitor,
+    },
+}
+
 struct Recorder {
     log: LogWriter<BufWriter<File>>,
+    /// The file being written.
     path: PathBuf,
+    files: Files,
+    /// The first file's header, less its tasks: each new file's header is
+    /// this with the live table and a higher sequence number.
+    template: LogHeader,
+    /// `--max-size`, per file.
+    limit: u64,
+    /// Files started (the current one included).
+    started_files: u32,
+    file_started: Instant,
+    file_events: u64,
     events: u64,
     lost: u64,
     /// Lost-record notices the size limit kept out of the log.
@@ -51,8 +105,8 @@ struct Recorder {
     /// For the once-a-second status line on a terminal.
     status: Option<(Instant, u64)>,
     synced: Instant,
-    /// Metrics and OTLP, with the task table they need.
-    observer: Option<Observer>,
+    /// The live task table, and the metrics and OTLP taps on it.
+    observer: Observer,
 }
 
 /// Events intact in the log at `path`, as replay will see them.
@@ -74,24 +128,113 @@ impl Recorder {
     /// recording the log still holds, counted from the file itself.
     fn write_error(&mut self, e: std::io::Error) -> anyhow::Error {
         let _ = self.log.flush();
+        let earlier = match self.started_files {
+            1 => String::new(),
+            n => format!(" (the {} files before it are finished and whole)", n - 1),
+        };
         anyhow::Error::new(e).context(format!(
-            "writing {} failed; it holds {} of the {} events recorded, readable up to its last \
-             complete record",
+            "writing {} failed; it holds {} of the {} events written to it, readable up to its \
+             last complete record{earlier}",
             self.path.display(),
             events_in(&self.path),
-            self.events + 1
+            self.file_events + 1
         ))
+    }
+
+    /// Finishes the current file (end frame, on disk) and goes on in a new
+    /// one: the next of `--dir`, or `-o FILE` created afresh. Runs between
+    /// two records.
+    fn next_file(&mut self) -> Result<()> {
+        let now = clock::boottime_ns();
+        let next = match &self.files {
+            Files::Same => self.path.clone(),
+            Files::Rotated { dir, .. } => dir.join(rotate::file_name(
+                self.template.wall_clock().wall_ns(now),
+                self.started_files,
+            )),
+        };
+        // Created first: where it cannot be, the current file goes on.
+        let file = match writer::create(&next) {
+            Ok(file) => file,
+            Err(e) if matches!(self.files, Files::Same) => {
+                crate::say!(
+                    "\ntracer: warning: SIGHUP: cannot start a new log ({e:#}); recording goes \
+                     on in the one open (was {} moved away?)",
+                    self.path.display()
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(e.context(format!(
+                    "starting the next log; {} and the logs before it hold every record so far",
+                    self.path.display()
+                )))
+            }
+        };
+        if let Err(e) = self.log.end(now).and_then(|()| self.log.sync()) {
+            let _ = std::fs::remove_file(&next);
+            return Err(self.write_error(e));
+        }
+        let header = LogHeader {
+            started_boot_ns: now,
+            tasks: self.observer.table().snapshot(),
+            part: Part {
+                sequence: self.started_files,
+                ..self.template.part
+            },
+            ..self.template.clone()
+        };
+        let log = LogWriter::with_limit(file, &header, self.limit).and_then(|mut log| {
+            log.flush()?;
+            Ok(log)
+        });
+        let log = match log {
+            Ok(log) => log,
+            Err(e) => {
+                // A header cut short is no log: nothing of it is kept.
+                let _ = std::fs::remove_file(&next);
+                return Err(anyhow::Error::new(e).context(format!(
+                    "writing the header of {} failed; {} is finished and whole, as are the \
+                     logs before it",
+                    next.display(),
+                    self.path.display()
+                )));
+            }
+        };
+        self.log = log;
+        let done = std::mem::replace(&mut self.path, next);
+        self.started_files += 1;
+        self.file_started = Instant::now();
+        self.file_events = 0;
+        self.synced = Instant::now();
+        if let Files::Rotated { janitor, .. } = &self.files {
+            janitor.finished(done, self.path.clone());
+        }
+        Ok(())
+    }
+
+    /// Whether the current file is due to be rotated.
+    fn due(&self) -> bool {
+        let Files::Rotated { size, every, .. } = &self.files else {
+            return false;
+        };
+        // A file holds one event at least, whatever its header's size.
+        self.file_events > 0
+            && (self.log.written() >= *size
+                || every.is_some_and(|every| self.file_started.elapsed() >= every))
     }
 }
 
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
-        if let Some(observer) = &mut self.observer {
-            observer.record(raw);
-        }
+        self.observer.record(raw);
         match self.log.event(raw) {
             Ok(true) => {
                 self.events += 1;
+                self.file_events += 1;
+                if self.due() {
+                    self.next_file()?;
+                }
                 Ok(Flow::Continue)
             }
             Ok(false) => {
@@ -104,9 +247,7 @@ impl Sink for Recorder {
 
     fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()> {
         self.lost = self.lost.saturating_add(count);
-        if let Some(observer) = &mut self.observer {
-            observer.lost(kind, count, boot_ns);
-        }
+        self.observer.lost(kind, count, boot_ns);
         // The log keeps only the count; the progress line shows it, and an
         // unexpected cause is said once here.
         if cause == LossCause::Skipped {
@@ -138,14 +279,18 @@ impl Sink for Recorder {
     }
 
     fn rings(&mut self, fill: &[RingFill]) {
-        if let Some(observer) = &mut self.observer {
-            observer.rings(fill);
-        }
+        self.observer.rings(fill);
+    }
+
+    fn hangup(&mut self) -> Result<Flow> {
+        self.next_file()?;
+        Ok(Flow::Continue)
     }
 
     fn tick(&mut self) -> Result<()> {
-        if let Some(observer) = &mut self.observer {
-            observer.tick();
+        self.observer.tick();
+        if self.due() {
+            self.next_file()?;
         }
         if self.synced.elapsed() >= SYNC_EVERY {
             if let Err(e) = self.log.sync() {
@@ -174,15 +319,49 @@ impl Sink for Recorder {
     }
 }
 
+/// A random id for this recording's files (see `Part`).
+fn session_id() -> u64 {
+    let mut id = [0u8; 8];
+    // SAFETY: getrandom writes at most `id.len()` bytes into `id`.
+    let got = unsafe { libc::getrandom(id.as_mut_ptr().cast(), id.len(), 0) };
+    if got == id.len() as isize {
+        u64::from_le_bytes(id)
+    } else {
+        // Unique enough to tell two recordings of one boot apart.
+        clock::boottime_ns() ^ (u64::from(std::process::id()) << 40)
+    }
+}
+
+/// The first file's path: `-o FILE`, or the first name in `--dir`
+/// (created, mode 0700, if missing).
+fn first_path(to: &Target) -> Result<PathBuf> {
+    match to {
+        Target::File(path) => Ok(path.clone()),
+        Target::Dir(r) => {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&r.dir)
+                .with_context(|| format!("creating {}", r.dir.display()))?;
+            if !r.dir.is_dir() {
+                anyhow::bail!("{} is not a directory", r.dir.display());
+            }
+            let now = clock::WallClock::now().wall_ns(clock::boottime_ns());
+            Ok(r.dir.join(rotate::file_name(now, 0)))
+        }
+    }
+}
+
 pub async fn run(mut opts: RecordOptions) -> Result<()> {
     // A command that cannot start, or a --follow PID that is not there,
     // fails before the log is created.
     let exit = follow::checked(&mut opts.session.follow, &opts.session.proc_root);
     // Create the file first: a bad path fails before any BPF is loaded.
-    let file = writer::create(&opts.path)?;
-    let path = opts.path.clone();
+    let path = first_path(&opts.to)?;
+    let file = writer::create(&path)?;
     let started = Cell::new(false);
-    let result = record(opts, file, &started).await;
+    let result = record(opts, path.clone(), file, &started).await;
     // A log exists only once recording has really started (its header is
     // written); a failed start leaves nothing that blocks the next run, and
     // neither does a command that could not start.
@@ -197,13 +376,36 @@ pub async fn run(mut opts: RecordOptions) -> Result<()> {
     }
 }
 
-async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>) -> Result<()> {
-    let (path, max_size) = (opts.path.clone(), opts.max_size);
+async fn record(
+    opts: RecordOptions,
+    path: PathBuf,
+    file: BufWriter<File>,
+    started: &Cell<bool>,
+) -> Result<()> {
+    let limit = opts.max_size.unwrap_or(u64::MAX);
     let kernel_filter = opts.session.filter;
     let shipping = Shipping::prepare(opts.ship)?;
+    let (files, dir) = match opts.to {
+        Target::File(_) => (Files::Same, None),
+        Target::Dir(r) => {
+            let janitor = Janitor::start(JanitorOptions {
+                dir: r.dir.clone(),
+                compress: r.compress,
+                retention: r.retention,
+            })
+            .context("starting the thread that compresses and deletes old logs")?;
+            let files = Files::Rotated {
+                dir: r.dir.clone(),
+                size: r.size,
+                every: r.every,
+                janitor,
+            };
+            (files, Some(r.dir))
+        }
+    };
     let (mut rec, counts, ended) = session::run(opts.session, move |start| {
         let (kernel_release, hostname, boot_id) = log::header::machine();
-        let header = LogHeader {
+        let mut header = LogHeader {
             event_format: FORMAT_VERSION,
             tracer_version: env!("CARGO_PKG_VERSION").to_string(),
             kernel_release,
@@ -216,20 +418,32 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
             kernel_filter,
             tasks: start.tasks,
             missing: start.missing,
+            part: Part {
+                session: session_id(),
+                sequence: 0,
+            },
         };
-        let observer = (!shipping.is_empty()).then(|| {
-            let origin = Origin::live(start.clock);
-            Observer::new(start.table, shipping.taps(&origin))
-        });
-        let mut log = LogWriter::with_limit(file, &header, max_size.unwrap_or(u64::MAX))
+        let taps = match shipping.is_empty() {
+            true => Taps::default(),
+            false => shipping.taps(&Origin::live(start.clock)),
+        };
+        let observer = Observer::new(start.table, taps);
+        let mut log = LogWriter::with_limit(file, &header, limit)
             .with_context(|| format!("writing the log header to {}", path.display()))?;
         log.flush()
             .with_context(|| format!("writing the log header to {}", path.display()))?;
         started.set(true);
+        header.tasks = Vec::new();
         let status = std::io::stderr().is_terminal().then(|| (Instant::now(), 0));
         Ok(Recorder {
             log,
             path,
+            files,
+            template: header,
+            limit,
+            started_files: 1,
+            file_started: Instant::now(),
+            file_events: 0,
             events: 0,
             lost: 0,
             lost_unwritten: 0,
@@ -240,11 +454,19 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
         })
     })
     .await?;
-    let shipped = rec.observer.take().map_or(Ok(()), Observer::finish);
+    let shipped = rec.observer.finish_taps();
     rec.log
         .end(clock::boottime_ns())
         .and_then(|()| rec.log.sync())
         .map_err(|e| rec.write_error(e))?;
+    let janitor = match std::mem::replace(&mut rec.files, Files::Same) {
+        Files::Rotated { janitor, .. } => {
+            // The last file is finished too (compressed, and kept).
+            janitor.finished(rec.path.clone(), rec.path.clone());
+            Some(janitor.finish())
+        }
+        Files::Same => None,
+    };
     let mut err = std::io::stderr().lock();
     if rec.status.is_some() {
         let _ = writeln!(err);
@@ -255,13 +477,30 @@ async fn record(opts: RecordOptions, file: BufWriter<File>, started: &Cell<bool>
         Ended::Sink => "size limit reached",
         Ended::Followed => "followed tasks ended",
     };
+    let whereto = match (&dir, rec.started_files) {
+        (Some(dir), n) => format!(
+            "{n} file{} in {}",
+            if n == 1 { "" } else { "s" },
+            dir.display()
+        ),
+        (None, 1) => rec.path.display().to_string(),
+        (None, n) => format!("{} (and {} files before it)", rec.path.display(), n - 1),
+    };
     let _ = writeln!(
         err,
-        "tracer: {why}: recorded {} events ({} bytes) to {}",
+        "tracer: {why}: recorded {} events ({} bytes in the last file) to {whereto}",
         rec.events,
         rec.log.written(),
-        rec.path.display()
     );
+    if let Some(done) = janitor {
+        if done.compressed + done.deleted > 0 {
+            let _ = writeln!(
+                err,
+                "tracer: {} logs compressed, {} old logs deleted",
+                done.compressed, done.deleted
+            );
+        }
+    }
     if rec.lost_unwritten > 0 {
         let _ = writeln!(
             err,

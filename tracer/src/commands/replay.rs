@@ -3,7 +3,7 @@
 //! the same pipeline runs over the same records; `--since`/`--until` show
 //! only the events of a time window, the task table still seeing them all.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -13,15 +13,16 @@ use crate::{
     pipeline::{filter::TraceFilter, from_log, LostNotices, Pipeline},
 };
 
-/// Replays `path` to stdout. Lost-record notices go where `lost` says.
+/// Replays the log (or the rotated logs, as one stream) `inputs` names to
+/// stdout. Lost-record notices go where `lost` says.
 pub fn run(
-    path: &Path,
+    inputs: &[PathBuf],
     format: Format,
     filter: TraceFilter,
     window: &WindowSpec,
     lost: LostNotices,
 ) -> Result<()> {
-    from_log::run(path, |header| {
+    from_log::run(inputs, |header| {
         let window = window
             .resolve(header.wall_clock(), header.started_boot_ns)
             .map_err(anyhow::Error::msg)?;

@@ -1,7 +1,8 @@
 //! A live session: attach, snapshot, then feed every ring-buffer record to
 //! a sink, in time order across the rings (see `merge`), until Ctrl-C,
-//! SIGTERM, SIGHUP, a time limit or the sink says stop; then detach, drain
-//! what is left, and account for lost records.
+//! SIGTERM, a time limit or the sink says stop (SIGHUP: as the sink says;
+//! `trace` stops, `record` reopens its log); then detach, drain what is
+//! left, and account for lost records.
 //!
 //! `trace` and `record` are sinks: one prints, the other writes a log.
 //!
@@ -128,6 +129,12 @@ pub trait Sink {
     }
     /// Once a second, before `tick`: how full each ring got meanwhile.
     fn rings(&mut self, _fill: &[RingFill]) {}
+    /// SIGHUP, between two records. `Stop` ends the session as SIGTERM
+    /// does (a closed terminal); a sink writing a log reopens it instead
+    /// (log rotation) and goes on.
+    fn hangup(&mut self) -> Result<Flow> {
+        Ok(Flow::Stop)
+    }
 }
 
 /// Why a session ended.
@@ -160,8 +167,9 @@ struct Live {
 }
 
 /// The signals that stop a session cleanly: Ctrl-C, SIGTERM, and SIGHUP (a
-/// closed terminal or a service manager's reload), so the ring is drained
-/// and a log gets its end record instead of the process dying.
+/// closed terminal) where the sink does not take it as "reopen your log"
+/// (see [`Sink::hangup`]), so the ring is drained and a log gets its end
+/// record instead of the process dying.
 struct Stops {
     int: Signal,
     term: Signal,
@@ -438,7 +446,15 @@ impl Live {
                 _ = &mut deadline => return Ok(Ended::Duration),
                 _ = self.stops.int.recv() => return Ok(Ended::Signal),
                 _ = self.stops.term.recv() => return Ok(Ended::Signal),
-                _ = self.stops.hup.recv() => return Ok(Ended::Signal),
+                _ = self.stops.hup.recv() => {
+                    // What the rings hold now goes to the log open now.
+                    if self.pump(sink)? == Flow::Stop {
+                        return Ok(Ended::Sink);
+                    }
+                    if sink.hangup()? == Flow::Stop {
+                        return Ok(Ended::Signal);
+                    }
+                }
             }
         }
     }

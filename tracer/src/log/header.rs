@@ -37,6 +37,19 @@ pub struct LogHeader {
     pub tasks: Vec<ProcTask>,
     /// Events the kernel's refusals left out (log version 2; none before).
     pub missing: Vec<Missing>,
+    /// Where this file stands in a recording (log version 3; zero before).
+    pub part: Part,
+}
+
+/// A file's place in one recording session that rotates or reopens its
+/// log: readers chain the files of a session and see a missing one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    /// Random, the same in every file of one `tracer record` run (0: a log
+    /// from before log version 3).
+    pub session: u64,
+    /// 0 for the first file, then one more per rotation or reopen.
+    pub sequence: u32,
 }
 
 impl LogHeader {
@@ -80,9 +93,12 @@ impl LogHeader {
             out.put_u16_le(m.kind.tag());
             put_str(out, &m.reason);
         }
+        out.put_u64_le(self.part.session);
+        out.put_u32_le(self.part.sequence);
     }
 
-    /// Decodes the header of a log of `log_version` (1 has no `missing`).
+    /// Decodes the header of a log of `log_version` (1 has no `missing`, 2
+    /// no `part`).
     pub fn decode(payload: &[u8], log_version: u16) -> Result<LogHeader, Short> {
         let mut d = Dec::new(payload);
         let event_format = d.u16("event format")?;
@@ -170,7 +186,16 @@ impl LogHeader {
                 });
             }
         }
+        let part = if log_version >= 3 {
+            Part {
+                session: d.u64("session")?,
+                sequence: d.u32("sequence")?,
+            }
+        } else {
+            Part::default()
+        };
         Ok(LogHeader {
+            part,
             event_format,
             tracer_version,
             kernel_release,
@@ -274,6 +299,10 @@ pub mod tests {
                 kind: EventKind::SignalGenerate,
                 reason: "R3 invalid mem access 'scalar'".into(),
             }],
+            part: Part {
+                session: 0x1234_5678_9abc,
+                sequence: 7,
+            },
         }
     }
 

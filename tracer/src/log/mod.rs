@@ -19,14 +19,19 @@ pub mod codec;
 mod compact;
 pub mod crc32;
 pub mod header;
+pub mod janitor;
 pub mod reader;
+pub mod rotate;
+pub mod set;
 pub mod writer;
+pub mod zst;
 
 pub const MAGIC: &[u8; 8] = b"TRACERLG";
 /// Bumped whenever the framing or a frame payload changes. Version 2: the
-/// header lists events the kernel's refusals left out. Readers take every
-/// version from 1 up to this one.
-pub const LOG_VERSION: u16 = 2;
+/// header lists events the kernel's refusals left out. Version 3: the header
+/// says which file of a rotating recording it starts ([`header::Part`]).
+/// Readers take every version from 1 up to this one.
+pub const LOG_VERSION: u16 = 3;
 /// Magic + version + reserved.
 pub const PREAMBLE_LEN: usize = 12;
 /// Length + checksum.

@@ -58,6 +58,11 @@ pub enum Damage {
     /// The file ends inside a frame at `offset` (cut short: power loss,
     /// disk full, a copy in progress).
     Truncated { offset: u64 },
+    /// Reading several files: one cannot be read at all (why).
+    Unreadable(String),
+    /// Reading several files: this many files of the recording are missing
+    /// before the file `before` (their sequence numbers are not there).
+    Missing { files: u32, before: String },
 }
 
 impl fmt::Display for Damage {
@@ -70,6 +75,15 @@ impl fmt::Display for Damage {
                 f,
                 "the log is cut short: damage starts at byte offset {offset}; every complete \
                  record before it was read"
+            ),
+            Damage::Unreadable(why) => write!(f, "a log of the set is unreadable: {why}"),
+            Damage::Missing { files, before } => write!(
+                f,
+                "{files} file{} of the recording before {before} {} missing: what {} held is \
+                 unknown",
+                if *files == 1 { "" } else { "s" },
+                if *files == 1 { "is" } else { "are" },
+                if *files == 1 { "it" } else { "they" }
             ),
         }
     }
@@ -155,8 +169,9 @@ fn file_type(meta: &std::fs::Metadata) -> &'static str {
 }
 
 impl LogReader {
-    /// Opens a regular file; devices, FIFOs and sockets are refused before
-    /// any read (they could block forever or never end).
+    /// Opens a regular file, plain or zstd-compressed; devices, FIFOs and
+    /// sockets are refused before any read (they could block forever or
+    /// never end).
     pub fn open(path: &Path) -> Result<(LogHeader, LogReader), OpenError> {
         let meta = std::fs::metadata(path)
             .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
@@ -167,9 +182,11 @@ impl LogReader {
                 file_type(&meta)
             )));
         }
+        // A compressed log (`record --compress`) reads as the plain one.
         let file = std::fs::File::open(path)
+            .and_then(super::zst::maybe_decompress)
             .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
-        LogReader::from_reader(Box::new(file))
+        LogReader::from_reader(file)
     }
 
     pub fn from_bytes(data: Vec<u8>) -> Result<(LogHeader, LogReader), OpenError> {
@@ -308,6 +325,11 @@ impl LogReader {
             }),
             _ => None,
         }
+    }
+
+    /// Whether [`LogReader::next`] has anything more to give.
+    pub fn has_more(&mut self) -> bool {
+        !self.done && self.fill(MAX_BODY_FRAME) > 0
     }
 
     /// The next intact item, or the damage met on the way to it.

@@ -24,6 +24,10 @@ type Origin = (Lineage, HelperStanding);
 /// Where nothing is known of how a task came to be.
 const UNKNOWN_ORIGIN: Origin = (Lineage::Unknown, HelperStanding::No);
 
+/// The cgroup of a snapshot entry made from the live table that is not in
+/// the root cgroup (its path is not known there).
+pub const NOT_ROOT_CGROUP: &str = "(not the root cgroup)";
+
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
 const GRAVEYARD: usize = 1024;
@@ -286,6 +290,66 @@ impl TaskTable {
 
     pub fn root_cgroup_reliable(&self) -> bool {
         self.root_cgroup_reliable
+    }
+
+    /// Adds the tasks of a later snapshot (the header of the next file of a
+    /// rotated recording) that the table does not hold: none when the
+    /// files follow on without a gap, so a reader reading across files
+    /// keeps what it knew (lineage seen live) and makes no noise; after a
+    /// missing file, the tasks born in it. Tasks known already are kept.
+    pub fn merge_snapshot(&mut self, tasks: Vec<ProcTask>) {
+        let mut added = Vec::new();
+        for t in tasks {
+            let entry = Entry::from_proc(t, self.ns_per_tick);
+            // The snapshot's start is good to the tick only.
+            let tick = self.ns_per_tick;
+            let known = self
+                .live
+                .get(&entry.pid)
+                .is_some_and(|e| e.start_ns / tick == entry.start_ns / tick);
+            if !known {
+                added.push(entry.pid);
+                self.live.insert(entry.pid, entry);
+            }
+        }
+        let mut seen = FastSet::default();
+        for pid in added {
+            self.resolve_origin(pid, 0, &mut seen);
+        }
+    }
+
+    /// The live tasks as a procfs snapshot lists them: the start-up table
+    /// of a log that begins mid-recording (a rotated file), so that file
+    /// replays on its own. Start times drop to clock ticks, as procfs gives
+    /// them; of the cgroup only root membership is known, which is all a
+    /// table takes from the path ([`NOT_ROOT_CGROUP`] stands for the rest).
+    pub fn snapshot(&self) -> Vec<ProcTask> {
+        let mut tasks: Vec<ProcTask> = self
+            .live
+            .values()
+            .map(|e| ProcTask {
+                pid: e.pid,
+                tgid: e.tgid,
+                ppid: e.ppid,
+                flags: e.flags,
+                comm: e.comm.to_string(),
+                start_ticks: e.start_ns / self.ns_per_tick,
+                // Not tracked live; nothing reads it back.
+                state: '?',
+                has_mm: e.has_mm,
+                kthread_line: e.kthread_line,
+                cgroup: e
+                    .root_cgroup
+                    .map(|root| if root { "/" } else { NOT_ROOT_CGROUP }.to_string()),
+                argv: e
+                    .argv
+                    .as_deref()
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        tasks.sort_unstable_by_key(|t| t.pid);
+        tasks
     }
 
     #[cfg(test)]
@@ -873,6 +937,23 @@ mod tests {
         );
         assert!(v(303).disagree(), "a zombie has no mm");
         assert_eq!(v(300).root_cgroup, Some(false));
+    }
+
+    #[test]
+    fn snapshot_of_the_table_seeds_the_same_table() {
+        let t = table(&host(), |tgid| match tgid {
+            1 => "/init.scope",
+            2 | 40 | 41 => "/",
+            _ => "/user.slice",
+        });
+        let again = TaskTable::from_snapshot(t.snapshot(), Some("/init.scope"), 100);
+        assert_eq!(again.len(), t.len());
+        for e in t.iter() {
+            let back = again.get(e.pid).expect("every task kept");
+            assert_eq!(back.kind(), e.kind(), "pid {}", e.pid);
+            assert_eq!(again.verdicts(back), t.verdicts(e), "pid {}", e.pid);
+            assert_eq!((back.start_ns, &back.argv), (e.start_ns, &e.argv));
+        }
     }
 
     #[test]

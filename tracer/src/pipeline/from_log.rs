@@ -1,11 +1,12 @@
-//! Feeding a pipeline from a recorded log: what `replay` and `export`
-//! share. Damage is warned about and counted, never fatal before the end.
+//! Feeding a pipeline from a recorded log, or the files of a rotated one
+//! as one stream (see `log::set`): what `replay` and `export` share.
+//! Damage is warned about and counted, never fatal before the end.
 //!
 //! With a time window, every record still goes through the pipeline (its
 //! task table needs them all); the summary on stderr counts the events and
 //! losses in the window, and says so when the window holds none.
 
-use std::{io::Write, path::Path};
+use std::{io::Write, path::PathBuf};
 
 use anyhow::Result;
 
@@ -13,9 +14,9 @@ use super::Pipeline;
 use crate::{
     kernel::session::Flow,
     log::{
-        self,
         header::LogHeader,
         reader::{Damage, DamagedInput, Item},
+        set::{LogSet, Step},
     },
     model::counts::{Counts, LossCause},
 };
@@ -31,14 +32,15 @@ fn boot_ns_of(raw: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.try_into().ok()?))
 }
 
-/// Runs every record of `path` through the pipeline `make` builds from the
-/// log's header. Fails with [`DamagedInput`] after the whole log if any of
-/// it was damaged.
+/// Runs every record of the logs `inputs` names (files, directories of
+/// rotated logs) through the pipeline `make` builds from the first log's
+/// header. Fails with [`DamagedInput`] after the whole stream if any of it
+/// was damaged.
 pub fn run<W: Write>(
-    path: &Path,
+    inputs: &[PathBuf],
     make: impl FnOnce(&mut LogHeader) -> Result<Pipeline<W>>,
 ) -> Result<()> {
-    let (mut header, mut reader) = log::open(path)?;
+    let (mut header, mut reader) = LogSet::open(inputs)?;
     let mut pipeline = make(&mut header)?;
     pipeline.replaying();
     let window = pipeline.window();
@@ -48,9 +50,18 @@ pub fn run<W: Write>(
     let mut clean_end = false;
     let mut truncated = false;
     let mut stretches = 0;
+    // The input as named, for what concerns the whole stream.
+    let shown = inputs
+        .first()
+        .map_or(std::path::Path::new("-"), PathBuf::as_path);
     while let Some(item) = reader.next() {
         match item {
-            Ok(Item::Event(raw)) => {
+            Ok(Step::Boundary { tasks }) => {
+                pipeline.next_file(tasks);
+                // Only the last file's end says how the recording stopped.
+                clean_end = false;
+            }
+            Ok(Step::Item(Item::Event(raw))) => {
                 let at = boot_ns_of(raw);
                 if let Some(t) = at {
                     first.get_or_insert(t);
@@ -65,24 +76,24 @@ pub fn run<W: Write>(
                     break;
                 }
             }
-            Ok(Item::Lost {
+            Ok(Step::Item(Item::Lost {
                 tag,
                 count,
                 boot_ns,
-            }) => {
+            })) => {
                 if window.contains(boot_ns) {
                     counts.count_lost(tag, count);
                 }
                 pipeline.lost(tag, count, boot_ns, LossCause::Unknown);
             }
-            Ok(Item::End { .. }) => clean_end = true,
+            Ok(Step::Item(Item::End { .. })) => clean_end = true,
             Err(damage) => {
                 // Whatever the damage held is unknown, execs included.
                 pipeline.note_unknown_loss();
                 truncated |= matches!(damage, Damage::Truncated { .. });
                 stretches += 1;
                 if stretches <= DAMAGE_WARNINGS {
-                    crate::say!("tracer: warning: {}: {damage}", path.display());
+                    crate::say!("tracer: warning: {}: {damage}", reader.path().display());
                 }
             }
         }
@@ -90,21 +101,21 @@ pub fn run<W: Write>(
     if stretches > DAMAGE_WARNINGS {
         crate::say!(
             "tracer: warning: {}: {} more damaged stretches",
-            path.display(),
+            shown.display(),
             stretches - DAMAGE_WARNINGS
         );
     }
     if !clean_end && !truncated {
         crate::say!(
             "tracer: note: {} has no end marker: the recording did not stop cleanly",
-            path.display()
+            reader.path().display()
         );
     }
     if let (false, 0, Some(first)) = (window.is_all(), in_window, first) {
         let clock = header.wall_clock();
         crate::say!(
             "tracer: note: no event of {} is in the window (the log's events span {} .. {})",
-            path.display(),
+            shown.display(),
             clock.rfc3339(first),
             clock.rfc3339(last)
         );
@@ -112,7 +123,7 @@ pub fn run<W: Write>(
     pipeline.finish(&counts)?;
     if stretches > 0 {
         return Err(DamagedInput {
-            path: path.to_path_buf(),
+            path: shown.to_path_buf(),
             stretches,
         }
         .into());

@@ -172,6 +172,13 @@ impl<W: Write> Pipeline<W> {
         );
     }
 
+    /// The stream goes on in the next file of a rotated log, which starts
+    /// with this snapshot: the table keeps what it knows and takes in only
+    /// the tasks it lacks.
+    pub fn next_file(&mut self, tasks: Vec<crate::model::procfs::ProcTask>) {
+        self.table.merge_snapshot(tasks);
+    }
+
     /// Records were lost whose kinds are unknown (a damaged stretch of a
     /// log).
     pub fn note_unknown_loss(&mut self) {

@@ -83,7 +83,8 @@ impl Taps {
 }
 
 /// Taps on a stream that has no formatter of its own (`record`): decodes
-/// each raw record and keeps the task table the taps need.
+/// each raw record and keeps the task table the taps need (and `record`
+/// needs for the header of each new file it starts).
 pub struct Observer {
     table: TaskTable,
     taps: Taps,
@@ -112,11 +113,21 @@ impl Observer {
         self.taps.tick(&self.table);
     }
 
+    /// The task table as the events so far leave it.
+    pub fn table(&self) -> &TaskTable {
+        &self.table
+    }
+
     pub fn rings(&mut self, fill: &[RingFill]) {
         self.taps.rings(fill);
     }
 
     pub fn finish(self) -> Result<()> {
         self.taps.finish()
+    }
+
+    /// Finishes the taps, leaving the table (and no taps) in place.
+    pub fn finish_taps(&mut self) -> Result<()> {
+        std::mem::take(&mut self.taps).finish()
     }
 }

@@ -10,7 +10,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    path::Path,
+    path::PathBuf,
 };
 
 use anyhow::Result;
@@ -18,9 +18,9 @@ use tracer_common::EventKind;
 
 use crate::{
     log::{
-        self,
         header::LogHeader,
         reader::{Damage, Item},
+        set::{LogSet, Step},
     },
     model::{
         classify::Kind,
@@ -168,9 +168,10 @@ pub fn name_pattern(comm: &str) -> String {
     }
 }
 
-/// Reads the whole log at `path`, counting what is in `window`.
-pub fn collect(path: &Path, window: &WindowSpec) -> Result<(LogHeader, Report)> {
-    let (mut header, mut reader) = log::open(path)?;
+/// Reads the whole log (or set of rotated logs) `inputs` names, counting
+/// what is in `window`.
+pub fn collect(inputs: &[PathBuf], window: &WindowSpec) -> Result<(LogHeader, Report)> {
+    let (mut header, mut reader) = LogSet::open(inputs)?;
     let mut r = Report {
         window: window
             .resolve(header.wall_clock(), header.started_boot_ns)
@@ -184,12 +185,13 @@ pub fn collect(path: &Path, window: &WindowSpec) -> Result<(LogHeader, Report)> 
     }
     while let Some(item) = reader.next() {
         match item {
-            Ok(Item::Event(raw)) => r.event(raw, &mut table),
-            Ok(Item::Lost {
+            Ok(Step::Boundary { tasks }) => table.merge_snapshot(tasks),
+            Ok(Step::Item(Item::Event(raw))) => r.event(raw, &mut table),
+            Ok(Step::Item(Item::Lost {
                 tag,
                 count,
                 boot_ns,
-            }) => {
+            })) => {
                 table.note_lost(EventKind::from_tag(tag));
                 if !r.window.contains(boot_ns) {
                     continue;
@@ -198,7 +200,7 @@ pub fn collect(path: &Path, window: &WindowSpec) -> Result<(LogHeader, Report)> 
                 let n = r.lost.entry(name).or_default();
                 *n = n.saturating_add(count);
             }
-            Ok(Item::End { .. }) => {}
+            Ok(Step::Item(Item::End { .. })) => {}
             Err(damage) => {
                 table.note_lost(None);
                 r.damage_total += 1;

@@ -8,14 +8,15 @@ mod collect;
 mod json;
 mod text;
 
-use std::{io::Write as _, path::Path};
+use std::{io::Write as _, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::{log::reader::DamagedInput, model::clock::WindowSpec, output::Format};
 
-pub fn run(path: &Path, format: Format, window: &WindowSpec) -> Result<()> {
-    let (header, report) = collect::collect(path, window)?;
+/// Reports on the log, or the rotated logs read as one, that `inputs` names.
+pub fn run(inputs: &[PathBuf], format: Format, window: &WindowSpec) -> Result<()> {
+    let (header, report) = collect::collect(inputs, window)?;
     let clock = header.wall_clock();
     let out = match format {
         Format::Text => text::render(&header, &report, clock).into_bytes(),
@@ -27,7 +28,7 @@ pub fn run(path: &Path, format: Format, window: &WindowSpec) -> Result<()> {
         .context("writing to stdout")?;
     if report.damage_total > 0 {
         return Err(DamagedInput {
-            path: path.to_path_buf(),
+            path: inputs.first().cloned().unwrap_or_default(),
             stretches: report.damage_total,
         }
         .into());

@@ -1,0 +1,200 @@
+//! Several logs read as one stream: the files of a rotated recording (a
+//! directory, or files named one by one), in time order.
+//!
+//! Files are ordered by their header's start time (then sequence number),
+//! not by name. They must all come from one boot: boot-clock times of two
+//! boots cannot be put in one order, so a mix is refused with the files
+//! named. At each boundary the reader hands on the next file's start-up
+//! snapshot; the caller merges it into the table it carries, so tasks stay
+//! known across files (with the lineage seen live) and only tasks the
+//! table lacks (after a missing file) are added. A file that cannot be
+//! read, or a gap in a recording's sequence numbers, is damage: said,
+//! counted, and everything else is still read.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::{
+    header::{LogHeader, Part},
+    reader::{Damage, Item, LogReader},
+    rotate,
+};
+use crate::model::procfs::ProcTask;
+
+/// What the next file of a set starts with.
+pub enum Step<'a> {
+    Item(Item<'a>),
+    /// The stream goes on in the next file; its start-up snapshot.
+    Boundary {
+        tasks: Vec<ProcTask>,
+    },
+}
+
+struct Member {
+    path: PathBuf,
+    started_boot_ns: u64,
+    part: Part,
+}
+
+pub struct LogSet {
+    /// The files after the current one, in order.
+    rest: std::vec::IntoIter<Member>,
+    current: PathBuf,
+    current_part: Part,
+    reader: LogReader,
+    /// Damage to report before the next item (unreadable files, a gap).
+    pending: Vec<Damage>,
+    files: usize,
+}
+
+/// The files `inputs` name: each file as given, each directory's tracer
+/// logs (see `rotate`).
+fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let found = rotate::list(input)
+                .with_context(|| format!("listing the logs in {}", input.display()))?;
+            if found.is_empty() {
+                bail!(
+                    "{} holds no tracer logs (files named {}*{} or *{})",
+                    input.display(),
+                    rotate::PREFIX,
+                    rotate::PLAIN,
+                    rotate::COMPRESSED
+                );
+            }
+            paths.extend(found.into_iter().map(|f| f.path));
+        } else {
+            paths.push(input.clone());
+        }
+    }
+    Ok(paths)
+}
+
+impl LogSet {
+    /// Opens `inputs` (files and directories) as one stream; the header of
+    /// the first file in time order. One file alone fails as `log::open`
+    /// does; in a set, a file that cannot be read is damage, unless none
+    /// can be.
+    pub fn open(inputs: &[PathBuf]) -> Result<(LogHeader, LogSet)> {
+        let paths = expand(inputs)?;
+        if let [only] = paths.as_slice() {
+            let (header, reader) = super::open(only)?;
+            let set = LogSet {
+                rest: Vec::new().into_iter(),
+                current: only.clone(),
+                current_part: header.part,
+                reader,
+                pending: Vec::new(),
+                files: 1,
+            };
+            return Ok((header, set));
+        }
+        let mut pending = Vec::new();
+        let mut members: Vec<(Member, String, String)> = Vec::new();
+        for path in paths {
+            match super::open(&path) {
+                Ok((h, _)) => members.push((
+                    Member {
+                        path,
+                        started_boot_ns: h.started_boot_ns,
+                        part: h.part,
+                    },
+                    h.boot_id,
+                    h.hostname,
+                )),
+                Err(e) => pending.push(Damage::Unreadable(format!("{e:#}"))),
+            }
+        }
+        let Some((_, boot, host)) = members.first() else {
+            bail!("none of the {} logs given can be read", pending.len());
+        };
+        if let Some((other, other_boot, other_host)) = members.iter().find(|(_, b, _)| b != boot) {
+            bail!(
+                "{} (host {host}, boot {boot}) and {} (host {other_host}, boot {other_boot}) \
+                 are from different boots; their times cannot be put in one order: read each \
+                 boot's logs on their own",
+                members[0].0.path.display(),
+                other.path.display()
+            );
+        }
+        let mut members: Vec<Member> = members.into_iter().map(|(m, _, _)| m).collect();
+        members.sort_by(|a, b| {
+            (a.started_boot_ns, a.part.sequence, &a.path).cmp(&(
+                b.started_boot_ns,
+                b.part.sequence,
+                &b.path,
+            ))
+        });
+        let files = members.len();
+        let mut rest = members.into_iter();
+        let first = rest.next().expect("one at least");
+        let (header, reader) = super::open(&first.path)?;
+        let set = LogSet {
+            rest,
+            current: first.path,
+            current_part: first.part,
+            reader,
+            pending,
+            files,
+        };
+        Ok((header, set))
+    }
+
+    /// The file being read (for messages).
+    pub fn path(&self) -> &Path {
+        &self.current
+    }
+
+    /// How many files the set holds.
+    pub fn files(&self) -> usize {
+        self.files
+    }
+
+    /// The next item of the stream, a boundary between files, or damage.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Result<Step<'_>, Damage>> {
+        if !self.pending.is_empty() {
+            return Some(Err(self.pending.remove(0)));
+        }
+        // Polonius would take `self.reader.next()` straight; the borrow
+        // checker needs to know the file is not done first.
+        if self.reader_has_more() {
+            return self.reader.next().map(|r| r.map(Step::Item));
+        }
+        let next = self.rest.next()?;
+        match super::open(&next.path) {
+            Ok((mut header, reader)) => {
+                let gap = (next.part.session == self.current_part.session
+                    && next.part.session != 0)
+                    .then(|| {
+                        next.part
+                            .sequence
+                            .saturating_sub(self.current_part.sequence)
+                    })
+                    .filter(|&d| d > 1);
+                if let Some(d) = gap {
+                    self.pending.push(Damage::Missing {
+                        files: d - 1,
+                        before: next.path.display().to_string(),
+                    });
+                }
+                self.current = next.path;
+                self.current_part = next.part;
+                self.reader = reader;
+                Some(Ok(Step::Boundary {
+                    tasks: std::mem::take(&mut header.tasks),
+                }))
+            }
+            // Readable when the set was opened, not now (deleted by
+            // rotation meanwhile, say).
+            Err(e) => Some(Err(Damage::Unreadable(format!("{e:#}")))),
+        }
+    }
+
+    fn reader_has_more(&mut self) -> bool {
+        self.reader.has_more()
+    }
+}

@@ -1,0 +1,164 @@
+//! The `--compress` part of `cargo xtask bench`: `record --dir` of a
+//! signal storm (all signals recorded), with and without `--compress`.
+//! How much smaller zstd makes the logs, and what it costs: the tracer's
+//! whole CPU time (user + system, every thread, until it exits, so the
+//! compression of the last file counts too) with and without it, per event
+//! and per MB compressed.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+
+use crate::bench::{fixed, median, workload_ns};
+
+const STORM: (&str, u64) = ("signal", 300_000);
+/// Small enough that the storm's log rotates a few times, so files are
+/// compressed while recording goes on.
+const ROTATE_SIZE: &str = "4M";
+
+#[derive(Serialize)]
+pub struct RotateCost {
+    pub events: u64,
+    /// Bytes of the logs, plain and compressed (medians).
+    #[serde(serialize_with = "fixed::<0, _>")]
+    pub plain_bytes: f64,
+    #[serde(serialize_with = "fixed::<0, _>")]
+    pub packed_bytes: f64,
+    /// Files a run wrote.
+    pub files: usize,
+    /// The tracer's CPU ns per event, without and with `--compress`.
+    #[serde(serialize_with = "fixed::<0, _>")]
+    pub cpu_ns_per_event: f64,
+    #[serde(serialize_with = "fixed::<0, _>")]
+    pub cpu_ns_per_event_compress: f64,
+    /// Extra CPU with `--compress`, per MB of plain log.
+    #[serde(serialize_with = "fixed::<2, _>")]
+    pub compress_ms_per_mb: f64,
+}
+
+/// CPU ns this process's waited-for children used so far.
+fn children_cpu_ns() -> u64 {
+    // SAFETY: getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// One recording of the storm into `dir`: (tracer CPU ns, events, bytes of
+/// the logs, files).
+fn one_run(
+    tracer: &Path,
+    workload: &Path,
+    dir: &Path,
+    compress: bool,
+) -> Result<(u64, u64, u64, usize)> {
+    let _ = std::fs::remove_dir_all(dir);
+    let mut cmd = Command::new(tracer);
+    cmd.args(["record", "--all-signals", "--dir"])
+        .arg(dir)
+        .args(["--rotate-size", ROTATE_SIZE]);
+    if compress {
+        cmd.arg("--compress");
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting tracer")?;
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stderr.read_line(&mut line)? == 0 {
+            bail!("tracer exited before attaching");
+        }
+        if line.contains("attached") {
+            break;
+        }
+    }
+    workload_ns(workload, STORM.0, STORM.1)?;
+    // The workload has been waited for: what the children's CPU grows by
+    // from here is the tracer's.
+    let before = children_cpu_ns();
+    // SAFETY: kill() with the pid of our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest)?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("tracer record failed ({status}): {rest}");
+    }
+    let cpu = children_cpu_ns() - before;
+    let events = rest
+        .split("recorded ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no event count in: {rest}"))?;
+    let mut bytes = 0;
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir)? {
+        bytes += entry?.metadata()?.len();
+        files += 1;
+    }
+    Ok((cpu, events, bytes, files))
+}
+
+pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Result<RotateCost> {
+    let dir = tmp.join("rotate");
+    let (mut cpu, mut cpu_z) = (Vec::new(), Vec::new());
+    let (mut plain, mut packed) = (Vec::new(), Vec::new());
+    let (mut events, mut files) = (0, 0);
+    eprintln!(
+        "bench: record --dir with and without --compress, {} storm ({rounds} rounds)",
+        STORM.0
+    );
+    for _ in 0..rounds {
+        let (c, e, b, f) = one_run(tracer, workload, &dir, false)?;
+        cpu.push(c as f64 / e.max(1) as f64);
+        plain.push(b as f64);
+        events = e;
+        files = f;
+        let (c, e, b, _) = one_run(tracer, workload, &dir, true)?;
+        cpu_z.push(c as f64 / e.max(1) as f64);
+        packed.push(b as f64);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (cpu, cpu_z) = (median(&mut cpu), median(&mut cpu_z));
+    let (plain, packed) = (median(&mut plain), median(&mut packed));
+    Ok(RotateCost {
+        events,
+        plain_bytes: plain,
+        packed_bytes: packed,
+        files,
+        cpu_ns_per_event: cpu,
+        cpu_ns_per_event_compress: cpu_z,
+        compress_ms_per_mb: (cpu_z - cpu) * events as f64 / 1e6 / (plain / 1e6),
+    })
+}
+
+pub fn format(c: &RotateCost) -> String {
+    format!(
+        "\nrecord --dir --rotate-size {ROTATE_SIZE}, {} storm ({} events, {} files), zstd \
+         (ruzstd, fastest level):\n\
+         \x20 log size          plain {:.1} MB, compressed {:.1} MB (ratio {:.1}x)\n\
+         \x20 tracer CPU/event  {:.0} ns plain, {:.0} ns with --compress\n\
+         \x20 compressing       {:.1} ms CPU per MB of log\n",
+        STORM.0,
+        c.events,
+        c.files,
+        c.plain_bytes / 1e6,
+        c.packed_bytes / 1e6,
+        c.plain_bytes / c.packed_bytes.max(1.0),
+        c.cpu_ns_per_event,
+        c.cpu_ns_per_event_compress,
+        c.compress_ms_per_mb
+    )
+}
