@@ -235,9 +235,13 @@ fn install_and_check(root: &Path, deb: &Path) -> Result<Vec<Check>> {
     let _ = fs::remove_file(root.join(inside.trim_start_matches('/')));
 
     let (ok, out) = chroot.output(&["tracer", "--version"])?;
-    // `tracer 0.1.0` for package version 0.1.0 or 0.1.0-1.
+    // `tracer 0.1.0 (commit ..., target ...)` for package version 0.1.0-1.
     let upstream = version.split('-').next().unwrap_or(&version);
-    let ok = ok && out.trim() == format!("tracer {upstream}");
+    let first = out.lines().next().unwrap_or("");
+    let ok = ok
+        && first
+            .strip_prefix(&format!("tracer {upstream}"))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '));
     check(&mut checks, "version", ok, out);
 
     let (ok, out) = chroot.output(&["tracer", "ps"])?;
