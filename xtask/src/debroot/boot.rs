@@ -116,6 +116,8 @@ fn decompress(path: &Path) -> Result<Vec<u8>> {
 /// The console of a finished (or killed) boot.
 pub struct Console {
     pub lines: Vec<String>,
+    /// The guest kernel panicked.
+    pub panicked: bool,
     pub timed_out: bool,
     pub elapsed: Duration,
 }
@@ -136,7 +138,9 @@ pub fn qemu(
     drive.push(image);
     drive.push(",format=raw,if=virtio,cache=unsafe");
     let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-accel", &accel, "-cpu", "max", "-m", "1024", "-smp", "2"])
+    // One vCPU: with two, attaching the tracepoints (live text patching
+    // with int3) once oopsed in copy_process on the other vCPU under TCG.
+    cmd.args(["-accel", &accel, "-cpu", "max", "-m", "1024", "-smp", "1"])
         .args(["-nographic", "-no-reboot", "-nodefaults"])
         .args(["-serial", "stdio"])
         .arg("-kernel")
@@ -195,7 +199,11 @@ pub fn qemu(
     for r in readers {
         let _ = r.join();
     }
+    let panicked = lines
+        .iter()
+        .any(|l| l.contains("Kernel panic - not syncing"));
     Ok(Console {
+        panicked,
         lines,
         timed_out,
         elapsed: start.elapsed(),

@@ -33,6 +33,14 @@ new_files() {
     LC_ALL=C comm -13 $T/before $T/now
 }
 has_new() { [ -n "$(new_files)" ]; }
+# A file that appeared since the last snapshot has data (a starting tracer
+# creates its file before it has attached and written anything).
+has_new_data() {
+    for f in $(new_files); do
+        [ -s "$DIR/$f" ] && return 0
+    done
+    return 1
+}
 # Seconds since boot (no fork: commands are slow under emulation).
 uptime_s() {
     read -r up _ </proc/uptime
@@ -157,7 +165,7 @@ sleep 2
 snapshot
 pid=$(mainpid)
 systemctl restart $UNIT
-if wait_until 120 restarted_from "$pid" && wait_until 60 has_new; then
+if wait_until 120 restarted_from "$pid" && wait_until 120 has_new_data; then
     ok restart "pid $pid -> $(mainpid), new file $(new_files | tr '\n' ' ')"
 else
     fail restart "$(systemctl is-active $UNIT), pid $pid -> $(mainpid)"
@@ -181,7 +189,13 @@ if timeout 300 tracer replay $DIR >$T/replay.out 2>$T/replay.err; then
         grep -m 5 exec $T/replay.out | infos replay
     fi
 else
-    fail replay "exit $?: $(tail -n 3 $T/replay.err | tr '\n' ' ')"
+    rc=$?
+    fail replay "exit $rc: $(tail -n 1 $T/replay.err)"
+    infos replay <$T/replay.err
+    # Which file: each one alone.
+    for f in "$DIR"/*; do
+        tracer replay "$f" >/dev/null 2>$T/one.err || info "replay $f: exit $?: $(tail -n 1 $T/one.err)"
+    done
 fi
 
 # 7. A SIGKILL: systemd restarts it (Restart=on-failure).

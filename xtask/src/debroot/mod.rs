@@ -35,6 +35,9 @@ const CHECK_UNIT: &str = include_str!("tracer-deb-check.service");
 /// The pinned kernel (xtask/kernels.txt) of the root's suite.
 pub const KERNEL: &str = "6.12";
 
+/// The root image's size (sparse; the root takes about 250 MiB).
+const IMAGE_MIB: u64 = 1024;
+
 /// `--keep` in [`RECORD_OPTS`] (the check reads it too).
 const KEEP: u32 = 5;
 
@@ -108,8 +111,7 @@ pub fn deb_test(tools: &Tools, opts: &Options) -> Result<u64> {
 
     let t = Instant::now();
     let image = work.join("root.ext4");
-    rootfs::ext4_image(&root, &image, 1024)?;
-    rootfs::remove_root(&root)?;
+    rootfs::ext4_image(&root, &image, IMAGE_MIB)?;
     let (abi, vmlinuz, modules) = crate::vm::pinned_kernel(KERNEL)?;
     let initrd = work.join("initrd.cpio");
     boot::initramfs(&modules, &work, &initrd)?;
@@ -118,7 +120,16 @@ pub fn deb_test(tools: &Tools, opts: &Options) -> Result<u64> {
         t.elapsed().as_secs_f64()
     );
     let log = work.join("console.log");
-    let console = boot::qemu(&vmlinuz, &initrd, &image, &log, opts.timeout)?;
+    let mut console = boot::qemu(&vmlinuz, &initrd, &image, &log, opts.timeout)?;
+    if console.panicked {
+        // Emulation, not tracer (TCG has oopsed in early boot and in live
+        // text patching): once more, from a fresh image, and say so.
+        eprintln!("xtask: deb-test: the guest kernel panicked (see below); booting once more");
+        print_tail(&console, &log);
+        rootfs::ext4_image(&root, &image, IMAGE_MIB)?;
+        console = boot::qemu(&vmlinuz, &initrd, &image, &log, opts.timeout)?;
+    }
+    rootfs::remove_root(&root)?;
     eprintln!(
         "xtask: deb-test: boot and checks in {:.1}s{}",
         console.elapsed.as_secs_f64(),
@@ -134,21 +145,25 @@ pub fn deb_test(tools: &Tools, opts: &Options) -> Result<u64> {
     let _ = fs::remove_file(&image);
     let _ = fs::remove_file(&initrd);
     if checks.iter().any(|c| !c.ok) {
-        let tail: Vec<&str> = console
-            .lines
-            .iter()
-            .rev()
-            .take(40)
-            .rev()
-            .map(String::as_str)
-            .collect();
-        eprintln!(
-            "xtask: deb-test: last console lines ({}):\n{}",
-            log.display(),
-            tail.join("\n")
-        );
+        print_tail(&console, &log);
     }
     finish(&checks, started)
+}
+
+fn print_tail(console: &boot::Console, log: &Path) {
+    let tail: Vec<&str> = console
+        .lines
+        .iter()
+        .rev()
+        .take(40)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    eprintln!(
+        "xtask: deb-test: last console lines ({}):\n{}",
+        log.display(),
+        tail.join("\n")
+    );
 }
 
 /// The .deb to test, built by `cargo xtask dist`'s code.
@@ -415,6 +430,7 @@ mod tests {
             .map(String::from)
             .to_vec(),
             timed_out: false,
+            panicked: false,
             elapsed: Duration::from_secs(1),
         };
         let checks = parse(&console);
