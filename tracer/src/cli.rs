@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{error::ErrorKind, CommandFactory as _, Parser, Subcommand};
 
 use crate::{
-    commands::{bench_log, bench_table, export, ps, record, replay, report, trace, tree},
+    commands::{bench_log, bench_table, export, generate, ps, record, replay, report, trace, tree},
     kernel::{follow, loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions},
     model::{
         classify::Kind,
@@ -157,7 +157,7 @@ impl ShipArgs {
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
 #[derive(Parser, Debug)]
-#[command(name = "tracer", version)]
+#[command(name = "tracer", version = env!("TRACER_VERSION"))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -482,6 +482,13 @@ pub enum Command {
         file: PathBuf,
         mb: u64,
     },
+    /// Write the man pages or shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: generate::Generated,
+        dir: PathBuf,
+    },
     /// Show the lineage tree from PID 0, or from PID, with kinds.
     Tree {
         /// Root of the tree (default: 0, the idle task).
@@ -696,6 +703,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::BenchTable { tasks } => bench_table::run(tasks),
         Command::BenchLog { kind, file, mb } => bench_log::run(&kind, &file, mb),
+        Command::Generate { what, dir } => generate::run(what, &dir),
         Command::Tree {
             pid,
             format,

@@ -216,7 +216,12 @@ fn keep_and_max_total_delete_the_oldest_and_nothing_else() {
             assert!(dir.path().join(f).exists(), "{limit:?}: {f} deleted");
         }
         let logs = logs_in(dir.path());
-        let last = *logs.iter().map(|l| sequence(l)).collect::<Vec<_>>().last().unwrap();
+        let last = *logs
+            .iter()
+            .map(|l| sequence(l))
+            .collect::<Vec<_>>()
+            .last()
+            .unwrap();
         assert!(last >= 5, "{limit:?}: rotated {last} times only");
         // The newest files stay, in an unbroken run up to the last one.
         let seqs: Vec<u32> = logs.iter().map(|l| sequence(l)).collect();
@@ -270,7 +275,10 @@ fn a_task_born_in_the_first_file_and_ending_in_a_later_one_keeps_what_is_known()
             .expect("in one file")
     };
     let (born_in, ended_in) = (file_of(fork), file_of(exit));
-    assert!(ended_in >= born_in + 2, "born in {born_in}, ended in {ended_in}");
+    assert!(
+        ended_in >= born_in + 2,
+        "born in {born_in}, ended in {ended_in}"
+    );
     // Read as one stream: the task is the one seen born, to the ns (a
     // snapshot would know its start only to the clock tick).
     let start = u64_of(fork, "start_ns");
@@ -289,7 +297,8 @@ fn a_task_born_in_the_first_file_and_ending_in_a_later_one_keeps_what_is_known()
     assert_eq!(str_of(exit_alone, "kind"), "user");
     let lifetime = u64_of(exit_alone, "lifetime_ns");
     assert!(
-        lifetime >= u64_of(exit, "lifetime_ns") && lifetime < u64_of(exit, "lifetime_ns") + 20_000_000,
+        lifetime >= u64_of(exit, "lifetime_ns")
+            && lifetime < u64_of(exit, "lifetime_ns") + 20_000_000,
         "to the tick: {lifetime}"
     );
 }
@@ -310,9 +319,12 @@ fn compressed_logs_read_back_as_the_plain_ones() {
         assert!(l.to_str().unwrap().ends_with(".log.zst"), "{l:?}");
     }
     assert!(
-        fs::read_dir(dir.path())
+        fs::read_dir(dir.path()).unwrap().all(|e| !e
             .unwrap()
-            .all(|e| !e.unwrap().path().to_str().unwrap().ends_with(".partial")),
+            .path()
+            .to_str()
+            .unwrap()
+            .ends_with(".partial")),
         "no partial file left"
     );
     // The reference decompressor takes them; the plain logs it gives
@@ -406,7 +418,10 @@ fn disk_full_mid_rotation_is_a_clear_error_and_every_file_stays_readable() {
     let (code, err) = rec.wait();
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("No space left on device"), "{err}");
-    assert!(err.contains("before it"), "the earlier files are said to be whole: {err}");
+    assert!(
+        err.contains("before it"),
+        "the earlier files are said to be whole: {err}"
+    );
     let logs = logs_in(&logs_dir);
     assert!(logs.len() >= 3, "rotated before the disk filled: {logs:?}");
     // Every finished file is whole; the last is readable up to its last
@@ -423,7 +438,11 @@ fn disk_full_mid_rotation_is_a_clear_error_and_every_file_stays_readable() {
     // All of it as one stream: everything readable is read.
     let (code, all, err) = run_tracer(&["export", logs_dir.to_str().unwrap()]);
     assert!(code == 0 || code == 4, "{err}");
-    assert!(all.lines().count() > 1000, "{} records", all.lines().count());
+    assert!(
+        all.lines().count() > 1000,
+        "{} records",
+        all.lines().count()
+    );
 }
 
 #[test]
@@ -443,7 +462,10 @@ fn mixed_boots_and_missing_files_are_said_clearly() {
     assert!(err.contains("1 file of the recording before"), "{err}");
     assert!(out.lines().count() > 1000);
     // A log of another boot (the fixture) in the set: refused, both named.
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/log-v2-format2.log");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/log-v2-format2.log"
+    );
     let (code, _, err) = run_tracer(&["replay", logs[0].to_str().unwrap(), fixture]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("from different boots"), "{err}");

@@ -9,6 +9,7 @@ mod bench_rotate;
 mod bench_ship;
 mod bench_workqueue;
 mod debroot;
+pub mod dist;
 mod pf_check;
 mod setup;
 mod vm;
@@ -39,7 +40,8 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Format and lint checks, then every test (unit and live BPF tests on
-    /// this kernel and, under QEMU, on the kernels in CI_KERNELS; needs root).
+    /// this kernel, `dist --check`, and, under QEMU, the live tests on the
+    /// kernels in CI_KERNELS; needs root).
     Test {
         /// Leave out the kernel matrix (for quick local runs; CI runs it).
         #[arg(long)]
@@ -86,6 +88,14 @@ enum Cmd {
         /// directory away from a checkout).
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
+    },
+    /// Release artifacts in target/dist/: static musl binaries and .debs
+    /// for x86_64 (amd64) and aarch64 (arm64), with their SHA-256 sums.
+    Dist {
+        /// Then check them: static ELF of the right machine, --version,
+        /// the .debs' contents and scripts, lintian.
+        #[arg(long)]
+        check: bool,
     },
     /// Boot Debian kernels under QEMU (TCG) and run the live tests inside each.
     VmTest {
@@ -232,6 +242,7 @@ fn real_main() -> Result<()> {
             )
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
+        Cmd::Dist { check } => dist::dist(&tools, check).map(|_| ()),
         Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
         Cmd::VmTest { list: true, .. } => vm::list(),
         Cmd::VmTest {
@@ -322,7 +333,8 @@ fn bench_with(
 }
 
 /// `cargo xtask test`: format and lint checks, the tests on this kernel,
-/// the kernel matrix unless `no_vm`, a bounded fuzzing run, and one closing
+/// the release artifacts' checks (`dist --check`), the kernel matrix
+/// unless `no_vm`, a bounded fuzzing run, and one closing
 /// `tests:` line.
 fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
     run(&mut nightly_fmt(tools, true))?;
@@ -347,18 +359,31 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
             bail!("tests skipped on the host kernel, where every test must run:\n{text}");
         }
     }
+    // The release artifacts build and are what they claim (static
+    // binaries, .debs, lintian); nothing here needs another kernel.
+    let passed = match dist::dist(tools, true) {
+        Ok(checks) => passed + checks,
+        Err(e) => {
+            println!("tests: {passed} passed, 1 failed");
+            return Err(e.context("cargo xtask dist --check"));
+        }
+    };
     // The .deb installed in a fresh Debian root and booted with systemd.
     let deb_checks = if no_vm {
         println!("xtask: deb-test NOT run (--no-vm)");
         0
     } else {
-        debroot::deb_test(
-            tools,
-            &debroot::Options {
-                deb: None,
-                timeout: std::time::Duration::from_secs(10 * 60),
-            },
-        )?
+        let opts = debroot::Options {
+            deb: None,
+            timeout: std::time::Duration::from_secs(10 * 60),
+        };
+        match debroot::deb_test(tools, &opts) {
+            Ok(checks) => checks,
+            Err(e) => {
+                println!("tests: {passed} passed, 1 failed");
+                return Err(e.context("cargo xtask deb-test"));
+            }
+        }
     };
     // The live tests again on the oldest, a middle and the newest
     // kernel of the matrix (`cargo xtask vm-test` runs them all).

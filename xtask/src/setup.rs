@@ -344,3 +344,31 @@ fn ensure_debian_packages(packages: &[&str], who: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Rust's standard library for each of these targets (`cargo xtask dist`
+/// builds static musl binaries; rust-lld, shipped with the toolchain,
+/// links them, so no C cross toolchain is needed).
+pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    let missing: Vec<&str> = triples
+        .iter()
+        .copied()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: adding Rust targets {}", missing.join(" "));
+    run(Command::new("rustup")
+        .args(["target", "add"])
+        .args(&missing))
+    .with_context(|| format!("`rustup target add {}` failed", missing.join(" ")))
+}
+
+/// Debian packages `cargo xtask dist` uses: lintian checks the .debs
+/// (dpkg-deb, which builds them, comes with dpkg itself).
+const DIST_PACKAGES: &[&str] = &["lintian"];
+
+pub fn ensure_dist_packages() -> Result<()> {
+    ensure_debian_packages(DIST_PACKAGES, "dist")
+}

@@ -5,6 +5,7 @@
 pub mod bench_log;
 pub mod bench_table;
 pub mod export;
+pub mod generate;
 pub mod ps;
 pub mod record;
 pub mod replay;

@@ -166,9 +166,9 @@ fn print_tail(console: &boot::Console, log: &Path) {
     );
 }
 
-/// The .deb to test, built by `cargo xtask dist`'s code.
-fn build_deb(_tools: &Tools) -> Result<PathBuf> {
-    bail!("no .deb builder yet (branch dist): pass --deb PATH")
+/// The .deb to test, built as `cargo xtask dist` builds it.
+fn build_deb(tools: &Tools) -> Result<PathBuf> {
+    crate::dist::deb(tools, crate::dist::Arch::X86_64)
 }
 
 fn finish(checks: &[Check], started: Instant) -> Result<u64> {

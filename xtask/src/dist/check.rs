@@ -1,0 +1,298 @@
+//! `cargo xtask dist --check` (and `cargo xtask test`): the artifacts
+//! build, and are what they claim. The static binaries are static ELF
+//! files of the right machine, this machine's runs with no environment and
+//! says its version, commit and target; each .deb holds the expected
+//! files with the right modes (its binary of its own architecture, a man
+//! page per subcommand listed in `tracer --help`, three completions, the
+//! unit, the options file as a conffile, the maintainer scripts) and
+//! lintian finds no error or warning in it; and the unit's command line,
+//! with the default options, is one this tracer accepts.
+
+use std::{fs, path::Path, process::Command};
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+use super::{deb, elf, Arch, Artifacts};
+use crate::workspace_root;
+
+/// Runs every check on `artifacts`; returns how many passed (any failure
+/// is an error).
+pub fn check(artifacts: &Artifacts) -> Result<u64> {
+    let mut passed = 0;
+    let mut pass = |name: String| {
+        println!("xtask: dist check ok: {name}");
+        passed += 1;
+    };
+    for (arch, exe) in &artifacts.binaries {
+        elf::check(&fs::read(exe)?, *arch).with_context(|| exe.display().to_string())?;
+        pass(format!("{} is a static {arch:?} ELF", exe.display()));
+    }
+    let host = Arch::host()?;
+    let (_, host_exe) = artifacts
+        .binaries
+        .iter()
+        .find(|(a, _)| *a == host)
+        .context("no binary for this machine's architecture")?;
+    check_version(host_exe, host)?;
+    pass(format!("{} --version", host_exe.display()));
+    let subcommands = subcommands(host_exe)?;
+    for (arch, package) in &artifacts.debs {
+        check_info(package, *arch)?;
+        pass(format!("{} control, conffiles, scripts", package.display()));
+        check_contents(package, &subcommands)?;
+        pass(format!("{} contents", package.display()));
+        check_binary_in(package, *arch)?;
+        pass(format!(
+            "{} holds a static {arch:?} binary",
+            package.display()
+        ));
+        lintian(package)?;
+        pass(format!("{} lintian", package.display()));
+    }
+    // Last: it needs `record --dir` and the rotation flags (branch rotate).
+    check_unit_command(host_exe)?;
+    pass("tracer-record.service's command line parses".into());
+    Ok(passed)
+}
+
+/// `--version` of a copy alone in an empty folder, with an empty
+/// environment: "tracer VERSION (commit COMMIT, target TRIPLE)".
+fn check_version(exe: &Path, arch: Arch) -> Result<()> {
+    let alone = workspace_root().join("target/dist/check-alone");
+    let _ = fs::remove_dir_all(&alone);
+    fs::create_dir_all(&alone)?;
+    let copy = alone.join("tracer");
+    fs::copy(exe, &copy)?;
+    let out = Command::new(&copy)
+        .arg("--version")
+        .env_clear()
+        .current_dir(&alone)
+        .output()
+        .with_context(|| format!("running {} --version", copy.display()))?;
+    ensure!(
+        out.status.success(),
+        "{} --version failed: {}",
+        copy.display(),
+        out.status
+    );
+    let got = String::from_utf8_lossy(&out.stdout);
+    let commit = git_head().unwrap_or_else(|| "unknown".into());
+    let want = format!(
+        "tracer {} (commit {commit}, target {})\n",
+        super::tracer_version()?,
+        arch.triple()
+    );
+    ensure!(
+        got == want,
+        "tracer --version printed {got:?}, expected {want:?}"
+    );
+    Ok(())
+}
+
+fn git_head() -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The unit's ExecStart, with the options file's defaults, is a command
+/// line this tracer accepts: run with `--help` appended, clap checks every
+/// flag and value before it (and exits 2 on an unknown one) but starts
+/// nothing. Catches packaging that drifts from the CLI.
+fn check_unit_command(exe: &Path) -> Result<()> {
+    let packaging = deb::packaging_dir();
+    let unit = fs::read_to_string(packaging.join("tracer-record.service"))?;
+    let defaults = fs::read_to_string(packaging.join("default"))?;
+    let opts = defaults
+        .lines()
+        .find_map(|l| l.strip_prefix("TRACER_RECORD_OPTS="))
+        .map(|v| v.trim_matches('"'))
+        .context("tracer/packaging/default sets no TRACER_RECORD_OPTS")?;
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .context("tracer-record.service has no ExecStart")?;
+    let mut words = exec.split_whitespace();
+    ensure!(
+        words.next() == Some("/usr/bin/tracer"),
+        "ExecStart does not run /usr/bin/tracer: {exec}"
+    );
+    let args: Vec<&str> = words
+        .flat_map(|w| match w {
+            "$TRACER_RECORD_OPTS" => opts.split_whitespace().collect(),
+            w => vec![w],
+        })
+        .chain(["--help"])
+        .collect();
+    let out = Command::new(exe)
+        .args(&args)
+        .output()
+        .context("running tracer")?;
+    ensure!(
+        out.status.success(),
+        "tracer-record.service runs `tracer {}`, which this tracer refuses:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// The subcommands `tracer --help` lists (the hidden ones are not listed,
+/// and get no man page).
+fn subcommands(exe: &Path) -> Result<Vec<String>> {
+    let help = output(Command::new(exe).arg("--help"))?;
+    let names: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    ensure!(
+        !names.is_empty(),
+        "`tracer --help` lists no subcommands:\n{help}"
+    );
+    Ok(names)
+}
+
+fn check_info(package: &Path, arch: Arch) -> Result<()> {
+    let fields = output(Command::new("dpkg-deb").arg("--field").arg(package).args([
+        "Package",
+        "Version",
+        "Architecture",
+    ]))?;
+    let want = format!(
+        "Package: tracer\nVersion: {}\nArchitecture: {}\n",
+        deb::deb_version()?,
+        arch.deb_arch()
+    );
+    ensure!(
+        fields == want,
+        "{}: control says\n{fields}expected\n{want}",
+        package.display()
+    );
+    let conffiles = output(
+        Command::new("dpkg-deb")
+            .arg("--info")
+            .arg(package)
+            .arg("conffiles"),
+    )?;
+    let listed: Vec<&str> = conffiles.lines().collect();
+    ensure!(
+        listed == deb::CONFFILES,
+        "{}: conffiles are {listed:?}, expected {:?}",
+        package.display(),
+        deb::CONFFILES
+    );
+    for script in ["postinst", "prerm", "postrm"] {
+        let text = output(
+            Command::new("dpkg-deb")
+                .arg("--info")
+                .arg(package)
+                .arg(script),
+        )?;
+        ensure!(
+            text.contains("tracer-record.service"),
+            "{}: {script} does not handle tracer-record.service",
+            package.display()
+        );
+    }
+    Ok(())
+}
+
+/// Every expected file, with its mode, owned by root.
+fn check_contents(package: &Path, subcommands: &[String]) -> Result<()> {
+    let listing = output(Command::new("dpkg-deb").arg("--contents").arg(package))?;
+    let entries: Vec<(&str, &str, &str)> = listing
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            Some((*fields.first()?, *fields.get(1)?, *fields.last()?))
+        })
+        .collect();
+    let mut want: Vec<(String, &str)> = vec![
+        ("./usr/bin/tracer".into(), "-rwxr-xr-x"),
+        (
+            "./lib/systemd/system/tracer-record.service".into(),
+            "-rw-r--r--",
+        ),
+        ("./etc/default/tracer-record".into(), "-rw-r--r--"),
+        ("./usr/share/doc/tracer/copyright".into(), "-rw-r--r--"),
+        (
+            "./usr/share/doc/tracer/changelog.Debian.gz".into(),
+            "-rw-r--r--",
+        ),
+        (format!("./{}/tracer.1.gz", deb::MAN_DIR), "-rw-r--r--"),
+    ];
+    for sub in subcommands {
+        want.push((
+            format!("./{}/tracer-{sub}.1.gz", deb::MAN_DIR),
+            "-rw-r--r--",
+        ));
+    }
+    for (_, path) in deb::COMPLETIONS {
+        want.push((format!("./{path}"), "-rw-r--r--"));
+    }
+    for (path, mode) in &want {
+        match entries.iter().find(|(_, _, p)| p == path) {
+            Some((m, owner, _)) if m == mode && *owner == "root/root" => {}
+            Some((m, owner, _)) => bail!(
+                "{}: {path} is {m} {owner}, expected {mode} root/root",
+                package.display()
+            ),
+            None => bail!("{}: no {path} in\n{listing}", package.display()),
+        }
+    }
+    Ok(())
+}
+
+/// The packaged binary, unpacked, is a static ELF for the package's
+/// architecture.
+fn check_binary_in(package: &Path, arch: Arch) -> Result<()> {
+    let dir = workspace_root().join(format!("target/dist/check-{}", arch.deb_arch()));
+    let _ = fs::remove_dir_all(&dir);
+    crate::run(Command::new("dpkg-deb").arg("-x").arg(package).arg(&dir))?;
+    let exe = dir.join("usr/bin/tracer");
+    elf::check(&fs::read(&exe)?, arch)
+        .with_context(|| format!("{} in {}", exe.display(), package.display()))
+}
+
+/// lintian, failing on errors and warnings (the few that cannot be fixed
+/// are overridden, with reasons, in tracer/packaging/lintian-overrides).
+fn lintian(package: &Path) -> Result<()> {
+    let out = Command::new("lintian")
+        .args(["--fail-on", "error,warning"])
+        .arg(package)
+        .output()
+        .context("running lintian")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    ensure!(
+        out.status.success(),
+        "lintian found problems in {} ({}):\n{text}{}",
+        package.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("failed to start {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

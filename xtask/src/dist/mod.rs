@@ -1,0 +1,166 @@
+//! `cargo xtask dist`: release artifacts for the architectures tracer
+//! ships for. Each is a static musl binary with its eBPF object embedded,
+//! so a machine needs nothing beside the one file.
+//!
+//! - [`static_tracer`] builds one (`static_build.rs`); the kernel-matrix
+//!   and Debian-root tests use it too.
+//! - [`deb`] packages one with its man pages, completions and the
+//!   `tracer-record.service` unit (`deb.rs`, with dpkg-deb: why is there).
+//! - `check.rs` checks what was built (`--check`, and `cargo xtask test`),
+//!   with `elf.rs` reading the binaries' headers.
+
+mod check;
+mod deb;
+mod elf;
+mod static_build;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, ensure, Context as _, Result};
+pub use deb::deb;
+pub use static_build::static_tracer;
+
+use crate::{setup, workspace_root};
+
+/// An architecture tracer is released for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+
+    /// The Rust target the release binary is built for.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-musl",
+            Arch::Arm64 => "aarch64-unknown-linux-musl",
+        }
+    }
+
+    /// The architecture of this machine, whose binaries run here.
+    pub fn host() -> Result<Arch> {
+        match std::env::consts::ARCH {
+            "x86_64" => Ok(Arch::X86_64),
+            "aarch64" => Ok(Arch::Arm64),
+            other => bail!("tracer is not released for {other}"),
+        }
+    }
+
+    /// Debian's name for the architecture (the .deb's `Architecture:`).
+    pub fn deb_arch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+/// What `cargo xtask dist` made, in `target/dist/`.
+pub struct Artifacts {
+    pub binaries: Vec<(Arch, PathBuf)>,
+    pub debs: Vec<(Arch, PathBuf)>,
+}
+
+/// `cargo xtask dist`: in `target/dist/`, the static binaries (named
+/// `tracer-<version>-<triple>`) and the .debs, with their SHA-256 sums in
+/// `SHA256SUMS`; with `check`, then checks them all.
+pub fn dist(tools: &setup::Tools, check: bool) -> Result<u64> {
+    let artifacts = build(tools)?;
+    if !check {
+        return Ok(0);
+    }
+    setup::ensure_dist_packages()?;
+    check::check(&artifacts)
+}
+
+fn build(tools: &setup::Tools) -> Result<Artifacts> {
+    let version = tracer_version()?;
+    let out = out_dir();
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut artifacts = Artifacts {
+        binaries: Vec::new(),
+        debs: Vec::new(),
+    };
+    for arch in Arch::ALL {
+        let exe = static_tracer(tools, arch)?;
+        let copy = out.join(format!("tracer-{version}-{}", arch.triple()));
+        copy_file(&exe, &copy)?;
+        artifacts.binaries.push((arch, copy));
+    }
+    for arch in Arch::ALL {
+        artifacts.debs.push((arch, deb(tools, arch)?));
+    }
+    let all: Vec<&PathBuf> = artifacts
+        .binaries
+        .iter()
+        .chain(&artifacts.debs)
+        .map(|(_, p)| p)
+        .collect();
+    write_sums(&out, &all)?;
+    for path in all {
+        let size = fs::metadata(path)?.len();
+        println!("xtask: {} ({:.1} MiB)", path.display(), size as f64 / MIB);
+    }
+    Ok(artifacts)
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Where the artifacts go.
+pub fn out_dir() -> PathBuf {
+    workspace_root().join("target/dist")
+}
+
+/// tracer's version, as its Cargo.toml says (through cargo, which parses it).
+pub fn tracer_version() -> Result<String> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(workspace_root())
+        .output()
+        .context("running cargo metadata")?;
+    ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    meta["packages"]
+        .as_array()
+        .and_then(|pkgs| pkgs.iter().find(|p| p["name"] == "tracer"))
+        .and_then(|p| p["version"].as_str())
+        .map(str::to_owned)
+        .context("cargo metadata lists no tracer package with a version")
+}
+
+/// Copies `from` to `to`, replacing it (a copy, not a link: target/dist is
+/// what gets uploaded).
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    let _ = fs::remove_file(to);
+    fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// `SHA256SUMS` beside the artifacts, in the format `sha256sum -c` checks.
+fn write_sums(dir: &Path, paths: &[&PathBuf]) -> Result<()> {
+    let names = paths.iter().filter_map(|p| p.file_name());
+    let out = Command::new("sha256sum")
+        .args(names)
+        .current_dir(dir)
+        .output()
+        .context("running sha256sum")?;
+    ensure!(
+        out.status.success(),
+        "sha256sum failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::write(dir.join("SHA256SUMS"), &out.stdout).context("writing SHA256SUMS")
+}
