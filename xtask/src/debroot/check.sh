@@ -155,7 +155,7 @@ if wait_until 4 has_new; then
         fail reload "main pid changed from $pid to $(mainpid)"
     fi
 else
-    fail reload "no new file within 4s of systemctl reload"
+    fail reload "no new file within 4s of systemctl reload ($(systemctl show -p ExecReload --value $UNIT | sed 's/.*argv\[\]=\([^;]*\);.*status=\([^ ]*\).*/ExecReload \1: status \2/'))"
 fi
 
 # 5. Restart: active again, a new process and a new file; the files from
