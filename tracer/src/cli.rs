@@ -372,23 +372,23 @@ pub enum Command {
         dir: Option<PathBuf>,
         /// With --dir: start a new file once the current one reaches SIZE
         /// (e.g. 512K, 256M, 1G; default 256M).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "dir")]
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "output")]
         rotate_size: Option<u64>,
         /// With --dir: start a new file once the current one is DURATION
         /// old (e.g. 90s, 30m, 1h).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "dir")]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "output")]
         rotate_every: Option<std::time::Duration>,
         /// With --dir: keep at most N logs there, deleting the oldest (the
         /// one being written is never deleted).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "dir")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "output")]
         keep: Option<u64>,
         /// With --dir: delete the oldest logs there while all of them take
         /// more than SIZE (never the one being written).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "dir")]
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "output")]
         max_total: Option<u64>,
         /// With --dir: zstd-compress each finished log (.log.zst), in the
         /// background; the one being written stays plain.
-        #[arg(long, requires = "dir")]
+        #[arg(long, conflicts_with = "output")]
         compress: bool,
         /// With -o: stop once the log reaches this size, e.g. 100M, 2G
         /// (with --dir, --max-total bounds the space instead).
@@ -719,6 +719,49 @@ pub async fn run(cli: Cli) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_takes_a_file_or_a_directory_with_rotation_options() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["tracer", "record"], args].concat());
+        let ok = parse(&[
+            "--dir",
+            "d",
+            "--rotate-size",
+            "512K",
+            "--rotate-every",
+            "1h",
+        ]);
+        match ok.map(|c| c.command) {
+            Ok(Command::Record {
+                dir: Some(_),
+                rotate_size: Some(size),
+                rotate_every: Some(every),
+                ..
+            }) => assert_eq!((size, every.as_secs()), (512 << 10, 3600)),
+            other => panic!("{:?}", other.err()),
+        }
+        assert!(parse(&[
+            "--dir",
+            "d",
+            "--keep",
+            "3",
+            "--max-total",
+            "1G",
+            "--compress"
+        ])
+        .is_ok());
+        for bad in [
+            &[][..],
+            &["-o", "f", "--dir", "d"],
+            &["-o", "f", "--compress"],
+            &["-o", "f", "--rotate-size", "1M"],
+            &["-o", "f", "--keep", "2"],
+            &["--dir", "d", "--max-size", "1M"],
+            &["--dir", "d", "--keep", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn parses_ring_sizes() {

@@ -538,7 +538,7 @@ struct Measured {
     failed_execs: Option<bench_failed_execs::FailedExecsCost>,
     ship: Vec<bench_ship::ShipCost>,
     follow: Vec<bench_follow::FollowCost>,
-    rotate: Option<bench_rotate::RotateCost>,
+    rotate: Vec<bench_rotate::RotateCost>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -557,12 +557,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     )?);
     let ship = bench_ship::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds)?;
     let follow = bench_follow::measure(&bench.tracer, &bench.workload, &bench.tmp)?;
-    let rotate = Some(bench_rotate::measure(
-        &bench.tracer,
-        &bench.workload,
-        &bench.tmp,
-        rounds.min(3),
-    )?);
+    let rotate = bench_rotate::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds.min(3))?;
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -767,8 +762,8 @@ fn format_results(m: &Measured) -> String {
     if let Some(c) = &m.failed_execs {
         out.push_str(&bench_failed_execs::format(c));
     }
-    if let Some(c) = &m.rotate {
-        out.push_str(&bench_rotate::format(c));
+    if !m.rotate.is_empty() {
+        out.push_str(&bench_rotate::format(&m.rotate));
     }
     out.push_str(&bench_hostile::format(&m.hostile));
     out
@@ -984,6 +979,7 @@ mod tests {
             failed_execs: None,
             ship: Vec::new(),
             follow: Vec::new(),
+            rotate: Vec::new(),
         }
     }
 
@@ -1006,7 +1002,8 @@ mod tests {
                 r#""kernel_ns_per_run":[{"program":"signal_generate","#,
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
-                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null,"ship":[],"follow":[]}"#,
+                r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null,"ship":[],"follow":[],"#,
+                r#""rotate":[]}"#,
                 "\n"
             )
         );

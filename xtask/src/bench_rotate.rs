@@ -1,5 +1,6 @@
-//! The `--compress` part of `cargo xtask bench`: `record --dir` of a
-//! signal storm (all signals recorded), with and without `--compress`.
+//! The `--compress` part of `cargo xtask bench`: `record --dir` of the
+//! fork+exec and signal storms (all signals recorded), with and without
+//! `--compress`.
 //! How much smaller zstd makes the logs, and what it costs: the tracer's
 //! whole CPU time (user + system, every thread, until it exits, so the
 //! compression of the last file counts too) with and without it, per event
@@ -16,13 +17,14 @@ use serde::Serialize;
 
 use crate::bench::{fixed, median, workload_ns};
 
-const STORM: (&str, u64) = ("signal", 300_000);
-/// Small enough that the storm's log rotates a few times, so files are
-/// compressed while recording goes on.
+const STORMS: [(&str, u64); 2] = [("forkexec", 4000), ("signal", 300_000)];
+/// Small enough that each storm's log rotates, so files are compressed
+/// while recording goes on.
 const ROTATE_SIZE: &str = "4M";
 
 #[derive(Serialize)]
 pub struct RotateCost {
+    pub workload: &'static str,
     pub events: u64,
     /// Bytes of the logs, plain and compressed (medians).
     #[serde(serialize_with = "fixed::<0, _>")]
@@ -56,6 +58,7 @@ fn children_cpu_ns() -> u64 {
 fn one_run(
     tracer: &Path,
     workload: &Path,
+    storm: (&str, u64),
     dir: &Path,
     compress: bool,
 ) -> Result<(u64, u64, u64, usize)> {
@@ -83,7 +86,7 @@ fn one_run(
             break;
         }
     }
-    workload_ns(workload, STORM.0, STORM.1)?;
+    workload_ns(workload, storm.0, storm.1)?;
     // The workload has been waited for: what the children's CPU grows by
     // from here is the tracer's.
     let before = children_cpu_ns();
@@ -111,22 +114,40 @@ fn one_run(
     Ok((cpu, events, bytes, files))
 }
 
-pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Result<RotateCost> {
+pub fn measure(
+    tracer: &Path,
+    workload: &Path,
+    tmp: &Path,
+    rounds: usize,
+) -> Result<Vec<RotateCost>> {
+    STORMS
+        .iter()
+        .map(|&storm| measure_storm(tracer, workload, storm, tmp, rounds))
+        .collect()
+}
+
+fn measure_storm(
+    tracer: &Path,
+    workload: &Path,
+    storm: (&'static str, u64),
+    tmp: &Path,
+    rounds: usize,
+) -> Result<RotateCost> {
     let dir = tmp.join("rotate");
     let (mut cpu, mut cpu_z) = (Vec::new(), Vec::new());
     let (mut plain, mut packed) = (Vec::new(), Vec::new());
     let (mut events, mut files) = (0, 0);
     eprintln!(
         "bench: record --dir with and without --compress, {} storm ({rounds} rounds)",
-        STORM.0
+        storm.0
     );
     for _ in 0..rounds {
-        let (c, e, b, f) = one_run(tracer, workload, &dir, false)?;
+        let (c, e, b, f) = one_run(tracer, workload, storm, &dir, false)?;
         cpu.push(c as f64 / e.max(1) as f64);
         plain.push(b as f64);
         events = e;
         files = f;
-        let (c, e, b, _) = one_run(tracer, workload, &dir, true)?;
+        let (c, e, b, _) = one_run(tracer, workload, storm, &dir, true)?;
         cpu_z.push(c as f64 / e.max(1) as f64);
         packed.push(b as f64);
     }
@@ -134,6 +155,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
     let (cpu, cpu_z) = (median(&mut cpu), median(&mut cpu_z));
     let (plain, packed) = (median(&mut plain), median(&mut packed));
     Ok(RotateCost {
+        workload: storm.0,
         events,
         plain_bytes: plain,
         packed_bytes: packed,
@@ -144,21 +166,26 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
     })
 }
 
-pub fn format(c: &RotateCost) -> String {
-    format!(
-        "\nrecord --dir --rotate-size {ROTATE_SIZE}, {} storm ({} events, {} files), zstd \
-         (ruzstd, fastest level):\n\
-         \x20 log size          plain {:.1} MB, compressed {:.1} MB (ratio {:.1}x)\n\
-         \x20 tracer CPU/event  {:.0} ns plain, {:.0} ns with --compress\n\
-         \x20 compressing       {:.1} ms CPU per MB of log\n",
-        STORM.0,
-        c.events,
-        c.files,
-        c.plain_bytes / 1e6,
-        c.packed_bytes / 1e6,
-        c.plain_bytes / c.packed_bytes.max(1.0),
-        c.cpu_ns_per_event,
-        c.cpu_ns_per_event_compress,
-        c.compress_ms_per_mb
-    )
+pub fn format(costs: &[RotateCost]) -> String {
+    let mut out = format!(
+        "\nrecord --all-signals --dir --rotate-size {ROTATE_SIZE}, without and with --compress \
+         (zstd: ruzstd, fastest level):\n\
+         workload   events  files  plain MB  zstd MB  ratio  CPU/event  with --compress  \
+         compressing\n"
+    );
+    for c in costs {
+        out.push_str(&format!(
+            "{:<9} {:>7} {:>6} {:>9.1} {:>8.2} {:>5.1}x {:>7.0} ns {:>13.0} ns {:>6.1} ms/MB\n",
+            c.workload,
+            c.events,
+            c.files,
+            c.plain_bytes / 1e6,
+            c.packed_bytes / 1e6,
+            c.plain_bytes / c.packed_bytes.max(1.0),
+            c.cpu_ns_per_event,
+            c.cpu_ns_per_event_compress,
+            c.compress_ms_per_mb
+        ));
+    }
+    out
 }

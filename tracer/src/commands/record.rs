@@ -96,6 +96,8 @@ struct Recorder {
     started_files: u32,
     file_started: Instant,
     file_events: u64,
+    /// Bytes of the files finished before the current one.
+    bytes_before: u64,
     events: u64,
     lost: u64,
     /// Lost-record notices the size limit kept out of the log.
@@ -171,7 +173,14 @@ impl Recorder {
                 )))
             }
         };
-        if let Err(e) = self.log.end(now).and_then(|()| self.log.sync()) {
+        // With --dir the janitor thread puts the finished file on disk
+        // (fdatasync), so a rotation never stalls the reading of the rings.
+        let sync_here = matches!(self.files, Files::Same);
+        let ended = self.log.end(now).and_then(|()| match sync_here {
+            true => self.log.sync(),
+            false => Ok(()),
+        });
+        if let Err(e) = ended {
             let _ = std::fs::remove_file(&next);
             return Err(self.write_error(e));
         }
@@ -201,6 +210,7 @@ impl Recorder {
                 )));
             }
         };
+        self.bytes_before += self.log.written();
         self.log = log;
         let done = std::mem::replace(&mut self.path, next);
         self.started_files += 1;
@@ -444,6 +454,7 @@ async fn record(
             started_files: 1,
             file_started: Instant::now(),
             file_events: 0,
+            bytes_before: 0,
             events: 0,
             lost: 0,
             lost_unwritten: 0,
@@ -488,16 +499,16 @@ async fn record(
     };
     let _ = writeln!(
         err,
-        "tracer: {why}: recorded {} events ({} bytes in the last file) to {whereto}",
+        "tracer: {why}: recorded {} events ({} bytes) to {whereto}",
         rec.events,
-        rec.log.written(),
+        rec.bytes_before + rec.log.written(),
     );
     if let Some(done) = janitor {
-        if done.compressed + done.deleted > 0 {
+        if done.compressed + done.deleted + done.failures > 0 {
             let _ = writeln!(
                 err,
-                "tracer: {} logs compressed, {} old logs deleted",
-                done.compressed, done.deleted
+                "tracer: {} logs compressed, {} old logs deleted, {} failures (said above)",
+                done.compressed, done.deleted, done.failures
             );
         }
     }

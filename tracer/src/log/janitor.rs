@@ -1,6 +1,6 @@
-//! The work on finished logs that must not hold up recording: compressing
-//! them (`--compress`) and deleting the oldest past `--keep` or
-//! `--max-total`. One thread does both, in order, so it never deletes a
+//! The work on finished logs that must not hold up recording: putting
+//! them on disk (fdatasync), compressing them (`--compress`) and deleting
+//! the oldest past `--keep` or `--max-total`. One thread does both, in order, so it never deletes a
 //! file it is compressing or compresses one it deleted.
 
 use std::{
@@ -44,6 +44,11 @@ impl Janitor {
             .spawn(move || {
                 let mut done = Done::default();
                 for mut job in rx {
+                    // The recorder flushed it; this puts it on disk.
+                    if let Err(e) = std::fs::File::open(&job.path).and_then(|f| f.sync_data()) {
+                        done.failures += 1;
+                        crate::say!("\ntracer: warning: syncing {}: {e}", job.path.display());
+                    }
                     if opts.compress {
                         match zst::compress_file(&job.path) {
                             Ok(packed) => {
@@ -95,10 +100,22 @@ impl Janitor {
 
     /// Waits for the work handed over so far.
     pub fn finish(mut self) -> Done {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> Done {
         self.tx.take();
         self.thread
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default()
+    }
+}
+
+impl Drop for Janitor {
+    /// Recording failed: the work handed over still finishes, so no
+    /// half-compressed file is left when the process exits.
+    fn drop(&mut self) {
+        self.wait();
     }
 }

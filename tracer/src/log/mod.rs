@@ -7,7 +7,7 @@
 //!
 //! The first frame is the header (format versions, kernel release,
 //! hostname, boot id, wall clock at boot-clock zero, the start-up task
-//! snapshot). Event frames carry the kernel's ring-buffer record bytes, so
+//! snapshot, and which file of a rotating recording this is). Event frames carry the kernel's ring-buffer record bytes, so
 //! replay decodes them exactly as a live session does, with one saving:
 //! unused string space is cleared and trailing zero bytes are not stored
 //! (`compact.rs`); the reader restores them, so callers only ever see full

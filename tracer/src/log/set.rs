@@ -45,7 +45,6 @@ pub struct LogSet {
     reader: LogReader,
     /// Damage to report before the next item (unreadable files, a gap).
     pending: Vec<Damage>,
-    files: usize,
 }
 
 /// The files `inputs` name: each file as given, each directory's tracer
@@ -88,7 +87,6 @@ impl LogSet {
                 current_part: header.part,
                 reader,
                 pending: Vec::new(),
-                files: 1,
             };
             return Ok((header, set));
         }
@@ -128,7 +126,12 @@ impl LogSet {
                 &b.path,
             ))
         });
-        let files = members.len();
+        // A crash between compressing a file and deleting the plain one
+        // leaves both: the same part of a recording, read once.
+        members.dedup_by(|b, a| {
+            a.part.session != 0
+                && (a.part.session, a.part.sequence) == (b.part.session, b.part.sequence)
+        });
         let mut rest = members.into_iter();
         let first = rest.next().expect("one at least");
         let (header, reader) = super::open(&first.path)?;
@@ -138,7 +141,6 @@ impl LogSet {
             current_part: first.part,
             reader,
             pending,
-            files,
         };
         Ok((header, set))
     }
@@ -146,11 +148,6 @@ impl LogSet {
     /// The file being read (for messages).
     pub fn path(&self) -> &Path {
         &self.current
-    }
-
-    /// How many files the set holds.
-    pub fn files(&self) -> usize {
-        self.files
     }
 
     /// The next item of the stream, a boundary between files, or damage.
@@ -196,5 +193,74 @@ impl LogSet {
 
     fn reader_has_more(&mut self) -> bool {
         self.reader.has_more()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{header::tests::sample, writer::LogWriter};
+
+    /// A log of part `sequence` started at `start`, holding one lost
+    /// frame stamped `start`.
+    fn log(dir: &Path, name: &str, start: u64, sequence: u32) -> PathBuf {
+        let header = LogHeader {
+            started_boot_ns: start,
+            part: Part {
+                session: 9,
+                sequence,
+            },
+            ..sample()
+        };
+        let path = dir.join(name);
+        let mut w = LogWriter::new(std::fs::File::create(&path).unwrap(), &header).unwrap();
+        w.lost(1, 1, start).unwrap();
+        w.end(start + 1).unwrap();
+        path
+    }
+
+    /// What the set yields: a lost frame's time, `B` for a boundary, `!`
+    /// for damage.
+    fn read(inputs: &[PathBuf]) -> (u64, Vec<String>) {
+        let (header, mut set) = LogSet::open(inputs).unwrap();
+        let mut seen = Vec::new();
+        while let Some(step) = set.next() {
+            seen.push(match step {
+                Ok(Step::Item(Item::Lost { boot_ns, .. })) => boot_ns.to_string(),
+                Ok(Step::Item(_)) => continue,
+                Ok(Step::Boundary { .. }) => "B".into(),
+                Err(_) => "!".into(),
+            });
+        }
+        (header.started_boot_ns, seen)
+    }
+
+    #[test]
+    fn files_are_read_in_header_time_order_and_gaps_are_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        // Names in the opposite order to their start times.
+        let c = log(dir.path(), "a.log", 30, 2);
+        let b = log(dir.path(), "b.log", 20, 1);
+        let a = log(dir.path(), "c.log", 10, 0);
+        let all = read(&[c.clone(), a.clone(), b]);
+        assert_eq!(
+            all,
+            (
+                10,
+                vec![
+                    "10".into(),
+                    "B".into(),
+                    "20".into(),
+                    "B".into(),
+                    "30".into()
+                ]
+            )
+        );
+        // The middle file missing: said once, the rest read.
+        let gap = read(&[a.clone(), c]);
+        assert_eq!(gap.1, ["10", "B", "!", "30"]);
+        // The same part twice (plain and compressed): read once.
+        let twice = log(dir.path(), "c.log.zst", 10, 0);
+        assert_eq!(read(&[a, twice]).1, ["10"]);
     }
 }
