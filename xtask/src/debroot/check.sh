@@ -33,13 +33,13 @@ new_files() {
     LC_ALL=C comm -13 $T/before $T/now
 }
 has_new() { [ -n "$(new_files)" ]; }
-# A file that appeared since the last snapshot has data (a starting tracer
-# creates its file before it has attached and written anything).
+# A new file appeared since the last snapshot and the newest file (names
+# sort by time) has data: a starting tracer creates its file before it has
+# attached and written anything, and the old one leaves a last file too.
 has_new_data() {
-    for f in $(new_files); do
-        [ -s "$DIR/$f" ] && return 0
-    done
-    return 1
+    has_new || return 1
+    f=$(files | tail -n 1)
+    [ -n "$f" ] && [ -s "$DIR/$f" ]
 }
 # Seconds since boot (no fork: commands are slow under emulation).
 uptime_s() {
