@@ -8,6 +8,7 @@ mod bench_parallel;
 mod bench_rotate;
 mod bench_ship;
 mod bench_workqueue;
+mod debroot;
 pub mod dist;
 mod pf_check;
 mod setup;
@@ -125,6 +126,17 @@ enum Cmd {
         /// Run each chosen test this many times in the same boot.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat: u32,
+    },
+    /// Install the x86_64 .deb in a fresh Debian root (debootstrap, cached),
+    /// check it in a chroot, then boot that root under QEMU with systemd
+    /// and check tracer-record.service there (needs root).
+    DebTest {
+        /// Test this .deb instead of building one.
+        #[arg(long, value_name = "FILE")]
+        deb: Option<std::path::PathBuf>,
+        /// Minutes for the boot and the checks inside before QEMU is killed.
+        #[arg(long, default_value_t = 10)]
+        timeout_min: u64,
     },
 }
 
@@ -275,6 +287,14 @@ fn real_main() -> Result<()> {
             },
         )
         .map(|_| ()),
+        Cmd::DebTest { deb, timeout_min } => debroot::deb_test(
+            &tools,
+            &debroot::Options {
+                deb,
+                timeout: std::time::Duration::from_secs(timeout_min * 60),
+            },
+        )
+        .map(|_| ()),
         Cmd::Test { no_vm, args } => test(&tools, no_vm, &args),
     }
 }
@@ -371,6 +391,23 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
             return Err(e.context("cargo xtask dist --check"));
         }
     };
+    // The .deb installed in a fresh Debian root and booted with systemd.
+    let deb_checks = if no_vm {
+        println!("xtask: deb-test NOT run (--no-vm)");
+        0
+    } else {
+        let opts = debroot::Options {
+            deb: None,
+            timeout: std::time::Duration::from_secs(10 * 60),
+        };
+        match debroot::deb_test(tools, &opts) {
+            Ok(checks) => checks,
+            Err(e) => {
+                println!("tests: {passed} passed, 1 failed");
+                return Err(e.context("cargo xtask deb-test"));
+            }
+        }
+    };
     // The live tests again on the oldest, a middle and the newest
     // kernel of the matrix (`cargo xtask vm-test` runs them all), then the
     // arm64 build on one arm64 kernel; all with the static release tracer.
@@ -391,7 +428,7 @@ fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
     // One closing line for the whole run (CI reads it).
     println!(
         "tests: {} passed, {failed} failed, {} skipped",
-        passed + vm.passed,
+        passed + deb_checks + vm.passed,
         vm.skipped
     );
     Ok(())

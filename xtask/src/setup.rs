@@ -310,6 +310,15 @@ pub fn ensure_test_tools() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Debian packages `cargo xtask deb-test` needs on the host: debootstrap
+/// for the root, and what vm-test needs to boot it.
+const DEB_TEST_PACKAGES: &[&str] = &["debootstrap", "cpio"];
+
+pub fn ensure_deb_test_packages() -> Result<()> {
+    ensure_vm_packages()?;
+    ensure_debian_packages(DEB_TEST_PACKAGES, "deb-test")
+}
+
 fn ensure_debian_packages(packages: &[&str], who: &str) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()

@@ -558,6 +558,20 @@ fn check_exists(path: &Path) -> Result<()> {
     Ok(())
 }
 
+// ---- For `cargo xtask deb-test` (xtask/src/debroot/), which boots a
+// Debian root with one of these kernels. ----
+
+/// A pinned kernel (a name or ABI from xtask/kernels.txt), fetched and
+/// unpacked once: (ABI, vmlinuz, its `lib/modules/<abi>` dir).
+pub fn pinned_kernel(name: &str) -> Result<(String, PathBuf, PathBuf)> {
+    let kernel = kernels::select(&[name.to_string()])?
+        .into_iter()
+        .next()
+        .context("no kernel selected")?;
+    let unpacked = kernels::fetch(&kernel)?;
+    Ok((kernel.abi, unpacked.vmlinuz, unpacked.modules))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
