@@ -53,8 +53,18 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let found = rotate::list(input)
+            let mut found = rotate::list(input)
                 .with_context(|| format!("listing the logs in {}", input.display()))?;
+            // `record` creates its first file before it attaches (a bad
+            // directory fails at once) and writes the header once
+            // recording starts: an empty newest file is a recording that is
+            // starting, not damage.
+            if found
+                .last()
+                .is_some_and(|f| f.bytes == 0 && f.path.extension().is_some_and(|e| e == "log"))
+            {
+                found.pop();
+            }
             if found.is_empty() {
                 bail!(
                     "{} holds no tracer logs (files named {}*{} or *{})",
