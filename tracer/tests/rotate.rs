@@ -527,7 +527,11 @@ fn an_empty_newest_file_is_a_recording_that_is_starting() {
         "/tests/fixtures/log-v2-format4.log"
     );
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(fixture, dir.path().join("tracer-20261128T045527.000Z-000000.log")).unwrap();
+    fs::copy(
+        fixture,
+        dir.path().join("tracer-20261128T045527.000Z-000000.log"),
+    )
+    .unwrap();
     fs::File::create(dir.path().join("tracer-20261128T050000.000Z-000000.log")).unwrap();
     let d = dir.path().to_str().unwrap();
     let (code, out, err) = run_tracer(&["replay", d, "--format", "json"]);

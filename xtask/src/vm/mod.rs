@@ -561,10 +561,10 @@ fn check_exists(path: &Path) -> Result<()> {
 // ---- For `cargo xtask deb-test` (xtask/src/debroot/), which boots a
 // Debian root with one of these kernels. ----
 
-/// A pinned kernel (a name or ABI from xtask/kernels.txt), fetched and
+/// A pinned x86_64 kernel (a name or ABI from xtask/kernels.txt), fetched and
 /// unpacked once: (ABI, vmlinuz, its `lib/modules/<abi>` dir).
 pub fn pinned_kernel(name: &str) -> Result<(String, PathBuf, PathBuf)> {
-    let kernel = kernels::select(&[name.to_string()])?
+    let kernel = kernels::select(&[name.to_string()], Arch::X86_64)?
         .into_iter()
         .next()
         .context("no kernel selected")?;
