@@ -24,8 +24,12 @@ mod abi {
     pub const EXECVE: [u64; 2] = [59, 520];
     pub const EXECVEAT: [u64; 2] = [322, 545];
     pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
-    /// `orig_ax` is a full register.
-    pub type Nr = u64;
+
+    /// `orig_ax`: a full register.
+    #[inline(always)]
+    pub fn nr(regs: crate::kread::Kptr, at: u32) -> u64 {
+        regs.read::<u64>(at)
+    }
 }
 
 /// arm64's generic numbers (asm-generic/unistd.h); no x32. The loader
@@ -36,7 +40,12 @@ mod abi {
     pub const EXECVE: [u64; 2] = [221, 221];
     pub const EXECVEAT: [u64; 2] = [281, 281];
     pub const X32_SYSCALL_BIT: u64 = 0;
-    pub type Nr = u32;
+
+    /// `syscallno`: 32 bits (the field after it is not part of it).
+    #[inline(always)]
+    pub fn nr(regs: crate::kread::Kptr, at: u32) -> u64 {
+        u64::from(regs.read::<u32>(at))
+    }
 }
 
 use abi::{EXECVE, EXECVEAT, X32_SYSCALL_BIT};
@@ -63,7 +72,7 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     let regs = Kptr::btf(ctx.arg(0));
-    let nr: u64 = u64::from(regs.read::<abi::Nr>(nr_at)) & !X32_SYSCALL_BIT;
+    let nr: u64 = abi::nr(regs, nr_at) & !X32_SYSCALL_BIT;
     let (source, path_at) = if nr == EXECVE[0] || nr == EXECVE[1] {
         (EXEC_FROM_EXECVE, offset!(regs_arg0))
     } else if nr == EXECVEAT[0] || nr == EXECVEAT[1] {
