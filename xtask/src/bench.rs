@@ -106,6 +106,29 @@ fn programs_in_order<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProgramStats
 pub(crate) const STATS_PREFIX: &str = "tracer-stats: ";
 
 /// Parses the JSON after [`STATS_PREFIX`].
+/// Starts tracer and waits until it says it attached; its stderr, for
+/// what it says at the end.
+pub(crate) fn start_attached(
+    cmd: &mut Command,
+) -> Result<(std::process::Child, BufReader<std::process::ChildStderr>)> {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting tracer")?;
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stderr.read_line(&mut line)? == 0 {
+            bail!("tracer exited before attaching");
+        }
+        if line.contains("attached") {
+            return Ok((child, stderr));
+        }
+    }
+}
+
 pub(crate) fn parse_stats(json: &str) -> Result<Stats> {
     serde_json::from_str(json).with_context(|| format!("malformed tracer-stats line: {json}"))
 }
@@ -184,22 +207,7 @@ impl TracedRun {
             cmd.arg("-o").arg(log);
         }
         let started = Instant::now();
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting tracer")?;
-        let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if stderr.read_line(&mut line)? == 0 {
-                bail!("tracer exited before attaching");
-            }
-            if line.contains("attached") {
-                break;
-            }
-        }
+        let (child, stderr) = start_attached(&mut cmd)?;
         Ok(TracedRun {
             child,
             stderr,

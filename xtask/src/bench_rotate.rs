@@ -6,11 +6,7 @@
 //! compression of the last file counts too) with and without it, per event
 //! and per MB compressed.
 
-use std::{
-    io::{BufRead as _, BufReader},
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{path::Path, process::Command};
 
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
@@ -70,22 +66,7 @@ fn one_run(
     if compress {
         cmd.arg("--compress");
     }
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting tracer")?;
-    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if stderr.read_line(&mut line)? == 0 {
-            bail!("tracer exited before attaching");
-        }
-        if line.contains("attached") {
-            break;
-        }
-    }
+    let (mut child, mut stderr) = crate::bench::start_attached(&mut cmd)?;
     workload_ns(workload, storm.0, storm.1)?;
     // The workload has been waited for: what the children's CPU grows by
     // from here is the tracer's.

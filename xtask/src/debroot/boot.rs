@@ -5,11 +5,9 @@
 
 use std::{
     fs,
-    io::{BufRead as _, BufReader, Write as _},
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::mpsc::{self, RecvTimeoutError},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context as _, Result};
@@ -157,74 +155,25 @@ pub fn qemu(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .context("starting qemu-system-x86_64 (package qemu-system-x86)")?;
-    let mut log_file =
-        fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let tx2 = tx.clone();
-    let readers = [
-        std::thread::spawn(move || read_lines(stdout, &tx)),
-        std::thread::spawn(move || read_lines(stderr, &tx2)),
-    ];
-    let deadline = start + timeout;
-    let mut lines = Vec::new();
-    let mut timed_out = false;
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                writeln!(log_file, "{line}")?;
-                if line.contains("@@deb-check") {
-                    eprintln!(
-                        "  [deb-test {:6.1}s] {}",
-                        start.elapsed().as_secs_f64(),
-                        line.trim()
-                    );
-                }
-                lines.push(line);
+    let console = crate::vm::qemu::run(
+        cmd,
+        "qemu-system-x86_64 (package qemu-system-x86)",
+        log,
+        timeout,
+        |t, line| {
+            if line.contains("@@deb-check") {
+                eprintln!("  [deb-test {t:6.1}s] {}", line.trim());
             }
-            Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {
-                timed_out = true;
-                let _ = child.kill();
-                break;
-            }
-        }
-    }
-    child.wait().context("waiting for qemu")?;
-    for r in readers {
-        let _ = r.join();
-    }
-    let panicked = lines
+        },
+    )?;
+    let panicked = console
+        .lines
         .iter()
-        .any(|l| l.contains("Kernel panic - not syncing"));
+        .any(|(_, l)| l.contains("Kernel panic - not syncing"));
     Ok(Console {
         panicked,
-        lines,
-        timed_out,
-        elapsed: start.elapsed(),
+        lines: console.lines.into_iter().map(|(_, l)| l).collect(),
+        timed_out: console.timed_out,
+        elapsed: Duration::from_secs_f64(console.elapsed),
     })
-}
-
-/// Sends each line (lossy UTF-8, without `\r`) until EOF.
-fn read_lines(from: impl std::io::Read, tx: &mpsc::Sender<String>) {
-    let mut reader = BufReader::new(from);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
-                let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        }
-    }
 }

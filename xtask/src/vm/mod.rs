@@ -23,7 +23,7 @@ mod cpio;
 mod initramfs;
 mod kernels;
 mod modules;
-mod qemu;
+pub mod qemu;
 mod results;
 
 use std::{

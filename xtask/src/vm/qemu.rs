@@ -136,14 +136,32 @@ pub fn boot(
     initrd: &Path,
     log: &Path,
     timeout: Duration,
+    on_line: impl FnMut(f64, &str),
+) -> Result<Console> {
+    let (prog, package) = program(arch);
+    run(
+        command(arch, accel, vmlinuz, initrd),
+        &format!("{prog} (package {package})"),
+        log,
+        timeout,
+        on_line,
+    )
+}
+
+/// Runs a QEMU command line built with piped stdout and stderr (`what`
+/// names it for an error) until it ends or `timeout` passes (then it is
+/// killed): its console, line by line, also into `log` and `on_line`
+/// (seconds since start, line) as they come. `cargo xtask deb-test` boots
+/// its own machine with it.
+pub fn run(
+    mut cmd: Command,
+    what: &str,
+    log: &Path,
+    timeout: Duration,
     mut on_line: impl FnMut(f64, &str),
 ) -> Result<Console> {
-    let mut cmd = command(arch, accel, vmlinuz, initrd);
     let start = Instant::now();
-    let (prog, package) = program(arch);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {prog} (package {package})"))?;
+    let mut child = cmd.spawn().with_context(|| format!("starting {what}"))?;
     let mut log_file =
         fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
 
