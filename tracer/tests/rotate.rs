@@ -25,32 +25,12 @@ struct DirRecording {
 }
 
 fn record_dir(dir: &Path, extra: &[&str]) -> DirRecording {
-    let mut child = Command::new(tracer_exe())
-        .args(["record", "--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning tracer record");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("record attached");
-        if line.contains("attached") {
-            break;
-        }
-    }
+    let (child, rx) = spawn_attached(
+        Command::new(tracer_exe())
+            .args(["record", "--dir", dir.to_str().unwrap()])
+            .args(extra),
+        Duration::from_secs(60),
+    );
     DirRecording { child, stderr: rx }
 }
 

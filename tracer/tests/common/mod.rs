@@ -518,13 +518,17 @@ impl Drop for Recording {
     }
 }
 
-/// Starts `tracer record` and waits until it is attached.
-pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
-    let mut child = Command::new(tracer_exe())
-        .arg("record")
-        .arg("-o")
-        .arg(path)
-        .args(extra)
+/// Spawns `cmd` (a tracer) with its stderr piped and waits up to `wait`
+/// for its `attached` line; its stderr lines from then on. Lines before
+/// (e.g. where --metrics listens) are passed over.
+// The caller owns the child and waits for it; a test that panics here
+// before `attached` leaves a tracer that exits with the test process.
+#[allow(clippy::zombie_processes)]
+pub fn spawn_attached(
+    cmd: &mut Command,
+    wait: Duration,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -540,15 +544,24 @@ pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
             let _ = tx.send(line);
         }
     });
-    // Lines before `attached` (e.g. where --metrics listens) are passed over.
     loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("record attached");
+        let line = rx.recv_timeout(wait).expect("record attached");
         if line.contains("attached") {
-            break;
+            return (child, rx);
         }
     }
+}
+
+/// Starts `tracer record` and waits until it is attached.
+pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
+    let (child, rx) = spawn_attached(
+        Command::new(tracer_exe())
+            .arg("record")
+            .arg("-o")
+            .arg(path)
+            .args(extra),
+        Duration::from_secs(30),
+    );
     // Keep draining stderr so the recorder never blocks on it.
     std::thread::spawn(move || while rx.recv().is_ok() {});
     Recording(Some(child))
