@@ -3,7 +3,7 @@
 use std::{fmt, io::Read, ops::Range, path::Path};
 
 use super::{
-    compact, crc32::crc32, header::LogHeader, END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD,
+    compact, crc32::crc32, header::LogHeader, zst, END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD,
     FRAME_HEADER, FRAME_LOST, LOG_VERSION, LOST_PAYLOAD, MAGIC, MAX_HEADER, PREAMBLE_LEN,
 };
 
@@ -14,8 +14,13 @@ pub enum OpenError {
     Io(String),
     Empty,
     NotALog,
-    Newer { found: u16 },
+    Newer {
+        found: u16,
+    },
     BadHeader(String),
+    /// A compressed log whose first frame (holding the header) is refused
+    /// or damaged (why).
+    Compressed(String),
 }
 
 impl fmt::Display for OpenError {
@@ -30,6 +35,9 @@ impl fmt::Display for OpenError {
                  {LOG_VERSION} and older: use a newer tracer"
             ),
             OpenError::BadHeader(why) => write!(f, "the log header is damaged ({why})"),
+            OpenError::Compressed(why) => {
+                write!(f, "the compressed log's header cannot be read: {why}")
+            }
         }
     }
 }
@@ -58,6 +66,12 @@ pub enum Damage {
     /// The file ends inside a frame at `offset` (cut short: power loss,
     /// disk full, a copy in progress).
     Truncated { offset: u64 },
+    /// A compressed log: `len` compressed bytes from `from` did not decode
+    /// (why); what they held is lost, reading resumed after.
+    Compressed { from: u64, len: u64, why: zst::Why },
+    /// A compressed log held no intact record in `len` decompressed bytes
+    /// from `offset`: decompressing stopped there (damage or a bomb).
+    Abandoned { offset: u64, len: u64 },
     /// Reading several files: one cannot be read at all (why).
     Unreadable(String),
     /// Reading several files: this many files of the recording are missing
@@ -75,6 +89,16 @@ impl fmt::Display for Damage {
                 f,
                 "the log is cut short: damage starts at byte offset {offset}; every complete \
                  record before it was read"
+            ),
+            Damage::Compressed { from, len, why } => write!(
+                f,
+                "skipped {len} compressed bytes at offset {from} ({why}); the records they held \
+                 are lost"
+            ),
+            Damage::Abandoned { offset, len } => write!(
+                f,
+                "no intact record in {len} decompressed bytes from offset {offset}: the rest of \
+                 the compressed log was not read (damage, or a decompression bomb)"
             ),
             Damage::Unreadable(why) => write!(f, "a log of the set is unreadable: {why}"),
             Damage::Missing { files, before } => write!(
@@ -116,8 +140,46 @@ impl fmt::Display for DamagedInput {
 
 impl std::error::Error for DamagedInput {}
 
+/// Where a log's bytes come from.
+enum Source {
+    Plain(Box<dyn Read>),
+    /// Decompressed: at most [`zst::NO_RECORD_BUDGET`] bytes are read past
+    /// the last intact record.
+    Zstd(Box<zst::Decoder>),
+}
+
+impl Source {
+    /// `src`, decompressed if it starts with a zstd frame.
+    fn sniff(mut src: Box<dyn Read>) -> std::io::Result<Source> {
+        let mut head = [0u8; zst::MAGIC.len()];
+        let got = read_full(&mut src, &mut head)?;
+        let src: Box<dyn Read> = Box::new(std::io::Cursor::new(head[..got].to_vec()).chain(src));
+        Ok(if zst::is_compressed(&head[..got]) {
+            Source::Zstd(Box::new(zst::Decoder::new(src)))
+        } else {
+            Source::Plain(src)
+        })
+    }
+
+    fn decoder(&mut self) -> Option<&mut zst::Decoder> {
+        match self {
+            Source::Zstd(d) => Some(d),
+            Source::Plain(_) => None,
+        }
+    }
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::Plain(r) => r.read(buf),
+            Source::Zstd(d) => d.read(buf),
+        }
+    }
+}
+
 pub struct LogReader {
-    src: Box<dyn Read>,
+    src: Source,
     /// A window on the file: `buf[pos..end]` is unread, `base` is the file
     /// offset of `buf[0]`.
     buf: Vec<u8>,
@@ -126,6 +188,8 @@ pub struct LogReader {
     base: u64,
     eof: bool,
     done: bool,
+    /// A truncation was reported (a compressed file's cut is said once).
+    cut_said: bool,
     /// Where a compacted event is restored to its full size.
     full: Box<[u8; compact::MAX_RECORD]>,
 }
@@ -184,21 +248,40 @@ impl LogReader {
         }
         // A compressed log (`record --compress`) reads as the plain one.
         let file = std::fs::File::open(path)
-            .and_then(super::zst::maybe_decompress)
             .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
-        LogReader::from_reader(file)
+        LogReader::from_reader(Box::new(file))
     }
 
     pub fn from_bytes(data: Vec<u8>) -> Result<(LogHeader, LogReader), OpenError> {
         LogReader::from_reader(Box::new(std::io::Cursor::new(data)))
     }
 
-    /// Reads the preamble and header from `src`; memory stays bounded by
-    /// the header's size limit, whatever `src` holds.
-    pub fn from_reader(mut src: Box<dyn Read>) -> Result<(LogHeader, LogReader), OpenError> {
+    /// Reads the preamble and header from `src`, plain or zstd-compressed;
+    /// memory stays bounded by the header's size limit, whatever `src`
+    /// holds.
+    pub fn from_reader(src: Box<dyn Read>) -> Result<(LogHeader, LogReader), OpenError> {
+        let mut src =
+            Source::sniff(src).map_err(|e| OpenError::Io(format!("reading the log: {e}")))?;
+        LogReader::from_source(&mut src).map_err(|e| match src.decoder() {
+            // The header is in the first frame: say why that frame failed.
+            Some(d) => match (d.take_skipped(u64::MAX), d.cut()) {
+                (Some(skipped), _) => OpenError::Compressed(format!(
+                    "{} at compressed byte {}",
+                    skipped.why, skipped.from
+                )),
+                (None, Some(cut)) => OpenError::Compressed(format!(
+                    "the file is cut short inside the zstd frame at byte {cut} ({e})"
+                )),
+                (None, None) => e,
+            },
+            None => e,
+        })
+    }
+
+    fn from_source(src: &mut Source) -> Result<(LogHeader, LogReader), OpenError> {
         let io = |e: std::io::Error| OpenError::Io(format!("reading the log: {e}"));
         let mut preamble = [0u8; PREAMBLE_LEN + FRAME_HEAD];
-        let got = read_full(&mut src, &mut preamble).map_err(io)?;
+        let got = read_full(src, &mut preamble).map_err(io)?;
         if got == 0 {
             return Err(OpenError::Empty);
         }
@@ -230,7 +313,7 @@ impl LogReader {
         }
         // Grows as bytes arrive: a short file never costs the claimed size.
         let mut body = Vec::new();
-        (&mut src)
+        (&mut *src)
             .take(len as u64)
             .read_to_end(&mut body)
             .map_err(io)?;
@@ -245,6 +328,8 @@ impl LogReader {
         let header = LogHeader::decode(&body[1..], version)
             .map_err(|e| OpenError::BadHeader(format!("{} is short", e.0)))?;
         drop(body);
+        // The header is read: the rest of the source goes to the reader.
+        let src = std::mem::replace(src, Source::Plain(Box::new(std::io::empty())));
         let reader = LogReader {
             src,
             buf: vec![0; WINDOW],
@@ -253,6 +338,7 @@ impl LogReader {
             base: (PREAMBLE_LEN + FRAME_HEAD + len) as u64,
             eof: false,
             done: false,
+            cut_said: false,
             full: compact::expand_buffer(),
         };
         Ok((header, reader))
@@ -329,13 +415,47 @@ impl LogReader {
 
     /// Whether [`LogReader::next`] has anything more to give.
     pub fn has_more(&mut self) -> bool {
-        !self.done && self.fill(MAX_BODY_FRAME) > 0
+        if !self.done && self.fill(MAX_BODY_FRAME) > 0 {
+            return true;
+        }
+        let cut_said = self.cut_said;
+        self.src
+            .decoder()
+            .is_some_and(|d| d.has_skipped() || (d.cut().is_some() && !cut_said))
+    }
+
+    /// Damage the decompressor met, once reading reaches where it is (or
+    /// the end, `at_end`).
+    fn compressed_damage(&mut self, at_end: bool) -> Option<Damage> {
+        let here = self.base + self.pos as u64;
+        let d = self.src.decoder()?;
+        if let Some(s) = d.take_skipped(if at_end { u64::MAX } else { here }) {
+            return Some(Damage::Compressed {
+                from: s.from,
+                len: s.len,
+                why: s.why,
+            });
+        }
+        // A cut at a record boundary: nothing else says it.
+        if at_end && d.cut().is_some() && !self.cut_said {
+            self.cut_said = true;
+            return Some(Damage::Truncated { offset: here });
+        }
+        None
     }
 
     /// The next intact item, or the damage met on the way to it.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Item<'_>, Damage>> {
-        if self.done || self.fill(MAX_BODY_FRAME) == 0 {
+        let left = if self.done {
+            0
+        } else {
+            self.fill(MAX_BODY_FRAME)
+        };
+        if let Some(damage) = self.compressed_damage(left == 0) {
+            return Some(Err(damage));
+        }
+        if left == 0 {
             return None;
         }
         if let Some((kind, payload, len)) = self.frame_at(0) {
@@ -348,7 +468,13 @@ impl LogReader {
         }
         // Resynchronize on the next intact frame. Each offset is looked at
         // once, with at most a record's worth of checksum.
+        // Decompressed input is bounded by what it can hold: a stretch of
+        // no record ends it (a bomb costs the budget, not its size).
         let start = self.base + self.pos as u64;
+        let budget = match self.src {
+            Source::Zstd(_) => zst::NO_RECORD_BUDGET,
+            Source::Plain(_) => u64::MAX,
+        };
         self.pos += 1;
         loop {
             if self.fill(MAX_BODY_FRAME) == 0 {
@@ -360,9 +486,17 @@ impl LogReader {
                     len: self.base + self.pos as u64 - start,
                 }));
             }
+            if self.base + self.pos as u64 - start >= budget {
+                self.done = true;
+                return Some(Err(Damage::Abandoned {
+                    offset: start,
+                    len: budget,
+                }));
+            }
             self.pos += 1;
         }
         self.done = true;
+        self.cut_said = true;
         Some(Err(Damage::Truncated { offset: start }))
     }
 }

@@ -2,40 +2,399 @@
 //! done, read transparently by every reader. Pure Rust (`ruzstd`): the
 //! binary is built static with no C toolchain.
 //!
+//! tracer writes a compressed log as a sequence of independent frames of
+//! [`FRAME_LOG`] bytes of log each (as zstd's seekable format does), so
+//! damage costs the frame it hits, not the rest of the file. The reader
+//! takes any sequence of frames (a single one from older tracers, files
+//! compressed and concatenated by the zstd command), decodes block by
+//! block in bounded memory, refuses frames asking for more than
+//! [`MAX_WINDOW`], keeps what a damaged or cut frame decoded before the
+//! damage, and resumes at the next frame's magic.
+//!
 //! ruzstd implements only its "fastest" level (about zstd's level 1), which
 //! is also the one that keeps up with a recording.
 
 use std::{
+    collections::VecDeque,
+    fmt,
     fs::{File, OpenOptions},
-    io::{self, BufReader, BufWriter, Read, Write},
+    io::{self, BufRead, BufReader, BufWriter, Read, Write},
     os::unix::fs::OpenOptionsExt as _,
     path::{Path, PathBuf},
 };
 
-use ruzstd::encoding::{compress, CompressionLevel};
+use ruzstd::{
+    decoding::{errors::FrameDecoderError, BlockDecodingStrategy, FrameDecoder},
+    encoding::{compress, CompressionLevel},
+};
 
 /// The first bytes of a zstd frame.
 pub const MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-/// A reader of the decompressed bytes of `file`, if it starts with a zstd
-/// frame; else `file` itself, from its start.
-pub fn maybe_decompress(mut file: File) -> io::Result<Box<dyn Read>> {
-    use std::io::{Seek, SeekFrom};
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..])? {
-            0 => break,
-            n => got += n,
+/// The largest window a frame may ask for: what the zstd command writes up
+/// to level 19 without `--long`, so logs compressed by tracer or by zstd
+/// read, and no frame makes the reader hold more.
+pub const MAX_WINDOW: u64 = 8 << 20;
+
+/// Bytes of log in each frame tracer writes: what one damaged frame costs.
+pub const FRAME_LOG: u64 = 1 << 20;
+
+/// Decompressed bytes that may go by without one intact record before the
+/// reader stops decompressing a file (damage, or a decompression bomb): per
+/// file, across frames.
+pub const NO_RECORD_BUDGET: u64 = 1 << 20;
+
+/// A last, empty raw block (and room for a checksum): ends a frame whose
+/// next block cannot be decoded, so the blocks before it can be drained.
+const END_BLOCK: [u8; 7] = [1, 0, 0, 0, 0, 0, 0];
+
+/// Skippable frames (user data, seek tables) have these magic numbers.
+const SKIPPABLE: std::ops::RangeInclusive<u32> = 0x184D_2A50..=0x184D_2A5F;
+
+/// Whether `head` (a file's first bytes) starts a zstd frame.
+pub fn is_compressed(head: &[u8]) -> bool {
+    head.starts_with(&MAGIC)
+}
+
+/// Why a stretch of compressed bytes yielded nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// A frame asked for this window, over [`MAX_WINDOW`].
+    Window(u64),
+    /// A frame that needs a dictionary tracer does not have.
+    Dictionary,
+    /// A frame or block that does not decode.
+    Damaged,
+    /// Bytes between frames that start no frame.
+    NotZstd,
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Window(w) => write!(
+                f,
+                "a zstd frame asks for a {} MiB window and tracer reads frames of at most {} MiB \
+                 (recompress it without --long)",
+                w.div_ceil(1 << 20),
+                MAX_WINDOW >> 20
+            ),
+            Why::Dictionary => f.write_str("a zstd frame needs a dictionary"),
+            Why::Damaged => f.write_str("a damaged zstd frame"),
+            Why::NotZstd => f.write_str("bytes that are no zstd frame"),
         }
     }
-    file.seek(SeekFrom::Start(0))?;
-    if got < head.len() || head != MAGIC {
-        return Ok(Box::new(file));
+}
+
+/// A stretch of the compressed file that yielded nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Where in the decompressed stream what it held would have been.
+    pub at: u64,
+    /// Compressed offset and length.
+    pub from: u64,
+    pub len: u64,
+    pub why: Why,
+}
+
+/// How many skipped stretches wait at most for the reader: more, read
+/// ahead of it, merge into the last (memory stays bounded).
+const MAX_QUEUED: usize = 64;
+
+/// A buffered reader that knows its offset in the file.
+struct Counted {
+    inner: BufReader<Box<dyn Read>>,
+    pos: u64,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
     }
-    let decoder = ruzstd::decoding::StreamingDecoder::new(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?;
-    Ok(Box::new(decoder))
+}
+
+impl Counted {
+    fn at_end(&mut self) -> io::Result<bool> {
+        Ok(self.inner.fill_buf()?.is_empty())
+    }
+
+    /// Consumes up to and including the next frame magic; its offset, or
+    /// `None` at the end of the file. Linear: each byte is looked at once.
+    /// `matched`: how many of the magic's bytes the bytes just before
+    /// ended with.
+    fn find_magic(&mut self, mut matched: usize) -> io::Result<Option<u64>> {
+        loop {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let mut used = buf.len();
+            for (i, &b) in buf.iter().enumerate() {
+                matched = step(matched, b);
+                if matched == MAGIC.len() {
+                    used = i + 1;
+                    break;
+                }
+            }
+            self.inner.consume(used);
+            self.pos += used as u64;
+            if matched == MAGIC.len() {
+                return Ok(Some(self.pos - MAGIC.len() as u64));
+            }
+        }
+    }
+}
+
+/// The magic matched so far after byte `b`, `matched` bytes before it.
+fn step(matched: usize, b: u8) -> usize {
+    // The magic's bytes are all different: a mismatch can only restart a
+    // match at its first byte.
+    if b == MAGIC[matched] {
+        matched + 1
+    } else {
+        usize::from(b == MAGIC[0])
+    }
+}
+
+enum State {
+    /// At a frame boundary.
+    Between,
+    /// Decoding a frame.
+    InFrame,
+    /// Handing out what a frame decoded before damage at `from` (a
+    /// compressed offset), then skipping to the next frame; `None`: the
+    /// file ended inside the frame.
+    Draining {
+        from: Option<u64>,
+    },
+    Ended,
+}
+
+/// The decompressed bytes of a sequence of zstd frames, read in bounded
+/// memory; stretches that do not decode are skipped and queued for the
+/// log reader to report ([`Decoder::take_skipped`]).
+pub struct Decoder {
+    src: Counted,
+    frame: FrameDecoder,
+    state: State,
+    /// Decompressed bytes handed out.
+    out: u64,
+    skipped: VecDeque<Skipped>,
+    /// The compressed offset where the file ends inside a frame.
+    cut: Option<u64>,
+}
+
+impl Decoder {
+    /// Decodes `src`, which starts with a frame (see [`is_compressed`]).
+    pub fn new(src: Box<dyn Read>) -> Decoder {
+        let mut frame = FrameDecoder::new();
+        frame.set_max_window_size(MAX_WINDOW);
+        Decoder {
+            src: Counted {
+                inner: BufReader::with_capacity(128 << 10, src),
+                pos: 0,
+            },
+            frame,
+            state: State::Between,
+            out: 0,
+            skipped: VecDeque::new(),
+            cut: None,
+        }
+    }
+
+    /// The next skipped stretch that lies at or before decompressed offset
+    /// `upto`.
+    pub fn take_skipped(&mut self, upto: u64) -> Option<Skipped> {
+        if self.skipped.front()?.at <= upto {
+            self.skipped.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Whether skipped stretches wait to be reported.
+    pub fn has_skipped(&self) -> bool {
+        !self.skipped.is_empty()
+    }
+
+    /// Whether the file ended inside a frame (once read to its end).
+    pub fn cut(&self) -> Option<u64> {
+        self.cut
+    }
+
+    fn skip(&mut self, from: u64, to: u64, why: Why) {
+        let at = self.out;
+        let full = self.skipped.len() >= MAX_QUEUED;
+        if let Some(last) = self.skipped.back_mut() {
+            if (last.at == at && last.from + last.len == from) || full {
+                last.len = to - last.from;
+                return;
+            }
+        }
+        self.skipped.push_back(Skipped {
+            at,
+            from,
+            len: to - from,
+            why,
+        });
+    }
+
+    /// Skips from `from` to the next frame, which it starts; `matched` as
+    /// for [`Counted::find_magic`].
+    fn resync(&mut self, from: u64, why: Why, matched: usize) -> io::Result<()> {
+        match self.src.find_magic(matched)? {
+            Some(at) => {
+                self.skip(from, at, why);
+                self.start_frame(at)
+            }
+            None => {
+                self.skip(from, self.src.pos, why);
+                self.state = State::Ended;
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts the frame at `from`, whose magic was just read.
+    fn start_frame(&mut self, from: u64) -> io::Result<()> {
+        // Header errors are rare and cheap (a few bytes read): a loop of
+        // them still moves forward through the file.
+        let mut from = from;
+        loop {
+            let why = match self.frame.reset((&MAGIC[..]).chain(&mut self.src)) {
+                Ok(()) => {
+                    self.state = State::InFrame;
+                    return Ok(());
+                }
+                Err(FrameDecoderError::WindowSizeTooBig { requested, .. }) => {
+                    Why::Window(requested)
+                }
+                Err(FrameDecoderError::DictNotProvided { .. }) => Why::Dictionary,
+                Err(_) => Why::Damaged,
+            };
+            if self.src.at_end()? {
+                self.cut = Some(from);
+                self.state = State::Ended;
+                return Ok(());
+            }
+            match self.src.find_magic(0)? {
+                Some(next) => {
+                    self.skip(from, next, why);
+                    from = next;
+                }
+                None => {
+                    self.skip(from, self.src.pos, why);
+                    self.state = State::Ended;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// At a frame boundary: the next frame, a skippable one, or junk.
+    fn next_frame(&mut self) -> io::Result<()> {
+        let from = self.src.pos;
+        let mut magic = [0u8; 4];
+        let got = read_full(&mut self.src, &mut magic)?;
+        if got == 0 {
+            self.state = State::Ended;
+            return Ok(());
+        }
+        if got < magic.len() {
+            self.cut = Some(from);
+            self.state = State::Ended;
+            return Ok(());
+        }
+        let number = u32::from_le_bytes(magic);
+        if magic == MAGIC {
+            return self.start_frame(from);
+        }
+        if SKIPPABLE.contains(&number) {
+            let mut len = [0u8; 4];
+            if read_full(&mut self.src, &mut len)? < len.len() {
+                self.cut = Some(from);
+                self.state = State::Ended;
+                return Ok(());
+            }
+            let want = u64::from(u32::from_le_bytes(len));
+            if io::copy(&mut (&mut self.src).take(want), &mut io::sink())? < want {
+                self.cut = Some(from);
+                self.state = State::Ended;
+            }
+            return Ok(());
+        }
+        // Not a frame: damage up to the next one (or to the end), which
+        // may start inside these four bytes.
+        let matched = magic[1..].iter().fold(0, |m, &b| step(m, b));
+        self.resync(from, Why::NotZstd, matched)
+    }
+}
+
+impl Read for Decoder {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.state {
+                State::Ended => return Ok(0),
+                State::Between => self.next_frame()?,
+                State::InFrame | State::Draining { .. } => {
+                    let n = self.frame.read(buf)?;
+                    if n > 0 {
+                        self.out += n as u64;
+                        return Ok(n);
+                    }
+                }
+            }
+            match self.state {
+                State::InFrame if self.frame.is_finished() => self.state = State::Between,
+                State::InFrame => {
+                    // One block (at most 128 KiB) at a time: memory stays
+                    // the window plus a block.
+                    let before = self.src.pos;
+                    if self
+                        .frame
+                        .decode_blocks(&mut self.src, BlockDecodingStrategy::UptoBlocks(1))
+                        .is_err()
+                    {
+                        // What decoded before the bad block is handed out
+                        // whole (zstd -dc keeps it too), then the rest of
+                        // the frame is skipped.
+                        let _ = self
+                            .frame
+                            .decode_blocks(&END_BLOCK[..], BlockDecodingStrategy::UptoBlocks(1));
+                        let from = if self.src.at_end()? {
+                            self.cut = Some(before);
+                            None
+                        } else {
+                            Some(before)
+                        };
+                        self.state = State::Draining { from };
+                    }
+                }
+                State::Draining { from: Some(from) } => self.resync(from, Why::Damaged, 0)?,
+                State::Draining { from: None } => self.state = State::Ended,
+                State::Between | State::Ended => {}
+            }
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends; the count read.
+fn read_full(src: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// Reads `inner`, keeping the first error and ending the stream there:
@@ -63,6 +422,22 @@ impl<R: Read> Read for Guarded<R> {
     }
 }
 
+impl<R: BufRead> Guarded<R> {
+    /// Whether the input is read to its end (or failed).
+    fn at_end(&mut self) -> bool {
+        if self.error.is_some() {
+            return true;
+        }
+        match self.inner.fill_buf() {
+            Ok(buf) => buf.is_empty(),
+            Err(e) => {
+                self.error = Some(e);
+                true
+            }
+        }
+    }
+}
+
 impl<W: Write> Write for Guarded<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.error.is_none() {
@@ -78,7 +453,8 @@ impl<W: Write> Write for Guarded<W> {
     }
 }
 
-/// Compresses `src` into `dst` (created, never over an existing file).
+/// Compresses `src` into `dst` (created, never over an existing file), as
+/// independent frames of [`FRAME_LOG`] bytes of log each.
 pub fn compress_into(src: &Path, dst: &Path) -> io::Result<()> {
     let input = File::open(src)?;
     let output = OpenOptions::new()
@@ -94,7 +470,17 @@ pub fn compress_into(src: &Path, dst: &Path) -> io::Result<()> {
         inner: BufWriter::with_capacity(1 << 20, output),
         error: None,
     };
-    compress(&mut reader, &mut writer, CompressionLevel::Fastest);
+    // One frame at least: an empty log still reads as a zstd file.
+    loop {
+        compress(
+            (&mut reader).take(FRAME_LOG),
+            &mut writer,
+            CompressionLevel::Fastest,
+        );
+        if reader.at_end() || writer.error.is_some() {
+            break;
+        }
+    }
     if let Some(e) = reader.error.or(writer.error) {
         return Err(e);
     }
@@ -126,34 +512,170 @@ pub fn compress_file(plain: &Path) -> io::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use ruzstd::encoding::compress_to_vec;
+
     use super::*;
 
+    /// `n` bytes that compress, and differ along the way.
+    fn data(n: usize, seed: u32) -> Vec<u8> {
+        (0..n as u32)
+            .flat_map(|i| ((i / 7) % 251 + seed).to_le_bytes())
+            .take(n)
+            .collect()
+    }
+
+    fn pack(data: &[u8]) -> Vec<u8> {
+        compress_to_vec(data, CompressionLevel::Fastest)
+    }
+
+    /// Everything `zst` decodes to, and the decoder (for what it skipped).
+    fn unpack(zst: Vec<u8>) -> (Vec<u8>, Decoder) {
+        let mut d = Decoder::new(Box::new(io::Cursor::new(zst)));
+        let mut out = Vec::new();
+        d.read_to_end(&mut out).unwrap();
+        (out, d)
+    }
+
+    fn skipped(d: &mut Decoder) -> Vec<Skipped> {
+        std::iter::from_fn(|| d.take_skipped(u64::MAX)).collect()
+    }
+
     #[test]
-    fn compressed_file_reads_back_the_same_bytes() {
+    fn compressed_file_reads_back_the_same_bytes_in_frames() {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("a.log");
-        let data: Vec<u8> = (0..300_000u32)
-            .flat_map(|i| (i % 251).to_le_bytes())
-            .collect();
+        let data = data(3 << 20, 0);
         std::fs::write(&plain, &data).unwrap();
         let done = compress_file(&plain).unwrap();
         assert_eq!(done, dir.path().join("a.log.zst"));
         assert!(!plain.exists());
-        let packed = std::fs::metadata(&done).unwrap().len();
-        assert!(packed < data.len() as u64 / 4, "{packed} bytes");
-        let mut back = Vec::new();
-        maybe_decompress(File::open(&done).unwrap())
-            .unwrap()
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, data);
-        // A plain file reads as itself.
-        std::fs::write(&plain, b"TRACERLG").unwrap();
-        let mut same = Vec::new();
-        maybe_decompress(File::open(&plain).unwrap())
-            .unwrap()
-            .read_to_end(&mut same)
-            .unwrap();
-        assert_eq!(same, b"TRACERLG");
+        let packed = std::fs::read(&done).unwrap();
+        assert!(packed.len() < data.len() / 4, "{} bytes", packed.len());
+        // One frame per MiB of log.
+        let frames = packed.windows(4).filter(|w| *w == MAGIC).count();
+        assert!(frames >= 3, "{frames} frames");
+        let (back, mut d) = unpack(packed);
+        assert!(back == data);
+        assert!(skipped(&mut d).is_empty() && d.cut().is_none());
+    }
+
+    #[test]
+    fn concatenated_frames_read_as_the_concatenation() {
+        let (a, b) = (data(300_000, 1), data(200_000, 2));
+        let mut zst = pack(&a);
+        zst.extend(pack(&b));
+        // A skippable frame (a seek table, say) between them is no damage.
+        zst.extend(0x184D_2A5E_u32.to_le_bytes());
+        zst.extend(3u32.to_le_bytes());
+        zst.extend(b"abc");
+        zst.extend(pack(&a));
+        let (back, mut d) = unpack(zst);
+        assert!(back == [&a[..], &b, &a].concat());
+        assert!(skipped(&mut d).is_empty() && d.cut().is_none());
+    }
+
+    #[test]
+    fn a_cut_keeps_every_block_before_it() {
+        let whole = data(1 << 20, 3);
+        let zst = pack(&whole);
+        for cut in [zst.len() / 3, zst.len() / 2, zst.len() - 1] {
+            let (back, d) = unpack(zst[..cut].to_vec());
+            assert!(whole.starts_with(&back), "cut {cut}");
+            // ruzstd writes blocks of 128 KiB: all but the cut one are kept,
+            // although the frame's window is larger than what decoded.
+            assert!(
+                back.len() as f64
+                    >= whole.len() as f64 * cut as f64 / zst.len() as f64 - (256 << 10) as f64,
+                "cut {cut}: {} bytes",
+                back.len()
+            );
+            assert!(!back.is_empty() && d.cut().is_some(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_frame_costs_that_frame_only() {
+        let (a, b, c) = (data(200_000, 4), data(200_000, 5), data(200_000, 6));
+        let (za, mut zb, zc) = (pack(&a), pack(&b), pack(&c));
+        // A reserved block type in the frame's first block header.
+        let d = zb[4];
+        let block = 5 + usize::from(d & 0x20 == 0) + [0, 1, 2, 4][usize::from(d & 3)] + fcs_len(d);
+        zb[block] |= 0b110;
+        let zst = [&za[..], &zb, &zc].concat();
+        let (back, mut d) = unpack(zst);
+        assert!(back == [&a[..], &c].concat());
+        let s = skipped(&mut d);
+        assert_eq!(s.len(), 1, "{s:?}");
+        // From the damaged block to the next frame.
+        assert_eq!(
+            (s[0].at, s[0].from, s[0].len),
+            (
+                a.len() as u64,
+                (za.len() + block) as u64,
+                (zb.len() - block) as u64
+            )
+        );
+        assert_eq!(s[0].why, Why::Damaged);
+    }
+
+    /// Bytes of the frame content size field for a frame descriptor.
+    fn fcs_len(descriptor: u8) -> usize {
+        match descriptor >> 6 {
+            0 => usize::from(descriptor & 0x20 != 0),
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        }
+    }
+
+    /// A frame with a window of 2^`log` bytes holding one RLE block of
+    /// `n` bytes `b`.
+    fn rle_frame(log: u8, b: u8, n: u32) -> Vec<u8> {
+        let mut f = MAGIC.to_vec();
+        f.push(0); // no content size, no checksum, no dictionary
+        f.push((log - 10) << 3);
+        f.extend_from_slice(&((n << 3) | 0b011).to_le_bytes()[..3]);
+        f.push(b);
+        f
+    }
+
+    #[test]
+    fn a_frame_with_a_huge_window_is_refused_and_the_next_read() {
+        let small = rle_frame(20, b'a', 1000);
+        let huge = rle_frame(27, b'b', 1000);
+        let zst = [&small[..], &huge, &small].concat();
+        let (back, mut d) = unpack(zst);
+        assert!(back == [b'a'; 2000]);
+        let s = skipped(&mut d);
+        assert_eq!(
+            s,
+            [Skipped {
+                at: 1000,
+                from: small.len() as u64,
+                len: huge.len() as u64,
+                why: Why::Window(128 << 20)
+            }]
+        );
+        assert!(s[0].why.to_string().contains("128 MiB window"));
+    }
+
+    #[test]
+    fn junk_between_frames_is_skipped_to_the_next_magic() {
+        let a = rle_frame(20, b'a', 10);
+        let junk = [0x28, 0xb5, 0x2f, 7, 7, 0x28, 0x28, 0xb5];
+        let zst = [&a[..], &junk, &a, &junk].concat();
+        let (back, mut d) = unpack(zst);
+        assert!(back == [b'a'; 20]);
+        let s = skipped(&mut d);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!((s[0].from, s[0].len), (a.len() as u64, junk.len() as u64));
+        assert_eq!(s[1].why, Why::NotZstd);
+    }
+
+    #[test]
+    fn a_plain_file_is_not_compressed() {
+        assert!(!is_compressed(b"TRACERLG"));
+        assert!(!is_compressed(&MAGIC[..3]));
+        assert!(is_compressed(&pack(b"x")));
     }
 }
