@@ -9,12 +9,24 @@
 //! - `argv`: a header whose one task claims millions of empty arguments;
 //! - `cycle`: a header of 100,000 tasks whose parents form one cycle (each
 //!   lineage walk once went round it: quadratic);
-//! - `sparse`: a file of MB megabytes that is one hole (not a log).
+//! - `sparse`: a file of MB megabytes that is one hole (not a log);
+//! - `records`: a valid header, then one exit record repeated (valid data,
+//!   compressed into a bomb by the bench);
+//! - `starts`: a valid header, then frame heads claiming a whole event
+//!   record with a bad checksum and no valid record (each head costs a
+//!   record's checksum).
+//!
+//! `records` and `starts` are written as they are made (FILE may be a
+//! pipe: the bench compresses gigabytes of them).
 
-use std::{fs::File, io::Write as _, path::Path};
+use std::{
+    fs::File,
+    io::{BufWriter, Write as _},
+    path::Path,
+};
 
 use anyhow::{bail, Context as _, Result};
-use tracer_common::{KernelFilter, FORMAT_VERSION};
+use tracer_common::{EventKind, ExitEvent, Header, KernelFilter, TaskInfo, FORMAT_VERSION};
 
 use crate::{
     log::{header::LogHeader, writer::LogWriter},
@@ -119,7 +131,78 @@ pub fn run(kind: &str, path: &Path, mb: u64) -> Result<()> {
             log_with(&mut out, tasks)?;
             file.write_all(&out)?;
         }
-        other => bail!("unknown hostile input `{other}` (resync, garbage, argv, cycle, sparse)"),
+        "records" => {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            let mut w = LogWriter::new(&mut out, &header(vec![task(1, Vec::new())]))?;
+            let raw = exit_record();
+            while w.written() < size {
+                w.event(&raw)?;
+            }
+            w.end(2)?;
+            drop(w);
+            out.flush()?;
+        }
+        "starts" => {
+            let mut out = Vec::new();
+            log_with(&mut out, vec![task(1, Vec::new())])?;
+            // Length of a whole event record (type byte and 1024 bytes),
+            // a checksum that fails, the event type: nine bytes.
+            let mut unit = Vec::new();
+            unit.extend_from_slice(&1025u32.to_le_bytes());
+            unit.extend_from_slice(&0xdead_beef_u32.to_le_bytes());
+            unit.push(crate::log::FRAME_EVENT);
+            let chunk = unit.repeat((1 << 20) / unit.len());
+            let mut out_file = BufWriter::with_capacity(1 << 20, file);
+            out_file.write_all(&out)?;
+            let mut written = out.len() as u64;
+            while written < size {
+                out_file.write_all(&chunk)?;
+                written += chunk.len() as u64;
+            }
+            out_file.flush()?;
+        }
+        other => bail!(
+            "unknown hostile input `{other}` (resync, garbage, argv, cycle, sparse, records, \
+             starts)"
+        ),
     }
     Ok(())
+}
+
+/// The bytes of an exit record of pid 1 at boot time 1.
+fn exit_record() -> Vec<u8> {
+    let mut comm = [0u8; tracer_common::COMM_LEN];
+    comm[..5].copy_from_slice(b"bench");
+    let event = ExitEvent {
+        header: Header::new(EventKind::Exit, 0, 1),
+        task: TaskInfo {
+            start_boottime: 1,
+            pid: 1,
+            tgid: 1,
+            ppid: 0,
+            flags: 0,
+            comm,
+            has_mm: 1,
+            _pad: [0; 7],
+            uid: 0,
+            gid: 0,
+            cgroup_id: 0,
+            pidns_inum: 0,
+            ns_pid: 0,
+            mntns_inum: 0,
+            context: 0,
+        },
+        exit_code: 0,
+        group_dead: 1,
+        _pad: [0; 3],
+    };
+    // SAFETY: ExitEvent is Plain (repr(C), explicit padding fields), so
+    // all of its bytes are initialized.
+    unsafe {
+        std::slice::from_raw_parts(
+            (&event as *const ExitEvent).cast::<u8>(),
+            size_of::<ExitEvent>(),
+        )
+    }
+    .to_vec()
 }
