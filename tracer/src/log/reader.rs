@@ -90,6 +90,15 @@ impl fmt::Display for Damage {
                 "the log is cut short: damage starts at byte offset {offset}; every complete \
                  record before it was read"
             ),
+            Damage::Compressed {
+                from,
+                len,
+                why: zst::Why::Checksum,
+            } => write!(
+                f,
+                "the zstd frame of {len} compressed bytes at offset {from} fails its checksum; \
+                 its records were read, each checked by its own"
+            ),
             Damage::Compressed { from, len, why } => write!(
                 f,
                 "skipped {len} compressed bytes at offset {from} ({why}); the records they held \
