@@ -182,10 +182,20 @@ fn a_bomb_of_zeros_stops_after_the_budget() {
     input.resize(header.len() + (64 << 20), 0);
     let z19 = write(dir.path(), "z19.log.zst", &compress(&["-19"], input));
     // 4 GiB of zeros after a header frame, in 128 KiB: made by hand.
-    let mut four = compress(&[], header);
+    let mut four = compress(&[], header.clone());
     four.extend(rle_bomb(32768));
     let four = write(dir.path(), "four.log.zst", &four);
-    for bomb in [z19, four] {
+    // Frames of 20 bytes each: the budget runs across frames.
+    let mut tiny = compress(&[], header);
+    for _ in 0..(zst::NO_RECORD_BUDGET + (256 << 10)) / 20 {
+        tiny.extend_from_slice(&zst::MAGIC);
+        // No window byte (single segment), a one-byte size, a last raw
+        // block of 20 bytes.
+        tiny.extend_from_slice(&[0x20, 20, (20 << 3) | 1, 0, 0]);
+        tiny.extend_from_slice(&[b'A'; 20]);
+    }
+    let tiny = write(dir.path(), "tiny.log.zst", &tiny);
+    for bomb in [z19, four, tiny] {
         let (code, damage, err) = report(&bomb);
         assert_eq!(code, Some(4), "{}: {err}", bomb.display());
         assert_eq!(damage.len(), 1, "{damage:?}");
@@ -243,14 +253,14 @@ fn a_window_over_8_mib_is_refused_with_a_sentence() {
 #[test]
 fn a_cut_file_yields_what_zstd_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let (plain, total) = varied_log(dir.path(), 6);
+    let (plain, total) = varied_log(dir.path(), 3);
     // Shorter than one window: zstd -19 makes one frame of an 8 MiB window.
     let one = compress(&["-19"], plain.clone());
     // Longer: tracer's own frames (1 MiB of log each, 128 KiB windows).
     let plain_path = write(dir.path(), "own.log", &plain);
     let own = std::fs::read(zst::compress_file(&plain_path).unwrap()).unwrap();
     for (what, packed) in [("one frame", one), ("tracer's frames", own)] {
-        for share in [0.2, 0.5, 0.93] {
+        for share in [0.3, 0.93] {
             let cut = &packed[..(packed.len() as f64 * share) as usize];
             let (_, recovered) = zstd(&["-d"], cut.to_vec());
             let expected = events_in(dir.path(), recovered);
@@ -293,19 +303,20 @@ fn files_compressed_apart_and_concatenated_read_whole() {
 #[test]
 fn a_flipped_byte_costs_one_frame_of_tracers_own() {
     let dir = tempfile::tempdir().unwrap();
-    let (plain, total) = varied_log(dir.path(), 6);
+    let (plain, total) = varied_log(dir.path(), 4);
     let plain_path = write(dir.path(), "own.log", &plain);
     let packed = zst::compress_file(&plain_path).unwrap();
     let mut bytes = std::fs::read(&packed).unwrap();
     // zstd reads tracer's frames as one stream.
     let (ok, back) = zstd(&["-d"], bytes.clone());
     assert!(ok && back == plain, "zstd -dc disagrees");
-    // A frame holds 1 MiB of log: about this many events.
-    let per_frame = total * (zst::FRAME_LOG as usize) / plain.len() + 2;
+    // A frame holds 1 MiB of log: about this many events (record sizes
+    // vary: 2% more), and the two cut at its ends.
+    let per_frame = total * (zst::FRAME_LOG as usize) / plain.len() * 102 / 100 + 2;
     let frames: Vec<usize> = (0..bytes.len() - 4)
         .filter(|&i| bytes[i..i + 4] == zst::MAGIC)
         .collect();
-    assert!(frames.len() >= 6, "{} frames", frames.len());
+    assert!(frames.len() >= 4, "{} frames", frames.len());
     // A block that cannot decode (a reserved type) in the middle frame.
     let at = frames[frames.len() / 2];
     let d = bytes[at + 4];
@@ -336,8 +347,9 @@ fn a_flipped_byte_costs_one_frame_of_tracers_own() {
         bytes[at] ^= 0x5a;
         let path = write(dir.path(), "flipped.log.zst", &bytes);
         let (events, damage) = read(&path);
+        // (A flip in a frame's checksum costs no record, and is said.)
         assert!(
-            events < total && events + per_frame >= total,
+            events + per_frame >= total,
             "flip at {at}: {events} of {total} events (a frame holds ~{per_frame})"
         );
         assert!(!damage.is_empty(), "flip at {at}: no damage said");
