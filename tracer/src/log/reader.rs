@@ -272,14 +272,14 @@ impl LogReader {
         let mut src =
             Source::sniff(src).map_err(|e| OpenError::Io(format!("reading the log: {e}")))?;
         LogReader::from_source(&mut src).map_err(|e| match src.decoder() {
-            // The header is in the first frame: say why that frame failed.
+            // Say why the frames holding the header failed.
             Some(d) => match (d.take_skipped(u64::MAX), d.cut()) {
                 (Some(skipped), _) => OpenError::Compressed(format!(
-                    "{} at compressed byte {}",
-                    skipped.why, skipped.from
+                    "at compressed byte {}, {}",
+                    skipped.from, skipped.why
                 )),
                 (None, Some(cut)) => OpenError::Compressed(format!(
-                    "the file is cut short inside the zstd frame at byte {cut} ({e})"
+                    "the file is cut short at compressed byte {cut}, before the header ends"
                 )),
                 (None, None) => e,
             },

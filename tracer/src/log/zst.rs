@@ -77,8 +77,8 @@ impl fmt::Display for Why {
         match self {
             Why::Window(w) => write!(
                 f,
-                "a zstd frame asks for a {} MiB window and tracer reads frames of at most {} MiB \
-                 (recompress it without --long)",
+                "a zstd frame asks for a {} MiB window and tracer reads frames of at most {} \
+                 MiB: recompress it without --long",
                 w.div_ceil(1 << 20),
                 MAX_WINDOW >> 20
             ),
