@@ -25,7 +25,7 @@ use std::{
 
 use ruzstd::{
     decoding::{errors::FrameDecoderError, BlockDecodingStrategy, FrameDecoder},
-    encoding::{compress, CompressionLevel},
+    encoding::{CompressionLevel, FrameCompressor},
 };
 
 /// The first bytes of a zstd frame.
@@ -488,17 +488,23 @@ pub fn compress_into(src: &Path, dst: &Path) -> io::Result<()> {
         inner: BufWriter::with_capacity(1 << 20, output),
         error: None,
     };
-    // One frame at least: an empty log still reads as a zstd file.
+    // One compressor for every frame (it resets itself for each); one
+    // frame at least: an empty log still reads as a zstd file.
+    let mut compressor = FrameCompressor::new(CompressionLevel::Fastest);
+    compressor.set_source((&mut reader).take(FRAME_LOG));
+    compressor.set_drain(&mut writer);
     loop {
-        compress(
-            (&mut reader).take(FRAME_LOG),
-            &mut writer,
-            CompressionLevel::Fastest,
-        );
-        if reader.at_end() || writer.error.is_some() {
+        compressor.compress();
+        let failed = compressor.drain().is_some_and(|w| w.error.is_some());
+        let Some(source) = compressor.source_mut() else {
+            break;
+        };
+        if failed || source.get_mut().at_end() {
             break;
         }
+        source.set_limit(FRAME_LOG);
     }
+    drop(compressor);
     if let Some(e) = reader.error.or(writer.error) {
         return Err(e);
     }
