@@ -210,6 +210,36 @@ fn a_bomb_of_zeros_stops_after_the_budget() {
 }
 
 #[test]
+fn a_bomb_with_a_record_now_and_then_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, head) = header_only(dir.path());
+    // One valid record, then almost 1 MiB of zeros: under the budget of a
+    // stretch, but 300 of them are 300 MiB of damage from a few KB.
+    let mut bytes = Vec::new();
+    let mut w = LogWriter::new(&mut bytes, &header).unwrap();
+    let before = w.written() as usize;
+    w.event(&[7; 40]).unwrap();
+    drop(w);
+    let mut unit = bytes[before..].to_vec();
+    unit.resize((zst::NO_RECORD_BUDGET - (8 << 10)) as usize, 0);
+    let frame = compress(&["-19"], unit);
+    let mut bomb = compress(&[], head);
+    for _ in 0..300 {
+        bomb.extend_from_slice(&frame);
+    }
+    let bomb = write(dir.path(), "sparse.log.zst", &bomb);
+    let (code, damage, err) = report(&bomb);
+    assert_eq!(code, Some(4), "{err}");
+    let last = damage.last().unwrap();
+    assert!(
+        damage.len() < 10
+            && last.contains("damaged decompressed bytes from")
+            && last.contains(BOMB),
+        "{damage:?}"
+    );
+}
+
+#[test]
 fn bytes_that_look_like_frame_starts_stop_after_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("starts.log");

@@ -72,6 +72,14 @@ pub enum Damage {
     /// A compressed log held no intact record in `len` decompressed bytes
     /// from `offset`: decompressing stopped there (damage or a bomb).
     Abandoned { offset: u64, len: u64 },
+    /// A compressed log's damaged stretches grew to `damaged` decompressed
+    /// bytes from `compressed` bytes read: over [`zst::DAMAGE_RATIO`]
+    /// times, decompressing stopped at the stretch from `offset`.
+    Amplified {
+        offset: u64,
+        damaged: u64,
+        compressed: u64,
+    },
     /// Reading several files: one cannot be read at all (why).
     Unreadable(String),
     /// Reading several files: this many files of the recording are missing
@@ -108,6 +116,17 @@ impl fmt::Display for Damage {
                 f,
                 "no intact record in {len} decompressed bytes from offset {offset}: the rest of \
                  the compressed log was not read (damage, or a decompression bomb)"
+            ),
+            Damage::Amplified {
+                offset,
+                damaged,
+                compressed,
+            } => write!(
+                f,
+                "{damaged} damaged decompressed bytes from {compressed} compressed ones, over {} \
+                 times as many: the rest of the compressed log from offset {offset} was not \
+                 read (damage, or a decompression bomb)",
+                zst::DAMAGE_RATIO
             ),
             Damage::Unreadable(why) => write!(f, "a log of the set is unreadable: {why}"),
             Damage::Missing { files, before } => write!(
@@ -170,6 +189,14 @@ impl Source {
         })
     }
 
+    /// Compressed bytes read so far, for a compressed source.
+    fn consumed(&self) -> Option<u64> {
+        match self {
+            Source::Zstd(d) => Some(d.consumed()),
+            Source::Plain(_) => None,
+        }
+    }
+
     fn decoder(&mut self) -> Option<&mut zst::Decoder> {
         match self {
             Source::Zstd(d) => Some(d),
@@ -199,6 +226,9 @@ pub struct LogReader {
     done: bool,
     /// A truncation was reported (a compressed file's cut is said once).
     cut_said: bool,
+    /// Bytes of the damaged stretches passed so far (bounded for a
+    /// compressed source against the compressed bytes read).
+    damaged: u64,
     /// Where a compacted event is restored to its full size.
     full: Box<[u8; compact::MAX_RECORD]>,
 }
@@ -348,6 +378,7 @@ impl LogReader {
             eof: false,
             done: false,
             cut_said: false,
+            damaged: 0,
             full: compact::expand_buffer(),
         };
         Ok((header, reader))
@@ -489,18 +520,35 @@ impl LogReader {
             if self.fill(MAX_BODY_FRAME) == 0 {
                 break;
             }
+            let scanned = self.base + self.pos as u64 - start;
             if self.frame_at(0).is_some() {
+                self.damaged += scanned;
                 return Some(Err(Damage::Corrupt {
                     offset: start,
-                    len: self.base + self.pos as u64 - start,
+                    len: scanned,
                 }));
             }
-            if self.base + self.pos as u64 - start >= budget {
+            if scanned >= budget {
                 self.done = true;
                 return Some(Err(Damage::Abandoned {
                     offset: start,
                     len: budget,
                 }));
+            }
+            // Stretches add up: a record now and then must not let a bomb
+            // grow its damage with the size it claims.
+            if scanned.is_multiple_of(64 << 10) {
+                if let Some(compressed) = self.src.consumed() {
+                    let damaged = self.damaged + scanned;
+                    if damaged > zst::NO_RECORD_BUDGET + zst::DAMAGE_RATIO * compressed {
+                        self.done = true;
+                        return Some(Err(Damage::Amplified {
+                            offset: start,
+                            damaged,
+                            compressed,
+                        }));
+                    }
+                }
             }
             self.pos += 1;
         }

@@ -44,6 +44,12 @@ pub const FRAME_LOG: u64 = 1 << 20;
 /// file, across frames.
 pub const NO_RECORD_BUDGET: u64 = 1 << 20;
 
+/// Damaged decompressed bytes a compressed log may yield per compressed
+/// byte read (beyond [`NO_RECORD_BUDGET`]), all stretches together: real
+/// logs compress 7 to 25 times, so real damage stays far below it, while a
+/// bomb with a record now and then stops early.
+pub const DAMAGE_RATIO: u64 = 256;
+
 /// A last, empty raw block (and room for a checksum): ends a frame whose
 /// next block cannot be decoded, so the blocks before it can be drained.
 const END_BLOCK: [u8; 7] = [1, 0, 0, 0, 0, 0, 0];
@@ -219,6 +225,11 @@ impl Decoder {
         } else {
             None
         }
+    }
+
+    /// Compressed bytes read so far.
+    pub fn consumed(&self) -> u64 {
+        self.src.pos
     }
 
     /// Whether skipped stretches wait to be reported.

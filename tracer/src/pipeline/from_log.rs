@@ -90,7 +90,10 @@ pub fn run<W: Write>(
             Err(damage) => {
                 // Whatever the damage held is unknown, execs included.
                 pipeline.note_unknown_loss();
-                truncated |= matches!(damage, Damage::Truncated { .. } | Damage::Abandoned { .. });
+                truncated |= matches!(
+                    damage,
+                    Damage::Truncated { .. } | Damage::Abandoned { .. } | Damage::Amplified { .. }
+                );
                 stretches += 1;
                 if stretches <= DAMAGE_WARNINGS {
                     crate::say!("tracer: warning: {}: {damage}", reader.path().display());
