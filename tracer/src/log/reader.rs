@@ -18,8 +18,8 @@ pub enum OpenError {
         found: u16,
     },
     BadHeader(String),
-    /// A compressed log whose first frame (holding the header) is refused
-    /// or damaged (why).
+    /// A compressed log whose frames holding the header are refused,
+    /// damaged or cut (why).
     Compressed(String),
 }
 
