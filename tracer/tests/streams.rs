@@ -204,6 +204,25 @@ fn max_size_is_a_hard_cap() {
     let dir = tempfile::tempdir().unwrap();
     let tiny = dir.path().join("tiny.log");
     let (code, _, err) = run_tracer(&["record", "-o", tiny.to_str().unwrap(), "--max-size=1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("too small for a log: at least 48K"), "{err}");
+    assert!(!tiny.exists());
+    // A header above the smallest size: 16 tasks with 4 KiB command lines
+    // (what a snapshot keeps of each).
+    let long = "x".repeat(4096);
+    let mut big: Vec<_> = (0..16)
+        .map(|_| {
+            std::process::Command::new("sleep")
+                .args(["30", &long])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (code, _, err) = run_tracer(&["record", "-o", tiny.to_str().unwrap(), "--max-size=48K"]);
+    for child in &mut big {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot hold even the log's header"), "{err}");
     assert!(!tiny.exists());
