@@ -528,14 +528,14 @@ fn names_cannot_forge_words_of_a_sentence() {
     let recorder = start_recording(&log, &[]);
     let mut traces = Vec::new();
     for (out, layout) in [(&wide_out, "--wide"), (&narrow_out, "--narrow")] {
-        let (child, rx) = spawn_attached(
-            Command::new(tracer_exe())
-                .args(["trace", layout])
-                .env("COLUMNS", "80")
-                .stdout(std::fs::File::create(out).unwrap()),
-            Duration::from_secs(30),
-        );
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        let mut child = Command::new(tracer_exe())
+            .args(["trace", layout])
+            .env("COLUMNS", "80")
+            .stdout(std::fs::File::create(out).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning tracer trace");
+        wait_attached(&mut child);
         traces.push(child);
     }
     let forger_pid = forger(false);
