@@ -8,7 +8,7 @@ mod common;
 
 use std::{
     fs,
-    os::unix::fs::PermissionsExt as _,
+    os::unix::{fs::PermissionsExt as _, process::CommandExt as _},
     path::Path,
     process::{Command, Stdio},
     thread,
@@ -212,15 +212,20 @@ fn max_size_is_a_hard_cap() {
     let long = "x".repeat(4096);
     let mut big: Vec<_> = (0..16)
         .map(|_| {
-            std::process::Command::new("sleep")
-                .args(["30", &long])
+            // `; :` keeps sh (and its command line) from being replaced;
+            // a group of its own is killed whole, sleep included.
+            std::process::Command::new("sh")
+                .args(["-c", "sleep 30; :", &long])
+                .process_group(0)
                 .spawn()
                 .unwrap()
         })
         .collect();
     let (code, _, err) = run_tracer(&["record", "-o", tiny.to_str().unwrap(), "--max-size=48K"]);
     for child in &mut big {
-        let _ = child.kill();
+        kill(child.id(), 0); // still there: the header held it
+                             // SAFETY: kill() on the process group of a child we spawned.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
         let _ = child.wait();
     }
     assert_eq!(code, 1, "{err}");
