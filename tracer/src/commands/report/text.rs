@@ -129,9 +129,10 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     s.push_str(&format!(
         "log: {} on {} (kernel {}, boot {})\nrecorded from {} with {signals}\nspan: {} .. {} ({})\nevents: {}{}\n",
         escape(&header.tracer_version),
-        escape(&header.hostname),
-        escape(&header.kernel_release),
-        escape(&header.boot_id),
+        // From the log's header, which a hostile file can forge.
+        quote_name(&header.hostname),
+        quote_name(&header.kernel_release),
+        quote_name(&header.boot_id),
         clock.rfc3339(header.started_boot_ns),
         span(r.first_ns),
         span(r.first_ns.map(|_| r.last_ns)),
@@ -271,4 +272,100 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        commands::report::collect::{Death, SignalKey},
+        log::header::tests::sample,
+        model::tasks::Killer,
+    };
+
+    /// Names holding a sentence's punctuation are quoted wherever the
+    /// report words them; JSON's `end` keeps the comm as it is.
+    #[test]
+    fn names_cannot_forge_words_of_the_report() {
+        let forger = "k) uid=0 (init";
+        let killer = Killer {
+            sig: 9,
+            pid: 7,
+            tgid: 7,
+            comm: forger.into(),
+            uid: 65534,
+            boot_ns: 1,
+        };
+        let mut r = Report::default();
+        r.signals.insert(
+            SignalKey {
+                sender_pid: 25761,
+                sender_comm: forger.into(),
+                target_pid: 2,
+                target_comm: "kthreadd".into(),
+                target_kind: Kind::Kthreadd,
+                signal: "SIGTERM".into(),
+                result: "ignored".into(),
+            },
+            1,
+        );
+        r.deaths.push(Death {
+            pid: 42,
+            comm: "x [sudo -i]".into(),
+            kind: Kind::User,
+            boot_ns: 2,
+            status: ExitStatus::Signaled {
+                sig: 9,
+                core: false,
+            },
+            killer: Some(killer.clone()),
+            lifetime_ns: None,
+        });
+        r.deaths_total = 1;
+        r.kthreads_exited.insert("a b*".into(), 1);
+        r.failed_execs
+            .insert(("/tmp/u/x [sudo -i]".into(), "ENOENT".into()), 1);
+        let end = HelperEnd {
+            boot_ns: 3,
+            status: ExitStatus::Signaled {
+                sig: 9,
+                core: false,
+            },
+            killer: Some(killer),
+        };
+        r.helpers.push(Helper {
+            pid: 43,
+            path: Some("/tmp/u/h (x)".into()),
+            argv: vec!["/tmp/u/h (x)".into()],
+            spawner: Some((6, "kworker/u8:1".into())),
+            start_ns: 1,
+            end: Some(end),
+            children: 0,
+            request: Some(Requester {
+                who: Some((5, forger.into())),
+                reason: Some("dumping core".into()),
+                path: "/tmp/u/h (x)".into(),
+                waited_ns: None,
+            }),
+            exec_failed: false,
+        });
+        let text = render(&sample(), &r, WallClock { boot_epoch_ns: 0 });
+        for want in [
+            "SIGTERM from 25761 ('k) uid=0 (init') to 2 (kthreadd) [kthreadd]: ignored",
+            " 42 ('x [sudo -i]') [user]: killed by SIGKILL from 7 ('k) uid=0 (init') uid=65534",
+            "  'a b'* ",
+            " 1 '/tmp/u/x [sudo -i]' ENOENT",
+            "  43 '/tmp/u/h (x)' ['/tmp/u/h (x)'] for 5 ('k) uid=0 (init', dumping core), \
+             spawned by 6 (kworker/u8:1)",
+            "from 7 ('k) uid=0 (init') uid=65534",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+        assert!(!text.contains("(k) uid=0 (init)"), "{text}");
+        let json_end = super::end(r.helpers[0].end.as_ref().unwrap());
+        assert_eq!(
+            json_end,
+            "killed by SIGKILL from 7 (k) uid=0 (init) uid=65534"
+        );
+    }
 }
