@@ -1,6 +1,6 @@
 //! Command-line interface.
 
-use std::path::PathBuf;
+use std::{ffi::OsString, path::PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{error::ErrorKind, CommandFactory as _, Parser, Subcommand};
@@ -35,9 +35,9 @@ pub struct SessionArgs {
     /// two of at least 64K (fewer, shared rings when it is too small).
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_ring_size)]
     ring_buffer_size: u32,
-    /// CPUs sharing one ring buffer (raised when more than 16 rings would
-    /// be needed).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    /// CPUs sharing one ring buffer, from 1 to the number of possible CPUs
+    /// (raised when more than 16 rings would be needed).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_cpus_per_ring)]
     cpus_per_ring: u32,
     /// Test hook: hand on ring N's records only MS milliseconds after their
     /// time, as if its consumer lagged.
@@ -54,7 +54,7 @@ pub struct SessionArgs {
     #[arg(long, hide = true, value_name = "COMM")]
     bench_comm: Option<String>,
     /// Capacity of the kernel's map of helper thread groups (tests shrink it).
-    #[arg(long, hide = true, default_value_t = tracer_common::HELPER_MAP_ENTRIES)]
+    #[arg(long, hide = true, default_value_t = tracer_common::HELPER_MAP_ENTRIES, value_parser = clap::value_parser!(u32).range(1..))]
     helper_map_entries: u32,
     /// Fail if the kernel refuses any program, instead of running without
     /// its events.
@@ -85,7 +85,7 @@ pub struct SessionArgs {
     #[arg(long, requires = "follow_target")]
     keep_following: bool,
     /// Capacity of the kernel's map of followed thread groups.
-    #[arg(long, hide = true, default_value_t = tracer_common::FOLLOW_MAP_ENTRIES)]
+    #[arg(long, hide = true, default_value_t = tracer_common::FOLLOW_MAP_ENTRIES, value_parser = clap::value_parser!(u32).range(1..))]
     follow_map_entries: u32,
     /// Start CMD once tracing is attached and follow it and every
     /// descendant (as --follow does); stop when it exits, after draining,
@@ -168,7 +168,11 @@ impl Cli {
     /// what clap's rules cannot say: `record` filters that only a reader
     /// can apply, which it would otherwise accept and ignore.
     pub fn parse_checked() -> Cli {
-        let cli = Cli::parse();
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let cli = Cli::parse_from(&args);
+        if let Err(e) = cli.check_values(&args) {
+            e.exit();
+        }
         if let Command::Record { filter, .. } = &cli.command {
             if let Some((what, flag)) = filter.replay_only() {
                 Cli::command()
@@ -196,6 +200,51 @@ impl Cli {
             }
         }
         cli
+    }
+
+    /// Refuses, as a usage error, what clap's rules cannot say: `--` with
+    /// no command after it, following tracer itself, a collector URL that
+    /// cannot be used; warns that following pid 1 follows every process.
+    /// `args` is the command line the `Cli` was parsed from.
+    fn check_values(&self, args: &[OsString]) -> Result<(), clap::Error> {
+        let refuse = |why: String| Err(Cli::command().error(ErrorKind::ValueValidation, why));
+        let (session, otlp) = match &self.command {
+            Command::Trace { session, ship, .. } | Command::Record { session, ship, .. } => {
+                (Some(session), ship.otlp.as_deref())
+            }
+            Command::Export { otlp, .. } => (None, otlp.as_deref()),
+            _ => (None, None),
+        };
+        if let Some(url) = otlp {
+            if let Err(e) = crate::ship::otlp::Target::parse(url) {
+                return refuse(format!("{e:#}"));
+            }
+        }
+        let Some(session) = session else {
+            return Ok(());
+        };
+        // clap takes `--` alone as an empty CMD, the same as no `--`.
+        if session.command.is_empty() && args.iter().skip(1).any(|a| a == "--") {
+            return refuse(
+                "`--` must be followed by the command to run (`-- CMD [ARGS...]`); without a \
+                 command, leave `--` out to trace every task"
+                    .into(),
+            );
+        }
+        match session.follow {
+            Some(pid) if pid == std::process::id() => refuse(format!(
+                "--follow {pid} is tracer's own pid, and tracer never traces itself; follow \
+                 another process, or start one with `-- CMD`"
+            )),
+            Some(1) => {
+                crate::say!(
+                    "tracer: warning: --follow 1 follows init, the ancestor of every process: \
+                     it traces every process (kernel threads aside), as no --follow does"
+                );
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -371,12 +420,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR", conflicts_with = "output")]
         dir: Option<PathBuf>,
         /// With --dir: start a new file once the current one reaches SIZE
-        /// (e.g. 512K, 256M, 1G; default 256M).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "output")]
+        /// (e.g. 512K, 256M, 1G; default 256M; at least 48K).
+        #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "output")]
         rotate_size: Option<u64>,
         /// With --dir: start a new file once the current one is DURATION
-        /// old (e.g. 90s, 30m, 1h).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "output")]
+        /// old (e.g. 90s, 30m, 1h; at least 1s).
+        #[arg(long, value_name = "DURATION", value_parser = parse_rotate_every, conflicts_with = "output")]
         rotate_every: Option<std::time::Duration>,
         /// With --dir: keep at most N logs there, deleting the oldest (the
         /// one being written is never deleted).
@@ -390,9 +439,9 @@ pub enum Command {
         /// background; the one being written stays plain.
         #[arg(long, conflicts_with = "output")]
         compress: bool,
-        /// With -o: stop once the log reaches this size, e.g. 100M, 2G
-        /// (with --dir, --max-total bounds the space instead).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "dir")]
+        /// With -o: stop once the log reaches this size, e.g. 100M, 2G (at
+        /// least 48K; with --dir, --max-total bounds the space instead).
+        #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "dir")]
         max_size: Option<u64>,
         #[command(flatten)]
         filter: FilterArgs,
@@ -460,9 +509,10 @@ pub enum Command {
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
         proc_root: PathBuf,
-        /// Also trace (BPF, root) for SECS after the snapshot: tasks born
-        /// meanwhile are merged in, with the task that created them.
-        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0.3")]
+        /// Also trace (BPF, root) for SECS (0 to 3600) after the snapshot:
+        /// tasks born meanwhile are merged in, with the task that created
+        /// them.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0.3", value_parser = parse_live_secs)]
         live: Option<f64>,
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
@@ -518,8 +568,9 @@ pub enum ExportFormat {
     Prometheus,
 }
 
-/// `4096`, `64K`, `100M`, `2G`: a byte count.
-fn parse_size(s: &str) -> Result<u64> {
+/// `4096`, `64K`, `100M`, `2G`: a byte count (public for the fuzz
+/// targets, as are the other parsers of option values).
+pub fn parse_size(s: &str) -> Result<u64> {
     let (digits, mult) = match s.trim().to_ascii_uppercase() {
         t if t.ends_with('K') => (t[..t.len() - 1].to_string(), 1u64 << 10),
         t if t.ends_with('M') => (t[..t.len() - 1].to_string(), 1 << 20),
@@ -533,7 +584,7 @@ fn parse_size(s: &str) -> Result<u64> {
 }
 
 /// `500ms`, `30s`, `10m`, `1h`, or plain seconds.
-fn parse_duration(s: &str) -> Result<std::time::Duration> {
+pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let t = s.trim();
     let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => t.split_at(i),
@@ -555,7 +606,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
 }
 
 /// `4096`, `64K`, `4M`: a power-of-two byte count of at least one page.
-fn parse_ring_size(s: &str) -> Result<u32> {
+pub fn parse_ring_size(s: &str) -> Result<u32> {
     let bytes = parse_size(s)
         .map_err(|_| anyhow::anyhow!("`{s}` is not a size (examples: 4096, 64K, 4M)"))?;
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -564,6 +615,48 @@ fn parse_ring_size(s: &str) -> Result<u32> {
         bail!("the ring buffer size must be a power of two from {page} bytes to 1G, not {s}");
     }
     Ok(bytes as u32)
+}
+
+/// The smallest log `--rotate-size` and `--max-size` take: a header and
+/// some events (the package's boot test rotates at 64K).
+pub const MIN_LOG_SIZE: u64 = 48 << 10;
+
+/// A size of a log file: [`parse_size`], at least [`MIN_LOG_SIZE`].
+pub fn parse_log_size(s: &str) -> Result<u64> {
+    let bytes = parse_size(s)?;
+    if bytes < MIN_LOG_SIZE {
+        bail!(
+            "`{s}` is too small for a log: at least {}K",
+            MIN_LOG_SIZE >> 10
+        );
+    }
+    Ok(bytes)
+}
+
+/// `--rotate-every`: [`parse_duration`], at least a second.
+fn parse_rotate_every(s: &str) -> Result<std::time::Duration> {
+    let every = parse_duration(s)?;
+    if every < std::time::Duration::from_secs(1) {
+        bail!("`{s}` is too short to start a new log each time: at least 1s");
+    }
+    Ok(every)
+}
+
+/// `--cpus-per-ring`: from 1 to the number of possible CPUs.
+fn parse_cpus_per_ring(s: &str) -> Result<u32> {
+    let cpus = crate::kernel::rings::possible_cpus();
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=cpus).contains(&n) => Ok(n),
+        _ => bail!("`{s}` is not a number of CPUs from 1 to {cpus} (this machine's possible CPUs)"),
+    }
+}
+
+/// `ps --live`: seconds, from 0 to 3600.
+fn parse_live_secs(s: &str) -> Result<f64> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => Ok(secs),
+        _ => bail!("`{s}` is not a number of seconds from 0 to 3600"),
+    }
 }
 
 /// `1:10`: ring 1, 10 ms late.
@@ -684,13 +777,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             btf,
             quiet,
         } => {
-            let live = match live {
-                Some(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => {
-                    Some((std::time::Duration::from_secs_f64(secs), btf))
-                }
-                Some(secs) => bail!("--live takes seconds from 0 to 3600, not {secs}"),
-                None => None,
-            };
+            // parse_live_secs checked the range.
+            let live = live.map(|secs| (std::time::Duration::from_secs_f64(secs), btf));
             ps::run(ps::PsOptions {
                 kinds: kind,
                 pids: pid,
@@ -788,5 +876,91 @@ mod tests {
         );
         assert!(parse_delay_ring("1").is_err());
         assert!(parse_delay_ring("x:10").is_err());
+    }
+
+    /// Parses `args` (after `tracer`) and runs [`Cli::check_values`].
+    fn checked(args: &[&str]) -> Result<Cli, clap::Error> {
+        let argv: Vec<OsString> = std::iter::once("tracer")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        let cli = Cli::try_parse_from(&argv)?;
+        cli.check_values(&argv).map(|()| cli)
+    }
+
+    #[test]
+    fn dash_dash_needs_a_command() {
+        for args in [
+            &["trace", "--"][..],
+            &["record", "-o", "f", "--"],
+            &["record", "-o", "f", "--duration", "1s", "--"],
+        ] {
+            let e = checked(args).expect_err("refused");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(
+                e.to_string()
+                    .contains("`--` must be followed by the command"),
+                "{e}"
+            );
+        }
+        assert!(checked(&["trace", "--", "true"]).is_ok());
+        assert!(checked(&["trace"]).is_ok());
+        assert!(checked(&["record", "-o", "f", "--", "sh", "-c", "--"]).is_ok());
+    }
+
+    #[test]
+    fn following_tracer_itself_is_refused() {
+        let me = std::process::id().to_string();
+        let e = checked(&["trace", "--follow", &me]).expect_err("refused");
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("is tracer's own pid"), "{e}");
+        assert!(checked(&["trace", "--follow", "1"]).is_ok());
+    }
+
+    #[test]
+    fn unusable_collector_urls_are_usage_errors() {
+        for args in [
+            &["trace", "--otlp", "https://127.0.0.1:4318"][..],
+            &["record", "-o", "f", "--otlp", "notaurl"],
+            &["export", "f", "--format", "otlp", "--otlp", "http://h:port"],
+        ] {
+            let e = checked(args).expect_err("refused");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains("--otlp "), "{e}");
+        }
+        assert!(checked(&["trace", "--otlp", "http://127.0.0.1:4318"]).is_ok());
+    }
+
+    #[test]
+    fn sizes_and_counts_have_minimums_named_in_the_error() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["tracer"], args].concat());
+        for (args, says) in [
+            (
+                &["record", "--dir", "d", "--rotate-size", "1"][..],
+                "at least 48K",
+            ),
+            (
+                &["record", "--dir", "d", "--rotate-size", "47K"],
+                "at least 48K",
+            ),
+            (&["record", "-o", "f", "--max-size", "1"], "at least 48K"),
+            (
+                &["record", "--dir", "d", "--rotate-every", "10ms"],
+                "at least 1s",
+            ),
+            (&["trace", "--cpus-per-ring", "4294967295"], "from 1 to "),
+            (&["trace", "--cpus-per-ring", "0"], "from 1 to "),
+            (&["trace", "--helper-map-entries", "0"], "1.."),
+            (&["ps", "--live", "1e9"], "from 0 to 3600"),
+            (&["ps", "--live", "NaN"], "from 0 to 3600"),
+        ] {
+            let e = parse(args).expect_err("refused");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains(says), "{args:?}: {e}");
+        }
+        assert!(parse(&["record", "--dir", "d", "--rotate-size", "48K"]).is_ok());
+        assert!(parse(&["record", "-o", "f", "--max-size", "48K"]).is_ok());
+        assert!(parse(&["trace", "--cpus-per-ring", "1"]).is_ok());
+        assert!(parse(&["ps", "--live"]).is_ok());
     }
 }

@@ -20,8 +20,10 @@ use common::*;
 /// 15 bytes, the most a comm holds: sets a window title, rings the bell,
 /// starts a line that pretends to be something else and clears the screen.
 const COMM: &[u8] = b"\x1b]0;x\x07\nfake\x1b[2J";
-/// [`COMM`] as text output must show it.
+/// [`COMM`]'s characters as text output must show them.
 const COMM_ESCAPED: &str = "\\e]0;x\\x07\\nfake\\e[2J";
+/// [`COMM`] as text output must show it: one ANSI-C quoted word.
+const COMM_QUOTED: &str = "$'\\e]0;x\\x07\\nfake\\e[2J'";
 /// An argument forging a whole event line.
 const ARG: &[u8] = b"x\n13:37:00 forged\x1b[2J\xc2\x85";
 /// [`ARG`] as text output must show it: ANSI-C quoted.
@@ -130,13 +132,10 @@ fn assert_trace_text(what: &str, out: &[u8], pid: u32) {
     let execs = of_pid("exec");
     assert_eq!(execs.len(), 1, "{what}: one exec line for {pid}:\n{text}");
     let exec = execs[0];
+    assert!(exec.contains(&format!(" {COMM_QUOTED} ")), "{what}: {exec}");
     assert!(
-        exec.contains(&format!(" {COMM_ESCAPED} ")),
-        "{what}: {exec}"
-    );
-    assert!(
-        exec.contains(&format!("/{COMM_ESCAPED} [$'")),
-        "{what}: file name escaped, argv[0] quoted: {exec}"
+        exec.contains(" $'/") && exec.contains(&format!("/{COMM_ESCAPED}' [$'")),
+        "{what}: file name and argv[0] quoted: {exec}"
     );
     assert!(
         exec.contains(&format!(" -c 'kill -TERM 2; exit 0' {ARG_QUOTED}]")),
@@ -146,13 +145,13 @@ fn assert_trace_text(what: &str, out: &[u8], pid: u32) {
     assert!(
         renames
             .iter()
-            .any(|l| l.contains(&format!("-> {COMM_ESCAPED} user="))),
+            .any(|l| l.contains(&format!("-> {COMM_QUOTED} user="))),
         "{what}: rename to the hostile comm:\n{text}"
     );
     assert_eq!(of_pid("exit").len(), 1, "{what}: one exit line:\n{text}");
     assert!(
         text.lines().any(|l| l.contains("signal_generate")
-            && l.contains(&format!(" from {pid} ({COMM_ESCAPED}) [user]"))),
+            && l.contains(&format!(" from {pid} ({COMM_QUOTED}) [user]"))),
         "{what}: the signal to kthreadd names its sender escaped:\n{text}"
     );
 }
@@ -266,13 +265,10 @@ fn ps_and_tree_escape_a_hostile_comm() {
             .find(|l| l.split_whitespace().any(|w| w == pid))
             .unwrap_or_else(|| panic!("{what}: no line for {pid}:\n{text}"));
         if args[0] == "ps" {
-            assert!(
-                line.ends_with(&format!(" {COMM_ESCAPED}")),
-                "{what}: {line}"
-            );
+            assert!(line.ends_with(&format!(" {COMM_QUOTED}")), "{what}: {line}");
         } else {
             assert!(
-                line.ends_with(&format!("{pid} {COMM_ESCAPED} [user]")),
+                line.ends_with(&format!("{pid} {COMM_QUOTED} [user]")),
                 "{what}: {line}"
             );
         }
@@ -325,7 +321,7 @@ fn replay_and_report_escape_hostile_names_and_argv() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
-            " from {pid} ({COMM_ESCAPED}) to 2 (kthreadd) [kthreadd]: "
+            " from {pid} ({COMM_QUOTED}) to 2 (kthreadd) [kthreadd]: "
         )),
         "report: the signal line names its sender escaped:\n{text}"
     );
@@ -442,4 +438,166 @@ fn bytes_that_are_not_utf8_are_kept_exactly() {
         .expect("the exec line");
     assert!(line.contains("bad\\xff\\xfename"), "{line}");
     assert!(line.contains("$'arg\\xc3(\\x80'"), "{line}");
+}
+
+/// A comm forging the end of a sender and the start of a uid.
+const FORGER: &str = "k) uid=0 (init";
+/// How text output must show it: one quoted word.
+const FORGER_QUOTED: &str = "'k) uid=0 (init'";
+
+/// A forked child that names itself [`FORGER`] by prctl, sends SIGTERM to
+/// kthreadd (ignored; a signal line naming the sender) and, with `linger`,
+/// sleeps until killed; its pid, once it has done so.
+fn forger(linger: bool) -> i32 {
+    let mut fds = [0; 2];
+    // SAFETY: a valid array of two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let [r, w] = fds;
+    let name = std::ffi::CString::new(FORGER).unwrap();
+    let child = fork_waiting_child(|| {
+        // SAFETY: prctl with a NUL-terminated name of at most 16 bytes;
+        // kill, write and close on our own fds and pid 2.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+            libc::kill(2, libc::SIGTERM);
+            libc::write(w, b"x".as_ptr().cast(), 1);
+            libc::close(w);
+            if !linger {
+                libc::_exit(0);
+            }
+        }
+    });
+    let mut b = [0u8; 1];
+    // SAFETY: reading one byte into a valid buffer; closing our own fds.
+    unsafe {
+        libc::close(w);
+        assert_eq!(libc::read(r, b.as_mut_ptr().cast(), 1), 1, "the forger ran");
+        libc::close(r);
+    }
+    child
+}
+
+/// Kills and reaps a child of this test.
+fn reap(pid: i32) {
+    // SAFETY: kill() and waitpid() on our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+/// Text of `trace`/`replay` with the compact layout's wrapped details put
+/// back on their event's line (a wrap drops the space it breaks at).
+fn unwrapped(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).replace(&format!("\n{}", " ".repeat(13)), " ")
+}
+
+/// The forged sentences must read as quoted words: the sender's comm in
+/// the signal line, the exec'd file name and argv, the COMM column.
+fn assert_unforged(what: &str, text: &str, forger: i32, file: &str) {
+    assert!(
+        text.contains(&format!(" from {forger} ({FORGER_QUOTED}) [user] uid=")),
+        "{what}: the signal's sender, quoted:\n{text}"
+    );
+    assert!(
+        text.contains(&format!(" '{file}' ['{file}' -c 'kill -TERM 2']")),
+        "{what}: the exec'd file and argv, quoted:\n{text}"
+    );
+    assert!(
+        text.contains(" 'x [sudo -i]' "),
+        "{what}: the exec's COMM column, quoted:\n{text}"
+    );
+    assert!(!text.contains(&format!("({FORGER})")), "{what}:\n{text}");
+    assert!(!text.contains(&format!(" {file} [")), "{what}:\n{text}");
+}
+
+/// Issue 23: a process named `k) uid=0 (init` that sends a signal must not
+/// read `from 25761 (k) uid=0 (init) uid=65534`, and an exec of a file
+/// named `/tmp/u/x [sudo -i]` must not read as if it ran `sudo -i`: in
+/// `trace` and `replay` (both layouts), `report`, `ps` and `tree`.
+#[test]
+fn names_cannot_forge_words_of_a_sentence() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x [sudo -i]");
+    std::os::unix::fs::symlink("/bin/sh", &file).expect("symlink to /bin/sh");
+    let file = file.to_str().unwrap().to_string();
+    let log = dir.path().join("forged.log");
+    let wide_out = dir.path().join("wide.txt");
+    let narrow_out = dir.path().join("narrow.txt");
+    let recorder = start_recording(&log, &[]);
+    let mut traces = Vec::new();
+    for (out, layout) in [(&wide_out, "--wide"), (&narrow_out, "--narrow")] {
+        let mut child = Command::new(tracer_exe())
+            .args(["trace", layout])
+            .env("COLUMNS", "80")
+            .stdout(std::fs::File::create(out).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning tracer trace");
+        wait_attached(&mut child);
+        traces.push(child);
+    }
+    let forger_pid = forger(false);
+    reap(forger_pid);
+    let mut exec = Command::new(&file)
+        .args(["-c", "kill -TERM 2"])
+        .spawn()
+        .expect("running the bracketed file");
+    let exec_pid = exec.id();
+    assert!(exec.wait().unwrap().success());
+    // Events reach the output within about 50 ms.
+    std::thread::sleep(Duration::from_millis(500));
+    for mut t in traces {
+        kill(t.id(), libc::SIGTERM);
+        assert!(t.wait().unwrap().success());
+    }
+    stop_recording(recorder);
+    for (what, out) in [("trace", &wide_out), ("trace --narrow", &narrow_out)] {
+        let bytes = std::fs::read(out).unwrap();
+        assert_clean(what, &bytes);
+        let text = unwrapped(&bytes);
+        assert_unforged(what, &text, forger_pid, &file);
+    }
+    let log = log.to_str().unwrap();
+    for args in [vec!["replay", log], vec!["replay", "--narrow", log]] {
+        let out = Command::new(tracer_exe())
+            .args(&args)
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert_clean(&args.join(" "), &out.stdout);
+        let text = unwrapped(&out.stdout);
+        assert_unforged(&args.join(" "), &text, forger_pid, &file);
+    }
+    let (code, text, err) = run_tracer(&["report", log]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!(
+            " from {forger_pid} ({FORGER_QUOTED}) to 2 (kthreadd) [kthreadd]: "
+        )) && text.contains(&format!(
+            " from {exec_pid} ('x [sudo -i]') to 2 (kthreadd) [kthreadd]: "
+        )),
+        "report: senders quoted:\n{text}"
+    );
+    assert!(!text.contains(&format!("({FORGER})")), "report:\n{text}");
+
+    // A live task of that name, in ps and tree.
+    let sleeper = forger(true);
+    for args in [vec!["ps"], vec!["tree"]] {
+        let (code, text, err) = run_tracer(&args);
+        assert_eq!(code, 0, "{err}");
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == sleeper.to_string()))
+            .unwrap_or_else(|| panic!("{args:?}: no line for {sleeper}:\n{text}"));
+        let want = if args[0] == "ps" {
+            format!(" {FORGER_QUOTED}")
+        } else {
+            format!("{sleeper} {FORGER_QUOTED} [user]")
+        };
+        assert!(line.ends_with(&want), "{args:?}: {line}");
+    }
+    reap(sleeper);
 }

@@ -461,7 +461,8 @@ fn bad_collector_urls_are_refused_before_anything_loads() {
         ] {
             let started = Instant::now();
             let (code, out, err) = run_tracer(&args);
-            assert_eq!(code, 1, "{args:?}: {err}");
+            // A refused option value: a usage error.
+            assert_eq!(code, 2, "{args:?}: {err}");
             assert!(
                 err.contains(&format!("--otlp {url}: {says}")),
                 "{args:?}: {err}"

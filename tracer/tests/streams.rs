@@ -8,7 +8,7 @@ mod common;
 
 use std::{
     fs,
-    os::unix::fs::PermissionsExt as _,
+    os::unix::{fs::PermissionsExt as _, process::CommandExt as _},
     path::Path,
     process::{Command, Stdio},
     thread,
@@ -204,6 +204,30 @@ fn max_size_is_a_hard_cap() {
     let dir = tempfile::tempdir().unwrap();
     let tiny = dir.path().join("tiny.log");
     let (code, _, err) = run_tracer(&["record", "-o", tiny.to_str().unwrap(), "--max-size=1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("too small for a log: at least 48K"), "{err}");
+    assert!(!tiny.exists());
+    // A header above the smallest size: 16 tasks with 4 KiB command lines
+    // (what a snapshot keeps of each).
+    let long = "x".repeat(4096);
+    let mut big: Vec<_> = (0..16)
+        .map(|_| {
+            // `; :` keeps sh (and its command line) from being replaced;
+            // a group of its own is killed whole, sleep included.
+            std::process::Command::new("sh")
+                .args(["-c", "sleep 30; :", &long])
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (code, _, err) = run_tracer(&["record", "-o", tiny.to_str().unwrap(), "--max-size=48K"]);
+    for child in &mut big {
+        kill(child.id(), 0); // still there: the header held it
+                             // SAFETY: kill() on the process group of a child we spawned.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let _ = child.wait();
+    }
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot hold even the log's header"), "{err}");
     assert!(!tiny.exists());

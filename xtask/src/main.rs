@@ -50,7 +50,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Fuzz the log reader and record decoder (cargo-fuzz, nightly) for a while.
+    /// Fuzz the log reader and record decoder, and the parsers of time, size
+    /// and duration options (cargo-fuzz, nightly), SECONDS in all.
     Fuzz {
         #[arg(long, default_value_t = 60)]
         seconds: u32,
@@ -469,35 +470,51 @@ fn cargo_test(cmd: &mut Command) -> Result<(u64, u64)> {
     Ok((passed, failed))
 }
 
-/// Runs the fuzz target for `seconds`, from the committed seed corpus; new
-/// inputs go to target/, crashes to tracer/fuzz/artifacts/ (and fail).
+/// The fuzz targets (tracer/fuzz/fuzz_targets), with each one's share of
+/// the fuzzing time in eighths: the log reader has the most to explore; the
+/// parsers of option values (`--since`, sizes, durations) are small.
+const FUZZ_TARGETS: [(&str, u32); 4] = [
+    ("log_reader", 5),
+    ("time_spec", 1),
+    ("size", 1),
+    ("duration", 1),
+];
+
+/// Runs every fuzz target, `seconds` in all, shared as [`FUZZ_TARGETS`]
+/// says (at least a second each), from the committed seed corpora; new
+/// inputs go to target/fuzz-corpus/TARGET, crashes to
+/// tracer/fuzz/artifacts/ (and fail).
 fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
     let fuzz_bin = setup::ensure_cargo_fuzz()?;
     let root = workspace_root();
-    let work = root.join("target/fuzz-corpus");
-    std::fs::create_dir_all(&work)?;
     let mut path = std::ffi::OsString::from(&fuzz_bin);
     path.push(":");
     path.push(tools.path_env());
-    run(Command::new("rustup")
-        .args([
-            "run",
-            "nightly",
-            "cargo",
-            "fuzz",
-            "run",
-            "--fuzz-dir",
-            "tracer/fuzz",
-        ])
-        .arg("log_reader")
-        .arg(&work)
-        .arg("tracer/fuzz/corpus/log_reader")
-        .arg("--")
-        .arg(format!("-max_total_time={seconds}"))
-        .env("PATH", path)
-        .env_remove("RUSTC")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .current_dir(&root))
+    for (target, eighths) in FUZZ_TARGETS {
+        let work = root.join("target/fuzz-corpus").join(target);
+        std::fs::create_dir_all(&work)?;
+        let share = (seconds * eighths / 8).max(1);
+        run(Command::new("rustup")
+            .args([
+                "run",
+                "nightly",
+                "cargo",
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "tracer/fuzz",
+            ])
+            .arg(target)
+            .arg(&work)
+            .arg(format!("tracer/fuzz/corpus/{target}"))
+            .arg("--")
+            .arg(format!("-max_total_time={share}"))
+            .env("PATH", &path)
+            .env_remove("RUSTC")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .current_dir(&root))?;
+    }
+    Ok(())
 }
 
 /// rustfmt with the options rustfmt.toml asks for, which only nightly's

@@ -22,7 +22,7 @@ use crate::{
         snapshot::{self, parent_of},
         tasks::{Entry, TaskTable},
     },
-    output::{escape::escape, json::recover_text, Format},
+    output::{escape::quote_name, json::recover_text, Format},
 };
 
 pub struct PsOptions {
@@ -195,7 +195,7 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                     yn(v.umh),
                     yn(v.umh_child),
                     if v.disagree() { "!" } else { "" },
-                    escape(&e.comm),
+                    quote_name(&e.comm),
                 );
             }
             Format::Json => {

@@ -29,7 +29,7 @@ use crate::{
         tasks::{Entry, TaskTable},
     },
     output::{
-        escape::escape,
+        escape::quote_name,
         json::{string, text_field},
         style::Surroundings,
         Format,
@@ -71,7 +71,7 @@ fn label(table: &TaskTable, e: &Entry) -> String {
     } else {
         ""
     };
-    format!("{} {} [{}]{marker}", e.pid, escape(&e.comm), e.kind())
+    format!("{} {} [{}]{marker}", e.pid, quote_name(&e.comm), e.kind())
 }
 
 /// Each node's children, in pid order.

@@ -356,8 +356,8 @@ fn parse_offset(s: &str) -> Result<u64, String> {
 }
 
 fn secs_to_ns(secs: f64) -> Option<u64> {
-    // Ten thousand years is more than any log holds.
-    (secs.is_finite() && (0.0..3.2e11).contains(&secs)).then(|| (secs * 1e9).round() as u64)
+    // 500 years is more than any log holds, and fits u64 ns (584 years).
+    (secs.is_finite() && (0.0..1.5e10).contains(&secs)).then(|| (secs * 1e9).round() as u64)
 }
 
 /// `HH:MM[:SS[.fraction]]` and what follows it.
@@ -404,13 +404,17 @@ fn parse_date_time(t: &str) -> Result<At, String> {
             Err(String::new())
         }
     };
-    let y = num(&t[0..4])?;
-    let m = num(&t[5..7])? as u32;
-    let d = num(&t[8..10])? as u32;
+    // Bytes 4 and 7 are dashes (the caller checked), so 0..4, 5..7 and 8
+    // are character boundaries; byte 10 may not be (`2026-11-2é`).
+    let (Some(date), Some(rest)) = (t.get(..10), t.get(10..)) else {
+        return Err(String::new());
+    };
+    let y = num(&date[0..4])?;
+    let m = num(&date[5..7])? as u32;
+    let d = num(&date[8..10])? as u32;
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return Err(format!("{} is not a date", &t[0..10]));
+        return Err(format!("{date} is not a date"));
     }
-    let rest = &t[10..];
     if rest.is_empty() {
         let secs = local_to_epoch(y, m, d, 0, 0, 0)
             .ok_or_else(|| format!("{t} cannot be placed in the local time zone"))?;
@@ -685,6 +689,15 @@ mod tests {
             "",
             "1:2",
             "21:36:30.",
+            "2026-11-2\u{e9}",
+            "2026-11-\u{e9}",
+            "\u{e9}026-11-27",
+            "2026-11-27T\u{e9}",
+            "2026-11-27 21:3\u{e9}",
+            "21:3\u{e9}",
+            "+1\u{e9}",
+            "+20000y",
+            "+1000000000000s",
         ] {
             let err = bad.parse::<TimeSpec>().unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");

@@ -27,8 +27,18 @@
 //! holds a control character, bash's ANSI-C quoting `$'...'` with the
 //! escapes above (and `\'` for a single quote), as `printf %q` does.
 //!
-//! Both return the input borrowed when it needs no change: `trace` text
-//! prints per event, and almost no comm or argument needs escaping.
+//! [`quote_name`] shows a task name or file name inside a sentence the
+//! same way, and also quotes one holding `=`: text lines are sentences
+//! whose punctuation is parentheses, brackets, braces, `=`, quotes and
+//! spaces (`from 25761 (bash) uid=0`), so a name holding any of them is
+//! one quoted word and cannot add words to the sentence (a process named
+//! `k) uid=0 (init` reads `from 25761 ('k) uid=0 (init') uid=65534`).
+//! An argument keeps `=` unquoted (`--foo=bar`, as `printf %q` writes it):
+//! argv is always inside its own brackets, which a bracket in an argument
+//! cannot close unquoted.
+//!
+//! All of them return the input borrowed when it needs no change: `trace`
+//! text prints per event, and almost no comm or argument needs escaping.
 
 use std::borrow::Cow;
 
@@ -122,6 +132,18 @@ fn plain(c: char) -> bool {
 /// One argument as an unambiguous shell word (see the module
 /// documentation): `sleep`, `''`, `'sleep 0.1'`, `'it'\''s'`, `$'a\nb'`.
 pub fn quote_arg(s: &str) -> Cow<'_, str> {
+    quote(s, plain)
+}
+
+/// A task name or file name inside a sentence, as one unambiguous shell
+/// word (see the module documentation): `bash`, `kworker/u8:2`,
+/// `'k) uid=0 (init'`, `'/tmp/u/x [sudo -i]'`, `'a=b'`, `$'a\nb'`.
+pub fn quote_name(s: &str) -> Cow<'_, str> {
+    quote(s, |c| c != '=' && plain(c))
+}
+
+/// `s` as a shell word, unquoted when every character is `plain`.
+fn quote(s: &str, plain: fn(char) -> bool) -> Cow<'_, str> {
     if s.is_empty() {
         return Cow::Borrowed("''");
     }
@@ -308,6 +330,29 @@ mod tests {
         assert_eq!(quote_arg("it's\n"), "$'it\\'s\\n'");
         assert_eq!(quote_arg("a\\b\t"), "$'a\\\\b\\t'");
         assert_eq!(quote_arg("\u{fffd}\r"), "$'\u{fffd}\\r'");
+    }
+
+    #[test]
+    fn names_are_quoted_where_they_could_read_as_punctuation() {
+        for s in [
+            "bash",
+            "kworker/u8:2-events_unbound",
+            "jbd2/loop0-8",
+            "/usr/bin/sleep",
+            "caf\u{e9}",
+        ] {
+            assert!(matches!(quote_name(s), Cow::Borrowed(b) if b == s), "{s:?}");
+        }
+        assert_eq!(quote_name("k) uid=0 (init"), "'k) uid=0 (init'");
+        assert_eq!(quote_name("/tmp/u/x [sudo -i]"), "'/tmp/u/x [sudo -i]'");
+        assert_eq!(quote_name("uid=0"), "'uid=0'");
+        assert_eq!(quote_name("(sd-pam)"), "'(sd-pam)'");
+        assert_eq!(quote_name("a{b}"), "'a{b}'");
+        assert_eq!(quote_name("a'b\"b"), "'a'\\''b\"b'");
+        assert_eq!(quote_name(""), "''");
+        assert_eq!(quote_name("x\n(y)"), "$'x\\n(y)'");
+        // Arguments keep `=` as printf %q does: they sit in brackets.
+        assert_eq!(quote_arg("uid=0"), "uid=0");
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod perfetto;
 pub mod style;
 mod text;
 
+use std::borrow::Cow;
+
 use clap::ValueEnum;
 use tracer_common::EventKind;
 
@@ -88,18 +90,38 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// How the sentences below show task data (comms, file names): as it is
+/// ([`raw`], for formats that quote whole strings: JSON, Perfetto), or
+/// [`escape::quote_name`] for text.
+pub type Names = for<'a> fn(&'a str) -> Cow<'a, str>;
+
+/// Task data as it is.
+pub fn raw(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
+}
+
 /// Who sent a fatal signal: `from 999 (kill) uid=0`.
 pub fn sender(k: &Killer) -> String {
-    format!("from {} ({}) uid={}", k.pid, k.comm, k.uid)
+    sender_with(k, raw)
+}
+
+/// [`sender`], with the comm shown by `name`.
+pub fn sender_with(k: &Killer, name: Names) -> String {
+    format!("from {} ({}) uid={}", k.pid, name(&k.comm), k.uid)
 }
 
 /// How a task ended, with who killed it when known:
 /// `killed by SIGKILL from 999 (kill) uid=0 after 1.3s`.
 pub fn death(status: &ExitStatus, ann: &Annotation) -> String {
+    death_with(status, ann, raw)
+}
+
+/// [`death`], with the killer's comm shown by `name`.
+pub fn death_with(status: &ExitStatus, ann: &Annotation, name: Names) -> String {
     let mut s = status.to_string();
     if let (ExitStatus::Signaled { .. }, Some(k)) = (status, &ann.killer) {
         s.push(' ');
-        s.push_str(&sender(k));
+        s.push_str(&sender_with(k, name));
     }
     if let Some(ns) = ann.lifetime_ns {
         s.push_str(&format!(" after {}", duration(ns)));
@@ -121,10 +143,15 @@ pub fn waits(req: &HelperRequest) -> &'static str {
 /// Whom a helper ran for: `for 5545 (sh, dumping core)`, or `None` when
 /// its request was not seen.
 pub fn requested_for(h: &HelperInfo) -> Option<String> {
+    requested_for_with(h, raw)
+}
+
+/// [`requested_for`], with the requester's comm shown by `name`.
+pub fn requested_for_with(h: &HelperInfo, name: Names) -> Option<String> {
     let req = h.request.as_ref()?;
     Some(match (&req.requester, &h.reason) {
-        (Some(r), Some(why)) => format!("for {} ({}, {why})", r.pid, r.comm),
-        (Some(r), None) => format!("for {} ({})", r.pid, r.comm),
+        (Some(r), Some(why)) => format!("for {} ({}, {why})", r.pid, name(&r.comm)),
+        (Some(r), None) => format!("for {} ({})", r.pid, name(&r.comm)),
         (None, _) => "for (requester not seen: queued before tracing)".into(),
     })
 }
@@ -142,6 +169,11 @@ pub fn waited(h: &HelperInfo, exit_ns: u64) -> Option<String> {
 /// `umh 5547 /tmp/core-helper for 5545 (sh, dumping core) killed by
 /// SIGKILL from 5538 (bash) uid=0 after 562ms`.
 pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
+    diagnosis_with(rec, ann, raw)
+}
+
+/// [`diagnosis`], with comms and file names shown by `name`.
+pub fn diagnosis_with(rec: &Record, ann: &Annotation, name: Names) -> Option<String> {
     let Event::Exit { task, status, .. } = &rec.event else {
         return None;
     };
@@ -153,8 +185,8 @@ pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
         .and_then(|h| h.exe.as_deref())
         .or_else(|| helper.and_then(|h| Some(h.request.as_ref()?.path.as_str())))
         .unwrap_or(&task.comm);
-    let mut line = format!("{} {} {exe}", ann.subject, task.pid);
-    if let Some(whom) = helper.and_then(requested_for) {
+    let mut line = format!("{} {} {}", ann.subject, task.pid, name(exe));
+    if let Some(whom) = helper.and_then(|h| requested_for_with(h, name)) {
         line.push(' ');
         line.push_str(&whom);
     }
@@ -166,7 +198,7 @@ pub fn diagnosis(rec: &Record, ann: &Annotation) -> Option<String> {
         line.push(';');
     }
     line.push(' ');
-    line.push_str(&death(status, ann));
+    line.push_str(&death_with(status, ann, name));
     if let (ExitStatus::Signaled { sig, .. }, None) = (status, &ann.killer) {
         line.push_str(&format!(" ({} sender not seen)", signals::name(*sig)));
     }

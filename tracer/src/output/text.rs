@@ -58,14 +58,19 @@
 //! keeps `user=` for a uid other than 0, `container=` and `nspid=`. Logs
 //! recorded before record format 4 have no context.
 //!
-//! Task data (comms, file names, argv) goes through [`super::escape`], so a
-//! hostile name can neither add a line nor reach the terminal as a control
-//! sequence; colour is added around the escaped text.
+//! Task data (comms, file names, argv, user names, cgroup paths) goes
+//! through [`super::escape`], so a hostile name can neither add a line nor
+//! reach the terminal as a control sequence, and is quoted where it holds
+//! what could read as the line's own punctuation (`quote_name`), so it
+//! cannot add words to its sentence either: `from 25761 ('k) uid=0 (init')
+//! uid=65534`, `'/tmp/u/x [sudo -i]' ['/tmp/u/x [sudo -i]' x]`. Colour is
+//! added around the escaped text; a compact line never wraps inside a
+//! quoted word.
 
 use std::{fmt::Write as _, io::Write as _};
 
 use super::{
-    escape::{escape, escape_owned, push_argv},
+    escape::{escape, push_argv, quote_name},
     style::{sgr, Dates, Layout, Style},
     Formatter,
 };
@@ -177,8 +182,8 @@ fn cell(out: &mut String, text: &str, width: usize, color: Option<&str>) {
 
 fn who(t: &Task, kind: Option<Kind>) -> String {
     match kind {
-        Some(k) => format!("{} ({}) [{k}]", t.pid, escape(&t.comm)),
-        None => format!("{} ({})", t.pid, escape(&t.comm)),
+        Some(k) => format!("{} ({}) [{k}]", t.pid, quote_name(&t.comm)),
+        None => format!("{} ({})", t.pid, quote_name(&t.comm)),
     }
 }
 
@@ -224,7 +229,7 @@ fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
     if let Some(uid) = c.uid {
         if (!narrow || uid != 0) && differs(|c| c.uid.map(u64::from)) {
             match context::user_name(uid) {
-                Some(name) => items.push(format!("user={}", escape(&name))),
+                Some(name) => items.push(format!("user={}", quote_name(&name))),
                 None => items.push(format!("user={uid}")),
             }
         }
@@ -238,7 +243,7 @@ fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
         let path = context::cgroup_path(id);
         if !narrow {
             match &path {
-                Some(p) => items.push(format!("cgroup={}", escape(p))),
+                Some(p) => items.push(format!("cgroup={}", quote_name(p))),
                 None => items.push(format!("cgroup=id:{id}(gone)")),
             }
         }
@@ -264,9 +269,8 @@ fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
 /// the compact layout drops.
 fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
     let other = ann.other;
-    if let Some(line) = super::diagnosis(rec, ann) {
-        // Only names in it come from tasks (no argv): escape it whole.
-        return escape_owned(line);
+    if let Some(line) = super::diagnosis_with(rec, ann, quote_name) {
+        return line;
     }
     match &rec.event {
         Event::Fork {
@@ -287,7 +291,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
             task,
             cut,
         } => {
-            let mut s = format!("{} [", escape(filename));
+            let mut s = format!("{} [", quote_name(filename));
             push_argv(&mut s, argv);
             s.push(']');
             if *old_pid != task.pid {
@@ -306,13 +310,13 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
             if let Some(h) = &ann.helper {
                 s.push_str(&format!(" {} spawned by ", ann.subject));
                 match &h.spawner {
-                    Some((pid, comm)) => s.push_str(&format!("{pid} ({})", escape(comm))),
+                    Some((pid, comm)) => s.push_str(&format!("{pid} ({})", quote_name(comm))),
                     None => s.push_str("(before tracing)"),
                 }
                 s.push_str(&format!(" parent {}", task.ppid));
-                if let Some(whom) = super::requested_for(h) {
+                if let Some(whom) = super::requested_for_with(h, quote_name) {
                     s.push(' ');
-                    s.push_str(&escape_owned(whom));
+                    s.push_str(&whom);
                 }
             }
             s
@@ -326,8 +330,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
                 Some(false) => " thread",
                 None => "",
             };
-            // The killer's comm is the only task data in it.
-            format!("{}{group}", escape(&super::death(status, ann)))
+            format!("{}{group}", super::death_with(status, ann, quote_name))
         }
         Event::SignalGenerate {
             sender,
@@ -372,7 +375,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
             s
         }
         Event::Rename { task, new_comm } => {
-            format!("{} -> {}", escape(&task.comm), escape(new_comm))
+            format!("{} -> {}", quote_name(&task.comm), quote_name(new_comm))
         }
         Event::ExecFailed {
             errno,
@@ -383,20 +386,24 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
         } => {
             let mut s = format!(
                 "{} {} via {}",
-                escape(filename),
+                quote_name(filename),
                 crate::model::errno::name(*errno),
                 via.name()
             );
             if *filename_truncated {
                 s.push_str(" filename_truncated");
             }
-            if let Some(whom) = ann.helper.as_ref().and_then(super::requested_for) {
-                s.push_str(&format!(" {} {}", ann.subject, escape_owned(whom)));
+            if let Some(whom) = ann
+                .helper
+                .as_ref()
+                .and_then(|h| super::requested_for_with(h, quote_name))
+            {
+                s.push_str(&format!(" {} {whom}", ann.subject));
             }
             s
         }
         Event::HelperRequest { request, .. } => {
-            let mut s = format!("helper {}", escape(&request.path));
+            let mut s = format!("helper {}", quote_name(&request.path));
             if request.path_truncated {
                 s.push_str(" path_truncated");
             }
@@ -405,7 +412,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
                 (Some(r), Some(why)) => s.push_str(&format!(
                     " for {} ({}, {}) [{}]",
                     r.pid,
-                    escape(&r.comm),
+                    quote_name(&r.comm),
                     escape(why),
                     other.map_or("?".into(), |k| k.to_string())
                 )),
@@ -427,8 +434,11 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
 
 /// Splits `text` into lines of at most `first` characters, then `rest`,
 /// at a space where there is one in the second half of the line (the space
-/// is dropped), else mid-word. Escaped text has no control characters, so
-/// characters stand for columns (bar wide CJK ones: close enough).
+/// is dropped), else mid-word; never inside a quoted word (`'...'`,
+/// `$'...'`), whose spaces are its own: a quoted word longer than the line
+/// starts a line of its own and runs over (a terminal folds it, whole).
+/// Escaped text has no control characters, so characters stand for
+/// columns (bar wide CJK ones: close enough).
 fn wrap(text: &str, first: usize, rest: usize) -> Vec<&str> {
     let mut lines = Vec::new();
     let mut left = text;
@@ -439,25 +449,86 @@ fn wrap(text: &str, first: usize, rest: usize) -> Vec<&str> {
             lines.push(left);
             return lines;
         };
+        let open = breaks(left);
         // A space at `cut` itself ends the line exactly at its width.
-        let space = if left[cut..].starts_with(' ') {
-            Some(cut)
+        let space = open
+            .iter()
+            .rev()
+            .find(|&&(i, space)| space && i <= cut)
+            .map(|&(i, _)| i)
+            .filter(|&i| left[..i].chars().count() >= width / 2);
+        if let Some(i) = space {
+            lines.push(&left[..i]);
+            left = &left[i + 1..];
         } else {
-            left[..cut].rfind(' ')
-        }
-        .filter(|&i| left[..i].chars().count() >= width / 2);
-        match space {
-            Some(i) => {
-                lines.push(&left[..i]);
-                left = &left[i + 1..];
-            }
-            None => {
-                lines.push(&left[..cut]);
-                left = &left[cut..];
+            // Mid-word at the cut; where that is inside a quoted word, at
+            // the last space before it, else just before it, else (it
+            // opens the line) just after it.
+            let at_cut = open.iter().find(|&&(i, _)| i == cut);
+            let before = || {
+                let mut before = open.iter().rev().filter(|&&(i, _)| i > 0 && i <= cut);
+                let last = before.clone().next();
+                before.find(|&&(_, space)| space).or(last)
+            };
+            let after = || open.iter().find(|&&(i, _)| i > cut);
+            match at_cut.or_else(before).or_else(after) {
+                Some(&(i, true)) => {
+                    lines.push(&left[..i]);
+                    left = &left[i + 1..];
+                }
+                Some(&(i, false)) => {
+                    lines.push(&left[..i]);
+                    left = &left[i..];
+                }
+                None => {
+                    lines.push(left);
+                    return lines;
+                }
             }
         }
         width = rest.max(1);
     }
+}
+
+/// Where a line of escaped text may break: the byte offsets of the
+/// characters outside quoted shell words (`'...'`; `$'...'`, in which `\'`
+/// is a quote; `\'` outside them), with whether the character is a space.
+fn breaks(text: &str) -> Vec<(usize, bool)> {
+    enum In {
+        Plain,
+        /// After a backslash outside quotes: the next character is
+        /// escaped.
+        Joined,
+        Single,
+        AnsiC,
+        AnsiCEscape,
+    }
+    let mut state = In::Plain;
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        state = match state {
+            In::Joined => In::Plain,
+            In::Plain => {
+                out.push((i, c == ' '));
+                match c {
+                    '\\' => In::Joined,
+                    '\'' => In::Single,
+                    '$' if chars.peek().is_some_and(|&(_, n)| n == '\'') => {
+                        chars.next();
+                        In::AnsiC
+                    }
+                    _ => In::Plain,
+                }
+            }
+            In::Single if c == '\'' => In::Plain,
+            In::Single => In::Single,
+            In::AnsiC if c == '\\' => In::AnsiCEscape,
+            In::AnsiC if c == '\'' => In::Plain,
+            In::AnsiC | In::AnsiCEscape => In::AnsiC,
+        };
+    }
+    out
 }
 
 impl Text {
@@ -522,7 +593,7 @@ impl Text {
             t.pid,
             t.tgid,
             t.ppid,
-            escape(&t.comm)
+            quote_name(&t.comm)
         );
         cell(
             out,
@@ -547,7 +618,7 @@ impl Text {
         let red = (color && failure(rec, ann)).then_some(sgr::RED);
         let _ = write!(out, "{:<12} ", self.time(rec.boot_ns, true));
         cell(out, short_event(rec), 6, red);
-        let comm = escape(&t.comm);
+        let comm = quote_name(&t.comm);
         let _ = write!(out, " {:>7} {comm:<15} ", t.pid);
         cell(
             out,
@@ -671,6 +742,28 @@ mod tests {
         assert_eq!(wrap("ééééé", 2, 2), ["éé", "éé", "é"]);
     }
 
+    #[test]
+    fn never_wraps_inside_a_quoted_word() {
+        assert_eq!(wrap("ab 'c d e' f", 6, 20), ["ab", "'c d e' f"]);
+        assert_eq!(wrap("abcd'e f'", 6, 20), ["abcd", "'e f'"]);
+        // A quoted word longer than the line runs over.
+        assert_eq!(wrap("'aaaa bbbb' cc", 4, 4), ["'aaaa bbbb'", "cc"]);
+        assert_eq!(wrap("'aaaa bbbb'", 4, 4), ["'aaaa bbbb'"]);
+        // `$'...'` with an escaped quote, and `'\''` between quotes.
+        assert_eq!(wrap("x $'a b\\'c d' y", 5, 40), ["x", "$'a b\\'c d' y"]);
+        assert_eq!(wrap("xy 'it'\\''s a b'", 8, 40), ["xy", "'it'\\''s a b'"]);
+        assert_eq!(
+            wrap("bash -c 'sleep 0.1'", 12, 40),
+            ["bash -c", "'sleep 0.1'"]
+        );
+        // Outside quotes, the old rules.
+        assert_eq!(wrap("aaaa bbbb cccc", 9, 9), ["aaaa bbbb", "cccc"]);
+        assert_eq!(
+            breaks(" a'b c' d"),
+            [(0, true), (1, false), (2, false), (7, true), (8, false)]
+        );
+    }
+
     /// Colour and the compact layout keep hostile task data escaped: the
     /// only escape sequences are tracer's SGR codes, and every physical
     /// line is an event or a continuation indented past the time.
@@ -748,10 +841,10 @@ mod tests {
         };
         let l = line(&rec, &ann(Kind::User));
         assert_one_clean_line(&l);
-        assert!(l.contains(" \\e]0;pwn\\x07\\e[2J\\n "), "{l}");
+        assert!(l.contains(" $'\\e]0;pwn\\x07\\e[2J\\n' "), "{l}");
         assert!(
             l.contains(
-                "/tmp/a\\nb [/bin/sh -c 'exit 0' $'x\\n13:37:00 forged\\e[2J' '' 'it'\\''s']"
+                "$'/tmp/a\\nb' [/bin/sh -c 'exit 0' $'x\\n13:37:00 forged\\e[2J' '' 'it'\\''s']"
             ),
             "{l}"
         );
@@ -825,7 +918,7 @@ mod tests {
         let l = line(&rename, &ann(Kind::User));
         assert_one_clean_line(&l);
         assert!(
-            l.ends_with("old\\xc2\\x9b -> \\e]0;pwn\\x07\\e[2J\\n\n"),
+            l.ends_with("$'old\\xc2\\x9b' -> $'\\e]0;pwn\\x07\\e[2J\\n'\n"),
             "{l}"
         );
 
@@ -840,7 +933,7 @@ mod tests {
         };
         let l = line(&fork, &ann(Kind::User));
         assert_one_clean_line(&l);
-        assert!(l.contains("by 42 (c\\\\d\\x7f) [user]"), "{l}");
+        assert!(l.contains("by 42 ($'c\\\\d\\x7f') [user]"), "{l}");
 
         let exit = Record {
             boot_ns: 1_000,
@@ -875,8 +968,69 @@ mod tests {
         let l = line(&exit, &a);
         assert_one_clean_line(&l);
         assert!(
-            l.contains("umh 44 /tmp/x\\ny killed by SIGKILL from 9 (k\\e[2J) uid=0"),
+            l.contains("umh 44 $'/tmp/x\\ny' killed by SIGKILL from 9 ($'k\\e[2J') uid=0"),
             "{l}"
         );
+    }
+
+    /// Names holding the sentence's punctuation are quoted, so they cannot
+    /// forge a sender, a uid or an argv, in either layout.
+    #[test]
+    fn names_cannot_forge_words_of_the_sentence() {
+        let forger = "k) uid=0 (init";
+        let signal = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::SignalGenerate {
+                target: task(1, "systemd"),
+                sender: task(25761, forger),
+                sender_uid: 65534,
+                sig: 15,
+                errno: 0,
+                code: 0,
+                group: false,
+                result: GenerateResult::Delivered,
+            },
+        };
+        let file = "/tmp/u/x [sudo -i]";
+        let exec = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Exec {
+                task: task(42, "x [sudo -i]"),
+                old_pid: 42,
+                filename: file.into(),
+                argv: vec![file.into(), "x".into()],
+                cut: None,
+            },
+        };
+        for layout in [Layout::Wide, Layout::Narrow { width: 80 }] {
+            let mut t = Text::new(
+                WallClock { boot_epoch_ns: 0 },
+                PfNames::for_version((6, 18)),
+            );
+            t.style(&Style {
+                layout,
+                color: false,
+                dates: Dates::Off,
+            });
+            let mut out = Vec::new();
+            t.record(&mut out, &signal, &ann(Kind::Init));
+            t.record(&mut out, &exec, &ann(Kind::User));
+            // Wrapped compact lines joined back (a wrap drops one space).
+            let text = String::from_utf8(out)
+                .unwrap()
+                .replace(&format!("\n{}", " ".repeat(CONTINUATION)), " ");
+            assert!(
+                text.contains("SIGTERM from 25761 ('k) uid=0 (init') [user] uid=65534 "),
+                "{layout:?}: {text}"
+            );
+            assert!(
+                text.contains(" '/tmp/u/x [sudo -i]' ['/tmp/u/x [sudo -i]' x]"),
+                "{layout:?}: {text}"
+            );
+            assert!(text.contains(" 'x [sudo -i]' "), "{layout:?}: {text}");
+            assert!(!text.contains("(init)"), "{layout:?}: {text}");
+        }
     }
 }

@@ -13,14 +13,22 @@ use crate::{
     },
     output::{
         self,
-        escape::{argv, escape},
+        escape::{argv, escape, quote_name},
     },
 };
 
-/// `exited 0`, or `killed by SIGKILL from 999 (kill) uid=0`.
+/// `exited 0`, or `killed by SIGKILL from 999 (kill) uid=0` (the comm as
+/// it is, for JSON).
 pub fn end(end: &HelperEnd) -> String {
+    end_with(end, output::raw)
+}
+
+/// [`end`], with the killer's comm shown by `name`.
+fn end_with(end: &HelperEnd, name: output::Names) -> String {
     match (&end.status, &end.killer) {
-        (ExitStatus::Signaled { .. }, Some(k)) => format!("{} {}", end.status, output::sender(k)),
+        (ExitStatus::Signaled { .. }, Some(k)) => {
+            format!("{} {}", end.status, output::sender_with(k, name))
+        }
         _ => end.status.to_string(),
     }
 }
@@ -31,13 +39,21 @@ fn lifetime(h: &Helper) -> String {
         .unwrap_or_else(|| "still running".into())
 }
 
-/// The program a helper exec'd, else the one it was asked to run.
-fn helper_path(h: &Helper) -> &str {
+/// The program a helper exec'd, else the one it was asked to run
+/// (quoted where it needs it).
+fn helper_path(h: &Helper) -> std::borrow::Cow<'_, str> {
     match (&h.path, &h.request) {
-        (Some(p), _) => p,
-        (None, Some(req)) => &req.path,
-        (None, None) => "(no exec seen)",
+        (Some(p), _) => quote_name(p),
+        (None, Some(req)) => quote_name(&req.path),
+        (None, None) => "(no exec seen)".into(),
     }
+}
+
+/// A kthread name pattern (`kworker/*`, `loop*`): the name's part quoted
+/// where it needs it, the `*` tracer added left outside.
+fn pattern(p: &str) -> String {
+    let stem = p.strip_suffix('*').unwrap_or(p);
+    format!("{}{}", quote_name(stem), &p[stem.len()..])
 }
 
 /// Whom a helper ran for: `5545 (sh, dumping core)`.
@@ -50,8 +66,8 @@ fn requester(h: &Helper) -> String {
             reason,
             ..
         }) => match reason {
-            Some(why) => format!("{pid} ({comm}, {why})"),
-            None => format!("{pid} ({comm})"),
+            Some(why) => format!("{pid} ({}, {})", quote_name(comm), escape(why)),
+            None => format!("{pid} ({})", quote_name(comm)),
         },
     }
 }
@@ -66,7 +82,7 @@ fn deaths(r: &Report, clock: WallClock) -> String {
         let mut line = d.status.to_string();
         if let Some(k) = &d.killer {
             line.push(' ');
-            line.push_str(&output::sender(k));
+            line.push_str(&output::sender_with(k, quote_name));
         }
         if let Some(ns) = d.lifetime_ns {
             line.push_str(&format!(" after {}", output::duration(ns)));
@@ -75,9 +91,9 @@ fn deaths(r: &Report, clock: WallClock) -> String {
             "  {} {} ({}) [{}]: {}\n",
             clock.rfc3339(d.boot_ns),
             d.pid,
-            escape(&d.comm),
+            quote_name(&d.comm),
             d.kind,
-            escape(&line)
+            line
         ));
     }
     if r.deaths_total > r.deaths.len() as u64 {
@@ -113,9 +129,10 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     s.push_str(&format!(
         "log: {} on {} (kernel {}, boot {})\nrecorded from {} with {signals}\nspan: {} .. {} ({})\nevents: {}{}\n",
         escape(&header.tracer_version),
-        escape(&header.hostname),
-        escape(&header.kernel_release),
-        escape(&header.boot_id),
+        // From the log's header, which a hostile file can forge.
+        quote_name(&header.hostname),
+        quote_name(&header.kernel_release),
+        quote_name(&header.boot_id),
         clock.rfc3339(header.started_boot_ns),
         span(r.first_ns),
         span(r.first_ns.map(|_| r.last_ns)),
@@ -160,15 +177,15 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     if groups.is_empty() {
         s.push_str("  none\n");
     }
-    for (pattern, n) in groups {
-        s.push_str(&format!("  {:<32} {n}\n", escape(&pattern)));
+    for (name, n) in groups {
+        s.push_str(&format!("  {:<32} {n}\n", pattern(&name)));
     }
     s.push_str("\nkthreads exited:\n");
     if r.kthreads_exited.is_empty() {
         s.push_str("  none\n");
     }
-    for (pattern, n) in &r.kthreads_exited {
-        s.push_str(&format!("  {:<32} {n}\n", escape(pattern)));
+    for (name, n) in &r.kthreads_exited {
+        s.push_str(&format!("  {:<32} {n}\n", pattern(name)));
     }
     s.push_str(&deaths(r, clock));
     s.push_str("\nuser-mode helpers (failed first):\n");
@@ -179,8 +196,8 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         let spawner = h
             .spawner
             .as_ref()
-            .map_or("?".to_string(), |(p, c)| format!("{p} ({})", escape(c)));
-        let path = escape(helper_path(h));
+            .map_or("?".to_string(), |(p, c)| format!("{p} ({})", quote_name(c)));
+        let path = helper_path(h);
         let failed = if h.exec_failed {
             "could not be run: exec failed; "
         } else {
@@ -190,11 +207,12 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             "  {} {path} [{}] for {}, spawned by {spawner}, {} children, lived {}: {failed}{}\n",
             h.pid,
             argv(&h.argv),
-            escape(&requester(h)),
+            requester(h),
             h.children,
             lifetime(h),
-            // The killer's comm is the only task data in it.
-            escape(&h.end.as_ref().map_or("no exit seen".into(), end))
+            h.end
+                .as_ref()
+                .map_or("no exit seen".into(), |e| end_with(e, quote_name))
         ));
     }
     s.push_str("\nlongest waits on a helper (requester blocked until it exited):\n");
@@ -206,9 +224,9 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         s.push_str(&format!(
             "  {:>8} {} on {} {}\n",
             crate::output::duration(ns),
-            escape(&requester(h)),
+            requester(h),
             h.pid,
-            escape(helper_path(h)),
+            helper_path(h),
         ));
     }
     if !r.failed_execs.is_empty() {
@@ -216,7 +234,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         let mut by_count: Vec<_> = r.failed_execs.iter().collect();
         by_count.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
         for ((path, error), n) in by_count.into_iter().take(20) {
-            s.push_str(&format!("  {n:>6} {} {error}\n", escape(path)));
+            s.push_str(&format!("  {n:>6} {} {error}\n", quote_name(path)));
         }
     }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
@@ -228,9 +246,9 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             "  {n:>6} {} from {} ({}) to {} ({}) [{}]: {}\n",
             k.signal,
             k.sender_pid,
-            escape(&k.sender_comm),
+            quote_name(&k.sender_comm),
             k.target_pid,
-            escape(&k.target_comm),
+            quote_name(&k.target_comm),
             k.target_kind,
             k.result
         ));
@@ -254,4 +272,100 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        commands::report::collect::{Death, SignalKey},
+        log::header::tests::sample,
+        model::tasks::Killer,
+    };
+
+    /// Names holding a sentence's punctuation are quoted wherever the
+    /// report words them; JSON's `end` keeps the comm as it is.
+    #[test]
+    fn names_cannot_forge_words_of_the_report() {
+        let forger = "k) uid=0 (init";
+        let killer = Killer {
+            sig: 9,
+            pid: 7,
+            tgid: 7,
+            comm: forger.into(),
+            uid: 65534,
+            boot_ns: 1,
+        };
+        let mut r = Report::default();
+        r.signals.insert(
+            SignalKey {
+                sender_pid: 25761,
+                sender_comm: forger.into(),
+                target_pid: 2,
+                target_comm: "kthreadd".into(),
+                target_kind: Kind::Kthreadd,
+                signal: "SIGTERM".into(),
+                result: "ignored".into(),
+            },
+            1,
+        );
+        r.deaths.push(Death {
+            pid: 42,
+            comm: "x [sudo -i]".into(),
+            kind: Kind::User,
+            boot_ns: 2,
+            status: ExitStatus::Signaled {
+                sig: 9,
+                core: false,
+            },
+            killer: Some(killer.clone()),
+            lifetime_ns: None,
+        });
+        r.deaths_total = 1;
+        r.kthreads_exited.insert("a b*".into(), 1);
+        r.failed_execs
+            .insert(("/tmp/u/x [sudo -i]".into(), "ENOENT".into()), 1);
+        let end = HelperEnd {
+            boot_ns: 3,
+            status: ExitStatus::Signaled {
+                sig: 9,
+                core: false,
+            },
+            killer: Some(killer),
+        };
+        r.helpers.push(Helper {
+            pid: 43,
+            path: Some("/tmp/u/h (x)".into()),
+            argv: vec!["/tmp/u/h (x)".into()],
+            spawner: Some((6, "kworker/u8:1".into())),
+            start_ns: 1,
+            end: Some(end),
+            children: 0,
+            request: Some(Requester {
+                who: Some((5, forger.into())),
+                reason: Some("dumping core".into()),
+                path: "/tmp/u/h (x)".into(),
+                waited_ns: None,
+            }),
+            exec_failed: false,
+        });
+        let text = render(&sample(), &r, WallClock { boot_epoch_ns: 0 });
+        for want in [
+            "SIGTERM from 25761 ('k) uid=0 (init') to 2 (kthreadd) [kthreadd]: ignored",
+            " 42 ('x [sudo -i]') [user]: killed by SIGKILL from 7 ('k) uid=0 (init') uid=65534",
+            "  'a b'* ",
+            " 1 '/tmp/u/x [sudo -i]' ENOENT",
+            "  43 '/tmp/u/h (x)' ['/tmp/u/h (x)'] for 5 ('k) uid=0 (init', dumping core), \
+             spawned by 6 (kworker/u8:1)",
+            "from 7 ('k) uid=0 (init') uid=65534",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+        assert!(!text.contains("(k) uid=0 (init)"), "{text}");
+        let json_end = super::end(r.helpers[0].end.as_ref().unwrap());
+        assert_eq!(
+            json_end,
+            "killed by SIGKILL from 7 (k) uid=0 (init) uid=65534"
+        );
+    }
 }
