@@ -184,6 +184,29 @@ impl Cli {
                     .exit();
             }
         }
+        // The directory holds the file being written and one finished
+        // file at least.
+        if let Command::Record {
+            dir: Some(_),
+            rotate_size,
+            max_total: Some(max_total),
+            ..
+        } = &cli.command
+        {
+            let size = rotate_size.unwrap_or(record::DEFAULT_ROTATE_SIZE);
+            if *max_total < size.saturating_mul(2) {
+                Cli::command()
+                    .error(
+                        ErrorKind::ValueValidation,
+                        format!(
+                            "--max-total ({max_total} bytes) must be at least twice \
+                             --rotate-size ({size} bytes): the directory holds the file being \
+                             written and one finished file at least"
+                        ),
+                    )
+                    .exit();
+            }
+        }
         // A window that ends before it starts is a usage error; where its
         // ends are of different forms (an offset, a time of day, a date),
         // only the log's header can order them.
@@ -390,6 +413,11 @@ pub enum Command {
         /// background; the one being written stays plain.
         #[arg(long, conflicts_with = "output")]
         compress: bool,
+        /// With --dir: record even where DIR or a directory above it lets
+        /// other users plant, take or remove logs (refused otherwise; see
+        /// "Recording for weeks" in the README).
+        #[arg(long, conflicts_with = "output")]
+        allow_unsafe_dir: bool,
         /// With -o: stop once the log reaches this size, e.g. 100M, 2G
         /// (with --dir, --max-total bounds the space instead).
         #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "dir")]
@@ -407,6 +435,11 @@ pub enum Command {
         /// time order as one stream; `.log.zst` files are read as they are.
         #[arg(value_name = "LOG", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -422,6 +455,11 @@ pub enum Command {
         /// time order as one stream; `.log.zst` files are read as they are.
         #[arg(value_name = "LOG", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -434,6 +472,11 @@ pub enum Command {
         /// time order as one stream; `.log.zst` files are read as they are.
         #[arg(value_name = "LOG", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
         /// The OTLP/HTTP collector for `--format otlp`, e.g.
@@ -607,6 +650,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             keep,
             max_total,
             compress,
+            allow_unsafe_dir,
             max_size,
             filter,
             ship,
@@ -624,6 +668,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         max_total,
                     },
                     compress,
+                    allow_unsafe: allow_unsafe_dir,
                 }),
                 (None, None) => bail!("record needs -o FILE or --dir DIR"),
             };
@@ -637,11 +682,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Replay {
             files,
+            include_foreign,
             format,
             text,
             window,
             filter,
         } => {
+            crate::log::set::include_foreign(include_foreign);
             text.apply();
             replay::run(
                 &files,
@@ -653,16 +700,23 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Report {
             files,
+            include_foreign,
             format,
             window,
-        } => report::run(&files, format, &window.spec()),
+        } => {
+            crate::log::set::include_foreign(include_foreign);
+            report::run(&files, format, &window.spec())
+        }
         Command::Export {
             files,
+            include_foreign,
             format,
             otlp,
             output,
             window,
-        } => export::run(export::ExportOptions {
+        } => {
+            crate::log::set::include_foreign(include_foreign);
+            export::run(export::ExportOptions {
             files,
             format: match format {
                 ExportFormat::Jsonl => export::To::Jsonl,
@@ -674,7 +728,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             },
             output,
             window: window.spec(),
-        }),
+        })
+        }
         Command::Ps {
             kind,
             pid,
