@@ -717,18 +717,18 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             crate::log::set::include_foreign(include_foreign);
             export::run(export::ExportOptions {
-            files,
-            format: match format {
-                ExportFormat::Jsonl => export::To::Jsonl,
-                ExportFormat::Otlp => {
-                    export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?)
-                }
-                ExportFormat::Perfetto => export::To::Perfetto,
-                ExportFormat::Prometheus => export::To::Prometheus,
-            },
-            output,
-            window: window.spec(),
-        })
+                files,
+                format: match format {
+                    ExportFormat::Jsonl => export::To::Jsonl,
+                    ExportFormat::Otlp => {
+                        export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?)
+                    }
+                    ExportFormat::Perfetto => export::To::Perfetto,
+                    ExportFormat::Prometheus => export::To::Prometheus,
+                },
+                output,
+                window: window.spec(),
+            })
         }
         Command::Ps {
             kind,

@@ -582,7 +582,10 @@ fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
     let Some((path, file)) = create_named(dir, now, 0)? else {
         anyhow::bail!("no name for the first log in {} is free", dir.display());
     };
-    let first = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let first = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let mut adopted = Vec::new();
     for f in rotate::list(dir).with_context(|| listing("earlier recordings"))? {
         if f.path == path || !rotate::ours_to_retain(&f, uid, first) {

@@ -226,11 +226,7 @@ impl Ledger {
         self.fit_locked(self.lock(), next)
     }
 
-    fn fit_locked(
-        &self,
-        mut s: MutexGuard<'_, State>,
-        next: u64,
-    ) -> Result<Vec<PathBuf>, NoRoom> {
+    fn fit_locked(&self, mut s: MutexGuard<'_, State>, next: u64) -> Result<Vec<PathBuf>, NoRoom> {
         s.current = next;
         let mut gone = Vec::new();
         loop {

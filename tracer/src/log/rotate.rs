@@ -177,8 +177,16 @@ mod tests {
         assert!(ours_to_retain(&at(1_794_000_000_000_000_000, 0), 0, &first));
         assert!(ours_to_retain(&at(1_795_000_000_000_000_000, 0), 0, &first));
         // Another user's, or dated after the new file: never.
-        assert!(!ours_to_retain(&at(1_794_000_000_000_000_000, 65534), 0, &first));
-        assert!(!ours_to_retain(&at(1_796_000_000_000_000_000, 0), 0, &first));
+        assert!(!ours_to_retain(
+            &at(1_794_000_000_000_000_000, 65534),
+            0,
+            &first
+        ));
+        assert!(!ours_to_retain(
+            &at(1_796_000_000_000_000_000, 0),
+            0,
+            &first
+        ));
         assert_eq!(stamp(&first), Some("20261118T110640.000"));
         assert!(is_partial(&format!("{first}.zst.partial")));
         assert!(!is_partial(&format!("{first}.partial")));

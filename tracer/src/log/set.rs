@@ -75,14 +75,21 @@ fn skip_foreign(dir: &Path, found: Vec<rotate::Rotated>) -> Result<Vec<rotate::R
         all.sort_by(|a, b| a.path.cmp(&b.path));
         return Ok(all);
     }
-    for f in &foreign {
-        crate::say!(
-            "tracer: warning: skipping {}: it belongs to uid {}, not to {}'s owner (uid              {owner}), so it may have been planted; --include-foreign reads it",
-            f.path.display(),
-            f.uid,
-            dir.display()
-        );
-    }
+    let named: Vec<String> = foreign
+        .iter()
+        .take(3)
+        .map(|f| format!("{} (uid {})", f.path.display(), f.uid))
+        .collect();
+    let more = match foreign.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    crate::say!(
+        "tracer: warning: skipping {}{more}: they belong to other users than {}'s owner (uid \
+         {owner}), so they may have been planted; --include-foreign reads them",
+        named.join(", "),
+        dir.display()
+    );
     Ok(mine)
 }
 
