@@ -184,28 +184,8 @@ impl Cli {
                     .exit();
             }
         }
-        // The directory holds the file being written and one finished
-        // file at least.
-        if let Command::Record {
-            dir: Some(_),
-            rotate_size,
-            max_total: Some(max_total),
-            ..
-        } = &cli.command
-        {
-            let size = rotate_size.unwrap_or(record::DEFAULT_ROTATE_SIZE);
-            if *max_total < size.saturating_mul(2) {
-                Cli::command()
-                    .error(
-                        ErrorKind::ValueValidation,
-                        format!(
-                            "--max-total ({max_total} bytes) must be at least twice \
-                             --rotate-size ({size} bytes): the directory holds the file being \
-                             written and one finished file at least"
-                        ),
-                    )
-                    .exit();
-            }
+        if let Err(why) = record_sizes(&cli.command) {
+            Cli::command().error(ErrorKind::ValueValidation, why).exit();
         }
         // A window that ends before it starts is a usage error; where its
         // ends are of different forms (an offset, a time of day, a date),
@@ -220,6 +200,28 @@ impl Cli {
         }
         cli
     }
+}
+
+/// `record --dir`'s sizes agree: the directory holds the file being
+/// written and one finished file at least.
+fn record_sizes(command: &Command) -> Result<(), String> {
+    if let Command::Record {
+        dir: Some(_),
+        rotate_size,
+        max_total: Some(max_total),
+        ..
+    } = command
+    {
+        let size = rotate_size.unwrap_or(record::DEFAULT_ROTATE_SIZE);
+        if *max_total < size.saturating_mul(2) {
+            return Err(format!(
+                "--max-total ({max_total} bytes) must be at least twice --rotate-size ({size} \
+                 bytes): the directory holds the file being written and one finished file at \
+                 least"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A time window of a log.
@@ -816,6 +818,23 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn max_total_is_twice_the_rotate_size_at_least() {
+        let sizes = |args: &[&str]| {
+            let mut all = vec!["tracer", "record"];
+            all.extend_from_slice(args);
+            record_sizes(&Cli::try_parse_from(all).unwrap().command)
+        };
+        // The service's defaults and the package test's options.
+        assert!(sizes(&["--dir", "d", "--rotate-size", "256M", "--max-total", "4G"]).is_ok());
+        assert!(sizes(&["--dir", "d", "--max-total", "4G"]).is_ok());
+        assert!(sizes(&["--dir", "d", "--rotate-size", "64K", "--keep", "5"]).is_ok());
+        assert!(sizes(&["--dir", "d", "--rotate-size", "48K", "--max-total", "96K"]).is_ok());
+        let why = sizes(&["--dir", "d", "--rotate-size", "1M", "--max-total", "1500K"]);
+        assert!(why.unwrap_err().contains("at least twice --rotate-size"));
+        assert!(sizes(&["--dir", "d", "--max-total", "500M"]).is_err());
     }
 
     #[test]

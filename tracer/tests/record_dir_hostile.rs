@@ -395,7 +395,7 @@ fn refused(args: &[String]) -> (Option<i32>, String) {
 }
 
 #[test]
-fn directories_others_can_write_are_refused_and_bad_values_too() {
+fn directories_others_can_write_are_refused_and_a_private_one_accepted() {
     let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();
     let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
@@ -430,7 +430,16 @@ fn directories_others_can_write_are_refused_and_bad_values_too() {
     let (code, err) = refused(&recorder_args(&open.join("logs"), &[]));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("not sticky"), "{err}");
-    // --max-total below twice --rotate-size.
+    // What is fine is accepted: a root-owned 0700 directory under the
+    // sticky /tmp, and one tracer creates.
+    accepted(tmp.path());
+}
+
+#[test]
+fn max_total_below_twice_the_rotate_size_is_refused() {
+    // Today's tracer would start recording instead.
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
     let fine = tmp.path().join("fine");
     let (code, err) = refused(&recorder_args(
         &fine,
@@ -447,19 +456,20 @@ fn directories_others_can_write_are_refused_and_bad_values_too() {
     );
 }
 
-#[test]
-fn a_root_owned_private_directory_under_tmp_is_accepted() {
-    let _serial = serial();
-    // Root's, mode 0700, under the sticky /tmp.
-    let tmp = tempfile::tempdir().unwrap();
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700)).unwrap();
-    assert_eq!(fs::metadata(tmp.path()).unwrap().uid(), 0);
-    let rec = start(tmp.path(), &["--rotate-size", "64K"]);
+/// A root-owned 0700 directory `tmp` under /tmp is accepted, with no
+/// warning; a DIR tracer creates there (with its parents) is 0700.
+fn accepted(tmp: &Path) {
+    fs::set_permissions(tmp, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(fs::metadata(tmp).unwrap().uid(), 0);
+    assert!(tmp.starts_with("/tmp"), "{tmp:?}");
+    let private = tmp.join("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let rec = start(&private, &["--rotate-size", "64K"]);
     let (code, err) = rec.stop();
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("writable"), "{err}");
-    // A DIR tracer creates (with its parents) is 0700.
-    let made = tmp.path().join("new").join("logs");
+    let made = tmp.join("new").join("logs");
     let rec = start(&made, &[]);
     let (code, err) = rec.stop();
     assert_eq!(code, Some(0), "{err}");
