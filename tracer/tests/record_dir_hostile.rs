@@ -328,6 +328,7 @@ fn bound_holds_under_a_storm(extra: &[&str], fill: bool) {
     let (code, err) = rec.stop();
     assert_eq!(code, Some(0), "{args:?}: {err}");
     assert!(samples >= 10, "{samples} samples");
+    eprintln!("{args:?}: {samples} samples, at most {most} bytes of {MAX_TOTAL}");
     assert!(
         most <= MAX_TOTAL,
         "{args:?}: tracer's files took {most} bytes, over --max-total ({MAX_TOTAL})"

@@ -3,8 +3,10 @@
 //!
 //! `tracer-20261128T031500.123Z-000042.log`: the wall-clock time (UTC) the
 //! file starts, then its sequence number in the recording; `.log.zst` once
-//! compressed. Names sort by time. Only names of exactly this form are ever
-//! deleted, so the directory may hold other files safely.
+//! compressed. Names sort by time. Retention only ever deletes files of
+//! exactly this form that the recording user owns (and, of those found at
+//! start, none dated after the new file), so the directory may hold other
+//! files safely, even files others planted there.
 
 use std::{
     io,
