@@ -71,9 +71,12 @@ impl Recorder {
         err
     }
 
-    /// Stops it with `sig`; its exit code and everything it said.
+    /// Stops it with `sig` (unless it ended already); its exit code and
+    /// everything it said.
     fn stop_with(mut self, sig: i32) -> (Option<i32>, String) {
-        kill(self.child.id(), sig);
+        if self.running() {
+            kill(self.child.id(), sig);
+        }
         let status = self.child.wait().unwrap();
         let mut err = String::new();
         while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
@@ -273,12 +276,13 @@ impl Sampler {
     }
 }
 
-/// Fills the file system of `at` once the recording in `dir` takes 1 MB
-/// (or after 10 s): writes `at` until the disk refuses. The bytes written.
-fn fill_disk(at: PathBuf, dir: PathBuf) -> thread::JoinHandle<u64> {
+/// Fills the file system of `at` once the recording in `dir` takes
+/// `after` bytes (or after 10 s): writes `at` until the disk refuses. The
+/// bytes written.
+fn fill_disk(at: PathBuf, dir: PathBuf, after: u64) -> thread::JoinHandle<u64> {
     thread::spawn(move || {
         let start = Instant::now();
-        while tracer_bytes(&dir) < 1 << 20 && start.elapsed() < Duration::from_secs(10) {
+        while tracer_bytes(&dir) < after && start.elapsed() < Duration::from_secs(10) {
             thread::sleep(Duration::from_millis(20));
         }
         use std::io::Write as _;
@@ -314,7 +318,7 @@ fn bound_holds_under_a_storm(extra: &[&str], fill: bool) {
     args.extend_from_slice(extra);
     let mut rec = start(&dir, &args);
     let sampler = Sampler::start(&dir);
-    let filler = fill.then(|| fill_disk(mnt.join("filler"), dir.clone()));
+    let filler = fill.then(|| fill_disk(mnt.join("filler"), dir.clone(), 1 << 20));
     rename_storm(1_000_000);
     rename_storm(1_000_000);
     let filled = filler.map(|f| f.join().unwrap());
@@ -628,4 +632,35 @@ fn a_compression_killed_midway_is_cleared_and_finished_by_the_next_run() {
             .unwrap();
         assert!(ok.success(), "zstd -t {zst:?}");
     }
+}
+
+#[test]
+fn a_disk_too_full_for_the_file_being_written_stops_it_clearly() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("tiny");
+    let _tmpfs = Tmpfs::mount(&mnt, "256k");
+    let dir = mnt.join("R");
+    let mut rec = start(&dir, &["--rotate-size", "48K"]);
+    // Everything left goes to another writer at once: no older log to
+    // delete, and the current file cannot grow.
+    let filled = fill_disk(mnt.join("filler"), dir.clone(), 0)
+        .join()
+        .unwrap();
+    assert!(filled > 0);
+    let start = Instant::now();
+    while rec.running() && start.elapsed() < Duration::from_secs(30) {
+        rename_storm(20_000);
+    }
+    let (code, err) = rec.stop();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("the file being written alone does not fit"),
+        "{err}"
+    );
+    // What it holds reads, up to its last complete record.
+    let logs = own_logs(&dir);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let (code, _, err) = run_tracer(&["export", logs[0].to_str().unwrap()]);
+    assert!(code == 0 || code == 4, "{err}");
 }
