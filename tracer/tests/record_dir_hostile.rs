@@ -16,7 +16,7 @@ use std::{
     sync::{
         atomic::{AtomicBool, Ordering},
         mpsc::Receiver,
-        Arc, OnceLock,
+        Arc,
     },
     thread,
     time::{Duration, Instant},
@@ -124,18 +124,21 @@ impl Drop for Tmpfs {
 }
 
 /// The issue's storm program: N prctl(PR_SET_NAME) with changing names,
-/// built once with the C compiler cargo links with, in a directory the
-/// attacker can reach.
-fn storm_exe() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
+/// built with the C compiler cargo links with, in a directory of its own
+/// that the attacker can reach (removed with it).
+struct Storm {
+    _dir: tempfile::TempDir,
+    exe: PathBuf,
+}
+
+impl Storm {
+    fn build() -> Storm {
         let dir = tempfile::Builder::new()
             .prefix("tracer-storm")
             .tempdir()
-            .unwrap()
-            .keep();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let src = dir.join("storm.c");
+            .unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let src = dir.path().join("storm.c");
         fs::write(
             &src,
             "#include <stdio.h>\n#include <stdlib.h>\n#include <sys/prctl.h>\n\
@@ -146,7 +149,7 @@ fn storm_exe() -> &'static Path {
              prctl(PR_SET_NAME, name, 0, 0, 0);\n }\n return 0;\n}\n",
         )
         .unwrap();
-        let exe = dir.join("storm");
+        let exe = dir.path().join("storm");
         let ok = Command::new("cc")
             .args(["-O2", "-o"])
             .arg(&exe)
@@ -154,15 +157,19 @@ fn storm_exe() -> &'static Path {
             .status()
             .expect("cc (the C compiler cargo links with) builds the storm program");
         assert!(ok.success(), "compiling the storm program");
-        exe
-    })
+        Storm { _dir: dir, exe }
+    }
+
+    /// `n` renames by uid 65534.
+    fn renames(&self, n: u64) {
+        rename_storm(&self.exe, n);
+    }
 }
 
-/// `n` renames by uid 65534.
-fn rename_storm(n: u64) {
+fn rename_storm(exe: &Path, n: u64) {
     let ok = Command::new("setpriv")
         .args(ATTACKER)
-        .arg(storm_exe())
+        .arg(exe)
         .arg(n.to_string())
         .status()
         .expect("setpriv");
@@ -319,8 +326,9 @@ fn bound_holds_under_a_storm(extra: &[&str], fill: bool) {
     let mut rec = start(&dir, &args);
     let sampler = Sampler::start(&dir);
     let filler = fill.then(|| fill_disk(mnt.join("filler"), dir.clone(), 1 << 20));
-    rename_storm(1_000_000);
-    rename_storm(1_000_000);
+    let storm = Storm::build();
+    storm.renames(1_000_000);
+    storm.renames(1_000_000);
     let filled = filler.map(|f| f.join().unwrap());
     thread::sleep(Duration::from_millis(300));
     let (samples, most) = sampler.finish();
@@ -592,11 +600,13 @@ fn a_compression_killed_midway_is_cleared_and_finished_by_the_next_run() {
     };
     // Killed (SIGKILL) while it compresses: tried until the kill lands
     // during a compression.
+    let renamer = Storm::build();
     let mut left = None;
     for _ in 0..3 {
         let _ = fs::remove_dir_all(&dir);
         let mut rec = start(&dir, &["--rotate-size", "4M", "--compress"]);
-        let storm = thread::spawn(|| rename_storm(1_000_000));
+        let exe = renamer.exe.clone();
+        let storm = thread::spawn(move || rename_storm(&exe, 1_000_000));
         let start = Instant::now();
         while partial(&dir).is_none() && start.elapsed() < Duration::from_secs(30) {
             thread::sleep(Duration::from_millis(1));
@@ -641,6 +651,7 @@ fn a_disk_too_full_for_the_file_being_written_stops_it_clearly() {
     let mnt = tmp.path().join("tiny");
     let _tmpfs = Tmpfs::mount(&mnt, "256k");
     let dir = mnt.join("R");
+    let storm = Storm::build();
     let mut rec = start(&dir, &["--rotate-size", "48K"]);
     // Everything left goes to another writer at once: no older log to
     // delete, and the current file cannot grow.
@@ -650,7 +661,7 @@ fn a_disk_too_full_for_the_file_being_written_stops_it_clearly() {
     assert!(filled > 0);
     let start = Instant::now();
     while rec.running() && start.elapsed() < Duration::from_secs(30) {
-        rename_storm(20_000);
+        storm.renames(20_000);
     }
     let (code, err) = rec.stop();
     assert_eq!(code, Some(1), "{err}");
