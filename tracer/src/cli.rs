@@ -188,6 +188,9 @@ impl Cli {
                     .exit();
             }
         }
+        if let Err(why) = record_sizes(&cli.command) {
+            Cli::command().error(ErrorKind::ValueValidation, why).exit();
+        }
         // A window that ends before it starts is a usage error; where its
         // ends are of different forms (an offset, a time of day, a date),
         // only the log's header can order them.
@@ -246,6 +249,28 @@ impl Cli {
             _ => Ok(()),
         }
     }
+}
+
+/// `record --dir`'s sizes agree: the directory holds the file being
+/// written and one finished file at least.
+fn record_sizes(command: &Command) -> Result<(), String> {
+    if let Command::Record {
+        dir: Some(_),
+        rotate_size,
+        max_total: Some(max_total),
+        ..
+    } = command
+    {
+        let size = rotate_size.unwrap_or(record::DEFAULT_ROTATE_SIZE);
+        if *max_total < size.saturating_mul(2) {
+            return Err(format!(
+                "--max-total ({max_total} bytes) must be at least twice --rotate-size ({size} \
+                 bytes): the directory holds the file being written and one finished file at \
+                 least"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A time window of a log.
@@ -439,6 +464,11 @@ pub enum Command {
         /// background; the one being written stays plain.
         #[arg(long, conflicts_with = "output")]
         compress: bool,
+        /// With --dir: record even where DIR or a directory above it lets
+        /// other users plant, take or remove logs (refused otherwise; see
+        /// "Recording for weeks" in the README).
+        #[arg(long, conflicts_with = "output")]
+        allow_unsafe_dir: bool,
         /// With -o: stop once the log reaches this size, e.g. 100M, 2G (at
         /// least 48K; with --dir, --max-total bounds the space instead).
         #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "dir")]
@@ -456,6 +486,11 @@ pub enum Command {
         /// time order as one stream; `.log.zst` files are read as they are.
         #[arg(value_name = "LOG", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -471,6 +506,11 @@ pub enum Command {
         /// time order as one stream; `.log.zst` files are read as they are.
         #[arg(value_name = "LOG", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -483,6 +523,11 @@ pub enum Command {
         /// time order as one stream; `.log.zst` files are read as they are.
         #[arg(value_name = "LOG", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
         /// The OTLP/HTTP collector for `--format otlp`, e.g.
@@ -700,6 +745,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             keep,
             max_total,
             compress,
+            allow_unsafe_dir,
             max_size,
             filter,
             ship,
@@ -717,6 +763,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         max_total,
                     },
                     compress,
+                    allow_unsafe: allow_unsafe_dir,
                 }),
                 (None, None) => bail!("record needs -o FILE or --dir DIR"),
             };
@@ -730,11 +777,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Replay {
             files,
+            include_foreign,
             format,
             text,
             window,
             filter,
         } => {
+            crate::log::set::include_foreign(include_foreign);
             text.apply();
             replay::run(
                 &files,
@@ -746,28 +795,36 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Report {
             files,
+            include_foreign,
             format,
             window,
-        } => report::run(&files, format, &window.spec()),
+        } => {
+            crate::log::set::include_foreign(include_foreign);
+            report::run(&files, format, &window.spec())
+        }
         Command::Export {
             files,
+            include_foreign,
             format,
             otlp,
             output,
             window,
-        } => export::run(export::ExportOptions {
-            files,
-            format: match format {
-                ExportFormat::Jsonl => export::To::Jsonl,
-                ExportFormat::Otlp => {
-                    export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?)
-                }
-                ExportFormat::Perfetto => export::To::Perfetto,
-                ExportFormat::Prometheus => export::To::Prometheus,
-            },
-            output,
-            window: window.spec(),
-        }),
+        } => {
+            crate::log::set::include_foreign(include_foreign);
+            export::run(export::ExportOptions {
+                files,
+                format: match format {
+                    ExportFormat::Jsonl => export::To::Jsonl,
+                    ExportFormat::Otlp => {
+                        export::To::Otlp(otlp.context("--format otlp needs --otlp URL")?)
+                    }
+                    ExportFormat::Perfetto => export::To::Perfetto,
+                    ExportFormat::Prometheus => export::To::Prometheus,
+                },
+                output,
+                window: window.spec(),
+            })
+        }
         Command::Ps {
             kind,
             pid,
@@ -849,6 +906,23 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn max_total_is_twice_the_rotate_size_at_least() {
+        let sizes = |args: &[&str]| {
+            let mut all = vec!["tracer", "record"];
+            all.extend_from_slice(args);
+            record_sizes(&Cli::try_parse_from(all).unwrap().command)
+        };
+        // The service's defaults and the package test's options.
+        assert!(sizes(&["--dir", "d", "--rotate-size", "256M", "--max-total", "4G"]).is_ok());
+        assert!(sizes(&["--dir", "d", "--max-total", "4G"]).is_ok());
+        assert!(sizes(&["--dir", "d", "--rotate-size", "64K", "--keep", "5"]).is_ok());
+        assert!(sizes(&["--dir", "d", "--rotate-size", "48K", "--max-total", "96K"]).is_ok());
+        let why = sizes(&["--dir", "d", "--rotate-size", "1M", "--max-total", "1500K"]);
+        assert!(why.unwrap_err().contains("at least twice --rotate-size"));
+        assert!(sizes(&["--dir", "d", "--max-total", "500M"]).is_err());
     }
 
     #[test]

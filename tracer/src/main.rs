@@ -8,7 +8,7 @@ use std::{
 use tracer::{
     cli::{self, Command},
     kernel::{loader, session},
-    log::reader,
+    log::{reader, trust},
     model::procfs,
     output::diag,
     say,
@@ -82,6 +82,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         loader::EXIT_REQUIRED_MISSING
     } else if e.downcast_ref::<reader::DamagedInput>().is_some() {
         reader::EXIT_DAMAGED
+    } else if e.downcast_ref::<trust::UnsafeDir>().is_some() {
+        trust::EXIT_UNSAFE
     } else {
         1
     }

@@ -10,8 +10,9 @@
 use std::{
     cell::Cell,
     fs::File,
-    io::{BufWriter, IsTerminal as _, Write as _},
+    io::{self, BufWriter, IsTerminal as _, Write as _},
     path::{Path, PathBuf},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -27,9 +28,11 @@ use crate::{
     log::{
         self,
         header::{LogHeader, Part},
-        janitor::{Janitor, JanitorOptions},
+        janitor::Janitor,
+        ledger::Ledger,
         reader::Item,
         rotate::{self, Retention},
+        trust,
         writer::{self, LogWriter},
     },
     model::{clock, counts::LossCause, procfs},
@@ -68,6 +71,19 @@ pub struct Rotation {
     pub retention: Retention,
     /// zstd-compress each finished file.
     pub compress: bool,
+    /// Record into a directory other users can write to (or whose parents
+    /// they can change).
+    pub allow_unsafe: bool,
+}
+
+/// A directory made ready for a recording: checked, locked against a
+/// second recorder, debris of a crash cleared, its first file created.
+struct Prepared {
+    /// Held while recording: a second recorder into DIR is refused.
+    lock: File,
+    /// Earlier recordings' files that retention may count and delete,
+    /// oldest first.
+    adopted: Vec<rotate::Rotated>,
 }
 
 /// Where new files go.
@@ -78,8 +94,73 @@ enum Files {
         dir: PathBuf,
         size: u64,
         every: Option<Duration>,
+        ledger: Arc<Ledger>,
         janitor: Janitor,
+        _lock: File,
     },
+}
+
+/// Room a new file keeps past its header, so a record always fits in it.
+const RECORD_ROOM: u64 = 64 << 10;
+
+/// Whether a write failed for want of space.
+fn no_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// The effective uid: the recording user, whose files retention may touch.
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Creates file `sequence` of a recording in `dir`, named for `wall_ns`.
+/// A name already taken (another user's file, where the directory lets
+/// others write) is passed over with a warning for one a few ms later, or
+/// at a random later time once those are taken too. `None`: every name
+/// tried was taken.
+fn create_named(
+    dir: &Path,
+    wall_ns: i128,
+    sequence: u32,
+) -> Result<Option<(PathBuf, BufWriter<File>)>> {
+    const NEAR: i128 = 16;
+    const TRIES: i128 = 64;
+    let first = dir.join(rotate::file_name(wall_ns, sequence));
+    for k in 0..TRIES {
+        let ms = match k {
+            0..NEAR => k,
+            _ => NEAR + i128::from(session_id() % 600_000),
+        };
+        let path = match k {
+            0 => first.clone(),
+            _ => dir.join(rotate::file_name(wall_ns + ms * 1_000_000, sequence)),
+        };
+        match writer::create(&path) {
+            Ok(file) => {
+                if k > 0 {
+                    crate::say!(
+                        "\ntracer: warning: {} was taken by a file tracer did not write; this \
+                         log is {} instead",
+                        first.display(),
+                        path.display()
+                    );
+                }
+                return Ok(Some((path, file)));
+            }
+            Err(e)
+                if e.root_cause()
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::AlreadyExists) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    crate::say!(
+        "\ntracer: warning: {TRIES} names for the next log in {} were taken by files tracer did \
+         not write; the current log goes on",
+        dir.display()
+    );
+    Ok(None)
 }
 
 struct Recorder {
@@ -134,31 +215,173 @@ impl Recorder {
             1 => String::new(),
             n => format!(" (the {} files before it are finished and whole)", n - 1),
         };
+        let alone = match (&self.files, no_space(&e)) {
+            (Files::Rotated { .. }, true) => {
+                "; no older log is left to delete: the file being written alone does not fit"
+            }
+            _ => "",
+        };
         anyhow::Error::new(e).context(format!(
             "writing {} failed; it holds {} of the {} events written to it, readable up to its \
-             last complete record{earlier}",
+             last complete record{earlier}{alone}",
             self.path.display(),
             events_in(&self.path),
             self.file_events + 1
         ))
     }
 
+    /// With `--dir` on a full disk: deletes the oldest finished log, said
+    /// on stderr. Whether there was one.
+    fn make_room(&mut self) -> bool {
+        let Files::Rotated { ledger, dir, .. } = &self.files else {
+            return false;
+        };
+        let Some(gone) = ledger.free_oldest() else {
+            return false;
+        };
+        crate::say!(
+            "\ntracer: warning: {} is full (no space left on device); deleted the oldest log, \
+             {}, and recording goes on",
+            dir.display(),
+            gone.display()
+        );
+        true
+    }
+
+    /// Runs `op` on the log; with `--dir`, a full disk costs the oldest
+    /// finished logs, one at a time, until `op` succeeds. Whatever `op`
+    /// had written stays whole: a record is buffered all or nothing, and
+    /// the buffer keeps what the disk refused.
+    fn retry<T>(
+        &mut self,
+        mut op: impl FnMut(&mut LogWriter<BufWriter<File>>) -> io::Result<T>,
+    ) -> Result<T> {
+        loop {
+            match op(&mut self.log) {
+                Ok(v) => return Ok(v),
+                Err(e) if no_space(&e) && self.make_room() => {}
+                Err(e) => return Err(self.write_error(e)),
+            }
+        }
+    }
+
+    /// Writes one frame with `put`; with `--dir`, a file at its size limit
+    /// is finished first and the frame goes into the next. Whether it was
+    /// written.
+    fn put(
+        &mut self,
+        mut put: impl FnMut(&mut LogWriter<BufWriter<File>>) -> io::Result<bool>,
+    ) -> Result<bool> {
+        if self.retry(&mut put)? {
+            return Ok(true);
+        }
+        if !matches!(self.files, Files::Rotated { .. }) || !self.next_file()? {
+            return Ok(false);
+        }
+        self.retry(&mut put)
+    }
+
     /// Finishes the current file (end frame, on disk) and goes on in a new
     /// one: the next of `--dir`, or `-o FILE` created afresh. Runs between
-    /// two records.
-    fn next_file(&mut self) -> Result<()> {
+    /// two records. Whether a new file started.
+    fn next_file(&mut self) -> Result<bool> {
+        if matches!(self.files, Files::Same) {
+            return self.reopen().map(|()| true);
+        }
         let now = clock::boottime_ns();
-        let next = match &self.files {
-            Files::Same => self.path.clone(),
-            Files::Rotated { dir, .. } => dir.join(rotate::file_name(
-                self.template.wall_clock().wall_ns(now),
-                self.started_files,
-            )),
+        let Files::Rotated { dir, .. } = &self.files else {
+            unreachable!("a directory");
         };
+        let dir = dir.clone();
+        let wall = self.template.wall_clock().wall_ns(now);
+        // Created first (empty): where no name is free, the current file
+        // goes on.
+        let created = loop {
+            match create_named(&dir, wall, self.started_files) {
+                Err(e)
+                    if e.root_cause()
+                        .downcast_ref::<io::Error>()
+                        .is_some_and(no_space)
+                        && self.make_room() => {}
+                other => break other,
+            }
+        };
+        let Some((next, file)) = created.with_context(|| {
+            format!(
+                "starting the next log; {} and the logs before it hold every record so far",
+                self.path.display()
+            )
+        })?
+        else {
+            return Ok(false);
+        };
+        // The janitor thread puts the finished file on disk (fdatasync),
+        // so a rotation never stalls the reading of the rings.
+        if let Err(e) = self.retry(|log| log.end(now)) {
+            let _ = std::fs::remove_file(&next);
+            return Err(e);
+        }
+        let header = LogHeader {
+            started_boot_ns: now,
+            tasks: self.observer.table().snapshot(),
+            part: Part {
+                sequence: self.started_files,
+                ..self.template.part
+            },
+            ..self.template.clone()
+        };
+        // The new file's whole size limit is made room for before it
+        // grows: at least --rotate-size, and its header with room for a
+        // record where a big task table makes that more.
+        let mut encoded = Vec::new();
+        header.encode(&mut encoded);
+        let Files::Rotated { size, ledger, .. } = &self.files else {
+            unreachable!("a directory");
+        };
+        let limit = (*size).max((log::PREAMBLE_LEN + encoded.len()) as u64 + RECORD_ROOM);
+        drop(encoded);
+        let finished = self.log.written();
+        if let Err(e) = ledger.finished(self.path.clone(), finished, limit) {
+            let _ = std::fs::remove_file(&next);
+            return Err(anyhow::Error::new(e).context(format!(
+                "starting the next log in {}; {} and the logs before it hold every record so far",
+                dir.display(),
+                self.path.display()
+            )));
+        }
+        let log = match LogWriter::with_limit(file, &header, limit) {
+            Ok(log) => log,
+            Err(e) => {
+                // A header cut short is no log: nothing of it is kept.
+                let _ = std::fs::remove_file(&next);
+                return Err(anyhow::Error::new(e).context(format!(
+                    "writing the header of {} failed; {} is finished and whole, as are the \
+                     logs before it",
+                    next.display(),
+                    self.path.display()
+                )));
+            }
+        };
+        self.bytes_before += finished;
+        self.log = log;
+        self.path = next;
+        self.started_files += 1;
+        self.file_started = Instant::now();
+        self.file_events = 0;
+        self.synced = Instant::now();
+        // Its header on disk, or the oldest logs give way to it.
+        self.retry(|log| log.flush())?;
+        Ok(true)
+    }
+
+    /// `-o FILE` on SIGHUP: finishes it and creates FILE afresh.
+    fn reopen(&mut self) -> Result<()> {
+        let now = clock::boottime_ns();
+        let next = self.path.clone();
         // Created first: where it cannot be, the current file goes on.
         let file = match writer::create(&next) {
             Ok(file) => file,
-            Err(e) if matches!(self.files, Files::Same) => {
+            Err(e) => {
                 crate::say!(
                     "\ntracer: warning: SIGHUP: cannot start a new log ({e:#}); recording goes \
                      on in the one open (was {} moved away?)",
@@ -166,21 +389,8 @@ impl Recorder {
                 );
                 return Ok(());
             }
-            Err(e) => {
-                return Err(e.context(format!(
-                    "starting the next log; {} and the logs before it hold every record so far",
-                    self.path.display()
-                )))
-            }
         };
-        // With --dir the janitor thread puts the finished file on disk
-        // (fdatasync), so a rotation never stalls the reading of the rings.
-        let sync_here = matches!(self.files, Files::Same);
-        let ended = self.log.end(now).and_then(|()| match sync_here {
-            true => self.log.sync(),
-            false => Ok(()),
-        });
-        if let Err(e) = ended {
+        if let Err(e) = self.log.end(now).and_then(|()| self.log.sync()) {
             let _ = std::fs::remove_file(&next);
             return Err(self.write_error(e));
         }
@@ -212,14 +422,10 @@ impl Recorder {
         };
         self.bytes_before += self.log.written();
         self.log = log;
-        let done = std::mem::replace(&mut self.path, next);
         self.started_files += 1;
         self.file_started = Instant::now();
         self.file_events = 0;
         self.synced = Instant::now();
-        if let Files::Rotated { janitor, .. } = &self.files {
-            janitor.finished(done, self.path.clone());
-        }
         Ok(())
     }
 
@@ -238,21 +444,22 @@ impl Recorder {
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
         self.observer.record(raw);
-        match self.log.event(raw) {
-            Ok(true) => {
-                self.events += 1;
-                self.file_events += 1;
-                if self.due() {
-                    self.next_file()?;
-                }
-                Ok(Flow::Continue)
+        if self.put(|log| log.event(raw))? {
+            self.events += 1;
+            self.file_events += 1;
+            if self.due() {
+                self.next_file()?;
             }
-            Ok(false) => {
-                self.full = true;
-                Ok(Flow::Stop)
-            }
-            Err(e) => Err(self.write_error(e)),
+            return Ok(Flow::Continue);
         }
+        if matches!(self.files, Files::Rotated { .. }) {
+            // No new file could start (every name taken): this record is
+            // not in the log, and the next one tries again.
+            self.lost_unwritten = self.lost_unwritten.saturating_add(1);
+            return Ok(Flow::Continue);
+        }
+        self.full = true;
+        Ok(Flow::Stop)
     }
 
     fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()> {
@@ -267,20 +474,14 @@ impl Sink for Recorder {
                 cause.explain()
             );
         }
-        match self.log.lost(kind.tag(), count, boot_ns) {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                self.lost_unwritten = self.lost_unwritten.saturating_add(count);
-                Ok(())
-            }
-            Err(e) => Err(self.write_error(e)),
+        if !self.put(|log| log.lost(kind.tag(), count, boot_ns))? {
+            self.lost_unwritten = self.lost_unwritten.saturating_add(count);
         }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<Flow> {
-        if let Err(e) = self.log.flush() {
-            return Err(self.write_error(e));
-        }
+        self.retry(|log| log.flush())?;
         Ok(if self.full {
             Flow::Stop
         } else {
@@ -303,9 +504,7 @@ impl Sink for Recorder {
             self.next_file()?;
         }
         if self.synced.elapsed() >= SYNC_EVERY {
-            if let Err(e) = self.log.sync() {
-                return Err(self.write_error(e));
-            }
+            self.retry(|log| log.sync())?;
             self.synced = Instant::now();
         }
         let Some((last, last_events)) = self.status else {
@@ -342,25 +541,64 @@ fn session_id() -> u64 {
     }
 }
 
-/// The first file's path: `-o FILE`, or the first name in `--dir`
-/// (created, mode 0700, if missing).
-fn first_path(to: &Target) -> Result<PathBuf> {
-    match to {
-        Target::File(path) => Ok(path.clone()),
-        Target::Dir(r) => {
-            use std::os::unix::fs::DirBuilderExt as _;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&r.dir)
-                .with_context(|| format!("creating {}", r.dir.display()))?;
-            if !r.dir.is_dir() {
-                anyhow::bail!("{} is not a directory", r.dir.display());
-            }
-            let now = clock::WallClock::now().wall_ns(clock::boottime_ns());
-            Ok(r.dir.join(rotate::file_name(now, 0)))
+/// Makes `--dir`'s directory ready: created (mode 0700) if missing,
+/// checked ([`trust`]), locked, and cleared of what a crash left: a
+/// half-written `.zst.partial` is removed; plain logs and empty files of
+/// a recording that never started are noted for the janitor or removed.
+fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let dir = &r.dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
+    let uid = euid();
+    for warning in trust::check(dir, uid, r.allow_unsafe)? {
+        crate::say!("tracer: warning: {warning}");
+    }
+    let lock = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!(
+            "another tracer is recording into {}; two recordings there would delete each \
+             other's logs: give this one another directory",
+            dir.display()
+        );
+    }
+    let listing = |what| format!("listing the logs in {} ({what})", dir.display());
+    for debris in rotate::partials(dir).with_context(|| listing("debris"))? {
+        if debris.uid == uid && std::fs::remove_file(&debris.path).is_ok() {
+            crate::say!(
+                "tracer: removed {}, left half-written by a recording that stopped while \
+                 compressing",
+                debris.path.display()
+            );
         }
     }
+    let now = clock::WallClock::now().wall_ns(clock::boottime_ns());
+    let Some((path, file)) = create_named(dir, now, 0)? else {
+        anyhow::bail!("no name for the first log in {} is free", dir.display());
+    };
+    let first = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let mut adopted = Vec::new();
+    for f in rotate::list(dir).with_context(|| listing("earlier recordings"))? {
+        if f.path == path || !rotate::ours_to_retain(&f, uid, first) {
+            continue;
+        }
+        // Created and never written: a recording that failed to start.
+        if f.bytes == 0 {
+            let _ = std::fs::remove_file(&f.path);
+            continue;
+        }
+        adopted.push(f);
+    }
+    Ok((path, file, Prepared { lock, adopted }))
 }
 
 pub async fn run(mut opts: RecordOptions) -> Result<()> {
@@ -368,10 +606,15 @@ pub async fn run(mut opts: RecordOptions) -> Result<()> {
     // fails before the log is created.
     let exit = follow::checked(&mut opts.session.follow, &opts.session.proc_root);
     // Create the file first: a bad path fails before any BPF is loaded.
-    let path = first_path(&opts.to)?;
-    let file = writer::create(&path)?;
+    let (path, file, prepared) = match &opts.to {
+        Target::File(path) => (path.clone(), writer::create(path)?, None),
+        Target::Dir(r) => {
+            let (path, file, prepared) = prepare(r)?;
+            (path, file, Some(prepared))
+        }
+    };
     let started = Cell::new(false);
-    let result = record(opts, path.clone(), file, &started).await;
+    let result = record(opts, path.clone(), file, prepared, &started).await;
     // A log exists only once recording has really started (its header is
     // written); a failed start leaves nothing that blocks the next run, and
     // neither does a command that could not start.
@@ -390,28 +633,29 @@ async fn record(
     opts: RecordOptions,
     path: PathBuf,
     file: BufWriter<File>,
+    prepared: Option<Prepared>,
     started: &Cell<bool>,
 ) -> Result<()> {
     let limit = opts.max_size.unwrap_or(u64::MAX);
     let kernel_filter = opts.session.filter;
     let shipping = Shipping::prepare(opts.ship)?;
-    let (files, dir) = match opts.to {
-        Target::File(_) => (Files::Same, None),
-        Target::Dir(r) => {
-            let janitor = Janitor::start(JanitorOptions {
-                dir: r.dir.clone(),
-                compress: r.compress,
-                retention: r.retention,
-            })
-            .context("starting the thread that compresses and deletes old logs")?;
+    let (files, dir) = match (opts.to, prepared) {
+        (Target::Dir(r), Some(prepared)) => {
+            let ledger = Arc::new(Ledger::new(r.retention, r.compress, r.size, r.size));
+            ledger.adopt(prepared.adopted.into_iter().map(|f| (f.path, f.bytes)));
+            let janitor = Janitor::start(Arc::clone(&ledger))
+                .context("starting the thread that syncs and compresses finished logs")?;
             let files = Files::Rotated {
                 dir: r.dir.clone(),
                 size: r.size,
                 every: r.every,
+                ledger,
                 janitor,
+                _lock: prepared.lock,
             };
             (files, Some(r.dir))
         }
+        _ => (Files::Same, None),
     };
     let (mut rec, counts, ended) = session::run(opts.session, move |start| {
         let (kernel_release, hostname, boot_id) = log::header::machine();
@@ -438,6 +682,20 @@ async fn record(
             false => shipping.taps(&Origin::live(start.clock)),
         };
         let observer = Observer::new(start.table, taps);
+        // With --dir, the first file's whole size limit is made room for
+        // (earlier recordings' logs count) before it grows.
+        let limit = match &files {
+            Files::Rotated { size, ledger, .. } => {
+                let mut encoded = Vec::new();
+                header.encode(&mut encoded);
+                let limit = (*size).max((log::PREAMBLE_LEN + encoded.len()) as u64 + RECORD_ROOM);
+                ledger
+                    .fit(limit)
+                    .with_context(|| format!("starting {}", path.display()))?;
+                limit
+            }
+            Files::Same => limit,
+        };
         let mut log = LogWriter::with_limit(file, &header, limit)
             .with_context(|| format!("writing the log header to {}", path.display()))?;
         log.flush()
@@ -466,14 +724,15 @@ async fn record(
     })
     .await?;
     let shipped = rec.observer.finish_taps();
-    rec.log
-        .end(clock::boottime_ns())
-        .and_then(|()| rec.log.sync())
-        .map_err(|e| rec.write_error(e))?;
+    let end = clock::boottime_ns();
+    rec.retry(|log| log.end(end).and_then(|()| log.sync()))?;
     let janitor = match std::mem::replace(&mut rec.files, Files::Same) {
-        Files::Rotated { janitor, .. } => {
-            // The last file is finished too (compressed, and kept).
-            janitor.finished(rec.path.clone(), rec.path.clone());
+        Files::Rotated {
+            ledger, janitor, ..
+        } => {
+            // The last file is finished too (compressed where there is
+            // room, and kept: no file follows it).
+            let _ = ledger.finished(rec.path.clone(), rec.log.written(), 0);
             Some(janitor.finish())
         }
         Files::Same => None,
@@ -504,11 +763,12 @@ async fn record(
         rec.bytes_before + rec.log.written(),
     );
     if let Some(done) = janitor {
-        if done.compressed + done.deleted + done.failures > 0 {
+        if done.compressed + done.deleted + done.failures + done.uncompressed > 0 {
             let _ = writeln!(
                 err,
-                "tracer: {} logs compressed, {} old logs deleted, {} failures (said above)",
-                done.compressed, done.deleted, done.failures
+                "tracer: {} logs compressed, {} left uncompressed, {} old logs deleted, {} \
+                 failures (said above)",
+                done.compressed, done.uncompressed, done.deleted, done.failures
             );
         }
     }

@@ -1,114 +1,62 @@
 //! The work on finished logs that must not hold up recording: putting
-//! them on disk (fdatasync), compressing them (`--compress`) and deleting
-//! the oldest past `--keep` or `--max-total`. One thread does both, in order, so it never deletes a
-//! file it is compressing or compresses one it deleted.
+//! them on disk (fdatasync) and compressing them (`--compress`), one file
+//! at a time, oldest first, as the directory's account ([`Ledger`]) hands
+//! them out. Deleting for room is the recorder's, at each rotation; the
+//! account never lets it delete the file the janitor is working on.
 
-use std::{
-    path::PathBuf,
-    sync::mpsc::{channel, Sender},
-    thread::JoinHandle,
+use std::{sync::Arc, thread::JoinHandle};
+
+use super::{
+    ledger::{Done, Job, Ledger},
+    zst,
 };
 
-use super::{rotate, zst};
-
-pub struct JanitorOptions {
-    pub dir: PathBuf,
-    pub compress: bool,
-    pub retention: rotate::Retention,
-}
-
-/// What a janitor did, for the summary at the end.
-#[derive(Debug, Default)]
-pub struct Done {
-    pub compressed: u64,
-    pub deleted: u64,
-    pub failures: u64,
-}
-
-struct Finished {
-    path: PathBuf,
-    /// The file being written now: never deleted.
-    current: PathBuf,
-}
-
 pub struct Janitor {
-    tx: Option<Sender<Finished>>,
-    thread: Option<JoinHandle<Done>>,
+    ledger: Arc<Ledger>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Janitor {
-    pub fn start(opts: JanitorOptions) -> std::io::Result<Janitor> {
-        let (tx, rx) = channel::<Finished>();
+    pub fn start(ledger: Arc<Ledger>) -> std::io::Result<Janitor> {
+        let work = Arc::clone(&ledger);
         let thread = std::thread::Builder::new()
             .name("tracer-janitor".into())
             .spawn(move || {
-                let mut done = Done::default();
-                for mut job in rx {
-                    // The recorder flushed it; this puts it on disk.
-                    if let Err(e) = std::fs::File::open(&job.path).and_then(|f| f.sync_data()) {
-                        done.failures += 1;
-                        crate::say!("\ntracer: warning: syncing {}: {e}", job.path.display());
-                    }
-                    if opts.compress {
-                        match zst::compress_file(&job.path) {
-                            Ok(packed) => {
-                                done.compressed += 1;
-                                // The last file, finished at the end, is
-                                // still the one kept whatever the limits.
-                                if job.current == job.path {
-                                    job.current = packed;
-                                }
+                while let Some(job) = work.next_job() {
+                    match job {
+                        Job::Sync(path) => {
+                            // The recorder flushed it; this puts it on disk.
+                            let synced = std::fs::File::open(&path).and_then(|f| f.sync_data());
+                            if let Err(e) = &synced {
+                                crate::say!("\ntracer: warning: syncing {}: {e}", path.display());
                             }
-                            Err(e) => {
-                                done.failures += 1;
-                                // The plain log stays, whole.
-                                crate::say!(
-                                    "\ntracer: warning: compressing {} failed ({e}); it stays \
-                                     uncompressed",
-                                    job.path.display()
-                                );
-                            }
+                            work.synced(&path, synced.is_ok());
                         }
-                    }
-                    match rotate::prune(&opts.dir, &job.current, opts.retention) {
-                        Ok(gone) => done.deleted += gone.len() as u64,
-                        Err(e) => {
-                            done.failures += 1;
-                            crate::say!(
-                                "\ntracer: warning: deleting old logs in {} failed: {e}",
-                                opts.dir.display()
-                            );
+                        Job::Compress { path, reserve } => {
+                            let packed = zst::compress_file(&path);
+                            work.compressed(&path, reserve, packed);
                         }
                     }
                 }
-                done
             })?;
         Ok(Janitor {
-            tx: Some(tx),
+            ledger,
             thread: Some(thread),
         })
     }
 
-    /// `path` is finished; `current` is being written now (at the end of
-    /// a recording: `path` itself).
-    pub fn finished(&self, path: PathBuf, current: PathBuf) {
-        if let Some(tx) = &self.tx {
-            // A janitor that died (it cannot: it only warns) drops the work.
-            let _ = tx.send(Finished { path, current });
-        }
-    }
-
-    /// Waits for the work handed over so far.
+    /// Waits for the work handed over so far (every file synced, and
+    /// compressed where asked and there is room).
     pub fn finish(mut self) -> Done {
-        self.wait()
+        self.wait();
+        self.ledger.done()
     }
 
-    fn wait(&mut self) -> Done {
-        self.tx.take();
-        self.thread
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default()
+    fn wait(&mut self) {
+        self.ledger.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

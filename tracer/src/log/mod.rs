@@ -20,9 +20,11 @@ mod compact;
 pub mod crc32;
 pub mod header;
 pub mod janitor;
+pub mod ledger;
 pub mod reader;
 pub mod rotate;
 pub mod set;
+pub mod trust;
 pub mod writer;
 pub mod zst;
 

@@ -3,8 +3,10 @@
 //!
 //! `tracer-20261128T031500.123Z-000042.log`: the wall-clock time (UTC) the
 //! file starts, then its sequence number in the recording; `.log.zst` once
-//! compressed. Names sort by time. Only names of exactly this form are ever
-//! deleted, so the directory may hold other files safely.
+//! compressed. Names sort by time. Retention only ever deletes files of
+//! exactly this form that the recording user owns (and, of those found at
+//! start, none dated after the new file), so the directory may hold other
+//! files safely, even files others planted there.
 
 use std::{
     io,
@@ -52,15 +54,40 @@ pub fn is_ours(name: &str) -> bool {
         && digits(21..b.len())
 }
 
+/// The time part of one of tracer's names (`20261128T031500.123`): names
+/// compare by it as by time.
+pub fn stamp(name: &str) -> Option<&str> {
+    is_ours(name).then(|| &name[PREFIX.len()..PREFIX.len() + 19])
+}
+
+/// Whether `name` is a compressed log left half-written (`.log.zst.partial`).
+pub fn is_partial(name: &str) -> bool {
+    name.strip_suffix(".partial")
+        .is_some_and(|n| n.ends_with(COMPRESSED) && is_ours(n))
+}
+
 /// One of tracer's logs in a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rotated {
     pub path: PathBuf,
     pub bytes: u64,
+    /// Its owner: retention deletes only the recording user's files, and
+    /// readers skip other users' (they could have planted them).
+    pub uid: u32,
 }
 
-/// Tracer's logs in `dir`, oldest first (by name, which is by time).
-pub fn list(dir: &Path) -> io::Result<Vec<Rotated>> {
+impl Rotated {
+    pub fn name(&self) -> &str {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+}
+
+/// Regular files in `dir` whose names pass `keep`, sorted by name.
+fn files(dir: &Path, keep: impl Fn(&str) -> bool) -> io::Result<Vec<Rotated>> {
+    use std::os::unix::fs::MetadataExt as _;
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -70,17 +97,30 @@ pub fn list(dir: &Path) -> io::Result<Vec<Rotated>> {
         // Regular files only: a link or a directory of that name is not
         // one tracer wrote.
         match entry.file_type() {
-            Ok(t) if t.is_file() && is_ours(&name) => {}
+            Ok(t) if t.is_file() && keep(&name) => {}
             _ => continue,
         }
-        let bytes = entry.metadata().map_or(0, |m| m.len());
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
         found.push(Rotated {
             path: entry.path(),
-            bytes,
+            bytes: meta.len(),
+            uid: meta.uid(),
         });
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
+}
+
+/// Tracer's logs in `dir`, oldest first (by name, which is by time).
+pub fn list(dir: &Path) -> io::Result<Vec<Rotated>> {
+    files(dir, is_ours)
+}
+
+/// Compressed logs left half-written in `dir` (a crash while compressing).
+pub fn partials(dir: &Path) -> io::Result<Vec<Rotated>> {
+    files(dir, is_partial)
 }
 
 /// How much a directory of logs may hold.
@@ -92,44 +132,17 @@ pub struct Retention {
     pub max_total: Option<u64>,
 }
 
-/// The files to delete from `files` (oldest first) so the rest fit
-/// `limits`: oldest first, never `current`.
-pub fn to_delete<'a>(files: &'a [Rotated], current: &Path, limits: Retention) -> Vec<&'a Rotated> {
-    let mut count = files.len();
-    let mut total: u64 = files.iter().map(|f| f.bytes).sum();
-    let mut doomed = Vec::new();
-    for f in files {
-        let too_many = limits.keep.is_some_and(|k| count > k);
-        let too_big = limits.max_total.is_some_and(|m| total > m);
-        if !(too_many || too_big) {
-            break;
+/// Whether retention may count and delete `file`, found in the directory
+/// when a recording by `uid` starts with a file named `first`: the
+/// user's own, named as tracer names logs, and dated no later than the
+/// new file (a file dated in the future would otherwise sort after every
+/// new one and outlive them all).
+pub fn ours_to_retain(file: &Rotated, uid: u32, first: &str) -> bool {
+    file.uid == uid
+        && match (stamp(file.name()), stamp(first)) {
+            (Some(a), Some(b)) => a <= b,
+            _ => false,
         }
-        if f.path == current {
-            continue;
-        }
-        count -= 1;
-        total -= f.bytes;
-        doomed.push(f);
-    }
-    doomed
-}
-
-/// Deletes what [`to_delete`] picks in `dir`; the paths deleted. A file
-/// already gone is no error (another cleaner, a person).
-pub fn prune(dir: &Path, current: &Path, limits: Retention) -> io::Result<Vec<PathBuf>> {
-    if limits == Retention::default() {
-        return Ok(Vec::new());
-    }
-    let files = list(dir)?;
-    let mut gone = Vec::new();
-    for f in to_delete(&files, current, limits) {
-        match std::fs::remove_file(&f.path) {
-            Ok(()) => gone.push(f.path.clone()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(gone)
 }
 
 #[cfg(test)]
@@ -155,38 +168,30 @@ mod tests {
         }
     }
 
-    fn files(sizes: &[u64]) -> Vec<Rotated> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &bytes)| Rotated {
-                path: PathBuf::from(file_name(i as i128 * 1_000_000_000, i as u32)),
-                bytes,
-            })
-            .collect()
-    }
-
     #[test]
-    fn oldest_go_first_and_never_the_current_one() {
-        let f = files(&[10, 20, 30, 40]);
-        let names = |v: Vec<&Rotated>| v.into_iter().map(|r| r.bytes).collect::<Vec<_>>();
-        let keep2 = Retention {
-            keep: Some(2),
-            max_total: None,
+    fn only_the_users_own_files_dated_up_to_now_are_retained() {
+        let first = file_name(1_795_000_000_000_000_000, 0);
+        let at = |ns: i128, uid| Rotated {
+            path: PathBuf::from("/d").join(file_name(ns, 3)),
+            bytes: 1,
+            uid,
         };
-        assert_eq!(names(to_delete(&f, &f[3].path, keep2)), [10, 20]);
-        let total = Retention {
-            keep: None,
-            max_total: Some(75),
-        };
-        assert_eq!(names(to_delete(&f, &f[3].path, total)), [10, 20]);
-        // The current file alone is over the limit: it stays, the rest go.
-        let tiny = Retention {
-            keep: Some(1),
-            max_total: Some(1),
-        };
-        assert_eq!(names(to_delete(&f, &f[3].path, tiny)), [10, 20, 30]);
-        assert_eq!(names(to_delete(&f, &f[0].path, tiny)), [20, 30, 40]);
-        assert!(to_delete(&f, &f[3].path, Retention::default()).is_empty());
+        assert!(ours_to_retain(&at(1_794_000_000_000_000_000, 0), 0, &first));
+        assert!(ours_to_retain(&at(1_795_000_000_000_000_000, 0), 0, &first));
+        // Another user's, or dated after the new file: never.
+        assert!(!ours_to_retain(
+            &at(1_794_000_000_000_000_000, 65534),
+            0,
+            &first
+        ));
+        assert!(!ours_to_retain(
+            &at(1_796_000_000_000_000_000, 0),
+            0,
+            &first
+        ));
+        assert_eq!(stamp(&first), Some("20261118T110640.000"));
+        assert!(is_partial(&format!("{first}.zst.partial")));
+        assert!(!is_partial(&format!("{first}.partial")));
+        assert!(!is_partial("tracer-x.log.zst.partial"));
     }
 }

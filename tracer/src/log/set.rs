@@ -11,7 +11,10 @@
 //! read, or a gap in a recording's sequence numbers, is damage: said,
 //! counted, and everything else is still read.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use anyhow::{bail, Context as _, Result};
 
@@ -47,6 +50,49 @@ pub struct LogSet {
     pending: Vec<Damage>,
 }
 
+/// Read other users' files in a directory too (`--include-foreign`).
+static INCLUDE_FOREIGN: AtomicBool = AtomicBool::new(false);
+
+/// Whether files in a directory owned by another user than the
+/// directory's owner are read (`--include-foreign`); by default they are
+/// skipped with a warning: where others can write, they can plant a log.
+pub fn include_foreign(yes: bool) {
+    INCLUDE_FOREIGN.store(yes, Ordering::Relaxed);
+}
+
+/// `found` in `dir`, less those owned by another user than `dir`'s owner
+/// (said, unless asked to read them).
+fn skip_foreign(dir: &Path, found: Vec<rotate::Rotated>) -> Result<Vec<rotate::Rotated>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = std::fs::metadata(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .uid();
+    let include = INCLUDE_FOREIGN.load(Ordering::Relaxed);
+    let (mine, foreign): (Vec<_>, Vec<_>) = found.into_iter().partition(|f| f.uid == owner);
+    if foreign.is_empty() || include {
+        let mut all = mine;
+        all.extend(foreign);
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        return Ok(all);
+    }
+    let named: Vec<String> = foreign
+        .iter()
+        .take(3)
+        .map(|f| format!("{} (uid {})", f.path.display(), f.uid))
+        .collect();
+    let more = match foreign.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    crate::say!(
+        "tracer: warning: skipping {}{more}: they belong to other users than {}'s owner (uid \
+         {owner}), so they may have been planted; --include-foreign reads them",
+        named.join(", "),
+        dir.display()
+    );
+    Ok(mine)
+}
+
 /// The files `inputs` name: each file as given, each directory's tracer
 /// logs (see `rotate`).
 fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -55,6 +101,7 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if input.is_dir() {
             let mut found = rotate::list(input)
                 .with_context(|| format!("listing the logs in {}", input.display()))?;
+            found = skip_foreign(input, found)?;
             // `record` creates its first file before it attaches (a bad
             // directory fails at once) and writes the header once
             // recording starts: an empty newest file is a recording that is

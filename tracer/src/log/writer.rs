@@ -23,6 +23,8 @@ pub struct LogWriter<W: Write> {
     compacted: Vec<u8>,
     /// The file may not grow past this (header and end frame included).
     limit: u64,
+    /// The end frame is written.
+    ended: bool,
 }
 
 /// An end frame's size: always kept free under the limit, so a full log
@@ -86,6 +88,7 @@ impl<W: Write> LogWriter<W> {
             scratch: Vec::with_capacity(4096),
             compacted: Vec::with_capacity(1024),
             limit,
+            ended: false,
         };
         let mut preamble = Vec::with_capacity(12);
         preamble.put_slice(MAGIC);
@@ -124,8 +127,16 @@ impl<W: Write> LogWriter<W> {
         self.scratch.put_u32_le(len);
         self.scratch.put_u32_le(crc);
         self.scratch.put_u8(kind);
-        self.out.write_all(&self.scratch)?;
-        self.out.write_all(payload)?;
+        // One write for a record: a full disk then leaves the frame all or
+        // nothing in the buffer, so the same write can be tried again once
+        // there is room. (A big header goes in two, not kept in scratch.)
+        if payload.len() <= 64 << 10 {
+            self.scratch.extend_from_slice(payload);
+            self.out.write_all(&self.scratch)?;
+        } else {
+            self.out.write_all(&self.scratch)?;
+            self.out.write_all(payload)?;
+        }
         self.written += 9 + payload.len() as u64;
         Ok(())
     }
@@ -157,9 +168,13 @@ impl<W: Write> LogWriter<W> {
         self.frame(FRAME_LOST, &p).map(|()| true)
     }
 
-    /// Marks a clean end (a log without it was cut short).
+    /// Marks a clean end (a log without it was cut short). Tried again
+    /// after a failed flush, it writes no second end.
     pub fn end(&mut self, boot_ns: u64) -> io::Result<()> {
-        self.frame(FRAME_END, &boot_ns.to_le_bytes())?;
+        if !self.ended {
+            self.frame(FRAME_END, &boot_ns.to_le_bytes())?;
+            self.ended = true;
+        }
         self.out.flush()
     }
 
