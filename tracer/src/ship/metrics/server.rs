@@ -21,6 +21,7 @@ use std::{
     convert::Infallible,
     io,
     net::{SocketAddr, TcpListener},
+    os::fd::AsRawFd as _,
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
@@ -82,6 +83,7 @@ impl Listener {
         let local = listener
             .local_addr()
             .with_context(|| format!("--metrics {addr}: the bound address"))?;
+        deepen_backlog(&listener);
         crate::say!("tracer: Prometheus metrics at http://{local}/metrics");
         Ok(Listener(listener))
     }
@@ -104,6 +106,15 @@ impl Listener {
         };
         Serving { stop, thread }
     }
+}
+
+/// std listens with a backlog of 128: past it, a burst of connections has
+/// the kernel drop a scraper's SYN, retried only a second later. Raised to
+/// the system's cap (`net.core.somaxconn`); if that fails, 128 it stays.
+fn deepen_backlog(listener: &TcpListener) {
+    // SAFETY: listen(2) again on the socket this listener owns only
+    // changes its backlog.
+    unsafe { libc::listen(listener.as_raw_fd(), 4096) };
 }
 
 /// The serving thread; dropped, it is stopped and joined, so the process
