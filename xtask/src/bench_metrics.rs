@@ -1,8 +1,10 @@
 //! The `--metrics` endpoint under a hostile local client, part of `cargo
 //! xtask bench --hostile-only` (needs root: it runs `tracer record`). The
 //! recorder runs with NOFILE 1024 (systemd's default soft limit) while one
-//! client sends four 200 MB headers at once, then holds 1,000 idle
-//! connections; a scraper asks for `/metrics` every 100 ms throughout.
+//! client sends 200 MB of headers on each of four connections at once
+//! (connecting again whenever the server closes one), then holds 1,000
+//! idle connections; a scraper asks for `/metrics` every 100 ms
+//! throughout.
 //! Bounds: the tracer's RSS grows by less than 16 MB over its level before
 //! each attack, and every scrape is answered 200 within 1 s.
 
@@ -107,8 +109,8 @@ fn under_attack(pid: u32, addr: SocketAddr, attack: Attack) -> Result<MetricsHos
             let mut times = Vec::new();
             while !done.load(Relaxed) {
                 let began = Instant::now();
-                let ok = scrape(addr).is_ok();
-                times.push((ok, began.elapsed().as_secs_f64()));
+                let result = scrape(addr);
+                times.push((result, began.elapsed().as_secs_f64()));
                 thread::sleep(SCRAPE_EVERY);
             }
             times
@@ -124,6 +126,18 @@ fn under_attack(pid: u32, addr: SocketAddr, attack: Attack) -> Result<MetricsHos
     let _ = sampler.join();
     let times = scraper.join().unwrap_or_default();
     let rss_peak_mb = *peak.lock().unwrap();
+    let failed: Vec<String> = times
+        .iter()
+        .filter(|(r, secs)| r.is_err() || *secs > MAX_SCRAPE_SECS)
+        .map(|(r, secs)| match r {
+            Ok(()) => format!("a scrape took {secs:.3} s"),
+            Err(e) => format!("a scrape failed after {secs:.3} s: {e:#}"),
+        })
+        .collect();
+    let note = match failed.first() {
+        Some(first) => format!("{note}; {first}"),
+        None => note,
+    };
     Ok(MetricsHostile {
         attack: match attack {
             Attack::Headers => format!("4 x {HEADER_MB} MB headers"),
@@ -132,48 +146,62 @@ fn under_attack(pid: u32, addr: SocketAddr, attack: Attack) -> Result<MetricsHos
         rss_before_mb: before,
         rss_peak_mb,
         scrapes: times.len(),
-        failed_scrapes: times
-            .iter()
-            .filter(|(ok, secs)| !ok || *secs > MAX_SCRAPE_SECS)
-            .count(),
+        failed_scrapes: failed.len(),
         slowest_scrape_secs: times.iter().map(|t| t.1).fold(0.0, f64::max),
         note,
     })
 }
 
-/// Four connections at once, each sending one header of 200 MB (or until
-/// the server closes it); their answers.
+/// Four senders at once, each sending 200 MB of one header, connecting
+/// again whenever the server closes the connection (at most 60 s); the
+/// answers they got.
 fn big_headers(addr: SocketAddr) -> String {
     let senders: Vec<_> = (0..4)
         .map(|_| {
             thread::spawn(move || {
-                let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
-                    return "no connection".to_string();
-                };
-                let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
-                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-                let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nX-Big: ");
-                let chunk = vec![b'a'; 1 << 20];
-                let mut sent = 0;
-                while sent < HEADER_MB && s.write_all(&chunk).is_ok() {
-                    sent += 1;
+                let until = Instant::now() + Duration::from_secs(60);
+                let (mut sent, mut connections) = (0, 0);
+                let mut answers = std::collections::BTreeMap::<String, usize>::new();
+                while sent < HEADER_MB && Instant::now() < until {
+                    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                    else {
+                        *answers.entry("no connection".into()).or_default() += 1;
+                        continue;
+                    };
+                    connections += 1;
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nX-Big: ");
+                    let chunk = vec![b'a'; 1 << 20];
+                    while sent < HEADER_MB && s.write_all(&chunk).is_ok() {
+                        sent += 1;
+                    }
+                    let _ = s.write_all(b"\r\n\r\n");
+                    let mut answer = [0u8; 12];
+                    let got = s.read(&mut answer).unwrap_or(0);
+                    let status = String::from_utf8_lossy(&answer[..got]);
+                    let status = status.strip_prefix("HTTP/1.1 ").unwrap_or("no answer");
+                    *answers.entry(status.trim().to_string()).or_default() += 1;
                 }
-                let _ = s.write_all(b"\r\n\r\n");
-                let mut answer = [0u8; 12];
-                let got = s.read(&mut answer).unwrap_or(0);
-                let status = String::from_utf8_lossy(&answer[..got]);
-                format!(
-                    "{} after {sent} MB",
-                    status.strip_prefix("HTTP/1.1 ").unwrap_or("no answer")
-                )
+                (sent, connections, answers)
             })
         })
         .collect();
-    let answers: Vec<String> = senders
-        .into_iter()
-        .map(|t| t.join().unwrap_or_else(|_| "sender panicked".into()))
-        .collect();
-    answers.join(", ")
+    let mut sent = 0;
+    let mut connections = 0;
+    let mut answers = std::collections::BTreeMap::<String, usize>::new();
+    for t in senders {
+        let Ok((s, c, a)) = t.join() else {
+            *answers.entry("sender panicked".into()).or_default() += 1;
+            continue;
+        };
+        sent += s;
+        connections += c;
+        for (k, n) in a {
+            *answers.entry(k).or_default() += n;
+        }
+    }
+    format!("{sent} MB sent over {connections} connections, answered {answers:?}")
 }
 
 /// 1,000 connections opened and held, never written to; how many the
@@ -187,19 +215,30 @@ fn idle_connections(addr: SocketAddr) -> String {
             Err(_) => failed += 1,
         }
     }
-    thread::sleep(HOLD);
-    let mut closed = 0;
-    for s in &mut held {
+    for s in &held {
         let _ = s.set_nonblocking(true);
+    }
+    thread::sleep(Duration::from_secs(1));
+    let soon = still_open(&mut held);
+    thread::sleep(HOLD);
+    let late = still_open(&mut held);
+    format!(
+        "{} connected ({failed} not), {soon} still open after 1 s, {late} after {} s",
+        held.len(),
+        HOLD.as_secs() + 1
+    )
+}
+
+/// Connections the server has neither closed nor answered.
+fn still_open(held: &mut [TcpStream]) -> usize {
+    let mut open = 0;
+    for s in held {
         let mut b = [0u8; 64];
-        if !matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
-            closed += 1;
+        if matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+            open += 1;
         }
     }
-    format!(
-        "{} connected ({failed} not), {closed} closed by the server",
-        held.len()
-    )
+    open
 }
 
 /// One `GET /metrics`: an error unless answered 200 with a body.
