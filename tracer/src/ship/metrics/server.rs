@@ -95,7 +95,10 @@ impl Listener {
             let stop = stop.clone();
             thread::Builder::new()
                 .name("tracer-metrics".into())
-                .spawn(move || supervise(&self.0, &Arc::new(page), &stop))
+                .spawn(move || {
+                    let page = Arc::new(page);
+                    supervise(&stop, || run(&self.0, &page, &stop));
+                })
         };
         let thread = match thread {
             Ok(t) => Some(t),
@@ -168,13 +171,13 @@ impl Stop {
     }
 }
 
-/// Runs the server until stopped, starting it again whenever it fails or
-/// panics.
-fn supervise(listener: &TcpListener, page: &Arc<Page>, stop: &Stop) {
+/// Runs the server (`life`) until stopped, starting it again whenever it
+/// fails or panics.
+fn supervise(stop: &Stop, mut life: impl FnMut() -> Result<()>) {
     let mut pause = RESTART_PAUSE[0];
     loop {
         let began = Instant::now();
-        let ended = std::panic::catch_unwind(AssertUnwindSafe(|| run(listener, page, stop)));
+        let ended = std::panic::catch_unwind(AssertUnwindSafe(&mut life));
         if stop.asked() {
             return;
         }
@@ -644,6 +647,50 @@ mod tests {
         let stopping = Instant::now();
         serving.stop();
         assert!(stopping.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_failed_or_panicking_server_is_started_again_until_stopped() {
+        let stop = Arc::new(Stop::default());
+        let lives = Arc::new(AtomicUsize::new(0));
+        let began = Instant::now();
+        let supervisor = {
+            let (stop, lives) = (stop.clone(), lives.clone());
+            thread::spawn(move || {
+                supervise(&stop, || match lives.fetch_add(1, SeqCst) {
+                    0 => anyhow::bail!("accepting connections: Invalid argument"),
+                    1 => panic!("a bug"),
+                    // Serves until stopped.
+                    _ => {
+                        while !stop.asked() {
+                            thread::sleep(Duration::from_millis(10));
+                        }
+                        Ok(())
+                    }
+                })
+            })
+        };
+        // Restarted after 1 s, then after 2 s.
+        while lives.load(SeqCst) < 3 {
+            assert!(began.elapsed() < Duration::from_secs(10), "not restarted");
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(began.elapsed() >= Duration::from_secs(3));
+        stop.request();
+        supervisor.join().unwrap();
+        assert_eq!(lives.load(SeqCst), 3);
+
+        // A stop asked while it pauses between lives ends it at once.
+        let stop = Arc::new(Stop::default());
+        let supervisor = {
+            let stop = stop.clone();
+            thread::spawn(move || supervise(&stop, || anyhow::bail!("broken")))
+        };
+        thread::sleep(Duration::from_millis(200));
+        let stopping = Instant::now();
+        stop.request();
+        supervisor.join().unwrap();
+        assert!(stopping.elapsed() < Duration::from_millis(500));
     }
 
     #[test]
