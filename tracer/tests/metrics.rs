@@ -817,3 +817,242 @@ fn a_recorded_log_exports_its_counts() {
     assert_eq!(code, 1);
     assert!(err.contains("exists"), "{err}");
 }
+
+/// A `tracer record` stopped with SIGINT when dropped (a failed test
+/// leaves no tracer attached), and every line of its stderr so far.
+struct Limited {
+    child: Child,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Limited {
+    fn said(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// SIGINT, and its exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill() with a pid we own.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Limited {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+    }
+}
+
+/// `tracer record -o LOG --metrics 127.0.0.1:0` with `RLIMIT_NOFILE` at
+/// `nofile` (systemd's default soft limit is 1024).
+fn record_with_nofile(log: &std::path::Path, nofile: u64) -> Limited {
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = Command::new(tracer_exe());
+    cmd.arg("record")
+        .arg("-o")
+        .arg(log)
+        .args(["--metrics", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: nofile,
+                rlim_max: nofile,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let mut child = cmd.spawn().expect("spawning tracer record");
+    let stderr = child.stderr.take().unwrap();
+    let rec = Limited {
+        child,
+        stderr: Default::default(),
+    };
+    let lines = rec.stderr.clone();
+    let (tx, rx) = mpsc::channel();
+    {
+        let lines = lines.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let attached = line.contains("attached");
+                lines.lock().unwrap().push(line);
+                if attached {
+                    let _ = tx.send(());
+                }
+            }
+        });
+    }
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("record never attached: {}", rec.said()));
+    rec
+}
+
+/// Sends a request whose head is `line` then `header_bytes` of one header
+/// (in 64 KiB writes, until done or the server closes), then reads the
+/// answer: its status, if any came.
+fn oversized(addr: SocketAddr, line: &str, header_bytes: usize) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = write!(s, "{line}\r\nHost: {addr}\r\nX-Big: ");
+    let chunk = vec![b'a'; 64 << 10];
+    let mut sent = 0;
+    while sent < header_bytes {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = s.write_all(b"\r\n\r\n");
+    // What came before a reset is still read (Linux keeps it queued).
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 || raw.len() > 1 << 20 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let raw = String::from_utf8_lossy(&raw);
+    raw.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// Whether the server closed (or refused with a 503) a connection this
+/// side never wrote to.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503"),
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
+/// Reproduction 3 of issue 22: a local client floods `--metrics` with
+/// oversized heads and idle connections while the recorder runs with
+/// NOFILE 1024. Heads past the cap are refused, connections past the cap
+/// are closed, a scrape still works during and after, nothing panics and
+/// the recording loses nothing.
+#[test]
+fn a_hostile_client_neither_grows_nor_stops_the_endpoint() {
+    const IDLE: usize = 1000;
+    /// The most idle connections that may stay open (the server's cap is
+    /// 16; this leaves room for its eviction to lag).
+    const STILL_OPEN: usize = 64;
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hostile.log");
+    let mut rec = record_with_nofile(&log, 1024);
+    let addr = metrics_addr(&rec.stderr.lock().unwrap());
+
+    // Oversized heads: a 10 MB header, a 64 KiB request line, and four
+    // 10 MB headers at once.
+    let status = oversized(addr, "GET /metrics HTTP/1.1", 10 << 20);
+    assert!(
+        matches!(status, Some(431 | 400)),
+        "a 10 MB header got {status:?}"
+    );
+    let long_line = format!("GET /metrics?{} HTTP/1.1", "a".repeat(64 << 10));
+    let status = oversized(addr, &long_line, 0);
+    assert!(
+        matches!(status, Some(431 | 400)),
+        "a 64 KiB request line got {status:?}"
+    );
+    let four: Vec<_> = (0..4)
+        .map(|_| thread::spawn(move || oversized(addr, "GET /metrics HTTP/1.1", 10 << 20)))
+        .collect();
+    for t in four {
+        let status = t.join().unwrap();
+        assert!(
+            matches!(status, Some(431 | 400)),
+            "one of four 10 MB headers got {status:?}"
+        );
+    }
+    promtool_accepts(&fetch(addr));
+
+    // Idle connections, far past the cap and near the tracer's NOFILE.
+    let mut idle = Vec::new();
+    let mut refused = 0;
+    for _ in 0..IDLE {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            Ok(s) => idle.push(s),
+            Err(_) => refused += 1,
+        }
+    }
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+    }
+    // A scrape is served while they are held.
+    promtool_accepts(&fetch(addr));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let open = loop {
+        idle.retain_mut(|s| !closed_by_server(s));
+        if idle.len() <= STILL_OPEN || Instant::now() > deadline {
+            break idle.len();
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("{IDLE} idle connections: {refused} not accepted, {open} still open");
+    assert!(
+        open <= STILL_OPEN,
+        "{open} of {IDLE} idle connections still open past the cap; stderr:\n{}",
+        rec.said()
+    );
+    drop(idle);
+
+    // Alive afterwards, and the recording lost nothing.
+    let marker = format!("metrics-hostile-marker-{}", std::process::id());
+    assert!(Command::new("/bin/true")
+        .arg(&marker)
+        .status()
+        .unwrap()
+        .success());
+    thread::sleep(Duration::from_millis(500));
+    let body = fetch(addr);
+    promtool_accepts(&body);
+    let s = parse(&body);
+    let lost: f64 = s
+        .iter()
+        .filter(|(k, _)| k.starts_with("tracer_lost_events_total"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(lost, 0.0, "events lost: {body}");
+    assert!(
+        get(&s, "process_max_fds") == 1024.0,
+        "the tracer's NOFILE: {body}"
+    );
+    eprintln!(
+        "the recorder holds {} descriptors",
+        get(&s, "process_open_fds")
+    );
+
+    let status = rec.stop();
+    let stderr = rec.said();
+    assert!(status.success(), "record exited with {status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (code, out, err) = run_tracer(&["replay", log.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(|v| is(v, "exec")
+            && v["argv"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == marker.as_str()))),
+        "the marker exec is not in the replay"
+    );
+    assert!(
+        !events.iter().any(|v| is(v, "lost")),
+        "the replay has lost records"
+    );
+}

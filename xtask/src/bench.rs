@@ -21,7 +21,8 @@ use serde::{
 };
 
 use crate::{
-    bench_failed_execs, bench_follow, bench_hostile, bench_rotate, bench_ship, bench_workqueue,
+    bench_failed_execs, bench_follow, bench_hostile, bench_metrics, bench_rotate, bench_ship,
+    bench_workqueue,
 };
 
 /// (name, operations): each runs for roughly a second untraced here.
@@ -442,13 +443,19 @@ pub fn run_hostile(tracer: &Path) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let results = bench_hostile::measure(tracer, &tmp);
+    let metrics = results
+        .is_ok()
+        .then(|| bench_metrics::measure(tracer, &tmp));
     let _ = std::fs::remove_dir_all(&tmp);
     let results = results?;
-    let targets = bench_hostile::targets(&results);
+    let metrics = metrics.transpose()?.flatten();
+    let mut targets = bench_hostile::targets(&results);
+    targets.extend(bench_metrics::targets(&metrics));
     print!(
-        "machine: {}\n{}{}",
+        "machine: {}\n{}{}{}",
         machine(),
         bench_hostile::format(&results),
+        bench_metrics::format(&metrics),
         format_targets(&targets)
     );
     fail_if_missed(&targets)

@@ -4,6 +4,7 @@ mod bench;
 mod bench_failed_execs;
 mod bench_follow;
 mod bench_hostile;
+mod bench_metrics;
 mod bench_parallel;
 mod bench_rotate;
 mod bench_ship;
@@ -61,7 +62,8 @@ enum Cmd {
         /// Alternating untraced/traced runs per cell (medians are compared).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
-        /// Only the hostile-input bounds (a few seconds; no root needed).
+        /// Only the hostile-input bounds: crafted logs (no root needed) and a
+        /// flooded `--metrics` endpoint (needs root; without it, not measured).
         #[arg(long, conflicts_with = "parallel")]
         hostile_only: bool,
         /// Only `record` with `--metrics` and `--otlp` beside plain `record`.

@@ -6,24 +6,28 @@
 //! - the tap, on the event stream, which alone writes the counts: per
 //!   event, a few plain increments of counters found by index (a load and a
 //!   store each, never a locked read-modify-write, a hash or a lock);
-//! - the server thread, which reads them at each scrape and encodes them.
-//!   It only ever reads, so it can never hold the event stream up, and a
-//!   scrape sees every event counted up to that moment.
+//! - the server thread ([`server`], bounded against hostile clients),
+//!   which reads them at each scrape and encodes them. It only ever reads,
+//!   so it can never hold the event stream up, and a scrape sees every
+//!   event counted up to that moment.
 //!
 //! Labels are bounded: kinds, results, signal names and ring numbers,
-//! never a pid or a comm.
+//! never a pid or a comm. A live session's `process_*` gauges come from
+//! [`process`].
+
+mod process;
+pub mod server;
 
 use std::{
     fmt,
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed},
         Arc,
     },
-    thread::{self, JoinHandle},
 };
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, Result};
 use prometheus_client::{
     collector::Collector,
     encoding::{prometheus_text, DescriptorEncoder, MetricEncoder, NoLabelSet},
@@ -37,7 +41,6 @@ use crate::{
     model::{
         classify::Kind,
         event::{Event, Record},
-        procfs,
         signals::{self, ExitStatus, GenerateResult},
         tasks::{Annotation, TaskTable},
     },
@@ -61,45 +64,37 @@ const RESULTS: [&str; 6] = [
 
 /// The address, bound before any BPF is loaded.
 pub struct Server {
-    http: tiny_http::Server,
+    listener: server::Listener,
 }
 
 impl Server {
     /// Listens at `addr` (port 0: any free port, said on stderr), so a port
     /// in use fails at once.
     pub fn bind(addr: SocketAddr) -> Result<Server> {
-        let listener = TcpListener::bind(addr)
-            .with_context(|| format!("--metrics {addr}: cannot listen there"))?;
-        let local = listener
-            .local_addr()
-            .with_context(|| format!("--metrics {addr}: the bound address"))?;
-        let http = tiny_http::Server::from_listener(listener, None)
-            .map_err(|e| anyhow!("--metrics {addr}: {e}"))?;
-        crate::say!("tracer: Prometheus metrics at http://{local}/metrics");
-        Ok(Server { http })
+        Ok(Server {
+            listener: server::Listener::bind(addr)?,
+        })
     }
 
     /// The tap that counts, with the thread that serves what it counts.
     pub fn tap(self) -> Box<dyn Tap> {
         let counts = Arc::new(Counts::new());
-        let http = Arc::new(self.http);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (http, counts, stop) = (http.clone(), counts.clone(), stop.clone());
-            thread::Builder::new()
-                .name("tracer-metrics".into())
-                .spawn(move || serve(&http, counts, &stop))
-        };
-        let thread = match thread {
-            Ok(t) => Some(t),
-            Err(e) => {
-                crate::say!("tracer: warning: metrics are not served: starting a thread: {e}");
-                None
-            }
-        };
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Exposition {
+            counts: counts.clone(),
+            live: true,
+        }));
+        let serving = self.listener.serve(server::Page {
+            content_type: prometheus_text::CONTENT_TYPE,
+            render: Box::new(move || {
+                let mut body = String::with_capacity(8 << 10);
+                prometheus_text::encode(&mut body, &registry).ok()?;
+                Some(body)
+            }),
+        });
         Box::new(MetricsTap {
             counts,
-            serving: Some(Serving { http, stop, thread }),
+            serving: Some(serving),
         })
     }
 }
@@ -205,7 +200,7 @@ fn result_index(r: GenerateResult) -> usize {
 struct MetricsTap {
     counts: Arc<Counts>,
     /// The HTTP server (live); none for a log.
-    serving: Option<Serving>,
+    serving: Option<server::Serving>,
 }
 
 impl Tap for MetricsTap {
@@ -275,78 +270,6 @@ impl Tap for MetricsTap {
             serving.stop();
         }
         Ok(())
-    }
-}
-
-/// The server thread; dropped, it is stopped and joined, so the process
-/// exits promptly (also when the session fails).
-struct Serving {
-    http: Arc<tiny_http::Server>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Serving {
-    /// Wakes the thread from its wait for a request and joins it.
-    fn stop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            self.stop.store(true, Relaxed);
-            self.http.unblock();
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Answers requests until stopped: `GET`/`HEAD /metrics`, 404 elsewhere.
-fn serve(http: &tiny_http::Server, counts: Arc<Counts>, stop: &AtomicBool) {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition { counts, live: true }));
-    let content_type = tiny_http::Header::from_bytes("Content-Type", prometheus_text::CONTENT_TYPE)
-        .expect("a valid header");
-    loop {
-        let request = match http.recv() {
-            Ok(r) => r,
-            // Unblocked to stop, or the listener failed (said once).
-            Err(e) => {
-                if !stop.load(Relaxed) {
-                    crate::say!("tracer: warning: metrics are no longer served: {e}");
-                }
-                return;
-            }
-        };
-        let path = request.url().split('?').next().unwrap_or("");
-        let response = match (request.method(), path) {
-            (tiny_http::Method::Get | tiny_http::Method::Head, "/metrics") => {
-                let mut body = String::with_capacity(8 << 10);
-                match prometheus_text::encode(&mut body, &registry) {
-                    Ok(()) => tiny_http::Response::from_string(body)
-                        .with_header(content_type.clone())
-                        .boxed(),
-                    Err(_) => tiny_http::Response::from_string("encoding failed\n")
-                        .with_status_code(500)
-                        .boxed(),
-                }
-            }
-            (tiny_http::Method::Get | tiny_http::Method::Head, _) => {
-                tiny_http::Response::from_string("not found: metrics are at /metrics\n")
-                    .with_status_code(404)
-                    .boxed()
-            }
-            _ => tiny_http::Response::from_string("method not allowed\n")
-                .with_status_code(405)
-                .with_header(
-                    tiny_http::Header::from_bytes("Allow", "GET, HEAD").expect("a valid header"),
-                )
-                .boxed(),
-        };
-        // A client gone away is its own business.
-        let _ = request.respond(response);
     }
 }
 
@@ -548,7 +471,7 @@ impl Collector for Exposition {
             return Ok(());
         }
 
-        let me = Process::read();
+        let me = process::Process::read();
         if let Some(rss) = me.rss_bytes {
             let mut m = family(
                 &mut enc,
@@ -560,134 +483,6 @@ impl Collector for Exposition {
         }
         me.encode(&mut enc)
     }
-}
-
-/// This process, as the standard `process_*` metrics describe it, from
-/// /proc/self (each missing where it could not be read).
-#[derive(Debug, Default, PartialEq)]
-struct Process {
-    cpu_seconds: Option<f64>,
-    rss_bytes: Option<u64>,
-    virtual_bytes: Option<u64>,
-    start_time_seconds: Option<f64>,
-    open_fds: Option<u64>,
-    max_fds: Option<u64>,
-}
-
-impl Process {
-    fn read() -> Process {
-        let page = page_size();
-        let ticks = procfs::clock_ticks_per_sec().max(1) as f64;
-        let mut p = Process {
-            // statm: size resident shared ... in pages.
-            rss_bytes: std::fs::read_to_string("/proc/self/statm")
-                .ok()
-                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .map(|pages| pages * page),
-            open_fds: std::fs::read_dir("/proc/self/fd")
-                .ok()
-                .map(|d| d.count() as u64),
-            max_fds: max_fds(),
-            ..Process::default()
-        };
-        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-            let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("btime "))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-            });
-            p.read_stat(&stat, ticks, btime);
-        }
-        p
-    }
-
-    /// Fields of /proc/self/stat after the command name (which may hold
-    /// spaces and parentheses: the last `)` ends it).
-    fn read_stat(&mut self, stat: &str, ticks: f64, btime: Option<u64>) {
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            return;
-        };
-        // rest[0] is field 3 (state).
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-        if let (Some(utime), Some(stime)) = (num(11), num(12)) {
-            self.cpu_seconds = Some((utime + stime) as f64 / ticks);
-        }
-        if let (Some(start), Some(btime)) = (num(19), btime) {
-            self.start_time_seconds = Some(btime as f64 + start as f64 / ticks);
-        }
-        self.virtual_bytes = num(20);
-    }
-
-    fn encode(&self, enc: &mut DescriptorEncoder<'_>) -> fmt::Result {
-        if let Some(v) = self.cpu_seconds {
-            let mut m = family(
-                enc,
-                "process_cpu_seconds",
-                "Total user and system CPU time spent in seconds",
-                MetricType::Counter,
-            )?;
-            m.encode_counter::<NoLabelSet, f64, f64>(&v, None)?;
-        }
-        let whole: [(&str, &str, Option<u64>); 4] = [
-            (
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes",
-                self.rss_bytes,
-            ),
-            (
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes",
-                self.virtual_bytes,
-            ),
-            (
-                "process_open_fds",
-                "Number of open file descriptors",
-                self.open_fds,
-            ),
-            (
-                "process_max_fds",
-                "Maximum number of open file descriptors",
-                self.max_fds,
-            ),
-        ];
-        for (name, help, v) in whole {
-            if let Some(v) = v {
-                let mut m = family(enc, name, help, MetricType::Gauge)?;
-                gauge(&mut m, &[], v)?;
-            }
-        }
-        if let Some(v) = self.start_time_seconds {
-            let mut m = family(
-                enc,
-                "process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds",
-                MetricType::Gauge,
-            )?;
-            gauge(&mut m, &[], v)?;
-        }
-        Ok(())
-    }
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if page > 0 {
-        page as u64
-    } else {
-        4096
-    }
-}
-
-fn max_fds() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the rlimit we own.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
 
 #[cfg(test)]
@@ -730,19 +525,5 @@ mod tests {
         assert!(!body.contains("tracer_tasks"));
         assert!(!body.contains("tracer_ring_buffer"));
         assert!(!body.contains("# EOF"));
-    }
-
-    #[test]
-    fn reads_proc_stat() {
-        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 \
-                    123456789 500 18446744073709551615";
-        let mut p = Process::default();
-        p.read_stat(stat, 100.0, Some(1_700_000_000));
-        assert_eq!(p.cpu_seconds, Some(3.0));
-        assert_eq!(p.start_time_seconds, Some(1_700_000_010.0));
-        assert_eq!(p.virtual_bytes, Some(123_456_789));
-        let me = Process::read();
-        assert!(me.rss_bytes.unwrap() > 0);
-        assert!(me.open_fds.unwrap() > 0);
     }
 }

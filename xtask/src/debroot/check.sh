@@ -98,7 +98,7 @@ props="User NoNewPrivileges ProtectSystem ProtectHome PrivateTmp PrivateDevices
     ProtectControlGroups ProtectClock ProtectHostname ProtectProc RestrictNamespaces
     RestrictRealtime RestrictSUIDSGID LockPersonality MemoryDenyWriteExecute
     SystemCallArchitectures RestrictAddressFamilies CapabilityBoundingSet
-    AmbientCapabilities ReadWritePaths LogsDirectory DevicePolicy UMask LimitMEMLOCK
+    AmbientCapabilities ReadWritePaths LogsDirectory DevicePolicy UMask LimitMEMLOCK LimitNOFILE
     Restart RestartUSec"
 # shellcheck disable=SC2046 # one -p per property
 systemctl show $UNIT $(for p in $props; do printf ' -p %s' $p; done) | cut -c1-200 | infos hardening
