@@ -244,12 +244,18 @@ impl Decoder {
 
     fn skip(&mut self, from: u64, to: u64, why: Why) {
         let at = self.out;
-        // Stretches with nothing decoded between them are one (a run of
-        // bad frames is one damaged stretch, however many frames).
+        // Stretches of one kind with nothing decoded between them are one
+        // (a run of bad frames is one damaged stretch, however many
+        // frames). Kinds stay apart: a checksum stretch says its records
+        // were read, a damaged one that they are lost.
         let full = self.skipped.len() >= MAX_QUEUED;
         if let Some(last) = self.skipped.back_mut() {
-            if last.at == at || full {
+            if (last.at == at && last.why == why) || full {
                 last.len = to - last.from;
+                // Merged for memory: never claim lost records were read.
+                if last.why == Why::Checksum {
+                    last.why = why;
+                }
                 return;
             }
         }
@@ -672,6 +678,33 @@ mod tests {
                 len,
                 why: Why::Checksum
             }]
+        );
+    }
+
+    #[test]
+    fn a_checksum_stretch_and_a_damaged_frame_are_said_apart() {
+        let (a, b) = (data(100_000, 8), data(100_000, 9));
+        let mut za = pack(&a);
+        *za.last_mut().unwrap() ^= 1;
+        // The next frame is damaged in its first block: nothing of it
+        // decodes, so both stretches are at the same decompressed offset.
+        let mut zb = pack(&b);
+        let d = zb[4];
+        let block = 5 + usize::from(d & 0x20 == 0) + [0, 1, 2, 4][usize::from(d & 3)] + fcs_len(d);
+        zb[block] |= 0b110;
+        let zst = [&za[..], &zb, &pack(&a)].concat();
+        let (back, mut d) = unpack(zst);
+        assert!(back == [&a[..], &a].concat());
+        let s = skipped(&mut d);
+        let whys: Vec<Why> = s.iter().map(|s| s.why).collect();
+        assert_eq!(whys, [Why::Checksum, Why::Damaged], "{s:?}");
+        assert_eq!(
+            (s[1].at, s[1].from, s[1].len),
+            (
+                a.len() as u64,
+                (za.len() + block) as u64,
+                (zb.len() - block) as u64
+            )
         );
     }
 
