@@ -37,6 +37,13 @@ pub const MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 pub const MAX_WINDOW: u64 = 8 << 20;
 
 /// Bytes of log in each frame tracer writes: what one damaged frame costs.
+///
+/// That a damaged frame costs only itself rests on each frame decoding on
+/// its own: the one compressor tracer reuses for every frame clears its
+/// match window and Huffman table at each frame, and (ruzstd 0.9) never
+/// chooses the repeat-table mode of sequences, whose table it keeps from
+/// frame to frame. A ruzstd that did would make frames that read only
+/// after the one before: `a_middle_frame_decodes_on_its_own` checks it.
 pub const FRAME_LOG: u64 = 1 << 20;
 
 /// Decompressed bytes that may go by without one intact record before the
@@ -597,6 +604,33 @@ mod tests {
         assert!(frames >= 3, "{frames} frames");
         let (back, mut d) = unpack(packed);
         assert!(back == data);
+        assert!(skipped(&mut d).is_empty() && d.cut().is_none());
+    }
+
+    #[test]
+    fn a_middle_frame_decodes_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.log");
+        // The same bytes in every frame: a compressor that referred to the
+        // frame before (its tables or window) would gain the most here.
+        let data = data(FRAME_LOG as usize, 10).repeat(3);
+        std::fs::write(&plain, &data).unwrap();
+        let packed = std::fs::read(compress_file(&plain).unwrap()).unwrap();
+        // The frames' bounds, as ruzstd reads them one after the other.
+        let mut cur = io::Cursor::new(&packed[..]);
+        let mut frame = FrameDecoder::new();
+        let mut bounds = vec![0];
+        while (cur.position() as usize) < packed.len() {
+            frame.reset(&mut cur).unwrap();
+            frame
+                .decode_blocks(&mut cur, BlockDecodingStrategy::All)
+                .unwrap();
+            bounds.push(cur.position() as usize);
+        }
+        assert_eq!(bounds.len(), 4, "{bounds:?}");
+        let (back, mut d) = unpack(packed[bounds[1]..bounds[2]].to_vec());
+        let log = FRAME_LOG as usize;
+        assert!(back == data[log..2 * log], "{} bytes", back.len());
         assert!(skipped(&mut d).is_empty() && d.cut().is_none());
     }
 
