@@ -240,6 +240,70 @@ fn a_bomb_with_a_record_now_and_then_stops_early() {
 }
 
 #[test]
+fn a_bomb_of_short_stretches_between_records_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, head) = header_only(dir.path());
+    // One valid record, then zeros to 60 KiB: each stretch is short of the
+    // 64 KiB mark where a long stretch is checked, so only the running
+    // total of damage can stop it.
+    let mut bytes = Vec::new();
+    let mut w = LogWriter::new(&mut bytes, &header).unwrap();
+    let before = w.written() as usize;
+    w.event(&[7; 40]).unwrap();
+    drop(w);
+    let mut unit = bytes[before..].to_vec();
+    unit.resize(60 << 10, 0);
+    // 64 units a frame (3.75 MiB), zstd -19 as an attacker would; 1118
+    // frames claim 4 GiB of log in a few hundred KB.
+    let frame = compress(&["-19"], unit.repeat(64));
+    let frames = 1118;
+    let mut bomb = compress(&[], head);
+    for _ in 0..frames {
+        bomb.extend_from_slice(&frame);
+    }
+    let claimed = unit.len() * 64 * frames;
+    assert!(
+        claimed >= 4 << 30 && bomb.len() < 1 << 20,
+        "{} bytes",
+        bomb.len()
+    );
+    let path = write(dir.path(), "short.log.zst", &bomb);
+    let (events, damage) = read(&path);
+    // Reading stops within the bound (1 MiB + 256 x what it read), not at
+    // the claimed size: a few dozen records of the 70,000.
+    let Some(Damage::Amplified {
+        damaged,
+        compressed,
+        ..
+    }) = damage.last()
+    else {
+        panic!(
+            "{events} events, {} damage: {:?}",
+            damage.len(),
+            damage.last()
+        );
+    };
+    assert!(
+        *damaged <= zst::NO_RECORD_BUDGET + zst::DAMAGE_RATIO * compressed + (64 << 10)
+            && *compressed < bomb.len() as u64 / 100,
+        "{damaged} damaged bytes from {compressed} of {} compressed",
+        bomb.len()
+    );
+    assert!(
+        events == damage.len() && events * unit.len() < claimed / 1000,
+        "{events} events, {} damage, of {} units",
+        damage.len(),
+        claimed / unit.len()
+    );
+    let (code, damage, err) = report(&path);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(
+        damage.last().is_some_and(|d| d.contains(BOMB)),
+        "{damage:?}"
+    );
+}
+
+#[test]
 fn bytes_that_look_like_frame_starts_stop_after_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("starts.log");

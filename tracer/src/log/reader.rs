@@ -484,6 +484,24 @@ impl LogReader {
         None
     }
 
+    /// For a compressed source whose damage so far (`self.damaged` and
+    /// `more` bytes of the stretch from `start`) is over
+    /// [`zst::DAMAGE_RATIO`] times the compressed bytes read (beyond
+    /// [`zst::NO_RECORD_BUDGET`]): the damage that ends reading there.
+    fn amplified(&mut self, start: u64, more: u64) -> Option<Damage> {
+        let compressed = self.src.consumed()?;
+        let damaged = self.damaged + more;
+        if damaged <= zst::NO_RECORD_BUDGET + zst::DAMAGE_RATIO * compressed {
+            return None;
+        }
+        self.done = true;
+        Some(Damage::Amplified {
+            offset: start,
+            damaged,
+            compressed,
+        })
+    }
+
     /// The next intact item, or the damage met on the way to it.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Item<'_>, Damage>> {
@@ -523,6 +541,11 @@ impl LogReader {
             let scanned = self.base + self.pos as u64 - start;
             if self.frame_at(0).is_some() {
                 self.damaged += scanned;
+                // Checked on the running total at every stretch's end:
+                // short stretches between records add up too.
+                if let Some(over) = self.amplified(start, 0) {
+                    return Some(Err(over));
+                }
                 return Some(Err(Damage::Corrupt {
                     offset: start,
                     len: scanned,
@@ -536,18 +559,11 @@ impl LogReader {
                 }));
             }
             // Stretches add up: a record now and then must not let a bomb
-            // grow its damage with the size it claims.
+            // grow its damage with the size it claims. Also checked inside
+            // a long stretch, so it stops before the stretch's budget.
             if scanned.is_multiple_of(64 << 10) {
-                if let Some(compressed) = self.src.consumed() {
-                    let damaged = self.damaged + scanned;
-                    if damaged > zst::NO_RECORD_BUDGET + zst::DAMAGE_RATIO * compressed {
-                        self.done = true;
-                        return Some(Err(Damage::Amplified {
-                            offset: start,
-                            damaged,
-                            compressed,
-                        }));
-                    }
+                if let Some(over) = self.amplified(start, scanned) {
+                    return Some(Err(over));
                 }
             }
             self.pos += 1;

@@ -37,6 +37,13 @@ pub const MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 pub const MAX_WINDOW: u64 = 8 << 20;
 
 /// Bytes of log in each frame tracer writes: what one damaged frame costs.
+///
+/// That a damaged frame costs only itself rests on each frame decoding on
+/// its own: the one compressor tracer reuses for every frame clears its
+/// match window and Huffman table at each frame, and (ruzstd 0.9) never
+/// chooses the repeat-table mode of sequences, whose table it keeps from
+/// frame to frame. A ruzstd that did would make frames that read only
+/// after the one before: `a_middle_frame_decodes_on_its_own` checks it.
 pub const FRAME_LOG: u64 = 1 << 20;
 
 /// Decompressed bytes that may go by without one intact record before the
@@ -111,23 +118,86 @@ pub struct Skipped {
 /// ahead of it, merge into the last (memory stays bounded).
 const MAX_QUEUED: usize = 64;
 
-/// A buffered reader that knows its offset in the file.
+/// Most bytes kept for reading again: a block (at most 128 KiB), its
+/// header and a checksum, with room to spare.
+const MAX_KEPT: usize = 256 << 10;
+
+/// A buffered reader that knows its offset in the file, and can read the
+/// bytes of a block that failed again (from its second byte).
 struct Counted {
     inner: BufReader<Box<dyn Read>>,
+    /// The offset of the next byte read.
     pos: u64,
+    /// `again[again_at..]` is read before `inner`'s bytes.
+    again: Vec<u8>,
+    again_at: usize,
+    /// While `keeping`, what is read is kept here.
+    kept: Vec<u8>,
+    keeping: bool,
+}
+
+impl BufRead for Counted {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.again_at < self.again.len() {
+            return Ok(&self.again[self.again_at..]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.again_at < self.again.len() {
+            self.again_at += n;
+        } else {
+            self.inner.consume(n);
+        }
+        self.pos += n as u64;
+    }
 }
 
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
+        let got = self.fill_buf()?;
+        let n = got.len().min(buf.len());
+        buf[..n].copy_from_slice(&got[..n]);
+        if self.keeping {
+            self.kept.extend_from_slice(&buf[..n]);
+            if self.kept.len() > MAX_KEPT {
+                self.keeping = false;
+            }
+        }
+        self.consume(n);
         Ok(n)
     }
 }
 
 impl Counted {
     fn at_end(&mut self) -> io::Result<bool> {
-        Ok(self.inner.fill_buf()?.is_empty())
+        Ok(self.fill_buf()?.is_empty())
+    }
+
+    /// Compressed bytes read from the file so far.
+    fn drawn(&self) -> u64 {
+        self.pos + (self.again.len() - self.again_at) as u64
+    }
+
+    /// Keeps what is read from here (a block), unless these bytes are
+    /// read again already: no byte is read more than twice, so reading
+    /// stays linear in the file.
+    fn keep(&mut self) {
+        self.kept.clear();
+        self.keeping = self.again_at >= self.again.len();
+    }
+
+    /// Reads again, from the byte after `from`, what was read since
+    /// [`Counted::keep`] at `from` (if it was kept whole).
+    fn again_after(&mut self, from: u64) {
+        if !std::mem::take(&mut self.keeping) || self.kept.len() < 2 {
+            return;
+        }
+        debug_assert_eq!(from + self.kept.len() as u64, self.pos);
+        std::mem::swap(&mut self.again, &mut self.kept);
+        self.again_at = 1;
+        self.pos = from + 1;
     }
 
     /// Consumes up to and including the next frame magic; its offset, or
@@ -136,7 +206,7 @@ impl Counted {
     /// ended with.
     fn find_magic(&mut self, mut matched: usize) -> io::Result<Option<u64>> {
         loop {
-            let buf = self.inner.fill_buf()?;
+            let buf = self.fill_buf()?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -148,8 +218,7 @@ impl Counted {
                     break;
                 }
             }
-            self.inner.consume(used);
-            self.pos += used as u64;
+            self.consume(used);
             if matched == MAGIC.len() {
                 return Ok(Some(self.pos - MAGIC.len() as u64));
             }
@@ -174,10 +243,12 @@ enum State {
     /// Decoding a frame.
     InFrame,
     /// Handing out what a frame decoded before damage at `from` (a
-    /// compressed offset), then skipping to the next frame; `None`: the
-    /// file ended inside the frame.
+    /// compressed offset), then skipping to the next frame; `cut`: the
+    /// file ended inside the bad block (a cut, unless a frame starts in
+    /// it).
     Draining {
-        from: Option<u64>,
+        from: u64,
+        cut: bool,
     },
     Ended,
 }
@@ -207,6 +278,10 @@ impl Decoder {
             src: Counted {
                 inner: BufReader::with_capacity(128 << 10, src),
                 pos: 0,
+                again: Vec::new(),
+                again_at: 0,
+                kept: Vec::new(),
+                keeping: false,
             },
             frame,
             state: State::Between,
@@ -229,7 +304,7 @@ impl Decoder {
 
     /// Compressed bytes read so far.
     pub fn consumed(&self) -> u64 {
-        self.src.pos
+        self.src.drawn()
     }
 
     /// Whether skipped stretches wait to be reported.
@@ -244,12 +319,18 @@ impl Decoder {
 
     fn skip(&mut self, from: u64, to: u64, why: Why) {
         let at = self.out;
-        // Stretches with nothing decoded between them are one (a run of
-        // bad frames is one damaged stretch, however many frames).
+        // Stretches of one kind with nothing decoded between them are one
+        // (a run of bad frames is one damaged stretch, however many
+        // frames). Kinds stay apart: a checksum stretch says its records
+        // were read, a damaged one that they are lost.
         let full = self.skipped.len() >= MAX_QUEUED;
         if let Some(last) = self.skipped.back_mut() {
-            if last.at == at || full {
+            if (last.at == at && last.why == why) || full {
                 last.len = to - last.from;
+                // Merged for memory: never claim lost records were read.
+                if last.why == Why::Checksum {
+                    last.why = why;
+                }
                 return;
             }
         }
@@ -262,12 +343,18 @@ impl Decoder {
     }
 
     /// Skips from `from` to the next frame, which it starts; `matched` as
-    /// for [`Counted::find_magic`].
-    fn resync(&mut self, from: u64, why: Why, matched: usize) -> io::Result<()> {
+    /// for [`Counted::find_magic`]; `cut`: no next frame means the file
+    /// is cut at `from`.
+    fn resync(&mut self, from: u64, why: Why, matched: usize, cut: bool) -> io::Result<()> {
         match self.src.find_magic(matched)? {
             Some(at) => {
                 self.skip(from, at, why);
                 self.start_frame(at)
+            }
+            None if cut => {
+                self.cut = Some(from);
+                self.state = State::Ended;
+                Ok(())
             }
             None => {
                 self.skip(from, self.src.pos, why);
@@ -349,7 +436,7 @@ impl Decoder {
         // Not a frame: damage up to the next one (or to the end), which
         // may start inside these four bytes.
         let matched = magic[1..].iter().fold(0, |m, &b| step(m, b));
-        self.resync(from, Why::NotZstd, matched)
+        self.resync(from, Why::NotZstd, matched, false)
     }
 }
 
@@ -384,28 +471,29 @@ impl Read for Decoder {
                     // One block (at most 128 KiB) at a time: memory stays
                     // the window plus a block.
                     let before = self.src.pos;
-                    if self
+                    self.src.keep();
+                    let failed = self
                         .frame
                         .decode_blocks(&mut self.src, BlockDecodingStrategy::UptoBlocks(1))
-                        .is_err()
-                    {
+                        .is_err();
+                    if failed {
                         // What decoded before the bad block is handed out
                         // whole (zstd -dc keeps it too), then the rest of
                         // the frame is skipped.
                         let _ = self
                             .frame
                             .decode_blocks(&END_BLOCK[..], BlockDecodingStrategy::UptoBlocks(1));
-                        let from = if self.src.at_end()? {
-                            self.cut = Some(before);
-                            None
-                        } else {
-                            Some(before)
-                        };
-                        self.state = State::Draining { from };
+                        let cut = self.src.at_end()?;
+                        // A damaged size field makes a block read the
+                        // frames after it: the next frame is looked for
+                        // from the block's second byte.
+                        self.src.again_after(before);
+                        self.state = State::Draining { from: before, cut };
+                    } else {
+                        self.src.keeping = false;
                     }
                 }
-                State::Draining { from: Some(from) } => self.resync(from, Why::Damaged, 0)?,
-                State::Draining { from: None } => self.state = State::Ended,
+                State::Draining { from, cut } => self.resync(from, Why::Damaged, 0, cut)?,
                 State::Between | State::Ended => {}
             }
         }
@@ -595,6 +683,33 @@ mod tests {
     }
 
     #[test]
+    fn a_middle_frame_decodes_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.log");
+        // The same bytes in every frame: a compressor that referred to the
+        // frame before (its tables or window) would gain the most here.
+        let data = data(FRAME_LOG as usize, 10).repeat(3);
+        std::fs::write(&plain, &data).unwrap();
+        let packed = std::fs::read(compress_file(&plain).unwrap()).unwrap();
+        // The frames' bounds, as ruzstd reads them one after the other.
+        let mut cur = io::Cursor::new(&packed[..]);
+        let mut frame = FrameDecoder::new();
+        let mut bounds = vec![0];
+        while (cur.position() as usize) < packed.len() {
+            frame.reset(&mut cur).unwrap();
+            frame
+                .decode_blocks(&mut cur, BlockDecodingStrategy::All)
+                .unwrap();
+            bounds.push(cur.position() as usize);
+        }
+        assert_eq!(bounds.len(), 4, "{bounds:?}");
+        let (back, mut d) = unpack(packed[bounds[1]..bounds[2]].to_vec());
+        let log = FRAME_LOG as usize;
+        assert!(back == data[log..2 * log], "{} bytes", back.len());
+        assert!(skipped(&mut d).is_empty() && d.cut().is_none());
+    }
+
+    #[test]
     fn concatenated_frames_read_as_the_concatenation() {
         let (a, b) = (data(300_000, 1), data(200_000, 2));
         let mut zst = pack(&a);
@@ -654,6 +769,42 @@ mod tests {
     }
 
     #[test]
+    fn a_block_size_that_swallows_the_next_frames_costs_its_frame_only() {
+        let (a, b, c) = (data(100_000, 11), data(100_000, 12), data(20_000, 13));
+        let (mut za, zb, zc) = (pack(&a), pack(&b), pack(&c));
+        // The frame's one block claims 120,000 bytes, past the frame's end:
+        // reading it takes in the frames after it.
+        let d = za[4];
+        let block = 5 + usize::from(d & 0x20 == 0) + [0, 1, 2, 4][usize::from(d & 3)] + fcs_len(d);
+        let head = u32::from_le_bytes([za[block], za[block + 1], za[block + 2], 0]);
+        assert_eq!(head & 0b111, 0b101, "one last compressed block");
+        za[block..block + 3].copy_from_slice(&((120_000 << 3) | 0b101u32).to_le_bytes()[..3]);
+        // Then the file ends in the block (a cut, unless a frame starts in
+        // it), or goes on past it.
+        for copies in [1, 200_000 / zc.len()] {
+            let zst = [&za[..], &zb, &zc.repeat(copies)].concat();
+            let (back, mut d) = unpack(zst);
+            assert!(
+                back == [&b[..], &c.repeat(copies)].concat(),
+                "{copies} copies: {} bytes",
+                back.len()
+            );
+            let s = skipped(&mut d);
+            assert_eq!(
+                s,
+                [Skipped {
+                    at: 0,
+                    from: block as u64,
+                    len: (za.len() - block) as u64,
+                    why: Why::Damaged
+                }],
+                "{copies} copies"
+            );
+            assert!(d.cut().is_none());
+        }
+    }
+
+    #[test]
     fn a_frame_that_fails_its_checksum_is_said() {
         let a = data(100_000, 7);
         let mut zst = pack(&a);
@@ -672,6 +823,33 @@ mod tests {
                 len,
                 why: Why::Checksum
             }]
+        );
+    }
+
+    #[test]
+    fn a_checksum_stretch_and_a_damaged_frame_are_said_apart() {
+        let (a, b) = (data(100_000, 8), data(100_000, 9));
+        let mut za = pack(&a);
+        *za.last_mut().unwrap() ^= 1;
+        // The next frame is damaged in its first block: nothing of it
+        // decodes, so both stretches are at the same decompressed offset.
+        let mut zb = pack(&b);
+        let d = zb[4];
+        let block = 5 + usize::from(d & 0x20 == 0) + [0, 1, 2, 4][usize::from(d & 3)] + fcs_len(d);
+        zb[block] |= 0b110;
+        let zst = [&za[..], &zb, &pack(&a)].concat();
+        let (back, mut d) = unpack(zst);
+        assert!(back == [&a[..], &a].concat());
+        let s = skipped(&mut d);
+        let whys: Vec<Why> = s.iter().map(|s| s.why).collect();
+        assert_eq!(whys, [Why::Checksum, Why::Damaged], "{s:?}");
+        assert_eq!(
+            (s[1].at, s[1].from, s[1].len),
+            (
+                a.len() as u64,
+                (za.len() + block) as u64,
+                (zb.len() - block) as u64
+            )
         );
     }
 
