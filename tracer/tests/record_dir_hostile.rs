@@ -535,13 +535,19 @@ fn planted_files_are_neither_deleted_nor_read_and_planted_names_never_stop_it() 
         &dir,
         &["--allow-unsafe-dir", "--rotate-size", "48K", "--keep", "2"],
     );
-    // Then every name file 1 of the recording could take in the next seconds.
+    // Then every name the recording's next files could take in the next seconds.
     let now_ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as i128;
-    let names: Vec<String> = (-1000..5000)
-        .map(|ms| tracer::log::rotate::file_name(now_ns + ms * 1_000_000, 1))
+    // Files 1 to 3 of the recording: file 1 may exist already (the
+    // recorder was quicker), so the SIGHUP's file 2 is the one that finds
+    // its name taken.
+    let names: Vec<String> = (1..=3)
+        .flat_map(|seq| {
+            (-1000..5000)
+                .map(move |ms| tracer::log::rotate::file_name(now_ns + ms * 1_000_000, seq))
+        })
         .collect();
     let list = tmp.path().join("names");
     fs::write(&list, names.join("\n")).unwrap();
@@ -552,6 +558,12 @@ fn planted_files_are_neither_deleted_nor_read_and_planted_names_never_stop_it() 
         "cd {d} && {{ xargs touch < {l} 2>/dev/null; true; }}",
         l = list.display()
     ));
+    // What uid 65534 did plant (not the recording's own file 1).
+    let planted: Vec<&String> = names
+        .iter()
+        .filter(|n| fs::metadata(dir.join(n.as_str())).is_ok_and(|m| m.uid() == 65534))
+        .collect();
+    assert!(planted.len() >= names.len() - 1, "planting failed");
     // The next file's name is taken (SIGHUP now), and rotations follow.
     kill(rec.child.id(), libc::SIGHUP);
     thread::sleep(Duration::from_millis(300));
@@ -566,7 +578,7 @@ fn planted_files_are_neither_deleted_nor_read_and_planted_names_never_stop_it() 
     for name in [past, future]
         .iter()
         .copied()
-        .chain(names.iter().map(|s| s.as_str()))
+        .chain(planted.iter().map(|s| s.as_str()))
     {
         assert!(dir.join(name).exists(), "{name} was deleted");
     }
