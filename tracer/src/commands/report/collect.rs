@@ -26,7 +26,7 @@ use crate::{
         classify::Kind,
         clock::{Window, WindowSpec},
         decode::decode,
-        event::{Event, Record},
+        event::{Event, Record, ThrottlePhase},
         signals::{self, ExitStatus},
         tasks::{Annotation, Killer, TaskTable},
     },
@@ -144,12 +144,33 @@ pub struct Report {
     pub signals: BTreeMap<SignalKey, u64>,
     /// Failed execs (with `--failed-execs`), by (path, errno name).
     pub failed_execs: BTreeMap<(String, String), u64>,
+    /// Throttled sources, by uid.
+    pub throttled: BTreeMap<u32, Throttled>,
     pub lost: BTreeMap<&'static str, u64>,
     /// The first [`DAMAGE_KEPT`] damaged stretches, and how many in all.
     pub damage: Vec<Damage>,
     pub damage_total: usize,
     pub events: u64,
     pub undecodable: u64,
+}
+
+/// One throttled source (a real uid) over the report's span.
+#[derive(Default)]
+pub struct Throttled {
+    /// The first sample task's comm.
+    pub comm: String,
+    /// Episodes begun (each on one CPU).
+    pub episodes: u64,
+    /// Events dropped, by kind name, as the episodes' ends said.
+    pub dropped: BTreeMap<&'static str, u64>,
+    pub first_ns: Option<u64>,
+    pub last_ns: u64,
+}
+
+impl Throttled {
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
 }
 
 /// Damaged stretches listed one by one; a hostile file can hold millions.
@@ -302,6 +323,22 @@ impl Report {
             } => {
                 let key = (filename.clone(), crate::model::errno::name(*errno));
                 *self.failed_execs.entry(key).or_default() += 1;
+            }
+            Event::Throttle { task, throttle } => {
+                let t = self.throttled.entry(throttle.uid).or_default();
+                if t.comm.is_empty() {
+                    t.comm.clone_from(&task.comm);
+                }
+                t.first_ns.get_or_insert(throttle.first_ns);
+                t.last_ns = t.last_ns.max(throttle.last_ns);
+                match throttle.phase {
+                    ThrottlePhase::Begin => t.episodes += 1,
+                    ThrottlePhase::End => {
+                        for &(kind, n) in &throttle.dropped {
+                            *t.dropped.entry(kind.name()).or_default() += n;
+                        }
+                    }
+                }
             }
             _ => {}
         }

@@ -1,0 +1,228 @@
+//! Per-source throttling, checked before a record is reserved (see
+//! `tracer_common::throttle` for the contract).
+//!
+//! Hot path, when no source is over budget: a clock read, two inlined
+//! per-CPU array lookups (the source's bucket and the total), two
+//! compares and two increments. Everything else (the exemptions, the
+//! records) runs only once a budget is spent. When the loader turns
+//! throttling off, `on` is 0 in frozen `.rodata` and the verifier drops
+//! all of it as dead code.
+//!
+//! Each bucket is this CPU's alone, and programs run with preemption off
+//! (or, where tracepoints are preemptible, as a task that the nesting
+//! guard keeps from running the same program twice): a nested run on the
+//! same CPU (an interrupt) can only lose a count, which makes the budget a
+//! little looser, never a drop unsaid.
+
+use aya_ebpf::{
+    helpers::{bpf_ktime_get_boot_ns, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
+    macros::map,
+    maps::PerCpuArray,
+};
+use tracer_common::{
+    throttle::{
+        bucket_of, THROTTLE_BEGIN, THROTTLE_BUCKETS, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL,
+        THROTTLE_END, THROTTLE_KINDS, THROTTLE_TOTAL,
+    },
+    EventKind, KernelFeatures, ThrottleBucket, ThrottleConfig, ThrottleEvent, CTX_CREDS,
+};
+
+use crate::{
+    emit,
+    kread::{offset, Kptr},
+};
+
+/// The budgets; the loader overrides it. Named as
+/// `tracer_common::names::THROTTLE_CONFIG`.
+#[unsafe(no_mangle)]
+static THROTTLE_CONFIG: ThrottleConfig = ThrottleConfig::OFF;
+
+/// Per CPU: the source buckets, then the total. Named as
+/// `tracer_common::names::THROTTLE`.
+#[map]
+static THROTTLE: PerCpuArray<ThrottleBucket> =
+    PerCpuArray::with_max_entries(THROTTLE_BUCKETS + 1, 0);
+
+#[inline(always)]
+fn config() -> ThrottleConfig {
+    // SAFETY: a valid static; volatile keeps the loader's value.
+    unsafe { core::ptr::read_volatile(&THROTTLE_CONFIG) }
+}
+
+/// The real uid of `task`: the source an event is charged to.
+#[inline(always)]
+pub fn uid_of(task: Kptr) -> u32 {
+    task.ptr(offset!(task_real_cred)).read(offset!(cred_uid))
+}
+
+/// The windows' clock: tick-grained, which is plenty for windows of a
+/// second, and cheaper than the precise clock the record's time takes.
+#[inline(always)]
+fn now(features: &KernelFeatures) -> u64 {
+    if features.coarse_clock != 0 {
+        // SAFETY: a plain helper call with no arguments.
+        unsafe { bpf_ktime_get_coarse_ns() }
+    } else {
+        // SAFETY: as above.
+        unsafe { bpf_ktime_get_ns() }
+    }
+}
+
+/// Whether an event of `kind` by `task` (whose real uid is `uid`) may be
+/// recorded. `exempt` says whether it is one that is never throttled
+/// (asked only once a budget is spent). A refused event is counted in its
+/// bucket, and the first refusal of an episode emits its begin record.
+#[inline(always)]
+pub fn admits(
+    features: &KernelFeatures,
+    kind: EventKind,
+    uid: u32,
+    task: Kptr,
+    exempt: impl FnOnce() -> bool,
+) -> bool {
+    let cfg = config();
+    if cfg.on == 0 {
+        return true;
+    }
+    let now = now(features);
+    let (Some(b), Some(t)) = (
+        THROTTLE.get_ptr_mut(bucket_of(uid, cfg.seed)),
+        THROTTLE.get_ptr_mut(THROTTLE_TOTAL),
+    ) else {
+        return true;
+    };
+    // SAFETY: two distinct entries of this CPU's array (a source bucket is
+    // below THROTTLE_TOTAL), valid for the program's run; see the module
+    // comment on concurrency.
+    let (b, t) = unsafe { (&mut *b, &mut *t) };
+    if now.wrapping_sub(b.window_ns) >= cfg.window_ns {
+        roll(b, now, &cfg);
+    }
+    if now.wrapping_sub(t.window_ns) >= cfg.window_ns {
+        t.window_ns = now;
+        t.count = 0;
+    }
+    if b.count < cfg.per_source && t.count < cfg.total {
+        b.count += 1;
+        t.count += 1;
+        return true;
+    }
+    if exempt() {
+        return true;
+    }
+    let reason = if b.count >= cfg.per_source {
+        THROTTLE_BY_SOURCE
+    } else {
+        THROTTLE_BY_TOTAL
+    };
+    refuse(b, kind, uid, reason, task, &cfg);
+    false
+}
+
+/// Starts a new window; ends the episode if the window that closes had no
+/// drop.
+#[inline(always)]
+fn roll(b: &mut ThrottleBucket, now: u64, cfg: &ThrottleConfig) {
+    if b.episode_drops != 0 && b.window_drops == 0 {
+        end(b, cfg);
+    }
+    b.window_ns = now;
+    b.count = 0;
+    b.window_drops = 0;
+}
+
+/// Counts one refused event.
+#[inline(always)]
+fn refuse(
+    b: &mut ThrottleBucket,
+    kind: EventKind,
+    uid: u32,
+    reason: u8,
+    task: Kptr,
+    cfg: &ThrottleConfig,
+) {
+    // SAFETY: a plain helper call with no arguments.
+    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    if b.episode_drops == 0 {
+        b.uid = uid;
+        b.first_ns = boot_ns;
+        b.other_uids = 0;
+        b.reasons = 0;
+        b.dropped = [0; THROTTLE_KINDS];
+        b.sample_pid = task.read(offset!(task_pid));
+        b.sample_tgid = task.read(offset!(task_tgid));
+        b.sample_start = task.read(offset!(task_start_boottime));
+        let comm: [u64; 2] = task.read(offset!(task_comm));
+        // SAFETY: [u64; 2] and [u8; 16] have the same size, any bits are valid.
+        b.sample_comm = unsafe { core::mem::transmute::<[u64; 2], [u8; 16]>(comm) };
+        begin(b, kind, reason, boot_ns, cfg);
+    }
+    if uid != b.uid {
+        b.other_uids += 1;
+    }
+    b.reasons |= u32::from(reason);
+    b.last_ns = boot_ns;
+    b.window_drops += 1;
+    b.episode_drops += 1;
+    let slot = usize::from(kind.tag()) & (THROTTLE_KINDS - 1);
+    b.dropped[slot] += 1;
+}
+
+/// Fields both records share. The sample task is what the bucket kept of
+/// it (a whole task snapshot here would add a third to the fork program,
+/// which 5.10's verifier would not take).
+#[inline(always)]
+fn common(ev: &mut ThrottleEvent, b: &ThrottleBucket, cfg: &ThrottleConfig) {
+    // SAFETY: TaskInfo is integers and byte arrays; zero is valid.
+    ev.task = unsafe { core::mem::zeroed() };
+    ev.task.pid = b.sample_pid;
+    ev.task.tgid = b.sample_tgid;
+    ev.task.start_boottime = b.sample_start;
+    ev.task.comm = b.sample_comm;
+    ev.task.uid = b.uid;
+    ev.task.context = CTX_CREDS;
+    ev.uid = b.uid;
+    ev.per_source = cfg.per_source;
+    ev.total = cfg.total;
+    ev.window_ms = (cfg.window_ns / 1_000_000) as u32;
+    ev._pad = 0;
+    ev._pad2 = 0;
+}
+
+/// The record of an episode's first drop.
+#[inline(always)]
+fn begin(b: &ThrottleBucket, kind: EventKind, reason: u8, boot_ns: u64, cfg: &ThrottleConfig) {
+    let Some(mut entry) = emit::reserve::<ThrottleEvent>() else {
+        return;
+    };
+    let ev = emit::body(&mut entry);
+    common(ev, b, cfg);
+    ev.phase = THROTTLE_BEGIN;
+    ev.kind = kind.tag() as u8;
+    ev.reasons = reason;
+    ev.recorded = b.count;
+    ev.other_uids = 0;
+    ev.first_ns = boot_ns;
+    ev.last_ns = boot_ns;
+    ev.dropped = [0; THROTTLE_KINDS];
+    emit::submit(entry);
+}
+
+/// The record of an episode's end, with its counts; clears the episode.
+#[inline(always)]
+fn end(b: &mut ThrottleBucket, cfg: &ThrottleConfig) {
+    if let Some(mut entry) = emit::reserve::<ThrottleEvent>() {
+        let ev = emit::body(&mut entry);
+        common(ev, b, cfg);
+        ev.phase = THROTTLE_END;
+        ev.kind = 0;
+        ev.reasons = b.reasons as u8;
+        ev.recorded = 0;
+        ev.other_uids = b.other_uids;
+        ev.first_ns = b.first_ns;
+        ev.last_ns = b.last_ns;
+        ev.dropped = b.dropped;
+        emit::submit(entry);
+    }
+    b.episode_drops = 0;
+}
