@@ -572,6 +572,7 @@ fn stats(live: &Live, counts: &Counts) -> String {
         "rings": live.rings.len(),
         "late": live.merge.late(),
         "lost_by_kind": by_kind(&counts.lost),
+        "throttle_records": counts.by_kind[usize::from(EventKind::Throttle.tag())],
         "storm": live.storm.as_ref().map(|s| by_kind(&s.by_kind)),
         "skipped_by_kind": by_kind(&live.reported_skipped),
         "rescued_by_kind": by_kind(&rescued),
