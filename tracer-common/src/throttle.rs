@@ -5,9 +5,10 @@
 //! user namespace sees it): unforgeable by the task, and one per user.
 //! Each CPU keeps [`THROTTLE_BUCKETS`] buckets, a uid's bucket chosen by a
 //! keyed hash ([`bucket_of`]), each counting the events it recorded in
-//! the current window; one more bucket counts every source together. An
-//! event of a throttled kind past either budget is counted in its bucket,
-//! not recorded. Budgets are per CPU: no cross-CPU atomics on the hot
+//! the current window by kind (a budget per source and kind: a storm of
+//! renames does not hide the same user's execs); one more bucket counts
+//! every source together. An event of a throttled kind past either budget
+//! is counted in its bucket, not recorded. Budgets are per CPU: no cross-CPU atomics on the hot
 //! path, so a source spread over N CPUs may record up to N times the
 //! budget.
 
@@ -35,7 +36,7 @@ const _: () = assert!(THROTTLE_KINDS.is_power_of_two());
 pub struct ThrottleConfig {
     /// 1 to throttle.
     pub on: u32,
-    /// Events one source bucket may record per window, per CPU.
+    /// Events of one kind one source bucket may record per window, per CPU.
     pub per_source: u32,
     /// Events all sources together may record per window, per CPU.
     pub total: u32,
@@ -72,8 +73,6 @@ pub struct ThrottleBucket {
     pub sample_start: u64,
     /// The uid whose event was dropped first in the episode.
     pub uid: u32,
-    /// Events recorded in the current window.
-    pub count: u32,
     /// Drops in the current window, and in the whole episode.
     pub window_drops: u32,
     pub episode_drops: u32,
@@ -83,12 +82,16 @@ pub struct ThrottleBucket {
     pub reasons: u32,
     pub sample_pid: u32,
     pub sample_tgid: u32,
+    pub _pad: u32,
     pub sample_comm: [u8; 16],
+    /// Events recorded in the current window, by kind tag (the total
+    /// bucket counts all kinds in slot 0).
+    pub counts: [u32; THROTTLE_KINDS],
     /// Drops by kind tag in the episode.
     pub dropped: [u32; THROTTLE_KINDS],
 }
 
-const _: () = assert!(size_of::<ThrottleBucket>() == 144);
+const _: () = assert!(size_of::<ThrottleBucket>() == 208);
 
 /// [`ThrottleEvent::phase`]: a source went over its budget (the first drop
 /// of an episode), or its episode ended (a whole window without a drop,
@@ -135,7 +138,8 @@ pub struct ThrottleEvent {
     pub per_source: u32,
     pub total: u32,
     pub window_ms: u32,
-    /// Begin: events the bucket recorded in its window before this drop.
+    /// Begin: events of the kind the bucket recorded in its window before
+    /// this drop.
     pub recorded: u32,
     /// End: drops of other uids sharing the bucket.
     pub other_uids: u32,

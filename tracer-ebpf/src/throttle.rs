@@ -100,17 +100,20 @@ pub fn admits(
     }
     if now.wrapping_sub(t.window_ns) >= cfg.window_ns {
         t.window_ns = now;
-        t.count = 0;
+        t.counts[0] = 0;
     }
-    if b.count < cfg.per_source && t.count < cfg.total {
-        b.count += 1;
-        t.count += 1;
+    // The masks keep the index in bounds for the verifier.
+    let slot = usize::from(kind.tag()) & (THROTTLE_KINDS - 1);
+    let count = b.counts[slot];
+    if count < cfg.per_source && t.counts[0] < cfg.total {
+        b.counts[slot] = count + 1;
+        t.counts[0] += 1;
         return true;
     }
     if exempt() {
         return true;
     }
-    let reason = if b.count >= cfg.per_source {
+    let reason = if count >= cfg.per_source {
         THROTTLE_BY_SOURCE
     } else {
         THROTTLE_BY_TOTAL
@@ -127,7 +130,7 @@ fn roll(b: &mut ThrottleBucket, now: u64, cfg: &ThrottleConfig) {
         end(b, cfg);
     }
     b.window_ns = now;
-    b.count = 0;
+    b.counts = [0; THROTTLE_KINDS];
     b.window_drops = 0;
 }
 
@@ -200,7 +203,7 @@ fn begin(b: &ThrottleBucket, kind: EventKind, reason: u8, boot_ns: u64, cfg: &Th
     ev.phase = THROTTLE_BEGIN;
     ev.kind = kind.tag() as u8;
     ev.reasons = reason;
-    ev.recorded = b.count;
+    ev.recorded = b.counts[usize::from(kind.tag()) & (THROTTLE_KINDS - 1)];
     ev.other_uids = 0;
     ev.first_ns = boot_ns;
     ev.last_ns = boot_ns;

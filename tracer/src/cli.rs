@@ -87,10 +87,10 @@ pub struct SessionArgs {
     /// Capacity of the kernel's map of followed thread groups.
     #[arg(long, hide = true, default_value_t = tracer_common::FOLLOW_MAP_ENTRIES)]
     follow_map_entries: u32,
-    /// Per-source throttling: events each real uid may record per second
-    /// on each CPU (forks, execs, exits, renames, failed execs, signals
-    /// between user tasks), e.g. 1000/s; past it they are counted in
-    /// `throttled` records, not recorded. `on` for the default (1000/s),
+    /// Per-source throttling: events of each kind each real uid may record
+    /// per second on each CPU (forks, execs, exits, renames, failed execs,
+    /// signals between user tasks), e.g. 1000/s; past it they are counted
+    /// in `throttled` records, not recorded. `on` for the default (1000/s),
     /// `off` to record everything. Default: on for `record`, off for
     /// `trace`. Helpers, kernel threads and signals to kernel-side tasks
     /// are never throttled.
