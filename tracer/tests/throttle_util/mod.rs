@@ -78,9 +78,11 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start(args: &[&str]) -> Recorder {
+        // Verifying every program takes long under emulation (the kernel
+        // matrix runs under TCG; 5.10's verifier prunes less).
         let (child, stderr) = spawn_attached(
             Command::new(tracer()).arg("record").args(args),
-            Duration::from_secs(60),
+            Duration::from_secs(180),
         );
         Recorder { child, stderr }
     }
