@@ -24,7 +24,7 @@ const UNREACHED: [&str; 4] = ["--throttle", "1000000000/s", "--throttle-total", 
 const OFF: [&str; 2] = ["--throttle", "off"];
 
 /// Storms for the cost: (workload, operations).
-const COST_STORMS: [(&str, u64); 2] = [("forkexec", 20_000), ("rename", 1_000_000)];
+const COST_STORMS: [(&str, u64); 2] = [("forkexec", 2_000), ("rename", 200_000)];
 
 /// `record`'s default per-source budget per CPU per second.
 const DEFAULT_BUDGET: f64 = 1000.0;
