@@ -21,10 +21,7 @@ pub struct KernelFeatures {
     /// the fields are read with `bpf_probe_read_kernel` instead.
     pub generate_siginfo_direct: u8,
     pub deliver_siginfo_direct: u8,
-    /// 1 where `bpf_ktime_get_coarse_ns` exists (5.11+): the throttle's
-    /// windows use it (a tick-grained clock, cheaper than the event's own
-    /// time read); else `bpf_ktime_get_ns`.
-    pub coarse_clock: u8,
+    pub _pad: u8,
     /// Test hook: programs whose [`EventKind::bit`] is set here take a path
     /// the verifier refuses, so tests can check a real refusal. Always 0
     /// outside tests.
@@ -38,7 +35,7 @@ impl KernelFeatures {
         current_task_btf: 1,
         generate_siginfo_direct: 1,
         deliver_siginfo_direct: 1,
-        coarse_clock: 1,
+        _pad: 0,
         refuse_mask: 0,
     };
 

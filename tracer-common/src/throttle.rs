@@ -59,12 +59,14 @@ impl ThrottleConfig {
 
 const _: () = assert!(size_of::<ThrottleConfig>() == 24);
 
-/// One bucket's state on one CPU. The total bucket uses only `window_ns`
-/// and `count`.
+/// One bucket's state on one CPU. The total bucket uses only `window_ns`,
+/// `counts[0]` and `last_ns`: there, the boot-clock time of the CPU's last
+/// record or refusal, the windows' clock.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ThrottleBucket {
-    /// Start of the current window (the clock of [`crate::KernelFeatures::coarse_clock`]).
+    /// Start of the current window (boot clock, as the total bucket's
+    /// `last_ns` had it).
     pub window_ns: u64,
     /// Boot-clock ns of the episode's first and last drop.
     pub first_ns: u64,

@@ -167,5 +167,6 @@ pub fn body<T: Record>(slot: &mut Slot<T>) -> &mut T {
     // initialized memory; `T: Plain` makes any bytes a valid `T`.
     let ev = unsafe { slot.entry.assume_init_mut() };
     *ev.header_mut() = Header::new(T::KIND, cpu, boot_ns);
+    crate::throttle::saw(boot_ns);
     ev
 }

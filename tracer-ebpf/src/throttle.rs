@@ -1,10 +1,11 @@
 //! Per-source throttling, checked before a record is reserved (see
 //! `tracer_common::throttle` for the contract).
 //!
-//! Hot path, when no source is over budget: a BPF-to-BPF call, a clock
-//! read, two per-CPU array lookups (inlined by the verifier where the
-//! kernel can: the source's bucket and the total), two compares and two
-//! increments. Everything else (the exemptions, the
+//! Hot path, when no source is over budget: a BPF-to-BPF call, two
+//! per-CPU array lookups (inlined by the verifier where the kernel can:
+//! the source's bucket and the total), two compares and two increments,
+//! and a store of the record's time once it is taken ([`saw`]); no clock
+//! read. Everything else (the exemptions, the
 //! records) runs only once a budget is spent. When the loader turns
 //! throttling off, `on` is 0 in frozen `.rodata` and the verifier drops
 //! all of it as dead code.
@@ -15,17 +16,13 @@
 //! same CPU (an interrupt) can only lose a count, which makes the budget a
 //! little looser, never a drop unsaid.
 
-use aya_ebpf::{
-    helpers::{bpf_ktime_get_boot_ns, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
-    macros::map,
-    maps::PerCpuArray,
-};
+use aya_ebpf::{helpers::bpf_ktime_get_boot_ns, macros::map, maps::PerCpuArray};
 use tracer_common::{
     throttle::{
         bucket_of, THROTTLE_BEGIN, THROTTLE_BUCKETS, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL,
         THROTTLE_END, THROTTLE_KINDS, THROTTLE_TOTAL,
     },
-    EventKind, KernelFeatures, ThrottleBucket, ThrottleConfig, ThrottleEvent, CTX_CREDS,
+    EventKind, ThrottleBucket, ThrottleConfig, ThrottleEvent, CTX_CREDS,
 };
 
 use crate::{
@@ -67,17 +64,11 @@ pub fn uid_of(task: Kptr) -> u32 {
 /// once per path (4x the instructions verified, over a minute per program
 /// on 5.10 under emulation).
 #[inline(always)]
-pub fn admits(
-    features: &KernelFeatures,
-    kind: EventKind,
-    uid: u32,
-    task: Kptr,
-    exempt: impl FnOnce() -> bool,
-) -> bool {
+pub fn admits(kind: EventKind, uid: u32, task: Kptr, exempt: impl FnOnce() -> bool) -> bool {
     if config().on == 0 {
         return true;
     }
-    let reason = check(u32::from(features.coarse_clock), u32::from(kind.tag()), uid);
+    let reason = check(u32::from(kind.tag()), uid);
     if reason == 0 || exempt() {
         return true;
     }
@@ -105,18 +96,9 @@ struct Sample {
 /// Counts an event of kind `tag` by `uid` in its bucket and the total:
 /// 0 when both budgets allow it, else the `THROTTLE_BY_*` bit of the one
 /// spent (not counted then).
-#[inline(never)]
-fn check(coarse_clock: u32, tag: u32, uid: u32) -> u32 {
+#[inline(always)]
+fn check(tag: u32, uid: u32) -> u32 {
     let cfg = config();
-    // The windows' clock: tick-grained, plenty for windows of a second,
-    // and cheaper than the precise one the record's time takes.
-    let now = if coarse_clock != 0 {
-        // SAFETY: a plain helper call with no arguments.
-        unsafe { bpf_ktime_get_coarse_ns() }
-    } else {
-        // SAFETY: as above.
-        unsafe { bpf_ktime_get_ns() }
-    };
     let (Some(b), Some(t)) = (
         THROTTLE.get_ptr_mut(bucket_of(uid, cfg.seed)),
         THROTTLE.get_ptr_mut(THROTTLE_TOTAL),
@@ -127,6 +109,13 @@ fn check(coarse_clock: u32, tag: u32, uid: u32) -> u32 {
     // below THROTTLE_TOTAL), valid for the program's run; see the module
     // comment on concurrency.
     let (b, t) = unsafe { (&mut *b, &mut *t) };
+    // The windows' clock is this CPU's last record or refusal (see
+    // [`saw`]): no clock read here. A clock read cost 50 ns an event on
+    // this VM (the timekeeper's cache line, written every tick by another
+    // CPU), five times the whole check's budget. The time lags by one
+    // event at most: a recorded event brings it up to date, and so does
+    // a refused one (the refusal reads the clock).
+    let now = t.last_ns;
     if now.wrapping_sub(b.window_ns) >= cfg.window_ns {
         roll(b, now, &cfg);
     }
@@ -165,13 +154,19 @@ fn roll(b: &mut ThrottleBucket, now: u64, cfg: &ThrottleConfig) {
 #[inline(never)]
 fn refuse(tag: u32, uid: u32, reason: u32, sample: &Sample) {
     let cfg = config();
-    let Some(b) = THROTTLE.get_ptr_mut(bucket_of(uid, cfg.seed)) else {
+    let (Some(b), Some(t)) = (
+        THROTTLE.get_ptr_mut(bucket_of(uid, cfg.seed)),
+        THROTTLE.get_ptr_mut(THROTTLE_TOTAL),
+    ) else {
         return;
     };
-    // SAFETY: this CPU's entry, valid for the program's run.
-    let b = unsafe { &mut *b };
+    // SAFETY: two distinct entries of this CPU's array, valid for the
+    // program's run.
+    let (b, t) = unsafe { (&mut *b, &mut *t) };
     // SAFETY: a plain helper call with no arguments.
     let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    // A throttled CPU records nothing: its clock moves on here.
+    t.last_ns = boot_ns;
     let slot = tag as usize & (THROTTLE_KINDS - 1);
     if b.episode_drops == 0 {
         b.uid = uid;
@@ -193,6 +188,20 @@ fn refuse(tag: u32, uid: u32, reason: u32, sample: &Sample) {
     b.window_drops += 1;
     b.episode_drops += 1;
     b.dropped[slot] += 1;
+}
+
+/// Notes the time of a record this CPU writes: the windows' clock (see
+/// [`check`]). One store when throttling is on, nothing when it is off.
+#[inline(always)]
+pub fn saw(boot_ns: u64) {
+    if config().on == 0 {
+        return;
+    }
+    if let Some(t) = THROTTLE.get_ptr_mut(THROTTLE_TOTAL) {
+        // SAFETY: this CPU's entry of the array, valid for the program's
+        // run.
+        unsafe { (*t).last_ns = boot_ns };
+    }
 }
 
 /// Fields both records share. The sample task is what the bucket kept of

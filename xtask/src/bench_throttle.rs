@@ -29,13 +29,14 @@ const COST_STORMS: [(&str, u64); 2] = [("forkexec", 2_000), ("rename", 200_000)]
 /// `record`'s default per-source budget per CPU per second.
 const DEFAULT_BUDGET: f64 = 1000.0;
 
-/// Storms for the thresholds: (workload, events per operation under
-/// `record --all-signals`, the extra flags).
-const RATE_STORMS: [(&str, u32, &[&str]); 4] = [
-    ("rename", 1, &[]),
-    ("signal", 1, &["--all-signals"]),
-    ("fork", 2, &[]),
-    ("forkexec", 3, &[]),
+/// Storms for the thresholds: (workload, the kind it storms most, the
+/// extra flags). Budgets are per kind, so each should start to be
+/// throttled at the budget's rate of operations, on one CPU.
+const RATE_STORMS: [(&str, &str, &[&str]); 4] = [
+    ("rename", "rename", &[]),
+    ("signal", "signal_generate", &["--all-signals"]),
+    ("fork", "fork", &[]),
+    ("forkexec", "exec", &[]),
 ];
 
 /// Rates tried, as multiples of where throttling should start on one CPU.
@@ -60,7 +61,8 @@ pub struct ProgramCost {
 #[derive(Serialize)]
 pub struct Threshold {
     pub workload: &'static str,
-    pub events_per_op: u32,
+    /// The kind it storms (one event of it per operation).
+    pub kind: &'static str,
     /// Operations per second tried, and the lowest at which `throttled`
     /// records appeared (`None`: none at any).
     pub rates: Vec<u64>,
@@ -171,9 +173,11 @@ fn throttled_at(
 fn measure_thresholds(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<Threshold>> {
     let _off = BpfStats::set(false)?;
     let mut out = Vec::new();
-    for (name, per_op, extra) in RATE_STORMS {
-        let start = DEFAULT_BUDGET / f64::from(per_op);
-        let rates: Vec<u64> = RATE_FACTORS.iter().map(|f| (start * f) as u64).collect();
+    for (name, kind, extra) in RATE_STORMS {
+        let rates: Vec<u64> = RATE_FACTORS
+            .iter()
+            .map(|f| (DEFAULT_BUDGET * f) as u64)
+            .collect();
         let mut first = None;
         for &rate in &rates {
             if throttled_at(tracer, workload, tmp, name, extra, rate)? {
@@ -183,7 +187,7 @@ fn measure_thresholds(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<
         }
         out.push(Threshold {
             workload: name,
-            events_per_op: per_op,
+            kind,
             rates,
             first_throttled: first,
         });
@@ -218,11 +222,8 @@ pub fn format(c: &ThrottleCost) -> String {
             .first_throttled
             .map_or("not throttled at any".to_string(), |r| format!("{r}/s"));
         s.push_str(&format!(
-            "  {:<9} ({} event{}/op): {first} (tried {:?})\n",
-            t.workload,
-            t.events_per_op,
-            if t.events_per_op == 1 { "" } else { "s" },
-            t.rates
+            "  {:<9} ({}): {first} (tried {:?})\n",
+            t.workload, t.kind, t.rates
         ));
     }
     s

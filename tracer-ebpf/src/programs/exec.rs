@@ -31,7 +31,7 @@ fn exec(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     // Helpers' execs, and their children's, are never throttled.
-    if !throttle::admits(&features, EventKind::Exec, throttle::uid_of(p), p, || {
+    if !throttle::admits(EventKind::Exec, throttle::uid_of(p), p, || {
         helpers::is_helper(p.read(offset!(task_tgid)))
     }) {
         return 0;

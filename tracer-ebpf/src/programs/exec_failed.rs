@@ -93,7 +93,6 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
     // The task kept its image, so the path pointer is still its own.
     let path = regs.read::<u64>(path_at) as *const u8;
     if !throttle::admits(
-        &features,
         EventKind::ExecFailed,
         throttle::uid_of(current),
         current,

@@ -59,7 +59,7 @@ fn exit(ctx: &BtfTracePointContext) -> i32 {
     }
     // Kernel threads' and helpers' exits (and their children's) are never
     // throttled.
-    if !throttle::admits(&features, EventKind::Exit, throttle::uid_of(p), p, || {
+    if !throttle::admits(EventKind::Exit, throttle::uid_of(p), p, || {
         helper_gone
             || p.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
             || helpers::is_helper(tgid)

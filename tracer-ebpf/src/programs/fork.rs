@@ -55,16 +55,9 @@ fn new_task(ctx: &BtfTracePointContext) -> i32 {
     // Kernel threads' creations and helpers' births (made by a kernel
     // thread, or by a helper or its descendant: the mark is set above) are
     // never throttled.
-    if !throttle::admits(
-        &features,
-        EventKind::Fork,
-        throttle::uid_of(creator),
-        creator,
-        || {
-            creator.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
-                || helpers::is_helper(child_tgid)
-        },
-    ) {
+    if !throttle::admits(EventKind::Fork, throttle::uid_of(creator), creator, || {
+        creator.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0 || helpers::is_helper(child_tgid)
+    }) {
         warn_if_full(ctx, marked, followed, child_tgid);
         return 0;
     }

@@ -40,7 +40,7 @@ fn rename(ctx: &BtfTracePointContext) -> i32 {
     }
     // The task renamed is the caller's own thread group (kthreads are
     // named by their creator: never throttled, like helpers).
-    if !throttle::admits(&features, EventKind::Rename, throttle::uid_of(t), t, || {
+    if !throttle::admits(EventKind::Rename, throttle::uid_of(t), t, || {
         t.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
             || helpers::is_helper(t.read(offset!(task_tgid)))
     }) {

@@ -76,18 +76,12 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
     // Under the default filter every signal left goes to a kernel-side
     // task, which is never throttled: no check at all.
     if f.signals != SIGNALS_KERNEL_SIDE
-        && !throttle::admits(
-            &features,
-            EventKind::SignalGenerate,
-            sender_uid,
-            sender,
-            || {
-                helpers::kernel_side(
-                    target.read(offset!(task_flags)),
-                    target.read(offset!(task_tgid)),
-                )
-            },
-        )
+        && !throttle::admits(EventKind::SignalGenerate, sender_uid, sender, || {
+            helpers::kernel_side(
+                target.read(offset!(task_flags)),
+                target.read(offset!(task_tgid)),
+            )
+        })
     {
         return 0;
     }
@@ -138,13 +132,9 @@ fn deliver(ctx: &BtfTracePointContext) -> i32 {
     }
     let me = super::current_task(&features);
     if f.signals != SIGNALS_KERNEL_SIDE
-        && !throttle::admits(
-            &features,
-            EventKind::SignalDeliver,
-            throttle::uid_of(me),
-            me,
-            || helpers::kernel_side(me.read(offset!(task_flags)), super::current_tgid()),
-        )
+        && !throttle::admits(EventKind::SignalDeliver, throttle::uid_of(me), me, || {
+            helpers::kernel_side(me.read(offset!(task_flags)), super::current_tgid())
+        })
     {
         return 0;
     }

@@ -15,8 +15,6 @@ use crate::kernel::btf::Btf;
 
 /// `bpf_get_current_task_btf` (5.11+).
 const BPF_FUNC_GET_CURRENT_TASK_BTF: i32 = 158;
-/// `bpf_ktime_get_coarse_ns` (5.11+).
-const BPF_FUNC_KTIME_GET_COARSE_NS: i32 = 160;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
@@ -113,17 +111,6 @@ pub fn probe(btf: &Btf<'_>, siginfo_errno: u32) -> Probed {
         notes.push(format!(
             "no bpf_get_current_task_btf ({why}): the current task is read with \
              bpf_probe_read_kernel"
-        ));
-    }
-    let coarse = [
-        insn(CALL, 0, 0, 0, BPF_FUNC_KTIME_GET_COARSE_NS),
-        RETURN_0[0],
-        RETURN_0[1],
-    ];
-    if let Err(why) = try_load(btf, "task_rename", &coarse) {
-        features.coarse_clock = 0;
-        notes.push(format!(
-            "no bpf_ktime_get_coarse_ns ({why}): the throttle's windows read              bpf_ktime_get_ns"
         ));
     }
     for (tracepoint, flag) in [
