@@ -57,7 +57,8 @@ use crate::model::{
 /// `throttle_cpu`, `reasons`, `per_source`, `total`, `first_ns`,
 /// `last_ns`, begin: `dropped_kind` and `recorded`, end: `dropped` by kind,
 /// `dropped_total`, `other_uids`); the report's `throttled` (per uid:
-/// `uid`, `comm`, `episodes`, `dropped` by kind, `dropped_total`).
+/// `uid`, `comm`, `episodes`, `dropped` by kind, `dropped_total`) and
+/// `helper_requests_by_uid` (`uid`, null when not known, and `count`).
 pub const JSON_VERSION: u32 = 7;
 
 pub struct Json {

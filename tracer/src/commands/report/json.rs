@@ -150,6 +150,11 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
             .iter()
             .map(|((path, error), n)| json!({"path": path, "error": error, "count": n}))
             .collect::<Vec<_>>(),
+        "helper_requests_by_uid": r
+            .helper_requests_by_uid
+            .iter()
+            .map(|(uid, n)| json!({"uid": uid, "count": n}))
+            .collect::<Vec<_>>(),
         "throttled": r
             .throttled
             .iter()

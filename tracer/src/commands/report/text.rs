@@ -219,6 +219,15 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             s.push_str(&format!("  {n:>6} {} {error}\n", escape(path)));
         }
     }
+    if !r.helper_requests_by_uid.is_empty() {
+        s.push_str("\nhelper requests by requester uid (count):\n");
+        for (uid, n) in &r.helper_requests_by_uid {
+            match uid {
+                Some(uid) => s.push_str(&format!("  {n:>6} uid {uid}\n")),
+                None => s.push_str(&format!("  {n:>6} requester not known\n")),
+            }
+        }
+    }
     if !r.throttled.is_empty() {
         s.push_str("\nthrottled sources (events dropped):\n");
         for (uid, t) in &r.throttled {
