@@ -80,3 +80,40 @@ fn bad_throttle_values_exit_2_with_one_sentence() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Signals to kernel-side tasks are never throttled: root's own signal
+/// storm (with `--all-signals`, signals between user tasks are throttled)
+/// past a small budget, then SIGTERM to kthreadd, which must be recorded.
+#[test]
+fn a_signal_to_a_kernel_thread_passes_a_spent_budget() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("exempt.log");
+    let l = log.to_str().unwrap();
+    let recording = Recorder::start(&["-o", l, "--all-signals", "--throttle", "50/s"]);
+    let me = std::process::id() as i32;
+    for _ in 0..5000 {
+        // SAFETY: SIGWINCH is ignored by default.
+        unsafe { libc::kill(me, libc::SIGWINCH) };
+    }
+    kill(2u32, libc::SIGTERM);
+    let err = recording.stop();
+    let events = replay(&log);
+    let winch = events
+        .iter()
+        .filter(|v| v["event"] == "signal_generate" && v["signal"] == "SIGWINCH" && v["pid"] == me)
+        .count();
+    assert!(winch < 5000, "the storm was not throttled: {err}");
+    assert!(
+        throttled(&events, "begin")
+            .iter()
+            .any(|v| v["uid"] == 0 && v["dropped_kind"] == "signal_generate"),
+        "no throttled record for root's signals: {err}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|v| v["event"] == "signal_generate" && v["pid"] == 2 && v["signal"] == "SIGTERM"),
+        "the SIGTERM to kthreadd was dropped: {err}"
+    );
+}
