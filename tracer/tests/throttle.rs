@@ -1,7 +1,8 @@
 //! Live tests of per-source throttling that the kernel matrix runs too
 //! (each well under 30 s under TCG): a storm past a small budget is
-//! throttled and said, by uid, every rename either recorded or counted;
-//! `--throttle off` records everything; bad values are usage errors. The
+//! throttled and said, by uid, every rename either recorded or counted; a
+//! signal to a kernel thread passes a spent budget; `--throttle off`
+//! records everything; bad values are usage errors. The
 //! attacker runs as uid 65534 through `setpriv` (see `throttle_util`).
 //! Issue 22's reproduction 2 itself is in `throttle_host.rs`.
 
