@@ -2,14 +2,20 @@
 
 use core::mem::{offset_of, size_of};
 
+use crate::throttle::ThrottleEvent;
+
 /// Bumped whenever any layout below changes. 2: exec records say what the
 /// kernel had (argc, argument bytes) and whether the path was cut. 3: the
 /// helper-request (kind 7) and failed-exec (kind 8) records; the other
 /// layouts are format 2's. 4: every [`TaskInfo`] carries the task's
 /// context ([`TaskInfo::uid`] to [`TaskInfo::context`]), 32 bytes appended
 /// to format 3's 48; older records are widened on decode (see
-/// [`EventKind::task_offsets`]), their context unknown.
-pub const FORMAT_VERSION: u16 = 4;
+/// [`EventKind::task_offsets`]), their context unknown. 5: the throttle
+/// record (kind 9, [`crate::ThrottleEvent`]); the other layouts are
+/// format 4's.
+pub const FORMAT_VERSION: u16 = 5;
+/// The first format with the throttle record.
+pub const THROTTLE_FORMAT: u16 = 5;
 /// The first format whose [`TaskInfo`] has the context fields.
 pub const CONTEXT_FORMAT: u16 = 4;
 /// Bytes of a [`TaskInfo`] before [`CONTEXT_FORMAT`].
@@ -46,12 +52,29 @@ pub enum EventKind {
     /// kernel's error (only with `--failed-execs`: its program runs at every
     /// system call's exit).
     ExecFailed = 8,
+    /// A source went over its budget, or its episode ended (see
+    /// [`crate::throttle`]). Emitted by every throttled program.
+    Throttle = 9,
 }
 
 impl EventKind {
     /// Every kind, in tag order: the one list of kinds. [`EventKind::from_tag`]
     /// and [`EventKind::COUNTERS`] are derived from it.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Fork,
+        EventKind::Exec,
+        EventKind::Exit,
+        EventKind::SignalGenerate,
+        EventKind::SignalDeliver,
+        EventKind::Rename,
+        EventKind::HelperRequest,
+        EventKind::ExecFailed,
+        EventKind::Throttle,
+    ];
+
+    /// The kinds a program of their own emits, one per tracepoint (the
+    /// loader's list): every kind but [`EventKind::Throttle`].
+    pub const TRACED: [EventKind; 8] = [
         EventKind::Fork,
         EventKind::Exec,
         EventKind::Exit,
@@ -110,6 +133,7 @@ impl EventKind {
             EventKind::Rename => "rename",
             EventKind::HelperRequest => "helper_request",
             EventKind::ExecFailed => "exec_failed",
+            EventKind::Throttle => "throttled",
         }
     }
 
@@ -130,6 +154,8 @@ impl EventKind {
                 "workqueue_execute_start_rescue2",
             ],
             EventKind::ExecFailed => ["sys_exit_rescue1", "sys_exit_rescue2"],
+            // No program of its own (not in [`EventKind::TRACED`]).
+            EventKind::Throttle => ["", ""],
         }
     }
 
@@ -144,6 +170,8 @@ impl EventKind {
             EventKind::Rename => "task_rename",
             EventKind::HelperRequest => "workqueue_execute_start",
             EventKind::ExecFailed => "sys_exit",
+            // Every throttled program emits it; none is its own.
+            EventKind::Throttle => "",
         }
     }
 }
@@ -513,6 +541,7 @@ unsafe impl Plain for SignalDeliverEvent {}
 unsafe impl Plain for RenameEvent {}
 unsafe impl Plain for HelperRequestEvent {}
 unsafe impl Plain for ExecFailedEvent {}
+unsafe impl Plain for ThrottleEvent {}
 
 /// A ring-buffer record: a [`Header`] then a fixed body, one type per
 /// [`EventKind`]. The kernel side reserves and heads a record by its type
@@ -570,6 +599,7 @@ impl EventKind {
         match (version, self) {
             (1, EventKind::Exec) => Some(size_of::<ExecEventV1>() - narrow),
             (1 | 2, EventKind::HelperRequest | EventKind::ExecFailed) => None,
+            (OLDEST_FORMAT..THROTTLE_FORMAT, EventKind::Throttle) => None,
             (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size() - narrow),
             _ => None,
         }
@@ -596,6 +626,7 @@ impl EventKind {
                 offset_of!(HelperRequestEvent, kworker),
             ],
             EventKind::ExecFailed => &[offset_of!(ExecFailedEvent, task)],
+            EventKind::Throttle => &[offset_of!(ThrottleEvent, task)],
         }
     }
 }
@@ -613,6 +644,7 @@ records! {
     Rename => RenameEvent,
     HelperRequest => HelperRequestEvent,
     ExecFailed => ExecFailedEvent,
+    Throttle => ThrottleEvent,
 }
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -636,10 +668,10 @@ mod tests {
             assert_eq!(kind.tag(), kind as u16);
         }
         assert_eq!(EventKind::from_tag(0), None);
-        assert_eq!(EventKind::from_tag(9), None);
+        assert_eq!(EventKind::from_tag(10), None);
         assert_eq!(EventKind::from_tag(u16::MAX), None);
-        // The loss counter map's size: tags 1..=8 and an unused slot 0.
-        assert_eq!(EventKind::COUNTERS, 9);
+        // The loss counter map's size: tags 1..=9 and an unused slot 0.
+        assert_eq!(EventKind::COUNTERS, 10);
     }
 
     #[test]
@@ -692,13 +724,15 @@ mod tests {
             (EventKind::HelperRequest, 392),
             (EventKind::ExecFailed, 328),
         ];
+        assert_eq!(EventKind::Throttle.record_size_in(4), None);
+        assert_eq!(EventKind::Throttle.record_size_in(5), Some(208));
         for (kind, size) in v3 {
             assert_eq!(kind.record_size_in(3), Some(size), "{}", kind.name());
-            assert_eq!(kind.record_size_in(4), Some(kind.record_size()));
+            assert_eq!(kind.record_size_in(5), Some(kind.record_size()));
         }
         assert_eq!(EventKind::Exec.record_size_in(1), Some(584));
         assert_eq!(EventKind::HelperRequest.record_size_in(2), None);
-        assert_eq!(EventKind::Exec.record_size_in(5), None);
+        assert_eq!(EventKind::Exec.record_size_in(6), None);
         // Tasks are in order and do not overlap.
         for kind in EventKind::ALL {
             let at = kind.task_offsets();

@@ -16,6 +16,7 @@ pub mod names;
 pub mod offsets;
 pub mod pf;
 pub mod rings;
+pub mod throttle;
 
 pub use event::*;
 pub use features::KernelFeatures;
@@ -24,3 +25,4 @@ pub use follow::*;
 pub use helpers::*;
 pub use offsets::KernelOffsets;
 pub use rings::{MAX_RINGS, MIN_RING_BYTES};
+pub use throttle::{ThrottleBucket, ThrottleConfig, ThrottleEvent};

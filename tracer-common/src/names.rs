@@ -54,11 +54,25 @@ pub const UMH_WORK_FN: &str = "UMH_WORK_FN";
 /// drops events of tasks outside [`FOLLOWED`] (`follow.rs`).
 pub const FOLLOW: &str = "FOLLOW";
 
+/// Per CPU: the throttle's source buckets, then the total
+/// (`throttle.rs`; see [`crate::throttle`]).
+pub const THROTTLE: &str = "THROTTLE";
+/// The [`crate::ThrottleConfig`] (`throttle.rs`).
+pub const THROTTLE_CONFIG: &str = "THROTTLE_CONFIG";
+
 /// Every map the loader uses besides the rings.
-pub const MAPS: [&str; 6] = [LOST, BUSY, RESCUED, HELPER_TGIDS, HELPER_QUEUE, FOLLOWED];
+pub const MAPS: [&str; 7] = [
+    LOST,
+    BUSY,
+    RESCUED,
+    HELPER_TGIDS,
+    HELPER_QUEUE,
+    FOLLOWED,
+    THROTTLE,
+];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
-pub const GLOBALS: [&str; 7] = [
+pub const GLOBALS: [&str; 8] = [
     OFFSETS,
     FILTER,
     FEATURES,
@@ -66,6 +80,7 @@ pub const GLOBALS: [&str; 7] = [
     CPUS_PER_RING,
     UMH_WORK_FN,
     FOLLOW,
+    THROTTLE_CONFIG,
 ];
 
 // Ring names are distinct and numbered in order.

@@ -119,6 +119,25 @@ pub fn reserve<T: Record + 'static>() -> Option<Slot<T>> {
     }
 }
 
+/// Reserves a record of type `T` in the first ring, whatever the CPU, or
+/// counts it as lost: for the rare records a program writes besides its
+/// own (the throttle's), so that the ring choice above is verified once
+/// per program, not once per call site (5.10's verifier, which prunes
+/// less, took minutes under emulation with three). Userspace merges rings
+/// by time, as it does for CPUs sharing a ring.
+#[inline(always)]
+pub fn reserve_first<T: Record + 'static>() -> Option<Slot<T>> {
+    // SAFETY: a plain helper call with no arguments.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    match reserve_in::<T>(&EVENTS0) {
+        Some((entry, wakeup)) => Some(Slot { entry, wakeup, cpu }),
+        None => {
+            count_lost(T::KIND);
+            None
+        }
+    }
+}
+
 #[inline(always)]
 fn count_lost(kind: EventKind) {
     if let Some(counter) = LOST.get_ptr_mut(u32::from(kind.tag())) {
@@ -148,5 +167,6 @@ pub fn body<T: Record>(slot: &mut Slot<T>) -> &mut T {
     // initialized memory; `T: Plain` makes any bytes a valid `T`.
     let ev = unsafe { slot.entry.assume_init_mut() };
     *ev.header_mut() = Header::new(T::KIND, cpu, boot_ns);
+    crate::throttle::saw(boot_ns);
     ev
 }

@@ -56,13 +56,16 @@ pub fn is_helper(tgid: u32) -> bool {
     unsafe { HELPER_TGIDS.get(tgid) }.is_some()
 }
 
-/// Forgets a thread group that died. The lockless lookup first spares
-/// every ordinary exit the bucket lock a delete takes.
+/// Forgets a thread group that died; says whether it was a helper's. The
+/// lockless lookup first spares every ordinary exit the bucket lock a
+/// delete takes.
 #[inline(always)]
-pub fn on_group_exit(tgid: u32) {
+pub fn on_group_exit(tgid: u32) -> bool {
     if is_helper(tgid) {
         let _ = HELPER_TGIDS.remove(tgid);
+        return true;
     }
+    false
 }
 
 /// Whether a task with these flags and tgid is kernel-side.

@@ -12,6 +12,7 @@ mod nesting;
 mod programs;
 mod requests;
 mod task;
+mod throttle;
 
 #[cfg(not(test))]
 #[panic_handler]

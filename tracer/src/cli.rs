@@ -7,7 +7,7 @@ use clap::{error::ErrorKind, CommandFactory as _, Parser, Subcommand};
 
 use crate::{
     commands::{bench_log, bench_table, export, generate, ps, record, replay, report, trace, tree},
-    kernel::{follow, loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions},
+    kernel::{follow, loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions, throttle},
     model::{
         classify::Kind,
         clock::{TimeSpec, WindowSpec},
@@ -87,6 +87,19 @@ pub struct SessionArgs {
     /// Capacity of the kernel's map of followed thread groups.
     #[arg(long, hide = true, default_value_t = tracer_common::FOLLOW_MAP_ENTRIES, value_parser = clap::value_parser!(u32).range(1..))]
     follow_map_entries: u32,
+    /// Per-source throttling: events of each kind each real uid may record
+    /// per second on each CPU (forks, execs, exits, renames, failed execs,
+    /// signals between user tasks), e.g. 1000/s; past it they are counted
+    /// in `throttled` records, not recorded. `on` for the default (1000/s),
+    /// `off` to record everything. Default: on for `record`, off for
+    /// `trace`. Helpers, kernel threads and signals to kernel-side tasks
+    /// are never throttled.
+    #[arg(long, value_name = "RATE|on|off", value_parser = throttle::parse_rate)]
+    throttle: Option<throttle::Rate>,
+    /// Budget of all sources together, per second on each CPU (default
+    /// 4000/s, or --throttle's rate if higher; `off` for none).
+    #[arg(long, value_name = "RATE|off", value_parser = throttle::parse_rate)]
+    throttle_total: Option<throttle::Rate>,
     /// Start CMD once tracing is attached and follow it and every
     /// descendant (as --follow does); stop when it exits, after draining,
     /// and exit with its status (128+N for a death by signal N). CMD
@@ -96,8 +109,11 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
-    fn options(self, filter: &TraceFilter) -> SessionOptions {
+    /// `throttle_by_default`: whether the command throttles without
+    /// `--throttle` (`record` does).
+    fn options(self, filter: &TraceFilter, throttle_by_default: bool) -> SessionOptions {
         SessionOptions {
+            throttle: throttle::config(self.throttle, self.throttle_total, throttle_by_default),
             btf: self.btf,
             ring_bytes: self.ring_buffer_size,
             cpus_per_ring: self.cpus_per_ring,
@@ -730,7 +746,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             text.apply();
             let filter = filter.into_filter();
             trace::run(trace::TraceOptions {
-                session: session.options(&filter),
+                session: session.options(&filter, false),
                 format,
                 filter,
                 ship: ship.options(),
@@ -768,7 +784,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 (None, None) => bail!("record needs -o FILE or --dir DIR"),
             };
             record::run(record::RecordOptions {
-                session: session.options(&filter),
+                session: session.options(&filter, true),
                 to,
                 max_size,
                 ship: ship.options(),

@@ -71,7 +71,9 @@ fn replay_equals_live_and_report_counts_match() {
     let helper = script(dir.path(), "helper", "exit 0\n");
 
     let mut live = Tracer::start(&["--all-signals"]);
-    let recorder = start_recording(&log, &["--all-signals"]);
+    // Throttling off: the log must hold what the live trace (off by
+    // default) saw.
+    let recorder = start_recording(&log, &["--all-signals", "--throttle", "off"]);
     let from = boottime_ns();
     // The workload: a child exiting 3, a signal to kthreadd, a core-dump helper.
     let status = Command::new("/bin/sh")
@@ -274,7 +276,14 @@ fn disk_full_while_recording_is_a_clear_error_and_the_log_stays_valid() {
     let _unmount = Unmount(&mnt);
     let log = mnt.join("full.log");
     let mut recorder = Command::new(tracer_exe())
-        .args(["record", "--all-signals", "-o", log.to_str().unwrap()])
+        .args([
+            "record",
+            "--all-signals",
+            "--throttle",
+            "off",
+            "-o",
+            log.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

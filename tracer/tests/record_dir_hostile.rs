@@ -35,9 +35,9 @@ fn recorder_args(dir: &Path, extra: &[&str]) -> Vec<String> {
         "--dir".into(),
         dir.to_str().unwrap().into(),
     ];
-    // INTEGRATOR: add `--throttle off` here once per-source throttling is
-    // merged: these storms must reach the recorder unthrottled (the bound
-    // must hold whatever the rate; issue 22 measures it so).
+    // These storms reach the recorder unthrottled: the bound must hold
+    // whatever the rate (issue 22 measures it so).
+    args.extend(["--throttle".into(), "off".into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }

@@ -19,6 +19,8 @@ use common::*;
 use serde_json::Value;
 
 /// A running `tracer record --dir DIR`, attached, with its stderr lines.
+/// Throttling is off: these tests storm as root and expect every event
+/// (storms are measured with throttling off).
 struct DirRecording {
     child: Child,
     stderr: Receiver<String>,
@@ -28,6 +30,7 @@ fn record_dir(dir: &Path, extra: &[&str]) -> DirRecording {
     let (child, rx) = spawn_attached(
         Command::new(tracer_exe())
             .args(["record", "--dir", dir.to_str().unwrap()])
+            .args(["--throttle", "off"])
             .args(extra),
         Duration::from_secs(60),
     );

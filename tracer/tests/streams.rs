@@ -17,10 +17,11 @@ use std::{
 
 use common::*;
 
-/// `tracer record` started with `stderr` as its stderr.
+/// `tracer record` started with `stderr` as its stderr, throttling off
+/// (the storms here expect every event).
 fn record(log: &Path, extra: &[&str], stderr: Stdio) -> std::process::Child {
     Command::new(tracer_exe())
-        .args(["record", "-o", log.to_str().unwrap()])
+        .args(["record", "-o", log.to_str().unwrap(), "--throttle", "off"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(stderr)

@@ -22,6 +22,7 @@ use serde::{
 
 use crate::{
     bench_failed_execs, bench_follow, bench_hostile, bench_metrics, bench_rotate, bench_ship,
+    bench_throttle,
     bench_workqueue,
 };
 
@@ -47,7 +48,8 @@ pub(crate) const MODES: [Mode; 3] = [
     },
     Mode {
         name: "record --all-signals",
-        args: &["record", "--all-signals"],
+        // Storms are measured with throttling off: every event recorded.
+        args: &["record", "--all-signals", "--throttle", "off"],
         record: true,
     },
 ];
@@ -509,6 +511,15 @@ pub fn run_ship(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
 }
 
 /// Only zstd's ratio and cost under `record --dir --compress`.
+pub fn run_throttle(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let cost = bench_throttle::measure(tracer, workload, &tmp, rounds);
+    let _ = std::fs::remove_dir_all(&tmp);
+    print!("machine: {}\n{}", machine(), bench_throttle::format(&cost?));
+    Ok(())
+}
+
 pub fn run_rotate(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
@@ -554,6 +565,7 @@ struct Measured {
     ship: Vec<bench_ship::ShipCost>,
     follow: Vec<bench_follow::FollowCost>,
     rotate: Vec<bench_rotate::RotateCost>,
+    throttle: Option<bench_throttle::ThrottleCost>,
 }
 
 fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
@@ -573,6 +585,12 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
     let ship = bench_ship::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds)?;
     let follow = bench_follow::measure(&bench.tracer, &bench.workload, &bench.tmp)?;
     let rotate = bench_rotate::measure(&bench.tracer, &bench.workload, &bench.tmp, rounds.min(3))?;
+    let throttle = Some(bench_throttle::measure(
+        &bench.tracer,
+        &bench.workload,
+        &bench.tmp,
+        rounds.min(3),
+    )?);
     Ok(Measured {
         machine: machine(),
         rounds,
@@ -588,6 +606,7 @@ fn measure_all(bench: &Bench, rounds: usize) -> Result<Measured> {
         ship,
         rotate,
         follow,
+        throttle,
     })
 }
 
@@ -779,6 +798,9 @@ fn format_results(m: &Measured) -> String {
     }
     if !m.rotate.is_empty() {
         out.push_str(&bench_rotate::format(&m.rotate));
+    }
+    if let Some(t) = &m.throttle {
+        out.push_str(&bench_throttle::format(t));
     }
     out.push_str(&bench_hostile::format(&m.hostile));
     out
@@ -995,6 +1017,7 @@ mod tests {
             ship: Vec::new(),
             follow: Vec::new(),
             rotate: Vec::new(),
+            throttle: None,
         }
     }
 
@@ -1018,7 +1041,7 @@ mod tests {
                 r#""mode":"record --all-signals","ns":57,"runs":1000}],"#,
                 r#""peers":[{"tracer":"libbpf-tools sigsnoop","workload":"signal","#,
                 r#""slowdown":3.5}],"hostile":[],"workqueue":[],"failed_execs":null,"ship":[],"follow":[],"#,
-                r#""rotate":[]}"#,
+                r#""rotate":[],"throttle":null}"#,
                 "\n"
             )
         );

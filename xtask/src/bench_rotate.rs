@@ -60,7 +60,7 @@ fn one_run(
 ) -> Result<(u64, u64, u64, usize)> {
     let _ = std::fs::remove_dir_all(dir);
     let mut cmd = Command::new(tracer);
-    cmd.args(["record", "--all-signals", "--dir"])
+    cmd.args(["record", "--all-signals", "--throttle", "off", "--dir"])
         .arg(dir)
         .args(["--rotate-size", ROTATE_SIZE]);
     if compress {

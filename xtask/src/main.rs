@@ -8,6 +8,7 @@ mod bench_metrics;
 mod bench_parallel;
 mod bench_rotate;
 mod bench_ship;
+mod bench_throttle;
 mod bench_workqueue;
 mod debroot;
 pub mod dist;
@@ -76,6 +77,10 @@ enum Cmd {
         /// and CPU cost.
         #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only", "follow_only"])]
         rotate_only: bool,
+        /// Only the per-source throttle: the check's in-kernel cost and the
+        /// storm rates at which each kind starts to be throttled.
+        #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only", "follow_only", "rotate_only"])]
+        throttle_only: bool,
         /// The storms N at a time instead, for each N given (`all`: one per
         /// online CPU), e.g. `--parallel 1,2,all`.
         #[arg(long, value_delimiter = ',', value_name = "N,...")]
@@ -196,13 +201,15 @@ fn real_main() -> Result<()> {
         ship_only,
         follow_only,
         rotate_only,
+        throttle_only,
         parallel,
         tracer: Some(tracer),
         workload: Some(workload),
         out,
     } = cli.command
     {
-        let only = Only::from_flags(hostile_only, ship_only, follow_only, rotate_only);
+        let only = Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
+            .or_throttle(throttle_only);
         return bench_with(rounds, only, &parallel, &tracer, &workload, out);
     }
     let tools = setup::ensure()?;
@@ -238,6 +245,7 @@ fn real_main() -> Result<()> {
             ship_only,
             follow_only,
             rotate_only,
+            throttle_only,
             parallel,
             out,
             ..
@@ -256,7 +264,8 @@ fn real_main() -> Result<()> {
             let target = workspace_root().join("target/release");
             bench_with(
                 rounds,
-                Only::from_flags(hostile_only, ship_only, follow_only, rotate_only),
+                Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
+                    .or_throttle(throttle_only),
                 &parallel,
                 &target.join("tracer"),
                 &target.join("workload"),
@@ -310,6 +319,7 @@ enum Only {
     Ship,
     Follow,
     Rotate,
+    Throttle,
 }
 
 impl Only {
@@ -320,6 +330,15 @@ impl Only {
             (_, _, true, _) => Only::Follow,
             (_, _, _, true) => Only::Rotate,
             _ => Only::All,
+        }
+    }
+
+    /// `--throttle-only` (clap keeps it apart from the other flags).
+    fn or_throttle(self, throttle: bool) -> Only {
+        if throttle {
+            Only::Throttle
+        } else {
+            self
         }
     }
 }
@@ -343,6 +362,7 @@ fn bench_with(
         Only::Ship => return bench::run_ship(rounds, tracer, workload),
         Only::Follow => return bench::run_follow(tracer, workload),
         Only::Rotate => return bench::run_rotate(rounds, tracer, workload),
+        Only::Throttle => return bench::run_throttle(rounds, tracer, workload),
         Only::All | Only::Hostile => {}
     }
     let out_dir = out.unwrap_or_else(bench_parallel::default_out_dir);

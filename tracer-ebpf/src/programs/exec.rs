@@ -6,9 +6,9 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, ExecEvent, FILENAME_LEN};
 
 use crate::{
-    emit, follow,
+    emit, follow, helpers,
     kread::{self, offset, Kptr},
-    task,
+    task, throttle,
 };
 
 programs!(
@@ -28,6 +28,12 @@ fn exec(ctx: &BtfTracePointContext) -> i32 {
     let old_pid: i32 = ctx.arg(1);
     let bprm = Kptr::btf(ctx.arg(2));
     if follow::drops(|| p.read(offset!(task_tgid))) {
+        return 0;
+    }
+    // Helpers' execs, and their children's, are never throttled.
+    if !throttle::admits(EventKind::Exec, throttle::uid_of(p), p, || {
+        helpers::is_helper(p.read(offset!(task_tgid)))
+    }) {
         return 0;
     }
     let Some(mut entry) = emit::reserve::<ExecEvent>() else {

@@ -11,9 +11,9 @@ use tracer_common::{
 };
 
 use crate::{
-    emit, follow,
+    emit, follow, helpers,
     kread::{self, offset, Kptr},
-    task,
+    task, throttle,
 };
 
 /// The system call numbers of execve and execveat on x86-64, and their x32
@@ -92,6 +92,14 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
     }
     // The task kept its image, so the path pointer is still its own.
     let path = regs.read::<u64>(path_at) as *const u8;
+    if !throttle::admits(
+        EventKind::ExecFailed,
+        throttle::uid_of(current),
+        current,
+        || helpers::is_helper(super::current_tgid()),
+    ) {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<ExecFailedEvent>() else {
         return 0;
     };

@@ -2,12 +2,12 @@
 //! the tracepoint has no `group_dead` (the loader reads the arity from BTF).
 
 use aya_ebpf::programs::BtfTracePointContext;
-use tracer_common::{EventKind, ExitEvent, KernelOffsets, GROUP_DEAD_UNKNOWN};
+use tracer_common::{pf::PF_KTHREAD, EventKind, ExitEvent, KernelOffsets, GROUP_DEAD_UNKNOWN};
 
 use crate::{
     emit, follow, helpers,
     kread::{self, offset, Kptr},
-    task,
+    task, throttle,
 };
 
 programs!(
@@ -34,12 +34,10 @@ fn exit(ctx: &BtfTracePointContext) -> i32 {
     // Without group_dead (< 6.16), the leader's exit stands for the
     // group's. Done whether or not the event passes, so a following
     // session still forgets helpers.
-    if match group_dead {
+    let helper_gone = match group_dead {
         GROUP_DEAD_UNKNOWN => pid == tgid,
         dead => dead != 0,
-    } {
-        helpers::on_group_exit(tgid);
-    }
+    } && helpers::on_group_exit(tgid);
     if follow::on() {
         // Before 6.16, the group's live-thread count, which every exiting
         // thread drops before this tracepoint, says whether it is over (a
@@ -58,6 +56,15 @@ fn exit(ctx: &BtfTracePointContext) -> i32 {
         if !follow::on_exit(tgid, group_over) {
             return 0;
         }
+    }
+    // Kernel threads' and helpers' exits (and their children's) are never
+    // throttled.
+    if !throttle::admits(EventKind::Exit, throttle::uid_of(p), p, || {
+        helper_gone
+            || p.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
+            || helpers::is_helper(tgid)
+    }) {
+        return 0;
     }
     let Some(mut entry) = emit::reserve::<ExitEvent>() else {
         return 0;

@@ -10,12 +10,12 @@
 
 use aya_ebpf::programs::BtfTracePointContext;
 use aya_log_ebpf::warn;
-use tracer_common::{EventKind, ForkEvent};
+use tracer_common::{pf::PF_KTHREAD, EventKind, ForkEvent};
 
 use crate::{
     emit, follow, helpers,
     kread::{self, offset, Kptr},
-    task,
+    task, throttle,
 };
 
 programs!(
@@ -50,6 +50,15 @@ fn new_task(ctx: &BtfTracePointContext) -> i32 {
     let followed = follow::on_new_task(creator_tgid, child_tgid);
     if followed == Ok(false) {
         warn_if_full(ctx, marked, Ok(true), child_tgid);
+        return 0;
+    }
+    // Kernel threads' creations and helpers' births (made by a kernel
+    // thread, or by a helper or its descendant: the mark is set above) are
+    // never throttled.
+    if !throttle::admits(EventKind::Fork, throttle::uid_of(creator), creator, || {
+        creator.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0 || helpers::is_helper(child_tgid)
+    }) {
+        warn_if_full(ctx, marked, followed, child_tgid);
         return 0;
     }
     let Some(mut entry) = emit::reserve::<ForkEvent>() else {

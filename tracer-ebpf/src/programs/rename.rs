@@ -4,12 +4,12 @@
 //! the exec event already carries the new name.
 
 use aya_ebpf::programs::BtfTracePointContext;
-use tracer_common::{EventKind, KernelOffsets, RenameEvent};
+use tracer_common::{pf::PF_KTHREAD, EventKind, KernelOffsets, RenameEvent};
 
 use crate::{
-    emit, follow,
+    emit, follow, helpers,
     kread::{self, offset, Kptr},
-    task,
+    task, throttle,
 };
 
 programs!(
@@ -36,6 +36,14 @@ fn rename(ctx: &BtfTracePointContext) -> i32 {
     }
     let in_execve = offset!(task_in_execve_bit);
     if in_execve != KernelOffsets::ABSENT && kread::bit(t, in_execve) {
+        return 0;
+    }
+    // The task renamed is the caller's own thread group (kthreads are
+    // named by their creator: never throttled, like helpers).
+    if !throttle::admits(EventKind::Rename, throttle::uid_of(t), t, || {
+        t.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
+            || helpers::is_helper(t.read(offset!(task_tgid)))
+    }) {
         return 0;
     }
     let Some(mut entry) = emit::reserve::<RenameEvent>() else {

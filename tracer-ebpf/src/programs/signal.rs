@@ -7,7 +7,7 @@ use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_
 use crate::{
     emit, follow, helpers,
     kread::{self, offset, Kptr},
-    task,
+    task, throttle,
 };
 
 /// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
@@ -69,20 +69,33 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
     // Past the filters (the hot path when filtered stays as it was).
     let features = kread::features();
     kread::refuse_if_asked(&features, EventKind::SignalGenerate);
+    let sender = super::current_task(&features);
+    // Two direct loads; the uid helper would map it through the user
+    // namespace with calls, on the hottest path there is.
+    let sender_uid = throttle::uid_of(sender);
+    // Under the default filter every signal left goes to a kernel-side
+    // task, which is never throttled: no check at all.
+    if f.signals != SIGNALS_KERNEL_SIDE
+        && !throttle::admits(EventKind::SignalGenerate, sender_uid, sender, || {
+            helpers::kernel_side(
+                target.read(offset!(task_flags)),
+                target.read(offset!(task_tgid)),
+            )
+        })
+    {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<SignalGenerateEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    let sender = super::current_task(&features);
     task::fill(&mut ev.sender, sender);
     task::fill(&mut ev.target, target);
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(Kptr::new(info, features.generate_siginfo_direct != 0));
     ev.group = group;
     ev.result = result;
-    // Two direct loads; the uid helper would map it through the user
-    // namespace with calls, on the hottest path there is.
-    ev.sender_uid = sender.ptr(offset!(task_real_cred)).read(offset!(cred_uid));
+    ev.sender_uid = sender_uid;
     emit::submit(entry);
     0
 }
@@ -117,11 +130,19 @@ fn deliver(ctx: &BtfTracePointContext) -> i32 {
     if follow::drops(super::current_tgid) {
         return 0;
     }
+    let me = super::current_task(&features);
+    if f.signals != SIGNALS_KERNEL_SIDE
+        && !throttle::admits(EventKind::SignalDeliver, throttle::uid_of(me), me, || {
+            helpers::kernel_side(me.read(offset!(task_flags)), super::current_tgid())
+        })
+    {
+        return 0;
+    }
     let Some(mut entry) = emit::reserve::<SignalDeliverEvent>() else {
         return 0;
     };
     let ev = emit::body(&mut entry);
-    task::fill(&mut ev.task, super::current_task(&features));
+    task::fill(&mut ev.task, me);
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(info);
     ev._pad = 0;

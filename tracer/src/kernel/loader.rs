@@ -22,7 +22,9 @@ use aya::{
     programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint},
     Ebpf, EbpfLoader,
 };
-use tracer_common::{names, EventKind, KernelFeatures, KernelFilter};
+use tracer_common::{
+    names, EventKind, KernelFeatures, KernelFilter, ThrottleBucket, ThrottleConfig,
+};
 
 use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, verifier};
 pub use crate::model::event::Missing;
@@ -53,6 +55,8 @@ pub struct LoadOptions<'a> {
     /// session follows a command or subtree (see [`crate::kernel::follow`]);
     /// `None`: every task is traced.
     pub follow_map_entries: Option<u32>,
+    /// The per-source budgets (see `tracer_common::throttle`).
+    pub throttle: ThrottleConfig,
 }
 
 /// Exit status when `--strict` and a program was refused.
@@ -238,6 +242,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .override_global(names::UMH_WORK_FN, umh_work_fn.as_ref().unwrap_or(&0), true)
         .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
         .override_global(names::FOLLOW, &follow, true)
+        .override_global(names::THROTTLE_CONFIG, &opts.throttle, true)
         .map_max_entries(names::FOLLOWED, opts.follow_map_entries.unwrap_or(1).max(1));
     // Rings past the plan's are never written: one page each.
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -267,7 +272,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         } else {
             true
         };
-    let kinds: Vec<EventKind> = EventKind::ALL
+    let kinds: Vec<EventKind> = EventKind::TRACED
         .into_iter()
         .filter(|&k| k != EventKind::HelperRequest || umh_work_fn.is_ok())
         .filter(|&k| k != EventKind::ExecFailed || failed_execs)
@@ -378,7 +383,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         rescues,
         companions,
         rescued,
-        links: Vec::with_capacity(2 * EventKind::ALL.len()),
+        links: Vec::with_capacity(2 * EventKind::TRACED.len()),
         lost,
         missing,
         notes: probed.notes,
@@ -653,9 +658,9 @@ impl Session {
     /// one CPU) that no rescue took, by kind: the first program's skips
     /// less the rescues' runs.
     pub fn skipped(&self) -> Result<Vec<(EventKind, u64)>> {
-        let mut out = Vec::with_capacity(EventKind::ALL.len());
+        let mut out = Vec::with_capacity(EventKind::TRACED.len());
         for &name in &self.loaded {
-            let kind = EventKind::ALL
+            let kind = EventKind::TRACED
                 .into_iter()
                 .find(|k| k.program() == name)
                 .expect("loaded names are programs");
@@ -669,6 +674,29 @@ impl Session {
             out.push((kind, misses.saturating_sub(self.rescued(kind)?)));
         }
         Ok(out)
+    }
+
+    /// The throttle episodes still open, per CPU: (cpu, bucket) for each
+    /// bucket with drops not yet reported by an end record. Read after
+    /// detaching, so no program changes them meanwhile.
+    pub fn open_throttles(&self) -> Result<Vec<(u32, ThrottleBucket)>> {
+        let map: aya::maps::PerCpuArray<_, ThrottleBucket> = aya::maps::PerCpuArray::try_from(
+            self.ebpf
+                .map(names::THROTTLE)
+                .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::THROTTLE))?,
+        )?;
+        let mut open = Vec::new();
+        for i in 0..tracer_common::throttle::THROTTLE_BUCKETS {
+            let per_cpu = map
+                .get(&i, 0)
+                .with_context(|| format!("reading throttle bucket {i}"))?;
+            for (cpu, b) in per_cpu.iter().enumerate() {
+                if b.episode_drops != 0 {
+                    open.push((cpu as u32, *b));
+                }
+            }
+        }
+        Ok(open)
     }
 
     /// Runs the rescue programs of `kind` did, summed over CPUs.
@@ -774,7 +802,7 @@ mod tests {
         for global in names::GLOBALS {
             assert_eq!(section_of(global), Some(".rodata"), "global {global}");
         }
-        for kind in EventKind::ALL {
+        for kind in EventKind::TRACED {
             let program = kind.program();
             let section = format!("tp_btf/{program}");
             assert_eq!(

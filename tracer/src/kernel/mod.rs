@@ -15,4 +15,5 @@ pub mod requests;
 pub mod rings;
 pub mod session;
 pub mod storm;
+pub mod throttle;
 pub mod verifier;

@@ -17,7 +17,7 @@ use tokio::{
     io::{unix::AsyncFd, Interest},
     signal::unix::{signal, Signal, SignalKind},
 };
-use tracer_common::{EventKind, KernelFilter};
+use tracer_common::{EventKind, KernelFilter, ThrottleConfig};
 
 use crate::{
     kernel::{
@@ -27,6 +27,7 @@ use crate::{
         merge::{Item, Merge},
         rings::{self, DelayRing, RingFill, Rings},
         storm::StormCount,
+        throttle,
     },
     model::{
         clock::{self, WallClock},
@@ -71,6 +72,8 @@ pub struct SessionOptions {
     pub announce: bool,
     /// Trace only a command or a subtree, and end with it.
     pub follow: Option<FollowOptions>,
+    /// Per-source budgets (see `throttle`); off unless asked.
+    pub throttle: ThrottleConfig,
 }
 
 impl SessionOptions {
@@ -93,6 +96,7 @@ impl SessionOptions {
             proc_root: PathBuf::from("/proc"),
             announce: true,
             follow: None,
+            throttle: ThrottleConfig::OFF,
         }
     }
 }
@@ -164,6 +168,7 @@ struct Live {
     reported_skipped: [u64; EventKind::COUNTERS as usize],
     stops: Stops,
     follow: Option<Follower>,
+    throttle: ThrottleConfig,
 }
 
 /// The signals that stop a session cleanly: Ctrl-C, SIGTERM, and SIGHUP (a
@@ -252,7 +257,11 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         refuse_mask: opts.refuse_mask,
         failed_execs: opts.failed_execs,
         follow_map_entries: opts.follow.as_ref().map(|f| f.map_entries),
+        throttle: opts.throttle,
     })?;
+    if opts.verbose {
+        crate::say!("tracer: {}", throttle::describe(&opts.throttle));
+    }
     // Mark the helpers that exist before attaching, so a child one forks
     // while we start up is marked by the kernel too.
     let quick_tasks = Procfs::new(&opts.proc_root).processes();
@@ -311,6 +320,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         reported_skipped: [0; EventKind::COUNTERS as usize],
         stops,
         follow: follow.take(),
+        throttle: opts.throttle,
     };
     Ok((live, start))
 }
@@ -338,6 +348,27 @@ impl Live {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Ends the throttle episodes still open: their end record would have
+    /// come at the source's next event, which no program will see now.
+    /// Never silent: what a throttled source lost is said.
+    fn end_throttles<S: Sink>(&mut self, sink: &mut S) -> Result<()> {
+        if self.throttle.on == 0 {
+            return Ok(());
+        }
+        let now = clock::boottime_ns();
+        let mut open = self.session.open_throttles()?;
+        open.sort_by_key(|(_, b)| b.last_ns);
+        for (cpu, b) in open {
+            let raw = throttle::bytes(&throttle::end_record(cpu, &b, &self.throttle, now));
+            self.counts.count_raw(&raw);
+            if sink.record(&raw)? == Flow::Stop {
+                break;
+            }
+        }
+        sink.flush()?;
         Ok(())
     }
 
@@ -468,6 +499,7 @@ impl Live {
             let _ = self.rings.drain(None, |ring, raw| merge.push(ring, raw));
             self.check_lost()?;
             self.release(sink, None)?;
+            self.end_throttles(sink)?;
         } else {
             // The sink takes no more records, but still hears of losses.
             self.check_lost()?;
@@ -540,6 +572,7 @@ fn stats(live: &Live, counts: &Counts) -> String {
         "rings": live.rings.len(),
         "late": live.merge.late(),
         "lost_by_kind": by_kind(&counts.lost),
+        "throttle_records": counts.by_kind[usize::from(EventKind::Throttle.tag())],
         "storm": live.storm.as_ref().map(|s| by_kind(&s.by_kind)),
         "skipped_by_kind": by_kind(&live.reported_skipped),
         "rescued_by_kind": by_kind(&rescued),

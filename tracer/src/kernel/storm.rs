@@ -76,7 +76,8 @@ impl StormCount {
             EventKind::SignalDeliver
             | EventKind::Rename
             | EventKind::HelperRequest
-            | EventKind::ExecFailed => false,
+            | EventKind::ExecFailed
+            | EventKind::Throttle => false,
         };
         if counted {
             let n = &mut self.by_kind[usize::from(kind.tag())];

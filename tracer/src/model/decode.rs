@@ -5,14 +5,19 @@
 use std::fmt;
 
 use tracer_common::{
-    read_plain, EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
-    HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
+    read_plain,
+    throttle::{THROTTLE_BEGIN, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL, THROTTLE_END},
+    EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
+    HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent, ThrottleEvent,
     CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT, TASK_CONTEXT_BYTES,
     TASK_INFO_V3,
 };
 
 use crate::model::{
-    event::{c_string, Event, ExecCut, ExecVia, HelperRequest, Record, Task},
+    event::{
+        c_string, Event, ExecCut, ExecVia, HelperRequest, Record, Task, TaskContext, Throttle,
+        ThrottlePhase,
+    },
     signals::{Disposition, ExitStatus, GenerateResult},
 };
 
@@ -236,11 +241,55 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 filename_truncated: e.filename_truncated != 0,
             }
         }
+        EventKind::Throttle => throttle(&body::<ThrottleEvent>(bytes)?, header.cpu, v)?,
     };
     Ok(Record {
         boot_ns: header.boot_ns,
         cpu: header.cpu,
         event,
+    })
+}
+
+/// A throttle record: the task is what the kernel kept of it (pid, tgid,
+/// start, comm and uid).
+fn throttle(e: &ThrottleEvent, cpu: u32, v: u16) -> Result<Event, DecodeError> {
+    let bad = DecodeError::UnknownKind {
+        tag: EventKind::Throttle.tag(),
+    };
+    let phase = match e.phase {
+        THROTTLE_BEGIN => ThrottlePhase::Begin,
+        THROTTLE_END => ThrottlePhase::End,
+        _ => return Err(bad),
+    };
+    let mut task = Task::from_record(&e.task, v);
+    task.context = Some(TaskContext {
+        uid: Some(e.task.uid),
+        ..TaskContext::default()
+    });
+    let dropped = EventKind::ALL
+        .iter()
+        .filter_map(|&k| {
+            let n = *e.dropped.get(usize::from(k.tag()))?;
+            (n > 0).then_some((k, u64::from(n)))
+        })
+        .collect();
+    Ok(Event::Throttle {
+        task,
+        throttle: Throttle {
+            phase,
+            uid: e.uid,
+            cpu,
+            kind: EventKind::from_tag(u16::from(e.kind)),
+            by_source: e.reasons & THROTTLE_BY_SOURCE != 0,
+            by_total: e.reasons & THROTTLE_BY_TOTAL != 0,
+            per_source: e.per_source,
+            total: (e.total != u32::MAX).then_some(e.total),
+            recorded: e.recorded,
+            other_uids: e.other_uids,
+            first_ns: e.first_ns,
+            last_ns: e.last_ns,
+            dropped,
+        },
     })
 }
 
@@ -460,7 +509,7 @@ mod tests {
         let mut current = bytes.clone();
         current[..2].copy_from_slice(&4u16.to_le_bytes());
         assert!(matches!(decode(&current), Err(DecodeError::Size { .. })));
-        for kind in EventKind::ALL {
+        for kind in EventKind::TRACED {
             let mut raw = vec![0u8; kind.record_size_in(3).unwrap()];
             raw[..size_of::<Header>()].copy_from_slice(&as_bytes(&header(kind)));
             raw[..2].copy_from_slice(&3u16.to_le_bytes());
@@ -501,6 +550,9 @@ mod tests {
         for kind in EventKind::ALL {
             let mut bytes = vec![0u8; kind.record_size()];
             bytes[..size_of::<Header>()].copy_from_slice(&as_bytes(&header(kind)));
+            if kind == EventKind::Throttle {
+                bytes[core::mem::offset_of!(ThrottleEvent, phase)] = THROTTLE_BEGIN;
+            }
             let rec = decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
             assert_eq!(rec.event.kind(), kind);
             bytes.push(0);
@@ -512,6 +564,47 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn throttle_records_say_who_and_what() {
+        // SAFETY: ThrottleEvent is integers and byte arrays; zero is valid.
+        let mut e: ThrottleEvent = unsafe { std::mem::zeroed() };
+        e.header = header(EventKind::Throttle);
+        e.task = task(4242, "storm", 0x400100);
+        e.uid = 65534;
+        e.phase = THROTTLE_END;
+        e.reasons = THROTTLE_BY_SOURCE | THROTTLE_BY_TOTAL;
+        e.per_source = 1000;
+        e.total = u32::MAX;
+        e.first_ns = 1_000_000_000;
+        e.last_ns = 3_500_000_000;
+        e.dropped[usize::from(EventKind::Rename.tag())] = 998_000;
+        e.dropped[usize::from(EventKind::Fork.tag())] = 3;
+        let Event::Throttle { task, throttle: t } = decode(&as_bytes(&e)).unwrap().event else {
+            panic!("wrong kind")
+        };
+        assert_eq!((task.pid, task.comm.as_str()), (4242, "storm"));
+        let ctx = task.context.unwrap();
+        assert_eq!((ctx.uid, ctx.gid), (Some(1000), None));
+        assert_eq!((t.uid, t.phase, t.cpu), (65534, ThrottlePhase::End, 1));
+        assert_eq!((t.by_source, t.by_total, t.total), (true, true, None));
+        assert_eq!(
+            t.dropped,
+            vec![(EventKind::Fork, 3), (EventKind::Rename, 998_000)]
+        );
+        assert_eq!(t.dropped_total(), 998_003);
+        assert_eq!(
+            t.details(),
+            "uid=65534 on cpu 1 dropped 998003 in 2.500s (fork 3, rename 998000; source+total)"
+        );
+        // A phase this build does not know is refused.
+        e.phase = 7;
+        assert!(decode(&as_bytes(&e)).is_err());
+        // Not a record of format 4.
+        e.phase = THROTTLE_BEGIN;
+        e.header.version = 4;
+        assert!(decode(&as_bytes(&e)).is_err());
     }
 
     #[test]

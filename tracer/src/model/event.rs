@@ -178,6 +178,127 @@ pub enum Event {
         filename: String,
         filename_truncated: bool,
     },
+    /// A source went over its budget on a CPU, or that episode ended
+    /// (with what it lost). `task` is the first task whose event was
+    /// dropped (pid, comm and uid only).
+    Throttle {
+        task: Task,
+        throttle: Throttle,
+    },
+}
+
+/// Which end of a throttle episode a record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThrottlePhase {
+    Begin,
+    End,
+}
+
+impl ThrottlePhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            ThrottlePhase::Begin => "begin",
+            ThrottlePhase::End => "end",
+        }
+    }
+}
+
+/// A throttle episode of one source (a real uid) on one CPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Throttle {
+    pub phase: ThrottlePhase,
+    /// The uid that went over.
+    pub uid: u32,
+    /// The CPU whose budget it spent (budgets are per CPU).
+    pub cpu: u32,
+    /// Begin: the kind of the first event dropped.
+    pub kind: Option<EventKind>,
+    /// Which budgets were spent: the source's own, all sources' together.
+    pub by_source: bool,
+    pub by_total: bool,
+    /// Budgets per second per CPU; `None`: no total budget.
+    pub per_source: u32,
+    pub total: Option<u32>,
+    /// Begin: events the source recorded in its window before the drop.
+    pub recorded: u32,
+    /// End: drops by other uids that share the source's bucket.
+    pub other_uids: u32,
+    /// Boot-clock ns of the first and last drop (begin: both the first).
+    pub first_ns: u64,
+    pub last_ns: u64,
+    /// End: events dropped, by kind, in tag order.
+    pub dropped: Vec<(EventKind, u64)>,
+}
+
+impl Throttle {
+    /// Every event the episode dropped.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+
+    /// `rename` (begin) or `rename 12000, fork 3` (end).
+    pub fn kinds_text(&self) -> String {
+        match self.phase {
+            ThrottlePhase::Begin => self.kind.map_or("?", |k| k.name()).to_string(),
+            ThrottlePhase::End => self
+                .dropped
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// The text layouts' details: `uid=65534 over 1000/s (source) on cpu 1:
+    /// dropping rename, after 1000 recorded` or `uid=65534 on cpu 1 dropped
+    /// 998000 in 2.310s (rename 998000)`.
+    pub fn details(&self) -> String {
+        let mut s = format!("uid={} ", self.uid);
+        match self.phase {
+            ThrottlePhase::Begin => {
+                let budget = if self.by_source {
+                    format!("{}/s", self.per_source)
+                } else {
+                    format!("{}/s all sources", self.total.unwrap_or(u32::MAX))
+                };
+                s.push_str(&format!(
+                    "over {budget} ({}) on cpu {}: dropping {}, after {} recorded",
+                    self.reasons_text(),
+                    self.cpu,
+                    self.kinds_text(),
+                    self.recorded
+                ));
+            }
+            ThrottlePhase::End => {
+                let span = self.last_ns.saturating_sub(self.first_ns);
+                s.push_str(&format!(
+                    "on cpu {} dropped {} in {}.{:03}s ({}; {})",
+                    self.cpu,
+                    self.dropped_total(),
+                    span / 1_000_000_000,
+                    span / 1_000_000 % 1000,
+                    self.kinds_text(),
+                    self.reasons_text()
+                ));
+                if self.other_uids > 0 {
+                    s.push_str(&format!(
+                        ", {} of them by other uids sharing its budget",
+                        self.other_uids
+                    ));
+                }
+            }
+        }
+        s
+    }
+
+    /// `source` / `total` / `source+total`.
+    pub fn reasons_text(&self) -> &'static str {
+        match (self.by_source, self.by_total) {
+            (true, true) => "source+total",
+            (false, true) => "total",
+            _ => "source",
+        }
+    }
 }
 
 /// Which system call failed.
@@ -257,6 +378,7 @@ impl Event {
             Event::Rename { .. } => EventKind::Rename,
             Event::HelperRequest { .. } => EventKind::HelperRequest,
             Event::ExecFailed { .. } => EventKind::ExecFailed,
+            Event::Throttle { .. } => EventKind::Throttle,
         }
     }
 
@@ -270,7 +392,8 @@ impl Event {
             | Event::Exit { task, .. }
             | Event::SignalDeliver { task, .. }
             | Event::Rename { task, .. }
-            | Event::ExecFailed { task, .. } => task,
+            | Event::ExecFailed { task, .. }
+            | Event::Throttle { task, .. } => task,
             Event::HelperRequest { kworker, .. } => kworker,
         }
     }

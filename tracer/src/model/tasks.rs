@@ -556,6 +556,9 @@ impl TaskTable {
                 }
                 a
             }
+            // The table is not touched: the task is only what the throttle
+            // kept of it, and it may be long gone.
+            Event::Throttle { task, .. } => Annotation::kinds(self.kind_of(task), None),
             Event::HelperRequest { kworker, request } => {
                 self.touch(kworker);
                 let requester = request.requester.as_ref().map(|r| self.kind_of(r));

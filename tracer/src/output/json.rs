@@ -17,7 +17,7 @@ use crate::model::{
     classify::Kind,
     clock::{TimeWriter, WallClock},
     context,
-    event::{Event, HelperRequest, Record, Task, TaskContext},
+    event::{Event, HelperRequest, Record, Task, TaskContext, Throttle, ThrottlePhase},
     flags::PfNames,
     signals,
     signals::{Disposition, ExitStatus},
@@ -53,8 +53,13 @@ use crate::model::{
 /// inodes, as /proc/PID/ns shows them) and `ns_pid` (the pid inside its
 /// pid namespace); each null where unknown, all null in logs recorded
 /// before record format 4. `ps --format json` has the same fields, from
-/// procfs.
-pub const JSON_VERSION: u32 = 6;
+/// procfs. 7: `throttled` records (`phase` begin or end, `uid`,
+/// `throttle_cpu`, `reasons`, `per_source`, `total`, `first_ns`,
+/// `last_ns`, begin: `dropped_kind` and `recorded`, end: `dropped` by kind,
+/// `dropped_total`, `other_uids`); the report's `throttled` (per uid:
+/// `uid`, `comm`, `episodes`, `dropped` by kind, `dropped_total`) and
+/// `helper_requests_by_uid` (`uid`, null when not known, and `count`).
+pub const JSON_VERSION: u32 = 7;
 
 pub struct Json {
     clock: WallClock,
@@ -333,6 +338,40 @@ fn spawner(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation, exit_ns: Option<u6
     out.push(b'}');
 }
 
+/// A throttle record's fields (see [`JSON_VERSION`] 7).
+fn throttle_fields(out: &mut Vec<u8>, t: &Throttle) {
+    key(out, "phase");
+    string(out, t.phase.name());
+    int(out, "throttle_cpu", t.cpu);
+    key(out, "reasons");
+    string(out, t.reasons_text());
+    int(out, "per_source", t.per_source);
+    opt_int(out, "total", t.total);
+    int(out, "first_ns", t.first_ns);
+    int(out, "last_ns", t.last_ns);
+    match t.phase {
+        ThrottlePhase::Begin => {
+            key(out, "dropped_kind");
+            string(out, t.kind.map_or("unknown", EventKind::name));
+            int(out, "recorded", t.recorded);
+        }
+        ThrottlePhase::End => {
+            key(out, "dropped");
+            out.push(b'{');
+            for (i, (kind, n)) in t.dropped.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, kind.name());
+                let _ = write!(out, ":{n}");
+            }
+            out.push(b'}');
+            int(out, "dropped_total", t.dropped_total());
+            int(out, "other_uids", t.other_uids);
+        }
+    }
+}
+
 impl Formatter for Json {
     fn begin(&mut self, _out: &mut Vec<u8>) {}
 
@@ -528,6 +567,7 @@ impl Formatter for Json {
                 let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
                 request_fields(out, &self.pf, request, ann.other, reason);
             }
+            Event::Throttle { throttle, .. } => throttle_fields(out, throttle),
         }
         out.extend_from_slice(b"}\n");
     }

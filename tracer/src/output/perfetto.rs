@@ -37,7 +37,7 @@ use super::Formatter;
 use crate::model::{
     classify::Kind,
     clock::WallClock,
-    event::{Event, HelperRequest, Record, Task},
+    event::{Event, HelperRequest, Record, Task, ThrottlePhase},
     flags::{PfNames, PF_KTHREAD},
     signals::{self, GenerateResult},
     tasks::Annotation,
@@ -60,6 +60,8 @@ pub struct Timeline {
     /// at this time instead of its own (at most its delay later): so every
     /// slice ends after it begins and every arrow points forward.
     last_ns: u64,
+    /// Whether the throttle track was declared.
+    throttled_declared: bool,
 }
 
 /// `comm (program)`, or the comm alone when the program is unknown.
@@ -88,6 +90,7 @@ impl Timeline {
             tracks: Tracks::default(),
             flows: Flows::default(),
             last_ns: 0,
+            throttled_declared: false,
         }
     }
 
@@ -458,6 +461,45 @@ impl Timeline {
     }
 }
 
+impl Timeline {
+    /// A throttle record: an instant on a track of its own (episodes of
+    /// several uids and CPUs overlap, so not slices), named for the uid.
+    fn throttle(&mut self, out: &mut Vec<u8>, ts: u64, rec: &Record) {
+        let Event::Throttle { task, throttle: t } = &rec.event else {
+            return;
+        };
+        if !self.throttled_declared {
+            self.packets
+                .track(out, tracks::THROTTLED, None, "throttled sources");
+            self.throttled_declared = true;
+        }
+        let mut args = Args::default()
+            .int("uid", t.uid)
+            .int("sample_pid", task.pid)
+            .str("sample_comm", &task.comm)
+            .int("cpu", t.cpu)
+            .str("reasons", t.reasons_text())
+            .uint("first_ns", t.first_ns)
+            .uint("last_ns", t.last_ns);
+        let name = match t.phase {
+            ThrottlePhase::Begin => {
+                args = args
+                    .str("dropping", &t.kinds_text())
+                    .int("recorded", t.recorded);
+                format!("uid {} throttled ({})", t.uid, t.kinds_text())
+            }
+            ThrottlePhase::End => {
+                args = args
+                    .str("dropped", &t.kinds_text())
+                    .uint("dropped_total", t.dropped_total())
+                    .int("other_uids", t.other_uids);
+                format!("uid {} dropped {}", t.uid, t.dropped_total())
+            }
+        };
+        self.instant(out, (tracks::THROTTLED, ts), name, args, (&[], &[]));
+    }
+}
+
 /// A helper request's details: whom it is for, what it runs, who waits.
 fn request_args(req: &HelperRequest, reason: Option<&str>) -> Args {
     let mut args = Args::default()
@@ -495,6 +537,7 @@ impl Formatter for Timeline {
             Event::Rename { .. } => self.rename(out, ts, rec, ann),
             Event::HelperRequest { .. } => self.helper_request(out, ts, rec, ann),
             Event::ExecFailed { .. } => self.exec_failed(out, ts, rec, ann),
+            Event::Throttle { .. } => self.throttle(out, ts, rec),
         }
     }
 

@@ -122,6 +122,7 @@ fn short_event(rec: &Record) -> &'static str {
         Event::SignalDeliver { .. } => "sigdlv",
         Event::HelperRequest { .. } => "umhreq",
         Event::ExecFailed { .. } => "exec!",
+        Event::Throttle { .. } => "thrtl",
         _ => rec.event.kind().name(),
     }
 }
@@ -157,7 +158,7 @@ fn failure(rec: &Record, ann: &Annotation) -> bool {
         Event::Exit { status, .. } => {
             *status != ExitStatus::Exited(0) || ann.helper.as_ref().is_some_and(|h| h.exec_failed)
         }
-        Event::ExecFailed { .. } => true,
+        Event::ExecFailed { .. } | Event::Throttle { .. } => true,
         Event::SignalGenerate { result, .. } => {
             matches!(
                 result,
@@ -377,6 +378,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
         Event::Rename { task, new_comm } => {
             format!("{} -> {}", quote_name(&task.comm), quote_name(new_comm))
         }
+        Event::Throttle { throttle, .. } => throttle.details(),
         Event::ExecFailed {
             errno,
             via,

@@ -140,6 +140,10 @@ impl TraceFilter {
 
     /// Whether to show `rec`, annotated with its tasks' kinds.
     pub fn matches(&self, rec: &Record, ann: &Annotation) -> bool {
+        // What a throttled source lost is always said, as losses are.
+        if rec.event.kind() == EventKind::Throttle {
+            return true;
+        }
         if self.event_mask() & rec.event.kind().bit() == 0 {
             return false;
         }
@@ -215,7 +219,8 @@ mod tests {
         assert_eq!(
             "forks".parse::<EventSel>(),
             Err("unknown event `forks` (events: fork, exec, exit, signal, \
-                 signal_generate, signal_deliver, rename, helper_request, exec_failed)"
+                 signal_generate, signal_deliver, rename, helper_request, exec_failed, \
+                 throttled)"
                 .to_string())
         );
         for name in event_names().split(", ") {

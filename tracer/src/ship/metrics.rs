@@ -134,6 +134,9 @@ impl LogMetrics {
 struct Counts {
     events: [AtomicU64; TAGS],
     lost: [AtomicU64; TAGS],
+    /// Events dropped by the per-source throttle, by kind (no uid label:
+    /// label values stay bounded).
+    throttled: [AtomicU64; TAGS],
     /// Lost records of a kind this build does not know.
     lost_unknown: AtomicU64,
     helpers_started: AtomicU64,
@@ -162,6 +165,7 @@ impl Counts {
         Counts {
             events: zeros(),
             lost: zeros(),
+            throttled: zeros(),
             lost_unknown: AtomicU64::new(0),
             helpers_started: AtomicU64::new(0),
             helpers_failed: AtomicU64::new(0),
@@ -232,6 +236,11 @@ impl Tap for MetricsTap {
                     &c.kernel_signals[result_index(*result)][ann.subject as usize],
                     1,
                 );
+            }
+            Event::Throttle { throttle, .. } => {
+                for &(kind, n) in &throttle.dropped {
+                    bump(&c.throttled[usize::from(kind.tag())], n);
+                }
             }
             _ => {}
         }
@@ -348,6 +357,18 @@ impl Collector for Exposition {
         let unknown = load(&c.lost_unknown);
         if unknown > 0 {
             counter(&mut m, &[("event", "unknown")], unknown)?;
+        }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_throttled_events",
+            "Events the per-source throttle counted instead of recording, by kind (as throttle \
+             episodes end)",
+            MetricType::Counter,
+        )?;
+        for kind in EventKind::TRACED {
+            let n = load(&c.throttled[usize::from(kind.tag())]);
+            counter(&mut m, &[("event", kind.name())], n)?;
         }
 
         let mut m = family(

@@ -4,6 +4,7 @@
 //! workload forkexec N   fork + exec /bin/true, N times (waiting for each)
 //! workload fork N       fork + _exit, N times
 //! workload signal N     kill(getpid(), SIGURG) N times (ignored by default)
+//! workload rename N     prctl(PR_SET_NAME) N times, with changing names
 //! ```
 //!
 //! Prints `{"workload":..,"ops":N,"ns":T}`. Options, for parallel storms
@@ -99,7 +100,7 @@ fn fork_wait(exec: bool) {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: workload forkexec|fork|signal N [--rate OPS_PER_S] [--wait-go]");
+    eprintln!("usage: workload forkexec|fork|signal|rename N [--rate OPS_PER_S] [--wait-go]");
     std::process::exit(2);
 }
 
@@ -124,7 +125,7 @@ fn main() {
             _ => usage(),
         }
     }
-    if !["forkexec", "fork", "signal"].contains(&which.as_str()) {
+    if !["forkexec", "fork", "signal", "rename"].contains(&which.as_str()) {
         eprintln!("unknown workload {which}");
         std::process::exit(2);
     }
@@ -136,6 +137,18 @@ fn main() {
     match which.as_str() {
         "forkexec" => paced(n, rate, || fork_wait(true)),
         "fork" => paced(n, rate, || fork_wait(false)),
+        "rename" => {
+            let mut name = *b"rename-000000\0";
+            let mut i = 0u64;
+            paced(n, rate, || {
+                let digits = format!("{:06}", i % 1_000_000);
+                name[7..13].copy_from_slice(digits.as_bytes());
+                i += 1;
+                // SAFETY: PR_SET_NAME reads a NUL-terminated name of at most
+                // 16 bytes.
+                unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+            });
+        }
         _ => {
             // SAFETY: getpid/kill have no memory-safety preconditions; SIGURG's
             // default disposition is to ignore it.

@@ -26,7 +26,7 @@ use crate::{
         classify::Kind,
         clock::{Window, WindowSpec},
         decode::decode,
-        event::{Event, Record},
+        event::{Event, Record, ThrottlePhase},
         signals::{self, ExitStatus},
         tasks::{Annotation, Killer, TaskTable},
     },
@@ -144,12 +144,37 @@ pub struct Report {
     pub signals: BTreeMap<SignalKey, u64>,
     /// Failed execs (with `--failed-execs`), by (path, errno name).
     pub failed_execs: BTreeMap<(String, String), u64>,
+    /// Throttled sources, by uid.
+    pub throttled: BTreeMap<u32, Throttled>,
+    /// Helper requests by the requester's real uid (`None`: the requester
+    /// was not seen, or its log predates the task context): an
+    /// unprivileged user can cause helpers, which are never throttled.
+    pub helper_requests_by_uid: BTreeMap<Option<u32>, u64>,
     pub lost: BTreeMap<&'static str, u64>,
     /// The first [`DAMAGE_KEPT`] damaged stretches, and how many in all.
     pub damage: Vec<Damage>,
     pub damage_total: usize,
     pub events: u64,
     pub undecodable: u64,
+}
+
+/// One throttled source (a real uid) over the report's span.
+#[derive(Default)]
+pub struct Throttled {
+    /// The first sample task's comm.
+    pub comm: String,
+    /// Episodes begun (each on one CPU).
+    pub episodes: u64,
+    /// Events dropped, by kind name, as the episodes' ends said.
+    pub dropped: BTreeMap<&'static str, u64>,
+    pub first_ns: Option<u64>,
+    pub last_ns: u64,
+}
+
+impl Throttled {
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
 }
 
 /// Damaged stretches listed one by one; a hostile file can hold millions.
@@ -303,6 +328,30 @@ impl Report {
                 let key = (filename.clone(), crate::model::errno::name(*errno));
                 *self.failed_execs.entry(key).or_default() += 1;
             }
+            Event::HelperRequest { request, .. } => {
+                let uid = request
+                    .requester
+                    .as_ref()
+                    .and_then(|r| r.context)
+                    .and_then(|c| c.uid);
+                *self.helper_requests_by_uid.entry(uid).or_default() += 1;
+            }
+            Event::Throttle { task, throttle } => {
+                let t = self.throttled.entry(throttle.uid).or_default();
+                if t.comm.is_empty() {
+                    t.comm.clone_from(&task.comm);
+                }
+                t.first_ns.get_or_insert(throttle.first_ns);
+                t.last_ns = t.last_ns.max(throttle.last_ns);
+                match throttle.phase {
+                    ThrottlePhase::Begin => t.episodes += 1,
+                    ThrottlePhase::End => {
+                        for &(kind, n) in &throttle.dropped {
+                            *t.dropped.entry(kind.name()).or_default() += n;
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -421,7 +470,59 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::name_pattern;
+    use tracer_common::{
+        throttle::{THROTTLE_BEGIN, THROTTLE_BY_SOURCE, THROTTLE_END},
+        EventKind, Header, HelperRequestEvent, Plain, ThrottleEvent, CTX_CREDS,
+    };
+
+    use super::{name_pattern, Report};
+    use crate::model::tasks::TaskTable;
+
+    fn bytes<T: Plain>(v: &T) -> Vec<u8> {
+        // SAFETY: T is Plain (repr(C), no implicit padding).
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    #[test]
+    fn counts_throttled_sources_and_helper_requesters_by_uid() {
+        let mut r = Report::default();
+        let mut table = TaskTable::from_snapshot(Vec::new(), None, 100);
+        // SAFETY: integers and byte arrays only: zero is a valid value.
+        let mut t: ThrottleEvent = unsafe { std::mem::zeroed() };
+        t.header = Header::new(EventKind::Throttle, 0, 10);
+        t.task.pid = 77;
+        t.task.comm[..5].copy_from_slice(b"storm");
+        t.uid = 65534;
+        t.phase = THROTTLE_BEGIN;
+        t.kind = EventKind::Rename.tag() as u8;
+        t.reasons = THROTTLE_BY_SOURCE;
+        t.first_ns = 10;
+        t.last_ns = 10;
+        r.event(&bytes(&t), &mut table);
+        t.header = Header::new(EventKind::Throttle, 0, 3_000);
+        t.phase = THROTTLE_END;
+        t.last_ns = 2_000;
+        t.dropped[usize::from(EventKind::Rename.tag())] = 5000;
+        r.event(&bytes(&t), &mut table);
+        let s = &r.throttled[&65534];
+        assert_eq!((s.comm.as_str(), s.episodes), ("storm", 1));
+        assert_eq!(
+            (s.dropped_total(), s.first_ns, s.last_ns),
+            (5000, Some(10), 2_000)
+        );
+
+        // SAFETY: as above.
+        let mut h: HelperRequestEvent = unsafe { std::mem::zeroed() };
+        h.header = Header::new(EventKind::HelperRequest, 1, 4_000);
+        h.requester.pid = 88;
+        h.requester.uid = 65534;
+        h.requester.context = CTX_CREDS;
+        r.event(&bytes(&h), &mut table);
+        h.requester.pid = 0;
+        r.event(&bytes(&h), &mut table);
+        assert_eq!(r.helper_requests_by_uid.get(&Some(65534)), Some(&1));
+        assert_eq!(r.helper_requests_by_uid.get(&None), Some(&1));
+    }
 
     #[test]
     fn groups_kthread_names() {

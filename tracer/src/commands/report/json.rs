@@ -150,6 +150,24 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
             .iter()
             .map(|((path, error), n)| json!({"path": path, "error": error, "count": n}))
             .collect::<Vec<_>>(),
+        "helper_requests_by_uid": r
+            .helper_requests_by_uid
+            .iter()
+            .map(|(uid, n)| json!({"uid": uid, "count": n}))
+            .collect::<Vec<_>>(),
+        "throttled": r
+            .throttled
+            .iter()
+            .map(|(uid, t)| json!({
+                "uid": uid,
+                "comm": t.comm,
+                "episodes": t.episodes,
+                "dropped": t.dropped,
+                "dropped_total": t.dropped_total(),
+                "first_ns": t.first_ns,
+                "last_ns": t.last_ns,
+            }))
+            .collect::<Vec<_>>(),
         "lost": r.lost,
         "damage": r.damage.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "damage_stretches": r.damage_total,

@@ -237,6 +237,35 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
             s.push_str(&format!("  {n:>6} {} {error}\n", quote_name(path)));
         }
     }
+    if !r.helper_requests_by_uid.is_empty() {
+        s.push_str("\nhelper requests by requester uid (count):\n");
+        for (uid, n) in &r.helper_requests_by_uid {
+            match uid {
+                Some(uid) => s.push_str(&format!("  {n:>6} uid {uid}\n")),
+                None => s.push_str(&format!("  {n:>6} requester not known\n")),
+            }
+        }
+    }
+    if !r.throttled.is_empty() {
+        s.push_str("\nthrottled sources (events dropped):\n");
+        for (uid, t) in &r.throttled {
+            let kinds: Vec<String> = t.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let span = t.last_ns.saturating_sub(t.first_ns.unwrap_or(t.last_ns));
+            s.push_str(&format!(
+                "  uid {uid} ({}): {} dropped in {} episode{} over {} ({})\n",
+                escape(&t.comm),
+                t.dropped_total(),
+                t.episodes,
+                if t.episodes == 1 { "" } else { "s" },
+                crate::output::duration(span),
+                if kinds.is_empty() {
+                    "counts not yet known".to_string()
+                } else {
+                    kinds.join(", ")
+                },
+            ));
+        }
+    }
     s.push_str("\nsignals to kernel-side tasks (count):\n");
     if r.signals.is_empty() {
         s.push_str("  none\n");

@@ -30,6 +30,8 @@ use crate::model::{classify::Kind, event::Task};
 pub const HELPERS: u64 = 1;
 /// kthreadd's track, which is also the kernel threads' group.
 pub const KTHREADD: u64 = 2;
+/// The throttle records' track.
+pub const THROTTLED: u64 = 3;
 /// Uuids from here on are handed out in order of first appearance.
 const FIRST_UUID: u64 = 16;
 /// Recent exits remembered for post-exit events.

@@ -150,9 +150,12 @@ pub fn now_unix_nano() -> u64 {
 }
 
 /// WARN: a user-mode helper (or its descendant) killed by a signal, a
-/// helper whose exec failed. Everything else is INFO.
+/// helper whose exec failed, a throttled source (events not recorded).
+/// Everything else is INFO.
 fn warns(rec: &Record, ann: &Annotation) -> bool {
-    if ann.helper.as_ref().is_some_and(|h| h.exec_failed) {
+    if ann.helper.as_ref().is_some_and(|h| h.exec_failed)
+        || matches!(rec.event, Event::Throttle { .. })
+    {
         return true;
     }
     matches!(
