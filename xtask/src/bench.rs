@@ -22,8 +22,7 @@ use serde::{
 
 use crate::{
     bench_failed_execs, bench_follow, bench_hostile, bench_metrics, bench_rotate, bench_ship,
-    bench_throttle,
-    bench_workqueue,
+    bench_throttle, bench_workqueue,
 };
 
 /// (name, operations): each runs for roughly a second untraced here.
