@@ -595,7 +595,7 @@ fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     if !dir.is_dir() {
         anyhow::bail!("{} is not a directory", dir.display());
     }
@@ -603,7 +603,7 @@ fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
     for warning in trust::check(dir, uid, r.allow_unsafe)? {
         crate::say!("tracer: warning: {warning}");
     }
-    let lock = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    let lock = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
@@ -615,7 +615,7 @@ fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
             return Err(anyhow::Error::new(e).context(format!("cannot lock {}", dir.display())))
         }
     }
-    let listing = |what| format!("listing the logs in {} ({what})", dir.display());
+    let listing = |what| format!("cannot list the logs in {} ({what})", dir.display());
     for debris in rotate::partials(dir).with_context(|| listing("debris"))? {
         if debris.uid == uid && std::fs::remove_file(&debris.path).is_ok() {
             crate::say!(
@@ -736,12 +736,12 @@ async fn record(
                 let (limit, buffer) = header_room(&header, *size);
                 ledger
                     .fit(limit)
-                    .with_context(|| format!("starting {}", path.display()))?;
+                    .with_context(|| format!("cannot start {}", path.display()))?;
                 (limit, buffer)
             }
             Files::Same => (limit, header_room(&header, 0).1),
         };
-        let header_failed = || format!("writing the log header to {}", path.display());
+        let header_failed = || format!("cannot write the log header to {}", path.display());
         let mut log = rebuffer(file, buffer)
             .and_then(|file| LogWriter::with_limit(file, &header, limit))
             .with_context(header_failed)?;
