@@ -851,3 +851,46 @@ async fn record(
     let _ = writeln!(err, "{}", counts.summary());
     shipped
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs::OpenOptions;
+
+    use super::*;
+    use crate::model::procfs::ProcTask;
+
+    /// /dev/full: every write fails with ENOSPC.
+    fn full_disk() -> BufWriter<File> {
+        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        BufWriter::with_capacity(1 << 20, file)
+    }
+
+    #[test]
+    fn a_header_past_the_default_buffer_waits_whole_for_room() {
+        let mut header = crate::log::header::tests::sample();
+        let task = header.tasks[0].clone();
+        // About 2 MiB of task table: past the 1 MiB buffer of a new file.
+        header.tasks = (0..8000)
+            .map(|pid| ProcTask {
+                pid,
+                argv: vec!["x".repeat(250)],
+                ..task.clone()
+            })
+            .collect();
+        let (limit, buffer) = header_room(&header, 1 << 20);
+        assert!(
+            buffer > 2 << 20 && limit == buffer as u64,
+            "{limit} {buffer}"
+        );
+        // Before: the header went past the buffer, straight to a full disk,
+        // where no retry could reach it.
+        let direct = LogWriter::with_limit(full_disk(), &header, limit);
+        assert!(direct.is_err_and(|e| no_space(&e)));
+        // Now it is buffered whole; the flush fails, and can be retried.
+        let file = rebuffer(full_disk(), buffer).unwrap();
+        let mut log = LogWriter::with_limit(file, &header, limit).unwrap();
+        for _ in 0..2 {
+            assert!(log.flush().is_err_and(|e| no_space(&e)));
+        }
+    }
+}
