@@ -100,9 +100,6 @@ enum Files {
     },
 }
 
-/// Room a new file keeps past its header, so a record always fits in it.
-const RECORD_ROOM: u64 = 64 << 10;
-
 /// Whether a write failed for want of space.
 fn no_space(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
@@ -124,28 +121,6 @@ fn make_room(files: &Files) -> bool {
         gone.display()
     );
     true
-}
-
-/// A file's size limit (at least `size`: more where the header and room
-/// for a record take more) and a buffer that holds its preamble, header
-/// and a record: the header goes to disk in one flush, which a full disk
-/// can retry once the oldest logs give way.
-fn header_room(header: &LogHeader, size: u64) -> (u64, usize) {
-    let mut encoded = Vec::new();
-    header.encode(&mut encoded);
-    let head = (log::PREAMBLE_LEN + log::FRAME_HEAD + 1 + encoded.len()) as u64;
-    let limit = size.max(head + RECORD_ROOM);
-    let buffer = usize::try_from(head + RECORD_ROOM).unwrap_or(usize::MAX);
-    (limit, buffer)
-}
-
-/// `file` (nothing written yet) with a buffer of `capacity` bytes at least.
-fn rebuffer(file: BufWriter<File>, capacity: usize) -> io::Result<BufWriter<File>> {
-    if file.capacity() >= capacity {
-        return Ok(file);
-    }
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    Ok(BufWriter::with_capacity(capacity, file))
 }
 
 /// The effective uid: the recording user, whose files retention may touch.
@@ -379,7 +354,7 @@ impl Recorder {
         let Files::Rotated { size, ledger, .. } = &self.files else {
             unreachable!("a directory");
         };
-        let (limit, buffer) = header_room(&header, *size);
+        let (limit, buffer) = writer::header_room(&header, *size);
         let finished = self.log.written();
         if let Err(e) = ledger.finished(self.path.clone(), finished, limit) {
             let _ = std::fs::remove_file(&next);
@@ -389,7 +364,7 @@ impl Recorder {
                 self.path.display()
             )));
         }
-        let log = match rebuffer(file, buffer)
+        let log = match writer::rebuffer(file, buffer)
             .and_then(|file| LogWriter::with_limit(file, &header, limit))
         {
             Ok(log) => log,
@@ -733,16 +708,16 @@ async fn record(
         // (earlier recordings' logs count) before it grows.
         let (limit, buffer) = match &files {
             Files::Rotated { size, ledger, .. } => {
-                let (limit, buffer) = header_room(&header, *size);
+                let (limit, buffer) = writer::header_room(&header, *size);
                 ledger
                     .fit(limit)
                     .with_context(|| format!("cannot start {}", path.display()))?;
                 (limit, buffer)
             }
-            Files::Same => (limit, header_room(&header, 0).1),
+            Files::Same => (limit, writer::header_room(&header, 0).1),
         };
         let header_failed = || format!("cannot write the log header to {}", path.display());
-        let mut log = rebuffer(file, buffer)
+        let mut log = writer::rebuffer(file, buffer)
             .and_then(|file| LogWriter::with_limit(file, &header, limit))
             .with_context(header_failed)?;
         // A full disk costs the oldest logs (--dir) here too.
@@ -850,47 +825,4 @@ async fn record(
     }
     let _ = writeln!(err, "{}", counts.summary());
     shipped
-}
-
-#[cfg(test)]
-mod tests {
-    use std::fs::OpenOptions;
-
-    use super::*;
-    use crate::model::procfs::ProcTask;
-
-    /// /dev/full: every write fails with ENOSPC.
-    fn full_disk() -> BufWriter<File> {
-        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
-        BufWriter::with_capacity(1 << 20, file)
-    }
-
-    #[test]
-    fn a_header_past_the_default_buffer_waits_whole_for_room() {
-        let mut header = crate::log::header::tests::sample();
-        let task = header.tasks[0].clone();
-        // About 2 MiB of task table: past the 1 MiB buffer of a new file.
-        header.tasks = (0..8000)
-            .map(|pid| ProcTask {
-                pid,
-                argv: vec!["x".repeat(250)],
-                ..task.clone()
-            })
-            .collect();
-        let (limit, buffer) = header_room(&header, 1 << 20);
-        assert!(
-            buffer > 2 << 20 && limit == buffer as u64,
-            "{limit} {buffer}"
-        );
-        // Before: the header went past the buffer, straight to a full disk,
-        // where no retry could reach it.
-        let direct = LogWriter::with_limit(full_disk(), &header, limit);
-        assert!(direct.is_err_and(|e| no_space(&e)));
-        // Now it is buffered whole; the flush fails, and can be retried.
-        let file = rebuffer(full_disk(), buffer).unwrap();
-        let mut log = LogWriter::with_limit(file, &header, limit).unwrap();
-        for _ in 0..2 {
-            assert!(log.flush().is_err_and(|e| no_space(&e)));
-        }
-    }
 }
