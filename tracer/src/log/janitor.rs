@@ -36,7 +36,18 @@ fn sync(path: &std::path::Path) -> io::Result<()> {
     }
 }
 
+/// Tells the account that the janitor is gone when its thread ends, even
+/// by a panic outside a job.
+struct Gone<'a>(&'a Ledger);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.janitor_gone();
+    }
+}
+
 fn work(ledger: &Ledger) {
+    let _gone = Gone(ledger);
     while let Some(job) = ledger.next_job() {
         match job {
             Job::Sync(path) => {

@@ -15,7 +15,8 @@
 //! - files are deleted strictly oldest first, the one the janitor works on
 //!   too: a sync goes on through its open descriptor, a compression is
 //!   cancelled (its reservation counts until the janitor has removed its
-//!   output). The recorder never waits for the janitor.
+//!   output). The recorder waits for the janitor only on a full disk,
+//!   for a cancelled compression to remove its output.
 //!
 //! Only files this account holds are ever deleted: this recording's, and
 //! those of earlier recordings that retention may touch (see
@@ -109,6 +110,7 @@ struct State {
     shed_said: bool,
     /// Warnings, said once the lock is released.
     said: Vec<String>,
+    janitor_gone: bool,
 }
 
 impl State {
@@ -227,6 +229,7 @@ impl Ledger {
                 done: Done::default(),
                 shed_said: false,
                 said: Vec::new(),
+                janitor_gone: false,
             }),
             changed: Condvar::new(),
             retention,
@@ -345,9 +348,29 @@ impl Ledger {
     /// janitor works on too. `None`: none is left.
     pub fn free_oldest(&self) -> Option<PathBuf> {
         let mut s = self.lock();
-        let gone = (!s.files.is_empty()).then(|| s.delete(0));
+        if s.files.is_empty() {
+            return None;
+        }
+        let compressing = s.files[0].cancel.is_some();
+        let gone = s.delete(0);
+        if compressing {
+            // Its partial output takes room too: the cancelled compression
+            // removes it at its next block, soon.
+            while s.reserved > 0 && !s.janitor_gone {
+                self.changed.notify_all();
+                s = self.wait(s);
+            }
+        }
         self.release(s);
-        gone
+        Some(gone)
+    }
+
+    /// The janitor thread ended (a guard of its own says so, however it
+    /// ended): nothing waits for it any more.
+    pub fn janitor_gone(&self) {
+        let mut s = self.lock();
+        s.janitor_gone = true;
+        self.release(s);
     }
 
     /// No more files: the janitor ends once its work is done. `abort`
@@ -692,6 +715,40 @@ mod tests {
         ledger.compressed(&b, reserve, Ok(packed.clone()));
         assert!(!packed.exists());
         assert_eq!(ledger.total(), 2000);
+        assert_eq!(ledger.done().failures, 0);
+    }
+
+    #[test]
+    fn a_full_disk_waits_for_a_cancelled_compression_to_give_its_room_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, vec![0u8; 1000]).unwrap();
+        let ledger = Arc::new(Ledger::new(Retention::default(), true, 1000, 1000));
+        ledger.finished(a.clone(), 1000, 1000).unwrap();
+        assert_eq!(ledger.next_job(), Some(Job::Sync(a.clone())));
+        ledger.synced(&a, Ok(()));
+        let Some(Job::Compress {
+            path,
+            reserve,
+            cancel,
+        }) = ledger.next_job()
+        else {
+            panic!("a compressed");
+        };
+        let janitor = {
+            let ledger = Arc::clone(&ledger);
+            std::thread::spawn(move || {
+                let packed = crate::log::zst::compress_file(&path, cancel.flag());
+                ledger.compressed(&path, reserve, packed);
+            })
+        };
+        // Whether the compression ends first or is cancelled, the room of
+        // both the file and its output is back once free_oldest returns.
+        let gone = ledger.free_oldest().unwrap();
+        assert!(gone == a || gone == dir.path().join("a.zst"), "{gone:?}");
+        assert_eq!(ledger.total(), 1000);
+        janitor.join().unwrap();
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
         assert_eq!(ledger.done().failures, 0);
     }
 }
