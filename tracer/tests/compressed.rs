@@ -352,7 +352,10 @@ fn a_cut_file_yields_what_zstd_recovers() {
     let one = compress(&["-19"], plain.clone());
     // Longer: tracer's own frames (1 MiB of log each, 128 KiB windows).
     let plain_path = write(dir.path(), "own.log", &plain);
-    let own = std::fs::read(zst::compress_file(&plain_path).unwrap()).unwrap();
+    let own = std::fs::read(
+        zst::compress_file(&plain_path, &std::sync::atomic::AtomicBool::new(false)).unwrap(),
+    )
+    .unwrap();
     for (what, packed) in [("one frame", one), ("tracer's frames", own)] {
         for share in [0.3, 0.93] {
             let cut = &packed[..(packed.len() as f64 * share) as usize];
@@ -403,7 +406,8 @@ fn a_flipped_byte_costs_one_frame_of_tracers_own() {
     let dir = tempfile::tempdir().unwrap();
     let (plain, total) = varied_log(dir.path(), 4);
     let plain_path = write(dir.path(), "own.log", &plain);
-    let packed = zst::compress_file(&plain_path).unwrap();
+    let packed =
+        zst::compress_file(&plain_path, &std::sync::atomic::AtomicBool::new(false)).unwrap();
     let mut bytes = std::fs::read(&packed).unwrap();
     // zstd reads tracer's frames as one stream.
     let (ok, back) = zstd(&["-d"], bytes.clone());

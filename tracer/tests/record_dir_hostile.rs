@@ -472,6 +472,32 @@ fn max_total_below_twice_the_rotate_size_is_refused() {
     );
 }
 
+#[test]
+fn a_max_total_too_small_for_the_header_deletes_nothing() {
+    // Today's tracer would delete the earlier log, then refuse.
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("R");
+    let (code, err) = start(&dir, &[]).stop();
+    assert_eq!(code, Some(0), "{err}");
+    let before = own_logs(&dir);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let bytes = fs::metadata(&before[0]).unwrap().len();
+    // Accepted by the option check (twice --rotate-size), yet a file is
+    // its header plus 64 KiB for a record at least: more than 64K.
+    let (code, err) = refused(&recorder_args(
+        &dir,
+        &["--rotate-size", "32K", "--max-total", "64K"],
+    ));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("more than --rotate-size (32768 bytes)") && err.contains("no log was deleted"),
+        "{err}"
+    );
+    assert_eq!(own_logs(&dir), before, "{err}");
+    assert_eq!(fs::metadata(&before[0]).unwrap().len(), bytes);
+}
+
 /// A root-owned 0700 directory `tmp` under /tmp is accepted, with no
 /// warning; a DIR tracer creates there (with its parents) is 0700.
 fn accepted(tmp: &Path) {

@@ -100,12 +100,27 @@ enum Files {
     },
 }
 
-/// Room a new file keeps past its header, so a record always fits in it.
-const RECORD_ROOM: u64 = 64 << 10;
-
 /// Whether a write failed for want of space.
 fn no_space(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// With `--dir` on a full disk: deletes the oldest finished log, said on
+/// stderr. Whether there was one.
+fn make_room(files: &Files) -> bool {
+    let Files::Rotated { ledger, dir, .. } = files else {
+        return false;
+    };
+    let Some(gone) = ledger.free_oldest() else {
+        return false;
+    };
+    crate::say!(
+        "\ntracer: warning: {} is full (no space left on device); deleted the oldest log, {}, \
+         and recording goes on",
+        dir.display(),
+        gone.display()
+    );
+    true
 }
 
 /// The effective uid: the recording user, whose files retention may touch.
@@ -155,11 +170,6 @@ fn create_named(
             Err(e) => return Err(e),
         }
     }
-    crate::say!(
-        "\ntracer: warning: {TRIES} names for the next log in {} were taken by files tracer did \
-         not write; the current log goes on",
-        dir.display()
-    );
     Ok(None)
 }
 
@@ -185,6 +195,13 @@ struct Recorder {
     lost_unwritten: u64,
     /// The size limit was reached.
     full: bool,
+    /// With `--dir`: every name tried for the next file was taken; tried
+    /// again at the next tick, not at every record.
+    names_taken: bool,
+    /// ... and said so, until a file starts again.
+    names_said: bool,
+    /// Records not in the log for want of a free name.
+    unnamed: u64,
     /// For the once-a-second status line on a terminal.
     status: Option<(Instant, u64)>,
     synced: Instant,
@@ -230,22 +247,8 @@ impl Recorder {
         ))
     }
 
-    /// With `--dir` on a full disk: deletes the oldest finished log, said
-    /// on stderr. Whether there was one.
     fn make_room(&mut self) -> bool {
-        let Files::Rotated { ledger, dir, .. } = &self.files else {
-            return false;
-        };
-        let Some(gone) = ledger.free_oldest() else {
-            return false;
-        };
-        crate::say!(
-            "\ntracer: warning: {} is full (no space left on device); deleted the oldest log, \
-             {}, and recording goes on",
-            dir.display(),
-            gone.display()
-        );
-        true
+        make_room(&self.files)
     }
 
     /// Runs `op` on the log; with `--dir`, a full disk costs the oldest
@@ -292,6 +295,10 @@ impl Recorder {
         let Files::Rotated { dir, .. } = &self.files else {
             unreachable!("a directory");
         };
+        if self.names_taken {
+            // Tried since the last tick: not again on every record.
+            return Ok(false);
+        }
         let dir = dir.clone();
         let wall = self.template.wall_clock().wall_ns(now);
         // Created first (empty): where no name is free, the current file
@@ -313,8 +320,19 @@ impl Recorder {
             )
         })?
         else {
+            if !self.names_said {
+                self.names_said = true;
+                crate::say!(
+                    "\ntracer: warning: every name tried for the next log in {} was taken by a \
+                     file tracer did not write; the current log goes on, and once full, events \
+                     are dropped (counted) until a name is free",
+                    dir.display()
+                );
+            }
+            self.names_taken = true;
             return Ok(false);
         };
+        self.names_said = false;
         // The janitor thread puts the finished file on disk (fdatasync),
         // so a rotation never stalls the reading of the rings.
         if let Err(e) = self.retry(|log| log.end(now)) {
@@ -333,13 +351,10 @@ impl Recorder {
         // The new file's whole size limit is made room for before it
         // grows: at least --rotate-size, and its header with room for a
         // record where a big task table makes that more.
-        let mut encoded = Vec::new();
-        header.encode(&mut encoded);
         let Files::Rotated { size, ledger, .. } = &self.files else {
             unreachable!("a directory");
         };
-        let limit = (*size).max((log::PREAMBLE_LEN + encoded.len()) as u64 + RECORD_ROOM);
-        drop(encoded);
+        let (limit, buffer) = writer::header_room(&header, *size);
         let finished = self.log.written();
         if let Err(e) = ledger.finished(self.path.clone(), finished, limit) {
             let _ = std::fs::remove_file(&next);
@@ -349,7 +364,9 @@ impl Recorder {
                 self.path.display()
             )));
         }
-        let log = match LogWriter::with_limit(file, &header, limit) {
+        let log = match writer::rebuffer(file, buffer)
+            .and_then(|file| LogWriter::with_limit(file, &header, limit))
+        {
             Ok(log) => log,
             Err(e) => {
                 // A header cut short is no log: nothing of it is kept.
@@ -454,8 +471,8 @@ impl Sink for Recorder {
         }
         if matches!(self.files, Files::Rotated { .. }) {
             // No new file could start (every name taken): this record is
-            // not in the log, and the next one tries again.
-            self.lost_unwritten = self.lost_unwritten.saturating_add(1);
+            // not in the log; the next tick tries again.
+            self.unnamed = self.unnamed.saturating_add(1);
             return Ok(Flow::Continue);
         }
         self.full = true;
@@ -500,6 +517,7 @@ impl Sink for Recorder {
 
     fn tick(&mut self) -> Result<()> {
         self.observer.tick();
+        self.names_taken = false;
         if self.due() {
             self.next_file()?;
         }
@@ -552,7 +570,7 @@ fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     if !dir.is_dir() {
         anyhow::bail!("{} is not a directory", dir.display());
     }
@@ -560,15 +578,19 @@ fn prepare(r: &Rotation) -> Result<(PathBuf, BufWriter<File>, Prepared)> {
     for warning in trust::check(dir, uid, r.allow_unsafe)? {
         crate::say!("tracer: warning: {warning}");
     }
-    let lock = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-    if lock.try_lock().is_err() {
-        anyhow::bail!(
+    let lock = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
             "another tracer is recording into {}; two recordings there would delete each \
              other's logs: give this one another directory",
             dir.display()
-        );
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot lock {}", dir.display())))
+        }
     }
-    let listing = |what| format!("listing the logs in {} ({what})", dir.display());
+    let listing = |what| format!("cannot list the logs in {} ({what})", dir.display());
     for debris in rotate::partials(dir).with_context(|| listing("debris"))? {
         if debris.uid == uid && std::fs::remove_file(&debris.path).is_ok() {
             crate::say!(
@@ -684,22 +706,28 @@ async fn record(
         let observer = Observer::new(start.table, taps);
         // With --dir, the first file's whole size limit is made room for
         // (earlier recordings' logs count) before it grows.
-        let limit = match &files {
+        let (limit, buffer) = match &files {
             Files::Rotated { size, ledger, .. } => {
-                let mut encoded = Vec::new();
-                header.encode(&mut encoded);
-                let limit = (*size).max((log::PREAMBLE_LEN + encoded.len()) as u64 + RECORD_ROOM);
+                let (limit, buffer) = writer::header_room(&header, *size);
                 ledger
                     .fit(limit)
-                    .with_context(|| format!("starting {}", path.display()))?;
-                limit
+                    .with_context(|| format!("cannot start {}", path.display()))?;
+                (limit, buffer)
             }
-            Files::Same => limit,
+            Files::Same => (limit, writer::header_room(&header, 0).1),
         };
-        let mut log = LogWriter::with_limit(file, &header, limit)
-            .with_context(|| format!("writing the log header to {}", path.display()))?;
-        log.flush()
-            .with_context(|| format!("writing the log header to {}", path.display()))?;
+        let header_failed = || format!("cannot write the log header to {}", path.display());
+        let mut log = writer::rebuffer(file, buffer)
+            .and_then(|file| LogWriter::with_limit(file, &header, limit))
+            .with_context(header_failed)?;
+        // A full disk costs the oldest logs (--dir) here too.
+        loop {
+            match log.flush() {
+                Ok(()) => break,
+                Err(e) if no_space(&e) && make_room(&files) => {}
+                Err(e) => return Err(anyhow::Error::new(e).context(header_failed())),
+            }
+        }
         started.set(true);
         header.tasks = Vec::new();
         let status = std::io::stderr().is_terminal().then(|| (Instant::now(), 0));
@@ -717,6 +745,9 @@ async fn record(
             lost: 0,
             lost_unwritten: 0,
             full: false,
+            names_taken: false,
+            names_said: false,
+            unnamed: 0,
             status,
             synced: Instant::now(),
             observer,
@@ -772,10 +803,23 @@ async fn record(
             );
         }
     }
+    // With --dir a file is never too full for a record; only a name can
+    // be missing.
+    let unwritten = match dir {
+        Some(_) => "no name for a new log was free (said above)",
+        None => "the size limit was reached",
+    };
+    if rec.unnamed > 0 {
+        let _ = writeln!(
+            err,
+            "tracer: warning: {} events are not in the log: {unwritten}",
+            rec.unnamed
+        );
+    }
     if rec.lost_unwritten > 0 {
         let _ = writeln!(
             err,
-            "tracer: warning: {} lost events are not in the log: the size limit was reached",
+            "tracer: warning: {} lost events are not in the log: {unwritten}",
             rec.lost_unwritten
         );
     }

@@ -1,10 +1,15 @@
 //! The work on finished logs that must not hold up recording: putting
 //! them on disk (fdatasync) and compressing them (`--compress`), one file
 //! at a time, oldest first, as the directory's account ([`Ledger`]) hands
-//! them out. Deleting for room is the recorder's, at each rotation; the
-//! account never lets it delete the file the janitor is working on.
+//! them out. Deleting for room is the recorder's, at each rotation; it
+//! may delete the file the janitor works on (see [`Ledger`]).
 
-use std::{sync::Arc, thread::JoinHandle};
+use std::{
+    io,
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::Arc,
+    thread::JoinHandle,
+};
 
 use super::{
     ledger::{Done, Job, Ledger},
@@ -16,29 +21,67 @@ pub struct Janitor {
     thread: Option<JoinHandle<()>>,
 }
 
+/// A job that panicked (the compressor has asserts of its own) is a
+/// failure, reported like any other: its file stays plain and counted.
+fn panicked() -> io::Error {
+    io::Error::other("the janitor thread panicked")
+}
+
+fn sync(path: &std::path::Path) -> io::Result<()> {
+    // The recorder flushed it; this puts it on disk. A file deleted for
+    // room meanwhile needs no sync.
+    match std::fs::File::open(path).and_then(|f| f.sync_data()) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Tells the account that the janitor is gone when its thread ends, even
+/// by a panic outside a job.
+struct Gone<'a>(&'a Ledger);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.janitor_gone();
+    }
+}
+
+fn work(ledger: &Ledger) {
+    let _gone = Gone(ledger);
+    while let Some(job) = ledger.next_job() {
+        match job {
+            Job::Sync(path) => {
+                let synced = catch_unwind(|| sync(&path)).unwrap_or_else(|_| Err(panicked()));
+                ledger.synced(&path, synced);
+            }
+            Job::Compress {
+                path,
+                reserve,
+                cancel,
+            } => {
+                let packed = catch_unwind(AssertUnwindSafe(|| {
+                    zst::compress_file(&path, cancel.flag())
+                }))
+                .unwrap_or_else(|_| {
+                    // Its half-written output goes, as compress_file's own
+                    // failures leave none.
+                    let mut partial = path.clone().into_os_string();
+                    partial.push(".zst.partial");
+                    let _ = std::fs::remove_file(partial);
+                    Err(panicked())
+                });
+                ledger.compressed(&path, reserve, packed);
+            }
+        }
+    }
+}
+
 impl Janitor {
     pub fn start(ledger: Arc<Ledger>) -> std::io::Result<Janitor> {
-        let work = Arc::clone(&ledger);
+        let worker = Arc::clone(&ledger);
         let thread = std::thread::Builder::new()
             .name("tracer-janitor".into())
-            .spawn(move || {
-                while let Some(job) = work.next_job() {
-                    match job {
-                        Job::Sync(path) => {
-                            // The recorder flushed it; this puts it on disk.
-                            let synced = std::fs::File::open(&path).and_then(|f| f.sync_data());
-                            if let Err(e) = &synced {
-                                crate::say!("\ntracer: warning: syncing {}: {e}", path.display());
-                            }
-                            work.synced(&path, synced.is_ok());
-                        }
-                        Job::Compress { path, reserve } => {
-                            let packed = zst::compress_file(&path);
-                            work.compressed(&path, reserve, packed);
-                        }
-                    }
-                }
-            })?;
+            .spawn(move || work(&worker))?;
         Ok(Janitor {
             ledger,
             thread: Some(thread),
@@ -48,12 +91,12 @@ impl Janitor {
     /// Waits for the work handed over so far (every file synced, and
     /// compressed where asked and there is room).
     pub fn finish(mut self) -> Done {
-        self.wait();
+        self.wait(false);
         self.ledger.done()
     }
 
-    fn wait(&mut self) {
-        self.ledger.close();
+    fn wait(&mut self, abort: bool) {
+        self.ledger.close(abort);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -61,9 +104,10 @@ impl Janitor {
 }
 
 impl Drop for Janitor {
-    /// Recording failed: the work handed over still finishes, so no
-    /// half-compressed file is left when the process exits.
+    /// Recording failed: the syncs and the compression in progress finish,
+    /// so no half-compressed file is left when the process exits; the logs
+    /// still to compress stay plain for the next run.
     fn drop(&mut self) {
-        self.wait();
+        self.wait(true);
     }
 }

@@ -4,14 +4,19 @@
 //! progress may take. `--max-total` bounds their sum at every moment:
 //!
 //! - at each rotation the recorder deletes the oldest finished files until
-//!   the new file's whole size limit fits, before the new file grows;
+//!   the new file's whole size limit fits, before the new file grows; where
+//!   even deleting every one would not make it fit, none is deleted and the
+//!   recording stops with a clear error;
 //! - the janitor compresses a file only after reserving the compressed
 //!   output's worst case (zstd's raw blocks: about the input's size), and
 //!   only where that leaves room for the next rotation too; otherwise the
 //!   file stays plain. That is how a compression backlog is shed: never by
 //!   deleting a file the account does not hold;
-//! - a file deleted for room leaves the janitor's queue with it, and the
-//!   file being synced or compressed is never deleted.
+//! - files are deleted strictly oldest first, the one the janitor works on
+//!   too: a sync goes on through its open descriptor, a compression is
+//!   cancelled (its reservation counts until the janitor has removed its
+//!   output). The recorder waits for the janitor only on a full disk,
+//!   for a cancelled compression to remove its output.
 //!
 //! Only files this account holds are ever deleted: this recording's, and
 //! those of earlier recordings that retention may touch (see
@@ -21,7 +26,10 @@ use std::{
     collections::VecDeque,
     io,
     path::{Path, PathBuf},
-    sync::{Condvar, Mutex, MutexGuard},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
 };
 
 use super::rotate::Retention;
@@ -47,6 +55,29 @@ pub struct Done {
     pub uncompressed: u64,
 }
 
+/// Set when the file being compressed is deleted for room: the compression
+/// stops at its next frame and removes its output.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn flag(&self) -> &AtomicBool {
+        &self.0
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PartialEq for Cancel {
+    fn eq(&self, other: &Cancel) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cancel {}
+
 #[derive(Debug)]
 struct Entry {
     path: PathBuf,
@@ -54,8 +85,10 @@ struct Entry {
     synced: bool,
     /// Still to be compressed.
     compress: bool,
-    /// The janitor is syncing or compressing it: not deleted meanwhile.
+    /// The janitor is syncing or compressing it.
     working: bool,
+    /// The compression in progress, if any.
+    cancel: Option<Cancel>,
 }
 
 #[derive(Debug)]
@@ -64,11 +97,20 @@ struct State {
     files: VecDeque<Entry>,
     /// The size limit of the file being written.
     current: u64,
+    /// The size limit the next file may have: --rotate-size, or more where
+    /// the header is big.
+    next_limit: u64,
     /// The room taken for the compression in progress.
     reserved: u64,
     closing: bool,
+    /// Recording failed: no new compression starts (the next run adopts
+    /// the plain files), so the exit is quick.
+    aborting: bool,
     done: Done,
     shed_said: bool,
+    /// Warnings, said once the lock is released.
+    said: Vec<String>,
+    janitor_gone: bool,
 }
 
 impl State {
@@ -77,26 +119,26 @@ impl State {
         files + self.current + self.reserved
     }
 
-    /// Deletes entry `i` (its file, then its account); a file already gone
-    /// is no error (a person removed it).
+    /// Deletes entry `i` (its file, then its account), cancelling its
+    /// compression; a file already gone is no error (a person removed it).
+    /// Unlinked under the lock: the bound holds at every moment.
     fn delete(&mut self, i: usize) -> PathBuf {
         let e = self.files.remove(i).expect("an entry");
+        if let Some(cancel) = &e.cancel {
+            cancel.set();
+        }
         match std::fs::remove_file(&e.path) {
             Ok(()) => self.done.deleted += 1,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => {
                 self.done.failures += 1;
-                crate::say!(
-                    "\ntracer: warning: deleting {} failed: {err}",
+                self.said.push(format!(
+                    "\ntracer: warning: cannot delete {}: {err}",
                     e.path.display()
-                );
+                ));
             }
         }
         e.path
-    }
-
-    fn oldest_idle(&self) -> Option<usize> {
-        self.files.iter().position(|e| !e.working)
     }
 
     fn shed(&mut self, i: usize, why: &str) {
@@ -104,11 +146,11 @@ impl State {
         self.done.uncompressed += 1;
         if !self.shed_said {
             self.shed_said = true;
-            crate::say!(
+            self.said.push(format!(
                 "\ntracer: warning: {} stays uncompressed: {why} (said once; the summary counts \
                  them)",
                 self.files[i].path.display()
-            );
+            ));
         }
     }
 }
@@ -118,24 +160,46 @@ impl State {
 pub enum Job {
     /// Put a finished file on disk (fdatasync).
     Sync(PathBuf),
-    /// Compress it, with `reserve` bytes taken for the output.
-    Compress { path: PathBuf, reserve: u64 },
+    /// Compress it, with `reserve` bytes taken for the output, unless
+    /// `cancel` is set meanwhile.
+    Compress {
+        path: PathBuf,
+        reserve: u64,
+        cancel: Cancel,
+    },
 }
 
-/// The current file alone does not fit under `--max-total`.
+/// The next file alone does not fit under `--max-total`.
 #[derive(Debug)]
 pub struct NoRoom {
+    /// The next file's size limit.
     pub needed: u64,
+    /// `--rotate-size`.
+    pub rotate_size: u64,
+    /// Held for a compression in progress (cancelled: it ends soon).
+    pub reserved: u64,
     pub max_total: u64,
 }
 
 impl std::fmt::Display for NoRoom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = match self.needed > self.rotate_size {
+            true => format!(
+                "its header and room for a record take {} bytes, more than --rotate-size ({} \
+                 bytes)",
+                self.needed, self.rotate_size
+            ),
+            false => format!("--rotate-size is {} bytes", self.needed),
+        };
+        let held = match self.reserved {
+            0 => String::new(),
+            n => format!(" and {n} bytes held for a compression"),
+        };
         write!(
             f,
-            "the next log may take {} bytes, more than --max-total ({} bytes) leaves once every \
-             older log is deleted",
-            self.needed, self.max_total
+            "--max-total ({} bytes) cannot hold the next log even with every older log deleted: \
+             {why}{held}; no log was deleted for it",
+            self.max_total
         )
     }
 }
@@ -147,8 +211,7 @@ pub struct Ledger {
     changed: Condvar,
     retention: Retention,
     compress: bool,
-    /// The size limit of a file (`--rotate-size`): what the next rotation
-    /// may need, which a compression must leave room for.
+    /// `--rotate-size`: the least a next file may take.
     file_limit: u64,
 }
 
@@ -159,10 +222,14 @@ impl Ledger {
             state: Mutex::new(State {
                 files: VecDeque::new(),
                 current: first,
+                next_limit: first.max(file_limit),
                 reserved: 0,
                 closing: false,
+                aborting: false,
                 done: Done::default(),
                 shed_said: false,
+                said: Vec::new(),
+                janitor_gone: false,
             }),
             changed: Condvar::new(),
             retention,
@@ -174,6 +241,16 @@ impl Ledger {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The lock guards plain data: a panic holding it leaves it usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the janitor, releases the lock, then says the warnings.
+    fn release(&self, mut s: MutexGuard<'_, State>) {
+        let said = std::mem::take(&mut s.said);
+        self.changed.notify_all();
+        drop(s);
+        for line in said {
+            crate::say!("{line}");
+        }
     }
 
     fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
@@ -193,9 +270,10 @@ impl Ledger {
                 synced: false,
                 compress: self.compress && plain,
                 working: false,
+                cancel: None,
             });
         }
-        self.changed.notify_all();
+        self.release(s);
     }
 
     /// The recorder finished `path` (`bytes` long, on its way to disk) and
@@ -209,6 +287,7 @@ impl Ledger {
             synced: false,
             compress: self.compress,
             working: false,
+            cancel: None,
         });
         let waiting: Vec<usize> = (0..s.files.len())
             .filter(|&i| s.files[i].compress && !s.files[i].working)
@@ -227,9 +306,29 @@ impl Ledger {
     }
 
     fn fit_locked(&self, mut s: MutexGuard<'_, State>, next: u64) -> Result<Vec<PathBuf>, NoRoom> {
+        // Every finished file may go; the reservation of a compression
+        // stays until the janitor has removed its output. Where even that
+        // least total is too much, nothing is deleted: the recording stops
+        // with its history whole.
+        if let Some(max_total) = self.retention.max_total {
+            if next.saturating_add(s.reserved) > max_total {
+                s.current = 0;
+                let err = NoRoom {
+                    needed: next,
+                    rotate_size: self.file_limit,
+                    reserved: s.reserved,
+                    max_total,
+                };
+                self.release(s);
+                return Err(err);
+            }
+        }
         s.current = next;
+        if next > 0 {
+            s.next_limit = next.max(self.file_limit);
+        }
         let mut gone = Vec::new();
-        loop {
+        while !s.files.is_empty() {
             // The file being written counts for --keep as one more.
             let too_many = self
                 .retention
@@ -239,50 +338,49 @@ impl Ledger {
             if !(too_many || too_big) {
                 break;
             }
-            if let Some(i) = s.oldest_idle() {
-                gone.push(s.delete(i));
-                continue;
-            }
-            if s.files.iter().any(|e| e.working) {
-                // Only the file the janitor holds is left: its work ends
-                // soon (a compression only starts where it leaves room).
-                s = self.wait(s);
-                continue;
-            }
-            let max_total = self.retention.max_total.unwrap_or(u64::MAX);
-            self.changed.notify_all();
-            return Err(NoRoom {
-                needed: next,
-                max_total,
-            });
+            gone.push(s.delete(0));
         }
-        self.changed.notify_all();
+        self.release(s);
         Ok(gone)
     }
 
-    /// The disk is full: deletes the oldest finished file (waiting for the
-    /// janitor where it holds the only one). `None`: none is left.
+    /// The disk is full: deletes the oldest finished file, the one the
+    /// janitor works on too. `None`: none is left.
     pub fn free_oldest(&self) -> Option<PathBuf> {
         let mut s = self.lock();
-        loop {
-            if let Some(i) = s.oldest_idle() {
-                let path = s.delete(i);
-                self.changed.notify_all();
-                return Some(path);
-            }
-            if !s.files.iter().any(|e| e.working) {
-                return None;
-            }
-            s = self.wait(s);
+        if s.files.is_empty() {
+            return None;
         }
+        let compressing = s.files[0].cancel.is_some();
+        let gone = s.delete(0);
+        if compressing {
+            // Its partial output takes room too: the cancelled compression
+            // removes it at its next block, soon.
+            while s.reserved > 0 && !s.janitor_gone {
+                self.changed.notify_all();
+                s = self.wait(s);
+            }
+        }
+        self.release(s);
+        Some(gone)
     }
 
-    /// No more files: the janitor ends once its work is done.
-    pub fn close(&self) {
+    /// The janitor thread ended (a guard of its own says so, however it
+    /// ended): nothing waits for it any more.
+    pub fn janitor_gone(&self) {
+        let mut s = self.lock();
+        s.janitor_gone = true;
+        self.release(s);
+    }
+
+    /// No more files: the janitor ends once its work is done. `abort`
+    /// (recording failed): once the syncs and the job in progress are done;
+    /// the files still to compress stay plain for the next run.
+    pub fn close(&self, abort: bool) {
         let mut s = self.lock();
         s.closing = true;
-        s.current = 0;
-        self.changed.notify_all();
+        s.aborting |= abort;
+        self.release(s);
     }
 
     /// The janitor's next job, waiting for one; `None` once closed and
@@ -292,71 +390,112 @@ impl Ledger {
         loop {
             if let Some(e) = s.files.iter_mut().find(|e| !e.synced && !e.working) {
                 e.working = true;
-                return Some(Job::Sync(e.path.clone()));
+                let job = Job::Sync(e.path.clone());
+                self.release(s);
+                return Some(job);
             }
-            if let Some(mut i) = s.files.iter().position(|e| e.compress && !e.working) {
+            let compress = match s.aborting {
+                true => None,
+                false => s.files.iter().position(|e| e.compress && !e.working),
+            };
+            if let Some(mut i) = compress {
                 let bytes = s.files[i].bytes;
                 let reserve = worst_compressed(bytes);
                 if let Some(max) = self.retention.max_total {
                     // Room for this output and for the next rotation (the
                     // current file finished, a new one started), with
                     // nothing but this file's older ones deleted.
-                    if bytes + reserve + 2 * self.file_limit > max {
+                    if bytes + reserve + 2 * s.next_limit > max {
                         s.shed(i, "--max-total leaves no room to compress it");
                         continue;
                     }
-                    while s.total() + reserve > max {
-                        match s.oldest_idle().filter(|&j| j < i) {
-                            Some(j) => {
-                                s.delete(j);
-                                i -= 1;
-                            }
-                            None => break,
-                        }
+                    while s.total() + reserve > max && i > 0 {
+                        s.delete(0);
+                        i -= 1;
                     }
                     if s.total() + reserve > max {
                         s.shed(i, "the logs waiting after it fill --max-total");
                         continue;
                     }
                 }
-                s.files[i].working = true;
-                s.reserved += reserve;
-                return Some(Job::Compress {
-                    path: s.files[i].path.clone(),
+                let cancel = Cancel::default();
+                let e = &mut s.files[i];
+                e.working = true;
+                e.cancel = Some(cancel.clone());
+                let job = Job::Compress {
+                    path: e.path.clone(),
                     reserve,
-                });
+                    cancel,
+                };
+                s.reserved += reserve;
+                self.release(s);
+                return Some(job);
             }
             if s.closing {
+                self.release(s);
                 return None;
+            }
+            let said = std::mem::take(&mut s.said);
+            if !said.is_empty() {
+                drop(s);
+                for line in said {
+                    crate::say!("{line}");
+                }
+                s = self.lock();
+                continue;
             }
             s = self.wait(s);
         }
     }
 
-    /// The janitor synced `path` (or failed to: said by the janitor).
-    pub fn synced(&self, path: &Path, ok: bool) {
+    /// The janitor synced `path`, or failed to. A file deleted for room
+    /// meanwhile is no failure.
+    pub fn synced(&self, path: &Path, result: io::Result<()>) {
         let mut s = self.lock();
-        if !ok {
-            s.done.failures += 1;
-        }
         if let Some(e) = s.files.iter_mut().find(|e| e.path == path) {
             e.synced = true;
             e.working = false;
+            if let Err(err) = result {
+                s.done.failures += 1;
+                s.said.push(format!(
+                    "\ntracer: warning: cannot sync {}: {err}",
+                    path.display()
+                ));
+            }
         }
-        self.changed.notify_all();
+        self.release(s);
     }
 
     /// The janitor compressed `path` into `result` (or failed: the plain
-    /// file stays, whole).
+    /// file stays, whole). A file deleted for room meanwhile loses its
+    /// compressed copy too.
     pub fn compressed(&self, path: &Path, reserve: u64, result: io::Result<PathBuf>) {
         let mut s = self.lock();
-        s.reserved -= reserve;
-        let Some(e) = s.files.iter_mut().find(|e| e.path == path) else {
-            self.changed.notify_all();
+        let Some(i) = s.files.iter().position(|e| e.path == path) else {
+            if let Ok(packed) = result {
+                // Deleted after the last frame was checked: the output goes
+                // the way of the plain file, before its room is given back.
+                match std::fs::remove_file(&packed) {
+                    Ok(()) => s.done.deleted += 1,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => {
+                        s.done.failures += 1;
+                        s.said.push(format!(
+                            "\ntracer: warning: cannot delete {}: {err}",
+                            packed.display()
+                        ));
+                    }
+                }
+            }
+            s.reserved -= reserve;
+            self.release(s);
             return;
         };
+        s.reserved -= reserve;
+        let e = &mut s.files[i];
         e.working = false;
         e.compress = false;
+        e.cancel = None;
         match result {
             Ok(packed) => {
                 e.bytes = std::fs::metadata(&packed).map_or(reserve, |m| m.len());
@@ -365,13 +504,13 @@ impl Ledger {
             }
             Err(err) => {
                 s.done.failures += 1;
-                crate::say!(
-                    "\ntracer: warning: compressing {} failed ({err}); it stays uncompressed",
+                s.said.push(format!(
+                    "\ntracer: warning: cannot compress {} ({err}); it stays uncompressed",
                     path.display()
-                );
+                ));
             }
         }
-        self.changed.notify_all();
+        self.release(s);
     }
 
     pub fn done(&self) -> Done {
@@ -415,12 +554,22 @@ mod tests {
         assert_eq!(names(&ledger.finished(d, n, 100).unwrap()), ["a"]);
         assert!(!dir.path().join("a").exists());
         assert_eq!(ledger.total(), 390);
-        // A next file larger than everything: all go, then it is refused.
+        // A next file larger than --max-total even alone (a big header):
+        // refused before anything is deleted, the history kept whole.
         let (e, n) = file("e", 10);
         let err = ledger.finished(e, n, 500).unwrap_err();
         assert_eq!(err.needed, 500);
-        assert_eq!(ledger.done().deleted, 5);
-        assert_eq!(ledger.free_oldest(), None);
+        let said = err.to_string();
+        assert!(
+            said.contains("500 bytes, more than --rotate-size (100 bytes)")
+                && said.contains("no log was deleted"),
+            "{said}"
+        );
+        assert_eq!(ledger.done().deleted, 1);
+        for n in ["b", "c", "d", "e"] {
+            assert!(dir.path().join(n).exists(), "{n}");
+        }
+        assert_eq!(ledger.free_oldest(), Some(dir.path().join("b")));
     }
 
     #[test]
@@ -466,8 +615,8 @@ mod tests {
         );
         tight.finished(file("a"), 1000, 1000).unwrap();
         assert_eq!(tight.next_job(), Some(Job::Sync(dir.path().join("a"))));
-        tight.synced(&dir.path().join("a"), true);
-        tight.close();
+        tight.synced(&dir.path().join("a"), Ok(()));
+        tight.close(false);
         assert_eq!(tight.next_job(), None);
         assert_eq!(tight.done().uncompressed, 1);
         // With room: the older file goes to make room for the reservation,
@@ -489,24 +638,117 @@ mod tests {
             let Some(Job::Sync(p)) = roomy.next_job() else {
                 panic!("sync first");
             };
-            roomy.synced(&p, true);
+            roomy.synced(&p, Ok(()));
         }
-        let Some(Job::Compress { path, reserve }) = roomy.next_job() else {
+        let Some(Job::Compress {
+            path,
+            reserve,
+            cancel,
+        }) = roomy.next_job()
+        else {
             panic!("a compression");
         };
         assert_eq!(path, dir.path().join("b"));
         assert_eq!(reserve, worst_compressed(1000));
-        // The recorder rotates meanwhile: c goes, b (being compressed) stays.
-        let gone = roomy.finished(file("d"), 1000, 1000).unwrap();
-        assert_eq!(names(&gone), ["c"]);
-        assert_eq!(roomy.total(), max);
-        let packed = crate::log::zst::compress_file(&path);
+        let packed = crate::log::zst::compress_file(&path, cancel.flag());
         assert!(std::fs::metadata(packed.as_ref().unwrap()).unwrap().len() < 100);
         roomy.compressed(&path, reserve, packed);
         assert_eq!(roomy.done().compressed, 1);
+        // The recorder rotates: the oldest, now small, goes no more.
+        assert!(roomy.finished(file("d"), 1000, 1000).unwrap().is_empty());
         let Some(Job::Sync(d)) = roomy.next_job() else {
             panic!("d synced");
         };
         assert_eq!(d, dir.path().join("d"));
+    }
+
+    #[test]
+    fn the_oldest_goes_first_even_while_the_janitor_works_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |n: &str| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, vec![0u8; 1000]).unwrap();
+            p
+        };
+        let ledger = Ledger::new(
+            Retention {
+                keep: Some(2),
+                max_total: None,
+            },
+            true,
+            1000,
+            1000,
+        );
+        let a = file("a");
+        ledger.finished(a.clone(), 1000, 1000).unwrap();
+        assert_eq!(ledger.next_job(), Some(Job::Sync(a.clone())));
+        // Being synced: deleted all the same, and the sync that finds it
+        // gone is no failure.
+        assert_eq!(ledger.free_oldest(), Some(a.clone()));
+        ledger.synced(&a, Err(io::Error::from(io::ErrorKind::NotFound)));
+        let b = file("b");
+        ledger.finished(b.clone(), 1000, 1000).unwrap();
+        assert_eq!(ledger.next_job(), Some(Job::Sync(b.clone())));
+        ledger.synced(&b, Ok(()));
+        let Some(Job::Compress {
+            path,
+            reserve,
+            cancel,
+        }) = ledger.next_job()
+        else {
+            panic!("b compressed");
+        };
+        assert_eq!(path, b);
+        // --keep 2: the rotation deletes b, being compressed, never the
+        // newer c; the compression is cancelled.
+        let c = file("c");
+        assert_eq!(
+            names(&ledger.finished(c.clone(), 1000, 1000).unwrap()),
+            ["b"]
+        );
+        assert!(cancel.flag().load(std::sync::atomic::Ordering::Relaxed));
+        assert!(c.exists() && !b.exists());
+        // Its output, finished before the cancel was seen, goes too, and
+        // its room comes back.
+        let packed = dir.path().join("b.zst");
+        std::fs::write(&packed, "z").unwrap();
+        ledger.compressed(&b, reserve, Ok(packed.clone()));
+        assert!(!packed.exists());
+        assert_eq!(ledger.total(), 2000);
+        assert_eq!(ledger.done().failures, 0);
+    }
+
+    #[test]
+    fn a_full_disk_waits_for_a_cancelled_compression_to_give_its_room_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, vec![0u8; 1000]).unwrap();
+        let ledger = Arc::new(Ledger::new(Retention::default(), true, 1000, 1000));
+        ledger.finished(a.clone(), 1000, 1000).unwrap();
+        assert_eq!(ledger.next_job(), Some(Job::Sync(a.clone())));
+        ledger.synced(&a, Ok(()));
+        let Some(Job::Compress {
+            path,
+            reserve,
+            cancel,
+        }) = ledger.next_job()
+        else {
+            panic!("a compressed");
+        };
+        let janitor = {
+            let ledger = Arc::clone(&ledger);
+            std::thread::spawn(move || {
+                let packed = crate::log::zst::compress_file(&path, cancel.flag());
+                ledger.compressed(&path, reserve, packed);
+            })
+        };
+        // Whether the compression ends first or is cancelled, the room of
+        // both the file and its output is back once free_oldest returns.
+        let gone = ledger.free_oldest().unwrap();
+        assert!(gone == a || gone == dir.path().join("a.zst"), "{gone:?}");
+        assert_eq!(ledger.total(), 1000);
+        janitor.join().unwrap();
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+        assert_eq!(ledger.done().failures, 0);
     }
 }

@@ -107,16 +107,16 @@ pub fn check(dir: &Path, uid: u32, allow: bool) -> Result<Vec<String>, anyhow::E
     // the way is what the checks see.
     let real = dir
         .canonicalize()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot check {}: {e}", dir.display()))?;
     let mut warnings = Vec::new();
     let mut refusals = Vec::new();
-    let st = stat(&real).map_err(|e| anyhow::anyhow!("{}: {e}", real.display()))?;
+    let st = stat(&real).map_err(|e| anyhow::anyhow!("cannot check {}: {e}", real.display()))?;
     if let Some(why) = dir_problem(st, uid) {
         refusals.push(format!("{} {why}", real.display()));
     }
     let mut up: Option<PathBuf> = real.parent().map(Path::to_path_buf);
     while let Some(p) = up {
-        let st = stat(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let st = stat(&p).map_err(|e| anyhow::anyhow!("cannot check {}: {e}", p.display()))?;
         match parent_verdict(st, uid) {
             Parent::Fine => {}
             Parent::Warn(why) => warnings.push(format!("{} {why}", p.display())),

@@ -73,6 +73,31 @@ pub fn create(path: &Path) -> Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
+/// Room a new file keeps past its header, so a record always fits in it.
+pub const RECORD_ROOM: u64 = 64 << 10;
+
+/// A file's size limit (at least `size`: more where the header and room
+/// for a record take more) and a buffer that holds its preamble, header
+/// and a record: the header goes to disk in one flush, which a full disk
+/// can retry once the oldest logs give way.
+pub fn header_room(header: &LogHeader, size: u64) -> (u64, usize) {
+    let mut encoded = Vec::new();
+    header.encode(&mut encoded);
+    let head = (PREAMBLE_LEN + FRAME_HEAD + 1 + encoded.len()) as u64;
+    let limit = size.max(head + RECORD_ROOM);
+    let buffer = usize::try_from(head + RECORD_ROOM).unwrap_or(usize::MAX);
+    (limit, buffer)
+}
+
+/// `file` (nothing written yet) with a buffer of `capacity` bytes at least.
+pub fn rebuffer(file: BufWriter<File>, capacity: usize) -> io::Result<BufWriter<File>> {
+    if file.capacity() >= capacity {
+        return Ok(file);
+    }
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    Ok(BufWriter::with_capacity(capacity, file))
+}
+
 impl<W: Write> LogWriter<W> {
     /// Starts a log: preamble and header.
     pub fn new(out: W, header: &LogHeader) -> io::Result<LogWriter<W>> {
@@ -194,5 +219,50 @@ impl LogWriter<BufWriter<File>> {
     pub fn sync(&mut self) -> io::Result<()> {
         self.out.flush()?;
         self.out.get_ref().sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::procfs::ProcTask;
+
+    fn no_space(e: &io::Error) -> bool {
+        e.raw_os_error() == Some(libc::ENOSPC)
+    }
+
+    /// /dev/full: every write fails with ENOSPC.
+    fn full_disk() -> BufWriter<File> {
+        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        BufWriter::with_capacity(1 << 20, file)
+    }
+
+    #[test]
+    fn a_header_past_the_default_buffer_waits_whole_for_room() {
+        let mut header = crate::log::header::tests::sample();
+        let task = header.tasks[0].clone();
+        // About 2 MiB of task table: past the 1 MiB buffer of a new file.
+        header.tasks = (0..8000)
+            .map(|pid| ProcTask {
+                pid,
+                argv: vec!["x".repeat(250)],
+                ..task.clone()
+            })
+            .collect();
+        let (limit, buffer) = header_room(&header, 1 << 20);
+        assert!(
+            buffer > 2 << 20 && limit == buffer as u64,
+            "{limit} {buffer}"
+        );
+        // Before: the header went past the buffer, straight to a full disk,
+        // where no retry could reach it.
+        let direct = LogWriter::with_limit(full_disk(), &header, limit);
+        assert!(direct.is_err_and(|e| no_space(&e)));
+        // Now it is buffered whole; the flush fails, and can be retried.
+        let file = rebuffer(full_disk(), buffer).unwrap();
+        let mut log = LogWriter::with_limit(file, &header, limit).unwrap();
+        for _ in 0..2 {
+            assert!(log.flush().is_err_and(|e| no_space(&e)));
+        }
     }
 }

@@ -21,6 +21,7 @@ use std::{
     io::{self, BufRead, BufReader, BufWriter, Read, Write},
     os::unix::fs::OpenOptionsExt as _,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 use ruzstd::{
@@ -570,9 +571,45 @@ impl<W: Write> Write for Guarded<W> {
     }
 }
 
+/// Reads `inner` until `cancel` is set: checked at each read, so between
+/// two blocks of the compressor.
+struct Cancellable<'a, R> {
+    inner: R,
+    cancel: &'a AtomicBool,
+}
+
+impl<R> Cancellable<'_, R> {
+    fn check(&self) -> io::Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::other("cancelled: the log was deleted for room"));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Cancellable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.read(buf)
+    }
+}
+
+// The frame loop asks whether the input is at its end through `fill_buf`.
+impl<R: BufRead> BufRead for Cancellable<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.check()?;
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n)
+    }
+}
+
 /// Compresses `src` into `dst` (created, never over an existing file), as
-/// independent frames of [`FRAME_LOG`] bytes of log each.
-pub fn compress_into(src: &Path, dst: &Path) -> io::Result<()> {
+/// independent frames of [`FRAME_LOG`] bytes of log each; stops with an
+/// error once `cancel` is set.
+pub fn compress_into(src: &Path, dst: &Path, cancel: &AtomicBool) -> io::Result<()> {
     let input = File::open(src)?;
     let output = OpenOptions::new()
         .write(true)
@@ -580,7 +617,10 @@ pub fn compress_into(src: &Path, dst: &Path) -> io::Result<()> {
         .mode(0o600)
         .open(dst)?;
     let mut reader = Guarded {
-        inner: BufReader::with_capacity(1 << 20, input),
+        inner: Cancellable {
+            inner: BufReader::with_capacity(1 << 20, input),
+            cancel,
+        },
         error: None,
     };
     let mut writer = Guarded {
@@ -614,8 +654,9 @@ pub fn compress_into(src: &Path, dst: &Path) -> io::Result<()> {
 /// Replaces the finished log `plain` (`NAME.log`) with `NAME.log.zst`;
 /// the new path. Until the compressed file is complete and on disk it has
 /// another name (`.zst.partial`), so a crash or a full disk leaves the
-/// plain log whole and no half-written `.zst`.
-pub fn compress_file(plain: &Path) -> io::Result<PathBuf> {
+/// plain log whole and no half-written `.zst`; so does a failure or
+/// `cancel`. An error leaves the disk as before (plain log, no `.zst`).
+pub fn compress_file(plain: &Path, cancel: &AtomicBool) -> io::Result<PathBuf> {
     let mut done = plain.as_os_str().to_owned();
     done.push(".zst");
     let done = PathBuf::from(done);
@@ -624,12 +665,19 @@ pub fn compress_file(plain: &Path) -> io::Result<PathBuf> {
     let partial = PathBuf::from(partial);
     // A partial file left by a crash is ours to replace.
     let _ = std::fs::remove_file(&partial);
-    if let Err(e) = compress_into(plain, &partial) {
+    if let Err(e) = compress_into(plain, &partial, cancel) {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    std::fs::rename(&partial, &done)?;
-    std::fs::remove_file(plain)?;
+    if let Err(e) = std::fs::rename(&partial, &done) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::remove_file(plain) {
+        // Undone: one copy of the log, the plain one, as its account says.
+        let _ = std::fs::remove_file(&done);
+        return Err(e);
+    }
     Ok(done)
 }
 
@@ -669,7 +717,7 @@ mod tests {
         let plain = dir.path().join("a.log");
         let data = data(3 << 20, 0);
         std::fs::write(&plain, &data).unwrap();
-        let done = compress_file(&plain).unwrap();
+        let done = compress_file(&plain, &AtomicBool::new(false)).unwrap();
         assert_eq!(done, dir.path().join("a.log.zst"));
         assert!(!plain.exists());
         let packed = std::fs::read(&done).unwrap();
@@ -690,7 +738,8 @@ mod tests {
         // frame before (its tables or window) would gain the most here.
         let data = data(FRAME_LOG as usize, 10).repeat(3);
         std::fs::write(&plain, &data).unwrap();
-        let packed = std::fs::read(compress_file(&plain).unwrap()).unwrap();
+        let packed =
+            std::fs::read(compress_file(&plain, &AtomicBool::new(false)).unwrap()).unwrap();
         // The frames' bounds, as ruzstd reads them one after the other.
         let mut cur = io::Cursor::new(&packed[..]);
         let mut frame = FrameDecoder::new();
@@ -965,5 +1014,20 @@ mod tests {
         assert!(!is_compressed(b"TRACERLG"));
         assert!(!is_compressed(&MAGIC[..3]));
         assert!(is_compressed(&pack(b"x")));
+    }
+
+    #[test]
+    fn a_cancelled_compression_leaves_the_plain_log_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.log");
+        std::fs::write(&plain, vec![7u8; 300_000]).unwrap();
+        let err = compress_file(&plain, &AtomicBool::new(true)).unwrap_err();
+        assert!(err.to_string().contains("cancelled"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["a.log"]);
+        assert_eq!(std::fs::metadata(&plain).unwrap().len(), 300_000);
     }
 }
