@@ -860,6 +860,71 @@ mod tests {
         );
     }
 
+    /// Every wrap of many word sequences at many widths: the lines and
+    /// the dropped spaces give back the text; no line ends inside a word
+    /// holding a quote; a line runs over its width only as one such word.
+    #[test]
+    fn wraps_of_many_word_sequences_keep_their_words() {
+        let words = [
+            "a",
+            "bash",
+            "--foo=bar",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            "a\\nb",
+            "''",
+            "'sleep 0.1'",
+            "'it'\\''s'",
+            "$'x\\n13:37 forged\\e[2J'",
+            "$'a\\'b c'",
+            "ab'c d'ef",
+            "'a very long quoted word, longer than most lines'",
+            "caf\u{e9}",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..400 {
+            let mut picked = Vec::new();
+            for _ in 0..1 + seed % 9 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                picked.push(words[(seed % words.len() as u64) as usize]);
+            }
+            let text = picked.join(" ");
+            // Byte ranges inside which no line may end.
+            let mut whole = Vec::new();
+            let mut at = 0;
+            for w in &picked {
+                if w.contains('\'') {
+                    whole.push(at + 1..at + w.len());
+                }
+                at += w.len() + 1;
+            }
+            for (first, rest) in [(2, 2), (3, 5), (8, 8), (12, 20), (20, 12), (40, 30)] {
+                let lines = wrap(&text, first, rest);
+                let mut at = 0;
+                for (i, line) in lines.iter().enumerate() {
+                    let width = if i == 0 { first } else { rest };
+                    assert!(text[at..].starts_with(line), "{text:?} {lines:?}");
+                    at += line.len();
+                    assert!(
+                        !whole.iter().any(|r| r.contains(&at)),
+                        "{text:?} at {first}/{rest}: {lines:?}"
+                    );
+                    if line.chars().count() > width {
+                        assert!(
+                            picked.contains(line) && line.contains('\''),
+                            "{text:?} at {first}/{rest}: {lines:?}"
+                        );
+                    }
+                    if text[at..].starts_with(' ') {
+                        at += 1;
+                    }
+                }
+                assert_eq!(at, text.len(), "{text:?} {lines:?}");
+            }
+        }
+    }
+
     /// Colour and the compact layout keep hostile task data escaped: the
     /// only escape sequences are tracer's SGR codes, and every physical
     /// line is an event or a continuation indented past the time.
