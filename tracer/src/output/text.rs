@@ -437,7 +437,8 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
 /// is dropped), else mid-word; never inside a word that holds a quote
 /// (`'...'`, `$'...'`, `'it'\''s'`), whose spaces are its own: such a word
 /// longer than the line starts a line of its own and runs over (a terminal
-/// folds it, whole). Escaped text has no control characters, so characters
+/// folds it, whole); nor between a backslash and the character it
+/// escapes. Escaped text has no control characters, so characters
 /// stand for columns (bar wide CJK ones: close enough).
 fn wrap(text: &str, first: usize, rest: usize) -> Wrap<'_> {
     Wrap {
