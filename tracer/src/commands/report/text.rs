@@ -278,12 +278,11 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::{
-        commands::report::collect::{Death, SignalKey},
-        log::header::tests::sample,
-        model::tasks::Killer,
+    use super::{
+        super::collect::{Death, SignalKey},
+        *,
     };
+    use crate::{log::header::tests::sample, model::tasks::Killer};
 
     /// Names holding a sentence's punctuation are quoted wherever the
     /// report words them; JSON's `end` keeps the comm as it is.
