@@ -76,7 +76,8 @@ fn closed_std_fds() -> [bool; 3] {
     [bits & 1 != 0, bits & 2 != 0, bits & 4 != 0]
 }
 
-/// The README's exit codes: 3 and 4 for the errors scripts branch on.
+/// The README's exit codes: 2 for a usage error, 3 and 4 for the errors
+/// scripts branch on.
 fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<loader::RequiredMissing>().is_some() {
         loader::EXIT_REQUIRED_MISSING
@@ -84,6 +85,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         reader::EXIT_DAMAGED
     } else if e.downcast_ref::<trust::UnsafeDir>().is_some() {
         trust::EXIT_UNSAFE
+    } else if e.downcast_ref::<diag::UsageError>().is_some() {
+        diag::EXIT_USAGE
     } else {
         1
     }

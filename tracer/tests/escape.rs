@@ -197,11 +197,16 @@ fn trace_text_escapes_hostile_names_and_argv() {
     assert_trace_text("trace", &out, pid);
 }
 
-/// A forked child that names itself [`COMM`] and sleeps; killed on drop.
+/// A forked child that names itself [`COMM`] (or another comm) and sleeps;
+/// killed on drop.
 struct Sleeper(libc::pid_t);
 
 impl Sleeper {
     fn start() -> Sleeper {
+        Sleeper::named(COMM)
+    }
+
+    fn named(comm: &[u8]) -> Sleeper {
         // SAFETY: the child only calls async-signal-safe functions (open,
         // write, close, sleep, _exit) before it ends.
         let pid = unsafe { libc::fork() };
@@ -211,7 +216,7 @@ impl Sleeper {
             unsafe {
                 let fd = libc::open(c"/proc/self/comm".as_ptr(), libc::O_WRONLY);
                 if fd >= 0 {
-                    libc::write(fd, COMM.as_ptr().cast(), COMM.len());
+                    libc::write(fd, comm.as_ptr().cast(), comm.len());
                     libc::close(fd);
                 }
                 libc::sleep(10);
@@ -221,7 +226,7 @@ impl Sleeper {
         let sleeper = Sleeper(pid);
         let deadline = Instant::now() + Duration::from_secs(5);
         let path = format!("/proc/{pid}/comm");
-        while std::fs::read(&path).ok().as_deref() != Some(&[COMM, b"\n"].concat()) {
+        while std::fs::read(&path).ok().as_deref() != Some(&[comm, b"\n"].concat()) {
             assert!(
                 Instant::now() < deadline,
                 "{path} never became the hostile comm"
@@ -272,6 +277,39 @@ fn ps_and_tree_escape_a_hostile_comm() {
                 "{what}: {line}"
             );
         }
+    }
+    drop(sleeper);
+}
+
+/// A comm that reads backwards: U+202E (right-to-left override) shows
+/// `txt.exe` as `exe.txt`, and U+200B hides between letters.
+const BIDI_COMM: &[u8] = b"\xe2\x80\xaetxt.exe\xe2\x80\x8b";
+/// [`BIDI_COMM`] as text output must show it: its invisible characters as
+/// their bytes, in one ANSI-C quoted word.
+const BIDI_QUOTED: &str = "$'\\xe2\\x80\\xaetxt.exe\\xe2\\x80\\x8b'";
+
+#[test]
+fn ps_and_tree_escape_bidi_and_invisible_characters_in_a_comm() {
+    let _serial = serial();
+    let sleeper = Sleeper::named(BIDI_COMM);
+    let pid = sleeper.0.to_string();
+    for args in [vec!["ps"], vec!["tree", "1"]] {
+        let what = format!("tracer {}", args.join(" "));
+        let out = Command::new(tracer_exe())
+            .args(&args)
+            .output()
+            .expect("running tracer");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{what}: {text}");
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{200b}'),
+            "{what} printed a bidi or invisible character"
+        );
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == pid))
+            .unwrap_or_else(|| panic!("{what}: no line for {pid}:\n{text}"));
+        assert!(line.contains(&format!(" {BIDI_QUOTED}")), "{what}: {line}");
     }
     drop(sleeper);
 }

@@ -108,8 +108,9 @@ fn tree_shows_kthreadd_subtree_and_this_test() {
         out.lines().skip(1).all(|l| l.contains("[k")),
         "only kthreads: {out}"
     );
+    // A pid that names no task is a usage error.
     let (code, _, err) = run_tracer(&["tree", "4000000"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("no task with pid 4000000"), "{err}");
 }
 

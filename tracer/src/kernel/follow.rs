@@ -32,7 +32,11 @@ use anyhow::{bail, Context as _, Result};
 use tokio::io::{unix::AsyncFd, Interest};
 use tracer_common::{read_plain, EventKind, ExitEvent, Header, FOLLOW_DEAD};
 
-use crate::{kernel::loader, model::procfs::ProcTask};
+use crate::{
+    kernel::loader,
+    model::procfs::ProcTask,
+    output::diag::{UsageError, EXIT_USAGE},
+};
 
 /// What a session follows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +169,7 @@ fn tgid_of(pid: u32, proc_root: &Path) -> Result<u32> {
     let status = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("--follow {pid}: no such process")
+            return Err(UsageError(format!("--follow {pid}: no such process")).into());
         }
         Err(e) => {
             return Err(e).with_context(|| format!("--follow {pid}: reading {}", path.display()))
@@ -222,7 +226,11 @@ pub fn shell_status_of_exit_code(exit_code: u32) -> u8 {
 /// shell gives it: 127 or 126 for a command that cannot start, else 1.
 pub fn fail(e: anyhow::Error) -> ! {
     crate::say!("tracer: error: {e:#}");
-    let status = e.downcast_ref::<Unstartable>().map_or(1, |u| u.status);
+    let status = match e.downcast_ref::<Unstartable>() {
+        Some(u) => u.status,
+        None if e.downcast_ref::<UsageError>().is_some() => EXIT_USAGE,
+        None => 1,
+    };
     exit_now(status)
 }
 

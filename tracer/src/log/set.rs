@@ -23,7 +23,7 @@ use super::{
     reader::{Damage, Item, LogReader},
     rotate,
 };
-use crate::model::procfs::ProcTask;
+use crate::{model::procfs::ProcTask, output::escape::quote_name};
 
 /// What the next file of a set starts with.
 pub enum Step<'a> {
@@ -167,6 +167,10 @@ impl LogSet {
             bail!("none of the {} logs given can be read", pending.len());
         };
         if let Some((other, other_boot, other_host)) = members.iter().find(|(_, b, _)| b != boot) {
+            // Host and boot as the headers, which a hostile file can
+            // forge, hold them: quoted and escaped.
+            let (host, boot) = (quote_name(host), quote_name(boot));
+            let (other_host, other_boot) = (quote_name(other_host), quote_name(other_boot));
             bail!(
                 "{} (host {host}, boot {boot}) and {} (host {other_host}, boot {other_boot}) \
                  are from different boots; their times cannot be put in one order: read each \
@@ -290,6 +294,31 @@ mod tests {
             });
         }
         (header.started_boot_ns, seen)
+    }
+
+    /// Logs of two boots are refused, naming each boot and host as one
+    /// quoted word, whatever their headers hold.
+    #[test]
+    fn logs_of_two_boots_are_refused_with_their_names_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = log(dir.path(), "a.log", 10, 0);
+        let b = dir.path().join("b.log");
+        let header = LogHeader {
+            hostname: "h\n\x1b[2Jfake".into(),
+            boot_id: "x) and y (z".into(),
+            ..sample()
+        };
+        let mut w = LogWriter::new(std::fs::File::create(&b).unwrap(), &header).unwrap();
+        w.end(1).unwrap();
+        let Err(e) = LogSet::open(&[a, b]) else {
+            panic!("two boots read as one");
+        };
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("(host $'h\\n\\e[2Jfake', boot 'x) and y (z')"),
+            "{e}"
+        );
+        assert!(!e.chars().any(char::is_control), "{e:?}");
     }
 
     #[test]

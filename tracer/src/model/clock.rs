@@ -317,12 +317,19 @@ fn parse_at(t: &str) -> Result<At, String> {
 /// `90s`, `10m`, `1h30m`, `500ms`, `2d`, or plain seconds (`90`).
 fn parse_offset(s: &str) -> Result<u64, String> {
     let bad = || "an offset is + and a number with a unit: +90s, +10m, +1h30m, +500ms".to_string();
+    let too_long = || {
+        format!(
+            "an offset is at most {}d ({}s, about 475 years)",
+            MAX_OFFSET_SECS / 86_400,
+            MAX_OFFSET_SECS
+        )
+    };
     if s.is_empty() {
         return Err(bad());
     }
     if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
         let n: f64 = s.parse().map_err(|_| bad())?;
-        return secs_to_ns(n).ok_or_else(bad);
+        return secs_to_ns(n).ok_or_else(too_long);
     }
     let mut total: u64 = 0;
     let mut rest = s;
@@ -348,16 +355,22 @@ fn parse_offset(s: &str) -> Result<u64, String> {
         };
         let n: f64 = num.parse().map_err(|_| bad())?;
         total = total
-            .checked_add(secs_to_ns(n * per).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
+            .checked_add(secs_to_ns(n * per).ok_or_else(too_long)?)
+            .filter(|&t| t <= MAX_OFFSET_SECS * 1_000_000_000)
+            .ok_or_else(too_long)?;
         rest = tail;
     }
     Ok(total)
 }
 
+/// The longest offset: more than any log holds, and in u64 ns (584
+/// years).
+const MAX_OFFSET_SECS: u64 = 15_000_000_000;
+
+/// `secs` in ns, where it is an offset (see [`MAX_OFFSET_SECS`]).
 fn secs_to_ns(secs: f64) -> Option<u64> {
-    // 500 years is more than any log holds, and fits u64 ns (584 years).
-    (secs.is_finite() && (0.0..1.5e10).contains(&secs)).then(|| (secs * 1e9).round() as u64)
+    (secs.is_finite() && (0.0..=MAX_OFFSET_SECS as f64).contains(&secs))
+        .then(|| (secs * 1e9).round() as u64)
 }
 
 /// `HH:MM[:SS[.fraction]]` and what follows it.
@@ -706,6 +719,23 @@ mod tests {
             .parse::<TimeSpec>()
             .unwrap_err()
             .contains("write +10m"));
+        // Too long is told as the limit, not as a wrong form.
+        for long in [
+            "+1000000000000s",
+            "+15000000001",
+            "+173611d3h",
+            "+99999999999999999999999999",
+        ] {
+            let err = long.parse::<TimeSpec>().unwrap_err();
+            assert!(
+                err.contains("an offset is at most 173611d (15000000000s, about 475 years)"),
+                "{long}: {err}"
+            );
+        }
+        assert_eq!(
+            "+15000000000s".parse::<TimeSpec>().unwrap().at,
+            At::Offset(15_000_000_000_000_000_000)
+        );
         assert!("yesterday"
             .parse::<TimeSpec>()
             .unwrap_err()

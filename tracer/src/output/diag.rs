@@ -24,6 +24,23 @@ pub fn failed() -> bool {
     FAILED.load(Ordering::Relaxed)
 }
 
+/// A command-line value refused once tracer has looked at the system (a
+/// pid that names no process): a usage error, exiting [`EXIT_USAGE`] as
+/// the values clap refuses do.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+/// The status of a usage error, clap's.
+pub const EXIT_USAGE: u8 = 2;
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// `eprintln!` for tracer: one line to stderr, never a panic.
 #[macro_export]
 macro_rules! say {

@@ -15,9 +15,13 @@
 //! | other C0 controls and DEL (0x7f) | `\xNN` (two lower-case hex digits): `\x07`, `\x7f` |
 //! | C1 controls U+0080–U+009F | their two UTF-8 bytes: U+0085 is `\xc2\x85` |
 //!
+//! | bidirectional overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), zero-width and invisible characters (U+200B–U+200D, U+2060–U+2064, U+FEFF), line and paragraph separators (U+2028, U+2029) | their UTF-8 bytes: U+202E is `\xe2\x80\xae` |
 //! | a byte that is not UTF-8 (see `model::text`) | `\xNN`: `\xff` |
 //!
-//! Everything else is left as it is.
+//! Everything else is left as it is. The invisible characters are escaped
+//! because they change how the text around them reads without showing
+//! themselves: U+202E prints the rest of a line right to left, so a name
+//! could show one word and hold another.
 //! The C1 form is the one bash reads back in `$'...'`, so [`quote_arg`] can
 //! use the same escapes.
 //!
@@ -44,26 +48,38 @@ use std::borrow::Cow;
 
 use crate::model::text;
 
-/// Whether `s` holds a character [`escape`] changes. On the bytes: a C1
-/// control is the UTF-8 pair 0xc2 0x80..=0x9f, and 0xc2 starts nothing else
-/// in that range.
+/// Whether `s` holds a character [`escape`] changes. On the bytes: every
+/// escaped character beyond ASCII starts with one of five lead bytes (C1
+/// controls 0xc2, U+061C 0xd8, U+200B..U+2069 0xe2, U+FEFF 0xef, bytes not
+/// UTF-8 0xf4), and only those characters are decoded.
 fn needs_escape(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
-        c < 0x20
-            || c == 0x7f
-            || c == b'\\'
-            || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f)))
-            || (c == 0xf4
-                && b.get(i + 1) == Some(&0x8f)
-                && matches!(b.get(i + 2), Some(0xbc..=0xbf)))
+    s.bytes().enumerate().any(|(i, b)| match b {
+        0..=0x1f | 0x7f | b'\\' => true,
+        // A lead byte is a character boundary.
+        0xc2 | 0xd8 | 0xe2 | 0xef | 0xf4 => s[i..].chars().next().is_some_and(escaped),
+        _ => false,
     })
 }
 
-/// Whether `c` is written escaped: a control character, or a byte that is
-/// not UTF-8.
+/// Whether `c` is written escaped: a control character, an invisible one,
+/// or a byte that is not UTF-8.
 fn escaped(c: char) -> bool {
-    c.is_control() || text::byte_of(c).is_some()
+    c.is_control() || invisible(c) || text::byte_of(c).is_some()
+}
+
+/// Characters that change how the text around them reads without showing
+/// themselves: bidirectional overrides, isolates and marks, zero-width
+/// characters, and line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
 }
 
 /// Appends the escaped form of one control character, backslash or byte
@@ -118,36 +134,70 @@ pub fn escape_owned(s: String) -> String {
     }
 }
 
-/// Characters that never need quoting in a shell word. Non-ASCII letters
-/// are kept (as `printf %q` does in a UTF-8 locale); non-ASCII white space
-/// is quoted, so it cannot pass for a separator.
-fn plain(c: char) -> bool {
-    match c {
-        'a'..='z' | 'A'..='Z' | '0'..='9' => true,
-        '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%' | '=' => true,
-        _ => !c.is_ascii() && !escaped(c) && !c.is_whitespace(),
+/// Which bytes never need quoting in a shell word: ASCII letters, digits
+/// and `-_./:,+@%`, and `=` where `eq`. A table, as every comm and
+/// argument printed is checked against it.
+const fn plain_ascii(eq: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = matches!(
+            b as u8,
+            b'a'..=b'z'
+                | b'A'..=b'Z'
+                | b'0'..=b'9'
+                | b'-'
+                | b'_'
+                | b'.'
+                | b'/'
+                | b':'
+                | b','
+                | b'+'
+                | b'@'
+                | b'%'
+        ) || (eq && b == b'=' as usize);
+        b += 1;
+    }
+    table
+}
+
+/// Plain bytes of an argument.
+const PLAIN_ARG: [bool; 256] = plain_ascii(true);
+/// Plain bytes of a name: `=` is a sentence's punctuation.
+const PLAIN_NAME: [bool; 256] = plain_ascii(false);
+
+/// Characters that never need quoting in a shell word: the `ascii` ones,
+/// and non-ASCII letters (as `printf %q` keeps them in a UTF-8 locale);
+/// non-ASCII white space is quoted, so it cannot pass for a separator.
+fn plain(c: char, ascii: &[bool; 256]) -> bool {
+    if c.is_ascii() {
+        ascii[c as usize]
+    } else {
+        !escaped(c) && !c.is_whitespace()
     }
 }
 
 /// One argument as an unambiguous shell word (see the module
 /// documentation): `sleep`, `''`, `'sleep 0.1'`, `'it'\''s'`, `$'a\nb'`.
 pub fn quote_arg(s: &str) -> Cow<'_, str> {
-    quote(s, plain)
+    quote(s, &PLAIN_ARG)
 }
 
 /// A task name or file name inside a sentence, as one unambiguous shell
 /// word (see the module documentation): `bash`, `kworker/u8:2`,
 /// `'k) uid=0 (init'`, `'/tmp/u/x [sudo -i]'`, `'a=b'`, `$'a\nb'`.
 pub fn quote_name(s: &str) -> Cow<'_, str> {
-    quote(s, |c| c != '=' && plain(c))
+    quote(s, &PLAIN_NAME)
 }
 
-/// `s` as a shell word, unquoted when every character is `plain`.
-fn quote(s: &str, plain: fn(char) -> bool) -> Cow<'_, str> {
+/// `s` as a shell word, unquoted when every character is [`plain`].
+fn quote<'a>(s: &'a str, ascii: &[bool; 256]) -> Cow<'a, str> {
     if s.is_empty() {
         return Cow::Borrowed("''");
     }
-    if s.chars().all(plain) {
+    // Almost every comm and argument is plain ASCII: one table look-up a
+    // byte, and characters decoded only for the rest.
+    if s.bytes().all(|b| ascii[usize::from(b)]) || s.chars().all(|c| plain(c, ascii)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -251,6 +301,78 @@ mod tests {
         // The characters right after the C1 block, also encoded 0xc2 0x..,
         // are printable and stay.
         assert!(matches!(escape("\u{a0}\u{a9}\u{bf}"), Cow::Borrowed(_)));
+    }
+
+    /// Every bidirectional control and invisible character, as listed in
+    /// the module documentation.
+    const INVISIBLE: &[(u32, u32)] = &[
+        (0x061c, 0x061c),
+        (0x200b, 0x200f),
+        (0x2028, 0x202e),
+        (0x2060, 0x2064),
+        (0x2066, 0x2069),
+        (0xfeff, 0xfeff),
+    ];
+
+    #[test]
+    fn bidi_and_invisible_characters_are_escaped_as_their_utf8_bytes() {
+        for &(from, to) in INVISIBLE {
+            for cp in from..=to {
+                let c = char::from_u32(cp).unwrap();
+                let bytes: String = c
+                    .to_string()
+                    .bytes()
+                    .map(|b| format!("\\x{b:02x}"))
+                    .collect();
+                assert_eq!(
+                    escape(&format!("a{c}b")),
+                    format!("a{bytes}b"),
+                    "U+{cp:04X}"
+                );
+                assert_eq!(
+                    quote_arg(&c.to_string()),
+                    format!("$'{bytes}'"),
+                    "U+{cp:04X}"
+                );
+                assert_eq!(
+                    quote_name(&format!("a{c}")),
+                    format!("$'a{bytes}'"),
+                    "U+{cp:04X}"
+                );
+            }
+        }
+        // A name that shows `exe.txt` but is `txt.exe`.
+        assert_eq!(quote_name("\u{202e}txt.exe"), "$'\\xe2\\x80\\xaetxt.exe'");
+        // Their neighbours, and other characters of the same lead bytes,
+        // are text.
+        for s in [
+            "\u{2010}\u{2027}\u{2030}\u{206a}",
+            "\u{060c}\u{ff01}\u{fefe}",
+            "\u{a0}",
+        ] {
+            assert!(matches!(escape(s), Cow::Borrowed(_)), "{s:?}");
+        }
+    }
+
+    /// The byte scan finds exactly the characters escaped one by one.
+    #[test]
+    fn the_fast_path_agrees_with_the_characters() {
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10_ffffu32).filter_map(char::from_u32) {
+            let s = c.encode_utf8(&mut buf);
+            assert_eq!(
+                needs_escape(s),
+                c == '\\' || escaped(c),
+                "U+{:04X}",
+                c as u32
+            );
+            let plain_arg = s.bytes().all(|b| PLAIN_ARG[usize::from(b)]);
+            if c.is_ascii() {
+                assert_eq!(plain_arg, plain(c, &PLAIN_ARG), "{c:?}");
+            } else {
+                assert!(!plain_arg);
+            }
+        }
     }
 
     #[test]

@@ -128,8 +128,8 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     };
     s.push_str(&format!(
         "log: {} on {} (kernel {}, boot {})\nrecorded from {} with {signals}\nspan: {} .. {} ({})\nevents: {}{}\n",
-        escape(&header.tracer_version),
         // From the log's header, which a hostile file can forge.
+        quote_name(&header.tracer_version),
         quote_name(&header.hostname),
         quote_name(&header.kernel_release),
         quote_name(&header.boot_id),
@@ -154,7 +154,9 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
                 "  {:<16} {}: {}\n",
                 m.kind.name(),
                 m.kind.program(),
-                m.reason
+                // The kernel's words, read back from a header a hostile
+                // file can forge.
+                escape(&m.reason)
             ));
         }
     }
@@ -305,12 +307,11 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::{
-        commands::report::collect::{Death, SignalKey},
-        log::header::tests::sample,
-        model::tasks::Killer,
+    use super::{
+        super::collect::{Death, SignalKey},
+        *,
     };
+    use crate::{log::header::tests::sample, model::tasks::Killer};
 
     /// Names holding a sentence's punctuation are quoted wherever the
     /// report words them; JSON's `end` keeps the comm as it is.
@@ -378,8 +379,17 @@ mod tests {
             }),
             exec_failed: false,
         });
-        let text = render(&sample(), &r, WallClock { boot_epoch_ns: 0 });
+        // A header as a hostile log holds it: encoded, then read back.
+        let mut header = sample();
+        header.tracer_version = "0.1 (x) on fake".into();
+        header.missing[0].reason = "no\n\x1b[2Jfake: line\u{85}".into();
+        let mut buf = Vec::new();
+        header.encode(&mut buf);
+        let header = LogHeader::decode(&buf, crate::log::LOG_VERSION).unwrap();
+        let text = render(&header, &r, WallClock { boot_epoch_ns: 0 });
         for want in [
+            "log: '0.1 (x) on fake' on ",
+            ": no\\n\\e[2Jfake: line\\xc2\\x85\n",
             "SIGTERM from 25761 ('k) uid=0 (init') to 2 (kthreadd) [kthreadd]: ignored",
             " 42 ('x [sudo -i]') [user]: killed by SIGKILL from 7 ('k) uid=0 (init') uid=65534",
             "  'a b'* ",
@@ -391,6 +401,8 @@ mod tests {
             assert!(text.contains(want), "{want}\n{text}");
         }
         assert!(!text.contains("(k) uid=0 (init)"), "{text}");
+        assert!(!text.contains('\x1b') && !text.contains('\u{85}'), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("fake")), "{text}");
         let json_end = super::end(r.helpers[0].end.as_ref().unwrap());
         assert_eq!(
             json_end,
