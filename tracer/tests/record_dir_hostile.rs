@@ -10,7 +10,10 @@ mod common;
 
 use std::{
     fs,
-    os::unix::fs::{MetadataExt as _, PermissionsExt as _},
+    os::unix::{
+        fs::{MetadataExt as _, PermissionsExt as _},
+        process::CommandExt as _,
+    },
     path::{Path, PathBuf},
     process::{Child, Command},
     sync::{
@@ -484,14 +487,32 @@ fn a_max_total_too_small_for_the_header_deletes_nothing() {
     assert_eq!(before.len(), 1, "{before:?}");
     let bytes = fs::metadata(&before[0]).unwrap().len();
     // Accepted by the option check (twice --rotate-size), yet a file is
-    // its header plus 64 KiB for a record at least: more than 64K.
+    // its header plus 64 KiB for a record at least: more than 96K once 16
+    // tasks with 4 KiB command lines are in the header.
+    let long = "x".repeat(4096);
+    let mut big: Vec<_> = (0..16)
+        .map(|_| {
+            // `; :` keeps sh (and its command line) from being replaced;
+            // a group of its own is killed whole, sleep included.
+            Command::new("sh")
+                .args(["-c", "sleep 30; :", &long])
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
     let (code, err) = refused(&recorder_args(
         &dir,
-        &["--rotate-size", "32K", "--max-total", "64K"],
+        &["--rotate-size", "48K", "--max-total", "96K"],
     ));
+    for child in &mut big {
+        // SAFETY: kill() on the process group of a child we spawned.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let _ = child.wait();
+    }
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains("more than --rotate-size (32768 bytes)") && err.contains("no log was deleted"),
+        err.contains("more than --rotate-size (49152 bytes)") && err.contains("no log was deleted"),
         "{err}"
     );
     assert_eq!(own_logs(&dir), before, "{err}");
