@@ -9,8 +9,7 @@ mod common;
 use std::{
     io::{Read as _, Write as _},
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
 };
 
 use common::*;
@@ -20,29 +19,6 @@ use tracer::log::{
     writer::LogWriter,
     zst,
 };
-
-/// Runs tracer; a run still going after a minute is a hang, and fails.
-fn run_bounded(args: &[&str]) -> Output {
-    let mut child = Command::new(tracer_exe())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning tracer");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tracer {args:?} hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// `zstd ARGS` with `input` on a pipe (so its size is unknown to zstd, as
 /// in a stream): its exit status and output.
@@ -142,7 +118,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// `report --format json` on `path`: exit status and the damage listed.
 fn report(path: &Path) -> (Option<i32>, Vec<String>, String) {
     let out = run_bounded(&["report", path.to_str().unwrap(), "--format", "json"]);
-    let err = stderr(&out);
+    let err = stderr_of(&out);
     let damage = serde_json::from_slice::<serde_json::Value>(&out.stdout)
         .map(|r| {
             r["damage"]
@@ -325,7 +301,7 @@ fn a_window_over_8_mib_is_refused_with_a_sentence() {
     // The whole log in one --long=27 frame: its header cannot be read.
     let long = write(dir.path(), "long.log.zst", &compress(&["--long=27"], input));
     let out = run_bounded(&["replay", long.to_str().unwrap()]);
-    let err = stderr(&out);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("asks for a 128 MiB window") && err.contains("at most 8 MiB"),
@@ -378,7 +354,7 @@ fn a_cut_file_yields_what_zstd_recovers() {
     // A cut inside the first frame's header: a sentence, not debug output.
     let path = write(dir.path(), "stub.log.zst", &compress(&[], plain)[..6]);
     let out = run_bounded(&["replay", path.to_str().unwrap()]);
-    let err = stderr(&out);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("cut short at compressed byte") && err.contains("before the header ends"),
@@ -470,7 +446,7 @@ fn a_log_compressed_by_an_earlier_tracer_still_reads() {
         "/tests/fixtures/log-v3-compressed.log.zst"
     );
     let out = run_bounded(&["export", fixture]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let lines = String::from_utf8(out.stdout).unwrap();
     assert_eq!(lines.lines().count(), 53, "{lines}");
     // The same as the plain log zstd makes of it.

@@ -4,37 +4,10 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::path::Path;
 
 use common::*;
 use tracer::log::{header::LogHeader, writer::LogWriter};
-
-/// Runs tracer; a run still going after a minute is a hang, and fails.
-fn run_bounded(args: &[&str]) -> Output {
-    let mut child = Command::new(tracer_exe())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning tracer");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tracer {args:?} hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn bench_log(kind: &str, path: &Path, mb: u64) {
     let (code, _, err) = run_tracer(&["bench-log", kind, path.to_str().unwrap(), &mb.to_string()]);
@@ -56,7 +29,7 @@ fn devices_and_fifos_are_refused_without_reading() {
     ] {
         for cmd in ["replay", "report", "export"] {
             let out = run_bounded(&[cmd, file]);
-            let err = stderr(&out);
+            let err = stderr_of(&out);
             assert_eq!(out.status.code(), Some(1), "{cmd} {file}: {err}");
             assert!(err.contains(what), "{cmd} {file}: {err}");
         }
@@ -73,7 +46,7 @@ fn a_bad_btf_file_is_refused_without_reading() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     for btf in ["/dev/zero", fifo.to_str().unwrap()] {
         let out = run_bounded(&["trace", "--btf", btf, "--duration", "1s"]);
-        let err = stderr(&out);
+        let err = stderr_of(&out);
         assert_eq!(out.status.code(), Some(1), "{btf}: {err}");
         assert!(err.contains("not a regular file"), "{btf}: {err}");
     }
@@ -85,7 +58,7 @@ fn a_sparse_file_is_not_a_log_and_is_not_read_whole() {
     let sparse = dir.path().join("sparse");
     bench_log("sparse", &sparse, 2048);
     let out = run_bounded(&["report", sparse.to_str().unwrap()]);
-    let err = stderr(&out);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not a tracer log"), "{err}");
 }
@@ -96,7 +69,7 @@ fn a_resync_bomb_reads_to_its_end_with_every_end_frame() {
     let log = dir.path().join("resync.log");
     bench_log("resync", &log, 4);
     let out = run_bounded(&["report", log.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stretches = report["damage_stretches"].as_u64().unwrap();
     // One bad head per 25-byte unit in 2 MiB, then the zeros.
@@ -104,7 +77,7 @@ fn a_resync_bomb_reads_to_its_end_with_every_end_frame() {
     assert_eq!(report["damage"].as_array().unwrap().len(), 100);
 
     let out = run_bounded(&["replay", log.to_str().unwrap()]);
-    let err = stderr(&out);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.lines().count() < 20, "one warning per stretch:\n{err}");
     assert!(err.contains("more damaged stretches"), "{err}");
@@ -116,7 +89,7 @@ fn garbage_after_a_header_is_one_damaged_stretch() {
     let log = dir.path().join("garbage.log");
     bench_log("garbage", &log, 4);
     let out = run_bounded(&["export", log.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert!(out.stdout.is_empty());
 }
 
@@ -132,7 +105,7 @@ fn an_argv_bomb_in_the_snapshot_is_read_with_bounded_arguments() {
         tracer::model::procfs::MAX_SNAPSHOT_ARGS
     );
     let out = run_bounded(&["report", log.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
 
 /// A log of a header and the loss frames given.
@@ -156,7 +129,7 @@ fn loss_totals_saturate() {
     let log = dir.path().join("losses.log");
     log_with_losses(&log, &[(1, u64::MAX - 5), (2, 10), (2, u64::MAX)]);
     let out = run_bounded(&["replay", log.to_str().unwrap()]);
-    let err = stderr(&out);
+    let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains(&format!("lost {} events", u64::MAX)), "{err}");
     let out = run_bounded(&["report", log.to_str().unwrap(), "--format", "json"]);
@@ -170,7 +143,7 @@ fn a_cycle_of_parents_in_the_snapshot_is_resolved() {
     let log = dir.path().join("cycle.log");
     bench_log("cycle", &log, 0);
     let out = run_bounded(&["report", log.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let at_start: u64 = report["tasks_at_start"]
         .as_object()

@@ -339,15 +339,7 @@ impl Recorder {
             let _ = std::fs::remove_file(&next);
             return Err(e);
         }
-        let header = LogHeader {
-            started_boot_ns: now,
-            tasks: self.observer.table().snapshot(),
-            part: Part {
-                sequence: self.started_files,
-                ..self.template.part
-            },
-            ..self.template.clone()
-        };
+        let header = self.next_header(now);
         // The new file's whole size limit is made room for before it
         // grows: at least --rotate-size, and its header with room for a
         // record where a big task table makes that more.
@@ -368,16 +360,7 @@ impl Recorder {
             .and_then(|file| LogWriter::with_limit(file, &header, limit))
         {
             Ok(log) => log,
-            Err(e) => {
-                // A header cut short is no log: nothing of it is kept.
-                let _ = std::fs::remove_file(&next);
-                return Err(anyhow::Error::new(e).context(format!(
-                    "writing the header of {} failed; {} is finished and whole, as are the \
-                     logs before it",
-                    next.display(),
-                    self.path.display()
-                )));
-            }
+            Err(e) => return Err(self.header_failed(&next, e)),
         };
         self.bytes_before += finished;
         self.log = log;
@@ -389,6 +372,31 @@ impl Recorder {
         // Its header on disk, or the oldest logs give way to it.
         self.retry(|log| log.flush())?;
         Ok(true)
+    }
+
+    /// The header of the next file: the live task table now.
+    fn next_header(&self, now: u64) -> LogHeader {
+        LogHeader {
+            started_boot_ns: now,
+            tasks: self.observer.table().snapshot(),
+            part: Part {
+                sequence: self.started_files,
+                ..self.template.part
+            },
+            ..self.template.clone()
+        }
+    }
+
+    /// A header that could not be written: the file is removed (a header
+    /// cut short is no log), and the one before it is whole.
+    fn header_failed(&self, next: &Path, e: std::io::Error) -> anyhow::Error {
+        let _ = std::fs::remove_file(next);
+        anyhow::Error::new(e).context(format!(
+            "writing the header of {} failed; {} is finished and whole, as are the logs before \
+             it",
+            next.display(),
+            self.path.display()
+        ))
     }
 
     /// `-o FILE` on SIGHUP: finishes it and creates FILE afresh.
@@ -411,31 +419,14 @@ impl Recorder {
             let _ = std::fs::remove_file(&next);
             return Err(self.write_error(e));
         }
-        let header = LogHeader {
-            started_boot_ns: now,
-            tasks: self.observer.table().snapshot(),
-            part: Part {
-                sequence: self.started_files,
-                ..self.template.part
-            },
-            ..self.template.clone()
-        };
+        let header = self.next_header(now);
         let log = LogWriter::with_limit(file, &header, self.limit).and_then(|mut log| {
             log.flush()?;
             Ok(log)
         });
         let log = match log {
             Ok(log) => log,
-            Err(e) => {
-                // A header cut short is no log: nothing of it is kept.
-                let _ = std::fs::remove_file(&next);
-                return Err(anyhow::Error::new(e).context(format!(
-                    "writing the header of {} failed; {} is finished and whole, as are the \
-                     logs before it",
-                    next.display(),
-                    self.path.display()
-                )));
-            }
+            Err(e) => return Err(self.header_failed(&next, e)),
         };
         self.bytes_before += self.log.written();
         self.log = log;

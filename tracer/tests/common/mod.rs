@@ -8,7 +8,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, Output, Stdio},
     sync::{
         mpsc::{self, Receiver, RecvTimeoutError},
         Mutex, MutexGuard,
@@ -653,4 +653,28 @@ impl Drop for LoopMount {
         let _ = Command::new("umount").arg(&self.mountpoint).status();
         let _ = &self.dir;
     }
+}
+
+/// Runs tracer; a run still going after a minute is a hang, and fails.
+pub fn run_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(tracer_exe())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning tracer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tracer {args:?} hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A run's stderr as text.
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
