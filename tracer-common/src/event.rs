@@ -159,6 +159,20 @@ impl EventKind {
         }
     }
 
+    /// Whether this kind's tracepoint can be preempted mid-program where
+    /// the kernel runs tracepoints preemptible, so that another task's
+    /// event on that CPU finds the program mid-run. Not the signal ones:
+    /// the kernel fires them holding the signal lock with interrupts off
+    /// (so no interrupt nests in them either); nor a rename: it holds
+    /// `task_lock`. Both locks disable preemption, except under
+    /// PREEMPT_RT, where every kind can be preempted.
+    pub const fn preemptible_tracepoint(self) -> bool {
+        !matches!(
+            self,
+            EventKind::SignalGenerate | EventKind::SignalDeliver | EventKind::Rename
+        )
+    }
+
     /// The tracepoint, and name of the program, that emits this kind.
     pub const fn program(self) -> &'static str {
         match self {
@@ -197,9 +211,10 @@ const _: () = {
     assert!(EventKind::COUNTERS <= u32::BITS);
 };
 
-/// Rescue programs per tracepoint (see [`EventKind::rescue_programs`]):
-/// each takes the runs skipped while every program before it is mid-run
-/// on the CPU, so a loss needs that many nested preemptions at once.
+/// Rescue programs per tracepoint that can nest (see
+/// [`EventKind::rescue_programs`]): each takes the runs skipped while
+/// every program before it is mid-run on the CPU, so a loss needs that
+/// many nested preemptions at once.
 pub const RESCUES: usize = 2;
 
 #[repr(C)]

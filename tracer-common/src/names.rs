@@ -53,6 +53,10 @@ pub const UMH_WORK_FN: &str = "UMH_WORK_FN";
 /// 1 when the session follows a command or a subtree: every program then
 /// drops events of tasks outside [`FOLLOWED`] (`follow.rs`).
 pub const FOLLOW: &str = "FOLLOW";
+/// Kinds whose programs can nest on this kernel, one bit per kind tag: only
+/// their first programs mark themselves mid-run in [`BUSY`] for the rescues
+/// (`nesting.rs`).
+pub const RESCUED_KINDS: &str = "RESCUED_KINDS";
 
 /// Per CPU: the throttle's source buckets, then the total
 /// (`throttle.rs`; see [`crate::throttle`]).
@@ -72,7 +76,7 @@ pub const MAPS: [&str; 7] = [
 ];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
-pub const GLOBALS: [&str; 8] = [
+pub const GLOBALS: [&str; 9] = [
     OFFSETS,
     FILTER,
     FEATURES,
@@ -81,6 +85,7 @@ pub const GLOBALS: [&str; 8] = [
     UMH_WORK_FN,
     FOLLOW,
     THROTTLE_CONFIG,
+    RESCUED_KINDS,
 ];
 
 // Ring names are distinct and numbered in order.

@@ -2,19 +2,22 @@
 //!
 //! Since Linux 6.1 the kernel will not start a tp_btf program on a CPU
 //! where that same program is mid-run: it skips the run and counts it in
-//! the program's `recursion_misses`. A run is interrupted mid-way by an
-//! interrupt that fires the same tracepoint (a signal sent from a timer
-//! while `signal_generate` runs), and on kernels whose tracepoints run
-//! preemptible (7.x) by another task taking the CPU: a killed thread
-//! group's threads, woken at once on one CPU, preempt each other's exits.
+//! the program's `recursion_misses`. Where tracepoints run with preemption
+//! off (before 7.x), only an interrupt could start such a run, and the one
+//! tracepoint here that fires in interrupts, `signal_generate`, runs with
+//! them off: nothing nests. Where tracepoints run preemptible (7.x), a
+//! task preempted mid-program makes the next task's run on that CPU nest:
+//! a killed thread group's threads, woken at once on one CPU, preempt each
+//! other's exits.
 //!
-//! So each tracepoint gets [`RESCUES`] more programs, attached after the
-//! first, at levels 1, 2, ...: the program at level `n` does nothing
-//! unless every program below it is mid-run on this CPU, which (with the
-//! kernel's check) means each was skipped for this call; then it does the
-//! first's work, marked mid-run itself. The loader attaches the rescues
-//! only where the kernel has the check; on older kernels a nested run
-//! just runs.
+//! So where a kind's program can nest (the loader decides, and sets
+//! `RESCUED_KINDS`), its tracepoint gets [`RESCUES`] more programs,
+//! attached after the first, at levels 1, 2, ...: the program at level
+//! `n` does nothing unless every program below it is mid-run on this CPU,
+//! which (with the kernel's check) means each was skipped for this call;
+//! then it does the first's work, marked mid-run itself. Elsewhere the
+//! first program marks nothing and no rescue runs: the protection costs
+//! nothing where nothing nests.
 //!
 //! One race is left, and rarer than the losses it removes: a task
 //! preempted between its first program's end and its rescue's check,
@@ -61,9 +64,21 @@ fn marked(kind: EventKind, level: u32, work: impl FnOnce() -> i32) -> i32 {
     ret
 }
 
-/// The first program of `kind`.
+/// Kinds whose programs can nest here, one bit per kind tag; the loader
+/// sets it. Named as `tracer_common::names::RESCUED_KINDS`.
+#[unsafe(no_mangle)]
+static RESCUED_KINDS: u32 = 0;
+
+/// The first program of `kind`: marked mid-run only where rescues follow
+/// it. A constant to the verifier, so elsewhere the marking is not even
+/// in the program.
 #[inline(always)]
 pub fn first(kind: EventKind, work: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: a valid static; volatile keeps the loader's value.
+    let rescued = unsafe { core::ptr::read_volatile(&RESCUED_KINDS) };
+    if rescued & (1 << kind.tag()) == 0 {
+        return work();
+    }
     marked(kind, 0, work)
 }
 

@@ -546,6 +546,81 @@ fn every_thread_of_a_killed_group_has_its_exit() {
     assert!(stderr.contains("lost 0 events"), "{stderr}");
 }
 
+/// Signals sent from interrupts (a 20 us interval timer's SIGALRM)
+/// during a signal storm on the same CPU. The kernel fires
+/// `signal_generate` holding the signal lock with interrupts off, so the
+/// timer's never lands inside the storm's run of the program: no run is
+/// skipped, and no rescue program is attached for it (on a kernel that
+/// runs tracepoints preemptible as much as on one that does not), which
+/// keeps the storm's cost down.
+#[test]
+fn signals_from_interrupts_never_nest_in_signal_generate() {
+    let _serial = serial();
+    let tracer = Tracer::start(&["--bench-stats"]);
+    // The child pins itself to CPU 0, arms the timer and sends itself
+    // ignored signals as fast as it can for two seconds; it exits 0 if
+    // the timer fired at least 1,000 times meanwhile.
+    // SAFETY: the child only makes system calls, then `_exit`s.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0);
+    if child == 0 {
+        static ALARMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        extern "C" fn on_alarm(_: libc::c_int) {
+            ALARMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = pin_to(0);
+        // SAFETY: plain libc calls on values we own; the handler is
+        // async-signal-safe (an atomic add).
+        unsafe {
+            libc::signal(libc::SIGALRM, on_alarm as *const () as usize);
+            let every = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 20,
+            };
+            let timer = libc::itimerval {
+                it_interval: every,
+                it_value: every,
+            };
+            libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut());
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while std::time::Instant::now() < end {
+                for _ in 0..1000 {
+                    libc::kill(libc::getpid(), libc::SIGURG);
+                }
+            }
+            let fired = ALARMS.load(std::sync::atomic::Ordering::Relaxed);
+            libc::_exit(if fired >= 1000 { 0 } else { 3 });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the storm or its timer failed: status {status:#x}"
+    );
+    let (_, stderr) = tracer.stop();
+    let stats = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("tracer-stats: "))
+        .unwrap_or_else(|| panic!("no stats line:\n{stderr}"));
+    let stats: Value = serde_json::from_str(stats).unwrap();
+    let skipped = u64_of(&stats["skipped_by_kind"], "signal_generate");
+    assert_eq!(
+        skipped, 0,
+        "runs of signal_generate were skipped:\n{stderr}"
+    );
+    let programs = stats["programs"].as_object().expect("programs");
+    assert!(programs.contains_key("signal_generate"), "{stderr}");
+    assert!(
+        !programs
+            .keys()
+            .any(|p| p.starts_with("signal_generate_rescue")),
+        "a rescue is attached where nothing nests:\n{stderr}"
+    );
+    assert!(stderr.contains("lost 0 events"), "{stderr}");
+}
+
 #[test]
 fn failed_execs_show_the_kernels_error_when_asked() {
     let _serial = serial();

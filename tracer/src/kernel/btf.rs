@@ -221,6 +221,12 @@ impl<'a> Btf<'a> {
         self.find(name, KIND_FUNC).is_ok()
     }
 
+    /// Whether the kernel has a global or per-CPU variable named `name`
+    /// (BTF lists the per-CPU ones).
+    pub fn has_variable(&self, name: &str) -> bool {
+        self.find(name, KIND_VAR).is_ok()
+    }
+
     /// The type id a tp_btf program names to attach to `tracepoint`: its
     /// `btf_trace_<name>` typedef.
     pub fn tracepoint_type_id(&self, tracepoint: &str) -> Result<u32, BtfError> {

@@ -231,6 +231,10 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     // Per ring: each ring wakes the reader when it is an eighth full.
     let wakeup_bytes = u64::from(plan.ring_bytes / 8);
     let follow = u32::from(opts.follow_map_entries.is_some());
+    let rescued_kinds_mask: u32 = EventKind::TRACED
+        .into_iter()
+        .filter(|&k| probed.nesting.needs_rescues(k))
+        .fold(0, |m, k| m | 1 << k.tag());
     let mut loader = EbpfLoader::new();
     loader
         .btf(Some(&aya_btf))
@@ -242,6 +246,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .override_global(names::UMH_WORK_FN, umh_work_fn.as_ref().unwrap_or(&0), true)
         .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
         .override_global(names::FOLLOW, &follow, true)
+        .override_global(names::RESCUED_KINDS, &rescued_kinds_mask, true)
         .override_global(names::THROTTLE_CONFIG, &opts.throttle, true)
         .map_max_entries(names::FOLLOWED, opts.follow_map_entries.unwrap_or(1).max(1));
     // Rings past the plan's are never written: one page each.
@@ -279,14 +284,20 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .collect();
     let mut wanted: Vec<(&'static str, &'static str)> =
         kinds.iter().map(|&k| (k.program(), k.program())).collect();
-    if probed.skips_nested_runs {
-        for level in 0..tracer_common::RESCUES {
-            wanted.extend(
-                kinds
-                    .iter()
-                    .map(|&k| (k.rescue_programs()[level], k.program())),
-            );
-        }
+    // Only where a tracepoint's program can nest: elsewhere a rescue would
+    // cost every event a program call that returns at once (about 35 ns
+    // with bpf_stats on) and start-up its verification.
+    let rescued_kinds: Vec<EventKind> = kinds
+        .iter()
+        .copied()
+        .filter(|&k| probed.nesting.needs_rescues(k))
+        .collect();
+    for level in 0..tracer_common::RESCUES {
+        wanted.extend(
+            rescued_kinds
+                .iter()
+                .map(|&k| (k.rescue_programs()[level], k.program())),
+        );
     }
     if umh_work_fn.is_ok() {
         wanted.push((names::HELPER_QUEUE_PROGRAM, names::HELPER_QUEUE_PROGRAM));
@@ -344,27 +355,25 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     // only if every level below it loaded; without them the skips still
     // count as losses.
     let mut rescues = Vec::new();
-    if probed.skips_nested_runs {
-        for level in 0..tracer_common::RESCUES {
-            for &kind in &kinds {
-                let names = kind.rescue_programs();
-                let name = names[level];
-                let result = result_of(name);
-                let below = std::iter::once(kind.program()).chain(names[..level].iter().copied());
-                if !below
-                    .into_iter()
-                    .all(|p| loaded.contains(&p) || rescues.contains(&p))
-                {
-                    continue;
-                }
-                match result {
-                    Ok(()) => rescues.push(name),
-                    Err(e) => crate::say!(
-                        "tracer: warning: cannot load {name} ({e}): more {} events the \
-                         kernel skips (runs nested on one CPU) are lost, and counted",
-                        kind.name()
-                    ),
-                }
+    for level in 0..tracer_common::RESCUES {
+        for &kind in &rescued_kinds {
+            let names = kind.rescue_programs();
+            let name = names[level];
+            let result = result_of(name);
+            let below = std::iter::once(kind.program()).chain(names[..level].iter().copied());
+            if !below
+                .into_iter()
+                .all(|p| loaded.contains(&p) || rescues.contains(&p))
+            {
+                continue;
+            }
+            match result {
+                Ok(()) => rescues.push(name),
+                Err(e) => crate::say!(
+                    "tracer: warning: cannot load {name} ({e}): more {} events the \
+                     kernel skips (runs nested on one CPU) are lost, and counted",
+                    kind.name()
+                ),
             }
         }
     }

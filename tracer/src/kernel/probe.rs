@@ -9,7 +9,7 @@
 
 use std::{io, os::fd::FromRawFd as _};
 
-use tracer_common::KernelFeatures;
+use tracer_common::{EventKind, KernelFeatures};
 
 use crate::kernel::btf::Btf;
 
@@ -88,10 +88,9 @@ const RETURN_0: [Insn; 2] = [insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)
 /// What the probes found, and what each fallback means for a person.
 pub struct Probed {
     pub features: KernelFeatures,
-    /// The kernel skips a program's run on a CPU where that program is
-    /// mid-run (6.1+, `bpf_prog_inc_misses_counter`), so the rescue
-    /// programs are needed; older kernels run it nested.
-    pub skips_nested_runs: bool,
+    /// Whether and where programs' runs nest, so which tracepoints need
+    /// rescue programs.
+    pub nesting: Nesting,
     /// One line per fallback taken, for `tracer features` and `--verbose`.
     pub notes: Vec<String>,
 }
@@ -133,20 +132,11 @@ pub fn probe(btf: &Btf<'_>, siginfo_errno: u32) -> Probed {
             ));
         }
     }
-    // The function came with the check (as `inc_misses_counter`'s export
-    // for raw tracepoints), so naming one names the other.
-    let skips_nested_runs = btf.has_function("bpf_prog_inc_misses_counter");
-    if skips_nested_runs {
-        notes.push(
-            "the kernel skips a program's run on a CPU where the program is mid-run \
-             (interrupted, or preempted where tracepoints are preemptible): two rescue \
-             programs per tracepoint take those runs"
-                .into(),
-        );
-    }
+    let nesting = nesting(btf);
+    notes.push(nesting.note());
     Probed {
         features,
-        skips_nested_runs,
+        nesting,
         notes,
     }
 }
@@ -196,4 +186,72 @@ fn try_load(btf: &Btf<'_>, tracepoint: &str, insns: &[Insn]) -> Result<(), Strin
         crate::say!("tracer: probe on {tracepoint} refused ({err}):\n{text}");
     }
     Err(verdict)
+}
+
+/// Whether a program's run can start on a CPU where that same program is
+/// mid-run (it "nests"), and what the kernel does then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    /// The kernel runs the nested run (before 6.1): nothing to rescue.
+    Runs,
+    /// The kernel skips it (6.1+, counting it in the program's
+    /// `recursion_misses`), but tracepoints run with preemption off, so only
+    /// an interrupt could nest; the one tracepoint here that fires in
+    /// interrupts, `signal_generate`, runs with them off. No rescues.
+    Skipped,
+    /// The kernel skips it, and tracepoints run preemptible (7.x): a task
+    /// preempted mid-program makes the next task's run on that CPU nest.
+    /// `rt`: PREEMPT_RT, whose spinlocks do not disable preemption.
+    SkippedPreemptible { rt: bool },
+}
+
+impl Nesting {
+    /// Whether `kind`'s program needs rescue programs on this kernel.
+    pub fn needs_rescues(self, kind: EventKind) -> bool {
+        match self {
+            Nesting::Runs | Nesting::Skipped => false,
+            Nesting::SkippedPreemptible { rt } => rt || kind.preemptible_tracepoint(),
+        }
+    }
+
+    fn note(self) -> String {
+        match self {
+            Nesting::Runs => "the kernel runs a program nested in itself on one CPU: \
+                              no rescue programs"
+                .into(),
+            Nesting::Skipped => "the kernel would skip a program's run nested in itself on \
+                                 one CPU, but tracepoints run with preemption off and \
+                                 signal_generate with interrupts off: no rescue programs"
+                .into(),
+            Nesting::SkippedPreemptible { rt } => {
+                let which: Vec<&str> = EventKind::TRACED
+                    .into_iter()
+                    .filter(|&k| self.needs_rescues(k))
+                    .map(|k| k.program())
+                    .collect();
+                format!(
+                    "the kernel skips a program's run nested in itself on one CPU, and runs \
+                     tracepoints preemptible{}: two rescue programs each for {}",
+                    if rt { " (PREEMPT_RT)" } else { "" },
+                    which.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Reads [`Nesting`] from the kernel's BTF. The check came with
+/// `bpf_prog_inc_misses_counter`; tracepoints guarded by SRCU rather than
+/// disabled preemption came with `tracepoint_srcu`, whose per-CPU data
+/// BTF lists; a PREEMPT_RT `spinlock` wraps an rt_mutex, not an `rlock`.
+fn nesting(btf: &Btf<'_>) -> Nesting {
+    if !btf.has_function("bpf_prog_inc_misses_counter") {
+        Nesting::Runs
+    } else if btf.has_variable("tracepoint_srcu_srcu_data") {
+        Nesting::SkippedPreemptible {
+            rt: btf.member_offset("spinlock", &["rlock"]).is_err(),
+        }
+    } else {
+        Nesting::Skipped
+    }
 }
