@@ -255,3 +255,33 @@ fn nesting(btf: &Btf<'_>) -> Nesting {
         Nesting::Skipped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescues_go_only_where_programs_nest() {
+        for kind in EventKind::TRACED {
+            assert!(!Nesting::Runs.needs_rescues(kind));
+            assert!(!Nesting::Skipped.needs_rescues(kind));
+            assert!(Nesting::SkippedPreemptible { rt: true }.needs_rescues(kind));
+        }
+        let preemptible = Nesting::SkippedPreemptible { rt: false };
+        let rescued: Vec<&str> = EventKind::TRACED
+            .into_iter()
+            .filter(|&k| preemptible.needs_rescues(k))
+            .map(|k| k.program())
+            .collect();
+        assert_eq!(
+            rescued,
+            [
+                "task_newtask",
+                "sched_process_exec",
+                "sched_process_exit",
+                "workqueue_execute_start",
+                "sys_exit"
+            ]
+        );
+    }
+}
