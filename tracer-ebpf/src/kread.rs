@@ -103,6 +103,12 @@ impl Kptr {
         self.addr as usize
     }
 
+    /// Whether it is read with direct loads.
+    #[inline(always)]
+    pub fn is_direct(self) -> bool {
+        self.direct
+    }
+
     #[inline(always)]
     pub fn is_null(self) -> bool {
         self.addr.is_null()

@@ -22,10 +22,17 @@ fn siginfo(info: Kptr) -> (i32, i32) {
     match info.addr() {
         0 => (0, SI_USER),
         SEND_SIG_PRIV => (0, SI_KERNEL),
-        _ => (
-            info.read(offset!(siginfo_errno)),
-            info.read(offset!(siginfo_code)),
-        ),
+        _ => {
+            let (errno, code) = (offset!(siginfo_errno), offset!(siginfo_code));
+            if !info.is_direct() && code == errno + 4 {
+                // Adjacent, as on every kernel but MIPS's: one probe call
+                // for both. (A direct load may not span two fields.)
+                let both: [i32; 2] = info.read(errno);
+                (both[0], both[1])
+            } else {
+                (info.read(errno), info.read(code))
+            }
+        }
     }
 }
 
@@ -90,7 +97,13 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
     };
     let ev = emit::body(&mut entry);
     task::fill(&mut ev.sender, sender);
-    task::fill(&mut ev.target, target);
+    if target.addr() == sender.addr() {
+        // A signal to itself (raise, abort, a fault, a storm): one task
+        // read once.
+        ev.target = ev.sender;
+    } else {
+        task::fill(&mut ev.target, target);
+    }
     ev.sig = sig;
     (ev.errno, ev.code) = siginfo(Kptr::new(info, features.generate_siginfo_direct != 0));
     ev.group = group;
