@@ -84,7 +84,9 @@ fn context(dst: &mut TaskInfo, task: Kptr) {
     {
         let pid = task.ptr(thread_pid);
         let depth = pid.read::<u32>(level) & PID_LEVEL_MASK;
-        if depth == 0 {
+        // 5.10's verifier prunes too little for a second path here: it
+        // reached its million instructions on the helper requester.
+        if depth == 0 && crate::kread::features().current_task_btf != 0 {
             // The initial pid namespace (most tasks): `numbers[0]` is at a
             // constant offset, so a BTF-typed `pid` is read with direct
             // loads, three probe calls fewer per task.
