@@ -11,6 +11,9 @@
 //! (lost may be higher only when other processes lost events of that kind
 //! at the same time). A run that falls short fails the bench.
 //!
+//! With `--baseline`, each round runs the old build's storm too, beside
+//! the new one's (see `bench::baseline`); the targets judge the new build.
+//!
 //! Then, for `record --all-signals` at the default ring size, a binary
 //! search on a rate limit (`workload --rate`) finds the highest signal rate
 //! recorded with nothing lost.
@@ -28,8 +31,10 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{
-    self, fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs,
-    MODES, PEERS, RECORD,
+    self,
+    baseline::{self as old, Tracers, Which},
+    fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs, MODES,
+    PEERS, RECORD,
 };
 
 /// Operations per process: each storm runs for a few hundred ms untraced
@@ -48,7 +53,7 @@ pub struct Options {
     /// Storms at a time, one table row group each.
     pub counts: Vec<usize>,
     pub rounds: usize,
-    pub tracer: PathBuf,
+    pub tracers: Tracers,
     pub workload: PathBuf,
     /// Where bench-parallel.json goes.
     pub out_dir: PathBuf,
@@ -65,6 +70,9 @@ struct StormStats {
     late: u64,
     #[serde(default)]
     rings: u64,
+    /// `throttled` records (storms run with `--throttle off`: none).
+    #[serde(default)]
+    throttle_records: u64,
 }
 
 /// What a `--wait-go` workload prints.
@@ -98,7 +106,7 @@ fn generated(workload: &str, n: usize, ops: u64, mode: &Mode) -> Vec<(&'static s
 
 /// recorded + lost against generated, over a storm's kinds.
 #[derive(Clone, Debug, Default, Serialize)]
-struct Accounting {
+pub(crate) struct Accounting {
     recorded: u64,
     lost: u64,
     generated: u64,
@@ -111,6 +119,10 @@ struct Accounting {
     /// Losses beyond the storm's: other processes' events of the same kinds.
     others_lost: u64,
     late: u64,
+    /// `throttled` records: throttled events are neither recorded nor
+    /// lost, and the statistics hold no count of them, so with throttling
+    /// off (the storms) there must be none.
+    throttled: u64,
 }
 
 impl Accounting {
@@ -126,6 +138,7 @@ impl Accounting {
         };
         let mut a = Accounting {
             late: stats.late,
+            throttled: stats.throttle_records,
             ..Accounting::default()
         };
         for (kind, expected) in generated(workload, n, ops, mode) {
@@ -150,15 +163,24 @@ impl Accounting {
         Ok(a)
     }
 
-    fn ok(&self) -> bool {
-        self.missing == 0 && self.extra == 0
+    /// The storm's events all recorded or counted lost, none throttled.
+    pub(crate) fn ok(&self) -> bool {
+        self.missing == 0 && self.extra == 0 && self.throttled == 0
     }
 
     fn exact(&self) -> bool {
         self.ok() && self.others_lost == 0
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
+        let throttled = match self.throttled {
+            0 => String::new(),
+            n => format!(" THROTTLED ({n} records)"),
+        };
+        self.describe_counts() + &throttled
+    }
+
+    fn describe_counts(&self) -> String {
         if self.filtered && self.generated == 0 {
             return if self.extra == 0 {
                 "filtered in kernel".into()
@@ -184,14 +206,25 @@ impl Accounting {
 
 /// One storm under one mode, N at a time; a `cells` entry of the JSON.
 #[derive(Serialize)]
-struct Cell {
-    parallel: usize,
-    workload: &'static str,
-    mode: &'static str,
-    #[serde(serialize_with = "fixed::<3, _>")]
-    slowdown: f64,
+pub(crate) struct Cell {
+    pub(crate) parallel: usize,
+    pub(crate) workload: &'static str,
+    pub(crate) mode: &'static str,
     #[serde(serialize_with = "fixed::<1, _>")]
     untraced_ms: f64,
+    /// The build under test.
+    #[serde(flatten)]
+    pub(crate) new: Side,
+    /// The `--baseline` build, in the same rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline: Option<Side>,
+}
+
+/// One tracer's results in a [`Cell`].
+#[derive(Default, Serialize)]
+pub(crate) struct Side {
+    #[serde(serialize_with = "fixed::<3, _>")]
+    pub(crate) slowdown: f64,
     #[serde(serialize_with = "fixed::<1, _>")]
     traced_ms: f64,
     /// The storm's events recorded per second of traced storm.
@@ -207,7 +240,8 @@ struct Cell {
     #[serde(serialize_with = "fixed::<0, _>")]
     tracer_cpu_ns_per_event: f64,
     rings: u64,
-    accounting: Accounting,
+    /// The worst round's.
+    pub(crate) accounting: Accounting,
 }
 
 /// The rate search's result for one N.
@@ -248,7 +282,7 @@ struct Measured {
 }
 
 struct Runner {
-    tracer: PathBuf,
+    tracers: Tracers,
     workload: PathBuf,
     tmp: PathBuf,
 }
@@ -305,6 +339,7 @@ impl Runner {
     /// One traced parallel storm: its run, and the tracer's statistics.
     fn traced(
         &self,
+        which: Which,
         mode: &Mode,
         name: &str,
         ops: u64,
@@ -312,7 +347,12 @@ impl Runner {
         rate: Option<u64>,
     ) -> Result<(StormRun, Stats, StormStats)> {
         let log = self.tmp.join("bench-parallel.log");
-        let tracer = TracedRun::start(&self.tracer, mode, &["--bench-comm", COMM], &log)?;
+        let tracer = TracedRun::start(
+            self.tracers.path(which),
+            mode,
+            &["--bench-comm", COMM],
+            &log,
+        )?;
         let run = self.storm(name, ops, n, rate);
         let json = tracer.stop(mode);
         let (run, json) = (run?, json?);
@@ -368,7 +408,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-par-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let runner = Runner {
-        tracer: opts.tracer.clone(),
+        tracers: opts.tracers.clone(),
         workload: opts.workload.clone(),
         tmp: tmp.clone(),
     };
@@ -391,14 +431,14 @@ pub fn run(opts: &Options) -> Result<()> {
     let short: Vec<String> = measured
         .cells
         .iter()
-        .filter(|c| !c.accounting.ok())
+        .filter(|c| !c.new.accounting.ok())
         .map(|c| {
             format!(
                 "{} x{} under {}: {}",
                 c.workload,
                 c.parallel,
                 c.mode,
-                c.accounting.describe()
+                c.new.accounting.describe()
             )
         })
         .collect();
@@ -439,6 +479,58 @@ fn measure(runner: &Runner, opts: &Options) -> Result<Measured> {
     })
 }
 
+/// One tracer's traced runs of one cell.
+#[derive(Default)]
+struct Runs {
+    traced: Vec<f64>,
+    rates: Vec<f64>,
+    worst: Option<Accounting>,
+    last: Stats,
+    last_extra: StormStats,
+}
+
+impl Runs {
+    fn add(&mut self, run: &StormRun, stats: Stats, extra: StormStats, acc: Accounting) {
+        self.traced.push(run.wall_ns as f64);
+        self.rates
+            .push(acc.recorded as f64 / (run.wall_ns as f64 / 1e9));
+        // Keep the worst round's accounting: a shortfall in any fails.
+        let key = |a: &Accounting| (a.missing, a.extra, a.throttled);
+        if self.worst.as_ref().is_none_or(|w| key(&acc) > key(w)) {
+            self.worst = Some(acc);
+        }
+        self.last = stats;
+        self.last_extra = extra;
+    }
+
+    /// With the statistics run's programs and the untraced median.
+    fn finish(mut self, kernel: Vec<ProgramStats>, untraced: f64) -> Side {
+        let (runs, ns) = kernel
+            .iter()
+            .fold((0u64, 0u64), |(r, t), p| (r + p.runs, t + p.ns));
+        let accounting = self.worst.unwrap_or_default();
+        let traced = median(&mut self.traced);
+        Side {
+            slowdown: traced / untraced,
+            traced_ms: traced / 1e6,
+            events_per_s: median(&mut self.rates),
+            lost: accounting.lost,
+            kernel_ns_per_event: ns as f64 / runs.max(1) as f64,
+            kernel: kernel
+                .into_iter()
+                .filter(|p| p.runs > 0)
+                .map(|ProgramStats { name, runs, ns }| (name, runs, ns))
+                .collect(),
+            tracer_cpu_ms: self.last.cpu_ns as f64 / 1e6,
+            tracer_cpu_ns_per_event: self.last.cpu_ns as f64 / self.last.events.max(1) as f64,
+            rings: self.last_extra.rings,
+            accounting,
+        }
+    }
+}
+
+/// One storm under one mode, `n` at a time: each round an untraced storm,
+/// then one per tracer; then a run per tracer with BPF statistics on.
 fn measure_cell(
     runner: &Runner,
     mode: &Mode,
@@ -448,58 +540,59 @@ fn measure_cell(
     rounds: usize,
 ) -> Result<Cell> {
     eprintln!("bench: {n} x {name} under {} ({rounds} rounds)", mode.name);
-    let (mut base, mut traced, mut rates) = (Vec::new(), Vec::new(), Vec::new());
-    let mut worst: Option<Accounting> = None;
-    let (mut last, mut last_extra) = (Stats::default(), StormStats::default());
+    let mut base = Vec::new();
+    let mut runs = [Runs::default(), Runs::default()];
     {
         let _off = BpfStats::set(false)?;
-        for _ in 0..rounds.max(1) {
+        for round in 0..rounds.max(1) {
             base.push(runner.storm(name, ops, n, None)?.wall_ns as f64);
-            let (run, stats, extra) = runner.traced(mode, name, ops, n, None)?;
-            traced.push(run.wall_ns as f64);
-            let acc = Accounting::of(name, n, ops, mode, &extra)?;
-            rates.push(acc.recorded as f64 / (run.wall_ns as f64 / 1e9));
-            // Keep the worst round's accounting: a shortfall in any fails.
-            let worse = worst
-                .as_ref()
-                .is_none_or(|w| (acc.missing, acc.extra) > (w.missing, w.extra));
-            if worse {
-                worst = Some(acc);
+            for which in runner.tracers.order(round) {
+                let (run, stats, extra) = runner.traced(which, mode, name, ops, n, None)?;
+                let acc = Accounting::of(name, n, ops, mode, &extra)?;
+                runs[which as usize].add(&run, stats, extra, acc);
             }
-            last = stats;
-            last_extra = extra;
         }
     }
-    // In-kernel cost: one more traced run with BPF statistics on.
-    let kernel = {
+    // In-kernel cost: one more traced run each with BPF statistics on.
+    let mut kernel = [Vec::new(), Vec::new()];
+    {
         let _on = BpfStats::set(true)?;
-        let (_, stats, _) = runner.traced(mode, name, ops, n, None)?;
-        stats.programs
-    };
-    let (runs, ns) = kernel
-        .iter()
-        .fold((0u64, 0u64), |(r, t), p| (r + p.runs, t + p.ns));
-    let accounting = worst.unwrap_or_default();
+        for which in runner.tracers.each() {
+            let (_, stats, _) = runner.traced(which, mode, name, ops, n, None)?;
+            kernel[which as usize] = stats.programs;
+        }
+    }
+    let untraced = median(&mut base);
+    let [new, old] = runs;
+    let [kernel_new, kernel_old] = kernel;
     Ok(Cell {
         parallel: n,
         workload: name,
         mode: mode.name,
-        slowdown: median(&mut traced) / median(&mut base),
-        untraced_ms: median(&mut base) / 1e6,
-        traced_ms: median(&mut traced) / 1e6,
-        events_per_s: median(&mut rates),
-        lost: accounting.lost,
-        kernel_ns_per_event: ns as f64 / runs.max(1) as f64,
-        kernel: kernel
-            .into_iter()
-            .filter(|p| p.runs > 0)
-            .map(|ProgramStats { name, runs, ns }| (name, runs, ns))
-            .collect(),
-        tracer_cpu_ms: last.cpu_ns as f64 / 1e6,
-        tracer_cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
-        rings: last_extra.rings,
-        accounting,
+        untraced_ms: untraced / 1e6,
+        new: new.finish(kernel_new, untraced),
+        baseline: runner
+            .tracers
+            .old
+            .is_some()
+            .then(|| old.finish(kernel_old, untraced)),
     })
+}
+
+/// The 2-way recorded signal storm alone, for the single storms' bench.
+pub(crate) fn recorded_signal_pair(
+    tracers: &Tracers,
+    workload: &Path,
+    tmp: &Path,
+    rounds: usize,
+) -> Result<Cell> {
+    let runner = Runner {
+        tracers: tracers.clone(),
+        workload: workload.to_path_buf(),
+        tmp: tmp.to_path_buf(),
+    };
+    let (name, ops) = STORMS[2];
+    measure_cell(&runner, RECORD, name, ops, 2, rounds)
 }
 
 /// The highest total signal rate that `record --all-signals` (default ring
@@ -523,7 +616,7 @@ fn search_zero_loss(runner: &Runner, n: usize, full_rate: f64) -> Result<ZeroLos
             "bench: zero-loss search, {n} x signal at {} /s in all",
             per.map_or("full speed".to_string(), |p| (p * n as u64).to_string())
         );
-        let (run, _, extra) = runner.traced(RECORD, "signal", ops, n, per)?;
+        let (run, _, extra) = runner.traced(Which::New, RECORD, "signal", ops, n, per)?;
         let acc = Accounting::of("signal", n, ops, RECORD, &extra)?;
         let ok = acc.exact() && acc.lost == 0;
         let recorded = acc.recorded as f64 / (run.wall_ns as f64 / 1e9);
@@ -605,45 +698,7 @@ fn format(m: &Measured, rounds: usize, took_s: f64) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let _ = writeln!(
-        out,
-        "{:>3} {:<9} {:<34} {:>8} {:>11} {:>8} {:>7} {:>7} {:>9}  recorded+lost=generated",
-        "N", "workload", "mode", "slowdown", "events/s", "lost", "kns/ev", "cpu ms", "cpu ns/ev"
-    );
-    for c in &m.cells {
-        // No events recorded (filtered in the kernel): no cost per event.
-        let per_event = if c.events_per_s >= 1.0 {
-            format!("{:.0}", c.tracer_cpu_ns_per_event)
-        } else {
-            "-".to_string()
-        };
-        let _ = writeln!(
-            out,
-            "{:>3} {:<9} {:<34} {:>7.2}x {:>11.0} {:>8} {:>7.0} {:>7.0} {:>9}  {}",
-            c.parallel,
-            c.workload,
-            c.mode,
-            c.slowdown,
-            c.events_per_s,
-            c.lost,
-            c.kernel_ns_per_event,
-            c.tracer_cpu_ms,
-            per_event,
-            c.accounting.describe()
-        );
-    }
-    let _ = writeln!(out, "\nin-kernel ns per run, signal storm:");
-    for c in m.cells.iter().filter(|c| c.workload == "signal") {
-        for (prog, runs, ns) in c.kernel.iter().filter(|k| k.0 == "signal_generate") {
-            let _ = writeln!(
-                out,
-                "  N={:<3} {:<34} {prog} {:>6.0} ns  ({runs} runs)",
-                c.parallel,
-                c.mode,
-                *ns as f64 / (*runs).max(1) as f64
-            );
-        }
-    }
+    out.push_str(&format_cells(&m.cells));
     let _ = writeln!(
         out,
         "\nhighest signal rate recorded with nothing lost (record --all-signals, default ring size):"
@@ -678,6 +733,99 @@ fn format(m: &Measured, rounds: usize, took_s: f64) -> String {
     out
 }
 
+/// The cells' table, with the baseline's ratio and the change where the
+/// run had one, then each tracer's `signal_generate` ns per run.
+pub(crate) fn format_cells(cells: &[Cell]) -> String {
+    let mut out = String::new();
+    let compared = cells.iter().any(|c| c.baseline.is_some());
+    let (old_head, change_head) = if compared {
+        (" baseline", "  change")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(
+        out,
+        "{:>3} {:<9} {:<34} {:>8}{old_head}{change_head} {:>11} {:>8} {:>7} {:>7} {:>9}  \
+         recorded+lost=generated",
+        "N", "workload", "mode", "slowdown", "events/s", "lost", "kns/ev", "cpu ms", "cpu ns/ev"
+    );
+    for c in cells {
+        let n = &c.new;
+        // No events recorded (filtered in the kernel): no cost per event.
+        let per_event = if n.events_per_s >= 1.0 {
+            format!("{:.0}", n.tracer_cpu_ns_per_event)
+        } else {
+            "-".to_string()
+        };
+        let old = match &c.baseline {
+            Some(b) => format!(
+                " {:>7.2}x {:>7}",
+                b.slowdown,
+                old::change(n.slowdown, b.slowdown)
+            ),
+            None if compared => format!(" {:>8} {:>7}", "-", "-"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:>3} {:<9} {:<34} {:>7.2}x{old} {:>11.0} {:>8} {:>7.0} {:>7.0} {:>9}  {}",
+            c.parallel,
+            c.workload,
+            c.mode,
+            n.slowdown,
+            n.events_per_s,
+            n.lost,
+            n.kernel_ns_per_event,
+            n.tracer_cpu_ms,
+            per_event,
+            n.accounting.describe()
+        );
+    }
+    let _ = writeln!(out, "\nin-kernel ns per run, signal storm:");
+    for c in cells.iter().filter(|c| c.workload == "signal") {
+        let sides =
+            std::iter::once(("", &c.new)).chain(c.baseline.iter().map(|b| (" (baseline)", b)));
+        for (label, side) in sides {
+            for (prog, runs, ns) in side.kernel.iter().filter(|k| k.0 == "signal_generate") {
+                let _ = writeln!(
+                    out,
+                    "  N={:<3} {:<34} {prog} {:>6.0} ns  ({runs} runs){label}",
+                    c.parallel,
+                    c.mode,
+                    *ns as f64 / (*runs).max(1) as f64
+                );
+            }
+        }
+        if let Some(b) = &c.baseline {
+            if !b.accounting.ok() {
+                let _ = writeln!(
+                    out,
+                    "  N={:<3} {:<34} baseline's accounting: {}",
+                    c.parallel,
+                    c.mode,
+                    b.accounting.describe()
+                );
+            }
+        }
+    }
+    out
+}
+
+/// "N-way signal storm recorded: at most 2x, exactly accounted" (the new
+/// build's).
+pub(crate) fn storm_target(c: &Cell) -> (String, bool) {
+    let acc = &c.new.accounting;
+    (
+        format!(
+            "{}-way signal storm recorded: <= 2x untraced ({:.2}x), exactly accounted ({})",
+            c.parallel,
+            c.new.slowdown,
+            acc.describe()
+        ),
+        c.new.slowdown <= 2.0 && acc.ok(),
+    )
+}
+
 /// The issue's targets, for the largest N measured (met or not; they do
 /// not fail the run, the accounting does).
 fn targets(m: &Measured) -> Vec<(String, bool)> {
@@ -691,17 +839,12 @@ fn targets(m: &Measured) -> Vec<(String, bool)> {
             .find(|c| c.parallel == n && c.workload == "signal" && c.mode == mode.name)
     };
     if let Some(c) = cell(max, RECORD) {
-        out.push((
-            format!(
-                "{max}-way signal storm recorded: <= 2x untraced ({:.2}x)",
-                c.slowdown
-            ),
-            c.slowdown <= 2.0,
-        ));
+        out.push(storm_target(c));
     }
     if let (Some(one), Some(all)) = (cell(1, RECORD), cell(max, RECORD)) {
         let ns = |c: &Cell| {
-            c.kernel
+            c.new
+                .kernel
                 .iter()
                 .find(|k| k.0 == "signal_generate")
                 .map_or(0.0, |k| k.2 as f64 / k.1.max(1) as f64)
@@ -717,15 +860,28 @@ fn targets(m: &Measured) -> Vec<(String, bool)> {
             ));
         }
     }
-    let exact = m.cells.iter().filter(|c| c.accounting.exact()).count();
+    let exact = m.cells.iter().filter(|c| c.new.accounting.exact()).count();
     out.push((
         format!(
             "losses exact: recorded + lost = generated in every cell ({exact} of {} exactly; \
              the rest include other processes' losses)",
             m.cells.len()
         ),
-        m.cells.iter().all(|c| c.accounting.ok()),
+        m.cells.iter().all(|c| c.new.accounting.ok()),
     ));
+    for mode in crate::bench::targets::FORKEXEC_MODES {
+        let c = m
+            .cells
+            .iter()
+            .find(|c| c.parallel == max && c.workload == "forkexec" && c.mode == mode.name);
+        if let Some((c, b)) = c.and_then(|c| Some((c, c.baseline.as_ref()?))) {
+            out.push(crate::bench::targets::forkexec_vs_baseline(
+                &format!("{max}-way fork+exec storm, {}", mode.name),
+                c.new.slowdown,
+                b.slowdown,
+            ));
+        }
+    }
     if let Some(z) = m.zero_loss.iter().find(|z| z.parallel == max) {
         out.push((
             format!(
@@ -788,6 +944,7 @@ mod tests {
             storm: Some(storm.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
             late: 0,
             rings: 2,
+            throttle_records: 0,
         }
     }
 
@@ -859,5 +1016,86 @@ mod tests {
         assert_eq!(extra.lost_by_kind["fork"], 1);
         assert_eq!(extra.storm.unwrap()["fork"], 2);
         assert_eq!(parse_stats(line).unwrap().events, 3);
+    }
+
+    #[test]
+    fn a_throttled_storm_is_not_accounted() {
+        let mut extra = stats(&[("signal_generate", 200)], &[]);
+        extra.throttle_records = 3;
+        let a = Accounting::of("signal", 2, 100, RECORD, &extra).unwrap();
+        assert!(!a.ok() && !a.exact());
+        assert_eq!(a.describe(), "200+0=200 exact THROTTLED (3 records)");
+    }
+
+    fn cell(slowdown: f64, acc: Accounting, baseline: Option<f64>) -> Cell {
+        let side = |slowdown, accounting| Side {
+            slowdown,
+            events_per_s: 1_500_000.0,
+            kernel: vec![("signal_generate".into(), 600_000, 108_000_000)],
+            accounting,
+            ..Side::default()
+        };
+        Cell {
+            parallel: 2,
+            workload: "signal",
+            mode: RECORD.name,
+            untraced_ms: 250.0,
+            new: side(slowdown, acc),
+            baseline: baseline.map(|b| side(b, Accounting::default())),
+        }
+    }
+
+    #[test]
+    fn the_recorded_pair_must_be_within_2x_and_accounted() {
+        let exact = || {
+            let extra = stats(
+                &[("signal_generate", 500_000)],
+                &[("signal_generate", 100_000)],
+            );
+            Accounting::of("signal", 2, 300_000, RECORD, &extra).unwrap()
+        };
+        let (what, ok) = storm_target(&cell(1.9, exact(), None));
+        assert!(ok);
+        assert_eq!(
+            what,
+            "2-way signal storm recorded: <= 2x untraced (1.90x), exactly accounted \
+             (500000+100000=600000 exact)"
+        );
+        assert!(!storm_target(&cell(2.01, exact(), None)).1);
+        let short = Accounting::of(
+            "signal",
+            2,
+            300_000,
+            RECORD,
+            &stats(&[("signal_generate", 500_000)], &[]),
+        )
+        .unwrap();
+        assert!(!storm_target(&cell(1.5, short, None)).1);
+    }
+
+    #[test]
+    fn cells_show_the_baselines_ratio_and_the_change() {
+        let text = format_cells(&[cell(1.9, Accounting::default(), Some(2.97))]);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "  N workload  mode                               slowdown baseline  change    events/s     \
+             lost  kns/ev  cpu ms cpu ns/ev  recorded+lost=generated"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "  2 signal    record --all-signals                  1.90x    2.97x   -1.07     1500000        \
+             0       0       0         0  0+0=0 exact"
+        );
+        assert!(text.contains(
+            "\n  N=2   record --all-signals               signal_generate    180 ns  (600000 runs)\n\
+             \x20 N=2   record --all-signals               signal_generate    180 ns  (600000 runs) (baseline)\n"
+        ), "{text}");
+        // Without a baseline, the table as before.
+        let text = format_cells(&[cell(1.9, Accounting::default(), None)]);
+        assert!(text.starts_with(
+            "  N workload  mode                               slowdown    events/s     lost"
+        ));
+        assert!(!text.contains("baseline"));
     }
 }
