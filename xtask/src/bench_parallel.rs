@@ -19,8 +19,6 @@
 //! recorded with nothing lost.
 
 use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
     io::Read as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -30,9 +28,15 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
+mod accounting;
+mod report;
+
+use accounting::{Accounting, StormStats};
+pub(crate) use report::{format_cells, storm_target};
+
 use crate::bench::{
     self,
-    baseline::{self as old, Tracers, Which},
+    baseline::{Tracers, Which},
     fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs, MODES,
     PEERS, RECORD,
 };
@@ -59,22 +63,6 @@ pub struct Options {
     pub out_dir: PathBuf,
 }
 
-/// What the tracer's `tracer-stats:` line holds beyond [`Stats`].
-#[derive(Default, Clone, Debug, Deserialize)]
-struct StormStats {
-    #[serde(default)]
-    lost_by_kind: BTreeMap<String, u64>,
-    #[serde(default)]
-    storm: Option<BTreeMap<String, u64>>,
-    #[serde(default)]
-    late: u64,
-    #[serde(default)]
-    rings: u64,
-    /// `throttled` records (storms run with `--throttle off`: none).
-    #[serde(default)]
-    throttle_records: u64,
-}
-
 /// What a `--wait-go` workload prints.
 #[derive(Deserialize)]
 struct Timed {
@@ -86,122 +74,6 @@ struct Timed {
 /// One parallel storm: wall ns from the first start to the last end.
 struct StormRun {
     wall_ns: u64,
-}
-
-/// The storm's events by kind: what `n` processes of `ops` each generate,
-/// and what the tracer is asked to see (`None`: filtered in the kernel).
-fn generated(workload: &str, n: usize, ops: u64, mode: &Mode) -> Vec<(&'static str, Option<u64>)> {
-    let total = n as u64 * ops;
-    match workload {
-        "signal" if mode.args.contains(&"--all-signals") => vec![("signal_generate", Some(total))],
-        "signal" => vec![("signal_generate", None)],
-        "fork" => vec![("fork", Some(total)), ("exit", Some(total))],
-        _ => vec![
-            ("fork", Some(total)),
-            ("exec", Some(total)),
-            ("exit", Some(total)),
-        ],
-    }
-}
-
-/// recorded + lost against generated, over a storm's kinds.
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct Accounting {
-    recorded: u64,
-    lost: u64,
-    generated: u64,
-    /// Kinds the kernel filter drops by design (nothing to account for).
-    filtered: bool,
-    /// Events of the storm neither recorded nor counted lost.
-    missing: u64,
-    /// Recorded beyond what was generated (a counting bug).
-    extra: u64,
-    /// Losses beyond the storm's: other processes' events of the same kinds.
-    others_lost: u64,
-    late: u64,
-    /// `throttled` records: throttled events are neither recorded nor
-    /// lost, and the statistics hold no count of them, so with throttling
-    /// off (the storms) there must be none.
-    throttled: u64,
-}
-
-impl Accounting {
-    fn of(
-        workload: &str,
-        n: usize,
-        ops: u64,
-        mode: &Mode,
-        stats: &StormStats,
-    ) -> Result<Accounting> {
-        let Some(storm) = &stats.storm else {
-            bail!("the tracer did not count the storm (a tracer without --bench-comm?)");
-        };
-        let mut a = Accounting {
-            late: stats.late,
-            throttled: stats.throttle_records,
-            ..Accounting::default()
-        };
-        for (kind, expected) in generated(workload, n, ops, mode) {
-            let rec = storm.get(kind).copied().unwrap_or(0);
-            let lost = stats.lost_by_kind.get(kind).copied().unwrap_or(0);
-            let Some(generated) = expected else {
-                a.filtered = true;
-                a.extra += rec;
-                continue;
-            };
-            a.recorded += rec;
-            a.lost += lost;
-            a.generated += generated;
-            if rec + lost < generated {
-                a.missing += generated - rec - lost;
-            } else if rec > generated {
-                a.extra += rec - generated;
-            } else {
-                a.others_lost += rec + lost - generated;
-            }
-        }
-        Ok(a)
-    }
-
-    /// The storm's events all recorded or counted lost, none throttled.
-    pub(crate) fn ok(&self) -> bool {
-        self.missing == 0 && self.extra == 0 && self.throttled == 0
-    }
-
-    fn exact(&self) -> bool {
-        self.ok() && self.others_lost == 0
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        let throttled = match self.throttled {
-            0 => String::new(),
-            n => format!(" THROTTLED ({n} records)"),
-        };
-        self.describe_counts() + &throttled
-    }
-
-    fn describe_counts(&self) -> String {
-        if self.filtered && self.generated == 0 {
-            return if self.extra == 0 {
-                "filtered in kernel".into()
-            } else {
-                format!("FILTER LEAKED {}", self.extra)
-            };
-        }
-        let sums = format!("{}+{}", self.recorded, self.lost);
-        if self.missing > 0 {
-            format!("{sums}<{} MISSING {}", self.generated, self.missing)
-        } else if self.extra > 0 {
-            format!("{sums}>{} EXTRA {}", self.generated, self.extra)
-        } else if self.others_lost > 0 {
-            format!(
-                "{sums}={} +{} others' lost",
-                self.generated, self.others_lost
-            )
-        } else {
-            format!("{sums}={} exact", self.generated)
-        }
-    }
 }
 
 /// One storm under one mode, N at a time; a `cells` entry of the JSON.
@@ -418,9 +290,9 @@ pub fn run(opts: &Options) -> Result<()> {
     let measured = result?;
     print!(
         "{}",
-        format(&measured, opts.rounds, began.elapsed().as_secs_f64())
+        report::format(&measured, opts.rounds, began.elapsed().as_secs_f64())
     );
-    let targets = targets(&measured);
+    let targets = report::targets(&measured);
     print!("{}", bench::format_targets(&targets));
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating {}", opts.out_dir.display()))?;
@@ -686,214 +558,6 @@ fn measure_peers(runner: &Runner, n: usize, rounds: usize) -> Result<Vec<PeerCel
     Ok(out)
 }
 
-fn format(m: &Measured, rounds: usize, took_s: f64) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "machine: {}", m.machine);
-    let _ = writeln!(
-        out,
-        "parallel storms (each process: {}); rounds per cell: {rounds}; took {took_s:.0} s\n",
-        STORMS
-            .iter()
-            .map(|(w, ops)| format!("{w} {}", bench::thousands(*ops)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    out.push_str(&format_cells(&m.cells));
-    let _ = writeln!(
-        out,
-        "\nhighest signal rate recorded with nothing lost (record --all-signals, default ring size):"
-    );
-    for z in &m.zero_loss {
-        let lossy = if z.lossy_per_s > 0.0 {
-            format!("; lost events at {:.0} /s asked", z.lossy_per_s)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "  N={:<3} {:.0} events/s recorded ({:.0} /s asked{lossy})",
-            z.parallel, z.recorded_per_s, z.asked_per_s
-        );
-    }
-    if m.peers.is_empty() {
-        let _ = writeln!(
-            out,
-            "bpftrace, libbpf-tools (sigsnoop, execsnoop, exitsnoop): not installed, not measured"
-        );
-    } else {
-        let _ = writeln!(out, "\nother tracers on the same parallel storms:");
-        for p in &m.peers {
-            let _ = writeln!(
-                out,
-                "  N={:<3} {:<9} {:<36} {:>6.2}x  printed {} lines for {} events",
-                p.parallel, p.workload, p.tracer, p.slowdown, p.lines, p.generated
-            );
-        }
-    }
-    out
-}
-
-/// The cells' table, with the baseline's ratio and the change where the
-/// run had one, then each tracer's `signal_generate` ns per run.
-pub(crate) fn format_cells(cells: &[Cell]) -> String {
-    let mut out = String::new();
-    let compared = cells.iter().any(|c| c.baseline.is_some());
-    let (old_head, change_head) = if compared {
-        (" baseline", "  change")
-    } else {
-        ("", "")
-    };
-    let _ = writeln!(
-        out,
-        "{:>3} {:<9} {:<34} {:>8}{old_head}{change_head} {:>11} {:>8} {:>7} {:>7} {:>9}  \
-         recorded+lost=generated",
-        "N", "workload", "mode", "slowdown", "events/s", "lost", "kns/ev", "cpu ms", "cpu ns/ev"
-    );
-    for c in cells {
-        let n = &c.new;
-        // No events recorded (filtered in the kernel): no cost per event.
-        let per_event = if n.events_per_s >= 1.0 {
-            format!("{:.0}", n.tracer_cpu_ns_per_event)
-        } else {
-            "-".to_string()
-        };
-        let old = match &c.baseline {
-            Some(b) => format!(
-                " {:>7.2}x {:>7}",
-                b.slowdown,
-                old::change(n.slowdown, b.slowdown)
-            ),
-            None if compared => format!(" {:>8} {:>7}", "-", "-"),
-            None => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{:>3} {:<9} {:<34} {:>7.2}x{old} {:>11.0} {:>8} {:>7.0} {:>7.0} {:>9}  {}",
-            c.parallel,
-            c.workload,
-            c.mode,
-            n.slowdown,
-            n.events_per_s,
-            n.lost,
-            n.kernel_ns_per_event,
-            n.tracer_cpu_ms,
-            per_event,
-            n.accounting.describe()
-        );
-    }
-    let _ = writeln!(out, "\nin-kernel ns per run, signal storm:");
-    for c in cells.iter().filter(|c| c.workload == "signal") {
-        let sides =
-            std::iter::once(("", &c.new)).chain(c.baseline.iter().map(|b| (" (baseline)", b)));
-        for (label, side) in sides {
-            for (prog, runs, ns) in side.kernel.iter().filter(|k| k.0 == "signal_generate") {
-                let _ = writeln!(
-                    out,
-                    "  N={:<3} {:<34} {prog} {:>6.0} ns  ({runs} runs){label}",
-                    c.parallel,
-                    c.mode,
-                    *ns as f64 / (*runs).max(1) as f64
-                );
-            }
-        }
-        if let Some(b) = &c.baseline {
-            if !b.accounting.ok() {
-                let _ = writeln!(
-                    out,
-                    "  N={:<3} {:<34} baseline's accounting: {}",
-                    c.parallel,
-                    c.mode,
-                    b.accounting.describe()
-                );
-            }
-        }
-    }
-    out
-}
-
-/// "N-way signal storm recorded: at most 2x, exactly accounted" (the new
-/// build's).
-pub(crate) fn storm_target(c: &Cell) -> (String, bool) {
-    let acc = &c.new.accounting;
-    (
-        format!(
-            "{}-way signal storm recorded: <= 2x untraced ({:.2}x), exactly accounted ({})",
-            c.parallel,
-            c.new.slowdown,
-            acc.describe()
-        ),
-        c.new.slowdown <= 2.0 && acc.ok(),
-    )
-}
-
-/// The issue's targets, for the largest N measured (met or not; they do
-/// not fail the run, the accounting does).
-fn targets(m: &Measured) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let Some(&max) = m.cells.iter().map(|c| &c.parallel).max() else {
-        return out;
-    };
-    let cell = |n: usize, mode: &Mode| {
-        m.cells
-            .iter()
-            .find(|c| c.parallel == n && c.workload == "signal" && c.mode == mode.name)
-    };
-    if let Some(c) = cell(max, RECORD) {
-        out.push(storm_target(c));
-    }
-    if let (Some(one), Some(all)) = (cell(1, RECORD), cell(max, RECORD)) {
-        let ns = |c: &Cell| {
-            c.new
-                .kernel
-                .iter()
-                .find(|k| k.0 == "signal_generate")
-                .map_or(0.0, |k| k.2 as f64 / k.1.max(1) as f64)
-        };
-        if max > 1 {
-            out.push((
-                format!(
-                    "in-kernel ns per signal at N={max} within 1.5x of N=1 ({:.0} vs {:.0} ns)",
-                    ns(all),
-                    ns(one)
-                ),
-                ns(all) <= 1.5 * ns(one),
-            ));
-        }
-    }
-    let exact = m.cells.iter().filter(|c| c.new.accounting.exact()).count();
-    out.push((
-        format!(
-            "losses exact: recorded + lost = generated in every cell ({exact} of {} exactly; \
-             the rest include other processes' losses)",
-            m.cells.len()
-        ),
-        m.cells.iter().all(|c| c.new.accounting.ok()),
-    ));
-    for mode in crate::bench::targets::FORKEXEC_MODES {
-        let c = m
-            .cells
-            .iter()
-            .find(|c| c.parallel == max && c.workload == "forkexec" && c.mode == mode.name);
-        if let Some((c, b)) = c.and_then(|c| Some((c, c.baseline.as_ref()?))) {
-            out.push(crate::bench::targets::forkexec_vs_baseline(
-                &format!("{max}-way fork+exec storm, {}", mode.name),
-                c.new.slowdown,
-                b.slowdown,
-            ));
-        }
-    }
-    if let Some(z) = m.zero_loss.iter().find(|z| z.parallel == max) {
-        out.push((
-            format!(
-                "zero-loss signal rate at N={max} >= 2M events/s ({:.0})",
-                z.recorded_per_s
-            ),
-            z.recorded_per_s >= 2e6,
-        ));
-    }
-    out
-}
-
 /// `1,2,all` → [1, 2, online CPUs].
 pub fn parse_counts(list: &[String]) -> Result<Vec<usize>> {
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -936,66 +600,6 @@ pub fn check_binary(path: &Path, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::TRACE_DEFAULT;
-
-    fn stats(storm: &[(&str, u64)], lost: &[(&str, u64)]) -> StormStats {
-        StormStats {
-            lost_by_kind: lost.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
-            storm: Some(storm.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
-            late: 0,
-            rings: 2,
-            throttle_records: 0,
-        }
-    }
-
-    #[test]
-    fn accounting_adds_up_recorded_and_lost() {
-        let a = Accounting::of(
-            "signal",
-            2,
-            100,
-            RECORD,
-            &stats(&[("signal_generate", 150)], &[("signal_generate", 50)]),
-        )
-        .unwrap();
-        assert!(a.exact());
-        assert_eq!(a.describe(), "150+50=200 exact");
-        // Others' losses of the same kind at the same time: fine, noted.
-        let a = Accounting::of(
-            "fork",
-            1,
-            10,
-            RECORD,
-            &stats(&[("fork", 10), ("exit", 8)], &[("exit", 3)]),
-        )
-        .unwrap();
-        assert!(a.ok() && !a.exact());
-        assert_eq!(a.describe(), "18+3=20 +1 others' lost");
-        // Events gone without a count: the failure this bench looks for.
-        let a = Accounting::of(
-            "forkexec",
-            1,
-            10,
-            RECORD,
-            &stats(&[("fork", 10), ("exec", 9), ("exit", 10)], &[]),
-        )
-        .unwrap();
-        assert!(!a.ok());
-        assert_eq!(a.describe(), "29+0<30 MISSING 1");
-        // Signals the default filter drops in the kernel.
-        let a = Accounting::of(
-            "signal",
-            2,
-            100,
-            TRACE_DEFAULT,
-            &stats(&[("signal_generate", 0)], &[]),
-        )
-        .unwrap();
-        assert!(a.exact());
-        assert_eq!(a.describe(), "filtered in kernel");
-        // A tracer that did not count the storm is an error, not a pass.
-        assert!(Accounting::of("signal", 1, 1, RECORD, &StormStats::default()).is_err());
-    }
 
     #[test]
     fn storm_counts_parse() {
@@ -1006,96 +610,5 @@ mod tests {
         assert!(parse_counts(&["all".into()]).unwrap()[0] >= 1);
         assert!(parse_counts(&["0".into()]).is_err());
         assert!(parse_counts(&["x".into()]).is_err());
-    }
-
-    #[test]
-    fn reads_the_extra_tracer_stats() {
-        let line = r#"{"events":3,"lost":1,"cpu_ns":5,"maxrss_kb":1,"rings":2,"late":0,"lost_by_kind":{"fork":1,"exec":0},"storm":{"fork":2},"programs":{}}"#;
-        let extra: StormStats = serde_json::from_str(line).unwrap();
-        assert_eq!(extra.rings, 2);
-        assert_eq!(extra.lost_by_kind["fork"], 1);
-        assert_eq!(extra.storm.unwrap()["fork"], 2);
-        assert_eq!(parse_stats(line).unwrap().events, 3);
-    }
-
-    #[test]
-    fn a_throttled_storm_is_not_accounted() {
-        let mut extra = stats(&[("signal_generate", 200)], &[]);
-        extra.throttle_records = 3;
-        let a = Accounting::of("signal", 2, 100, RECORD, &extra).unwrap();
-        assert!(!a.ok() && !a.exact());
-        assert_eq!(a.describe(), "200+0=200 exact THROTTLED (3 records)");
-    }
-
-    fn cell(slowdown: f64, acc: Accounting, baseline: Option<f64>) -> Cell {
-        let side = |slowdown, accounting| Side {
-            slowdown,
-            events_per_s: 1_500_000.0,
-            kernel: vec![("signal_generate".into(), 600_000, 108_000_000)],
-            accounting,
-            ..Side::default()
-        };
-        Cell {
-            parallel: 2,
-            workload: "signal",
-            mode: RECORD.name,
-            untraced_ms: 250.0,
-            new: side(slowdown, acc),
-            baseline: baseline.map(|b| side(b, Accounting::default())),
-        }
-    }
-
-    #[test]
-    fn the_recorded_pair_must_be_within_2x_and_accounted() {
-        let exact = || {
-            let extra = stats(
-                &[("signal_generate", 500_000)],
-                &[("signal_generate", 100_000)],
-            );
-            Accounting::of("signal", 2, 300_000, RECORD, &extra).unwrap()
-        };
-        let (what, ok) = storm_target(&cell(1.9, exact(), None));
-        assert!(ok);
-        assert_eq!(
-            what,
-            "2-way signal storm recorded: <= 2x untraced (1.90x), exactly accounted \
-             (500000+100000=600000 exact)"
-        );
-        assert!(!storm_target(&cell(2.01, exact(), None)).1);
-        let short = Accounting::of(
-            "signal",
-            2,
-            300_000,
-            RECORD,
-            &stats(&[("signal_generate", 500_000)], &[]),
-        )
-        .unwrap();
-        assert!(!storm_target(&cell(1.5, short, None)).1);
-    }
-
-    #[test]
-    fn cells_show_the_baselines_ratio_and_the_change() {
-        let text = format_cells(&[cell(1.9, Accounting::default(), Some(2.97))]);
-        let mut lines = text.lines();
-        assert_eq!(
-            lines.next().unwrap(),
-            "  N workload  mode                               slowdown baseline  change    events/s     \
-             lost  kns/ev  cpu ms cpu ns/ev  recorded+lost=generated"
-        );
-        assert_eq!(
-            lines.next().unwrap(),
-            "  2 signal    record --all-signals                  1.90x    2.97x   -1.07     1500000        \
-             0       0       0         0  0+0=0 exact"
-        );
-        assert!(text.contains(
-            "\n  N=2   record --all-signals               signal_generate    180 ns  (600000 runs)\n\
-             \x20 N=2   record --all-signals               signal_generate    180 ns  (600000 runs) (baseline)\n"
-        ), "{text}");
-        // Without a baseline, the table as before.
-        let text = format_cells(&[cell(1.9, Accounting::default(), None)]);
-        assert!(text.starts_with(
-            "  N workload  mode                               slowdown    events/s     lost"
-        ));
-        assert!(!text.contains("baseline"));
     }
 }
