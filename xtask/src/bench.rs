@@ -5,6 +5,13 @@
 //! Slowdowns compare medians of alternating untraced and traced runs, with
 //! `kernel.bpf_stats_enabled` off (its clock reads would inflate them);
 //! in-kernel costs come from a separate pass with it on (restored after).
+//!
+//! This file holds what every part shares (starting a tracer, its
+//! statistics, medians, the modes, the peers) and the `run_*` entry points;
+//! the whole bench lives in `bench/`: `storms` (the single storms and the
+//! in-kernel pass), `baseline` (`--baseline`: an older build side by
+//! side), `nesting` (the nesting protection's price), `targets` and
+//! `report` (what runs in which order, printing, bench.json).
 
 pub(crate) mod baseline;
 mod nesting;

@@ -663,4 +663,28 @@ mod tests {
         let err = bpf_target_arch("sparc64").unwrap_err().to_string();
         assert!(err.contains("\"sparc64\""), "{err}");
     }
+
+    #[test]
+    fn a_baseline_goes_with_the_storms_only() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["xtask", "bench"].iter().chain(args));
+        let Cmd::Bench {
+            baseline, parallel, ..
+        } = parse(&["--baseline", "/old/tracer", "--parallel", "1,2"])
+            .unwrap()
+            .command
+        else {
+            panic!("not bench");
+        };
+        assert_eq!(baseline.unwrap(), std::path::Path::new("/old/tracer"));
+        assert_eq!(parallel, ["1", "2"]);
+        for only in [
+            "--hostile-only",
+            "--ship-only",
+            "--follow-only",
+            "--rotate-only",
+        ] {
+            assert!(parse(&["--baseline", "x", only]).is_err(), "{only}");
+        }
+        assert!(parse(&["--baseline", "x", "--throttle-only"]).is_err());
+    }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bench::Mode;
 
-/// What the tracer's `tracer-stats:` line holds beyond [`Stats`].
+/// What the tracer's `tracer-stats:` line holds beyond [`crate::bench::Stats`].
 #[derive(Default, Clone, Debug, Deserialize)]
 pub(super) struct StormStats {
     #[serde(default)]
