@@ -60,7 +60,8 @@ enum Cmd {
     },
     /// Measure tracer's cost on fork+exec, fork and signal storms (needs root).
     Bench {
-        /// Alternating untraced/traced runs per cell (medians are compared).
+        /// Alternating untraced/traced runs per cell (medians are compared;
+        /// the ratio targets need at least 5).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
         /// Only the hostile-input bounds: crafted logs (no root needed) and a
