@@ -11,13 +11,14 @@
 //! (lost may be higher only when other processes lost events of that kind
 //! at the same time). A run that falls short fails the bench.
 //!
+//! With `--baseline`, each round runs the old build's storm too, beside
+//! the new one's (see `bench::baseline`); the targets judge the new build.
+//!
 //! Then, for `record --all-signals` at the default ring size, a binary
 //! search on a rate limit (`workload --rate`) finds the highest signal rate
 //! recorded with nothing lost.
 
 use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
     io::Read as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -27,9 +28,17 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
+mod accounting;
+mod report;
+
+use accounting::{Accounting, StormStats};
+pub(crate) use report::{format_cells, storm_target};
+
 use crate::bench::{
-    self, fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs,
-    MODES, PEERS, RECORD,
+    self,
+    baseline::{Tracers, Which},
+    fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs, MODES,
+    PEERS, RECORD,
 };
 
 /// Operations per process: each storm runs for a few hundred ms untraced
@@ -48,23 +57,10 @@ pub struct Options {
     /// Storms at a time, one table row group each.
     pub counts: Vec<usize>,
     pub rounds: usize,
-    pub tracer: PathBuf,
+    pub tracers: Tracers,
     pub workload: PathBuf,
     /// Where bench-parallel.json goes.
     pub out_dir: PathBuf,
-}
-
-/// What the tracer's `tracer-stats:` line holds beyond [`Stats`].
-#[derive(Default, Clone, Debug, Deserialize)]
-struct StormStats {
-    #[serde(default)]
-    lost_by_kind: BTreeMap<String, u64>,
-    #[serde(default)]
-    storm: Option<BTreeMap<String, u64>>,
-    #[serde(default)]
-    late: u64,
-    #[serde(default)]
-    rings: u64,
 }
 
 /// What a `--wait-go` workload prints.
@@ -80,118 +76,27 @@ struct StormRun {
     wall_ns: u64,
 }
 
-/// The storm's events by kind: what `n` processes of `ops` each generate,
-/// and what the tracer is asked to see (`None`: filtered in the kernel).
-fn generated(workload: &str, n: usize, ops: u64, mode: &Mode) -> Vec<(&'static str, Option<u64>)> {
-    let total = n as u64 * ops;
-    match workload {
-        "signal" if mode.args.contains(&"--all-signals") => vec![("signal_generate", Some(total))],
-        "signal" => vec![("signal_generate", None)],
-        "fork" => vec![("fork", Some(total)), ("exit", Some(total))],
-        _ => vec![
-            ("fork", Some(total)),
-            ("exec", Some(total)),
-            ("exit", Some(total)),
-        ],
-    }
-}
-
-/// recorded + lost against generated, over a storm's kinds.
-#[derive(Clone, Debug, Default, Serialize)]
-struct Accounting {
-    recorded: u64,
-    lost: u64,
-    generated: u64,
-    /// Kinds the kernel filter drops by design (nothing to account for).
-    filtered: bool,
-    /// Events of the storm neither recorded nor counted lost.
-    missing: u64,
-    /// Recorded beyond what was generated (a counting bug).
-    extra: u64,
-    /// Losses beyond the storm's: other processes' events of the same kinds.
-    others_lost: u64,
-    late: u64,
-}
-
-impl Accounting {
-    fn of(
-        workload: &str,
-        n: usize,
-        ops: u64,
-        mode: &Mode,
-        stats: &StormStats,
-    ) -> Result<Accounting> {
-        let Some(storm) = &stats.storm else {
-            bail!("the tracer did not count the storm (a tracer without --bench-comm?)");
-        };
-        let mut a = Accounting {
-            late: stats.late,
-            ..Accounting::default()
-        };
-        for (kind, expected) in generated(workload, n, ops, mode) {
-            let rec = storm.get(kind).copied().unwrap_or(0);
-            let lost = stats.lost_by_kind.get(kind).copied().unwrap_or(0);
-            let Some(generated) = expected else {
-                a.filtered = true;
-                a.extra += rec;
-                continue;
-            };
-            a.recorded += rec;
-            a.lost += lost;
-            a.generated += generated;
-            if rec + lost < generated {
-                a.missing += generated - rec - lost;
-            } else if rec > generated {
-                a.extra += rec - generated;
-            } else {
-                a.others_lost += rec + lost - generated;
-            }
-        }
-        Ok(a)
-    }
-
-    fn ok(&self) -> bool {
-        self.missing == 0 && self.extra == 0
-    }
-
-    fn exact(&self) -> bool {
-        self.ok() && self.others_lost == 0
-    }
-
-    fn describe(&self) -> String {
-        if self.filtered && self.generated == 0 {
-            return if self.extra == 0 {
-                "filtered in kernel".into()
-            } else {
-                format!("FILTER LEAKED {}", self.extra)
-            };
-        }
-        let sums = format!("{}+{}", self.recorded, self.lost);
-        if self.missing > 0 {
-            format!("{sums}<{} MISSING {}", self.generated, self.missing)
-        } else if self.extra > 0 {
-            format!("{sums}>{} EXTRA {}", self.generated, self.extra)
-        } else if self.others_lost > 0 {
-            format!(
-                "{sums}={} +{} others' lost",
-                self.generated, self.others_lost
-            )
-        } else {
-            format!("{sums}={} exact", self.generated)
-        }
-    }
-}
-
 /// One storm under one mode, N at a time; a `cells` entry of the JSON.
 #[derive(Serialize)]
-struct Cell {
-    parallel: usize,
-    workload: &'static str,
-    mode: &'static str,
-    #[serde(serialize_with = "fixed::<3, _>")]
-    slowdown: f64,
+pub(crate) struct Cell {
+    pub(crate) parallel: usize,
+    pub(crate) workload: &'static str,
+    pub(crate) mode: &'static str,
     #[serde(serialize_with = "fixed::<1, _>")]
     untraced_ms: f64,
+    /// The build under test.
+    #[serde(flatten)]
+    pub(crate) new: Side,
+    /// The `--baseline` build, in the same rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline: Option<Side>,
+}
+
+/// One tracer's results in a [`Cell`].
+#[derive(Default, Serialize)]
+pub(crate) struct Side {
+    #[serde(serialize_with = "fixed::<3, _>")]
+    pub(crate) slowdown: f64,
     #[serde(serialize_with = "fixed::<1, _>")]
     traced_ms: f64,
     /// The storm's events recorded per second of traced storm.
@@ -207,7 +112,8 @@ struct Cell {
     #[serde(serialize_with = "fixed::<0, _>")]
     tracer_cpu_ns_per_event: f64,
     rings: u64,
-    accounting: Accounting,
+    /// The worst round's.
+    pub(crate) accounting: Accounting,
 }
 
 /// The rate search's result for one N.
@@ -248,7 +154,7 @@ struct Measured {
 }
 
 struct Runner {
-    tracer: PathBuf,
+    tracers: Tracers,
     workload: PathBuf,
     tmp: PathBuf,
 }
@@ -305,6 +211,7 @@ impl Runner {
     /// One traced parallel storm: its run, and the tracer's statistics.
     fn traced(
         &self,
+        which: Which,
         mode: &Mode,
         name: &str,
         ops: u64,
@@ -312,7 +219,12 @@ impl Runner {
         rate: Option<u64>,
     ) -> Result<(StormRun, Stats, StormStats)> {
         let log = self.tmp.join("bench-parallel.log");
-        let tracer = TracedRun::start(&self.tracer, mode, &["--bench-comm", COMM], &log)?;
+        let tracer = TracedRun::start(
+            self.tracers.path(which),
+            mode,
+            &["--bench-comm", COMM],
+            &log,
+        )?;
         let run = self.storm(name, ops, n, rate);
         let json = tracer.stop(mode);
         let (run, json) = (run?, json?);
@@ -368,7 +280,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("tracer-bench-par-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let runner = Runner {
-        tracer: opts.tracer.clone(),
+        tracers: opts.tracers.clone(),
         workload: opts.workload.clone(),
         tmp: tmp.clone(),
     };
@@ -378,9 +290,9 @@ pub fn run(opts: &Options) -> Result<()> {
     let measured = result?;
     print!(
         "{}",
-        format(&measured, opts.rounds, began.elapsed().as_secs_f64())
+        report::format(&measured, opts.rounds, began.elapsed().as_secs_f64())
     );
-    let targets = targets(&measured);
+    let targets = report::targets(&measured);
     print!("{}", bench::format_targets(&targets));
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating {}", opts.out_dir.display()))?;
@@ -391,14 +303,14 @@ pub fn run(opts: &Options) -> Result<()> {
     let short: Vec<String> = measured
         .cells
         .iter()
-        .filter(|c| !c.accounting.ok())
+        .filter(|c| !c.new.accounting.ok())
         .map(|c| {
             format!(
                 "{} x{} under {}: {}",
                 c.workload,
                 c.parallel,
                 c.mode,
-                c.accounting.describe()
+                c.new.accounting.describe()
             )
         })
         .collect();
@@ -439,6 +351,58 @@ fn measure(runner: &Runner, opts: &Options) -> Result<Measured> {
     })
 }
 
+/// One tracer's traced runs of one cell.
+#[derive(Default)]
+struct Runs {
+    traced: Vec<f64>,
+    rates: Vec<f64>,
+    worst: Option<Accounting>,
+    last: Stats,
+    last_extra: StormStats,
+}
+
+impl Runs {
+    fn add(&mut self, run: &StormRun, stats: Stats, extra: StormStats, acc: Accounting) {
+        self.traced.push(run.wall_ns as f64);
+        self.rates
+            .push(acc.recorded as f64 / (run.wall_ns as f64 / 1e9));
+        // Keep the worst round's accounting: a shortfall in any fails.
+        let key = |a: &Accounting| (a.missing, a.extra, a.throttled);
+        if self.worst.as_ref().is_none_or(|w| key(&acc) > key(w)) {
+            self.worst = Some(acc);
+        }
+        self.last = stats;
+        self.last_extra = extra;
+    }
+
+    /// With the statistics run's programs and the untraced median.
+    fn finish(mut self, kernel: Vec<ProgramStats>, untraced: f64) -> Side {
+        let (runs, ns) = kernel
+            .iter()
+            .fold((0u64, 0u64), |(r, t), p| (r + p.runs, t + p.ns));
+        let accounting = self.worst.unwrap_or_default();
+        let traced = median(&mut self.traced);
+        Side {
+            slowdown: traced / untraced,
+            traced_ms: traced / 1e6,
+            events_per_s: median(&mut self.rates),
+            lost: accounting.lost,
+            kernel_ns_per_event: ns as f64 / runs.max(1) as f64,
+            kernel: kernel
+                .into_iter()
+                .filter(|p| p.runs > 0)
+                .map(|ProgramStats { name, runs, ns }| (name, runs, ns))
+                .collect(),
+            tracer_cpu_ms: self.last.cpu_ns as f64 / 1e6,
+            tracer_cpu_ns_per_event: self.last.cpu_ns as f64 / self.last.events.max(1) as f64,
+            rings: self.last_extra.rings,
+            accounting,
+        }
+    }
+}
+
+/// One storm under one mode, `n` at a time: each round an untraced storm,
+/// then one per tracer; then a run per tracer with BPF statistics on.
 fn measure_cell(
     runner: &Runner,
     mode: &Mode,
@@ -448,58 +412,59 @@ fn measure_cell(
     rounds: usize,
 ) -> Result<Cell> {
     eprintln!("bench: {n} x {name} under {} ({rounds} rounds)", mode.name);
-    let (mut base, mut traced, mut rates) = (Vec::new(), Vec::new(), Vec::new());
-    let mut worst: Option<Accounting> = None;
-    let (mut last, mut last_extra) = (Stats::default(), StormStats::default());
+    let mut base = Vec::new();
+    let mut runs = [Runs::default(), Runs::default()];
     {
         let _off = BpfStats::set(false)?;
-        for _ in 0..rounds.max(1) {
+        for round in 0..rounds.max(1) {
             base.push(runner.storm(name, ops, n, None)?.wall_ns as f64);
-            let (run, stats, extra) = runner.traced(mode, name, ops, n, None)?;
-            traced.push(run.wall_ns as f64);
-            let acc = Accounting::of(name, n, ops, mode, &extra)?;
-            rates.push(acc.recorded as f64 / (run.wall_ns as f64 / 1e9));
-            // Keep the worst round's accounting: a shortfall in any fails.
-            let worse = worst
-                .as_ref()
-                .is_none_or(|w| (acc.missing, acc.extra) > (w.missing, w.extra));
-            if worse {
-                worst = Some(acc);
+            for which in runner.tracers.order(round) {
+                let (run, stats, extra) = runner.traced(which, mode, name, ops, n, None)?;
+                let acc = Accounting::of(name, n, ops, mode, &extra)?;
+                runs[which as usize].add(&run, stats, extra, acc);
             }
-            last = stats;
-            last_extra = extra;
         }
     }
-    // In-kernel cost: one more traced run with BPF statistics on.
-    let kernel = {
+    // In-kernel cost: one more traced run each with BPF statistics on.
+    let mut kernel = [Vec::new(), Vec::new()];
+    {
         let _on = BpfStats::set(true)?;
-        let (_, stats, _) = runner.traced(mode, name, ops, n, None)?;
-        stats.programs
-    };
-    let (runs, ns) = kernel
-        .iter()
-        .fold((0u64, 0u64), |(r, t), p| (r + p.runs, t + p.ns));
-    let accounting = worst.unwrap_or_default();
+        for which in runner.tracers.each() {
+            let (_, stats, _) = runner.traced(which, mode, name, ops, n, None)?;
+            kernel[which as usize] = stats.programs;
+        }
+    }
+    let untraced = median(&mut base);
+    let [new, old] = runs;
+    let [kernel_new, kernel_old] = kernel;
     Ok(Cell {
         parallel: n,
         workload: name,
         mode: mode.name,
-        slowdown: median(&mut traced) / median(&mut base),
-        untraced_ms: median(&mut base) / 1e6,
-        traced_ms: median(&mut traced) / 1e6,
-        events_per_s: median(&mut rates),
-        lost: accounting.lost,
-        kernel_ns_per_event: ns as f64 / runs.max(1) as f64,
-        kernel: kernel
-            .into_iter()
-            .filter(|p| p.runs > 0)
-            .map(|ProgramStats { name, runs, ns }| (name, runs, ns))
-            .collect(),
-        tracer_cpu_ms: last.cpu_ns as f64 / 1e6,
-        tracer_cpu_ns_per_event: last.cpu_ns as f64 / last.events.max(1) as f64,
-        rings: last_extra.rings,
-        accounting,
+        untraced_ms: untraced / 1e6,
+        new: new.finish(kernel_new, untraced),
+        baseline: runner
+            .tracers
+            .old
+            .is_some()
+            .then(|| old.finish(kernel_old, untraced)),
     })
+}
+
+/// The 2-way recorded signal storm alone, for the single storms' bench.
+pub(crate) fn recorded_signal_pair(
+    tracers: &Tracers,
+    workload: &Path,
+    tmp: &Path,
+    rounds: usize,
+) -> Result<Cell> {
+    let runner = Runner {
+        tracers: tracers.clone(),
+        workload: workload.to_path_buf(),
+        tmp: tmp.to_path_buf(),
+    };
+    let (name, ops) = STORMS[2];
+    measure_cell(&runner, RECORD, name, ops, 2, rounds)
 }
 
 /// The highest total signal rate that `record --all-signals` (default ring
@@ -523,7 +488,7 @@ fn search_zero_loss(runner: &Runner, n: usize, full_rate: f64) -> Result<ZeroLos
             "bench: zero-loss search, {n} x signal at {} /s in all",
             per.map_or("full speed".to_string(), |p| (p * n as u64).to_string())
         );
-        let (run, _, extra) = runner.traced(RECORD, "signal", ops, n, per)?;
+        let (run, _, extra) = runner.traced(Which::New, RECORD, "signal", ops, n, per)?;
         let acc = Accounting::of("signal", n, ops, RECORD, &extra)?;
         let ok = acc.exact() && acc.lost == 0;
         let recorded = acc.recorded as f64 / (run.wall_ns as f64 / 1e9);
@@ -593,151 +558,6 @@ fn measure_peers(runner: &Runner, n: usize, rounds: usize) -> Result<Vec<PeerCel
     Ok(out)
 }
 
-fn format(m: &Measured, rounds: usize, took_s: f64) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "machine: {}", m.machine);
-    let _ = writeln!(
-        out,
-        "parallel storms (each process: {}); rounds per cell: {rounds}; took {took_s:.0} s\n",
-        STORMS
-            .iter()
-            .map(|(w, ops)| format!("{w} {}", bench::thousands(*ops)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let _ = writeln!(
-        out,
-        "{:>3} {:<9} {:<34} {:>8} {:>11} {:>8} {:>7} {:>7} {:>9}  recorded+lost=generated",
-        "N", "workload", "mode", "slowdown", "events/s", "lost", "kns/ev", "cpu ms", "cpu ns/ev"
-    );
-    for c in &m.cells {
-        // No events recorded (filtered in the kernel): no cost per event.
-        let per_event = if c.events_per_s >= 1.0 {
-            format!("{:.0}", c.tracer_cpu_ns_per_event)
-        } else {
-            "-".to_string()
-        };
-        let _ = writeln!(
-            out,
-            "{:>3} {:<9} {:<34} {:>7.2}x {:>11.0} {:>8} {:>7.0} {:>7.0} {:>9}  {}",
-            c.parallel,
-            c.workload,
-            c.mode,
-            c.slowdown,
-            c.events_per_s,
-            c.lost,
-            c.kernel_ns_per_event,
-            c.tracer_cpu_ms,
-            per_event,
-            c.accounting.describe()
-        );
-    }
-    let _ = writeln!(out, "\nin-kernel ns per run, signal storm:");
-    for c in m.cells.iter().filter(|c| c.workload == "signal") {
-        for (prog, runs, ns) in c.kernel.iter().filter(|k| k.0 == "signal_generate") {
-            let _ = writeln!(
-                out,
-                "  N={:<3} {:<34} {prog} {:>6.0} ns  ({runs} runs)",
-                c.parallel,
-                c.mode,
-                *ns as f64 / (*runs).max(1) as f64
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "\nhighest signal rate recorded with nothing lost (record --all-signals, default ring size):"
-    );
-    for z in &m.zero_loss {
-        let lossy = if z.lossy_per_s > 0.0 {
-            format!("; lost events at {:.0} /s asked", z.lossy_per_s)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "  N={:<3} {:.0} events/s recorded ({:.0} /s asked{lossy})",
-            z.parallel, z.recorded_per_s, z.asked_per_s
-        );
-    }
-    if m.peers.is_empty() {
-        let _ = writeln!(
-            out,
-            "bpftrace, libbpf-tools (sigsnoop, execsnoop, exitsnoop): not installed, not measured"
-        );
-    } else {
-        let _ = writeln!(out, "\nother tracers on the same parallel storms:");
-        for p in &m.peers {
-            let _ = writeln!(
-                out,
-                "  N={:<3} {:<9} {:<36} {:>6.2}x  printed {} lines for {} events",
-                p.parallel, p.workload, p.tracer, p.slowdown, p.lines, p.generated
-            );
-        }
-    }
-    out
-}
-
-/// The issue's targets, for the largest N measured (met or not; they do
-/// not fail the run, the accounting does).
-fn targets(m: &Measured) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let Some(&max) = m.cells.iter().map(|c| &c.parallel).max() else {
-        return out;
-    };
-    let cell = |n: usize, mode: &Mode| {
-        m.cells
-            .iter()
-            .find(|c| c.parallel == n && c.workload == "signal" && c.mode == mode.name)
-    };
-    if let Some(c) = cell(max, RECORD) {
-        out.push((
-            format!(
-                "{max}-way signal storm recorded: <= 2x untraced ({:.2}x)",
-                c.slowdown
-            ),
-            c.slowdown <= 2.0,
-        ));
-    }
-    if let (Some(one), Some(all)) = (cell(1, RECORD), cell(max, RECORD)) {
-        let ns = |c: &Cell| {
-            c.kernel
-                .iter()
-                .find(|k| k.0 == "signal_generate")
-                .map_or(0.0, |k| k.2 as f64 / k.1.max(1) as f64)
-        };
-        if max > 1 {
-            out.push((
-                format!(
-                    "in-kernel ns per signal at N={max} within 1.5x of N=1 ({:.0} vs {:.0} ns)",
-                    ns(all),
-                    ns(one)
-                ),
-                ns(all) <= 1.5 * ns(one),
-            ));
-        }
-    }
-    let exact = m.cells.iter().filter(|c| c.accounting.exact()).count();
-    out.push((
-        format!(
-            "losses exact: recorded + lost = generated in every cell ({exact} of {} exactly; \
-             the rest include other processes' losses)",
-            m.cells.len()
-        ),
-        m.cells.iter().all(|c| c.accounting.ok()),
-    ));
-    if let Some(z) = m.zero_loss.iter().find(|z| z.parallel == max) {
-        out.push((
-            format!(
-                "zero-loss signal rate at N={max} >= 2M events/s ({:.0})",
-                z.recorded_per_s
-            ),
-            z.recorded_per_s >= 2e6,
-        ));
-    }
-    out
-}
-
 /// `1,2,all` → [1, 2, online CPUs].
 pub fn parse_counts(list: &[String]) -> Result<Vec<usize>> {
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -780,65 +600,6 @@ pub fn check_binary(path: &Path, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::TRACE_DEFAULT;
-
-    fn stats(storm: &[(&str, u64)], lost: &[(&str, u64)]) -> StormStats {
-        StormStats {
-            lost_by_kind: lost.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
-            storm: Some(storm.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
-            late: 0,
-            rings: 2,
-        }
-    }
-
-    #[test]
-    fn accounting_adds_up_recorded_and_lost() {
-        let a = Accounting::of(
-            "signal",
-            2,
-            100,
-            RECORD,
-            &stats(&[("signal_generate", 150)], &[("signal_generate", 50)]),
-        )
-        .unwrap();
-        assert!(a.exact());
-        assert_eq!(a.describe(), "150+50=200 exact");
-        // Others' losses of the same kind at the same time: fine, noted.
-        let a = Accounting::of(
-            "fork",
-            1,
-            10,
-            RECORD,
-            &stats(&[("fork", 10), ("exit", 8)], &[("exit", 3)]),
-        )
-        .unwrap();
-        assert!(a.ok() && !a.exact());
-        assert_eq!(a.describe(), "18+3=20 +1 others' lost");
-        // Events gone without a count: the failure this bench looks for.
-        let a = Accounting::of(
-            "forkexec",
-            1,
-            10,
-            RECORD,
-            &stats(&[("fork", 10), ("exec", 9), ("exit", 10)], &[]),
-        )
-        .unwrap();
-        assert!(!a.ok());
-        assert_eq!(a.describe(), "29+0<30 MISSING 1");
-        // Signals the default filter drops in the kernel.
-        let a = Accounting::of(
-            "signal",
-            2,
-            100,
-            TRACE_DEFAULT,
-            &stats(&[("signal_generate", 0)], &[]),
-        )
-        .unwrap();
-        assert!(a.exact());
-        assert_eq!(a.describe(), "filtered in kernel");
-        // A tracer that did not count the storm is an error, not a pass.
-        assert!(Accounting::of("signal", 1, 1, RECORD, &StormStats::default()).is_err());
-    }
 
     #[test]
     fn storm_counts_parse() {
@@ -849,15 +610,5 @@ mod tests {
         assert!(parse_counts(&["all".into()]).unwrap()[0] >= 1);
         assert!(parse_counts(&["0".into()]).is_err());
         assert!(parse_counts(&["x".into()]).is_err());
-    }
-
-    #[test]
-    fn reads_the_extra_tracer_stats() {
-        let line = r#"{"events":3,"lost":1,"cpu_ns":5,"maxrss_kb":1,"rings":2,"late":0,"lost_by_kind":{"fork":1,"exec":0},"storm":{"fork":2},"programs":{}}"#;
-        let extra: StormStats = serde_json::from_str(line).unwrap();
-        assert_eq!(extra.rings, 2);
-        assert_eq!(extra.lost_by_kind["fork"], 1);
-        assert_eq!(extra.storm.unwrap()["fork"], 2);
-        assert_eq!(parse_stats(line).unwrap().events, 3);
     }
 }

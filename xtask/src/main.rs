@@ -60,7 +60,8 @@ enum Cmd {
     },
     /// Measure tracer's cost on fork+exec, fork and signal storms (needs root).
     Bench {
-        /// Alternating untraced/traced runs per cell (medians are compared).
+        /// Alternating untraced/traced runs per cell (medians are compared;
+        /// the ratio targets need at least 5).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
         /// Only the hostile-input bounds: crafted logs (no root needed) and a
@@ -85,6 +86,14 @@ enum Cmd {
         /// online CPU), e.g. `--parallel 1,2,all`.
         #[arg(long, value_delimiter = ',', value_name = "N,...")]
         parallel: Vec<String>,
+        /// Another tracer build (e.g. a release build of main from before a
+        /// change) measured side by side: each cell's rounds alternate
+        /// untraced, old and new runs, and the table shows both ratios and
+        /// their difference; the targets judge the new build.
+        #[arg(long, value_name = "BINARY", conflicts_with_all = [
+            "hostile_only", "ship_only", "follow_only", "rotate_only", "throttle_only",
+        ])]
+        baseline: Option<std::path::PathBuf>,
         /// A prebuilt tracer (with --workload: no set-up, no build, no
         /// cargo needed, e.g. on another machine with the static binaries).
         #[arg(long, requires = "workload", value_name = "PATH")]
@@ -203,6 +212,7 @@ fn real_main() -> Result<()> {
         rotate_only,
         throttle_only,
         parallel,
+        baseline,
         tracer: Some(tracer),
         workload: Some(workload),
         out,
@@ -210,7 +220,15 @@ fn real_main() -> Result<()> {
     {
         let only = Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
             .or_throttle(throttle_only);
-        return bench_with(rounds, only, &parallel, &tracer, &workload, out);
+        return bench_with(&BenchArgs {
+            rounds,
+            only,
+            parallel: &parallel,
+            tracer: &tracer,
+            baseline: baseline.as_deref(),
+            workload: &workload,
+            out,
+        });
     }
     let tools = setup::ensure()?;
     match cli.command {
@@ -247,6 +265,7 @@ fn real_main() -> Result<()> {
             rotate_only,
             throttle_only,
             parallel,
+            baseline,
             out,
             ..
         } => {
@@ -262,15 +281,16 @@ fn real_main() -> Result<()> {
                 ]))?;
             }
             let target = workspace_root().join("target/release");
-            bench_with(
+            bench_with(&BenchArgs {
                 rounds,
-                Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
+                only: Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
                     .or_throttle(throttle_only),
-                &parallel,
-                &target.join("tracer"),
-                &target.join("workload"),
+                parallel: &parallel,
+                tracer: &target.join("tracer"),
+                baseline: baseline.as_deref(),
+                workload: &target.join("workload"),
                 out,
-            )
+            })
         }
         Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
         Cmd::Dist { check } => dist::dist(&tools, check).map(|_| ()),
@@ -343,36 +363,51 @@ impl Only {
     }
 }
 
-/// The bench with these binaries: the hostile-input bounds only, the
-/// shipping costs only, the parallel storms, or the whole bench.
-fn bench_with(
+/// `cargo xtask bench`'s arguments, binaries resolved.
+struct BenchArgs<'a> {
     rounds: usize,
     only: Only,
-    parallel: &[String],
-    tracer: &std::path::Path,
-    workload: &std::path::Path,
+    parallel: &'a [String],
+    tracer: &'a std::path::Path,
+    /// `--baseline`: measured side by side with `tracer`.
+    baseline: Option<&'a std::path::Path>,
+    workload: &'a std::path::Path,
     out: Option<std::path::PathBuf>,
-) -> Result<()> {
+}
+
+/// The bench with these binaries: the hostile-input bounds only, the
+/// shipping costs only, the parallel storms, or the whole bench.
+fn bench_with(a: &BenchArgs) -> Result<()> {
+    let (rounds, tracer, workload) = (a.rounds, a.tracer, a.workload);
     bench_parallel::check_binary(tracer, "--tracer")?;
-    if only == Only::Hostile {
+    if a.only == Only::Hostile {
         return bench::run_hostile(tracer);
     }
     bench_parallel::check_binary(workload, "--workload")?;
-    match only {
+    match a.only {
         Only::Ship => return bench::run_ship(rounds, tracer, workload),
         Only::Follow => return bench::run_follow(tracer, workload),
         Only::Rotate => return bench::run_rotate(rounds, tracer, workload),
         Only::Throttle => return bench::run_throttle(rounds, tracer, workload),
         Only::All | Only::Hostile => {}
     }
-    let out_dir = out.unwrap_or_else(bench_parallel::default_out_dir);
-    if parallel.is_empty() {
-        return bench::run(rounds, tracer, workload, &out_dir);
+    if let Some(old) = a.baseline {
+        bench_parallel::check_binary(old, "--baseline")?;
+    }
+    let out_dir = a
+        .out
+        .clone()
+        .unwrap_or_else(bench_parallel::default_out_dir);
+    if a.parallel.is_empty() {
+        return bench::run(rounds, tracer, a.baseline, workload, &out_dir);
     }
     bench_parallel::run(&bench_parallel::Options {
-        counts: bench_parallel::parse_counts(parallel)?,
+        counts: bench_parallel::parse_counts(a.parallel)?,
         rounds,
-        tracer: tracer.to_path_buf(),
+        tracers: bench::baseline::Tracers {
+            new: tracer.to_path_buf(),
+            old: a.baseline.map(std::path::Path::to_path_buf),
+        },
         workload: workload.to_path_buf(),
         out_dir,
     })
@@ -628,5 +663,29 @@ mod tests {
         assert_eq!(bpf_target_arch("riscv64gc").unwrap(), "riscv64");
         let err = bpf_target_arch("sparc64").unwrap_err().to_string();
         assert!(err.contains("\"sparc64\""), "{err}");
+    }
+
+    #[test]
+    fn a_baseline_goes_with_the_storms_only() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["xtask", "bench"].iter().chain(args));
+        let Cmd::Bench {
+            baseline, parallel, ..
+        } = parse(&["--baseline", "/old/tracer", "--parallel", "1,2"])
+            .unwrap()
+            .command
+        else {
+            panic!("not bench");
+        };
+        assert_eq!(baseline.unwrap(), std::path::Path::new("/old/tracer"));
+        assert_eq!(parallel, ["1", "2"]);
+        for only in [
+            "--hostile-only",
+            "--ship-only",
+            "--follow-only",
+            "--rotate-only",
+        ] {
+            assert!(parse(&["--baseline", "x", only]).is_err(), "{only}");
+        }
+        assert!(parse(&["--baseline", "x", "--throttle-only"]).is_err());
     }
 }
