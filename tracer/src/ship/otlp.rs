@@ -72,6 +72,7 @@
 //! read, so nothing is lost: export again).
 
 mod attrs;
+mod fields;
 mod sender;
 
 use std::{

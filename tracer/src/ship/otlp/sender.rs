@@ -151,14 +151,22 @@ impl Sender {
             .into();
         let mut warn_unreachable = RateLimit::default();
         let mut warn_refused = RateLimit::default();
+        // The last batch's records, written over by the next: their
+        // strings and vectors are reused.
+        let mut records: Vec<LogRecord> = Vec::new();
         for batch in batches {
             let n = batch.len() as u64;
             if self.shared.failed.load(Ordering::Relaxed) || self.shared.past_deadline() {
                 self.shared.abandoned.fetch_add(n, Ordering::Relaxed);
                 continue;
             }
-            let records = batch.into_iter().map(|item| mapper.item(item)).collect();
-            let body = match self.encode(records) {
+            if records.len() < batch.len() {
+                records.resize_with(batch.len(), LogRecord::default);
+            }
+            for (item, rec) in batch.iter().zip(records.iter_mut()) {
+                mapper.item_into(item, rec);
+            }
+            let body = match self.encode(&mut records, batch.len()) {
                 Ok(body) => body,
                 Err(e) => {
                     self.shared.note_error(&e);
@@ -202,20 +210,24 @@ impl Sender {
         }
     }
 
-    /// The request body: protobuf, gzipped.
-    fn encode(&self, records: Vec<LogRecord>) -> Result<Vec<u8>, String> {
-        let request = ExportLogsServiceRequest {
+    /// The request body for the first `n` of `records`: protobuf,
+    /// gzipped. `records` is left as it was, for reuse.
+    fn encode(&self, records: &mut Vec<LogRecord>, n: usize) -> Result<Vec<u8>, String> {
+        let spare = records.split_off(n);
+        let mut request = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
                 resource: Some(self.resource.clone()),
                 scope_logs: vec![ScopeLogs {
                     scope: Some(self.scope.clone()),
-                    log_records: records,
+                    log_records: std::mem::take(records),
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),
             }],
         };
         let raw = request.encode_to_vec();
+        *records = std::mem::take(&mut request.resource_logs[0].scope_logs[0].log_records);
+        records.extend(spare);
         let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::fast());
         gz.write_all(&raw)
             .and_then(|()| gz.finish())
