@@ -205,6 +205,7 @@ pub fn exporter(target: Target, origin: &Origin) -> Box<dyn Tap> {
         shared,
         made: 0,
         behind: 0,
+        undecoded: 0,
         warn_behind: RateLimit::default(),
     })
 }
@@ -236,6 +237,9 @@ struct Exporter {
     made: u64,
     /// Records dropped because the sender was behind (live).
     behind: u64,
+    /// Events `record`'s decode thread dropped before they reached this
+    /// tap (live), counted in `made`.
+    undecoded: u64,
     warn_behind: RateLimit,
 }
 
@@ -326,6 +330,11 @@ impl Tap for Exporter {
         });
     }
 
+    fn missed(&mut self, count: u64) {
+        self.made += count;
+        self.undecoded += count;
+    }
+
     fn tick(&mut self, _table: &crate::model::tasks::TaskTable) {
         if self.first_at.is_some_and(|t| t.elapsed() >= BATCH_AGE) {
             self.send();
@@ -358,7 +367,7 @@ impl Tap for Exporter {
         // queued) when the wait ended.
         let unsent = self
             .made
-            .saturating_sub(sent + unreachable + refused + self.behind);
+            .saturating_sub(sent + unreachable + refused + self.behind + self.undecoded);
         let dropped = self.made - sent.min(self.made);
         let last = s.last_error.lock().ok().and_then(|e| e.clone());
         let mut why = Vec::new();
@@ -370,6 +379,9 @@ impl Tap for Exporter {
         }
         if self.behind > 0 {
             why.push(format!("collector too slow: {}", self.behind));
+        }
+        if self.undecoded > 0 {
+            why.push(format!("decoding behind: {}", self.undecoded));
         }
         if unsent > 0 {
             let when = match (self.live, waited_out) {

@@ -138,7 +138,11 @@ impl Sender {
 
     fn run(self, batches: Receiver<Vec<Item>>) {
         if self.live {
-            lower_priority();
+            // Live, building records can take a whole CPU in a storm: the
+            // lowest priority (nice 19) keeps the ring reader and the decode
+            // thread ahead of it, so the exporter drops what it cannot
+            // build instead of the rings losing events.
+            crate::pipeline::offload::lower_priority(19);
         }
         let mut mapper = Mapper::new(self.clock, self.pf);
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -323,19 +327,6 @@ impl Sender {
 }
 
 /// A transport error, said plainly.
-/// Live, building records can take a whole CPU in a storm: the lowest
-/// priority (nice 19, per thread on Linux) keeps the ring-buffer reader
-/// ahead of it, so the exporter drops what it cannot build instead of the
-/// rings losing events. Best effort: a failure changes nothing else.
-fn lower_priority() {
-    // SAFETY: gettid and setpriority take no pointers; setpriority on this
-    // thread's own tid changes only its nice value.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
-    }
-}
-
 fn transport(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
