@@ -131,11 +131,11 @@ fn otlp_summary(line: &str) -> Option<(u64, u64)> {
     Some((sent, dropped))
 }
 
-/// `tracer export --format otlp URL LOG`: (records sent, CPU seconds of
+/// `tracer export --format otlp --otlp URL LOG`: (records sent, CPU seconds of
 /// the tracer, user + system).
 fn export(tracer: &Path, url: &str, log: &Path) -> Result<(u64, f64)> {
     let child = Command::new(tracer)
-        .args(["export", "--format", "otlp", url])
+        .args(["export", "--format", "otlp", "--otlp", url])
         .arg(log)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -56,17 +56,19 @@
 //!
 //! Records are batched (up to [`BATCH_RECORDS`], or [`BATCH_AGE`] after a
 //! batch's first record) and handed over a bounded channel to a sender
-//! thread, which builds the LogRecords (microseconds each: the ring-buffer
-//! consumer only clones the event) and does the HTTP (2 s to connect, 5 s
-//! per request). A batch is
+//! thread, which builds the LogRecords (the tap only clones the event;
+//! the attributes are written straight from it, over the last batch's
+//! records, by [`fields`]) and does the HTTP (2 s to connect, 5 s per
+//! request). A batch is
 //! tried up to 3 times, 100 ms then 200 ms apart, on connection errors,
 //! timeouts and 429, 502, 503, 504 (the OTLP/HTTP retryable statuses);
 //! any other status drops the batch with a warning.
 //!
-//! Live (`trace`, `record`) the ring-buffer consumer never waits: a batch
-//! that finds the channel full is dropped and counted, with a warning
-//! (at most one per 10 s), and the end of the session waits at most
-//! [`FINISH_WAIT`] for the sender, then says what was sent and dropped.
+//! Live (`trace`, `record`) the tap never waits: a batch that finds the
+//! channel full is dropped and counted, with a warning (at most one per
+//! 10 s), and the end of the session waits at most [`FINISH_WAIT`] for the
+//! sender, then says what was sent and dropped (with `record`, the tap runs
+//! on its decode thread, and events that thread dropped count too).
 //! From a log (`export`) the reader waits for the sender instead, and a
 //! batch that cannot be delivered makes the export fail (the log is only
 //! read, so nothing is lost: export again).

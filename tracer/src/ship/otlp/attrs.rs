@@ -91,8 +91,10 @@ impl Mapper {
         self.fields.record(&mut out.attributes, rec, ann);
         self.buf.clear();
         self.text.record(&mut self.buf, rec, ann);
-        let body = String::from_utf8_lossy(&self.buf);
-        set_body(out, body.trim());
+        match std::str::from_utf8(&self.buf) {
+            Ok(body) => set_body(out, body.trim()),
+            Err(_) => set_body(out, String::from_utf8_lossy(&self.buf).trim()),
+        }
         let warn = warns(rec, ann);
         self.header(out, rec.boot_ns, rec.event.kind().name(), warn);
     }
