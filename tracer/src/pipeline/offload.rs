@@ -31,6 +31,8 @@ const CHUNK_AGE: Duration = Duration::from_millis(20);
 /// Chunks waiting for the decode thread: with [`CHUNK_BYTES`], 2 MiB of
 /// records (about 10,000 signal records) absorb a burst.
 pub const QUEUED_CHUNKS: usize = 32;
+/// Empty chunks kept for reuse.
+const SPARE_CHUNKS: usize = 4;
 /// At most one warning this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
@@ -95,7 +97,8 @@ impl Offload {
     pub fn start(observer: Observer) -> Result<Offload> {
         let skip_signals = !observer.has_taps();
         let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
-        let (spare_tx, spare) = mpsc::sync_channel(QUEUED_CHUNKS + 2);
+        // A few chunks kept for reuse; after a burst, the rest are freed.
+        let (spare_tx, spare) = mpsc::sync_channel(SPARE_CHUNKS);
         let thread = thread::Builder::new()
             .name("tracer-decode".into())
             .spawn(move || run(observer, rx, spare_tx))
