@@ -90,18 +90,29 @@ pub struct Offload {
     missed: u64,
     warned: Option<Instant>,
     thread: Option<JoinHandle<Result<()>>>,
+    /// The decode thread's id and nice value, for a snapshot's boost.
+    tid: Option<libc::pid_t>,
+    nice: i32,
 }
 
 impl Offload {
     /// Starts the decode thread with `observer`.
     pub fn start(observer: Observer) -> Result<Offload> {
         let skip_signals = !observer.has_taps();
+        // With taps it is always behind in a storm: the lowest priority
+        // keeps it from taking the ring reader's CPU (on 2 CPUs, nice 10
+        // still cost the rings events). The table alone is light.
+        let nice = if skip_signals { 10 } else { 19 };
         let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
         // A few chunks kept for reuse; after a burst, the rest are freed.
         let (spare_tx, spare) = mpsc::sync_channel(SPARE_CHUNKS);
+        let (tid_tx, tid) = mpsc::sync_channel(1);
         let thread = thread::Builder::new()
             .name("tracer-decode".into())
-            .spawn(move || run(observer, rx, spare_tx))
+            .spawn(move || {
+                let _ = tid_tx.send(lower_priority(nice));
+                run(observer, rx, spare_tx)
+            })
             .context("starting the decode thread")?;
         Ok(Offload {
             tx: Some(tx),
@@ -112,6 +123,8 @@ impl Offload {
             missed: 0,
             warned: None,
             thread: Some(thread),
+            tid: tid.recv().ok(),
+            nice,
         })
     }
 
@@ -173,13 +186,27 @@ impl Offload {
 
     /// The task table as the records so far leave it (for a new file's
     /// header): waits for the thread to apply them.
+    ///
+    /// The reader waits meanwhile, so the decode thread runs at its
+    /// priority (nice 0) until it answers: the wait is its work, not its
+    /// turn behind every other task on a busy machine.
     pub fn snapshot(&mut self) -> Vec<ProcTask> {
         self.hand_over_waiting();
         let (reply, answer) = mpsc::sync_channel(1);
-        match &self.tx {
-            Some(tx) if tx.send(Msg::Snapshot(reply)).is_ok() => answer.recv().unwrap_or_default(),
-            _ => Vec::new(),
+        let Some(tx) = &self.tx else {
+            return Vec::new();
+        };
+        if let Some(tid) = self.tid {
+            set_nice(tid, 0);
         }
+        let tasks = match tx.send(Msg::Snapshot(reply)) {
+            Ok(()) => answer.recv().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if let Some(tid) = self.tid {
+            set_nice(tid, self.nice);
+        }
+        tasks
     }
 
     /// Hands over the rest and waits for the thread to finish the taps.
@@ -259,11 +286,10 @@ impl Drop for Offload {
     }
 }
 
-/// The decode thread: below the reader's priority, so that on a busy
+/// The decode thread (below the reader's priority: [`Offload::start`]), so that on a busy
 /// machine it is the one that falls behind (and drops, counted), never
 /// the reading of the rings.
 fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> Result<()> {
-    lower_priority(10);
     for msg in rx {
         match msg {
             Msg::Chunk(mut chunk) => {
@@ -301,13 +327,21 @@ fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> R
     observer.finish()
 }
 
-/// Lowers this thread's priority to `nice` (per thread on Linux). Best
-/// effort: a failure changes nothing else.
-pub fn lower_priority(nice: i32) {
-    // SAFETY: gettid and setpriority take no pointers; setpriority on this
-    // thread's own tid changes only its nice value.
+/// Lowers this thread's priority to `nice` (per thread on Linux); its
+/// thread id. Best effort: a failure changes nothing else.
+pub fn lower_priority(nice: i32) -> libc::pid_t {
+    // SAFETY: gettid takes nothing and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    set_nice(tid, nice);
+    tid
+}
+
+/// Sets thread `tid` of this process to `nice`. Best effort: raising a
+/// priority back needs CAP_SYS_NICE, which a tracer running as root has.
+fn set_nice(tid: libc::pid_t, nice: i32) {
+    // SAFETY: setpriority takes no pointers; `tid` is a thread of this
+    // process, and only its nice value changes.
     unsafe {
-        let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }

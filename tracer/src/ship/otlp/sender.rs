@@ -140,7 +140,7 @@ impl Sender {
             // lowest priority (nice 19) keeps the ring reader and the decode
             // thread ahead of it, so the exporter drops what it cannot
             // build instead of the rings losing events.
-            crate::pipeline::offload::lower_priority(19);
+            let _ = crate::pipeline::offload::lower_priority(19);
         }
         let mut mapper = Mapper::new(self.clock, self.pf);
         let agent: ureq::Agent = ureq::Agent::config_builder()
