@@ -236,6 +236,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
         let mut lost = vec![0u64; modes.len()];
         let mut otlp_dropped = 0;
         let mut exports = Vec::new();
+        let (mut export_requests, mut export_bytes) = (0, 0);
         for _ in 0..rounds {
             base.push(workload_ns(workload, name, ops)? as f64);
             for (i, (_, extra)) in modes.iter().enumerate() {
@@ -249,7 +250,14 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
                 }
                 // The plain recording of the signal storm: exported.
                 if i == 0 && name == "signal" {
+                    let (r, b) = (
+                        sink.requests.load(Ordering::Relaxed),
+                        sink.bytes.load(Ordering::Relaxed),
+                    );
                     exports.push(export(tracer, &otlp, &log)?);
+                    // Not the `--otlp` runs' traffic.
+                    export_requests += sink.requests.load(Ordering::Relaxed) - r;
+                    export_bytes += sink.bytes.load(Ordering::Relaxed) - b;
                 }
             }
         }
@@ -276,8 +284,8 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
                     lost,
                 })
                 .collect(),
-            otlp_requests: sink.requests.load(Ordering::Relaxed) - req0,
-            otlp_bytes: sink.bytes.load(Ordering::Relaxed) - bytes0,
+            otlp_requests: sink.requests.load(Ordering::Relaxed) - req0 - export_requests,
+            otlp_bytes: sink.bytes.load(Ordering::Relaxed) - bytes0 - export_bytes,
             otlp_dropped,
             export,
         });
