@@ -27,7 +27,7 @@ use crate::{kernel::rings::RingFill, model::procfs::ProcTask};
 /// A chunk is handed over once it holds this many bytes ...
 const CHUNK_BYTES: usize = 64 << 10;
 /// ... or at the end of a read of the rings once it is this old.
-const CHUNK_AGE: Duration = Duration::from_millis(20);
+const CHUNK_AGE: Duration = Duration::from_millis(100);
 /// Chunks waiting for the decode thread: with [`CHUNK_BYTES`], 2 MiB of
 /// records (about 10,000 signal records) absorb a burst.
 pub const QUEUED_CHUNKS: usize = 32;
@@ -90,19 +90,25 @@ pub struct Offload {
     missed: u64,
     warned: Option<Instant>,
     thread: Option<JoinHandle<Result<()>>>,
-    /// The decode thread's id and nice value, for a snapshot's boost.
+    /// The decode thread's id and priority, for a snapshot's boost.
     tid: Option<libc::pid_t>,
-    nice: i32,
+    priority: Priority,
 }
 
 impl Offload {
     /// Starts the decode thread with `observer`.
     pub fn start(observer: Observer) -> Result<Offload> {
         let skip_signals = !observer.has_taps();
-        // With taps it is always behind in a storm: the lowest priority
-        // keeps it from taking the ring reader's CPU (on 2 CPUs, nice 10
-        // still cost the rings events). The table alone is light.
-        let nice = if skip_signals { 10 } else { 19 };
+        // With taps it is always behind in a storm: SCHED_IDLE, so that it
+        // never takes the ring reader's CPU, and a CPU running only it
+        // counts as idle where the reader wakes (at nice 10 or 19, some
+        // rounds of a recorded signal storm on 2 CPUs lost events in the
+        // rings). The table alone is light.
+        let priority = if skip_signals {
+            Priority::Nice(10)
+        } else {
+            Priority::Idle
+        };
         let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
         // A few chunks kept for reuse; after a burst, the rest are freed.
         let (spare_tx, spare) = mpsc::sync_channel(SPARE_CHUNKS);
@@ -110,7 +116,9 @@ impl Offload {
         let thread = thread::Builder::new()
             .name("tracer-decode".into())
             .spawn(move || {
-                let _ = tid_tx.send(lower_priority(nice));
+                let tid = this_thread();
+                set_priority(tid, priority);
+                let _ = tid_tx.send(tid);
                 run(observer, rx, spare_tx)
             })
             .context("starting the decode thread")?;
@@ -124,7 +132,7 @@ impl Offload {
             warned: None,
             thread: Some(thread),
             tid: tid.recv().ok(),
-            nice,
+            priority,
         })
     }
 
@@ -196,21 +204,19 @@ impl Offload {
         let Some(tx) = &self.tx else {
             return Vec::new();
         };
-        if let Some(tid) = self.tid {
-            set_nice(tid, 0);
-        }
+        self.boost(Priority::Nice(0));
         let tasks = match tx.send(Msg::Snapshot(reply)) {
             Ok(()) => answer.recv().unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        if let Some(tid) = self.tid {
-            set_nice(tid, self.nice);
-        }
+        self.boost(self.priority);
         tasks
     }
 
-    /// Hands over the rest and waits for the thread to finish the taps.
+    /// Hands over the rest and waits for the thread to finish the taps,
+    /// at the reader's priority: the rings are read no more.
     pub fn finish(&mut self) -> Result<()> {
+        self.boost(Priority::Nice(0));
         self.hand_over_waiting();
         drop(self.tx.take());
         let res = match self.thread.take() {
@@ -227,6 +233,12 @@ impl Offload {
             );
         }
         res
+    }
+
+    fn boost(&self, priority: Priority) {
+        if let Some(tid) = self.tid {
+            set_priority(tid, priority);
+        }
     }
 
     /// Sends the chunk unless the thread is behind: then its events are
@@ -327,21 +339,34 @@ fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> R
     observer.finish()
 }
 
-/// Lowers this thread's priority to `nice` (per thread on Linux); its
-/// thread id. Best effort: a failure changes nothing else.
-pub fn lower_priority(nice: i32) -> libc::pid_t {
-    // SAFETY: gettid takes nothing and cannot fail.
-    let tid = unsafe { libc::gettid() };
-    set_nice(tid, nice);
-    tid
+/// How a helper thread competes for the CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// SCHED_OTHER at this nice value.
+    Nice(i32),
+    /// SCHED_IDLE: only what no other task wants.
+    Idle,
 }
 
-/// Sets thread `tid` of this process to `nice`. Best effort: raising a
-/// priority back needs CAP_SYS_NICE, which a tracer running as root has.
-fn set_nice(tid: libc::pid_t, nice: i32) {
-    // SAFETY: setpriority takes no pointers; `tid` is a thread of this
-    // process, and only its nice value changes.
+/// The calling thread's id.
+pub fn this_thread() -> libc::pid_t {
+    // SAFETY: gettid takes nothing and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Sets thread `tid` of this process to `priority` (per thread on
+/// Linux). Best effort: a failure changes nothing else (raising a
+/// priority needs CAP_SYS_NICE, which a tracer running as root has).
+pub fn set_priority(tid: libc::pid_t, priority: Priority) {
+    let (policy, nice) = match priority {
+        Priority::Nice(nice) => (libc::SCHED_OTHER, nice),
+        Priority::Idle => (libc::SCHED_IDLE, 0),
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a live local; `tid` is a thread of this process,
+    // and only its scheduling policy and nice value change.
     unsafe {
+        libc::sched_setscheduler(tid, policy, &param);
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }

@@ -97,7 +97,10 @@ use self::{
 use super::Origin;
 use crate::{
     model::{event::Record, tasks::Annotation},
-    pipeline::tap::Tap,
+    pipeline::{
+        offload::{set_priority, Priority},
+        tap::Tap,
+    },
 };
 
 /// Records per request.
@@ -349,6 +352,12 @@ impl Tap for Exporter {
         drop(self.tx.take());
         let mut waited_out = false;
         if self.live {
+            // The rings are read no more: the sender runs at normal
+            // priority for what is left.
+            let tid = self.shared.tid.load(Ordering::Relaxed);
+            if tid != 0 {
+                set_priority(tid, Priority::Nice(0));
+            }
             let deadline = Instant::now() + FINISH_WAIT;
             if let Ok(mut d) = self.shared.deadline.lock() {
                 *d = Some(deadline);

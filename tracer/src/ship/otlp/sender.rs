@@ -5,7 +5,7 @@
 use std::{
     io::Write as _,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering},
         mpsc::Receiver,
         Arc, Mutex,
     },
@@ -21,7 +21,10 @@ use opentelemetry_proto::tonic::{
 use prost::Message as _;
 
 use super::attrs::{Item, Mapper};
-use crate::model::{clock::WallClock, flags::PfNames};
+use crate::{
+    model::{clock::WallClock, flags::PfNames},
+    pipeline::offload::{self, Priority},
+};
 
 /// Tries per batch, and the pause before the second (doubled each time, at
 /// most [`BACKOFF_MAX`]).
@@ -56,6 +59,9 @@ pub struct Shared {
     pub deadline: Mutex<Option<Instant>>,
     /// The last failure, for the summary.
     pub last_error: Mutex<Option<String>>,
+    /// Live: the sender thread's id (0 until known), raised from
+    /// SCHED_IDLE for the end of the session.
+    pub tid: AtomicI32,
 }
 
 impl Shared {
@@ -136,11 +142,13 @@ impl Sender {
 
     fn run(self, batches: Receiver<Vec<Item>>) {
         if self.live {
-            // Live, building records can take a whole CPU in a storm: the
-            // lowest priority (nice 19) keeps the ring reader and the decode
-            // thread ahead of it, so the exporter drops what it cannot
-            // build instead of the rings losing events.
-            let _ = crate::pipeline::offload::lower_priority(19);
+            // Live, building records can take a whole CPU in a storm:
+            // SCHED_IDLE keeps it off the ring reader's CPU, so the exporter
+            // drops what it cannot build instead of the rings losing
+            // events. The end of the session raises it again.
+            let tid = offload::this_thread();
+            offload::set_priority(tid, Priority::Idle);
+            self.shared.tid.store(tid, Ordering::Relaxed);
         }
         let mut mapper = Mapper::new(self.clock, self.pf);
         let agent: ureq::Agent = ureq::Agent::config_builder()
