@@ -415,8 +415,15 @@ pub fn run_ship(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
     std::fs::create_dir_all(&tmp)?;
     let costs = bench_ship::measure(tracer, workload, &tmp, rounds);
     let _ = std::fs::remove_dir_all(&tmp);
-    print!("{}", bench_ship::format(&costs?));
-    Ok(())
+    let costs = costs?;
+    let targets = bench_ship::targets(&costs);
+    print!(
+        "machine: {}\n{}{}",
+        machine(),
+        bench_ship::format(&costs),
+        format_targets(&targets)
+    );
+    fail_if_missed(&targets)
 }
 
 /// Only zstd's ratio and cost under `record --dir --compress`.

@@ -36,7 +36,10 @@ use crate::{
         writer::{self, LogWriter},
     },
     model::{clock, counts::LossCause, procfs},
-    pipeline::tap::{Observer, Taps},
+    pipeline::{
+        offload::Offload,
+        tap::{Observer, Taps},
+    },
     ship::{Origin, ShipOptions, Shipping},
 };
 
@@ -205,8 +208,9 @@ struct Recorder {
     /// For the once-a-second status line on a terminal.
     status: Option<(Instant, u64)>,
     synced: Instant,
-    /// The live task table, and the metrics and OTLP taps on it.
-    observer: Observer,
+    /// The live task table, and the metrics and OTLP taps on it, on the
+    /// decode thread.
+    decode: Offload,
 }
 
 /// Events intact in the log at `path`, as replay will see them.
@@ -375,10 +379,10 @@ impl Recorder {
     }
 
     /// The header of the next file: the live task table now.
-    fn next_header(&self, now: u64) -> LogHeader {
+    fn next_header(&mut self, now: u64) -> LogHeader {
         LogHeader {
             started_boot_ns: now,
-            tasks: self.observer.table().snapshot(),
+            tasks: self.decode.snapshot(),
             part: Part {
                 sequence: self.started_files,
                 ..self.template.part
@@ -451,7 +455,7 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
-        self.observer.record(raw);
+        self.decode.record(raw);
         if self.put(|log| log.event(raw))? {
             self.events += 1;
             self.file_events += 1;
@@ -472,7 +476,7 @@ impl Sink for Recorder {
 
     fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()> {
         self.lost = self.lost.saturating_add(count);
-        self.observer.lost(kind, count, boot_ns);
+        self.decode.lost(kind, count, boot_ns);
         // The log keeps only the count; the progress line shows it, and an
         // unexpected cause is said once here.
         if cause == LossCause::Skipped {
@@ -489,6 +493,7 @@ impl Sink for Recorder {
     }
 
     fn flush(&mut self) -> Result<Flow> {
+        self.decode.flush();
         self.retry(|log| log.flush())?;
         Ok(if self.full {
             Flow::Stop
@@ -498,7 +503,7 @@ impl Sink for Recorder {
     }
 
     fn rings(&mut self, fill: &[RingFill]) {
-        self.observer.rings(fill);
+        self.decode.rings(fill);
     }
 
     fn hangup(&mut self) -> Result<Flow> {
@@ -507,7 +512,7 @@ impl Sink for Recorder {
     }
 
     fn tick(&mut self) -> Result<()> {
-        self.observer.tick();
+        self.decode.tick();
         self.names_taken = false;
         if self.due() {
             self.next_file()?;
@@ -694,7 +699,7 @@ async fn record(
             true => Taps::default(),
             false => shipping.taps(&Origin::live(start.clock)),
         };
-        let observer = Observer::new(start.table, taps);
+        let decode = Offload::start(Observer::new(start.table, taps))?;
         // With --dir, the first file's whole size limit is made room for
         // (earlier recordings' logs count) before it grows.
         let (limit, buffer) = match &files {
@@ -741,11 +746,11 @@ async fn record(
             unnamed: 0,
             status,
             synced: Instant::now(),
-            observer,
+            decode,
         })
     })
     .await?;
-    let shipped = rec.observer.finish_taps();
+    let shipped = rec.decode.finish();
     let end = clock::boottime_ns();
     rec.retry(|log| log.end(end).and_then(|()| log.sync()))?;
     let janitor = match std::mem::replace(&mut rec.files, Files::Same) {

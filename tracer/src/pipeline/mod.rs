@@ -12,6 +12,7 @@
 
 pub mod filter;
 pub mod from_log;
+pub mod offload;
 pub mod tap;
 
 use std::io::{ErrorKind, Write};

@@ -6,7 +6,7 @@
 //! Taps never block the stream: one that falls behind drops and counts.
 
 use anyhow::Result;
-use tracer_common::{EventKind, Header};
+use tracer_common::EventKind;
 
 use crate::{
     kernel::rings::RingFill,
@@ -17,12 +17,17 @@ use crate::{
     },
 };
 
-pub trait Tap {
+/// `Send`: `record` runs its taps on the decode thread
+/// ([`super::offload`]).
+pub trait Tap: Send {
     /// One event. `shown`: it passed the user's filter (and so is on the
     /// main output of `trace`); every decoded event reaches every tap.
     fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool);
     /// `count` records of `kind` (`None`: unknown) were lost.
     fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64);
+    /// `count` events never reached the taps: `record`'s decode thread
+    /// was behind and dropped them (counted; the log has them).
+    fn missed(&mut self, _count: u64) {}
     /// About once a second, live only: gauges from the table.
     fn tick(&mut self, _table: &TaskTable) {}
     /// About once a second, live only, before `tick`: how full each ring
@@ -57,6 +62,12 @@ impl Taps {
         }
     }
 
+    pub fn missed(&mut self, count: u64) {
+        for tap in &mut self.0 {
+            tap.missed(count);
+        }
+    }
+
     pub fn tick(&mut self, table: &TaskTable) {
         for tap in &mut self.0 {
             tap.tick(table);
@@ -82,9 +93,10 @@ impl Taps {
     }
 }
 
-/// Taps on a stream that has no formatter of its own (`record`): decodes
-/// each raw record and keeps the task table the taps need (and `record`
-/// needs for the header of each new file it starts).
+/// Taps on a stream that has no formatter of its own (`record`, on its
+/// decode thread: [`super::offload`]): decodes each raw record and keeps
+/// the task table the taps need (and `record` needs for the header of
+/// each new file it starts).
 pub struct Observer {
     table: TaskTable,
     taps: Taps,
@@ -95,21 +107,11 @@ impl Observer {
         Observer { table, taps }
     }
 
+    pub fn has_taps(&self) -> bool {
+        !self.taps.is_empty()
+    }
+
     pub fn record(&mut self, raw: &[u8]) {
-        // Without taps the table only feeds the next log file's header
-        // (`TaskTable::snapshot`: who exists, their lineage, names and
-        // arguments), which signals do not change; they are most of a
-        // storm, so `record` writes them without decoding them here (on 16
-        // CPUs, decoding them held a recording's loss-free signal rate at
-        // about 1M events/s; skipping them, about 1.9M).
-        if self.taps.is_empty()
-            && matches!(
-                Header::peek_kind(raw),
-                Some(EventKind::SignalGenerate | EventKind::SignalDeliver)
-            )
-        {
-            return;
-        }
         // An undecodable record is the log's business (it is kept there
         // as the kernel wrote it); taps see only what decodes.
         if let Ok(rec) = decode(raw) {
@@ -121,6 +123,10 @@ impl Observer {
     pub fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) {
         self.table.note_lost(Some(kind));
         self.taps.lost(Some(kind), count, boot_ns);
+    }
+
+    pub fn missed(&mut self, count: u64) {
+        self.taps.missed(count);
     }
 
     pub fn tick(&mut self) {
@@ -138,10 +144,5 @@ impl Observer {
 
     pub fn finish(self) -> Result<()> {
         self.taps.finish()
-    }
-
-    /// Finishes the taps, leaving the table (and no taps) in place.
-    pub fn finish_taps(&mut self) -> Result<()> {
-        std::mem::take(&mut self.taps).finish()
     }
 }

@@ -56,22 +56,25 @@
 //!
 //! Records are batched (up to [`BATCH_RECORDS`], or [`BATCH_AGE`] after a
 //! batch's first record) and handed over a bounded channel to a sender
-//! thread, which builds the LogRecords (microseconds each: the ring-buffer
-//! consumer only clones the event) and does the HTTP (2 s to connect, 5 s
-//! per request). A batch is
+//! thread, which builds the LogRecords (the tap only clones the event;
+//! the attributes are written straight from it, over the last batch's
+//! records, by [`fields`]) and does the HTTP (2 s to connect, 5 s per
+//! request). A batch is
 //! tried up to 3 times, 100 ms then 200 ms apart, on connection errors,
 //! timeouts and 429, 502, 503, 504 (the OTLP/HTTP retryable statuses);
 //! any other status drops the batch with a warning.
 //!
-//! Live (`trace`, `record`) the ring-buffer consumer never waits: a batch
-//! that finds the channel full is dropped and counted, with a warning
-//! (at most one per 10 s), and the end of the session waits at most
-//! [`FINISH_WAIT`] for the sender, then says what was sent and dropped.
+//! Live (`trace`, `record`) the tap never waits: a batch that finds the
+//! channel full is dropped and counted, with a warning (at most one per
+//! 10 s), and the end of the session waits at most [`FINISH_WAIT`] for the
+//! sender, then says what was sent and dropped (with `record`, the tap runs
+//! on its decode thread, and events that thread dropped count too).
 //! From a log (`export`) the reader waits for the sender instead, and a
 //! batch that cannot be delivered makes the export fail (the log is only
 //! read, so nothing is lost: export again).
 
 mod attrs;
+mod fields;
 mod sender;
 
 use std::{
@@ -94,7 +97,10 @@ use self::{
 use super::Origin;
 use crate::{
     model::{event::Record, tasks::Annotation},
-    pipeline::tap::Tap,
+    pipeline::{
+        offload::{set_priority, Priority},
+        tap::Tap,
+    },
 };
 
 /// Records per request.
@@ -204,6 +210,7 @@ pub fn exporter(target: Target, origin: &Origin) -> Box<dyn Tap> {
         shared,
         made: 0,
         behind: 0,
+        undecoded: 0,
         warn_behind: RateLimit::default(),
     })
 }
@@ -235,6 +242,9 @@ struct Exporter {
     made: u64,
     /// Records dropped because the sender was behind (live).
     behind: u64,
+    /// Events `record`'s decode thread dropped before they reached this
+    /// tap (live), counted in `made`.
+    undecoded: u64,
     warn_behind: RateLimit,
 }
 
@@ -325,6 +335,11 @@ impl Tap for Exporter {
         });
     }
 
+    fn missed(&mut self, count: u64) {
+        self.made += count;
+        self.undecoded += count;
+    }
+
     fn tick(&mut self, _table: &crate::model::tasks::TaskTable) {
         if self.first_at.is_some_and(|t| t.elapsed() >= BATCH_AGE) {
             self.send();
@@ -337,6 +352,12 @@ impl Tap for Exporter {
         drop(self.tx.take());
         let mut waited_out = false;
         if self.live {
+            // The rings are read no more: the sender runs at normal
+            // priority for what is left.
+            let tid = self.shared.tid.load(Ordering::Relaxed);
+            if tid != 0 {
+                set_priority(tid, Priority::Nice(0));
+            }
             let deadline = Instant::now() + FINISH_WAIT;
             if let Ok(mut d) = self.shared.deadline.lock() {
                 *d = Some(deadline);
@@ -357,7 +378,7 @@ impl Tap for Exporter {
         // queued) when the wait ended.
         let unsent = self
             .made
-            .saturating_sub(sent + unreachable + refused + self.behind);
+            .saturating_sub(sent + unreachable + refused + self.behind + self.undecoded);
         let dropped = self.made - sent.min(self.made);
         let last = s.last_error.lock().ok().and_then(|e| e.clone());
         let mut why = Vec::new();
@@ -369,6 +390,9 @@ impl Tap for Exporter {
         }
         if self.behind > 0 {
             why.push(format!("collector too slow: {}", self.behind));
+        }
+        if self.undecoded > 0 {
+            why.push(format!("decoding behind: {}", self.undecoded));
         }
         if unsent > 0 {
             let when = match (self.live, waited_out) {

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     bench::{thousands, Mode, RECORD, TABLE_TASKS, TRACE_DEFAULT},
-    bench_hostile, bench_parallel,
+    bench_hostile, bench_parallel, bench_ship,
 };
 
 /// Ratios are medians of at least this many rounds.
@@ -126,9 +126,9 @@ pub(crate) fn targets(m: &Measured) -> Vec<(String, bool)> {
             mb <= 50.0,
         ));
     }
-    // Each part's own targets follow the storms' (bench_ship's OTLP
-    // targets go here too, as `out.extend(bench_ship::targets(&m.ship))`).
+    // Each part's own targets follow the storms'.
     out.extend(bench_hostile::targets(&m.hostile));
+    out.extend(bench_ship::targets(&m.ship));
     out
 }
 

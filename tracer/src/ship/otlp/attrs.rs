@@ -1,17 +1,18 @@
 //! Events to OTLP log records: the JSON output's fields as attributes
 //! (renamed where OpenTelemetry has a semantic convention, `tracer.*`
-//! otherwise), the text output's line as the body. The mapping is in the
-//! parent module's documentation.
+//! otherwise; written by [`Fields`] straight from the event), the text
+//! output's line as the body. The mapping is in the parent module's
+//! documentation.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::{
-    common::v1::{any_value, AnyValue, ArrayValue, KeyValue, KeyValueList},
+    common::v1::{any_value, AnyValue, KeyValue},
     logs::v1::{LogRecord, SeverityNumber},
 };
-use serde_json::{Map, Value};
 use tracer_common::EventKind;
 
+use super::fields::Fields;
 use crate::{
     model::{
         classify::Kind,
@@ -24,17 +25,16 @@ use crate::{
     output::{self, Format, Formatter},
 };
 
-/// Builds one log record per event, reusing its buffers.
+/// Builds one log record per event, over a reused one.
 pub struct Mapper {
-    json: Box<dyn Formatter>,
+    fields: Fields,
     text: Box<dyn Formatter>,
     clock: WallClock,
     buf: Vec<u8>,
 }
 
 /// What the tap hands the sender thread: the event as the pipeline had it
-/// and when tracer saw it. The LogRecord is built on the sender thread, so
-/// the ring-buffer consumer only clones (building one costs microseconds).
+/// and when tracer saw it. The LogRecord is built on the sender thread.
 // Items live in a batch's Vec, nearly all of them events: boxing the large
 // variant would add an allocation per event and save nothing.
 #[allow(clippy::large_enum_variant)]
@@ -53,93 +53,112 @@ pub enum Item {
 }
 
 impl Mapper {
-    /// The LogRecord for an item handed over by the tap.
-    pub fn item(&mut self, item: Item) -> LogRecord {
-        let (mut rec, observed_ns) = match item {
-            Item::Event {
-                rec,
-                ann,
-                observed_ns,
-            } => (self.event(&rec, &ann), observed_ns),
-            Item::Lost {
-                kind,
-                count,
-                boot_ns,
-                observed_ns,
-            } => (self.lost(kind, count, boot_ns), observed_ns),
-        };
-        rec.observed_time_unix_nano = observed_ns;
-        rec
-    }
-
     pub fn new(clock: WallClock, pf: PfNames) -> Mapper {
         Mapper {
-            json: output::formatter(Format::Json, clock, pf),
+            fields: Fields::new(clock, pf),
             text: output::formatter(Format::Text, clock, pf),
             clock,
             buf: Vec::with_capacity(4096),
         }
     }
 
-    pub fn event(&mut self, rec: &Record, ann: &Annotation) -> LogRecord {
-        self.buf.clear();
-        self.json.record(&mut self.buf, rec, ann);
-        let attributes = self.attributes();
+    /// The LogRecord for an item handed over by the tap, written over
+    /// `out` (whose strings and vectors are reused).
+    pub fn item_into(&mut self, item: &Item, out: &mut LogRecord) {
+        let observed_ns = match item {
+            Item::Event {
+                rec,
+                ann,
+                observed_ns,
+            } => {
+                self.event_into(rec, ann, out);
+                *observed_ns
+            }
+            Item::Lost {
+                kind,
+                count,
+                boot_ns,
+                observed_ns,
+            } => {
+                self.lost_into(*kind, *count, *boot_ns, out);
+                *observed_ns
+            }
+        };
+        out.observed_time_unix_nano = observed_ns;
+    }
+
+    pub fn event_into(&mut self, rec: &Record, ann: &Annotation, out: &mut LogRecord) {
+        self.fields.record(&mut out.attributes, rec, ann);
         self.buf.clear();
         self.text.record(&mut self.buf, rec, ann);
-        let body = String::from_utf8_lossy(&self.buf).trim().to_string();
+        match std::str::from_utf8(&self.buf) {
+            Ok(body) => set_body(out, body.trim()),
+            Err(_) => set_body(out, String::from_utf8_lossy(&self.buf).trim()),
+        }
         let warn = warns(rec, ann);
-        self.log_record(rec.boot_ns, rec.event.kind().name(), warn, body, attributes)
+        self.header(out, rec.boot_ns, rec.event.kind().name(), warn);
     }
 
     /// `count` records of `kind` lost: a WARN record of event `lost`.
-    pub fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) -> LogRecord {
-        self.buf.clear();
-        self.json.lost(&mut self.buf, kind, count, boot_ns);
-        let attributes = self.attributes();
+    pub fn lost_into(
+        &mut self,
+        kind: Option<EventKind>,
+        count: u64,
+        boot_ns: u64,
+        out: &mut LogRecord,
+    ) {
+        self.fields.lost(&mut out.attributes, kind, count, boot_ns);
         let body = format!(
             "{count} {} events lost",
             kind.map_or("unknown", EventKind::name)
         );
-        self.log_record(boot_ns, "lost", true, body, attributes)
+        set_body(out, &body);
+        self.header(out, boot_ns, "lost", true);
     }
 
-    /// The JSON line in `buf` as attributes.
-    fn attributes(&self) -> Vec<KeyValue> {
-        match serde_json::from_slice::<Map<String, Value>>(&self.buf) {
-            Ok(fields) => attributes(fields),
-            // The JSON formatter writes valid JSON; were it ever not to, the
-            // record still goes, with its body and the line as it is.
-            Err(_) => vec![kv(
-                "tracer.json",
-                string(String::from_utf8_lossy(&self.buf).trim().to_string()),
-            )],
-        }
+    /// A new LogRecord for an event.
+    #[cfg(test)]
+    pub fn event(&mut self, rec: &Record, ann: &Annotation) -> LogRecord {
+        let mut out = LogRecord::default();
+        self.event_into(rec, ann, &mut out);
+        out
     }
 
-    fn log_record(
-        &self,
-        boot_ns: u64,
-        event: &str,
-        warn: bool,
-        body: String,
-        attributes: Vec<KeyValue>,
-    ) -> LogRecord {
+    /// A new LogRecord for a loss notice.
+    #[cfg(test)]
+    pub fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) -> LogRecord {
+        let mut out = LogRecord::default();
+        self.lost_into(kind, count, boot_ns, &mut out);
+        out
+    }
+
+    /// Everything but the attributes and the body.
+    fn header(&self, out: &mut LogRecord, boot_ns: u64, event: &str, warn: bool) {
         let (severity, text) = if warn {
             (SeverityNumber::Warn, "WARN")
         } else {
             (SeverityNumber::Info, "INFO")
         };
-        LogRecord {
-            time_unix_nano: u64::try_from(self.clock.wall_ns(boot_ns)).unwrap_or(0),
-            observed_time_unix_nano: now_unix_nano(),
-            severity_number: severity as i32,
-            severity_text: text.into(),
-            body: Some(string(body)),
-            attributes,
-            event_name: format!("tracer.{event}"),
-            ..LogRecord::default()
+        out.time_unix_nano = u64::try_from(self.clock.wall_ns(boot_ns)).unwrap_or(0);
+        out.observed_time_unix_nano = now_unix_nano();
+        out.severity_number = severity as i32;
+        out.severity_text.clear();
+        out.severity_text.push_str(text);
+        out.event_name.clear();
+        out.event_name.push_str("tracer.");
+        out.event_name.push_str(event);
+    }
+}
+
+fn set_body(out: &mut LogRecord, body: &str) {
+    match &mut out.body {
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        }) => {
+            s.clear();
+            s.push_str(body);
         }
+        other => *other = Some(string(body)),
     }
 }
 
@@ -170,105 +189,39 @@ fn warns(rec: &Record, ann: &Annotation) -> bool {
     )
 }
 
-/// The JSON fields of one event as attributes: top-level fields renamed
-/// ([`top_level_name`]), nested objects flattened to `tracer.<path>`,
-/// nulls left out.
-pub fn attributes(fields: Map<String, Value>) -> Vec<KeyValue> {
-    let event = fields
-        .get("event")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    // The main thread of a user process: its comm is the process's name.
-    let main_thread = fields.get("pid").is_some()
-        && fields.get("pid") == fields.get("tgid")
-        && fields.get("has_mm") == Some(&Value::Bool(true));
-    let mut out = Vec::with_capacity(fields.len() + 8);
-    for (key, value) in fields {
-        if key == "comm" && main_thread {
-            if let Value::String(s) = &value {
-                out.push(kv("process.executable.name", string(s.clone())));
-            }
-        }
-        match top_level_name(&key, &event) {
-            Some(name) => push(&mut out, name.to_string(), value),
-            None => continue,
-        }
-    }
-    out
+/// A top-level JSON field's attribute name.
+pub enum Name {
+    /// OpenTelemetry's semantic conventions name it.
+    Semantic(&'static str),
+    /// `tracer.<field>`.
+    Tracer,
 }
 
 /// The attribute name of a top-level JSON field; `None`: not an attribute
-/// (`time` is the record's timestamp).
-fn top_level_name<'a>(key: &'a str, event: &str) -> Option<std::borrow::Cow<'a, str>> {
-    use std::borrow::Cow::{Borrowed, Owned};
+/// (`time` is the record's timestamp). Nested objects' fields are
+/// `tracer.<object>.<field>`.
+pub fn top_level_name(key: &str, event: &str) -> Option<Name> {
+    use Name::{Semantic, Tracer};
     Some(match key {
         "time" => return None,
-        "cpu" => Borrowed("cpu.logical_number"),
-        "pid" => Borrowed("thread.id"),
-        "tgid" => Borrowed("process.pid"),
-        "ppid" => Borrowed("process.parent_pid"),
-        "comm" => Borrowed("thread.name"),
-        "filename" if event == "exec" => Borrowed("process.executable.path"),
-        "argv" => Borrowed("process.command_args"),
-        "argc" => Borrowed("process.args_count"),
-        "exit_status" => Borrowed("process.exit.code"),
+        "cpu" => Semantic("cpu.logical_number"),
+        "pid" => Semantic("thread.id"),
+        "tgid" => Semantic("process.pid"),
+        "ppid" => Semantic("process.parent_pid"),
+        "comm" => Semantic("thread.name"),
+        "filename" if event == "exec" => Semantic("process.executable.path"),
+        "argv" => Semantic("process.command_args"),
+        "argc" => Semantic("process.args_count"),
+        "exit_status" => Semantic("process.exit.code"),
         // The subject's context (JSON version 6): uid and gid are the real
         // ids (`real_cred`).
-        "uid" => Borrowed("process.real_user.id"),
-        "gid" => Borrowed("process.real_group.id"),
-        "cgroup" => Borrowed("process.linux.cgroup"),
-        "container_id" => Borrowed("container.id"),
-        "container_runtime" => Borrowed("container.runtime"),
-        other => Owned(format!("tracer.{other}")),
+        "uid" => Semantic("process.real_user.id"),
+        "gid" => Semantic("process.real_group.id"),
+        "cgroup" => Semantic("process.linux.cgroup"),
+        "container_id" => Semantic("container.id"),
+        "container_runtime" => Semantic("container.runtime"),
+        _ => Tracer,
     })
-}
-
-/// `name` = `value`; objects become `name.<key>` attributes.
-fn push(out: &mut Vec<KeyValue>, name: String, value: Value) {
-    match value {
-        Value::Null => {}
-        Value::Object(map) => {
-            for (k, v) in map {
-                push(out, format!("{name}.{k}"), v);
-            }
-        }
-        other => {
-            if let Some(v) = any(other) {
-                out.push(kv(name, v));
-            }
-        }
-    }
-}
-
-/// A JSON value as an OTLP value (`None` for null).
-fn any(value: Value) -> Option<AnyValue> {
-    use any_value::Value as V;
-    let v = match value {
-        Value::Null => return None,
-        Value::Bool(b) => V::BoolValue(b),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => V::IntValue(i),
-            // Above i64::MAX: the exact decimal, not a wrapped number.
-            (None, _) if n.is_u64() => V::StringValue(n.to_string()),
-            (None, Some(f)) => V::DoubleValue(f),
-            (None, None) => V::StringValue(n.to_string()),
-        },
-        Value::String(s) => V::StringValue(s),
-        Value::Array(items) => V::ArrayValue(ArrayValue {
-            values: items
-                .into_iter()
-                .map(|i| any(i).unwrap_or_default())
-                .collect(),
-        }),
-        Value::Object(map) => V::KvlistValue(KeyValueList {
-            values: map
-                .into_iter()
-                .filter_map(|(k, v)| Some(kv(k, any(v)?)))
-                .collect(),
-        }),
-    };
-    Some(AnyValue { value: Some(v) })
 }
 
 pub fn kv(key: impl Into<String>, value: AnyValue) -> KeyValue {
