@@ -26,7 +26,7 @@ use tracer_common::{
     names, EventKind, KernelFeatures, KernelFilter, ThrottleBucket, ThrottleConfig,
 };
 
-use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, verifier};
+use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, timing, verifier};
 pub use crate::model::event::Missing;
 
 /// The object built from `tracer-ebpf` by build.rs.
@@ -191,18 +191,48 @@ fn raise_memlock() -> Result<(), std::io::Error> {
 pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     privileges::check()?;
     let memlock = raise_memlock();
-    // Reading /proc/kallsyms takes tens of ms: beside reading BTF, not after.
-    let work_fn = std::thread::spawn(requests::find_work_fn);
+    // Start-up is CPU work (see the README's start-up section): what does
+    // not need our reading of BTF runs beside it, on the other CPUs. That
+    // is the work function's lookup and aya's loader, whose constructor
+    // parses the running kernel's BTF (again: ours may come from --btf).
+    let work_fn = std::thread::spawn(|| {
+        let found = requests::find_work_fn();
+        timing::mark("work function found (thread)");
+        found
+    });
+    let new_loader = std::thread::spawn(|| {
+        let loader = EbpfLoader::new();
+        timing::mark("aya loader made (thread)");
+        loader
+    });
     let data = read_kernel_btf(opts.btf_path)?;
-    let (offsets, probed, umh_work_fn) = btf::Btf::parse(&data)
-        .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
-        .and_then(|btf| {
-            let offsets = offsets::resolve(&btf)?;
-            let probed = probe::probe(&btf, offsets.siginfo_errno);
-            let found = work_fn.join().expect("the kallsyms thread panicked");
-            let umh = requests::work_fn(&btf, &offsets, found);
-            Ok((offsets, probed, umh))
-        })?;
+    timing::mark("BTF read");
+    let (offsets, probed, umh_tracepoints, aya_btf) = std::thread::scope(|scope| {
+        // aya needs its own parse for loading; ours indexes in the meantime.
+        let aya_btf = scope.spawn(|| {
+            let parsed = aya::Btf::parse(&data, aya::Endianness::default());
+            timing::mark("aya parsed BTF (thread)");
+            parsed
+        });
+        let ours = btf::Btf::parse(&data)
+            .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
+            .and_then(|btf| {
+                let offsets = offsets::resolve(&btf)?;
+                let probed = probe::probe(&btf, offsets.siginfo_errno);
+                timing::mark("offsets resolved, features probed");
+                Ok((btf, offsets, probed))
+            });
+        let aya_btf = aya_btf.join().expect("the BTF parsing thread panicked");
+        let (btf, offsets, probed) = ours?;
+        let aya_btf = aya_btf
+            .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
+        let umh_tracepoints = requests::tracepoints(&btf);
+        Ok::<_, anyhow::Error>((offsets, probed, umh_tracepoints, aya_btf))
+    })?;
+    drop(data);
+    let found = work_fn.join().expect("the kallsyms thread panicked");
+    let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
+    timing::mark("work function joined");
     // Without the work function's address, helpers are still traced; only
     // whom they ran for is not.
     if let Err(why) = &umh_work_fn {
@@ -224,14 +254,11 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
              charges BPF maps to it, so they may not fit"
         );
     }
-    let aya_btf = aya::Btf::parse(&data, aya::Endianness::default())
-        .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
-    drop(data);
     let plan = opts.rings;
     // Per ring: each ring wakes the reader when it is an eighth full.
     let wakeup_bytes = u64::from(plan.ring_bytes / 8);
     let follow = u32::from(opts.follow_map_entries.is_some());
-    let mut loader = EbpfLoader::new();
+    let mut loader = new_loader.join().expect("the loader thread panicked");
     loader
         .btf(Some(&aya_btf))
         .override_global(names::OFFSETS, &offsets, true)
@@ -258,6 +285,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let mut ebpf = loader
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
+    timing::mark("maps created");
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
@@ -292,6 +320,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         wanted.push((names::HELPER_QUEUE_PROGRAM, names::HELPER_QUEUE_PROGRAM));
     }
     let mut results = load_all(&mut ebpf, &aya_btf, &wanted)?;
+    timing::mark("programs verified");
     let mut result_of = |name: &str| {
         let at = results
             .iter()
@@ -415,7 +444,14 @@ fn load_all(
         let running: Vec<_> = jobs
             .into_iter()
             .map(|(name, tracepoint, program)| {
-                (name, scope.spawn(move || program.load(tracepoint, btf)))
+                (
+                    name,
+                    scope.spawn(move || {
+                        let loaded = program.load(tracepoint, btf);
+                        timing::verified(name);
+                        loaded
+                    }),
+                )
             })
             .collect();
         running

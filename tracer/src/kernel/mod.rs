@@ -16,4 +16,5 @@ pub mod rings;
 pub mod session;
 pub mod storm;
 pub mod throttle;
+pub mod timing;
 pub mod verifier;

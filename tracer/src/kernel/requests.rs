@@ -18,18 +18,26 @@ pub fn find_work_fn() -> anyhow::Result<Result<u64, Unresolved>> {
     Kallsyms::running().address_of(WORK_FN)
 }
 
-/// The work function's address (`found` by [`find_work_fn`]), or why helper
-/// requesters cannot be traced (one line, for the user).
-pub fn work_fn(
-    btf: &Btf,
-    offsets: &KernelOffsets,
-    found: anyhow::Result<Result<u64, Unresolved>>,
-) -> Result<u64, String> {
+/// Whether the kernel has the workqueue tracepoints the requester side
+/// needs; `Err` names the one it lacks.
+pub fn tracepoints(btf: &Btf) -> Result<(), String> {
     for tp in ["workqueue_queue_work", "workqueue_execute_start"] {
         if btf.tracepoint_type_id(tp).is_err() {
             return Err(format!("this kernel has no {tp} tracepoint"));
         }
     }
+    Ok(())
+}
+
+/// The work function's address (`found` by [`find_work_fn`]), or why helper
+/// requesters cannot be traced (one line, for the user). `tracepoints` is
+/// [`tracepoints`]'s answer.
+pub fn work_fn(
+    tracepoints: Result<(), String>,
+    offsets: &KernelOffsets,
+    found: anyhow::Result<Result<u64, Unresolved>>,
+) -> Result<u64, String> {
+    tracepoints?;
     let layout = [
         offsets.work_func,
         offsets.umh_work,
