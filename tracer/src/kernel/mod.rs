@@ -6,6 +6,7 @@
 pub mod btf;
 pub mod ebpf_log;
 pub mod follow;
+pub mod ksym;
 pub mod loader;
 pub mod merge;
 pub mod offsets;

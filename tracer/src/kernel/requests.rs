@@ -6,16 +6,20 @@
 use tracer_common::KernelOffsets;
 
 use crate::{
-    kernel::btf::Btf,
+    kernel::{btf::Btf, ksym},
     model::kallsyms::{Kallsyms, Unresolved},
 };
 
 /// Every helper request runs this work function.
 pub const WORK_FN: &str = "call_usermodehelper_exec_work";
 
-/// [`WORK_FN`]'s entry in the running kernel's /proc/kallsyms.
+/// [`WORK_FN`]'s address: asked of the kernel through BPF where it can
+/// answer (see [`ksym`]), else from /proc/kallsyms, which says why not.
 pub fn find_work_fn() -> anyhow::Result<Result<u64, Unresolved>> {
-    Kallsyms::running().address_of(WORK_FN)
+    match ksym::lookup(WORK_FN) {
+        Some(addr) => Ok(Ok(addr)),
+        None => Kallsyms::running().address_of(WORK_FN),
+    }
 }
 
 /// Whether the kernel has the workqueue tracepoints the requester side
