@@ -194,7 +194,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     // Start-up is CPU work (see the README's start-up section): what does
     // not need our reading of BTF runs beside it, on the other CPUs. That
     // is the work function's lookup and aya's loader, whose constructor
-    // parses the running kernel's BTF (again: ours may come from --btf).
+    // parses the running kernel's BTF (ours may come from --btf).
     let work_fn = std::thread::spawn(|| {
         let found = requests::find_work_fn();
         timing::mark("work function found (thread)");
@@ -205,31 +205,25 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         timing::mark("aya loader made (thread)");
         loader
     });
-    let data = read_kernel_btf(opts.btf_path)?;
+    let data = std::sync::Arc::new(read_kernel_btf(opts.btf_path)?);
     timing::mark("BTF read");
-    let (offsets, probed, umh_tracepoints, aya_btf) = std::thread::scope(|scope| {
-        // aya needs its own parse for loading; ours indexes in the meantime.
-        let aya_btf = scope.spawn(|| {
+    // aya's parse of the same bytes is needed only to name each program's
+    // tracepoint, after the object is loaded: it runs meanwhile.
+    let aya_btf = {
+        let data = std::sync::Arc::clone(&data);
+        std::thread::spawn(move || {
             let parsed = aya::Btf::parse(&data, aya::Endianness::default());
             timing::mark("aya parsed BTF (thread)");
             parsed
-        });
-        let ours = btf::Btf::parse(&data)
-            .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
-            .and_then(|btf| {
-                let offsets = offsets::resolve(&btf)?;
-                let probed = probe::probe(&btf, offsets.siginfo_errno);
-                timing::mark("offsets resolved, features probed");
-                Ok((btf, offsets, probed))
-            });
-        let aya_btf = aya_btf.join().expect("the BTF parsing thread panicked");
-        let (btf, offsets, probed) = ours?;
-        let aya_btf = aya_btf
-            .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
-        let umh_tracepoints = requests::tracepoints(&btf);
-        Ok::<_, anyhow::Error>((offsets, probed, umh_tracepoints, aya_btf))
-    })?;
-    drop(data);
+        })
+    };
+    let btf = btf::Btf::parse(&data)
+        .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))?;
+    let offsets = offsets::resolve(&btf)?;
+    let probed = probe::probe(&btf, offsets.siginfo_errno);
+    let umh_tracepoints = requests::tracepoints(&btf);
+    drop(btf);
+    timing::mark("offsets resolved, features probed");
     let found = work_fn.join().expect("the kallsyms thread panicked");
     let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
     timing::mark("work function joined");
@@ -258,9 +252,11 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     // Per ring: each ring wakes the reader when it is an eighth full.
     let wakeup_bytes = u64::from(plan.ring_bytes / 8);
     let follow = u32::from(opts.follow_map_entries.is_some());
+    // The loader keeps the BTF its constructor parsed (the running
+    // kernel's, or none): the object has no CO-RE relocations to resolve
+    // against it, since `offsets` are globals.
     let mut loader = new_loader.join().expect("the loader thread panicked");
     loader
-        .btf(Some(&aya_btf))
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::FILTER, &opts.filter, true)
         .override_global(names::FEATURES, &features, true)
@@ -286,6 +282,11 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
     timing::mark("maps created");
+    let aya_btf = aya_btf
+        .join()
+        .expect("the BTF parsing thread panicked")
+        .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
+    drop(data);
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
