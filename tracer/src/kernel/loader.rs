@@ -865,6 +865,34 @@ mod tests {
         assert_eq!(section_of("NO_SUCH_MAP"), None);
     }
 
+    /// The loader leaves aya the BTF its constructor parsed, which is no
+    /// BTF at all under `--btf` without sysfs BTF: right only while the
+    /// object has no CO-RE relocations to resolve against it.
+    #[test]
+    fn object_has_no_core_relocations() {
+        let elf = OBJECT;
+        let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
+        let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+        let (shoff, shentsize, shnum) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+        let section = |i: usize| shoff + i * shentsize;
+        let names_at = u64_at(section(u16_at(0x3e)) + 0x18);
+        let ext = (0..shnum)
+            .find(|&i| {
+                let name = names_at + u32_at(section(i)) as usize;
+                elf[name..].starts_with(b".BTF.ext\0")
+            })
+            .map(|i| u64_at(section(i) + 0x18))
+            .expect("a .BTF.ext section");
+        // btf_ext_header: magic, version, flags, hdr_len, then func_info,
+        // line_info and (hdr_len >= 32) core_relo offset and length.
+        assert_eq!(u16_at(ext), 0xeb9f);
+        let hdr_len = u32_at(ext + 4);
+        assert!(u32_at(ext + 12) > 0, "func_info: the header is read right");
+        let core_relo_len = if hdr_len >= 32 { u32_at(ext + 28) } else { 0 };
+        assert_eq!(core_relo_len, 0, "the loader must hand aya the kernel BTF");
+    }
+
     #[test]
     fn skips_come_from_the_fdinfo() {
         let fdinfo =
