@@ -224,7 +224,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let umh_tracepoints = requests::tracepoints(&btf);
     drop(btf);
     timing::mark("offsets resolved, features probed");
-    let found = work_fn.join().expect("the kallsyms thread panicked");
+    let found = work_fn.join().expect("the work function thread panicked");
     let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
     timing::mark("work function joined");
     // Without the work function's address, helpers are still traced; only
