@@ -205,25 +205,28 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         timing::mark("aya loader made (thread)");
         loader
     });
-    let data = std::sync::Arc::new(read_kernel_btf(opts.btf_path)?);
+    let data = read_kernel_btf(opts.btf_path)?;
     timing::mark("BTF read");
-    // aya's parse of the same bytes is needed only to name each program's
-    // tracepoint, after the object is loaded: it runs meanwhile.
-    let aya_btf = {
-        let data = std::sync::Arc::clone(&data);
-        std::thread::spawn(move || {
-            let parsed = aya::Btf::parse(&data, aya::Endianness::default());
-            timing::mark("aya parsed BTF (thread)");
-            parsed
-        })
-    };
     let btf = btf::Btf::parse(&data)
         .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))?;
     let offsets = offsets::resolve(&btf)?;
     let probed = probe::probe(&btf, offsets.siginfo_errno);
     let umh_tracepoints = requests::tracepoints(&btf);
+    // aya needs BTF only to name each program's tracepoint: a stub with
+    // just those typedefs, rather than a second parse of the whole.
+    let tracepoints: Vec<&str> = EventKind::TRACED
+        .iter()
+        .map(|k| k.program())
+        .chain([names::HELPER_QUEUE_PROGRAM])
+        .collect();
+    let aya_btf = aya::Btf::parse(
+        &btf.tracepoint_stub(&tracepoints),
+        aya::Endianness::default(),
+    )
+    .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
     drop(btf);
-    timing::mark("offsets resolved, features probed");
+    drop(data);
+    timing::mark("offsets resolved, features probed, tracepoints named");
     let found = work_fn.join().expect("the work function thread panicked");
     let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
     timing::mark("work function joined");
@@ -282,11 +285,6 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
     timing::mark("maps created");
-    let aya_btf = aya_btf
-        .join()
-        .expect("the BTF parsing thread panicked")
-        .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
-    drop(data);
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
