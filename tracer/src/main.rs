@@ -15,6 +15,7 @@ use tracer::{
 };
 
 fn main() -> ExitCode {
+    tracer::kernel::timing::begin();
     let closed = closed_std_fds();
     let cli = cli::Cli::parse_checked();
     if matches!(cli.command, Command::Trace { .. } | Command::Record { .. }) {

@@ -190,3 +190,53 @@ fn starts_under_a_64k_locked_memory_limit() {
     // One per event kind, and the helper requester side with them.
     assert!(err.contains("attached 8 programs"), "{err}");
 }
+
+/// `name`'s address as /proc/kallsyms lists it.
+fn listed_address(name: &str) -> u64 {
+    let table = std::fs::read_to_string("/proc/kallsyms").expect("reading /proc/kallsyms");
+    table
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            let (addr, _, sym) = (f.next()?, f.next()?, f.next()?);
+            (sym == name).then(|| u64::from_str_radix(addr, 16).expect("a hex address"))
+        })
+        .unwrap_or_else(|| panic!("/proc/kallsyms lists no {name}"))
+}
+
+/// (major, minor) of the running kernel.
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut parts = release.trim().split(['.', '-']);
+    let mut next = || {
+        parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a version")
+    };
+    (next(), next())
+}
+
+/// Start-up asks BPF for the helper work function's address (5.16+) instead
+/// of reading all of /proc/kallsyms: the answer must be the table's, and
+/// must be refused where the table hides addresses.
+#[test]
+fn bpf_symbol_lookup_agrees_with_kallsyms() {
+    use tracer::kernel::{ksym, requests::WORK_FN};
+    let _serial = serial();
+    let listed = listed_address(WORK_FN);
+    assert_ne!(listed, 0, "root reads addresses at this kptr_restrict");
+    match ksym::lookup(WORK_FN) {
+        Some(addr) => assert_eq!(addr, listed, "{addr:#x} against the table's {listed:#x}"),
+        None => assert!(
+            kernel_version() < (5, 16),
+            "{:?} has bpf_kallsyms_lookup_name, and the lookup failed",
+            kernel_version()
+        ),
+    }
+    assert_eq!(ksym::lookup("tracer_no_such_symbol"), None);
+    // Even root reads zeros from /proc/kallsyms at 2; BPF must not say more.
+    let _hide = Restore::set("/proc/sys/kernel/kptr_restrict", "2");
+    assert_eq!(listed_address(WORK_FN), 0);
+    assert_eq!(ksym::lookup(WORK_FN), None);
+}

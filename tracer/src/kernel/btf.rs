@@ -233,6 +233,46 @@ impl<'a> Btf<'a> {
         self.find(&format!("btf_trace_{tracepoint}"), KIND_TYPEDEF)
     }
 
+    /// A BTF blob for aya, which names a tp_btf program's tracepoint by the
+    /// id of its `btf_trace_<name>` typedef and takes that from a parsed
+    /// BTF: the typedefs of `tracepoints` at their ids here, every other
+    /// type up to the last of them an anonymous `void *`. aya parses it in
+    /// a fraction of the time the whole of vmlinux BTF takes it (about
+    /// 15 ms of start-up's CPU). Tracepoints this BTF lacks are left out.
+    pub fn tracepoint_stub(&self, tracepoints: &[&str]) -> Vec<u8> {
+        let mut strings = vec![0u8];
+        let mut named = Vec::new();
+        for tp in tracepoints {
+            if let Ok(id) = self.tracepoint_type_id(tp) {
+                named.push((id, strings.len() as u32));
+                strings.extend_from_slice(format!("btf_trace_{tp}\0").as_bytes());
+            }
+        }
+        named.sort_unstable();
+        let last = named.last().map_or(0, |&(id, _)| id);
+        let mut types = Vec::with_capacity(12 * last as usize);
+        let mut named = named.into_iter().peekable();
+        for id in 1..=last {
+            let (name_off, kind) = match named.next_if(|&(at, _)| at == id) {
+                Some((_, name_off)) => (name_off, KIND_TYPEDEF),
+                None => (0, KIND_PTR),
+            };
+            for word in [name_off, kind << 24, 0] {
+                types.extend(word.to_le_bytes());
+            }
+        }
+        let mut out = Vec::with_capacity(24 + types.len() + strings.len());
+        out.extend(MAGIC.to_le_bytes());
+        out.extend([1u8, 0]);
+        let (types_len, strings_len) = (types.len() as u32, strings.len() as u32);
+        for word in [24, 0, types_len, types_len, strings_len] {
+            out.extend(word.to_le_bytes());
+        }
+        out.extend(types);
+        out.extend(strings);
+        out
+    }
+
     /// Number of arguments a raw tracepoint passes, from the BTF of its
     /// `btf_trace_<name>` typedef (a pointer to a function whose first
     /// parameter is the `void *` context, which is not counted).
@@ -348,6 +388,21 @@ mod tests {
             })
         );
         assert_eq!(btf.tracepoint_arity("tp"), Ok(2));
+    }
+
+    #[test]
+    fn a_tracepoint_stub_keeps_the_typedef_ids() {
+        let blob = sample();
+        let btf = Btf::parse(&blob).unwrap();
+        let stub = btf.tracepoint_stub(&["tp", "absent"]);
+        let parsed = Btf::parse(&stub).expect("the stub parses");
+        assert_eq!(parsed.tracepoint_type_id("tp"), Ok(6));
+        assert_eq!(parsed.recs.len(), 7, "types 1 to 6, and void");
+        assert!(parsed.tracepoint_type_id("absent").is_err());
+        assert!(
+            aya::Btf::parse(&stub, aya::Endianness::Little).is_ok(),
+            "aya parses it"
+        );
     }
 
     #[test]

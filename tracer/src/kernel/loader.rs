@@ -26,7 +26,7 @@ use tracer_common::{
     names, EventKind, KernelFeatures, KernelFilter, ThrottleBucket, ThrottleConfig,
 };
 
-use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, verifier};
+use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, timing, verifier};
 pub use crate::model::event::Missing;
 
 /// The object built from `tracer-ebpf` by build.rs.
@@ -191,18 +191,45 @@ fn raise_memlock() -> Result<(), std::io::Error> {
 pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     privileges::check()?;
     let memlock = raise_memlock();
-    // Reading /proc/kallsyms takes tens of ms: beside reading BTF, not after.
-    let work_fn = std::thread::spawn(requests::find_work_fn);
+    // Start-up is CPU work (see the README's start-up section): what does
+    // not need our reading of BTF runs beside it, on the other CPUs. That
+    // is the work function's lookup and aya's loader, whose constructor
+    // parses the running kernel's BTF (ours may come from --btf).
+    let work_fn = std::thread::spawn(|| {
+        let found = requests::find_work_fn();
+        timing::mark("work function found (thread)");
+        found
+    });
+    let new_loader = std::thread::spawn(|| {
+        let loader = EbpfLoader::new();
+        timing::mark("aya loader made (thread)");
+        loader
+    });
     let data = read_kernel_btf(opts.btf_path)?;
-    let (offsets, probed, umh_work_fn) = btf::Btf::parse(&data)
-        .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))
-        .and_then(|btf| {
-            let offsets = offsets::resolve(&btf)?;
-            let probed = probe::probe(&btf, offsets.siginfo_errno);
-            let found = work_fn.join().expect("the kallsyms thread panicked");
-            let umh = requests::work_fn(&btf, &offsets, found);
-            Ok((offsets, probed, umh))
-        })?;
+    timing::mark("BTF read");
+    let btf = btf::Btf::parse(&data)
+        .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))?;
+    let offsets = offsets::resolve(&btf)?;
+    let probed = probe::probe(&btf, offsets.siginfo_errno);
+    let umh_tracepoints = requests::tracepoints(&btf);
+    // aya needs BTF only to name each program's tracepoint: a stub with
+    // just those typedefs, rather than a second parse of the whole.
+    let tracepoints: Vec<&str> = EventKind::TRACED
+        .iter()
+        .map(|k| k.program())
+        .chain([names::HELPER_QUEUE_PROGRAM])
+        .collect();
+    let aya_btf = aya::Btf::parse(
+        &btf.tracepoint_stub(&tracepoints),
+        aya::Endianness::default(),
+    )
+    .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
+    drop(btf);
+    drop(data);
+    timing::mark("offsets resolved, features probed, tracepoints named");
+    let found = work_fn.join().expect("the work function thread panicked");
+    let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
+    timing::mark("work function joined");
     // Without the work function's address, helpers are still traced; only
     // whom they ran for is not.
     if let Err(why) = &umh_work_fn {
@@ -224,9 +251,6 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
              charges BPF maps to it, so they may not fit"
         );
     }
-    let aya_btf = aya::Btf::parse(&data, aya::Endianness::default())
-        .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
-    drop(data);
     let plan = opts.rings;
     // Per ring: each ring wakes the reader when it is an eighth full.
     let wakeup_bytes = u64::from(plan.ring_bytes / 8);
@@ -235,9 +259,11 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         .into_iter()
         .filter(|&k| probed.nesting.needs_rescues(k))
         .fold(0, |m, k| m | 1 << k.tag());
-    let mut loader = EbpfLoader::new();
+    // The loader keeps the BTF its constructor parsed (the running
+    // kernel's, or none): the object has no CO-RE relocations to resolve
+    // against it, since `offsets` are globals.
+    let mut loader = new_loader.join().expect("the loader thread panicked");
     loader
-        .btf(Some(&aya_btf))
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::FILTER, &opts.filter, true)
         .override_global(names::FEATURES, &features, true)
@@ -263,6 +289,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     let mut ebpf = loader
         .load(OBJECT)
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
+    timing::mark("maps created");
 
     // Every program at once, rescues included where the kernel needs them
     // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
@@ -303,6 +330,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         wanted.push((names::HELPER_QUEUE_PROGRAM, names::HELPER_QUEUE_PROGRAM));
     }
     let mut results = load_all(&mut ebpf, &aya_btf, &wanted)?;
+    timing::mark("programs verified");
     let mut result_of = |name: &str| {
         let at = results
             .iter()
@@ -424,7 +452,14 @@ fn load_all(
         let running: Vec<_> = jobs
             .into_iter()
             .map(|(name, tracepoint, program)| {
-                (name, scope.spawn(move || program.load(tracepoint, btf)))
+                (
+                    name,
+                    scope.spawn(move || {
+                        let loaded = program.load(tracepoint, btf);
+                        timing::verified(name);
+                        loaded
+                    }),
+                )
             })
             .collect();
         running
@@ -835,6 +870,34 @@ mod tests {
             "program {queue}"
         );
         assert_eq!(section_of("NO_SUCH_MAP"), None);
+    }
+
+    /// The loader leaves aya the BTF its constructor parsed, which is no
+    /// BTF at all under `--btf` without sysfs BTF: right only while the
+    /// object has no CO-RE relocations to resolve against it.
+    #[test]
+    fn object_has_no_core_relocations() {
+        let elf = OBJECT;
+        let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
+        let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+        let (shoff, shentsize, shnum) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+        let section = |i: usize| shoff + i * shentsize;
+        let names_at = u64_at(section(u16_at(0x3e)) + 0x18);
+        let ext = (0..shnum)
+            .find(|&i| {
+                let name = names_at + u32_at(section(i)) as usize;
+                elf[name..].starts_with(b".BTF.ext\0")
+            })
+            .map(|i| u64_at(section(i) + 0x18))
+            .expect("a .BTF.ext section");
+        // btf_ext_header: magic, version, flags, hdr_len, then func_info,
+        // line_info and (hdr_len >= 32) core_relo offset and length.
+        assert_eq!(u16_at(ext), 0xeb9f);
+        let hdr_len = u32_at(ext + 4);
+        assert!(u32_at(ext + 12) > 0, "func_info: the header is read right");
+        let core_relo_len = if hdr_len >= 32 { u32_at(ext + 28) } else { 0 };
+        assert_eq!(core_relo_len, 0, "the loader must hand aya the kernel BTF");
     }
 
     #[test]

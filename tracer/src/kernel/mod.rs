@@ -6,6 +6,7 @@
 pub mod btf;
 pub mod ebpf_log;
 pub mod follow;
+pub mod ksym;
 pub mod loader;
 pub mod merge;
 pub mod offsets;
@@ -16,4 +17,5 @@ pub mod rings;
 pub mod session;
 pub mod storm;
 pub mod throttle;
+pub mod timing;
 pub mod verifier;

@@ -16,7 +16,7 @@ use crate::kernel::btf::Btf;
 /// `bpf_get_current_task_btf` (5.11+).
 const BPF_FUNC_GET_CURRENT_TASK_BTF: i32 = 158;
 
-const BPF_PROG_LOAD: libc::c_long = 5;
+pub(crate) const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_RAW_TP: u32 = 23;
 
@@ -28,29 +28,29 @@ const BPF_TRACE_RAW_TP: u32 = 23;
 /// EINVAL).
 #[repr(C)]
 #[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-    prog_btf_fd: u32,
-    func_info_rec_size: u32,
-    func_info: u64,
-    func_info_cnt: u32,
-    line_info_rec_size: u32,
-    line_info: u64,
-    line_info_cnt: u32,
-    attach_btf_id: u32,
-    attach_btf_obj_fd: u32,
-    core_relo_cnt: u32,
+pub(crate) struct ProgLoadAttr {
+    pub(crate) prog_type: u32,
+    pub(crate) insn_cnt: u32,
+    pub(crate) insns: u64,
+    pub(crate) license: u64,
+    pub(crate) log_level: u32,
+    pub(crate) log_size: u32,
+    pub(crate) log_buf: u64,
+    pub(crate) kern_version: u32,
+    pub(crate) prog_flags: u32,
+    pub(crate) prog_name: [u8; 16],
+    pub(crate) prog_ifindex: u32,
+    pub(crate) expected_attach_type: u32,
+    pub(crate) prog_btf_fd: u32,
+    pub(crate) func_info_rec_size: u32,
+    pub(crate) func_info: u64,
+    pub(crate) func_info_cnt: u32,
+    pub(crate) line_info_rec_size: u32,
+    pub(crate) line_info: u64,
+    pub(crate) line_info_cnt: u32,
+    pub(crate) attach_btf_id: u32,
+    pub(crate) attach_btf_obj_fd: u32,
+    pub(crate) core_relo_cnt: u32,
 }
 
 const _: () = assert!(size_of::<ProgLoadAttr>() == 120);
@@ -58,7 +58,7 @@ const _: () = assert!(size_of::<ProgLoadAttr>() == 120);
 /// One BPF instruction.
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct Insn {
+pub(crate) struct Insn {
     code: u8,
     /// dst in the low nibble, src in the high one.
     regs: u8,
@@ -66,7 +66,7 @@ struct Insn {
     imm: i32,
 }
 
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+pub(crate) const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
         code,
         regs: dst | (src << 4),
@@ -76,12 +76,12 @@ const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 }
 
 // Opcodes (include/uapi/linux/bpf.h).
-const LDX_DW: u8 = 0x79; // BPF_LDX | BPF_MEM | BPF_DW
+pub(crate) const LDX_DW: u8 = 0x79; // BPF_LDX | BPF_MEM | BPF_DW
 const LDX_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
 const JEQ_IMM: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-const MOV64_IMM: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
-const CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
-const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
+pub(crate) const MOV64_IMM: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
+pub(crate) const CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
+pub(crate) const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
 
 const RETURN_0: [Insn; 2] = [insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)];
 

@@ -6,30 +6,42 @@
 use tracer_common::KernelOffsets;
 
 use crate::{
-    kernel::btf::Btf,
+    kernel::{btf::Btf, ksym},
     model::kallsyms::{Kallsyms, Unresolved},
 };
 
 /// Every helper request runs this work function.
 pub const WORK_FN: &str = "call_usermodehelper_exec_work";
 
-/// [`WORK_FN`]'s entry in the running kernel's /proc/kallsyms.
+/// [`WORK_FN`]'s address: asked of the kernel through BPF where it can
+/// answer (see [`ksym`]), else from /proc/kallsyms, which says why not.
 pub fn find_work_fn() -> anyhow::Result<Result<u64, Unresolved>> {
-    Kallsyms::running().address_of(WORK_FN)
+    match ksym::lookup(WORK_FN) {
+        Some(addr) => Ok(Ok(addr)),
+        None => Kallsyms::running().address_of(WORK_FN),
+    }
 }
 
-/// The work function's address (`found` by [`find_work_fn`]), or why helper
-/// requesters cannot be traced (one line, for the user).
-pub fn work_fn(
-    btf: &Btf,
-    offsets: &KernelOffsets,
-    found: anyhow::Result<Result<u64, Unresolved>>,
-) -> Result<u64, String> {
+/// Whether the kernel has the workqueue tracepoints the requester side
+/// needs; `Err` names the one it lacks.
+pub fn tracepoints(btf: &Btf) -> Result<(), String> {
     for tp in ["workqueue_queue_work", "workqueue_execute_start"] {
         if btf.tracepoint_type_id(tp).is_err() {
             return Err(format!("this kernel has no {tp} tracepoint"));
         }
     }
+    Ok(())
+}
+
+/// The work function's address (`found` by [`find_work_fn`]), or why helper
+/// requesters cannot be traced (one line, for the user). `tracepoints` is
+/// [`tracepoints`]'s answer.
+pub fn work_fn(
+    tracepoints: Result<(), String>,
+    offsets: &KernelOffsets,
+    found: anyhow::Result<Result<u64, Unresolved>>,
+) -> Result<u64, String> {
+    tracepoints?;
     let layout = [
         offsets.work_func,
         offsets.umh_work,

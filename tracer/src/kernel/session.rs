@@ -27,7 +27,7 @@ use crate::{
         merge::{Item, Merge},
         rings::{self, DelayRing, RingFill, Rings},
         storm::StormCount,
-        throttle,
+        throttle, timing,
     },
     model::{
         clock::{self, WallClock},
@@ -270,11 +270,14 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     if let Some(follow) = &follow {
         session.follow(follow.groups(&quick_tasks))?;
     }
+    timing::mark("helpers seeded");
     session.attach()?;
+    timing::mark("attached");
     // Snapshot after attaching: a task born meanwhile is in the snapshot,
     // in the ring, or both, and the table merges it by pid + start time.
     // Seeding again covers helpers born between the two looks.
     let mut snap = snapshot::take(&Procfs::new(&opts.proc_root))?;
+    timing::mark("snapshot taken");
     session.seed_helpers(snap.table.helper_groups())?;
     // Likewise for PID's descendants born before attaching.
     if let Some(follow) = &follow {
@@ -524,7 +527,9 @@ pub async fn run<S: Sink>(
     make_sink: impl FnOnce(Start) -> Result<S>,
 ) -> Result<(S, Counts, Ended)> {
     let (mut live, start) = attach(&opts)?;
+    timing::mark("session ready");
     let mut sink = make_sink(start)?;
+    timing::mark("sink made");
     if opts.announce {
         let (programs, rescues) = live.session.program_count();
         let rescues = match rescues {
