@@ -163,14 +163,11 @@ impl EventKind {
     /// the kernel runs tracepoints preemptible, so that another task's
     /// event on that CPU finds the program mid-run. Not the signal ones:
     /// the kernel fires them holding the signal lock with interrupts off
-    /// (so no interrupt nests in them either); nor a rename: it holds
-    /// `task_lock`. Both locks disable preemption, except under
-    /// PREEMPT_RT, where every kind can be preempted.
+    /// (so no interrupt nests in them either), which disables preemption
+    /// too, except under PREEMPT_RT, where every kind can be preempted.
+    /// (A rename held `task_lock` until 6.13, but no longer does.)
     pub const fn preemptible_tracepoint(self) -> bool {
-        !matches!(
-            self,
-            EventKind::SignalGenerate | EventKind::SignalDeliver | EventKind::Rename
-        )
+        !matches!(self, EventKind::SignalGenerate | EventKind::SignalDeliver)
     }
 
     /// The tracepoint, and name of the program, that emits this kind.

@@ -240,20 +240,56 @@ impl Nesting {
     }
 }
 
-/// Reads [`Nesting`] from the kernel's BTF. The check came with
-/// `bpf_prog_inc_misses_counter`; tracepoints guarded by SRCU rather than
-/// disabled preemption came with `tracepoint_srcu`, whose per-CPU data
-/// BTF lists; a PREEMPT_RT `spinlock` wraps an rt_mutex, not an `rlock`.
+/// Reads [`Nesting`] from the kernel's BTF and release. The check came
+/// with `bpf_prog_inc_misses_counter`. Preemptible tracepoints came after
+/// 6.18 with SRCU-fast protection (`tracepoint_srcu`, whose per-CPU data
+/// BTF lists; 7.3.4 has it); 6.1 to 6.12 also had a `tracepoint_srcu`,
+/// for unregistering only (removed in 6.13), so the release tells the two
+/// apart. A
+/// PREEMPT_RT `spinlock` wraps an rt_mutex, not an `rlock`.
 fn nesting(btf: &Btf<'_>) -> Nesting {
-    if !btf.has_function("bpf_prog_inc_misses_counter") {
+    nesting_of(
+        btf.has_function("bpf_prog_inc_misses_counter"),
+        btf.has_variable("tracepoint_srcu_srcu_data"),
+        btf.member_offset("spinlock", &["rlock"]).is_err(),
+        kernel_release(),
+    )
+}
+
+fn nesting_of(skips: bool, tracepoint_srcu: bool, rt: bool, release: (u32, u32)) -> Nesting {
+    if !skips {
         Nesting::Runs
-    } else if btf.has_variable("tracepoint_srcu_srcu_data") {
-        Nesting::SkippedPreemptible {
-            rt: btf.member_offset("spinlock", &["rlock"]).is_err(),
-        }
+    } else if tracepoint_srcu && release >= (6, 13) {
+        Nesting::SkippedPreemptible { rt }
     } else {
         Nesting::Skipped
     }
+}
+
+/// The running kernel's (major, minor), from uname; (0, 0) if unreadable,
+/// which reads as an older kernel.
+fn kernel_release() -> (u32, u32) {
+    // SAFETY: uname fills the struct we own; zeroed is a valid utsname.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return (0, 0);
+    }
+    let release: Vec<u8> = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    parse_release(&String::from_utf8_lossy(&release))
+}
+
+/// "7.3.4+deb13-cloud-amd64" -> (7, 3).
+fn parse_release(release: &str) -> (u32, u32) {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor)
 }
 
 #[cfg(test)]
@@ -279,9 +315,35 @@ mod tests {
                 "task_newtask",
                 "sched_process_exec",
                 "sched_process_exit",
+                "task_rename",
                 "workqueue_execute_start",
                 "sys_exit"
             ]
         );
+    }
+
+    #[test]
+    fn preemptible_only_with_srcu_tracepoints_past_6_12() {
+        assert_eq!(nesting_of(false, true, false, (7, 3)), Nesting::Runs);
+        // 6.1 and 6.12 had a tracepoint_srcu for unregistering only.
+        assert_eq!(nesting_of(true, true, false, (6, 1)), Nesting::Skipped);
+        assert_eq!(nesting_of(true, true, false, (6, 12)), Nesting::Skipped);
+        assert_eq!(nesting_of(true, false, false, (6, 18)), Nesting::Skipped);
+        assert_eq!(
+            nesting_of(true, true, false, (7, 3)),
+            Nesting::SkippedPreemptible { rt: false }
+        );
+        assert_eq!(
+            nesting_of(true, true, true, (6, 19)),
+            Nesting::SkippedPreemptible { rt: true }
+        );
+    }
+
+    #[test]
+    fn reads_kernel_releases() {
+        assert_eq!(parse_release("7.3.4+deb13-cloud-amd64"), (7, 3));
+        assert_eq!(parse_release("6.18.44-fc-v1272"), (6, 18));
+        assert_eq!(parse_release("5.10.0-32-cloud-amd64"), (5, 10));
+        assert_eq!(parse_release(""), (0, 0));
     }
 }
