@@ -362,7 +362,9 @@ pub fn set_priority(tid: libc::pid_t, priority: Priority) {
         Priority::Nice(nice) => (libc::SCHED_OTHER, nice),
         Priority::Idle => (libc::SCHED_IDLE, 0),
     };
-    let param = libc::sched_param { sched_priority: 0 };
+    // Zeroed, not a literal: musl's `sched_param` has more fields.
+    // SAFETY: all-zero bytes are a valid `sched_param` (priority 0).
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
     // SAFETY: `param` is a live local; `tid` is a thread of this process,
     // and only its scheduling policy and nice value change.
     unsafe {
