@@ -9,16 +9,22 @@
 //!
 //! The one wait: a new log file's header holds the task table as the
 //! records so far leave it, so a rotation (or SIGHUP) hands over what it
-//! holds and waits for the decode thread to reach it: the time to decode
+//! holds and waits for the decode thread to reach it, at the reader's
+//! priority. Meanwhile the chunks ahead of it only update the table (the
+//! taps count their events as missed), so the wait is the table's work on
 //! at most [`QUEUED_CHUNKS`] chunks, once per file.
 
 use std::{
-    sync::mpsc::{self, Receiver, SyncSender, TrySendError},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc::{self, Receiver, SyncSender, TrySendError},
+        Arc,
+    },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use tracer_common::{EventKind, Header};
 
 use super::tap::Observer;
@@ -93,6 +99,10 @@ pub struct Offload {
     /// The decode thread's id and priority, for a snapshot's boost.
     tid: Option<libc::pid_t>,
     priority: Priority,
+    /// A snapshot waits: chunks ahead of it skip the taps.
+    snapshot_pending: Arc<AtomicBool>,
+    /// The decode thread has ended before [`Offload::finish`] (it failed).
+    ended: bool,
 }
 
 impl Offload {
@@ -113,13 +123,15 @@ impl Offload {
         // A few chunks kept for reuse; after a burst, the rest are freed.
         let (spare_tx, spare) = mpsc::sync_channel(SPARE_CHUNKS);
         let (tid_tx, tid) = mpsc::sync_channel(1);
+        let snapshot_pending = Arc::new(AtomicBool::new(false));
+        let pending = Arc::clone(&snapshot_pending);
         let thread = thread::Builder::new()
             .name("tracer-decode".into())
             .spawn(move || {
                 let tid = this_thread();
                 set_priority(tid, priority);
                 let _ = tid_tx.send(tid);
-                run(observer, rx, spare_tx)
+                run(observer, rx, spare_tx, &pending)
             })
             .context("starting the decode thread")?;
         Ok(Offload {
@@ -133,6 +145,8 @@ impl Offload {
             thread: Some(thread),
             tid: tid.recv().ok(),
             priority,
+            snapshot_pending,
+            ended: false,
         })
     }
 
@@ -196,21 +210,31 @@ impl Offload {
     /// header): waits for the thread to apply them.
     ///
     /// The reader waits meanwhile, so the decode thread runs at its
-    /// priority (nice 0) until it answers: the wait is its work, not its
-    /// turn behind every other task on a busy machine.
-    pub fn snapshot(&mut self) -> Vec<ProcTask> {
+    /// priority (nice 0) until it answers, from before the reader waits
+    /// for room in the queue: the wait is its work, not its turn behind
+    /// every other task on a busy machine. The chunks ahead only update
+    /// the table; the taps count their events as missed.
+    pub fn snapshot(&mut self) -> Result<Vec<ProcTask>> {
+        if self.tx.is_none() {
+            bail!("the decode thread has finished: no task table to snapshot");
+        }
+        self.boost(Priority::Nice(0));
+        self.snapshot_pending.store(true, Ordering::Release);
         self.hand_over_waiting();
         let (reply, answer) = mpsc::sync_channel(1);
-        let Some(tx) = &self.tx else {
-            return Vec::new();
-        };
-        self.boost(Priority::Nice(0));
-        let tasks = match tx.send(Msg::Snapshot(reply)) {
-            Ok(()) => answer.recv().unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let tasks = self.tx.as_ref().and_then(|tx| {
+            tx.send(Msg::Snapshot(reply)).ok()?;
+            answer.recv().ok()
+        });
+        self.snapshot_pending.store(false, Ordering::Release);
         self.boost(self.priority);
-        tasks
+        tasks.ok_or_else(|| {
+            self.ended = true;
+            anyhow!(
+                "the decode thread has ended (it failed), so the task table for the next \
+                 log's header is unknown"
+            )
+        })
     }
 
     /// Hands over the rest and waits for the thread to finish the taps,
@@ -226,9 +250,14 @@ impl Offload {
             None => Ok(()),
         };
         if self.missed > 0 {
+            let why = if self.ended {
+                "the decode thread ended early"
+            } else {
+                "decoding fell behind"
+            };
             crate::say!(
-                "tracer: warning: decoding fell behind: {} events reached neither the task \
-                 table nor the taps (--metrics, --otlp); the log has them all",
+                "tracer: warning: {why}: {} events reached neither the task table nor the taps \
+                 (--metrics, --otlp); the log has them all",
                 self.missed
             );
         }
@@ -251,18 +280,28 @@ impl Offload {
             return;
         };
         let chunk = std::mem::take(&mut self.chunk);
-        match tx.try_send(Msg::Chunk(chunk)) {
-            Ok(()) => self.chunk = self.spare.try_recv().unwrap_or_default(),
-            Err(TrySendError::Full(Msg::Chunk(mut chunk)))
-            | Err(TrySendError::Disconnected(Msg::Chunk(mut chunk))) => {
-                let n = chunk.events;
-                chunk.drop_events();
-                chunk.missed_before += n;
-                self.chunk = chunk;
-                self.missed += n;
-                self.warn(n);
+        let (mut chunk, ended) = match tx.try_send(Msg::Chunk(chunk)) {
+            Ok(()) => {
+                self.chunk = self.spare.try_recv().unwrap_or_default();
+                return;
             }
+            Err(TrySendError::Full(Msg::Chunk(chunk))) => (chunk, false),
+            Err(TrySendError::Disconnected(Msg::Chunk(chunk))) => (chunk, true),
             Err(_) => unreachable!("a chunk was sent"),
+        };
+        let n = chunk.events;
+        chunk.drop_events();
+        chunk.missed_before += n;
+        self.chunk = chunk;
+        self.missed += n;
+        if ended && !self.ended {
+            self.ended = true;
+            crate::say!(
+                "\ntracer: warning: the decode thread has ended (it failed): the task table and \
+                 the taps (--metrics, --otlp) get no more events; the log has them all"
+            );
+        } else if !ended {
+            self.warn(n);
         }
     }
 
@@ -301,19 +340,32 @@ impl Drop for Offload {
 /// The decode thread (below the reader's priority: [`Offload::start`]), so that on a busy
 /// machine it is the one that falls behind (and drops, counted), never
 /// the reading of the rings.
-fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> Result<()> {
+fn run(
+    mut observer: Observer,
+    rx: Receiver<Msg>,
+    spare: SyncSender<Chunk>,
+    snapshot_pending: &AtomicBool,
+) -> Result<()> {
     for msg in rx {
         match msg {
             Msg::Chunk(mut chunk) => {
                 if chunk.missed_before > 0 {
                     observer.missed(chunk.missed_before);
                 }
+                // The reader waits for a snapshot behind this chunk: only
+                // the table's work, so that the wait stays short.
+                let table_only = observer.has_taps() && snapshot_pending.load(Ordering::Acquire);
                 let mut start = 0;
                 for entry in &chunk.entries {
                     match *entry {
                         Entry::Event { end } => {
                             let end = end as usize;
-                            observer.record(&chunk.bytes[start..end]);
+                            let raw = &chunk.bytes[start..end];
+                            if table_only {
+                                observer.table_record(raw);
+                            } else {
+                                observer.record(raw);
+                            }
                             start = end;
                         }
                         Entry::Lost {
@@ -322,6 +374,9 @@ fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> R
                             boot_ns,
                         } => observer.lost(kind, count, boot_ns),
                     }
+                }
+                if table_only && chunk.events > 0 {
+                    observer.taps_missed(chunk.events);
                 }
                 chunk.bytes.clear();
                 chunk.entries.clear();
@@ -518,14 +573,87 @@ mod tests {
     #[test]
     fn a_snapshot_sees_every_record_before_it() {
         let mut off = Offload::start(Observer::new(table(), Taps::default())).expect("starts");
-        assert!(off.snapshot().is_empty());
+        assert!(off.snapshot().expect("a table").is_empty());
         for pid in 500..600 {
             off.record(&fork(pid, u64::from(pid)));
         }
-        let tasks = off.snapshot();
+        let tasks = off.snapshot().expect("a table");
         for pid in 500..600 {
             assert!(tasks.iter().any(|t| t.pid == pid), "{pid} missing");
         }
         off.finish().expect("finishes");
+    }
+
+    /// A snapshot waits for the chunks ahead of it, but not for the taps:
+    /// those chunks update the table alone, and reach the taps as missed.
+    #[test]
+    fn a_snapshot_waits_for_the_table_not_the_taps() {
+        let (open, gate) = mpsc::channel();
+        let waiting = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let tap = Gated {
+            gate: Some(gate),
+            waiting: Arc::clone(&waiting),
+            seen: Arc::clone(&seen),
+        };
+        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(tap)])))
+            .expect("thread starts");
+        off.record(&fork(100, 1));
+        off.tick();
+        while !waiting.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Queued behind the stuck tap (fewer than the queue holds).
+        let per_chunk = CHUNK_BYTES / fork(0, 0).len() + 1;
+        let total = (QUEUED_CHUNKS / 2) * per_chunk + 7;
+        for i in 0..total {
+            off.record(&fork(1000 + i as u32, 2 + i as u64));
+        }
+        assert_eq!(off.missed, 0, "nothing dropped");
+        // The tap goes on once the snapshot is asked for.
+        let pending = Arc::clone(&off.snapshot_pending);
+        let opener = std::thread::spawn(move || {
+            while !pending.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            open.send(()).unwrap();
+        });
+        let tasks = off.snapshot().expect("a table");
+        opener.join().unwrap();
+        for i in 0..total {
+            let pid = 1000 + i as u32;
+            assert!(tasks.iter().any(|t| t.pid == pid), "{pid} missing");
+        }
+        off.finish().expect("finishes");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.events, [100], "the taps ran ahead of the snapshot");
+        assert_eq!(seen.missed, total as u64);
+    }
+
+    /// A decode thread that is gone: a snapshot says so, not an empty
+    /// table.
+    #[test]
+    fn a_snapshot_without_a_decode_thread_is_an_error() {
+        struct Panics;
+        impl Tap for Panics {
+            fn event(&mut self, _rec: &Record, _ann: &Annotation, _shown: bool) {}
+            fn lost(&mut self, _kind: Option<EventKind>, _count: u64, _boot_ns: u64) {}
+            fn tick(&mut self, _table: &TaskTable) {
+                panic!("a tap that fails");
+            }
+            fn finish(self: Box<Self>) -> Result<()> {
+                Ok(())
+            }
+        }
+        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(Panics)])))
+            .expect("thread starts");
+        off.record(&fork(100, 1));
+        off.tick();
+        let err = off.snapshot().expect_err("no table");
+        assert!(
+            format!("{err:#}").contains("decode thread has ended"),
+            "{err:#}"
+        );
+        assert!(off.finish().is_err(), "the thread failed");
     }
 }

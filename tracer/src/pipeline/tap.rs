@@ -119,6 +119,14 @@ impl Observer {
         }
     }
 
+    /// For the task table only: the taps never see it (count it with
+    /// [`Observer::taps_missed`]).
+    pub fn table_record(&mut self, raw: &[u8]) {
+        if let Ok(rec) = decode(raw) {
+            self.table.apply(&rec);
+        }
+    }
+
     fn event(&mut self, rec: &Record) {
         let ann = self.table.apply(rec);
         self.taps.event(rec, &ann, true);
@@ -134,6 +142,11 @@ impl Observer {
     /// no proof that its exec failed).
     pub fn missed(&mut self, count: u64) {
         self.table.note_lost(None);
+        self.taps.missed(count);
+    }
+
+    /// `count` events reached the table but not the taps.
+    pub fn taps_missed(&mut self, count: u64) {
         self.taps.missed(count);
     }
 
