@@ -67,11 +67,42 @@ impl Chunk {
         self.entries.is_empty() && self.missed_before == 0
     }
 
-    /// Dropped: only its loss notices stay (few, and they count losses).
+    /// Dropped: only its loss notices stay (they count losses), one per
+    /// kind, so that a decode thread starved for long bounds them.
     fn drop_events(&mut self) {
         self.bytes.clear();
-        self.entries.retain(|e| matches!(e, Entry::Lost { .. }));
         self.events = 0;
+        let mut merged: Vec<Entry> = Vec::new();
+        for entry in self.entries.drain(..) {
+            let Entry::Lost {
+                kind,
+                count,
+                boot_ns,
+            } = entry
+            else {
+                continue;
+            };
+            match merged
+                .iter_mut()
+                .find(|e| matches!(e, Entry::Lost { kind: k, .. } if *k == kind))
+            {
+                // The latest time: the losses are known by then.
+                Some(Entry::Lost {
+                    count: c,
+                    boot_ns: b,
+                    ..
+                }) => {
+                    *c += count;
+                    *b = (*b).max(boot_ns);
+                }
+                _ => merged.push(Entry::Lost {
+                    kind,
+                    count,
+                    boot_ns,
+                }),
+            }
+        }
+        self.entries = merged;
     }
 }
 
@@ -655,5 +686,33 @@ mod tests {
             "{err:#}"
         );
         assert!(off.finish().is_err(), "the thread failed");
+    }
+
+    /// A chunk dropped again and again keeps one loss notice per kind,
+    /// their counts summed.
+    #[test]
+    fn a_dropped_chunks_loss_notices_stay_bounded() {
+        let mut chunk = Chunk::default();
+        for round in 0..1000u64 {
+            chunk.bytes.extend_from_slice(&fork(7, round));
+            chunk.entries.push(Entry::Event { end: 1 });
+            chunk.events += 1;
+            for kind in [EventKind::Exec, EventKind::Fork] {
+                chunk.entries.push(Entry::Lost {
+                    kind,
+                    count: 2,
+                    boot_ns: round,
+                });
+            }
+            chunk.drop_events();
+        }
+        assert!(chunk.bytes.is_empty() && chunk.events == 0);
+        assert_eq!(chunk.entries.len(), 2, "one notice per kind");
+        for entry in &chunk.entries {
+            let Entry::Lost { count, boot_ns, .. } = entry else {
+                panic!("an event kept");
+            };
+            assert_eq!((*count, *boot_ns), (2000, 999));
+        }
     }
 }
