@@ -27,7 +27,10 @@ use std::{
 use anyhow::{anyhow, bail, Context as _, Result};
 use tracer_common::{EventKind, Header};
 
-use super::tap::Observer;
+use super::{
+    priority::{self, this_thread, Priority},
+    tap::Observer,
+};
 use crate::{kernel::rings::RingFill, model::procfs::ProcTask};
 
 /// A chunk is handed over once it holds this many bytes ...
@@ -127,7 +130,8 @@ pub struct Offload {
     missed: u64,
     warned: Option<Instant>,
     thread: Option<JoinHandle<Result<()>>>,
-    /// The decode thread's id and priority, for a snapshot's boost.
+    /// The decode thread's id, once lowered to `priority` (for a
+    /// snapshot's boost).
     tid: Option<libc::pid_t>,
     priority: Priority,
     /// A snapshot waits: chunks ahead of it skip the taps.
@@ -160,8 +164,8 @@ impl Offload {
             .name("tracer-decode".into())
             .spawn(move || {
                 let tid = this_thread();
-                set_priority(tid, priority);
-                let _ = tid_tx.send(tid);
+                let lowered = priority::lower(tid, priority);
+                let _ = tid_tx.send(lowered.then_some(tid));
                 run(observer, rx, spare_tx, &pending)
             })
             .context("starting the decode thread")?;
@@ -174,7 +178,7 @@ impl Offload {
             missed: 0,
             warned: None,
             thread: Some(thread),
-            tid: tid.recv().ok(),
+            tid: tid.recv().ok().flatten(),
             priority,
             snapshot_pending,
             ended: false,
@@ -249,7 +253,7 @@ impl Offload {
         if self.tx.is_none() {
             bail!("the decode thread has finished: no task table to snapshot");
         }
-        self.boost(Priority::Nice(0));
+        self.raise();
         self.snapshot_pending.store(true, Ordering::Release);
         self.hand_over_waiting();
         let (reply, answer) = mpsc::sync_channel(1);
@@ -258,7 +262,7 @@ impl Offload {
             answer.recv().ok()
         });
         self.snapshot_pending.store(false, Ordering::Release);
-        self.boost(self.priority);
+        self.lower();
         tasks.ok_or_else(|| {
             self.ended = true;
             anyhow!(
@@ -271,7 +275,7 @@ impl Offload {
     /// Hands over the rest and waits for the thread to finish the taps,
     /// at the reader's priority: the rings are read no more.
     pub fn finish(&mut self) -> Result<()> {
-        self.boost(Priority::Nice(0));
+        self.raise();
         self.hand_over_waiting();
         drop(self.tx.take());
         let res = match self.thread.take() {
@@ -295,9 +299,16 @@ impl Offload {
         res
     }
 
-    fn boost(&self, priority: Priority) {
+    /// To nice 0, while the reader waits for it.
+    fn raise(&self) {
         if let Some(tid) = self.tid {
-            set_priority(tid, priority);
+            priority::raise(tid);
+        }
+    }
+
+    fn lower(&self) {
+        if let Some(tid) = self.tid {
+            priority::lower(tid, self.priority);
         }
     }
 
@@ -423,38 +434,6 @@ fn run(
         }
     }
     observer.finish()
-}
-
-/// How a helper thread competes for the CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
-    /// SCHED_OTHER at this nice value.
-    Nice(i32),
-    /// SCHED_IDLE: only what no other task wants.
-    Idle,
-}
-
-/// The calling thread's id.
-pub fn this_thread() -> libc::pid_t {
-    // SAFETY: gettid takes nothing and cannot fail.
-    unsafe { libc::gettid() }
-}
-
-/// Sets thread `tid` of this process to `priority` (per thread on
-/// Linux). Best effort: a failure changes nothing else (raising a
-/// priority needs CAP_SYS_NICE, which a tracer running as root has).
-pub fn set_priority(tid: libc::pid_t, priority: Priority) {
-    let (policy, nice) = match priority {
-        Priority::Nice(nice) => (libc::SCHED_OTHER, nice),
-        Priority::Idle => (libc::SCHED_IDLE, 0),
-    };
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is a live local; `tid` is a thread of this process,
-    // and only its scheduling policy and nice value change.
-    unsafe {
-        libc::sched_setscheduler(tid, policy, &param);
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
-    }
 }
 
 #[cfg(test)]
