@@ -10,9 +10,10 @@
 //! The one wait: a new log file's header holds the task table as the
 //! records so far leave it, so a rotation (or SIGHUP) hands over what it
 //! holds and waits for the decode thread to reach it, at the reader's
-//! priority. Meanwhile the chunks ahead of it only update the table (the
-//! taps count their events as missed), so the wait is the table's work on
-//! at most [`QUEUED_CHUNKS`] chunks, once per file.
+//! priority: the time to decode at most [`QUEUED_CHUNKS`] chunks, once
+//! per file. Where the queue is full (the thread far behind, dropping
+//! anyway), the chunks ahead of it only update the table (the taps count
+//! their events as missed), so that wait is the table's work alone.
 
 use std::{
     sync::{
@@ -247,18 +248,22 @@ impl Offload {
     /// The reader waits meanwhile, so the decode thread runs at its
     /// priority (nice 0) until it answers, from before the reader waits
     /// for room in the queue: the wait is its work, not its turn behind
-    /// every other task on a busy machine. The chunks ahead only update
-    /// the table; the taps count their events as missed.
+    /// every other task on a busy machine. Where the queue is full, the
+    /// chunks ahead only update the table; the taps count their events as
+    /// missed.
     pub fn snapshot(&mut self) -> Result<Vec<ProcTask>> {
         if self.tx.is_none() {
             bail!("the decode thread has finished: no task table to snapshot");
         }
         self.raise();
-        self.snapshot_pending.store(true, Ordering::Release);
-        self.hand_over_waiting();
+        let chunk = (!self.chunk.is_empty()).then(|| std::mem::take(&mut self.chunk));
+        let pending = &self.snapshot_pending;
         let (reply, answer) = mpsc::sync_channel(1);
         let tasks = self.tx.as_ref().and_then(|tx| {
-            tx.send(Msg::Snapshot(reply)).ok()?;
+            if let Some(chunk) = chunk {
+                send_behind(tx, pending, Msg::Chunk(chunk))?;
+            }
+            send_behind(tx, pending, Msg::Snapshot(reply))?;
             answer.recv().ok()
         });
         self.snapshot_pending.store(false, Ordering::Release);
@@ -372,6 +377,19 @@ impl Offload {
     }
 }
 
+/// Sends `msg` for a snapshot; a full queue first sets `pending`, so that
+/// the chunks ahead skip the taps. None: the thread has ended.
+fn send_behind(tx: &SyncSender<Msg>, pending: &AtomicBool, msg: Msg) -> Option<()> {
+    match tx.try_send(msg) {
+        Ok(()) => Some(()),
+        Err(TrySendError::Full(msg)) => {
+            pending.store(true, Ordering::Release);
+            tx.send(msg).ok()
+        }
+        Err(TrySendError::Disconnected(_)) => None,
+    }
+}
+
 impl Drop for Offload {
     fn drop(&mut self) {
         // An error path: the thread ends once the channel closes.
@@ -394,7 +412,7 @@ fn run(
                 if chunk.missed_before > 0 {
                     observer.missed(chunk.missed_before);
                 }
-                // The reader waits for a snapshot behind this chunk: only
+                // The reader waits for a snapshot behind a full queue: only
                 // the table's work, so that the wait stays short.
                 let table_only = observer.has_taps() && snapshot_pending.load(Ordering::Acquire);
                 let mut start = 0;
@@ -613,9 +631,10 @@ mod tests {
         while !waiting.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        // Queued behind the stuck tap (fewer than the queue holds).
-        let per_chunk = CHUNK_BYTES / fork(0, 0).len() + 1;
-        let total = (QUEUED_CHUNKS / 2) * per_chunk + 7;
+        // Queued behind the stuck tap: the queue full (the tick holds a
+        // place), nothing dropped, and a part chunk left.
+        let per_chunk = CHUNK_BYTES.div_ceil(fork(0, 0).len());
+        let total = (QUEUED_CHUNKS - 1) * per_chunk + 7;
         for i in 0..total {
             off.record(&fork(1000 + i as u32, 2 + i as u64));
         }
@@ -638,6 +657,29 @@ mod tests {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.events, [100], "the taps ran ahead of the snapshot");
         assert_eq!(seen.missed, total as u64);
+    }
+
+    /// A snapshot on a decode thread that keeps up costs the taps nothing.
+    #[test]
+    fn a_snapshot_with_room_in_the_queue_keeps_every_event_for_the_taps() {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let tap = Gated {
+            gate: None,
+            waiting: Arc::new(AtomicBool::new(false)),
+            seen: Arc::clone(&seen),
+        };
+        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(tap)])))
+            .expect("thread starts");
+        let per_chunk = CHUNK_BYTES.div_ceil(fork(0, 0).len());
+        let total = 3 * per_chunk + 7;
+        for i in 0..total {
+            off.record(&fork(1000 + i as u32, 2 + i as u64));
+        }
+        let tasks = off.snapshot().expect("a table");
+        assert!(tasks.iter().any(|t| t.pid == 1000 + total as u32 - 1));
+        off.finish().expect("finishes");
+        let seen = seen.lock().unwrap();
+        assert_eq!((seen.events.len(), seen.missed), (total, 0));
     }
 
     /// A decode thread that is gone: a snapshot says so, not an empty
