@@ -343,7 +343,13 @@ impl Recorder {
             let _ = std::fs::remove_file(&next);
             return Err(e);
         }
-        let header = self.next_header(now);
+        let header = match self.next_header(now) {
+            Ok(header) => header,
+            Err(e) => {
+                let _ = std::fs::remove_file(&next);
+                return Err(e);
+            }
+        };
         // The new file's whole size limit is made room for before it
         // grows: at least --rotate-size, and its header with room for a
         // record where a big task table makes that more.
@@ -379,16 +385,16 @@ impl Recorder {
     }
 
     /// The header of the next file: the live task table now.
-    fn next_header(&mut self, now: u64) -> LogHeader {
-        LogHeader {
+    fn next_header(&mut self, now: u64) -> Result<LogHeader> {
+        Ok(LogHeader {
             started_boot_ns: now,
-            tasks: self.decode.snapshot(),
+            tasks: self.decode.snapshot()?,
             part: Part {
                 sequence: self.started_files,
                 ..self.template.part
             },
             ..self.template.clone()
-        }
+        })
     }
 
     /// A header that could not be written: the file is removed (a header
@@ -423,7 +429,13 @@ impl Recorder {
             let _ = std::fs::remove_file(&next);
             return Err(self.write_error(e));
         }
-        let header = self.next_header(now);
+        let header = match self.next_header(now) {
+            Ok(header) => header,
+            Err(e) => {
+                let _ = std::fs::remove_file(&next);
+                return Err(e);
+            }
+        };
         let log = LogWriter::with_limit(file, &header, self.limit).and_then(|mut log| {
             log.flush()?;
             Ok(log)

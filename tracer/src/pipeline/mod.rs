@@ -13,6 +13,7 @@
 pub mod filter;
 pub mod from_log;
 pub mod offload;
+pub mod priority;
 pub mod tap;
 
 use std::io::{ErrorKind, Write};

@@ -9,19 +9,29 @@
 //!
 //! The one wait: a new log file's header holds the task table as the
 //! records so far leave it, so a rotation (or SIGHUP) hands over what it
-//! holds and waits for the decode thread to reach it: the time to decode
-//! at most [`QUEUED_CHUNKS`] chunks, once per file.
+//! holds and waits for the decode thread to reach it, at the reader's
+//! priority: the time to decode at most [`QUEUED_CHUNKS`] chunks, once
+//! per file. Where the queue is full (the thread far behind, dropping
+//! anyway), the chunks ahead of it only update the table (the taps count
+//! their events as missed), so that wait is the table's work alone.
 
 use std::{
-    sync::mpsc::{self, Receiver, SyncSender, TrySendError},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc::{self, Receiver, SyncSender, TrySendError},
+        Arc,
+    },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use tracer_common::{EventKind, Header};
 
-use super::tap::Observer;
+use super::{
+    priority::{self, this_thread, Priority},
+    tap::Observer,
+};
 use crate::{kernel::rings::RingFill, model::procfs::ProcTask};
 
 /// A chunk is handed over once it holds this many bytes ...
@@ -61,11 +71,42 @@ impl Chunk {
         self.entries.is_empty() && self.missed_before == 0
     }
 
-    /// Dropped: only its loss notices stay (few, and they count losses).
+    /// Dropped: only its loss notices stay (they count losses), one per
+    /// kind, so that a decode thread starved for long bounds them.
     fn drop_events(&mut self) {
         self.bytes.clear();
-        self.entries.retain(|e| matches!(e, Entry::Lost { .. }));
         self.events = 0;
+        let mut merged: Vec<Entry> = Vec::new();
+        for entry in self.entries.drain(..) {
+            let Entry::Lost {
+                kind,
+                count,
+                boot_ns,
+            } = entry
+            else {
+                continue;
+            };
+            match merged
+                .iter_mut()
+                .find(|e| matches!(e, Entry::Lost { kind: k, .. } if *k == kind))
+            {
+                // The latest time: the losses are known by then.
+                Some(Entry::Lost {
+                    count: c,
+                    boot_ns: b,
+                    ..
+                }) => {
+                    *c += count;
+                    *b = (*b).max(boot_ns);
+                }
+                _ => merged.push(Entry::Lost {
+                    kind,
+                    count,
+                    boot_ns,
+                }),
+            }
+        }
+        self.entries = merged;
     }
 }
 
@@ -90,9 +131,14 @@ pub struct Offload {
     missed: u64,
     warned: Option<Instant>,
     thread: Option<JoinHandle<Result<()>>>,
-    /// The decode thread's id and priority, for a snapshot's boost.
+    /// The decode thread's id, once lowered to `priority` (for a
+    /// snapshot's boost).
     tid: Option<libc::pid_t>,
     priority: Priority,
+    /// A snapshot waits: chunks ahead of it skip the taps.
+    snapshot_pending: Arc<AtomicBool>,
+    /// The decode thread has ended before [`Offload::finish`] (it failed).
+    ended: bool,
 }
 
 impl Offload {
@@ -113,13 +159,15 @@ impl Offload {
         // A few chunks kept for reuse; after a burst, the rest are freed.
         let (spare_tx, spare) = mpsc::sync_channel(SPARE_CHUNKS);
         let (tid_tx, tid) = mpsc::sync_channel(1);
+        let snapshot_pending = Arc::new(AtomicBool::new(false));
+        let pending = Arc::clone(&snapshot_pending);
         let thread = thread::Builder::new()
             .name("tracer-decode".into())
             .spawn(move || {
                 let tid = this_thread();
-                set_priority(tid, priority);
-                let _ = tid_tx.send(tid);
-                run(observer, rx, spare_tx)
+                let lowered = priority::lower(tid, priority);
+                let _ = tid_tx.send(lowered.then_some(tid));
+                run(observer, rx, spare_tx, &pending)
             })
             .context("starting the decode thread")?;
         Ok(Offload {
@@ -131,8 +179,10 @@ impl Offload {
             missed: 0,
             warned: None,
             thread: Some(thread),
-            tid: tid.recv().ok(),
+            tid: tid.recv().ok().flatten(),
             priority,
+            snapshot_pending,
+            ended: false,
         })
     }
 
@@ -196,27 +246,41 @@ impl Offload {
     /// header): waits for the thread to apply them.
     ///
     /// The reader waits meanwhile, so the decode thread runs at its
-    /// priority (nice 0) until it answers: the wait is its work, not its
-    /// turn behind every other task on a busy machine.
-    pub fn snapshot(&mut self) -> Vec<ProcTask> {
-        self.hand_over_waiting();
+    /// priority (nice 0) until it answers, from before the reader waits
+    /// for room in the queue: the wait is its work, not its turn behind
+    /// every other task on a busy machine. Where the queue is full, the
+    /// chunks ahead only update the table; the taps count their events as
+    /// missed.
+    pub fn snapshot(&mut self) -> Result<Vec<ProcTask>> {
+        if self.tx.is_none() {
+            bail!("the decode thread has finished: no task table to snapshot");
+        }
+        self.raise();
+        let chunk = (!self.chunk.is_empty()).then(|| std::mem::take(&mut self.chunk));
+        let pending = &self.snapshot_pending;
         let (reply, answer) = mpsc::sync_channel(1);
-        let Some(tx) = &self.tx else {
-            return Vec::new();
-        };
-        self.boost(Priority::Nice(0));
-        let tasks = match tx.send(Msg::Snapshot(reply)) {
-            Ok(()) => answer.recv().unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        self.boost(self.priority);
-        tasks
+        let tasks = self.tx.as_ref().and_then(|tx| {
+            if let Some(chunk) = chunk {
+                send_behind(tx, pending, Msg::Chunk(chunk))?;
+            }
+            send_behind(tx, pending, Msg::Snapshot(reply))?;
+            answer.recv().ok()
+        });
+        self.snapshot_pending.store(false, Ordering::Release);
+        self.lower();
+        tasks.ok_or_else(|| {
+            self.ended = true;
+            anyhow!(
+                "the decode thread has ended (it failed), so the task table for the next \
+                 log's header is unknown"
+            )
+        })
     }
 
     /// Hands over the rest and waits for the thread to finish the taps,
     /// at the reader's priority: the rings are read no more.
     pub fn finish(&mut self) -> Result<()> {
-        self.boost(Priority::Nice(0));
+        self.raise();
         self.hand_over_waiting();
         drop(self.tx.take());
         let res = match self.thread.take() {
@@ -226,18 +290,30 @@ impl Offload {
             None => Ok(()),
         };
         if self.missed > 0 {
+            let why = if self.ended {
+                "the decode thread ended early"
+            } else {
+                "decoding fell behind"
+            };
             crate::say!(
-                "tracer: warning: decoding fell behind: {} events reached neither the task \
-                 table nor the taps (--metrics, --otlp); the log has them all",
+                "tracer: warning: {why}: {} events reached neither the task table nor the taps \
+                 (--metrics, --otlp); the log has them all",
                 self.missed
             );
         }
         res
     }
 
-    fn boost(&self, priority: Priority) {
+    /// To nice 0, while the reader waits for it.
+    fn raise(&self) {
         if let Some(tid) = self.tid {
-            set_priority(tid, priority);
+            priority::raise(tid);
+        }
+    }
+
+    fn lower(&self) {
+        if let Some(tid) = self.tid {
+            priority::lower(tid, self.priority);
         }
     }
 
@@ -251,18 +327,28 @@ impl Offload {
             return;
         };
         let chunk = std::mem::take(&mut self.chunk);
-        match tx.try_send(Msg::Chunk(chunk)) {
-            Ok(()) => self.chunk = self.spare.try_recv().unwrap_or_default(),
-            Err(TrySendError::Full(Msg::Chunk(mut chunk)))
-            | Err(TrySendError::Disconnected(Msg::Chunk(mut chunk))) => {
-                let n = chunk.events;
-                chunk.drop_events();
-                chunk.missed_before += n;
-                self.chunk = chunk;
-                self.missed += n;
-                self.warn(n);
+        let (mut chunk, ended) = match tx.try_send(Msg::Chunk(chunk)) {
+            Ok(()) => {
+                self.chunk = self.spare.try_recv().unwrap_or_default();
+                return;
             }
+            Err(TrySendError::Full(Msg::Chunk(chunk))) => (chunk, false),
+            Err(TrySendError::Disconnected(Msg::Chunk(chunk))) => (chunk, true),
             Err(_) => unreachable!("a chunk was sent"),
+        };
+        let n = chunk.events;
+        chunk.drop_events();
+        chunk.missed_before += n;
+        self.chunk = chunk;
+        self.missed += n;
+        if ended && !self.ended {
+            self.ended = true;
+            crate::say!(
+                "\ntracer: warning: the decode thread has ended (it failed): the task table and \
+                 the taps (--metrics, --otlp) get no more events; the log has them all"
+            );
+        } else if !ended {
+            self.warn(n);
         }
     }
 
@@ -291,6 +377,19 @@ impl Offload {
     }
 }
 
+/// Sends `msg` for a snapshot; a full queue first sets `pending`, so that
+/// the chunks ahead skip the taps. None: the thread has ended.
+fn send_behind(tx: &SyncSender<Msg>, pending: &AtomicBool, msg: Msg) -> Option<()> {
+    match tx.try_send(msg) {
+        Ok(()) => Some(()),
+        Err(TrySendError::Full(msg)) => {
+            pending.store(true, Ordering::Release);
+            tx.send(msg).ok()
+        }
+        Err(TrySendError::Disconnected(_)) => None,
+    }
+}
+
 impl Drop for Offload {
     fn drop(&mut self) {
         // An error path: the thread ends once the channel closes.
@@ -301,19 +400,32 @@ impl Drop for Offload {
 /// The decode thread (below the reader's priority: [`Offload::start`]), so that on a busy
 /// machine it is the one that falls behind (and drops, counted), never
 /// the reading of the rings.
-fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> Result<()> {
+fn run(
+    mut observer: Observer,
+    rx: Receiver<Msg>,
+    spare: SyncSender<Chunk>,
+    snapshot_pending: &AtomicBool,
+) -> Result<()> {
     for msg in rx {
         match msg {
             Msg::Chunk(mut chunk) => {
                 if chunk.missed_before > 0 {
                     observer.missed(chunk.missed_before);
                 }
+                // The reader waits for a snapshot behind a full queue: only
+                // the table's work, so that the wait stays short.
+                let table_only = observer.has_taps() && snapshot_pending.load(Ordering::Acquire);
                 let mut start = 0;
                 for entry in &chunk.entries {
                     match *entry {
                         Entry::Event { end } => {
                             let end = end as usize;
-                            observer.record(&chunk.bytes[start..end]);
+                            let raw = &chunk.bytes[start..end];
+                            if table_only {
+                                observer.table_record(raw);
+                            } else {
+                                observer.record(raw);
+                            }
                             start = end;
                         }
                         Entry::Lost {
@@ -322,6 +434,9 @@ fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> R
                             boot_ns,
                         } => observer.lost(kind, count, boot_ns),
                     }
+                }
+                if table_only && chunk.events > 0 {
+                    observer.taps_missed(chunk.events);
                 }
                 chunk.bytes.clear();
                 chunk.entries.clear();
@@ -337,40 +452,6 @@ fn run(mut observer: Observer, rx: Receiver<Msg>, spare: SyncSender<Chunk>) -> R
         }
     }
     observer.finish()
-}
-
-/// How a helper thread competes for the CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
-    /// SCHED_OTHER at this nice value.
-    Nice(i32),
-    /// SCHED_IDLE: only what no other task wants.
-    Idle,
-}
-
-/// The calling thread's id.
-pub fn this_thread() -> libc::pid_t {
-    // SAFETY: gettid takes nothing and cannot fail.
-    unsafe { libc::gettid() }
-}
-
-/// Sets thread `tid` of this process to `priority` (per thread on
-/// Linux). Best effort: a failure changes nothing else (raising a
-/// priority needs CAP_SYS_NICE, which a tracer running as root has).
-pub fn set_priority(tid: libc::pid_t, priority: Priority) {
-    let (policy, nice) = match priority {
-        Priority::Nice(nice) => (libc::SCHED_OTHER, nice),
-        Priority::Idle => (libc::SCHED_IDLE, 0),
-    };
-    // Zeroed, not a literal: musl's `sched_param` has more fields.
-    // SAFETY: all-zero bytes are a valid `sched_param` (priority 0).
-    let param: libc::sched_param = unsafe { std::mem::zeroed() };
-    // SAFETY: `param` is a live local; `tid` is a thread of this process,
-    // and only its scheduling policy and nice value change.
-    unsafe {
-        libc::sched_setscheduler(tid, policy, &param);
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
-    }
 }
 
 #[cfg(test)]
@@ -520,14 +601,139 @@ mod tests {
     #[test]
     fn a_snapshot_sees_every_record_before_it() {
         let mut off = Offload::start(Observer::new(table(), Taps::default())).expect("starts");
-        assert!(off.snapshot().is_empty());
+        assert!(off.snapshot().expect("a table").is_empty());
         for pid in 500..600 {
             off.record(&fork(pid, u64::from(pid)));
         }
-        let tasks = off.snapshot();
+        let tasks = off.snapshot().expect("a table");
         for pid in 500..600 {
             assert!(tasks.iter().any(|t| t.pid == pid), "{pid} missing");
         }
         off.finish().expect("finishes");
+    }
+
+    /// A snapshot waits for the chunks ahead of it, but not for the taps:
+    /// those chunks update the table alone, and reach the taps as missed.
+    #[test]
+    fn a_snapshot_waits_for_the_table_not_the_taps() {
+        let (open, gate) = mpsc::channel();
+        let waiting = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let tap = Gated {
+            gate: Some(gate),
+            waiting: Arc::clone(&waiting),
+            seen: Arc::clone(&seen),
+        };
+        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(tap)])))
+            .expect("thread starts");
+        off.record(&fork(100, 1));
+        off.tick();
+        while !waiting.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Queued behind the stuck tap: the queue full (the tick holds a
+        // place), nothing dropped, and a part chunk left.
+        let per_chunk = CHUNK_BYTES.div_ceil(fork(0, 0).len());
+        let total = (QUEUED_CHUNKS - 1) * per_chunk + 7;
+        for i in 0..total {
+            off.record(&fork(1000 + i as u32, 2 + i as u64));
+        }
+        assert_eq!(off.missed, 0, "nothing dropped");
+        // The tap goes on once the snapshot is asked for.
+        let pending = Arc::clone(&off.snapshot_pending);
+        let opener = std::thread::spawn(move || {
+            while !pending.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            open.send(()).unwrap();
+        });
+        let tasks = off.snapshot().expect("a table");
+        opener.join().unwrap();
+        for i in 0..total {
+            let pid = 1000 + i as u32;
+            assert!(tasks.iter().any(|t| t.pid == pid), "{pid} missing");
+        }
+        off.finish().expect("finishes");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.events, [100], "the taps ran ahead of the snapshot");
+        assert_eq!(seen.missed, total as u64);
+    }
+
+    /// A snapshot on a decode thread that keeps up costs the taps nothing.
+    #[test]
+    fn a_snapshot_with_room_in_the_queue_keeps_every_event_for_the_taps() {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let tap = Gated {
+            gate: None,
+            waiting: Arc::new(AtomicBool::new(false)),
+            seen: Arc::clone(&seen),
+        };
+        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(tap)])))
+            .expect("thread starts");
+        let per_chunk = CHUNK_BYTES.div_ceil(fork(0, 0).len());
+        let total = 3 * per_chunk + 7;
+        for i in 0..total {
+            off.record(&fork(1000 + i as u32, 2 + i as u64));
+        }
+        let tasks = off.snapshot().expect("a table");
+        assert!(tasks.iter().any(|t| t.pid == 1000 + total as u32 - 1));
+        off.finish().expect("finishes");
+        let seen = seen.lock().unwrap();
+        assert_eq!((seen.events.len(), seen.missed), (total, 0));
+    }
+
+    /// A decode thread that is gone: a snapshot says so, not an empty
+    /// table.
+    #[test]
+    fn a_snapshot_without_a_decode_thread_is_an_error() {
+        struct Panics;
+        impl Tap for Panics {
+            fn event(&mut self, _rec: &Record, _ann: &Annotation, _shown: bool) {}
+            fn lost(&mut self, _kind: Option<EventKind>, _count: u64, _boot_ns: u64) {}
+            fn tick(&mut self, _table: &TaskTable) {
+                panic!("a tap that fails");
+            }
+            fn finish(self: Box<Self>) -> Result<()> {
+                Ok(())
+            }
+        }
+        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(Panics)])))
+            .expect("thread starts");
+        off.record(&fork(100, 1));
+        off.tick();
+        let err = off.snapshot().expect_err("no table");
+        assert!(
+            format!("{err:#}").contains("decode thread has ended"),
+            "{err:#}"
+        );
+        assert!(off.finish().is_err(), "the thread failed");
+    }
+
+    /// A chunk dropped again and again keeps one loss notice per kind,
+    /// their counts summed.
+    #[test]
+    fn a_dropped_chunks_loss_notices_stay_bounded() {
+        let mut chunk = Chunk::default();
+        for round in 0..1000u64 {
+            chunk.bytes.extend_from_slice(&fork(7, round));
+            chunk.entries.push(Entry::Event { end: 1 });
+            chunk.events += 1;
+            for kind in [EventKind::Exec, EventKind::Fork] {
+                chunk.entries.push(Entry::Lost {
+                    kind,
+                    count: 2,
+                    boot_ns: round,
+                });
+            }
+            chunk.drop_events();
+        }
+        assert!(chunk.bytes.is_empty() && chunk.events == 0);
+        assert_eq!(chunk.entries.len(), 2, "one notice per kind");
+        for entry in &chunk.entries {
+            let Entry::Lost { count, boot_ns, .. } = entry else {
+                panic!("an event kept");
+            };
+            assert_eq!((*count, *boot_ns), (2000, 999));
+        }
     }
 }

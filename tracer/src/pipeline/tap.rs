@@ -115,9 +115,21 @@ impl Observer {
         // An undecodable record is the log's business (it is kept there
         // as the kernel wrote it); taps see only what decodes.
         if let Ok(rec) = decode(raw) {
-            let ann = self.table.apply(&rec);
-            self.taps.event(&rec, &ann, true);
+            self.event(&rec);
         }
+    }
+
+    /// For the task table only: the taps never see it (count it with
+    /// [`Observer::taps_missed`]).
+    pub fn table_record(&mut self, raw: &[u8]) {
+        if let Ok(rec) = decode(raw) {
+            self.table.apply(&rec);
+        }
+    }
+
+    fn event(&mut self, rec: &Record) {
+        let ann = self.table.apply(rec);
+        self.taps.event(rec, &ann, true);
     }
 
     pub fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64) {
@@ -125,7 +137,16 @@ impl Observer {
         self.taps.lost(Some(kind), count, boot_ns);
     }
 
+    /// `count` events were dropped before decoding: for the table, a loss
+    /// of unknown kind (an exec among them makes a helper's later exit 0
+    /// no proof that its exec failed).
     pub fn missed(&mut self, count: u64) {
+        self.table.note_lost(None);
+        self.taps.missed(count);
+    }
+
+    /// `count` events reached the table but not the taps.
+    pub fn taps_missed(&mut self, count: u64) {
         self.taps.missed(count);
     }
 
@@ -144,5 +165,72 @@ impl Observer {
 
     pub fn finish(self) -> Result<()> {
         self.taps.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        event::{Event, Task},
+        signals::ExitStatus,
+    };
+
+    fn task(pid: u32, comm: &str, flags: u32, start_ns: u64) -> Task {
+        Task {
+            pid,
+            tgid: pid,
+            ppid: 2,
+            flags,
+            has_mm: false,
+            comm: comm.into(),
+            start_ns,
+            context: None,
+        }
+    }
+
+    fn rec(boot_ns: u64, event: Event) -> Record {
+        Record {
+            boot_ns,
+            cpu: 0,
+            event,
+        }
+    }
+
+    /// A helper (forked by a kworker) that exits 0: whether it was
+    /// reported as a failed exec, with `missed` events dropped between.
+    fn helper_exec_failed(missed: u64) -> bool {
+        let mut obs = Observer::new(TaskTable::new(100, false), Taps::default());
+        let kworker = task(40, "kworker/u8:3", 0x4208060, 1_000);
+        let helper = task(700, "kworker/u8:3", 0x40, 7_000);
+        obs.event(&rec(
+            7_000,
+            Event::Fork {
+                creator: kworker,
+                child: helper.clone(),
+                clone_flags: 0,
+            },
+        ));
+        if missed > 0 {
+            obs.missed(missed);
+        }
+        let exit = rec(
+            7_010,
+            Event::Exit {
+                task: helper,
+                status: ExitStatus::Exited(0),
+                group_dead: Some(true),
+            },
+        );
+        let ann = obs.table.apply(&exit);
+        ann.helper.expect("a helper's story").exec_failed
+    }
+
+    /// Dropped events may have held the helper's exec: its exit 0 is no
+    /// failed exec then.
+    #[test]
+    fn a_dropped_exec_is_no_exec_failure() {
+        assert!(helper_exec_failed(0), "the claim is made when all is seen");
+        assert!(!helper_exec_failed(3), "dropped events may hold its exec");
     }
 }

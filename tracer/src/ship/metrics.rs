@@ -139,6 +139,8 @@ struct Counts {
     throttled: [AtomicU64; TAGS],
     /// Lost records of a kind this build does not know.
     lost_unknown: AtomicU64,
+    /// Events `record`'s decode thread dropped (the log has them).
+    decode_dropped: AtomicU64,
     helpers_started: AtomicU64,
     helpers_failed: AtomicU64,
     /// Helpers killed, by signal number.
@@ -167,6 +169,7 @@ impl Counts {
             lost: zeros(),
             throttled: zeros(),
             lost_unknown: AtomicU64::new(0),
+            decode_dropped: AtomicU64::new(0),
             helpers_started: AtomicU64::new(0),
             helpers_failed: AtomicU64::new(0),
             helpers_killed: zeros(),
@@ -252,6 +255,10 @@ impl Tap for MetricsTap {
             Some(n) => bump(n, count),
             None => bump(&c.lost_unknown, count),
         }
+    }
+
+    fn missed(&mut self, count: u64) {
+        bump(&self.counts.decode_dropped, count);
     }
 
     fn tick(&mut self, table: &TaskTable) {
@@ -358,6 +365,15 @@ impl Collector for Exposition {
         if unknown > 0 {
             counter(&mut m, &[("event", "unknown")], unknown)?;
         }
+
+        let mut m = family(
+            &mut enc,
+            "tracer_decode_dropped_events",
+            "Events record's decode thread was too far behind to count here (the log has them \
+             all)",
+            MetricType::Counter,
+        )?;
+        counter(&mut m, &[], load(&c.decode_dropped))?;
 
         let mut m = family(
             &mut enc,
@@ -546,5 +562,27 @@ mod tests {
         assert!(!body.contains("tracer_tasks"));
         assert!(!body.contains("tracer_ring_buffer"));
         assert!(!body.contains("# EOF"));
+    }
+
+    /// Events the decode thread dropped are counted, not silently gone.
+    #[test]
+    fn events_dropped_before_decoding_are_counted() {
+        let counts = Arc::new(Counts::new());
+        let mut tap = MetricsTap {
+            counts: Arc::clone(&counts),
+            serving: None,
+        };
+        assert!(scrape(Arc::clone(&counts)).contains("tracer_decode_dropped_events_total 0\n"));
+        tap.missed(7);
+        tap.missed(5);
+        let body = scrape(counts);
+        assert!(
+            body.contains("# TYPE tracer_decode_dropped_events_total counter\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("tracer_decode_dropped_events_total 12\n"),
+            "{body}"
+        );
     }
 }

@@ -92,15 +92,12 @@ use tracer_common::EventKind;
 
 use self::{
     attrs::{kv, now_unix_nano, string, Item},
-    sender::{RateLimit, Sender, Shared},
+    sender::{RateLimit, Sender, Shared, FINISHING},
 };
 use super::Origin;
 use crate::{
     model::{event::Record, tasks::Annotation},
-    pipeline::{
-        offload::{set_priority, Priority},
-        tap::Tap,
-    },
+    pipeline::{priority, tap::Tap},
 };
 
 /// Records per request.
@@ -354,9 +351,9 @@ impl Tap for Exporter {
         if self.live {
             // The rings are read no more: the sender runs at normal
             // priority for what is left.
-            let tid = self.shared.tid.load(Ordering::Relaxed);
-            if tid != 0 {
-                set_priority(tid, Priority::Nice(0));
+            let tid = self.shared.tid.swap(FINISHING, Ordering::SeqCst);
+            if tid > 0 {
+                priority::raise(tid);
             }
             let deadline = Instant::now() + FINISH_WAIT;
             if let Ok(mut d) = self.shared.deadline.lock() {

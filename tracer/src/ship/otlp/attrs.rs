@@ -121,6 +121,7 @@ impl Mapper {
     pub fn event(&mut self, rec: &Record, ann: &Annotation) -> LogRecord {
         let mut out = LogRecord::default();
         self.event_into(rec, ann, &mut out);
+        out.observed_time_unix_nano = now_unix_nano();
         out
     }
 
@@ -129,6 +130,7 @@ impl Mapper {
     pub fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) -> LogRecord {
         let mut out = LogRecord::default();
         self.lost_into(kind, count, boot_ns, &mut out);
+        out.observed_time_unix_nano = now_unix_nano();
         out
     }
 
@@ -139,8 +141,9 @@ impl Mapper {
         } else {
             (SeverityNumber::Info, "INFO")
         };
+        // The observed time is [`Mapper::item_into`]'s: when the
+        // tap saw the item, not when the sender built its record.
         out.time_unix_nano = u64::try_from(self.clock.wall_ns(boot_ns)).unwrap_or(0);
-        out.observed_time_unix_nano = now_unix_nano();
         out.severity_number = severity as i32;
         out.severity_text.clear();
         out.severity_text.push_str(text);

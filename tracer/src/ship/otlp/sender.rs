@@ -23,7 +23,7 @@ use prost::Message as _;
 use super::attrs::{Item, Mapper};
 use crate::{
     model::{clock::WallClock, flags::PfNames},
-    pipeline::offload::{self, Priority},
+    pipeline::priority::{self, Priority},
 };
 
 /// Tries per batch, and the pause before the second (doubled each time, at
@@ -37,6 +37,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most one warning of each kind this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// [`Shared::tid`] once the end of the session began.
+pub const FINISHING: i32 = -1;
 
 /// What the sender thread and the tap share.
 #[derive(Default)]
@@ -59,8 +61,9 @@ pub struct Shared {
     pub deadline: Mutex<Option<Instant>>,
     /// The last failure, for the summary.
     pub last_error: Mutex<Option<String>>,
-    /// Live: the sender thread's id (0 until known), raised from
-    /// SCHED_IDLE for the end of the session.
+    /// Live: the sender thread's id once lowered to SCHED_IDLE (0 until
+    /// then), raised for the end of the session; [`FINISHING`] once the
+    /// end began, after which the sender does not lower itself.
     pub tid: AtomicI32,
 }
 
@@ -146,9 +149,18 @@ impl Sender {
             // SCHED_IDLE keeps it off the ring reader's CPU, so the exporter
             // drops what it cannot build instead of the rings losing
             // events. The end of the session raises it again.
-            let tid = offload::this_thread();
-            offload::set_priority(tid, Priority::Idle);
-            self.shared.tid.store(tid, Ordering::Relaxed);
+            // Lowered first, then published: an end that began meanwhile
+            // (it found no id to raise) is seen here, and undone.
+            let tid = priority::this_thread();
+            if priority::lower(tid, Priority::Idle)
+                && self
+                    .shared
+                    .tid
+                    .compare_exchange(0, tid, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_err()
+            {
+                priority::raise(tid);
+            }
         }
         let mut mapper = Mapper::new(self.clock, self.pf);
         let agent: ureq::Agent = ureq::Agent::config_builder()
