@@ -553,11 +553,9 @@ mod tests {
         TaskTable::new(100, true)
     }
 
-    /// The reader goes on while the decode side is stuck: what does not
-    /// fit is dropped and counted, and reaches the taps as missed; every
-    /// other event and the loss notices arrive, in order.
-    #[test]
-    fn a_stuck_decoder_never_blocks_the_reader() {
+    /// An offload whose one tap is stuck on its first event (sent
+    /// through `open` to go on): what it has seen, in `seen`.
+    fn stuck() -> (Offload, mpsc::Sender<()>, Arc<Mutex<Seen>>) {
         let (open, gate) = mpsc::channel();
         let waiting = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -573,6 +571,15 @@ mod tests {
         while !waiting.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
         }
+        (off, open, seen)
+    }
+
+    /// The reader goes on while the decode side is stuck: what does not
+    /// fit is dropped and counted, and reaches the taps as missed; every
+    /// other event and the loss notices arrive, in order.
+    #[test]
+    fn a_stuck_decoder_never_blocks_the_reader() {
+        let (mut off, open, seen) = stuck();
         // Far more than the queue holds, while the tap is stuck.
         let per_chunk = CHUNK_BYTES / fork(0, 0).len() + 1;
         let total = (QUEUED_CHUNKS + 8) * per_chunk;
@@ -616,21 +623,7 @@ mod tests {
     /// those chunks update the table alone, and reach the taps as missed.
     #[test]
     fn a_snapshot_waits_for_the_table_not_the_taps() {
-        let (open, gate) = mpsc::channel();
-        let waiting = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let tap = Gated {
-            gate: Some(gate),
-            waiting: Arc::clone(&waiting),
-            seen: Arc::clone(&seen),
-        };
-        let mut off = Offload::start(Observer::new(table(), Taps::new(vec![Box::new(tap)])))
-            .expect("thread starts");
-        off.record(&fork(100, 1));
-        off.tick();
-        while !waiting.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let (mut off, open, seen) = stuck();
         // Queued behind the stuck tap: the queue full (the tick holds a
         // place), nothing dropped, and a part chunk left.
         let per_chunk = CHUNK_BYTES.div_ceil(fork(0, 0).len());
