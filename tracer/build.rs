@@ -1,11 +1,15 @@
 //! Builds the eBPF programs (tracer-ebpf) for bpfel-unknown-none with the
-//! nightly toolchain and bpf-linker, as aya-template does. `cargo xtask
-//! setup` installs both. Also compiles the Perfetto trace subset
-//! (proto/perfetto_trace.proto) into Rust types with prost, using the protoc
-//! binary vendored from crates.io, so no system protoc is needed. And
-//! gives `tracer --version` the git commit and target it was built from.
+//! pinned nightly toolchain and bpf-linker, as aya-template does. `cargo
+//! xtask setup` installs both; this script finds them by itself, so plain
+//! `cargo build` needs no PATH edit. Also compiles the Perfetto trace
+//! subset (proto/perfetto_trace.proto) into Rust types with prost, using
+//! the protoc binary vendored in a crate, so no system protoc is needed.
+//! And gives `tracer --version` the git commit and target it was built
+//! from.
 
-use anyhow::{anyhow, Context as _};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context as _};
 
 fn main() -> anyhow::Result<()> {
     version_line();
@@ -31,7 +35,82 @@ fn main() -> anyhow::Result<()> {
             .as_str(),
         ..Default::default()
     };
-    aya_build::build_ebpf([ebpf_package], aya_build::Toolchain::default())
+    let nightly = pinned_nightly()?;
+    put_bpf_linker_on_path(&nightly)?;
+    aya_build::build_ebpf([ebpf_package], aya_build::Toolchain::Custom(&nightly))
+}
+
+/// The file that names the pinned eBPF nightly, and the line that does.
+const SETUP_RS: &str = "../xtask/src/setup.rs";
+const NIGHTLY_LINE: &str = "pub const NIGHTLY: &str = \"";
+
+/// The eBPF nightly as xtask pins it (`NIGHTLY` in xtask/src/setup.rs,
+/// its one home), so the object builds with what `cargo xtask setup`
+/// installed.
+fn pinned_nightly() -> anyhow::Result<String> {
+    println!("cargo:rerun-if-changed={SETUP_RS}");
+    let text = std::fs::read_to_string(SETUP_RS).with_context(|| format!("reading {SETUP_RS}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(NIGHTLY_LINE)?.strip_suffix("\";"))
+        .map(str::to_owned)
+        .with_context(|| format!("{SETUP_RS} has no line `{NIGHTLY_LINE}...\";`"))
+}
+
+/// Puts a bpf-linker first on PATH for the eBPF build, which aya-build
+/// runs with this script's environment: the folder `TRACER_BPF_LINKER_DIR`
+/// names, else the one `cargo xtask setup` built against the pinned
+/// nightly's LLVM, else whatever PATH holds.
+fn put_bpf_linker_on_path(nightly: &str) -> anyhow::Result<()> {
+    const DIR_VAR: &str = "TRACER_BPF_LINKER_DIR";
+    println!("cargo:rerun-if-env-changed={DIR_VAR}");
+    let found = match std::env::var_os(DIR_VAR).filter(|d| !d.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if !dir.join("bpf-linker").is_file() {
+                bail!("{DIR_VAR}={} holds no bpf-linker", dir.display());
+            }
+            Some(dir)
+        }
+        None => setup_bpf_linker(nightly),
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = found.into_iter().collect();
+    dirs.extend(std::env::split_paths(&path));
+    if !dirs.iter().any(|d| d.join("bpf-linker").is_file()) {
+        bail!(
+            "bpf-linker not found (in the setup cache for {nightly}, in ${DIR_VAR} or on \
+             PATH): run `cargo xtask setup`, which builds it against {nightly}'s LLVM"
+        );
+    }
+    let joined = std::env::join_paths(dirs).context("a PATH entry holds ':'")?;
+    // aya-build's cargo inherits it (no thread runs yet to race the write).
+    std::env::set_var("PATH", joined);
+    Ok(())
+}
+
+/// `cargo xtask setup`'s bpf-linker for `nightly`: its bin folder in
+/// ~/.cache/tracer (or $XDG_CACHE_HOME/tracer), named
+/// `bpf-linker-VERSION-NIGHTLY` (setup.rs `bpf_linker_root`).
+fn setup_bpf_linker(nightly: &str) -> Option<PathBuf> {
+    println!("cargo:rerun-if-env-changed=XDG_CACHE_HOME");
+    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("tracer"),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/tracer"),
+    };
+    let suffix = format!("-{nightly}");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("bpf-linker-") && name.ends_with(&suffix)
+        })
+        .map(|e| e.path().join("bin"))
+        .filter(|bin| bin.join("bpf-linker").is_file())
+        .collect();
+    // Several bpf-linker versions: one, the same on every run.
+    dirs.sort();
+    dirs.pop()
 }
 
 /// `perfetto.protos.rs` in OUT_DIR, included by `output/perfetto/proto.rs`.

@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install what the eBPF build needs (nightly + rust-src, bpf-linker). Idempotent.
+    /// Install the pinned toolchains and bpf-linker. Idempotent.
     Setup,
     /// Build tracer (userspace and eBPF) in release mode.
     Build,
@@ -234,7 +234,7 @@ fn real_main() -> Result<()> {
     match cli.command {
         Cmd::Setup => {
             println!(
-                "xtask: ready. For plain cargo commands, put bpf-linker on PATH:\n  export PATH={}:$PATH",
+                "xtask: ready. Plain cargo build/test find bpf-linker in {} by themselves.",
                 tools.bin_dir.display()
             );
             Ok(())
@@ -554,7 +554,7 @@ fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
         run(Command::new("rustup")
             .args([
                 "run",
-                "nightly",
+                setup::NIGHTLY,
                 "cargo",
                 "fuzz",
                 "run",
@@ -578,7 +578,7 @@ fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
 /// rustfmt has (the nightly the eBPF build uses).
 fn nightly_fmt(tools: &setup::Tools, check: bool) -> Command {
     let mut cmd = Command::new("rustup");
-    cmd.args(["run", "nightly", "cargo", "fmt", "--all"])
+    cmd.args(["run", setup::NIGHTLY, "cargo", "fmt", "--all"])
         .env("PATH", tools.path_env())
         .env_remove("RUSTC")
         .env_remove("RUSTFMT")
@@ -599,7 +599,7 @@ fn ebpf_clippy(tools: &setup::Tools, target_arch: &str) -> Result<Command> {
     let mut cmd = Command::new("rustup");
     cmd.args([
         "run",
-        "nightly",
+        setup::NIGHTLY,
         "cargo",
         "clippy",
         "--package",

@@ -1,9 +1,11 @@
-//! Toolchain set-up for the eBPF build: the nightly toolchain with
-//! `rust-src`, and a pinned bpf-linker built against that nightly's own LLVM.
+//! Toolchain set-up: the pinned toolchains (rust-toolchain.toml's for
+//! userspace, [`NIGHTLY`] for the eBPF build, fmt and fuzzing) and a pinned
+//! bpf-linker built against that nightly's own LLVM.
 //!
 //! Idempotent: each step checks before it acts, so a second run takes well
 //! under a second. Tools live in a per-user cache keyed by bpf-linker
-//! version and LLVM soname, outside the work tree, so fresh clones reuse them.
+//! version and the pinned nightly, outside the work tree, so fresh clones
+//! reuse them (tracer/build.rs finds bpf-linker there by the same key).
 
 use std::{
     ffi::OsString,
@@ -16,7 +18,17 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::run;
 
-const NIGHTLY: &str = "nightly";
+/// The nightly the eBPF programs build with (and nightly rustfmt, eBPF
+/// clippy and cargo-fuzz run on), pinned by date so a machine set up next
+/// month builds the same object. tracer/build.rs reads this line: keep its
+/// form. Moving it: install the new one with `cargo xtask setup`, check
+/// the verifier on the kernel matrix, and note it in CHANGELOG.md.
+pub const NIGHTLY: &str = "nightly-2026-05-20";
+/// What the pinned nightly needs: the core sources for `-Z build-std`,
+/// rustfmt for the house options, clippy for the eBPF crate.
+const NIGHTLY_COMPONENTS: [&str; 3] = ["rust-src", "rustfmt", "clippy"];
+/// What rust-toolchain.toml asks of the userspace toolchain.
+const USERSPACE_COMPONENTS: [&str; 2] = ["clippy", "rustfmt"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
@@ -43,7 +55,7 @@ pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
                 .arg("--root")
                 .arg(&root),
         )
-        .context("installing cargo-fuzz (needs crates.io)")?;
+        .context("installing cargo-fuzz (needs the crate registry)")?;
     }
     Ok(bin)
 }
@@ -84,46 +96,60 @@ pub(crate) fn cache_dir() -> Result<PathBuf> {
 fn ensure_nightly() -> Result<()> {
     if Command::new("rustup").arg("--version").output().is_err() {
         bail!(
-            "rustup not found: the eBPF programs build with a nightly toolchain managed by \
-             rustup; install it from https://rustup.rs and run `cargo xtask setup` again"
+            "rustup not found: tracer builds with toolchains pinned through rustup; install \
+             it from https://rustup.rs and run `cargo xtask setup` again"
         );
     }
     let installed = output(Command::new("rustup").args(["toolchain", "list"]))?;
-    if !installed.lines().any(|l| l.starts_with("nightly-")) {
-        eprintln!("xtask: installing the nightly toolchain");
-        run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            NIGHTLY,
-            "--profile",
-            "minimal",
-            "--component",
-            "rust-src",
-        ]))
-        .context("the eBPF build needs `rustup toolchain install nightly --component rust-src`")?;
+    let has_nightly = installed
+        .lines()
+        .any(|l| l.starts_with(&format!("{NIGHTLY}-")));
+    if !has_nightly {
+        eprintln!("xtask: installing the pinned {NIGHTLY} toolchain");
+        let mut install = Command::new("rustup");
+        install.args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]);
+        for component in NIGHTLY_COMPONENTS {
+            install.args(["--component", component]);
+        }
+        run(&mut install).with_context(|| {
+            format!(
+                "the eBPF build needs `rustup toolchain install {NIGHTLY} --profile minimal \
+                 -c {}`",
+                NIGHTLY_COMPONENTS.join(" -c ")
+            )
+        })?;
     }
-    let components = output(Command::new("rustup").args([
-        "component",
-        "list",
-        "--installed",
-        "--toolchain",
-        NIGHTLY,
-    ]))?;
-    for component in ["rust-src", "clippy"] {
-        if !components.lines().any(|l| l.starts_with(component)) {
-            eprintln!("xtask: adding {component} to nightly");
-            run(Command::new("rustup").args([
-                "component",
-                "add",
-                component,
-                "--toolchain",
-                NIGHTLY,
-            ]))
-            .with_context(|| {
-                format!(
-                    "the eBPF build needs `rustup component add {component} --toolchain nightly`"
-                )
-            })?;
+    ensure_components(Some(NIGHTLY), &NIGHTLY_COMPONENTS)
+}
+
+/// rust-toolchain.toml's toolchain with its components. rustup installs the
+/// toolchain itself on first use (cargo ran this xtask with it), but where
+/// automatic installs are off its components may be missing.
+fn ensure_userspace() -> Result<()> {
+    ensure_components(None, &USERSPACE_COMPONENTS)
+}
+
+/// Adds the `components` missing from `toolchain` (None: the workspace's
+/// rust-toolchain.toml).
+fn ensure_components(toolchain: Option<&str>, components: &[&str]) -> Result<()> {
+    let with_toolchain = |cmd: &mut Command| {
+        if let Some(toolchain) = toolchain {
+            cmd.args(["--toolchain", toolchain]);
+        }
+        cmd.current_dir(crate::workspace_root());
+    };
+    let mut list = Command::new("rustup");
+    list.args(["component", "list", "--installed"]);
+    with_toolchain(&mut list);
+    let installed = output(&mut list)?;
+    let name = toolchain.unwrap_or("rust-toolchain.toml's toolchain");
+    for component in components {
+        if !installed.lines().any(|l| l.starts_with(component)) {
+            eprintln!("xtask: adding {component} to {name}");
+            let mut add = Command::new("rustup");
+            add.args(["component", "add", component]);
+            with_toolchain(&mut add);
+            run(&mut add).with_context(|| format!("adding {component} to {name}"))?;
         }
     }
     Ok(())
@@ -137,7 +163,7 @@ fn nightly_llvm() -> Result<(u32, PathBuf)> {
         .find_map(|l| l.strip_prefix("LLVM version: "))
         .and_then(|v| v.split('.').next())
         .and_then(|m| m.trim().parse::<u32>().ok())
-        .context("`rustc +nightly -vV` printed no LLVM version")?;
+        .with_context(|| format!("`rustc +{NIGHTLY} -vV` printed no LLVM version"))?;
     let sysroot =
         output(Command::new("rustc").args([&format!("+{NIGHTLY}"), "--print", "sysroot"]))?;
     let lib = Path::new(sysroot.trim()).join("lib");
@@ -156,7 +182,7 @@ fn nightly_llvm() -> Result<(u32, PathBuf)> {
     let lib = found.with_context(|| {
         format!(
             "no libLLVM shared library in {}: the nightly toolchain looks incomplete; \
-             try `rustup toolchain install nightly --force`",
+             try `rustup toolchain install {NIGHTLY} --force`",
             lib.display()
         )
     })?;
@@ -191,17 +217,22 @@ fn linker_works(bin: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// bpf-linker's folder in the cache, keyed by its version and the pinned
+/// nightly whose LLVM it links (tracer/build.rs looks there by this name).
+fn bpf_linker_root() -> Result<PathBuf> {
+    Ok(cache_dir()?.join(format!("bpf-linker-{BPF_LINKER_VERSION}-{NIGHTLY}")))
+}
+
 fn ensure_bpf_linker() -> Result<PathBuf> {
     let (major, libllvm) = nightly_llvm()?;
-    let soname = libllvm.file_name().unwrap_or_default().to_string_lossy();
-    let root = cache_dir()?.join(format!("bpf-linker-{BPF_LINKER_VERSION}-{soname}"));
+    let root = bpf_linker_root()?;
     let bin_dir = root.join("bin");
     let bin = bin_dir.join("bpf-linker");
     if linker_works(&bin) {
         return Ok(bin_dir);
     }
     eprintln!(
-        "xtask: building bpf-linker {BPF_LINKER_VERSION} against the nightly's LLVM {major} \
+        "xtask: building bpf-linker {BPF_LINKER_VERSION} against {NIGHTLY}'s LLVM {major} \
          (about a minute, once)"
     );
     let prefix = llvm_prefix(&root, &libllvm)?;
@@ -217,7 +248,7 @@ fn ensure_bpf_linker() -> Result<PathBuf> {
     )
     .with_context(|| {
         format!(
-            "building bpf-linker failed; it needs crates.io access and a C toolchain (gcc). \
+            "building bpf-linker failed; it needs the crate registry and a C toolchain (gcc). \
              The same by hand: LLVM_PREFIX={} cargo install bpf-linker --version \
              {BPF_LINKER_VERSION} --locked --no-default-features --features llvm-{major} --root {}",
             prefix.display(),
@@ -235,6 +266,7 @@ fn ensure_bpf_linker() -> Result<PathBuf> {
 }
 
 pub fn ensure() -> Result<Tools> {
+    ensure_userspace()?;
     ensure_nightly()?;
     let bin_dir = ensure_bpf_linker()?;
     Ok(Tools { bin_dir })
@@ -359,7 +391,12 @@ fn ensure_debian_packages(packages: &[&str], who: &str) -> Result<()> {
 /// builds static musl binaries; rust-lld, shipped with the toolchain,
 /// links them, so no C cross toolchain is needed).
 pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    // In the workspace, so rustup picks rust-toolchain.toml's toolchain.
+    let installed = output(
+        Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .current_dir(crate::workspace_root()),
+    )?;
     let missing: Vec<&str> = triples
         .iter()
         .copied()
@@ -371,7 +408,8 @@ pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
     eprintln!("xtask: adding Rust targets {}", missing.join(" "));
     run(Command::new("rustup")
         .args(["target", "add"])
-        .args(&missing))
+        .args(&missing)
+        .current_dir(crate::workspace_root()))
     .with_context(|| format!("`rustup target add {}` failed", missing.join(" ")))
 }
 
