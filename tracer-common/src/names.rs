@@ -23,7 +23,7 @@ pub const BUSY: &str = "BUSY";
 /// indexed by kind tag (`nesting.rs`).
 pub const RESCUED: &str = "RESCUED";
 /// Thread groups that are user-mode helpers or their descendants
-/// (`helpers.rs`).
+/// (`umh.rs`).
 pub const HELPER_TGIDS: &str = "HELPER_TGIDS";
 /// Helper requests queued and not yet started, by work item address
 /// (`requests.rs`).
@@ -35,14 +35,14 @@ pub const FOLLOWED: &str = "FOLLOWED";
 /// a kworker starts it (`programs/helper_request.rs`).
 pub const HELPER_QUEUE_PROGRAM: &str = "workqueue_queue_work";
 
-/// The running kernel's [`crate::KernelOffsets`] (`kread.rs`).
+/// The running kernel's [`crate::KernelOffsets`] (`globals.rs`).
 pub const OFFSETS: &str = "OFFSETS";
-/// The [`crate::KernelFilter`] (`kread.rs`).
+/// The [`crate::KernelFilter`] (`globals.rs`).
 pub const FILTER: &str = "FILTER";
-/// The [`crate::KernelFeatures`] (`kread.rs`).
+/// The [`crate::KernelFeatures`] (`globals.rs`).
 pub const FEATURES: &str = "FEATURES";
 /// Unconsumed bytes of a ring past which a submit wakes the reader
-/// (`emit.rs`).
+/// (`globals.rs`, read by `emit.rs`).
 pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
 /// CPUs per ring: a program on CPU `c` reserves in ring
 /// `c / CPUS_PER_RING` (`emit.rs`).

@@ -1,6 +1,6 @@
 //! User-mode helpers, as the kernel side tracks them: a map from thread
 //! group to a mark, for helpers and their descendants (see tracer-ebpf's
-//! `helpers.rs`), seeded by the loader with the helpers already running.
+//! `umh.rs`), seeded by the loader with the helpers already running.
 //! Which task gets which mark is [`crate::pf::helper_mark`].
 
 /// Default capacity of the kernel's map of helper thread groups.
