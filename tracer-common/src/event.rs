@@ -542,17 +542,27 @@ pub unsafe trait Plain: Copy {}
 // SAFETY: all of these are repr(C) structs of integers and byte arrays with
 // explicit padding fields, so any bytes are a valid value.
 unsafe impl Plain for Header {}
+// SAFETY: as above.
 unsafe impl Plain for TaskInfo {}
+// SAFETY: as above.
 unsafe impl Plain for ForkEvent {}
+// SAFETY: as above.
 unsafe impl Plain for ExecEvent {}
 // SAFETY: as ExecEvent: integers and byte arrays only.
 unsafe impl Plain for ExecEventV1 {}
+// SAFETY: as above.
 unsafe impl Plain for ExitEvent {}
+// SAFETY: as above.
 unsafe impl Plain for SignalGenerateEvent {}
+// SAFETY: as above.
 unsafe impl Plain for SignalDeliverEvent {}
+// SAFETY: as above.
 unsafe impl Plain for RenameEvent {}
+// SAFETY: as above.
 unsafe impl Plain for HelperRequestEvent {}
+// SAFETY: as above.
 unsafe impl Plain for ExecFailedEvent {}
+// SAFETY: as above.
 unsafe impl Plain for ThrottleEvent {}
 
 /// A ring-buffer record: a [`Header`] then a fixed body, one type per

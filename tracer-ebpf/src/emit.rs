@@ -14,6 +14,8 @@ use aya_ebpf::{
 };
 use tracer_common::{rings::ring_of, EventKind, Header, Record, MAX_RINGS};
 
+use crate::globals;
+
 /// Declares the ring maps, one page each: the loader sizes the ones it
 /// uses with `map_max_entries` and leaves the rest at one page. Named as
 /// `tracer_common::names::RINGS`.
@@ -39,19 +41,8 @@ const _: () = assert!(MAX_RINGS == 16);
 #[map]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(EventKind::COUNTERS, 0);
 
-/// Unconsumed bytes of a ring past which a submit wakes the reader; the
-/// loader sets it from the ring size. Named as
-/// `tracer_common::names::WAKEUP_BYTES`.
-#[unsafe(no_mangle)]
-static WAKEUP_BYTES: u64 = 0;
-
-/// CPUs sharing one ring; the loader sets it. Named as
-/// `tracer_common::names::CPUS_PER_RING`.
-#[unsafe(no_mangle)]
-static CPUS_PER_RING: u32 = 1;
-
 /// A reserved record, with how its submit must wake the reader.
-pub struct Slot<T: 'static> {
+pub(crate) struct Slot<T: 'static> {
     entry: RingBufEntry<T>,
     wakeup: u64,
     cpu: u32,
@@ -62,7 +53,7 @@ pub struct Slot<T: 'static> {
 /// of its ring past `WAKEUP_BYTES`. A wakeup per record would cost an
 /// interrupt (a VM exit, on a VM) for every event on a quiet machine.
 #[inline(always)]
-pub fn submit<T: 'static>(slot: Slot<T>) {
+pub(crate) fn submit<T: 'static>(slot: Slot<T>) {
     slot.entry.submit(slot.wakeup);
 }
 
@@ -71,10 +62,9 @@ pub fn submit<T: 'static>(slot: Slot<T>) {
 #[inline(always)]
 fn reserve_in<T: 'static>(ring: &RingBuf) -> Option<(RingBufEntry<T>, u64)> {
     let entry = ring.reserve::<T>(0)?;
-    // SAFETY: a valid static; volatile keeps the loader's value.
-    let threshold = unsafe { core::ptr::read_volatile(&WAKEUP_BYTES) };
+    let threshold = globals::wakeup_bytes();
     let avail = ring.query(BPF_RB_AVAIL_DATA as u64);
-    let size = core::mem::size_of::<T>() as u64 + 8;
+    let size = size_of::<T>() as u64 + 8;
     let crossing = avail >= threshold && avail.saturating_sub(size) < threshold;
     let wakeup = if crossing {
         BPF_RB_FORCE_WAKEUP
@@ -87,11 +77,10 @@ fn reserve_in<T: 'static>(ring: &RingBuf) -> Option<(RingBufEntry<T>, u64)> {
 /// Reserves a record of type `T` in this CPU's ring, or counts one of its
 /// kind as lost. The caller fills the body and submits.
 #[inline(always)]
-pub fn reserve<T: Record + 'static>() -> Option<Slot<T>> {
+pub(crate) fn reserve<T: Record + 'static>() -> Option<Slot<T>> {
     // SAFETY: a plain helper call with no arguments.
     let cpu = unsafe { bpf_get_smp_processor_id() };
-    // SAFETY: a valid static; volatile keeps the loader's value.
-    let per = unsafe { core::ptr::read_volatile(&CPUS_PER_RING) };
+    let per = globals::cpus_per_ring();
     let reserved = match ring_of(cpu, per) {
         0 => reserve_in::<T>(&EVENTS0),
         1 => reserve_in::<T>(&EVENTS1),
@@ -126,7 +115,7 @@ pub fn reserve<T: Record + 'static>() -> Option<Slot<T>> {
 /// less, took minutes under emulation with three). Userspace merges rings
 /// by time, as it does for CPUs sharing a ring.
 #[inline(always)]
-pub fn reserve_first<T: Record + 'static>() -> Option<Slot<T>> {
+pub(crate) fn reserve_first<T: Record + 'static>() -> Option<Slot<T>> {
     // SAFETY: a plain helper call with no arguments.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     match reserve_in::<T>(&EVENTS0) {
@@ -158,7 +147,7 @@ fn count_lost(kind: EventKind) {
 /// earlier in time. Every other field must be written before submit:
 /// ring-buffer memory is not zeroed.
 #[inline(always)]
-pub fn body<T: Record>(slot: &mut Slot<T>) -> &mut T {
+pub(crate) fn body<T: Record>(slot: &mut Slot<T>) -> &mut T {
     // SAFETY: a plain helper call with no arguments.
     let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
     let cpu = slot.cpu;

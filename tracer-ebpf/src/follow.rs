@@ -23,16 +23,10 @@ use tracer_common::{FOLLOW_DEAD, FOLLOW_LIVE, FOLLOW_MAP_ENTRIES};
 #[map]
 static FOLLOWED: HashMap<u32, u32> = HashMap::with_max_entries(FOLLOW_MAP_ENTRIES, 0);
 
-/// 1 when the session follows; the loader sets it. Named as
-/// `tracer_common::names::FOLLOW`.
-#[unsafe(no_mangle)]
-static FOLLOW: u32 = 0;
-
 /// Whether the session follows a command or subtree.
 #[inline(always)]
-pub fn on() -> bool {
-    // SAFETY: a valid static; volatile keeps the loader's value.
-    unsafe { core::ptr::read_volatile(&FOLLOW) != 0 }
+pub(crate) fn on() -> bool {
+    crate::globals::follow()
 }
 
 /// Whether thread group `tgid` is followed (or its last threads are
@@ -47,14 +41,14 @@ fn followed(tgid: u32) -> bool {
 /// the session follows and that group is not followed. (`tgid` runs only
 /// when following: the kernel reads stay out of other sessions' programs.)
 #[inline(always)]
-pub fn drops(tgid: impl FnOnce() -> u32) -> bool {
+pub(crate) fn drops(tgid: impl FnOnce() -> u32) -> bool {
     on() && !followed(tgid())
 }
 
 /// Whether an event about two thread groups (a signal's sender and
 /// target) is dropped: when following and neither is followed.
 #[inline(always)]
-pub fn drops_both(a: impl FnOnce() -> u32, b: impl FnOnce() -> u32) -> bool {
+pub(crate) fn drops_both(a: impl FnOnce() -> u32, b: impl FnOnce() -> u32) -> bool {
     on() && !followed(a()) && !followed(b())
 }
 
@@ -62,7 +56,7 @@ pub fn drops_both(a: impl FnOnce() -> u32, b: impl FnOnce() -> u32) -> bool {
 /// and says whether the fork event passes. `Err` when the map is full and
 /// a followed child could not be added (its event still passes).
 #[inline(always)]
-pub fn on_new_task(creator_tgid: u32, child_tgid: u32) -> Result<bool, ()> {
+pub(crate) fn on_new_task(creator_tgid: u32, child_tgid: u32) -> Result<bool, ()> {
     if !on() {
         return Ok(true);
     }
@@ -85,7 +79,7 @@ pub fn on_new_task(creator_tgid: u32, child_tgid: u32) -> Result<bool, ()> {
 /// A task exits: whether its exit event passes; marks its group dead when
 /// `group_over`.
 #[inline(always)]
-pub fn on_exit(tgid: u32, group_over: bool) -> bool {
+pub(crate) fn on_exit(tgid: u32, group_over: bool) -> bool {
     if !on() {
         return true;
     }

@@ -1,5 +1,6 @@
 //! Kernel memory reads. Everything the programs learn about a task goes
-//! through here, at offsets that came from BTF (see `tracer-common::offsets`).
+//! through here, at offsets that came from BTF (see `tracer-common::offsets`)
+//! and that the loader set (`globals.rs`).
 //!
 //! Fields are read with direct loads through BTF-typed pointers (tracepoint
 //! arguments, `bpf_get_current_task_btf()`, and pointer fields loaded from
@@ -12,75 +13,18 @@
 //! Where the kernel gives no BTF-typed pointer (the current task before
 //! 5.11, the siginfo argument from 7.2.9), a [`Kptr`] falls back on
 //! `bpf_probe_read_kernel`; the choice comes from the loader's
-//! [`KernelFeatures`], constants to the verifier, so each kernel verifies
-//! only the path it can run.
+//! `KernelFeatures` (`globals.rs`), constants to the verifier, so each
+//! kernel verifies only the path it can run.
 
 use aya_ebpf::helpers::{
     bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user,
 };
-use tracer_common::{EventKind, KernelFeatures, KernelFilter, KernelOffsets};
-
-/// Placeholder that the loader overrides with the running kernel's offsets.
-/// `.rodata` is frozen at load, so the verifier sees these as constants.
-/// Named as `tracer_common::names::OFFSETS`.
-#[unsafe(no_mangle)]
-pub static OFFSETS: KernelOffsets = KernelOffsets::UNSET;
-
-/// One resolved offset. Each is read on its own, straight from the frozen
-/// map value, so the verifier knows it as a constant and can check the load
-/// it feeds against BTF.
-macro_rules! offset {
-    ($field:ident) => {
-        // SAFETY: OFFSETS is a valid static; the volatile read stops the
-        // compiler from folding in the placeholder the loader replaces.
-        unsafe { core::ptr::read_volatile(&raw const $crate::kread::OFFSETS.$field) }
-    };
-}
-pub(crate) use offset;
-
-/// Pre-filters chosen on the command line; the loader overrides this too.
-/// Named as `tracer_common::names::FILTER`.
-#[unsafe(no_mangle)]
-static FILTER: KernelFilter = KernelFilter::ALL;
-
-/// The in-kernel filter the loader set.
-#[inline(always)]
-pub fn filter() -> KernelFilter {
-    // SAFETY: as for `offsets`.
-    unsafe { core::ptr::read_volatile(&FILTER) }
-}
-
-/// How this kernel must be read; the loader overrides it. Named as
-/// `tracer_common::names::FEATURES`.
-#[unsafe(no_mangle)]
-static FEATURES: KernelFeatures = KernelFeatures::FAST;
-
-/// The read modes the loader chose.
-#[inline(always)]
-pub fn features() -> KernelFeatures {
-    // SAFETY: as for `offsets`.
-    unsafe { core::ptr::read_volatile(&FEATURES) }
-}
-
-/// Test hook: when the loader asked for `kind`'s program to be refused,
-/// take a path the verifier rejects (a load through a plain number, as
-/// 7.2.9 rejects loads through the siginfo argument). The branch is dead
-/// code to the verifier unless asked for.
-#[inline(always)]
-pub fn refuse_if_asked(features: &KernelFeatures, kind: EventKind) {
-    if features.refuses(kind) {
-        // SAFETY: never runs: the verifier refuses any program that reaches
-        // this load, which is its purpose.
-        let addr = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
-        let _ = unsafe { core::ptr::read_volatile(addr as *const u64) };
-    }
-}
 
 /// A kernel pointer and how it may be read: directly where the verifier
 /// knows its BTF type, else through `bpf_probe_read_kernel`. Pointers read
 /// out of it are read the same way.
 #[derive(Clone, Copy)]
-pub struct Kptr {
+pub(crate) struct Kptr {
     addr: *const u8,
     direct: bool,
 }
@@ -88,35 +32,35 @@ pub struct Kptr {
 impl Kptr {
     /// A BTF-typed pointer: a tp_btf argument or `bpf_get_current_task_btf()`.
     #[inline(always)]
-    pub fn btf(addr: *const u8) -> Kptr {
+    pub(crate) fn btf(addr: *const u8) -> Kptr {
         Kptr { addr, direct: true }
     }
 
     /// `addr`, read directly when `direct`, else through the probe helper.
     #[inline(always)]
-    pub fn new(addr: *const u8, direct: bool) -> Kptr {
+    pub(crate) fn new(addr: *const u8, direct: bool) -> Kptr {
         Kptr { addr, direct }
     }
 
     #[inline(always)]
-    pub fn addr(self) -> usize {
+    pub(crate) fn addr(self) -> usize {
         self.addr as usize
     }
 
     /// Whether it is read with direct loads.
     #[inline(always)]
-    pub fn is_direct(self) -> bool {
+    pub(crate) fn is_direct(self) -> bool {
         self.direct
     }
 
     #[inline(always)]
-    pub fn is_null(self) -> bool {
+    pub(crate) fn is_null(self) -> bool {
         self.addr.is_null()
     }
 
     /// The `T` at byte offset `off` (0 if the read faults).
     #[inline(always)]
-    pub fn read<T: Copy + Default>(self, off: u32) -> T {
+    pub(crate) fn read<T: Copy + Default>(self, off: u32) -> T {
         if self.direct {
             field(self.addr, off)
         } else {
@@ -126,7 +70,7 @@ impl Kptr {
 
     /// The pointer at byte offset `off`, read the same way as this one.
     #[inline(always)]
-    pub fn ptr(self, off: u32) -> Kptr {
+    pub(crate) fn ptr(self, off: u32) -> Kptr {
         Kptr {
             addr: self.read::<usize>(off) as *const u8,
             direct: self.direct,
@@ -156,7 +100,7 @@ fn field<T: Copy>(base: *const u8, off: u32) -> T {
 /// Whether bit `bit` (counted from `base`) is set, for bitfields, which the
 /// verifier does not let a direct load touch.
 #[inline(always)]
-pub fn bit(base: Kptr, bit: u32) -> bool {
+pub(crate) fn bit(base: Kptr, bit: u32) -> bool {
     let src = base.addr.wrapping_add((bit / 8) as usize);
     // SAFETY: a fault-tolerant copy of one byte into a value we own.
     let byte: u8 = unsafe { bpf_probe_read_kernel(src) }.unwrap_or(0);
@@ -166,7 +110,7 @@ pub fn bit(base: Kptr, bit: u32) -> bool {
 /// Copies the NUL-terminated kernel string at `src` into `dst`; returns its
 /// length without the NUL (0 on fault).
 #[inline(always)]
-pub fn kernel_str(src: *const u8, dst: &mut [u8]) -> usize {
+pub(crate) fn kernel_str(src: *const u8, dst: &mut [u8]) -> usize {
     // SAFETY: fault-tolerant copy bounded by `dst.len()`.
     match unsafe { bpf_probe_read_kernel_str_bytes(src, dst) } {
         Ok(s) => s.len(),
@@ -176,13 +120,13 @@ pub fn kernel_str(src: *const u8, dst: &mut [u8]) -> usize {
 
 /// The kernel byte at `src + off` (0 on fault).
 #[inline(always)]
-pub fn kernel_byte(src: *const u8, off: usize) -> u8 {
+pub(crate) fn kernel_byte(src: *const u8, off: usize) -> u8 {
     probed(src, off as u32)
 }
 
 /// The current task's user byte at `src + off` (0 on fault).
 #[inline(always)]
-pub fn user_byte(src: *const u8, off: usize) -> u8 {
+pub(crate) fn user_byte(src: *const u8, off: usize) -> u8 {
     let mut byte = [0u8; 1];
     user_bytes(src as u64 + off as u64, 1, &mut byte);
     byte[0]
@@ -191,7 +135,7 @@ pub fn user_byte(src: *const u8, off: usize) -> u8 {
 /// Copies up to `N` bytes of the current task's user memory at `src`;
 /// returns how many were copied (0 on fault).
 #[inline(always)]
-pub fn user_bytes<const N: usize>(src: u64, len: u64, dst: &mut [u8; N]) -> usize {
+pub(crate) fn user_bytes<const N: usize>(src: u64, len: u64, dst: &mut [u8; N]) -> usize {
     // Bound the size with a mask the verifier can follow (N is a power of two).
     let n = if len >= N as u64 {
         N as u64

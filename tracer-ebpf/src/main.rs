@@ -6,17 +6,18 @@
 
 mod emit;
 mod follow;
-mod helpers;
+mod globals;
 mod kread;
 mod nesting;
 mod programs;
 mod requests;
 mod task;
 mod throttle;
+mod umh;
 
 #[cfg(not(test))]
 #[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     // The verifier rejects unbounded loops, so a reachable panic fails the
     // load instead of hanging the kernel; this body is never run.
     loop {}

@@ -64,18 +64,12 @@ fn marked(kind: EventKind, level: u32, work: impl FnOnce() -> i32) -> i32 {
     ret
 }
 
-/// Kinds whose programs can nest here, one bit per kind tag; the loader
-/// sets it. Named as `tracer_common::names::RESCUED_KINDS`.
-#[unsafe(no_mangle)]
-static RESCUED_KINDS: u32 = 0;
-
 /// The first program of `kind`: marked mid-run only where rescues follow
 /// it. A constant to the verifier, so elsewhere the marking is not even
 /// in the program.
 #[inline(always)]
-pub fn first(kind: EventKind, work: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: a valid static; volatile keeps the loader's value.
-    let rescued = unsafe { core::ptr::read_volatile(&RESCUED_KINDS) };
+pub(crate) fn first(kind: EventKind, work: impl FnOnce() -> i32) -> i32 {
+    let rescued = crate::globals::rescued_kinds();
     if rescued & (1 << kind.tag()) == 0 {
         return work();
     }
@@ -86,7 +80,7 @@ pub fn first(kind: EventKind, work: impl FnOnce() -> i32) -> i32 {
 /// every program below it is mid-run on this CPU, and so was skipped for
 /// this call.
 #[inline(always)]
-pub fn rescue(kind: EventKind, level: u32, work: impl FnOnce() -> i32) -> i32 {
+pub(crate) fn rescue(kind: EventKind, level: u32, work: impl FnOnce() -> i32) -> i32 {
     let mut below = 0;
     while below < level {
         if BUSY.get(slot(kind, below)).is_none_or(|&busy| busy == 0) {

@@ -9,12 +9,15 @@
 use aya_ebpf::{macros::map, maps::LruHashMap};
 use tracer_common::{KernelOffsets, TaskInfo, HELPER_QUEUE_ENTRIES};
 
-use crate::kread::{offset, Kptr};
+use crate::{
+    globals::{self, offset},
+    kread::Kptr,
+};
 
 /// What the queueing side knew, kept until a kworker starts the request.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct Queued {
+pub(crate) struct Queued {
     pub requester: TaskInfo,
     pub queued_ns: u64,
     pub requester_func: u64,
@@ -24,21 +27,14 @@ pub struct Queued {
 /// never seen (tracing stopped, a skipped run) cannot fill it. Named as
 /// `tracer_common::names::HELPER_QUEUE`.
 #[map]
-pub static HELPER_QUEUE: LruHashMap<u64, Queued> =
+pub(crate) static HELPER_QUEUE: LruHashMap<u64, Queued> =
     LruHashMap::with_max_entries(HELPER_QUEUE_ENTRIES, 0);
-
-/// `call_usermodehelper_exec_work`'s address; the loader sets it, and
-/// loads no helper-request program when it is unknown. Named as
-/// `tracer_common::names::UMH_WORK_FN`.
-#[unsafe(no_mangle)]
-static UMH_WORK_FN: u64 = 0;
 
 /// Whether the work item at `work` (a BTF-typed `work_struct *`) is a
 /// helper request.
 #[inline(always)]
-pub fn is_helper_work(work: Kptr) -> bool {
-    // SAFETY: a valid static; volatile keeps the loader's value.
-    let umh = unsafe { core::ptr::read_volatile(&UMH_WORK_FN) };
+pub(crate) fn is_helper_work(work: Kptr) -> bool {
+    let umh = globals::umh_work_fn();
     umh != 0 && work.read::<u64>(offset!(work_func)) == umh
 }
 
@@ -47,7 +43,7 @@ pub fn is_helper_work(work: Kptr) -> bool {
 /// unknown. The chain goes through `void *` fields, which have no BTF type
 /// to check a direct load against, so each step is a probe read.
 #[inline(always)]
-pub fn running_func(task: Kptr) -> u64 {
+pub(crate) fn running_func(task: Kptr) -> u64 {
     let (kthread, data, func) = (
         offset!(task_kthread),
         offset!(kthread_data),
@@ -74,7 +70,7 @@ pub fn running_func(task: Kptr) -> u64 {
 /// `container_of`), read through the probe helper: an address computed
 /// from a BTF pointer is no longer one the verifier can type.
 #[inline(always)]
-pub fn request_of(work: Kptr) -> Kptr {
+pub(crate) fn request_of(work: Kptr) -> Kptr {
     let at = work.addr().wrapping_sub(offset!(umh_work) as usize);
     Kptr::new(at as *const u8, false)
 }

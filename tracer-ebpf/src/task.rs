@@ -2,7 +2,7 @@
 
 use tracer_common::{KernelOffsets, TaskInfo, CTX_CREDS};
 
-use crate::kread::{offset, Kptr};
+use crate::{globals::offset, kread::Kptr};
 
 const ABSENT: u32 = KernelOffsets::ABSENT;
 
@@ -14,7 +14,7 @@ const PID_LEVEL_MASK: u32 = 31;
 /// Writes every byte of `dst`: ring-buffer memory is not zeroed and must not
 /// leak stale data.
 #[inline(always)]
-pub fn fill(dst: &mut TaskInfo, task: Kptr) {
+pub(crate) fn fill(dst: &mut TaskInfo, task: Kptr) {
     dst.start_boottime = task.read(offset!(task_start_boottime));
     dst.pid = task.read(offset!(task_pid));
     dst.tgid = task.read(offset!(task_tgid));
@@ -86,7 +86,7 @@ fn context(dst: &mut TaskInfo, task: Kptr) {
         let depth = pid.read::<u32>(level) & PID_LEVEL_MASK;
         // 5.10's verifier prunes too little for a second path here: it
         // reached its million instructions on the helper requester.
-        if depth == 0 && crate::kread::features().current_task_btf != 0 {
+        if depth == 0 && crate::globals::features().current_task_btf != 0 {
             // The initial pid namespace (most tasks): `numbers[0]` is at a
             // constant offset, so a BTF-typed `pid` is read with direct
             // loads, three probe calls fewer per task.

@@ -26,13 +26,9 @@ use tracer_common::{
 
 use crate::{
     emit,
-    kread::{offset, Kptr},
+    globals::{self, offset},
+    kread::Kptr,
 };
-
-/// The budgets; the loader overrides it. Named as
-/// `tracer_common::names::THROTTLE_CONFIG`.
-#[unsafe(no_mangle)]
-static THROTTLE_CONFIG: ThrottleConfig = ThrottleConfig::OFF;
 
 /// Per CPU: the source buckets, then the total. Named as
 /// `tracer_common::names::THROTTLE`.
@@ -40,15 +36,9 @@ static THROTTLE_CONFIG: ThrottleConfig = ThrottleConfig::OFF;
 static THROTTLE: PerCpuArray<ThrottleBucket> =
     PerCpuArray::with_max_entries(THROTTLE_BUCKETS + 1, 0);
 
-#[inline(always)]
-fn config() -> ThrottleConfig {
-    // SAFETY: a valid static; volatile keeps the loader's value.
-    unsafe { core::ptr::read_volatile(&THROTTLE_CONFIG) }
-}
-
 /// The real uid of `task`: the source an event is charged to.
 #[inline(always)]
-pub fn uid_of(task: Kptr) -> u32 {
+pub(crate) fn uid_of(task: Kptr) -> u32 {
     task.ptr(offset!(task_real_cred)).read(offset!(cred_uid))
 }
 
@@ -63,8 +53,8 @@ pub fn uid_of(task: Kptr) -> u32 {
 /// check stays inline: as a call it was verified no faster (6.18's
 /// `verified_insns`), and the hot path is spared the call.
 #[inline(always)]
-pub fn admits(kind: EventKind, uid: u32, task: Kptr, exempt: impl FnOnce() -> bool) -> bool {
-    if config().on == 0 {
+pub(crate) fn admits(kind: EventKind, uid: u32, task: Kptr, exempt: impl FnOnce() -> bool) -> bool {
+    if globals::throttle_config().on == 0 {
         return true;
     }
     let reason = check(u32::from(kind.tag()), uid);
@@ -97,7 +87,7 @@ struct Sample {
 /// spent (not counted then).
 #[inline(always)]
 fn check(tag: u32, uid: u32) -> u32 {
-    let cfg = config();
+    let cfg = globals::throttle_config();
     let (Some(b), Some(t)) = (
         THROTTLE.get_ptr_mut(bucket_of(uid, cfg.seed)),
         THROTTLE.get_ptr_mut(THROTTLE_TOTAL),
@@ -152,7 +142,7 @@ fn roll(b: &mut ThrottleBucket, now: u64, cfg: &ThrottleConfig) {
 /// episode emits its begin record.
 #[inline(never)]
 fn refuse(tag: u32, uid: u32, reason: u32, sample: &Sample) {
-    let cfg = config();
+    let cfg = globals::throttle_config();
     let (Some(b), Some(t)) = (
         THROTTLE.get_ptr_mut(bucket_of(uid, cfg.seed)),
         THROTTLE.get_ptr_mut(THROTTLE_TOTAL),
@@ -192,8 +182,8 @@ fn refuse(tag: u32, uid: u32, reason: u32, sample: &Sample) {
 /// Notes the time of a record this CPU writes: the windows' clock (see
 /// [`check`]). One store when throttling is on, nothing when it is off.
 #[inline(always)]
-pub fn saw(boot_ns: u64) {
-    if config().on == 0 {
+pub(crate) fn saw(boot_ns: u64) {
+    if globals::throttle_config().on == 0 {
         return;
     }
     if let Some(t) = THROTTLE.get_ptr_mut(THROTTLE_TOTAL) {

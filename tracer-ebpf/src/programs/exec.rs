@@ -6,9 +6,10 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, ExecEvent, FILENAME_LEN};
 
 use crate::{
-    emit, follow, helpers,
-    kread::{self, offset, Kptr},
-    task, throttle,
+    emit, follow,
+    globals::{self, offset},
+    kread::{self, Kptr},
+    task, throttle, umh,
 };
 
 programs!(
@@ -22,8 +23,8 @@ programs!(
 
 #[inline(always)]
 fn exec(ctx: &BtfTracePointContext) -> i32 {
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::Exec);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::Exec);
     let p = Kptr::btf(ctx.arg(0));
     let old_pid: i32 = ctx.arg(1);
     let bprm = Kptr::btf(ctx.arg(2));
@@ -32,7 +33,7 @@ fn exec(ctx: &BtfTracePointContext) -> i32 {
     }
     // Helpers' execs, and their children's, are never throttled.
     if !throttle::admits(EventKind::Exec, throttle::uid_of(p), p, || {
-        helpers::is_helper(p.read(offset!(task_tgid)))
+        umh::is_helper(p.read(offset!(task_tgid)))
     }) {
         return 0;
     }

@@ -11,9 +11,10 @@ use tracer_common::{
 };
 
 use crate::{
-    emit, follow, helpers,
-    kread::{self, offset, Kptr},
-    task, throttle,
+    emit, follow,
+    globals::{self, offset},
+    kread::{self, Kptr},
+    task, throttle, umh,
 };
 
 /// The system call numbers of execve and execveat on x86-64, and their x32
@@ -21,13 +22,13 @@ use crate::{
 /// registers (`pt_regs.orig_ax`, `.di`, `.si`) from BTF.
 #[cfg(not(bpf_target_arch = "aarch64"))]
 mod abi {
-    pub const EXECVE: [u64; 2] = [59, 520];
-    pub const EXECVEAT: [u64; 2] = [322, 545];
-    pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+    pub(super) const EXECVE: [u64; 2] = [59, 520];
+    pub(super) const EXECVEAT: [u64; 2] = [322, 545];
+    pub(super) const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 
     /// `orig_ax`: a full register.
     #[inline(always)]
-    pub fn nr(regs: crate::kread::Kptr, at: u32) -> u64 {
+    pub(super) fn nr(regs: crate::kread::Kptr, at: u32) -> u64 {
         regs.read::<u64>(at)
     }
 }
@@ -37,13 +38,13 @@ mod abi {
 /// `.orig_x0` (x0 holds the return value by now) and `.regs[1]` from BTF.
 #[cfg(bpf_target_arch = "aarch64")]
 mod abi {
-    pub const EXECVE: [u64; 2] = [221, 221];
-    pub const EXECVEAT: [u64; 2] = [281, 281];
-    pub const X32_SYSCALL_BIT: u64 = 0;
+    pub(super) const EXECVE: [u64; 2] = [221, 221];
+    pub(super) const EXECVEAT: [u64; 2] = [281, 281];
+    pub(super) const X32_SYSCALL_BIT: u64 = 0;
 
     /// `syscallno`: 32 bits (the field after it is not part of it).
     #[inline(always)]
-    pub fn nr(regs: crate::kread::Kptr, at: u32) -> u64 {
+    pub(super) fn nr(regs: crate::kread::Kptr, at: u32) -> u64 {
         u64::from(regs.read::<u32>(at))
     }
 }
@@ -80,13 +81,13 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
     } else {
         return 0;
     };
-    let features = kread::features();
+    let features = globals::features();
     let current = super::current_task(&features);
     let status_at = offset!(task_ti_status);
     if status_at != KernelOffsets::ABSENT && current.read::<u32>(status_at) & TS_COMPAT != 0 {
         return 0;
     }
-    kread::refuse_if_asked(&features, EventKind::ExecFailed);
+    super::refuse_if_asked(&features, EventKind::ExecFailed);
     if follow::drops(super::current_tgid) {
         return 0;
     }
@@ -96,7 +97,7 @@ fn exec_failed(ctx: &BtfTracePointContext) -> i32 {
         EventKind::ExecFailed,
         throttle::uid_of(current),
         current,
-        || helpers::is_helper(super::current_tgid()),
+        || umh::is_helper(super::current_tgid()),
     ) {
         return 0;
     }

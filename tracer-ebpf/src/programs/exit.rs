@@ -5,9 +5,10 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{pf::PF_KTHREAD, EventKind, ExitEvent, KernelOffsets, GROUP_DEAD_UNKNOWN};
 
 use crate::{
-    emit, follow, helpers,
-    kread::{self, offset, Kptr},
-    task, throttle,
+    emit, follow,
+    globals::{self, offset},
+    kread::Kptr,
+    task, throttle, umh,
 };
 
 programs!(
@@ -21,8 +22,8 @@ programs!(
 
 #[inline(always)]
 fn exit(ctx: &BtfTracePointContext) -> i32 {
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::Exit);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::Exit);
     let p = Kptr::btf(ctx.arg(0));
     let (pid, tgid): (u32, u32) = (p.read(offset!(task_pid)), p.read(offset!(task_tgid)));
     let group_dead = if offset!(exit_has_group_dead) != 0 {
@@ -37,7 +38,7 @@ fn exit(ctx: &BtfTracePointContext) -> i32 {
     let helper_gone = match group_dead {
         GROUP_DEAD_UNKNOWN => pid == tgid,
         dead => dead != 0,
-    } && helpers::on_group_exit(tgid);
+    } && umh::on_group_exit(tgid);
     if follow::on() {
         // Before 6.16, the group's live-thread count, which every exiting
         // thread drops before this tracepoint, says whether it is over (a
@@ -60,9 +61,7 @@ fn exit(ctx: &BtfTracePointContext) -> i32 {
     // Kernel threads' and helpers' exits (and their children's) are never
     // throttled.
     if !throttle::admits(EventKind::Exit, throttle::uid_of(p), p, || {
-        helper_gone
-            || p.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
-            || helpers::is_helper(tgid)
+        helper_gone || p.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0 || umh::is_helper(tgid)
     }) {
         return 0;
     }

@@ -13,9 +13,10 @@ use aya_log_ebpf::warn;
 use tracer_common::{pf::PF_KTHREAD, EventKind, ForkEvent};
 
 use crate::{
-    emit, follow, helpers,
-    kread::{self, offset, Kptr},
-    task, throttle,
+    emit, follow,
+    globals::{self, offset},
+    kread::Kptr,
+    task, throttle, umh,
 };
 
 programs!(
@@ -29,8 +30,8 @@ programs!(
 
 #[inline(always)]
 fn new_task(ctx: &BtfTracePointContext) -> i32 {
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::Fork);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::Fork);
     let child = Kptr::btf(ctx.arg(0));
     let clone_flags: u64 = ctx.arg(1);
     let creator = super::current_task(&features);
@@ -39,7 +40,7 @@ fn new_task(ctx: &BtfTracePointContext) -> i32 {
         child.read(offset!(task_tgid)),
     );
     // Helper marks are kept whether or not the event passes.
-    let marked = helpers::on_new_task(
+    let marked = umh::on_new_task(
         creator_tgid,
         creator.read(offset!(task_flags)),
         child_tgid,
@@ -56,7 +57,7 @@ fn new_task(ctx: &BtfTracePointContext) -> i32 {
     // thread, or by a helper or its descendant: the mark is set above) are
     // never throttled.
     if !throttle::admits(EventKind::Fork, throttle::uid_of(creator), creator, || {
-        creator.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0 || helpers::is_helper(child_tgid)
+        creator.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0 || umh::is_helper(child_tgid)
     }) {
         warn_if_full(ctx, marked, followed, child_tgid);
         return 0;

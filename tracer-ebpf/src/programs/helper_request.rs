@@ -9,7 +9,8 @@ use tracer_common::{pf::PF_WQ_WORKER, EventKind, HelperRequestEvent, FILENAME_LE
 
 use crate::{
     emit, follow,
-    kread::{self, offset, Kptr},
+    globals::{self, offset},
+    kread::{self, Kptr},
     requests::{self, Queued, HELPER_QUEUE},
     task,
 };
@@ -17,12 +18,12 @@ use crate::{
 /// In the requester's context: remember who it is. Not rescued: a skipped
 /// run only leaves the request without a requester, which output says.
 #[btf_tracepoint(function = "workqueue_queue_work")]
-pub fn workqueue_queue_work(ctx: BtfTracePointContext) -> i32 {
+pub(crate) fn workqueue_queue_work(ctx: BtfTracePointContext) -> i32 {
     let work = Kptr::btf(ctx.arg(2));
     if !requests::is_helper_work(work) {
         return 0;
     }
-    let features = kread::features();
+    let features = globals::features();
     let current = super::current_task(&features);
     // SAFETY: Queued is integers and byte arrays; all zero is a valid value.
     let mut queued: Queued = unsafe { core::mem::zeroed() };
@@ -53,8 +54,8 @@ fn helper_start(ctx: &BtfTracePointContext) -> i32 {
     if !requests::is_helper_work(work) {
         return 0;
     }
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::HelperRequest);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::HelperRequest);
     let key = work.addr() as u64;
     // Following: only the requests of followed tasks (a request queued
     // before tracing has no requester, and is not theirs to know).

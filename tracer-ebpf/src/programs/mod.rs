@@ -10,13 +10,13 @@
 macro_rules! programs {
     ($tracepoint:tt, $kind:expr, $first:ident, $body:ident, $($level:literal => $rescue:ident),+) => {
         #[aya_ebpf::macros::btf_tracepoint(function = $tracepoint)]
-        pub fn $first(ctx: aya_ebpf::programs::BtfTracePointContext) -> i32 {
+        pub(crate) fn $first(ctx: aya_ebpf::programs::BtfTracePointContext) -> i32 {
             crate::nesting::first($kind, || $body(&ctx))
         }
 
         $(
             #[aya_ebpf::macros::btf_tracepoint(function = $tracepoint)]
-            pub fn $rescue(ctx: aya_ebpf::programs::BtfTracePointContext) -> i32 {
+            pub(crate) fn $rescue(ctx: aya_ebpf::programs::BtfTracePointContext) -> i32 {
                 crate::nesting::rescue($kind, $level, || $body(&ctx))
             }
         )+
@@ -35,9 +35,9 @@ mod rename;
 mod signal;
 
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_task_btf};
-use tracer_common::KernelFeatures;
+use tracer_common::{EventKind, KernelFeatures};
 
-use crate::kread::{offset, Kptr};
+use crate::{globals::offset, kread::Kptr};
 
 /// The running task's `task_struct`: BTF-typed where the kernel has
 /// `bpf_get_current_task_btf` (5.11+), so its fields load directly; else a
@@ -70,4 +70,19 @@ fn current_is(pid: u32) -> bool {
 #[inline(always)]
 fn task_is(task: Kptr, pid: u32) -> bool {
     task.read::<u32>(offset!(task_pid)) == pid || task.read::<u32>(offset!(task_tgid)) == pid
+}
+
+/// Test hook: when the loader asked for `kind`'s program to be refused,
+/// take a path the verifier rejects (a load through a plain number, as
+/// 7.2.9 rejects loads through the siginfo argument). The branch is dead
+/// code to the verifier unless asked for.
+#[inline(always)]
+fn refuse_if_asked(features: &KernelFeatures, kind: EventKind) {
+    if features.refuses(kind) {
+        // SAFETY: a plain helper call with no arguments.
+        let addr = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
+        // SAFETY: never runs: the verifier refuses any program that reaches
+        // this load, which is its purpose.
+        let _ = unsafe { core::ptr::read_volatile(addr as *const u64) };
+    }
 }

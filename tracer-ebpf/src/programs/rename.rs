@@ -7,9 +7,10 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{pf::PF_KTHREAD, EventKind, KernelOffsets, RenameEvent};
 
 use crate::{
-    emit, follow, helpers,
-    kread::{self, offset, Kptr},
-    task, throttle,
+    emit, follow,
+    globals::{self, offset},
+    kread::{self, Kptr},
+    task, throttle, umh,
 };
 
 programs!(
@@ -23,11 +24,11 @@ programs!(
 
 #[inline(always)]
 fn rename(ctx: &BtfTracePointContext) -> i32 {
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::Rename);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::Rename);
     let t = Kptr::btf(ctx.arg(0));
     let comm: *const u8 = ctx.arg(1);
-    let f = kread::filter();
+    let f = globals::filter();
     if !f.wants(EventKind::Rename) || (f.pid != 0 && !super::task_is(t, f.pid)) {
         return 0;
     }
@@ -42,7 +43,7 @@ fn rename(ctx: &BtfTracePointContext) -> i32 {
     // named by their creator: never throttled, like helpers).
     if !throttle::admits(EventKind::Rename, throttle::uid_of(t), t, || {
         t.read::<u32>(offset!(task_flags)) & PF_KTHREAD != 0
-            || helpers::is_helper(t.read(offset!(task_tgid)))
+            || umh::is_helper(t.read(offset!(task_tgid)))
     }) {
         return 0;
     }

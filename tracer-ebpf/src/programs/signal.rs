@@ -5,9 +5,10 @@ use aya_ebpf::programs::BtfTracePointContext;
 use tracer_common::{EventKind, SignalDeliverEvent, SignalGenerateEvent, SIGNALS_KERNEL_SIDE};
 
 use crate::{
-    emit, follow, helpers,
-    kread::{self, offset, Kptr},
-    task, throttle,
+    emit, follow,
+    globals::{self, offset},
+    kread::Kptr,
+    task, throttle, umh,
 };
 
 /// `SEND_SIG_NOINFO` and `SEND_SIG_PRIV` are the pointer values 0 and 1.
@@ -54,7 +55,7 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
     let target = Kptr::btf(ctx.arg(2));
     let group: i32 = ctx.arg(3);
     let result: i32 = ctx.arg(4);
-    let f = kread::filter();
+    let f = globals::filter();
     if !f.wants(EventKind::SignalGenerate) {
         return 0;
     }
@@ -62,7 +63,7 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     if f.signals == SIGNALS_KERNEL_SIDE
-        && !helpers::kernel_side(
+        && !umh::kernel_side(
             target.read(offset!(task_flags)),
             target.read(offset!(task_tgid)),
         )
@@ -74,8 +75,8 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
         return 0;
     }
     // Past the filters (the hot path when filtered stays as it was).
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::SignalGenerate);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::SignalGenerate);
     let sender = super::current_task(&features);
     // Two direct loads; the uid helper would map it through the user
     // namespace with calls, on the hottest path there is.
@@ -84,7 +85,7 @@ fn generate(ctx: &BtfTracePointContext) -> i32 {
     // task, which is never throttled: no check at all.
     if f.signals != SIGNALS_KERNEL_SIDE
         && !throttle::admits(EventKind::SignalGenerate, sender_uid, sender, || {
-            helpers::kernel_side(
+            umh::kernel_side(
                 target.read(offset!(task_flags)),
                 target.read(offset!(task_tgid)),
             )
@@ -126,18 +127,18 @@ programs!(
 /// `signal_deliver(int sig, struct kernel_siginfo *info, struct k_sigaction *ka)`.
 #[inline(always)]
 fn deliver(ctx: &BtfTracePointContext) -> i32 {
-    let features = kread::features();
-    kread::refuse_if_asked(&features, EventKind::SignalDeliver);
+    let features = globals::features();
+    super::refuse_if_asked(&features, EventKind::SignalDeliver);
     let sig: i32 = ctx.arg(0);
     let info = Kptr::new(ctx.arg(1), features.deliver_siginfo_direct != 0);
     let ka = Kptr::btf(ctx.arg(2));
-    let f = kread::filter();
+    let f = globals::filter();
     if !f.wants(EventKind::SignalDeliver) || (f.pid != 0 && !super::current_is(f.pid)) {
         return 0;
     }
     if f.signals == SIGNALS_KERNEL_SIDE {
         let me = super::current_task(&features);
-        if !helpers::kernel_side(me.read(offset!(task_flags)), super::current_tgid()) {
+        if !umh::kernel_side(me.read(offset!(task_flags)), super::current_tgid()) {
             return 0;
         }
     }
@@ -147,7 +148,7 @@ fn deliver(ctx: &BtfTracePointContext) -> i32 {
     let me = super::current_task(&features);
     if f.signals != SIGNALS_KERNEL_SIDE
         && !throttle::admits(EventKind::SignalDeliver, throttle::uid_of(me), me, || {
-            helpers::kernel_side(me.read(offset!(task_flags)), super::current_tgid())
+            umh::kernel_side(me.read(offset!(task_flags)), super::current_tgid())
         })
     {
         return 0;

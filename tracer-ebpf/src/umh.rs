@@ -21,7 +21,7 @@ static HELPER_TGIDS: HashMap<u32, u32> = HashMap::with_max_entries(HELPER_MAP_EN
 /// Records a new task's helper standing from its creator's. `Err` when the
 /// map is full and a helper could not be marked.
 #[inline(always)]
-pub fn on_new_task(
+pub(crate) fn on_new_task(
     creator_tgid: u32,
     creator_flags: u32,
     child_tgid: u32,
@@ -51,7 +51,7 @@ pub fn on_new_task(
 
 /// Whether thread group `tgid` is a helper or a descendant of one.
 #[inline(always)]
-pub fn is_helper(tgid: u32) -> bool {
+pub(crate) fn is_helper(tgid: u32) -> bool {
     // SAFETY: the value is only tested for presence, never held.
     unsafe { HELPER_TGIDS.get(tgid) }.is_some()
 }
@@ -60,7 +60,7 @@ pub fn is_helper(tgid: u32) -> bool {
 /// lockless lookup first spares every ordinary exit the bucket lock a
 /// delete takes.
 #[inline(always)]
-pub fn on_group_exit(tgid: u32) -> bool {
+pub(crate) fn on_group_exit(tgid: u32) -> bool {
     if is_helper(tgid) {
         let _ = HELPER_TGIDS.remove(tgid);
         return true;
@@ -70,6 +70,6 @@ pub fn on_group_exit(tgid: u32) -> bool {
 
 /// Whether a task with these flags and tgid is kernel-side.
 #[inline(always)]
-pub fn kernel_side(flags: u32, tgid: u32) -> bool {
+pub(crate) fn kernel_side(flags: u32, tgid: u32) -> bool {
     flags & KERNEL_SIDE_FLAGS != 0 || is_helper(tgid)
 }
