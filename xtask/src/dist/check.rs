@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use super::{deb, elf, Arch, Artifacts};
+use super::{deb, elf, licenses, Arch, Artifacts};
 use crate::workspace_root;
 
 /// Runs every check on `artifacts`; returns how many passed (any failure
@@ -52,6 +52,15 @@ pub fn check(artifacts: &Artifacts) -> Result<u64> {
         ));
         check_completions(&unpacked, &subcommands)?;
         pass(format!("{} completions", package.display()));
+        let copyright = unpacked.join("usr/share/doc/tracer/copyright");
+        let text = fs::read_to_string(&copyright)
+            .with_context(|| format!("reading {}", copyright.display()))?;
+        let crates = licenses::check(&text, *arch)
+            .with_context(|| format!("{}'s copyright", package.display()))?;
+        pass(format!(
+            "{} copyright: {crates} linked crates and their licenses",
+            package.display()
+        ));
         lintian(package)?;
         pass(format!("{} lintian", package.display()));
     }

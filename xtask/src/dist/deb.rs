@@ -6,8 +6,8 @@
 //!
 //! The sources live in tracer/packaging/: the unit, its options file (a
 //! conffile), the maintainer scripts (what dh_installsystemd would
-//! generate), copyright, the Debian changelog, the control template and
-//! lintian's overrides. Man pages and completions come from the binary
+//! generate), the copyright template (completed by `licenses.rs`), the
+//! Debian changelog, the control template and lintian's overrides. Man pages and completions come from the binary
 //! itself (`tracer generate`), run from this machine's static build.
 
 use std::{
@@ -19,7 +19,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use super::{static_tracer, tracer_version, Arch};
+use super::{licenses, static_tracer, tracer_version, Arch};
 use crate::{run, setup, workspace_root};
 
 /// Where each file goes: (source in tracer/packaging/, path in the package, mode).
@@ -30,7 +30,6 @@ const PACKAGING: &[(&str, &str, u32)] = &[
         0o644,
     ),
     ("default", "etc/default/tracer-record", 0o644),
-    ("copyright", "usr/share/doc/tracer/copyright", 0o644),
     (
         "lintian-overrides",
         "usr/share/lintian/overrides/tracer",
@@ -91,6 +90,12 @@ pub fn deb(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
     let changelog = root.join("usr/share/doc/tracer/changelog.Debian");
     install(&packaging.join("changelog"), &changelog, 0o644)?;
     gzip(&changelog)?;
+    // After the changelog, whose install made the folder.
+    write(
+        &root.join("usr/share/doc/tracer/copyright"),
+        &licenses::copyright(arch)?,
+        0o644,
+    )?;
     write(
         &root.join("DEBIAN/conffiles"),
         &(CONFFILES.join("\n") + "\n"),

@@ -6,12 +6,15 @@
 //!   and Debian-root tests use it too.
 //! - [`deb`] packages one with its man pages, completions and the
 //!   `tracer-record.service` unit (`deb.rs`, with dpkg-deb: why is there).
+//! - `licenses.rs` writes the .deb's copyright: tracer's and every linked
+//!   crate's license, from `cargo metadata`.
 //! - `check.rs` checks what was built (`--check`, and `cargo xtask test`),
 //!   with `elf.rs` reading the binaries' headers.
 
 mod check;
 mod deb;
 mod elf;
+mod licenses;
 mod static_build;
 
 use std::{
