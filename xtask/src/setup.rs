@@ -420,3 +420,18 @@ const DIST_PACKAGES: &[&str] = &["lintian"];
 pub fn ensure_dist_packages() -> Result<()> {
     ensure_debian_packages(DIST_PACKAGES, "dist")
 }
+
+#[cfg(test)]
+mod tests {
+    /// tracer/build.rs reads the pinned nightly from this file's
+    /// `pub const NIGHTLY` line by its form: that form must hold the value.
+    #[test]
+    fn tracer_build_rs_can_read_the_pinned_nightly() {
+        let source = include_str!("setup.rs");
+        let line = format!("pub const NIGHTLY: &str = \"{}\";", super::NIGHTLY);
+        assert_eq!(source.lines().filter(|l| *l == line).count(), 1);
+        let build_rs = include_str!("../../tracer/build.rs");
+        assert!(build_rs.contains(r#"const NIGHTLY_LINE: &str = "pub const NIGHTLY: &str = \"";"#));
+        assert!(super::NIGHTLY.starts_with("nightly-20"), "pinned by date");
+    }
+}
