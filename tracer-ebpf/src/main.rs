@@ -23,6 +23,9 @@ fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     loop {}
 }
 
+/// GPL-compatible on purpose: the kernel lends GPL-only helpers (such as
+/// `bpf_probe_read_kernel`) to GPL-compatible programs alone. The crate's
+/// Cargo license, `MIT OR GPL-2.0-only`, says the same.
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]
 static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
