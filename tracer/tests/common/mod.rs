@@ -27,6 +27,16 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The name the test harness knows test `name` of module `module` (its
+/// `module_path!()`) by: the path without the binary's own name, as
+/// `--exact` wants it when a test binary re-runs one of its own tests.
+pub fn test_name(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_, path)) => format!("{path}::{name}"),
+        None => name.to_string(),
+    }
+}
+
 pub fn tracer_exe() -> &'static str {
     env!("CARGO_BIN_EXE_tracer")
 }
@@ -677,4 +687,51 @@ pub fn run_bounded(args: &[&str]) -> Output {
 /// A run's stderr as text.
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh directory under the temporary directory.
+pub fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tracer-follow-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a test directory");
+    dir
+}
+
+/// Runs tracer with `args`; asserts it refused them as a usage error at
+/// once (status 2, quickly, nothing attached, no Rust debug output or
+/// panic) with a message holding `says`; returns stderr.
+pub fn refused(args: &[&str], says: &str) -> String {
+    let started = Instant::now();
+    let (code, out, err) = run_tracer(args);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err}");
+    assert_sentence(args, &err);
+    assert!(out.is_empty(), "{args:?}: {out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{args:?} took {:?}",
+        started.elapsed()
+    );
+    err
+}
+
+/// An error that is a sentence: clap's one `error:` line (and its hint),
+/// no panic, backtrace or Rust debug output.
+pub fn assert_sentence(args: &[&str], err: &str) {
+    for bad in [
+        "panicked",
+        "RUST_BACKTRACE",
+        "Custom {",
+        "kind: ",
+        "Os {",
+        "attached",
+    ] {
+        assert!(!err.contains(bad), "{args:?}: {err}");
+    }
+    let errors = err.lines().filter(|l| l.contains("error")).count();
+    assert_eq!(errors, 1, "{args:?}: one error line: {err}");
 }

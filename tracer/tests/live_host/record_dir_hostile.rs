@@ -4,9 +4,7 @@
 //! directory others can write to (refused, or accepted on request with
 //! planted files neither deleted nor read and planted names passed over),
 //! the debris of a crash, and bad values. Host only (it mounts tmpfs and
-//! storms: xtask/src/vm/mod.rs).
-
-mod common;
+//! storms), hence in `live_host`.
 
 use std::{
     fs,
@@ -25,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 
 /// `setpriv` arguments that make the attacker: uid and gid 65534, no
 /// supplementary groups.

@@ -1,15 +1,14 @@
 //! Live tests of `tracer trace`: real programs on the real kernel, real
 //! processes and signals, exact events asserted.
 
-mod common;
-
 use std::{
     os::unix::process::CommandExt as _,
     process::{Command, Stdio},
 };
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 #[test]
 fn fork_exec_signal_and_exit_of_a_child() {
