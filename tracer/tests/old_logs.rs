@@ -78,6 +78,12 @@ fn report(log: &Path, args: &[&str]) -> String {
     out
 }
 
+/// Events one JSON line each, as `replay --format json` printed them.
+fn dump(events: &[Value]) -> String {
+    let lines: Vec<String> = events.iter().map(Value::to_string).collect();
+    lines.join("\n")
+}
+
 #[test]
 fn every_fixture_log_replays_and_reports() {
     let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
@@ -122,7 +128,7 @@ fn every_fixture_log_replays_and_reports() {
 }
 
 fn version_1(log: &Path, events: &[Value]) {
-    assert_eq!(events.len(), 9, "{events:?}");
+    assert_eq!(events.len(), 9, "{}", dump(events));
     let exec = events
         .iter()
         .find(|v| is(v, "exec"))
@@ -136,7 +142,7 @@ fn version_1(log: &Path, events: &[Value]) {
 }
 
 fn record_format_1(log: &Path, events: &[Value]) {
-    assert_eq!(events.len(), 19, "{events:?}");
+    assert_eq!(events.len(), 19, "{}", dump(events));
     let echo = events
         .iter()
         .find(|v| {
@@ -179,7 +185,7 @@ fn record_format_2(log: &Path, events: &[Value]) {
 }
 
 fn record_format_3(log: &Path, events: &[Value]) {
-    assert_eq!(events.len(), 8, "{events:?}");
+    assert_eq!(events.len(), 8, "{}", dump(events));
     let exec = events
         .iter()
         .find(|v| {
@@ -187,7 +193,7 @@ fn record_format_3(log: &Path, events: &[Value]) {
                 && v["filename"] == "/bin/true"
                 && v["argv"].as_array().and_then(|a| a.last()) == Some(&Value::from("/bin/true"))
         })
-        .unwrap_or_else(|| panic!("no exec of /bin/true /bin/true in {events:#?}"));
+        .unwrap_or_else(|| panic!("no exec of /bin/true /bin/true in {}", dump(events)));
     assert_eq!(exec["comm"], "true");
     for v in events {
         for key in [
@@ -213,18 +219,19 @@ fn record_format_3(log: &Path, events: &[Value]) {
 }
 
 fn log_version_2(log: &Path, events: &[Value]) {
-    assert_eq!(events.len(), 10, "{events:?}");
+    assert_eq!(events.len(), 10, "{}", dump(events));
     let term = events
         .iter()
         .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
-        .unwrap_or_else(|| panic!("no signal to kthreadd in {events:?}"));
+        .unwrap_or_else(|| panic!("no signal to kthreadd in {}", dump(events)));
     assert_eq!(term["signal"], "SIGTERM", "{term}");
     assert_eq!(term["result"], "ignored", "{term}");
     assert!(
         events
             .iter()
             .any(|v| v["event"] == "exec" && v["filename"] == "/usr/bin/sleep"),
-        "{events:?}"
+        "{}",
+        dump(events)
     );
     let text = report(log, &[]);
     assert!(text.contains("kthreadd"), "{text}");
@@ -237,7 +244,7 @@ fn record_format_4(log: &Path, events: &[Value]) {
                 .as_array()
                 .is_some_and(|a| a.iter().any(|x| x == "fixture-v3-format4"))
     });
-    assert!(marked, "{events:?}");
+    assert!(marked, "{}", dump(events));
     let term = events
         .iter()
         .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
