@@ -387,20 +387,6 @@ fn renames_are_reported_but_not_the_one_every_exec_does() {
     );
 }
 
-/// Pins the calling thread (or, in a child before exec, the process) to `cpu`.
-fn pin_to(cpu: usize) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data, zeroed then filled by CPU_SET; the
-    // call reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 /// A fork storm on both CPUs whose children run on the other CPU than
 /// their fork, so a child's exec and exit land in another ring than its
 /// fork; one ring is drained late (`--test-delay-ring`), as a lagging
