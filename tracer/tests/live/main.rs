@@ -21,6 +21,7 @@ mod failing_streams;
 mod follow;
 mod hostile;
 mod kernels;
+mod priority;
 mod record;
 mod requests;
 mod tasks;
