@@ -37,22 +37,6 @@ fn devices_and_fifos_are_refused_without_reading() {
 }
 
 #[test]
-fn a_bad_btf_file_is_refused_without_reading() {
-    let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("btf-fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    for btf in ["/dev/zero", fifo.to_str().unwrap()] {
-        let out = run_bounded(&["trace", "--btf", btf, "--duration", "1s"]);
-        let err = stderr_of(&out);
-        assert_eq!(out.status.code(), Some(1), "{btf}: {err}");
-        assert!(err.contains("not a regular file"), "{btf}: {err}");
-    }
-}
-
-#[test]
 fn a_sparse_file_is_not_a_log_and_is_not_read_whole() {
     let dir = tempfile::tempdir().unwrap();
     let sparse = dir.path().join("sparse");

@@ -116,28 +116,6 @@ mod tests {
         assert_eq!(has_sys_nice("Name:\tx\n"), None);
     }
 
-    /// Lowered and raised back, as the tests run (root): the thread is at
-    /// SCHED_OTHER, nice 0 again.
-    #[test]
-    fn a_lowered_thread_is_raised_back() {
-        let (tid, policy, nice) = std::thread::spawn(|| {
-            let tid = this_thread();
-            assert!(lower(tid, Priority::Idle), "root can raise");
-            // SAFETY: reads this thread's policy.
-            assert_eq!(unsafe { libc::sched_getscheduler(tid) }, libc::SCHED_IDLE);
-            raise(tid);
-            // SAFETY: reads this thread's policy and nice value.
-            let policy = unsafe { libc::sched_getscheduler(tid) };
-            // SAFETY: as above.
-            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t) };
-            (tid, policy, nice)
-        })
-        .join()
-        .unwrap();
-        assert!(tid > 0);
-        assert_eq!((policy, nice), (libc::SCHED_OTHER, 0));
-    }
-
     /// Without CAP_SYS_NICE (dropped from this test thread's effective
     /// set alone) a thread is not lowered: it could never be raised.
     #[test]

@@ -19,12 +19,27 @@ use std::{
 
 use serde_json::Value;
 
+mod io_uring;
+// Not every test binary sets up an io_uring.
+#[allow(unused_imports)]
+pub use io_uring::*;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Serializes live tests (a failed test poisons nothing: the guard is taken
 /// back from a poisoned lock).
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The name the test harness knows test `name` of module `module` (its
+/// `module_path!()`) by: the path without the binary's own name, as
+/// `--exact` wants it when a test binary re-runs one of its own tests.
+pub fn test_name(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_, path)) => format!("{path}::{name}"),
+        None => name.to_string(),
+    }
 }
 
 pub fn tracer_exe() -> &'static str {
@@ -211,22 +226,6 @@ pub fn me() -> u64 {
     u64::from(std::process::id())
 }
 
-/// io_uring_setup(2) with IORING_SETUP_SQPOLL; returns the ring fd.
-pub fn sqpoll_ring() -> i32 {
-    // struct io_uring_params is 120 bytes: flags at word 2, sq_thread_idle at word 4.
-    let mut params = [0u32; 30];
-    params[2] = 1 << 1; // IORING_SETUP_SQPOLL
-    params[4] = 1000;
-    // SAFETY: io_uring_setup reads and writes the 120-byte params block we own.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 8, params.as_mut_ptr()) };
-    assert!(
-        fd >= 0,
-        "io_uring_setup(SQPOLL) failed: {} (is kernel.io_uring_disabled set?)",
-        std::io::Error::last_os_error()
-    );
-    fd as i32
-}
-
 /// Runs `tracer ARGS` to completion; returns (exit code, stdout, stderr).
 pub fn run_tracer(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(tracer_exe())
@@ -249,102 +248,6 @@ pub fn ps_json(args: &[&str]) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON ({e}): {l}")))
         .collect()
-}
-
-/// An io_uring with one `IOSQE_ASYNC` read of an empty pipe in flight: the
-/// kernel hands it to an io-wq worker thread (`iou-wrk-<tid>`).
-pub struct AsyncRead {
-    ring: i32,
-    pipe: [i32; 2],
-    maps: [(*mut libc::c_void, usize); 2],
-    _buf: Box<[u8; 64]>,
-}
-
-impl AsyncRead {
-    pub fn start() -> AsyncRead {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        let mut p = [0u32; 30];
-        // SAFETY: io_uring_setup fills the 120-byte params block we own.
-        let ring = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, p.as_mut_ptr()) } as i32;
-        assert!(
-            ring >= 0,
-            "io_uring_setup: {}",
-            std::io::Error::last_os_error()
-        );
-        // sq_off: head at word 10, tail 11, ring_mask 12, array 16.
-        let (entries, tail_off, mask_off, array_off) = (p[0], p[11], p[12], p[16]);
-        let sq_len = array_off as usize + entries as usize * 4;
-        let sqes_len = entries as usize * 64;
-        let map = |len: usize, off: i64| {
-            // SAFETY: a fresh shared mapping of the ring fd; checked below.
-            let ptr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED | libc::MAP_POPULATE,
-                    ring,
-                    off,
-                )
-            };
-            assert_ne!(
-                ptr,
-                libc::MAP_FAILED,
-                "mmap io_uring: {}",
-                std::io::Error::last_os_error()
-            );
-            ptr
-        };
-        let sq = map(sq_len, 0);
-        let sqes = map(sqes_len, 0x1000_0000);
-        let mut pipe = [0i32; 2];
-        // SAFETY: pipe() writes two fds into the array we own.
-        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
-        let mut buf = Box::new([0u8; 64]);
-        // SAFETY: the mappings are at least sq_len / sqes_len bytes long and
-        // the offsets come from the kernel's io_uring_params.
-        unsafe {
-            let sqe = sqes.cast::<u8>();
-            std::ptr::write_bytes(sqe, 0, 64);
-            *sqe = 22; // IORING_OP_READ
-            *sqe.add(1) = 1 << 4; // IOSQE_ASYNC: straight to an io-wq worker
-            *sqe.add(4).cast::<i32>() = pipe[0];
-            *sqe.add(8).cast::<u64>() = u64::MAX; // current position
-            *sqe.add(16).cast::<u64>() = buf.as_mut_ptr() as u64;
-            *sqe.add(24).cast::<u32>() = 64;
-            let base = sq.cast::<u8>();
-            let mask = *base.add(mask_off as usize).cast::<u32>();
-            let tail = &*base.add(tail_off as usize).cast::<AtomicU32>();
-            let t = tail.load(Ordering::Acquire);
-            *base
-                .add(array_off as usize + ((t & mask) as usize) * 4)
-                .cast::<u32>() = 0;
-            tail.store(t + 1, Ordering::Release);
-            let n = libc::syscall(libc::SYS_io_uring_enter, ring, 1, 0, 0, 0usize, 0);
-            assert_eq!(n, 1, "io_uring_enter: {}", std::io::Error::last_os_error());
-        }
-        AsyncRead {
-            ring,
-            pipe,
-            maps: [(sq, sq_len), (sqes, sqes_len)],
-            _buf: buf,
-        }
-    }
-}
-
-impl Drop for AsyncRead {
-    fn drop(&mut self) {
-        // SAFETY: closing fds and unmapping regions this struct owns; the
-        // pending read completes (EOF) when the write end closes.
-        unsafe {
-            libc::close(self.pipe[1]);
-            libc::close(self.ring);
-            for (ptr, len) in self.maps {
-                libc::munmap(ptr, len);
-            }
-            libc::close(self.pipe[0]);
-        }
-    }
 }
 
 /// Sets a sysctl-like file for the duration of a test and restores the old
@@ -677,4 +580,65 @@ pub fn run_bounded(args: &[&str]) -> Output {
 /// A run's stderr as text.
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh directory under the temporary directory.
+pub fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tracer-follow-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a test directory");
+    dir
+}
+
+/// Runs tracer with `args`; asserts it refused them as a usage error at
+/// once (status 2, quickly, nothing attached, no Rust debug output or
+/// panic) with a message holding `says`; returns stderr.
+pub fn refused(args: &[&str], says: &str) -> String {
+    let started = Instant::now();
+    let (code, out, err) = run_tracer(args);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err}");
+    assert_sentence(args, &err);
+    assert!(out.is_empty(), "{args:?}: {out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{args:?} took {:?}",
+        started.elapsed()
+    );
+    err
+}
+
+/// An error that is a sentence: clap's one `error:` line (and its hint),
+/// no panic, backtrace or Rust debug output.
+pub fn assert_sentence(args: &[&str], err: &str) {
+    for bad in [
+        "panicked",
+        "RUST_BACKTRACE",
+        "Custom {",
+        "kind: ",
+        "Os {",
+        "attached",
+    ] {
+        assert!(!err.contains(bad), "{args:?}: {err}");
+    }
+    let errors = err.lines().filter(|l| l.contains("error")).count();
+    assert_eq!(errors, 1, "{args:?}: one error line: {err}");
+}
+
+/// Pins the calling thread (or, in a child before exec, the process) to `cpu`.
+pub fn pin_to(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data, zeroed then filled by CPU_SET; the
+    // call reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -1,8 +1,7 @@
 //! Helpers of the throttle tests (`throttle.rs`, which the kernel matrix
 //! runs, and `throttle_host.rs`): the attacker's storm as another user,
 //! a recorder, and reading back what it wrote. Each test binary re-runs
-//! itself as the storm (its ignored `storm_child` test, see
-//! [`storm_child_body`]).
+//! itself as the storm (the ignored [`storm_child`] test here).
 #![allow(dead_code)]
 
 use std::{
@@ -14,7 +13,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::common::*;
+use crate::common::*;
 
 pub const ATTACKER: u32 = 65534;
 
@@ -46,7 +45,7 @@ pub fn storm(uids: &[u32], renames: u64) {
                 .args([
                     "--ignored",
                     "--exact",
-                    "storm_child",
+                    &test_name(module_path!(), "storm_child"),
                     "--test-threads=1",
                     "-q",
                 ])
@@ -168,7 +167,9 @@ pub fn renames_dropped(events: &[Value], uids: &[u32]) -> u64 {
 
 /// The storm, when a test binary is run as one (see [`storm`]): renames
 /// itself `TRACER_STORM_RENAMES` times.
-pub fn storm_child_body() {
+#[test]
+#[ignore = "the storm the throttle tests run, as another user"]
+fn storm_child() {
     let n: u64 = std::env::var("TRACER_STORM_RENAMES")
         .expect("run by the throttle tests")
         .parse()

@@ -3,12 +3,11 @@
 //! shipper recipes (Vector, Fluent Bit) need programs that are neither in
 //! Debian nor on PyPI, so they are not run here (README, "Recipes").
 
-mod common;
-
 use std::{collections::BTreeMap, process::Command};
 
-use common::{serial, start_recording, stop_recording, test_py_tool, tracer_exe};
 use serde_json::Value;
+
+use crate::common::{serial, start_recording, stop_recording, test_py_tool, tracer_exe};
 
 /// The README's query, word for word but for the output mode.
 const EVENTS_BY_KIND: &str = "select event, count(*) as n from read_json_auto('/dev/stdin') \

@@ -2,12 +2,11 @@
 //! so, with what the kernel had, live and replayed; a log of the previous
 //! record format still replays.
 
-mod common;
-
 use std::{fs, process::Command};
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 fn exec_of<'a>(events: &'a [Value], filename: &str) -> &'a Value {
     events
@@ -125,28 +124,4 @@ fn cuts_show_in_text_output() {
         line.contains(" argv_truncated argc=301 args_bytes=6310"),
         "{line}"
     );
-}
-
-/// A log recorded before exec records said what was cut (record format 1,
-/// log format 2) replays, its execs saying `null` where they cannot know.
-#[test]
-fn a_record_format_1_log_still_replays() {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/log-v2-format1.log"
-    );
-    let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let events: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    assert_eq!(events.len(), 19, "{out}");
-    let echo = exec_of(&events, "/bin/echo");
-    assert_eq!(echo["argv"][1], "first");
-    assert_eq!(echo["argv"][2], "two\nlines");
-    assert_eq!(echo["argv_truncated"], Value::Null);
-    assert_eq!(echo["argc"], Value::Null);
-    let (code, _, err) = run_tracer(&["report", fixture]);
-    assert_eq!(code, 0, "{err}");
 }

@@ -5,19 +5,7 @@
 //! spread over 64 uids is bounded by the total budget. Also: a log of the
 //! build before throttling still replays and reports.
 
-use std::path::Path;
-
-mod common;
-mod throttle_util;
-
-use common::*;
-use throttle_util::*;
-
-#[test]
-#[ignore = "the storm the other tests of this file run, as another user"]
-fn storm_child() {
-    throttle_util::storm_child_body();
-}
+use crate::{common::*, throttle_util::*};
 
 // Reproduction 2: the marker survives `--keep 5` of 1 MiB files, and
 /// the storm is said, by uid.
@@ -74,24 +62,4 @@ fn a_storm_spread_over_64_uids_is_bounded_by_the_total() {
     assert!(named.len() >= 8, "throttled records name only {named:?}");
     let dropped = renames_dropped(&events, &uids);
     assert!(dropped > 500_000, "{dropped} renames said dropped");
-}
-
-/// A log of the build before throttling (log version 3, record format 4)
-/// still replays and reports.
-#[test]
-fn a_log_of_format_4_still_replays_and_reports() {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/log-v3-format4.log"
-    );
-    let events = replay(Path::new(fixture));
-    assert!(has_marker(&events, "fixture-v3-format4"), "{events:?}");
-    let term = events
-        .iter()
-        .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
-        .expect("the SIGTERM to kthreadd");
-    assert_eq!(term["signal"], "SIGTERM", "{term}");
-    let (code, text, err) = run_tracer(&["report", fixture]);
-    assert_eq!(code, 0, "{err}");
-    assert!(text.contains("kthreadd"), "{text}");
 }

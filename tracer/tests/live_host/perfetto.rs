@@ -4,8 +4,6 @@
 //! (tests/py/perfetto_check.py, which also checks the trace's structure),
 //! and compared with the same log's JSON export.
 
-mod common;
-
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -13,8 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// Runs the checker on a trace; its JSON summary. Panics with the checker's
 /// message when the trace is malformed.

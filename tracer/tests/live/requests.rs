@@ -3,15 +3,14 @@
 //! release agent), the requester named on the helper's lines, and helpers
 //! the kernel could not run.
 
-mod common;
-
 use std::{
     ffi::CString,
     process::{Child, Command},
 };
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// The `helper_request` event for a request of `path`.
 fn request_of(tracer: &mut Tracer, path: &str) -> Value {
@@ -423,44 +422,6 @@ fn a_recorded_night_reports_whom_each_helper_ran_for() {
         .expect("the request-key helper");
     assert_eq!(rk["requested_by"]["pid"], caller, "{json}");
     assert!(u64_of(rk, "waited_ns") >= 300_000_000, "{json}");
-}
-
-#[test]
-fn a_log_of_record_format_2_still_replays_and_reports() {
-    // Recorded by the release before helper requests (record format 2).
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/log-v2-format2.log"
-    );
-    let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let events: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let exec = events
-        .iter()
-        .find(|v| is(v, "exec") && v["filename"] == "/tmp/fx/helper.sh")
-        .expect("the helper's exec");
-    assert_eq!(exec["kind"], "umh", "{exec}");
-    assert_eq!(
-        exec["helper"].get("requested_by"),
-        Some(&Value::Null),
-        "{exec}"
-    );
-    assert!(events.iter().all(|v| !is(v, "helper_request")));
-    let (code, text, err) = run_tracer(&["report", fixture]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        text.contains("/tmp/fx/helper.sh [/bin/sh /tmp/fx/helper.sh 28137] for ?, spawned by 13770 (kworker/u8:3)"),
-        "{text}"
-    );
-    // Empty sections say so rather than print a bare heading.
-    assert!(text.contains("kthreads created:\n  none\n"), "{text}");
-    assert!(
-        text.contains("longest waits on a helper (requester blocked until it exited):\n  none\n"),
-        "{text}"
-    );
 }
 
 #[test]

@@ -3,11 +3,9 @@
 //! a log's header; `--strict` makes it fatal. Refusals here are real: a
 //! hidden option loads a program in a form every verifier rejects.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// The one stderr line that names the missing events.
 fn missing_line<'a>(lines: impl IntoIterator<Item = &'a String>, event: &str) -> &'a String {
@@ -136,31 +134,6 @@ fn a_log_says_which_events_its_kernel_refused() {
         str_of(&missing[0], "reason").contains("invalid mem access"),
         "{report}"
     );
-}
-
-/// A log written by the first release (log format 1, before the header
-/// listed missing events) still replays and reports.
-#[test]
-fn a_version_1_log_still_replays() {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/log-v1.log");
-    let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let events: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    assert_eq!(events.len(), 9, "{out}");
-    let exec = events
-        .iter()
-        .find(|v| is(v, "exec"))
-        .expect("an exec event");
-    assert_eq!(str_of(exec, "filename"), "/bin/true");
-    assert_eq!(field(exec, "argv"), &serde_json::json!(["/bin/true"]));
-    let (code, json, err) = run_tracer(&["report", fixture, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
-    assert_eq!(report["events"], 9);
-    assert_eq!(report["missing_events"], serde_json::json!([]));
 }
 
 /// 5.10 charges BPF maps to RLIMIT_MEMLOCK, 64 KiB by default there: tracer

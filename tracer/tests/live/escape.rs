@@ -3,8 +3,6 @@
 //! a line or put a control character on root's terminal, in `trace`,
 //! `replay`, `report`, `ps` or `tree`.
 
-mod common;
-
 use std::{
     ffi::OsStr,
     io::{BufRead as _, BufReader},
@@ -15,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 
 /// 15 bytes, the most a comm holds: sets a window title, rings the bell,
 /// starts a line that pretends to be something else and clears the screen.

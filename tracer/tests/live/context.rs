@@ -3,8 +3,6 @@
 //! read in kernel at the event; `ps` gives the same from procfs; logs of
 //! the format before stay readable.
 
-mod common;
-
 use std::{
     fs,
     os::unix::fs::MetadataExt as _,
@@ -12,8 +10,9 @@ use std::{
     process::Command,
 };
 
-use common::{ps_json, run_tracer, serial};
 use serde_json::Value;
+
+use crate::common::{ps_json, run_tracer, serial};
 
 /// Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
 /// a hybrid host).
@@ -402,43 +401,4 @@ fn ps_shows_the_same_context_from_procfs() {
     assert_eq!(row["mntns"].as_u64(), Some(ns_inode("mnt")), "{row}");
     drop(child);
     drop(tree);
-}
-
-#[test]
-fn a_log_of_record_format_3_replays_without_context() {
-    // Recorded by the build before task context (record format 3).
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/log-v2-format3.log"
-    );
-    let (code, out, err) = run_tracer(&["replay", fixture, "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let events: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(events.len(), 8, "{out}");
-    let exec = exec_of(&events, "/bin/true");
-    assert_eq!(exec["comm"], "true");
-    for v in &events {
-        for key in [
-            "uid",
-            "gid",
-            "cgroup_id",
-            "cgroup",
-            "container_id",
-            "pidns",
-            "ns_pid",
-            "mntns",
-        ] {
-            assert_eq!(v[key], Value::Null, "{key} in {v}");
-        }
-    }
-    let fork = events.iter().find(|v| v["event"] == "fork").unwrap();
-    assert_eq!(fork["creator"]["uid"], Value::Null, "{fork}");
-    assert_eq!(fork["creator"]["comm"], "sh", "{fork}");
-    let (code, text, err) = run_tracer(&["replay", fixture]);
-    assert_eq!(code, 0, "{err}");
-    assert!(text.contains("/bin/true [/bin/true]"), "{text}");
-    assert!(!text.contains("user="), "{text}");
 }

@@ -1,15 +1,14 @@
 //! Live tests of `tracer trace`: real programs on the real kernel, real
 //! processes and signals, exact events asserted.
 
-mod common;
-
 use std::{
     os::unix::process::CommandExt as _,
     process::{Command, Stdio},
 };
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 #[test]
 fn fork_exec_signal_and_exit_of_a_child() {
@@ -386,20 +385,6 @@ fn renames_are_reported_but_not_the_one_every_exec_does() {
             .any(|v| is(v, "rename") && v["pid"] == exec["pid"]),
         "exec's own rename is not reported: the exec carries the name"
     );
-}
-
-/// Pins the calling thread (or, in a child before exec, the process) to `cpu`.
-fn pin_to(cpu: usize) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data, zeroed then filled by CPU_SET; the
-    // call reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// A fork storm on both CPUs whose children run on the other CPU than

@@ -1,11 +1,9 @@
 //! Live tests of the helper story and of signals to kernel-side tasks:
 //! real core-dump helpers, kworkers, io_uring workers.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn killed_core_dump_helper_is_diagnosed() {

@@ -1,16 +1,15 @@
 //! Live tests of the task model: `tracer ps`, `tracer tree` and kinds in
 //! `tracer trace`, against the real kernel.
 
-mod common;
-
 use std::{
     fs,
     process::Command,
     time::{Duration, Instant},
 };
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 const PF_KTHREAD: u64 = 0x0020_0000;
 

@@ -1,0 +1,32 @@
+//! The live tests: the real tracer on the real kernel, as root (programs
+//! loaded, mounts, sysctls, core_pattern). `cargo xtask test` runs this
+//! binary on the host and `cargo xtask vm-test` in every kernel of the
+//! matrix; plain `cargo test` leaves it out (`test = false` in Cargo.toml):
+//! `cargo test -p tracer --test live` runs it by hand.
+//!
+//! One module per subject (the test names are `module::test`); every test
+//! that loads programs or changes global state holds [`common::serial`].
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../throttle_util/mod.rs"]
+mod throttle_util;
+#[path = "../two_days/mod.rs"]
+mod two_days;
+
+mod args;
+mod context;
+mod escape;
+mod failing_streams;
+mod follow;
+mod hostile;
+mod kernels;
+mod priority;
+mod record;
+mod requests;
+mod tasks;
+mod text_output;
+mod throttle;
+mod trace;
+mod truncation;
+mod umh;

@@ -1,0 +1,25 @@
+//! The live tests that run on the host only, as root: `cargo xtask test`
+//! runs them, the kernel matrix does not (`cargo test -p tracer --test
+//! live_host` by hand). What they test is userspace on the real event
+//! stream, which the matrix does not change, or it needs what guests lack:
+//! the host's Python decoders and Prometheus (`otlp`, `metrics`,
+//! `perfetto`, `recipes`), exec storms that cost minutes a kernel under
+//! TCG (`rotate`, `throttle_host`: a million renames; `throttle` in
+//! `live` has the matrix's short variant), tmpfs mounts and storms as
+//! uid 65534 (`record_dir_hostile`).
+//!
+//! One module per subject (the test names are `module::test`); every test
+//! that loads programs or changes global state holds [`common::serial`].
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../throttle_util/mod.rs"]
+mod throttle_util;
+
+mod metrics;
+mod otlp;
+mod perfetto;
+mod recipes;
+mod record_dir_hostile;
+mod rotate;
+mod throttle_host;
