@@ -6,7 +6,6 @@
 //! version and LLVM soname, outside the work tree, so fresh clones reuse them.
 
 use std::{
-    ffi::OsString,
     fs,
     path::{Path, PathBuf},
     process::Command,
@@ -14,17 +13,13 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::run;
+pub use crate::cmd::Tools;
+use crate::cmd::{cache_dir, run};
 
 const NIGHTLY: &str = "nightly";
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
-
-pub struct Tools {
-    /// Holds `bpf-linker`.
-    pub bin_dir: PathBuf,
-}
 
 /// cargo-fuzz, pinned, in the same cache; its bin dir.
 pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
@@ -43,20 +38,9 @@ pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
                 .arg("--root")
                 .arg(&root),
         )
-        .context("installing cargo-fuzz (needs crates.io)")?;
+        .context("installing cargo-fuzz (needs the crate registry)")?;
     }
     Ok(bin)
-}
-
-impl Tools {
-    /// PATH with our bin dir first.
-    pub fn path_env(&self) -> OsString {
-        let mut paths = vec![self.bin_dir.clone()];
-        if let Some(path) = std::env::var_os("PATH") {
-            paths.extend(std::env::split_paths(&path));
-        }
-        std::env::join_paths(paths).expect("PATH entries contain no ':'")
-    }
 }
 
 fn output(cmd: &mut Command) -> Result<String> {
@@ -71,14 +55,6 @@ fn output(cmd: &mut Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-pub(crate) fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("tracer"));
-    }
-    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cache/tracer"))
 }
 
 fn ensure_nightly() -> Result<()> {

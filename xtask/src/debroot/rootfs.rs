@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::run;
+use crate::cmd::run;
 
 /// The suite of the root: trixie, whose kernel (6.12, pinned in
 /// xtask/kernels.txt) boots it.
@@ -42,7 +42,7 @@ fn key(text: &str) -> u64 {
 /// time (a few minutes, ~60 MB download); its path.
 pub fn base_tarball() -> Result<PathBuf> {
     let spec = format!("{SUITE} minbase {} {}", PACKAGES.join(","), mirror());
-    let dir = crate::setup::cache_dir()?.join("debroot");
+    let dir = crate::cmd::cache_dir()?.join("debroot");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let tarball = dir.join(format!("{SUITE}-{:016x}.tar", key(&spec)));
     if tarball.is_file() {

@@ -17,7 +17,7 @@ use std::{
 use anyhow::{bail, ensure, Context as _, Result};
 
 use super::{deb, elf, Arch, Artifacts};
-use crate::workspace_root;
+use crate::cmd::workspace_root;
 
 /// Runs every check on `artifacts`; returns how many passed (any failure
 /// is an error).
@@ -266,7 +266,7 @@ fn check_contents(package: &Path, subcommands: &[String]) -> Result<()> {
 fn check_binary_in(package: &Path, arch: Arch) -> Result<PathBuf> {
     let dir = workspace_root().join(format!("target/dist/check-{}", arch.deb_arch()));
     let _ = fs::remove_dir_all(&dir);
-    crate::run(Command::new("dpkg-deb").arg("-x").arg(package).arg(&dir))?;
+    crate::cmd::run(Command::new("dpkg-deb").arg("-x").arg(package).arg(&dir))?;
     let exe = dir.join("usr/bin/tracer");
     elf::check(&fs::read(&exe)?, arch)
         .with_context(|| format!("{} in {}", exe.display(), package.display()))?;

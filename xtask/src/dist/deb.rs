@@ -20,7 +20,10 @@ use std::{
 use anyhow::{bail, ensure, Context as _, Result};
 
 use super::{static_tracer, tracer_version, Arch};
-use crate::{run, setup, workspace_root};
+use crate::{
+    cmd::{run, workspace_root},
+    setup,
+};
 
 /// Where each file goes: (source in tracer/packaging/, path in the package, mode).
 const PACKAGING: &[(&str, &str, u32)] = &[

@@ -20,47 +20,12 @@ use std::{
     process::Command,
 };
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 pub use deb::deb;
 pub use static_build::{musl_env, static_tracer};
 
-use crate::{setup, workspace_root};
-
-/// An architecture tracer is released for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
-
-    /// The Rust target the release binary is built for.
-    pub fn triple(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-unknown-linux-musl",
-            Arch::Arm64 => "aarch64-unknown-linux-musl",
-        }
-    }
-
-    /// The architecture of this machine, whose binaries run here.
-    pub fn host() -> Result<Arch> {
-        match std::env::consts::ARCH {
-            "x86_64" => Ok(Arch::X86_64),
-            "aarch64" => Ok(Arch::Arm64),
-            other => bail!("tracer is not released for {other}"),
-        }
-    }
-
-    /// Debian's name for the architecture (the .deb's `Architecture:`).
-    pub fn deb_arch(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-}
+pub use crate::cmd::Arch;
+use crate::{cmd::workspace_root, setup};
 
 /// What `cargo xtask dist` made, in `target/dist/`.
 pub struct Artifacts {

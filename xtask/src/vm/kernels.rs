@@ -16,8 +16,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use super::Arch;
-use crate::run;
+use crate::cmd::{run, Arch};
 
 /// The pinned default set, one kernel a line.
 const PINNED: &str = include_str!("../../kernels.txt");
@@ -161,7 +160,7 @@ fn search(word: &str, arch: Arch) -> Result<Kernel> {
 
 /// The unpacked kernel, downloading and unpacking it the first time.
 pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
-    let dir = crate::setup::cache_dir()?
+    let dir = crate::cmd::cache_dir()?
         .join("vm/kernels")
         .join(&kernel.abi);
     let stamp = dir.join(".unpacked");
@@ -239,7 +238,7 @@ pub fn busybox(arch: Arch) -> Result<PathBuf> {
         Arch::Arm64 => BUSYBOX_ARM64,
         Arch::X86_64 => bail!("the x86-64 guest runs the host's busybox"),
     };
-    let dir = crate::setup::cache_dir()?.join("vm").join(format!(
+    let dir = crate::cmd::cache_dir()?.join("vm").join(format!(
         "busybox-{}-{}",
         arch.deb_arch(),
         version.replace(':', "_")
@@ -285,7 +284,7 @@ struct Apt {
 
 impl Apt {
     fn new(arch: Arch) -> Result<Apt> {
-        let root = crate::setup::cache_dir()?.join(match arch {
+        let root = crate::cmd::cache_dir()?.join(match arch {
             Arch::X86_64 => "apt".to_string(),
             other => format!("apt-{}", other.deb_arch()),
         });
