@@ -10,6 +10,7 @@ mod cmd;
 mod debroot;
 pub mod dist;
 mod fuzz;
+mod mirror;
 mod pf_check;
 mod setup;
 mod vm;

@@ -193,7 +193,7 @@ fn ensure_bpf_linker() -> Result<PathBuf> {
     )
     .with_context(|| {
         format!(
-            "building bpf-linker failed; it needs crates.io access and a C toolchain (gcc). \
+            "building bpf-linker failed; it needs the crate registry and a C toolchain (gcc). \
              The same by hand: LLVM_PREFIX={} cargo install bpf-linker --version \
              {BPF_LINKER_VERSION} --locked --no-default-features --features llvm-{major} --root {}",
             prefix.display(),

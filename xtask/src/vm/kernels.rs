@@ -296,7 +296,7 @@ impl Apt {
         if !status.exists() {
             fs::write(&status, "")?;
         }
-        let sources = Self::sources();
+        let sources = Self::sources()?;
         let path = root.join("sources.list");
         if fs::read_to_string(&path).ok().as_deref() != Some(sources.as_str()) {
             fs::write(&path, sources)?;
@@ -306,20 +306,18 @@ impl Apt {
         Ok(Apt { root, arch })
     }
 
-    /// The same Debian mirror as a stock system (override with
-    /// TRACER_DEBIAN_MIRROR, e.g. for a local proxy).
-    fn sources() -> String {
-        let mirror = std::env::var("TRACER_DEBIAN_MIRROR")
-            .unwrap_or_else(|_| "http://deb.debian.org".into());
-        let mirror = mirror.trim_end_matches('/');
-        SUITES
+    /// The Debian mirror this machine's apt uses (or TRACER_DEBIAN_MIRROR,
+    /// e.g. for a local proxy), for every suite in [`SUITES`].
+    fn sources() -> Result<String> {
+        let mirror = crate::mirror::debian_mirror()?;
+        Ok(SUITES
             .iter()
             .map(|(archive, suite)| {
                 format!(
                     "deb [target=Packages signed-by={KEYRING}] {mirror}/{archive} {suite} main\n"
                 )
             })
-            .collect()
+            .collect())
     }
 
     fn cmd(&self, prog: &str) -> Command {
@@ -370,7 +368,7 @@ impl Apt {
             .args(["madison", package])
             .output()
             .context("running apt-cache madison")?;
-        // `pkg | 6.1.170-3 | http://deb.debian.org/debian bookworm/main amd64 Packages`
+        // `pkg | 6.1.170-3 | http://MIRROR/debian bookworm/main amd64 Packages`
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(text.lines().find_map(|line| {
             let cols: Vec<&str> = line.split('|').map(str::trim).collect();
