@@ -16,8 +16,11 @@ use std::{
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use super::{deb, elf, Arch, Artifacts};
-use crate::cmd::workspace_root;
+use super::{
+    artifacts::{tracer_version, Artifacts},
+    deb, elf,
+};
+use crate::cmd::{workspace_root, Arch};
 
 /// Runs every check on `artifacts`; returns how many passed (any failure
 /// is an error).
@@ -85,7 +88,7 @@ fn check_version(exe: &Path, arch: Arch) -> Result<()> {
     let commit = git_head().unwrap_or_else(|| "unknown".into());
     let want = format!(
         "tracer {} (commit {commit}, target {})\n",
-        super::tracer_version()?,
+        tracer_version()?,
         arch.triple()
     );
     ensure!(

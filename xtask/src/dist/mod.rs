@@ -9,6 +9,7 @@
 //! - `check.rs` checks what was built (`--check`, and `cargo xtask test`),
 //!   with `elf.rs` reading the binaries' headers.
 
+mod artifacts;
 mod check;
 mod deb;
 mod elf;
@@ -21,17 +22,12 @@ use std::{
 };
 
 use anyhow::{ensure, Context as _, Result};
+pub use artifacts::{out_dir, tracer_version, Artifacts};
 pub use deb::deb;
 pub use static_build::{musl_env, static_tracer};
 
 pub use crate::cmd::Arch;
-use crate::{cmd::workspace_root, setup};
-
-/// What `cargo xtask dist` made, in `target/dist/`.
-pub struct Artifacts {
-    pub binaries: Vec<(Arch, PathBuf)>,
-    pub debs: Vec<(Arch, PathBuf)>,
-}
+use crate::setup;
 
 /// `cargo xtask dist`: in `target/dist/`, the static binaries (named
 /// `tracer-<version>-<triple>`) and the .debs, with their SHA-256 sums in
@@ -77,33 +73,6 @@ fn build(tools: &setup::Tools) -> Result<Artifacts> {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
-
-/// Where the artifacts go.
-pub fn out_dir() -> PathBuf {
-    workspace_root().join("target/dist")
-}
-
-/// tracer's version, as its Cargo.toml says (through cargo, which parses it).
-pub fn tracer_version() -> Result<String> {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(workspace_root())
-        .output()
-        .context("running cargo metadata")?;
-    ensure!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
-    meta["packages"]
-        .as_array()
-        .and_then(|pkgs| pkgs.iter().find(|p| p["name"] == "tracer"))
-        .and_then(|p| p["version"].as_str())
-        .map(str::to_owned)
-        .context("cargo metadata lists no tracer package with a version")
-}
 
 /// Copies `from` to `to`, replacing it (a copy, not a link: target/dist is
 /// what gets uploaded).
