@@ -41,9 +41,10 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Format and lint checks, then every test (unit and live BPF tests on
-    /// this kernel, `dist --check`, and, under QEMU, the live tests on the
-    /// kernels in CI_KERNELS; needs root).
+    /// Format and lint checks, then every test (the plain tests, the live
+    /// BPF tests on this kernel, `dist --check`, deb-test, and, under QEMU,
+    /// the live tests on the kernels of `ci::CI_KERNELS`; needs root), and
+    /// a table of phase times.
     Test {
         /// Leave out the kernel matrix (for quick local runs; CI runs it).
         #[arg(long)]

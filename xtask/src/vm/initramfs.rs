@@ -112,9 +112,10 @@ pub struct Payload {
     pub data: Vec<PathBuf>,
     pub test_timeout_s: u64,
     pub output_lines: u32,
-    /// Only tests whose `binary::name` contains one of these (empty: all).
+    /// Only tests whose name (`module::test`, or `binary::test` outside
+    /// the `live` binary) contains one of these (empty: all).
     pub filter: Vec<String>,
-    /// Only tests whose `binary::name` starts with one of these (empty: all).
+    /// Only tests whose name starts with one of these (empty: all).
     pub only: Vec<String>,
     /// Runs of each test.
     pub repeat: u32,

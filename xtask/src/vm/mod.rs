@@ -1,9 +1,10 @@
 //! `cargo xtask vm-test`: boots Debian kernels under QEMU and runs the live
-//! integration tests inside each, one test at a time, then prints a kernel x
+//! tests (the tracer package's `live` test target: where a test lives
+//! decides) inside each, one test at a time, then prints a kernel x
 //! test table. Kernels come from `xtask/kernels.txt` (see [`kernels`]); the
 //! guest is an initramfs with the host's test binaries at their host paths
 //! (see [`initramfs`]); results come back as `@@tracer-vm` lines on the
-//! serial console (see `init.sh`, [`results`]).
+//! serial console (see `init.sh`, [`console`], [`results`]).
 //!
 //! The tracer the tests run in every guest is the shipped binary: the
 //! stripped static musl release build ([`static_tracer`]), put at the path
@@ -12,7 +13,8 @@
 //!
 //! `--arch arm64` boots the arm64 kernels of `xtask/kernels-arm64.txt` under
 //! `qemu-system-aarch64 -M virt` (TCG), with the static arm64 tracer, the
-//! `trace` tests cross-built for `aarch64-unknown-linux-musl`, and Debian's
+//! `live` tests cross-built for `aarch64-unknown-linux-musl` (their
+//! `trace::` module only), and Debian's
 //! arm64 busybox as the whole userland. Emulating another architecture is
 //! slow, so by default only [`ARM64_TESTS`] run there.
 //!
@@ -82,7 +84,7 @@ pub struct Options {
     pub timeout: Duration,
     /// Limit per test inside the guest.
     pub test_timeout: Duration,
-    /// Only tests whose `binary::name` contains this.
+    /// Only tests whose name (`module::test`) contains this.
     pub filter: Option<String>,
     /// Runs of each chosen test.
     pub repeat: u32,
