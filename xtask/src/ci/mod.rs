@@ -99,7 +99,7 @@ fn run_phases(
     // the host kernel every test must run.
     let skips = workspace_root().join("target/host-skips.txt");
     let _ = std::fs::remove_file(&skips);
-    let py_bin = setup::ensure_test_tools()?;
+    let py_bin = phases.time("test tools", setup::ensure_test_tools)?;
     let cargo_test = |targets: &[&str], rest: &[&str]| {
         let mut cmd = cargo(tools);
         cmd.arg("test")
