@@ -1,17 +1,16 @@
 //! `cargo xtask`: set-up, build, run and test, with no manual steps.
+//!
+//! This file parses the command line and dispatches; `cmd` holds what
+//! every module shares, `ci` the `test` driver, `bench/` the bench.
 
 mod bench;
-mod bench_failed_execs;
-mod bench_follow;
-mod bench_hostile;
-mod bench_metrics;
-mod bench_parallel;
-mod bench_rotate;
-mod bench_ship;
-mod bench_throttle;
-mod bench_workqueue;
+mod checks;
+mod ci;
+mod cmd;
 mod debroot;
 pub mod dist;
+mod fuzz;
+mod mirror;
 mod pf_check;
 mod setup;
 mod vm;
@@ -20,6 +19,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
+use cmd::{cargo, run, workspace_root};
 
 #[derive(Parser)]
 #[command(name = "xtask")]
@@ -41,9 +41,10 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Format and lint checks, then every test (unit and live BPF tests on
-    /// this kernel, `dist --check`, and, under QEMU, the live tests on the
-    /// kernels in CI_KERNELS; needs root).
+    /// Format and lint checks, then every test (the plain tests, the live
+    /// BPF tests on this kernel, `dist --check`, deb-test, and, under QEMU,
+    /// the live tests on the kernels of `ci::CI_KERNELS`; needs root), and
+    /// a table of phase times.
     Test {
         /// Leave out the kernel matrix (for quick local runs; CI runs it).
         #[arg(long)]
@@ -59,53 +60,7 @@ enum Cmd {
         seconds: u32,
     },
     /// Measure tracer's cost on fork+exec, fork and signal storms (needs root).
-    Bench {
-        /// Alternating untraced/traced runs per cell (medians are compared;
-        /// the ratio targets need at least 5).
-        #[arg(long, default_value_t = 5)]
-        rounds: usize,
-        /// Only the hostile-input bounds: crafted logs (no root needed) and a
-        /// flooded `--metrics` endpoint (needs root; without it, not measured).
-        #[arg(long, conflicts_with = "parallel")]
-        hostile_only: bool,
-        /// Only `record` with `--metrics` and `--otlp` beside plain `record`.
-        #[arg(long, conflicts_with_all = ["parallel", "hostile_only"])]
-        ship_only: bool,
-        /// Only the in-kernel cost of following a command (`trace -- CMD`).
-        #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only"])]
-        follow_only: bool,
-        /// Only `record --dir` with and without `--compress`: zstd's ratio
-        /// and CPU cost.
-        #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only", "follow_only"])]
-        rotate_only: bool,
-        /// Only the per-source throttle: the check's in-kernel cost and the
-        /// storm rates at which each kind starts to be throttled.
-        #[arg(long, conflicts_with_all = ["parallel", "hostile_only", "ship_only", "follow_only", "rotate_only"])]
-        throttle_only: bool,
-        /// The storms N at a time instead, for each N given (`all`: one per
-        /// online CPU), e.g. `--parallel 1,2,all`.
-        #[arg(long, value_delimiter = ',', value_name = "N,...")]
-        parallel: Vec<String>,
-        /// Another tracer build (e.g. a release build of main from before a
-        /// change) measured side by side: each cell's rounds alternate
-        /// untraced, old and new runs, and the table shows both ratios and
-        /// their difference; the targets judge the new build.
-        #[arg(long, value_name = "BINARY", conflicts_with_all = [
-            "hostile_only", "ship_only", "follow_only", "rotate_only", "throttle_only",
-        ])]
-        baseline: Option<std::path::PathBuf>,
-        /// A prebuilt tracer (with --workload: no set-up, no build, no
-        /// cargo needed, e.g. on another machine with the static binaries).
-        #[arg(long, requires = "workload", value_name = "PATH")]
-        tracer: Option<std::path::PathBuf>,
-        /// A prebuilt workload (xtask's `workload` binary).
-        #[arg(long, requires = "tracer", value_name = "PATH")]
-        workload: Option<std::path::PathBuf>,
-        /// Where the JSON results go (default: target/bench, or the current
-        /// directory away from a checkout).
-        #[arg(long, value_name = "DIR")]
-        out: Option<std::path::PathBuf>,
-    },
+    Bench(bench::Args),
     /// Release artifacts in target/dist/: static musl binaries and .debs
     /// for x86_64 (amd64) and aarch64 (arm64), with their SHA-256 sums.
     Dist {
@@ -136,7 +91,7 @@ enum Cmd {
         /// Minutes per kernel (boot and all tests) before QEMU is killed.
         #[arg(long, default_value_t = vm::TIMEOUT_MIN)]
         timeout_min: u64,
-        /// Run only the tests whose `binary::name` contains this (letters,
+        /// Run only the tests whose `module::name` contains this (letters,
         /// digits, `_` and `:`), e.g. `umh::sigkill` to chase a flaky test.
         #[arg(long)]
         filter: Option<String>,
@@ -157,38 +112,13 @@ enum Cmd {
     },
 }
 
-/// Kernels `cargo xtask test` (and so CI) boots: the oldest supported, the
-/// oldest current LTS, and the newest (names from xtask/kernels.txt).
-const CI_KERNELS: &[&str] = &["5.10", "6.1", "newest"];
-
-/// The arm64 kernel `cargo xtask test` boots after those (a name from
-/// xtask/kernels-arm64.txt), with [`vm::ARM64_TESTS`].
-const CI_ARM64_KERNELS: &[&str] = &["6.12"];
-
 /// `--arch` words to architectures.
-fn vm_arch(word: &str) -> Result<vm::Arch> {
+fn vm_arch(word: &str) -> Result<cmd::Arch> {
     match word {
-        "x86_64" => Ok(vm::Arch::X86_64),
-        "arm64" => Ok(vm::Arch::Arm64),
+        "x86_64" => Ok(cmd::Arch::X86_64),
+        "arm64" => Ok(cmd::Arch::Arm64),
         other => bail!("--arch {other}: want x86_64 or arm64"),
     }
-}
-
-/// Runs `cmd`, failing with its command line if it does not succeed.
-pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("failed to start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed: {status}");
-    }
-    Ok(())
-}
-
-fn cargo(tools: &setup::Tools) -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.env("PATH", tools.path_env());
-    cmd
 }
 
 fn main() -> ExitCode {
@@ -204,31 +134,10 @@ fn main() -> ExitCode {
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
     // The bench from prebuilt binaries needs no toolchain.
-    if let Cmd::Bench {
-        rounds,
-        hostile_only,
-        ship_only,
-        follow_only,
-        rotate_only,
-        throttle_only,
-        parallel,
-        baseline,
-        tracer: Some(tracer),
-        workload: Some(workload),
-        out,
-    } = cli.command
-    {
-        let only = Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
-            .or_throttle(throttle_only);
-        return bench_with(&BenchArgs {
-            rounds,
-            only,
-            parallel: &parallel,
-            tracer: &tracer,
-            baseline: baseline.as_deref(),
-            workload: &workload,
-            out,
-        });
+    if let Cmd::Bench(args) = &cli.command {
+        if let Some(binaries) = args.prebuilt() {
+            return bench::run(args, &binaries);
+        }
     }
     let tools = setup::ensure()?;
     match cli.command {
@@ -243,8 +152,7 @@ fn real_main() -> Result<()> {
         Cmd::Run { args } => {
             run(cargo(&tools).args(["build", "--release", "--package", "tracer"]))?;
             let exe = workspace_root().join("target/release/tracer");
-            // SAFETY: geteuid has no preconditions.
-            let mut cmd = if unsafe { libc::geteuid() } == 0 {
+            let mut cmd = if cmd::is_root() {
                 Command::new(&exe)
             } else {
                 let mut c = Command::new("sudo");
@@ -257,44 +165,10 @@ fn real_main() -> Result<()> {
                 .with_context(|| format!("running {}", exe.display()))?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Bench {
-            rounds,
-            hostile_only,
-            ship_only,
-            follow_only,
-            rotate_only,
-            throttle_only,
-            parallel,
-            baseline,
-            out,
-            ..
-        } => {
-            run(cargo(&tools).args(["build", "--release", "--package", "tracer"]))?;
-            if !hostile_only {
-                run(cargo(&tools).args([
-                    "build",
-                    "--release",
-                    "--package",
-                    "xtask",
-                    "--bin",
-                    "workload",
-                ]))?;
-            }
-            let target = workspace_root().join("target/release");
-            bench_with(&BenchArgs {
-                rounds,
-                only: Only::from_flags(hostile_only, ship_only, follow_only, rotate_only)
-                    .or_throttle(throttle_only),
-                parallel: &parallel,
-                tracer: &target.join("tracer"),
-                baseline: baseline.as_deref(),
-                workload: &target.join("workload"),
-                out,
-            })
-        }
-        Cmd::Fuzz { seconds } => fuzz(&tools, seconds),
+        Cmd::Bench(args) => bench::build_and_run(&tools, &args),
+        Cmd::Fuzz { seconds } => fuzz::fuzz(&tools, seconds),
         Cmd::Dist { check } => dist::dist(&tools, check).map(|_| ()),
-        Cmd::Fmt => run(&mut nightly_fmt(&tools, false)),
+        Cmd::Fmt => run(&mut checks::nightly_fmt(&tools, false)),
         Cmd::VmTest {
             list: true, arch, ..
         } => vm::list(vm_arch(&arch)?),
@@ -327,328 +201,8 @@ fn real_main() -> Result<()> {
             },
         )
         .map(|_| ()),
-        Cmd::Test { no_vm, args } => test(&tools, no_vm, &args),
+        Cmd::Test { no_vm, args } => ci::test(&tools, no_vm, &args),
     }
-}
-
-/// A part of the bench run alone.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Only {
-    All,
-    Hostile,
-    Ship,
-    Follow,
-    Rotate,
-    Throttle,
-}
-
-impl Only {
-    fn from_flags(hostile: bool, ship: bool, follow: bool, rotate: bool) -> Only {
-        match (hostile, ship, follow, rotate) {
-            (true, _, _, _) => Only::Hostile,
-            (_, true, _, _) => Only::Ship,
-            (_, _, true, _) => Only::Follow,
-            (_, _, _, true) => Only::Rotate,
-            _ => Only::All,
-        }
-    }
-
-    /// `--throttle-only` (clap keeps it apart from the other flags).
-    fn or_throttle(self, throttle: bool) -> Only {
-        if throttle {
-            Only::Throttle
-        } else {
-            self
-        }
-    }
-}
-
-/// `cargo xtask bench`'s arguments, binaries resolved.
-struct BenchArgs<'a> {
-    rounds: usize,
-    only: Only,
-    parallel: &'a [String],
-    tracer: &'a std::path::Path,
-    /// `--baseline`: measured side by side with `tracer`.
-    baseline: Option<&'a std::path::Path>,
-    workload: &'a std::path::Path,
-    out: Option<std::path::PathBuf>,
-}
-
-/// The bench with these binaries: the hostile-input bounds only, the
-/// shipping costs only, the parallel storms, or the whole bench.
-fn bench_with(a: &BenchArgs) -> Result<()> {
-    let (rounds, tracer, workload) = (a.rounds, a.tracer, a.workload);
-    bench_parallel::check_binary(tracer, "--tracer")?;
-    if a.only == Only::Hostile {
-        return bench::run_hostile(tracer);
-    }
-    bench_parallel::check_binary(workload, "--workload")?;
-    match a.only {
-        Only::Ship => return bench::run_ship(rounds, tracer, workload),
-        Only::Follow => return bench::run_follow(tracer, workload),
-        Only::Rotate => return bench::run_rotate(rounds, tracer, workload),
-        Only::Throttle => return bench::run_throttle(rounds, tracer, workload),
-        Only::All | Only::Hostile => {}
-    }
-    if let Some(old) = a.baseline {
-        bench_parallel::check_binary(old, "--baseline")?;
-    }
-    let out_dir = a
-        .out
-        .clone()
-        .unwrap_or_else(bench_parallel::default_out_dir);
-    if a.parallel.is_empty() {
-        return bench::run(rounds, tracer, a.baseline, workload, &out_dir);
-    }
-    bench_parallel::run(&bench_parallel::Options {
-        counts: bench_parallel::parse_counts(a.parallel)?,
-        rounds,
-        tracers: bench::baseline::Tracers {
-            new: tracer.to_path_buf(),
-            old: a.baseline.map(std::path::Path::to_path_buf),
-        },
-        workload: workload.to_path_buf(),
-        out_dir,
-    })
-}
-
-/// `cargo xtask test`: format and lint checks, the tests on this kernel,
-/// the release artifacts' checks (`dist --check`), the kernel matrix
-/// unless `no_vm`, a bounded fuzzing run, and one closing
-/// `tests:` line.
-fn test(tools: &setup::Tools, no_vm: bool, args: &[String]) -> Result<()> {
-    run(&mut nightly_fmt(tools, true))?;
-    run(cargo(tools).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-    // The eBPF side for both architectures `dist` ships (their programs
-    // differ where `bpf_target_arch` says).
-    for arch in ["x86_64", "aarch64"] {
-        run(&mut ebpf_clippy(tools, arch)?)?;
-    }
-    // Tests that cannot run on this kernel say so in this file; on
-    // the host kernel every test must run.
-    let skips = workspace_root().join("target/host-skips.txt");
-    let _ = std::fs::remove_file(&skips);
-    let py_bin = setup::ensure_test_tools()?;
-    let (passed, failed) = cargo_test(
-        cargo(tools)
-            .args(["test"])
-            .arg("--")
-            .args(args)
-            .env("TRACER_SKIP_FILE", &skips)
-            .env("TRACER_TEST_PY_BIN", &py_bin),
-    )?;
-    if let Ok(text) = std::fs::read_to_string(&skips) {
-        if !text.trim().is_empty() {
-            println!("tests: {passed} passed, 1 failed");
-            bail!("tests skipped on the host kernel, where every test must run:\n{text}");
-        }
-    }
-    // The release artifacts build and are what they claim (static
-    // binaries, .debs, lintian); nothing here needs another kernel.
-    let passed = match dist::dist(tools, true) {
-        Ok(checks) => passed + checks,
-        Err(e) => {
-            println!("tests: {passed} passed, 1 failed");
-            return Err(e.context("cargo xtask dist --check"));
-        }
-    };
-    // The .deb installed in a fresh Debian root and booted with systemd.
-    let deb_checks = if no_vm {
-        println!("xtask: deb-test NOT run (--no-vm)");
-        0
-    } else {
-        let opts = debroot::Options {
-            deb: None,
-            timeout: std::time::Duration::from_secs(10 * 60),
-        };
-        match debroot::deb_test(tools, &opts) {
-            Ok(checks) => checks,
-            Err(e) => {
-                println!("tests: {passed} passed, 1 failed");
-                return Err(e.context("cargo xtask deb-test"));
-            }
-        }
-    };
-    // The live tests again on the oldest, a middle and the newest
-    // kernel of the matrix (`cargo xtask vm-test` runs them all), then the
-    // arm64 build on one arm64 kernel; all with the static release tracer.
-    let vm = if no_vm {
-        println!("xtask: kernel matrix NOT run (--no-vm)");
-        vm::Summary::default()
-    } else {
-        vm::run(
-            tools,
-            &[
-                (vm::Arch::X86_64, CI_KERNELS),
-                (vm::Arch::Arm64, CI_ARM64_KERNELS),
-            ],
-        )?
-    };
-    // A bounded fuzzing run in every test run (CI included).
-    fuzz(tools, 20)?;
-    // One closing line for the whole run (CI reads it).
-    println!(
-        "tests: {} passed, {failed} failed, {} skipped",
-        passed + deb_checks + vm.passed,
-        vm.skipped
-    );
-    Ok(())
-}
-
-/// Runs `cargo test`, passing its output through, and adds up its
-/// `test result:` lines: (passed, failed). Fails if the tests fail.
-fn cargo_test(cmd: &mut Command) -> Result<(u64, u64)> {
-    use std::io::{BufRead as _, BufReader};
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("failed to start {cmd:?}"))?;
-    let (mut passed, mut failed) = (0, 0);
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let line = line?;
-        println!("{line}");
-        if let Some(rest) = line.strip_prefix("test result: ") {
-            let count = |word: &str| {
-                rest.split(';')
-                    .find_map(|part| part.trim().strip_suffix(word))
-                    .and_then(|n| n.trim().rsplit(' ').next()?.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            passed += count(" passed");
-            failed += count(" failed");
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        println!("tests: {passed} passed, {failed} failed");
-        bail!("{cmd:?} failed: {status}");
-    }
-    Ok((passed, failed))
-}
-
-/// The fuzz targets (tracer/fuzz/fuzz_targets), with each one's share of
-/// the fuzzing time in eighths: the log reader has the most to explore; the
-/// parsers of option values (`--since`, sizes, durations) are small.
-const FUZZ_TARGETS: [(&str, u32); 4] = [
-    ("log_reader", 5),
-    ("time_spec", 1),
-    ("size", 1),
-    ("duration", 1),
-];
-
-/// Runs every fuzz target, `seconds` in all, shared as [`FUZZ_TARGETS`]
-/// says (at least a second each), from the committed seed corpora; new
-/// inputs go to target/fuzz-corpus/TARGET, crashes to
-/// tracer/fuzz/artifacts/ (and fail).
-fn fuzz(tools: &setup::Tools, seconds: u32) -> Result<()> {
-    let fuzz_bin = setup::ensure_cargo_fuzz()?;
-    let root = workspace_root();
-    let mut path = std::ffi::OsString::from(&fuzz_bin);
-    path.push(":");
-    path.push(tools.path_env());
-    for (target, eighths) in FUZZ_TARGETS {
-        let work = root.join("target/fuzz-corpus").join(target);
-        std::fs::create_dir_all(&work)?;
-        let share = (seconds * eighths / 8).max(1);
-        run(Command::new("rustup")
-            .args([
-                "run",
-                setup::NIGHTLY,
-                "cargo",
-                "fuzz",
-                "run",
-                "--fuzz-dir",
-                "tracer/fuzz",
-            ])
-            .arg(target)
-            .arg(&work)
-            .arg(format!("tracer/fuzz/corpus/{target}"))
-            .arg("--")
-            .arg(format!("-max_total_time={share}"))
-            .env("PATH", &path)
-            .env_remove("RUSTC")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .current_dir(&root))?;
-    }
-    Ok(())
-}
-
-/// rustfmt with the options rustfmt.toml asks for, which only nightly's
-/// rustfmt has (the nightly the eBPF build uses).
-fn nightly_fmt(tools: &setup::Tools, check: bool) -> Command {
-    let mut cmd = Command::new("rustup");
-    cmd.args(["run", setup::NIGHTLY, "cargo", "fmt", "--all"])
-        .env("PATH", tools.path_env())
-        .env_remove("RUSTC")
-        .env_remove("RUSTFMT")
-        .current_dir(workspace_root());
-    if check {
-        cmd.args(["--", "--check"]);
-    }
-    cmd
-}
-
-/// Clippy on the eBPF crate, which only builds for the BPF target, as built
-/// for a `target_arch` machine.
-fn ebpf_clippy(tools: &setup::Tools, target_arch: &str) -> Result<Command> {
-    let cfg = format!(
-        "--cfg=bpf_target_arch=\"{}\"",
-        bpf_target_arch(target_arch)?
-    );
-    let mut cmd = Command::new("rustup");
-    cmd.args([
-        "run",
-        setup::NIGHTLY,
-        "cargo",
-        "clippy",
-        "--package",
-        "tracer-ebpf",
-    ])
-    .args(["-Z", "build-std=core", "--target", "bpfel-unknown-none"])
-    .args(["--target-dir", "target/ebpf-clippy", "--", "-D", "warnings"])
-    .env("PATH", tools.path_env())
-    .env("CARGO_ENCODED_RUSTFLAGS", cfg)
-    .env_remove("RUSTC")
-    .env_remove("RUSTC_WORKSPACE_WRAPPER")
-    .current_dir(workspace_root());
-    Ok(cmd)
-}
-
-/// The `bpf_target_arch` cfg aya-ebpf needs for programs that run on a
-/// `target_arch` kernel (`std::env::consts::ARCH` or a target triple's first
-/// part), mapped as aya-build does: `riscv64gc` is `riscv64`.
-fn bpf_target_arch(target_arch: &str) -> Result<&'static str> {
-    // The values aya-build declares for the cfg.
-    const KNOWN: [&str; 8] = [
-        "aarch64",
-        "arm",
-        "loongarch64",
-        "mips",
-        "powerpc64",
-        "riscv64",
-        "s390x",
-        "x86_64",
-    ];
-    let arch = if target_arch.starts_with("riscv64") {
-        "riscv64"
-    } else {
-        target_arch
-    };
-    match KNOWN.iter().find(|&&known| known == arch) {
-        Some(known) => Ok(known),
-        None => bail!(
-            "no bpf_target_arch for target arch {target_arch:?} (aya knows {})",
-            KNOWN.join(", ")
-        ),
-    }
-}
-
-pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
 }
 
 #[cfg(test)]
@@ -656,28 +210,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bpf_target_arch_follows_the_target() {
-        assert_eq!(bpf_target_arch("x86_64").unwrap(), "x86_64");
-        assert_eq!(bpf_target_arch("aarch64").unwrap(), "aarch64");
-        assert_eq!(bpf_target_arch("riscv64").unwrap(), "riscv64");
-        assert_eq!(bpf_target_arch("riscv64gc").unwrap(), "riscv64");
-        let err = bpf_target_arch("sparc64").unwrap_err().to_string();
-        assert!(err.contains("\"sparc64\""), "{err}");
-    }
-
-    #[test]
     fn a_baseline_goes_with_the_storms_only() {
         let parse = |args: &[&str]| Cli::try_parse_from(["xtask", "bench"].iter().chain(args));
-        let Cmd::Bench {
-            baseline, parallel, ..
-        } = parse(&["--baseline", "/old/tracer", "--parallel", "1,2"])
+        let Cmd::Bench(bench) = parse(&["--baseline", "/old/tracer", "--parallel", "1,2"])
             .unwrap()
             .command
         else {
             panic!("not bench");
         };
-        assert_eq!(baseline.unwrap(), std::path::Path::new("/old/tracer"));
-        assert_eq!(parallel, ["1", "2"]);
+        assert_eq!(bench.baseline.unwrap(), std::path::Path::new("/old/tracer"));
+        assert_eq!(bench.parallel, ["1", "2"]);
         for only in [
             "--hostile-only",
             "--ship-only",
@@ -687,5 +229,38 @@ mod tests {
             assert!(parse(&["--baseline", "x", only]).is_err(), "{only}");
         }
         assert!(parse(&["--baseline", "x", "--throttle-only"]).is_err());
+        assert!(parse(&["--baseline", "x", "--only", "ship"]).is_err());
+    }
+
+    #[test]
+    fn only_takes_a_scenario_and_the_old_flags_are_its_aliases() {
+        let only = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["xtask", "bench"].iter().chain(args))?;
+            let Cmd::Bench(bench) = cli.command else {
+                panic!("not bench");
+            };
+            Ok::<_, clap::Error>(bench.only())
+        };
+        use bench::Only;
+        assert_eq!(only(&[]).unwrap(), None);
+        for (flag, want) in [
+            ("--hostile-only", Only::Hostile),
+            ("--ship-only", Only::Ship),
+            ("--follow-only", Only::Follow),
+            ("--rotate-only", Only::Rotate),
+            ("--throttle-only", Only::Throttle),
+        ] {
+            assert_eq!(only(&[flag]).unwrap(), Some(want), "{flag}");
+            assert!(only(&[flag, "--parallel", "2"]).is_err(), "{flag}");
+        }
+        assert_eq!(
+            only(&["--only", "failed-execs"]).unwrap(),
+            Some(Only::FailedExecs)
+        );
+        assert_eq!(only(&["--only", "hostile"]).unwrap(), Some(Only::Hostile));
+        assert!(only(&["--only", "storms-and-more"]).is_err());
+        assert!(only(&["--only", "ship", "--rotate-only"]).is_err());
+        assert!(only(&["--hostile-only", "--ship-only"]).is_err());
+        assert!(only(&["--only", "ship", "--parallel", "2"]).is_err());
     }
 }

@@ -8,7 +8,6 @@
 //! reuse them (tracer/build.rs finds bpf-linker there by the same key).
 
 use std::{
-    ffi::OsString,
     fs,
     path::{Path, PathBuf},
     process::Command,
@@ -16,7 +15,8 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::run;
+pub use crate::cmd::Tools;
+use crate::cmd::{cache_dir, run};
 
 /// The nightly the eBPF programs build with (and nightly rustfmt, eBPF
 /// clippy and cargo-fuzz run on), pinned by date so a machine set up next
@@ -32,11 +32,6 @@ const USERSPACE_COMPONENTS: [&str; 2] = ["clippy", "rustfmt"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
-
-pub struct Tools {
-    /// Holds `bpf-linker`.
-    pub bin_dir: PathBuf,
-}
 
 /// cargo-fuzz, pinned, in the same cache; its bin dir.
 pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
@@ -60,17 +55,6 @@ pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
     Ok(bin)
 }
 
-impl Tools {
-    /// PATH with our bin dir first.
-    pub fn path_env(&self) -> OsString {
-        let mut paths = vec![self.bin_dir.clone()];
-        if let Some(path) = std::env::var_os("PATH") {
-            paths.extend(std::env::split_paths(&path));
-        }
-        std::env::join_paths(paths).expect("PATH entries contain no ':'")
-    }
-}
-
 fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd
         .output()
@@ -83,14 +67,6 @@ fn output(cmd: &mut Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-pub(crate) fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("tracer"));
-    }
-    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cache/tracer"))
 }
 
 fn ensure_nightly() -> Result<()> {

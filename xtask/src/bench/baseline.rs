@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::common::{Mode, RECORD, TRACE_DEFAULT};
+
 /// Which tracer a traced run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Which {
@@ -55,6 +57,25 @@ pub(crate) fn change(new: f64, old: f64) -> String {
 pub(crate) fn within(new: f64, old: f64, slack: f64) -> bool {
     // Rounded as printed, so a printed +0.02 is met.
     ((new - old) * 100.0).round() / 100.0 <= slack
+}
+
+/// The modes the fork+exec rule compares with the baseline.
+pub(crate) const FORKEXEC_MODES: [&Mode; 2] = [TRACE_DEFAULT, RECORD];
+
+/// How far above the baseline's ratio the fork+exec storm may be.
+const FORKEXEC_SLACK: f64 = 0.02;
+
+/// The fork+exec rule: within 0.02 of the baseline's ratio in the same
+/// run (above it, that is: faster is fine).
+pub(crate) fn forkexec_vs_baseline(what: &str, new: f64, old: f64) -> (String, bool) {
+    (
+        format!(
+            "{what}: within {FORKEXEC_SLACK} of the baseline's ratio ({new:.2}x, baseline \
+             {old:.2}x, {})",
+            change(new, old)
+        ),
+        within(new, old, FORKEXEC_SLACK),
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::bench::fixed;
+use super::common::fixed;
 
 /// One tracepoint's protection cost under one mode.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -13,11 +13,12 @@ use serde::Serialize;
 
 use super::{
     baseline::{Tracers, Which},
+    common::{
+        fixed, median, parse_stats, workload_ns, BpfStats, Mode, ProgramStats, Stats, TracedRun,
+        MODES, RECORD, TRACE_DEFAULT,
+    },
     nesting::{self, NestingCost},
-};
-use crate::bench::{
-    fixed, installed, median, parse_stats, workload_ns, BpfStats, Mode, Peer, ProgramStats, Stats,
-    TracedRun, Tracefs, MODES, PEERS, RECORD, TRACE_DEFAULT,
+    peers::{installed, Peer, Tracefs, PEERS},
 };
 
 /// (name, operations): each runs for roughly a second untraced here.

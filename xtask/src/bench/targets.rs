@@ -2,24 +2,16 @@
 //! restates them), each judged on the build under test: (what, met).
 
 use super::{
-    baseline::{change, within},
-    nesting,
+    baseline::{forkexec_vs_baseline, FORKEXEC_MODES},
+    common::{thousands, Mode, RECORD, TABLE_TASKS, TRACE_DEFAULT},
+    hostile, nesting, parallel,
     report::Measured,
+    ship,
     storms::Row,
-};
-use crate::{
-    bench::{thousands, Mode, RECORD, TABLE_TASKS, TRACE_DEFAULT},
-    bench_hostile, bench_parallel, bench_ship,
 };
 
 /// Ratios are medians of at least this many rounds.
 pub(crate) const MIN_ROUNDS: usize = 5;
-
-/// The modes the fork+exec rule compares with the baseline.
-pub(crate) const FORKEXEC_MODES: [&Mode; 2] = [TRACE_DEFAULT, RECORD];
-
-/// How far above the baseline's ratio the fork+exec storm may be.
-const FORKEXEC_SLACK: f64 = 0.02;
 
 /// The nesting protection's most ns per event where nothing nests.
 const NESTING_NS: f64 = 10.0;
@@ -65,7 +57,7 @@ pub(crate) fn targets(m: &Measured) -> Vec<(String, bool)> {
         )));
     }
     if let Some(pair) = &m.pair {
-        out.push(medians(bench_parallel::storm_target(pair)));
+        out.push(medians(parallel::storm_target(pair)));
     }
     for mode in FORKEXEC_MODES {
         match cell("forkexec", mode) {
@@ -127,8 +119,8 @@ pub(crate) fn targets(m: &Measured) -> Vec<(String, bool)> {
         ));
     }
     // Each part's own targets follow the storms'.
-    out.extend(bench_hostile::targets(&m.hostile));
-    out.extend(bench_ship::targets(&m.ship));
+    out.extend(hostile::targets(&m.hostile));
+    out.extend(ship::targets(&m.ship));
     out
 }
 
@@ -138,17 +130,4 @@ fn vs_baseline(r: &Row) -> String {
         .as_ref()
         .map(|b| format!("; baseline {:.2}x", b.slowdown))
         .unwrap_or_default()
-}
-
-/// The fork+exec rule: within 0.02 of the baseline's ratio in the same
-/// run (above it, that is: faster is fine).
-pub(crate) fn forkexec_vs_baseline(what: &str, new: f64, old: f64) -> (String, bool) {
-    (
-        format!(
-            "{what}: within {FORKEXEC_SLACK} of the baseline's ratio ({new:.2}x, baseline \
-             {old:.2}x, {})",
-            change(new, old)
-        ),
-        within(new, old, FORKEXEC_SLACK),
-    )
 }

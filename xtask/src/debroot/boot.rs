@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use crate::run;
+use crate::cmd::run;
 
 const INIT: &str = include_str!("init.sh");
 

@@ -85,7 +85,7 @@ pub fn deb_test(tools: &Tools, opts: &Options) -> Result<u64> {
         None => build_deb(tools)?,
     };
     let deb = fs::canonicalize(&deb).with_context(|| format!("no {}", deb.display()))?;
-    let work = crate::workspace_root().join("target/deb-test");
+    let work = crate::cmd::workspace_root().join("target/deb-test");
     fs::create_dir_all(&work)?;
 
     let t = Instant::now();

@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::run;
+use crate::cmd::run;
 
 /// The suite of the root: trixie, whose kernel (6.12, pinned in
 /// xtask/kernels.txt) boots it.
@@ -25,10 +25,9 @@ pub const SUITE: &str = "trixie";
 /// its private socket as root).
 pub const PACKAGES: &[&str] = &["systemd-sysv"];
 
-fn mirror() -> String {
-    let mirror =
-        std::env::var("TRACER_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org".into());
-    format!("{}/debian", mirror.trim_end_matches('/'))
+/// The Debian mirror's `debian` archive (see [`crate::mirror`]).
+fn mirror() -> Result<String> {
+    Ok(format!("{}/debian", crate::mirror::debian_mirror()?))
 }
 
 /// FNV-1a, as setup.rs keys its caches.
@@ -41,8 +40,9 @@ fn key(text: &str) -> u64 {
 /// The cached tarball of the fresh root, made with debootstrap the first
 /// time (a few minutes, ~60 MB download); its path.
 pub fn base_tarball() -> Result<PathBuf> {
-    let spec = format!("{SUITE} minbase {} {}", PACKAGES.join(","), mirror());
-    let dir = crate::setup::cache_dir()?.join("debroot");
+    let mirror = mirror()?;
+    let spec = format!("{SUITE} minbase {} {mirror}", PACKAGES.join(","));
+    let dir = crate::cmd::cache_dir()?.join("debroot");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let tarball = dir.join(format!("{SUITE}-{:016x}.tar", key(&spec)));
     if tarball.is_file() {
@@ -60,8 +60,8 @@ pub fn base_tarball() -> Result<PathBuf> {
         .arg(format!("--include={}", PACKAGES.join(",")))
         .arg(SUITE)
         .arg(&tmp_root)
-        .arg(mirror()))
-    .context("debootstrap (needs deb.debian.org or TRACER_DEBIAN_MIRROR)")?;
+        .arg(&mirror))
+    .context("debootstrap (needs the Debian mirror)")?;
     // No downloaded .debs in the cache: they are half the size.
     run(Command::new("chroot")
         .arg(&tmp_root)

@@ -16,8 +16,11 @@ use std::{
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use super::{deb, elf, licenses, Arch, Artifacts};
-use crate::workspace_root;
+use super::{
+    artifacts::{tracer_version, Artifacts},
+    deb, elf, licenses,
+};
+use crate::cmd::{workspace_root, Arch};
 
 /// Runs every check on `artifacts`; returns how many passed (any failure
 /// is an error).
@@ -94,7 +97,7 @@ fn check_version(exe: &Path, arch: Arch) -> Result<()> {
     let commit = git_head().unwrap_or_else(|| "unknown".into());
     let want = format!(
         "tracer {} (commit {commit}, target {})\n",
-        super::tracer_version()?,
+        tracer_version()?,
         arch.triple()
     );
     ensure!(
@@ -275,7 +278,7 @@ fn check_contents(package: &Path, subcommands: &[String]) -> Result<()> {
 fn check_binary_in(package: &Path, arch: Arch) -> Result<PathBuf> {
     let dir = workspace_root().join(format!("target/dist/check-{}", arch.deb_arch()));
     let _ = fs::remove_dir_all(&dir);
-    crate::run(Command::new("dpkg-deb").arg("-x").arg(package).arg(&dir))?;
+    crate::cmd::run(Command::new("dpkg-deb").arg("-x").arg(package).arg(&dir))?;
     let exe = dir.join("usr/bin/tracer");
     elf::check(&fs::read(&exe)?, arch)
         .with_context(|| format!("{} in {}", exe.display(), package.display()))?;

@@ -19,8 +19,15 @@ use std::{
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use super::{licenses, static_tracer, tracer_version, Arch};
-use crate::{run, setup, workspace_root};
+use super::{
+    artifacts::{out_dir, tracer_version},
+    licenses,
+    static_build::static_tracer,
+};
+use crate::{
+    cmd::{run, workspace_root, Arch},
+    setup,
+};
 
 /// Where each file goes: (source in tracer/packaging/, path in the package, mode).
 const PACKAGING: &[(&str, &str, u32)] = &[
@@ -62,7 +69,7 @@ pub const MAN_DIR: &str = "usr/share/man/man1";
 pub fn deb(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
     let exe = static_tracer(tools, arch)?;
     let version = deb_version()?;
-    let dist = super::out_dir();
+    let dist = out_dir();
     let generated = generate_docs(tools, &dist.join("generated"))?;
     let root = dist.join(format!("deb-{}", arch.deb_arch()));
     if root.exists() {

@@ -9,7 +9,7 @@ use object::{
     Endianness,
 };
 
-use super::Arch;
+use crate::cmd::Arch;
 
 /// Fails unless `data` is a 64-bit ELF for `arch` that needs no loader
 /// and no shared library (static or static-pie).

@@ -11,6 +11,7 @@
 //! - `check.rs` checks what was built (`--check`, and `cargo xtask test`),
 //!   with `elf.rs` reading the binaries' headers.
 
+mod artifacts;
 mod check;
 mod deb;
 mod elf;
@@ -23,53 +24,13 @@ use std::{
     process::Command,
 };
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
+pub use artifacts::{out_dir, tracer_version, Artifacts};
 pub use deb::deb;
 pub use static_build::{musl_env, static_tracer};
 
-use crate::{setup, workspace_root};
-
-/// An architecture tracer is released for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
-
-    /// The Rust target the release binary is built for.
-    pub fn triple(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-unknown-linux-musl",
-            Arch::Arm64 => "aarch64-unknown-linux-musl",
-        }
-    }
-
-    /// The architecture of this machine, whose binaries run here.
-    pub fn host() -> Result<Arch> {
-        match std::env::consts::ARCH {
-            "x86_64" => Ok(Arch::X86_64),
-            "aarch64" => Ok(Arch::Arm64),
-            other => bail!("tracer is not released for {other}"),
-        }
-    }
-
-    /// Debian's name for the architecture (the .deb's `Architecture:`).
-    pub fn deb_arch(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-}
-
-/// What `cargo xtask dist` made, in `target/dist/`.
-pub struct Artifacts {
-    pub binaries: Vec<(Arch, PathBuf)>,
-    pub debs: Vec<(Arch, PathBuf)>,
-}
+pub use crate::cmd::Arch;
+use crate::setup;
 
 /// `cargo xtask dist`: in `target/dist/`, the static binaries (named
 /// `tracer-<version>-<triple>`) and the .debs, with their SHA-256 sums in
@@ -115,33 +76,6 @@ fn build(tools: &setup::Tools) -> Result<Artifacts> {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
-
-/// Where the artifacts go.
-pub fn out_dir() -> PathBuf {
-    workspace_root().join("target/dist")
-}
-
-/// tracer's version, as its Cargo.toml says (through cargo, which parses it).
-pub fn tracer_version() -> Result<String> {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(workspace_root())
-        .output()
-        .context("running cargo metadata")?;
-    ensure!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
-    meta["packages"]
-        .as_array()
-        .and_then(|pkgs| pkgs.iter().find(|p| p["name"] == "tracer"))
-        .and_then(|p| p["version"].as_str())
-        .map(str::to_owned)
-        .context("cargo metadata lists no tracer package with a version")
-}
 
 /// Copies `from` to `to`, replacing it (a copy, not a link: target/dist is
 /// what gets uploaded).

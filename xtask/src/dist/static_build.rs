@@ -7,8 +7,10 @@ use std::{path::PathBuf, process::Command};
 
 use anyhow::{ensure, Context as _, Result};
 
-use super::Arch;
-use crate::{cargo, run, setup, workspace_root};
+use crate::{
+    cmd::{cargo, run, workspace_root, Arch},
+    setup,
+};
 
 /// Builds (incrementally: cheap when up to date) the stripped static
 /// release binary of tracer for `arch`, and returns its path

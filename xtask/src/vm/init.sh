@@ -63,32 +63,45 @@ while read -r bin; do
         continue
     fi
     $BB sed -n 's/: test$//p' /run/vm/list >/run/vm/names
-    while read -r name; do
+    while read -r test; do
+        # The `live` binary's tests carry their module (`trace::fork_...`),
+        # which names them; other binaries' tests get the binary's name.
+        case "$test" in
+        *::*) name=$test ;;
+        *) name=$stem::$test ;;
+        esac
+        if [ -n "$ONLY" ]; then
+            hit=
+            for p in $ONLY; do
+                case "$name" in "$p"*) hit=1 ;; esac
+            done
+            [ -n "$hit" ] || continue
+        fi
         if [ -n "$FILTER" ]; then
             hit=
             for f in $FILTER; do
-                case "$stem::$name" in *"$f"*) hit=1 ;; esac
+                case "$name" in *"$f"*) hit=1 ;; esac
             done
             [ -n "$hit" ] || continue
         fi
         run=0
         while [ "$run" -lt "$REPEAT" ]; do
             run=$((run + 1))
-            echo "@@tracer-vm begin $stem::$name"
+            echo "@@tracer-vm begin $name"
             $BB rm -f "$SKIP"
             TRACER_SKIP_FILE=$SKIP $BB timeout "$TEST_TIMEOUT" \
-                "$bin" --exact "$name" --test-threads=1 >"$OUT" 2>&1 </dev/null
+                "$bin" --exact "$test" --test-threads=1 >"$OUT" 2>&1 </dev/null
             rc=$?
             if [ "$rc" != 0 ]; then
                 [ "$rc" = 124 ] && echo "(timed out after $TEST_TIMEOUT s in the guest)" >>"$OUT"
-                echo "@@tracer-vm-result $stem::$name FAILED"
+                echo "@@tracer-vm-result $name FAILED"
                 $BB tail -n "$OUTPUT_LINES" "$OUT" | while IFS= read -r l; do
                     echo "@@tracer-vm out $l"
                 done
             elif [ -e "$SKIP" ]; then
-                echo "@@tracer-vm-result $stem::$name skip $($BB head -n 1 "$SKIP")"
+                echo "@@tracer-vm-result $name skip $($BB head -n 1 "$SKIP")"
             else
-                echo "@@tracer-vm-result $stem::$name ok"
+                echo "@@tracer-vm-result $name ok"
             fi
         done
     done </run/vm/names

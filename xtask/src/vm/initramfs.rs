@@ -112,8 +112,11 @@ pub struct Payload {
     pub data: Vec<PathBuf>,
     pub test_timeout_s: u64,
     pub output_lines: u32,
-    /// Only tests whose `binary::name` contains one of these (empty: all).
+    /// Only tests whose name (`module::test`, or `binary::test` outside
+    /// the `live` binary) contains one of these (empty: all).
     pub filter: Vec<String>,
+    /// Only tests whose name starts with one of these (empty: all).
+    pub only: Vec<String>,
     /// Runs of each test.
     pub repeat: u32,
 }
@@ -153,10 +156,11 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
         format!(
             // The filter words are letters, digits, '_' and ':' (checked by
             // the caller), so single quotes keep them one word list.
-            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nFILTER='{}'\nREPEAT={}\nTRACER={}\n",
+            "TEST_TIMEOUT={}\nOUTPUT_LINES={}\nFILTER='{}'\nONLY='{}'\nREPEAT={}\nTRACER={}\n",
             payload.test_timeout_s,
             payload.output_lines,
             payload.filter.join(" "),
+            payload.only.join(" "),
             payload.repeat,
             payload.tracer.at.display(),
         )
@@ -449,6 +453,7 @@ mod tests {
                 test_timeout_s: 60,
                 output_lines: 10,
                 filter: vec!["trace::a".into(), "trace::b".into()],
+                only: vec!["trace::".into()],
                 repeat: 1,
             },
             &out,
@@ -474,6 +479,7 @@ mod tests {
         }
         let config = String::from_utf8(get(Path::new("/.vm/config")).2.clone()).unwrap();
         assert!(config.contains("FILTER='trace::a trace::b'\n"), "{config}");
+        assert!(config.contains("ONLY='trace::'\n"), "{config}");
         assert!(
             config.contains(&format!("TRACER={}\n", dir.join("tracer").display())),
             "{config}"

@@ -16,8 +16,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use super::Arch;
-use crate::run;
+use crate::cmd::{run, Arch};
 
 /// The pinned default set, one kernel a line.
 const PINNED: &str = include_str!("../../kernels.txt");
@@ -161,7 +160,7 @@ fn search(word: &str, arch: Arch) -> Result<Kernel> {
 
 /// The unpacked kernel, downloading and unpacking it the first time.
 pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
-    let dir = crate::setup::cache_dir()?
+    let dir = crate::cmd::cache_dir()?
         .join("vm/kernels")
         .join(&kernel.abi);
     let stamp = dir.join(".unpacked");
@@ -239,7 +238,7 @@ pub fn busybox(arch: Arch) -> Result<PathBuf> {
         Arch::Arm64 => BUSYBOX_ARM64,
         Arch::X86_64 => bail!("the x86-64 guest runs the host's busybox"),
     };
-    let dir = crate::setup::cache_dir()?.join("vm").join(format!(
+    let dir = crate::cmd::cache_dir()?.join("vm").join(format!(
         "busybox-{}-{}",
         arch.deb_arch(),
         version.replace(':', "_")
@@ -285,7 +284,7 @@ struct Apt {
 
 impl Apt {
     fn new(arch: Arch) -> Result<Apt> {
-        let root = crate::setup::cache_dir()?.join(match arch {
+        let root = crate::cmd::cache_dir()?.join(match arch {
             Arch::X86_64 => "apt".to_string(),
             other => format!("apt-{}", other.deb_arch()),
         });
@@ -297,7 +296,7 @@ impl Apt {
         if !status.exists() {
             fs::write(&status, "")?;
         }
-        let sources = Self::sources();
+        let sources = Self::sources()?;
         let path = root.join("sources.list");
         if fs::read_to_string(&path).ok().as_deref() != Some(sources.as_str()) {
             fs::write(&path, sources)?;
@@ -307,20 +306,18 @@ impl Apt {
         Ok(Apt { root, arch })
     }
 
-    /// The same Debian mirror as a stock system (override with
-    /// TRACER_DEBIAN_MIRROR, e.g. for a local proxy).
-    fn sources() -> String {
-        let mirror = std::env::var("TRACER_DEBIAN_MIRROR")
-            .unwrap_or_else(|_| "http://deb.debian.org".into());
-        let mirror = mirror.trim_end_matches('/');
-        SUITES
+    /// The Debian mirror this machine's apt uses (or TRACER_DEBIAN_MIRROR,
+    /// e.g. for a local proxy), for every suite in [`SUITES`].
+    fn sources() -> Result<String> {
+        let mirror = crate::mirror::debian_mirror()?;
+        Ok(SUITES
             .iter()
             .map(|(archive, suite)| {
                 format!(
                     "deb [target=Packages signed-by={KEYRING}] {mirror}/{archive} {suite} main\n"
                 )
             })
-            .collect()
+            .collect())
     }
 
     fn cmd(&self, prog: &str) -> Command {
@@ -371,7 +368,7 @@ impl Apt {
             .args(["madison", package])
             .output()
             .context("running apt-cache madison")?;
-        // `pkg | 6.1.170-3 | http://deb.debian.org/debian bookworm/main amd64 Packages`
+        // `pkg | 6.1.170-3 | http://MIRROR/debian bookworm/main amd64 Packages`
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(text.lines().find_map(|line| {
             let cols: Vec<&str> = line.split('|').map(str::trim).collect();

@@ -1,9 +1,10 @@
 //! `cargo xtask vm-test`: boots Debian kernels under QEMU and runs the live
-//! integration tests inside each, one test at a time, then prints a kernel x
+//! tests (the tracer package's `live` test target: where a test lives
+//! decides) inside each, one test at a time, then prints a kernel x
 //! test table. Kernels come from `xtask/kernels.txt` (see [`kernels`]); the
 //! guest is an initramfs with the host's test binaries at their host paths
 //! (see [`initramfs`]); results come back as `@@tracer-vm` lines on the
-//! serial console (see `init.sh`, [`results`]).
+//! serial console (see `init.sh`, [`console`], [`results`]).
 //!
 //! The tracer the tests run in every guest is the shipped binary: the
 //! stripped static musl release build ([`static_tracer`]), put at the path
@@ -12,13 +13,15 @@
 //!
 //! `--arch arm64` boots the arm64 kernels of `xtask/kernels-arm64.txt` under
 //! `qemu-system-aarch64 -M virt` (TCG), with the static arm64 tracer, the
-//! `trace` tests cross-built for `aarch64-unknown-linux-musl`, and Debian's
+//! `live` tests cross-built for `aarch64-unknown-linux-musl` (their
+//! `trace::` module only), and Debian's
 //! arm64 busybox as the whole userland. Emulating another architecture is
 //! slow, so by default only [`ARM64_TESTS`] run there.
 //!
 //! Outputs: `target/vm-test/<kernel>.log` (each console; arm64 kernels are
 //! named `<name>-arm64`), `results.json`.
 
+mod console;
 mod cpio;
 mod initramfs;
 mod kernels;
@@ -36,8 +39,8 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-pub use crate::dist::Arch;
-use crate::{dist::static_tracer, setup::Tools};
+pub use crate::cmd::Arch;
+use crate::{cmd::Tools, dist::static_tracer};
 
 /// The default wall-clock limit per kernel, boot included, in minutes.
 /// 5.10 is the slowest under TCG: 14.4 minutes for 94 live tests on a
@@ -63,9 +66,10 @@ pub const ARM64_TESTS: &[&str] = &[
     "trace::a_full_ring_buffer_counts_lost_events",
 ];
 
-/// The test targets cross-built for an arm64 guest (each `cargo test
-/// --test` name).
-const ARM64_TEST_TARGETS: &[&str] = &["trace"];
+/// The modules of the `live` test binary an arm64 guest runs (test-name
+/// prefixes; the `trace` tests, once their own test target): `--filter`
+/// chooses among them.
+const ARM64_TEST_MODULES: &[&str] = &["trace::"];
 
 pub struct Options {
     /// Kernel names, ABIs or ABI versions; empty for the pinned set.
@@ -80,7 +84,7 @@ pub struct Options {
     pub timeout: Duration,
     /// Limit per test inside the guest.
     pub test_timeout: Duration,
-    /// Only tests whose `binary::name` contains this.
+    /// Only tests whose name (`module::test`) contains this.
     pub filter: Option<String>,
     /// Runs of each chosen test.
     pub repeat: u32,
@@ -106,6 +110,9 @@ pub struct Summary {
     pub passed: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Seconds per step: each architecture's builds and downloads, then
+    /// each kernel's boot and tests (for `cargo xtask test`'s phase table).
+    pub times: Vec<(String, f64)>,
 }
 
 /// Runs the live tests on the named kernels of each architecture
@@ -125,7 +132,7 @@ pub fn run(tools: &Tools, sets: &[(Arch, &[&str])]) -> Result<Summary> {
 
 /// Files the tests read at their source paths (fixture logs).
 fn test_data() -> Result<Vec<PathBuf>> {
-    let dir = crate::workspace_root().join("tracer/tests/fixtures");
+    let dir = crate::cmd::workspace_root().join("tracer/tests/fixtures");
     let mut files = Vec::new();
     for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
@@ -138,7 +145,7 @@ fn test_data() -> Result<Vec<PathBuf>> {
 
 /// Prints the pinned kernels and whether each is cached.
 pub fn list(arch: Arch) -> Result<()> {
-    let cache = crate::setup::cache_dir()?.join("vm/kernels");
+    let cache = crate::cmd::cache_dir()?.join("vm/kernels");
     for k in kernels::pinned(arch)? {
         let cached = cache.join(&k.abi).join(".unpacked").exists();
         println!(
@@ -159,12 +166,13 @@ pub fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
 
 /// Runs each set of options in turn, then reports all the kernels together.
 fn vm_test_all(tools: &Tools, sets: &[Options]) -> Result<Summary> {
-    let out_dir = crate::workspace_root().join("target/vm-test");
+    let out_dir = crate::cmd::workspace_root().join("target/vm-test");
     fs::create_dir_all(&out_dir)?;
     let mut runs = Vec::new();
     let mut pf_errors = Vec::new();
+    let mut times = Vec::new();
     for opts in sets {
-        let (r, e) = run_arch(tools, opts, &out_dir)?;
+        let (r, e) = run_arch(tools, opts, &out_dir, &mut times)?;
         runs.extend(r);
         pf_errors.extend(e);
     }
@@ -172,15 +180,18 @@ fn vm_test_all(tools: &Tools, sets: &[Options]) -> Result<Summary> {
     let json = out_dir.join("results.json");
     results::write_json(&runs, &json)?;
     println!("\nconsole logs and results.json in {}", out_dir.display());
-    summarize(&runs, &pf_errors)
+    let mut summary = summarize(&runs, &pf_errors)?;
+    summary.times = times;
+    Ok(summary)
 }
 
 /// Boots the kernels of one architecture; returns their runs and the PF
-/// name errors.
+/// name errors; adds each step's seconds to `times`.
 fn run_arch(
     tools: &Tools,
     opts: &Options,
     out_dir: &Path,
+    times: &mut Vec<(String, f64)>,
 ) -> Result<(Vec<results::KernelRun>, Vec<String>)> {
     if let Some(f) = &opts.filter {
         // It goes into the guest's shell config as is.
@@ -196,6 +207,7 @@ fn run_arch(
     if opts.arch != Arch::X86_64 {
         crate::setup::ensure_vm_arch_package(qemu::program(opts.arch).1)?;
     }
+    let started = Instant::now();
     let selected = kernels::select(&opts.kernels, opts.arch)?;
     let (common, tracer) = build_common_initramfs(tools, opts, out_dir)?;
 
@@ -204,6 +216,10 @@ fn run_arch(
         .iter()
         .map(kernels::fetch)
         .collect::<Result<Vec<_>>>()?;
+    times.push((
+        format!("VM builds, kernels ({})", opts.arch.deb_arch()),
+        started.elapsed().as_secs_f64(),
+    ));
     let mut runs = Vec::new();
     let mut pf_errors = Vec::new();
     let mut accel = None;
@@ -213,7 +229,12 @@ fn run_arch(
         if kernel.arch == Arch::X86_64 {
             pf_errors.extend(check_pf_names(kernel, unpacked)?);
         }
+        let started = Instant::now();
         let mut run = boot_kernel(kernel, unpacked, &common, out_dir, opts.timeout, &mut accel)?;
+        times.push((
+            format!("kernel {}", kernel.label()),
+            started.elapsed().as_secs_f64(),
+        ));
         run.tracer = tracer.clone();
         runs.push(run);
     }
@@ -228,13 +249,20 @@ fn build_common_initramfs(
     out_dir: &Path,
 ) -> Result<(PathBuf, String)> {
     let started = Instant::now();
-    let (tests, tracer_at, busybox, userland, filter) = match opts.arch {
+    let (tests, tracer_at, busybox, userland, filter, only) = match opts.arch {
         Arch::X86_64 => {
             let (tests, at) = build_tests(tools, opts.release, None)?;
             let busybox = initramfs::which("busybox")
                 .context("busybox not found (package busybox-static)")?;
             let filter = opts.filter.iter().cloned().collect();
-            (tests, at, busybox, initramfs::Userland::Host, filter)
+            (
+                tests,
+                at,
+                busybox,
+                initramfs::Userland::Host,
+                filter,
+                Vec::new(),
+            )
         }
         arch => {
             let (tests, at) = build_tests(tools, opts.release, Some(arch))?;
@@ -243,7 +271,15 @@ fn build_common_initramfs(
                 None => ARM64_TESTS.iter().map(|t| t.to_string()).collect(),
             };
             let busybox = kernels::busybox(arch)?;
-            (tests, at, busybox, initramfs::Userland::Busybox, filter)
+            let only = ARM64_TEST_MODULES.iter().map(|m| m.to_string()).collect();
+            (
+                tests,
+                at,
+                busybox,
+                initramfs::Userland::Busybox,
+                filter,
+                only,
+            )
         }
     };
     eprintln!(
@@ -287,6 +323,7 @@ fn build_common_initramfs(
             test_timeout_s: opts.test_timeout.as_secs(),
             output_lines: 60,
             filter,
+            only,
             repeat: opts.repeat,
         },
         &common,
@@ -333,7 +370,7 @@ fn boot_kernel(
         Arch::X86_64 => qemu::accel(
             &unpacked.vmlinuz,
             &initrd,
-            &crate::setup::cache_dir().unwrap_or_else(|_| out_dir.to_path_buf()),
+            &crate::cmd::cache_dir().unwrap_or_else(|_| out_dir.to_path_buf()),
         ),
         // No KVM for a foreign architecture.
         _ => "tcg".into(),
@@ -428,9 +465,9 @@ fn check_pf_names(kernel: &kernels::Kernel, unpacked: &kernels::Unpacked) -> Res
 
 /// One line per finished test while the guest runs.
 fn progress(kernel: &str, t: f64, line: &str) {
-    if let Some(result) = results::after_result(line) {
+    if let Some(result) = console::after_result(line) {
         eprintln!("  [{kernel} {t:7.1}s] {result}");
-    } else if let Some(release) = results::uname(line) {
+    } else if let Some(release) = console::uname(line) {
         eprintln!("  [{kernel} {t:7.1}s] booted {release}");
     }
 }
@@ -461,31 +498,26 @@ fn modules_part(unpacked: &kernels::Unpacked) -> Result<Vec<(String, Vec<u8>)>> 
     Ok(needed)
 }
 
-/// Builds the tracer package's integration tests, for the host or
-/// cross-built for `cross` (only [`ARM64_TEST_TARGETS`], static musl);
+/// Builds the tracer package's `live` test binary, for the host or
+/// cross-built for `cross` (static musl);
 /// returns their executables and the tracer path they run.
 fn build_tests(
     tools: &Tools,
     release: bool,
     cross: Option<Arch>,
 ) -> Result<(Vec<PathBuf>, PathBuf)> {
-    let mut cmd = crate::cargo(tools);
+    let mut cmd = crate::cmd::cargo(tools);
     cmd.args(["test", "--package", "tracer", "--no-run"])
         .arg("--message-format=json-render-diagnostics")
-        .current_dir(crate::workspace_root())
+        .current_dir(crate::cmd::workspace_root())
         .stdout(Stdio::piped());
-    match cross {
-        None => {
-            cmd.arg("--tests");
-        }
-        Some(arch) => {
-            crate::setup::ensure_rust_targets(&[arch.triple()])?;
-            for target in ARM64_TEST_TARGETS {
-                cmd.args(["--test", target]);
-            }
-            cmd.args(["--target", arch.triple()]);
-            musl_env(&mut cmd, arch);
-        }
+    // Where a test lives decides: `live` holds the tests for every kernel
+    // (`live_host` and the plain test files stay on the host).
+    cmd.args(["--test", "live"]);
+    if let Some(arch) = cross {
+        crate::setup::ensure_rust_targets(&[arch.triple()])?;
+        cmd.args(["--target", arch.triple()]);
+        musl_env(&mut cmd, arch);
     }
     if release {
         cmd.arg("--release");
@@ -501,15 +533,11 @@ fn build_tests(
             continue;
         };
         let kind = &msg["target"]["kind"];
-        let name = msg["target"]["name"].as_str().unwrap_or("");
         if kind
             .as_array()
             .is_some_and(|k| k.iter().any(|k| k == "test"))
         {
-            // Checks of the source tree, not of a kernel: the host runs them.
-            if !HOST_ONLY_TESTS.contains(&name) {
-                tests.push(PathBuf::from(exe));
-            }
+            tests.push(PathBuf::from(exe));
         } else if msg["target"]["name"] == "tracer"
             && kind
                 .as_array()
@@ -546,26 +574,6 @@ fn musl_env(cmd: &mut std::process::Command, arch: Arch) {
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
 }
 
-/// Integration test targets that read the source tree (absent in a guest),
-/// or decode tracer's output with the host's Python and Prometheus; what
-/// they test is userspace, which the matrix does not change. `rotate` too:
-/// log files on the same event stream, whose exec storms cost about 4
-/// minutes a kernel under TCG (the host runs them on the real kernel).
-/// `compressed`: checks against the `zstd` command, which guests lack.
-/// `throttle_host` too: storms of a million renames (`throttle` has the
-/// matrix's short variant).
-const HOST_ONLY_TESTS: &[&str] = &[
-    "structure",
-    "otlp",
-    "metrics",
-    "perfetto",
-    "recipes",
-    "rotate",
-    "compressed",
-    "record_dir_hostile", // mounts tmpfs; storms as uid 65534
-    "throttle_host",
-];
-
 fn check_exists(path: &Path) -> Result<()> {
     if !path.is_file() {
         bail!("{} is missing", path.display());
@@ -592,7 +600,7 @@ mod tests {
     use super::*;
 
     fn run(lines: &[&str]) -> results::KernelRun {
-        let console = qemu::Console {
+        let console = console::Console {
             lines: lines
                 .iter()
                 .enumerate()

@@ -21,15 +21,9 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use super::Arch;
-
-/// The console, line by line, each with seconds since QEMU started.
-pub struct Console {
-    pub lines: Vec<(f64, String)>,
-    pub timed_out: bool,
-    /// Seconds from QEMU's start to its end.
-    pub elapsed: f64,
-}
+use super::console;
+pub use super::console::Console;
+use crate::cmd::Arch;
 
 /// The accelerator to boot with: TRACER_VM_ACCEL if set; else KVM if
 /// /dev/kvm opens and a guest booted under it reaches /init within 30 s
@@ -76,7 +70,7 @@ fn boots_under_kvm(vmlinuz: &Path, initrd: &Path) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut booted = false;
     while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        if super::results::uname(&line).is_some() {
+        if console::uname(&line).is_some() {
             booted = true;
             break;
         }

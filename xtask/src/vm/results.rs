@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, path::Path};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
-use super::qemu::Console;
+use super::console::{after_mark, after_result, Console};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -57,25 +57,6 @@ pub struct KernelRun {
     pub end: End,
     /// The console's last lines, shown when the run did not end well.
     pub tail: Vec<String>,
-}
-
-const MARK: &str = "@@tracer-vm ";
-const RESULT: &str = "@@tracer-vm-result ";
-
-/// What follows `@@tracer-vm-result ` in `line` (kernel messages can share
-/// a line with ours: it may be anywhere in it).
-pub fn after_result(line: &str) -> Option<&str> {
-    line.find(RESULT).map(|i| &line[i + RESULT.len()..])
-}
-
-/// What follows `@@tracer-vm ` in `line`, wherever it is in it.
-pub fn after_mark(line: &str) -> Option<&str> {
-    line.find(MARK).map(|i| &line[i + MARK.len()..])
-}
-
-/// The kernel release in the guest's first mark, `@@tracer-vm uname <release>`.
-pub fn uname(line: &str) -> Option<&str> {
-    after_mark(line)?.strip_prefix("uname ")
 }
 
 /// Parses a console transcript.
@@ -388,17 +369,6 @@ mod tests {
             Outcome::Skip("no group_dead before 6.16".into())
         );
         assert!(run.failed());
-    }
-
-    #[test]
-    fn finds_marks_anywhere_in_a_line() {
-        let line = "[  1.0] msg @@tracer-vm uname 6.1.0-50-cloud-amd64";
-        assert_eq!(uname(line), Some("6.1.0-50-cloud-amd64"));
-        assert_eq!(after_result(line), None);
-        let line = "[  9.1] msg @@tracer-vm-result trace::b FAILED";
-        assert_eq!(after_result(line), Some("trace::b FAILED"));
-        assert_eq!(after_mark(line), None);
-        assert_eq!(uname("@@tracer-vm tests-begin"), None);
     }
 
     #[test]

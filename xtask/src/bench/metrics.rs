@@ -25,6 +25,8 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
+use super::scenario::{Ctx, Scenario};
+
 const NOFILE: u64 = 1024;
 const HEADER_MB: usize = 200;
 const IDLE: usize = 1000;
@@ -438,6 +440,25 @@ pub fn targets(results: &Option<Vec<MetricsHostile>>) -> Vec<(String, bool)> {
             )
         })
         .collect()
+}
+
+/// `--only metrics`: the flooded `--metrics` endpoint alone.
+pub(crate) struct MetricsOnly;
+
+impl Scenario for MetricsOnly {
+    type Measured = Option<Vec<MetricsHostile>>;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, &ctx.tmp)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
+
+    fn targets(&self, m: &Self::Measured) -> Option<Vec<(String, bool)>> {
+        Some(targets(m))
+    }
 }
 
 #[cfg(test)]

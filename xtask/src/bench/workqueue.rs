@@ -13,7 +13,8 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
-use crate::bench::{fixed, parse_stats, BpfStats, TracedRun, TRACE_DEFAULT};
+use super::scenario::{Ctx, Scenario};
+use crate::bench::common::{fixed, parse_stats, BpfStats, TracedRun, TRACE_DEFAULT};
 
 /// The programs measured: the requester side and the start side.
 const PROGRAMS: [&str; 2] = ["workqueue_queue_work", "workqueue_execute_start"];
@@ -121,4 +122,19 @@ pub fn format(rates: &[WorkqueueRate]) -> String {
         ));
     }
     out
+}
+
+/// `--only workqueue`: the workqueue programs' rates under disk I/O.
+pub(crate) struct WorkqueueOnly;
+
+impl Scenario for WorkqueueOnly {
+    type Measured = Vec<WorkqueueRate>;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, ctx.workload, &ctx.tmp)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
 }

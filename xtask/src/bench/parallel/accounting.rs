@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::bench::Mode;
+use crate::bench::common::Mode;
 
 /// What the tracer's `tracer-stats:` line holds beyond [`crate::bench::Stats`].
 #[derive(Default, Clone, Debug, Deserialize)]
@@ -149,12 +149,9 @@ impl Accounting {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::bench::{parse_stats, RECORD, TRACE_DEFAULT};
+    use crate::bench::common::{parse_stats, RECORD, TRACE_DEFAULT};
 
-    pub(in crate::bench_parallel) fn stats(
-        storm: &[(&str, u64)],
-        lost: &[(&str, u64)],
-    ) -> StormStats {
+    pub(crate) fn stats(storm: &[(&str, u64)], lost: &[(&str, u64)]) -> StormStats {
         StormStats {
             lost_by_kind: lost.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
             storm: Some(storm.iter().map(|(k, n)| (k.to_string(), *n)).collect()),

@@ -26,24 +26,25 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 mod accounting;
+mod cells;
 mod report;
 
 use accounting::{Accounting, StormStats};
+pub(crate) use cells::{Cell, STORMS};
+use cells::{Measured, PeerCell, Side, ZeroLoss};
 pub(crate) use report::{format_cells, storm_target};
 
 use crate::bench::{
-    self,
     baseline::{Tracers, Which},
-    fixed, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, Tracefs, MODES,
-    PEERS, RECORD,
+    common::{
+        machine, median, parse_stats, BpfStats, Mode, ProgramStats, Stats, TracedRun, MODES, RECORD,
+    },
+    peers::{installed, Tracefs, PEERS},
+    scenario::{Ctx, Scenario},
 };
-
-/// Operations per process: each storm runs for a few hundred ms untraced
-/// here (the 16-CPU measurements used 300,000 signals each).
-pub const STORMS: [(&str, u64); 3] = [("forkexec", 1000), ("fork", 2500), ("signal", 300_000)];
 
 /// The workload's comm: how the tracer tells the storm's events apart.
 const COMM: &str = "workload";
@@ -53,14 +54,10 @@ const PROBE_SECS: f64 = 1.0;
 /// Probes of the rate search after the full-speed one.
 const PROBES: usize = 7;
 
-pub struct Options {
+/// `--parallel N,...`: the storms N at a time, for each N.
+pub(crate) struct Parallel {
     /// Storms at a time, one table row group each.
-    pub counts: Vec<usize>,
-    pub rounds: usize,
-    pub tracers: Tracers,
-    pub workload: PathBuf,
-    /// Where bench-parallel.json goes.
-    pub out_dir: PathBuf,
+    pub(crate) counts: Vec<usize>,
 }
 
 /// What a `--wait-go` workload prints.
@@ -74,83 +71,6 @@ struct Timed {
 /// One parallel storm: wall ns from the first start to the last end.
 struct StormRun {
     wall_ns: u64,
-}
-
-/// One storm under one mode, N at a time; a `cells` entry of the JSON.
-#[derive(Serialize)]
-pub(crate) struct Cell {
-    pub(crate) parallel: usize,
-    pub(crate) workload: &'static str,
-    pub(crate) mode: &'static str,
-    #[serde(serialize_with = "fixed::<1, _>")]
-    untraced_ms: f64,
-    /// The build under test.
-    #[serde(flatten)]
-    pub(crate) new: Side,
-    /// The `--baseline` build, in the same rounds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) baseline: Option<Side>,
-}
-
-/// One tracer's results in a [`Cell`].
-#[derive(Default, Serialize)]
-pub(crate) struct Side {
-    #[serde(serialize_with = "fixed::<3, _>")]
-    pub(crate) slowdown: f64,
-    #[serde(serialize_with = "fixed::<1, _>")]
-    traced_ms: f64,
-    /// The storm's events recorded per second of traced storm.
-    #[serde(serialize_with = "fixed::<0, _>")]
-    events_per_s: f64,
-    lost: u64,
-    /// In-kernel ns per program run, all programs (the BPF statistics run).
-    #[serde(serialize_with = "fixed::<0, _>")]
-    kernel_ns_per_event: f64,
-    kernel: Vec<(String, u64, u64)>,
-    #[serde(serialize_with = "fixed::<1, _>")]
-    tracer_cpu_ms: f64,
-    #[serde(serialize_with = "fixed::<0, _>")]
-    tracer_cpu_ns_per_event: f64,
-    rings: u64,
-    /// The worst round's.
-    pub(crate) accounting: Accounting,
-}
-
-/// The rate search's result for one N.
-#[derive(Serialize)]
-struct ZeroLoss {
-    parallel: usize,
-    /// The highest rate asked for that recorded everything, and the rate
-    /// recorded then (events of the storm / wall time).
-    #[serde(serialize_with = "fixed::<0, _>")]
-    asked_per_s: f64,
-    #[serde(serialize_with = "fixed::<0, _>")]
-    recorded_per_s: f64,
-    /// The lowest rate asked for that lost events, if any did.
-    #[serde(serialize_with = "fixed::<0, _>")]
-    lossy_per_s: f64,
-    probes: Vec<(u64, bool)>,
-}
-
-#[derive(Serialize)]
-struct PeerCell {
-    parallel: usize,
-    tracer: &'static str,
-    workload: &'static str,
-    #[serde(serialize_with = "fixed::<3, _>")]
-    slowdown: f64,
-    /// Lines the peer printed, against the events generated.
-    lines: u64,
-    generated: u64,
-}
-
-#[derive(Serialize)]
-struct Measured {
-    machine: String,
-    rounds: usize,
-    cells: Vec<Cell>,
-    zero_loss: Vec<ZeroLoss>,
-    peers: Vec<PeerCell>,
 }
 
 struct Runner {
@@ -276,62 +196,78 @@ impl Runner {
     }
 }
 
-pub fn run(opts: &Options) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-par-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let runner = Runner {
-        tracers: opts.tracers.clone(),
-        workload: opts.workload.clone(),
-        tmp: tmp.clone(),
-    };
-    let began = Instant::now();
-    let result = measure(&runner, opts);
-    let _ = std::fs::remove_dir_all(&tmp);
-    let measured = result?;
-    print!(
-        "{}",
-        report::format(&measured, opts.rounds, began.elapsed().as_secs_f64())
-    );
-    let targets = report::targets(&measured);
-    print!("{}", bench::format_targets(&targets));
-    std::fs::create_dir_all(&opts.out_dir)
-        .with_context(|| format!("creating {}", opts.out_dir.display()))?;
-    let path = opts.out_dir.join("bench-parallel.json");
-    let json = serde_json::to_string(&measured).expect("plain structs") + "\n";
-    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
-    println!("\nJSON: {}", path.display());
-    let short: Vec<String> = measured
-        .cells
-        .iter()
-        .filter(|c| !c.new.accounting.ok())
-        .map(|c| {
-            format!(
-                "{} x{} under {}: {}",
-                c.workload,
-                c.parallel,
-                c.mode,
-                c.new.accounting.describe()
-            )
-        })
-        .collect();
-    if !short.is_empty() {
-        bail!(
-            "events neither recorded nor counted lost (or counted twice):\n  {}",
-            short.join("\n  ")
-        );
+impl Scenario for Parallel {
+    /// What was measured, and the seconds it took.
+    type Measured = (Measured, f64);
+
+    const TMP: &'static str = "tracer-bench-par";
+
+    /// The table opens with the machine.
+    const MACHINE_LINE: bool = false;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        let runner = Runner {
+            tracers: ctx.tracers.clone(),
+            workload: ctx.workload.to_path_buf(),
+            tmp: ctx.tmp.clone(),
+        };
+        let began = Instant::now();
+        let measured = measure(&runner, &self.counts, ctx.rounds)?;
+        Ok((measured, began.elapsed().as_secs_f64()))
     }
-    Ok(())
+
+    fn format(&self, (measured, took_s): &Self::Measured) -> String {
+        report::format(measured, measured.rounds, *took_s)
+    }
+
+    fn targets(&self, (measured, _): &Self::Measured) -> Option<Vec<(String, bool)>> {
+        Some(report::targets(measured))
+    }
+
+    /// bench-parallel.json
+    fn save(&self, (measured, _): &Self::Measured, dir: &Path) -> Result<Option<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("bench-parallel.json");
+        let json = serde_json::to_string(measured).expect("plain structs") + "\n";
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+        Ok(Some(path))
+    }
+
+    /// Fails where the accounting fell short (the targets do not fail it).
+    fn verdict(&self, (measured, _): &Self::Measured, _: &[(String, bool)]) -> Result<()> {
+        let short: Vec<String> = measured
+            .cells
+            .iter()
+            .filter(|c| !c.new.accounting.ok())
+            .map(|c| {
+                format!(
+                    "{} x{} under {}: {}",
+                    c.workload,
+                    c.parallel,
+                    c.mode,
+                    c.new.accounting.describe()
+                )
+            })
+            .collect();
+        if !short.is_empty() {
+            bail!(
+                "events neither recorded nor counted lost (or counted twice):\n  {}",
+                short.join("\n  ")
+            );
+        }
+        Ok(())
+    }
 }
 
-fn measure(runner: &Runner, opts: &Options) -> Result<Measured> {
+fn measure(runner: &Runner, counts: &[usize], rounds: usize) -> Result<Measured> {
     let mut cells = Vec::new();
     let mut zero_loss = Vec::new();
     let mut peers = Vec::new();
-    for &n in &opts.counts {
+    for &n in counts {
         let mut signal_untraced_ns = 0.0;
         for (name, ops) in STORMS {
             for mode in &MODES {
-                let cell = measure_cell(runner, mode, name, ops, n, opts.rounds)?;
+                let cell = measure_cell(runner, mode, name, ops, n, rounds)?;
                 if name == "signal" {
                     signal_untraced_ns = cell.untraced_ms * 1e6;
                 }
@@ -340,11 +276,11 @@ fn measure(runner: &Runner, opts: &Options) -> Result<Measured> {
         }
         let full_rate = (n as u64 * STORMS[2].1) as f64 / (signal_untraced_ns / 1e9);
         zero_loss.push(search_zero_loss(runner, n, full_rate)?);
-        peers.extend(measure_peers(runner, n, opts.rounds.min(3))?);
+        peers.extend(measure_peers(runner, n, rounds.min(3))?);
     }
     Ok(Measured {
-        machine: bench::machine(),
-        rounds: opts.rounds,
+        machine: machine(),
+        rounds,
         cells,
         zero_loss,
         peers,
@@ -525,7 +461,7 @@ fn search_zero_loss(runner: &Runner, n: usize, full_rate: f64) -> Result<ZeroLos
 
 /// The installed peers (bpftrace, libbpf-tools) on the same parallel storms.
 fn measure_peers(runner: &Runner, n: usize, rounds: usize) -> Result<Vec<PeerCell>> {
-    let installed: Vec<_> = PEERS.iter().filter(|p| bench::installed(p.tool)).collect();
+    let installed: Vec<_> = PEERS.iter().filter(|p| installed(p.tool)).collect();
     if installed.is_empty() {
         return Ok(Vec::new());
     }
@@ -576,25 +512,6 @@ pub fn parse_counts(list: &[String]) -> Result<Vec<usize>> {
         }
     }
     Ok(out)
-}
-
-/// Where bench JSON goes: target/bench in this checkout, else (a prebuilt
-/// xtask on another machine) the current directory.
-pub fn default_out_dir() -> PathBuf {
-    let root = crate::workspace_root();
-    if root.join("Cargo.toml").exists() {
-        root.join("target/bench")
-    } else {
-        PathBuf::from(".")
-    }
-}
-
-/// Checks a prebuilt binary is there, so a typo fails before the bench.
-pub fn check_binary(path: &Path, what: &str) -> Result<()> {
-    if !path.is_file() {
-        bail!("{what} {} is not a file", path.display());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::bench::{fixed, median, parse_stats, BpfStats, TracedRun, TRACE_DEFAULT};
+use super::scenario::{Ctx, Scenario};
+use crate::bench::common::{fixed, median, parse_stats, BpfStats, TracedRun, TRACE_DEFAULT};
 
 const WORKLOAD: (&str, u64) = ("signal", 1_000_000);
 
@@ -31,7 +32,7 @@ pub struct FailedExecsCost {
 fn run(tracer: &Path, workload: &Path, tmp: &Path, extra: &[&str]) -> Result<(f64, String)> {
     let log = tmp.join("failed-execs.log");
     let run = TracedRun::start(tracer, TRACE_DEFAULT, extra, &log)?;
-    let ns = crate::bench::workload_ns(workload, WORKLOAD.0, WORKLOAD.1)?;
+    let ns = crate::bench::common::workload_ns(workload, WORKLOAD.0, WORKLOAD.1)?;
     Ok((ns as f64, run.stop(TRACE_DEFAULT)?))
 }
 
@@ -46,7 +47,7 @@ pub fn measure(
     {
         let _off = BpfStats::set(false)?;
         for _ in 0..rounds {
-            base.push(crate::bench::workload_ns(workload, WORKLOAD.0, WORKLOAD.1)? as f64);
+            base.push(crate::bench::common::workload_ns(workload, WORKLOAD.0, WORKLOAD.1)? as f64);
             without.push(run(tracer, workload, tmp, &[])?.0);
             with.push(run(tracer, workload, tmp, &["--failed-execs"])?.0);
         }
@@ -74,4 +75,19 @@ pub fn format(c: &FailedExecsCost) -> String {
          slowdown {:.2}x with it, {:.2}x without; sys_exit {:.0} ns/run ({} runs)\n",
         WORKLOAD.1, c.slowdown_with, c.slowdown_without, c.sys_exit_ns, c.sys_exit_runs
     )
+}
+
+/// `--only failed-execs`: the cost of `--failed-execs` on a signal storm.
+pub(crate) struct FailedExecsOnly;
+
+impl Scenario for FailedExecsOnly {
+    type Measured = FailedExecsCost;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
 }

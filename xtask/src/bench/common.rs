@@ -1,23 +1,10 @@
-//! `cargo xtask bench`: workload slowdown, events/s, losses, in-kernel ns
-//! per event, tracer CPU per event, peak RSS, start-up time and memory at
-//! 100,000 tasks, all measured in one run on this machine.
+//! What every bench scenario shares: the tracer modes, starting a tracer
+//! and reading its statistics, the workload, BPF statistics, medians and
+//! number formats, the targets section.
 //!
 //! Slowdowns compare medians of alternating untraced and traced runs, with
 //! `kernel.bpf_stats_enabled` off (its clock reads would inflate them);
 //! in-kernel costs come from a separate pass with it on (restored after).
-//!
-//! This file holds what every part shares (starting a tracer, its
-//! statistics, medians, the modes, the peers) and the `run_*` entry points;
-//! the whole bench lives in `bench/`: `storms` (the single storms and the
-//! in-kernel pass), `baseline` (`--baseline`: an older build side by
-//! side), `nesting` (the nesting protection's price), `targets` and
-//! `report` (what runs in which order, printing, bench.json).
-
-pub(crate) mod baseline;
-mod nesting;
-mod report;
-mod storms;
-pub(crate) mod targets;
 
 use std::{
     fmt::Write as _,
@@ -32,8 +19,6 @@ use serde::{
     de::{MapAccess, Visitor},
     Deserialize, Deserializer, Serialize, Serializer,
 };
-
-use crate::{bench_follow, bench_hostile, bench_metrics, bench_rotate, bench_ship, bench_throttle};
 
 pub(crate) struct Mode {
     pub(crate) name: &'static str,
@@ -257,111 +242,6 @@ pub(crate) fn fixed<const D: usize, S: Serializer>(x: &f64, s: S) -> Result<S::O
     }
 }
 
-/// Another tracer measured on the same workloads, where installed.
-pub(crate) struct Peer {
-    pub(crate) tool: &'static str,
-    pub(crate) label: &'static str,
-    pub(crate) args: &'static [&'static str],
-    pub(crate) workloads: &'static [&'static str],
-}
-
-pub(crate) const PEERS: [Peer; 5] = [
-    Peer {
-        tool: "bpftrace",
-        label: "bpftrace printf on signal_generate",
-        args: &[
-            "-e",
-            "tracepoint:signal:signal_generate { printf(\"%d %d %d %d\\n\", pid, args->pid, args->sig, args->result); }",
-        ],
-        workloads: &["signal"],
-    },
-    Peer {
-        tool: "bpftrace",
-        label: "bpftrace printf on exec and exit",
-        args: &[
-            "-e",
-            "tracepoint:sched:sched_process_exec { printf(\"%d %s\\n\", pid, str(args->filename)); } \
-             tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }",
-        ],
-        workloads: &["forkexec", "fork"],
-    },
-    Peer {
-        tool: "sigsnoop",
-        label: "libbpf-tools sigsnoop",
-        args: &[],
-        workloads: &["signal"],
-    },
-    Peer {
-        tool: "execsnoop",
-        label: "libbpf-tools execsnoop",
-        args: &[],
-        workloads: &["forkexec"],
-    },
-    Peer {
-        tool: "exitsnoop",
-        label: "libbpf-tools exitsnoop",
-        args: &[],
-        workloads: &["forkexec", "fork"],
-    },
-];
-
-/// Mounts tracefs for the peers (they attach through it) if it is not
-/// mounted, and unmounts it again on drop.
-pub(crate) struct Tracefs(bool);
-
-impl Tracefs {
-    const DIR: &'static str = "/sys/kernel/tracing";
-    pub(crate) fn ensure() -> Tracefs {
-        if Path::new(Self::DIR).join("events").exists() {
-            return Tracefs(false);
-        }
-        let ok = Command::new("mount")
-            .args(["-t", "tracefs", "nodev", Self::DIR])
-            .status()
-            .is_ok_and(|s| s.success());
-        Tracefs(ok)
-    }
-}
-
-impl Drop for Tracefs {
-    fn drop(&mut self) {
-        if self.0 {
-            let _ = Command::new("umount").arg(Self::DIR).status();
-        }
-    }
-}
-
-pub(crate) fn installed(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Only the hostile-input bounds (quick: no workloads, no peers).
-pub fn run_hostile(tracer: &Path) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let results = bench_hostile::measure(tracer, &tmp);
-    let metrics = results
-        .is_ok()
-        .then(|| bench_metrics::measure(tracer, &tmp));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let results = results?;
-    let metrics = metrics.transpose()?.flatten();
-    let mut targets = bench_hostile::targets(&results);
-    targets.extend(bench_metrics::targets(&metrics));
-    print!(
-        "machine: {}\n{}{}{}",
-        machine(),
-        bench_hostile::format(&results),
-        bench_metrics::format(&metrics),
-        format_targets(&targets)
-    );
-    fail_if_missed(&targets)
-}
-
 /// The hostile-input bounds fail the bench when missed.
 pub(crate) fn fail_if_missed(targets: &[(String, bool)]) -> Result<()> {
     let missed: Vec<&str> = targets
@@ -374,75 +254,6 @@ pub(crate) fn fail_if_missed(targets: &[(String, bool)]) -> Result<()> {
     } else {
         bail!("hostile-input bounds missed:\n  {}", missed.join("\n  "))
     }
-}
-
-/// The whole bench; with `baseline`, that build measured side by side.
-pub fn run(
-    rounds: usize,
-    tracer: &Path,
-    baseline: Option<&Path>,
-    workload: &Path,
-    out_dir: &Path,
-) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let bench = storms::Bench {
-        tracers: baseline::Tracers {
-            new: tracer.to_path_buf(),
-            old: baseline.map(Path::to_path_buf),
-        },
-        workload: workload.to_path_buf(),
-        tmp: tmp.clone(),
-    };
-    let result = report::measure(&bench, rounds, out_dir);
-    let _ = std::fs::remove_dir_all(&tmp);
-    result
-}
-
-/// Only the in-kernel cost of following a command.
-pub fn run_follow(tracer: &Path, workload: &Path) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let costs = bench_follow::measure(tracer, workload, &tmp);
-    let _ = std::fs::remove_dir_all(&tmp);
-    print!("{}", bench_follow::format(&costs?));
-    Ok(())
-}
-
-/// Only the cost of `--metrics` and `--otlp` beside plain `record`.
-pub fn run_ship(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let costs = bench_ship::measure(tracer, workload, &tmp, rounds);
-    let _ = std::fs::remove_dir_all(&tmp);
-    let costs = costs?;
-    let targets = bench_ship::targets(&costs);
-    print!(
-        "machine: {}\n{}{}",
-        machine(),
-        bench_ship::format(&costs),
-        format_targets(&targets)
-    );
-    fail_if_missed(&targets)
-}
-
-/// Only zstd's ratio and cost under `record --dir --compress`.
-pub fn run_throttle(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let cost = bench_throttle::measure(tracer, workload, &tmp, rounds);
-    let _ = std::fs::remove_dir_all(&tmp);
-    print!("machine: {}\n{}", machine(), bench_throttle::format(&cost?));
-    Ok(())
-}
-
-pub fn run_rotate(rounds: usize, tracer: &Path, workload: &Path) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("tracer-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let cost = bench_rotate::measure(tracer, workload, &tmp, rounds);
-    let _ = std::fs::remove_dir_all(&tmp);
-    print!("machine: {}\n{}", machine(), bench_rotate::format(&cost?));
-    Ok(())
 }
 
 pub(crate) fn format_targets(targets: &[(String, bool)]) -> String {

@@ -25,7 +25,8 @@ use std::{
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde::Serialize;
 
-use crate::bench::{
+use super::scenario::{Ctx, Scenario};
+use crate::bench::common::{
     fixed, median, parse_stats, start_attached, workload_ns, BpfStats, Stats, RECORD, STATS_PREFIX,
 };
 
@@ -349,4 +350,23 @@ pub fn format(costs: &[ShipCost]) -> String {
         }
     }
     out
+}
+
+/// `--only ship`: the cost of `--metrics` and `--otlp` beside plain `record`.
+pub(crate) struct ShipOnly;
+
+impl Scenario for ShipOnly {
+    type Measured = Vec<ShipCost>;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
+
+    fn targets(&self, m: &Self::Measured) -> Option<Vec<(String, bool)>> {
+        Some(targets(m))
+    }
 }

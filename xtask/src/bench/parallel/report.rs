@@ -2,8 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::{Cell, Measured, STORMS};
-use crate::bench::{self, baseline as old, Mode, RECORD};
+use super::cells::{Cell, Measured, STORMS};
+use crate::bench::{
+    baseline as old,
+    common::{thousands, Mode, RECORD},
+};
 
 pub(super) fn format(m: &Measured, rounds: usize, took_s: f64) -> String {
     let mut out = String::new();
@@ -13,7 +16,7 @@ pub(super) fn format(m: &Measured, rounds: usize, took_s: f64) -> String {
         "parallel storms (each process: {}); rounds per cell: {rounds}; took {took_s:.0} s\n",
         STORMS
             .iter()
-            .map(|(w, ops)| format!("{w} {}", bench::thousands(*ops)))
+            .map(|(w, ops)| format!("{w} {}", thousands(*ops)))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -188,13 +191,13 @@ pub(super) fn targets(m: &Measured) -> Vec<(String, bool)> {
         ),
         m.cells.iter().all(|c| c.new.accounting.ok()),
     ));
-    for mode in crate::bench::targets::FORKEXEC_MODES {
+    for mode in old::FORKEXEC_MODES {
         let c = m
             .cells
             .iter()
             .find(|c| c.parallel == max && c.workload == "forkexec" && c.mode == mode.name);
         if let Some((c, b)) = c.and_then(|c| Some((c, c.baseline.as_ref()?))) {
-            out.push(crate::bench::targets::forkexec_vs_baseline(
+            out.push(old::forkexec_vs_baseline(
                 &format!("{max}-way fork+exec storm, {}", mode.name),
                 c.new.slowdown,
                 b.slowdown,
@@ -216,7 +219,10 @@ pub(super) fn targets(m: &Measured) -> Vec<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::{
-        super::{accounting::tests::stats, Accounting, Side},
+        super::{
+            accounting::{tests::stats, Accounting},
+            cells::Side,
+        },
         *,
     };
 

@@ -10,7 +10,8 @@ use std::{path::Path, process::Command};
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
-use crate::bench::{fixed, median, parse_stats, BpfStats, Mode, TracedRun};
+use super::scenario::{Ctx, Scenario};
+use crate::bench::common::{fixed, median, parse_stats, BpfStats, Mode, TracedRun};
 
 /// `record` with default filters: what the always-on recorder runs.
 const RECORD_DEFAULT: Mode = Mode {
@@ -85,7 +86,7 @@ fn kernel_ns(
 ) -> Result<Vec<(String, f64, u64)>> {
     let log = tmp.join("throttle.log");
     let run = TracedRun::start(tracer, &RECORD_DEFAULT, extra, &log)?;
-    crate::bench::workload_ns(workload, storm.0, storm.1)?;
+    crate::bench::common::workload_ns(workload, storm.0, storm.1)?;
     let stats = parse_stats(&run.stop(&RECORD_DEFAULT)?)?;
     Ok(stats
         .programs
@@ -227,4 +228,20 @@ pub fn format(c: &ThrottleCost) -> String {
         ));
     }
     s
+}
+
+/// `--only throttle`: the per-source throttle's in-kernel cost and the
+/// storm rates at which each kind starts to be throttled.
+pub(crate) struct ThrottleOnly;
+
+impl Scenario for ThrottleOnly {
+    type Measured = ThrottleCost;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
 }

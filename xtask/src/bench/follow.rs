@@ -14,7 +14,8 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
-use crate::bench::{
+use super::scenario::{Ctx, Scenario};
+use crate::bench::common::{
     fixed, parse_stats, workload_ns, BpfStats, ProgramStats, TracedRun, STATS_PREFIX, TRACE_DEFAULT,
 };
 
@@ -121,4 +122,21 @@ pub fn format(costs: &[FollowCost]) -> String {
         ));
     }
     out
+}
+
+/// `--only follow`: the in-kernel cost of following a command.
+pub(crate) struct FollowOnly;
+
+impl Scenario for FollowOnly {
+    type Measured = Vec<FollowCost>;
+
+    const MACHINE_LINE: bool = false;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, ctx.workload, &ctx.tmp)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
 }

@@ -11,7 +11,8 @@ use std::{path::Path, process::Command};
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
-use crate::bench::{fixed, median, workload_ns};
+use super::scenario::{Ctx, Scenario};
+use crate::bench::common::{fixed, median, workload_ns};
 
 const STORMS: [(&str, u64); 2] = [("forkexec", 4000), ("signal", 300_000)];
 /// Small enough that each storm's log rotates, so files are compressed
@@ -66,7 +67,7 @@ fn one_run(
     if compress {
         cmd.arg("--compress");
     }
-    let (mut child, mut stderr) = crate::bench::start_attached(&mut cmd)?;
+    let (mut child, mut stderr) = crate::bench::common::start_attached(&mut cmd)?;
     workload_ns(workload, storm.0, storm.1)?;
     // The workload has been waited for: what the children's CPU grows by
     // from here is the tracer's.
@@ -169,4 +170,19 @@ pub fn format(costs: &[RotateCost]) -> String {
         ));
     }
     out
+}
+
+/// `--only rotate`: zstd's ratio and cost under `record --dir --compress`.
+pub(crate) struct RotateOnly;
+
+impl Scenario for RotateOnly {
+    type Measured = Vec<RotateCost>;
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
+    }
+
+    fn format(&self, m: &Self::Measured) -> String {
+        format(m)
+    }
 }

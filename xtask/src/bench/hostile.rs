@@ -19,6 +19,11 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
+use super::{
+    metrics::{self, MetricsHostile},
+    scenario::{Ctx, Scenario},
+};
+
 /// The inputs `tracer bench-log` writes (the argv bomb stays under the
 /// header limit, about 30 MB; the cycle is 100,000 tasks, about 5 MB).
 const INPUTS: [&str; 6] = ["resync", "garbage", "argv", "cycle", "sparse", "records"];
@@ -199,6 +204,30 @@ fn records_bomb_target(h: &Hostile, results: &[Hostile]) -> (String, bool) {
         ),
         h.maxrss_mb <= MAX_RSS_MB && rate * 2.0 >= plain && h.exit == 0,
     )
+}
+
+/// `--only hostile`: the hostile-input bounds, crafted logs (no root
+/// needed) and a flooded `--metrics` endpoint (needs root; without it,
+/// not measured). Quick: no workloads, no peers.
+pub(crate) struct HostileOnly;
+
+impl Scenario for HostileOnly {
+    type Measured = (Vec<Hostile>, Option<Vec<MetricsHostile>>);
+
+    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+        let results = measure(&ctx.tracers.new, &ctx.tmp)?;
+        Ok((results, metrics::measure(&ctx.tracers.new, &ctx.tmp)?))
+    }
+
+    fn format(&self, (results, metrics): &Self::Measured) -> String {
+        format(results) + &metrics::format(metrics)
+    }
+
+    fn targets(&self, (results, metrics): &Self::Measured) -> Option<Vec<(String, bool)>> {
+        let mut targets = targets(results);
+        targets.extend(metrics::targets(metrics));
+        Some(targets)
+    }
 }
 
 #[cfg(test)]
