@@ -259,7 +259,7 @@ const VM_PACKAGES: &[&str] = &[
     "kmod",
     "e2fsprogs",
     "util-linux",
-    // zstd, the reference decompressor tests/rotate.rs checks `--compress`
+    // zstd, the reference decompressor tests/compressed.rs checks `--compress`
     // against (in the guests too).
     "zstd",
 ];
@@ -275,8 +275,8 @@ pub fn ensure_vm_arch_package(package: &str) -> Result<()> {
 }
 
 /// Debian packages the host tests use: Prometheus and promtool, to scrape
-/// and check `--metrics` (tests/metrics.rs); zstd, the reference
-/// decompressor for `record --compress` (tests/rotate.rs).
+/// and check `--metrics` (tests/live_host/metrics.rs); zstd, the reference
+/// decompressor for `record --compress` (tests/compressed.rs).
 const TEST_PACKAGES: &[&str] = &["prometheus", "zstd"];
 
 /// Python packages the host tests decode tracer's output with, pinned:

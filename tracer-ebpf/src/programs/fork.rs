@@ -84,7 +84,7 @@ fn warn_if_full(
     child_tgid: u32,
 ) {
     if marked.is_err() {
-        // tests/umh.rs looks for this text.
+        // tests/live/umh.rs looks for this text.
         warn!(
             ctx,
             "helper lineage map full: signals to helper {} may be dropped by the default filter",

@@ -22,6 +22,8 @@ fn stat_flags(tgid: u64, pid: u64) -> Option<u64> {
 
 #[test]
 fn ps_agrees_with_proc_stat_for_every_task() {
+    // One binary holds every live test: no storm of another may run beside it.
+    let _serial = serial();
     let rows = ps_json(&[]);
     let mut compared = 0;
     for row in &rows {
@@ -57,6 +59,8 @@ fn ps_agrees_with_proc_stat_for_every_task() {
 
 #[test]
 fn ps_filters_and_notes() {
+    // One binary holds every live test: no storm of another may run beside it.
+    let _serial = serial();
     let rows = ps_json(&["--kind", "kworker,kthreadd"]);
     assert!(rows.iter().any(|r| r["kind"] == "kthreadd"));
     assert!(rows
@@ -84,6 +88,8 @@ fn ps_filters_and_notes() {
 
 #[test]
 fn tree_shows_kthreadd_subtree_and_this_test() {
+    // One binary holds every live test: no storm of another may run beside it.
+    let _serial = serial();
     let (code, out, err) = run_tracer(&["tree"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("0 [idle]\n"), "{out}");
@@ -153,16 +159,18 @@ fn tasks_born_during_startup_appear_once() {
     // there for the snapshot, however slow start-up is (seconds under
     // emulation); the whole group is killed at the end.
     use std::os::unix::process::CommandExt as _;
-    let mut forker = Command::new("/bin/sh")
+    let forker = Command::new("/bin/sh")
         .args(["-c", "while :; do /bin/sleep 20 & sleep 0.01; done"])
         .process_group(0)
         .spawn()
         .expect("forker");
+    // Killed on every exit, a failed assertion included: the loop must
+    // not outlive the test.
+    let mut forker = KillGroup(forker, false);
     std::thread::sleep(Duration::from_millis(300));
     let rows = ps_json(&["--live", "0.5"]);
-    // SAFETY: kill() of the forker's own process group.
-    unsafe { libc::kill(-(forker.id() as i32), libc::SIGKILL) };
-    let _ = forker.wait();
+    forker.kill();
+    let forker = &forker.0;
     // A child born between attaching and the snapshot is in both; it must
     // come out as one task whose creator (from its fork event) is known.
     let children: Vec<&Value> = rows
@@ -223,4 +231,26 @@ fn ext4_loop_mount_shows_a_new_jbd2_kthread() {
         "--kind kthread shows only events about kthreads"
     );
     drop(mount);
+}
+
+/// A child and its process group, killed with SIGKILL when dropped.
+struct KillGroup(std::process::Child, bool);
+
+impl KillGroup {
+    /// Once only: after the wait, the group id may belong to another.
+    fn kill(&mut self) {
+        if std::mem::replace(&mut self.1, true) {
+            return;
+        }
+        // SAFETY: kill() of the child's own process group (it called
+        // setpgid(0, 0), so the group id is its pid), not yet reaped.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
