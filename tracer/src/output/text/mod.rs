@@ -74,8 +74,9 @@ use std::{fmt::Write as _, io::Write as _};
 use self::wrap::wrap;
 use super::{
     escape::{escape, push_argv, quote_name},
+    formatter::Formatter,
+    sentences,
     style::{sgr, Dates, Layout, Style},
-    Formatter,
 };
 use crate::model::{
     classify::Kind,
@@ -273,7 +274,7 @@ fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
 /// the compact layout drops.
 fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
     let other = ann.other;
-    if let Some(line) = super::diagnosis_with(rec, ann, quote_name) {
+    if let Some(line) = sentences::diagnosis_with(rec, ann, quote_name) {
         return line;
     }
     match &rec.event {
@@ -318,7 +319,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
                     None => s.push_str("(before tracing)"),
                 }
                 s.push_str(&format!(" parent {}", task.ppid));
-                if let Some(whom) = super::requested_for_with(h, quote_name) {
+                if let Some(whom) = sentences::requested_for_with(h, quote_name) {
                     s.push(' ');
                     s.push_str(&whom);
                 }
@@ -334,7 +335,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
                 Some(false) => " thread",
                 None => "",
             };
-            format!("{}{group}", super::death_with(status, ann, quote_name))
+            format!("{}{group}", sentences::death_with(status, ann, quote_name))
         }
         Event::SignalGenerate {
             sender,
@@ -401,7 +402,7 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
             if let Some(whom) = ann
                 .helper
                 .as_ref()
-                .and_then(|h| super::requested_for_with(h, quote_name))
+                .and_then(|h| sentences::requested_for_with(h, quote_name))
             {
                 s.push_str(&format!(" {} {whom}", ann.subject));
             }
@@ -424,13 +425,13 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
                 (Some(r), None) => s.push_str(&format!(" for {}", who(r, other))),
                 (None, _) => s.push_str(" for (requester not seen: queued before tracing)"),
             }
-            s.push_str(match super::waits(request) {
+            s.push_str(match sentences::waits(request) {
                 "exit" => ", waiting for its exit",
                 "exec" => ", waiting for its exec",
                 _ => ", not waiting",
             });
             if let Some(q) = request.queued_ns.and_then(|q| rec.boot_ns.checked_sub(q)) {
-                s.push_str(&format!(", queued {} earlier", super::duration(q)));
+                s.push_str(&format!(", queued {} earlier", sentences::duration(q)));
             }
             s
         }
