@@ -1,8 +1,8 @@
 //! Event times: the kernel stamps events with the boot clock (the clock of
 //! `task->start_boottime`); output shows wall-clock time.
 //!
-//! Dates and the local time zone are in [`super::calendar`]; the times a
-//! reader of a log may name (`--since`, `--until`) in [`super::window`].
+//! Dates and the local time zone are in `calendar.rs`; the times a reader
+//! of a log may name (`--since`, `--until`) in `window.rs`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -36,7 +36,7 @@ pub struct Entry {
     pub argv: Option<Box<[String]>>,
     /// Its birth was seen (a fork event), so a missing exec means none
     /// succeeded; with the exec records lost by then (see
-    /// [`TaskTable::note_lost`](super::TaskTable::note_lost)).
+    /// `TaskTable::note_lost`).
     pub born_seen: bool,
     pub exec_losses_at_birth: u64,
     /// For a user-mode helper: the request it ran for, when seen.
