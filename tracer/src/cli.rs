@@ -10,7 +10,7 @@ use crate::{
     kernel::{follow, loader::DEFAULT_BTF, rings::DelayRing, session::SessionOptions, throttle},
     model::{
         classify::Kind,
-        clock::{TimeSpec, WindowSpec},
+        window::{TimeSpec, WindowSpec},
     },
     output::{
         style::{self, ColorChoice, LayoutChoice, Surroundings},

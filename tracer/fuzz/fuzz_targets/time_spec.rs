@@ -4,7 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracer::model::clock::{TimeSpec, WallClock, Window};
+use tracer::model::{
+    clock::WallClock,
+    window::{TimeSpec, Window},
+};
 
 fuzz_target!(|data: &[u8]| {
     // clap hands FromStr parsers UTF-8 only.

@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::{
     log::{header::LogHeader, reader::DamagedInput, writer},
-    model::clock::{Window, WindowSpec},
+    model::window::{Window, WindowSpec},
     output::{self, Format},
     pipeline::{filter::TraceFilter, from_log, tap::Taps, LostNotices, Pipeline},
     ship::{metrics, Origin, ShipOptions, Shipping},

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::{
-    model::clock::WindowSpec,
+    model::window::WindowSpec,
     output::{self, Format},
     pipeline::{filter::TraceFilter, from_log, LostNotices, Pipeline},
 };

@@ -311,10 +311,13 @@ pub mod tests {
         let h = sample();
         let mut buf = Vec::new();
         h.encode(&mut buf);
-        assert_eq!(LogHeader::decode(&buf, super::super::LOG_VERSION), Ok(h));
+        assert_eq!(
+            LogHeader::decode(&buf, super::super::frame::LOG_VERSION),
+            Ok(h)
+        );
         for cut in 0..buf.len() {
             assert!(
-                LogHeader::decode(&buf[..cut], super::super::LOG_VERSION).is_err(),
+                LogHeader::decode(&buf[..cut], super::super::frame::LOG_VERSION).is_err(),
                 "cut at {cut}"
             );
         }

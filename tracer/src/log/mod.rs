@@ -18,6 +18,7 @@
 pub mod codec;
 mod compact;
 pub mod crc32;
+mod frame;
 pub mod header;
 pub mod janitor;
 pub mod ledger;
@@ -28,35 +29,17 @@ pub mod trust;
 pub mod writer;
 pub mod zst;
 
-pub const MAGIC: &[u8; 8] = b"TRACERLG";
-/// Bumped whenever the framing or a frame payload changes. Version 2: the
-/// header lists events the kernel's refusals left out. Version 3: the header
-/// says which file of a rotating recording it starts ([`header::Part`]).
-/// Readers take every version from 1 up to this one.
-pub const LOG_VERSION: u16 = 3;
-/// Magic + version + reserved.
-pub const PREAMBLE_LEN: usize = 12;
-/// Length + checksum.
-pub const FRAME_HEAD: usize = 8;
-/// The largest header frame: larger claims are damage, not data (a header
-/// of 100,000 tasks is ~15 MB). Other frames are as long as their record.
-pub const MAX_HEADER: u32 = 32 << 20;
-/// Payload bytes of a lost frame (kind tag, count, time) and an end frame.
-pub const LOST_PAYLOAD: usize = 18;
-pub const END_PAYLOAD: usize = 8;
-
-/// Frame types. Numbers are part of the format: never reuse one.
-pub const FRAME_HEADER: u8 = 1;
-pub const FRAME_EVENT: u8 = 2;
-pub const FRAME_LOST: u8 = 3;
-pub const FRAME_END: u8 = 4;
-
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 use header::LogHeader;
 use reader::LogReader;
 use tracer_common::{FORMAT_VERSION, OLDEST_FORMAT};
+
+pub use self::frame::{
+    END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD, FRAME_HEADER, FRAME_LOST, LOG_VERSION,
+    LOST_PAYLOAD, MAGIC, MAX_HEADER, PREAMBLE_LEN,
+};
 
 /// Opens a log for reading, with a clear error for anything that is not a
 /// log this tracer can read (including events in another record format).

@@ -11,8 +11,13 @@ use anyhow::{Context as _, Result};
 use bytes::BufMut;
 
 use super::{
-    compact, crc32::crc32, header::LogHeader, END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD,
-    FRAME_HEADER, FRAME_LOST, LOG_VERSION, LOST_PAYLOAD, MAGIC, MAX_HEADER, PREAMBLE_LEN,
+    compact,
+    crc32::crc32,
+    frame::{
+        END_PAYLOAD, FRAME_END, FRAME_EVENT, FRAME_HEAD, FRAME_HEADER, FRAME_LOST, LOG_VERSION,
+        LOST_PAYLOAD, MAGIC, MAX_HEADER, PREAMBLE_LEN,
+    },
+    header::LogHeader,
 };
 
 pub struct LogWriter<W: Write> {

@@ -1,7 +1,9 @@
 //! What tracer knows about tasks: records decoded into events, the task
 //! table that follows lineage through them, the kernel-thread tests and
-//! kinds, procfs snapshots, PF_* flag names, signals and clocks.
+//! kinds, procfs snapshots, PF_* flag names, signals, clocks and the time
+//! window a reader of a log asks for.
 
+pub mod calendar;
 pub mod classify;
 pub mod clock;
 pub mod context;
@@ -17,3 +19,4 @@ pub mod signals;
 pub mod snapshot;
 pub mod tasks;
 pub mod text;
+pub mod window;

@@ -12,7 +12,7 @@ use std::io::Write as _;
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use tracer_common::EventKind;
 
-use super::Formatter;
+use super::{formatter::Formatter, sentences};
 use crate::model::{
     classify::Kind,
     clock::{TimeWriter, WallClock},
@@ -292,7 +292,7 @@ fn request_fields(
     text(out, "request_path", &req.path);
     let _ = write!(out, ",\"request_path_truncated\":{}", req.path_truncated);
     key(out, "waits");
-    string(out, super::waits(req));
+    string(out, sentences::waits(req));
 }
 
 /// For tasks of a helper's lineage: `"helper":{"spawner_pid":..,
@@ -504,7 +504,7 @@ impl Formatter for Json {
                 }
                 spawner(out, &self.pf, ann, Some(rec.boot_ns));
                 key(out, "diagnosis");
-                opt_string(out, super::diagnosis(rec, ann).as_deref());
+                opt_string(out, sentences::diagnosis(rec, ann).as_deref());
             }
             Event::SignalGenerate {
                 sender,

@@ -29,10 +29,10 @@ use crate::{
         session::{Flow, Sink},
     },
     model::{
-        clock::Window,
         counts::{Counts, LossCause},
         decode::decode,
         tasks::TaskTable,
+        window::Window,
     },
     output::{
         style::{self, Dates, Style},

@@ -3,49 +3,21 @@
 //! Each is a [`Tap`](crate::pipeline::tap::Tap) on the event stream.
 
 pub mod metrics;
+mod origin;
 pub mod otlp;
 
 use std::net::SocketAddr;
 
 use anyhow::Result;
 
-use crate::{
-    model::{clock::WallClock, flags::PfNames},
-    pipeline::tap::{Tap, Taps},
-};
+pub use self::origin::Origin;
+use crate::pipeline::tap::{Tap, Taps};
 
 /// What the command line asked for.
 #[derive(Debug, Default)]
 pub struct ShipOptions {
     pub otlp: Option<String>,
     pub metrics: Option<SocketAddr>,
-}
-
-/// The machine the events come from (the OTLP resource): the traced one
-/// live, the recording one in an export.
-#[derive(Clone, Debug)]
-pub struct Origin {
-    pub hostname: String,
-    pub kernel_release: String,
-    pub clock: WallClock,
-    pub pf: PfNames,
-    /// A live session: an exporter that falls behind drops (and counts)
-    /// rather than stall the ring-buffer consumer. From a log, it waits.
-    pub live: bool,
-}
-
-impl Origin {
-    /// This machine, for a live session started at `clock`.
-    pub fn live(clock: WallClock) -> Origin {
-        let (kernel_release, hostname, _) = crate::log::header::machine();
-        Origin {
-            hostname,
-            kernel_release,
-            clock,
-            pf: PfNames::running(),
-            live: true,
-        }
-    }
 }
 
 /// Exporters checked and bound before any BPF is loaded, so a bad URL or a

@@ -24,11 +24,11 @@ use crate::{
     },
     model::{
         classify::Kind,
-        clock::{Window, WindowSpec},
         decode::decode,
         event::{Event, Record, ThrottlePhase},
         signals::{self, ExitStatus},
         tasks::{Annotation, Killer, TaskTable},
+        window::{Window, WindowSpec},
     },
 };
 

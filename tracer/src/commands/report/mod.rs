@@ -12,7 +12,7 @@ use std::{io::Write as _, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::{log::reader::DamagedInput, model::clock::WindowSpec, output::Format};
+use crate::{log::reader::DamagedInput, model::window::WindowSpec, output::Format};
 
 /// Reports on the log, or the rotated logs read as one, that `inputs` names.
 pub fn run(inputs: &[PathBuf], format: Format, window: &WindowSpec) -> Result<()> {

@@ -8,7 +8,7 @@ use prometheus_client::{
     metrics::MetricType,
 };
 
-use super::{family, gauge};
+use super::family::{family, gauge};
 use crate::model::procfs;
 
 /// This process, as the standard `process_*` metrics describe it, from

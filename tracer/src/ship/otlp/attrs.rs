@@ -7,12 +7,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::{
-    common::v1::{any_value, AnyValue, KeyValue},
+    common::v1::{any_value, AnyValue},
     logs::v1::{LogRecord, SeverityNumber},
 };
 use tracer_common::EventKind;
 
-use super::fields::Fields;
+use super::{fields::Fields, names::string};
 use crate::{
     model::{
         classify::Kind,
@@ -190,55 +190,6 @@ fn warns(rec: &Record, ann: &Annotation) -> bool {
             Kind::Helper | Kind::HelperChild
         )
     )
-}
-
-/// A top-level JSON field's attribute name.
-pub enum Name {
-    /// OpenTelemetry's semantic conventions name it.
-    Semantic(&'static str),
-    /// `tracer.<field>`.
-    Tracer,
-}
-
-/// The attribute name of a top-level JSON field; `None`: not an attribute
-/// (`time` is the record's timestamp). Nested objects' fields are
-/// `tracer.<object>.<field>`.
-pub fn top_level_name(key: &str, event: &str) -> Option<Name> {
-    use Name::{Semantic, Tracer};
-    Some(match key {
-        "time" => return None,
-        "cpu" => Semantic("cpu.logical_number"),
-        "pid" => Semantic("thread.id"),
-        "tgid" => Semantic("process.pid"),
-        "ppid" => Semantic("process.parent_pid"),
-        "comm" => Semantic("thread.name"),
-        "filename" if event == "exec" => Semantic("process.executable.path"),
-        "argv" => Semantic("process.command_args"),
-        "argc" => Semantic("process.args_count"),
-        "exit_status" => Semantic("process.exit.code"),
-        // The subject's context (JSON version 6): uid and gid are the real
-        // ids (`real_cred`).
-        "uid" => Semantic("process.real_user.id"),
-        "gid" => Semantic("process.real_group.id"),
-        "cgroup" => Semantic("process.linux.cgroup"),
-        "container_id" => Semantic("container.id"),
-        "container_runtime" => Semantic("container.runtime"),
-        _ => Tracer,
-    })
-}
-
-pub fn kv(key: impl Into<String>, value: AnyValue) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(value),
-        ..KeyValue::default()
-    }
-}
-
-pub fn string(s: impl Into<String>) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(s.into())),
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use tracer_common::EventKind;
 
-use super::attrs::{top_level_name, Name};
+use super::names::{top_level_name, Name};
 use crate::{
     model::{
         classify::Kind,
@@ -548,7 +548,7 @@ mod tests {
             tasks::{HelperInfo, Killer},
         },
         output::Format,
-        ship::otlp::attrs::kv,
+        ship::otlp::names::kv,
     };
 
     /// The JSON fields of one line as attributes: top-level fields renamed

@@ -75,6 +75,7 @@
 
 mod attrs;
 mod fields;
+mod names;
 mod sender;
 
 use std::{
@@ -91,10 +92,11 @@ use opentelemetry_proto::tonic::{common::v1::InstrumentationScope, resource::v1:
 use tracer_common::EventKind;
 
 use self::{
-    attrs::{kv, now_unix_nano, string, Item},
+    attrs::{now_unix_nano, Item},
+    names::{kv, string},
     sender::{RateLimit, Sender, Shared, FINISHING},
 };
-use super::Origin;
+use super::origin::Origin;
 use crate::{
     model::{event::Record, tasks::Annotation},
     pipeline::{priority, tap::Tap},

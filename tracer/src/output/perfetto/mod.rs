@@ -33,7 +33,7 @@ use packets::{Args, Packets};
 use proto::track_event::Type;
 use tracks::{Found, Live, Tracks};
 
-use super::Formatter;
+use super::{formatter::Formatter, sentences};
 use crate::model::{
     classify::Kind,
     clock::WallClock,
@@ -271,7 +271,7 @@ impl Timeline {
                 .map(|(pid, comm)| format!("{pid} ({comm})"));
             args = args
                 .opt_str("helper_exe", h.exe.as_deref())
-                .opt_str("helper_for", super::requested_for(h).as_deref())
+                .opt_str("helper_for", sentences::requested_for(h).as_deref())
                 .opt_str("spawned_by", spawner.as_deref());
         }
         let name = slice_name(&task.comm, Some(filename));
@@ -291,15 +291,15 @@ impl Timeline {
         let uuid = self.touch(out, task, ann.subject, ts);
         let mut args = Args::default()
             .str("status", &status.to_string())
-            .str("end", &super::death(status, ann));
+            .str("end", &sentences::death(status, ann));
         if let Some(ns) = ann.lifetime_ns {
             args = args.uint("lifetime_ns", ns);
         }
         if let Some(k) = &ann.killer {
-            let by = format!("{} {}", signals::name(k.sig), super::sender(k));
+            let by = format!("{} {}", signals::name(k.sig), sentences::sender(k));
             args = args.str("killed_by", &by);
         }
-        if let Some(d) = super::diagnosis(rec, ann) {
+        if let Some(d) = sentences::diagnosis(rec, ann) {
             args = args.str("diagnosis", &d);
         }
         if let Some(g) = group_dead {
@@ -505,7 +505,7 @@ fn request_args(req: &HelperRequest, reason: Option<&str>) -> Args {
     let mut args = Args::default()
         .str("request_path", &req.path)
         .bool("request_path_truncated", req.path_truncated)
-        .str("waits", super::waits(req));
+        .str("waits", sentences::waits(req));
     if let Some(r) = &req.requester {
         args = args
             .int("requested_by_pid", r.pid)

@@ -5,11 +5,27 @@
 //! Lineage and helper standing are decided when a task is born (from the
 //! task that made it) and kept, because they are facts about its origin:
 //! later reparenting does not change who forked it.
+//!
+//! An [`Entry`] is one task (`entry.rs`); `origin.rs` holds the rule that
+//! gives a new task its lineage and helper standing; an [`Annotation`] is
+//! what the table adds to one event (`annotation.rs`).
+
+mod annotation;
+mod entry;
+mod origin;
 
 use std::collections::VecDeque;
 
+pub use self::{
+    annotation::{Annotation, HelperInfo},
+    entry::{Entry, Killer},
+};
+use self::{
+    entry::{Origin, UNKNOWN_ORIGIN},
+    origin::{origin, Maker},
+};
 use crate::model::{
-    classify::{self, Facts, HelperStanding, Kind, Lineage, Verdicts},
+    classify::{self, HelperStanding, Kind, Lineage, Verdicts},
     event::{Event, HelperRequest, Record, Task},
     flags::PF_KTHREAD,
     hash::{FastMap, FastSet},
@@ -18,12 +34,6 @@ use crate::model::{
     signals::{ExitStatus, GenerateResult},
 };
 
-/// Lineage and helper standing: how a task came to be.
-type Origin = (Lineage, HelperStanding);
-
-/// Where nothing is known of how a task came to be.
-const UNKNOWN_ORIGIN: Origin = (Lineage::Unknown, HelperStanding::No);
-
 /// The cgroup of a snapshot entry made from the live table that is not in
 /// the root cgroup (its path is not known there).
 pub const NOT_ROOT_CGROUP: &str = "(not the root cgroup)";
@@ -31,178 +41,6 @@ pub const NOT_ROOT_CGROUP: &str = "(not the root cgroup)";
 /// Exited tasks kept for late references (the SIGCHLD an exiting task
 /// sends after its exit event, say).
 const GRAVEYARD: usize = 1024;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub pid: u32,
-    pub tgid: u32,
-    pub ppid: u32,
-    pub start_ns: u64,
-    /// False for snapshot entries, whose start time has clock-tick precision.
-    pub start_exact: bool,
-    pub flags: u32,
-    pub has_mm: bool,
-    pub comm: Box<str>,
-    pub lineage: Lineage,
-    pub helper: HelperStanding,
-    pub root_cgroup: Option<bool>,
-    pub kthread_line: Option<bool>,
-    /// Pid and comm of the task that created it, when seen live.
-    pub creator: Option<(u32, Box<str>)>,
-    /// The last signal queued for it (or its group), if any.
-    pub killer: Option<Box<Killer>>,
-    pub filename: Option<Box<str>>,
-    pub argv: Option<Box<[String]>>,
-    /// Its birth was seen (a fork event), so a missing exec means none
-    /// succeeded; with the exec records lost by then (see
-    /// [`TaskTable::note_lost`]).
-    pub born_seen: bool,
-    pub exec_losses_at_birth: u64,
-    /// For a user-mode helper: the request it ran for, when seen.
-    pub request: Option<Box<HelperRequest>>,
-}
-
-impl Entry {
-    /// A task as an event reports it: nothing yet known of its origin, its
-    /// creator or its past.
-    fn new(t: &Task) -> Entry {
-        Entry {
-            pid: t.pid,
-            tgid: t.tgid,
-            ppid: t.ppid,
-            start_ns: t.start_ns,
-            start_exact: true,
-            flags: t.flags,
-            has_mm: t.has_mm,
-            comm: t.comm.as_str().into(),
-            lineage: Lineage::Unknown,
-            helper: HelperStanding::No,
-            root_cgroup: None,
-            kthread_line: None,
-            creator: None,
-            killer: None,
-            filename: None,
-            argv: None,
-            born_seen: false,
-            exec_losses_at_birth: 0,
-            request: None,
-        }
-    }
-
-    /// A task as a procfs snapshot reports it, its origin not yet resolved.
-    fn from_proc(t: ProcTask, ns_per_tick: u64) -> Entry {
-        let seen = Task {
-            pid: t.pid,
-            tgid: t.tgid,
-            ppid: t.ppid,
-            flags: t.flags,
-            has_mm: t.has_mm,
-            comm: t.comm,
-            start_ns: t.start_ticks.saturating_mul(ns_per_tick),
-            context: None,
-        };
-        Entry {
-            // Clock ticks: the start time is only good to the tick.
-            start_exact: false,
-            root_cgroup: t.cgroup.as_deref().map(|c| c == "/"),
-            kthread_line: t.kthread_line,
-            argv: (!t.argv.is_empty()).then(|| t.argv.into_boxed_slice()),
-            ..Entry::new(&seen)
-        }
-    }
-
-    /// Whether this is the task an event saw as `t`: same pid, same start
-    /// (to the clock tick for snapshot entries, whose start time has no
-    /// finer precision).
-    fn same_task(&self, t: &Task, ns_per_tick: u64) -> bool {
-        self.pid == t.pid
-            && if self.start_exact {
-                self.start_ns == t.start_ns
-            } else {
-                self.start_ns / ns_per_tick == t.start_ns / ns_per_tick
-            }
-    }
-
-    /// Its lineage and helper standing.
-    fn origin(&self) -> Origin {
-        (self.lineage, self.helper)
-    }
-
-    pub fn facts(&self) -> Facts<'_> {
-        Facts {
-            pid: self.pid,
-            flags: self.flags,
-            has_mm: self.has_mm,
-            comm: &self.comm,
-            lineage: self.lineage,
-            helper: self.helper,
-            root_cgroup: self.root_cgroup,
-            kthread_line: self.kthread_line,
-        }
-    }
-
-    pub fn kind(&self) -> Kind {
-        classify::kind(&self.facts())
-    }
-}
-
-/// What the table adds to one event: the kinds of the tasks it concerns,
-/// and for helpers and deaths, the story around it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Annotation {
-    pub subject: Kind,
-    /// The creator of a fork, the sender of a signal.
-    pub other: Option<Kind>,
-    /// Exec or exit of a user-mode helper or its descendant.
-    pub helper: Option<HelperInfo>,
-    /// Exit by a signal whose generation was seen: who sent it.
-    pub killer: Option<Killer>,
-    /// Exit: how long the task lived, when its start is known.
-    pub lifetime_ns: Option<u64>,
-}
-
-impl Annotation {
-    fn kinds(subject: Kind, other: Option<Kind>) -> Annotation {
-        Annotation {
-            subject,
-            other,
-            helper: None,
-            killer: None,
-            lifetime_ns: None,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HelperInfo {
-    /// The task that created it (for a helper, the kworker), when seen.
-    pub spawner: Option<(u32, Box<str>)>,
-    /// The program it exec'd.
-    pub exe: Option<Box<str>>,
-    /// For a helper: the request it ran for, when its start was seen.
-    pub request: Option<Box<HelperRequest>>,
-    /// Why the requester asked ([`HelperRequest::reason`]).
-    pub reason: Option<String>,
-    /// The requester's kind, when seen.
-    pub requester_kind: Option<Kind>,
-    /// At its exit: a helper born while tracing that never exec'd, so the
-    /// kernel could not run its program.
-    pub exec_failed: bool,
-    /// Why that exec failed, inferred from the path as it is now (live
-    /// only): the kernel does not report a helper's exec error.
-    pub exec_error: Option<&'static str>,
-}
-
-/// A signal generated for a task, kept until the task dies of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Killer {
-    pub sig: i32,
-    pub pid: u32,
-    pub tgid: u32,
-    pub comm: Box<str>,
-    pub uid: u32,
-    pub boot_ns: u64,
-}
 
 pub struct TaskTable {
     live: FastMap<u32, Entry>,
@@ -717,81 +555,6 @@ impl TaskTable {
     }
 }
 
-/// The task that made a new one, as the table knows it: the creator of a
-/// fork seen live, else the real parent.
-struct Maker {
-    pid: u32,
-    flags: u32,
-    origin: Origin,
-    /// Seen forking it live, not only named as its parent.
-    forked: bool,
-}
-
-impl Maker {
-    /// The creator of a live fork, with its entry if the table has one.
-    fn creator(c: &Task, e: Option<&Entry>) -> Maker {
-        Maker {
-            pid: c.pid,
-            flags: c.flags,
-            origin: e.map_or(UNKNOWN_ORIGIN, Entry::origin),
-            forked: true,
-        }
-    }
-
-    fn parent(e: &Entry) -> Maker {
-        Maker {
-            pid: e.pid,
-            flags: e.flags,
-            origin: e.origin(),
-            forked: false,
-        }
-    }
-
-    /// A parent the table has no entry for: its pid alone.
-    fn unknown_parent(pid: u32) -> Maker {
-        Maker {
-            pid,
-            flags: 0,
-            origin: UNKNOWN_ORIGIN,
-            forked: false,
-        }
-    }
-}
-
-/// A task's origin, the one rule for snapshot entries (made by their
-/// parent), live forks (by their creator) and tasks first seen later (by
-/// their parent, as far as the table knows it). `leader` is a thread's
-/// process's origin; `maker` is asked only where the origin depends on it.
-fn origin(
-    pid: u32,
-    ppid: u32,
-    flags: u32,
-    leader: Option<Origin>,
-    maker: impl FnOnce() -> Maker,
-) -> Origin {
-    if let Some(leader) = leader {
-        // A thread shares its process's origin.
-        return leader;
-    }
-    if pid == 2 {
-        return (Lineage::Kthreadd, HelperStanding::No);
-    }
-    if pid <= 1 || ppid == 0 {
-        // init, or another child of the idle task: no kthreadd behind it.
-        return (Lineage::No, HelperStanding::No);
-    }
-    let maker = maker();
-    let lineage = if ppid == 2 || (maker.forked && maker.flags & PF_KTHREAD != 0) {
-        // kthreadd's child, or a kworker seen making a helper. (A parent
-        // link alone defers to the parent's lineage.)
-        Lineage::Yes
-    } else {
-        Lineage::child_of(maker.pid, maker.origin.0)
-    };
-    let helper = helper_standing(flags, maker.flags, maker.pid, maker.origin.1);
-    (lineage, helper)
-}
-
 /// Why an exec of `path` would fail, from the file as it is now: what
 /// `execve` checks first (it exists, is a regular file, has an execute
 /// bit). `None` where the file looks runnable (a bad format, say).
@@ -808,25 +571,6 @@ fn infer_exec_error(path: &str) -> Option<&'static str> {
         Err(_) => None,
         Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => Some("EACCES"),
         Ok(_) => None,
-    }
-}
-
-/// Helper standing of a new task, by the rule the kernel side applies too.
-fn helper_standing(
-    flags: u32,
-    creator_flags: u32,
-    creator_pid: u32,
-    creator_standing: HelperStanding,
-) -> HelperStanding {
-    match tracer_common::pf::helper_mark(
-        flags,
-        creator_flags,
-        creator_pid,
-        creator_standing != HelperStanding::No,
-    ) {
-        tracer_common::HELPER_MARK => HelperStanding::Helper,
-        tracer_common::HELPER_CHILD_MARK => HelperStanding::Child,
-        _ => HelperStanding::No,
     }
 }
 
