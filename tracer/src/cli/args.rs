@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::values::{parse_cpus_per_ring, parse_delay_ring, parse_ring_size};
+use super::values::{parse_cpus_per_ring, parse_delay_ring, parse_duration, parse_ring_size};
 use crate::{
     kernel::{loader::DEFAULT_BTF, rings::DelayRing, throttle},
     live::{follow, session::SessionOptions},
@@ -73,7 +73,7 @@ pub struct SessionArgs {
     /// traced, the rest dropped in kernel; stops when PID exits, with its
     /// status.
     #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
-    follow: Option<u32>,
+    pub(super) follow: Option<u32>,
     /// With --follow or a command: go on until every followed task has
     /// exited, not only PID or CMD (daemons they leave behind included).
     #[arg(long, requires = "follow_target")]
@@ -99,7 +99,7 @@ pub struct SessionArgs {
     /// and exit with its status (128+N for a death by signal N). CMD
     /// shares tracer's terminal: its output interleaves with `trace`'s.
     #[arg(last = true, value_name = "CMD")]
-    command: Vec<std::ffi::OsString>,
+    pub(super) command: Vec<std::ffi::OsString>,
 }
 
 impl SessionArgs {
@@ -148,7 +148,7 @@ pub struct ShipArgs {
     /// OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (`/v1/logs` is
     /// added; plain HTTP).
     #[arg(long, value_name = "URL")]
-    otlp: Option<String>,
+    pub(super) otlp: Option<String>,
     /// Serve Prometheus metrics at http://ADDR/metrics, e.g.
     /// 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]

@@ -4,17 +4,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
     args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
-    values::{parse_duration, parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
+    values::{parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
 };
-use crate::{
-    kernel::loader::DEFAULT_BTF,
-    model::classify::Kind,
-    output::Format,
-};
+use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
@@ -192,7 +188,7 @@ pub enum Command {
     #[command(hide = true)]
     Generate {
         #[arg(value_enum)]
-        what: generate::Generated,
+        what: Generated,
         dir: PathBuf,
     },
     /// Show the lineage tree from PID 0, or from PID, with kinds.

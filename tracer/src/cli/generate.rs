@@ -10,7 +10,6 @@ use clap_complete::Shell;
 
 use super::command::{Cli, Generated};
 
-
 pub fn run(what: Generated, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let cmd = Cli::command();

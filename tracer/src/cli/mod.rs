@@ -8,7 +8,7 @@ mod command;
 mod generate;
 mod values;
 
-use std::{ffi::OsString, path::PathBuf};
+use std::ffi::OsString;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{error::ErrorKind, CommandFactory as _, Parser};
@@ -276,7 +276,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{values::parse_delay_ring, *};
+    use crate::kernel::rings::DelayRing;
 
     #[test]
     fn record_takes_a_file_or_a_directory_with_rotation_options() {

@@ -20,10 +20,10 @@ use anyhow::{Context as _, Result};
 use tracer_common::{EventKind, FORMAT_VERSION};
 
 use crate::{
-    kernel::{
+    kernel::rings::RingFill,
+    live::{
         follow,
-        rings::RingFill,
-        session::{self, Ended, Flow, SessionOptions, Sink},
+        session::{self, Ended, SessionOptions},
     },
     log::{
         self,
@@ -38,6 +38,7 @@ use crate::{
     model::{clock, counts::LossCause, procfs},
     pipeline::{
         offload::Offload,
+        sink::{Flow, Sink},
         tap::{Observer, Taps},
     },
     ship::{Origin, ShipOptions, Shipping},

@@ -52,7 +52,7 @@ pub struct LoadOptions<'a> {
     /// Load the failed-exec program, which runs at every system call's exit.
     pub failed_execs: bool,
     /// Capacity of the kernel's map of followed thread groups when the
-    /// session follows a command or subtree (see [`crate::kernel::follow`]);
+    /// session follows a command or subtree (see [`crate::kernel::follow_map`]);
     /// `None`: every task is traced.
     pub follow_map_entries: Option<u32>,
     /// The per-source budgets (see `tracer_common::throttle`).
@@ -79,8 +79,10 @@ impl std::fmt::Display for RequiredMissing {
 
 impl std::error::Error for RequiredMissing {}
 
-pub struct Session {
-    ebpf: Ebpf,
+/// The loaded programs and their maps, until attached and after.
+pub struct Loaded {
+    /// The follow map's operations are in `follow_map`.
+    pub(super) ebpf: Ebpf,
     /// Rings in use.
     rings: u32,
     /// Programs loaded (and so to attach).
@@ -188,7 +190,7 @@ fn raise_memlock() -> Result<(), std::io::Error> {
     }
 }
 
-pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
+pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
     privileges::check()?;
     let memlock = raise_memlock();
     // Start-up is CPU work (see the README's start-up section): what does
@@ -413,7 +415,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         ebpf.take_map(names::RESCUED)
             .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::RESCUED))?,
     )?;
-    Ok(Session {
+    Ok(Loaded {
         ebpf,
         rings: plan.rings,
         loaded,
@@ -516,7 +518,7 @@ fn report_log(program: &str, log: &str, verbose: bool) {
     }
 }
 
-impl Session {
+impl Loaded {
     /// Attaches every program [`load`] loaded.
     pub fn attach(&mut self) -> Result<()> {
         for &name in self
@@ -602,68 +604,6 @@ impl Session {
                      signals to it may be dropped by the default filter"
                 );
                 break;
-            }
-        }
-        Ok(())
-    }
-
-    /// The kernel's map of followed thread groups (see
-    /// [`crate::kernel::follow`]).
-    fn followed(&mut self) -> Result<aya::maps::HashMap<&mut MapData, u32, u32>> {
-        Ok(aya::maps::HashMap::try_from(
-            self.ebpf
-                .map_mut(names::FOLLOWED)
-                .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::FOLLOWED))?,
-        )?)
-    }
-
-    /// Follows these thread groups from now on.
-    pub fn follow(&mut self, tgids: impl IntoIterator<Item = u32>) -> Result<()> {
-        let mut map = self.followed()?;
-        for tgid in tgids {
-            map.insert(tgid, tracer_common::FOLLOW_LIVE, 0)
-                .with_context(|| format!("following thread group {tgid} in the kernel"))?;
-        }
-        Ok(())
-    }
-
-    /// Whether `tgid` is followed: its state, or `None`.
-    pub fn followed_state(&mut self, tgid: u32) -> Result<Option<u32>> {
-        match self.followed()?.get(&tgid, 0) {
-            Ok(state) => Ok(Some(state)),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("looking up followed group {tgid}")),
-        }
-    }
-
-    /// The followed groups: (live ones, dead ones). Stops counting live
-    /// groups at `enough`.
-    pub fn followed_groups(&mut self, enough: usize) -> Result<(usize, Vec<u32>)> {
-        let map = self.followed()?;
-        let (mut live, mut dead) = (0, Vec::new());
-        for entry in map.iter() {
-            // A key deleted while we walk is skipped.
-            let Ok((tgid, state)) = entry else { continue };
-            if state == tracer_common::FOLLOW_DEAD {
-                dead.push(tgid);
-            } else {
-                live += 1;
-                if live >= enough {
-                    break;
-                }
-            }
-        }
-        Ok((live, dead))
-    }
-
-    /// Forgets followed groups that are still dead: their last threads'
-    /// exits are long past.
-    pub fn unfollow_dead(&mut self, tgids: &[u32]) -> Result<()> {
-        let mut map = self.followed()?;
-        for &tgid in tgids {
-            // Reused meanwhile by a followed fork: keep it.
-            if map.get(&tgid, 0).ok() == Some(tracer_common::FOLLOW_DEAD) {
-                let _ = map.remove(&tgid);
             }
         }
         Ok(())
