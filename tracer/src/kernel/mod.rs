@@ -4,6 +4,7 @@
 //! runs a session on top of them is the `live` layer.
 
 pub mod btf;
+pub mod counters;
 pub mod ebpf_log;
 pub mod follow_map;
 pub mod ksym;
