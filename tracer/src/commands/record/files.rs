@@ -17,9 +17,9 @@ use crate::{
     log::{
         janitor::Janitor,
         ledger::Ledger,
-        rotate::{self},
+        rotate,
         trust,
-        writer::{self},
+        writer,
     },
     model::clock,
 };
