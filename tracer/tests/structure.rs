@@ -301,12 +301,21 @@ fn use_start(trimmed: &str) -> Option<usize> {
 fn inline_modules(text: &str) -> Vec<(usize, String)> {
     code(text)
         .filter_map(|(n, l)| {
-            let l = l.trim();
-            let l = l.strip_prefix("pub ").unwrap_or(l);
-            let name = l.strip_prefix("mod ")?.strip_suffix('{')?.trim();
+            let name = without_visibility(l.trim())
+                .strip_prefix("mod ")?
+                .strip_suffix('{')?
+                .trim();
             is_ident(name).then(|| (n, name.to_string()))
         })
         .collect()
+}
+
+/// An item's line without its `pub`, `pub(crate)`, `pub(super)`.
+fn without_visibility(l: &str) -> &str {
+    if let Some(rest) = l.strip_prefix("pub(") {
+        return rest.split_once(") ").map_or(l, |(_, item)| item);
+    }
+    l.strip_prefix("pub ").unwrap_or(l)
 }
 
 fn is_ident(s: &str) -> bool {
@@ -559,7 +568,7 @@ fn code_lines(text: &str) -> usize {
     for (i, l) in lines.iter().enumerate().rev() {
         if l.trim() == "#[cfg(test)]" {
             let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
-            let opens = next.starts_with("mod ") || next.starts_with("pub mod ");
+            let opens = without_visibility(next).starts_with("mod ");
             if opens && next.ends_with('{') && last.is_some_and(|e| lines[e] == "}") {
                 return i;
             }
@@ -761,7 +770,7 @@ fn the_reader_sees_every_kind_of_import() {
         (
             "m.rs",
             "#[macro_export]\nmacro_rules! say { () => {} }\nuse crate::b;\nfn g() { b::c::D; }\n\
-             mod inner {\n    use super::super::a;\n    fn t() { a::y::z(); }\n}\n",
+             pub(crate) mod inner {\n    use super::super::a;\n    fn t() { a::y::z(); }\n}\n",
         ),
         (
             "n.rs",
@@ -843,6 +852,8 @@ fn the_check_sees_a_long_file() {
     let body = "fn f() {}\n".repeat(MAX_CODE_LINES);
     let tests = "#[cfg(test)]\nmod tests {\n    fn t() {}\n}\n";
     assert_eq!(code_lines(&format!("{body}{tests}")), MAX_CODE_LINES);
+    let shared = "#[cfg(test)]\npub(super) mod tests {\n    fn t() {}\n}\n";
+    assert_eq!(code_lines(&format!("{body}{shared}")), MAX_CODE_LINES);
     let files = vec![
         (PathBuf::from("ok.rs"), format!("{body}{tests}")),
         (PathBuf::from("long.rs"), format!("{body}fn g() {{}}\n")),

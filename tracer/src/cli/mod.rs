@@ -3,10 +3,10 @@
 //! cannot say, the dispatch to one command per subcommand, and the man
 //! pages and completions made from the definition (`generate`).
 
-mod args;
-mod command;
-mod generate;
-mod values;
+pub mod args;
+pub mod command;
+pub mod generate;
+pub mod values;
 
 use std::ffi::OsString;
 

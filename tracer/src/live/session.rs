@@ -59,7 +59,7 @@ pub struct SessionOptions {
     /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
     pub bench_stats: bool,
     /// Count the events of the bench storm run by processes of this name
-    /// (in the `tracer-stats:` line; see `storm`).
+    /// (in the `tracer-stats:` line; see `dev::storm`).
     pub bench_comm: Option<String>,
     pub helper_map_entries: u32,
     /// Fail if any program cannot load (see `loader`).

@@ -14,13 +14,7 @@ use anyhow::{Context as _, Result};
 
 use super::options::Rotation;
 use crate::{
-    log::{
-        janitor::Janitor,
-        ledger::Ledger,
-        rotate,
-        trust,
-        writer,
-    },
+    log::{janitor::Janitor, ledger::Ledger, rotate, trust, writer},
     model::clock,
 };
 
