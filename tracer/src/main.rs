@@ -7,9 +7,9 @@ use std::{
 
 use tracer::{
     cli::{self, Command},
-    kernel::{loader, session},
+    kernel::loader,
+    live::session,
     log::{reader, trust},
-    model::procfs,
     output::diag,
     say,
 };
@@ -36,11 +36,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(cli::run(cli));
-    // For `cargo xtask bench`: this image's peak RSS (a parent's rusage
-    // would count the high-water mark of the image exec replaced).
-    if std::env::var_os("TRACER_BENCH_PEAK_RSS").is_some() {
-        say!("tracer-peak-rss-kb: {}", procfs::peak_rss_kb());
-    }
+    tracer::dev::report_peak_rss();
     match result {
         // Output is done, but a diagnostic could not be written.
         Ok(()) if diag::failed() => ExitCode::FAILURE,

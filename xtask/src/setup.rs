@@ -112,7 +112,7 @@ fn ensure_components(toolchain: Option<&str>, components: &[&str]) -> Result<()>
         if let Some(toolchain) = toolchain {
             cmd.args(["--toolchain", toolchain]);
         }
-        cmd.current_dir(crate::workspace_root());
+        cmd.current_dir(crate::cmd::workspace_root());
     };
     let mut list = Command::new("rustup");
     list.args(["component", "list", "--installed"]);
@@ -371,7 +371,7 @@ pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
     let installed = output(
         Command::new("rustup")
             .args(["target", "list", "--installed"])
-            .current_dir(crate::workspace_root()),
+            .current_dir(crate::cmd::workspace_root()),
     )?;
     let missing: Vec<&str> = triples
         .iter()
@@ -385,7 +385,7 @@ pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
     run(Command::new("rustup")
         .args(["target", "add"])
         .args(&missing)
-        .current_dir(crate::workspace_root()))
+        .current_dir(crate::cmd::workspace_root()))
     .with_context(|| format!("`rustup target add {}` failed", missing.join(" ")))
 }
 

@@ -2,10 +2,7 @@
 //! (kernel, model, log, pipeline, output) and never imports another
 //! command: what two commands share belongs in a layer.
 
-pub mod bench_log;
-pub mod bench_table;
 pub mod export;
-pub mod generate;
 pub mod ps;
 pub mod record;
 pub mod replay;

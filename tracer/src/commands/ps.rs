@@ -11,7 +11,7 @@ use serde_json::json;
 use tracer_common::{EventKind, KernelFilter};
 
 use crate::{
-    kernel::session::{self, Flow, SessionOptions, Sink},
+    live::session::{self, SessionOptions},
     model::{
         classify::Kind,
         context,
@@ -23,6 +23,7 @@ use crate::{
         tasks::{Entry, TaskTable},
     },
     output::{escape::quote_name, json::recover_text, Format},
+    pipeline::sink::{Flow, Sink},
 };
 
 pub struct PsOptions {

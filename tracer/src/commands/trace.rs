@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::{
-    kernel::{
+    live::{
         follow,
         session::{self, SessionOptions},
     },

@@ -4,7 +4,9 @@
 //! aya parses BTF too, but does not expose member lookups; this reader keeps
 //! only an index of type records and the raw bytes.
 
-use std::fmt;
+use std::{fmt, io::Read as _, path::Path};
+
+use anyhow::{bail, Context as _, Result};
 
 const MAGIC: u16 = 0xeb9f;
 
@@ -334,6 +336,52 @@ fn index_types(types: &[u8]) -> Result<Vec<TypeRec>, BtfError> {
     }
     Ok(recs)
 }
+
+/// The kernel's BTF, read once: our reader resolves offsets from it, aya
+/// parses it for loading the tp_btf programs.
+pub fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "kernel BTF not found at {}: tracer needs a kernel built with \
+             CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.x are), \
+             or a BTF file passed with --btf",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    // sysfs reports BTF as a regular file; a device or FIFO could block
+    // forever or never end.
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file: --btf takes a BTF file",
+            path.display()
+        );
+    }
+    if meta.len() > MAX_BTF {
+        bail!(
+            "{} is {} bytes: no kernel's BTF is over {} MiB",
+            path.display(),
+            meta.len(),
+            MAX_BTF >> 20
+        );
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BTF + 1).read_to_end(&mut data))
+        .with_context(|| format!("reading {}", path.display()))?;
+    if data.len() as u64 > MAX_BTF {
+        bail!(
+            "{} grew past {} MiB while read",
+            path.display(),
+            MAX_BTF >> 20
+        );
+    }
+    Ok(data)
+}
+
+/// vmlinux BTF is 5-10 MiB; this bounds what a wrong --btf can cost.
+const MAX_BTF: u64 = 256 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -7,14 +7,7 @@
 //! verifier's verdict), and keeps the whole log in a file. `strict` makes
 //! any refusal fatal.
 
-use std::{
-    io::{Read as _, Write as _},
-    os::{
-        fd::{AsFd as _, AsRawFd as _},
-        unix::fs::OpenOptionsExt as _,
-    },
-    path::Path,
-};
+use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use aya::{
@@ -22,9 +15,7 @@ use aya::{
     programs::{tp_btf::BtfTracePointLinkId, BtfTracePoint},
     Ebpf, EbpfLoader,
 };
-use tracer_common::{
-    names, EventKind, KernelFeatures, KernelFilter, ThrottleBucket, ThrottleConfig,
-};
+use tracer_common::{names, EventKind, KernelFeatures, KernelFilter, ThrottleConfig};
 
 use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, timing, verifier};
 pub use crate::model::event::Missing;
@@ -52,7 +43,7 @@ pub struct LoadOptions<'a> {
     /// Load the failed-exec program, which runs at every system call's exit.
     pub failed_execs: bool,
     /// Capacity of the kernel's map of followed thread groups when the
-    /// session follows a command or subtree (see [`crate::kernel::follow`]);
+    /// session follows a command or subtree (see [`crate::kernel::follow_map`]);
     /// `None`: every task is traced.
     pub follow_map_entries: Option<u32>,
     /// The per-source budgets (see `tracer_common::throttle`).
@@ -79,70 +70,26 @@ impl std::fmt::Display for RequiredMissing {
 
 impl std::error::Error for RequiredMissing {}
 
-pub struct Session {
-    ebpf: Ebpf,
+/// The loaded programs and their maps, until attached and after.
+pub struct Loaded {
+    /// The follow map's operations are in `follow_map`.
+    pub(super) ebpf: Ebpf,
     /// Rings in use.
     rings: u32,
     /// Programs loaded (and so to attach).
-    loaded: Vec<&'static str>,
+    pub(super) loaded: Vec<&'static str>,
     /// Rescue programs loaded, attached after `loaded`.
-    rescues: Vec<&'static str>,
+    pub(super) rescues: Vec<&'static str>,
     /// Programs that emit nothing themselves but feed one that does (the
     /// helper requester side, `workqueue_queue_work`).
-    companions: Vec<&'static str>,
+    pub(super) companions: Vec<&'static str>,
     /// Runs the rescues did, per CPU, by kind tag.
-    rescued: PerCpuArray<MapData, u64>,
+    pub(super) rescued: PerCpuArray<MapData, u64>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
-    lost: PerCpuArray<MapData, u64>,
+    pub(super) lost: PerCpuArray<MapData, u64>,
     missing: Vec<Missing>,
     notes: Vec<String>,
 }
-
-/// The kernel's BTF, read once: our reader resolves offsets from it, aya
-/// parses it for loading the tp_btf programs.
-fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "kernel BTF not found at {}: tracer needs a kernel built with \
-             CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.x are), \
-             or a BTF file passed with --btf",
-            path.display()
-        ),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    // sysfs reports BTF as a regular file; a device or FIFO could block
-    // forever or never end.
-    if !meta.is_file() {
-        bail!(
-            "{} is not a regular file: --btf takes a BTF file",
-            path.display()
-        );
-    }
-    if meta.len() > MAX_BTF {
-        bail!(
-            "{} is {} bytes: no kernel's BTF is over {} MiB",
-            path.display(),
-            meta.len(),
-            MAX_BTF >> 20
-        );
-    }
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_BTF + 1).read_to_end(&mut data))
-        .with_context(|| format!("reading {}", path.display()))?;
-    if data.len() as u64 > MAX_BTF {
-        bail!(
-            "{} grew past {} MiB while read",
-            path.display(),
-            MAX_BTF >> 20
-        );
-    }
-    Ok(data)
-}
-
-/// vmlinux BTF is 5-10 MiB; this bounds what a wrong --btf can cost.
-const MAX_BTF: u64 = 256 << 20;
 
 /// Explains the load and attach errors a newcomer will hit.
 fn explain(err: impl std::error::Error + Send + Sync + 'static, what: String) -> anyhow::Error {
@@ -155,42 +102,35 @@ fn explain(err: impl std::error::Error + Send + Sync + 'static, what: String) ->
     anyhow::Error::new(err).context(format!("{what}{hint}"))
 }
 
-/// Lifts RLIMIT_MEMLOCK, as far as we may: kernels before 5.11 charge BPF
-/// maps to it, and their 64 KiB default cannot hold the ring buffer. Later
-/// kernels charge memory cgroups instead, so a refusal matters only there;
-/// `Err` says why the limit stayed where it was.
-fn raise_memlock() -> Result<(), std::io::Error> {
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: setrlimit reads a valid rlimit struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0 {
-        return Ok(());
-    }
-    let err = std::io::Error::last_os_error();
-    // Without CAP_SYS_RESOURCE: up to the hard limit, at least.
-    let mut now = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read or write a valid rlimit struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut now) == 0 {
-            now.rlim_cur = now.rlim_max;
-            libc::setrlimit(libc::RLIMIT_MEMLOCK, &now);
-        }
-    }
-    if now.rlim_cur == libc::RLIM_INFINITY {
-        Ok(())
-    } else {
-        Err(err)
-    }
+/// What the kernel's BTF says, read once: the offsets and read modes
+/// handed to the programs, the tracepoints a helper's requester is read
+/// from, and the stub aya names each program's tracepoint with.
+struct KernelFacts {
+    offsets: tracer_common::KernelOffsets,
+    probed: probe::Probed,
+    umh_tracepoints: Result<(), String>,
+    aya_btf: aya::Btf,
 }
 
-pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
+/// Which programs to load: the traced kinds, those that get rescues, and
+/// every `(program, tracepoint)` wanted.
+struct Choice {
+    kinds: Vec<EventKind>,
+    rescued_kinds: Vec<EventKind>,
+    wanted: Vec<(&'static str, &'static str)>,
+}
+
+/// What loaded, sorted: first programs, refused ones, companions, rescues.
+struct Sorted {
+    loaded: Vec<&'static str>,
+    missing: Vec<Missing>,
+    companions: Vec<&'static str>,
+    rescues: Vec<&'static str>,
+}
+
+pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
     privileges::check()?;
-    let memlock = raise_memlock();
+    let memlock = privileges::raise_memlock();
     // Start-up is CPU work (see the README's start-up section): what does
     // not need our reading of BTF runs beside it, on the other CPUs. That
     // is the work function's lookup and aya's loader, whose constructor
@@ -205,28 +145,12 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         timing::mark("aya loader made (thread)");
         loader
     });
-    let data = read_kernel_btf(opts.btf_path)?;
-    timing::mark("BTF read");
-    let btf = btf::Btf::parse(&data)
-        .with_context(|| format!("reading kernel BTF from {}", opts.btf_path.display()))?;
-    let offsets = offsets::resolve(&btf)?;
-    let probed = probe::probe(&btf, offsets.siginfo_errno);
-    let umh_tracepoints = requests::tracepoints(&btf);
-    // aya needs BTF only to name each program's tracepoint: a stub with
-    // just those typedefs, rather than a second parse of the whole.
-    let tracepoints: Vec<&str> = EventKind::TRACED
-        .iter()
-        .map(|k| k.program())
-        .chain([names::HELPER_QUEUE_PROGRAM])
-        .collect();
-    let aya_btf = aya::Btf::parse(
-        &btf.tracepoint_stub(&tracepoints),
-        aya::Endianness::default(),
-    )
-    .with_context(|| format!("parsing kernel BTF at {}", opts.btf_path.display()))?;
-    drop(btf);
-    drop(data);
-    timing::mark("offsets resolved, features probed, tracepoints named");
+    let KernelFacts {
+        offsets,
+        probed,
+        umh_tracepoints,
+        aya_btf,
+    } = read_btf(opts.btf_path)?;
     let found = work_fn.join().expect("the work function thread panicked");
     let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
     timing::mark("work function joined");
@@ -244,6 +168,82 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
             crate::say!("tracer: {note}");
         }
     }
+    warn_memlock(memlock, &features);
+    let globals = Globals::new(
+        opts,
+        &probed,
+        &offsets,
+        &features,
+        umh_work_fn.as_ref().unwrap_or(&0),
+    );
+    let mut loader = new_loader.join().expect("the loader thread panicked");
+    configure(&mut loader, opts, &globals);
+    let mut ebpf = loader
+        .load(OBJECT)
+        .map_err(|e| explain(e, "loading the eBPF object".into()))?;
+    timing::mark("maps created");
+
+    let choice = choose(opts, &offsets, &probed, umh_work_fn.is_ok());
+    let results = load_all(&mut ebpf, &aya_btf, &choice.wanted)?;
+    timing::mark("programs verified");
+    let sorted = sort(opts, &choice, results, umh_work_fn.is_ok())?;
+    let lost = PerCpuArray::try_from(
+        ebpf.take_map(names::LOST)
+            .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::LOST))?,
+    )?;
+    let rescued = PerCpuArray::try_from(
+        ebpf.take_map(names::RESCUED)
+            .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::RESCUED))?,
+    )?;
+    Ok(Loaded {
+        ebpf,
+        rings: opts.rings.rings,
+        loaded: sorted.loaded,
+        rescues: sorted.rescues,
+        companions: sorted.companions,
+        rescued,
+        links: Vec::with_capacity(2 * EventKind::TRACED.len()),
+        lost,
+        missing: sorted.missing,
+        notes: probed.notes,
+    })
+}
+
+/// Reads the kernel's BTF once and takes from it all that loading needs.
+fn read_btf(path: &Path) -> Result<KernelFacts> {
+    let data = btf::read_kernel_btf(path)?;
+    timing::mark("BTF read");
+    let btf = btf::Btf::parse(&data)
+        .with_context(|| format!("reading kernel BTF from {}", path.display()))?;
+    let offsets = offsets::resolve(&btf)?;
+    let probed = probe::probe(&btf, offsets.siginfo_errno);
+    let umh_tracepoints = requests::tracepoints(&btf);
+    // aya needs BTF only to name each program's tracepoint: a stub with
+    // just those typedefs, rather than a second parse of the whole.
+    let tracepoints: Vec<&str> = EventKind::TRACED
+        .iter()
+        .map(|k| k.program())
+        .chain([names::HELPER_QUEUE_PROGRAM])
+        .collect();
+    let aya_btf = aya::Btf::parse(
+        &btf.tracepoint_stub(&tracepoints),
+        aya::Endianness::default(),
+    )
+    .with_context(|| format!("parsing kernel BTF at {}", path.display()))?;
+    drop(btf);
+    drop(data);
+    timing::mark("offsets resolved, features probed, tracepoints named");
+    Ok(KernelFacts {
+        offsets,
+        probed,
+        umh_tracepoints,
+        aya_btf,
+    })
+}
+
+/// A locked-memory limit that stayed low matters only where the kernel
+/// charges maps to it.
+fn warn_memlock(memlock: Result<(), std::io::Error>, features: &KernelFeatures) {
     // The helper and memlock-free map accounting both came in 5.11.
     if let (Err(e), 0) = (memlock, features.current_task_btf) {
         crate::say!(
@@ -251,28 +251,61 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
              charges BPF maps to it, so they may not fit"
         );
     }
+}
+
+/// The globals the loader sets from what this kernel needs.
+struct Globals<'a> {
+    offsets: &'a tracer_common::KernelOffsets,
+    features: &'a KernelFeatures,
+    umh_work_fn: &'a u64,
+    wakeup_bytes: u64,
+    follow: u32,
+    rescued_kinds_mask: u32,
+}
+
+impl<'a> Globals<'a> {
+    fn new(
+        opts: &LoadOptions<'_>,
+        probed: &probe::Probed,
+        offsets: &'a tracer_common::KernelOffsets,
+        features: &'a KernelFeatures,
+        umh_work_fn: &'a u64,
+    ) -> Globals<'a> {
+        let plan = opts.rings;
+        // Per ring: each ring wakes the reader when it is an eighth full.
+        let wakeup_bytes = u64::from(plan.ring_bytes / 8);
+        let follow = u32::from(opts.follow_map_entries.is_some());
+        let rescued_kinds_mask: u32 = EventKind::TRACED
+            .into_iter()
+            .filter(|&k| probed.nesting.needs_rescues(k))
+            .fold(0, |m, k| m | 1 << k.tag());
+        Globals {
+            offsets,
+            features,
+            umh_work_fn,
+            wakeup_bytes,
+            follow,
+            rescued_kinds_mask,
+        }
+    }
+}
+
+/// Sets the object's globals and map sizes before it is loaded.
+fn configure<'a>(loader: &mut EbpfLoader<'a>, opts: &'a LoadOptions<'_>, g: &'a Globals<'a>) {
     let plan = opts.rings;
-    // Per ring: each ring wakes the reader when it is an eighth full.
-    let wakeup_bytes = u64::from(plan.ring_bytes / 8);
-    let follow = u32::from(opts.follow_map_entries.is_some());
-    let rescued_kinds_mask: u32 = EventKind::TRACED
-        .into_iter()
-        .filter(|&k| probed.nesting.needs_rescues(k))
-        .fold(0, |m, k| m | 1 << k.tag());
     // The loader keeps the BTF its constructor parsed (the running
     // kernel's, or none): the object has no CO-RE relocations to resolve
     // against it, since `offsets` are globals.
-    let mut loader = new_loader.join().expect("the loader thread panicked");
     loader
-        .override_global(names::OFFSETS, &offsets, true)
+        .override_global(names::OFFSETS, g.offsets, true)
         .override_global(names::FILTER, &opts.filter, true)
-        .override_global(names::FEATURES, &features, true)
-        .override_global(names::WAKEUP_BYTES, &wakeup_bytes, true)
+        .override_global(names::FEATURES, g.features, true)
+        .override_global(names::WAKEUP_BYTES, &g.wakeup_bytes, true)
         .override_global(names::CPUS_PER_RING, &plan.cpus_per_ring, true)
-        .override_global(names::UMH_WORK_FN, umh_work_fn.as_ref().unwrap_or(&0), true)
+        .override_global(names::UMH_WORK_FN, g.umh_work_fn, true)
         .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
-        .override_global(names::FOLLOW, &follow, true)
-        .override_global(names::RESCUED_KINDS, &rescued_kinds_mask, true)
+        .override_global(names::FOLLOW, &g.follow, true)
+        .override_global(names::RESCUED_KINDS, &g.rescued_kinds_mask, true)
         .override_global(names::THROTTLE_CONFIG, &opts.throttle, true)
         .map_max_entries(names::FOLLOWED, opts.follow_map_entries.unwrap_or(1).max(1));
     // Rings past the plan's are never written: one page each.
@@ -286,13 +319,16 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         };
         loader.map_max_entries(name, bytes);
     }
-    let mut ebpf = loader
-        .load(OBJECT)
-        .map_err(|e| explain(e, "loading the eBPF object".into()))?;
-    timing::mark("maps created");
+}
 
-    // Every program at once, rescues included where the kernel needs them
-    // (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
+/// Every program at once, rescues included where the kernel needs them
+/// (see tracer-ebpf `nesting.rs`): verifying is most of start-up.
+fn choose(
+    opts: &LoadOptions<'_>,
+    offsets: &tracer_common::KernelOffsets,
+    probed: &probe::Probed,
+    umh_work_fn: bool,
+) -> Choice {
     // The failed-exec program reads the system call's `pt_regs`.
     let failed_execs = opts.failed_execs
         && if offsets.regs_syscall == tracer_common::KernelOffsets::ABSENT {
@@ -306,7 +342,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
         };
     let kinds: Vec<EventKind> = EventKind::TRACED
         .into_iter()
-        .filter(|&k| k != EventKind::HelperRequest || umh_work_fn.is_ok())
+        .filter(|&k| k != EventKind::HelperRequest || umh_work_fn)
         .filter(|&k| k != EventKind::ExecFailed || failed_execs)
         .collect();
     let mut wanted: Vec<(&'static str, &'static str)> =
@@ -326,11 +362,30 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
                 .map(|&k| (k.rescue_programs()[level], k.program())),
         );
     }
-    if umh_work_fn.is_ok() {
+    if umh_work_fn {
         wanted.push((names::HELPER_QUEUE_PROGRAM, names::HELPER_QUEUE_PROGRAM));
     }
-    let mut results = load_all(&mut ebpf, &aya_btf, &wanted)?;
-    timing::mark("programs verified");
+    Choice {
+        kinds,
+        rescued_kinds,
+        wanted,
+    }
+}
+
+/// Sorts the load results: a refused first program is missing (fatal with
+/// `strict`), a companion or rescue that failed is left out with a
+/// warning.
+fn sort(
+    opts: &LoadOptions<'_>,
+    choice: &Choice,
+    mut results: Vec<(&'static str, Result<(), aya::programs::ProgramError>)>,
+    umh_work_fn: bool,
+) -> Result<Sorted> {
+    let Choice {
+        kinds,
+        rescued_kinds,
+        ..
+    } = choice;
     let mut result_of = |name: &str| {
         let at = results
             .iter()
@@ -341,7 +396,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
 
     let mut loaded = Vec::with_capacity(kinds.len() + 1);
     let mut missing = Vec::new();
-    for &kind in &kinds {
+    for &kind in kinds {
         let name = kind.program();
         match result_of(name) {
             Ok(()) => loaded.push(name),
@@ -367,7 +422,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     // emits nothing, so it has no kind, rescues or loss count: a skipped
     // run leaves a request without its requester, which output says.
     let mut companions = Vec::new();
-    if umh_work_fn.is_ok() {
+    if umh_work_fn {
         let name = names::HELPER_QUEUE_PROGRAM;
         match result_of(name) {
             Ok(()) if loaded.contains(&EventKind::HelperRequest.program()) => companions.push(name),
@@ -384,7 +439,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
     // count as losses.
     let mut rescues = Vec::new();
     for level in 0..tracer_common::RESCUES {
-        for &kind in &rescued_kinds {
+        for &kind in rescued_kinds {
             let names = kind.rescue_programs();
             let name = names[level];
             let result = result_of(name);
@@ -405,25 +460,11 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Session> {
             }
         }
     }
-    let lost = PerCpuArray::try_from(
-        ebpf.take_map(names::LOST)
-            .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::LOST))?,
-    )?;
-    let rescued = PerCpuArray::try_from(
-        ebpf.take_map(names::RESCUED)
-            .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::RESCUED))?,
-    )?;
-    Ok(Session {
-        ebpf,
-        rings: plan.rings,
+    Ok(Sorted {
         loaded,
-        rescues,
-        companions,
-        rescued,
-        links: Vec::with_capacity(2 * EventKind::TRACED.len()),
-        lost,
         missing,
-        notes: probed.notes,
+        companions,
+        rescues,
     })
 }
 
@@ -516,7 +557,7 @@ fn report_log(program: &str, log: &str, verbose: bool) {
     }
 }
 
-impl Session {
+impl Loaded {
     /// Attaches every program [`load`] loaded.
     pub fn attach(&mut self) -> Result<()> {
         for &name in self
@@ -605,174 +646,6 @@ impl Session {
             }
         }
         Ok(())
-    }
-
-    /// The kernel's map of followed thread groups (see
-    /// [`crate::kernel::follow`]).
-    fn followed(&mut self) -> Result<aya::maps::HashMap<&mut MapData, u32, u32>> {
-        Ok(aya::maps::HashMap::try_from(
-            self.ebpf
-                .map_mut(names::FOLLOWED)
-                .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::FOLLOWED))?,
-        )?)
-    }
-
-    /// Follows these thread groups from now on.
-    pub fn follow(&mut self, tgids: impl IntoIterator<Item = u32>) -> Result<()> {
-        let mut map = self.followed()?;
-        for tgid in tgids {
-            map.insert(tgid, tracer_common::FOLLOW_LIVE, 0)
-                .with_context(|| format!("following thread group {tgid} in the kernel"))?;
-        }
-        Ok(())
-    }
-
-    /// Whether `tgid` is followed: its state, or `None`.
-    pub fn followed_state(&mut self, tgid: u32) -> Result<Option<u32>> {
-        match self.followed()?.get(&tgid, 0) {
-            Ok(state) => Ok(Some(state)),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("looking up followed group {tgid}")),
-        }
-    }
-
-    /// The followed groups: (live ones, dead ones). Stops counting live
-    /// groups at `enough`.
-    pub fn followed_groups(&mut self, enough: usize) -> Result<(usize, Vec<u32>)> {
-        let map = self.followed()?;
-        let (mut live, mut dead) = (0, Vec::new());
-        for entry in map.iter() {
-            // A key deleted while we walk is skipped.
-            let Ok((tgid, state)) = entry else { continue };
-            if state == tracer_common::FOLLOW_DEAD {
-                dead.push(tgid);
-            } else {
-                live += 1;
-                if live >= enough {
-                    break;
-                }
-            }
-        }
-        Ok((live, dead))
-    }
-
-    /// Forgets followed groups that are still dead: their last threads'
-    /// exits are long past.
-    pub fn unfollow_dead(&mut self, tgids: &[u32]) -> Result<()> {
-        let mut map = self.followed()?;
-        for &tgid in tgids {
-            // Reused meanwhile by a followed fork: keep it.
-            if map.get(&tgid, 0).ok() == Some(tracer_common::FOLLOW_DEAD) {
-                let _ = map.remove(&tgid);
-            }
-        }
-        Ok(())
-    }
-
-    /// (program, runs, total ns in the program) from the kernel's BPF
-    /// statistics; zeros unless `kernel.bpf_stats_enabled` is 1.
-    pub fn program_stats(&self) -> Vec<(&'static str, u64, u64)> {
-        self.loaded
-            .iter()
-            .chain(&self.rescues)
-            .chain(&self.companions)
-            .filter_map(|name| {
-                let info = self.ebpf.program(name)?.info().ok()?;
-                Some((*name, info.run_count(), info.run_time().as_nanos() as u64))
-            })
-            .collect()
-    }
-
-    /// Records dropped because their ring was full, by kind, summed over
-    /// CPUs.
-    pub fn lost(&self) -> Result<Vec<(EventKind, u64)>> {
-        EventKind::ALL
-            .iter()
-            .map(|&kind| {
-                let per_cpu = self
-                    .lost
-                    .get(&u32::from(kind.tag()), 0)
-                    .with_context(|| format!("reading the loss counter for {}", kind.name()))?;
-                Ok((kind, per_cpu.iter().sum()))
-            })
-            .collect()
-    }
-
-    /// Events lost to runs the kernel skipped (a program's run nested on
-    /// one CPU) that no rescue took, by kind: the first program's skips
-    /// less the rescues' runs.
-    pub fn skipped(&self) -> Result<Vec<(EventKind, u64)>> {
-        let mut out = Vec::with_capacity(EventKind::TRACED.len());
-        for &name in &self.loaded {
-            let kind = EventKind::TRACED
-                .into_iter()
-                .find(|k| k.program() == name)
-                .expect("loaded names are programs");
-            let program: &BtfTracePoint = self
-                .ebpf
-                .program(name)
-                .ok_or_else(|| anyhow!("program {name} vanished"))?
-                .try_into()?;
-            let misses = recursion_misses(program.fd()?.as_fd())
-                .with_context(|| format!("reading the skips of {name}"))?;
-            out.push((kind, misses.saturating_sub(self.rescued(kind)?)));
-        }
-        Ok(out)
-    }
-
-    /// The throttle episodes still open, per CPU: (cpu, bucket) for each
-    /// bucket with drops not yet reported by an end record. Read after
-    /// detaching, so no program changes them meanwhile.
-    pub fn open_throttles(&self) -> Result<Vec<(u32, ThrottleBucket)>> {
-        let map: aya::maps::PerCpuArray<_, ThrottleBucket> = aya::maps::PerCpuArray::try_from(
-            self.ebpf
-                .map(names::THROTTLE)
-                .ok_or_else(|| anyhow!("map {} missing from the eBPF object", names::THROTTLE))?,
-        )?;
-        let mut open = Vec::new();
-        for i in 0..tracer_common::throttle::THROTTLE_BUCKETS {
-            let per_cpu = map
-                .get(&i, 0)
-                .with_context(|| format!("reading throttle bucket {i}"))?;
-            for (cpu, b) in per_cpu.iter().enumerate() {
-                if b.episode_drops != 0 {
-                    open.push((cpu as u32, *b));
-                }
-            }
-        }
-        Ok(open)
-    }
-
-    /// Runs the rescue programs of `kind` did, summed over CPUs.
-    pub fn rescued(&self, kind: EventKind) -> Result<u64> {
-        Ok(self
-            .rescued
-            .get(&u32::from(kind.tag()), 0)
-            .with_context(|| format!("reading the rescue counter for {}", kind.name()))?
-            .iter()
-            .sum())
-    }
-}
-
-/// The kernel's count of skipped runs of the program behind `fd`, from its
-/// fdinfo (the `recursion_misses` of `bpf_prog_info`, Linux 5.12+; 0 on
-/// kernels without it, which never skip a tracepoint's program).
-fn recursion_misses(fd: std::os::fd::BorrowedFd<'_>) -> Result<u64> {
-    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    parse_recursion_misses(&text)
-}
-
-fn parse_recursion_misses(fdinfo: &str) -> Result<u64> {
-    match fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("recursion_misses:"))
-    {
-        Some(n) => n
-            .trim()
-            .parse()
-            .with_context(|| format!("recursion_misses: {n:?} is not a count")),
-        None => Ok(0),
     }
 }
 
@@ -898,18 +771,5 @@ mod tests {
         assert!(u32_at(ext + 12) > 0, "func_info: the header is read right");
         let core_relo_len = if hdr_len >= 32 { u32_at(ext + 28) } else { 0 };
         assert_eq!(core_relo_len, 0, "the loader must hand aya the kernel BTF");
-    }
-
-    #[test]
-    fn skips_come_from_the_fdinfo() {
-        let fdinfo =
-            "pos:\t0\nprog_type:\t26\nrun_cnt:\t0\nrecursion_misses:\t17\nverified_insns:\t358\n";
-        assert_eq!(parse_recursion_misses(fdinfo).unwrap(), 17);
-        // 5.10 has no such line, and no skips.
-        assert_eq!(
-            parse_recursion_misses("pos:\t0\nprog_type:\t26\n").unwrap(),
-            0
-        );
-        assert!(parse_recursion_misses("recursion_misses:\tmany\n").is_err());
     }
 }

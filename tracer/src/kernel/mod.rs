@@ -1,21 +1,19 @@
 //! Everything that talks to the running kernel: its BTF and the offsets
 //! and read modes taken from it, loading and attaching the eBPF programs,
-//! and the live session that drains their ring buffers and merges them
-//! into time order.
+//! their maps (the follow map, loss counters) and their ring buffers. What
+//! runs a session on top of them is the `live` layer.
 
 pub mod btf;
+pub mod counters;
 pub mod ebpf_log;
-pub mod follow;
+pub mod follow_map;
 pub mod ksym;
 pub mod loader;
-pub mod merge;
 pub mod offsets;
 pub mod privileges;
 pub mod probe;
 pub mod requests;
 pub mod rings;
-pub mod session;
-pub mod storm;
 pub mod throttle;
 pub mod timing;
 pub mod verifier;

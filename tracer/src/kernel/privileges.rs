@@ -1,5 +1,6 @@
 //! Checks, before touching BPF, that this process may load tracing
-//! programs, so a newcomer gets a sentence rather than EPERM.
+//! programs, so a newcomer gets a sentence rather than EPERM; and lifts
+//! the locked-memory limit old kernels charge BPF maps to.
 
 use anyhow::{bail, Result};
 
@@ -32,6 +33,39 @@ pub fn check() -> Result<()> {
         ),
         // Cannot tell (no procfs?): let the kernel decide and report then.
         None => Ok(()),
+    }
+}
+
+/// Lifts RLIMIT_MEMLOCK, as far as we may: kernels before 5.11 charge BPF
+/// maps to it, and their 64 KiB default cannot hold the ring buffer. Later
+/// kernels charge memory cgroups instead, so a refusal matters only there;
+/// `Err` says why the limit stayed where it was.
+pub fn raise_memlock() -> Result<(), std::io::Error> {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    // Without CAP_SYS_RESOURCE: up to the hard limit, at least.
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read or write a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut now) == 0 {
+            now.rlim_cur = now.rlim_max;
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &now);
+        }
+    }
+    if now.rlim_cur == libc::RLIM_INFINITY {
+        Ok(())
+    } else {
+        Err(err)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The ring buffers: how many and how big ([`plan`]), and reading them all
 //! through one epoll instance ([`Rings`]), each up to a time before which
-//! it holds nothing more (for the merge; see `merge`).
+//! it holds nothing more (for the merge; see `live::merge`).
 //!
 //! One epoll over every ring's fd, itself registered with tokio, rather
 //! than a tokio `AsyncFd` per ring: a batch drains every ring anyway (the
@@ -21,7 +21,14 @@ use aya::maps::{MapData, RingBuf};
 use tokio::io::{unix::AsyncFd, Interest};
 use tracer_common::{Header, MAX_RINGS, MIN_RING_BYTES};
 
-use crate::{kernel::merge, model::clock};
+use crate::model::clock;
+
+/// How long after its time a record may still be committed and keep its
+/// place: the bound on the ordering guarantee (README, "Order"). It needs
+/// to cover only a program's time from stamp to commit (microseconds,
+/// unless its CPU is taken away mid-program), not the reader's polling:
+/// every batch reads every ring.
+pub const WINDOW: Duration = Duration::from_millis(10);
 
 /// How long a drain waits for a ring's record still being written, before
 /// trusting the ring only up to the merge's window.
@@ -358,9 +365,7 @@ impl Rings {
     /// merge's window before `began` (the boot clock before draining).
     /// `None`: the final drain, everything (the delayed ring's too).
     pub fn drain(&mut self, began: Option<u64>, mut each: impl FnMut(usize, &[u8])) -> u64 {
-        let fallback = began.map_or(u64::MAX, |b| {
-            b.saturating_sub(merge::WINDOW.as_nanos() as u64)
-        });
+        let fallback = began.map_or(u64::MAX, |b| b.saturating_sub(WINDOW.as_nanos() as u64));
         let mut upto = u64::MAX;
         for (i, ring) in self.rings.iter_mut().enumerate() {
             let mut delayed = match &mut self.delayed {

@@ -10,9 +10,8 @@ use std::{io::Write, path::PathBuf};
 
 use anyhow::Result;
 
-use super::Pipeline;
+use super::{sink::Flow, Pipeline};
 use crate::{
-    kernel::session::Flow,
     log::{
         header::LogHeader,
         reader::{Damage, DamagedInput, Item},

@@ -14,20 +14,19 @@ pub mod filter;
 pub mod from_log;
 pub mod offload;
 pub mod priority;
+pub mod sink;
 pub mod tap;
 
 use std::io::{ErrorKind, Write};
 
 use anyhow::Result;
 use filter::TraceFilter;
+use sink::{Flow, Sink};
 use tap::Taps;
 use tracer_common::EventKind;
 
 use crate::{
-    kernel::{
-        rings::RingFill,
-        session::{Flow, Sink},
-    },
+    kernel::rings::RingFill,
     model::{
         counts::{Counts, LossCause},
         decode::decode,

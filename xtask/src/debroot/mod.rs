@@ -27,7 +27,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::setup::Tools;
+use crate::cmd::Tools;
 
 const CHECK_SCRIPT: &str = include_str!("check.sh");
 const CHECK_UNIT: &str = include_str!("tracer-deb-check.service");
@@ -168,7 +168,7 @@ fn print_tail(console: &boot::Console, log: &Path) {
 
 /// The .deb to test, built as `cargo xtask dist` builds it.
 fn build_deb(tools: &Tools) -> Result<PathBuf> {
-    crate::dist::deb(tools, crate::dist::Arch::X86_64)
+    crate::dist::deb(tools, crate::cmd::Arch::X86_64)
 }
 
 fn finish(checks: &[Check], started: Instant) -> Result<u64> {

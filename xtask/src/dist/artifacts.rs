@@ -39,3 +39,7 @@ pub fn tracer_version() -> Result<String> {
         .map(str::to_owned)
         .context("cargo metadata lists no tracer package with a version")
 }
+
+pub fn packaging_dir() -> PathBuf {
+    workspace_root().join("tracer/packaging")
+}

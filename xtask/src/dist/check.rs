@@ -17,7 +17,7 @@ use std::{
 use anyhow::{bail, ensure, Context as _, Result};
 
 use super::{
-    artifacts::{tracer_version, Artifacts},
+    artifacts::{packaging_dir, tracer_version, Artifacts},
     deb, elf, licenses,
 };
 use crate::cmd::{workspace_root, Arch};
@@ -123,7 +123,7 @@ fn git_head() -> Option<String> {
 /// flag and value before it (and exits 2 on an unknown one) but starts
 /// nothing. Catches packaging that drifts from the CLI.
 fn check_unit_command(exe: &Path) -> Result<()> {
-    let packaging = deb::packaging_dir();
+    let packaging = packaging_dir();
     let unit = fs::read_to_string(packaging.join("tracer-record.service"))?;
     let defaults = fs::read_to_string(packaging.join("default"))?;
     let opts = defaults

@@ -20,7 +20,7 @@ use std::{
 use anyhow::{bail, ensure, Context as _, Result};
 
 use super::{
-    artifacts::{out_dir, tracer_version},
+    artifacts::{out_dir, packaging_dir, tracer_version},
     licenses,
     static_build::static_tracer,
 };
@@ -127,10 +127,6 @@ pub fn deb(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
     }
     run(&mut build).context("dpkg-deb --build")?;
     Ok(deb)
-}
-
-pub fn packaging_dir() -> PathBuf {
-    workspace_root().join("tracer/packaging")
 }
 
 /// The package version: the newest entry of tracer/packaging/changelog,

@@ -20,8 +20,8 @@ use std::{
 use anyhow::{bail, ensure, Context as _, Result};
 use cargo_metadata::{DependencyKind, MetadataCommand, Package, PackageId};
 
-use super::{deb::packaging_dir, Arch};
-use crate::workspace_root;
+use super::artifacts::packaging_dir;
+use crate::cmd::{workspace_root, Arch};
 
 /// A crate linked into the binary.
 #[derive(Debug, PartialEq, Eq)]

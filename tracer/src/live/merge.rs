@@ -12,7 +12,7 @@
 //!   hold records stamped after `t`: everything up to `t` may go.
 //! - A ring whose next record is still being written (reserved, not yet
 //!   committed) is waited for a few microseconds; if it stays so, its
-//!   records are trusted to be complete up to [`WINDOW`] before the batch
+//!   records are trusted to be complete up to [`WINDOW`](crate::kernel::rings::WINDOW) before the batch
 //!   began. A program commits microseconds after stamping, unless its CPU
 //!   is taken away mid-program (as a host may do to a VM): a record whose
 //!   commit came more than `WINDOW` after its stamp can miss its turn. It
@@ -26,19 +26,12 @@
 //! end), and release takes runs from the queue with the oldest head, so a
 //! record costs one copy and no sort.
 
-use std::{collections::VecDeque, time::Duration};
+use std::collections::VecDeque;
 
 use anyhow::Result;
 use tracer_common::{EventKind, Header};
 
-use crate::{kernel::session::Flow, model::counts::LossCause};
-
-/// How long after its time a record may still be committed and keep its
-/// place: the bound on the ordering guarantee (README, "Order"). It needs
-/// to cover only a program's time from stamp to commit (microseconds,
-/// unless its CPU is taken away mid-program), not the reader's polling:
-/// every batch reads every ring.
-pub const WINDOW: Duration = Duration::from_millis(10);
+use crate::{model::counts::LossCause, pipeline::sink::Flow};
 
 /// Bytes of one chunk of held records.
 const CHUNK: usize = 256 << 10;

@@ -20,14 +20,16 @@ use tokio::{
 use tracer_common::{EventKind, KernelFilter, ThrottleConfig};
 
 use crate::{
+    dev::storm::StormCount,
     kernel::{
         ebpf_log::KernelLogger,
-        follow::{FollowOptions, Follower, Next},
         loader::{self, LoadOptions},
-        merge::{Item, Merge},
-        rings::{self, DelayRing, RingFill, Rings},
-        storm::StormCount,
+        rings::{self, DelayRing, Rings},
         throttle, timing,
+    },
+    live::{
+        follow::{FollowOptions, Follower, Next},
+        merge::{Item, Merge},
     },
     model::{
         clock::{self, WallClock},
@@ -36,10 +38,11 @@ use crate::{
         snapshot,
         tasks::TaskTable,
     },
+    pipeline::sink::{Flow, Sink},
 };
 
 /// Longest a record waits in its ring on a quiet machine (and then at most
-/// `merge::WINDOW` more, when another ring's record was being written as
+/// `rings::WINDOW` more, when another ring's record was being written as
 /// the batch read it).
 const POLL: Duration = Duration::from_millis(50);
 
@@ -56,7 +59,7 @@ pub struct SessionOptions {
     /// Print a `tracer-stats:` JSON line to stderr at the end (for the bench).
     pub bench_stats: bool,
     /// Count the events of the bench storm run by processes of this name
-    /// (in the `tracer-stats:` line; see `storm`).
+    /// (in the `tracer-stats:` line; see `dev::storm`).
     pub bench_comm: Option<String>,
     pub helper_map_entries: u32,
     /// Fail if any program cannot load (see `loader`).
@@ -113,34 +116,6 @@ pub struct Start {
     pub missing: Vec<loader::Missing>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    /// Stop the session (output closed, size limit reached).
-    Stop,
-}
-
-pub trait Sink {
-    /// One ring-buffer record, bytes as the kernel wrote them.
-    fn record(&mut self, raw: &[u8]) -> Result<Flow>;
-    /// `count` more records of `kind` were lost in the kernel.
-    fn lost(&mut self, kind: EventKind, count: u64, boot_ns: u64, cause: LossCause) -> Result<()>;
-    /// End of a batch: flush buffered output.
-    fn flush(&mut self) -> Result<Flow>;
-    /// Once a second.
-    fn tick(&mut self) -> Result<()> {
-        Ok(())
-    }
-    /// Once a second, before `tick`: how full each ring got meanwhile.
-    fn rings(&mut self, _fill: &[RingFill]) {}
-    /// SIGHUP, between two records. `Stop` ends the session as SIGTERM
-    /// does (a closed terminal); a sink writing a log reopens it instead
-    /// (log rotation) and goes on.
-    fn hangup(&mut self) -> Result<Flow> {
-        Ok(Flow::Stop)
-    }
-}
-
 /// Why a session ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -154,7 +129,7 @@ pub enum Ended {
 
 /// The attached programs and the streams a running session reads.
 struct Live {
-    session: loader::Session,
+    session: loader::Loaded,
     rings: Rings,
     /// Records read from the rings, until their turn comes.
     merge: Merge,

@@ -496,7 +496,7 @@ impl Follower {
     /// Looks at the followed groups (a poll, every 50 ms): stops when PID
     /// is over (or, with `--keep-following`, every followed group), seen so
     /// twice in a row, so the exits of its last threads are in the rings.
-    pub fn check(&mut self, session: &mut loader::Session) -> Result<Next> {
+    pub fn check(&mut self, session: &mut loader::Loaded) -> Result<Next> {
         let over = match (self.pid, self.keep_following) {
             (Some(pid), false) => session
                 .followed_state(pid)?
@@ -513,7 +513,7 @@ impl Follower {
 
     /// Once a second: forgets the groups that were already dead a sweep
     /// ago.
-    pub fn sweep(&mut self, session: &mut loader::Session) -> Result<()> {
+    pub fn sweep(&mut self, session: &mut loader::Loaded) -> Result<()> {
         let (_, dead) = session.followed_groups(usize::MAX)?;
         let gone: Vec<u32> = dead
             .iter()

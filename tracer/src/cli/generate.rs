@@ -5,19 +5,10 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use clap::{Command, CommandFactory as _, ValueEnum};
+use clap::{Command, CommandFactory as _};
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-
-/// What to write.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Generated {
-    /// tracer.1 and tracer-SUBCOMMAND.1 for every subcommand shown in --help.
-    Man,
-    /// bash (tracer.bash), zsh (_tracer) and fish (tracer.fish).
-    Completions,
-}
+use super::command::{Cli, Generated};
 
 pub fn run(what: Generated, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

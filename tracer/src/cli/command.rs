@@ -1,0 +1,230 @@
+//! The command line's definition: `tracer SUBCOMMAND ...`, one variant
+//! per subcommand, read by clap (and by `generate` for the man pages and
+//! completions).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use super::{
+    args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
+    values::{parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
+};
+use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
+
+/// Live Linux task tracer: kernel threads, user-mode helpers and the signals
+/// they get, from eBPF.
+#[derive(Parser, Debug)]
+#[command(name = "tracer", version = env!("TRACER_VERSION"))]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print fork, exec, exit, rename and signal events live, with the kind
+    /// of each task.
+    Trace {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        text: TextArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        ship: ShipArgs,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+    /// Record events to a log file for later replay, report or export.
+    #[command(group(clap::ArgGroup::new("to").required(true).args(["output", "dir"])))]
+    Record {
+        /// The log to create (mode 0600; an existing file is never
+        /// overwritten). SIGHUP finishes it and creates FILE afresh (after
+        /// logrotate moved it away).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write rotated logs into DIR (created if missing), named
+        /// tracer-<UTC start>-<sequence>.log; a new file every
+        /// --rotate-size (default 256M) or --rotate-every, and on SIGHUP.
+        #[arg(long, value_name = "DIR", conflicts_with = "output")]
+        dir: Option<PathBuf>,
+        /// With --dir: start a new file once the current one reaches SIZE
+        /// (e.g. 512K, 256M, 1G; default 256M; at least 48K).
+        #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "output")]
+        rotate_size: Option<u64>,
+        /// With --dir: start a new file once the current one is DURATION
+        /// old (e.g. 90s, 30m, 1h; at least 1s).
+        #[arg(long, value_name = "DURATION", value_parser = parse_rotate_every, conflicts_with = "output")]
+        rotate_every: Option<std::time::Duration>,
+        /// With --dir: keep at most N logs there, deleting the oldest (the
+        /// one being written is never deleted).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "output")]
+        keep: Option<u64>,
+        /// With --dir: delete the oldest logs there while all of them take
+        /// more than SIZE (never the one being written).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "output")]
+        max_total: Option<u64>,
+        /// With --dir: zstd-compress each finished log (.log.zst), in the
+        /// background; the one being written stays plain.
+        #[arg(long, conflicts_with = "output")]
+        compress: bool,
+        /// With --dir: record even where DIR or a directory above it lets
+        /// other users plant, take or remove logs (refused otherwise; see
+        /// "Recording for weeks" in the README).
+        #[arg(long, conflicts_with = "output")]
+        allow_unsafe_dir: bool,
+        /// With -o: stop once the log reaches this size, e.g. 100M, 2G (at
+        /// least 48K; with --dir, --max-total bounds the space instead).
+        #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "dir")]
+        max_size: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        ship: ShipArgs,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+    /// Render a recorded log exactly as live `trace` would have.
+    Replay {
+        /// Logs, or directories of rotated logs (`record --dir`), read in
+        /// time order as one stream; `.log.zst` files are read as they are.
+        #[arg(value_name = "LOG", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        text: TextArgs,
+        #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Summarize a recorded log: tasks, kthreads, helpers, signals, losses.
+    Report {
+        /// Logs, or directories of rotated logs (`record --dir`), read in
+        /// time order as one stream; `.log.zst` files are read as they are.
+        #[arg(value_name = "LOG", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+    /// Every event of a recorded log: as JSON Lines (for jq, pandas and
+    /// pipelines), to an OpenTelemetry collector, or as a Perfetto timeline.
+    Export {
+        /// Logs, or directories of rotated logs (`record --dir`), read in
+        /// time order as one stream; `.log.zst` files are read as they are.
+        #[arg(value_name = "LOG", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner (skipped with a warning otherwise: they may
+        /// have been planted).
+        #[arg(long)]
+        include_foreign: bool,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// The OTLP/HTTP collector for `--format otlp`, e.g.
+        /// http://127.0.0.1:4318.
+        #[arg(long, value_name = "URL", required_if_eq("format", "otlp"))]
+        otlp: Option<String>,
+        /// Write to FILE (created; never overwritten) instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+    /// List every task with its kind and each kernel-thread test (from
+    /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
+    Ps {
+        /// Only tasks of these kinds.
+        #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+        kind: Vec<Kind>,
+        /// Only these pids (or the threads of these tgids).
+        #[arg(long, value_delimiter = ',', value_name = "PID,...")]
+        pid: Vec<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// procfs mount to read.
+        #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
+        proc_root: PathBuf,
+        /// Also trace (BPF, root) for SECS (0 to 3600) after the snapshot:
+        /// tasks born meanwhile are merged in, with the task that created
+        /// them.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0.3", value_parser = parse_live_secs)]
+        live: Option<f64>,
+        /// Kernel BTF, for --live.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
+        btf: PathBuf,
+        /// Leave out the notes on what /proc cannot tell.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Peak RSS of the task table with N synthetic tasks (for the bench).
+    #[command(hide = true)]
+    BenchTable { tasks: u32 },
+    /// Write a hostile input (resync, garbage, argv, cycle, sparse) of about MB
+    /// megabytes (for the bench and the tests).
+    #[command(hide = true)]
+    BenchLog {
+        kind: String,
+        file: PathBuf,
+        mb: u64,
+    },
+    /// Write the man pages or shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+        dir: PathBuf,
+    },
+    /// Show the lineage tree from PID 0, or from PID, with kinds.
+    Tree {
+        /// Root of the tree (default: 0, the idle task).
+        #[arg(default_value_t = 0)]
+        pid: u32,
+        /// Output format: text, or one nested JSON object.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// procfs mount to read.
+        #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
+        proc_root: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines.
+    Jsonl,
+    /// OpenTelemetry logs, sent to the collector `--otlp` names.
+    Otlp,
+    /// A Perfetto trace (protobuf TrackEvents) for ui.perfetto.dev; binary,
+    /// so it goes to `-o FILE` or a pipe, never a terminal.
+    Perfetto,
+    /// The log's counts in the Prometheus text format, as `--metrics`
+    /// serves them live (for node_exporter's textfile collector or a
+    /// Pushgateway).
+    Prometheus,
+}
+
+/// What to write.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Generated {
+    /// tracer.1 and tracer-SUBCOMMAND.1 for every subcommand shown in --help.
+    Man,
+    /// bash (tracer.bash), zsh (_tracer) and fish (tracer.fish).
+    Completions,
+}

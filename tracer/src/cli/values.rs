@@ -1,0 +1,111 @@
+//! Parsers of option values (sizes, durations, ring layouts): a refused
+//! value is one sentence, which clap shows as a usage error.
+
+use anyhow::{bail, Result};
+
+use crate::kernel::rings::DelayRing;
+
+/// `4096`, `64K`, `100M`, `2G`: a byte count (public for the fuzz
+/// targets, as are the other parsers of option values).
+pub fn parse_size(s: &str) -> Result<u64> {
+    let (digits, mult) = match s.trim().to_ascii_uppercase() {
+        t if t.ends_with('K') => (t[..t.len() - 1].to_string(), 1u64 << 10),
+        t if t.ends_with('M') => (t[..t.len() - 1].to_string(), 1 << 20),
+        t if t.ends_with('G') => (t[..t.len() - 1].to_string(), 1 << 30),
+        t => (t, 1),
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n.saturating_mul(mult)),
+        _ => bail!("`{s}` is not a size (examples: 4096, 64K, 100M, 2G)"),
+    }
+}
+
+/// `500ms`, `30s`, `10m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let secs_per = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => bail!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)"),
+    };
+    match num.parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * secs_per) < 1e9 => {
+            Ok(std::time::Duration::from_secs_f64(n * secs_per))
+        }
+        _ => bail!("`{s}` is not a duration (examples: 30s, 10m, 1h)"),
+    }
+}
+
+/// `4096`, `64K`, `4M`: a power-of-two byte count of at least one page.
+pub fn parse_ring_size(s: &str) -> Result<u32> {
+    let bytes = parse_size(s)
+        .map_err(|_| anyhow::anyhow!("`{s}` is not a size (examples: 4096, 64K, 4M)"))?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    if !bytes.is_power_of_two() || bytes < page || bytes > 1 << 30 {
+        bail!("the ring buffer size must be a power of two from {page} bytes to 1G, not {s}");
+    }
+    Ok(bytes as u32)
+}
+
+/// The smallest log `--rotate-size` and `--max-size` take: a header and
+/// some events (the package's boot test rotates at 64K).
+pub const MIN_LOG_SIZE: u64 = 48 << 10;
+
+/// A size of a log file: [`parse_size`], at least [`MIN_LOG_SIZE`].
+pub fn parse_log_size(s: &str) -> Result<u64> {
+    let bytes = parse_size(s)?;
+    if bytes < MIN_LOG_SIZE {
+        bail!(
+            "`{s}` is too small for a log: at least {}K",
+            MIN_LOG_SIZE >> 10
+        );
+    }
+    Ok(bytes)
+}
+
+/// `--rotate-every`: [`parse_duration`], at least a second.
+pub(super) fn parse_rotate_every(s: &str) -> Result<std::time::Duration> {
+    let every = parse_duration(s)?;
+    if every < std::time::Duration::from_secs(1) {
+        bail!("`{s}` is too short to start a new log each time: at least 1s");
+    }
+    Ok(every)
+}
+
+/// `--cpus-per-ring`: from 1 to the number of possible CPUs.
+pub(super) fn parse_cpus_per_ring(s: &str) -> Result<u32> {
+    let cpus = crate::kernel::rings::possible_cpus();
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=cpus).contains(&n) => Ok(n),
+        _ => bail!("`{s}` is not a number of CPUs from 1 to {cpus} (this machine's possible CPUs)"),
+    }
+}
+
+/// `ps --live`: seconds, from 0 to 3600.
+pub(super) fn parse_live_secs(s: &str) -> Result<f64> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => Ok(secs),
+        _ => bail!("`{s}` is not a number of seconds from 0 to 3600"),
+    }
+}
+
+/// `1:10`: ring 1, 10 ms late.
+pub(super) fn parse_delay_ring(s: &str) -> Result<DelayRing> {
+    let parsed = s
+        .split_once(':')
+        .and_then(|(ring, ms)| Some((ring.parse().ok()?, ms.parse().ok()?)));
+    match parsed {
+        Some((ring, ms)) => Ok(DelayRing {
+            ring,
+            by: std::time::Duration::from_millis(ms),
+        }),
+        None => bail!("`{s}` is not RING:MS (e.g. 1:10)"),
+    }
+}

@@ -1,0 +1,8 @@
+//! A live session, built on the `kernel` layer: attach, snapshot, pump the
+//! ring buffers' records in time order (`merge`) into a sink
+//! (`pipeline::sink`), follow a command or subtree and end with it
+//! (`follow`).
+
+pub mod follow;
+pub mod merge;
+pub mod session;
