@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
 
 /// The file that names the pinned eBPF nightly, and the line that does.
 const SETUP_RS: &str = "../xtask/src/setup.rs";
-const NIGHTLY_LINE: &str = "pub const NIGHTLY: &str = \"";
+const NIGHTLY_LINE: &str = "pub(crate) const NIGHTLY: &str = \"";
 
 /// The eBPF nightly as xtask pins it (`NIGHTLY` in xtask/src/setup.rs,
 /// its one home), so the object builds with what `cargo xtask setup`

@@ -9,7 +9,7 @@ use crate::cmd::{workspace_root, Tools};
 
 /// rustfmt with the options rustfmt.toml asks for, which only nightly's
 /// rustfmt has (the nightly the eBPF build uses).
-pub fn nightly_fmt(tools: &Tools, check: bool) -> Command {
+pub(crate) fn nightly_fmt(tools: &Tools, check: bool) -> Command {
     let mut cmd = Command::new("rustup");
     cmd.args(["run", crate::setup::NIGHTLY, "cargo", "fmt", "--all"])
         .env("PATH", tools.path_env())
@@ -24,7 +24,7 @@ pub fn nightly_fmt(tools: &Tools, check: bool) -> Command {
 
 /// Clippy on the eBPF crate, which only builds for the BPF target, as built
 /// for a `target_arch` machine.
-pub fn ebpf_clippy(tools: &Tools, target_arch: &str) -> Result<Command> {
+pub(crate) fn ebpf_clippy(tools: &Tools, target_arch: &str) -> Result<Command> {
     let cfg = format!(
         "--cfg=bpf_target_arch=\"{}\"",
         bpf_target_arch(target_arch)?

@@ -11,7 +11,7 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 /// Runs `cmd`, failing with its command line if it does not succeed.
-pub fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("failed to start {cmd:?}"))?;
@@ -22,14 +22,14 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 }
 
 /// The tools `cargo xtask setup` installed.
-pub struct Tools {
+pub(crate) struct Tools {
     /// Holds `bpf-linker`.
-    pub bin_dir: PathBuf,
+    pub(crate) bin_dir: PathBuf,
 }
 
 impl Tools {
     /// PATH with our bin dir first.
-    pub fn path_env(&self) -> OsString {
+    pub(crate) fn path_env(&self) -> OsString {
         let mut paths = vec![self.bin_dir.clone()];
         if let Some(path) = std::env::var_os("PATH") {
             paths.extend(std::env::split_paths(&path));
@@ -39,13 +39,13 @@ impl Tools {
 }
 
 /// cargo (the one running xtask) with the tools on PATH.
-pub fn cargo(tools: &Tools) -> Command {
+pub(crate) fn cargo(tools: &Tools) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.env("PATH", tools.path_env());
     cmd
 }
 
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives inside the workspace")
@@ -53,7 +53,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The per-user cache of tools, kernels and roots, outside the work tree.
-pub fn cache_dir() -> Result<PathBuf> {
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return Ok(PathBuf::from(dir).join("tracer"));
     }
@@ -62,23 +62,23 @@ pub fn cache_dir() -> Result<PathBuf> {
 }
 
 /// Whether xtask runs as root.
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
 /// An architecture tracer is released for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
+pub(crate) enum Arch {
     X86_64,
     Arm64,
 }
 
 impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+    pub(crate) const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
 
     /// The Rust target the release binary is built for.
-    pub fn triple(self) -> &'static str {
+    pub(crate) fn triple(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-musl",
             Arch::Arm64 => "aarch64-unknown-linux-musl",
@@ -86,7 +86,7 @@ impl Arch {
     }
 
     /// The architecture of this machine, whose binaries run here.
-    pub fn host() -> Result<Arch> {
+    pub(crate) fn host() -> Result<Arch> {
         match std::env::consts::ARCH {
             "x86_64" => Ok(Arch::X86_64),
             "aarch64" => Ok(Arch::Arm64),
@@ -95,7 +95,7 @@ impl Arch {
     }
 
     /// Debian's name for the architecture (the .deb's `Architecture:`).
-    pub fn deb_arch(self) -> &'static str {
+    pub(crate) fn deb_arch(self) -> &'static str {
         match self {
             Arch::X86_64 => "amd64",
             Arch::Arm64 => "arm64",

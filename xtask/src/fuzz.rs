@@ -24,7 +24,7 @@ const FUZZ_TARGETS: [(&str, u32); 4] = [
 /// says (at least a second each), from the committed seed corpora; new
 /// inputs go to target/fuzz-corpus/TARGET, crashes to
 /// tracer/fuzz/artifacts/ (and fail).
-pub fn fuzz(tools: &Tools, seconds: u32) -> Result<()> {
+pub(crate) fn fuzz(tools: &Tools, seconds: u32) -> Result<()> {
     let fuzz_bin = setup::ensure_cargo_fuzz()?;
     let root = workspace_root();
     let mut path = std::ffi::OsString::from(&fuzz_bin);
@@ -37,7 +37,7 @@ pub fn fuzz(tools: &Tools, seconds: u32) -> Result<()> {
         run(Command::new("rustup")
             .args([
                 "run",
-                crate::setup::NIGHTLY,
+                setup::NIGHTLY,
                 "cargo",
                 "fuzz",
                 "run",

@@ -8,7 +8,7 @@ mod checks;
 mod ci;
 mod cmd;
 mod debroot;
-pub mod dist;
+pub(crate) mod dist;
 mod fuzz;
 mod mirror;
 mod pf_check;

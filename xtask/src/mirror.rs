@@ -25,7 +25,7 @@ struct Source {
 }
 
 /// The Debian mirror's archive root, without a trailing `/`.
-pub fn debian_mirror() -> Result<String> {
+pub(crate) fn debian_mirror() -> Result<String> {
     if let Ok(mirror) = std::env::var(ENV) {
         if !mirror.trim().is_empty() {
             return Ok(mirror.trim().trim_end_matches('/').to_string());

@@ -30,7 +30,7 @@ fn defines(sched_h: &str) -> Vec<(&str, u32)> {
 /// name. On success, the notes list the bits the kernel defines and the
 /// table leaves unnamed for this version (shown as hex, which is never
 /// wrong, but worth a look).
-pub fn check_against_sched_h(
+pub(crate) fn check_against_sched_h(
     version: KernelVersion,
     sched_h: &str,
 ) -> Result<Vec<String>, Vec<String>> {

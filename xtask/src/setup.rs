@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-pub use crate::cmd::Tools;
+pub(crate) use crate::cmd::Tools;
 use crate::cmd::{cache_dir, run};
 
 /// The nightly the eBPF programs build with (and nightly rustfmt, eBPF
@@ -23,7 +23,7 @@ use crate::cmd::{cache_dir, run};
 /// month builds the same object. tracer/build.rs reads this line: keep its
 /// form. Moving it: install the new one with `cargo xtask setup`, check
 /// the verifier on the kernel matrix, and note it in CHANGELOG.md.
-pub const NIGHTLY: &str = "nightly-2026-05-20";
+pub(crate) const NIGHTLY: &str = "nightly-2026-05-20";
 /// What the pinned nightly needs: the core sources for `-Z build-std`,
 /// rustfmt for the house options, clippy for the eBPF crate.
 const NIGHTLY_COMPONENTS: [&str; 3] = ["rust-src", "rustfmt", "clippy"];
@@ -34,7 +34,7 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
 
 /// cargo-fuzz, pinned, in the same cache; its bin dir.
-pub fn ensure_cargo_fuzz() -> Result<PathBuf> {
+pub(crate) fn ensure_cargo_fuzz() -> Result<PathBuf> {
     let root = cache_dir()?.join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"));
     let bin = root.join("bin");
     let works = Command::new(bin.join("cargo-fuzz"))
@@ -241,7 +241,7 @@ fn ensure_bpf_linker() -> Result<PathBuf> {
     Ok(bin_dir)
 }
 
-pub fn ensure() -> Result<Tools> {
+pub(crate) fn ensure() -> Result<Tools> {
     ensure_userspace()?;
     ensure_nightly()?;
     let bin_dir = ensure_bpf_linker()?;
@@ -264,13 +264,13 @@ const VM_PACKAGES: &[&str] = &[
     "zstd",
 ];
 
-pub fn ensure_vm_packages() -> Result<()> {
+pub(crate) fn ensure_vm_packages() -> Result<()> {
     ensure_debian_packages(VM_PACKAGES, "vm-test")
 }
 
 /// The QEMU for guests of another architecture than the host's (e.g.
 /// `qemu-system-arm` for `vm-test --arch arm64`), installed when missing.
-pub fn ensure_vm_arch_package(package: &str) -> Result<()> {
+pub(crate) fn ensure_vm_arch_package(package: &str) -> Result<()> {
     ensure_debian_packages(&[package], "vm-test --arch")
 }
 
@@ -293,7 +293,7 @@ const TEST_PYTHON: &[&str] = &[
 /// What the host tests need besides the toolchain: the Debian packages,
 /// and a venv with the Python decoders (cached, keyed by the pins). Returns
 /// the venv's bin dir.
-pub fn ensure_test_tools() -> Result<PathBuf> {
+pub(crate) fn ensure_test_tools() -> Result<PathBuf> {
     ensure_debian_packages(TEST_PACKAGES, "the tests")?;
     let key = TEST_PYTHON
         .join(" ")
@@ -322,7 +322,7 @@ pub fn ensure_test_tools() -> Result<PathBuf> {
 /// for the root, and what vm-test needs to boot it.
 const DEB_TEST_PACKAGES: &[&str] = &["debootstrap", "cpio"];
 
-pub fn ensure_deb_test_packages() -> Result<()> {
+pub(crate) fn ensure_deb_test_packages() -> Result<()> {
     ensure_vm_packages()?;
     ensure_debian_packages(DEB_TEST_PACKAGES, "deb-test")
 }
@@ -366,7 +366,7 @@ fn ensure_debian_packages(packages: &[&str], who: &str) -> Result<()> {
 /// Rust's standard library for each of these targets (`cargo xtask dist`
 /// builds static musl binaries; rust-lld, shipped with the toolchain,
 /// links them, so no C cross toolchain is needed).
-pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
+pub(crate) fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
     // In the workspace, so rustup picks rust-toolchain.toml's toolchain.
     let installed = output(
         Command::new("rustup")
@@ -393,21 +393,22 @@ pub fn ensure_rust_targets(triples: &[&str]) -> Result<()> {
 /// (dpkg-deb, which builds them, comes with dpkg itself).
 const DIST_PACKAGES: &[&str] = &["lintian"];
 
-pub fn ensure_dist_packages() -> Result<()> {
+pub(crate) fn ensure_dist_packages() -> Result<()> {
     ensure_debian_packages(DIST_PACKAGES, "dist")
 }
 
 #[cfg(test)]
 mod tests {
     /// tracer/build.rs reads the pinned nightly from this file's
-    /// `pub const NIGHTLY` line by its form: that form must hold the value.
+    /// `pub(crate) const NIGHTLY` line by its form: that form must hold the value.
     #[test]
     fn tracer_build_rs_can_read_the_pinned_nightly() {
         let source = include_str!("setup.rs");
-        let line = format!("pub const NIGHTLY: &str = \"{}\";", super::NIGHTLY);
+        let line = format!("pub(crate) const NIGHTLY: &str = \"{}\";", super::NIGHTLY);
         assert_eq!(source.lines().filter(|l| *l == line).count(), 1);
         let build_rs = include_str!("../../tracer/build.rs");
-        assert!(build_rs.contains(r#"const NIGHTLY_LINE: &str = "pub const NIGHTLY: &str = \"";"#));
+        assert!(build_rs
+            .contains(r#"const NIGHTLY_LINE: &str = "pub(crate) const NIGHTLY: &str = \"";"#));
         assert!(super::NIGHTLY.starts_with("nightly-20"), "pinned by date");
     }
 }

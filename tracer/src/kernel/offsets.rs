@@ -19,19 +19,19 @@ const REGS_SYSCALL: &[&str] = &["syscallno"];
 const REGS_ARG0: &[&str] = &["orig_x0"];
 
 #[cfg(not(target_arch = "aarch64"))]
-fn regs_arg1(btf: &Btf) -> u32 {
+fn regs_arg1(btf: &Btf<'_>) -> u32 {
     btf.member_offset("pt_regs", &["si"])
         .unwrap_or(KernelOffsets::ABSENT)
 }
 
 /// `regs[1]`: the second of arm64's `u64 regs[31]`.
 #[cfg(target_arch = "aarch64")]
-fn regs_arg1(btf: &Btf) -> u32 {
+fn regs_arg1(btf: &Btf<'_>) -> u32 {
     btf.member_offset("pt_regs", &["regs"])
         .map_or(KernelOffsets::ABSENT, |regs| regs + 8)
 }
 
-pub fn resolve(btf: &Btf) -> Result<KernelOffsets> {
+pub fn resolve(btf: &Btf<'_>) -> Result<KernelOffsets> {
     let off = |ty: &str, path: &[&str]| {
         btf.member_offset(ty, path)
             .with_context(|| format!("resolving {ty}.{} from kernel BTF", path.join(".")))

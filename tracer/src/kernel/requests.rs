@@ -24,7 +24,7 @@ pub fn find_work_fn() -> anyhow::Result<Result<u64, Unresolved>> {
 
 /// Whether the kernel has the workqueue tracepoints the requester side
 /// needs; `Err` names the one it lacks.
-pub fn tracepoints(btf: &Btf) -> Result<(), String> {
+pub fn tracepoints(btf: &Btf<'_>) -> Result<(), String> {
     for tp in ["workqueue_queue_work", "workqueue_execute_start"] {
         if btf.tracepoint_type_id(tp).is_err() {
             return Err(format!("this kernel has no {tp} tracepoint"));

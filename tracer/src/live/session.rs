@@ -263,11 +263,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     snap.table
         .name_functions_from(crate::model::kallsyms::Kallsyms::running());
     snap.table.infer_exec_errors();
-    if session
-        .missing()
-        .iter()
-        .any(|m| m.kind == tracer_common::EventKind::Exec)
-    {
+    if session.missing().iter().any(|m| m.kind == EventKind::Exec) {
         snap.table.execs_unseen();
     }
     let rings = Rings::new(session.take_rings()?, plan.ring_bytes, opts.delay_ring)?;

@@ -229,11 +229,7 @@ impl LogHeader {
         if here.is_ok_and(|id| id.trim() == self.boot_id) {
             table.name_functions_from(crate::model::kallsyms::Kallsyms::running());
         }
-        if self
-            .missing
-            .iter()
-            .any(|m| m.kind == tracer_common::EventKind::Exec)
-        {
+        if self.missing.iter().any(|m| m.kind == EventKind::Exec) {
             table.execs_unseen();
         }
         table

@@ -77,7 +77,7 @@ fn work(ledger: &Ledger) {
 }
 
 impl Janitor {
-    pub fn start(ledger: Arc<Ledger>) -> std::io::Result<Janitor> {
+    pub fn start(ledger: Arc<Ledger>) -> io::Result<Janitor> {
         let worker = Arc::clone(&ledger);
         let thread = std::thread::Builder::new()
             .name("tracer-janitor".into())

@@ -706,7 +706,7 @@ mod tests {
             names(&ledger.finished(c.clone(), 1000, 1000).unwrap()),
             ["b"]
         );
-        assert!(cancel.flag().load(std::sync::atomic::Ordering::Relaxed));
+        assert!(cancel.flag().load(Ordering::Relaxed));
         assert!(c.exists() && !b.exists());
         // Its output, finished before the cancel was seen, goes too, and
         // its room comes back.

@@ -176,6 +176,7 @@ impl PfNames {
 pub fn running_release() -> String {
     // SAFETY: uname fills the zeroed struct; its fields are NUL-terminated.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname for the call.
     if unsafe { libc::uname(&mut u) } != 0 {
         return String::new();
     }

@@ -300,7 +300,7 @@ pub fn clock_ticks_per_sec() -> u64 {
 /// VmHWM: this image's peak RSS. (`ru_maxrss` is not it: exec keeps the
 /// high-water mark of the image the process replaced.)
 pub fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()

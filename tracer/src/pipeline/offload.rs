@@ -569,7 +569,7 @@ mod tests {
         off.record(&fork(100, 1));
         off.tick();
         while !waiting.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(1));
+            thread::sleep(Duration::from_millis(1));
         }
         (off, open, seen)
     }
@@ -634,9 +634,9 @@ mod tests {
         assert_eq!(off.missed, 0, "nothing dropped");
         // The tap goes on once the snapshot is asked for.
         let pending = Arc::clone(&off.snapshot_pending);
-        let opener = std::thread::spawn(move || {
+        let opener = thread::spawn(move || {
             while !pending.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
+                thread::sleep(Duration::from_millis(1));
             }
             open.send(()).unwrap();
         });

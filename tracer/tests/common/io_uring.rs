@@ -2,7 +2,7 @@
 //! poller thread) and an async read that an io-wq worker serves.
 
 /// io_uring_setup(2) with IORING_SETUP_SQPOLL; returns the ring fd.
-pub fn sqpoll_ring() -> i32 {
+pub(crate) fn sqpoll_ring() -> i32 {
     // struct io_uring_params is 120 bytes: flags at word 2, sq_thread_idle at word 4.
     let mut params = [0u32; 30];
     params[2] = 1 << 1; // IORING_SETUP_SQPOLL
@@ -19,7 +19,7 @@ pub fn sqpoll_ring() -> i32 {
 
 /// An io_uring with one `IOSQE_ASYNC` read of an empty pipe in flight: the
 /// kernel hands it to an io-wq worker thread (`iou-wrk-<tid>`).
-pub struct AsyncRead {
+pub(crate) struct AsyncRead {
     ring: i32,
     pipe: [i32; 2],
     maps: [(*mut libc::c_void, usize); 2],
@@ -27,7 +27,7 @@ pub struct AsyncRead {
 }
 
 impl AsyncRead {
-    pub fn start() -> AsyncRead {
+    pub(crate) fn start() -> AsyncRead {
         use std::sync::atomic::{AtomicU32, Ordering};
         let mut p = [0u32; 30];
         // SAFETY: io_uring_setup fills the 120-byte params block we own.

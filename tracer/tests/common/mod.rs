@@ -22,32 +22,32 @@ use serde_json::Value;
 mod io_uring;
 // Not every test binary sets up an io_uring.
 #[allow(unused_imports)]
-pub use io_uring::*;
+pub(crate) use io_uring::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Serializes live tests (a failed test poisons nothing: the guard is taken
 /// back from a poisoned lock).
-pub fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The name the test harness knows test `name` of module `module` (its
 /// `module_path!()`) by: the path without the binary's own name, as
 /// `--exact` wants it when a test binary re-runs one of its own tests.
-pub fn test_name(module: &str, name: &str) -> String {
+pub(crate) fn test_name(module: &str, name: &str) -> String {
     match module.split_once("::") {
         Some((_, path)) => format!("{path}::{name}"),
         None => name.to_string(),
     }
 }
 
-pub fn tracer_exe() -> &'static str {
+pub(crate) fn tracer_exe() -> &'static str {
     env!("CARGO_BIN_EXE_tracer")
 }
 
 /// A running `tracer trace --format json`.
-pub struct Tracer {
+pub(crate) struct Tracer {
     child: Child,
     /// Parsed stdout lines; an `Err` is a line that was not JSON.
     events: Receiver<Result<Value, String>>,
@@ -60,7 +60,7 @@ pub struct Tracer {
 
 impl Tracer {
     /// Starts the tracer and waits until its programs are attached.
-    pub fn start(extra: &[&str]) -> Tracer {
+    pub(crate) fn start(extra: &[&str]) -> Tracer {
         let mut child = Command::new(tracer_exe())
             .args(["trace", "--format", "json"])
             .args(extra)
@@ -120,13 +120,13 @@ impl Tracer {
         tracer
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits up to 10 s for an event matching `pred`, searching events
     /// already seen first. Panics with the events seen when none comes.
-    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(v) = self.seen.iter().find(|v| pred(v)) {
             return v.clone();
         }
@@ -163,7 +163,7 @@ impl Tracer {
 
     /// Sends SIGINT, waits for a clean exit (asserted), and returns every
     /// event seen and everything written to stderr after attaching.
-    pub fn stop(mut self) -> (Vec<Value>, String) {
+    pub(crate) fn stop(mut self) -> (Vec<Value>, String) {
         // SAFETY: kill() with a pid we own and a valid signal number.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().expect("waiting for tracer");
@@ -192,24 +192,24 @@ impl Drop for Tracer {
     }
 }
 
-pub fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+pub(crate) fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
     v.get(key)
         .unwrap_or_else(|| panic!("event has no `{key}`: {v}"))
 }
 
-pub fn u64_of(v: &Value, key: &str) -> u64 {
+pub(crate) fn u64_of(v: &Value, key: &str) -> u64 {
     field(v, key)
         .as_u64()
         .unwrap_or_else(|| panic!("`{key}` is not a number: {v}"))
 }
 
-pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     field(v, key)
         .as_str()
         .unwrap_or_else(|| panic!("`{key}` is not a string: {v}"))
 }
 
-pub fn has_flag(v: &Value, flag: &str) -> bool {
+pub(crate) fn has_flag(v: &Value, flag: &str) -> bool {
     field(v, "flags")
         .as_array()
         .unwrap_or_else(|| panic!("`flags` is not an array: {v}"))
@@ -217,18 +217,18 @@ pub fn has_flag(v: &Value, flag: &str) -> bool {
         .any(|f| f == flag)
 }
 
-pub fn is(v: &Value, event: &str) -> bool {
+pub(crate) fn is(v: &Value, event: &str) -> bool {
     v["event"] == event
 }
 
 /// The process id of this test binary (the tgid every test action runs in).
-pub fn me() -> u64 {
+pub(crate) fn me() -> u64 {
     u64::from(std::process::id())
 }
 
 /// Runs `tracer ARGS` to completion; returns (exit code, stdout, stderr).
-pub fn run_tracer(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(tracer_exe())
+pub(crate) fn run_tracer(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(tracer_exe())
         .args(args)
         .output()
         .expect("running tracer");
@@ -240,7 +240,7 @@ pub fn run_tracer(args: &[&str]) -> (i32, String, String) {
 }
 
 /// `tracer ps --format json ARGS`, parsed.
-pub fn ps_json(args: &[&str]) -> Vec<Value> {
+pub(crate) fn ps_json(args: &[&str]) -> Vec<Value> {
     let mut all = vec!["ps", "--format", "json"];
     all.extend_from_slice(args);
     let (code, out, err) = run_tracer(&all);
@@ -252,13 +252,13 @@ pub fn ps_json(args: &[&str]) -> Vec<Value> {
 
 /// Sets a sysctl-like file for the duration of a test and restores the old
 /// value on drop, also when the test fails.
-pub struct Restore {
+pub(crate) struct Restore {
     path: &'static str,
     old: String,
 }
 
 impl Restore {
-    pub fn set(path: &'static str, value: &str) -> Restore {
+    pub(crate) fn set(path: &'static str, value: &str) -> Restore {
         let old = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
         std::fs::write(path, value).unwrap_or_else(|e| panic!("writing {path}: {e}"));
         Restore { path, old }
@@ -278,11 +278,11 @@ impl Drop for Restore {
 /// passes. The reason goes to `$TRACER_SKIP_FILE`, where `cargo xtask test`
 /// (which fails on any skip on the host kernel) and the kernel matrix pick
 /// it up, and always to stderr: a skip is never silent.
-pub fn skip(reason: &str) {
+pub(crate) fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
     if let Ok(path) = std::env::var("TRACER_SKIP_FILE") {
         use std::io::Write as _;
-        let name = std::thread::current()
+        let name = thread::current()
             .name()
             .unwrap_or("unnamed test")
             .to_string();
@@ -296,12 +296,12 @@ pub fn skip(reason: &str) {
 }
 
 /// The running kernel's BTF, as the tracer reads it.
-pub fn kernel_btf() -> Vec<u8> {
+pub(crate) fn kernel_btf() -> Vec<u8> {
     std::fs::read("/sys/kernel/btf/vmlinux").expect("reading /sys/kernel/btf/vmlinux")
 }
 
 /// Whether `sched_process_exit` passes `group_dead` here (6.16+), from BTF.
-pub fn exit_has_group_dead() -> bool {
+pub(crate) fn exit_has_group_dead() -> bool {
     let data = kernel_btf();
     let btf = tracer::kernel::btf::Btf::parse(&data).expect("parsing kernel BTF");
     btf.tracepoint_arity("sched_process_exit")
@@ -310,7 +310,7 @@ pub fn exit_has_group_dead() -> bool {
 }
 
 /// (major, minor) of the running kernel.
-pub fn kernel_version() -> (u32, u32) {
+pub(crate) fn kernel_version() -> (u32, u32) {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
     let mut parts = release.trim().split(['.', '-']);
     let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -318,7 +318,7 @@ pub fn kernel_version() -> (u32, u32) {
 }
 
 /// kill(2), asserting it worked.
-pub fn kill(pid: impl Into<u64>, sig: i32) {
+pub(crate) fn kill(pid: impl Into<u64>, sig: i32) {
     let pid = pid.into();
     // SAFETY: kill() has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid as i32, sig) };
@@ -331,7 +331,7 @@ pub fn kill(pid: impl Into<u64>, sig: i32) {
 }
 
 /// An executable shell script `name` in `dir` running `body`; its path.
-pub fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+pub(crate) fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
     use std::os::unix::fs::PermissionsExt as _;
     let path = dir.join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("writing a script");
@@ -342,13 +342,13 @@ pub fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
 
 /// Pipes core dumps to `helper` (core_pattern `|helper %p`) until the
 /// returned guard drops, which restores the old pattern.
-pub fn core_pattern_to(helper: &str) -> Restore {
+pub(crate) fn core_pattern_to(helper: &str) -> Restore {
     Restore::set("/proc/sys/kernel/core_pattern", &format!("|{helper} %p"))
 }
 
 /// A shell that kills itself with SIGSEGV: its core dump starts the helper.
-pub fn crash() -> Child {
-    std::process::Command::new("/bin/sh")
+pub(crate) fn crash() -> Child {
+    Command::new("/bin/sh")
         .args(["-c", "kill -SEGV $$"])
         .spawn()
         .expect("spawning a crashing shell")
@@ -357,7 +357,7 @@ pub fn crash() -> Child {
 /// A file put at a fixed system path (a helper the kernel runs by name,
 /// like /sbin/request-key) until the guard drops, which puts back what was
 /// there, or removes it.
-pub struct Installed {
+pub(crate) struct Installed {
     path: &'static str,
     /// Where what was there waits, renamed (so owner, mode, links and
     /// labels come back as they were).
@@ -366,12 +366,12 @@ pub struct Installed {
 
 impl Installed {
     /// An executable shell script at `path` running `body`.
-    pub fn script(path: &'static str, body: &str) -> Installed {
+    pub(crate) fn script(path: &'static str, body: &str) -> Installed {
         Installed::file(path, &format!("#!/bin/sh\n{body}"), 0o755)
     }
 
     /// `text` at `path` with permission bits `mode`.
-    pub fn file(path: &'static str, text: &str, mode: u32) -> Installed {
+    pub(crate) fn file(path: &'static str, text: &str, mode: u32) -> Installed {
         let guard = Installed::absent(path);
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
@@ -381,7 +381,7 @@ impl Installed {
     }
 
     /// Nothing at `path` until the guard drops.
-    pub fn absent(path: &'static str) -> Installed {
+    pub(crate) fn absent(path: &'static str) -> Installed {
         let backup = match std::fs::symlink_metadata(path) {
             Ok(_) => {
                 let backup = format!("{path}.tracer-test-{}", std::process::id());
@@ -409,7 +409,7 @@ impl Drop for Installed {
 
 /// A running `tracer record`; dropped without [`stop_recording`] (a test
 /// failed), it is stopped so no programs stay attached.
-pub struct Recording(Option<Child>);
+pub(crate) struct Recording(Option<Child>);
 
 impl Drop for Recording {
     fn drop(&mut self) {
@@ -427,23 +427,17 @@ impl Drop for Recording {
 // The caller owns the child and waits for it; a test that panics here
 // before `attached` leaves a tracer that exits with the test process.
 #[allow(clippy::zombie_processes)]
-pub fn spawn_attached(
-    cmd: &mut Command,
-    wait: Duration,
-) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn spawn_attached(cmd: &mut Command, wait: Duration) -> (Child, Receiver<String>) {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawning tracer record");
     let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
         use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
@@ -456,7 +450,7 @@ pub fn spawn_attached(
 }
 
 /// Starts `tracer record` and waits until it is attached.
-pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
+pub(crate) fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
     let (child, rx) = spawn_attached(
         Command::new(tracer_exe())
             .arg("record")
@@ -466,12 +460,12 @@ pub fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recording {
         Duration::from_secs(30),
     );
     // Keep draining stderr so the recorder never blocks on it.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
+    thread::spawn(move || while rx.recv().is_ok() {});
     Recording(Some(child))
 }
 
 /// Stops a recorder with SIGINT; it must exit cleanly.
-pub fn stop_recording(mut recording: Recording) {
+pub(crate) fn stop_recording(mut recording: Recording) {
     let mut child = recording.0.take().expect("still running");
     // SAFETY: kill() with a pid we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -483,7 +477,7 @@ pub fn stop_recording(mut recording: Recording) {
 /// (syscalls and threads only: glibc keeps malloc usable across fork),
 /// keeps what it returns, and waits to be killed; its pid. The child never
 /// returns into the test harness, not even by a panic.
-pub fn fork_waiting_child<T>(setup: impl FnOnce() -> T) -> i32 {
+pub(crate) fn fork_waiting_child<T>(setup: impl FnOnce() -> T) -> i32 {
     // SAFETY: the child only runs `setup` and pause(), then `_exit`s.
     let child = unsafe { libc::fork() };
     assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
@@ -503,7 +497,7 @@ pub fn fork_waiting_child<T>(setup: impl FnOnce() -> T) -> i32 {
 
 /// A program from the tests' Python venv (`python`, `duckdb`), which
 /// `cargo xtask test` installs and names in TRACER_TEST_PY_BIN.
-pub fn test_py_tool(name: &str) -> std::path::PathBuf {
+pub(crate) fn test_py_tool(name: &str) -> std::path::PathBuf {
     let dir = std::env::var_os("TRACER_TEST_PY_BIN").expect(
         "TRACER_TEST_PY_BIN is not set: run the tests with `cargo xtask test`, which installs \
          the Python decoders they need",
@@ -514,13 +508,13 @@ pub fn test_py_tool(name: &str) -> std::path::PathBuf {
 /// An ext4 image mounted on a loop device (kthreadd forks `jbd2/loopN-8`
 /// for it, which exits at unmount); unmounted on drop, even when the test
 /// fails.
-pub struct LoopMount {
+pub(crate) struct LoopMount {
     dir: tempfile::TempDir,
     mountpoint: std::path::PathBuf,
 }
 
 impl LoopMount {
-    pub fn new() -> LoopMount {
+    pub(crate) fn new() -> LoopMount {
         let dir = tempfile::tempdir().expect("tempdir");
         let image = dir.path().join("ext4.img");
         let mountpoint = dir.path().join("mnt");
@@ -545,7 +539,7 @@ impl LoopMount {
         m
     }
 
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.mountpoint
     }
 }
@@ -559,7 +553,7 @@ impl Drop for LoopMount {
 }
 
 /// Runs tracer; a run still going after a minute is a hang, and fails.
-pub fn run_bounded(args: &[&str]) -> Output {
+pub(crate) fn run_bounded(args: &[&str]) -> Output {
     let mut child = Command::new(tracer_exe())
         .args(args)
         .stdout(Stdio::piped())
@@ -572,22 +566,22 @@ pub fn run_bounded(args: &[&str]) -> Output {
             let _ = child.kill();
             panic!("tracer {args:?} hangs");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
 }
 
 /// A run's stderr as text.
-pub fn stderr_of(out: &Output) -> String {
+pub(crate) fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A fresh directory under the temporary directory.
-pub fn tempdir() -> std::path::PathBuf {
+pub(crate) fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "tracer-follow-{}-{:?}",
         std::process::id(),
-        std::thread::current().id()
+        thread::current().id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a test directory");
@@ -597,7 +591,7 @@ pub fn tempdir() -> std::path::PathBuf {
 /// Runs tracer with `args`; asserts it refused them as a usage error at
 /// once (status 2, quickly, nothing attached, no Rust debug output or
 /// panic) with a message holding `says`; returns stderr.
-pub fn refused(args: &[&str], says: &str) -> String {
+pub(crate) fn refused(args: &[&str], says: &str) -> String {
     let started = Instant::now();
     let (code, out, err) = run_tracer(args);
     assert_eq!(code, 2, "{args:?}: {err}");
@@ -614,7 +608,7 @@ pub fn refused(args: &[&str], says: &str) -> String {
 
 /// An error that is a sentence: clap's one `error:` line (and its hint),
 /// no panic, backtrace or Rust debug output.
-pub fn assert_sentence(args: &[&str], err: &str) {
+pub(crate) fn assert_sentence(args: &[&str], err: &str) {
     for bad in [
         "panicked",
         "RUST_BACKTRACE",
@@ -630,13 +624,13 @@ pub fn assert_sentence(args: &[&str], err: &str) {
 }
 
 /// Pins the calling thread (or, in a child before exec, the process) to `cpu`.
-pub fn pin_to(cpu: usize) -> std::io::Result<()> {
+pub(crate) fn pin_to(cpu: usize) -> std::io::Result<()> {
     // SAFETY: cpu_set_t is plain data, zeroed then filled by CPU_SET; the
     // call reads it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+        if libc::sched_setaffinity(0, size_of_val(&set), &set) != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }

@@ -182,7 +182,7 @@ fn max_size_is_a_hard_cap() {
         .map(|_| {
             // `; :` keeps sh (and its command line) from being replaced;
             // a group of its own is killed whole, sleep included.
-            std::process::Command::new("sh")
+            Command::new("sh")
                 .args(["-c", "sleep 30; :", &long])
                 .process_group(0)
                 .spawn()

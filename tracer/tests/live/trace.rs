@@ -50,10 +50,9 @@ fn fork_exec_signal_and_exit_of_a_child() {
     assert_eq!(str_of(&sig, "result"), "delivered");
     assert_eq!(field(&sig, "group"), true, "kill(2) is process-directed");
     assert_eq!(u64_of(field(&sig, "sender"), "tgid"), me(), "{sig}");
-    assert_eq!(
-        u64_of(&sig, "sender_uid"),
-        u64::from(unsafe { libc::getuid() })
-    );
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(u64_of(&sig, "sender_uid"), u64::from(uid));
 
     // A fatal signal with the default action is turned into a group exit
     // at generation (complete_signal()), so get_signal() takes SIGKILL.
@@ -637,7 +636,7 @@ fn failed_execs_show_the_kernels_error_when_asked() {
         tracer.startup
     );
     for path in [&missing, &plain] {
-        let err = std::process::Command::new(path).status().unwrap_err();
+        let err = Command::new(path).status().unwrap_err();
         assert!(err.raw_os_error().is_some(), "{err}");
     }
     // execveat(AT_FDCWD, relative path): its path is the second argument.
@@ -656,6 +655,7 @@ fn failed_execs_show_the_kernels_error_when_asked() {
         )
     };
     assert_eq!(rc, -1);
+    // SAFETY: gettid has no preconditions.
     let tid = u64::try_from(unsafe { libc::gettid() }).unwrap();
 
     let enoent = tracer.wait_for("ENOENT", |v| {
@@ -685,7 +685,7 @@ fn failed_execs_show_the_kernels_error_when_asked() {
         "{:?}",
         tracer.startup
     );
-    let _ = std::process::Command::new(&missing).status();
+    let _ = Command::new(&missing).status();
     let (events, _) = tracer.stop();
     assert!(events.iter().all(|v| !is(v, "exec_failed")));
 }

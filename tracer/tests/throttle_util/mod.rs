@@ -15,16 +15,16 @@ use serde_json::Value;
 
 use crate::common::*;
 
-pub const ATTACKER: u32 = 65534;
+pub(crate) const ATTACKER: u32 = 65534;
 
 /// The tracer under test; `TRACER_TEST_EXE` runs the same checks against
 /// another build (to see them fail on the build before throttling).
-pub fn tracer() -> String {
+pub(crate) fn tracer() -> String {
     std::env::var("TRACER_TEST_EXE").unwrap_or_else(|_| tracer_exe().to_string())
 }
 
 /// `args` run as `uid` (and gid), without supplementary groups.
-pub fn as_user(uid: u32) -> Command {
+pub(crate) fn as_user(uid: u32) -> Command {
     let mut cmd = Command::new("setpriv");
     cmd.arg(format!("--reuid={uid}"))
         .arg(format!("--regid={uid}"))
@@ -34,7 +34,7 @@ pub fn as_user(uid: u32) -> Command {
 
 /// `renames` renames in all, split evenly across one process per uid, all
 /// at once.
-pub fn storm(uids: &[u32], renames: u64) {
+pub(crate) fn storm(uids: &[u32], renames: u64) {
     let exe = std::env::current_exe().unwrap();
     let each = renames / uids.len() as u64;
     let children: Vec<Child> = uids
@@ -61,7 +61,7 @@ pub fn storm(uids: &[u32], renames: u64) {
 }
 
 /// `/bin/true MARKER` as the attacker.
-pub fn marker_exec(marker: &str) {
+pub(crate) fn marker_exec(marker: &str) {
     let ok = as_user(ATTACKER)
         .args(["/bin/true", marker])
         .status()
@@ -70,13 +70,13 @@ pub fn marker_exec(marker: &str) {
 }
 
 /// A running `tracer record`, attached, with its stderr lines.
-pub struct Recorder {
+pub(crate) struct Recorder {
     child: Child,
     stderr: Receiver<String>,
 }
 
 impl Recorder {
-    pub fn start(args: &[&str]) -> Recorder {
+    pub(crate) fn start(args: &[&str]) -> Recorder {
         // Verifying every program takes long under emulation (the kernel
         // matrix runs under TCG; 5.10's verifier prunes less).
         let (child, stderr) = spawn_attached(
@@ -87,7 +87,7 @@ impl Recorder {
     }
 
     /// Stops it with SIGINT; it must exit 0. Everything it said.
-    pub fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         kill(self.child.id(), libc::SIGINT);
         let status = self.child.wait().unwrap();
         let mut err = String::new();
@@ -110,7 +110,7 @@ impl Drop for Recorder {
 }
 
 /// `tracer replay PATH --format json` (a file or a directory).
-pub fn replay(path: &Path) -> Vec<Value> {
+pub(crate) fn replay(path: &Path) -> Vec<Value> {
     let out = Command::new(tracer())
         .args(["replay", path.to_str().unwrap(), "--format", "json"])
         .output()
@@ -128,7 +128,7 @@ pub fn replay(path: &Path) -> Vec<Value> {
 }
 
 /// A rename of the storm's (the test harness also names its thread once).
-pub fn is_storm_rename(v: &Value) -> bool {
+pub(crate) fn is_storm_rename(v: &Value) -> bool {
     v["event"] == "rename"
         && v["uid"] == ATTACKER
         && v["new_comm"]
@@ -136,7 +136,7 @@ pub fn is_storm_rename(v: &Value) -> bool {
             .is_some_and(|c| c.starts_with("storm-"))
 }
 
-pub fn has_marker(events: &[Value], marker: &str) -> bool {
+pub(crate) fn has_marker(events: &[Value], marker: &str) -> bool {
     events.iter().any(|v| {
         v["event"] == "exec"
             && v["argv"]
@@ -145,7 +145,7 @@ pub fn has_marker(events: &[Value], marker: &str) -> bool {
     })
 }
 
-pub fn throttled<'a>(events: &'a [Value], phase: &str) -> Vec<&'a Value> {
+pub(crate) fn throttled<'a>(events: &'a [Value], phase: &str) -> Vec<&'a Value> {
     events
         .iter()
         .filter(|v| v["event"] == "throttled" && v["phase"] == phase)
@@ -153,7 +153,7 @@ pub fn throttled<'a>(events: &'a [Value], phase: &str) -> Vec<&'a Value> {
 }
 
 /// Renames the `end` records of `uids` say were dropped.
-pub fn renames_dropped(events: &[Value], uids: &[u32]) -> u64 {
+pub(crate) fn renames_dropped(events: &[Value], uids: &[u32]) -> u64 {
     throttled(events, "end")
         .iter()
         .filter(|v| {

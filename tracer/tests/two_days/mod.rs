@@ -22,13 +22,13 @@ use std::{
 
 use tracer::log::{reader::Item, writer::LogWriter};
 
-pub const SEC: u64 = 1_000_000_000;
-pub const DAY: u64 = 86_400 * SEC;
+pub(crate) const SEC: u64 = 1_000_000_000;
+pub(crate) const DAY: u64 = 86_400 * SEC;
 
 /// Wall-clock ns of the first event: 2026-11-27T23:59:59.169282Z.
-pub const FIRST_EVENT_WALL_NS: i64 = 1_795_823_999_169_282_000;
+pub(crate) const FIRST_EVENT_WALL_NS: i64 = 1_795_823_999_169_282_000;
 
-pub fn fixture() -> &'static str {
+pub(crate) fn fixture() -> &'static str {
     concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/log-v2-format2.log"
@@ -36,7 +36,7 @@ pub fn fixture() -> &'static str {
 }
 
 /// Writes the three-day log into `dir`.
-pub fn two_day_log(dir: &Path) -> PathBuf {
+pub(crate) fn two_day_log(dir: &Path) -> PathBuf {
     let (mut header, mut reader) = tracer::log::open(Path::new(fixture())).expect("the fixture");
     let mut events = Vec::new();
     while let Some(item) = reader.next() {
@@ -69,7 +69,7 @@ pub fn two_day_log(dir: &Path) -> PathBuf {
 
 /// `tracer ARGS` with `TZ` (and the other `env`) set, `COLUMNS` and
 /// `NO_COLOR` unset: (exit code, stdout, stderr).
-pub fn tracer_in(tz: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+pub(crate) fn tracer_in(tz: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tracer"))
         .args(args)
         .env("TZ", tz)
@@ -85,7 +85,7 @@ pub fn tracer_in(tz: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String,
     )
 }
 
-pub fn tracer_utc(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn tracer_utc(args: &[&str]) -> (i32, String, String) {
     tracer_in("UTC", &[], args)
 }
 
@@ -93,7 +93,10 @@ pub fn tracer_utc(args: &[&str]) -> (i32, String, String) {
 /// columns (0: a terminal that does not say its size; stdin is
 /// /dev/null, stderr left as `cmd` has it); each line the terminal shows,
 /// `\r` dropped, arrives on the receiver.
-pub fn spawn_on_pty(mut cmd: Command, cols: u16) -> (std::process::Child, mpsc::Receiver<String>) {
+pub(crate) fn spawn_on_pty(
+    mut cmd: Command,
+    cols: u16,
+) -> (std::process::Child, mpsc::Receiver<String>) {
     use std::{
         ffi::CStr,
         fs::{File, OpenOptions},
@@ -111,7 +114,7 @@ pub fn spawn_on_pty(mut cmd: Command, cols: u16) -> (std::process::Child, mpsc::
         );
         assert_eq!(libc::grantpt(master), 0);
         assert_eq!(libc::unlockpt(master), 0);
-        let mut name = [0 as libc::c_char; 128];
+        let mut name: [libc::c_char; 128] = [0; 128];
         assert_eq!(libc::ptsname_r(master, name.as_mut_ptr(), name.len()), 0);
         let path = CStr::from_ptr(name.as_ptr()).to_str().unwrap().to_string();
         (File::from_raw_fd(master), path)
@@ -175,7 +178,11 @@ pub fn spawn_on_pty(mut cmd: Command, cols: u16) -> (std::process::Child, mpsc::
 /// `tracer ARGS` with stdout on a terminal `cols` wide (0: one that does
 /// not say), with `TERM=xterm`, `TZ=UTC` and `env` set (`COLUMNS`,
 /// `TERM`, `NO_COLOR`): what the terminal showed, and the exit code.
-pub fn tracer_on_terminal_of(cols: u16, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+pub(crate) fn tracer_on_terminal_of(
+    cols: u16,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracer"));
     cmd.args(args)
         .env("TZ", "UTC")
@@ -195,12 +202,12 @@ pub fn tracer_on_terminal_of(cols: u16, env: &[(&str, &str)], args: &[&str]) -> 
 }
 
 /// [`tracer_on_terminal_of`] a terminal that does not say its size.
-pub fn tracer_on_terminal(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+pub(crate) fn tracer_on_terminal(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     tracer_on_terminal_of(0, env, args)
 }
 
 /// `text` without tracer's SGR colour sequences (`ESC [ digits;... m`).
-pub fn strip_sgr(text: &str) -> String {
+pub(crate) fn strip_sgr(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("\x1b[") {

@@ -85,7 +85,7 @@ fn programs_in_order<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProgramStats
     struct InOrder;
     impl<'de> Visitor<'de> for InOrder {
         type Value = Vec<ProgramStats>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a map of program name to {\"runs\",\"ns\"}")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -105,9 +105,7 @@ pub(crate) const STATS_PREFIX: &str = "tracer-stats: ";
 /// Parses the JSON after [`STATS_PREFIX`].
 /// Starts tracer and waits until it says it attached; its stderr, for
 /// what it says at the end.
-pub(crate) fn start_attached(
-    cmd: &mut Command,
-) -> Result<(std::process::Child, BufReader<std::process::ChildStderr>)> {
+pub(crate) fn start_attached(cmd: &mut Command) -> Result<(Child, BufReader<ChildStderr>)> {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

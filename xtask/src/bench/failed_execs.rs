@@ -15,17 +15,17 @@ use crate::bench::common::{fixed, median, parse_stats, BpfStats, TracedRun, TRAC
 const WORKLOAD: (&str, u64) = ("signal", 1_000_000);
 
 #[derive(Serialize)]
-pub struct FailedExecsCost {
+pub(crate) struct FailedExecsCost {
     /// Median slowdown of the storm under `trace`, and under
     /// `trace --failed-execs`.
     #[serde(serialize_with = "fixed::<3, _>")]
-    pub slowdown_without: f64,
+    pub(crate) slowdown_without: f64,
     #[serde(serialize_with = "fixed::<3, _>")]
-    pub slowdown_with: f64,
+    pub(crate) slowdown_with: f64,
     /// In-kernel ns per run of the `sys_exit` program, and its runs.
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub sys_exit_ns: f64,
-    pub sys_exit_runs: u64,
+    pub(crate) sys_exit_ns: f64,
+    pub(crate) sys_exit_runs: u64,
 }
 
 /// Workload ns untraced, then under `trace` with `extra`.
@@ -36,7 +36,7 @@ fn run(tracer: &Path, workload: &Path, tmp: &Path, extra: &[&str]) -> Result<(f6
     Ok((ns as f64, run.stop(TRACE_DEFAULT)?))
 }
 
-pub fn measure(
+pub(crate) fn measure(
     tracer: &Path,
     workload: &Path,
     tmp: &Path,
@@ -69,7 +69,7 @@ pub fn measure(
     })
 }
 
-pub fn format(c: &FailedExecsCost) -> String {
+pub(crate) fn format(c: &FailedExecsCost) -> String {
     format!(
         "\n--failed-execs (a program at every system call's exit), signal storm of {} kill(2):\n  \
          slowdown {:.2}x with it, {:.2}x without; sys_exit {:.0} ns/run ({} runs)\n",
@@ -83,7 +83,7 @@ pub(crate) struct FailedExecsOnly;
 impl Scenario for FailedExecsOnly {
     type Measured = FailedExecsCost;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
     }
 

@@ -23,16 +23,16 @@ const WORKLOAD: (&str, u64) = ("forkexec", 2000);
 const PROGRAMS: [&str; 3] = ["task_newtask", "sched_process_exec", "sched_process_exit"];
 
 #[derive(Serialize)]
-pub struct FollowCost {
-    pub program: String,
+pub(crate) struct FollowCost {
+    pub(crate) program: String,
     /// ns per run not following, following the storm, and following
     /// something else while the storm runs (its events dropped).
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub plain_ns: f64,
+    pub(crate) plain_ns: f64,
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub followed_ns: f64,
+    pub(crate) followed_ns: f64,
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub dropped_ns: f64,
+    pub(crate) dropped_ns: f64,
 }
 
 fn per_run(stats: &[ProgramStats], program: &str) -> f64 {
@@ -88,7 +88,7 @@ fn dropped(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<ProgramStat
     Ok(parse_stats(&result?)?.programs)
 }
 
-pub fn measure(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<FollowCost>> {
+pub(crate) fn measure(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<FollowCost>> {
     eprintln!("bench: following a command (fork+exec storm, BPF statistics on)");
     let _on = BpfStats::set(true)?;
     let plain = {
@@ -109,7 +109,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<FollowC
         .collect())
 }
 
-pub fn format(costs: &[FollowCost]) -> String {
+pub(crate) fn format(costs: &[FollowCost]) -> String {
     let mut out = format!(
         "\nfollowing (`trace -- CMD`), in-kernel ns per run, fork+exec storm of {}:\n  \
          program              not following  followed  others' (dropped)\n",
@@ -132,7 +132,7 @@ impl Scenario for FollowOnly {
 
     const MACHINE_LINE: bool = false;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, ctx.workload, &ctx.tmp)
     }
 

@@ -44,14 +44,14 @@ const MAX_SECS: f64 = 10.0;
 const MAX_RSS_MB: f64 = 64.0;
 
 #[derive(Serialize)]
-pub struct Hostile {
-    pub input: String,
-    pub command: String,
-    pub secs: f64,
-    pub maxrss_mb: f64,
-    pub exit: i32,
+pub(crate) struct Hostile {
+    pub(crate) input: String,
+    pub(crate) command: String,
+    pub(crate) secs: f64,
+    pub(crate) maxrss_mb: f64,
+    pub(crate) exit: i32,
     /// MB of log read (decompressed), for a rate.
-    pub log_mb: f64,
+    pub(crate) log_mb: f64,
 }
 
 /// What tracer prints on stderr with `TRACER_BENCH_PEAK_RSS` set: its own
@@ -109,7 +109,7 @@ fn read_with_each(
     Ok(())
 }
 
-pub fn measure(tracer: &Path, tmp: &Path) -> Result<Vec<Hostile>> {
+pub(crate) fn measure(tracer: &Path, tmp: &Path) -> Result<Vec<Hostile>> {
     let mut out = Vec::new();
     for input in INPUTS {
         let file = tmp.join(format!("hostile-{input}.log"));
@@ -148,7 +148,7 @@ pub fn measure(tracer: &Path, tmp: &Path) -> Result<Vec<Hostile>> {
 }
 
 /// One line per input and command.
-pub fn format(results: &[Hostile]) -> String {
+pub(crate) fn format(results: &[Hostile]) -> String {
     let mut s = format!(
         "\nhostile inputs ({SIZE_MB} MB each; argv bomb ~30 MB; cycle 100k tasks; zst-*: \
          compressed, 4 GiB of log, zst-starts 1 GiB; rate: MB of log read a second):\n"
@@ -169,7 +169,7 @@ pub fn format(results: &[Hostile]) -> String {
 }
 
 /// The bounds, as (what, met). An exit of 101 (a panic) or a signal fails.
-pub fn targets(results: &[Hostile]) -> Vec<(String, bool)> {
+pub(crate) fn targets(results: &[Hostile]) -> Vec<(String, bool)> {
     results
         .iter()
         .map(|h| {
@@ -214,7 +214,7 @@ pub(crate) struct HostileOnly;
 impl Scenario for HostileOnly {
     type Measured = (Vec<Hostile>, Option<Vec<MetricsHostile>>);
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         let results = measure(&ctx.tracers.new, &ctx.tmp)?;
         Ok((results, metrics::measure(&ctx.tracers.new, &ctx.tmp)?))
     }

@@ -37,16 +37,16 @@ const MAX_SCRAPE_SECS: f64 = 1.0;
 const SCRAPE_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Serialize)]
-pub struct MetricsHostile {
-    pub attack: String,
-    pub rss_before_mb: f64,
-    pub rss_peak_mb: f64,
-    pub scrapes: usize,
+pub(crate) struct MetricsHostile {
+    pub(crate) attack: String,
+    pub(crate) rss_before_mb: f64,
+    pub(crate) rss_peak_mb: f64,
+    pub(crate) scrapes: usize,
     /// Scrapes not answered 200 within the bound (or at all).
-    pub failed_scrapes: usize,
-    pub slowest_scrape_secs: f64,
+    pub(crate) failed_scrapes: usize,
+    pub(crate) slowest_scrape_secs: f64,
     /// What the attack itself saw (answers, connections kept open).
-    pub note: String,
+    pub(crate) note: String,
 }
 
 impl MetricsHostile {
@@ -56,7 +56,7 @@ impl MetricsHostile {
 }
 
 /// Both attacks on one recorder; none without root (said on stderr).
-pub fn measure(tracer: &Path, tmp: &Path) -> Result<Option<Vec<MetricsHostile>>> {
+pub(crate) fn measure(tracer: &Path, tmp: &Path) -> Result<Option<Vec<MetricsHostile>>> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("xtask: the --metrics bounds need root (tracer record): not measured");
@@ -395,7 +395,7 @@ impl Drop for Recorder {
 }
 
 /// One line per attack; none measured without root.
-pub fn format(results: &Option<Vec<MetricsHostile>>) -> String {
+pub(crate) fn format(results: &Option<Vec<MetricsHostile>>) -> String {
     let Some(results) = results else {
         return "\n--metrics under attack: not measured (needs root)\n".into();
     };
@@ -419,7 +419,7 @@ pub fn format(results: &Option<Vec<MetricsHostile>>) -> String {
 
 /// The bounds, as (what, met); named `hostile ...` so a miss fails the
 /// bench.
-pub fn targets(results: &Option<Vec<MetricsHostile>>) -> Vec<(String, bool)> {
+pub(crate) fn targets(results: &Option<Vec<MetricsHostile>>) -> Vec<(String, bool)> {
     let Some(results) = results else {
         return Vec::new();
     };
@@ -448,7 +448,7 @@ pub(crate) struct MetricsOnly;
 impl Scenario for MetricsOnly {
     type Measured = Option<Vec<MetricsHostile>>;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, &ctx.tmp)
     }
 

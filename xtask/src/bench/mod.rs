@@ -41,7 +41,7 @@ use crate::cmd::{cargo, run as run_cmd, workspace_root, Tools};
 
 /// A part of the bench run alone (`--only`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Only {
+pub(crate) enum Only {
     /// The hostile-input bounds: crafted logs (no root needed) and a
     /// flooded `--metrics` endpoint (needs root; without it, not measured).
     Hostile,
@@ -73,7 +73,7 @@ impl Only {
 /// `cargo xtask bench`'s options.
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("scenario").multiple(false)))]
-pub struct Args {
+pub(crate) struct Args {
     /// Alternating untraced/traced runs per cell (medians are compared;
     /// the ratio targets need at least 5).
     #[arg(long, default_value_t = 5)]
@@ -125,7 +125,7 @@ pub struct Args {
 }
 
 /// The binaries the bench runs: (tracer, workload).
-pub struct Binaries {
+pub(crate) struct Binaries {
     tracer: PathBuf,
     workload: PathBuf,
 }
@@ -145,7 +145,7 @@ impl Args {
     }
 
     /// `--tracer` and `--workload`, when both are given.
-    pub fn prebuilt(&self) -> Option<Binaries> {
+    pub(crate) fn prebuilt(&self) -> Option<Binaries> {
         Some(Binaries {
             tracer: self.tracer.clone()?,
             workload: self.workload.clone()?,
@@ -155,7 +155,7 @@ impl Args {
 
 /// Builds tracer (and the workload, where the scenario runs it) in
 /// release mode, then runs the bench with them.
-pub fn build_and_run(tools: &Tools, args: &Args) -> Result<()> {
+pub(crate) fn build_and_run(tools: &Tools, args: &Args) -> Result<()> {
     run_cmd(cargo(tools).args(["build", "--release", "--package", "tracer"]))?;
     if args.only().is_none_or(Only::needs_workload) {
         run_cmd(cargo(tools).args([
@@ -179,7 +179,7 @@ pub fn build_and_run(tools: &Tools, args: &Args) -> Result<()> {
 
 /// The bench with these binaries: the scenario `--only` names, the
 /// parallel storms, or the whole bench.
-pub fn run(args: &Args, bin: &Binaries) -> Result<()> {
+pub(crate) fn run(args: &Args, bin: &Binaries) -> Result<()> {
     check_binary(&bin.tracer, "--tracer")?;
     let only = args.only();
     if only.is_none_or(Only::needs_workload) {

@@ -20,24 +20,24 @@ const STORMS: [(&str, u64); 2] = [("forkexec", 4000), ("signal", 300_000)];
 const ROTATE_SIZE: &str = "4M";
 
 #[derive(Serialize)]
-pub struct RotateCost {
-    pub workload: &'static str,
-    pub events: u64,
+pub(crate) struct RotateCost {
+    pub(crate) workload: &'static str,
+    pub(crate) events: u64,
     /// Bytes of the logs, plain and compressed (medians).
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub plain_bytes: f64,
+    pub(crate) plain_bytes: f64,
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub packed_bytes: f64,
+    pub(crate) packed_bytes: f64,
     /// Files a run wrote.
-    pub files: usize,
+    pub(crate) files: usize,
     /// The tracer's CPU ns per event, without and with `--compress`.
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub cpu_ns_per_event: f64,
+    pub(crate) cpu_ns_per_event: f64,
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub cpu_ns_per_event_compress: f64,
+    pub(crate) cpu_ns_per_event_compress: f64,
     /// Extra CPU with `--compress`, per MB of plain log.
     #[serde(serialize_with = "fixed::<2, _>")]
-    pub compress_ms_per_mb: f64,
+    pub(crate) compress_ms_per_mb: f64,
 }
 
 /// CPU ns this process's waited-for children used so far.
@@ -96,7 +96,7 @@ fn one_run(
     Ok((cpu, events, bytes, files))
 }
 
-pub fn measure(
+pub(crate) fn measure(
     tracer: &Path,
     workload: &Path,
     tmp: &Path,
@@ -148,7 +148,7 @@ fn measure_storm(
     })
 }
 
-pub fn format(costs: &[RotateCost]) -> String {
+pub(crate) fn format(costs: &[RotateCost]) -> String {
     let mut out = format!(
         "\nrecord --all-signals --dir --rotate-size {ROTATE_SIZE}, without and with --compress \
          (zstd: ruzstd, fastest level):\n\
@@ -178,7 +178,7 @@ pub(crate) struct RotateOnly;
 impl Scenario for RotateOnly {
     type Measured = Vec<RotateCost>;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
     }
 

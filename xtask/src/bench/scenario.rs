@@ -32,7 +32,7 @@ pub(crate) trait Scenario {
     /// Whether the output opens with a `machine:` line.
     const MACHINE_LINE: bool = true;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured>;
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured>;
 
     /// The results as printed.
     fn format(&self, m: &Self::Measured) -> String;

@@ -33,49 +33,49 @@ use crate::bench::common::{
 const WORKLOADS: [(&str, u64); 2] = [("forkexec", 2000), ("signal", 1_000_000)];
 
 /// Records per CPU-second of tracer that `export --format otlp` must reach.
-pub const EXPORT_TARGET: f64 = 100_000.0;
+pub(crate) const EXPORT_TARGET: f64 = 100_000.0;
 
 #[derive(Serialize)]
-pub struct ShipCost {
-    pub workload: &'static str,
+pub(crate) struct ShipCost {
+    pub(crate) workload: &'static str,
     /// `record --all-signals`, then with `--metrics`, then with `--otlp`.
-    pub modes: Vec<ShipMode>,
+    pub(crate) modes: Vec<ShipMode>,
     /// OTLP requests the sink received in the `--otlp` runs, and bytes.
-    pub otlp_requests: u64,
-    pub otlp_bytes: u64,
+    pub(crate) otlp_requests: u64,
+    pub(crate) otlp_bytes: u64,
     /// Log records the `--otlp` runs' exporter dropped (it was behind),
     /// most in a round.
-    pub otlp_dropped: u64,
+    pub(crate) otlp_dropped: u64,
     /// `export --format otlp` of this workload's recorded log (the signal
     /// storm only).
-    pub export: Option<ExportCost>,
+    pub(crate) export: Option<ExportCost>,
 }
 
 #[derive(Serialize)]
-pub struct ShipMode {
-    pub mode: &'static str,
+pub(crate) struct ShipMode {
+    pub(crate) mode: &'static str,
     /// Median workload time over the untraced median.
     #[serde(serialize_with = "fixed::<3, _>")]
-    pub slowdown: f64,
+    pub(crate) slowdown: f64,
     /// The tracer's own CPU per event (user + system), median; start-up
     /// included, which dominates on the short fork+exec storm.
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub cpu_ns_per_event: f64,
+    pub(crate) cpu_ns_per_event: f64,
     /// Events the rings lost, most in a round.
-    pub lost: u64,
+    pub(crate) lost: u64,
 }
 
 /// `export --format otlp` of a recorded log to the sink.
 #[derive(Serialize)]
-pub struct ExportCost {
+pub(crate) struct ExportCost {
     /// Log records sent (events and loss notices), in the median round.
-    pub records: u64,
+    pub(crate) records: u64,
     /// The tracer's CPU time (user + system), median.
     #[serde(serialize_with = "fixed::<3, _>")]
-    pub cpu_s: f64,
+    pub(crate) cpu_s: f64,
     /// Records per CPU-second, median.
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub records_per_cpu_s: f64,
+    pub(crate) records_per_cpu_s: f64,
 }
 
 /// What one `record` run said at its end.
@@ -210,7 +210,12 @@ impl Drop for Sink {
     }
 }
 
-pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Result<Vec<ShipCost>> {
+pub(crate) fn measure(
+    tracer: &Path,
+    workload: &Path,
+    tmp: &Path,
+    rounds: usize,
+) -> Result<Vec<ShipCost>> {
     let _off = BpfStats::set(false)?;
     let sink = Sink::start()?;
     let otlp = format!("http://127.0.0.1:{}", sink.port);
@@ -295,7 +300,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
 }
 
 /// The targets: (what, met).
-pub fn targets(costs: &[ShipCost]) -> Vec<(String, bool)> {
+pub(crate) fn targets(costs: &[ShipCost]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     for c in costs.iter().filter(|c| c.workload == "signal") {
         if let Some(e) = &c.export {
@@ -321,7 +326,7 @@ pub fn targets(costs: &[ShipCost]) -> Vec<(String, bool)> {
     out
 }
 
-pub fn format(costs: &[ShipCost]) -> String {
+pub(crate) fn format(costs: &[ShipCost]) -> String {
     let mut out = String::from(
         "\n--metrics and --otlp beside plain record (the collector: a sink on 127.0.0.1):\n\
          workload  mode                      slowdown  tracer CPU/event  ring losses\n",
@@ -358,7 +363,7 @@ pub(crate) struct ShipOnly;
 impl Scenario for ShipOnly {
     type Measured = Vec<ShipCost>;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
     }
 

@@ -46,34 +46,34 @@ const RATE_FACTORS: [f64; 4] = [0.5, 0.8, 1.25, 2.0];
 const STORM_S: f64 = 2.0;
 
 #[derive(Serialize)]
-pub struct ProgramCost {
-    pub program: String,
+pub(crate) struct ProgramCost {
+    pub(crate) program: String,
     /// ns per run in kernel with throttling off, and on (nothing over).
     #[serde(serialize_with = "fixed::<1, _>")]
-    pub off_ns: f64,
+    pub(crate) off_ns: f64,
     #[serde(serialize_with = "fixed::<1, _>")]
-    pub on_ns: f64,
+    pub(crate) on_ns: f64,
     /// What the check adds per event.
     #[serde(serialize_with = "fixed::<1, _>")]
-    pub check_ns: f64,
-    pub runs: u64,
+    pub(crate) check_ns: f64,
+    pub(crate) runs: u64,
 }
 
 #[derive(Serialize)]
-pub struct Threshold {
-    pub workload: &'static str,
+pub(crate) struct Threshold {
+    pub(crate) workload: &'static str,
     /// The kind it storms (one event of it per operation).
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// Operations per second tried, and the lowest at which `throttled`
     /// records appeared (`None`: none at any).
-    pub rates: Vec<u64>,
-    pub first_throttled: Option<u64>,
+    pub(crate) rates: Vec<u64>,
+    pub(crate) first_throttled: Option<u64>,
 }
 
 #[derive(Serialize)]
-pub struct ThrottleCost {
-    pub programs: Vec<ProgramCost>,
-    pub thresholds: Vec<Threshold>,
+pub(crate) struct ThrottleCost {
+    pub(crate) programs: Vec<ProgramCost>,
+    pub(crate) thresholds: Vec<Threshold>,
 }
 
 /// (program, ns, runs) of one traced storm with BPF statistics on.
@@ -196,7 +196,12 @@ fn measure_thresholds(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<
     Ok(out)
 }
 
-pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Result<ThrottleCost> {
+pub(crate) fn measure(
+    tracer: &Path,
+    workload: &Path,
+    tmp: &Path,
+    rounds: usize,
+) -> Result<ThrottleCost> {
     eprintln!(
         "bench: the throttle check's cost ({rounds} rounds) and where storms start to be throttled"
     );
@@ -206,7 +211,7 @@ pub fn measure(tracer: &Path, workload: &Path, tmp: &Path, rounds: usize) -> Res
     })
 }
 
-pub fn format(c: &ThrottleCost) -> String {
+pub(crate) fn format(c: &ThrottleCost) -> String {
     let mut s = String::from(
         "\nper-source throttle, `record` with default filters, no source over budget \
          (in-kernel ns per run, off -> on):\n",
@@ -237,7 +242,7 @@ pub(crate) struct ThrottleOnly;
 impl Scenario for ThrottleOnly {
     type Measured = ThrottleCost;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, ctx.workload, &ctx.tmp, ctx.rounds)
     }
 

@@ -20,7 +20,7 @@ impl Scenario for Whole {
     /// The results table opens with the machine.
     const MACHINE_LINE: bool = false;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Measured> {
         let bench = Bench {
             tracers: ctx.tracers.clone(),
             workload: ctx.workload.to_path_buf(),

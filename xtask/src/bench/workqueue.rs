@@ -21,18 +21,18 @@ const PROGRAMS: [&str; 2] = ["workqueue_queue_work", "workqueue_execute_start"];
 const SECONDS: u64 = 3;
 
 #[derive(Serialize)]
-pub struct WorkqueueRate {
-    pub context: &'static str,
-    pub program: &'static str,
+pub(crate) struct WorkqueueRate {
+    pub(crate) context: &'static str,
+    pub(crate) program: &'static str,
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub runs_per_s: f64,
+    pub(crate) runs_per_s: f64,
     /// In-kernel ns per run.
     #[serde(serialize_with = "fixed::<0, _>")]
-    pub ns: f64,
+    pub(crate) ns: f64,
 }
 
 /// Each context under `tracer trace`, BPF statistics on.
-pub fn measure(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<WorkqueueRate>> {
+pub(crate) fn measure(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<WorkqueueRate>> {
     let _on = BpfStats::set(true)?;
     let mut out = Vec::new();
     let contexts: [(&'static str, &dyn Fn() -> Result<()>); 3] = [
@@ -113,7 +113,7 @@ fn disk_io(tmp: &Path) -> Result<()> {
 }
 
 /// The results as printed.
-pub fn format(rates: &[WorkqueueRate]) -> String {
+pub(crate) fn format(rates: &[WorkqueueRate]) -> String {
     let mut out = String::from("\nhelper-requester programs on workqueue tracepoints (trace):\n");
     for r in rates {
         out.push_str(&format!(
@@ -130,7 +130,7 @@ pub(crate) struct WorkqueueOnly;
 impl Scenario for WorkqueueOnly {
     type Measured = Vec<WorkqueueRate>;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         measure(&ctx.tracers.new, ctx.workload, &ctx.tmp)
     }
 

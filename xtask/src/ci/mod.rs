@@ -48,7 +48,7 @@ struct Tally {
 }
 
 /// `cargo xtask test`; `args` go to every `cargo test` after `--`.
-pub fn test(tools: &Tools, no_vm: bool, args: &[String]) -> Result<()> {
+pub(crate) fn test(tools: &Tools, no_vm: bool, args: &[String]) -> Result<()> {
     let mut phases = Phases::start();
     let mut tally = Tally::default();
     let result = run_phases(tools, no_vm, args, &mut phases, &mut tally);

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 /// How a phase ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     Ok,
     Failed,
     /// Left out (`--no-vm`).
@@ -17,13 +17,13 @@ pub enum End {
 }
 
 /// The phases so far, in order, with the run's start.
-pub struct Phases {
+pub(crate) struct Phases {
     began: Instant,
     rows: Vec<(String, Duration, End)>,
 }
 
 impl Phases {
-    pub fn start() -> Phases {
+    pub(crate) fn start() -> Phases {
         Phases {
             began: Instant::now(),
             rows: Vec::new(),
@@ -31,7 +31,7 @@ impl Phases {
     }
 
     /// Runs one phase, noting its time and whether it failed.
-    pub fn time<T>(&mut self, name: &str, phase: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn time<T>(&mut self, name: &str, phase: impl FnOnce() -> Result<T>) -> Result<T> {
         let started = Instant::now();
         let result = phase();
         let end = if result.is_ok() { End::Ok } else { End::Failed };
@@ -39,12 +39,12 @@ impl Phases {
         result
     }
 
-    pub fn add(&mut self, name: &str, took: Duration, end: End) {
+    pub(crate) fn add(&mut self, name: &str, took: Duration, end: End) {
         self.rows.push((name.to_string(), took, end));
     }
 
     /// The table: one row per phase, then the total.
-    pub fn format(&self) -> String {
+    pub(crate) fn format(&self) -> String {
         self.format_total(self.began.elapsed())
     }
 

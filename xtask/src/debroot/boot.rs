@@ -21,7 +21,7 @@ const INIT: &str = include_str!("init.sh");
 const WANTED: &[&str] = &["virtio_blk", "crc32c_intel", "crc32c_generic"];
 
 /// Writes the initramfs for the kernel whose modules are in `modules_dir`.
-pub fn initramfs(modules_dir: &Path, work: &Path, out: &Path) -> Result<()> {
+pub(crate) fn initramfs(modules_dir: &Path, work: &Path, out: &Path) -> Result<()> {
     let tree = work.join("initramfs");
     let _ = fs::remove_dir_all(&tree);
     for d in ["bin", "modules", "proc", "sys", "dev", "newroot"] {
@@ -112,19 +112,19 @@ fn decompress(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The console of a finished (or killed) boot.
-pub struct Console {
-    pub lines: Vec<String>,
+pub(crate) struct Console {
+    pub(crate) lines: Vec<String>,
     /// The guest kernel panicked.
-    pub panicked: bool,
-    pub timed_out: bool,
-    pub elapsed: Duration,
+    pub(crate) panicked: bool,
+    pub(crate) timed_out: bool,
+    pub(crate) elapsed: Duration,
 }
 
 /// Boots `vmlinuz` with `initrd` and `image` as /dev/vda, TCG unless
 /// TRACER_VM_ACCEL says otherwise (KVM guests hang on our machines), until
 /// the guest powers off or `timeout` passes. Lines go to `log` and, when
 /// they are the check's, to stderr as they come.
-pub fn qemu(
+pub(crate) fn qemu(
     vmlinuz: &Path,
     initrd: &Path,
     image: &Path,

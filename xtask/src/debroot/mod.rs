@@ -33,7 +33,7 @@ const CHECK_SCRIPT: &str = include_str!("check.sh");
 const CHECK_UNIT: &str = include_str!("tracer-deb-check.service");
 
 /// The pinned kernel (xtask/kernels.txt) of the root's suite.
-pub const KERNEL: &str = "6.12";
+pub(crate) const KERNEL: &str = "6.12";
 
 /// The root image's size (sparse; the root takes about 250 MiB).
 const IMAGE_MIB: u64 = 1024;
@@ -57,11 +57,11 @@ const GUEST_CHECKS: &[&str] = &[
     "kill_restart",
 ];
 
-pub struct Options {
+pub(crate) struct Options {
     /// A prebuilt .deb instead of building one.
-    pub deb: Option<PathBuf>,
+    pub(crate) deb: Option<PathBuf>,
     /// Limit for the boot and the guest's checks.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// One check's outcome.
@@ -73,7 +73,7 @@ struct Check {
 
 /// Runs the whole test; returns the number of checks passed, or fails
 /// (after printing them all) if any failed.
-pub fn deb_test(tools: &Tools, opts: &Options) -> Result<u64> {
+pub(crate) fn deb_test(tools: &Tools, opts: &Options) -> Result<u64> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("deb-test needs root (debootstrap, chroot, mounts)");

@@ -17,13 +17,13 @@ use crate::cmd::run;
 
 /// The suite of the root: trixie, whose kernel (6.12, pinned in
 /// xtask/kernels.txt) boots it.
-pub const SUITE: &str = "trixie";
+pub(crate) const SUITE: &str = "trixie";
 
 /// What debootstrap adds to `minbase`: systemd as PID 1 (systemd-sysv),
 /// nothing else. No udev (the root device is found by the initramfs, and
 /// no unit here waits for a device), no dbus (systemctl talks to PID 1 over
 /// its private socket as root).
-pub const PACKAGES: &[&str] = &["systemd-sysv"];
+pub(crate) const PACKAGES: &[&str] = &["systemd-sysv"];
 
 /// The Debian mirror's `debian` archive (see [`crate::mirror`]).
 fn mirror() -> Result<String> {
@@ -39,7 +39,7 @@ fn key(text: &str) -> u64 {
 
 /// The cached tarball of the fresh root, made with debootstrap the first
 /// time (a few minutes, ~60 MB download); its path.
-pub fn base_tarball() -> Result<PathBuf> {
+pub(crate) fn base_tarball() -> Result<PathBuf> {
     let mirror = mirror()?;
     let spec = format!("{SUITE} minbase {} {mirror}", PACKAGES.join(","));
     let dir = crate::cmd::cache_dir()?.join("debroot");
@@ -99,7 +99,7 @@ fn mounts_under(root: &Path) -> Result<Vec<PathBuf>> {
 
 /// Removes a root tree, first unmounting whatever an interrupted run left
 /// mounted in it (a bound /dev must never be deleted through).
-pub fn remove_root(root: &Path) -> Result<()> {
+pub(crate) fn remove_root(root: &Path) -> Result<()> {
     if !root.exists() {
         return Ok(());
     }
@@ -113,7 +113,7 @@ pub fn remove_root(root: &Path) -> Result<()> {
 }
 
 /// Unpacks the base tarball into an empty `root`.
-pub fn fresh_copy(tarball: &Path, root: &Path) -> Result<()> {
+pub(crate) fn fresh_copy(tarball: &Path, root: &Path) -> Result<()> {
     remove_root(root)?;
     fs::create_dir_all(root)?;
     run(Command::new("tar")
@@ -124,13 +124,13 @@ pub fn fresh_copy(tarball: &Path, root: &Path) -> Result<()> {
 }
 
 /// /proc, /sys and /dev of the host in `root`, unmounted on drop.
-pub struct Chroot {
-    pub root: PathBuf,
+pub(crate) struct Chroot {
+    pub(crate) root: PathBuf,
     mounted: Vec<PathBuf>,
 }
 
 impl Chroot {
-    pub fn enter(root: &Path) -> Result<Chroot> {
+    pub(crate) fn enter(root: &Path) -> Result<Chroot> {
         let mut c = Chroot {
             root: root.to_path_buf(),
             mounted: Vec::new(),
@@ -154,7 +154,7 @@ impl Chroot {
     }
 
     /// A command run inside the chroot with a plain environment.
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("chroot");
         cmd.arg(&self.root)
             .args(args)
@@ -169,7 +169,7 @@ impl Chroot {
     }
 
     /// Runs `args` in the chroot: (success, stdout and stderr).
-    pub fn output(&self, args: &[&str]) -> Result<(bool, String)> {
+    pub(crate) fn output(&self, args: &[&str]) -> Result<(bool, String)> {
         let out = self
             .cmd(args)
             .output()
@@ -180,7 +180,7 @@ impl Chroot {
     }
 
     /// Unmounts and removes policy-rc.d (the booted system starts services).
-    pub fn leave(mut self) -> Result<()> {
+    pub(crate) fn leave(mut self) -> Result<()> {
         self.unmount();
         let _ = fs::remove_file(self.root.join("usr/sbin/policy-rc.d"));
         Ok(())
@@ -199,14 +199,14 @@ impl Drop for Chroot {
     }
 }
 
-pub fn chmod(path: &Path, mode: u32) -> Result<()> {
+pub(crate) fn chmod(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
         .with_context(|| format!("chmod {}", path.display()))
 }
 
 /// An ext4 image of `root` (`mkfs.ext4 -d`), sparse, `size_mib` big.
-pub fn ext4_image(root: &Path, image: &Path, size_mib: u64) -> Result<()> {
+pub(crate) fn ext4_image(root: &Path, image: &Path, size_mib: u64) -> Result<()> {
     let _ = fs::remove_file(image);
     let file = fs::File::create(image)?;
     file.set_len(size_mib << 20)?;

@@ -8,18 +8,18 @@ use anyhow::{ensure, Context as _, Result};
 use crate::cmd::{workspace_root, Arch};
 
 /// What `cargo xtask dist` made, in `target/dist/`.
-pub struct Artifacts {
-    pub binaries: Vec<(Arch, PathBuf)>,
-    pub debs: Vec<(Arch, PathBuf)>,
+pub(crate) struct Artifacts {
+    pub(crate) binaries: Vec<(Arch, PathBuf)>,
+    pub(crate) debs: Vec<(Arch, PathBuf)>,
 }
 
 /// Where the artifacts go.
-pub fn out_dir() -> PathBuf {
+pub(crate) fn out_dir() -> PathBuf {
     workspace_root().join("target/dist")
 }
 
 /// tracer's version, as its Cargo.toml says (through cargo, which parses it).
-pub fn tracer_version() -> Result<String> {
+pub(crate) fn tracer_version() -> Result<String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(workspace_root())
@@ -40,6 +40,6 @@ pub fn tracer_version() -> Result<String> {
         .context("cargo metadata lists no tracer package with a version")
 }
 
-pub fn packaging_dir() -> PathBuf {
+pub(crate) fn packaging_dir() -> PathBuf {
     workspace_root().join("tracer/packaging")
 }

@@ -24,7 +24,7 @@ use crate::cmd::{workspace_root, Arch};
 
 /// Runs every check on `artifacts`; returns how many passed (any failure
 /// is an error).
-pub fn check(artifacts: &Artifacts) -> Result<u64> {
+pub(crate) fn check(artifacts: &Artifacts) -> Result<u64> {
     let mut passed = 0;
     let mut pass = |name: String| {
         println!("xtask: dist check ok: {name}");

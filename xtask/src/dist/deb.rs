@@ -48,10 +48,10 @@ const PACKAGING: &[(&str, &str, u32)] = &[
 ];
 
 /// Files dpkg must treat as the admin's once edited.
-pub const CONFFILES: &[&str] = &["/etc/default/tracer-record"];
+pub(crate) const CONFFILES: &[&str] = &["/etc/default/tracer-record"];
 
 /// Completions as clap_complete names them, and where Debian's shells look.
-pub const COMPLETIONS: &[(&str, &str)] = &[
+pub(crate) const COMPLETIONS: &[(&str, &str)] = &[
     (
         "tracer.bash",
         "usr/share/bash-completion/completions/tracer",
@@ -63,10 +63,10 @@ pub const COMPLETIONS: &[(&str, &str)] = &[
     ),
 ];
 
-pub const MAN_DIR: &str = "usr/share/man/man1";
+pub(crate) const MAN_DIR: &str = "usr/share/man/man1";
 
 /// Builds `target/dist/tracer_<version>_<deb arch>.deb` and returns its path.
-pub fn deb(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
+pub(crate) fn deb(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
     let exe = static_tracer(tools, arch)?;
     let version = deb_version()?;
     let dist = out_dir();
@@ -132,7 +132,7 @@ pub fn deb(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
 /// The package version: the newest entry of tracer/packaging/changelog,
 /// which must be tracer's own version plus a Debian revision (so a version
 /// bump without a changelog entry fails here, not in a user's apt).
-pub fn deb_version() -> Result<String> {
+pub(crate) fn deb_version() -> Result<String> {
     let path = packaging_dir().join("changelog");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let first = text.lines().next().unwrap_or_default();

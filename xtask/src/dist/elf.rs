@@ -13,7 +13,7 @@ use crate::cmd::Arch;
 
 /// Fails unless `data` is a 64-bit ELF for `arch` that needs no loader
 /// and no shared library (static or static-pie).
-pub fn check(data: &[u8], arch: Arch) -> Result<()> {
+pub(crate) fn check(data: &[u8], arch: Arch) -> Result<()> {
     let header = FileHeader64::<Endianness>::parse(data).context("not a 64-bit ELF file")?;
     let endian = header.endian().context("ELF endianness")?;
     let want = match arch {

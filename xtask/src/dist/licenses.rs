@@ -25,18 +25,18 @@ use crate::cmd::{workspace_root, Arch};
 
 /// A crate linked into the binary.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Crate {
-    pub name: String,
-    pub version: String,
-    pub authors: Vec<String>,
+pub(crate) struct Crate {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) authors: Vec<String>,
     /// Its license expression in the copyright format's syntax.
-    pub license: String,
+    pub(crate) license: String,
 }
 
 impl Crate {
     /// Its paragraph's `Files:` value: the crate as `cargo vendor
     /// --versioned-dirs` lays it out (its sources are not in tracer's).
-    pub fn files(&self) -> String {
+    pub(crate) fn files(&self) -> String {
         format!("vendor/{}-{}/*", self.name, self.version)
     }
 }
@@ -48,7 +48,7 @@ const IN_TEMPLATE: [&str; 3] = ["MIT", "Apache-2.0", "GPL-2"];
 const ROOTS: [&str; 2] = ["tracer", "tracer-ebpf"];
 
 /// Every crate from the crate registry linked into `arch`'s binary, by name.
-pub fn linked_crates(arch: Arch) -> Result<Vec<Crate>> {
+pub(crate) fn linked_crates(arch: Arch) -> Result<Vec<Crate>> {
     let meta = MetadataCommand::new()
         .current_dir(workspace_root())
         .other_options(vec!["--filter-platform".into(), arch.triple().into()])
@@ -113,7 +113,7 @@ pub fn linked_crates(arch: Arch) -> Result<Vec<Crate>> {
 /// An SPDX expression (`MIT OR Apache-2.0`, the old `MIT/Apache-2.0`) in
 /// the copyright format's syntax (`MIT or Apache-2.0`). Parentheses have no
 /// equivalent there: refused, for a person to write that crate's paragraph.
-pub fn dep5_license(spdx: &str) -> Result<String> {
+pub(crate) fn dep5_license(spdx: &str) -> Result<String> {
     ensure!(
         !spdx.contains(['(', ')']),
         "`{spdx}` has parentheses, which the copyright format cannot say"
@@ -160,7 +160,7 @@ fn license_names(dep5: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The copyright file for `arch`'s package.
-pub fn copyright(arch: Arch) -> Result<String> {
+pub(crate) fn copyright(arch: Arch) -> Result<String> {
     let crates = linked_crates(arch)?;
     let path = packaging_dir().join("copyright");
     let template =
@@ -222,7 +222,7 @@ fn indent(text: &str) -> String {
 /// Checks a package's copyright file: a paragraph for every crate linked
 /// into `arch`'s binary, with its license, and a text for every license
 /// name used. Returns how many crates it lists.
-pub fn check(text: &str, arch: Arch) -> Result<usize> {
+pub(crate) fn check(text: &str, arch: Arch) -> Result<usize> {
     let paragraphs: Vec<BTreeMap<&str, String>> = text.split("\n\n").map(fields).collect();
     let crates = linked_crates(arch)?;
     for c in &crates {

@@ -25,17 +25,17 @@ use std::{
 };
 
 use anyhow::{ensure, Context as _, Result};
-pub use artifacts::{out_dir, tracer_version, Artifacts};
-pub use deb::deb;
-pub use static_build::{musl_env, static_tracer};
+pub(crate) use artifacts::{out_dir, tracer_version, Artifacts};
+pub(crate) use deb::deb;
+pub(crate) use static_build::static_tracer;
 
-pub use crate::cmd::Arch;
+pub(crate) use crate::cmd::Arch;
 use crate::setup;
 
 /// `cargo xtask dist`: in `target/dist/`, the static binaries (named
 /// `tracer-<version>-<triple>`) and the .debs, with their SHA-256 sums in
 /// `SHA256SUMS`; with `check`, then checks them all.
-pub fn dist(tools: &setup::Tools, check: bool) -> Result<u64> {
+pub(crate) fn dist(tools: &setup::Tools, check: bool) -> Result<u64> {
     let artifacts = build(tools)?;
     if !check {
         return Ok(0);

@@ -15,7 +15,7 @@ use crate::{
 /// Builds (incrementally: cheap when up to date) the stripped static
 /// release binary of tracer for `arch`, and returns its path
 /// (`target/<triple>/release/tracer`).
-pub fn static_tracer(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
+pub(crate) fn static_tracer(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
     let triple = arch.triple();
     setup::ensure_rust_targets(&[triple])?;
     let mut cmd = cargo(tools);
@@ -38,7 +38,7 @@ pub fn static_tracer(tools: &setup::Tools, arch: Arch) -> Result<PathBuf> {
 /// crt-static, stripped by the linker. Other static builds for `arch` (the
 /// kernel matrix's cross-built tests) should use it too: the same flags
 /// share `target/<triple>/`, where different ones rebuild everything.
-pub fn musl_env(cmd: &mut Command, arch: Arch) {
+pub(crate) fn musl_env(cmd: &mut Command, arch: Arch) {
     let env_triple = arch.triple().to_uppercase().replace('-', "_");
     cmd.env(format!("CARGO_TARGET_{env_triple}_LINKER"), "rust-lld")
         // crt-static is musl's default; said anyway, as it is the point.

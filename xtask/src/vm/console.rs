@@ -10,11 +10,11 @@
 //! - `@@tracer-vm-result BINARY::TEST ok|FAILED|skip REASON`.
 
 /// The console, line by line, each with seconds since QEMU started.
-pub struct Console {
-    pub lines: Vec<(f64, String)>,
-    pub timed_out: bool,
+pub(crate) struct Console {
+    pub(crate) lines: Vec<(f64, String)>,
+    pub(crate) timed_out: bool,
     /// Seconds from QEMU's start to its end.
-    pub elapsed: f64,
+    pub(crate) elapsed: f64,
 }
 
 const MARK: &str = "@@tracer-vm ";
@@ -22,17 +22,17 @@ const RESULT: &str = "@@tracer-vm-result ";
 
 /// What follows `@@tracer-vm-result ` in `line` (kernel messages can share
 /// a line with ours: it may be anywhere in it).
-pub fn after_result(line: &str) -> Option<&str> {
+pub(crate) fn after_result(line: &str) -> Option<&str> {
     line.find(RESULT).map(|i| &line[i + RESULT.len()..])
 }
 
 /// What follows `@@tracer-vm ` in `line`, wherever it is in it.
-pub fn after_mark(line: &str) -> Option<&str> {
+pub(crate) fn after_mark(line: &str) -> Option<&str> {
     line.find(MARK).map(|i| &line[i + MARK.len()..])
 }
 
 /// The kernel release in the guest's first mark, `@@tracer-vm uname <release>`.
-pub fn uname(line: &str) -> Option<&str> {
+pub(crate) fn uname(line: &str) -> Option<&str> {
     after_mark(line)?.strip_prefix("uname ")
 }
 

@@ -8,14 +8,14 @@ use std::io::{self, Write};
 const TRAILER: &str = "TRAILER!!!";
 
 /// Streams entries to `out`; call [`Archive::finish`] at the end.
-pub struct Archive<W: Write> {
+pub(crate) struct Archive<W: Write> {
     out: W,
     ino: u32,
     written: u64,
 }
 
 impl<W: Write> Archive<W> {
-    pub fn new(out: W) -> Self {
+    pub(crate) fn new(out: W) -> Self {
         // Inode numbers must only be unique within one archive; start high so
         // that two concatenated archives do not look like hard links.
         Archive {
@@ -25,24 +25,30 @@ impl<W: Write> Archive<W> {
         }
     }
 
-    pub fn dir(&mut self, path: &str, mode: u32) -> io::Result<()> {
+    pub(crate) fn dir(&mut self, path: &str, mode: u32) -> io::Result<()> {
         self.entry(path, 0o040000 | (mode & 0o7777), 2, (0, 0), &[])
     }
 
-    pub fn file(&mut self, path: &str, mode: u32, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn file(&mut self, path: &str, mode: u32, data: &[u8]) -> io::Result<()> {
         self.entry(path, 0o100000 | (mode & 0o7777), 1, (0, 0), data)
     }
 
-    pub fn symlink(&mut self, path: &str, target: &str) -> io::Result<()> {
+    pub(crate) fn symlink(&mut self, path: &str, target: &str) -> io::Result<()> {
         self.entry(path, 0o120777, 1, (0, 0), target.as_bytes())
     }
 
-    pub fn char_dev(&mut self, path: &str, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    pub(crate) fn char_dev(
+        &mut self,
+        path: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()> {
         self.entry(path, 0o020000 | (mode & 0o7777), 1, (major, minor), &[])
     }
 
     /// Writes the trailer and returns the writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         self.entry(TRAILER, 0, 1, (0, 0), &[])?;
         self.out.flush()?;
         Ok(self.out)

@@ -83,7 +83,7 @@ const APPLETS: &[&str] = &[
 const INIT: &str = include_str!("init.sh");
 
 /// The programs besides the tests and the tracer.
-pub enum Userland {
+pub(crate) enum Userland {
     /// The host's programs ([`PROGRAMS`], [`LITERAL`]) with their libraries:
     /// the guest runs the host's architecture.
     Host,
@@ -93,32 +93,32 @@ pub enum Userland {
 }
 
 /// The tracer binary in the guest.
-pub struct Tracer {
+pub(crate) struct Tracer {
     /// The path the test binaries run (`CARGO_BIN_EXE_tracer`).
-    pub at: PathBuf,
+    pub(crate) at: PathBuf,
     /// The binary put there (the static release build).
-    pub from: PathBuf,
+    pub(crate) from: PathBuf,
 }
 
 /// What the guest runs and how.
-pub struct Payload {
+pub(crate) struct Payload {
     /// Integration test binaries.
-    pub tests: Vec<PathBuf>,
-    pub tracer: Tracer,
+    pub(crate) tests: Vec<PathBuf>,
+    pub(crate) tracer: Tracer,
     /// A static busybox of the guest's architecture.
-    pub busybox: PathBuf,
-    pub userland: Userland,
+    pub(crate) busybox: PathBuf,
+    pub(crate) userland: Userland,
     /// Plain files they read, at the same paths.
-    pub data: Vec<PathBuf>,
-    pub test_timeout_s: u64,
-    pub output_lines: u32,
+    pub(crate) data: Vec<PathBuf>,
+    pub(crate) test_timeout_s: u64,
+    pub(crate) output_lines: u32,
     /// Only tests whose name (`module::test`, or `binary::test` outside
     /// the `live` binary) contains one of these (empty: all).
-    pub filter: Vec<String>,
+    pub(crate) filter: Vec<String>,
     /// Only tests whose name starts with one of these (empty: all).
-    pub only: Vec<String>,
+    pub(crate) only: Vec<String>,
     /// Runs of each test.
-    pub repeat: u32,
+    pub(crate) repeat: u32,
 }
 
 enum Node {
@@ -136,7 +136,7 @@ struct Tree {
 }
 
 /// Writes the common part to `out`.
-pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
+pub(crate) fn build_common(payload: &Payload, out: &Path) -> Result<()> {
     let mut tree = Tree::default();
     for dir in [
         "/proc",
@@ -229,7 +229,7 @@ pub fn build_common(payload: &Payload, out: &Path) -> Result<()> {
 }
 
 /// Writes `common` followed by a part with `modules` (in load order) to `out`.
-pub fn with_modules(common: &Path, modules: &[(String, Vec<u8>)], out: &Path) -> Result<()> {
+pub(crate) fn with_modules(common: &Path, modules: &[(String, Vec<u8>)], out: &Path) -> Result<()> {
     fs::copy(common, out).with_context(|| format!("copying to {}", out.display()))?;
     let file = fs::OpenOptions::new().append(true).open(out)?;
     let mut archive = Archive::new(BufWriter::new(file));
@@ -277,7 +277,7 @@ impl Tree {
         if depth > 40 {
             bail!("too many symlinks resolving {}", path.display());
         }
-        let parts: Vec<Component> = path.components().collect();
+        let parts: Vec<Component<'_>> = path.components().collect();
         let mut cur = PathBuf::from("/");
         for (i, part) in parts.iter().enumerate().skip(1) {
             let next = cur.join(part);
@@ -374,7 +374,7 @@ fn libraries(program: &Path) -> Result<Vec<PathBuf>> {
 
 /// The first `name` on the host's PATH (plus the sbin dirs, which a non-root
 /// PATH may lack).
-pub fn which(name: &str) -> Option<PathBuf> {
+pub(crate) fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))

@@ -42,21 +42,21 @@ const SUITES: &[(&str, &str)] = &[
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 #[derive(Clone, Debug)]
-pub struct Kernel {
+pub(crate) struct Kernel {
     /// Short name for tables and `--kernel` (e.g. `6.1`, `newest`).
-    pub name: String,
+    pub(crate) name: String,
     /// Debian ABI string, also `uname -r` (e.g. `6.1.0-50-cloud-amd64`).
-    pub abi: String,
+    pub(crate) abi: String,
     /// Package version, when pinned or resolved.
-    pub version: String,
-    pub suite: String,
-    pub arch: Arch,
+    pub(crate) version: String,
+    pub(crate) suite: String,
+    pub(crate) arch: Arch,
 }
 
 impl Kernel {
     /// The name in tables, logs and results.json: `6.12` for x86-64,
     /// `6.12-arm64` for arm64.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self.arch {
             Arch::X86_64 => self.name.clone(),
             other => format!("{}-{}", self.name, other.deb_arch()),
@@ -72,15 +72,15 @@ impl Kernel {
 }
 
 /// A kernel unpacked in the cache.
-pub struct Unpacked {
+pub(crate) struct Unpacked {
     /// The unpacked tree (also holds what we derive from it).
-    pub dir: PathBuf,
-    pub vmlinuz: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) vmlinuz: PathBuf,
     /// `lib/modules/<abi>` inside the unpacked tree (may have no modules).
-    pub modules: PathBuf,
+    pub(crate) modules: PathBuf,
 }
 
-pub fn pinned(arch: Arch) -> Result<Vec<Kernel>> {
+pub(crate) fn pinned(arch: Arch) -> Result<Vec<Kernel>> {
     let (list, file) = match arch {
         Arch::X86_64 => (PINNED, "kernels.txt"),
         Arch::Arm64 => (PINNED_ARM64, "kernels-arm64.txt"),
@@ -107,7 +107,7 @@ pub fn pinned(arch: Arch) -> Result<Vec<Kernel>> {
 /// Resolves `--kernel` words: a pinned name or ABI, or any Debian kernel ABI
 /// version (`6.1.0-47`, `7.2.9+deb13`, `7.2.9`), searched in [`SUITES`],
 /// built for `arch`.
-pub fn select(words: &[String], arch: Arch) -> Result<Vec<Kernel>> {
+pub(crate) fn select(words: &[String], arch: Arch) -> Result<Vec<Kernel>> {
     let pinned = pinned(arch)?;
     if words.is_empty() {
         return Ok(pinned);
@@ -159,7 +159,7 @@ fn search(word: &str, arch: Arch) -> Result<Kernel> {
 }
 
 /// The unpacked kernel, downloading and unpacking it the first time.
-pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
+pub(crate) fn fetch(kernel: &Kernel) -> Result<Unpacked> {
     let dir = crate::cmd::cache_dir()?
         .join("vm/kernels")
         .join(&kernel.abi);
@@ -202,7 +202,7 @@ pub fn fetch(kernel: &Kernel) -> Result<Unpacked> {
 /// `linux-headers-<ver>-common` package (cached next to the kernel), for
 /// checking the tracer's PF_* names. `None` when the mirror no longer has
 /// that package (Debian drops old backports' headers).
-pub fn sched_h(kernel: &Kernel, unpacked: &Unpacked) -> Result<Option<String>> {
+pub(crate) fn sched_h(kernel: &Kernel, unpacked: &Unpacked) -> Result<Option<String>> {
     let cached = unpacked.dir.join("sched.h");
     if let Ok(text) = fs::read_to_string(&cached) {
         return Ok(Some(text));
@@ -233,7 +233,7 @@ pub fn sched_h(kernel: &Kernel, unpacked: &Unpacked) -> Result<Option<String>> {
 
 /// The arm64 guest's static busybox ([`BUSYBOX_ARM64`]), downloaded and
 /// unpacked once under `~/.cache/tracer/vm/busybox-arm64-<version>/`.
-pub fn busybox(arch: Arch) -> Result<PathBuf> {
+pub(crate) fn busybox(arch: Arch) -> Result<PathBuf> {
     let (version, suite) = match arch {
         Arch::Arm64 => BUSYBOX_ARM64,
         Arch::X86_64 => bail!("the x86-64 guest runs the host's busybox"),

@@ -26,7 +26,7 @@ mod cpio;
 mod initramfs;
 mod kernels;
 mod modules;
-pub mod qemu;
+pub(crate) mod qemu;
 mod results;
 
 use std::{
@@ -39,7 +39,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-pub use crate::cmd::Arch;
+pub(crate) use crate::cmd::Arch;
 use crate::{cmd::Tools, dist::static_tracer};
 
 /// The default wall-clock limit per kernel, boot included, in minutes.
@@ -47,7 +47,7 @@ use crate::{cmd::Tools, dist::static_tracer};
 /// 2-vCPU VM (every tracer start there verifies and probes more), about 18
 /// with the rotation tests, so 15 left no margin on a slower CI host; the
 /// matrix still ends well inside CI's 90 minutes when nothing hangs.
-pub const TIMEOUT_MIN: u64 = 35;
+pub(crate) const TIMEOUT_MIN: u64 = 35;
 
 /// The tests an arm64 guest runs unless `--filter` says otherwise: they
 /// prove that the arm64 binary loads and attaches its programs, reads tasks
@@ -57,7 +57,7 @@ pub const TIMEOUT_MIN: u64 = 35;
 /// full ring buffer, and failed execs (arm64's own system call numbers and
 /// `pt_regs`). About 15 s each under TCG on a 2-vCPU host; the whole
 /// `trace` binary takes about 220 s there.
-pub const ARM64_TESTS: &[&str] = &[
+pub(crate) const ARM64_TESTS: &[&str] = &[
     "trace::fork_exec_signal_and_exit_of_a_child",
     "trace::failed_execs_show_the_kernels_error_when_asked",
     "trace::sigterm_to_kthreadd_is_ignored",
@@ -71,23 +71,23 @@ pub const ARM64_TESTS: &[&str] = &[
 /// chooses among them.
 const ARM64_TEST_MODULES: &[&str] = &["trace::"];
 
-pub struct Options {
+pub(crate) struct Options {
     /// Kernel names, ABIs or ABI versions; empty for the pinned set.
-    pub kernels: Vec<String>,
+    pub(crate) kernels: Vec<String>,
     /// The guest's architecture.
-    pub arch: Arch,
+    pub(crate) arch: Arch,
     /// Build the tests with `--release`: under emulation the debug build
     /// runs the live tests about 3x slower (tracer start-up above all), long
     /// enough to break tests that give tracer a second to start.
-    pub release: bool,
+    pub(crate) release: bool,
     /// Wall-clock limit per kernel, boot included.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Limit per test inside the guest.
-    pub test_timeout: Duration,
+    pub(crate) test_timeout: Duration,
     /// Only tests whose name (`module::test`) contains this.
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// Runs of each chosen test.
-    pub repeat: u32,
+    pub(crate) repeat: u32,
 }
 
 impl Default for Options {
@@ -106,19 +106,19 @@ impl Default for Options {
 
 /// Tests that passed, failed and were skipped, over every kernel.
 #[derive(Default, Debug)]
-pub struct Summary {
-    pub passed: u64,
-    pub failed: u64,
-    pub skipped: u64,
+pub(crate) struct Summary {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+    pub(crate) skipped: u64,
     /// Seconds per step: each architecture's builds and downloads, then
     /// each kernel's boot and tests (for `cargo xtask test`'s phase table).
-    pub times: Vec<(String, f64)>,
+    pub(crate) times: Vec<(String, f64)>,
 }
 
 /// Runs the live tests on the named kernels of each architecture
 /// (`[(Arch::X86_64, &["5.10", "6.1", "newest"]), (Arch::Arm64, &["6.12"])]`),
 /// for callers like `cargo xtask test`; one table and one results.json.
-pub fn run(tools: &Tools, sets: &[(Arch, &[&str])]) -> Result<Summary> {
+pub(crate) fn run(tools: &Tools, sets: &[(Arch, &[&str])]) -> Result<Summary> {
     let opts: Vec<Options> = sets
         .iter()
         .map(|(arch, kernels)| Options {
@@ -144,7 +144,7 @@ fn test_data() -> Result<Vec<PathBuf>> {
 }
 
 /// Prints the pinned kernels and whether each is cached.
-pub fn list(arch: Arch) -> Result<()> {
+pub(crate) fn list(arch: Arch) -> Result<()> {
     let cache = crate::cmd::cache_dir()?.join("vm/kernels");
     for k in kernels::pinned(arch)? {
         let cached = cache.join(&k.abi).join(".unpacked").exists();
@@ -160,7 +160,7 @@ pub fn list(arch: Arch) -> Result<()> {
     Ok(())
 }
 
-pub fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
+pub(crate) fn vm_test(tools: &Tools, opts: &Options) -> Result<Summary> {
     vm_test_all(tools, std::slice::from_ref(opts))
 }
 
@@ -586,7 +586,7 @@ fn check_exists(path: &Path) -> Result<()> {
 
 /// A pinned x86_64 kernel (a name or ABI from xtask/kernels.txt), fetched and
 /// unpacked once: (ABI, vmlinuz, its `lib/modules/<abi>` dir).
-pub fn pinned_kernel(name: &str) -> Result<(String, PathBuf, PathBuf)> {
+pub(crate) fn pinned_kernel(name: &str) -> Result<(String, PathBuf, PathBuf)> {
     let kernel = kernels::select(&[name.to_string()], Arch::X86_64)?
         .into_iter()
         .next()

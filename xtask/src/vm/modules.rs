@@ -18,7 +18,7 @@ use std::{
 use anyhow::{Context as _, Result};
 
 /// Module names (with `_`) the tests need, directly.
-pub const WANTED: &[&str] = &[
+pub(crate) const WANTED: &[&str] = &[
     "loop",
     "ext4",
     // ext4 computes metadata checksums through the crc32c crypto API until
@@ -30,7 +30,7 @@ pub const WANTED: &[&str] = &[
 ];
 
 /// Decompressed modules in load order: (name, ELF bytes).
-pub fn needed(modules_dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn needed(modules_dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let files = index(&modules_dir.join("kernel"))?;
     let mut order = Vec::new();
     let mut seen = HashSet::new();

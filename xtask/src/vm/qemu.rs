@@ -22,13 +22,13 @@ use std::{
 use anyhow::{Context as _, Result};
 
 use super::console;
-pub use super::console::Console;
+pub(crate) use super::console::Console;
 use crate::cmd::Arch;
 
 /// The accelerator to boot with: TRACER_VM_ACCEL if set; else KVM if
 /// /dev/kvm opens and a guest booted under it reaches /init within 30 s
 /// (the answer is kept per host boot in `cache`); else TCG.
-pub fn accel(vmlinuz: &Path, initrd: &Path, cache: &Path) -> String {
+pub(crate) fn accel(vmlinuz: &Path, initrd: &Path, cache: &Path) -> String {
     if let Ok(accel) = std::env::var("TRACER_VM_ACCEL") {
         return accel;
     }
@@ -81,7 +81,7 @@ fn boots_under_kvm(vmlinuz: &Path, initrd: &Path) -> bool {
 }
 
 /// The QEMU program for `arch` guests and its Debian package.
-pub fn program(arch: Arch) -> (&'static str, &'static str) {
+pub(crate) fn program(arch: Arch) -> (&'static str, &'static str) {
     match arch {
         Arch::X86_64 => ("qemu-system-x86_64", "qemu-system-x86"),
         Arch::Arm64 => ("qemu-system-aarch64", "qemu-system-arm"),
@@ -123,7 +123,7 @@ fn command(arch: Arch, accel: &str, vmlinuz: &Path, initrd: &Path) -> Command {
     cmd
 }
 
-pub fn boot(
+pub(crate) fn boot(
     arch: Arch,
     accel: &str,
     vmlinuz: &Path,
@@ -147,7 +147,7 @@ pub fn boot(
 /// killed): its console, line by line, also into `log` and `on_line`
 /// (seconds since start, line) as they come. `cargo xtask deb-test` boots
 /// its own machine with it.
-pub fn run(
+pub(crate) fn run(
     mut cmd: Command,
     what: &str,
     log: &Path,

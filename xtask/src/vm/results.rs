@@ -10,23 +10,23 @@ use serde_json::json;
 use super::console::{after_mark, after_result, Console};
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Failed,
     Skip(String),
 }
 
-pub struct TestResult {
+pub(crate) struct TestResult {
     /// `<binary stem>::<test name>`.
-    pub name: String,
-    pub outcome: Outcome,
+    pub(crate) name: String,
+    pub(crate) outcome: Outcome,
     /// Wall-clock seconds seen from the host (emulated time is slower).
-    pub secs: f64,
+    pub(crate) secs: f64,
     /// The test's last output lines, for failures.
-    pub output: Vec<String>,
+    pub(crate) output: Vec<String>,
 }
 
-pub enum End {
+pub(crate) enum End {
     /// The guest ran every test and powered off.
     Done,
     TimedOut,
@@ -34,33 +34,33 @@ pub enum End {
     Crashed,
 }
 
-pub struct KernelRun {
-    pub name: String,
-    pub abi: String,
-    pub uname: Option<String>,
+pub(crate) struct KernelRun {
+    pub(crate) name: String,
+    pub(crate) abi: String,
+    pub(crate) uname: Option<String>,
     /// `uname -m` in the guest.
-    pub machine: Option<String>,
+    pub(crate) machine: Option<String>,
     /// The tracer binary the guest ran (set by the caller).
-    pub tracer: String,
+    pub(crate) tracer: String,
     /// Host seconds from QEMU start to the guest's /init.
-    pub boot_s: Option<f64>,
+    pub(crate) boot_s: Option<f64>,
     /// Host seconds from the first test to the last result.
-    pub tests_s: Option<f64>,
-    pub results: Vec<TestResult>,
+    pub(crate) tests_s: Option<f64>,
+    pub(crate) results: Vec<TestResult>,
     /// Lines about modules that failed to load.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// What the tracer's load-time probes chose on this kernel (its
     /// `--verbose` notes): the read modes this kernel needs.
-    pub read_modes: Vec<String>,
+    pub(crate) read_modes: Vec<String>,
     /// The first boot never reached /init and this is the second.
-    pub retried: bool,
-    pub end: End,
+    pub(crate) retried: bool,
+    pub(crate) end: End,
     /// The console's last lines, shown when the run did not end well.
-    pub tail: Vec<String>,
+    pub(crate) tail: Vec<String>,
 }
 
 /// Parses a console transcript.
-pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
+pub(crate) fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
     let mut run = KernelRun {
         name: name.into(),
         abi: abi.into(),
@@ -147,7 +147,7 @@ pub fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
 }
 
 impl KernelRun {
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         !matches!(self.end, End::Done)
             || self.results.is_empty()
             || self.results.iter().any(|r| r.outcome == Outcome::Failed)
@@ -163,7 +163,7 @@ impl KernelRun {
 }
 
 /// Prints the table, timings, skip reasons and failures.
-pub fn print(runs: &[KernelRun]) {
+pub(crate) fn print(runs: &[KernelRun]) {
     print_table(runs);
     print_kernels(runs);
     print_skips(runs);
@@ -288,7 +288,7 @@ fn print_failures(runs: &[KernelRun]) {
     }
 }
 
-pub fn write_json(runs: &[KernelRun], path: &Path) -> Result<()> {
+pub(crate) fn write_json(runs: &[KernelRun], path: &Path) -> Result<()> {
     let kernels: Vec<_> = runs
         .iter()
         .map(|run| {

@@ -85,7 +85,7 @@ fn events_in(path: &Path) -> u64 {
 impl Recorder {
     /// A write failed (disk full, I/O error): says how much of the
     /// recording the log still holds, counted from the file itself.
-    fn write_error(&mut self, e: std::io::Error) -> anyhow::Error {
+    fn write_error(&mut self, e: io::Error) -> anyhow::Error {
         let _ = self.log.flush();
         let earlier = match self.started_files {
             1 => String::new(),
@@ -254,7 +254,7 @@ impl Recorder {
 
     /// A header that could not be written: the file is removed (a header
     /// cut short is no log), and the one before it is whole.
-    fn header_failed(&self, next: &Path, e: std::io::Error) -> anyhow::Error {
+    fn header_failed(&self, next: &Path, e: io::Error) -> anyhow::Error {
         let _ = std::fs::remove_file(next);
         anyhow::Error::new(e).context(format!(
             "writing the header of {} failed; {} is finished and whole, as are the logs before \
@@ -394,7 +394,7 @@ impl Sink for Recorder {
         let secs = last.elapsed().as_secs_f64().max(1e-3);
         let rate = (self.events - last_events) as f64 / secs;
         // A failing stderr must not stop the recording.
-        let mut err = std::io::stderr().lock();
+        let mut err = io::stderr().lock();
         let _ = write!(
             err,
             "\rrecording: {} events, {:.0}/s, lost {}, {:.1} MB   ",

@@ -34,7 +34,7 @@ use crate::{
 
 /// A user-mode helper's life, as the log saw it.
 #[derive(Default)]
-pub struct Helper {
+pub(super) struct Helper {
     pub pid: u32,
     pub path: Option<String>,
     pub argv: Vec<String>,
@@ -52,7 +52,7 @@ pub struct Helper {
 
 /// The task a helper ran for, and how long it was blocked on it.
 #[derive(Clone)]
-pub struct Requester {
+pub(super) struct Requester {
     /// `None` when the request was queued before recording began.
     pub who: Option<(u32, String)>,
     pub reason: Option<String>,
@@ -63,7 +63,7 @@ pub struct Requester {
     pub waited_ns: Option<u64>,
 }
 
-pub struct HelperEnd {
+pub(super) struct HelperEnd {
     pub boot_ns: u64,
     pub status: ExitStatus,
     /// Who sent the fatal signal, when its generation was seen.
@@ -87,7 +87,7 @@ impl Helper {
         });
     }
 
-    pub fn lifetime_ns(&self) -> Option<u64> {
+    pub(super) fn lifetime_ns(&self) -> Option<u64> {
         self.end
             .as_ref()
             .map(|e| e.boot_ns.saturating_sub(self.start_ns))
@@ -95,7 +95,7 @@ impl Helper {
 }
 
 /// A user process that died of a signal (a core dump included).
-pub struct Death {
+pub(super) struct Death {
     pub pid: u32,
     pub comm: String,
     pub kind: Kind,
@@ -107,11 +107,11 @@ pub struct Death {
 }
 
 /// Deaths listed one by one; the rest are only counted.
-pub const DEATHS_KEPT: usize = 100;
+pub(super) const DEATHS_KEPT: usize = 100;
 
 /// Signals to kernel-side tasks are counted by this key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SignalKey {
+pub(super) struct SignalKey {
     pub sender_pid: u32,
     pub sender_comm: String,
     pub target_pid: u32,
@@ -122,7 +122,7 @@ pub struct SignalKey {
 }
 
 #[derive(Default)]
-pub struct Report {
+pub(super) struct Report {
     /// The window counted, resolved, and as given.
     pub window: Window,
     pub window_args: String,
@@ -160,7 +160,7 @@ pub struct Report {
 
 /// One throttled source (a real uid) over the report's span.
 #[derive(Default)]
-pub struct Throttled {
+pub(super) struct Throttled {
     /// The first sample task's comm.
     pub comm: String,
     /// Episodes begun (each on one CPU).
@@ -172,16 +172,16 @@ pub struct Throttled {
 }
 
 impl Throttled {
-    pub fn dropped_total(&self) -> u64 {
+    pub(super) fn dropped_total(&self) -> u64 {
         self.dropped.values().sum()
     }
 }
 
 /// Damaged stretches listed one by one; a hostile file can hold millions.
-pub const DAMAGE_KEPT: usize = 100;
+pub(super) const DAMAGE_KEPT: usize = 100;
 
 /// Groups kthread names: `kworker/u8:3` → `kworker/*`, `scsi_eh_1` → `scsi_eh_*`.
-pub fn name_pattern(comm: &str) -> String {
+pub(super) fn name_pattern(comm: &str) -> String {
     if let Some((prefix, _)) = comm.split_once('/') {
         return format!("{prefix}/*");
     }
@@ -195,7 +195,7 @@ pub fn name_pattern(comm: &str) -> String {
 
 /// Reads the whole log (or set of rotated logs) `inputs` names, counting
 /// what is in `window`.
-pub fn collect(inputs: &[PathBuf], window: &WindowSpec) -> Result<(LogHeader, Report)> {
+pub(super) fn collect(inputs: &[PathBuf], window: &WindowSpec) -> Result<(LogHeader, Report)> {
     let (mut header, mut reader) = LogSet::open(inputs)?;
     let mut r = Report {
         window: window
@@ -241,13 +241,13 @@ pub fn collect(inputs: &[PathBuf], window: &WindowSpec) -> Result<(LogHeader, Re
 impl Report {
     /// Kthreads created, grouped by [`name_pattern`] of their final name.
     /// Helpers the kernel could not run first, the rest in order.
-    pub fn helpers_failed_first(&self) -> impl Iterator<Item = &Helper> {
+    pub(super) fn helpers_failed_first(&self) -> impl Iterator<Item = &Helper> {
         let failed = self.helpers.iter().filter(|h| h.exec_failed);
         failed.chain(self.helpers.iter().filter(|h| !h.exec_failed))
     }
 
     /// The `n` longest waits of a requester on its helper, longest first.
-    pub fn longest_waits(&self, n: usize) -> Vec<(&Helper, u64)> {
+    pub(super) fn longest_waits(&self, n: usize) -> Vec<(&Helper, u64)> {
         let mut waits: Vec<(&Helper, u64)> = self
             .helpers
             .iter()
@@ -258,7 +258,7 @@ impl Report {
         waits
     }
 
-    pub fn kthread_groups(&self) -> BTreeMap<String, u64> {
+    pub(super) fn kthread_groups(&self) -> BTreeMap<String, u64> {
         let mut groups = BTreeMap::new();
         for name in self.kthreads.values() {
             *groups.entry(name_pattern(name)).or_default() += 1;

@@ -70,7 +70,7 @@ fn helper(h: &Helper) -> Value {
     })
 }
 
-pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
+pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
     let (start, end, span_ns) = match r.first_ns {
         Some(first) => (
             json!(clock.rfc3339(first)),

@@ -19,7 +19,7 @@ use crate::{
 
 /// `exited 0`, or `killed by SIGKILL from 999 (kill) uid=0` (the comm as
 /// it is, for JSON).
-pub fn end(end: &HelperEnd) -> String {
+pub(super) fn end(end: &HelperEnd) -> String {
     end_with(end, output::raw)
 }
 
@@ -118,7 +118,7 @@ fn window_line(r: &Report, clock: WallClock) -> String {
     )
 }
 
-pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
+pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     let mut s = String::new();
     let span = |ns: Option<u64>| ns.map_or("-".to_string(), |n| clock.rfc3339(n));
     let signals = if header.kernel_filter.signals == SIGNALS_ALL {
@@ -225,7 +225,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     for (h, ns) in waits {
         s.push_str(&format!(
             "  {:>8} {} on {} {}\n",
-            crate::output::duration(ns),
+            output::duration(ns),
             requester(h),
             h.pid,
             helper_path(h),
@@ -259,7 +259,7 @@ pub fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
                 t.dropped_total(),
                 t.episodes,
                 if t.episodes == 1 { "" } else { "s" },
-                crate::output::duration(span),
+                output::duration(span),
                 if kinds.is_empty() {
                     "counts not yet known".to_string()
                 } else {

@@ -17,7 +17,7 @@ use crate::model::event::Task;
 
 /// A queued signal not yet delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pending {
+pub(super) struct Pending {
     pub sig: i32,
     pub id: u64,
     /// The track of the task it was sent to (where it is closed at the end
@@ -26,7 +26,7 @@ pub struct Pending {
 }
 
 #[derive(Default)]
-pub struct Flows {
+pub(super) struct Flows {
     last_id: u64,
     /// Thread-directed signals, by target pid.
     thread: HashMap<u32, Vec<Pending>>,
@@ -35,13 +35,13 @@ pub struct Flows {
 }
 
 impl Flows {
-    pub fn new_id(&mut self) -> u64 {
+    pub(super) fn new_id(&mut self) -> u64 {
         self.last_id += 1;
         self.last_id
     }
 
     /// A signal queued for `target`.
-    pub fn pend(&mut self, target: &Task, group: bool, pending: Pending) {
+    pub(super) fn pend(&mut self, target: &Task, group: bool, pending: Pending) {
         let (map, key) = if group {
             (&mut self.group, target.tgid)
         } else {
@@ -52,14 +52,14 @@ impl Flows {
 
     /// `task` took `sig`: the oldest matching signal sent to it, or to its
     /// process.
-    pub fn deliver(&mut self, task: &Task, sig: i32) -> Option<u64> {
+    pub(super) fn deliver(&mut self, task: &Task, sig: i32) -> Option<u64> {
         take_first(&mut self.thread, task.pid, sig)
             .or_else(|| take_first(&mut self.group, task.tgid, sig))
     }
 
     /// `task` exited: every signal still pending for it, and for its
     /// process when the whole process is gone (`group_exit`).
-    pub fn exit(&mut self, task: &Task, group_exit: bool) -> Vec<u64> {
+    pub(super) fn exit(&mut self, task: &Task, group_exit: bool) -> Vec<u64> {
         let mut ids: Vec<u64> = self
             .thread
             .remove(&task.pid)
@@ -76,7 +76,7 @@ impl Flows {
     }
 
     /// Everything still pending (at the end of the log), oldest first.
-    pub fn drain(&mut self) -> Vec<Pending> {
+    pub(super) fn drain(&mut self) -> Vec<Pending> {
         let mut all: Vec<Pending> = self
             .thread
             .drain()
@@ -89,7 +89,7 @@ impl Flows {
 
     /// Targets with signals pending (for tests of the bound).
     #[cfg(test)]
-    pub fn held(&self) -> usize {
+    pub(super) fn held(&self) -> usize {
         self.thread.len() + self.group.len()
     }
 }

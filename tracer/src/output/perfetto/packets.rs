@@ -21,19 +21,19 @@ use crate::model::text;
 
 /// Our one packet sequence. Perfetto scopes incremental state (here: the
 /// track descriptors) to a sequence; one writer needs one, any nonzero id.
-pub const SEQUENCE_ID: u32 = 1;
+pub(super) const SEQUENCE_ID: u32 = 1;
 
 /// `Trace.packet`: field 1, wire type 2 (length-delimited).
 const PACKET_TAG: u8 = (1 << 3) | 2;
 
 /// Writes packets; knows whether the sequence has begun.
 #[derive(Default)]
-pub struct Packets {
+pub(super) struct Packets {
     started: bool,
 }
 
 impl Packets {
-    pub fn started(&self) -> bool {
+    pub(super) fn started(&self) -> bool {
         self.started
     }
 
@@ -42,7 +42,7 @@ impl Packets {
     /// timestamp is (Perfetto's default trace clock), to wall-clock time,
     /// so the UI can show real dates. `wall_ns` is `None` when it does not
     /// fit the field (a clock set before 1970).
-    pub fn start(&mut self, out: &mut Vec<u8>, boot_ns: u64, wall_ns: Option<u64>) {
+    pub(super) fn start(&mut self, out: &mut Vec<u8>, boot_ns: u64, wall_ns: Option<u64>) {
         let mut clocks = vec![Clock {
             clock_id: Some(BuiltinClocks::Boottime as u32),
             timestamp: Some(boot_ns),
@@ -72,7 +72,7 @@ impl Packets {
 
     /// Declares (or renames) a track. Emitted before any event that names
     /// its uuid; a child's parent is declared before the child.
-    pub fn track(&mut self, out: &mut Vec<u8>, uuid: u64, parent: Option<u64>, name: &str) {
+    pub(super) fn track(&mut self, out: &mut Vec<u8>, uuid: u64, parent: Option<u64>, name: &str) {
         let desc = TrackDescriptor {
             uuid: Some(uuid),
             parent_uuid: parent,
@@ -91,7 +91,7 @@ impl Packets {
     }
 
     /// One TrackEvent at boot-clock `ts`.
-    pub fn event(&mut self, out: &mut Vec<u8>, ts: u64, event: TrackEvent) {
+    pub(super) fn event(&mut self, out: &mut Vec<u8>, ts: u64, event: TrackEvent) {
         self.write(
             out,
             TracePacket {
@@ -115,7 +115,7 @@ impl Packets {
 }
 
 /// A TrackEvent of `kind` on `track`.
-pub fn event(kind: Type, track: u64, name: Option<String>, args: Args) -> TrackEvent {
+pub(super) fn event(kind: Type, track: u64, name: Option<String>, args: Args) -> TrackEvent {
     TrackEvent {
         r#type: Some(kind as i32),
         track_uuid: Some(track),
@@ -129,7 +129,7 @@ pub fn event(kind: Type, track: u64, name: Option<String>, args: Args) -> TrackE
 /// Text from tasks is made valid UTF-8 as lossy decoding would (U+FFFD),
 /// since protobuf strings must be.
 #[derive(Default)]
-pub struct Args(Vec<DebugAnnotation>);
+pub(super) struct Args(Vec<DebugAnnotation>);
 
 impl Args {
     fn push(&mut self, name: &str, value: Value) {
@@ -140,27 +140,27 @@ impl Args {
         });
     }
 
-    pub fn int(mut self, name: &str, v: impl Into<i64>) -> Self {
+    pub(super) fn int(mut self, name: &str, v: impl Into<i64>) -> Self {
         self.push(name, Value::IntValue(v.into()));
         self
     }
 
-    pub fn uint(mut self, name: &str, v: u64) -> Self {
+    pub(super) fn uint(mut self, name: &str, v: u64) -> Self {
         self.push(name, Value::UintValue(v));
         self
     }
 
-    pub fn bool(mut self, name: &str, v: bool) -> Self {
+    pub(super) fn bool(mut self, name: &str, v: bool) -> Self {
         self.push(name, Value::BoolValue(v));
         self
     }
 
-    pub fn str(mut self, name: &str, v: &str) -> Self {
+    pub(super) fn str(mut self, name: &str, v: &str) -> Self {
         self.push(name, Value::StringValue(text::lossy(v).into()));
         self
     }
 
-    pub fn opt_str(self, name: &str, v: Option<&str>) -> Self {
+    pub(super) fn opt_str(self, name: &str, v: Option<&str>) -> Self {
         match v {
             Some(v) => self.str(name, v),
             None => self,
@@ -168,7 +168,7 @@ impl Args {
     }
 
     /// A list of strings (argv).
-    pub fn strs(mut self, name: &str, items: &[String]) -> Self {
+    pub(super) fn strs(mut self, name: &str, items: &[String]) -> Self {
         self.0.push(DebugAnnotation {
             name_field: Some(NameField::Name(name.into())),
             value: None,
@@ -186,7 +186,7 @@ impl Args {
 
     /// The same annotations again (an exit's instant and its slice's end
     /// both carry them).
-    pub fn copy(&self) -> Args {
+    pub(super) fn copy(&self) -> Args {
         Args(self.0.clone())
     }
 }

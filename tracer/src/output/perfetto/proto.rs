@@ -4,6 +4,14 @@
 
 // Generated code: its names and shapes follow the .proto, not our lints;
 // `Trace` (the whole file as one message) is only read back, in tests.
-#![allow(clippy::all, clippy::pedantic, missing_docs, dead_code)]
+#![allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    dead_code,
+    unreachable_pub,
+    unused_qualifications,
+    elided_lifetimes_in_paths
+)]
 
 include!(concat!(env!("OUT_DIR"), "/perfetto.protos.rs"));

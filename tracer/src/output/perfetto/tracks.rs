@@ -27,18 +27,18 @@ use super::packets::Packets;
 use crate::model::{classify::Kind, event::Task};
 
 /// The helpers group.
-pub const HELPERS: u64 = 1;
+pub(super) const HELPERS: u64 = 1;
 /// kthreadd's track, which is also the kernel threads' group.
-pub const KTHREADD: u64 = 2;
+pub(super) const KTHREADD: u64 = 2;
 /// The throttle records' track.
-pub const THROTTLED: u64 = 3;
+pub(super) const THROTTLED: u64 = 3;
 /// Uuids from here on are handed out in order of first appearance.
 const FIRST_UUID: u64 = 16;
 /// Recent exits remembered for post-exit events.
 const ENDED: usize = 4096;
 
 /// A task seen and not yet exited.
-pub struct Live {
+pub(super) struct Live {
     pub start_ns: u64,
     pub uuid: u64,
     pub comm: Box<str>,
@@ -61,7 +61,7 @@ struct Process {
 }
 
 /// What [`Tracks::find_or_add`] found.
-pub enum Found {
+pub(super) enum Found {
     /// A live task.
     Live,
     /// Newly added: the caller opens its first slice.
@@ -70,7 +70,7 @@ pub enum Found {
     Ended,
 }
 
-pub struct Tracks {
+pub(super) struct Tracks {
     next_uuid: u64,
     live: HashMap<u32, Live>,
     processes: HashMap<u32, Process>,
@@ -105,7 +105,7 @@ fn is_helper(kind: Kind) -> bool {
 }
 
 impl Tracks {
-    pub fn get_mut(&mut self, pid: u32) -> Option<&mut Live> {
+    pub(super) fn get_mut(&mut self, pid: u32) -> Option<&mut Live> {
         self.live.get_mut(&pid)
     }
 
@@ -113,7 +113,7 @@ impl Tracks {
     /// live entry under the same pid with another start time is a task
     /// whose exit was lost: it is taken out and returned, for the caller to
     /// close, before the new one is added.
-    pub fn find_or_add(
+    pub(super) fn find_or_add(
         &mut self,
         packets: &mut Packets,
         out: &mut Vec<u8>,
@@ -251,7 +251,7 @@ impl Tracks {
 
     /// Re-declares a task's track under its current comm (after an exec
     /// or a rename), in the same place.
-    pub fn rename(&self, packets: &mut Packets, out: &mut Vec<u8>, pid: u32) {
+    pub(super) fn rename(&self, packets: &mut Packets, out: &mut Vec<u8>, pid: u32) {
         if let Some(l) = self.live.get(&pid) {
             packets.track(out, l.uuid, l.parent, &track_name(&l.comm, pid));
         }
@@ -260,7 +260,7 @@ impl Tracks {
     /// A thread that exec'd took over its leader's pid (`de_thread`): its
     /// state moves with it, keeping its track. Returns a stale entry
     /// found under the new pid (the old leader, if its exit was lost).
-    pub fn take_over(&mut self, old_pid: u32, task: &Task) -> Option<Live> {
+    pub(super) fn take_over(&mut self, old_pid: u32, task: &Task) -> Option<Live> {
         let mut moving = self.live.remove(&old_pid)?;
         let stale = self.remove(task.pid);
         // The kernel gives the thread its leader's start time.
@@ -270,7 +270,7 @@ impl Tracks {
     }
 
     /// The task exited: its state goes, its track is remembered a while.
-    pub fn remove(&mut self, pid: u32) -> Option<Live> {
+    pub(super) fn remove(&mut self, pid: u32) -> Option<Live> {
         let l = self.live.remove(&pid)?;
         if let Some(tgid) = l.process {
             if let Some(p) = self.processes.get_mut(&tgid) {
@@ -293,7 +293,7 @@ impl Tracks {
     }
 
     /// Every live task, in the order their tracks were made (at the end).
-    pub fn drain(&mut self) -> Vec<Live> {
+    pub(super) fn drain(&mut self) -> Vec<Live> {
         let mut all: Vec<Live> = self.live.drain().map(|(_, l)| l).collect();
         all.sort_by_key(|l| l.uuid);
         self.processes.clear();
@@ -302,7 +302,7 @@ impl Tracks {
 
     /// Live tasks and process tracks held (for tests of the bound).
     #[cfg(test)]
-    pub fn held(&self) -> (usize, usize) {
+    pub(super) fn held(&self) -> (usize, usize) {
         (self.live.len(), self.processes.len())
     }
 }

@@ -92,7 +92,7 @@ use crate::model::{
 const NARROW_TIME: usize = 12;
 const CONTINUATION: usize = NARROW_TIME + 1;
 
-pub struct Text {
+pub(super) struct Text {
     pf: PfNames,
     style: Style,
     /// PF_POSTCOREDUMP where `pf`'s kernel names it, else 0.
@@ -104,7 +104,7 @@ pub struct Text {
 
 impl Text {
     /// Plain text: the full layout, no colour, no date lines.
-    pub fn new(clock: WallClock, pf: PfNames) -> Self {
+    pub(super) fn new(clock: WallClock, pf: PfNames) -> Self {
         let postcoredump = (0..32)
             .map(|i| 1u32 << i)
             .find(|&bit| pf.names(bit).next() == Some("POSTCOREDUMP"))

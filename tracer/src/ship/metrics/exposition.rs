@@ -33,7 +33,7 @@ impl fmt::Debug for Exposition {
 }
 
 impl Collector for Exposition {
-    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+    fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
         let c = &*self.counts;
         let load = |n: &AtomicU64| n.load(Relaxed);
 

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Builds one log record per event, over a reused one.
-pub struct Mapper {
+pub(super) struct Mapper {
     fields: Fields,
     text: Box<dyn Formatter>,
     clock: WallClock,
@@ -38,7 +38,7 @@ pub struct Mapper {
 // Items live in a batch's Vec, nearly all of them events: boxing the large
 // variant would add an allocation per event and save nothing.
 #[allow(clippy::large_enum_variant)]
-pub enum Item {
+pub(super) enum Item {
     Event {
         rec: Record,
         ann: Annotation,
@@ -53,7 +53,7 @@ pub enum Item {
 }
 
 impl Mapper {
-    pub fn new(clock: WallClock, pf: PfNames) -> Mapper {
+    pub(super) fn new(clock: WallClock, pf: PfNames) -> Mapper {
         Mapper {
             fields: Fields::new(clock, pf),
             text: output::formatter(Format::Text, clock, pf),
@@ -64,7 +64,7 @@ impl Mapper {
 
     /// The LogRecord for an item handed over by the tap, written over
     /// `out` (whose strings and vectors are reused).
-    pub fn item_into(&mut self, item: &Item, out: &mut LogRecord) {
+    pub(super) fn item_into(&mut self, item: &Item, out: &mut LogRecord) {
         let observed_ns = match item {
             Item::Event {
                 rec,
@@ -87,7 +87,7 @@ impl Mapper {
         out.observed_time_unix_nano = observed_ns;
     }
 
-    pub fn event_into(&mut self, rec: &Record, ann: &Annotation, out: &mut LogRecord) {
+    pub(super) fn event_into(&mut self, rec: &Record, ann: &Annotation, out: &mut LogRecord) {
         self.fields.record(&mut out.attributes, rec, ann);
         self.buf.clear();
         self.text.record(&mut self.buf, rec, ann);
@@ -100,7 +100,7 @@ impl Mapper {
     }
 
     /// `count` records of `kind` lost: a WARN record of event `lost`.
-    pub fn lost_into(
+    pub(super) fn lost_into(
         &mut self,
         kind: Option<EventKind>,
         count: u64,
@@ -118,7 +118,7 @@ impl Mapper {
 
     /// A new LogRecord for an event.
     #[cfg(test)]
-    pub fn event(&mut self, rec: &Record, ann: &Annotation) -> LogRecord {
+    pub(super) fn event(&mut self, rec: &Record, ann: &Annotation) -> LogRecord {
         let mut out = LogRecord::default();
         self.event_into(rec, ann, &mut out);
         out.observed_time_unix_nano = now_unix_nano();
@@ -127,7 +127,7 @@ impl Mapper {
 
     /// A new LogRecord for a loss notice.
     #[cfg(test)]
-    pub fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) -> LogRecord {
+    pub(super) fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) -> LogRecord {
         let mut out = LogRecord::default();
         self.lost_into(kind, count, boot_ns, &mut out);
         out.observed_time_unix_nano = now_unix_nano();
@@ -165,7 +165,7 @@ fn set_body(out: &mut LogRecord, body: &str) {
     }
 }
 
-pub fn now_unix_nano() -> u64 {
+pub(super) fn now_unix_nano() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)

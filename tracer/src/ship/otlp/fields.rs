@@ -29,7 +29,7 @@ use crate::{
 };
 
 /// Writes the attributes of one record into a reused `Vec<KeyValue>`.
-pub struct Fields {
+pub(super) struct Fields {
     clock: WallClock,
     pf: PfNames,
     /// `tracer.creator.` while inside a nested object; empty at the top.
@@ -208,7 +208,7 @@ fn set_string(slot: &mut Option<AnyValue>, s: &str) {
 }
 
 impl Fields {
-    pub fn new(clock: WallClock, pf: PfNames) -> Fields {
+    pub(super) fn new(clock: WallClock, pf: PfNames) -> Fields {
         Fields {
             clock,
             pf,
@@ -218,7 +218,7 @@ impl Fields {
     }
 
     /// The attributes of a lost-records notice, over `out`.
-    pub fn lost(
+    pub(super) fn lost(
         &mut self,
         out: &mut Vec<KeyValue>,
         kind: Option<EventKind>,
@@ -241,7 +241,7 @@ impl Fields {
     }
 
     /// The attributes of one event, over `out`.
-    pub fn record(&mut self, out: &mut Vec<KeyValue>, rec: &Record, ann: &Annotation) {
+    pub(super) fn record(&mut self, out: &mut Vec<KeyValue>, rec: &Record, ann: &Annotation) {
         self.prefix.clear();
         let event = rec.event.kind().name();
         let mut o = Out {
@@ -382,7 +382,7 @@ impl Fields {
 
 /// The task fields (the JSON formatter's `task_fields`).
 fn task_fields(
-    o: &mut Out,
+    o: &mut Out<'_>,
     b64: &mut String,
     pf: &PfNames,
     t: &Task,
@@ -421,7 +421,7 @@ impl Out<'_> {
     }
 }
 
-fn context_fields(o: &mut Out, ctx: Option<&TaskContext>) {
+fn context_fields(o: &mut Out<'_>, ctx: Option<&TaskContext>) {
     let ctx = ctx.copied().unwrap_or_default();
     o.opt_uint("uid", ctx.uid.map(u64::from));
     o.opt_uint("gid", ctx.gid.map(u64::from));
@@ -438,7 +438,7 @@ fn context_fields(o: &mut Out, ctx: Option<&TaskContext>) {
 }
 
 fn task_object(
-    o: &mut Out,
+    o: &mut Out<'_>,
     b64: &mut String,
     pf: &PfNames,
     name: &str,
@@ -450,7 +450,7 @@ fn task_object(
     o.end(mark);
 }
 
-fn signal_fields(o: &mut Out, sig: i32, errno: i32, code: i32) {
+fn signal_fields(o: &mut Out<'_>, sig: i32, errno: i32, code: i32) {
     o.str("signal", &signals::name(sig));
     o.int("signo", i64::from(sig));
     o.int("errno", i64::from(errno));
@@ -459,7 +459,7 @@ fn signal_fields(o: &mut Out, sig: i32, errno: i32, code: i32) {
 }
 
 fn request_fields(
-    o: &mut Out,
+    o: &mut Out<'_>,
     b64: &mut String,
     pf: &PfNames,
     req: &HelperRequest,
@@ -479,7 +479,7 @@ fn request_fields(
 }
 
 /// The JSON formatter's `helper` object, for tasks of a helper's lineage.
-fn helper(o: &mut Out, b64: &mut String, pf: &PfNames, ann: &Annotation, exit_ns: Option<u64>) {
+fn helper(o: &mut Out<'_>, b64: &mut String, pf: &PfNames, ann: &Annotation, exit_ns: Option<u64>) {
     let Some(h) = &ann.helper else {
         return;
     };
@@ -505,7 +505,7 @@ fn helper(o: &mut Out, b64: &mut String, pf: &PfNames, ann: &Annotation, exit_ns
     o.end(mark);
 }
 
-fn throttle_fields(o: &mut Out, t: &Throttle) {
+fn throttle_fields(o: &mut Out<'_>, t: &Throttle) {
     o.str("phase", t.phase.name());
     o.uint("throttle_cpu", u64::from(t.cpu));
     o.str("reasons", t.reasons_text());

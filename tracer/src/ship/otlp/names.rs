@@ -5,7 +5,7 @@
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 
 /// A top-level JSON field's attribute name.
-pub enum Name {
+pub(super) enum Name {
     /// OpenTelemetry's semantic conventions name it.
     Semantic(&'static str),
     /// `tracer.<field>`.
@@ -15,7 +15,7 @@ pub enum Name {
 /// The attribute name of a top-level JSON field; `None`: not an attribute
 /// (`time` is the record's timestamp). Nested objects' fields are
 /// `tracer.<object>.<field>`.
-pub fn top_level_name(key: &str, event: &str) -> Option<Name> {
+pub(super) fn top_level_name(key: &str, event: &str) -> Option<Name> {
     use Name::{Semantic, Tracer};
     Some(match key {
         "time" => return None,
@@ -39,7 +39,7 @@ pub fn top_level_name(key: &str, event: &str) -> Option<Name> {
     })
 }
 
-pub fn kv(key: impl Into<String>, value: AnyValue) -> KeyValue {
+pub(super) fn kv(key: impl Into<String>, value: AnyValue) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(value),
@@ -47,7 +47,7 @@ pub fn kv(key: impl Into<String>, value: AnyValue) -> KeyValue {
     }
 }
 
-pub fn string(s: impl Into<String>) -> AnyValue {
+pub(super) fn string(s: impl Into<String>) -> AnyValue {
     AnyValue {
         value: Some(any_value::Value::StringValue(s.into())),
     }

@@ -28,21 +28,21 @@ use crate::{
 
 /// Tries per batch, and the pause before the second (doubled each time, at
 /// most [`BACKOFF_MAX`]).
-pub const TRIES: u32 = 3;
+pub(super) const TRIES: u32 = 3;
 const BACKOFF: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// A collector that does not accept the connection this fast is down.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// One request, connection to response.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most one warning of each kind this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 /// [`Shared::tid`] once the end of the session began.
-pub const FINISHING: i32 = -1;
+pub(super) const FINISHING: i32 = -1;
 
 /// What the sender thread and the tap share.
 #[derive(Default)]
-pub struct Shared {
+pub(super) struct Shared {
     /// Records the collector took.
     pub sent: AtomicU64,
     /// Records dropped after every try failed (no connection, timeouts,
@@ -84,7 +84,7 @@ impl Shared {
 
 /// Warnings at most once per [`WARN_EVERY`], with how many were held back.
 #[derive(Default)]
-pub struct RateLimit {
+pub(super) struct RateLimit {
     last: Option<Instant>,
     held: u64,
 }
@@ -92,7 +92,7 @@ pub struct RateLimit {
 impl RateLimit {
     /// Whether to warn now; `Some(n)`: `n` warnings were held back since
     /// the last one.
-    pub fn allow(&mut self) -> Option<u64> {
+    pub(super) fn allow(&mut self) -> Option<u64> {
         let now = Instant::now();
         if self
             .last
@@ -107,7 +107,7 @@ impl RateLimit {
 }
 
 /// Where and what to send.
-pub struct Sender {
+pub(super) struct Sender {
     pub endpoint: String,
     pub resource: Resource,
     pub scope: InstrumentationScope,
@@ -131,7 +131,7 @@ enum Outcome {
 impl Sender {
     /// Runs the thread until the channel closes. `done` is dropped when it
     /// ends, which is how the tap knows.
-    pub fn spawn(self, batches: Receiver<Vec<Item>>, done: std::sync::mpsc::Sender<()>) {
+    pub(super) fn spawn(self, batches: Receiver<Vec<Item>>, done: std::sync::mpsc::Sender<()>) {
         let spawned = thread::Builder::new()
             .name("tracer-otlp".into())
             .spawn(move || {

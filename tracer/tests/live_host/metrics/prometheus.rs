@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::scrape::*;
 
 /// A free port on 127.0.0.1 (nothing listens there once this returns).
-pub fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -22,14 +22,14 @@ pub fn free_port() -> u16 {
 }
 
 /// A Prometheus server for the test's lifetime; killed when dropped.
-pub struct Prometheus {
+pub(super) struct Prometheus {
     pub child: Child,
     pub addr: SocketAddr,
     pub _dir: tempfile::TempDir,
 }
 
 impl Prometheus {
-    pub fn start(target: SocketAddr) -> Prometheus {
+    pub(super) fn start(target: SocketAddr) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -69,7 +69,7 @@ impl Prometheus {
         }
     }
 
-    pub fn failed(&self, what: &str) -> String {
+    pub(super) fn failed(&self, what: &str) -> String {
         let log =
             std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(20).collect();
@@ -77,7 +77,7 @@ impl Prometheus {
     }
 
     /// `/api/v1/query` for `query`: its `data.result`.
-    pub fn query(&self, query: &str) -> Vec<Value> {
+    pub(super) fn query(&self, query: &str) -> Vec<Value> {
         let encoded: String = query
             .bytes()
             .map(|b| match b {
@@ -100,7 +100,7 @@ impl Drop for Prometheus {
     }
 }
 
-pub fn wall_now() -> f64 {
+pub(super) fn wall_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -110,7 +110,7 @@ pub fn wall_now() -> f64 {
 /// The newest sample of each `tracer_events_total` series that Prometheus
 /// scraped after `after` (Unix seconds), by exposition key; none until
 /// every series has one.
-pub fn scraped_after(prom: &Prometheus, after: f64) -> Option<BTreeMap<String, u64>> {
+pub(super) fn scraped_after(prom: &Prometheus, after: f64) -> Option<BTreeMap<String, u64>> {
     let series = prom.query("tracer_events_total[10s]");
     let mut out = BTreeMap::new();
     for s in &series {

@@ -14,12 +14,12 @@ use serde_json::Value;
 use crate::common::*;
 
 /// Samples of one exposition: `name{labels}` as written, and the value.
-pub type Samples = BTreeMap<String, f64>;
+pub(super) type Samples = BTreeMap<String, f64>;
 
 /// Counts the machine's background hardly moves: after the workload they
 /// must match the printed events exactly. Fork, exec, exit, rename and
 /// kthreads created are bracketed only.
-pub const QUIET: [&str; 9] = [
+pub(super) const QUIET: [&str; 9] = [
     "tracer_events_total{event=\"signal_generate\"}",
     "tracer_events_total{event=\"signal_deliver\"}",
     "tracer_events_total{event=\"helper_request\"}",
@@ -32,7 +32,7 @@ pub const QUIET: [&str; 9] = [
 ];
 
 /// The counter families compared with the printed events.
-pub const COUNTED: [&str; 7] = [
+pub(super) const COUNTED: [&str; 7] = [
     "tracer_events_total",
     "tracer_lost_events_total",
     "tracer_helpers_started_total",
@@ -42,12 +42,12 @@ pub const COUNTED: [&str; 7] = [
     "tracer_kthreads_created_total",
 ];
 
-pub fn is_quiet(key: &str) -> bool {
+pub(super) fn is_quiet(key: &str) -> bool {
     QUIET.iter().any(|q| key.starts_with(q))
 }
 
 /// One HTTP/1.1 request; (status, head, body).
-pub fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+pub(super) fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -69,7 +69,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String)
     (status, head.to_string(), body.to_string())
 }
 
-pub fn fetch(addr: SocketAddr) -> String {
+pub(super) fn fetch(addr: SocketAddr) -> String {
     let (status, head, body) = http(addr, "GET", "/metrics");
     assert_eq!(status, 200, "{head}\n{body}");
     assert!(
@@ -80,7 +80,7 @@ pub fn fetch(addr: SocketAddr) -> String {
     body
 }
 
-pub fn parse(body: &str) -> Samples {
+pub(super) fn parse(body: &str) -> Samples {
     body.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
@@ -95,29 +95,29 @@ pub fn parse(body: &str) -> Samples {
         .collect()
 }
 
-pub fn scrape(addr: SocketAddr) -> Samples {
+pub(super) fn scrape(addr: SocketAddr) -> Samples {
     parse(&fetch(addr))
 }
 
 /// The counted families of a scrape, as integers.
-pub fn counted(s: &Samples) -> BTreeMap<String, u64> {
+pub(super) fn counted(s: &Samples) -> BTreeMap<String, u64> {
     s.iter()
         .filter(|(k, _)| COUNTED.iter().any(|f| family_of(k) == *f))
         .map(|(k, v)| (k.clone(), *v as u64))
         .collect()
 }
 
-pub fn family_of(key: &str) -> &str {
+pub(super) fn family_of(key: &str) -> &str {
     key.split('{').next().unwrap_or(key)
 }
 
-pub fn get(s: &Samples, key: &str) -> f64 {
+pub(super) fn get(s: &Samples, key: &str) -> f64 {
     *s.get(key)
         .unwrap_or_else(|| panic!("no sample {key} in {s:#?}"))
 }
 
 /// `promtool check metrics` accepts it, and its lint has nothing to say.
-pub fn promtool_accepts(body: &str) {
+pub(super) fn promtool_accepts(body: &str) {
     let mut child = Command::new("/usr/bin/promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -145,7 +145,7 @@ pub fn promtool_accepts(body: &str) {
 }
 
 /// The address the tracer said it serves metrics at.
-pub fn metrics_addr(stderr: &[String]) -> SocketAddr {
+pub(super) fn metrics_addr(stderr: &[String]) -> SocketAddr {
     stderr
         .iter()
         .find_map(|l| {
@@ -158,7 +158,7 @@ pub fn metrics_addr(stderr: &[String]) -> SocketAddr {
         .unwrap_or_else(|| panic!("no metrics address on stderr: {stderr:?}"))
 }
 
-pub fn boottime_ns() -> u64 {
+pub(super) fn boottime_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -170,7 +170,7 @@ pub fn boottime_ns() -> u64 {
 
 /// The counters the printed events imply, keyed as the exposition writes
 /// them.
-pub fn tally(events: &[Value]) -> BTreeMap<String, u64> {
+pub(super) fn tally(events: &[Value]) -> BTreeMap<String, u64> {
     let mut t = BTreeMap::new();
     let mut add = |k: String, n: u64| *t.entry(k).or_insert(0) += n;
     for v in events {
@@ -225,7 +225,7 @@ pub fn tally(events: &[Value]) -> BTreeMap<String, u64> {
 }
 
 /// Whether `a <= b` for every key of either (a missing key is 0).
-pub fn at_most(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> Vec<String> {
+pub(super) fn at_most(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> Vec<String> {
     a.keys()
         .chain(b.keys())
         .filter(|k| a.get(*k).copied().unwrap_or(0) > b.get(*k).copied().unwrap_or(0))
@@ -234,7 +234,7 @@ pub fn at_most(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> Vec<Stri
 }
 
 /// Keys where `a` and `b` differ (a missing key is 0), `keep` ones only.
-pub fn differ(
+pub(super) fn differ(
     a: &BTreeMap<String, u64>,
     b: &BTreeMap<String, u64>,
     keep: impl Fn(&str) -> bool,
@@ -253,7 +253,7 @@ pub fn differ(
 /// Sends SIGURG to kthreadd (one `signal_generate`, nothing else) and
 /// waits until it is printed: every event counted before it was sent is
 /// printed by then.
-pub fn marker(tracer: &mut Tracer) {
+pub(super) fn marker(tracer: &mut Tracer) {
     let sent = boottime_ns();
     kill(2u32, libc::SIGURG);
     tracer.wait_for("the SIGURG marker to kthreadd", |v| {
@@ -266,7 +266,7 @@ pub fn marker(tracer: &mut Tracer) {
 
 /// The helper a crash's core dump starts (`core_pattern` piped to it),
 /// waited for until its exit is printed; that exit.
-pub fn core_dump_helper(tracer: &mut Tracer, helper: &str) -> Value {
+pub(super) fn core_dump_helper(tracer: &mut Tracer, helper: &str) -> Value {
     let _pattern = core_pattern_to(helper);
     let mut crasher = crash();
     let crasher_pid = crasher.id();

@@ -19,10 +19,10 @@ use crate::common::*;
 
 /// `setpriv` arguments that make the attacker: uid and gid 65534, no
 /// supplementary groups.
-pub const ATTACKER: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+pub(super) const ATTACKER: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
 /// The arguments of every recorder this file starts.
-pub fn recorder_args(dir: &Path, extra: &[&str]) -> Vec<String> {
+pub(super) fn recorder_args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
         "record".to_string(),
         "--dir".into(),
@@ -36,12 +36,12 @@ pub fn recorder_args(dir: &Path, extra: &[&str]) -> Vec<String> {
 }
 
 /// A running `tracer record --dir`, attached, with its stderr lines.
-pub struct Recorder {
+pub(super) struct Recorder {
     pub child: Child,
     pub stderr: Receiver<String>,
 }
 
-pub fn start(dir: &Path, extra: &[&str]) -> Recorder {
+pub(super) fn start(dir: &Path, extra: &[&str]) -> Recorder {
     let (child, stderr) = spawn_attached(
         Command::new(tracer_exe()).args(recorder_args(dir, extra)),
         Duration::from_secs(60),
@@ -50,12 +50,12 @@ pub fn start(dir: &Path, extra: &[&str]) -> Recorder {
 }
 
 impl Recorder {
-    pub fn running(&mut self) -> bool {
+    pub(super) fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
     /// What it said so far.
-    pub fn said(&self) -> String {
+    pub(super) fn said(&self) -> String {
         let mut err = String::new();
         while let Ok(line) = self.stderr.try_recv() {
             err.push_str(&line);
@@ -66,7 +66,7 @@ impl Recorder {
 
     /// Stops it with `sig` (unless it ended already); its exit code and
     /// everything it said.
-    pub fn stop_with(mut self, sig: i32) -> (Option<i32>, String) {
+    pub(super) fn stop_with(mut self, sig: i32) -> (Option<i32>, String) {
         if self.running() {
             kill(self.child.id(), sig);
         }
@@ -79,7 +79,7 @@ impl Recorder {
         (status.code(), err)
     }
 
-    pub fn stop(self) -> (Option<i32>, String) {
+    pub(super) fn stop(self) -> (Option<i32>, String) {
         self.stop_with(libc::SIGINT)
     }
 }
@@ -95,10 +95,10 @@ impl Drop for Recorder {
 
 /// A tmpfs of `size` mounted at `at` (created); unmounted on drop, even
 /// when the test fails.
-pub struct Tmpfs(PathBuf);
+pub(super) struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    pub fn mount(at: &Path, size: &str) -> Tmpfs {
+    pub(super) fn mount(at: &Path, size: &str) -> Tmpfs {
         fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tracer-test"])
@@ -119,13 +119,13 @@ impl Drop for Tmpfs {
 /// The storm program: N prctl(PR_SET_NAME) with changing names,
 /// built with the C compiler cargo links with, in a directory of its own
 /// that the attacker can reach (removed with it).
-pub struct Storm {
+pub(super) struct Storm {
     pub _dir: tempfile::TempDir,
     pub exe: PathBuf,
 }
 
 impl Storm {
-    pub fn build() -> Storm {
+    pub(super) fn build() -> Storm {
         let dir = tempfile::Builder::new()
             .prefix("tracer-storm")
             .tempdir()
@@ -154,12 +154,12 @@ impl Storm {
     }
 
     /// `n` renames by uid 65534.
-    pub fn renames(&self, n: u64) {
+    pub(super) fn renames(&self, n: u64) {
         rename_storm(&self.exe, n);
     }
 }
 
-pub fn rename_storm(exe: &Path, n: u64) {
+pub(super) fn rename_storm(exe: &Path, n: u64) {
     let ok = Command::new("setpriv")
         .args(ATTACKER)
         .arg(exe)
@@ -170,7 +170,7 @@ pub fn rename_storm(exe: &Path, n: u64) {
 }
 
 /// Runs `script` with sh as uid 65534; it must succeed.
-pub fn as_attacker(script: &str) {
+pub(super) fn as_attacker(script: &str) {
     let out = Command::new("setpriv")
         .args(ATTACKER)
         .args(["/bin/sh", "-c", script])
@@ -185,7 +185,7 @@ pub fn as_attacker(script: &str) {
 
 /// The bytes of every file tracer writes in `dir`: its logs, plain or
 /// compressed, and any `.zst.partial`.
-pub fn tracer_bytes(dir: &Path) -> u64 {
+pub(super) fn tracer_bytes(dir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
@@ -203,7 +203,7 @@ pub fn tracer_bytes(dir: &Path) -> u64 {
 
 /// Tracer's own logs in `dir` (root's, named as tracer names them),
 /// oldest first.
-pub fn own_logs(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn own_logs(dir: &Path) -> Vec<PathBuf> {
     let mut logs: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -219,7 +219,7 @@ pub fn own_logs(dir: &Path) -> Vec<PathBuf> {
 /// Every file tracer left in `dir` is a finished log that reads whole:
 /// no `.partial`, each `.zst` taken by the reference decompressor, each
 /// log exported with no damage.
-pub fn all_whole(dir: &Path) -> usize {
+pub(super) fn all_whole(dir: &Path) -> usize {
     let mut n = 0;
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -249,13 +249,13 @@ pub fn all_whole(dir: &Path) -> usize {
 
 /// Samples the bytes of tracer's files in a directory every 100 ms until
 /// stopped: (samples, the largest).
-pub struct Sampler {
+pub(super) struct Sampler {
     pub stop: Arc<AtomicBool>,
     pub thread: thread::JoinHandle<(usize, u64)>,
 }
 
 impl Sampler {
-    pub fn start(dir: &Path) -> Sampler {
+    pub(super) fn start(dir: &Path) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, dir) = (Arc::clone(&stop), dir.to_path_buf());
         let thread = thread::spawn(move || {
@@ -270,7 +270,7 @@ impl Sampler {
         Sampler { stop, thread }
     }
 
-    pub fn finish(self) -> (usize, u64) {
+    pub(super) fn finish(self) -> (usize, u64) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap()
     }
@@ -279,7 +279,7 @@ impl Sampler {
 /// Fills the file system of `at` once the recording in `dir` takes
 /// `after` bytes (or after 10 s): writes `at` until the disk refuses. The
 /// bytes written.
-pub fn fill_disk(at: PathBuf, dir: PathBuf, after: u64) -> thread::JoinHandle<u64> {
+pub(super) fn fill_disk(at: PathBuf, dir: PathBuf, after: u64) -> thread::JoinHandle<u64> {
     thread::spawn(move || {
         let start = Instant::now();
         while tracer_bytes(&dir) < after && start.elapsed() < Duration::from_secs(10) {

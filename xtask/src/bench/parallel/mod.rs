@@ -205,7 +205,7 @@ impl Scenario for Parallel {
     /// The table opens with the machine.
     const MACHINE_LINE: bool = false;
 
-    fn measure(&self, ctx: &Ctx) -> Result<Self::Measured> {
+    fn measure(&self, ctx: &Ctx<'_>) -> Result<Self::Measured> {
         let runner = Runner {
             tracers: ctx.tracers.clone(),
             workload: ctx.workload.to_path_buf(),
@@ -495,7 +495,7 @@ fn measure_peers(runner: &Runner, n: usize, rounds: usize) -> Result<Vec<PeerCel
 }
 
 /// `1,2,all` → [1, 2, online CPUs].
-pub fn parse_counts(list: &[String]) -> Result<Vec<usize>> {
+pub(crate) fn parse_counts(list: &[String]) -> Result<Vec<usize>> {
     // SAFETY: sysconf has no memory-safety preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
     let mut out = Vec::new();
