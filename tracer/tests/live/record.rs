@@ -282,8 +282,18 @@ fn disk_full_while_recording_is_a_clear_error_and_the_log_stays_valid() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no event count in: {err}"));
     let (code, exported, err) = run_tracer(&["export", log.to_str().unwrap()]);
-    // Cut short by the full disk: damaged input (4), records kept.
-    assert_eq!(code, 4, "{err}");
+    // Cut short by the full disk: damaged input (4) where the last write
+    // stopped inside a record, as it nearly always does. Where it stopped
+    // exactly on a record's end (seen once on 6.1), nothing is damaged: the
+    // log lacks only its end marker, and a note says so (0).
+    match code {
+        4 => {}
+        0 => assert!(
+            err.contains("has no end marker") && !err.contains("warning"),
+            "{err}"
+        ),
+        _ => panic!("export of a log cut by a full disk: exit {code}: {err}"),
+    }
     let events = exported
         .lines()
         .filter(|l| !l.contains("\"event\":\"lost\""))
