@@ -3,7 +3,7 @@
 //! targets (tracer/fuzz) drive the log reader and record decoder.
 //!
 //! Layers, from the bottom up; each imports only those listed before it
-//! (checked, with no import cycle among files, by `tests/structure.rs`):
+//! (checked, with no import cycle among files, by `tests/structure/`):
 //!
 //! - [`model`]: records decoded into events, the task table, kinds and
 //!   the kernel-thread tests, procfs snapshots, flags, signals, clocks.

@@ -1,5 +1,5 @@
 //! `--metrics` refused before anything loads (a port in use). No root; the
-//! live tests are in `live_host/metrics.rs`.
+//! live tests are in `live_host/metrics/`.
 
 mod common;
 

@@ -275,7 +275,7 @@ pub(crate) fn ensure_vm_arch_package(package: &str) -> Result<()> {
 }
 
 /// Debian packages the host tests use: Prometheus and promtool, to scrape
-/// and check `--metrics` (tests/live_host/metrics.rs); zstd, the reference
+/// and check `--metrics` (tests/live_host/metrics/); zstd, the reference
 /// decompressor for `record --compress` (tests/compressed.rs).
 const TEST_PACKAGES: &[&str] = &["prometheus", "zstd"];
 
