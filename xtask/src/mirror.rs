@@ -31,14 +31,7 @@ pub(crate) fn debian_mirror() -> Result<String> {
             return Ok(mirror.trim().trim_end_matches('/').to_string());
         }
     }
-    let mut sources = Vec::new();
-    for (name, text) in source_files()? {
-        if name.ends_with(".sources") {
-            sources.extend(parse_deb822(&text));
-        } else {
-            sources.extend(parse_one_line(&text));
-        }
-    }
+    let sources = apt_sources()?;
     let codename = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|text| os_release_codename(&text));
@@ -54,6 +47,44 @@ pub(crate) fn debian_mirror() -> Result<String> {
         );
     };
     archive_root(uri)
+}
+
+/// The Debian security archive (`.../debian-security`, without a trailing
+/// `/`): the first `deb` source of a `-security` suite in this machine's
+/// apt sources, which many mirrors leave to a host of its own; else the
+/// one beside the Debian mirror. TRACER_DEBIAN_MIRROR overrides both.
+pub(crate) fn security_archive() -> Result<String> {
+    let overridden = std::env::var(ENV).is_ok_and(|m| !m.trim().is_empty());
+    if !overridden {
+        if let Some(uri) = pick_security(&apt_sources()?) {
+            return Ok(uri.trim_end_matches('/').to_string());
+        }
+    }
+    Ok(format!("{}/debian-security", debian_mirror()?))
+}
+
+/// Every `deb` source apt reads, in its order.
+fn apt_sources() -> Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for (name, text) in source_files()? {
+        if name.ends_with(".sources") {
+            sources.extend(parse_deb822(&text));
+        } else {
+            sources.extend(parse_one_line(&text));
+        }
+    }
+    Ok(sources)
+}
+
+/// The first source of a `-security` suite on a `/debian-security` URI.
+fn pick_security(sources: &[Source]) -> Option<&str> {
+    sources
+        .iter()
+        .find(|s| {
+            s.uri.trim_end_matches('/').ends_with("/debian-security")
+                && s.suites.iter().any(|suite| suite.ends_with("-security"))
+        })
+        .map(|s| s.uri.as_str())
 }
 
 /// The files apt reads, in its order: (name, content).
@@ -279,6 +310,21 @@ Components: main
         let err = archive_root("http://proxy.example:3142/mirror").unwrap_err();
         assert!(err.to_string().contains(ENV), "{err}");
         assert!(archive_root("http:///debian").is_err());
+    }
+
+    #[test]
+    fn the_security_archive_is_its_own_source_where_there_is_one() {
+        let sources = parse_one_line(ONE_LINE);
+        assert_eq!(
+            pick_security(&sources),
+            Some("http://security.example.org/debian-security")
+        );
+        // Without one, none (the caller takes the Debian mirror's).
+        let sources = parse_one_line("deb http://mirror.example.org/debian bookworm main\n");
+        assert_eq!(pick_security(&sources), None);
+        // A -security suite on another archive is not Debian's.
+        let sources = parse_one_line("deb https://vendor.example.com/apt x-security main\n");
+        assert_eq!(pick_security(&sources), None);
     }
 
     #[test]

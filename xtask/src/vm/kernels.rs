@@ -307,15 +307,20 @@ impl Apt {
     }
 
     /// The Debian mirror this machine's apt uses (or TRACER_DEBIAN_MIRROR,
-    /// e.g. for a local proxy), for every suite in [`SUITES`].
+    /// e.g. for a local proxy), for every suite in [`SUITES`]; the
+    /// security suite from the security archive apt uses.
     fn sources() -> Result<String> {
-        let mirror = crate::mirror::debian_mirror()?;
+        let debian = format!("{}/debian", crate::mirror::debian_mirror()?);
+        let security = crate::mirror::security_archive()?;
         Ok(SUITES
             .iter()
             .map(|(archive, suite)| {
-                format!(
-                    "deb [target=Packages signed-by={KEYRING}] {mirror}/{archive} {suite} main\n"
-                )
+                let uri = if *archive == "debian-security" {
+                    &security
+                } else {
+                    &debian
+                };
+                format!("deb [target=Packages signed-by={KEYRING}] {uri} {suite} main\n")
             })
             .collect())
     }
