@@ -73,7 +73,7 @@ fn closed_std_fds() -> [bool; 3] {
     [bits & 1 != 0, bits & 2 != 0, bits & 4 != 0]
 }
 
-/// The README's exit codes: 2 for a usage error, 3 and 4 for the errors
+/// The exit codes of docs/reference.md: 2 for a usage error, 3 and 4 for the errors
 /// scripts branch on.
 fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<loader::RequiredMissing>().is_some() {

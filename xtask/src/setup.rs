@@ -282,7 +282,7 @@ const TEST_PACKAGES: &[&str] = &["prometheus", "zstd"];
 /// Python packages the host tests decode tracer's output with, pinned:
 /// OTLP requests and Perfetto traces are decoded with the projects' own
 /// definitions, not with the Rust types under test; duckdb-cli runs the
-/// README's SQL recipe.
+/// SQL recipe in docs/recording.md.
 const TEST_PYTHON: &[&str] = &[
     "opentelemetry-proto==1.45.2",
     "perfetto==0.59.1",

@@ -61,7 +61,7 @@ pub struct SessionArgs {
     /// Also show execve/execveat calls that fail, with the kernel's error
     /// (`exec_failed` events). Off by default: the kernel has no tracepoint
     /// for them, so this runs a program at every system call's exit (its
-    /// cost is in the README's bench section).
+    /// cost is in docs/benchmarks.md).
     #[arg(long)]
     failed_execs: bool,
     /// Test hook: load these programs in a form the verifier refuses

@@ -73,7 +73,7 @@ pub enum Command {
         compress: bool,
         /// With --dir: record even where DIR or a directory above it lets
         /// other users plant, take or remove logs (refused otherwise; see
-        /// "Recording for weeks" in the README).
+        /// "Recording for weeks" in docs/operations.md).
         #[arg(long, conflicts_with = "output")]
         allow_unsafe_dir: bool,
         /// With -o: stop once the log reaches this size, e.g. 100M, 2G (at

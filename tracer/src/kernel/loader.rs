@@ -54,7 +54,7 @@ pub struct LoadOptions<'a> {
 pub const EXIT_REQUIRED_MISSING: u8 = 3;
 
 /// `--strict` and a program was refused: the caller exits with its own
-/// code (see the README's exit codes).
+/// code (see docs/reference.md, "Exit codes").
 #[derive(Debug)]
 pub struct RequiredMissing(pub Missing);
 
@@ -131,7 +131,7 @@ struct Sorted {
 pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
     privileges::check()?;
     let memlock = privileges::raise_memlock();
-    // Start-up is CPU work (see the README's start-up section): what does
+    // Start-up is CPU work (see docs/benchmarks.md, "Start-up"): what does
     // not need our reading of BTF runs beside it, on the other CPUs. That
     // is the work function's lookup and aya's loader, whose constructor
     // parses the running kernel's BTF (ours may come from --btf).

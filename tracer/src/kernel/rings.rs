@@ -24,7 +24,7 @@ use tracer_common::{Header, MAX_RINGS, MIN_RING_BYTES};
 use crate::model::clock;
 
 /// How long after its time a record may still be committed and keep its
-/// place: the bound on the ordering guarantee (README, "Order"). It needs
+/// place: the bound on the ordering guarantee (docs/reference.md, "Order"). It needs
 /// to cover only a program's time from stamp to commit (microseconds,
 /// unless its CPU is taken away mid-program), not the reader's polling:
 /// every batch reads every ring.

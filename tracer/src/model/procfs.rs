@@ -234,7 +234,7 @@ pub fn task_context(
 
 /// `read` over `ids` in one slice per CPU (up to 4) at once, the results
 /// in `ids`' order: the kernel formats every procfs file read, and the
-/// snapshots are on the way to `attached` (see the README's start-up).
+/// snapshots are on the way to `attached` (see docs/benchmarks.md, "Start-up").
 fn on_all_cpus(ids: &[u32], read: impl Fn(&[u32]) -> Vec<ProcTask> + Sync) -> Vec<ProcTask> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     if cpus == 1 || ids.len() < 64 {

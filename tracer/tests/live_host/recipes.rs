@@ -1,7 +1,8 @@
-//! The README's recipes, run as written where this machine can run them:
-//! SQL over a recorded log with DuckDB (`duckdb-cli` from PyPI). The log
-//! shipper recipes (Vector, Fluent Bit) need programs that are neither in
-//! Debian nor on PyPI, so they are not run here (README, "Recipes").
+//! The docs' recipes, run as written where this machine can run them:
+//! SQL over a recorded log with DuckDB (`duckdb-cli` from PyPI), read from
+//! docs/recording.md. The log shipper recipes (Vector, Fluent Bit) need
+//! programs that are neither in Debian nor on PyPI, so they are not run
+//! here (docs/operations.md, "Recipes").
 
 use std::{collections::BTreeMap, process::Command};
 
@@ -9,9 +10,24 @@ use serde_json::Value;
 
 use crate::common::{serial, start_recording, stop_recording, test_py_tool, tracer_exe};
 
-/// The README's query, word for word but for the output mode.
-const EVENTS_BY_KIND: &str = "select event, count(*) as n from read_json_auto('/dev/stdin') \
-                              group by 1 order by 2 desc";
+/// The doc the recipe is written in, and how its command line starts.
+const RECIPE_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/recording.md");
+const RECIPE_START: &str = "tracer export night.log | duckdb -c ";
+
+/// The recipe's query as the doc writes it, so the test runs what a reader
+/// copies.
+fn events_by_kind() -> String {
+    let doc = std::fs::read_to_string(RECIPE_DOC).unwrap();
+    let line = doc
+        .lines()
+        .find(|l| l.starts_with(RECIPE_START))
+        .unwrap_or_else(|| panic!("{RECIPE_DOC} has no line starting {RECIPE_START:?}"));
+    line[RECIPE_START.len()..]
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("the recipe's query is not in double quotes: {line}"))
+        .to_string()
+}
 
 #[test]
 fn duckdb_counts_a_recorded_log_by_event() {
@@ -44,12 +60,13 @@ fn duckdb_counts_a_recorded_log_by_event() {
         "{expected:?}"
     );
 
-    // The pipe exactly as the README writes it.
+    // The pipe exactly as the doc writes it, but for the output mode.
     let shell = format!(
-        "{} export {} | {} -json -c \"{EVENTS_BY_KIND}\"",
+        "{} export {} | {} -json -c \"{}\"",
         tracer_exe(),
         log.display(),
-        test_py_tool("duckdb").display()
+        test_py_tool("duckdb").display(),
+        events_by_kind()
     );
     let out = Command::new("sh").args(["-c", &shell]).output().unwrap();
     assert!(

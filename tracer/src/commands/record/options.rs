@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use crate::{live::session::SessionOptions, log::rotate::Retention, ship::ShipOptions};
 
 /// How often a recording is synced to disk (fdatasync): a power loss costs
-/// at most this much of it (README, "Security and robustness").
+/// at most this much of it (docs/reference.md, "Security and robustness").
 pub const SYNC_EVERY: Duration = Duration::from_secs(5);
 
 /// A file rotates at this size when `--dir` names no `--rotate-size`.

@@ -56,7 +56,7 @@ pub struct Timeline {
     tracks: Tracks,
     flows: Flows,
     /// The latest time written. Records come in time order except for a
-    /// rare late one (see README, "Ring buffers and order"), which is drawn
+    /// rare late one (see docs/reference.md, "Ring buffers and order"), which is drawn
     /// at this time instead of its own (at most its delay later): so every
     /// slice ends after it begins and every arrow points forward.
     last_ns: u64,
