@@ -17,6 +17,7 @@ pub mod kallsyms;
 pub mod procfs;
 pub mod signals;
 pub mod snapshot;
+pub mod task_id;
 pub mod tasks;
 pub mod text;
 pub mod window;
