@@ -52,6 +52,11 @@ const ROWS: &[Row] = &[
         what: "record format 4, the build before throttling",
         check: record_format_4,
     },
+    Row {
+        file: "log-v3-format5.log",
+        what: "log version 3, the build before machine ids",
+        check: log_version_3,
+    },
 ];
 
 fn fixtures_dir() -> PathBuf {
@@ -235,6 +240,24 @@ fn log_version_2(log: &Path, events: &[Value]) {
     );
     let text = report(log, &[]);
     assert!(text.contains("kthreadd"), "{text}");
+}
+
+/// A `sh` that ran `true fixture-v3-format5` and sent SIGTERM to kthreadd,
+/// recorded before the header carried the machine id.
+fn log_version_3(log: &Path, events: &[Value]) {
+    let marked = events.iter().any(|v| {
+        v["event"] == "exec"
+            && v["argv"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "fixture-v3-format5"))
+    });
+    assert!(marked, "{}", dump(events));
+    let term = events
+        .iter()
+        .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
+        .expect("the SIGTERM to kthreadd");
+    assert_eq!(term["signal"], "SIGTERM", "{term}");
+    assert!(report(log, &[]).contains("kthreadd"));
 }
 
 fn record_format_4(log: &Path, events: &[Value]) {

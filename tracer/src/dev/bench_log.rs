@@ -40,6 +40,7 @@ fn header(tasks: Vec<ProcTask>) -> LogHeader {
         kernel_release: "6.18.0".into(),
         hostname: "bench".into(),
         boot_id: "bench".into(),
+        machine_id: "bench".into(),
         boot_epoch_ns: 0,
         started_boot_ns: 0,
         ticks_per_sec: 100,

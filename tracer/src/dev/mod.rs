@@ -27,6 +27,9 @@
 //!   stderr.
 //! - `TRACER_PROBE_LOG` (`kernel::probe`): the verifier log of a refused
 //!   feature probe.
+//! - `TRACER_HOST_NAME` and `TRACER_MACHINE_ID` (`log::header::machine`):
+//!   the host identity a new log's header records, so that one machine can
+//!   record the logs of several "hosts" (fleet-dataset tests).
 
 pub mod bench_log;
 pub mod bench_table;

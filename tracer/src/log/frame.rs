@@ -4,8 +4,9 @@ pub const MAGIC: &[u8; 8] = b"TRACERLG";
 /// Bumped whenever the framing or a frame payload changes. Version 2: the
 /// header lists events the kernel's refusals left out. Version 3: the header
 /// says which file of a rotating recording it starts (`header::Part`).
+/// Version 4: the header ends with the machine id (for task ids).
 /// Readers take every version from 1 up to this one.
-pub const LOG_VERSION: u16 = 3;
+pub const LOG_VERSION: u16 = 4;
 /// Magic + version + reserved.
 pub const PREAMBLE_LEN: usize = 12;
 /// Length + checksum.

@@ -23,6 +23,10 @@ pub struct LogHeader {
     pub kernel_release: String,
     pub hostname: String,
     pub boot_id: String,
+    /// /etc/machine-id of the recording machine (log version 4; empty
+    /// before, or where the machine has none): with `boot_id`, it makes
+    /// task ids unique across hosts (`model::task_id`).
+    pub machine_id: String,
     /// Wall-clock ns since the epoch at boot-clock zero.
     pub boot_epoch_ns: i64,
     /// Boot-clock ns when recording began.
@@ -95,10 +99,11 @@ impl LogHeader {
         }
         out.put_u64_le(self.part.session);
         out.put_u32_le(self.part.sequence);
+        put_str(out, &self.machine_id);
     }
 
     /// Decodes the header of a log of `log_version` (1 has no `missing`, 2
-    /// no `part`).
+    /// no `part`, 3 no `machine_id`).
     pub fn decode(payload: &[u8], log_version: u16) -> Result<LogHeader, Short> {
         let mut d = Dec::new(payload);
         let event_format = d.u16("event format")?;
@@ -194,8 +199,14 @@ impl LogHeader {
         } else {
             Part::default()
         };
+        let machine_id = if log_version >= 4 {
+            d.str("machine id")?
+        } else {
+            String::new()
+        };
         Ok(LogHeader {
             part,
+            machine_id,
             event_format,
             tracer_version,
             kernel_release,
@@ -249,17 +260,29 @@ impl LogHeader {
 }
 
 /// Facts about this machine for a new header.
-pub fn machine() -> (String, String, String) {
+pub struct Machine {
+    pub kernel_release: String,
+    pub hostname: String,
+    pub boot_id: String,
+    pub machine_id: String,
+}
+
+/// This machine's facts. `TRACER_HOST_NAME` and `TRACER_MACHINE_ID`
+/// override the host's identity, so that tests on one machine can record
+/// the logs of several "hosts" (see `dev`).
+pub fn machine() -> Machine {
     let read = |p: &str| {
         std::fs::read_to_string(p)
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     };
-    (
-        read("/proc/sys/kernel/osrelease"),
-        read("/proc/sys/kernel/hostname"),
-        read("/proc/sys/kernel/random/boot_id"),
-    )
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Machine {
+        kernel_release: read("/proc/sys/kernel/osrelease"),
+        hostname: env("TRACER_HOST_NAME").unwrap_or_else(|| read("/proc/sys/kernel/hostname")),
+        boot_id: read("/proc/sys/kernel/random/boot_id"),
+        machine_id: env("TRACER_MACHINE_ID").unwrap_or_else(crate::model::task_id::this_machine_id),
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +296,7 @@ pub mod tests {
             kernel_release: "6.18.0".into(),
             hostname: "box".into(),
             boot_id: "abc".into(),
+            machine_id: "m1".into(),
             boot_epoch_ns: 1_795_000_000_000_000_000,
             started_boot_ns: 5_000_000_000,
             ticks_per_sec: 100,

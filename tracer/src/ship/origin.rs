@@ -18,7 +18,11 @@ pub struct Origin {
 impl Origin {
     /// This machine, for a live session started at `clock`.
     pub fn live(clock: WallClock) -> Origin {
-        let (kernel_release, hostname, _) = crate::log::header::machine();
+        let crate::log::header::Machine {
+            kernel_release,
+            hostname,
+            ..
+        } = crate::log::header::machine();
         Origin {
             hostname,
             kernel_release,

@@ -103,13 +103,19 @@ async fn record(
         _ => (Files::Same, None),
     };
     let (mut rec, counts, ended) = session::run(opts.session, move |start| {
-        let (kernel_release, hostname, boot_id) = log::header::machine();
+        let log::header::Machine {
+            kernel_release,
+            hostname,
+            boot_id,
+            machine_id,
+        } = log::header::machine();
         let mut header = LogHeader {
             event_format: FORMAT_VERSION,
             tracer_version: env!("CARGO_PKG_VERSION").to_string(),
             kernel_release,
             hostname,
             boot_id,
+            machine_id,
             boot_epoch_ns: start.clock.boot_epoch_ns as i64,
             started_boot_ns: start.started_boot_ns,
             ticks_per_sec: procfs::clock_ticks_per_sec(),
