@@ -430,9 +430,16 @@ fn a_flipped_byte_costs_one_frame_of_tracers_own() {
             events + per_frame >= total,
             "flip at {at}: {events} of {total} events (a frame holds ~{per_frame})"
         );
-        assert!(!damage.is_empty(), "flip at {at}: no damage said");
         let (code, _, err) = report(&path);
-        assert_eq!(code, Some(4), "flip at {at}: {err}");
+        if damage.is_empty() {
+            // Some bits are slack to the decoder (a stream's padding): the
+            // flip changed nothing, and nothing may be said.
+            let (ok, back) = zstd(&["-d"], bytes.clone());
+            assert!(ok && back == plain, "flip at {at}: damage not said");
+            assert_eq!((events, code), (total, Some(0)), "flip at {at}: {err}");
+        } else {
+            assert_eq!(code, Some(4), "flip at {at}: {err}");
+        }
         bytes[at] = was;
     }
 }
