@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
     args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
-    values::{parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
+    values::{parse_live, parse_log_size, parse_rotate_every, parse_size},
 };
 use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 
@@ -56,7 +56,7 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "output")]
         rotate_size: Option<u64>,
         /// With --dir: start a new file once the current one is DURATION
-        /// old (e.g. 90s, 30m, 1h; at least 1s).
+        /// old (e.g. 90s, 30m, 1h30m; at least 1s).
         #[arg(long, value_name = "DURATION", value_parser = parse_rotate_every, conflicts_with = "output")]
         rotate_every: Option<std::time::Duration>,
         /// With --dir: keep at most N logs there, deleting the oldest (the
@@ -161,11 +161,11 @@ pub enum Command {
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
         proc_root: PathBuf,
-        /// Also trace (BPF, root) for SECS (0 to 3600) after the snapshot:
-        /// tasks born meanwhile are merged in, with the task that created
-        /// them.
-        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0.3", value_parser = parse_live_secs)]
-        live: Option<f64>,
+        /// Also trace (BPF, root) for DURATION (default 300ms, at most 1h)
+        /// after the snapshot: tasks born meanwhile are merged in, with the
+        /// task that created them.
+        #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "300ms", value_parser = parse_live)]
+        live: Option<std::time::Duration>,
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
