@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use super::values::{parse_cpus_per_ring, parse_delay_ring, parse_ring_size, parse_run_duration};
+use super::values::{
+    event_parser, kind_parser, parse_cpus_per_ring, parse_delay_ring, parse_ring_size,
+    parse_run_duration,
+};
 use crate::{
     kernel::{loader::DEFAULT_BTF, rings::DelayRing, throttle},
     live::{follow, session::SessionOptions},
@@ -258,9 +261,9 @@ impl TextArgs {
 /// Which events a live session shows.
 #[derive(clap::Args, Debug)]
 pub struct FilterArgs {
-    /// Only events concerning tasks of these kinds (idle, init, kthreadd,
-    /// kthread, kworker, io_worker, user_worker, umh, umh_child, user).
-    #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+    /// Only events concerning tasks of these kinds (`tracer trace --help`
+    /// has a legend of their short names).
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...", value_parser = kind_parser())]
     kind: Vec<Kind>,
     /// Only events concerning these pids or tgids.
     #[arg(long, value_delimiter = ',', value_name = "PID,...")]
@@ -268,9 +271,9 @@ pub struct FilterArgs {
     /// Only events concerning tasks whose comm matches this glob (`*`, `?`).
     #[arg(long, value_name = "GLOB")]
     comm: Vec<Glob>,
-    /// Only these events: fork, exec, exit, signal (both signal events),
-    /// signal_generate, signal_deliver, rename.
-    #[arg(long, value_delimiter = ',', value_name = "EVENT,...")]
+    /// Only these events (`signal`: both signal events; `exec_failed` needs
+    /// --failed-execs).
+    #[arg(long, value_delimiter = ',', value_name = "EVENT,...", value_parser = event_parser())]
     event: Vec<EventSel>,
     /// Also show signals between ordinary user processes (by default only
     /// signals to kernel-side tasks are shown; the rest are dropped in kernel).

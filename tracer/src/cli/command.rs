@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
     args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
-    values::{parse_live, parse_log_size, parse_rotate_every, parse_size},
+    manual::LEGEND,
+    values::{kind_parser, parse_live, parse_log_size, parse_rotate_every, parse_size},
 };
 use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 
@@ -25,9 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Print fork, exec, exit, rename and signal events live, with the kind
     /// of each task.
+    #[command(after_help = LEGEND)]
     Trace {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: one aligned line per event (columns in docs/guide.md);
+        /// json: one JSON object per event and line (JSON Lines; fields in
+        /// docs/reference.md).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         #[command(flatten)]
         text: TextArgs,
@@ -88,6 +92,7 @@ pub enum Command {
         session: SessionArgs,
     },
     /// Render a recorded log exactly as live `trace` would have.
+    #[command(after_help = LEGEND)]
     Replay {
         /// Logs, or directories of rotated logs (`record --dir`), read in
         /// time order as one stream; `.log.zst` files are read as they are.
@@ -98,7 +103,9 @@ pub enum Command {
         /// have been planted).
         #[arg(long)]
         include_foreign: bool,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: one aligned line per event, as `trace` prints them; json:
+        /// one JSON object per event and line (JSON Lines).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         #[command(flatten)]
         text: TextArgs,
@@ -118,7 +125,9 @@ pub enum Command {
         /// have been planted).
         #[arg(long)]
         include_foreign: bool,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: a summary to read, section by section; json: the same
+        /// summary as one JSON document.
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         #[command(flatten)]
         window: WindowArgs,
@@ -151,12 +160,14 @@ pub enum Command {
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
     Ps {
         /// Only tasks of these kinds.
-        #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+        #[arg(long, value_delimiter = ',', value_name = "KIND,...", value_parser = kind_parser())]
         kind: Vec<Kind>,
         /// Only these pids (or the threads of these tgids).
         #[arg(long, value_delimiter = ',', value_name = "PID,...")]
         pid: Vec<u32>,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: a table, one task a line; json: one JSON object per task
+        /// and line (JSON Lines).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
@@ -196,8 +207,9 @@ pub enum Command {
         /// Root of the tree (default: 0, the idle task).
         #[arg(default_value_t = 0)]
         pid: u32,
-        /// Output format: text, or one nested JSON object.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: an indented tree, one task a line; json: the tree as one
+        /// nested JSON object.
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod command;
 pub mod generate;
+pub mod manual;
 pub mod values;
 
 use std::ffi::OsString;

@@ -4,8 +4,14 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use tracer_common::EventKind;
 
-use crate::{kernel::rings::DelayRing, model::duration};
+use crate::{
+    kernel::rings::DelayRing,
+    model::{classify::Kind, duration},
+    pipeline::filter::EventSel,
+};
 
 /// `4096`, `64K`, `100M`, `2G`: a byte count (public for the fuzz
 /// targets, as are the other parsers of option values).
@@ -111,4 +117,30 @@ pub(super) fn parse_delay_ring(s: &str) -> Result<DelayRing> {
         }),
         None => bail!("`{s}` is not RING:MS (e.g. 1:10)"),
     }
+}
+
+/// `--kind`: a kind's name, offered by completions and listed by `--help`
+/// from [`Kind::ALL`].
+pub(super) fn kind_parser() -> impl TypedValueParser<Value = Kind> {
+    PossibleValuesParser::new(Kind::ALL.map(Kind::name)).try_map(|s| s.parse::<Kind>())
+}
+
+/// Every `--event` name, from the one list of event kinds
+/// ([`EventKind::ALL`]), with `signal` (both signal events) before the two
+/// it stands for.
+pub fn event_names() -> Vec<&'static str> {
+    let mut names = Vec::with_capacity(EventKind::ALL.len() + 1);
+    for kind in EventKind::ALL {
+        if kind == EventKind::SignalGenerate {
+            names.push("signal");
+        }
+        names.push(kind.name());
+    }
+    names
+}
+
+/// `--event`: an event's name, offered by completions and listed by
+/// `--help` ([`event_names`]).
+pub(super) fn event_parser() -> impl TypedValueParser<Value = EventSel> {
+    PossibleValuesParser::new(event_names()).try_map(|s| s.parse::<EventSel>())
 }
