@@ -119,7 +119,10 @@ fn lengths_of_time_need_units_and_add_up() {
         &["replay", log, "--since", "+5"],
         &["report", log, "--until", "-5"],
     ] {
-        refused(args, "`5` has no unit: write 5s for seconds, 5m for minutes");
+        refused(
+            args,
+            "`5` has no unit: write 5s for seconds, 5m for minutes",
+        );
     }
     refused(&["trace", "--duration", "1h30"], "`30` has no unit");
     refused(
@@ -184,7 +187,11 @@ fn since_minus_counts_back_from_the_logs_end() {
     assert!(out.contains("-10m"), "the report names its window: {out}");
     let (code, out, err) = tracer_utc(&["export", log, "--since", "-1d1s"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().filter(|l| l.contains("\"event\"")).count(), 7, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("\"event\"")).count(),
+        7,
+        "{out}"
+    );
     refused(
         &["replay", log, "--since", "-1m", "--until", "-2m"],
         "the window ends before it starts: --until -2m",

@@ -301,9 +301,21 @@ fn documented_commands(root: &Path) -> (Vec<(String, Vec<String>)>, usize) {
 fn shell_words_split_as_sh_does() {
     assert_eq!(
         shell_words(r#"tracer replay d --since '2026-11-27 21:00' -x "a b" c\ d | jq"#),
-        ["tracer", "replay", "d", "--since", "2026-11-27 21:00", "-x", "a b", "c d"]
+        [
+            "tracer",
+            "replay",
+            "d",
+            "--since",
+            "2026-11-27 21:00",
+            "-x",
+            "a b",
+            "c d"
+        ]
     );
-    assert_eq!(shell_words("tracer --version    # tracer 0.1.0"), ["tracer", "--version"]);
+    assert_eq!(
+        shell_words("tracer --version    # tracer 0.1.0"),
+        ["tracer", "--version"]
+    );
     assert_eq!(
         tracer_command("$ sudo TZ=UTC tracer trace > out"),
         Some(vec!["tracer".to_string(), "trace".to_string()])
@@ -332,7 +344,11 @@ fn every_documented_command_parses() {
             }
         }
     }
-    assert!(bad.is_empty(), "commands the docs show that tracer refuses:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "commands the docs show that tracer refuses:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// The man pages' examples are the docs' own: each appears in a fenced
@@ -346,10 +362,16 @@ fn man_page_examples_are_in_the_docs_and_parse() {
         .collect::<Vec<_>>()
         .join("\n");
     for page in manual::PAGES {
-        assert!(!page.examples.is_empty(), "tracer-{} has no example", page.sub);
+        assert!(
+            !page.examples.is_empty(),
+            "tracer-{} has no example",
+            page.sub
+        );
         for (example, _) in page.examples {
             assert!(
-                fenced.lines().any(|l| l.trim_start().trim_start_matches("$ ").starts_with(example)),
+                fenced
+                    .lines()
+                    .any(|l| l.trim_start().trim_start_matches("$ ").starts_with(example)),
                 "tracer-{}'s example is in no doc: {example}",
                 page.sub
             );
@@ -379,13 +401,22 @@ fn help_texts_name_every_event_and_no_readme_section() {
     let subs = subcommands();
     assert!(subs.len() >= 7, "{subs:?}");
     for sub in std::iter::once("").chain(subs.iter().map(String::as_str)) {
-        let args: Vec<&str> = [sub, "--help"].into_iter().filter(|a| !a.is_empty()).collect();
+        let args: Vec<&str> = [sub, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
         let (code, help, err) = tracer(&args);
         assert_eq!(code, 0, "{err}");
-        assert!(!help.contains("README"), "tracer {sub} --help names the README:\n{help}");
+        assert!(
+            !help.contains("README"),
+            "tracer {sub} --help names the README:\n{help}"
+        );
         if sub == "report" || sub == "tree" {
             for wrong in ["one aligned line per event", "JSON Lines"] {
-                assert!(!help.contains(wrong), "tracer {sub} --help says {wrong:?}:\n{help}");
+                assert!(
+                    !help.contains(wrong),
+                    "tracer {sub} --help says {wrong:?}:\n{help}"
+                );
             }
         }
     }
@@ -397,12 +428,18 @@ fn help_texts_name_every_event_and_no_readme_section() {
         .and_then(|h| h.split(']').next())
         .unwrap_or_else(|| panic!("--event lists no values:\n{help}"));
     for name in event_names() {
-        assert!(events.contains(name), "--event's help omits {name}: {events}");
+        assert!(
+            events.contains(name),
+            "--event's help omits {name}: {events}"
+        );
     }
     for name in ["helper_request", "exec_failed"] {
         assert!(events.contains(name), "{events}");
     }
-    assert!(help.contains(manual::LEGEND.lines().next().unwrap()), "{help}");
+    assert!(
+        help.contains(manual::LEGEND.lines().next().unwrap()),
+        "{help}"
+    );
 }
 
 /// Every short name the compact layout prints for a recorded log is in
@@ -419,19 +456,33 @@ fn the_legend_names_every_short_name_the_compact_layout_prints() {
             continue;
         };
         let kind_at = header.find("KIND").unwrap();
-        for line in out.lines().filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit)) {
+        for line in out
+            .lines()
+            .filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        {
             let event = line.split_whitespace().nth(1).unwrap_or("");
-            let kind = line.get(kind_at..).and_then(|k| k.split_whitespace().next()).unwrap_or("");
+            let kind = line
+                .get(kind_at..)
+                .and_then(|k| k.split_whitespace().next())
+                .unwrap_or("");
             seen.insert(event.to_string());
             seen.insert(kind.to_string());
         }
     }
-    assert!(seen.contains("umhch") && seen.contains("siggen"), "{seen:?}");
-    let full: Vec<&str> = ["fork", "exec", "exit", "rename", "idle", "init", "user", "umh"].to_vec();
+    assert!(
+        seen.contains("umhch") && seen.contains("siggen"),
+        "{seen:?}"
+    );
+    let full: Vec<&str> = [
+        "fork", "exec", "exit", "rename", "idle", "init", "user", "umh",
+    ]
+    .to_vec();
     for name in seen {
         assert!(
             full.contains(&name.as_str())
-                || manual::LEGEND.lines().any(|l| l.split_whitespace().any(|w| w == name)),
+                || manual::LEGEND
+                    .lines()
+                    .any(|l| l.split_whitespace().any(|w| w == name)),
             "`{name}` is printed but not in the legend"
         );
     }
@@ -457,7 +508,11 @@ fn man_pages_teach_with_examples_and_a_proper_title() {
     assert_eq!(code, 0, "{err}");
     let version = env!("CARGO_PKG_VERSION");
     for sub in std::iter::once(String::new()).chain(subcommands()) {
-        let name = if sub.is_empty() { "tracer".to_string() } else { format!("tracer-{sub}") };
+        let name = if sub.is_empty() {
+            "tracer".to_string()
+        } else {
+            format!("tracer-{sub}")
+        };
         let page = fs::read_to_string(dir.path().join(format!("{name}.1")))
             .unwrap_or_else(|e| panic!("{name}.1: {e}"));
         let th = page.lines().next().unwrap();
@@ -469,14 +524,21 @@ fn man_pages_teach_with_examples_and_a_proper_title() {
             date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-',
             "{name}: the date slot holds {date:?}: {th}"
         );
-        assert_eq!(fields.get(5), Some(&format!("tracer {version}").as_str()), "{th}");
+        assert_eq!(
+            fields.get(5),
+            Some(&format!("tracer {version}").as_str()),
+            "{th}"
+        );
         let escaped = name.replace('-', "\\-");
         assert!(
             page.contains(&format!(".SH NAME\n{escaped} \\- ")),
             "{name}'s NAME section names it so"
         );
         for section in MAN_SECTIONS {
-            assert!(page.contains(&format!(".SH {section}\n")), "{name}.1 has no {section}");
+            assert!(
+                page.contains(&format!(".SH {section}\n")),
+                "{name}.1 has no {section}"
+            );
         }
         if sub == "trace" || sub == "replay" {
             assert!(page.contains(".SH SHORT NAMES"), "{name}.1 has no legend");
@@ -490,19 +552,27 @@ fn completions_offer_every_kind_event_and_format() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = tracer(&["generate", "completions", dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let mut values: Vec<&str> = tracer::model::classify::Kind::ALL.map(|k| k.name()).to_vec();
+    let mut values: Vec<&str> = tracer::model::classify::Kind::ALL
+        .map(|k| k.name())
+        .to_vec();
     values.extend(event_names());
-    values.extend(["text", "json", "perfetto", "prometheus", "otlp", "auto", "always", "never"]);
+    values.extend([
+        "text",
+        "json",
+        "perfetto",
+        "prometheus",
+        "otlp",
+        "auto",
+        "always",
+        "never",
+    ]);
     for file in ["tracer.bash", "_tracer", "tracer.fish"] {
         let text = fs::read_to_string(dir.path().join(file)).unwrap();
         let words: HashSet<&str> = text
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .collect();
         for value in &values {
-            assert!(
-                words.contains(value),
-                "{file} never offers {value}"
-            );
+            assert!(words.contains(value), "{file} never offers {value}");
         }
     }
 }

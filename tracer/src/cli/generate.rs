@@ -78,7 +78,8 @@ fn man_pages(cmd: Command, dir: &Path) -> Result<()> {
     let date = man_date();
     let source = format!("tracer {}", env!("CARGO_PKG_VERSION"));
     let subs: Vec<&Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
-    let mut pages: Vec<(&Command, String, &Page)> = vec![(&cmd, "tracer".into(), &manual::PAGES[0])];
+    let mut pages: Vec<(&Command, String, &Page)> =
+        vec![(&cmd, "tracer".into(), &manual::PAGES[0])];
     for sub in &subs {
         // A subcommand without its own page gets the bare one (the tests
         // and the dist check then say which sections it lacks).
@@ -182,7 +183,12 @@ fn page_text(
     if !page.examples.is_empty() {
         t.push_str(".SH EXAMPLES\n");
         for (example, what) in page.examples {
-            writeln!(t, ".PP\n{}:\n.RS\n.nf\n{}\n.fi\n.RE", esc(what), esc(example))?;
+            writeln!(
+                t,
+                ".PP\n{}:\n.RS\n.nf\n{}\n.fi\n.RE",
+                esc(what),
+                esc(example)
+            )?;
         }
     }
     t.push_str(".SH EXIT STATUS\n");

@@ -191,4 +191,5 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
 ];
 
 /// The documentation pages, for SEE ALSO.
-pub const DOCS: &str = "docs/guide.md, docs/recording.md, docs/reference.md and docs/operations.md in tracer's source";
+pub const DOCS: &str =
+    "docs/guide.md, docs/recording.md, docs/reference.md and docs/operations.md in tracer's source";

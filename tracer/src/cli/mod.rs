@@ -450,7 +450,10 @@ mod tests {
             (&["ps", "--live", "2h"], "at most 1h"),
             (&["ps", "--live", "NaN"], "is not a length of time"),
             (&["ps", "--live", "5"], "has no unit: write 5s"),
-            (&["trace", "--duration", "0"], "would stop before anything is traced"),
+            (
+                &["trace", "--duration", "0"],
+                "would stop before anything is traced",
+            ),
             (&["trace", "--duration", "5"], "`5` has no unit: write 5s"),
         ] {
             let e = parse(args).expect_err("refused");

@@ -29,7 +29,9 @@ pub const EXAMPLES: &str = "500ms, 30s, 10m, 1h30m, 2d";
 pub fn parse(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(format!("`{s}` is not a length of time (examples: {EXAMPLES})"));
+        return Err(format!(
+            "`{s}` is not a length of time (examples: {EXAMPLES})"
+        ));
     }
     if t.bytes().all(|c| c == b'0' || c == b'.') && t.bytes().any(|c| c == b'0') {
         return Ok(Duration::ZERO);
@@ -58,12 +60,14 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         let (unit, tail) = tail.split_at(unit_len);
         let n: f64 = match num.parse() {
             Ok(n) if !num.is_empty() => n,
-            _ => return Err(format!("`{s}` is not a length of time (examples: {EXAMPLES})")),
+            _ => {
+                return Err(format!(
+                    "`{s}` is not a length of time (examples: {EXAMPLES})"
+                ))
+            }
         };
         if unit.is_empty() {
-            return Err(format!(
-                "`{s}`: `{num}` has no unit (examples: {EXAMPLES})"
-            ));
+            return Err(format!("`{s}`: `{num}` has no unit (examples: {EXAMPLES})"));
         }
         let Some(&(_, per)) = UNITS.iter().find(|(u, _)| *u == unit) else {
             return Err(format!(
@@ -88,7 +92,9 @@ mod tests {
     use super::*;
 
     fn secs(s: &str) -> f64 {
-        parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).as_secs_f64()
+        parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .as_secs_f64()
     }
 
     #[test]
@@ -122,7 +128,16 @@ mod tests {
 
     #[test]
     fn other_forms_are_refused_naming_the_value() {
-        for bad in ["", "-1s", "5 days", "1y", "ten minutes", "1.2.3s", "s", "1\u{e9}"] {
+        for bad in [
+            "",
+            "-1s",
+            "5 days",
+            "1y",
+            "ten minutes",
+            "1.2.3s",
+            "s",
+            "1\u{e9}",
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
         }

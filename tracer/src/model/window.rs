@@ -4,9 +4,9 @@
 use std::{fmt, str::FromStr};
 
 use super::{
-    duration,
     calendar::{days_from_civil, days_in_month, local, local_to_epoch},
     clock::{rfc3339_wall, WallClock, NS},
+    duration,
 };
 
 /// A time given on the command line (`--since`, `--until`), before it is
@@ -476,11 +476,17 @@ mod tests {
         };
         assert!(spec.needs_end());
         let clock = WallClock { boot_epoch_ns: 0 };
-        assert!(spec.resolve(clock, 0).unwrap_err().contains("end is not known"));
+        assert!(spec
+            .resolve(clock, 0)
+            .unwrap_err()
+            .contains("end is not known"));
         let end = wall("2026-11-27T21:00:00Z");
         let anchored = spec.anchored(end);
         assert!(!anchored.needs_end());
-        assert_eq!(anchored.since.as_ref().unwrap().at, At::Wall(end - 600 * NS));
+        assert_eq!(
+            anchored.since.as_ref().unwrap().at,
+            At::Wall(end - 600 * NS)
+        );
         assert_eq!(anchored.until.as_ref().unwrap().at, At::Wall(end - 90 * NS));
         // Messages still say what was typed.
         assert_eq!(anchored.args(), "--since -10m --until -1m30s");
