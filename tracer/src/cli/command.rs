@@ -16,7 +16,12 @@ use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
 #[derive(Parser, Debug)]
-#[command(name = "tracer", version = env!("TRACER_VERSION"))]
+#[command(
+    name = "tracer",
+    version = env!("TRACER_VERSION"),
+    after_help = "`tracer COMMAND --help` and the man pages (man tracer-trace, ...) say more, \
+                  with examples."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
