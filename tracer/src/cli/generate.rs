@@ -78,8 +78,11 @@ fn man_pages(cmd: Command, dir: &Path) -> Result<()> {
     let date = man_date();
     let source = format!("tracer {}", env!("CARGO_PKG_VERSION"));
     let subs: Vec<&Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
-    let mut pages: Vec<(&Command, String, &Page)> =
-        vec![(&cmd, "tracer".into(), &manual::PAGES[0])];
+    let top = manual::PAGES
+        .iter()
+        .find(|p| p.sub.is_empty())
+        .unwrap_or(&BARE);
+    let mut pages: Vec<(&Command, String, &Page)> = vec![(&cmd, "tracer".into(), top)];
     for sub in &subs {
         // A subcommand without its own page gets the bare one (the tests
         // and the dist check then say which sections it lacks).
