@@ -213,3 +213,23 @@ fn page_text(
     writeln!(t, ".SH VERSION\n{}", esc(env!("TRACER_VERSION")))?;
     Ok(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roff_text_is_escaped() {
+        assert_eq!(esc("--since -10m"), "\\-\\-since \\-10m");
+        assert_eq!(esc(".TH not a request"), "\\&.TH not a request");
+        assert_eq!(esc("'quoted"), "\\&'quoted");
+        assert_eq!(esc("a\\b"), "a\\eb");
+    }
+
+    #[test]
+    fn the_date_is_source_date_epochs_or_todays() {
+        let date = man_date();
+        assert_eq!(date.len(), 10, "{date}");
+        assert_eq!(civil_from_days(20_427), (2025, 12, 5));
+    }
+}
