@@ -4,12 +4,20 @@
 
 use std::path::PathBuf;
 
-use super::values::{parse_cpus_per_ring, parse_delay_ring, parse_duration, parse_ring_size};
+use super::values::{
+    event_parser, kind_parser, parse_cpus_per_ring, parse_delay_ring, parse_ring_size,
+    parse_run_duration,
+};
 use crate::{
     kernel::{loader::DEFAULT_BTF, rings::DelayRing, throttle},
     live::{follow, session::SessionOptions},
+    log::{
+        reader::Item,
+        set::{LogSet, Step},
+    },
     model::{
         classify::Kind,
+        clock::{boottime_ns, WallClock},
         window::{TimeSpec, WindowSpec},
     },
     output::style::{self, ColorChoice, LayoutChoice, Surroundings},
@@ -37,8 +45,8 @@ pub struct SessionArgs {
     /// time, as if its consumer lagged.
     #[arg(long, hide = true, value_name = "N:MS", value_parser = parse_delay_ring)]
     test_delay_ring: Option<DelayRing>,
-    /// Stop after this long, e.g. 30s, 10m, 1h (default: until Ctrl-C).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Stop after this long, e.g. 30s, 10m, 1h30m (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
     duration: Option<std::time::Duration>,
     /// Print kernel and process statistics at the end (used by `cargo xtask bench`).
     #[arg(long, hide = true)]
@@ -169,9 +177,11 @@ impl ShipArgs {
 pub struct WindowArgs {
     /// Only events at or after TIME: an RFC 3339 time
     /// (2026-11-27T21:36:30Z), a local date and time (2026-11-27 21:36:30),
-    /// a local time of day on the log's first day (21:36:30), or an offset
-    /// from the log's start (+90s, +10m, +1h30m). The task table still
-    /// reads the whole log.
+    /// a local time of day on the log's first day (21:36:30), an offset
+    /// from the log's start (+90s, +10m, +1h30m), or a length of time
+    /// before the log's end (-10m: the last ten minutes; for a log still
+    /// being written, before now). The task table still reads the whole
+    /// log.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     since: Option<TimeSpec>,
     /// Only events at or before TIME (the same forms as --since).
@@ -187,13 +197,30 @@ impl WindowArgs {
         }
     }
 
+    /// Makes times before the log's end (`--since -10m`) times of day:
+    /// the end is the last event or end marker of `files`, or now where
+    /// the newest file is still being written (no end marker yet, and
+    /// recorded in this boot). Logs that cannot be read are left for the
+    /// command to report.
+    pub(super) fn anchor(&mut self, files: &[PathBuf]) {
+        let spec = self.spec();
+        if !spec.needs_end() {
+            return;
+        }
+        if let Some(end) = log_end(files) {
+            let anchored = spec.anchored(end);
+            self.since = anchored.since;
+            self.until = anchored.until;
+        }
+    }
+
     /// Whether the window ends after it starts, in the logs `files` (logs
     /// that cannot be opened are the command's to report).
     pub(super) fn check(&self, files: &[PathBuf]) -> Result<(), String> {
         if self.since.is_none() || self.until.is_none() {
             return Ok(());
         }
-        match crate::log::set::LogSet::open(files) {
+        match LogSet::open(files) {
             Ok((header, _)) => self
                 .spec()
                 .resolve(header.wall_clock(), header.started_boot_ns)
@@ -234,9 +261,9 @@ impl TextArgs {
 /// Which events a live session shows.
 #[derive(clap::Args, Debug)]
 pub struct FilterArgs {
-    /// Only events concerning tasks of these kinds (idle, init, kthreadd,
-    /// kthread, kworker, io_worker, user_worker, umh, umh_child, user).
-    #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+    /// Only events concerning tasks of these kinds (`tracer trace --help`
+    /// has a legend of their short names).
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...", value_parser = kind_parser())]
     kind: Vec<Kind>,
     /// Only events concerning these pids or tgids.
     #[arg(long, value_delimiter = ',', value_name = "PID,...")]
@@ -244,9 +271,9 @@ pub struct FilterArgs {
     /// Only events concerning tasks whose comm matches this glob (`*`, `?`).
     #[arg(long, value_name = "GLOB")]
     comm: Vec<Glob>,
-    /// Only these events: fork, exec, exit, signal (both signal events),
-    /// signal_generate, signal_deliver, rename.
-    #[arg(long, value_delimiter = ',', value_name = "EVENT,...")]
+    /// Only these events (`signal`: both signal events; `exec_failed` needs
+    /// --failed-execs).
+    #[arg(long, value_delimiter = ',', value_name = "EVENT,...", value_parser = event_parser())]
     event: Vec<EventSel>,
     /// Also show signals between ordinary user processes (by default only
     /// signals to kernel-side tasks are shown; the rest are dropped in kernel).
@@ -303,4 +330,36 @@ impl FilterArgs {
             all_signals: self.all_signals,
         }
     }
+}
+
+/// The wall-clock end of the logs `files` name (see [`WindowArgs::anchor`]),
+/// read through once; `None` when they cannot be opened.
+fn log_end(files: &[PathBuf]) -> Option<i128> {
+    let (header, mut set) = LogSet::open(files).ok()?;
+    let boot_ns_at = std::mem::offset_of!(tracer_common::Header, boot_ns);
+    let (mut last, mut ended) = (header.started_boot_ns, false);
+    while let Some(step) = set.next() {
+        match step {
+            Ok(Step::Item(Item::Event(raw))) => {
+                if let Some(b) = raw.get(boot_ns_at..boot_ns_at + 8) {
+                    let t = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+                    last = last.max(t);
+                }
+            }
+            Ok(Step::Item(Item::Lost { boot_ns, .. })) => last = last.max(boot_ns),
+            Ok(Step::Item(Item::End { boot_ns })) => {
+                last = last.max(boot_ns);
+                ended = true;
+            }
+            // Only the newest file's end marker says the recording stopped.
+            Ok(Step::Boundary { .. }) => ended = false,
+            Err(_) => {}
+        }
+    }
+    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .is_ok_and(|id| id.trim() == header.boot_id);
+    if !ended && this_boot {
+        return Some(WallClock::now().wall_ns(boottime_ns()));
+    }
+    Some(header.wall_clock().wall_ns(last))
 }

@@ -8,14 +8,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
     args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
-    values::{parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
+    manual::LEGEND,
+    values::{kind_parser, parse_live, parse_log_size, parse_rotate_every, parse_size},
 };
 use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 
 /// Live Linux task tracer: kernel threads, user-mode helpers and the signals
 /// they get, from eBPF.
 #[derive(Parser, Debug)]
-#[command(name = "tracer", version = env!("TRACER_VERSION"))]
+#[command(
+    name = "tracer",
+    version = env!("TRACER_VERSION"),
+    after_help = "`tracer COMMAND --help` and the man pages (man tracer-trace, ...) say more, \
+                  with examples."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,9 +31,12 @@ pub struct Cli {
 pub enum Command {
     /// Print fork, exec, exit, rename and signal events live, with the kind
     /// of each task.
+    #[command(after_help = LEGEND)]
     Trace {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: one aligned line per event (columns in docs/guide.md);
+        /// json: one JSON object per event and line (JSON Lines; fields in
+        /// docs/reference.md).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         #[command(flatten)]
         text: TextArgs,
@@ -56,7 +65,7 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", value_parser = parse_log_size, conflicts_with = "output")]
         rotate_size: Option<u64>,
         /// With --dir: start a new file once the current one is DURATION
-        /// old (e.g. 90s, 30m, 1h; at least 1s).
+        /// old (e.g. 90s, 30m, 1h30m; at least 1s).
         #[arg(long, value_name = "DURATION", value_parser = parse_rotate_every, conflicts_with = "output")]
         rotate_every: Option<std::time::Duration>,
         /// With --dir: keep at most N logs there, deleting the oldest (the
@@ -88,6 +97,7 @@ pub enum Command {
         session: SessionArgs,
     },
     /// Render a recorded log exactly as live `trace` would have.
+    #[command(after_help = LEGEND)]
     Replay {
         /// Logs, or directories of rotated logs (`record --dir`), read in
         /// time order as one stream; `.log.zst` files are read as they are.
@@ -98,7 +108,9 @@ pub enum Command {
         /// have been planted).
         #[arg(long)]
         include_foreign: bool,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: one aligned line per event, as `trace` prints them; json:
+        /// one JSON object per event and line (JSON Lines).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         #[command(flatten)]
         text: TextArgs,
@@ -118,7 +130,9 @@ pub enum Command {
         /// have been planted).
         #[arg(long)]
         include_foreign: bool,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: a summary to read, section by section; json: the same
+        /// summary as one JSON document.
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         #[command(flatten)]
         window: WindowArgs,
@@ -151,21 +165,23 @@ pub enum Command {
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.
     Ps {
         /// Only tasks of these kinds.
-        #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+        #[arg(long, value_delimiter = ',', value_name = "KIND,...", value_parser = kind_parser())]
         kind: Vec<Kind>,
         /// Only these pids (or the threads of these tgids).
         #[arg(long, value_delimiter = ',', value_name = "PID,...")]
         pid: Vec<u32>,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: a table, one task a line; json: one JSON object per task
+        /// and line (JSON Lines).
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
         proc_root: PathBuf,
-        /// Also trace (BPF, root) for SECS (0 to 3600) after the snapshot:
-        /// tasks born meanwhile are merged in, with the task that created
-        /// them.
-        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0.3", value_parser = parse_live_secs)]
-        live: Option<f64>,
+        /// Also trace (BPF, root) for DURATION (default 300ms, at most 1h)
+        /// after the snapshot: tasks born meanwhile are merged in, with the
+        /// task that created them.
+        #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "300ms", value_parser = parse_live)]
+        live: Option<std::time::Duration>,
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
@@ -196,8 +212,9 @@ pub enum Command {
         /// Root of the tree (default: 0, the idle task).
         #[arg(default_value_t = 0)]
         pid: u32,
-        /// Output format: text, or one nested JSON object.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
+        /// text: an indented tree, one task a line; json: the tree as one
+        /// nested JSON object.
+        #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
         /// procfs mount to read.
         #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]

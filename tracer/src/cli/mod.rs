@@ -6,6 +6,7 @@
 pub mod args;
 pub mod command;
 pub mod generate;
+pub mod manual;
 pub mod values;
 
 use std::ffi::OsString;
@@ -27,7 +28,7 @@ impl Cli {
     /// can apply, which it would otherwise accept and ignore.
     pub fn parse_checked() -> Cli {
         let args: Vec<OsString> = std::env::args_os().collect();
-        let cli = Cli::parse_from(&args);
+        let mut cli = Cli::parse_from(&args);
         if let Err(e) = cli.check_values(&args) {
             e.exit();
         }
@@ -48,6 +49,13 @@ impl Cli {
         }
         if let Err(why) = record_sizes(&cli.command) {
             Cli::command().error(ErrorKind::ValueValidation, why).exit();
+        }
+        // `--since -10m` counts back from the logs' end, found once here.
+        if let Command::Replay { files, window, .. }
+        | Command::Report { files, window, .. }
+        | Command::Export { files, window, .. } = &mut cli.command
+        {
+            window.anchor(files);
         }
         // A window that ends before it starts is a usage error; where its
         // ends are of different forms (an offset, a time of day, a date),
@@ -247,8 +255,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             btf,
             quiet,
         } => {
-            // parse_live_secs checked the range.
-            let live = live.map(|secs| (std::time::Duration::from_secs_f64(secs), btf));
+            let live = live.map(|d| (d, btf));
             ps::run(ps::PsOptions {
                 kinds: kind,
                 pids: pid,
@@ -352,7 +359,8 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
         assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
-        assert_eq!(parse_duration("10").unwrap().as_secs(), 10);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert!(parse_duration("10").is_err());
         assert!(parse_duration("5 days").is_err());
         assert!(parse_duration("-1s").is_err());
         assert_eq!(
@@ -439,8 +447,14 @@ mod tests {
             (&["trace", "--cpus-per-ring", "4294967295"], "from 1 to "),
             (&["trace", "--cpus-per-ring", "0"], "from 1 to "),
             (&["trace", "--helper-map-entries", "0"], "1.."),
-            (&["ps", "--live", "1e9"], "from 0 to 3600"),
-            (&["ps", "--live", "NaN"], "from 0 to 3600"),
+            (&["ps", "--live", "2h"], "at most 1h"),
+            (&["ps", "--live", "NaN"], "is not a length of time"),
+            (&["ps", "--live", "5"], "has no unit: write 5s"),
+            (
+                &["trace", "--duration", "0"],
+                "would stop before anything is traced",
+            ),
+            (&["trace", "--duration", "5"], "`5` has no unit: write 5s"),
         ] {
             let e = parse(args).expect_err("refused");
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -1,9 +1,17 @@
-//! Parsers of option values (sizes, durations, ring layouts): a refused
-//! value is one sentence, which clap shows as a usage error.
+//! Parsers of option values (sizes, durations, ring layouts, names): a
+//! refused value is one sentence, which clap shows as a usage error.
+
+use std::time::Duration;
 
 use anyhow::{bail, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use tracer_common::EventKind;
 
-use crate::kernel::rings::DelayRing;
+use crate::{
+    kernel::rings::DelayRing,
+    model::{classify::Kind, duration},
+    pipeline::filter::EventSel,
+};
 
 /// `4096`, `64K`, `100M`, `2G`: a byte count (public for the fuzz
 /// targets, as are the other parsers of option values).
@@ -20,26 +28,23 @@ pub fn parse_size(s: &str) -> Result<u64> {
     }
 }
 
-/// `500ms`, `30s`, `10m`, `1h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
-    let t = s.trim();
-    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let secs_per = match unit {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => bail!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)"),
-    };
-    match num.parse::<f64>() {
-        Ok(n) if n > 0.0 && (n * secs_per) < 1e9 => {
-            Ok(std::time::Duration::from_secs_f64(n * secs_per))
-        }
-        _ => bail!("`{s}` is not a duration (examples: 30s, 10m, 1h)"),
+/// A length of time: `500ms`, `30s`, `10m`, `1h30m`, `2d`, or `0` (one
+/// parser for every option and offset: [`duration::parse`]).
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    duration::parse(s).map_err(anyhow::Error::msg)
+}
+
+/// `--duration`: [`parse_duration`], more than zero (zero would stop
+/// before anything is traced; no --duration runs until Ctrl-C).
+pub(super) fn parse_run_duration(s: &str) -> Result<Duration> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        bail!(
+            "--duration {s} would stop before anything is traced: give how long to trace \
+             (30s, 10m, 1h30m), or leave --duration out to trace until Ctrl-C"
+        );
     }
+    Ok(d)
 }
 
 /// `4096`, `64K`, `4M`: a power-of-two byte count of at least one page.
@@ -71,9 +76,9 @@ pub fn parse_log_size(s: &str) -> Result<u64> {
 }
 
 /// `--rotate-every`: [`parse_duration`], at least a second.
-pub(super) fn parse_rotate_every(s: &str) -> Result<std::time::Duration> {
+pub(super) fn parse_rotate_every(s: &str) -> Result<Duration> {
     let every = parse_duration(s)?;
-    if every < std::time::Duration::from_secs(1) {
+    if every < Duration::from_secs(1) {
         bail!("`{s}` is too short to start a new log each time: at least 1s");
     }
     Ok(every)
@@ -88,12 +93,16 @@ pub(super) fn parse_cpus_per_ring(s: &str) -> Result<u32> {
     }
 }
 
-/// `ps --live`: seconds, from 0 to 3600.
-pub(super) fn parse_live_secs(s: &str) -> Result<f64> {
-    match s.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => Ok(secs),
-        _ => bail!("`{s}` is not a number of seconds from 0 to 3600"),
+/// The longest `ps --live`.
+pub(super) const MAX_LIVE: Duration = Duration::from_secs(3600);
+
+/// `ps --live`: [`parse_duration`], from 0 to an hour.
+pub(super) fn parse_live(s: &str) -> Result<Duration> {
+    let d = parse_duration(s)?;
+    if d > MAX_LIVE {
+        bail!("`{s}` is longer than ps --live traces: at most 1h");
     }
+    Ok(d)
 }
 
 /// `1:10`: ring 1, 10 ms late.
@@ -104,8 +113,34 @@ pub(super) fn parse_delay_ring(s: &str) -> Result<DelayRing> {
     match parsed {
         Some((ring, ms)) => Ok(DelayRing {
             ring,
-            by: std::time::Duration::from_millis(ms),
+            by: Duration::from_millis(ms),
         }),
         None => bail!("`{s}` is not RING:MS (e.g. 1:10)"),
     }
+}
+
+/// `--kind`: a kind's name, offered by completions and listed by `--help`
+/// from [`Kind::ALL`].
+pub(super) fn kind_parser() -> impl TypedValueParser<Value = Kind> {
+    PossibleValuesParser::new(Kind::ALL.map(Kind::name)).try_map(|s| s.parse::<Kind>())
+}
+
+/// Every `--event` name, from the one list of event kinds
+/// ([`EventKind::ALL`]), with `signal` (both signal events) before the two
+/// it stands for.
+pub fn event_names() -> Vec<&'static str> {
+    let mut names = Vec::with_capacity(EventKind::ALL.len() + 1);
+    for kind in EventKind::ALL {
+        if kind == EventKind::SignalGenerate {
+            names.push("signal");
+        }
+        names.push(kind.name());
+    }
+    names
+}
+
+/// `--event`: an event's name, offered by completions and listed by
+/// `--help` ([`event_names`]).
+pub(super) fn event_parser() -> impl TypedValueParser<Value = EventSel> {
+    PossibleValuesParser::new(event_names()).try_map(|s| s.parse::<EventSel>())
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod context;
 pub mod counts;
 pub mod decode;
+pub mod duration;
 pub mod errno;
 pub mod event;
 pub mod flags;

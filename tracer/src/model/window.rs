@@ -6,6 +6,7 @@ use std::{fmt, str::FromStr};
 use super::{
     calendar::{days_from_civil, days_in_month, local, local_to_epoch},
     clock::{rfc3339_wall, WallClock, NS},
+    duration,
 };
 
 /// A time given on the command line (`--since`, `--until`), before it is
@@ -27,13 +28,19 @@ pub enum At {
     TimeOfDay(u32, u32, u32, u32),
     /// ns after the log's start (the moment recording began).
     Offset(u64),
+    /// ns before the log's end (its last event or end marker; now, for a
+    /// log still being written): [`WindowSpec::anchored`] makes it a
+    /// [`At::Wall`] once the end is known.
+    FromEnd(u64),
 }
 
 /// What `--since` and `--until` take, for error messages and help.
 pub const TIME_FORMS: &str = "an RFC 3339 time (2026-11-27T21:36:30Z, \
     2026-11-27T22:36:30+01:00), a local date and time (2026-11-27 21:36:30, \
     2026-11-27), a local time of day on the log's first day (21:36:30, \
-    21:36), or an offset from the log's start (+90s, +10m, +1h30m)";
+    21:36), an offset from the log's start (+90s, +10m, +1h30m), or a \
+    length of time before the log's end (-10m; for a log still being \
+    written, before now)";
 
 impl FromStr for TimeSpec {
     type Err = String;
@@ -65,8 +72,8 @@ fn parse_at(t: &str) -> Result<At, String> {
     if let Some(rest) = t.strip_prefix('+') {
         return parse_offset(rest).map(At::Offset);
     }
-    if t.starts_with('-') {
-        return Err("offsets count forward from the log's start: write +10m, not -10m".into());
+    if let Some(rest) = t.strip_prefix('-') {
+        return parse_offset(rest).map(At::FromEnd);
     }
     let b = t.as_bytes();
     if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
@@ -82,63 +89,11 @@ fn parse_at(t: &str) -> Result<At, String> {
     Err(String::new())
 }
 
-/// `90s`, `10m`, `1h30m`, `500ms`, `2d`, or plain seconds (`90`).
+/// `90s`, `10m`, `1h30m`, `500ms`, `2d` (see [`duration::parse`]) in ns.
 fn parse_offset(s: &str) -> Result<u64, String> {
-    let bad = || "an offset is + and a number with a unit: +90s, +10m, +1h30m, +500ms".to_string();
-    let too_long = || {
-        format!(
-            "an offset is at most {}d ({}s, about 475 years)",
-            MAX_OFFSET_SECS / 86_400,
-            MAX_OFFSET_SECS
-        )
-    };
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        let n: f64 = s.parse().map_err(|_| bad())?;
-        return secs_to_ns(n).ok_or_else(too_long);
-    }
-    let mut total: u64 = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (num, tail) = rest.split_at(digits);
-        if num.is_empty() {
-            return Err(bad());
-        }
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let per = match unit {
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            "d" => 86_400.0,
-            _ => return Err(format!("unknown unit `{unit}` (use ms, s, m, h or d)")),
-        };
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        total = total
-            .checked_add(secs_to_ns(n * per).ok_or_else(too_long)?)
-            .filter(|&t| t <= MAX_OFFSET_SECS * 1_000_000_000)
-            .ok_or_else(too_long)?;
-        rest = tail;
-    }
-    Ok(total)
-}
-
-/// The longest offset: more than any log holds, and in u64 ns (584
-/// years).
-const MAX_OFFSET_SECS: u64 = 15_000_000_000;
-
-/// `secs` in ns, where it is an offset (see [`MAX_OFFSET_SECS`]).
-fn secs_to_ns(secs: f64) -> Option<u64> {
-    (secs.is_finite() && (0.0..=MAX_OFFSET_SECS as f64).contains(&secs))
-        .then(|| (secs * 1e9).round() as u64)
+    let d = duration::parse(s)?;
+    // duration::parse bounds it to MAX_SECS, within u64 ns.
+    Ok(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// `HH:MM[:SS[.fraction]]` and what follows it.
@@ -241,6 +196,10 @@ impl TimeSpec {
         match self.at {
             At::Wall(wall) => Ok(clock.boot_of_wall(wall)),
             At::Offset(ns) => Ok(i128::from(start_boot_ns) + i128::from(ns)),
+            At::FromEnd(_) => Err(format!(
+                "--since/--until {}: the log's end is not known",
+                self.text
+            )),
             At::TimeOfDay(hh, mm, ss, ns) => {
                 let start = clock.wall_ns(start_boot_ns).div_euclid(NS);
                 let day = local(start).ok_or_else(|| {
@@ -276,6 +235,32 @@ impl WindowSpec {
             clock,
             start_boot_ns,
         )
+    }
+
+    /// Whether a time counts back from the log's end (`-10m`), so the end
+    /// must be found ([`WindowSpec::anchored`]) before the window can be.
+    pub fn needs_end(&self) -> bool {
+        [&self.since, &self.until]
+            .into_iter()
+            .flatten()
+            .any(|t| matches!(t.at, At::FromEnd(_)))
+    }
+
+    /// The same window with times before the end (`-10m`) made wall-clock
+    /// times, the end being `end_wall_ns` (ns since the epoch).
+    pub fn anchored(&self, end_wall_ns: i128) -> WindowSpec {
+        let anchor = |t: &Option<TimeSpec>| {
+            t.clone().map(|mut t| {
+                if let At::FromEnd(ns) = t.at {
+                    t.at = At::Wall(end_wall_ns - i128::from(ns));
+                }
+                t
+            })
+        };
+        WindowSpec {
+            since: anchor(&self.since),
+            until: anchor(&self.until),
+        }
     }
 
     /// `--since +10m --until 21:40`, as given (empty when neither is).
@@ -368,8 +353,8 @@ mod tests {
             At::Offset(5400 * NS as u64)
         );
         assert_eq!(
-            "+90".parse::<TimeSpec>().unwrap().at,
-            At::Offset(90 * NS as u64)
+            "-10m".parse::<TimeSpec>().unwrap().at,
+            At::FromEnd(600 * NS as u64)
         );
         assert_eq!(
             "+500ms".parse::<TimeSpec>().unwrap().at,
@@ -385,7 +370,9 @@ mod tests {
             At::TimeOfDay(21, 36, 30, 250_000_000)
         );
         for bad in [
-            "-10m",
+            "+90",
+            "-10",
+            "--10m",
             "+10x",
             "+",
             "+m",
@@ -412,20 +399,21 @@ mod tests {
             let err = bad.parse::<TimeSpec>().unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }
-        assert!("-10m"
+        // A number needs its unit, said with the example.
+        assert!("+90"
             .parse::<TimeSpec>()
             .unwrap_err()
-            .contains("write +10m"));
+            .contains("`90` has no unit: write 90s"));
         // Too long is told as the limit, not as a wrong form.
         for long in [
             "+1000000000000s",
-            "+15000000001",
+            "+15000000001s",
             "+173611d3h",
-            "+99999999999999999999999999",
+            "+99999999999999999999999999s",
         ] {
             let err = long.parse::<TimeSpec>().unwrap_err();
             assert!(
-                err.contains("an offset is at most 173611d (15000000000s, about 475 years)"),
+                err.contains("at most 173611d (15000000000s, about 475 years)"),
                 "{long}: {err}"
             );
         }
@@ -478,5 +466,35 @@ mod tests {
         assert_eq!(w.until, Some(-3600 * NS));
         assert!(!w.contains(0));
         assert!(Window::default().is_all() && Window::default().contains(u64::MAX));
+    }
+
+    #[test]
+    fn times_before_the_end_are_anchored_to_it() {
+        let spec = WindowSpec {
+            since: Some("-10m".parse().unwrap()),
+            until: Some("-1m30s".parse().unwrap()),
+        };
+        assert!(spec.needs_end());
+        let clock = WallClock { boot_epoch_ns: 0 };
+        assert!(spec
+            .resolve(clock, 0)
+            .unwrap_err()
+            .contains("end is not known"));
+        let end = wall("2026-11-27T21:00:00Z");
+        let anchored = spec.anchored(end);
+        assert!(!anchored.needs_end());
+        assert_eq!(
+            anchored.since.as_ref().unwrap().at,
+            At::Wall(end - 600 * NS)
+        );
+        assert_eq!(anchored.until.as_ref().unwrap().at, At::Wall(end - 90 * NS));
+        // Messages still say what was typed.
+        assert_eq!(anchored.args(), "--since -10m --until -1m30s");
+        let offset = WindowSpec {
+            since: Some("+10m".parse().unwrap()),
+            until: None,
+        };
+        assert!(!offset.needs_end());
+        assert_eq!(offset.anchored(end), offset);
     }
 }

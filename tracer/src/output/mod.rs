@@ -22,9 +22,11 @@ use crate::model::{clock::WallClock, event::Record, flags::PfNames, tasks::Annot
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// One aligned line per event.
+    /// For people: lines, a table or a summary (each command's --help says
+    /// which).
     Text,
-    /// JSON Lines with stable field names.
+    /// For programs: JSON with stable field names (each command's --help
+    /// says its shape).
     Json,
 }
 

@@ -85,8 +85,8 @@ fn sizes_and_counts_below_their_minimums_are_refused_by_name() {
             &["trace", "--duration", "1s", "--cpus-per-ring", "0"],
             "from 1 to",
         ),
-        (&["ps", "--live", "5000"], "from 0 to 3600"),
-        (&["ps", "--live", "nan"], "from 0 to 3600"),
+        (&["ps", "--live", "5000s"], "at most 1h"),
+        (&["ps", "--live", "nan"], "is not a length of time"),
     ] {
         refused(args, says);
     }

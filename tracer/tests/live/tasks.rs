@@ -168,7 +168,7 @@ fn tasks_born_during_startup_appear_once() {
     // not outlive the test.
     let mut forker = KillGroup(forker, false);
     std::thread::sleep(Duration::from_millis(300));
-    let rows = ps_json(&["--live", "0.5"]);
+    let rows = ps_json(&["--live", "500ms"]);
     forker.kill();
     let forker = &forker.0;
     // A child born between attaching and the snapshot is in both; it must

@@ -6,7 +6,8 @@
 //! `perfetto`, `recipes`), exec storms that cost minutes a kernel under
 //! TCG (`rotate`, `throttle_host`: a million renames; `throttle` in
 //! `live` has the matrix's short variant), tmpfs mounts and storms as
-//! uid 65534 (`record_dir_hostile`).
+//! uid 65534 (`record_dir_hostile`), the README's example run for real
+//! (`readme`).
 //!
 //! One module per subject (the test names are `module::test`); every test
 //! that loads programs or changes global state holds [`common::serial`].
@@ -19,6 +20,7 @@ mod throttle_util;
 mod metrics;
 mod otlp;
 mod perfetto;
+mod readme;
 mod recipes;
 mod record_dir_hostile;
 mod rotate;

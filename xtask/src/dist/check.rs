@@ -5,7 +5,9 @@
 //! files with the right modes (its binary of its own architecture, a man
 //! page per subcommand listed in `tracer --help`, three completions, the
 //! unit, the options file as a conffile, the maintainer scripts) and
-//! lintian finds no error or warning in it; and the unit's command line,
+//! lintian finds no error or warning in it; each man page has the sections
+//! a user learns from and a proper title, and the completions offer the
+//! real values of the enumerated options; and the unit's command line,
 //! with the default options, is one this tracer accepts.
 
 use std::{
@@ -55,6 +57,8 @@ pub(crate) fn check(artifacts: &Artifacts) -> Result<u64> {
         ));
         check_completions(&unpacked, &subcommands)?;
         pass(format!("{} completions", package.display()));
+        check_man_pages(&unpacked, &subcommands)?;
+        pass(format!("{} man pages", package.display()));
         let copyright = unpacked.join("usr/share/doc/tracer/copyright");
         let text = fs::read_to_string(&copyright)
             .with_context(|| format!("reading {}", copyright.display()))?;
@@ -309,6 +313,104 @@ fn check_completions(unpacked: &Path, subcommands: &[String]) -> Result<()> {
                 file.display()
             );
         }
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        let events = tracer_common::EventKind::ALL.map(|k| k.name());
+        for value in KINDS.iter().chain(FORMATS).chain(&events) {
+            ensure!(
+                words.contains(value),
+                "{} never offers the value {value} (of --kind, --format or --event)",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The values of `--kind` and `--format` the completions must offer
+/// (`--event`'s come from tracer-common's list of event kinds).
+const KINDS: &[&str] = &[
+    "idle",
+    "init",
+    "kthreadd",
+    "kthread",
+    "kworker",
+    "io_worker",
+    "user_worker",
+    "umh",
+    "umh_child",
+    "user",
+];
+const FORMATS: &[&str] = &["text", "json", "otlp", "perfetto", "prometheus"];
+
+/// The sections every man page has.
+pub(crate) const MAN_SECTIONS: &[&str] = &[
+    "NAME",
+    "SYNOPSIS",
+    "DESCRIPTION",
+    "OPTIONS",
+    "EXAMPLES",
+    "EXIT STATUS",
+    "FILES",
+    "SEE ALSO",
+];
+
+/// tracer.1 and each tracer-SUB.1: `.TH` with the page's name, a date and
+/// `tracer VERSION`; NAME naming the page; every section of
+/// [`MAN_SECTIONS`].
+fn check_man_pages(unpacked: &Path, subcommands: &[String]) -> Result<()> {
+    let version = tracer_version()?;
+    let names = std::iter::once("tracer".to_string())
+        .chain(subcommands.iter().map(|s| format!("tracer-{s}")));
+    for name in names {
+        let path = unpacked.join(deb::MAN_DIR).join(format!("{name}.1.gz"));
+        let page = output(Command::new("gzip").arg("-dc").arg(&path))?;
+        check_man_page(&page, &name, &version).with_context(|| path.display().to_string())?;
+    }
+    Ok(())
+}
+
+/// One page's text (see [`check_man_pages`]).
+pub(crate) fn check_man_page(page: &str, name: &str, version: &str) -> Result<()> {
+    let th = page
+        .lines()
+        .find(|l| l.starts_with(".TH "))
+        .context("no .TH line")?;
+    let fields: Vec<&str> = th.split('"').collect();
+    ensure!(
+        fields.get(1) == Some(&name.to_uppercase().as_str()),
+        "{th}: the title is not {}",
+        name.to_uppercase()
+    );
+    let date = fields.get(3).copied().unwrap_or_default();
+    let is_date = date.len() == 10
+        && date.bytes().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    ensure!(
+        is_date,
+        "{th}: the date slot holds {date:?}, not YYYY-MM-DD"
+    );
+    let source = format!("tracer {version}");
+    ensure!(
+        fields.get(5) == Some(&source.as_str()),
+        "{th}: the source is not {source}"
+    );
+    let title = format!(".SH NAME\n{} \\- ", name.replace('-', "\\-"));
+    ensure!(
+        page.contains(&title),
+        "its NAME section does not name {name}"
+    );
+    for section in MAN_SECTIONS {
+        ensure!(
+            page.contains(&format!("\n.SH {section}\n")),
+            "no {section} section"
+        );
     }
     Ok(())
 }
@@ -344,4 +446,56 @@ fn output(cmd: &mut Command) -> Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(th: &str, name: &str, sections: &[&str]) -> String {
+        let mut p = format!(
+            "{th}\n.SH NAME\n{} \\- what it does\n",
+            name.replace('-', "\\-")
+        );
+        for s in sections {
+            p.push_str(&format!(".SH {s}\ntext\n"));
+        }
+        p
+    }
+
+    #[test]
+    fn a_man_page_needs_its_title_date_version_and_sections() {
+        let th = r#".TH "TRACER-TRACE" 1 "2026-12-05" "tracer 0.1.0" "User Commands""#;
+        let good = page(th, "tracer-trace", &MAN_SECTIONS[1..]);
+        check_man_page(&good, "tracer-trace", "0.1.0").unwrap();
+        // What clap_mangen wrote before: the version string in the date
+        // slot, the bare subcommand name, no EXAMPLES.
+        let old = page(
+            ".TH trace 1  \"trace 0.1.0 (commit 0123456789ab, target x86_64-unknown-linux-musl)\"",
+            "trace",
+            &["SYNOPSIS", "DESCRIPTION", "OPTIONS"],
+        );
+        assert!(check_man_page(&old, "tracer-trace", "0.1.0").is_err());
+        for missing in &MAN_SECTIONS[1..] {
+            let sections: Vec<&str> = MAN_SECTIONS[1..]
+                .iter()
+                .copied()
+                .filter(|s| s != missing)
+                .collect();
+            let e = check_man_page(
+                &page(th, "tracer-trace", &sections),
+                "tracer-trace",
+                "0.1.0",
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains(missing), "{e}");
+        }
+        let undated = th.replace("2026-12-05", "0.1.0 (commit x)");
+        assert!(check_man_page(
+            &page(&undated, "tracer-trace", &MAN_SECTIONS[1..]),
+            "tracer-trace",
+            "0.1.0"
+        )
+        .is_err());
+    }
 }

@@ -166,9 +166,11 @@ fn generate_docs(tools: &setup::Tools, dir: &Path) -> Result<PathBuf> {
         fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     for what in ["man", "completions"] {
+        // The man pages' date is the commit's, as the package's file times.
         run(Command::new(&exe)
             .args(["generate", what])
-            .arg(dir.join(what)))
+            .arg(dir.join(what))
+            .envs(commit_epoch().map(|e| ("SOURCE_DATE_EPOCH", e))))
         .with_context(|| format!("generating the {what} with {}", exe.display()))?;
     }
     Ok(dir.to_path_buf())
