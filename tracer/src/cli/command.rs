@@ -169,8 +169,11 @@ pub enum Command {
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
-        /// Leave out the notes on what /proc cannot tell.
+        /// Also say, on stderr, which tests /proc cannot fully answer.
         #[arg(long, short)]
+        verbose: bool,
+        /// Accepted for older scripts: the notes are shown only with -v.
+        #[arg(long, short, hide = true)]
         quiet: bool,
     },
     /// Peak RSS of the task table with N synthetic tasks (for the bench).
@@ -207,7 +210,9 @@ pub enum Command {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
-    /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines.
+    /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines
+    /// (`jsonl` is accepted too).
+    #[value(name = "json", alias = "jsonl")]
     Jsonl,
     /// OpenTelemetry logs, sent to the collector `--otlp` names.
     Otlp,

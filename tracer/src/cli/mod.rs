@@ -245,7 +245,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             proc_root,
             live,
             btf,
-            quiet,
+            verbose,
+            quiet: _,
         } => {
             // parse_live_secs checked the range.
             let live = live.map(|secs| (std::time::Duration::from_secs_f64(secs), btf));
@@ -255,7 +256,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format,
                 proc_root,
                 live,
-                quiet,
+                verbose,
             })
             .await
         }

@@ -35,7 +35,10 @@ use tracer_common::{read_plain, EventKind, ExitEvent, Header, FOLLOW_DEAD};
 use crate::{
     kernel::loader,
     model::procfs::ProcTask,
-    output::diag::{UsageError, EXIT_USAGE},
+    output::{
+        diag::{UsageError, EXIT_USAGE},
+        no_task,
+    },
 };
 
 /// What a session follows.
@@ -169,7 +172,7 @@ fn tgid_of(pid: u32, proc_root: &Path) -> Result<u32> {
     let status = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(UsageError(format!("--follow {pid}: no such process")).into());
+            bail!(no_task(pid));
         }
         Err(e) => {
             return Err(e).with_context(|| format!("--follow {pid}: reading {}", path.display()))

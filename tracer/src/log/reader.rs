@@ -282,18 +282,16 @@ impl LogReader {
     /// sockets are refused before any read (they could block forever or
     /// never end).
     pub fn open(path: &Path) -> Result<(LogHeader, LogReader), OpenError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
+        // The caller names the path (`log::open`): the words here do not.
+        let meta = std::fs::metadata(path).map_err(|e| OpenError::Io(e.to_string()))?;
         if !meta.is_file() {
             return Err(OpenError::Io(format!(
-                "{} is {}: tracer reads logs from regular files",
-                path.display(),
+                "{}: tracer reads logs from regular files",
                 file_type(&meta)
             )));
         }
         // A compressed log (`record --compress`) reads as the plain one.
-        let file = std::fs::File::open(path)
-            .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
+        let file = std::fs::File::open(path).map_err(|e| OpenError::Io(e.to_string()))?;
         LogReader::from_reader(Box::new(file))
     }
 

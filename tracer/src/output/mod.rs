@@ -14,7 +14,7 @@ use clap::ValueEnum;
 pub use self::{
     formatter::Formatter,
     sentences::{
-        death, death_with, diagnosis, diagnosis_with, duration, raw, requested_for,
+        death, death_with, diagnosis, diagnosis_with, duration, no_task, raw, requested_for,
         requested_for_with, sender, sender_with, waited, waits, Names,
     },
 };
@@ -24,7 +24,8 @@ use crate::model::{clock::WallClock, event::Record, flags::PfNames, tasks::Annot
 pub enum Format {
     /// One aligned line per event.
     Text,
-    /// JSON Lines with stable field names.
+    /// JSON Lines with stable field names (`jsonl` is accepted too).
+    #[value(alias = "jsonl")]
     Json,
 }
 

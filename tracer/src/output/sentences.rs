@@ -24,6 +24,12 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// A pid that names no task, said the same by `ps --pid`, `tree PID` and
+/// `--follow PID` (all exit 1: the pid is gone, the command line is fine).
+pub fn no_task(pid: u32) -> String {
+    format!("no task with pid {pid}")
+}
+
 /// How the sentences below show task data (comms, file names): as it is
 /// ([`raw`], for formats that quote whole strings: JSON, Perfetto), or
 /// [`quote_name`](super::escape::quote_name) for text.
