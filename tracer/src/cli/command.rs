@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
     args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
-    values::{parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
+    values::{parse_duration, parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
 };
 use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 
@@ -29,6 +29,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Warn on stderr once a task has waited on a user-mode helper (or
+        /// dumped core into one) for longer than DURATION (e.g. 2s, 1m).
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        stuck_after: std::time::Duration,
         #[command(flatten)]
         text: TextArgs,
         #[command(flatten)]

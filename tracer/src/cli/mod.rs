@@ -135,6 +135,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Trace {
             format,
+            stuck_after,
             text,
             filter,
             ship,
@@ -147,6 +148,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format,
                 filter,
                 ship: ship.options(),
+                stuck_after,
             })
             .await
         }

@@ -15,7 +15,7 @@ pub use self::{
     formatter::Formatter,
     sentences::{
         death, death_with, diagnosis, diagnosis_with, duration, no_task, raw, requested_for,
-        requested_for_with, sender, sender_with, waited, waits, Names,
+        requested_for_with, sender, sender_with, stuck, unstuck, waited, waits, Held, Names,
     },
 };
 use crate::model::{clock::WallClock, event::Record, flags::PfNames, tasks::Annotation};
