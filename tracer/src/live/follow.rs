@@ -7,7 +7,8 @@
 //! CMD is forked before the programs load and waits, before its exec, on a
 //! pipe: the session puts its pid in the map, attaches, and only then lets
 //! it go, so its exec is its first event and none of its descendants is
-//! missed. Its standard streams are tracer's own (its output interleaves
+//! missed; its lifetime counts from that exec (the task table is told),
+//! not from the fork. Its standard streams are tracer's own (its output interleaves
 //! with `trace`'s, as strace's does; `record -o FILE` keeps them apart).
 
 use std::{
@@ -428,6 +429,11 @@ impl Follower {
                 .collect(),
             (None, None) => Vec::new(),
         }
+    }
+
+    /// The pid of the command tracer started, if it started one.
+    pub fn command_pid(&self) -> Option<u32> {
+        self.launch.as_ref().map(Launch::pid)
     }
 
     /// One line for the start-up message.
