@@ -121,6 +121,18 @@ fn errors_name_a_file_once_and_for_what_it_is() {
         assert_eq!(err.matches(missing).count(), 1, "{cmd}: named once: {err}");
         assert_sentence(&[cmd], &err);
     }
+    // Read with a log that is there: the damage is the missing one's.
+    for cmd in ["report", "replay"] {
+        let (code, out, err) = run_tracer(&[cmd, FIXTURE, missing]);
+        assert_eq!(code, 4, "{cmd}: damaged input: {err}");
+        // `report` says its damage in the report, `replay` on stderr.
+        let said = format!("{out}{err}");
+        assert_eq!(said.matches(missing).count(), 1, "{cmd}: named once: {said}");
+        assert!(
+            !err.contains(FIXTURE),
+            "{cmd}: the intact log is not called damaged: {err}"
+        );
+    }
     let trace = dir.path().join("night.pftrace");
     std::fs::write(&trace, b"not a log, a trace").unwrap();
     let trace = trace.to_str().unwrap();

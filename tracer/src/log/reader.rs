@@ -174,6 +174,19 @@ impl fmt::Display for DamagedInput {
 
 impl std::error::Error for DamagedInput {}
 
+impl DamagedInput {
+    /// The damage of reading `inputs` as one stream: named by the input
+    /// when there is one, else as the set (which file held the damage is
+    /// in the warnings and the report).
+    pub fn of(inputs: &[std::path::PathBuf], stretches: usize) -> DamagedInput {
+        let path = match inputs {
+            [one] => one.clone(),
+            _ => format!("the {} inputs read as one", inputs.len()).into(),
+        };
+        DamagedInput { path, stretches }
+    }
+}
+
 /// Where a log's bytes come from.
 enum Source {
     Plain(Box<dyn Read>),
