@@ -65,41 +65,8 @@ fn following_tracer_itself_is_refused() {
     assert!(started.elapsed() < Duration::from_secs(2), "{err}");
 }
 
-/// A pid that names no process is a usage error, for `--follow` and for
-/// `tree`: the value is wrong, not tracer.
-#[test]
-fn a_pid_that_names_no_process_is_a_usage_error() {
-    let _serial = serial();
-    // A pid nobody has: one that just ended.
-    let mut gone = Command::new("/bin/true").spawn().expect("spawning true");
-    let gone_pid = gone.id().to_string();
-    gone.wait().expect("waiting for true");
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("never.log");
-    let log = log.to_str().unwrap();
-    // --duration bounds the run should the pid be taken.
-    for args in [
-        &["trace", "--follow", &gone_pid, "--duration", "1s"][..],
-        &[
-            "record",
-            "-o",
-            log,
-            "--follow",
-            &gone_pid,
-            "--duration",
-            "1s",
-        ],
-    ] {
-        refused(args, &format!("--follow {gone_pid}: no such process"));
-    }
-    assert!(!Path::new(log).exists(), "record created {log}");
-    for args in [
-        &["tree", "4000000"][..],
-        &["tree", "--format", "json", "4000000"],
-    ] {
-        refused(args, "no task with pid 4000000");
-    }
-}
+// A pid that names no task is not a usage error (status 1, the same for
+// `ps --pid`, `tree` and `--follow`): see `vocabulary.rs`.
 
 /// Every option that takes a length of time reads it the same way: units
 /// add up (`1h30m`), and a number without a unit is refused with the

@@ -34,7 +34,7 @@ fn ps_with_a_full_stderr_does_not_panic() {
         .open("/dev/full")
         .unwrap();
     let out = Command::new(tracer_exe())
-        .args(["ps"])
+        .args(["ps", "-v"])
         .stderr(Stdio::from(full))
         .output()
         .unwrap();

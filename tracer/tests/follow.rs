@@ -34,9 +34,9 @@ fn commands_that_cannot_start_and_pids_that_do_not_exist() {
     let gone_pid = gone.id().to_string();
     gone.wait().expect("waiting for true");
     let (code, _, err) = run_tracer(&["trace", "--follow", &gone_pid]);
-    assert_eq!(code, 2, "a usage error: {err}");
+    assert_eq!(code, 1, "as `ps --pid` and `tree` say it: {err}");
     assert!(
-        err.contains(&format!("--follow {gone_pid}: no such process")),
+        err.contains(&format!("no task with pid {gone_pid}")),
         "{err}"
     );
     assert!(!err.contains("attached"), "fails before loading: {err}");

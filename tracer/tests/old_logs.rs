@@ -184,7 +184,9 @@ fn record_format_2(log: &Path, events: &[Value]) {
     // Empty sections say so rather than print a bare heading.
     assert!(text.contains("kthreads created:\n  none\n"), "{text}");
     assert!(
-        text.contains("longest waits on a helper (requester blocked until it exited):\n  none\n"),
+        text.contains(
+            "longest waits on a helper (for its exit, or dumping core into it):\n  none\n"
+        ),
         "{text}"
     );
 }

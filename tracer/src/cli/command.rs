@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use super::{
     args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
     manual::LEGEND,
-    values::{kind_parser, parse_live, parse_log_size, parse_rotate_every, parse_size},
+    values::{
+        kind_parser, parse_duration, parse_live, parse_log_size, parse_rotate_every, parse_size,
+    },
 };
 use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
 
@@ -38,6 +40,10 @@ pub enum Command {
         /// docs/reference.md).
         #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true, value_name = "text|json")]
         format: Format,
+        /// Warn on stderr once a task has waited on a user-mode helper (or
+        /// dumped core into one) for longer than DURATION (e.g. 2s, 1m).
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        stuck_after: std::time::Duration,
         #[command(flatten)]
         text: TextArgs,
         #[command(flatten)]
@@ -185,8 +191,11 @@ pub enum Command {
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
-        /// Leave out the notes on what /proc cannot tell.
+        /// Also say, on stderr, which tests /proc cannot fully answer.
         #[arg(long, short)]
+        verbose: bool,
+        /// Accepted for older scripts: the notes are shown only with -v.
+        #[arg(long, short, hide = true)]
         quiet: bool,
     },
     /// Peak RSS of the task table with N synthetic tasks (for the bench).
@@ -224,7 +233,9 @@ pub enum Command {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
-    /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines.
+    /// JSON Lines: the same objects as `trace --format json`, plus `lost` lines
+    /// (`jsonl` is accepted too).
+    #[value(name = "json", alias = "jsonl")]
     Jsonl,
     /// OpenTelemetry logs, sent to the collector `--otlp` names.
     Otlp,

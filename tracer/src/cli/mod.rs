@@ -143,6 +143,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Trace {
             format,
+            stuck_after,
             text,
             filter,
             ship,
@@ -155,6 +156,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format,
                 filter,
                 ship: ship.options(),
+                stuck_after,
             })
             .await
         }
@@ -253,7 +255,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             proc_root,
             live,
             btf,
-            quiet,
+            verbose,
+            quiet: _,
         } => {
             let live = live.map(|d| (d, btf));
             ps::run(ps::PsOptions {
@@ -262,7 +265,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format,
                 proc_root,
                 live,
-                quiet,
+                verbose,
             })
             .await
         }

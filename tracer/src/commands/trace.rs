@@ -1,11 +1,14 @@
 //! `tracer trace`: a live session that prints each event.
 
+use std::time::Duration;
+
 use anyhow::Result;
 
 use crate::{
     live::{
         follow,
         session::{self, SessionOptions},
+        stuck::StuckWatch,
     },
     model::flags::PfNames,
     output::{self, Format},
@@ -18,6 +21,8 @@ pub struct TraceOptions {
     pub format: Format,
     pub filter: TraceFilter,
     pub ship: ShipOptions,
+    /// A requester held by its helper longer than this is said on stderr.
+    pub stuck_after: Duration,
 }
 
 pub async fn run(mut opts: TraceOptions) -> Result<()> {
@@ -32,7 +37,7 @@ pub async fn run(mut opts: TraceOptions) -> Result<()> {
 }
 
 async fn trace(opts: TraceOptions) -> Result<()> {
-    let (format, filter) = (opts.format, opts.filter);
+    let (format, filter, stuck_after) = (opts.format, opts.filter, opts.stuck_after);
     let shipping = Shipping::prepare(opts.ship)?;
     let (pipeline, counts, _) = session::run(opts.session, |start| {
         let origin = Origin::live(start.clock);
@@ -47,7 +52,11 @@ async fn trace(opts: TraceOptions) -> Result<()> {
                 Format::Text => LostNotices::Stderr,
             },
         )
-        .with_taps(shipping.taps(&origin)))
+        .with_taps(
+            shipping
+                .taps(&origin)
+                .with(Box::new(StuckWatch::new(stuck_after))),
+        ))
     })
     .await?;
     pipeline.finish(&counts)

@@ -19,7 +19,7 @@ use std::{
     path::PathBuf,
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 
 use crate::{
     model::{
@@ -29,9 +29,9 @@ use crate::{
         tasks::{Entry, TaskTable},
     },
     output::{
-        diag::UsageError,
         escape::quote_name,
         json::{string, text_field},
+        no_task,
         style::Surroundings,
         Format,
     },
@@ -96,7 +96,7 @@ pub fn render(table: &TaskTable, root: u32, branches: &Branches) -> Result<Strin
         out.push_str("0 [idle]\n");
     } else {
         let Some(e) = table.get(root) else {
-            return Err(UsageError(format!("no task with pid {root}")).into());
+            bail!(no_task(root));
         };
         out.push_str(&label(table, e));
         out.push('\n');
@@ -148,7 +148,7 @@ pub fn render_json(table: &TaskTable, root: u32) -> Result<Vec<u8>> {
         // /proc has no pid 0: the idle task, named as the kernel names
         // CPU 0's.
         None if root == 0 => open_node(&mut out, 0, 0, "swapper/0", Kind::Idle, false),
-        None => return Err(UsageError(format!("no task with pid {root}")).into()),
+        None => bail!(no_task(root)),
     }
     let kids = |pid: u32| children.get(&pid).map_or(&[][..], Vec::as_slice).iter();
     let mut seen = HashSet::from([root]);

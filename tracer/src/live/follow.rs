@@ -7,7 +7,8 @@
 //! CMD is forked before the programs load and waits, before its exec, on a
 //! pipe: the session puts its pid in the map, attaches, and only then lets
 //! it go, so its exec is its first event and none of its descendants is
-//! missed. Its standard streams are tracer's own (its output interleaves
+//! missed; its lifetime counts from that exec (the task table is told),
+//! not from the fork. Its standard streams are tracer's own (its output interleaves
 //! with `trace`'s, as strace's does; `record -o FILE` keeps them apart).
 
 use std::{
@@ -35,7 +36,10 @@ use tracer_common::{read_plain, EventKind, ExitEvent, Header, FOLLOW_DEAD};
 use crate::{
     kernel::loader,
     model::procfs::ProcTask,
-    output::diag::{UsageError, EXIT_USAGE},
+    output::{
+        diag::{UsageError, EXIT_USAGE},
+        no_task,
+    },
 };
 
 /// What a session follows.
@@ -169,7 +173,7 @@ fn tgid_of(pid: u32, proc_root: &Path) -> Result<u32> {
     let status = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(UsageError(format!("--follow {pid}: no such process")).into());
+            bail!(no_task(pid));
         }
         Err(e) => {
             return Err(e).with_context(|| format!("--follow {pid}: reading {}", path.display()))
@@ -425,6 +429,11 @@ impl Follower {
                 .collect(),
             (None, None) => Vec::new(),
         }
+    }
+
+    /// The pid of the command tracer started, if it started one.
+    pub fn command_pid(&self) -> Option<u32> {
+        self.launch.as_ref().map(Launch::pid)
     }
 
     /// One line for the start-up message.

@@ -263,6 +263,10 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
     snap.table
         .name_functions_from(crate::model::kallsyms::Kallsyms::running());
     snap.table.infer_exec_errors();
+    // CMD waited for tracer's start-up before its exec: not its life.
+    if let Some(pid) = follow.as_ref().and_then(Follower::command_pid) {
+        snap.table.life_from_exec(pid);
+    }
     if session.missing().iter().any(|m| m.kind == EventKind::Exec) {
         snap.table.execs_unseen();
     }

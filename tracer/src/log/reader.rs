@@ -174,6 +174,19 @@ impl fmt::Display for DamagedInput {
 
 impl std::error::Error for DamagedInput {}
 
+impl DamagedInput {
+    /// The damage of reading `inputs` as one stream: named by the input
+    /// when there is one, else as the set (which file held the damage is
+    /// in the warnings and the report).
+    pub fn of(inputs: &[std::path::PathBuf], stretches: usize) -> DamagedInput {
+        let path = match inputs {
+            [one] => one.clone(),
+            _ => format!("the {} inputs read as one", inputs.len()).into(),
+        };
+        DamagedInput { path, stretches }
+    }
+}
+
 /// Where a log's bytes come from.
 enum Source {
     Plain(Box<dyn Read>),
@@ -282,18 +295,16 @@ impl LogReader {
     /// sockets are refused before any read (they could block forever or
     /// never end).
     pub fn open(path: &Path) -> Result<(LogHeader, LogReader), OpenError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
+        // The caller names the path (`log::open`): the words here do not.
+        let meta = std::fs::metadata(path).map_err(|e| OpenError::Io(e.to_string()))?;
         if !meta.is_file() {
             return Err(OpenError::Io(format!(
-                "{} is {}: tracer reads logs from regular files",
-                path.display(),
+                "{}: tracer reads logs from regular files",
                 file_type(&meta)
             )));
         }
         // A compressed log (`record --compress`) reads as the plain one.
-        let file = std::fs::File::open(path)
-            .map_err(|e| OpenError::Io(format!("reading {}: {e}", path.display())))?;
+        let file = std::fs::File::open(path).map_err(|e| OpenError::Io(e.to_string()))?;
         LogReader::from_reader(Box::new(file))
     }
 

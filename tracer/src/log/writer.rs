@@ -7,7 +7,7 @@ use std::{
     path::Path,
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use bytes::BufMut;
 
 use super::{
@@ -55,25 +55,27 @@ impl std::fmt::Display for HeaderTooLarge {
 
 impl std::error::Error for HeaderTooLarge {}
 
-/// Creates `path` for a new log: mode 0600 (it holds process names and
-/// arguments), and never over an existing file (nothing recorded is lost).
+/// Creates `path` for a new log (or an export): mode 0600 (it holds
+/// process names and arguments), and never over an existing file (nothing
+/// recorded is lost). What is in the way is named once, for what it is.
 pub fn create(path: &Path) -> Result<BufWriter<File>> {
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() && !path.exists() => format!(
+        .map_err(|e| match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() && !path.exists() => anyhow::anyhow!(
                 "{} is a dangling symbolic link; tracer never writes through a link: \
                  remove it or pick another name",
                 path.display()
             ),
-            Ok(_) => format!(
-                "{} already exists; tracer never overwrites a log: remove it or pick another name",
+            Ok(_) => anyhow::anyhow!(
+                "{} already exists; tracer never overwrites a file: remove it or pick another \
+                 name",
                 path.display()
             ),
-            Err(_) => format!("creating {}", path.display()),
+            Err(_) => anyhow::Error::new(e).context(format!("creating {}", path.display())),
         })?;
     Ok(BufWriter::with_capacity(1 << 20, file))
 }

@@ -352,6 +352,14 @@ impl HelperRequest {
         self.wait & tracer_common::UMH_WAIT_PROC != 0
     }
 
+    /// Whether the requester asked while dumping core (PF_DUMPCORE): it
+    /// writes its core into the helper's pipe, held until its own exit.
+    pub fn dumping_core(&self) -> bool {
+        self.requester
+            .as_ref()
+            .is_some_and(|r| r.flags & tracer_common::pf::PF_DUMPCORE != 0)
+    }
+
     /// Why the requester asked, where its state says: `dumping core`
     /// (PF_DUMPCORE), or the work function a kworker requester ran.
     pub fn reason(&self, symbol: impl Fn(u64) -> Option<String>) -> Option<String> {

@@ -14,8 +14,8 @@ use clap::ValueEnum;
 pub use self::{
     formatter::Formatter,
     sentences::{
-        death, death_with, diagnosis, diagnosis_with, duration, raw, requested_for,
-        requested_for_with, sender, sender_with, waited, waits, Names,
+        death, death_with, diagnosis, diagnosis_with, duration, no_task, raw, requested_for,
+        requested_for_with, sender, sender_with, stuck, unstuck, waited, waits, Held, Names,
     },
 };
 use crate::model::{clock::WallClock, event::Record, flags::PfNames, tasks::Annotation};
@@ -26,7 +26,8 @@ pub enum Format {
     /// which).
     Text,
     /// For programs: JSON with stable field names (each command's --help
-    /// says its shape).
+    /// says its shape; `jsonl` is accepted too).
+    #[value(alias = "jsonl")]
     Json,
 }
 

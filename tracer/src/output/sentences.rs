@@ -24,6 +24,12 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// A pid that names no task, said the same by `ps --pid`, `tree PID` and
+/// `--follow PID` (all exit 1: the pid is gone, the command line is fine).
+pub fn no_task(pid: u32) -> String {
+    format!("no task with pid {pid}")
+}
+
 /// How the sentences below show task data (comms, file names): as it is
 /// ([`raw`], for formats that quote whole strings: JSON, Perfetto), or
 /// [`quote_name`](super::escape::quote_name) for text.
@@ -97,6 +103,77 @@ pub fn waited(h: &HelperInfo, exit_ns: u64) -> Option<String> {
     let (who, queued) = (req.requester.as_ref()?, req.queued_ns?);
     let ns = exit_ns.checked_sub(queued)?;
     Some(format!("{} waited {}", who.pid, duration(ns)))
+}
+
+/// A requester held by its helper, as the live lines about it name the
+/// two: `5545 (sh, dumping core)` and `5547 /tmp/core-helper` (the program
+/// asked for, `not started yet` while there is no helper).
+pub struct Held<'a> {
+    pub pid: u32,
+    pub comm: &'a str,
+    pub reason: Option<&'a str>,
+    /// Writing its core dump into the helper's pipe, rather than waiting
+    /// for the helper's exit.
+    pub dumping: bool,
+    pub helper: Option<u32>,
+    pub path: &'a str,
+}
+
+impl Held<'_> {
+    fn who(&self, name: Names) -> String {
+        match self.reason {
+            Some(why) => format!("{} ({}, {why})", self.pid, name(self.comm)),
+            None => format!("{} ({})", self.pid, name(self.comm)),
+        }
+    }
+
+    fn helper(&self, name: Names) -> String {
+        match self.helper {
+            Some(pid) => format!("helper {pid} {}", name(self.path)),
+            None => format!("helper {} (not started yet)", name(self.path)),
+        }
+    }
+}
+
+/// A requester held by its helper for `ns` so far (past `--stuck-after`):
+/// `5545 (sh, dumping core) has been dumping core into helper 5547
+/// /tmp/core-helper for 10.0s`, `21067 (python3) has waited 10.0s for
+/// helper 21288 /sbin/request-key to exit`.
+pub fn stuck(h: &Held<'_>, ns: u64, name: Names) -> String {
+    if h.dumping {
+        format!(
+            "{} has been dumping core into {} for {}",
+            h.who(name),
+            h.helper(name),
+            duration(ns)
+        )
+    } else {
+        format!(
+            "{} has waited {} for {} to exit",
+            h.who(name),
+            duration(ns),
+            h.helper(name)
+        )
+    }
+}
+
+/// The end of a wait [`stuck`] told of, after `ns` in all.
+pub fn unstuck(h: &Held<'_>, ns: u64, name: Names) -> String {
+    if h.dumping {
+        format!(
+            "{} is done dumping core into {}, after {}",
+            h.who(name),
+            h.helper(name),
+            duration(ns)
+        )
+    } else {
+        format!(
+            "{} is done waiting for {}, after {}",
+            h.who(name),
+            h.helper(name),
+            duration(ns)
+        )
+    }
 }
 
 /// The one-line story of a helper's (or its descendant's) end:

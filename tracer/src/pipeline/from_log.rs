@@ -95,7 +95,13 @@ pub fn run<W: Write>(
                 );
                 stretches += 1;
                 if stretches <= DAMAGE_WARNINGS {
-                    crate::say!("tracer: warning: {}: {damage}", reader.path().display());
+                    match damage {
+                        // They name their file themselves.
+                        Damage::Unreadable(_) | Damage::Missing { .. } => {
+                            crate::say!("tracer: warning: {damage}");
+                        }
+                        _ => crate::say!("tracer: warning: {}: {damage}", reader.path().display()),
+                    }
                 }
             }
         }
@@ -124,11 +130,7 @@ pub fn run<W: Write>(
     }
     pipeline.finish(&counts)?;
     if stretches > 0 {
-        return Err(DamagedInput {
-            path: shown.to_path_buf(),
-            stretches,
-        }
-        .into());
+        return Err(DamagedInput::of(inputs, stretches).into());
     }
     Ok(())
 }

@@ -50,6 +50,12 @@ impl Taps {
         self.0.is_empty()
     }
 
+    /// These taps and `tap`.
+    pub fn with(mut self, tap: Box<dyn Tap>) -> Taps {
+        self.0.push(tap);
+        self
+    }
+
     pub fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool) {
         for tap in &mut self.0 {
             tap.event(rec, ann, shown);

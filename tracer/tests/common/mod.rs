@@ -56,6 +56,8 @@ pub(crate) struct Tracer {
     pub seen: Vec<Value>,
     /// What the tracer wrote to stderr up to its `attached` line, included.
     pub startup: Vec<String>,
+    /// Stderr lines after `attached` that [`Tracer::wait_for_stderr`] read.
+    pub late: Vec<String>,
 }
 
 impl Tracer {
@@ -96,6 +98,7 @@ impl Tracer {
             stderr,
             seen: Vec::new(),
             startup: Vec::new(),
+            late: Vec::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -161,6 +164,37 @@ impl Tracer {
         }
     }
 
+    /// Waits up to `within` for a stderr line (after `attached`) that
+    /// `pred` accepts; the line. Panics with the lines read when none comes.
+    pub(crate) fn wait_for_stderr(
+        &mut self,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        if let Some(l) = self.late.iter().find(|l| pred(l)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            match self
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => {
+                    self.late.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {what} on stderr within {within:?}; it said:\n{}",
+                    self.late.join("\n")
+                ),
+            }
+        }
+    }
+
     /// Sends SIGINT, waits for a clean exit (asserted), and returns every
     /// event seen and everything written to stderr after attaching.
     pub(crate) fn stop(mut self) -> (Vec<Value>, String) {
@@ -172,7 +206,7 @@ impl Tracer {
         while let Ok(v) = self.events.recv_timeout(Duration::from_secs(5)) {
             seen.push(v.unwrap_or_else(|bad| panic!("{bad}")));
         }
-        let mut stderr = Vec::new();
+        let mut stderr = std::mem::take(&mut self.late);
         while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
             stderr.push(line);
         }

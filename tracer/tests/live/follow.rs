@@ -411,3 +411,32 @@ fn follow_a_running_process() {
     assert_eq!(exit["exit_status"], 5);
     only_followed(&events, &followed_groups(&events, pid));
 }
+
+/// CMD is forked before the programs load and waits for tracer's start-up:
+/// its lifetime counts from its exec, not from that fork.
+#[test]
+fn a_commands_lifetime_counts_from_its_exec() {
+    let _serial = serial();
+    let (code, events, _, err) = follow(&["trace", "--format", "json", "--", "/bin/sleep", "0.2"]);
+    assert_eq!(code, 0, "{err}");
+    let exec = events
+        .iter()
+        .find(|v| is(v, "exec"))
+        .unwrap_or_else(|| panic!("CMD's exec: {}", dump(&events)));
+    let pid = u64_of(exec, "pid");
+    let exit = exit_of(&events, pid).unwrap_or_else(|| panic!("CMD's exit: {}", dump(&events)));
+    let lived = u64_of(exit, "lifetime_ns");
+    assert_eq!(
+        lived,
+        u64_of(exit, "boot_ns") - u64_of(exec, "boot_ns"),
+        "from the exec: {exit}"
+    );
+    assert!(
+        u64_of(exec, "boot_ns") > u64_of(exec, "start_ns"),
+        "it was forked before: {exec}"
+    );
+    assert!(
+        (200_000_000..1_000_000_000).contains(&lived),
+        "a 0.2 s command: {exit}"
+    );
+}

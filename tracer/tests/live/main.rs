@@ -24,6 +24,7 @@ mod kernels;
 mod priority;
 mod record;
 mod requests;
+mod stuck;
 mod tasks;
 mod text_output;
 mod throttle;

@@ -377,12 +377,23 @@ fn a_recorded_night_reports_whom_each_helper_ran_for() {
         "{text}"
     );
     let waits = text
-        .split("longest waits on a helper (requester blocked until it exited):\n")
+        .split("longest waits on a helper (for its exit, or dumping core into it):\n")
         .nth(1)
         .expect("a waits section");
-    let wait = waits.lines().next().unwrap();
     assert!(
-        wait.contains(&format!("{caller} (")) && wait.ends_with("/sbin/request-key"),
+        waits
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .any(|wait| wait.contains(&format!(" {caller} ("))
+                && wait.contains(" waited for ")
+                && wait.ends_with("/sbin/request-key to exit")),
+        "{text}"
+    );
+    // The crashing shell dumped core into the helper that could not run.
+    assert!(
+        waits
+            .lines()
+            .any(|l| l.contains(&format!(" {crasher} (sh, dumping core) dumped core into "))),
         "{text}"
     );
 

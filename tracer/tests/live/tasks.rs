@@ -69,18 +69,18 @@ fn ps_filters_and_notes() {
     let rows = ps_json(&["--pid", "2"]);
     assert_eq!(rows.len(), 1, "{rows:?}");
 
-    let (code, out, err) = run_tracer(&["ps"]);
+    let (code, out, err) = run_tracer(&["ps", "-v"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("    PID"), "{out}");
     assert!(
         err.contains("umh is inferred"),
-        "ps says which tests it could not run: {err}"
+        "ps -v says which tests it could not run: {err}"
     );
     assert_eq!(err.matches("umh is inferred").count(), 1, "once: {err}");
     let (code, quiet_out, err) = run_tracer(&["ps", "--quiet"]);
     assert_eq!(code, 0, "{err}");
     assert!(quiet_out.starts_with("    PID"), "{quiet_out}");
-    assert!(!err.contains("note:"), "--quiet silences the notes: {err}");
+    assert!(!err.contains("note:"), "no notes without -v: {err}");
     let (code, _, err) = run_tracer(&["ps", "--kind", "thread"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown kind `thread`"), "{err}");
@@ -113,9 +113,9 @@ fn tree_shows_kthreadd_subtree_and_this_test() {
         out.lines().skip(1).all(|l| l.contains("[k")),
         "only kthreads: {out}"
     );
-    // A pid that names no task is a usage error.
+    // A pid that names no task: status 1, as `ps --pid` and `--follow`.
     let (code, _, err) = run_tracer(&["tree", "4000000"]);
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("no task with pid 4000000"), "{err}");
 }
 

@@ -50,7 +50,7 @@ pub(super) struct Helper {
     pub exec_failed: bool,
 }
 
-/// The task a helper ran for, and how long it was blocked on it.
+/// The task a helper ran for, and how long it was held by it.
 #[derive(Clone)]
 pub(super) struct Requester {
     /// `None` when the request was queued before recording began.
@@ -58,9 +58,33 @@ pub(super) struct Requester {
     pub reason: Option<String>,
     /// The program the kernel was asked to run.
     pub path: String,
-    /// For a requester that waits for the helper's exit: from queueing to
-    /// that exit.
+    /// What holds the requester, when something does and its queueing was
+    /// seen.
+    pub held: Option<Held>,
+    /// The requester's start time: with its pid, which task it is.
+    pub start_ns: Option<u64>,
+    pub queued_ns: Option<u64>,
+    /// From queueing to the end of the hold: the helper's exit, or the
+    /// dumping requester's own.
     pub waited_ns: Option<u64>,
+}
+
+/// What holds a requester.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Held {
+    /// It waits for the helper's exit (request-key, a waiting modprobe).
+    HelperExit,
+    /// It writes its core dump into the helper's pipe until its own exit.
+    Dumping,
+}
+
+/// One requester's wait on its helper, for the waits section.
+pub(super) struct Wait<'a> {
+    pub helper: &'a Helper,
+    pub held: Held,
+    pub ns: u64,
+    /// Not over when the log (or window) ends: `ns` runs to that end.
+    pub still: bool,
 }
 
 pub(super) struct HelperEnd {
@@ -76,15 +100,33 @@ impl Helper {
     fn note_request(&mut self, ann: &Annotation, exit_ns: Option<u64>) {
         let Some(info) = &ann.helper else { return };
         let Some(req) = &info.request else { return };
-        let waited_ns = exit_ns
-            .filter(|_| req.waits_for_exit() && req.requester.is_some())
-            .and_then(|at| at.checked_sub(req.queued_ns?));
+        let held = match (&req.requester, req.queued_ns) {
+            (Some(_), Some(_)) if req.waits_for_exit() => Some(Held::HelperExit),
+            (Some(_), Some(_)) if req.dumping_core() => Some(Held::Dumping),
+            _ => None,
+        };
+        // A dump's end is the requester's exit, noted when it came.
+        let mut waited_ns = self.request.as_ref().and_then(|r| r.waited_ns);
+        if held == Some(Held::HelperExit) {
+            waited_ns = exit_ns.and_then(|at| at.checked_sub(req.queued_ns?));
+        }
         self.request = Some(Requester {
             who: req.requester.as_ref().map(|r| (r.pid, r.comm.clone())),
             reason: info.reason.clone(),
             path: req.path.clone(),
+            held,
+            start_ns: req.requester.as_ref().map(|r| r.start_ns),
+            queued_ns: req.queued_ns,
             waited_ns,
         });
+    }
+
+    /// The requester that dumps core into this helper, by (pid, start).
+    fn dumper(&self) -> Option<(u32, u64)> {
+        let req = self.request.as_ref()?;
+        let who = req.who.as_ref()?;
+        (req.held == Some(Held::Dumping) && req.waited_ns.is_none())
+            .then_some((who.0, req.start_ns?))
     }
 
     pub(super) fn lifetime_ns(&self) -> Option<u64> {
@@ -128,6 +170,8 @@ pub(super) struct Report {
     pub window_args: String,
     pub first_ns: Option<u64>,
     pub last_ns: u64,
+    /// Where recording stopped (the log's end record), when in the window.
+    pub end_ns: u64,
     /// Tasks by kind when recording began, and tasks born during it.
     pub snapshot: BTreeMap<Kind, u64>,
     pub new_tasks: BTreeMap<Kind, u64>,
@@ -137,6 +181,9 @@ pub(super) struct Report {
     pub kthreads_exited: BTreeMap<String, u64>,
     pub helpers: Vec<Helper>,
     helper_index: HashMap<(u32, u64), usize>,
+    /// Requesters dumping core into a helper, by (pid, start): the helper's
+    /// index, until the requester's exit ends the dump.
+    dumpers: HashMap<(u32, u64), usize>,
     /// The first [`DEATHS_KEPT`] user processes that died of a signal, and
     /// how many in all.
     pub deaths: Vec<Death>,
@@ -225,7 +272,11 @@ pub(super) fn collect(inputs: &[PathBuf], window: &WindowSpec) -> Result<(LogHea
                 let n = r.lost.entry(name).or_default();
                 *n = n.saturating_add(count);
             }
-            Ok(Step::Item(Item::End { .. })) => {}
+            Ok(Step::Item(Item::End { boot_ns })) => {
+                if r.window.contains(boot_ns) {
+                    r.end_ns = r.end_ns.max(boot_ns);
+                }
+            }
             Err(damage) => {
                 table.note_lost(None);
                 r.damage_total += 1;
@@ -246,14 +297,30 @@ impl Report {
         failed.chain(self.helpers.iter().filter(|h| !h.exec_failed))
     }
 
-    /// The `n` longest waits of a requester on its helper, longest first.
-    pub(super) fn longest_waits(&self, n: usize) -> Vec<(&Helper, u64)> {
-        let mut waits: Vec<(&Helper, u64)> = self
+    /// The `n` longest waits of a requester on its helper: those still
+    /// held when the log ends first (counted to that end), then the
+    /// longest.
+    pub(super) fn longest_waits(&self, n: usize) -> Vec<Wait<'_>> {
+        let end = self.last_ns.max(self.end_ns);
+        let mut waits: Vec<Wait<'_>> = self
             .helpers
             .iter()
-            .filter_map(|h| Some((h, h.request.as_ref()?.waited_ns?)))
+            .filter_map(|h| {
+                let req = h.request.as_ref()?;
+                let held = req.held?;
+                let (ns, still) = match req.waited_ns {
+                    Some(ns) => (ns, false),
+                    None => (end.saturating_sub(req.queued_ns?), true),
+                };
+                Some(Wait {
+                    helper: h,
+                    held,
+                    ns,
+                    still,
+                })
+            })
             .collect();
-        waits.sort_by_key(|w| std::cmp::Reverse(w.1));
+        waits.sort_by_key(|w| (std::cmp::Reverse(w.still), std::cmp::Reverse(w.ns)));
         waits.truncate(n);
         waits
     }
@@ -278,6 +345,9 @@ impl Report {
         self.events += 1;
         self.first_ns.get_or_insert(rec.boot_ns);
         self.last_ns = self.last_ns.max(rec.boot_ns);
+        if let Event::Exit { task, .. } = &rec.event {
+            self.dump_over(task.pid, task.start_ns, rec.boot_ns);
+        }
         match &rec.event {
             Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
             Event::Rename { task, new_comm } => {
@@ -295,6 +365,7 @@ impl Report {
                 h.path = Some(filename.clone());
                 h.argv = argv.clone();
                 h.note_request(&ann, None);
+                self.note_dumper(task.pid, task.start_ns);
             }
             Event::Exit { task, status, .. } if task.pid == task.tgid => {
                 self.exit(task, *status, &ann, rec.boot_ns);
@@ -319,6 +390,7 @@ impl Report {
                     });
                     h.note_request(&ann, Some(rec.boot_ns));
                     h.exec_failed = ann.helper.as_ref().is_some_and(|i| i.exec_failed);
+                    self.note_dumper(task.pid, task.start_ns);
                 }
             }
             Event::SignalGenerate { .. } if ann.subject.kernel_side() => self.signal(&rec, &ann),
@@ -422,6 +494,27 @@ impl Report {
             {
                 h.children += 1;
             }
+        }
+    }
+
+    /// Helper (pid, start)'s requester, if it dumps core into it, is
+    /// watched for the exit that ends the dump.
+    fn note_dumper(&mut self, pid: u32, start_ns: u64) {
+        if let Some(&idx) = self.helper_index.get(&(pid, start_ns)) {
+            if let Some(key) = self.helpers[idx].dumper() {
+                self.dumpers.insert(key, idx);
+            }
+        }
+    }
+
+    /// Task (pid, start) exited: a core dump it was writing into a helper
+    /// is over.
+    fn dump_over(&mut self, pid: u32, start_ns: u64, boot_ns: u64) {
+        let Some(idx) = self.dumpers.remove(&(pid, start_ns)) else {
+            return;
+        };
+        if let Some(req) = self.helpers[idx].request.as_mut() {
+            req.waited_ns = req.queued_ns.and_then(|q| boot_ns.checked_sub(q));
         }
     }
 

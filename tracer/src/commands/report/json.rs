@@ -67,6 +67,9 @@ fn helper(h: &Helper) -> Value {
         }),
         "request_path": h.request.as_ref().map(|r| &r.path),
         "waited_ns": h.request.as_ref().and_then(|r| r.waited_ns),
+        // Held by the helper (its exit awaited, or a core dump into it)
+        // when the log ends.
+        "still_waiting": h.request.as_ref().is_some_and(|r| r.held.is_some() && r.waited_ns.is_none()),
     })
 }
 

@@ -27,11 +27,7 @@ pub fn run(inputs: &[PathBuf], format: Format, window: &WindowSpec) -> Result<()
         .write_all(&out)
         .context("writing to stdout")?;
     if report.damage_total > 0 {
-        return Err(DamagedInput {
-            path: inputs.first().cloned().unwrap_or_default(),
-            stretches: report.damage_total,
-        }
-        .into());
+        return Err(DamagedInput::of(inputs, report.damage_total).into());
     }
     Ok(())
 }

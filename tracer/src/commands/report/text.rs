@@ -3,7 +3,7 @@
 
 use tracer_common::SIGNALS_ALL;
 
-use super::collect::{Helper, HelperEnd, Report, Requester};
+use super::collect::{Held, Helper, HelperEnd, Report, Requester, Wait};
 use crate::{
     log::header::LogHeader,
     model::{
@@ -33,10 +33,51 @@ fn end_with(end: &HelperEnd, name: output::Names) -> String {
     }
 }
 
-fn lifetime(h: &Helper) -> String {
-    h.lifetime_ns()
-        .map(output::duration)
-        .unwrap_or_else(|| "still running".into())
+/// `no children`, `1 child`, `3 children`.
+fn children(n: u64) -> String {
+    match n {
+        0 => "no children".into(),
+        1 => "1 child".into(),
+        n => format!("{n} children"),
+    }
+}
+
+/// How a helper's life went: `lived 1.0s: killed by SIGKILL from ...`,
+/// or that it was still running when the log ends.
+fn life(h: &Helper) -> String {
+    let failed = if h.exec_failed {
+        "could not be run: exec failed; "
+    } else {
+        ""
+    };
+    match (&h.end, h.lifetime_ns()) {
+        (Some(end), Some(ns)) => format!(
+            "lived {}: {failed}{}",
+            output::duration(ns),
+            end_with(end, quote_name)
+        ),
+        _ => "still running at the end of the log".into(),
+    }
+}
+
+/// One line of the waits section, after its duration: `21067 (python3)
+/// waited for 21288 /sbin/request-key to exit`, `6332 (sh, dumping core)
+/// is still dumping core into 6333 /tmp/h at the end of the log`.
+fn wait_line(w: &Wait<'_>) -> String {
+    let (who, helper) = (
+        requester(w.helper),
+        format!("{} {}", w.helper.pid, helper_path(w.helper)),
+    );
+    match (w.held, w.still) {
+        (Held::HelperExit, false) => format!("{who} waited for {helper} to exit"),
+        (Held::HelperExit, true) => {
+            format!("{who} is still waiting for {helper} to exit at the end of the log")
+        }
+        (Held::Dumping, false) => format!("{who} dumped core into {helper}"),
+        (Held::Dumping, true) => {
+            format!("{who} is still dumping core into {helper} at the end of the log")
+        }
+    }
 }
 
 /// The program a helper exec'd, else the one it was asked to run
@@ -117,6 +158,11 @@ fn window_line(r: &Report, clock: WallClock) -> String {
         escape(&r.window_args)
     )
 }
+
+/// The waits section's heading: requesters held by their helper, those
+/// still held at the end of the log first.
+pub(super) const WAITS_HEADING: &str =
+    "\nlongest waits on a helper (for its exit, or dumping core into it):\n";
 
 pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String {
     let mut s = String::new();
@@ -199,36 +245,26 @@ pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String
             .spawner
             .as_ref()
             .map_or("?".to_string(), |(p, c)| format!("{p} ({})", quote_name(c)));
-        let path = helper_path(h);
-        let failed = if h.exec_failed {
-            "could not be run: exec failed; "
-        } else {
-            ""
-        };
         s.push_str(&format!(
-            "  {} {path} [{}] for {}, spawned by {spawner}, {} children, lived {}: {failed}{}\n",
+            "  {} {} [{}] for {}, spawned by {spawner}, {}, {}\n",
             h.pid,
+            helper_path(h),
             argv(&h.argv),
             requester(h),
-            h.children,
-            lifetime(h),
-            h.end
-                .as_ref()
-                .map_or("no exit seen".into(), |e| end_with(e, quote_name))
+            children(h.children),
+            life(h),
         ));
     }
-    s.push_str("\nlongest waits on a helper (requester blocked until it exited):\n");
+    s.push_str(WAITS_HEADING);
     let waits = r.longest_waits(10);
     if waits.is_empty() {
         s.push_str("  none\n");
     }
-    for (h, ns) in waits {
+    for w in waits {
         s.push_str(&format!(
-            "  {:>8} {} on {} {}\n",
-            output::duration(ns),
-            requester(h),
-            h.pid,
-            helper_path(h),
+            "  {:>8} {}\n",
+            output::duration(w.ns),
+            wait_line(&w)
         ));
     }
     if !r.failed_execs.is_empty() {
@@ -375,6 +411,9 @@ mod tests {
                 who: Some((5, forger.into())),
                 reason: Some("dumping core".into()),
                 path: "/tmp/u/h (x)".into(),
+                held: None,
+                start_ns: None,
+                queued_ns: None,
                 waited_ns: None,
             }),
             exec_failed: false,
@@ -408,5 +447,69 @@ mod tests {
             json_end,
             "killed by SIGKILL from 7 (k) uid=0 (init) uid=65534"
         );
+    }
+
+    /// A helper's line and the waits read as sentences: a helper still
+    /// running says so once, children are counted in words, and waits
+    /// say what held the requester, also when the log ended first.
+    #[test]
+    fn helpers_and_waits_read_naturally() {
+        let request = |pid: u32, held, waited_ns| Requester {
+            who: Some((pid, "sh".into())),
+            reason: (held == Some(Held::Dumping)).then(|| "dumping core".into()),
+            path: "/tmp/h".into(),
+            held,
+            start_ns: Some(1),
+            queued_ns: Some(1_000_000_000),
+            waited_ns,
+        };
+        let helper = |pid, children, end: Option<HelperEnd>, req| Helper {
+            pid,
+            path: Some("/tmp/h".into()),
+            argv: vec!["/tmp/h".into()],
+            spawner: Some((6, "kworker/u8:1".into())),
+            start_ns: 1_000_000_000,
+            end,
+            children,
+            request: Some(req),
+            exec_failed: false,
+        };
+        let exited = |at| HelperEnd {
+            boot_ns: at,
+            status: ExitStatus::Exited(0),
+            killer: None,
+        };
+        let mut r = Report::default();
+        r.last_ns = 13_000_000_000;
+        r.helpers = vec![
+            helper(50, 0, None, request(5, Some(Held::Dumping), None)),
+            helper(
+                51,
+                1,
+                Some(exited(1_400_000_000)),
+                request(7, Some(Held::HelperExit), Some(400_000_000)),
+            ),
+            helper(
+                52,
+                3,
+                Some(exited(2_000_000_000)),
+                request(8, Some(Held::Dumping), Some(1_000_000_000)),
+            ),
+        ];
+        let text = render(&sample(), &r, WallClock { boot_epoch_ns: 0 });
+        for want in [
+            "  50 /tmp/h [/tmp/h] for 5 (sh, dumping core), spawned by 6 (kworker/u8:1), \
+             no children, still running at the end of the log\n",
+            "  51 /tmp/h [/tmp/h] for 7 (sh), spawned by 6 (kworker/u8:1), 1 child, lived \
+             400ms: exited 0\n",
+            ", 3 children, lived 1.0s: exited 0\n",
+            "(for its exit, or dumping core into it):\n     \
+             12.0s 5 (sh, dumping core) is still dumping core into 50 /tmp/h at the end of \
+             the log\n      1.0s 8 (sh, dumping core) dumped core into 52 /tmp/h\n     \
+             400ms 7 (sh) waited for 51 /tmp/h to exit\n",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+        assert!(!text.contains("lived still"), "{text}");
     }
 }

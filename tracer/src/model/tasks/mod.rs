@@ -62,6 +62,10 @@ pub struct TaskTable {
     exec_losses: u64,
     /// The exec program did not run: no missing exec says anything.
     execs_unseen: bool,
+    /// `-- CMD`'s pid: forked before tracing started, its life counts
+    /// from its exec, then (pid, start, exec time).
+    life_from_exec: Option<u32>,
+    life_start: Option<(u32, u64, u64)>,
 }
 
 impl TaskTable {
@@ -78,7 +82,15 @@ impl TaskTable {
             infer_exec_errors: false,
             exec_losses: 0,
             execs_unseen: false,
+            life_from_exec: None,
+            life_start: None,
         }
+    }
+
+    /// Task `pid` (a command tracer forked before tracing, then let run)
+    /// lives from its next exec: its start-up wait is tracer's, not its.
+    pub fn life_from_exec(&mut self, pid: u32) {
+        self.life_from_exec = Some(pid);
     }
 
     /// Records of `kind` (`None`: unknown) were lost.
@@ -342,6 +354,9 @@ impl TaskTable {
                 if *old_pid != task.pid {
                     self.thread_exec(task, *old_pid);
                 }
+                if self.life_from_exec.take_if(|p| *p == task.pid).is_some() {
+                    self.life_start = Some((task.pid, task.start_ns, rec.boot_ns));
+                }
                 let e = self.touch(task);
                 e.filename = Some(filename.as_str().into());
                 e.argv = Some(argv.clone().into_boxed_slice());
@@ -494,9 +509,13 @@ impl TaskTable {
     /// An exit, annotated with the task's story (its helper standing, its
     /// lifetime, who killed it) before it leaves the live table.
     fn exit(&mut self, task: &Task, status: &ExitStatus, boot_ns: u64) -> Annotation {
+        let exec_born = self
+            .life_start
+            .filter(|&(pid, start, _)| pid == task.pid && start == task.start_ns)
+            .map(|(_, _, exec_ns)| exec_ns);
         let e = self.touch(task);
         let mut a = Annotation::kinds(e.kind(), None);
-        a.lifetime_ns = boot_ns.checked_sub(e.start_ns);
+        a.lifetime_ns = boot_ns.checked_sub(exec_born.unwrap_or(e.start_ns));
         let lineage = e.helper != HelperStanding::No;
         if let ExitStatus::Signaled { sig, .. } = *status {
             let own = e.killer.as_deref().filter(|k| k.sig == sig).cloned();
