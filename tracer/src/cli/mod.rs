@@ -16,7 +16,7 @@ pub use command::{Cli, Command, ExportFormat, Generated};
 pub use values::{parse_duration, parse_log_size, parse_ring_size, parse_size, MIN_LOG_SIZE};
 
 use crate::{
-    commands::{export, ps, record, replay, report, trace, tree},
+    commands::{export, ps, record, replay, report, top, trace, tree},
     dev::{bench_log, bench_table},
     pipeline::LostNotices,
 };
@@ -262,6 +262,24 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::BenchTable { tasks } => bench_table::run(tasks),
         Command::BenchLog { kind, file, mb } => bench_log::run(&kind, &file, mb),
         Command::Generate { what, dir } => generate::run(what, &dir),
+        Command::Top {
+            files,
+            include_foreign,
+            filter,
+            session,
+        } => {
+            crate::log::set::include_foreign(include_foreign);
+            let filter = filter.into_filter();
+            top::run(top::TopOptions {
+                session: files
+                    .is_empty()
+                    .then(|| session.options(&filter, false)),
+                files,
+                filter,
+                parse: args::parse_filter_line,
+            })
+            .await
+        }
         Command::Tree {
             pid,
             format,
