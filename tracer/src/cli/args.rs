@@ -319,7 +319,10 @@ pub fn parse_filter_line(line: &str) -> Result<TraceFilter, String> {
     let words: Vec<String> = if words.iter().any(|w| w.starts_with('-')) {
         words
     } else {
-        words.into_iter().flat_map(|w| ["--comm".to_string(), w]).collect()
+        words
+            .into_iter()
+            .flat_map(|w| ["--comm".to_string(), w])
+            .collect()
     };
     <Line as clap::Parser>::try_parse_from(words)
         .map(|l| l.filter.into_filter())

@@ -271,9 +271,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::log::set::include_foreign(include_foreign);
             let filter = filter.into_filter();
             top::run(top::TopOptions {
-                session: files
-                    .is_empty()
-                    .then(|| session.options(&filter, false)),
+                session: files.is_empty().then(|| session.options(&filter, false)),
                 files,
                 filter,
                 parse: args::parse_filter_line,

@@ -37,7 +37,9 @@ pub enum Seek {
     Start,
     End,
     /// The next (or previous) helper failure or kill.
-    Failure { forward: bool },
+    Failure {
+        forward: bool,
+    },
     /// The text typed after `g`.
     To(String),
 }
@@ -98,7 +100,8 @@ impl Ui {
 
     /// The command line's filter, as the first `/` filter.
     pub fn with_filter(mut self, f: TraceFilter) -> Ui {
-        let any = !(f.kinds.is_empty() && f.pids.is_empty() && f.comms.is_empty() && f.events.is_empty());
+        let any =
+            !(f.kinds.is_empty() && f.pids.is_empty() && f.comms.is_empty() && f.events.is_empty());
         if any {
             self.filter = Some(("(command line)".into(), f));
         }
@@ -157,7 +160,11 @@ impl Ui {
                 }
             }
             KeyCode::Char('/') => {
-                let text = self.filter.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
+                let text = self
+                    .filter
+                    .as_ref()
+                    .map(|(t, _)| t.clone())
+                    .unwrap_or_default();
                 self.prompt = Some(Prompt::Filter(text));
             }
             KeyCode::Char('f') => {
@@ -243,7 +250,9 @@ impl Ui {
             return;
         }
         let last = self.row_pids.len() - 1;
-        let at = (self.selected_row as i64).saturating_add(by).clamp(0, last as i64) as usize;
+        let at = (self.selected_row as i64)
+            .saturating_add(by)
+            .clamp(0, last as i64) as usize;
         self.selected_row = at;
         self.selected = Some(self.row_pids[at]);
     }
@@ -252,7 +261,10 @@ impl Ui {
     /// the same row when the task left.
     pub fn rows_drawn(&mut self, pids: Vec<u32>, page: usize) {
         self.page = page;
-        match self.selected.and_then(|s| pids.iter().position(|&p| p == s)) {
+        match self
+            .selected
+            .and_then(|s| pids.iter().position(|&p| p == s))
+        {
             Some(i) => self.selected_row = i,
             None if pids.is_empty() => self.selected = None,
             None => {
@@ -312,7 +324,10 @@ mod tests {
     #[test]
     fn a_recording_moves_its_cursor() {
         let mut ui = Ui::new(parse, true);
-        assert_eq!(press(&mut ui, KeyCode::Char('n')), Some(Seek::Failure { forward: true }));
+        assert_eq!(
+            press(&mut ui, KeyCode::Char('n')),
+            Some(Seek::Failure { forward: true })
+        );
         assert_eq!(press(&mut ui, KeyCode::Char(',')), Some(Seek::Events(-1)));
         assert_eq!(press(&mut ui, KeyCode::Char('g')), None);
         for c in "+2s".chars() {

@@ -205,7 +205,11 @@ impl Source for Cursor {
                 let found = if forward {
                     self.failures.iter().find(|&&i| i > self.at).copied()
                 } else {
-                    self.failures.iter().rev().find(|&&i| i + 1 < self.at).copied()
+                    self.failures
+                        .iter()
+                        .rev()
+                        .find(|&&i| i + 1 < self.at)
+                        .copied()
                 };
                 match found {
                     Some(i) => i,

@@ -22,8 +22,7 @@ impl Counts {
         self.last_ns = self.last_ns.max(boot_ns);
         if self.recent.last().is_none_or(|(s, _, _)| *s != sec) {
             self.recent.push((sec, 0, 0));
-            self.recent
-                .retain(|(s, _, _)| s + WINDOW_SECS > sec);
+            self.recent.retain(|(s, _, _)| s + WINDOW_SECS > sec);
         }
         let last = self.recent.last_mut().expect("pushed");
         if created {

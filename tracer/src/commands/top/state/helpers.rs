@@ -48,9 +48,13 @@ pub struct Story {
     /// `for 5545 (sh, dumping core)`, once known.
     pub requester: Option<String>,
     pub requester_pid: Option<u32>,
+    /// `5545 (sh)`: the requester for a narrow screen.
+    pub requester_short: Option<String>,
     /// The fatal signal's sender: `from 999 (kill) uid=0`.
     pub killer: Option<String>,
     pub killer_pid: Option<u32>,
+    /// `999 (kill)`.
+    pub killer_short: Option<String>,
     /// A signal sent to it while it ran (`SIGKILL from 999 (kill)`).
     pub signalled: Option<String>,
     /// How it ended: `killed by SIGKILL from ... after 1.2s`.
@@ -79,8 +83,10 @@ impl Helpers {
                     program: child.comm.clone(),
                     requester: None,
                     requester_pid: None,
+                    requester_short: None,
                     killer: None,
                     killer_pid: None,
+                    killer_short: None,
                     signalled: None,
                     end: None,
                     end_ns: None,
@@ -124,6 +130,7 @@ impl Helpers {
                 if let Some(k) = &ann.killer {
                     s.killer = Some(sentences::sender(k));
                     s.killer_pid = Some(k.pid);
+                    s.killer_short = Some(format!("{} ({})", k.pid, k.comm));
                 }
                 s.end = Some(match sentences::diagnosis(rec, ann) {
                     Some(d) => d,
@@ -154,6 +161,7 @@ fn learn(s: &mut Story, h: Option<&HelperInfo>) {
     }
     if let Some(r) = h.request.as_ref().and_then(|r| r.requester.as_ref()) {
         s.requester_pid = Some(r.pid);
+        s.requester_short = Some(format!("{} ({})", r.pid, r.comm));
     }
     if let Some(exe) = &h.exe {
         s.program = exe.to_string();

@@ -52,8 +52,14 @@ impl Forest {
         let mut children: HashMap<u32, Vec<(u64, u32)>> = HashMap::new();
         let mut roots = Vec::new();
         for e in table.iter().filter(|e| e.pid == e.tgid) {
-            match table.get(e.ppid).filter(|p| e.ppid != e.pid && p.pid == p.tgid) {
-                Some(_) => children.entry(e.ppid).or_default().push((e.start_ns, e.pid)),
+            match table
+                .get(e.ppid)
+                .filter(|p| e.ppid != e.pid && p.pid == p.tgid)
+            {
+                Some(_) => children
+                    .entry(e.ppid)
+                    .or_default()
+                    .push((e.start_ns, e.pid)),
                 None => roots.push(e.pid),
             }
         }

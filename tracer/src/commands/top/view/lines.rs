@@ -60,7 +60,11 @@ pub fn details(rec: &Record, ann: &Annotation) -> String {
         ),
         Event::SignalDeliver {
             sig, disposition, ..
-        } => format!("{} delivered ({})", signals::name(*sig), disposition.label()),
+        } => format!(
+            "{} delivered ({})",
+            signals::name(*sig),
+            disposition.label()
+        ),
         Event::Rename { new_comm, .. } => format!("renamed to {}", name(new_comm)),
         Event::HelperRequest { request, .. } => {
             let mut s = format!("helper request {}", name(&request.path));

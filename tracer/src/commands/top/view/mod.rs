@@ -88,17 +88,28 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, ui: &mut Ui, extra: &Frame0<'_
                 }
                 (title, panes::tree(&rows, first, h, state, &s))
             }
-            1 => ("Helpers (newest first)".into(), panes::helpers(state, &s, h)),
-            2 => ("Signals to kernel-side tasks".into(), panes::signals(state, &s, h)),
-            3 => ("Kthread churn (last 10s)".into(), panes::churn(state, &s, h)),
+            1 => (
+                "Helpers (newest first)".into(),
+                panes::helpers(state, &s, h),
+            ),
+            2 => (
+                "Signals to kernel-side tasks".into(),
+                panes::signals(state, &s, h),
+            ),
+            3 => (
+                "Kthread churn (last 10s)".into(),
+                panes::churn(state, &s, h),
+            ),
             4 => ("Health".into(), panes::health(state, &s, extra.own)),
             _ => ("Events".into(), panes::feed(state, &s, h)),
         };
-        let [head, rest] =
-            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(r);
+        let [head, rest] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(r);
         let head_style = Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
         frame.render_widget(
-            Paragraph::new(Line::from(Span::styled(format!("{} {title}", i + 1), head_style))),
+            Paragraph::new(Line::from(Span::styled(
+                format!("{} {title}", i + 1),
+                head_style,
+            ))),
             head,
         );
         frame.render_widget(Paragraph::new(lines), rest);
@@ -129,7 +140,11 @@ fn layout(body: Rect, hidden: &[bool; PANES.len()]) -> [Option<Rect>; PANES.len(
         stack.push((vec![0], Constraint::Fill(2)));
     }
     let small = body.height < 30;
-    let list = if small { Constraint::Length(4) } else { Constraint::Fill(1) };
+    let list = if small {
+        Constraint::Length(4)
+    } else {
+        Constraint::Fill(1)
+    };
     if shown(1) {
         stack.push((vec![1], list));
     }
@@ -176,12 +191,17 @@ fn status(state: &State, ui: &Ui, extra: &Frame0<'_>, shown: usize) -> Line<'sta
     if let Some(pid) = ui.follow {
         s.push_str(&format!(" | follow {pid}"));
     }
-    Line::from(Span::styled(s, Style::default().add_modifier(Modifier::REVERSED)))
+    Line::from(Span::styled(
+        s,
+        Style::default().add_modifier(Modifier::REVERSED),
+    ))
 }
 
 fn keyline(ui: &Ui, extra: &Frame0<'_>) -> Line<'static> {
     let text = match (&ui.prompt, &ui.message, extra.note) {
-        (Some(Prompt::Filter(t)), _, _) => format!("filter (trace's options, or a comm glob): {t}_"),
+        (Some(Prompt::Filter(t)), _, _) => {
+            format!("filter (trace's options, or a comm glob): {t}_")
+        }
         (Some(Prompt::Jump(t)), _, _) => {
             format!("jump to (HH:MM:SS[.frac], +SECS from the start, -SECS from the end): {t}_")
         }

@@ -72,12 +72,20 @@ pub fn detail_text(state: &State, pid: u32) -> Vec<String> {
         yn(v.pf_kthread),
         yn(v.no_mm),
         v.root_cgroup.map_or("?", yn),
-        if v.root_cgroup_reliable { "" } else { " (unreliable)" },
+        if v.root_cgroup_reliable {
+            ""
+        } else {
+            " (unreliable)"
+        },
         yn(v.io_worker),
         yn(v.user_worker),
         yn(v.umh),
         yn(v.umh_child),
-        if v.disagree() { "  ! the tests disagree" } else { "" },
+        if v.disagree() {
+            "  ! the tests disagree"
+        } else {
+            ""
+        },
     ));
     if let Some(k) = &e.killer {
         out.push(format!(
@@ -101,7 +109,10 @@ pub fn detail_text(state: &State, pid: u32) -> Vec<String> {
 }
 
 pub fn detail(frame: &mut Frame<'_>, area: Rect, state: &State, pid: u32, _color: bool) {
-    let text: Vec<Line<'static>> = detail_text(state, pid).into_iter().map(Line::from).collect();
+    let text: Vec<Line<'static>> = detail_text(state, pid)
+        .into_iter()
+        .map(Line::from)
+        .collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" task {pid} (Enter or Esc to close) "));

@@ -23,6 +23,9 @@ use super::{
 };
 use crate::model::{classify::Kind, event::Task, signals::GenerateResult};
 
+/// From this pane width, helper rows say everything in sentences.
+const WIDE_ROWS: usize = 110;
+
 /// What narrows the lists.
 pub struct Scope<'a> {
     pub ui: &'a Ui,
@@ -116,7 +119,10 @@ pub fn helpers(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'sta
         .iter()
         .filter(|s| scope.before_pause(s.seq))
         .filter(|s| {
-            let pids: Vec<u32> = [Some(s.pid), s.requester_pid].into_iter().flatten().collect();
+            let pids: Vec<u32> = [Some(s.pid), s.requester_pid]
+                .into_iter()
+                .flatten()
+                .collect();
             scope.followed(&pids)
         })
         .filter(|s| {
@@ -133,19 +139,28 @@ pub fn helpers(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'sta
                 Some(p) if s.changed_seq > p => StoryState::Running,
                 _ => s.state,
             };
-            let mut text = format!(
-                "{:<8} {:>7} {}",
-                state_now.name(),
-                s.pid,
-                name(&s.program)
-            );
-            if let Some(k) = s.killer.as_ref().filter(|_| state_now == StoryState::Killed) {
-                text.push_str(&format!(" killed {}", name(k)));
-            } else if let Some(sig) = &s.signalled {
-                text.push_str(&format!(" got {}", name(sig)));
+            // Narrow: the program's base name, who killed it and whom it
+            // ran for as `pid (comm)`; wide: the whole sentences.
+            let narrow = scope.width < WIDE_ROWS;
+            let program = match narrow {
+                true => s.program.rsplit('/').next().unwrap_or(&s.program),
+                false => &s.program,
+            };
+            let mut text = format!("{:<8} {:>7} {}", state_now.name(), s.pid, name(program));
+            let killed = state_now == StoryState::Killed;
+            match (narrow, &s.killer_short, &s.killer) {
+                (true, Some(k), _) if killed => text.push_str(&format!(" by {}", name(k))),
+                (false, _, Some(k)) if killed => text.push_str(&format!(" killed {}", name(k))),
+                _ => {
+                    if let Some(sig) = &s.signalled {
+                        text.push_str(&format!(" got {}", name(sig)));
+                    }
+                }
             }
-            if let Some(r) = &s.requester {
-                text.push_str(&format!(" {}", name(r)));
+            match (narrow, &s.requester_short, &s.requester) {
+                (true, Some(r), _) => text.push_str(&format!(" for {}", name(r))),
+                (false, _, Some(r)) => text.push_str(&format!(" {}", name(r))),
+                _ => {}
             }
             let age = match (state_now, s.end_ns) {
                 (StoryState::Running, _) | (_, None) => state.now_ns.saturating_sub(s.start_ns),
@@ -171,7 +186,9 @@ pub fn signals(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'sta
         .filter(|s| scope.before_pause(s.seq))
         .filter(|s| scope.followed(&[s.target_pid, s.sender_pid]))
         .filter(|s| {
-            filter.is_none_or(|f| task_matches(f, s.target_pid, s.target_pid, s.target_kind, &s.target_comm))
+            filter.is_none_or(|f| {
+                task_matches(f, s.target_pid, s.target_pid, s.target_kind, &s.target_comm)
+            })
         })
         .take(height)
         .map(|s| {
@@ -198,10 +215,18 @@ pub fn signals(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'sta
 
 pub fn churn(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(Span::styled(
-        scope.clip(format!("{:<16} {:>6} {:>6} {:>7} {:>7}", "PATTERN", "new/s", "end/s", "created", "exited")),
+        scope.clip(format!(
+            "{:<16} {:>6} {:>6} {:>7} {:>7}",
+            "PATTERN", "new/s", "end/s", "created", "exited"
+        )),
         Style::default().add_modifier(Modifier::BOLD),
     ))];
-    for (pattern, c) in state.churn.rows().into_iter().take(height.saturating_sub(1)) {
+    for (pattern, c) in state
+        .churn
+        .rows()
+        .into_iter()
+        .take(height.saturating_sub(1))
+    {
         let (new, end) = c.rates(state.now_ns);
         out.push(Line::from(Span::styled(
             scope.clip(format!(
@@ -283,7 +308,10 @@ pub fn feed(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'static
         .take(height)
         .map(|i| {
             let text = lines::event_line(&state.hms(i.rec.boot_ns), &i.rec, &i.ann);
-            Line::from(Span::styled(scope.clip(text), scope.kind_style(i.ann.subject)))
+            Line::from(Span::styled(
+                scope.clip(text),
+                scope.kind_style(i.ann.subject),
+            ))
         })
         .collect()
 }
