@@ -267,9 +267,13 @@ pub async fn run(
     drop(tx);
     let header = header.ok_or_else(|| anyhow!("the log has no header"))?;
     let items: Vec<Item> = rx.into_iter().collect();
-    let name = files
-        .first()
-        .map_or_else(String::new, |f| f.display().to_string());
+    // The file's name only: the status line is short at 80 columns.
+    let name = files.first().map_or_else(String::new, |f| {
+        f.file_name().map_or_else(
+            || f.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    });
     let mut cursor = Cursor::new(header, items, name);
 
     let stop = Arc::new(AtomicBool::new(false));

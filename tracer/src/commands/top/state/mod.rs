@@ -155,3 +155,113 @@ impl State {
 fn is_kthread(kind: Kind) -> bool {
     matches!(kind, Kind::Kthread | Kind::Kworker)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        event::{Event, Task},
+        signals::ExitStatus,
+    };
+
+    fn task(pid: u32, ppid: u32, comm: &str, flags: u32, start_ns: u64) -> Task {
+        Task {
+            pid,
+            tgid: pid,
+            ppid,
+            flags,
+            has_mm: flags & 0x200000 == 0,
+            comm: comm.into(),
+            start_ns,
+            context: None,
+        }
+    }
+
+    fn rec(boot_ns: u64, event: Event) -> Record {
+        Record {
+            boot_ns,
+            cpu: 0,
+            event,
+        }
+    }
+
+    /// A core-dump helper's life as the kernel reports it: forked by a
+    /// kworker (CLONE_PARENT: its parent is kthreadd), exec'd, SIGKILLed
+    /// by a shell; its story says killed, by whom; the signal to kthreadd
+    /// is a row, ignored; the kworker's birth is churn.
+    #[test]
+    fn a_killed_helper_and_a_signal_to_kthreadd() {
+        let s = 1_000_000_000;
+        let kthreadd = task(2, 0, "kthreadd", 0x208040, 0);
+        let mut state = State::new(
+            TaskTable::new(100, false),
+            WallClock { boot_epoch_ns: 0 },
+            PfNames::running(),
+            0,
+        );
+        let kworker = task(40, 2, "kworker/u8:3", 0x4208060, s);
+        state.apply(rec(
+            s,
+            Event::Fork {
+                creator: kthreadd.clone(),
+                child: kworker.clone(),
+                clone_flags: 0,
+            },
+        ));
+        let helper = task(700, 2, "kworker/u8:3", 0x40, 2 * s);
+        state.apply(rec(
+            2 * s,
+            Event::Fork {
+                creator: kworker,
+                child: helper.clone(),
+                clone_flags: 0,
+            },
+        ));
+        assert_eq!(state.helpers.stories[0].state, StoryState::Running);
+        let shell = task(900, 1, "kill", 0x400100, s);
+        for (target, result) in [
+            (helper.clone(), GenerateResult::Delivered),
+            (kthreadd, GenerateResult::Ignored),
+        ] {
+            state.apply(rec(
+                3 * s,
+                Event::SignalGenerate {
+                    sender: shell.clone(),
+                    sender_uid: 0,
+                    target,
+                    sig: if result == GenerateResult::Ignored {
+                        15
+                    } else {
+                        9
+                    },
+                    errno: 0,
+                    code: 0,
+                    group: true,
+                    result,
+                },
+            ));
+        }
+        state.apply(rec(
+            3 * s + 5,
+            Event::Exit {
+                task: helper,
+                status: ExitStatus::Signaled {
+                    sig: 9,
+                    core: false,
+                },
+                group_dead: Some(true),
+            },
+        ));
+        let story = &state.helpers.stories[0];
+        assert_eq!(story.state, StoryState::Killed);
+        assert_eq!(story.killer_short.as_deref(), Some("900 (kill)"));
+        assert_eq!(state.helpers.ended_badly, 1);
+        let to_kthreadd = state.signals.iter().find(|r| r.target_pid == 2).unwrap();
+        assert_eq!(
+            (to_kthreadd.sig.as_str(), to_kthreadd.result),
+            ("SIGTERM", GenerateResult::Ignored)
+        );
+        assert_eq!(state.churn.by_pattern["kworker/u*"].created, 1);
+        assert_eq!(state.feed.len(), 5);
+    }
+}

@@ -208,8 +208,7 @@ fn keyline(ui: &Ui, extra: &Frame0<'_>) -> Line<'static> {
         (None, Some(m), _) => m.clone(),
         (None, None, Some(note)) => format!("stderr: {note}"),
         (None, None, None) if ui.recording => {
-            "q quit  / filter  f follow  Enter detail  . , step  n next failure  g jump  ? help"
-                .into()
+            "q quit  / filter  f follow  Enter detail  .,<> step  n failure  g jump  ? help".into()
         }
         (None, None, None) => {
             "q quit  / filter  f follow  Enter detail  space pause  1-6 panes  ? help".into()
