@@ -93,6 +93,23 @@ impl Tmux {
     /// `q`, then the terminal as it was: no alternate screen, cursor shown.
     fn quit(&self) -> String {
         self.keys(&["q"]);
+        self.restored()
+    }
+
+    /// tracer top's pid (the pane runs a shell, whose child it is).
+    fn tracer_pid(&self) -> u32 {
+        let shell = self.tmux(&["display-message", "-p", "-t", &self.name, "#{pane_pid}"]);
+        let children = std::fs::read_to_string(format!(
+            "/proc/{}/task/{}/children",
+            shell.trim(),
+            shell.trim()
+        ))
+        .unwrap();
+        children.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    /// It exited 0, and left the terminal as it was.
+    fn restored(&self) -> String {
         let screen = self.wait_for("tracer top to exit", |s| s.contains("EXITED"));
         assert!(screen.contains("EXITED 0"), "{screen}");
         let modes = self.tmux(&[
@@ -203,8 +220,9 @@ fn filter_to(top: &Tmux, jbd2: &str) -> String {
     top.keys(&["/"]);
     top.type_text(jbd2);
     top.keys(&["Enter"]);
+    // (The status line says `filter: ...`, cut at 80 columns.)
     let screen = top.wait_for("the filtered tree", |s| {
-        s.contains(&format!("filter: {jbd2}")) && s.contains("Tasks (2 shown)")
+        s.contains("filter: jbd2") && s.contains("Tasks (2 shown)")
     });
     let kthreadd = line_with(&screen, &["kthreadd", "      2  kthreadd"])
         .unwrap_or_else(|| panic!("kthreadd row:\n{screen}"));
@@ -319,7 +337,7 @@ fn a_recording_shows_the_same_and_its_cursor_finds_the_kill() {
 }
 
 #[test]
-fn no_color_leaves_colour_out_and_a_pipe_is_refused() {
+fn no_color_sigterm_and_a_pipe() {
     let _serial = serial();
     let coloured = |env: &[&str]| {
         let top = Tmux::start(80, 24, &[], env);
@@ -327,11 +345,17 @@ fn no_color_leaves_colour_out_and_a_pipe_is_refused() {
         std::thread::sleep(Duration::from_millis(500));
         let escapes = top.escapes();
         top.quit();
-        // SGR foreground colours 30-37 (tmux writes them as `\e[3Xm`).
-        (30..38).any(|c| escapes.contains(&format!("\x1b[{c}m")))
+        // SGR foreground colours: tmux writes the 8 colours as
+        // `\e[38;5;Nm` (or `\e[3Nm`).
+        escapes.contains("\x1b[38;5;") || (30..38).any(|c| escapes.contains(&format!("\x1b[{c}m")))
     };
     assert!(coloured(&["TERM=xterm"]), "kinds are coloured by default");
     assert!(!coloured(&["NO_COLOR=1"]), "NO_COLOR is honoured");
+    // SIGTERM: the terminal is put back too.
+    let top = Tmux::start(80, 24, &[], &[]);
+    top.wait_for("the screen", |s| s.contains("tracer top | live"));
+    kill(top.tracer_pid(), libc::SIGTERM);
+    top.restored();
     let out = run_bounded(&["top"]);
     assert!(!out.status.success());
     let err = stderr_of(&out);
