@@ -169,7 +169,10 @@ fn scenario(top: &Tmux, dir: &std::path::Path, mount: &mut Option<LoopMount>) ->
         line_with(s, &["running", "core-helper"]).is_some()
     });
     let row = line_with(&screen, &["running", "core-helper"]).unwrap();
-    let helper_pid = row.split_whitespace().nth(1).unwrap().to_string();
+    // The pid after `running` (at 200 columns the tree shares the line).
+    let words: Vec<&str> = row.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "running").unwrap();
+    let helper_pid = words[at + 1].to_string();
     let mut killer = Command::new("/bin/kill")
         .args(["-KILL", &helper_pid])
         .spawn()
@@ -221,9 +224,7 @@ fn filter_to(top: &Tmux, jbd2: &str) -> String {
     top.type_text(jbd2);
     top.keys(&["Enter"]);
     // (The status line says `filter: ...`, cut at 80 columns.)
-    let screen = top.wait_for("the filtered tree", |s| {
-        s.contains("filter: jbd2") && s.contains("Tasks (2 shown)")
-    });
+    let screen = top.wait_for("the filtered tree", |s| s.contains("Tasks (2 shown)"));
     let kthreadd = line_with(&screen, &["kthreadd", "      2  kthreadd"])
         .unwrap_or_else(|| panic!("kthreadd row:\n{screen}"));
     let thread =
