@@ -75,15 +75,20 @@ impl Screen {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// CPU seconds the screen's process used so far.
+    /// CPU seconds the screen's process used so far: every thread's
+    /// schedstat (ns; the stat file's clock ticks are too coarse for a
+    /// storm of a second or two).
     fn cpu_secs(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        let after = stat.rsplit_once(')').context("stat")?.1;
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-        // SAFETY: sysconf reads a constant.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Ok(ticks as f64 / hz)
+        let mut ns = 0u64;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid))? {
+            let stat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+            ns += stat
+                .split_whitespace()
+                .next()
+                .context("schedstat")?
+                .parse::<u64>()?;
+        }
+        Ok(ns as f64 / 1e9)
     }
 }
 

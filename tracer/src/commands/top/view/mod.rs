@@ -86,6 +86,9 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, ui: &mut Ui, extra: &Frame0<'_
                 if let Some(pid) = ui.follow {
                     title.push_str(&format!(" following {pid}"));
                 }
+                if let Some((text, _)) = &ui.filter {
+                    title.push_str(&format!(" filter: {text}"));
+                }
                 (title, panes::tree(&rows, first, h, state, &s))
             }
             1 => (
