@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     tracer::kernel::timing::begin();
     let closed = closed_std_fds();
     let cli = cli::Cli::parse_checked();
-    if matches!(cli.command, Command::Trace { .. } | Command::Record { .. }) {
+    if matches!(cli.command, Command::Trace { .. } | Command::Record { .. })
+        || matches!(&cli.command, Command::Top { files, .. } if files.is_empty())
+    {
         session::hold_stop_signals();
     }
     if closed[1] && !matches!(cli.command, Command::Record { .. }) {

@@ -362,4 +362,74 @@ fn log_end(files: &[PathBuf]) -> Option<i128> {
         return Some(WallClock::now().wall_ns(boottime_ns()));
     }
     Some(header.wall_clock().wall_ns(last))
+
+/// `tracer top`'s `/` line: `trace`'s filter options (`--kind umh --comm
+/// 'jbd2*'`), or, with no option in it, comm globs. An error is clap's
+/// first line.
+pub fn parse_filter_line(line: &str) -> Result<TraceFilter, String> {
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Line {
+        #[command(flatten)]
+        filter: FilterArgs,
+    }
+    let words = split_words(line);
+    let words: Vec<String> = if words.iter().any(|w| w.starts_with('-')) {
+        words
+    } else {
+        words
+            .into_iter()
+            .flat_map(|w| ["--comm".to_string(), w])
+            .collect()
+    };
+    <Line as clap::Parser>::try_parse_from(words)
+        .map(|l| l.filter.into_filter())
+        .map_err(|e| {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad filter");
+            first.trim_start_matches("error: ").to_string()
+        })
+}
+
+/// Words split at blanks; '...' and "..." keep blanks.
+fn split_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_line_is_traces_options_or_globs() {
+        let f = parse_filter_line("--kind umh,kworker --comm 'jbd2 *'").unwrap();
+        assert_eq!(f.kinds, vec![Kind::Helper, Kind::Kworker]);
+        assert!(f.comms[0].matches("jbd2 x"));
+        let f = parse_filter_line("jbd2* kswapd?").unwrap();
+        assert_eq!(f.comms.len(), 2);
+        assert!(f.comms[0].matches("jbd2/loop0-8"));
+        let why = parse_filter_line("--kind nope").unwrap_err();
+        assert!(why.contains("unknown kind `nope`"), "{why}");
+    }
 }

@@ -216,6 +216,22 @@ pub enum Command {
         what: Generated,
         dir: PathBuf,
     },
+    /// A live screen of kernel threads, helpers and the signals they get
+    /// (or of a recording, with a time cursor); `?` lists the keys.
+    Top {
+        /// A recording (logs, or directories of rotated logs) to show
+        /// instead of the live system.
+        #[arg(value_name = "LOG")]
+        files: Vec<PathBuf>,
+        /// In a directory, also read logs owned by another user than the
+        /// directory's owner.
+        #[arg(long)]
+        include_foreign: bool,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
     /// Show the lineage tree from PID 0, or from PID, with kinds.
     Tree {
         /// Root of the tree (default: 0, the idle task).

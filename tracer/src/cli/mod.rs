@@ -17,7 +17,7 @@ pub use command::{Cli, Command, ExportFormat, Generated};
 pub use values::{parse_duration, parse_log_size, parse_ring_size, parse_size, MIN_LOG_SIZE};
 
 use crate::{
-    commands::{export, ps, record, replay, report, trace, tree},
+    commands::{export, ps, record, replay, report, top, trace, tree},
     dev::{bench_log, bench_table},
     pipeline::LostNotices,
 };
@@ -77,6 +77,15 @@ impl Cli {
     /// `args` is the command line the `Cli` was parsed from.
     fn check_values(&self, args: &[OsString]) -> Result<(), clap::Error> {
         let refuse = |why: String| Err(Cli::command().error(ErrorKind::ValueValidation, why));
+        if let Command::Top { files, session, .. } = &self.command {
+            if !files.is_empty() && (session.follow.is_some() || !session.command.is_empty()) {
+                return refuse(
+                    "`tracer top LOG` shows a recording; --follow and `-- CMD` are for the \
+                     live screen (`tracer top` without LOG)"
+                        .into(),
+                );
+            }
+        }
         let (session, otlp) = match &self.command {
             Command::Trace { session, ship, .. } | Command::Record { session, ship, .. } => {
                 (Some(session), ship.otlp.as_deref())
@@ -272,6 +281,22 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::BenchTable { tasks } => bench_table::run(tasks),
         Command::BenchLog { kind, file, mb } => bench_log::run(&kind, &file, mb),
         Command::Generate { what, dir } => generate::run(what, &dir),
+        Command::Top {
+            files,
+            include_foreign,
+            filter,
+            session,
+        } => {
+            crate::log::set::include_foreign(include_foreign);
+            let filter = filter.into_filter();
+            top::run(top::TopOptions {
+                session: files.is_empty().then(|| session.options(&filter, false)),
+                files,
+                filter,
+                parse: args::parse_filter_line,
+            })
+            .await
+        }
         Command::Tree {
             pid,
             format,
@@ -405,6 +430,16 @@ mod tests {
         assert!(checked(&["trace", "--", "true"]).is_ok());
         assert!(checked(&["trace"]).is_ok());
         assert!(checked(&["record", "-o", "f", "--", "sh", "-c", "--"]).is_ok());
+    }
+
+    #[test]
+    fn top_follows_live_only() {
+        let e = checked(&["top", "x.log", "--follow", "1"]).expect_err("refused");
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("shows a recording"), "{e}");
+        assert!(checked(&["top", "x.log", "--", "true"]).is_err());
+        assert!(checked(&["top", "--", "true"]).is_ok());
+        assert!(checked(&["top", "a.log", "b.log", "--kind", "umh"]).is_ok());
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod ps;
 pub mod record;
 pub mod replay;
 pub mod report;
+pub mod top;
 pub mod trace;
 pub mod tree;

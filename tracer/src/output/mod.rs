@@ -5,7 +5,7 @@ pub mod escape;
 mod formatter;
 pub mod json;
 pub mod perfetto;
-mod sentences;
+pub mod sentences;
 pub mod style;
 mod text;
 

@@ -25,3 +25,4 @@ mod recipes;
 mod record_dir_hostile;
 mod rotate;
 mod throttle_host;
+mod top;

@@ -29,6 +29,7 @@ mod ship;
 mod storms;
 mod targets;
 mod throttle;
+mod top;
 mod whole;
 mod workqueue;
 
@@ -61,6 +62,9 @@ pub(crate) enum Only {
     FailedExecs,
     /// The workqueue programs' rates under disk I/O.
     Workqueue,
+    /// `tracer top`'s CPU idle and during the fork+exec storm (in tmux),
+    /// and the storm's slowdown under it against `trace`.
+    Top,
 }
 
 impl Only {
@@ -208,6 +212,7 @@ pub(crate) fn run(args: &Args, bin: &Binaries) -> Result<()> {
         Some(Only::Throttle) => drive!(throttle::ThrottleOnly),
         Some(Only::FailedExecs) => drive!(failed_execs::FailedExecsOnly),
         Some(Only::Workqueue) => drive!(workqueue::WorkqueueOnly),
+        Some(Only::Top) => drive!(top::TopOnly),
         None if args.parallel.is_empty() => drive!(whole::Whole),
         None => drive!(parallel::Parallel {
             counts: parallel::parse_counts(&args.parallel)?,
