@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Print fork, exec, exit, rename and signal events live, with the kind
     /// of each task.
+    ///
+    /// On a busy host, --no-threads shows processes only (as execsnoop
+    /// does), and --kind, --comm or --pid narrow it further.
     Trace {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]

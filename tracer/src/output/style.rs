@@ -12,7 +12,7 @@
 //!   terminal always gets the full layout, whatever `COLUMNS` says: scripts
 //!   read its columns. `--wide` and `--narrow` choose one outright. Full
 //!   lines longer than [`FULL_LAYOUT_MAX_COLUMNS`] fold at spaces onto
-//!   continuation lines indented past the time, as compact ones do.
+//!   continuation lines that start blank up to the DETAILS column.
 //! - **Colour.** `--color=auto` (the default) colours only a terminal whose
 //!   `TERM` is set and not `dumb`, and only when `NO_COLOR` is unset or
 //!   empty (<https://no-color.org>); `always` and `never` override both.
@@ -32,10 +32,11 @@ use clap::ValueEnum;
 /// and room for details.
 pub const FULL_LAYOUT_COLUMNS: usize = 150;
 
-/// The longest line of the full layout on stdout: longer details fold
-/// onto continuation lines, so a 160-column terminal or editor shows every
-/// event without wrapping it (only an argument longer than a line runs
-/// over).
+/// The longest line of the full layout on stdout, but on a terminal wider
+/// than this (which folds at its own width): longer details fold onto
+/// continuation lines in the DETAILS column, so a 160-column terminal or
+/// editor shows every event without wrapping it (only an argument longer
+/// than the column runs over).
 pub const FULL_LAYOUT_MAX_COLUMNS: usize = 160;
 
 /// The width the compact layout fits when there is no terminal to ask
@@ -70,7 +71,7 @@ pub struct Style {
     /// that set a task apart (see `text`).
     pub all_context: bool,
     /// Fold full-layout lines longer than this at spaces (never inside an
-    /// argument), onto lines indented past the time; `None`: one line per
+    /// argument), onto lines blank up to DETAILS; `None`: one line per
     /// event whatever its length (text for another consumer, such as an
     /// OTLP body).
     pub fold_at: Option<usize>,
@@ -159,7 +160,13 @@ impl Surroundings {
             color,
             dates: Dates::OnChange,
             all_context: false,
-            fold_at: Some(FULL_LAYOUT_MAX_COLUMNS),
+            // A terminal wide enough for the full layout folds at its own
+            // width; a pipe, a file or a narrower terminal at 160.
+            fold_at: Some(
+                width
+                    .filter(|&w| w >= FULL_LAYOUT_COLUMNS)
+                    .unwrap_or(FULL_LAYOUT_MAX_COLUMNS),
+            ),
         }
     }
 
@@ -296,6 +303,23 @@ mod tests {
             s.style(ColorChoice::Auto, LayoutChoice::Auto).layout,
             Layout::Wide
         );
+    }
+
+    #[test]
+    fn full_lines_fold_at_160_or_a_wider_terminal() {
+        let mut s = env_of(&[]);
+        let fold = |s: &Surroundings| s.style(ColorChoice::Auto, LayoutChoice::Auto).fold_at;
+        assert_eq!(fold(&s), Some(200));
+        s.terminal_columns = Some(150);
+        assert_eq!(fold(&s), Some(150));
+        s.stdout_is_terminal = false;
+        assert_eq!(fold(&s), Some(FULL_LAYOUT_MAX_COLUMNS));
+        let s = env_of(&[("COLUMNS", "80")]);
+        assert_eq!(
+            s.style(ColorChoice::Auto, LayoutChoice::Wide).fold_at,
+            Some(160)
+        );
+        assert_eq!(Style::default().fold_at, None, "one line per event");
     }
 
     #[test]

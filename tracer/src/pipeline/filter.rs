@@ -223,9 +223,7 @@ impl TraceFilter {
         {
             return false;
         }
-        let has_pid = |t: &Task| {
-            self.pids.contains(&t.pid) || self.pids.contains(&t.tgid)
-        };
+        let has_pid = |t: &Task| self.pids.contains(&t.pid) || self.pids.contains(&t.tgid);
         if !self.pids.is_empty() && !has_pid(subject) && !other.is_some_and(has_pid) {
             return false;
         }
@@ -251,7 +249,6 @@ impl TraceFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
     use crate::model::signals::ExitStatus;
 
     fn task(pid: u32, tgid: u32, comm: &str) -> Task {

@@ -2,15 +2,18 @@
 //! cgroup, container and namespaces are said.
 //!
 //! By default only what sets a task apart, so the usual case costs no
-//! column: a user other than root, a cgroup other than the root one (the
-//! full layout), a container, a pid or mount namespace other than
-//! tracer's own. Root is the user most lines share: tracer runs as root
+//! column: a user other than root, a cgroup other than the root one and
+//! tracer's own (the full layout; where tracer runs from is where the
+//! commands it is watching usually run too), a container, a pid or mount
+//! namespace other than tracer's own. Root is the user most lines share: tracer runs as root
 //! to load its programs (so a live trace or a recording is root's view),
 //! and the kernel threads, helpers and services that make up most of what
 //! it shows are root's. Taking the first user seen instead would make the
 //! rule depend on whichever task happened to come first. `--context`
 //! ([`Style::all_context`](crate::output::style::Style)) says user and
 //! cgroup on every line, in both layouts.
+
+use std::sync::OnceLock;
 
 use crate::{
     model::{
@@ -22,6 +25,23 @@ use crate::{
 
 /// The user most lines share, not said unless asked (see the module doc).
 const USUAL_UID: u32 = 0;
+
+/// Tracer's own cgroup v2 path (`0::PATH` in /proc/self/cgroup), read once.
+fn own_cgroup() -> Option<&'static str> {
+    static OWN: OnceLock<Option<String>> = OnceLock::new();
+    OWN.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .map(str::to_string)
+    })
+    .as_deref()
+}
+
+/// Whether a cgroup path is one most lines share: the root, or tracer's.
+fn usual_cgroup(path: &str) -> bool {
+    path == "/" || own_cgroup() == Some(path)
+}
 
 /// Which items are said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,8 +83,8 @@ pub(super) fn items(t: &Task, base: Option<&Task>, said: Said) -> Vec<String> {
     }
     if let Some(id) = c.cgroup_id.filter(|_| differs(|c| c.cgroup_id)) {
         let path = context::cgroup_path(id);
-        let root = path.as_deref() == Some("/");
-        if full && (all || !root) {
+        let usual = path.as_deref().is_some_and(usual_cgroup);
+        if full && (all || !usual) {
             match &path {
                 Some(p) => items.push(format!("cgroup={}", quote_name(p))),
                 None => items.push(format!("cgroup=id:{id}(gone)")),
@@ -126,6 +146,13 @@ mod tests {
     }
 
     #[test]
+    fn the_root_cgroup_and_tracers_own_are_usual() {
+        assert!(usual_cgroup("/"));
+        assert!(usual_cgroup(own_cgroup().expect("cgroup v2 here")));
+        assert!(!usual_cgroup("/system.slice/not-tracers-own.service"));
+    }
+
+    #[test]
     fn root_in_the_root_cgroup_says_nothing_unless_asked() {
         let root = root_cgroup();
         let t = task(0, root);
@@ -144,7 +171,10 @@ mod tests {
         let user = context::user_name(65534).unwrap_or_else(|| "65534".into());
         assert_eq!(
             items(&t, None, Said::Distinct),
-            [format!("user={user}"), format!("cgroup=id:{}(gone)", u64::MAX)]
+            [
+                format!("user={user}"),
+                format!("cgroup=id:{}(gone)", u64::MAX)
+            ]
         );
         assert_eq!(items(&t, None, Said::Compact), [format!("user={user}")]);
         // A nested task says what differs from the subject, root included.

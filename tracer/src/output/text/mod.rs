@@ -97,9 +97,10 @@ use crate::model::{
 const NARROW_TIME: usize = 12;
 const CONTINUATION: usize = NARROW_TIME + 1;
 
-/// Full lines: the time column, and where folded details continue.
+/// Full lines: the time column, and the fewest columns folded details
+/// get (a comm escaped long may push DETAILS right).
 const WIDE_TIME: usize = 15;
-const WIDE_CONTINUATION: usize = WIDE_TIME + 1;
+const MIN_FOLD: usize = 30;
 
 /// The FLAGS column of the full layout.
 const FLAGS_WIDTH: usize = 24;
@@ -473,11 +474,7 @@ impl Text {
         let _ = write!(out, "{time:<WIDE_TIME$} {:>3} ", rec.cpu);
         cell(out, rec.event.kind().name(), 15, red);
         let comm = quote_name(&t.comm);
-        let _ = write!(
-            out,
-            " {:>7} {:>7} {:>7} {comm:<16} ",
-            t.pid, t.tgid, t.ppid,
-        );
+        let _ = write!(out, " {:>7} {:>7} {:>7} {comm:<16} ", t.pid, t.tgid, t.ppid,);
         cell(
             out,
             ann.subject.name(),
@@ -504,17 +501,15 @@ impl Text {
             + FLAGS_WIDTH
             + 1;
         let details = details(rec, ann, show);
-        let (first, rest) = match self.style.fold_at {
-            Some(w) => (
-                w.saturating_sub(used).max(20),
-                w.saturating_sub(WIDE_CONTINUATION).max(20),
-            ),
-            None => (usize::MAX, usize::MAX),
+        // Folded details go on in the DETAILS column, so it stays a column.
+        let width = match self.style.fold_at {
+            Some(w) => w.saturating_sub(used).max(MIN_FOLD),
+            None => usize::MAX,
         };
-        for (i, line) in wrap_words(&details, first, rest).enumerate() {
+        for (i, line) in wrap_words(&details, width, width).enumerate() {
             if i > 0 {
                 out.push('\n');
-                out.push_str(&" ".repeat(WIDE_CONTINUATION));
+                out.push_str(&" ".repeat(used));
             }
             match red {
                 Some(c) => {
@@ -834,7 +829,11 @@ mod tests {
             .lines()
             .map(|l| l.rsplit("exited 0").next().unwrap())
             .collect();
-        assert_eq!(ends, ["", " group_dead", " thread", " group_dead", ""], "{text}");
+        assert_eq!(
+            ends,
+            ["", " group_dead", " thread", " group_dead", ""],
+            "{text}"
+        );
     }
 
     #[test]
@@ -864,9 +863,10 @@ mod tests {
                 assert_eq!(l.trim_start(), long_arg, "only the long argument runs over");
             }
         }
+        // Folded details go on in the DETAILS column.
         for l in &lines[1..] {
-            assert!(l.starts_with(&" ".repeat(WIDE_CONTINUATION)), "{l:?}");
-            assert!(!l[WIDE_CONTINUATION..].starts_with(' '), "{l:?}");
+            assert!(l.starts_with(&" ".repeat(114)), "{l:?}");
+            assert!(!l[114..].starts_with(' '), "{l:?}");
         }
         // Unfolded (an OTLP body): one line.
         let one = line(&rec, &ann(Kind::User));
