@@ -82,11 +82,14 @@ fn the_full_layout_says_only_what_sets_tasks_apart() {
             assert!(head.trim().is_empty() || l.starts_with("---"), "{l:?}");
         }
         // Within 160 columns, but for an argument longer than that (the
-        // long one, or the script, quoted), alone on its line.
+        // long one, or the script, quoted and maybe cut where the kernel
+        // stopped reading it), alone on its line.
         if l.chars().count() > 160 {
             let word = details.trim_end_matches(']');
+            let script = format!("'{}'", scenario());
             assert!(
-                word == long_arg() || word == format!("'{}'", scenario()),
+                word == long_arg()
+                    || (word.ends_with('\'') && script.starts_with(word.trim_end_matches('\''))),
                 "over 160 columns: {l:?}"
             );
         }

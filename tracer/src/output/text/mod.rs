@@ -37,26 +37,35 @@
 //!
 //! **Both layouts** write signal codes by name (`code=SI_USER`,
 //! `code=CLD_EXITED`, `code=SEGV_MAPERR`; the number where the code has
-//! none), and leave `POSTCOREDUMP` out of FLAGS: the kernel sets it on
-//! every exiting task since 6.0 (it means "past the core-dump check", not
-//! "dumped core"; a core dump is `(core dumped)` in the exit's details).
-//! JSON keeps the raw flags and codes.
+//! none), and leave `POSTCOREDUMP` and `RANDOMIZE` out of FLAGS: the
+//! kernel sets the first on every exiting task since 6.0 (it means "past
+//! the core-dump check", not "dumped core"; a core dump is `(core dumped)`
+//! in the exit's details) and the second on nearly every user task. JSON
+//! keeps the raw flags and codes. A FLAGS cell longer than its column
+//! keeps the names that fit and ends in `+N` for the N it left out, so
+//! DETAILS stays in its column. An exit says `group_dead` only where the
+//! group had other threads (see `groups.rs`). Full lines on stdout fold
+//! their details at spaces past 160 columns (a wider terminal: its width)
+//! onto lines blank up to the DETAILS column, never inside an argument.
 //!
 //! **Colour** (where `style.rs` turns it on): kinds by family (kernel
 //! threads cyan, workers yellow, helpers magenta, idle and init blue) and
 //! failures red (an exit other than `exited 0`, a failed exec, a helper that
 //! could not be run).
 //!
-//! **Context.** After the details, the subject's context: in the full
-//! layout `user=NAME` (the real uid, by name where /etc/passwd has one),
-//! `gid=N` where it is not the uid, `cgroup=PATH` (`cgroup=id:N(gone)` for
-//! a cgroup removed since), `container=RUNTIME:ID12` where the path names a
-//! container, and, where they differ from tracer's own, `pidns=INODE`
-//! `nspid=N` (the pid inside, where it differs) and `mntns=INODE`; then a
-//! nested task's items that differ from the subject's, as
-//! `creator{...}`, `sender{...}` or `requester{...}`. The compact layout
-//! keeps `user=` for a uid other than 0, `container=` and `nspid=`. Logs
-//! recorded before record format 4 have no context.
+//! **Context.** After the details, what of the subject's context sets it
+//! apart (which, is `context.rs`): in the full layout `user=NAME` (the
+//! real uid, by name where /etc/passwd has one) for a user other than
+//! root, `gid=N` where it is not the uid, `cgroup=PATH`
+//! (`cgroup=id:N(gone)` for a cgroup removed since) for a cgroup other
+//! than the root and tracer's own, `container=RUNTIME:ID12` where the path
+//! names a container, and, where they differ from tracer's own,
+//! `pidns=INODE` `nspid=N` (the pid inside, where it differs) and
+//! `mntns=INODE`; then a nested task's items that differ from the
+//! subject's, as `creator{...}`, `sender{...}` or `requester{...}`. The
+//! compact layout keeps `user=` for a uid other than 0, `container=` and
+//! `nspid=`. `--context` says user and cgroup on every line. Logs recorded
+//! before record format 4 have no context.
 //!
 //! Task data (comms, file names, argv, user names, cgroup paths) goes
 //! through [`super::escape`], so a hostile name can neither add a line nor
