@@ -589,6 +589,15 @@ pub(crate) fn unfold(text: &str) -> String {
     out
 }
 
+/// A session's stderr ends in a summary with no loss line (a loss of
+/// none is not said).
+pub(crate) fn assert_no_loss(stderr: &str) {
+    assert!(
+        stderr.contains(" events: ") && !stderr.contains("tracer: lost"),
+        "{stderr}"
+    );
+}
+
 /// A run's stderr as text.
 pub(crate) fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -82,11 +82,7 @@ fn fork_exec_signal_and_exit_of_a_child() {
     child.wait().expect("reaping the child");
 
     let (events, stderr) = tracer.stop();
-    // A summary, and no loss line: a loss of none is not said.
-    assert!(
-        stderr.contains(" events: ") && !stderr.contains("tracer: lost"),
-        "{stderr}"
-    );
+    assert_no_loss(&stderr);
     // Each of the child's own events is reported exactly once.
     for kind in ["fork", "exec", "exit"] {
         let n = events
@@ -431,11 +427,7 @@ fn a_parallel_fork_storm_comes_out_in_time_order_forks_first() {
         .flat_map(|s| s.join().expect("storm thread"))
         .collect();
     let (events, stderr) = tracer.stop();
-    // A summary, and no loss line: a loss of none is not said.
-    assert!(
-        stderr.contains(" events: ") && !stderr.contains("tracer: lost"),
-        "{stderr}"
-    );
+    assert_no_loss(&stderr);
 
     // Output in time order, whatever ring each event came from.
     for pair in events.windows(2) {
@@ -535,11 +527,7 @@ fn every_thread_of_a_killed_group_has_its_exit() {
         missing.len(),
         tids.len()
     );
-    // A summary, and no loss line: a loss of none is not said.
-    assert!(
-        stderr.contains(" events: ") && !stderr.contains("tracer: lost"),
-        "{stderr}"
-    );
+    assert_no_loss(&stderr);
 }
 
 /// Signals sent from interrupts (a 20 us interval timer's SIGALRM)
@@ -628,11 +616,7 @@ fn signals_from_interrupts_never_nest_in_signal_generate() {
             "no exit or rename rescues on {version:?}: {rescues:?}"
         );
     }
-    // A summary, and no loss line: a loss of none is not said.
-    assert!(
-        stderr.contains(" events: ") && !stderr.contains("tracer: lost"),
-        "{stderr}"
-    );
+    assert_no_loss(&stderr);
 }
 
 #[test]
