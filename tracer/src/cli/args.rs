@@ -219,7 +219,7 @@ pub struct TextArgs {
     narrow: bool,
     /// Say every task's user and cgroup on every line (by default only
     /// what sets a task apart: a user other than root, a cgroup other than
-    /// the root one, a container, foreign namespaces).
+    /// the root one and tracer's own, a container, foreign namespaces).
     #[arg(long)]
     context: bool,
 }
