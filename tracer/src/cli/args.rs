@@ -244,6 +244,11 @@ pub struct TextArgs {
     /// or stdout is not a terminal.
     #[arg(long)]
     narrow: bool,
+    /// Say every task's user and cgroup on every line (by default only
+    /// what sets a task apart: a user other than root, a cgroup other than
+    /// the root one and tracer's own, a container, foreign namespaces).
+    #[arg(long)]
+    context: bool,
 }
 
 impl TextArgs {
@@ -254,7 +259,9 @@ impl TextArgs {
             (_, true) => LayoutChoice::Narrow,
             _ => LayoutChoice::Auto,
         };
-        style::set_stdout(Surroundings::of_stdout().style(self.color, layout));
+        let mut style = Surroundings::of_stdout().style(self.color, layout);
+        style.all_context = self.context;
+        style::set_stdout(style);
     }
 }
 
@@ -284,6 +291,10 @@ pub struct FilterArgs {
     /// umh,umh_child --event helper_request,fork,exec,exec_failed,exit,signal).
     #[arg(long, conflicts_with_all = ["kind", "event"])]
     umh: bool,
+    /// Processes only: leave out threads' forks, exits, renames and signal
+    /// deliveries (io_uring and vhost workers stay), as execsnoop shows.
+    #[arg(long)]
+    no_threads: bool,
 }
 
 impl FilterArgs {
@@ -300,6 +311,8 @@ impl FilterArgs {
             Some(("--umh", "--umh"))
         } else if self.pid.len() > 1 {
             Some(("--pid with several pids", "--pid"))
+        } else if self.no_threads {
+            Some(("--no-threads", "--no-threads"))
         } else {
             None
         }
@@ -328,6 +341,8 @@ impl FilterArgs {
             comms: self.comm,
             events,
             all_signals: self.all_signals,
+            no_threads: self.no_threads,
+            ..TraceFilter::default()
         }
     }
 }
@@ -362,6 +377,7 @@ fn log_end(files: &[PathBuf]) -> Option<i128> {
         return Some(WallClock::now().wall_ns(boottime_ns()));
     }
     Some(header.wall_clock().wall_ns(last))
+}
 
 /// `tracer top`'s `/` line: `trace`'s filter options (`--kind umh --comm
 /// 'jbd2*'`), or, with no option in it, comm globs. An error is clap's

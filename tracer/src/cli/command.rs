@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Print fork, exec, exit, rename and signal events live, with the kind
     /// of each task.
+    ///
+    /// On a busy host, --no-threads shows processes only (as execsnoop
+    /// does), and --kind, --comm or --pid narrow it further.
     #[command(after_help = LEGEND)]
     Trace {
         /// text: one aligned line per event (columns in docs/guide.md);

@@ -159,7 +159,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             session,
         } => {
             text.apply();
-            let filter = filter.into_filter();
+            let filter = filter.into_filter().for_format(format);
             trace::run(trace::TraceOptions {
                 session: session.options(&filter, false),
                 format,
@@ -220,7 +220,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             replay::run(
                 &files,
                 format,
-                filter.into_filter(),
+                filter.into_filter().for_format(format),
                 &window.spec(),
                 LostNotices::Stderr,
             )

@@ -506,10 +506,14 @@ pub async fn run<S: Sink>(
     let mut sink = make_sink(start)?;
     timing::mark("sink made");
     if opts.announce {
+        // Rescues are how tracer copes with nested runs: a detail for
+        // --verbose, not for the first line a user reads.
         let (programs, rescues) = live.session.program_count();
         let rescues = match rescues {
-            0 => String::new(),
-            n => format!(" (and {n} rescues)"),
+            n if n > 0 && opts.verbose => {
+                format!(" (and {n} rescue programs for runs nested on one CPU)")
+            }
+            _ => String::new(),
         };
         let following = match &live.follow {
             Some(f) => format!("; {}", f.describe()),

@@ -63,29 +63,52 @@ impl Counts {
         }
     }
 
-    /// `tracer: 12 events: fork 3, ...` and `tracer: lost 0 events`.
+    /// `tracer: 12 events: 3 forks, 3 execs, 4 exits, 2 renames`, then
+    /// `tracer: lost 5 events (5 signals sent)` where records were lost:
+    /// kinds with no event are left out, and so is a loss of none.
     pub fn summary(&self) -> String {
-        let by_kind: Vec<String> = EventKind::ALL
-            .iter()
-            .map(|k| format!("{} {}", k.name(), self.by_kind[usize::from(k.tag())]))
-            .collect();
-        let lost: Vec<String> = EventKind::ALL
-            .iter()
-            .filter(|k| self.lost[usize::from(k.tag())] > 0)
-            .map(|k| format!("{} {}", k.name(), self.lost[usize::from(k.tag())]))
-            .collect();
-        let mut s = format!("tracer: {} events: {}\n", self.total(), by_kind.join(", "));
-        if lost.is_empty() {
-            s.push_str("tracer: lost 0 events");
-        } else {
+        let said = |counts: &[u64]| -> Vec<String> {
+            EventKind::ALL
+                .iter()
+                .filter_map(|&k| {
+                    let n = counts[usize::from(k.tag())];
+                    (n > 0).then(|| counted(n, k))
+                })
+                .collect()
+        };
+        let by_kind = said(&self.by_kind);
+        let mut s = match self.total() {
+            0 => "tracer: no events".to_string(),
+            1 => format!("tracer: 1 event: {}", by_kind.join(", ")),
+            n => format!("tracer: {n} events: {}", by_kind.join(", ")),
+        };
+        if self.lost_total() > 0 {
             s.push_str(&format!(
-                "tracer: lost {} events ({})",
+                "\ntracer: lost {} events ({})",
                 self.lost_total(),
-                lost.join(", ")
+                said(&self.lost).join(", ")
             ));
         }
         s
     }
+}
+
+/// `3 forks`, `1 signal sent`: a count of one kind in words.
+fn counted(n: u64, kind: EventKind) -> String {
+    let (one, many) = match kind {
+        EventKind::Fork => ("fork", "forks"),
+        EventKind::Exec => ("exec", "execs"),
+        EventKind::Exit => ("exit", "exits"),
+        EventKind::SignalGenerate => ("signal sent", "signals sent"),
+        EventKind::SignalDeliver => ("signal delivered", "signals delivered"),
+        EventKind::Rename => ("rename", "renames"),
+        EventKind::HelperRequest => ("helper request", "helper requests"),
+        EventKind::ExecFailed => ("failed exec", "failed execs"),
+        EventKind::Throttle => ("throttling notice", "throttling notices"),
+        #[allow(unreachable_patterns)] // kinds added later read by name
+        _ => (kind.name(), kind.name()),
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -102,8 +125,24 @@ mod tests {
         c.count_lost(EventKind::Exec.tag(), u64::MAX);
         assert_eq!(c.lost_total(), u64::MAX);
         assert!(c.summary().contains(&format!("lost {}", u64::MAX)));
+        assert!(c.summary().contains("(18446744073709551610 forks, "));
         // Unknown tags are not counted, and do not panic.
         c.count_lost(999, 1);
         c.count_raw(&[]);
+    }
+
+    /// Plain words, and no zero counts: neither kinds nor losses.
+    #[test]
+    fn the_summary_leaves_out_zeros() {
+        let mut c = Counts::default();
+        assert_eq!(c.summary(), "tracer: no events");
+        c.by_kind[usize::from(EventKind::Fork.tag())] = 3;
+        c.by_kind[usize::from(EventKind::SignalGenerate.tag())] = 1;
+        assert_eq!(c.summary(), "tracer: 4 events: 3 forks, 1 signal sent");
+        c.count_lost(EventKind::Exec.tag(), 2);
+        assert_eq!(
+            c.summary(),
+            "tracer: 4 events: 3 forks, 1 signal sent\ntracer: lost 2 events (2 execs)"
+        );
     }
 }

@@ -137,6 +137,45 @@ impl PfNames {
         self.names(flags).collect::<Vec<_>>().join("|")
     }
 
+    /// The bits this kernel gives one of `names` (0 for a name it lacks).
+    pub fn bits_named(&self, names: &[&str]) -> u32 {
+        self.named()
+            .iter()
+            .filter(|(_, name)| names.contains(name))
+            .fold(0, |bits, (bit, _)| bits | bit)
+    }
+
+    /// [`PfNames::join`] within `width` characters: the names that fit,
+    /// in display order (what a task is comes first), then `+N` for the N
+    /// left out, so a column keeps its width and says that it cut.
+    pub fn join_within(&self, flags: u32, width: usize) -> String {
+        let all = self.join(flags);
+        if all.len() <= width {
+            return all;
+        }
+        let names: Vec<&str> = self.names(flags).collect();
+        let mut shown = String::new();
+        for (i, name) in names.iter().enumerate() {
+            let more = format!("+{}", names.len() - i - 1);
+            let sep = usize::from(!shown.is_empty());
+            // This name, and the mark for the rest (none after the last).
+            let need = shown.len() + sep + name.len() + 1 + more.len();
+            if need > width {
+                let rest = format!("+{}", names.len() - i);
+                return if shown.is_empty() {
+                    rest
+                } else {
+                    format!("{shown}|{rest}")
+                };
+            }
+            if sep == 1 {
+                shown.push('|');
+            }
+            shown.push_str(name);
+        }
+        shown
+    }
+
     /// Appends `flags` as a JSON array of names (unknown bits as hex
     /// strings): `["KTHREAD","0x1000"]`. On the JSON hot path: no
     /// allocation, no escaping (names and hex need none), and the scan stops
@@ -220,6 +259,27 @@ mod tests {
             json(&p, 0x404050),
             r#"["IO_WORKER","USER_WORKER","FORKNOEXEC","RANDOMIZE"]"#
         );
+    }
+
+    #[test]
+    fn joined_within_a_width_says_what_it_cut() {
+        let p = PfNames::for_version((6, 18));
+        let kworker = 0x4208060;
+        assert_eq!(p.join_within(kworker, 24), "KTHREAD|WQ_WORKER|+3");
+        assert_eq!(p.join_within(0x208040, 24), "KTHREAD|FORKNOEXEC|+1");
+        assert_eq!(p.join_within(0x208040, 27), "KTHREAD|FORKNOEXEC|NOFREEZE");
+        assert_eq!(p.join_within(kworker, 4), "+5");
+        assert_eq!(p.join_within(0, 24), "-");
+        for width in 2..60 {
+            let cell = p.join_within(kworker, width);
+            assert!(cell.len() <= width, "{width}: {cell}");
+        }
+        let unsaid = p.bits_named(&["POSTCOREDUMP", "RANDOMIZE"]);
+        assert_eq!(unsaid, 0x8 | 0x400000);
+        assert_eq!(p.join(0x400100 & !unsaid), "SUPERPRIV");
+        // 5.10 has no POSTCOREDUMP: its 0x8 stays (as hex).
+        let old = PfNames::for_version((5, 10));
+        assert_eq!(old.bits_named(&["POSTCOREDUMP"]), 0);
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub trait Formatter {
     fn begin(&mut self, out: &mut Vec<u8>);
     /// One event, with what the task table says about its tasks.
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation);
+    /// An event the filter or the time window leaves out: a format that
+    /// keeps state across events (text's thread groups) still learns from
+    /// it. Not called for the events given to [`Formatter::record`].
+    fn unshown(&mut self, _rec: &Record) {}
     /// Anything written once after the last record (e.g. closing what is
     /// still open in a timeline).
     fn end(&mut self, _out: &mut Vec<u8>) {}

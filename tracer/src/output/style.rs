@@ -10,7 +10,9 @@
 //!   (80 columns; see `text.rs`). The width is `COLUMNS` when set to a
 //!   number, else the terminal's own (`TIOCGWINSZ`). Output that is not a
 //!   terminal always gets the full layout, whatever `COLUMNS` says: scripts
-//!   read its columns. `--wide` and `--narrow` choose one outright.
+//!   read its columns. `--wide` and `--narrow` choose one outright. Full
+//!   lines longer than [`FULL_LAYOUT_MAX_COLUMNS`] fold at spaces onto
+//!   continuation lines that start blank up to the DETAILS column.
 //! - **Colour.** `--color=auto` (the default) colours only a terminal whose
 //!   `TERM` is set and not `dumb`, and only when `NO_COLOR` is unset or
 //!   empty (<https://no-color.org>); `always` and `never` override both.
@@ -29,6 +31,13 @@ use clap::ValueEnum;
 /// Columns the full layout of event lines needs: its fixed columns (114)
 /// and room for details.
 pub const FULL_LAYOUT_COLUMNS: usize = 150;
+
+/// The longest line of the full layout on stdout, but on a terminal wider
+/// than this (which folds at its own width): longer details fold onto
+/// continuation lines in the DETAILS column, so a 160-column terminal or
+/// editor shows every event without wrapping it (only an argument longer
+/// than the column runs over).
+pub const FULL_LAYOUT_MAX_COLUMNS: usize = 160;
 
 /// The width the compact layout fits when there is no terminal to ask
 /// (`--narrow` into a pipe).
@@ -58,6 +67,14 @@ pub struct Style {
     pub layout: Layout,
     pub color: bool,
     pub dates: Dates,
+    /// Every context field on every line (`--context`), not only those
+    /// that set a task apart (see `text`).
+    pub all_context: bool,
+    /// Fold full-layout lines longer than this at spaces (never inside an
+    /// argument), onto lines blank up to DETAILS; `None`: one line per
+    /// event whatever its length (text for another consumer, such as an
+    /// OTLP body).
+    pub fold_at: Option<usize>,
 }
 
 impl Default for Style {
@@ -67,6 +84,8 @@ impl Default for Style {
             layout: Layout::Wide,
             color: false,
             dates: Dates::Off,
+            all_context: false,
+            fold_at: None,
         }
     }
 }
@@ -140,6 +159,14 @@ impl Surroundings {
             layout,
             color,
             dates: Dates::OnChange,
+            all_context: false,
+            // A terminal wide enough for the full layout folds at its own
+            // width; a pipe, a file or a narrower terminal at 160.
+            fold_at: Some(
+                width
+                    .filter(|&w| w >= FULL_LAYOUT_COLUMNS)
+                    .unwrap_or(FULL_LAYOUT_MAX_COLUMNS),
+            ),
         }
     }
 
@@ -190,6 +217,7 @@ pub fn set_stdout(style: Style) {
 pub fn stdout() -> Style {
     STDOUT_STYLE.get().copied().unwrap_or(Style {
         dates: Dates::OnChange,
+        fold_at: Some(FULL_LAYOUT_MAX_COLUMNS),
         ..Style::default()
     })
 }
@@ -275,6 +303,23 @@ mod tests {
             s.style(ColorChoice::Auto, LayoutChoice::Auto).layout,
             Layout::Wide
         );
+    }
+
+    #[test]
+    fn full_lines_fold_at_160_or_a_wider_terminal() {
+        let mut s = env_of(&[]);
+        let fold = |s: &Surroundings| s.style(ColorChoice::Auto, LayoutChoice::Auto).fold_at;
+        assert_eq!(fold(&s), Some(200));
+        s.terminal_columns = Some(150);
+        assert_eq!(fold(&s), Some(150));
+        s.stdout_is_terminal = false;
+        assert_eq!(fold(&s), Some(FULL_LAYOUT_MAX_COLUMNS));
+        let s = env_of(&[("COLUMNS", "80")]);
+        assert_eq!(
+            s.style(ColorChoice::Auto, LayoutChoice::Wide).fold_at,
+            Some(160)
+        );
+        assert_eq!(Style::default().fold_at, None, "one line per event");
     }
 
     #[test]

@@ -1,12 +1,20 @@
 //! Trace filters: which events a session shows. The parts the kernel can
 //! decide go into a [`KernelFilter`] so a filtered session costs less; the
-//! rest (kinds, which need lineage, and comm globs) are decided here.
+//! rest (kinds, which need lineage, comm globs, threads and renames to
+//! the same name) are decided here.
 
 use std::str::FromStr;
 
 use tracer_common::{EventKind, KernelFilter, SIGNALS_ALL, SIGNALS_KERNEL_SIDE};
 
-use crate::model::{classify::Kind, event::Record, tasks::Annotation};
+use crate::{
+    model::{
+        classify::Kind,
+        event::{Event, Record, Task},
+        tasks::Annotation,
+    },
+    output::Format,
+};
 
 /// An `--event` name: one kind, or `signal` for both signal events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +107,20 @@ pub struct TraceFilter {
     /// Show signals between ordinary user processes too (by default only
     /// signals to kernel-side tasks are shown, and the rest dropped in kernel).
     pub all_signals: bool,
+    /// Processes only (`--no-threads`): leave out the forks, exits,
+    /// renames and signal deliveries of threads other than their
+    /// process's leader, as execsnoop-like tools do. Kernel-made worker
+    /// threads (io_uring, vhost) stay: they are what tracer is for.
+    pub no_threads: bool,
+    /// Leave out renames to the same name (`rename rustc -> rustc`: a
+    /// program naming its threads what they are already called), counted
+    /// in [`TraceFilter::hidden`]. Text's default view sets it (see
+    /// [`TraceFilter::for_format`]); JSON and export keep every record.
+    pub hide_same_name_renames: bool,
+    /// Renames to the same name left out so far (a count the filter
+    /// keeps, not a setting; a `Cell`, so that asking whether a record is
+    /// shown stays a question, `&self`, for `top`'s views too).
+    pub same_name_renames: std::cell::Cell<u64>,
 }
 
 impl TraceFilter {
@@ -138,6 +160,38 @@ impl TraceFilter {
         }
     }
 
+    /// The filter for output in `format`: text leaves out renames to the
+    /// same name unless `--event rename` asks for renames by name.
+    pub fn for_format(mut self, format: Format) -> TraceFilter {
+        let renames_asked = self.events.iter().any(|e| e.0 == EventKind::Rename.bit());
+        self.hide_same_name_renames = format == Format::Text && !renames_asked;
+        self
+    }
+
+    /// What the filter left out that the summary says (the other filters
+    /// are asked for by name): `tracer: not shown: 24 renames to the same
+    /// name`, or `None`.
+    pub fn hidden(&self) -> Option<String> {
+        match self.same_name_renames.get() {
+            0 => None,
+            1 => Some("tracer: not shown: 1 rename to the same name".into()),
+            n => Some(format!("tracer: not shown: {n} renames to the same name")),
+        }
+    }
+
+    /// Whether `--no-threads` leaves `rec` out (see [`TraceFilter::no_threads`]).
+    fn a_threads_own(rec: &Record, ann: &Annotation) -> bool {
+        let leader = |t: &Task| t.pid == t.tgid;
+        let worker = matches!(ann.subject, Kind::IoWorker | Kind::UserWorker);
+        match &rec.event {
+            Event::Fork { child: t, .. }
+            | Event::Exit { task: t, .. }
+            | Event::Rename { task: t, .. }
+            | Event::SignalDeliver { task: t, .. } => !leader(t) && !worker,
+            _ => false,
+        }
+    }
+
     /// Whether to show `rec`, annotated with its tasks' kinds.
     pub fn matches(&self, rec: &Record, ann: &Annotation) -> bool {
         // What a throttled source lost is always said, as losses are.
@@ -145,6 +199,9 @@ impl TraceFilter {
             return true;
         }
         if self.event_mask() & rec.event.kind().bit() == 0 {
+            return false;
+        }
+        if self.no_threads && Self::a_threads_own(rec, ann) {
             return false;
         }
         let subject = rec.event.subject();
@@ -167,9 +224,7 @@ impl TraceFilter {
         {
             return false;
         }
-        let has_pid = |t: &crate::model::event::Task| {
-            self.pids.contains(&t.pid) || self.pids.contains(&t.tgid)
-        };
+        let has_pid = |t: &Task| self.pids.contains(&t.pid) || self.pids.contains(&t.tgid);
         if !self.pids.is_empty() && !has_pid(subject) && !other.is_some_and(has_pid) {
             return false;
         }
@@ -180,6 +235,14 @@ impl TraceFilter {
         {
             return false;
         }
+        if self.hide_same_name_renames {
+            if let Event::Rename { task, new_comm } = &rec.event {
+                if task.comm == *new_comm {
+                    self.same_name_renames.set(self.same_name_renames.get() + 1);
+                    return false;
+                }
+            }
+        }
         true
     }
 }
@@ -187,6 +250,108 @@ impl TraceFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::signals::ExitStatus;
+
+    fn task(pid: u32, tgid: u32, comm: &str) -> Task {
+        Task {
+            pid,
+            tgid,
+            ppid: 1,
+            flags: 0,
+            has_mm: true,
+            comm: comm.into(),
+            start_ns: 5,
+            context: None,
+        }
+    }
+
+    fn rec(event: Event) -> Record {
+        Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event,
+        }
+    }
+
+    fn user() -> Annotation {
+        Annotation {
+            subject: Kind::User,
+            other: Some(Kind::User),
+            helper: None,
+            killer: None,
+            lifetime_ns: None,
+        }
+    }
+
+    #[test]
+    fn no_threads_leaves_out_threads_own_events_but_not_workers() {
+        let thread_fork = rec(Event::Fork {
+            child: task(101, 100, "worker"),
+            creator: task(100, 100, "app"),
+            clone_flags: 0x3d0f00,
+        });
+        let process_fork = rec(Event::Fork {
+            child: task(102, 102, "app"),
+            creator: task(100, 100, "app"),
+            clone_flags: 0x1200011,
+        });
+        let thread_exit = rec(Event::Exit {
+            task: task(101, 100, "worker"),
+            status: ExitStatus::Exited(0),
+            group_dead: Some(false),
+        });
+        let thread_rename = rec(Event::Rename {
+            task: task(101, 100, "app"),
+            new_comm: "worker".into(),
+        });
+        let all = TraceFilter::default();
+        let procs = TraceFilter {
+            no_threads: true,
+            ..TraceFilter::default()
+        };
+        for r in [&thread_fork, &thread_exit, &thread_rename] {
+            assert!(all.matches(r, &user()), "{r:?}");
+            assert!(!procs.matches(r, &user()), "{r:?}");
+        }
+        assert!(procs.matches(&process_fork, &user()));
+        // An io_uring worker is a thread, and stays.
+        let io = Annotation {
+            subject: Kind::IoWorker,
+            ..user()
+        };
+        assert!(procs.matches(&thread_fork, &io));
+    }
+
+    #[test]
+    fn text_leaves_out_and_counts_renames_to_the_same_name() {
+        let same = rec(Event::Rename {
+            task: task(7, 7, "rustc"),
+            new_comm: "rustc".into(),
+        });
+        let other = rec(Event::Rename {
+            task: task(7, 7, "rustc"),
+            new_comm: "cc1".into(),
+        });
+        let text = TraceFilter::default().for_format(Format::Text);
+        assert!(!text.matches(&same, &user()));
+        assert!(!text.matches(&same, &user()));
+        assert!(text.matches(&other, &user()));
+        assert_eq!(
+            text.hidden().as_deref(),
+            Some("tracer: not shown: 2 renames to the same name")
+        );
+        // JSON, export (the default filter) and --event rename keep them.
+        let mut json = TraceFilter::default().for_format(Format::Json);
+        let mut asked = TraceFilter {
+            events: vec!["rename".parse().unwrap()],
+            ..TraceFilter::default()
+        }
+        .for_format(Format::Text);
+        for f in [&mut json, &mut asked, &mut TraceFilter::default()] {
+            assert!(f.matches(&same, &user()));
+            assert_eq!(f.hidden(), None);
+        }
+    }
 
     #[test]
     fn globs() {

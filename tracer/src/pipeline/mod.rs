@@ -132,11 +132,14 @@ impl<W: Write> Pipeline<W> {
             Ok(rec) => {
                 let ann = self.table.apply(&rec);
                 if !self.window.contains(rec.boot_ns) {
+                    self.formatter.unshown(&rec);
                     return true;
                 }
                 let shown = self.filter.matches(&rec, &ann);
                 if shown {
                     self.formatter.record(&mut self.buf, &rec, &ann);
+                } else {
+                    self.formatter.unshown(&rec);
                 }
                 if !self.taps.is_empty() {
                     self.taps.event(&rec, &ann, shown);
@@ -220,6 +223,9 @@ impl<W: Write> Pipeline<W> {
         self.taps.tick(&self.table);
         let taps = std::mem::take(&mut self.taps).finish();
         crate::say!("{}", counts.summary());
+        if let Some(hidden) = self.filter.hidden() {
+            crate::say!("{hidden}");
+        }
         if self.undecodable > 0 {
             crate::say!("tracer: skipped {} undecodable records", self.undecodable);
         }

@@ -605,6 +605,33 @@ pub(crate) fn run_bounded(args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Event text with each event on one line: a line that starts with a
+/// space (details folded or wrapped onto it) is joined to the one before,
+/// with the one space a fold drops.
+pub(crate) fn unfold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for l in text.lines() {
+        if l.starts_with(' ') && !out.is_empty() {
+            out.pop();
+            out.push(' ');
+            out.push_str(l.trim_start());
+        } else {
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A session's stderr ends in a summary with no loss line (a loss of
+/// none is not said).
+pub(crate) fn assert_no_loss(stderr: &str) {
+    assert!(
+        stderr.contains(" events: ") && !stderr.contains("tracer: lost"),
+        "{stderr}"
+    );
+}
+
 /// A run's stderr as text.
 pub(crate) fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

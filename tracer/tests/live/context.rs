@@ -12,7 +12,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{ps_json, run_tracer, serial};
+use crate::common::{ps_json, run_tracer, serial, unfold};
 
 /// Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
 /// a hybrid host).
@@ -202,6 +202,7 @@ fn a_task_in_new_pid_and_mount_namespaces_says_so() {
     // In text: the namespace and the pid inside, as the pid differs.
     let (code, text, err) = run_tracer(&["replay", log.path()]);
     assert_eq!(code, 0, "{err}");
+    let text = unfold(&text);
     let line = text
         .lines()
         .find(|l| l.contains("/bin/true [/bin/true ctx-unshare]"))
@@ -245,6 +246,7 @@ fn a_task_of_another_user_carries_its_ids_and_name() {
     assert_eq!(setpriv["uid"], 0, "{setpriv}");
     let (code, text, err) = run_tracer(&["replay", log.path()]);
     assert_eq!(code, 0, "{err}");
+    let text = unfold(&text);
     let line = text
         .lines()
         .find(|l| l.contains("/bin/true [/bin/true ctx-uid]"))
@@ -322,6 +324,7 @@ fn cgroups_nested_and_named_by_container_runtimes() {
     // The text line names the container by its short id.
     let (code, text, err) = run_tracer(&["replay", log.path()]);
     assert_eq!(code, 0, "{err}");
+    let text = unfold(&text);
     let line = text
         .lines()
         .find(|l| l.contains("/bin/true [/bin/true ctx-0]"))

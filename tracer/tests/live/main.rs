@@ -18,6 +18,7 @@ mod args;
 mod context;
 mod escape;
 mod failing_streams;
+mod first_screen;
 mod follow;
 mod hostile;
 mod kernels;

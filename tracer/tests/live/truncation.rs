@@ -115,7 +115,7 @@ fn cuts_show_in_text_output() {
         .success());
     kill(child.id(), libc::SIGINT);
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = unfold(&String::from_utf8_lossy(&out.stdout));
     let line = text
         .lines()
         .find(|l| l.contains("argc=301"))

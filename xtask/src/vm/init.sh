@@ -46,7 +46,7 @@ done
 "$TRACER" trace --verbose --duration 1s 2>&1 >/dev/null </dev/null |
     while IFS= read -r l; do
         case "$l" in
-        "tracer: attached"* | "tracer: lost"* | *" events: fork "*) ;;
+        "tracer: attached"* | "tracer: lost"* | "tracer: not shown"* | "tracer: no events" | "tracer: "*" event: "* | "tracer: "*" events: "*) ;;
         *) echo "@@tracer-vm probe ${l#tracer: }" ;;
         esac
     done

@@ -37,26 +37,35 @@
 //!
 //! **Both layouts** write signal codes by name (`code=SI_USER`,
 //! `code=CLD_EXITED`, `code=SEGV_MAPERR`; the number where the code has
-//! none), and leave `POSTCOREDUMP` out of FLAGS: the kernel sets it on
-//! every exiting task since 6.0 (it means "past the core-dump check", not
-//! "dumped core"; a core dump is `(core dumped)` in the exit's details).
-//! JSON keeps the raw flags and codes.
+//! none), and leave `POSTCOREDUMP` and `RANDOMIZE` out of FLAGS: the
+//! kernel sets the first on every exiting task since 6.0 (it means "past
+//! the core-dump check", not "dumped core"; a core dump is `(core dumped)`
+//! in the exit's details) and the second on nearly every user task. JSON
+//! keeps the raw flags and codes. A FLAGS cell longer than its column
+//! keeps the names that fit and ends in `+N` for the N it left out, so
+//! DETAILS stays in its column. An exit says `group_dead` only where the
+//! group had other threads (see `groups.rs`). Full lines on stdout fold
+//! their details at spaces past 160 columns (a wider terminal: its width)
+//! onto lines blank up to the DETAILS column, never inside an argument.
 //!
 //! **Colour** (where `style.rs` turns it on): kinds by family (kernel
 //! threads cyan, workers yellow, helpers magenta, idle and init blue) and
 //! failures red (an exit other than `exited 0`, a failed exec, a helper that
 //! could not be run).
 //!
-//! **Context.** After the details, the subject's context: in the full
-//! layout `user=NAME` (the real uid, by name where /etc/passwd has one),
-//! `gid=N` where it is not the uid, `cgroup=PATH` (`cgroup=id:N(gone)` for
-//! a cgroup removed since), `container=RUNTIME:ID12` where the path names a
-//! container, and, where they differ from tracer's own, `pidns=INODE`
-//! `nspid=N` (the pid inside, where it differs) and `mntns=INODE`; then a
-//! nested task's items that differ from the subject's, as
-//! `creator{...}`, `sender{...}` or `requester{...}`. The compact layout
-//! keeps `user=` for a uid other than 0, `container=` and `nspid=`. Logs
-//! recorded before record format 4 have no context.
+//! **Context.** After the details, what of the subject's context sets it
+//! apart (which, is `context.rs`): in the full layout `user=NAME` (the
+//! real uid, by name where /etc/passwd has one) for a user other than
+//! root, `gid=N` where it is not the uid, `cgroup=PATH`
+//! (`cgroup=id:N(gone)` for a cgroup removed since) for a cgroup other
+//! than the root and tracer's own, `container=RUNTIME:ID12` where the path
+//! names a container, and, where they differ from tracer's own,
+//! `pidns=INODE` `nspid=N` (the pid inside, where it differs) and
+//! `mntns=INODE`; then a nested task's items that differ from the
+//! subject's, as `creator{...}`, `sender{...}` or `requester{...}`. The
+//! compact layout keeps `user=` for a uid other than 0, `container=` and
+//! `nspid=`. `--context` says user and cgroup on every line. Logs recorded
+//! before record format 4 have no context.
 //!
 //! Task data (comms, file names, argv, user names, cgroup paths) goes
 //! through [`super::escape`], so a hostile name can neither add a line nor
@@ -67,11 +76,17 @@
 //! added around the escaped text; a compact line never wraps inside a
 //! quoted word. Where a compact line's details wrap is `wrap.rs`.
 
+mod context;
+mod groups;
 mod wrap;
 
 use std::{fmt::Write as _, io::Write as _};
 
-use self::wrap::wrap;
+use self::{
+    context::{items as context_items, Said},
+    groups::Groups,
+    wrap::{wrap, wrap_words},
+};
 use super::{
     escape::{escape, push_argv, quote_name},
     formatter::Formatter,
@@ -81,8 +96,7 @@ use super::{
 use crate::model::{
     classify::Kind,
     clock::{LocalTimes, WallClock},
-    context,
-    event::{Event, Record, Task, TaskContext},
+    event::{Event, Record, Task},
     flags::PfNames,
     signals::{self, ExitStatus, GenerateResult},
     tasks::Annotation,
@@ -92,29 +106,50 @@ use crate::model::{
 const NARROW_TIME: usize = 12;
 const CONTINUATION: usize = NARROW_TIME + 1;
 
+/// Full lines: the time column, and the fewest columns folded details
+/// get (a comm escaped long may push DETAILS right).
+const WIDE_TIME: usize = 15;
+const MIN_FOLD: usize = 30;
+
+/// The FLAGS column of the full layout.
+const FLAGS_WIDTH: usize = 24;
+
+/// PF_* bits text leaves out of FLAGS (JSON keeps them): the kernel sets
+/// POSTCOREDUMP on every exiting task since 6.0 and RANDOMIZE on nearly
+/// every user task (address-space randomization is on), so they tell
+/// nothing and push the names that do out of the column.
+const UNSAID_FLAGS: [&str; 2] = ["POSTCOREDUMP", "RANDOMIZE"];
+
+/// What one line says besides its event.
+#[derive(Clone, Copy)]
+struct Show {
+    narrow: bool,
+    said: Said,
+    /// An exit that ended a thread group of several threads.
+    group_died: bool,
+}
+
 pub(super) struct Text {
     pf: PfNames,
     style: Style,
-    /// PF_POSTCOREDUMP where `pf`'s kernel names it, else 0.
-    postcoredump: u32,
+    /// The [`UNSAID_FLAGS`] bits where `pf`'s kernel names them.
+    unsaid: u32,
     times: LocalTimes,
     /// The local day of the last event printed.
     day: Option<i64>,
+    groups: Groups,
 }
 
 impl Text {
     /// Plain text: the full layout, no colour, no date lines.
     pub(super) fn new(clock: WallClock, pf: PfNames) -> Self {
-        let postcoredump = (0..32)
-            .map(|i| 1u32 << i)
-            .find(|&bit| pf.names(bit).next() == Some("POSTCOREDUMP"))
-            .unwrap_or(0);
         Text {
             pf,
             style: Style::default(),
-            postcoredump,
+            unsaid: pf.bits_named(&UNSAID_FLAGS),
             times: LocalTimes::new(clock),
             day: None,
+            groups: Groups::default(),
         }
     }
 }
@@ -195,15 +230,15 @@ fn who(t: &Task, kind: Option<Kind>) -> String {
 /// The DETAILS column: the event's details, then the subject's context
 /// and, in the full layout, what of a nested task's context differs from
 /// the subject's (`creator{user=alice}`).
-fn details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
-    let mut s = event_details(rec, ann, narrow);
+fn details(rec: &Record, ann: &Annotation, show: Show) -> String {
+    let mut s = event_details(rec, ann, show);
     let subject = rec.event.subject();
-    let items = context_items(subject, None, narrow);
+    let items = context_items(subject, None, show.said);
     if !items.is_empty() {
         s.push(' ');
         s.push_str(&items.join(" "));
     }
-    if narrow {
+    if show.narrow {
         return s;
     }
     let label = match rec.event {
@@ -212,7 +247,7 @@ fn details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
         _ => "requester",
     };
     if let Some(other) = rec.event.other() {
-        let items = context_items(other, Some(subject), false);
+        let items = context_items(other, Some(subject), show.said);
         if !items.is_empty() {
             let _ = write!(s, " {label}{{{}}}", items.join(" "));
         }
@@ -220,59 +255,10 @@ fn details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
     s
 }
 
-/// A task's context as `key=value` items (see the module doc): all of
-/// them in the full layout, the unusual ones in the compact one; against
-/// `base` (a nested task against the subject), only those that differ.
-fn context_items(t: &Task, base: Option<&Task>, narrow: bool) -> Vec<String> {
-    let Some(c) = t.context else {
-        return Vec::new();
-    };
-    let b = base.and_then(|b| b.context);
-    let differs = |f: fn(&TaskContext) -> Option<u64>| b.is_none_or(|b| f(&b) != f(&c));
-    let mut items = Vec::new();
-    let (own_pidns, own_mntns) = context::own_namespaces();
-    if let Some(uid) = c.uid {
-        if (!narrow || uid != 0) && differs(|c| c.uid.map(u64::from)) {
-            match context::user_name(uid) {
-                Some(name) => items.push(format!("user={}", quote_name(&name))),
-                None => items.push(format!("user={uid}")),
-            }
-        }
-        if let Some(gid) = c.gid.filter(|&g| g != uid && !narrow) {
-            if differs(|c| c.gid.map(u64::from)) {
-                items.push(format!("gid={gid}"));
-            }
-        }
-    }
-    if let Some(id) = c.cgroup_id.filter(|_| differs(|c| c.cgroup_id)) {
-        let path = context::cgroup_path(id);
-        if !narrow {
-            match &path {
-                Some(p) => items.push(format!("cgroup={}", quote_name(p))),
-                None => items.push(format!("cgroup=id:{id}(gone)")),
-            }
-        }
-        if let Some((runtime, cid)) = path.as_deref().and_then(context::container_id) {
-            items.push(format!("container={runtime}:{}", &cid[..12]));
-        }
-    }
-    if c.pidns.is_some() && c.pidns != own_pidns && differs(|c| c.pidns.map(u64::from)) {
-        if !narrow {
-            items.push(format!("pidns={}", c.pidns.unwrap_or(0)));
-        }
-        if let Some(nr) = c.ns_pid.filter(|&nr| nr != t.pid) {
-            items.push(format!("nspid={nr}"));
-        }
-    }
-    if !narrow && c.mntns.is_some() && c.mntns != own_mntns && differs(|c| c.mntns.map(u64::from)) {
-        items.push(format!("mntns={}", c.mntns.unwrap_or(0)));
-    }
-    items
-}
-
 /// The event's own part of the DETAILS column; `narrow` leaves out what
 /// the compact layout drops.
-fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
+fn event_details(rec: &Record, ann: &Annotation, show: Show) -> String {
+    let narrow = show.narrow;
     let other = ann.other;
     if let Some(line) = sentences::diagnosis_with(rec, ann, quote_name) {
         return line;
@@ -329,11 +315,12 @@ fn event_details(rec: &Record, ann: &Annotation, narrow: bool) -> String {
         Event::Exit {
             status, group_dead, ..
         } => {
+            // `group_dead` where there were other threads (see `groups`).
             let group = match group_dead {
                 _ if narrow => "",
-                Some(true) => " group_dead",
+                Some(true) if show.group_died => " group_dead",
                 Some(false) => " thread",
-                None => "",
+                _ => "",
             };
             format!("{}{group}", sentences::death_with(status, ann, quote_name))
         }
@@ -487,39 +474,70 @@ impl Text {
         }
     }
 
-    fn wide(&mut self, out: &mut String, rec: &Record, ann: &Annotation) {
+    fn wide(&mut self, out: &mut String, rec: &Record, ann: &Annotation, show: Show) {
         let t = rec.event.subject();
         let color = self.style.color;
         let failed = color && failure(rec, ann);
         let red = failed.then_some(sgr::RED);
-        let _ = write!(out, "{:<15} {:>3} ", self.time(rec.boot_ns, false), rec.cpu);
+        let time = self.time(rec.boot_ns, false);
+        let _ = write!(out, "{time:<WIDE_TIME$} {:>3} ", rec.cpu);
         cell(out, rec.event.kind().name(), 15, red);
-        let _ = write!(
-            out,
-            " {:>7} {:>7} {:>7} {:<16} ",
-            t.pid,
-            t.tgid,
-            t.ppid,
-            quote_name(&t.comm)
-        );
+        let comm = quote_name(&t.comm);
+        let _ = write!(out, " {:>7} {:>7} {:>7} {comm:<16} ", t.pid, t.tgid, t.ppid,);
         cell(
             out,
             ann.subject.name(),
             11,
             kind_color(ann.subject).filter(|_| color),
         );
-        let _ = write!(out, " {:<24} ", self.pf.join(t.flags & !self.postcoredump));
-        match red {
-            Some(c) => {
-                let _ = writeln!(out, "{c}{}{}", details(rec, ann, false), sgr::RESET);
+        let flags = self.pf.join_within(t.flags & !self.unsaid, FLAGS_WIDTH);
+        let _ = write!(out, " {flags:<FLAGS_WIDTH$} ");
+        // Columns used so far: the fixed ones, or more for a long comm.
+        let used = time.chars().count().max(WIDE_TIME)
+            + 1
+            + rec.cpu.to_string().len().max(3)
+            + 1
+            + 15
+            + [t.pid, t.tgid, t.ppid]
+                .iter()
+                .map(|n| 1 + n.to_string().len().max(7))
+                .sum::<usize>()
+            + 1
+            + comm.chars().count().max(16)
+            + 1
+            + 11
+            + 1
+            + FLAGS_WIDTH
+            + 1;
+        let details = details(rec, ann, show);
+        // Folded details go on in the DETAILS column, so it stays a column.
+        let width = match self.style.fold_at {
+            Some(w) => w.saturating_sub(used).max(MIN_FOLD),
+            None => usize::MAX,
+        };
+        for (i, line) in wrap_words(&details, width, width).enumerate() {
+            if i > 0 {
+                out.push('\n');
+                out.push_str(&" ".repeat(used));
             }
-            None => {
-                let _ = writeln!(out, "{}", details(rec, ann, false));
+            match red {
+                Some(c) => {
+                    let _ = write!(out, "{c}{line}{}", sgr::RESET);
+                }
+                None => out.push_str(line),
             }
         }
+        out.push('\n');
     }
 
-    fn narrow(&mut self, out: &mut String, rec: &Record, ann: &Annotation, width: usize) {
+    fn narrow(
+        &mut self,
+        out: &mut String,
+        rec: &Record,
+        ann: &Annotation,
+        width: usize,
+        show: Show,
+    ) {
         let t = rec.event.subject();
         let color = self.style.color;
         let red = (color && failure(rec, ann)).then_some(sgr::RED);
@@ -536,7 +554,7 @@ impl Text {
         out.push(' ');
         // Columns used so far: the fixed ones, or more for a long comm.
         let used = NARROW_TIME + 1 + 6 + 1 + 7 + 1 + comm.chars().count().max(15) + 1 + 5 + 1;
-        let details = details(rec, ann, true);
+        let details = details(rec, ann, show);
         let first = width.saturating_sub(used).max(20);
         let rest = width.saturating_sub(CONTINUATION).max(20);
         for (i, line) in wrap(&details, first, rest).enumerate() {
@@ -579,13 +597,28 @@ impl Formatter for Text {
     }
 
     fn record(&mut self, out: &mut Vec<u8>, rec: &Record, ann: &Annotation) {
+        let group_died = self.groups.learn(rec);
+        let narrow = matches!(self.style.layout, Layout::Narrow { .. });
+        let show = Show {
+            narrow,
+            said: match (self.style.all_context, narrow) {
+                (true, _) => Said::All,
+                (false, true) => Said::Compact,
+                (false, false) => Said::Distinct,
+            },
+            group_died,
+        };
         let mut line = String::with_capacity(256);
         self.date_line(&mut line, rec.boot_ns);
         match self.style.layout {
-            Layout::Wide => self.wide(&mut line, rec, ann),
-            Layout::Narrow { width } => self.narrow(&mut line, rec, ann, width),
+            Layout::Wide => self.wide(&mut line, rec, ann, show),
+            Layout::Narrow { width } => self.narrow(&mut line, rec, ann, width, show),
         }
         out.extend_from_slice(line.as_bytes());
+    }
+
+    fn unshown(&mut self, rec: &Record) {
+        self.groups.learn(rec);
     }
 }
 
@@ -593,8 +626,21 @@ impl Formatter for Text {
 mod tests {
     use super::*;
     use crate::model::{
+        context,
+        event::TaskContext,
         signals::ExitStatus,
         tasks::{HelperInfo, Killer},
+    };
+
+    const FULL: Show = Show {
+        narrow: false,
+        said: Said::Distinct,
+        group_died: false,
+    };
+    const COMPACT: Show = Show {
+        narrow: true,
+        said: Said::Compact,
+        group_died: false,
     };
 
     const HOSTILE: &str = "\x1b]0;pwn\x07\x1b[2J\n";
@@ -667,6 +713,7 @@ mod tests {
                 layout,
                 color: true,
                 dates: Dates::First,
+                ..Style::default()
             });
             let mut out = Vec::new();
             t.record(&mut out, &rec, &ann(Kind::Helper));
@@ -691,6 +738,151 @@ mod tests {
                 assert!(lines.iter().all(|l| l.chars().count() <= 80), "{plain}");
             }
         }
+    }
+
+    fn full_text(recs: &[(Record, Annotation)]) -> String {
+        let mut t = Text::new(
+            WallClock { boot_epoch_ns: 0 },
+            PfNames::for_version((6, 18)),
+        );
+        t.style(&Style {
+            fold_at: Some(160),
+            ..Style::default()
+        });
+        let mut out = Vec::new();
+        for (rec, ann) in recs {
+            t.record(&mut out, rec, ann);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Where DETAILS starts on a line of the full layout: past the
+    /// FLAGS column, the ninth.
+    fn details_column(line: &str) -> usize {
+        let mut words = 0;
+        let mut in_word = false;
+        for (i, c) in line.char_indices() {
+            if c != ' ' && !in_word {
+                words += 1;
+                if words == 10 {
+                    return i;
+                }
+            }
+            in_word = c != ' ';
+        }
+        panic!("no DETAILS in {line:?}")
+    }
+
+    #[test]
+    fn flags_keep_their_column_without_randomize() {
+        let flagged = |pid, flags| Record {
+            boot_ns: 1_000,
+            cpu: 1,
+            event: Event::Exit {
+                task: Task {
+                    flags,
+                    ..task(pid, "x")
+                },
+                status: ExitStatus::Exited(0),
+                group_dead: None,
+            },
+        };
+        // A kworker, a kthread, a user process (RANDOMIZE, POSTCOREDUMP).
+        let text = full_text(&[
+            (flagged(10, 0x4208060), ann(Kind::Kworker)),
+            (flagged(11, 0x208040), ann(Kind::Kthread)),
+            (flagged(12, 0x40010c), ann(Kind::User)),
+            (flagged(13, 0), ann(Kind::User)),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains(" KTHREAD|WQ_WORKER|+3 "), "{text}");
+        assert!(lines[1].contains(" KTHREAD|FORKNOEXEC|+1 "), "{text}");
+        assert!(lines[2].contains(" EXITING|SUPERPRIV "), "{text}");
+        assert!(!text.contains("RANDOMIZE") && !text.contains("POSTCOREDUMP"));
+        let at: Vec<usize> = lines.iter().map(|l| details_column(l)).collect();
+        assert!(at.iter().all(|&c| c == 114), "{at:?}\n{text}");
+    }
+
+    #[test]
+    fn group_dead_only_where_the_group_had_threads() {
+        let exit = |pid, tgid, group_dead| Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Exit {
+                task: Task {
+                    tgid,
+                    ..task(pid, "x")
+                },
+                status: ExitStatus::Exited(0),
+                group_dead: Some(group_dead),
+            },
+        };
+        let a = ann(Kind::User);
+        let mut t = Text::new(
+            WallClock { boot_epoch_ns: 0 },
+            PfNames::for_version((6, 18)),
+        );
+        let mut out = Vec::new();
+        // A single-threaded process; then one whose thread exits first,
+        // unshown (filtered out), then one whose thread is shown.
+        t.record(&mut out, &exit(20, 20, true), &a);
+        t.unshown(&exit(22, 21, false));
+        t.record(&mut out, &exit(21, 21, true), &a);
+        t.record(&mut out, &exit(24, 23, false), &a);
+        t.record(&mut out, &exit(23, 23, true), &a);
+        // The group is forgotten at its death: a new one of that pid is
+        // single-threaded.
+        t.record(&mut out, &exit(21, 21, true), &a);
+        let text = String::from_utf8(out).unwrap();
+        let ends: Vec<&str> = text
+            .lines()
+            .map(|l| l.rsplit("exited 0").next().unwrap())
+            .collect();
+        assert_eq!(
+            ends,
+            ["", " group_dead", " thread", " group_dead", ""],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_full_lines_fold_at_spaces_and_keep_arguments_whole() {
+        let long_arg = format!("--path=/{}", "d/".repeat(100));
+        let mut argv: Vec<String> = vec!["/usr/bin/cc".into()];
+        argv.extend((0..40).map(|i| format!("-Iinclude/dir{i}")));
+        argv.push(long_arg.clone());
+        argv.push("-o".into());
+        let rec = Record {
+            boot_ns: 1_000,
+            cpu: 0,
+            event: Event::Exec {
+                task: task(42, "cc"),
+                old_pid: 42,
+                filename: "/usr/bin/cc".into(),
+                argv,
+                cut: None,
+            },
+        };
+        let text = full_text(&[(rec.clone(), ann(Kind::User))]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 3, "{text}");
+        assert!(lines[0].starts_with("00:00:00.000001 "), "{text}");
+        for l in &lines {
+            if l.chars().count() > 160 {
+                assert_eq!(l.trim_start(), long_arg, "only the long argument runs over");
+            }
+        }
+        // Folded details go on in the DETAILS column.
+        for l in &lines[1..] {
+            assert!(l.starts_with(&" ".repeat(114)), "{l:?}");
+            assert!(!l[114..].starts_with(' '), "{l:?}");
+        }
+        // Unfolded (an OTLP body): one line.
+        let one = line(&rec, &ann(Kind::User));
+        assert_eq!(one.lines().count(), 1);
+        // The words are the same.
+        let words = |t: &str| t.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(words(&text), words(&one));
     }
 
     #[test]
@@ -751,17 +943,31 @@ mod tests {
             },
         };
         let ann = ann(Kind::User);
-        let wide = details(&fork, &ann, false);
+        let daemon = context::user_name(1).unwrap_or_else(|| "1".into());
+        // Root is not said unless asked (--context); the foreign pid
+        // namespace and the creator's other user are.
+        let wide = details(&fork, &ann, FULL);
         assert!(
             wide.ends_with(&format!(
-                " user=root pidns={} nspid=1 creator{{user={}}}",
+                " clone_flags=0x0 pidns={} nspid=1 creator{{user={daemon}}}",
                 own_pidns + 1,
-                context::user_name(1).as_deref().unwrap_or("1")
+            )),
+            "{wide}"
+        );
+        let all = Show {
+            said: Said::All,
+            ..FULL
+        };
+        let wide = details(&fork, &ann, all);
+        assert!(
+            wide.ends_with(&format!(
+                " user=root pidns={} nspid=1 creator{{user={daemon}}}",
+                own_pidns + 1,
             )),
             "{wide}"
         );
         // Compact: root is not said, the pid inside is.
-        assert!(details(&fork, &ann, true).ends_with("by 42 (unshare) [user] nspid=1"));
+        assert!(details(&fork, &ann, COMPACT).ends_with("by 42 (unshare) [user] nspid=1"));
         // No context (a format 3 log): nothing added.
         let Event::Fork { child, .. } = &fork.event else {
             unreachable!()
@@ -776,7 +982,7 @@ mod tests {
             },
             ..fork.clone()
         };
-        assert_eq!(details(&old, &ann, false), "sh -> x");
+        assert_eq!(details(&old, &ann, FULL), "sh -> x");
     }
 
     #[test]
@@ -887,6 +1093,7 @@ mod tests {
                 layout,
                 color: false,
                 dates: Dates::Off,
+                ..Style::default()
             });
             let mut out = Vec::new();
             t.record(&mut out, &signal, &ann(Kind::Init));

@@ -15,6 +15,17 @@ pub(super) fn wrap(text: &str, first: usize, rest: usize) -> Wrap<'_> {
         width: first.max(1),
         rest: rest.max(1),
         plain_to: 0,
+        whole: false,
+    }
+}
+
+/// As [`wrap`], but no word is ever cut: one longer than the line starts
+/// a line of its own and runs over, as a quoted one does. The full layout
+/// folds this way, so a path or an argument stays whole for copying.
+pub(super) fn wrap_words(text: &str, first: usize, rest: usize) -> Wrap<'_> {
+    Wrap {
+        whole: true,
+        ..wrap(text, first, rest)
     }
 }
 
@@ -28,6 +39,8 @@ pub(super) struct Wrap<'a> {
     /// How many bytes from the start of `left` are known to lie in a word
     /// without quotes (one longer than several lines is scanned once).
     plain_to: usize,
+    /// Every word is kept whole ([`wrap_words`]).
+    whole: bool,
 }
 
 impl<'a> Iterator for Wrap<'a> {
@@ -133,7 +146,7 @@ impl Wrap<'_> {
             }
             // Mid-word, where the word holds no quote; else before the
             // word, else (it opens the line) after it.
-            let end = if quoted || (!state.separates() && state != In::Joined) {
+            let end = if self.whole || quoted || (!state.separates() && state != In::Joined) {
                 quoted = true;
                 None
             } else if i < self.plain_to {
@@ -185,6 +198,15 @@ mod tests {
         // Never between a backslash and the character it escapes.
         assert_eq!(wrap("abc\\nde", 4, 40), ["abc", "\\nde"]);
         assert_eq!(wrap("ab cdefghijk", 2, 3), ["ab", "cde", "fgh", "ijk"]);
+    }
+
+    #[test]
+    fn whole_words_never_break() {
+        let words = |t, f, r| super::wrap_words(t, f, r).collect::<Vec<_>>();
+        assert_eq!(words("aaaa bbbb cccc", 9, 9), ["aaaa bbbb", "cccc"]);
+        assert_eq!(words("abcdefghij", 4, 3), ["abcdefghij"]);
+        assert_eq!(words("ab cdefghijk l", 4, 4), ["ab", "cdefghijk", "l"]);
+        assert_eq!(words("ab 'c d e' f", 6, 20), ["ab", "'c d e' f"]);
     }
 
     #[test]
