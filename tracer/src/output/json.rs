@@ -624,6 +624,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         };
         Json::new(
             WallClock { boot_epoch_ns: 0 },

@@ -588,6 +588,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         }
     }
 

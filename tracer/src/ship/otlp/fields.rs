@@ -675,6 +675,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         }
     }
 
@@ -692,6 +693,7 @@ mod tests {
     fn helper_info(with_request: bool) -> HelperInfo {
         HelperInfo {
             spawner: Some((7, odd("kworker/u8:").into())),
+            spawner_id: None,
             exe: Some("/usr/lib/helper".into()),
             request: with_request
                 .then(|| Box::new(request(Some(task(40, 40, "keyctl", true, true))))),
@@ -794,6 +796,7 @@ mod tests {
                 Annotation {
                     helper: Some(helper_info(true)),
                     killer: Some(Killer {
+                        task_id: crate::model::task_id::BootKey::new("", "").task(0, 0),
                         sig: 9,
                         pid: 99,
                         tgid: 98,
