@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::common::v1::{
-    any_value::Value as V, AnyValue, ArrayValue, KeyValue,
+    any_value::Value as V, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
 use tracer_common::EventKind;
 
@@ -22,7 +22,8 @@ use crate::{
         event::{Event, HelperRequest, Record, Task, TaskContext, Throttle, ThrottlePhase},
         flags::PfNames,
         signals::{self, Disposition, ExitStatus},
-        tasks::Annotation,
+        task_id::TaskId,
+        tasks::{Ancestor, Annotation},
         text,
     },
     output,
@@ -162,6 +163,58 @@ impl Out<'_> {
         array.values.truncate(n);
     }
 
+    /// A task id, in its text form (written over the old string).
+    fn task_id(&mut self, key: &str, id: TaskId) {
+        use std::fmt::Write as _;
+        let slot = self.slot(key);
+        match slot {
+            Some(AnyValue {
+                value: Some(V::StringValue(old)),
+            }) => {
+                old.clear();
+                let _ = write!(old, "{id}");
+            }
+            _ => set_string(slot, &id.to_string()),
+        }
+    }
+
+    /// The `ancestors` array: one key-value list per generation, as the
+    /// JSON objects are (`task_id`, `pid`, `comm`, `comm_b64` where it is
+    /// not UTF-8, `kind`).
+    fn ancestors(&mut self, chain: &[Ancestor]) {
+        use super::names::kv;
+        let string = |s: String| AnyValue {
+            value: Some(V::StringValue(s)),
+        };
+        let values = chain
+            .iter()
+            .map(|a| {
+                let mut values = vec![
+                    kv("task_id", string(a.task_id.to_string())),
+                    kv(
+                        "pid",
+                        AnyValue {
+                            value: Some(V::IntValue(i64::from(a.pid))),
+                        },
+                    ),
+                    kv("comm", string(text::lossy(&a.comm).into_owned())),
+                ];
+                if text::has_mapped(&a.comm) {
+                    use base64::{engine::general_purpose::STANDARD, Engine as _};
+                    let exact = STANDARD.encode(text::bytes(&a.comm));
+                    values.push(kv("comm_b64", string(exact)));
+                }
+                values.push(kv("kind", string(a.kind.name().to_string())));
+                AnyValue {
+                    value: Some(V::KvlistValue(KeyValueList { values })),
+                }
+            })
+            .collect();
+        *self.slot("ancestors") = Some(AnyValue {
+            value: Some(V::ArrayValue(ArrayValue { values })),
+        });
+    }
+
     /// Fields of the object `key` follow, until [`Out::end`] with the
     /// mark this returns.
     fn begin(&mut self, key: &str) -> usize {
@@ -258,14 +311,19 @@ impl Fields {
         let subject = rec.event.subject();
         // The main thread of a user process: its comm is the process's name.
         let main_thread = subject.pid == subject.tgid && subject.has_mm;
-        task_fields(&mut o, b64, pf, subject, Some(ann.subject), main_thread);
+        let id = ann.ids.of(subject);
+        task_fields(&mut o, b64, pf, subject, (Some(ann.subject), id), main_thread);
+        if let Some(parent) = ann.ids.parent {
+            o.task_id("parent_task_id", parent);
+        }
         match &rec.event {
             Event::Fork {
                 creator,
                 clone_flags,
                 ..
             } => {
-                task_object(&mut o, b64, pf, "creator", creator, ann.other);
+                let id = ann.ids.of(creator);
+                task_object(&mut o, b64, pf, "creator", creator, (ann.other, id));
                 o.uint("clone_flags", *clone_flags);
             }
             Event::Exec {
@@ -311,6 +369,7 @@ impl Fields {
                 o.opt_uint("lifetime_ns", ann.lifetime_ns);
                 if let Some(k) = &ann.killer {
                     let mark = o.begin("killed_by");
+                    o.task_id("task_id", k.task_id);
                     o.str("signal", &signals::name(k.sig));
                     o.uint("pid", u64::from(k.pid));
                     o.uint("tgid", u64::from(k.tgid));
@@ -337,7 +396,8 @@ impl Fields {
                 o.str("result", &result.name());
                 o.bool("group", *group);
                 o.uint("sender_uid", u64::from(*sender_uid));
-                task_object(&mut o, b64, pf, "sender", sender, ann.other);
+                let id = ann.ids.of(sender);
+                task_object(&mut o, b64, pf, "sender", sender, (ann.other, id));
             }
             Event::SignalDeliver {
                 sig,
@@ -371,9 +431,12 @@ impl Fields {
             }
             Event::HelperRequest { request, .. } => {
                 let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
-                request_fields(&mut o, b64, pf, request, ann.other, reason);
+                request_fields(&mut o, b64, pf, (request, ann), ann.other, reason);
             }
             Event::Throttle { throttle, .. } => throttle_fields(&mut o, throttle),
+        }
+        if let Some(chain) = &ann.ids.ancestors {
+            o.ancestors(chain);
         }
         let len = o.len;
         out.truncate(len);
@@ -386,9 +449,10 @@ fn task_fields(
     b64: &mut String,
     pf: &PfNames,
     t: &Task,
-    kind: Option<Kind>,
+    (kind, id): (Option<Kind>, TaskId),
     main_thread: bool,
 ) {
+    o.task_id("task_id", id);
     o.uint("pid", u64::from(t.pid));
     o.uint("tgid", u64::from(t.tgid));
     o.uint("ppid", u64::from(t.ppid));
@@ -443,7 +507,7 @@ fn task_object(
     pf: &PfNames,
     name: &str,
     t: &Task,
-    kind: Option<Kind>,
+    kind: (Option<Kind>, TaskId),
 ) {
     let mark = o.begin(name);
     task_fields(o, b64, pf, t, kind, false);
@@ -462,13 +526,13 @@ fn request_fields(
     o: &mut Out<'_>,
     b64: &mut String,
     pf: &PfNames,
-    req: &HelperRequest,
+    (req, ann): (&HelperRequest, &Annotation),
     kind: Option<Kind>,
     reason: Option<&str>,
 ) {
     if let Some(r) = &req.requester {
         let mark = o.begin("requested_by");
-        task_fields(o, b64, pf, r, kind, false);
+        task_fields(o, b64, pf, r, (kind, ann.ids.of(r)), false);
         o.opt_str("reason", reason);
         o.end(mark);
     }
@@ -488,11 +552,14 @@ fn helper(o: &mut Out<'_>, b64: &mut String, pf: &PfNames, ann: &Annotation, exi
         o.uint("spawner_pid", u64::from(*pid));
         o.text("spawner_comm", comm, b64);
     }
+    if let Some(id) = h.spawner_id {
+        o.task_id("spawner_task_id", id);
+    }
     if let Some(exe) = h.exe.as_deref() {
         o.text("exe", exe, b64);
     }
     if let Some(req) = &h.request {
-        request_fields(o, b64, pf, req, h.requester_kind, h.reason.as_deref());
+        request_fields(o, b64, pf, (req, ann), h.requester_kind, h.reason.as_deref());
     }
     o.bool("exec_failed", h.exec_failed);
     o.opt_str("exec_error_inferred", h.exec_error);
@@ -545,7 +612,8 @@ mod tests {
         model::{
             event::{ExecCut, ExecVia},
             signals::GenerateResult,
-            tasks::{HelperInfo, Killer},
+            task_id::{BootKey, TaskIds},
+            tasks::{HelperInfo, Ids, Killer},
         },
         output::Format,
         ship::otlp::names::kv,
@@ -693,7 +761,7 @@ mod tests {
     fn helper_info(with_request: bool) -> HelperInfo {
         HelperInfo {
             spawner: Some((7, odd("kworker/u8:").into())),
-            spawner_id: None,
+            spawner_id: Some(BootKey::new("m", "b").task(3, 7)),
             exe: Some("/usr/lib/helper".into()),
             request: with_request
                 .then(|| Box::new(request(Some(task(40, 40, "keyctl", true, true))))),
@@ -796,7 +864,7 @@ mod tests {
                 Annotation {
                     helper: Some(helper_info(true)),
                     killer: Some(Killer {
-                        task_id: crate::model::task_id::BootKey::new("", "").task(0, 0),
+                        task_id: BootKey::new("", "").task(0, 0),
                         sig: 9,
                         pid: 99,
                         tgid: 98,
@@ -804,6 +872,24 @@ mod tests {
                         uid: 0,
                         boot_ns: 2,
                     }),
+                    ids: Ids {
+                        namer: TaskIds::new(BootKey::new("m", "b"), 100),
+                        parent: Some(BootKey::new("m", "b").task(1, 2)),
+                        ancestors: Some(vec![
+                            Ancestor {
+                                task_id: BootKey::new("m", "b").task(1, 2),
+                                pid: 2,
+                                comm: odd("kthre").into(),
+                                kind: Kind::Kthreadd,
+                            },
+                            Ancestor {
+                                task_id: BootKey::new("", "").task(0, 0),
+                                pid: 0,
+                                comm: "".into(),
+                                kind: Kind::Kthread,
+                            },
+                        ]),
+                    },
                     ..ann(Kind::Helper, None)
                 },
             ),
