@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
-    args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
+    args::{AncestryArgs, FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
     values::{parse_live_secs, parse_log_size, parse_rotate_every, parse_size},
 };
 use crate::{kernel::loader::DEFAULT_BTF, model::classify::Kind, output::Format};
@@ -37,6 +37,8 @@ pub enum Command {
         ship: ShipArgs,
         #[command(flatten)]
         session: SessionArgs,
+        #[command(flatten)]
+        ancestry: AncestryArgs,
     },
     /// Record events to a log file for later replay, report or export.
     #[command(group(clap::ArgGroup::new("to").required(true).args(["output", "dir"])))]
@@ -106,6 +108,8 @@ pub enum Command {
         window: WindowArgs,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        ancestry: AncestryArgs,
     },
     /// Summarize a recorded log: tasks, kthreads, helpers, signals, losses.
     Report {
@@ -146,6 +150,8 @@ pub enum Command {
         output: Option<PathBuf>,
         #[command(flatten)]
         window: WindowArgs,
+        #[command(flatten)]
+        ancestry: AncestryArgs,
     },
     /// List every task with its kind and each kernel-thread test (from
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.

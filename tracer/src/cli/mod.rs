@@ -139,14 +139,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             filter,
             ship,
             session,
+            ancestry,
         } => {
             text.apply();
             let filter = filter.into_filter();
+            let ship = ship.options();
             trace::run(trace::TraceOptions {
                 session: session.options(&filter, false),
                 format,
                 filter,
-                ship: ship.options(),
+                ancestors: ancestry.depth(ship.otlp.is_some()),
+                ship,
             })
             .await
         }
@@ -195,12 +198,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             text,
             window,
             filter,
+            ancestry,
         } => {
             crate::log::set::include_foreign(include_foreign);
             text.apply();
             replay::run(
                 &files,
-                format,
+                (format, ancestry.depth(false)),
                 filter.into_filter(),
                 &window.spec(),
                 LostNotices::Stderr,
@@ -222,9 +226,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             otlp,
             output,
             window,
+            ancestry,
         } => {
             crate::log::set::include_foreign(include_foreign);
             export::run(export::ExportOptions {
+                ancestors: ancestry.depth(format == ExportFormat::Otlp),
                 files,
                 format: match format {
                     ExportFormat::Jsonl => export::To::Jsonl,

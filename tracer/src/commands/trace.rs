@@ -18,6 +18,8 @@ pub struct TraceOptions {
     pub format: Format,
     pub filter: TraceFilter,
     pub ship: ShipOptions,
+    /// `--ancestors`: generations named with each event.
+    pub ancestors: usize,
 }
 
 pub async fn run(mut opts: TraceOptions) -> Result<()> {
@@ -32,7 +34,7 @@ pub async fn run(mut opts: TraceOptions) -> Result<()> {
 }
 
 async fn trace(opts: TraceOptions) -> Result<()> {
-    let (format, filter) = (opts.format, opts.filter);
+    let (format, filter, ancestors) = (opts.format, opts.filter, opts.ancestors);
     let shipping = Shipping::prepare(opts.ship)?;
     let (pipeline, counts, _) = session::run(opts.session, |start| {
         let origin = Origin::live(start.clock);
@@ -47,7 +49,8 @@ async fn trace(opts: TraceOptions) -> Result<()> {
                 Format::Text => LostNotices::Stderr,
             },
         )
-        .with_taps(shipping.taps(&origin)))
+        .with_taps(shipping.taps(&origin))
+        .with_ancestors(ancestors))
     })
     .await?;
     pipeline.finish(&counts)

@@ -13,6 +13,10 @@ use crate::model::{
 /// Ancestry kept at most: deeper than any real process tree is useful.
 pub const MAX_ANCESTORS: usize = 64;
 
+/// Ancestors an OTLP stream names by default: "what started this" in one
+/// record, at a cost the OTLP rate allows (docs/benchmarks.md).
+pub const OTLP_ANCESTORS: usize = 4;
+
 /// One generation above a task, as the table knew it at the event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ancestor {

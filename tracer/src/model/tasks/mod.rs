@@ -19,7 +19,7 @@ mod origin;
 use std::collections::VecDeque;
 
 pub use self::{
-    ancestry::{Ancestor, Ids, MAX_ANCESTORS},
+    ancestry::{Ancestor, Ids, MAX_ANCESTORS, OTLP_ANCESTORS},
     annotation::{Annotation, HelperInfo},
     entry::{Entry, Killer},
 };
