@@ -201,6 +201,8 @@ pub async fn run(opts: PsOptions) -> Result<()> {
             }
             Format::Json => {
                 let mut row = json!({
+                    "task_id": table.task_id(e).to_string(),
+                    "parent_task_id": table.parent_id(e.ppid, e.start_ns).map(|id| id.to_string()),
                     "pid": e.pid,
                     "tgid": e.tgid,
                     "ppid": e.ppid,

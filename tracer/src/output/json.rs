@@ -66,8 +66,10 @@ use crate::model::{
 /// ids"); the subject has `parent_task_id` (null where its parent is not
 /// known), `killed_by` its `task_id`, `helper` its `spawner_task_id`; with
 /// `--ancestors N`, `ancestors`: the subject's parent, grandparent, ...
-/// (`task_id`, `pid`, `comm`, `kind`). The report's helpers and deaths,
-/// and `ps`/`tree --format json`, have `task_id` too.
+/// (`task_id`, `pid`, `comm`, `kind`). The report has `machine_id` (null
+/// before log version 4), and its helpers, deaths and their killers have
+/// `task_id`; so have `ps --format json` (with `parent_task_id`) and each
+/// node of `tree --format json`.
 pub const JSON_VERSION: u32 = 8;
 
 pub struct Json {
