@@ -22,4 +22,5 @@ mod perfetto;
 mod recipes;
 mod record_dir_hostile;
 mod rotate;
+mod task_ids;
 mod throttle_host;
