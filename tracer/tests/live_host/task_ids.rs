@@ -18,12 +18,13 @@ use tracer::{log::reader::LogReader, model::task_id::BootKey};
 
 use crate::common::*;
 
-/// A recording of a little fork chain (`sh` → `sh` → `true`, and a
-/// `sleep` killed by SIGKILL) by a tracer told it runs on `host`.
+/// A recording (every signal) of a little fork chain (`sh` → `sh` →
+/// `true`, and a `sleep` killed by SIGKILL) by a tracer told it runs on
+/// `host`.
 fn record_host(log: &Path, host: &str, machine_id: &str) {
     let (mut child, rx) = spawn_attached(
         Command::new(tracer_exe())
-            .args(["record", "--throttle", "off", "-o"])
+            .args(["record", "--throttle", "off", "--all-signals", "-o"])
             .arg(log)
             .env("TRACER_HOST_NAME", host)
             .env("TRACER_MACHINE_ID", machine_id),
