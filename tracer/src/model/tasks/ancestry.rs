@@ -22,7 +22,8 @@ pub const OTLP_ANCESTORS: usize = 4;
 pub struct Ancestor {
     pub task_id: TaskId,
     pub pid: u32,
-    pub comm: Box<str>,
+    /// Shared with the table entry (cheap to copy into every event).
+    pub comm: std::sync::Arc<str>,
     pub kind: Kind,
 }
 

@@ -24,7 +24,8 @@ pub struct Entry {
     pub start_exact: bool,
     pub flags: u32,
     pub has_mm: bool,
-    pub comm: Box<str>,
+    /// Shared: every event naming it as an ancestor holds this one copy.
+    pub comm: std::sync::Arc<str>,
     pub lineage: Lineage,
     pub helper: HelperStanding,
     pub root_cgroup: Option<bool>,

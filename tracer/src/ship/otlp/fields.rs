@@ -165,54 +165,54 @@ impl Out<'_> {
 
     /// A task id, in its text form (written over the old string).
     fn task_id(&mut self, key: &str, id: TaskId) {
-        use std::fmt::Write as _;
-        let slot = self.slot(key);
-        match slot {
-            Some(AnyValue {
-                value: Some(V::StringValue(old)),
-            }) => {
-                old.clear();
-                let _ = write!(old, "{id}");
-            }
-            _ => set_string(slot, &id.to_string()),
-        }
+        set_task_id(self.slot(key), id);
     }
 
     /// The `ancestors` array: one key-value list per generation, as the
     /// JSON objects are (`task_id`, `pid`, `comm`, `comm_b64` where it is
-    /// not UTF-8, `kind`).
+    /// not UTF-8, `kind`), written over the last record's lists (a steady
+    /// stream allocates nothing here).
     fn ancestors(&mut self, chain: &[Ancestor]) {
-        use super::names::kv;
-        let string = |s: String| AnyValue {
-            value: Some(V::StringValue(s)),
-        };
-        let values = chain
-            .iter()
-            .map(|a| {
-                let mut values = vec![
-                    kv("task_id", string(a.task_id.to_string())),
-                    kv(
-                        "pid",
-                        AnyValue {
-                            value: Some(V::IntValue(i64::from(a.pid))),
-                        },
-                    ),
-                    kv("comm", string(text::lossy(&a.comm).into_owned())),
-                ];
-                if text::has_mapped(&a.comm) {
-                    use base64::{engine::general_purpose::STANDARD, Engine as _};
-                    let exact = STANDARD.encode(text::bytes(&a.comm));
-                    values.push(kv("comm_b64", string(exact)));
-                }
-                values.push(kv("kind", string(a.kind.name().to_string())));
-                AnyValue {
-                    value: Some(V::KvlistValue(KeyValueList { values })),
-                }
+        let slot = self.slot("ancestors");
+        if !matches!(
+            slot,
+            Some(AnyValue {
+                value: Some(V::ArrayValue(_))
             })
-            .collect();
-        *self.slot("ancestors") = Some(AnyValue {
-            value: Some(V::ArrayValue(ArrayValue { values })),
-        });
+        ) {
+            *slot = Some(AnyValue {
+                value: Some(V::ArrayValue(ArrayValue::default())),
+            });
+        }
+        let Some(AnyValue {
+            value: Some(V::ArrayValue(array)),
+        }) = slot
+        else {
+            unreachable!("an array was just put there");
+        };
+        array.values.resize_with(chain.len(), AnyValue::default);
+        for (a, v) in chain.iter().zip(&mut array.values) {
+            if !matches!(v.value, Some(V::KvlistValue(_))) {
+                v.value = Some(V::KvlistValue(KeyValueList::default()));
+            }
+            let Some(V::KvlistValue(list)) = &mut v.value else {
+                unreachable!("a list was just put there");
+            };
+            let list = &mut list.values;
+            let mut n = 0;
+            set_task_id(kv_slot(list, &mut n, "task_id"), a.task_id);
+            *kv_slot(list, &mut n, "pid") = Some(AnyValue {
+                value: Some(V::IntValue(i64::from(a.pid))),
+            });
+            set_string(kv_slot(list, &mut n, "comm"), &text::lossy(&a.comm));
+            if text::has_mapped(&a.comm) {
+                use base64::{engine::general_purpose::STANDARD, Engine as _};
+                let exact = STANDARD.encode(text::bytes(&a.comm));
+                set_string(kv_slot(list, &mut n, "comm_b64"), &exact);
+            }
+            set_string(kv_slot(list, &mut n, "kind"), a.kind.name());
+            list.truncate(n);
+        }
     }
 
     /// Fields of the object `key` follow, until [`Out::end`] with the
@@ -236,6 +236,35 @@ impl Out<'_> {
 
     fn end(&mut self, mark: usize) {
         self.prefix.truncate(mark);
+    }
+}
+
+/// The `n`th entry of a key-value list, named `key`, its old value there
+/// to reuse; `n` moves on.
+fn kv_slot<'l>(list: &'l mut Vec<KeyValue>, n: &mut usize, key: &str) -> &'l mut Option<AnyValue> {
+    if *n == list.len() {
+        list.push(KeyValue::default());
+    }
+    let kv = &mut list[*n];
+    *n += 1;
+    if kv.key != key {
+        kv.key.clear();
+        kv.key.push_str(key);
+    }
+    &mut kv.value
+}
+
+/// A task id's text form, over the old string where there is one.
+fn set_task_id(slot: &mut Option<AnyValue>, id: TaskId) {
+    use std::fmt::Write as _;
+    match slot {
+        Some(AnyValue {
+            value: Some(V::StringValue(old)),
+        }) => {
+            old.clear();
+            let _ = write!(old, "{id}");
+        }
+        _ => set_string(slot, &id.to_string()),
     }
 }
 
