@@ -176,3 +176,57 @@ fn task_ids_are_unique_across_hosts_and_parents_resolve() {
         );
     }
 }
+
+/// Field 22 of /proc/PID/stat: the start in clock ticks since boot.
+fn start_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    after_comm.split(' ').nth(22 - 3).unwrap().parse().unwrap()
+}
+
+/// `ps` and `tree --format json` (no BPF): this machine's tasks named as a
+/// recording on it names them, the machine id as a header would take it.
+#[test]
+fn ps_and_tree_name_tasks_as_recordings_do() {
+    let machine_id = "00112233445566778899aabbccddeeff";
+    let run = |args: &[&str]| {
+        let out = Command::new(tracer_exe())
+            .args(args)
+            .env("TRACER_MACHINE_ID", machine_id)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let boot = BootKey::new(machine_id, boot_id.trim());
+    let rows: Vec<Value> = run(&["ps", "--format", "json", "--quiet"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_pid: BTreeMap<u64, &Value> = rows.iter().map(|r| (r["pid"].as_u64().unwrap(), r)).collect();
+    let init = by_pid[&1];
+    assert_eq!(init["task_id"], boot.task(start_ticks(1), 1).to_string().as_str());
+    // pid 0 is in no table: init's parent is not known.
+    assert_eq!(init["parent_task_id"], Value::Null);
+    let mut orphans = Vec::new();
+    for r in rows.iter().filter(|r| r["ppid"] != 0) {
+        let ppid = r["ppid"].as_u64().unwrap();
+        match r["parent_task_id"].as_str() {
+            Some(parent) => assert_eq!(by_pid[&ppid]["task_id"].as_str(), Some(parent), "{r}"),
+            None => orphans.push(r),
+        }
+    }
+    // Only a parent that exited while /proc was read is not known.
+    assert!(orphans.len() <= 2, "no parent_task_id: {orphans:?}");
+    // The tree names init as ps does.
+    let tree: Value = serde_json::from_str(&run(&["tree", "--format", "json"])).unwrap();
+    assert_eq!(tree["task_id"], Value::Null, "the idle task is in no table");
+    let init_node = tree["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["pid"] == 1)
+        .expect("init under pid 0");
+    assert_eq!(init_node["task_id"], init["task_id"]);
+}
