@@ -451,7 +451,13 @@ impl Formatter for Json {
         key(out, "event");
         string(out, rec.event.kind().name());
         let subject = rec.event.subject();
-        task_fields(out, &self.pf, subject, Some(ann.subject), ann.ids.of(subject));
+        task_fields(
+            out,
+            &self.pf,
+            subject,
+            Some(ann.subject),
+            ann.ids.of(subject),
+        );
         match ann.ids.parent {
             Some(id) => task_id(out, "parent_task_id", id),
             None => out.extend_from_slice(b",\"parent_task_id\":null"),

@@ -34,7 +34,10 @@ fn record_host(log: &Path, host: &str, machine_id: &str) {
     for _ in 0..3 {
         // The last `wait` reports the killed sleep: the status says nothing.
         Command::new("sh")
-            .args(["-c", "sh -c '/bin/true task-ids; :'; sleep 5 & sleep 0.1; kill -KILL $!; wait"])
+            .args([
+                "-c",
+                "sh -c '/bin/true task-ids; :'; sleep 5 & sleep 0.1; kill -KILL $!; wait",
+            ])
             .status()
             .unwrap();
     }
@@ -171,7 +174,9 @@ fn task_ids_are_unique_across_hosts_and_parents_resolve() {
         });
         let killer = &killed.unwrap_or_else(|| panic!("{}: no killed sleep", host.0))["killed_by"];
         assert!(
-            killer["task_id"].as_str().is_some_and(|id| h.seen.contains_key(id)),
+            killer["task_id"]
+                .as_str()
+                .is_some_and(|id| h.seen.contains_key(id)),
             "{killer}"
         );
     }
@@ -195,7 +200,11 @@ fn ps_and_tree_name_tasks_as_recordings_do() {
             .env("TRACER_MACHINE_ID", machine_id)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
@@ -204,9 +213,15 @@ fn ps_and_tree_name_tasks_as_recordings_do() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let by_pid: BTreeMap<u64, &Value> = rows.iter().map(|r| (r["pid"].as_u64().unwrap(), r)).collect();
+    let by_pid: BTreeMap<u64, &Value> = rows
+        .iter()
+        .map(|r| (r["pid"].as_u64().unwrap(), r))
+        .collect();
     let init = by_pid[&1];
-    assert_eq!(init["task_id"], boot.task(start_ticks(1), 1).to_string().as_str());
+    assert_eq!(
+        init["task_id"],
+        boot.task(start_ticks(1), 1).to_string().as_str()
+    );
     // pid 0 is in no table: init's parent is not known.
     assert_eq!(init["parent_task_id"], Value::Null);
     let mut orphans = Vec::new();

@@ -116,7 +116,8 @@ impl TaskTable {
         Ids {
             namer: self.ids,
             parent: self.parent_id(t.ppid, t.start_ns),
-            ancestors: (self.ancestry > 0).then(|| self.ancestors(t.ppid, t.start_ns, self.ancestry)),
+            ancestors: (self.ancestry > 0)
+                .then(|| self.ancestors(t.ppid, t.start_ns, self.ancestry)),
         }
     }
 }
@@ -193,13 +194,19 @@ mod tests {
         let key = BootKey::new("m", "b");
         let a = fork(&mut t, task(400, 300, "make", 40_123_456_789));
         // Snapshot ticks and exact nanoseconds name the same tasks.
-        assert_eq!(a.ids.of(&task(400, 300, "make", 40_123_456_789)), key.task(4012, 400));
+        assert_eq!(
+            a.ids.of(&task(400, 300, "make", 40_123_456_789)),
+            key.task(4012, 400)
+        );
         assert_eq!(a.ids.parent, Some(key.task(30, 300)));
         let chain = a.ids.ancestors.expect("asked for");
         let got: Vec<_> = chain.iter().map(|a| (a.task_id, a.pid, &*a.comm)).collect();
         assert_eq!(
             got,
-            [(key.task(30, 300), 300, "bash"), (key.task(20, 200), 200, "sshd")]
+            [
+                (key.task(30, 300), 300, "bash"),
+                (key.task(20, 200), 200, "sshd")
+            ]
         );
         assert_eq!(chain[0].kind, Kind::User);
         // Deeper than the tree: it ends above init.

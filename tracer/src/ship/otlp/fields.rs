@@ -341,7 +341,14 @@ impl Fields {
         // The main thread of a user process: its comm is the process's name.
         let main_thread = subject.pid == subject.tgid && subject.has_mm;
         let id = ann.ids.of(subject);
-        task_fields(&mut o, b64, pf, subject, (Some(ann.subject), id), main_thread);
+        task_fields(
+            &mut o,
+            b64,
+            pf,
+            subject,
+            (Some(ann.subject), id),
+            main_thread,
+        );
         if let Some(parent) = ann.ids.parent {
             o.task_id("parent_task_id", parent);
         }
@@ -588,7 +595,14 @@ fn helper(o: &mut Out<'_>, b64: &mut String, pf: &PfNames, ann: &Annotation, exi
         o.text("exe", exe, b64);
     }
     if let Some(req) = &h.request {
-        request_fields(o, b64, pf, (req, ann), h.requester_kind, h.reason.as_deref());
+        request_fields(
+            o,
+            b64,
+            pf,
+            (req, ann),
+            h.requester_kind,
+            h.reason.as_deref(),
+        );
     }
     o.bool("exec_failed", h.exec_failed);
     o.opt_str("exec_error_inferred", h.exec_error);
