@@ -260,6 +260,24 @@ fn log_version_3(log: &Path, events: &[Value]) {
         .expect("the SIGTERM to kthreadd");
     assert_eq!(term["signal"], "SIGTERM", "{term}");
     assert!(report(log, &[]).contains("kthreadd"));
+    // No machine id before log version 4: task ids are still there, of the
+    // empty machine id and the log's boot id.
+    let (header, _) = tracer::log::reader::LogReader::open(log).unwrap();
+    assert_eq!(header.machine_id, "");
+    let boot = tracer::model::task_id::BootKey::new("", &header.boot_id);
+    let ns_per_tick = 1_000_000_000 / header.ticks_per_sec;
+    for v in events.iter().filter(|v| v["event"] != "lost") {
+        let (pid, start) = (v["pid"].as_u64().unwrap(), v["start_ns"].as_u64().unwrap());
+        let want = boot.task(start / ns_per_tick, pid as u32).to_string();
+        assert_eq!(v["task_id"], want.as_str(), "{v}");
+    }
+    assert!(
+        events.iter().any(|v| v["parent_task_id"].is_string()),
+        "{}",
+        dump(events)
+    );
+    let json: Value = serde_json::from_str(&report(log, &["--format", "json"])).unwrap();
+    assert_eq!(json["machine_id"], Value::Null);
 }
 
 fn record_format_4(log: &Path, events: &[Value]) {

@@ -18,6 +18,7 @@ use crate::{
     model::{
         classify::Kind,
         clock::{boottime_ns, WallClock},
+        tasks::{MAX_ANCESTORS, OTLP_ANCESTORS},
         window::{TimeSpec, WindowSpec},
     },
     output::style::{self, ColorChoice, LayoutChoice, Surroundings},
@@ -226,6 +227,28 @@ impl WindowArgs {
                 .resolve(header.wall_clock(), header.started_boot_ns)
                 .map(|_| ()),
             Err(_) => Ok(()),
+        }
+    }
+}
+
+/// How many ancestors each event names.
+#[derive(clap::Args, Debug)]
+pub struct AncestryArgs {
+    /// With each event, its task's parent, grandparent, ... up to N
+    /// generations (task id, pid, comm, kind), in JSON, OTLP and Perfetto
+    /// (not in text). Default 0, and 4 for OTLP.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=MAX_ANCESTORS as i64))]
+    ancestors: Option<u8>,
+}
+
+impl AncestryArgs {
+    /// The depth asked for; where none was, 4 for a stream that goes to an
+    /// OTLP collector (`otlp`), else 0.
+    pub(super) fn depth(&self, otlp: bool) -> usize {
+        match self.ancestors {
+            Some(n) => usize::from(n),
+            None if otlp => OTLP_ANCESTORS,
+            None => 0,
         }
     }
 }

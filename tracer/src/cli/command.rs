@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use super::{
-    args::{FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
+    args::{AncestryArgs, FilterArgs, SessionArgs, ShipArgs, TextArgs, WindowArgs},
     manual::LEGEND,
     values::{
         kind_parser, parse_duration, parse_live, parse_log_size, parse_rotate_every, parse_size,
@@ -55,6 +55,8 @@ pub enum Command {
         ship: ShipArgs,
         #[command(flatten)]
         session: SessionArgs,
+        #[command(flatten)]
+        ancestry: AncestryArgs,
     },
     /// Record events to a log file for later replay, report or export.
     #[command(group(clap::ArgGroup::new("to").required(true).args(["output", "dir"])))]
@@ -127,6 +129,8 @@ pub enum Command {
         window: WindowArgs,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        ancestry: AncestryArgs,
     },
     /// Summarize a recorded log: tasks, kthreads, helpers, signals, losses.
     Report {
@@ -169,6 +173,8 @@ pub enum Command {
         output: Option<PathBuf>,
         #[command(flatten)]
         window: WindowArgs,
+        #[command(flatten)]
+        ancestry: AncestryArgs,
     },
     /// List every task with its kind and each kernel-thread test (from
     /// /proc; no BPF needed). `!` marks tasks the tests disagree on.

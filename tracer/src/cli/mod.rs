@@ -157,15 +157,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             filter,
             ship,
             session,
+            ancestry,
         } => {
             text.apply();
             let filter = filter.into_filter().for_format(format);
+            let ship = ship.options();
             trace::run(trace::TraceOptions {
                 session: session.options(&filter, false),
                 format,
                 filter,
-                ship: ship.options(),
                 stuck_after,
+                ancestors: ancestry.depth(ship.otlp.is_some()),
+                ship,
             })
             .await
         }
@@ -214,12 +217,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             text,
             window,
             filter,
+            ancestry,
         } => {
             crate::log::set::include_foreign(include_foreign);
             text.apply();
             replay::run(
                 &files,
-                format,
+                (format, ancestry.depth(false)),
                 filter.into_filter().for_format(format),
                 &window.spec(),
                 LostNotices::Stderr,
@@ -241,9 +245,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             otlp,
             output,
             window,
+            ancestry,
         } => {
             crate::log::set::include_foreign(include_foreign);
             export::run(export::ExportOptions {
+                ancestors: ancestry.depth(format == ExportFormat::Otlp),
                 files,
                 format: match format {
                     ExportFormat::Jsonl => export::To::Jsonl,

@@ -33,6 +33,8 @@ pub struct ExportOptions {
     pub output: Option<PathBuf>,
     /// `--since`/`--until`.
     pub window: WindowSpec,
+    /// `--ancestors`: generations named with each event.
+    pub ancestors: usize,
 }
 
 fn window(spec: &WindowSpec, header: &LogHeader) -> Result<Window> {
@@ -72,7 +74,8 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                 everything(),
                 LostNotices::Inline,
             )
-            .with_window(window))
+            .with_window(window)
+            .with_ancestors(opts.ancestors))
         }),
         To::Perfetto => from_log::run(&opts.files, |header| {
             let window = window(&opts.window, header)?;
@@ -83,7 +86,8 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                 everything(),
                 LostNotices::Stderr,
             )
-            .with_window(window))
+            .with_window(window)
+            .with_ancestors(opts.ancestors))
         }),
         To::Otlp(url) => {
             let shipping = Shipping::prepare(ShipOptions {
@@ -107,7 +111,8 @@ pub fn run(opts: ExportOptions) -> Result<()> {
                     LostNotices::Stderr,
                 )
                 .with_window(window)
-                .with_taps(shipping.taps(&origin)))
+                .with_taps(shipping.taps(&origin))
+                .with_ancestors(opts.ancestors))
             })
             .context("exporting to the OTLP collector")
         }

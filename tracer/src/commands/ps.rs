@@ -201,7 +201,7 @@ pub async fn run(opts: PsOptions) -> Result<()> {
                 Layout::Wide => wide_row(&mut out, e, &v),
                 Layout::Narrow { width } => compact_row(&mut out, e, &v, width, mark),
             },
-            Format::Json => json_row(&mut out, &opts.proc_root, e, &v, &pf),
+            Format::Json => json_row(&mut out, &opts.proc_root, &table, e, &v, &pf),
         }
     }
     std::io::stdout()
@@ -367,11 +367,14 @@ fn compact_row(out: &mut Vec<u8>, e: &Entry, v: &Verdicts, width: usize, mark: &
 fn json_row(
     out: &mut Vec<u8>,
     proc_root: &std::path::Path,
+    table: &TaskTable,
     e: &Entry,
     v: &Verdicts,
     pf: &flags::PfNames,
 ) {
     let mut row = json!({
+        "task_id": table.task_id(e).to_string(),
+        "parent_task_id": table.parent_id(e.ppid, e.start_ns).map(|id| id.to_string()),
         "pid": e.pid,
         "tgid": e.tgid,
         "ppid": e.ppid,

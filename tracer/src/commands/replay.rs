@@ -14,10 +14,11 @@ use crate::{
 };
 
 /// Replays the log (or the rotated logs, as one stream) `inputs` names to
-/// stdout. Lost-record notices go where `lost` says.
+/// stdout, each event with `ancestors` generations above its task.
+/// Lost-record notices go where `lost` says.
 pub fn run(
     inputs: &[PathBuf],
-    format: Format,
+    (format, ancestors): (Format, usize),
     filter: TraceFilter,
     window: &WindowSpec,
     lost: LostNotices,
@@ -33,6 +34,7 @@ pub fn run(
             filter,
             lost,
         )
-        .with_window(window))
+        .with_window(window)
+        .with_ancestors(ancestors))
     })
 }

@@ -23,6 +23,8 @@ pub struct TraceOptions {
     pub ship: ShipOptions,
     /// A requester held by its helper longer than this is said on stderr.
     pub stuck_after: Duration,
+    /// `--ancestors`: generations named with each event.
+    pub ancestors: usize,
 }
 
 pub async fn run(mut opts: TraceOptions) -> Result<()> {
@@ -37,7 +39,8 @@ pub async fn run(mut opts: TraceOptions) -> Result<()> {
 }
 
 async fn trace(opts: TraceOptions) -> Result<()> {
-    let (format, filter, stuck_after) = (opts.format, opts.filter, opts.stuck_after);
+    let (format, filter, stuck_after, ancestors) =
+        (opts.format, opts.filter, opts.stuck_after, opts.ancestors);
     let shipping = Shipping::prepare(opts.ship)?;
     let (pipeline, counts, _) = session::run(opts.session, |start| {
         let origin = Origin::live(start.clock);
@@ -56,7 +59,8 @@ async fn trace(opts: TraceOptions) -> Result<()> {
             shipping
                 .taps(&origin)
                 .with(Box::new(StuckWatch::new(stuck_after))),
-        ))
+        )
+        .with_ancestors(ancestors))
     })
     .await?;
     pipeline.finish(&counts)

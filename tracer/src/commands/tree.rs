@@ -5,7 +5,8 @@
 //!
 //! Text draws the branches with box-drawing characters where the locale is
 //! UTF-8 and with ASCII (`|--`, `` `-- ``) otherwise (`output::style`).
-//! `--format json` writes one JSON object, nested: each task's `pid`,
+//! `--format json` writes one JSON object, nested: each task's `task_id`
+//! (null for the idle task), `pid`,
 //! `tgid`, `comm` (with `comm_b64` where it is not UTF-8), `kind`,
 //! `disagree` (the kernel-thread tests disagree: `!` in text) and
 //! `children`, in pid order.
@@ -26,6 +27,7 @@ use crate::{
         classify::Kind,
         procfs::Procfs,
         snapshot::{self, parent_of},
+        task_id::TaskId,
         tasks::{Entry, TaskTable},
     },
     output::{
@@ -124,9 +126,22 @@ pub fn render(table: &TaskTable, root: u32, branches: &Branches) -> Result<Strin
     Ok(out)
 }
 
-/// `{"pid":..,"tgid":..,"comm":..,"kind":..,"disagree":..,"children":[`.
-fn open_node(out: &mut Vec<u8>, pid: u32, tgid: u32, comm: &str, kind: Kind, disagree: bool) {
-    let _ = write!(out, "{{\"pid\":{pid},\"tgid\":{tgid},");
+/// `{"task_id":..,"pid":..,"tgid":..,"comm":..,"kind":..,"disagree":..,
+/// "children":[` (`task_id` null for the idle task, which /proc lacks).
+fn open_node(
+    out: &mut Vec<u8>,
+    (id, pid, tgid): (Option<TaskId>, u32, u32),
+    comm: &str,
+    kind: Kind,
+    disagree: bool,
+) {
+    match id {
+        Some(id) => {
+            let _ = write!(out, "{{\"task_id\":\"{id}\",");
+        }
+        None => out.extend_from_slice(b"{\"task_id\":null,"),
+    }
+    let _ = write!(out, "\"pid\":{pid},\"tgid\":{tgid},");
     text_field(out, "comm", comm);
     out.extend_from_slice(b",\"kind\":");
     string(out, kind.name());
@@ -139,15 +154,14 @@ pub fn render_json(table: &TaskTable, root: u32) -> Result<Vec<u8>> {
     match table.get(root) {
         Some(e) => open_node(
             &mut out,
-            e.pid,
-            e.tgid,
+            (Some(table.task_id(e)), e.pid, e.tgid),
             &e.comm,
             e.kind(),
             table.verdicts(e).disagree(),
         ),
         // /proc has no pid 0: the idle task, named as the kernel names
         // CPU 0's.
-        None if root == 0 => open_node(&mut out, 0, 0, "swapper/0", Kind::Idle, false),
+        None if root == 0 => open_node(&mut out, (None, 0, 0), "swapper/0", Kind::Idle, false),
         None => bail!(no_task(root)),
     }
     let kids = |pid: u32| children.get(&pid).map_or(&[][..], Vec::as_slice).iter();
@@ -165,8 +179,7 @@ pub fn render_json(table: &TaskTable, root: u32) -> Result<Vec<u8>> {
         }
         open_node(
             &mut out,
-            kid.pid,
-            kid.tgid,
+            (Some(table.task_id(kid)), kid.pid, kid.tgid),
             &kid.comm,
             kid.kind(),
             table.verdicts(kid).disagree(),

@@ -9,6 +9,7 @@ use crate::model::{
     event::Missing,
     flags::PfNames,
     procfs::{ProcTask, MAX_SNAPSHOT_ARGS},
+    task_id::BootKey,
     tasks::TaskTable,
 };
 
@@ -234,6 +235,7 @@ impl LogHeader {
             self.init_cgroup.as_deref(),
             self.ticks_per_sec,
         );
+        table.identify(BootKey::new(&self.machine_id, &self.boot_id));
         // Kernel addresses in the log are its boot's (KASLR): name them only
         // on that boot.
         let here = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");

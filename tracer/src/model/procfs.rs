@@ -76,6 +76,11 @@ impl Procfs {
 
     /// Every task: each process's threads included. Tasks that vanish while
     /// being read are skipped (they exited; live tracing reports that).
+    /// Where it is mounted (`/proc`, or a test's fake tree).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn tasks(&self) -> Result<Vec<ProcTask>> {
         fs::metadata(&self.root)
             .with_context(|| format!("reading {}: is procfs mounted?", self.root.display()))?;

@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result};
 
 use super::{
     procfs::{clock_ticks_per_sec, ProcTask, Procfs},
+    task_id,
     tasks::{Entry, TaskTable},
 };
 
@@ -20,8 +21,9 @@ pub struct Snapshot {
 pub fn take(procfs: &Procfs) -> Result<Snapshot> {
     let tasks = procfs.tasks().context("taking the task snapshot")?;
     let init_cgroup = procfs.init_cgroup();
-    let table =
+    let mut table =
         TaskTable::from_snapshot(tasks.clone(), init_cgroup.as_deref(), clock_ticks_per_sec());
+    table.identify(task_id::this_boot(procfs.root()));
     Ok(Snapshot {
         tasks,
         init_cgroup,

@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+use super::event::Task;
+
 /// The boot part of a task id: one per (machine, boot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BootKey(u64);
@@ -63,6 +65,59 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// Names the tasks of one boot: its key, and its clock tick to bring an
+/// event's nanosecond start time down to the snapshot's precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskIds {
+    pub boot: BootKey,
+    pub ns_per_tick: u64,
+}
+
+impl TaskIds {
+    /// Task ids of boot `boot`, whose clock ticks `ticks_per_sec` times a
+    /// second (USER_HZ, a log header's `ticks_per_sec`).
+    pub fn new(boot: BootKey, ticks_per_sec: u64) -> Self {
+        Self {
+            boot,
+            // At least 1: a damaged log's clock rate must not divide by zero.
+            ns_per_tick: (1_000_000_000 / ticks_per_sec.max(1)).max(1),
+        }
+    }
+
+    /// The id of task `pid` that started `start_ns` after boot (the boot
+    /// clock, as events and the task table hold it).
+    pub fn of_start(&self, pid: u32, start_ns: u64) -> TaskId {
+        self.boot.task(start_ns / self.ns_per_tick, pid)
+    }
+
+    /// The id of a task as an event saw it.
+    pub fn of(&self, t: &Task) -> TaskId {
+        self.of_start(t.pid, t.start_ns)
+    }
+}
+
+impl Default for TaskIds {
+    /// An unknown machine and boot at 100 ticks a second: a placeholder
+    /// until the table is told whose tasks it holds.
+    fn default() -> Self {
+        Self::new(BootKey::new("", ""), 100)
+    }
+}
+
+/// The boot key of the running boot: the machine id as a new log's header
+/// records it (`TRACER_MACHINE_ID` overrides it, see `dev`) and the boot
+/// id under procfs root `proc_root`, so live ids match a recording's.
+pub fn this_boot(proc_root: &std::path::Path) -> BootKey {
+    let machine = std::env::var("TRACER_MACHINE_ID")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(this_machine_id);
+    let boot = std::fs::read_to_string(proc_root.join("sys/kernel/random/boot_id"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    BootKey::new(&machine, &boot)
+}
+
 /// This machine's id (/etc/machine-id, else the D-Bus copy), or "" if
 /// neither is readable.
 pub fn this_machine_id() -> String {
@@ -98,5 +153,17 @@ mod tests {
         assert_ne!(a.task(1, 7), a.task(2, 7));
         assert_ne!(a.task(1, 7), a.task(1, 8));
         assert_eq!(a.task(1, 7), BootKey::new("m1", "b1").task(1, 7));
+    }
+
+    #[test]
+    fn an_exact_start_and_its_tick_name_one_task() {
+        let ids = TaskIds::new(BootKey::new("m", "b"), 100);
+        // A snapshot's tick 1234 and an event's 12_345_678_901 ns agree.
+        assert_eq!(ids.of_start(9, 12_345_678_901), ids.boot.task(1234, 9));
+        assert_eq!(ids.of_start(9, 1234 * 10_000_000), ids.boot.task(1234, 9));
+        assert_ne!(ids.of_start(9, 1235 * 10_000_000), ids.boot.task(1234, 9));
+        // A damaged clock rate neither divides by zero nor panics.
+        assert_eq!(TaskIds::new(ids.boot, 0).ns_per_tick, 1_000_000_000);
+        assert_eq!(TaskIds::new(ids.boot, u64::MAX).ns_per_tick, 1);
     }
 }

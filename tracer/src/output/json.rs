@@ -5,7 +5,8 @@
 //! `flags_raw`, `has_mm`, `start_ns`. Other tasks (`creator`, `sender`) are
 //! nested objects with the same task fields. Every task also carries its
 //! context (see [`JSON_VERSION`] 6): `uid`, `gid`, `cgroup_id`, `cgroup`,
-//! `container_id`, `container_runtime`, `pidns`, `ns_pid`, `mntns`.
+//! `container_id`, `container_runtime`, `pidns`, `ns_pid`, `mntns`; and a
+//! `task_id` first (see [`JSON_VERSION`] 8).
 
 use std::io::Write as _;
 
@@ -21,7 +22,8 @@ use crate::model::{
     flags::PfNames,
     signals,
     signals::{Disposition, ExitStatus},
-    tasks::Annotation,
+    task_id::TaskId,
+    tasks::{Ancestor, Annotation},
     text,
 };
 
@@ -59,7 +61,16 @@ use crate::model::{
 /// `dropped_total`, `other_uids`); the report's `throttled` (per uid:
 /// `uid`, `comm`, `episodes`, `dropped` by kind, `dropped_total`) and
 /// `helper_requests_by_uid` (`uid`, null when not known, and `count`).
-pub const JSON_VERSION: u32 = 7;
+/// 8: every task (the subject, nested `creator`, `sender`, `requested_by`)
+/// has `task_id`, unique across boots and hosts (docs/reference.md, "Task
+/// ids"); the subject has `parent_task_id` (null where its parent is not
+/// known), `killed_by` its `task_id`, `helper` its `spawner_task_id`; with
+/// `--ancestors N`, `ancestors`: the subject's parent, grandparent, ...
+/// (`task_id`, `pid`, `comm`, `kind`). The report has `machine_id` (null
+/// before log version 4), and its helpers, deaths and their killers have
+/// `task_id`; so have `ps --format json` (with `parent_task_id`) and each
+/// node of `tree --format json`.
+pub const JSON_VERSION: u32 = 8;
 
 pub struct Json {
     clock: WallClock,
@@ -190,8 +201,34 @@ fn int(out: &mut Vec<u8>, k: &str, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// The task fields, without braces, each preceded by a comma.
-fn task_fields(out: &mut Vec<u8>, pf: &PfNames, t: &Task, kind: Option<Kind>) {
+/// `,"k":"<task id>"`.
+fn task_id(out: &mut Vec<u8>, k: &str, id: TaskId) {
+    key(out, k);
+    let _ = write!(out, "\"{id}\"");
+}
+
+/// `,"ancestors":[{"task_id":..,"pid":..,"comm":..,"kind":..},...]`.
+fn ancestors(out: &mut Vec<u8>, chain: &[Ancestor]) {
+    key(out, "ancestors");
+    out.push(b'[');
+    for (i, a) in chain.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = write!(out, "{{\"task_id\":\"{}\"", a.task_id);
+        int(out, "pid", a.pid);
+        text(out, "comm", &a.comm);
+        key(out, "kind");
+        string(out, a.kind.name());
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// The task fields, without braces, each preceded by a comma; `id` is
+/// the task's id.
+fn task_fields(out: &mut Vec<u8>, pf: &PfNames, t: &Task, kind: Option<Kind>, id: TaskId) {
+    task_id(out, "task_id", id);
     int(out, "pid", t.pid);
     int(out, "tgid", t.tgid);
     int(out, "ppid", t.ppid);
@@ -246,11 +283,17 @@ fn context_fields(out: &mut Vec<u8>, ctx: Option<&TaskContext>) {
     opt_int(out, "mntns", ctx.mntns);
 }
 
-fn task_object(out: &mut Vec<u8>, pf: &PfNames, name: &str, t: &Task, kind: Option<Kind>) {
+fn task_object(
+    out: &mut Vec<u8>,
+    pf: &PfNames,
+    name: &str,
+    t: &Task,
+    (kind, id): (Option<Kind>, TaskId),
+) {
     key(out, name);
     out.push(b'{');
     let start = out.len();
-    task_fields(out, pf, t, kind);
+    task_fields(out, pf, t, kind, id);
     // Drop the leading comma the field writer put first.
     out.remove(start);
     out.push(b'}');
@@ -271,13 +314,13 @@ fn signal_fields(out: &mut Vec<u8>, sig: i32, errno: i32, code: i32) {
 fn request_fields(
     out: &mut Vec<u8>,
     pf: &PfNames,
-    req: &HelperRequest,
+    (req, ann): (&HelperRequest, &Annotation),
     kind: Option<Kind>,
     reason: Option<&str>,
 ) {
     match &req.requester {
         Some(r) => {
-            task_object(out, pf, "requested_by", r, kind);
+            task_object(out, pf, "requested_by", r, (kind, ann.ids.of(r)));
             out.pop();
             key(out, "reason");
             opt_string(out, reason);
@@ -313,12 +356,16 @@ fn spawner(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation, exit_ns: Option<u6
         }
         None => out.extend_from_slice(b"\"spawner_pid\":null,\"spawner_comm\":null"),
     }
+    match h.spawner_id {
+        Some(id) => task_id(out, "spawner_task_id", id),
+        None => out.extend_from_slice(b",\"spawner_task_id\":null"),
+    }
     match h.exe.as_deref() {
         Some(exe) => text(out, "exe", exe),
         None => out.extend_from_slice(b",\"exe\":null"),
     }
     match &h.request {
-        Some(req) => request_fields(out, pf, req, h.requester_kind, h.reason.as_deref()),
+        Some(req) => request_fields(out, pf, (req, ann), h.requester_kind, h.reason.as_deref()),
         None => out.extend_from_slice(
             b",\"requested_by\":null,\"queued_ns\":null,\"request_path\":null,\"request_path_truncated\":null,\"waits\":null",
         ),
@@ -403,14 +450,26 @@ impl Formatter for Json {
         int(out, "cpu", rec.cpu);
         key(out, "event");
         string(out, rec.event.kind().name());
-        task_fields(out, &self.pf, rec.event.subject(), Some(ann.subject));
+        let subject = rec.event.subject();
+        task_fields(
+            out,
+            &self.pf,
+            subject,
+            Some(ann.subject),
+            ann.ids.of(subject),
+        );
+        match ann.ids.parent {
+            Some(id) => task_id(out, "parent_task_id", id),
+            None => out.extend_from_slice(b",\"parent_task_id\":null"),
+        }
         match &rec.event {
             Event::Fork {
                 creator,
                 clone_flags,
                 ..
             } => {
-                task_object(out, &self.pf, "creator", creator, ann.other);
+                let creator_id = ann.ids.of(creator);
+                task_object(out, &self.pf, "creator", creator, (ann.other, creator_id));
                 let _ = write!(out, ",\"clone_flags\":{clone_flags}");
             }
             Event::Exec {
@@ -488,7 +547,7 @@ impl Formatter for Json {
                 key(out, "killed_by");
                 match &ann.killer {
                     Some(k) => {
-                        out.extend_from_slice(b"{\"signal\":");
+                        let _ = write!(out, "{{\"task_id\":\"{}\",\"signal\":", k.task_id);
                         string(out, &signals::name(k.sig));
                         let _ = write!(
                             out,
@@ -525,7 +584,8 @@ impl Formatter for Json {
                     b",\"group\":false"
                 });
                 int(out, "sender_uid", *sender_uid);
-                task_object(out, &self.pf, "sender", sender, ann.other);
+                let sender_id = ann.ids.of(sender);
+                task_object(out, &self.pf, "sender", sender, (ann.other, sender_id));
             }
             Event::SignalDeliver {
                 sig,
@@ -565,9 +625,12 @@ impl Formatter for Json {
             }
             Event::HelperRequest { request, .. } => {
                 let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
-                request_fields(out, &self.pf, request, ann.other, reason);
+                request_fields(out, &self.pf, (request, ann), ann.other, reason);
             }
             Event::Throttle { throttle, .. } => throttle_fields(out, throttle),
+        }
+        if let Some(chain) = &ann.ids.ancestors {
+            ancestors(out, chain);
         }
         out.extend_from_slice(b"}\n");
     }
@@ -576,7 +639,11 @@ impl Formatter for Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::signals::GenerateResult;
+    use crate::model::{
+        signals::GenerateResult,
+        task_id::{BootKey, TaskIds},
+        tasks::Ids,
+    };
 
     fn task(pid: u32, comm: &str, flags: u32) -> Task {
         Task {
@@ -618,12 +685,23 @@ mod tests {
             },
         };
         let mut out = Vec::new();
+        let key = BootKey::new("m", "b");
         let ann = Annotation {
             subject: Kind::Kthreadd,
             other: Some(Kind::User),
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Ids {
+                namer: TaskIds::new(key, 100),
+                parent: None,
+                ancestors: Some(vec![Ancestor {
+                    task_id: key.task(0, 1),
+                    pid: 1,
+                    comm: "in\"it".into(),
+                    kind: Kind::Init,
+                }]),
+            },
         };
         Json::new(
             WallClock { boot_epoch_ns: 0 },
@@ -631,21 +709,25 @@ mod tests {
         )
         .record(&mut out, &rec, &ann);
         let line = String::from_utf8(out).unwrap();
-        assert_eq!(
-            line,
-            concat!(
-                r#"{"time":"1970-01-01T00:00:00.000001Z","boot_ns":1000,"cpu":1,"event":"signal_generate","#,
-                r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","kind":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
-                r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"#,
-                r#""uid":null,"gid":null,"cgroup_id":null,"cgroup":null,"container_id":null,"container_runtime":null,"#,
-                r#""pidns":null,"ns_pid":null,"mntns":null,"signal":"SIGTERM","signo":15,"errno":0,"code":0,"code_name":"SI_USER","#,
-                r#""result":"ignored","group":true,"sender_uid":0,"sender":{"pid":900,"tgid":900,"ppid":0,"#,
-                r#""comm":"ki\"ll","kind":"user","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5,"#,
-                r#""uid":1000,"gid":100,"cgroup_id":null,"cgroup":null,"container_id":null,"container_runtime":null,"#,
-                r#""pidns":4026532000,"ns_pid":1,"mntns":4026532001}}"#,
-                "\n"
-            )
-        );
+        let id = |pid| key.task(0, pid).to_string();
+        let expect = [
+            r#"{"time":"1970-01-01T00:00:00.000001Z","boot_ns":1000,"cpu":1,"event":"signal_generate","#,
+            &format!(r#""task_id":"{}","#, id(2)),
+            r#""pid":2,"tgid":2,"ppid":0,"comm":"kthreadd","kind":"kthreadd","flags":["KTHREAD","FORKNOEXEC","NOFREEZE"],"#,
+            r#""flags_raw":2129984,"has_mm":false,"start_ns":5,"#,
+            r#""uid":null,"gid":null,"cgroup_id":null,"cgroup":null,"container_id":null,"container_runtime":null,"#,
+            r#""pidns":null,"ns_pid":null,"mntns":null,"parent_task_id":null,"#,
+            r#""signal":"SIGTERM","signo":15,"errno":0,"code":0,"code_name":"SI_USER","#,
+            r#""result":"ignored","group":true,"sender_uid":0,"#,
+            &format!(r#""sender":{{"task_id":"{}","pid":900,"tgid":900,"ppid":0,"#, id(900)),
+            r#""comm":"ki\"ll","kind":"user","flags":["SUPERPRIV","RANDOMIZE"],"flags_raw":4194560,"has_mm":false,"start_ns":5,"#,
+            r#""uid":1000,"gid":100,"cgroup_id":null,"cgroup":null,"container_id":null,"container_runtime":null,"#,
+            r#""pidns":4026532000,"ns_pid":1,"mntns":4026532001},"#,
+            &format!(r#""ancestors":[{{"task_id":"{}","pid":1,"comm":"in\"it","kind":"init"}}]}}"#, id(1)),
+            "\n",
+        ]
+        .concat();
+        assert_eq!(line, expect);
     }
 
     #[test]

@@ -253,6 +253,7 @@ mod tests {
             other: None,
             helper: Some(HelperInfo {
                 spawner: Some((77, "kworker/u8:1".into())),
+                spawner_id: None,
                 exe: Some("/usr/lib/helper".into()),
                 request: None,
                 reason: None,
@@ -261,6 +262,7 @@ mod tests {
                 exec_error: None,
             }),
             killer: Some(Killer {
+                task_id: crate::model::task_id::BootKey::new("", "").task(0, 0),
                 sig: 9,
                 pid: 999,
                 tgid: 999,
@@ -269,6 +271,7 @@ mod tests {
                 boot_ns: 2_200_000_000,
             }),
             lifetime_ns: Some(1_300_000_000),
+            ids: Default::default(),
         };
         assert_eq!(
             diagnosis(&rec, &ann).as_deref(),

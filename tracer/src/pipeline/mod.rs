@@ -108,6 +108,12 @@ impl<W: Write> Pipeline<W> {
         self
     }
 
+    /// Names `n` generations above each event's task (`--ancestors`).
+    pub fn with_ancestors(mut self, n: usize) -> Self {
+        self.table.keep_ancestors(n);
+        self
+    }
+
     /// Shows only events in `window` (a log reader's `--since`/`--until`).
     pub fn with_window(mut self, window: Window) -> Self {
         self.window = window;

@@ -24,5 +24,6 @@ mod readme;
 mod recipes;
 mod record_dir_hostile;
 mod rotate;
+mod task_ids;
 mod throttle_host;
 mod top;

@@ -5,7 +5,9 @@
 //! (each rotated log's header holds it); the exporters add building and
 //! sending their records, so the tracer's CPU per event is shown with the
 //! workload's slowdown. The collector is a sink on 127.0.0.1 that answers
-//! 200 to every request and counts what it got.
+//! 200 to every request and counts what it got. The export runs as a user
+//! runs it (4 ancestors per record, the OTLP default) and again with
+//! `--ancestors 0` in the same rounds, so what ancestry costs shows.
 //!
 //! Targets: `export --format otlp` builds and sends at least
 //! [`EXPORT_TARGET`] records per CPU-second of tracer (user + system), and
@@ -76,6 +78,10 @@ pub(crate) struct ExportCost {
     /// Records per CPU-second, median.
     #[serde(serialize_with = "fixed::<0, _>")]
     pub(crate) records_per_cpu_s: f64,
+    /// The same with `--ancestors 0` (the default names 4 ancestors per
+    /// record), median, run in the same rounds: what ancestry costs.
+    #[serde(serialize_with = "fixed::<0, _>")]
+    pub(crate) no_ancestors_per_cpu_s: f64,
 }
 
 /// What one `record` run said at its end.
@@ -132,11 +138,12 @@ fn otlp_summary(line: &str) -> Option<(u64, u64)> {
     Some((sent, dropped))
 }
 
-/// `tracer export --format otlp --otlp URL LOG`: (records sent, CPU seconds of
-/// the tracer, user + system).
-fn export(tracer: &Path, url: &str, log: &Path) -> Result<(u64, f64)> {
+/// `tracer export --format otlp --otlp URL EXTRA LOG`: (records sent, CPU
+/// seconds of the tracer, user + system).
+fn export(tracer: &Path, url: &str, extra: &[&str], log: &Path) -> Result<(u64, f64)> {
     let child = Command::new(tracer)
         .args(["export", "--format", "otlp", "--otlp", url])
+        .args(extra)
         .arg(log)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -242,6 +249,7 @@ pub(crate) fn measure(
         let mut lost = vec![0u64; modes.len()];
         let mut otlp_dropped = 0;
         let mut exports = Vec::new();
+        let mut no_ancestors = Vec::new();
         let (mut export_requests, mut export_bytes) = (0, 0);
         for _ in 0..rounds {
             base.push(workload_ns(workload, name, ops)? as f64);
@@ -260,7 +268,9 @@ pub(crate) fn measure(
                         sink.requests.load(Ordering::Relaxed),
                         sink.bytes.load(Ordering::Relaxed),
                     );
-                    exports.push(export(tracer, &otlp, &log)?);
+                    exports.push(export(tracer, &otlp, &[], &log)?);
+                    let (records, cpu_s) = export(tracer, &otlp, &["--ancestors", "0"], &log)?;
+                    no_ancestors.push(records as f64 / cpu_s.max(1e-9));
                     // Not the `--otlp` runs' traffic.
                     export_requests += sink.requests.load(Ordering::Relaxed) - r;
                     export_bytes += sink.bytes.load(Ordering::Relaxed) - b;
@@ -276,6 +286,7 @@ pub(crate) fn measure(
                 records,
                 cpu_s,
                 records_per_cpu_s: records as f64 / cpu_s.max(1e-9),
+                no_ancestors_per_cpu_s: median(&mut no_ancestors),
             }
         });
         costs.push(ShipCost {
@@ -349,8 +360,8 @@ pub(crate) fn format(costs: &[ShipCost]) -> String {
         if let Some(e) = &c.export {
             out.push_str(&format!(
                 "{:<9} export --format otlp of the log: {} records in {:.2} s of tracer CPU: \
-                 {:.0} records per CPU-second\n",
-                c.workload, e.records, e.cpu_s, e.records_per_cpu_s
+                 {:.0} records per CPU-second ({:.0} with --ancestors 0)\n",
+                c.workload, e.records, e.cpu_s, e.records_per_cpu_s, e.no_ancestors_per_cpu_s
             ));
         }
     }

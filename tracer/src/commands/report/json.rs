@@ -14,6 +14,7 @@ use crate::{
         classify::Kind,
         clock::{rfc3339_wall, WallClock},
         signals::{self, ExitStatus},
+        task_id::{BootKey, TaskIds},
     },
     output::json::{recover_text, JSON_VERSION},
 };
@@ -30,7 +31,7 @@ fn exit(end: &HelperEnd) -> Value {
     let killer = end
         .killer
         .as_ref()
-        .map(|k| json!({"pid": k.pid, "tgid": k.tgid, "comm": &*k.comm, "uid": k.uid}));
+        .map(|k| json!({"task_id": k.task_id.to_string(), "pid": k.pid, "tgid": k.tgid, "comm": &*k.comm, "uid": k.uid}));
     match end.status {
         ExitStatus::Exited(code) => {
             json!({"exited": code, "signal": null, "core_dumped": false, "killer": null})
@@ -44,12 +45,13 @@ fn exit(end: &HelperEnd) -> Value {
     }
 }
 
-fn helper(h: &Helper) -> Value {
+fn helper(h: &Helper, ids: TaskIds) -> Value {
     let (spawner_pid, spawner_comm) = match &h.spawner {
         Some((p, c)) => (json!(p), json!(c)),
         None => (Value::Null, Value::Null),
     };
     json!({
+        "task_id": ids.of_start(h.pid, h.start_ns).to_string(),
         "pid": h.pid,
         "path": h.path,
         "argv": h.argv,
@@ -74,6 +76,10 @@ fn helper(h: &Helper) -> Value {
 }
 
 pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8> {
+    let ids = TaskIds::new(
+        BootKey::new(&header.machine_id, &header.boot_id),
+        header.ticks_per_sec,
+    );
     let (start, end, span_ns) = match r.first_ns {
         Some(first) => (
             json!(clock.rfc3339(first)),
@@ -124,6 +130,7 @@ pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8
         "hostname": header.hostname,
         "kernel_release": header.kernel_release,
         "boot_id": header.boot_id,
+        "machine_id": (!header.machine_id.is_empty()).then_some(&header.machine_id),
         "recorded_from": clock.rfc3339(header.started_boot_ns),
         "all_signals": header.kernel_filter.signals == SIGNALS_ALL,
         "start": start,
@@ -137,6 +144,8 @@ pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8
         "kthreads_created": r.kthread_groups(),
         "kthreads_exited": r.kthreads_exited,
         "deaths": r.deaths.iter().map(|d| json!({
+            // The start is the exit time less the lifetime.
+            "task_id": d.lifetime_ns.map(|l| ids.of_start(d.pid, d.boot_ns.saturating_sub(l)).to_string()),
             "pid": d.pid,
             "comm": d.comm,
             "kind": d.kind.name(),
@@ -146,7 +155,7 @@ pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8
             "lifetime_ns": d.lifetime_ns,
         })).collect::<Vec<_>>(),
         "deaths_total": r.deaths_total,
-        "helpers": r.helpers_failed_first().map(helper).collect::<Vec<_>>(),
+        "helpers": r.helpers_failed_first().map(|h| helper(h, ids)).collect::<Vec<_>>(),
         "signals_to_kernel_side": signals,
         "failed_execs": r
             .failed_execs

@@ -355,6 +355,7 @@ mod tests {
     fn names_cannot_forge_words_of_the_report() {
         let forger = "k) uid=0 (init";
         let killer = Killer {
+            task_id: crate::model::task_id::BootKey::new("", "").task(0, 0),
             sig: 9,
             pid: 7,
             tgid: 7,

@@ -1,7 +1,7 @@
 //! What the table adds to one event.
 
-use super::entry::Killer;
-use crate::model::{classify::Kind, event::HelperRequest};
+use super::{ancestry::Ids, entry::Killer};
+use crate::model::{classify::Kind, event::HelperRequest, task_id::TaskId};
 
 /// What the table adds to one event: the kinds of the tasks it concerns,
 /// and for helpers and deaths, the story around it.
@@ -16,6 +16,8 @@ pub struct Annotation {
     pub killer: Option<Killer>,
     /// Exit: how long the task lived, when its start is known.
     pub lifetime_ns: Option<u64>,
+    /// Task ids of its tasks, the subject's parent and ancestors.
+    pub ids: Ids,
 }
 
 impl Annotation {
@@ -26,6 +28,7 @@ impl Annotation {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Ids::default(),
         }
     }
 }
@@ -34,6 +37,8 @@ impl Annotation {
 pub struct HelperInfo {
     /// The task that created it (for a helper, the kworker), when seen.
     pub spawner: Option<(u32, Box<str>)>,
+    /// The spawner's task id, when seen.
+    pub spawner_id: Option<TaskId>,
     /// The program it exec'd.
     pub exe: Option<Box<str>>,
     /// For a helper: the request it ran for, when its start was seen.

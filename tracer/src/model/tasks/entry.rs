@@ -5,6 +5,7 @@ use crate::model::{
     classify::{self, Facts, HelperStanding, Kind, Lineage},
     event::{HelperRequest, Task},
     procfs::ProcTask,
+    task_id::TaskId,
 };
 
 /// Lineage and helper standing: how a task came to be.
@@ -23,13 +24,16 @@ pub struct Entry {
     pub start_exact: bool,
     pub flags: u32,
     pub has_mm: bool,
-    pub comm: Box<str>,
+    /// Shared: every event naming it as an ancestor holds this one copy.
+    pub comm: std::sync::Arc<str>,
     pub lineage: Lineage,
     pub helper: HelperStanding,
     pub root_cgroup: Option<bool>,
     pub kthread_line: Option<bool>,
     /// Pid and comm of the task that created it, when seen live.
     pub creator: Option<(u32, Box<str>)>,
+    /// Its creator's task id, when seen live.
+    pub creator_id: Option<TaskId>,
     /// The last signal queued for it (or its group), if any.
     pub killer: Option<Box<Killer>>,
     pub filename: Option<Box<str>>,
@@ -61,6 +65,7 @@ impl Entry {
             root_cgroup: None,
             kthread_line: None,
             creator: None,
+            creator_id: None,
             killer: None,
             filename: None,
             argv: None,
@@ -130,6 +135,8 @@ impl Entry {
 /// A signal generated for a task, kept until the task dies of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Killer {
+    /// The sender's task id.
+    pub task_id: TaskId,
     pub sig: i32,
     pub pid: u32,
     pub tgid: u32,

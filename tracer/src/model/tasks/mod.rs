@@ -8,8 +8,10 @@
 //!
 //! An [`Entry`] is one task (`entry.rs`); `origin.rs` holds the rule that
 //! gives a new task its lineage and helper standing; an [`Annotation`] is
-//! what the table adds to one event (`annotation.rs`).
+//! what the table adds to one event (`annotation.rs`), its task ids and
+//! ancestry among it (`ancestry.rs`).
 
+mod ancestry;
 mod annotation;
 mod entry;
 mod origin;
@@ -17,6 +19,7 @@ mod origin;
 use std::collections::VecDeque;
 
 pub use self::{
+    ancestry::{Ancestor, Ids, MAX_ANCESTORS, OTLP_ANCESTORS},
     annotation::{Annotation, HelperInfo},
     entry::{Entry, Killer},
 };
@@ -32,6 +35,7 @@ use crate::model::{
     kallsyms::Kallsyms,
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
+    task_id::TaskIds,
 };
 
 /// The cgroup of a snapshot entry made from the live table that is not in
@@ -66,16 +70,21 @@ pub struct TaskTable {
     /// from its exec, then (pid, start, exec time).
     life_from_exec: Option<u32>,
     life_start: Option<(u32, u64, u64)>,
+    /// How the table names its tasks (`ancestry.rs`).
+    ids: TaskIds,
+    /// Ancestors each annotation carries (`--ancestors`).
+    ancestry: usize,
 }
 
 impl TaskTable {
     pub fn new(ticks_per_sec: u64, root_cgroup_reliable: bool) -> TaskTable {
+        let ids = TaskIds::new(TaskIds::default().boot, ticks_per_sec);
         TaskTable {
             live: FastMap::default(),
             graveyard: FastMap::default(),
             graveyard_order: VecDeque::new(),
             // At least 1: a damaged log's clock rate must not divide by zero.
-            ns_per_tick: (1_000_000_000 / ticks_per_sec.max(1)).max(1),
+            ns_per_tick: ids.ns_per_tick,
             root_cgroup_reliable,
             requests: FastMap::default(),
             kallsyms: None,
@@ -84,6 +93,8 @@ impl TaskTable {
             execs_unseen: false,
             life_from_exec: None,
             life_start: None,
+            ids,
+            ancestry: 0,
         }
     }
 
@@ -334,6 +345,7 @@ impl TaskTable {
             helper,
             root_cgroup,
             creator: creator.map(|c| (c.pid, c.comm.as_str().into())),
+            creator_id: creator.map(|c| self.ids.of(c)),
             ..Entry::new(t)
         }
     }
@@ -342,6 +354,13 @@ impl TaskTable {
     /// stands at the event. An exited task leaves the live table here, once
     /// its exit has been annotated.
     pub fn apply(&mut self, rec: &Record) -> Annotation {
+        let mut a = self.annotate(rec);
+        a.ids = self.ids_of(rec.event.subject());
+        a
+    }
+
+    /// [`TaskTable::apply`] but for the task ids.
+    fn annotate(&mut self, rec: &Record) -> Annotation {
         match &rec.event {
             Event::Fork { creator, child, .. } => self.fork(creator, child),
             Event::Exec {
@@ -380,6 +399,7 @@ impl TaskTable {
                     GenerateResult::Delivered | GenerateResult::AlreadyPending
                 ) {
                     let killer = Killer {
+                        task_id: self.ids.of(sender),
                         sig: *sig,
                         pid: sender.pid,
                         tgid: sender.tgid,
@@ -418,6 +438,7 @@ impl TaskTable {
                 let mut a = Annotation::kinds(self.kind_of(kworker), requester);
                 a.helper = Some(HelperInfo {
                     spawner: None,
+                    spawner_id: None,
                     exe: None,
                     request: Some(Box::new(request.clone())),
                     reason: self.reason(request),
@@ -465,6 +486,7 @@ impl TaskTable {
         };
         Some(HelperInfo {
             spawner: e.creator.clone(),
+            spawner_id: e.creator_id,
             exe: e.filename.clone(),
             request: e.request.clone(),
             reason,

@@ -10,7 +10,9 @@
 //!   log, its first appearance) to its exit, one slice per exec segment,
 //!   named `comm (program)` (a rename also starts a new slice, so the name
 //!   is always the current one); slices still open at the end of the log
-//!   close at the last time seen;
+//!   close at the last time seen; the first slice of each segment has the
+//!   task's identity in its args (`task_id`, `pid`, ..., and the subject's
+//!   `parent_task_id`: docs/reference.md, "Task ids");
 //! - instants: fork (on the creator's track), exec, failed exec, signals
 //!   generated (on the sender's) and delivered or dropped (on the
 //!   target's, with the kernel's result), renames, helper requests, and
@@ -40,8 +42,15 @@ use crate::model::{
     event::{Event, HelperRequest, Record, Task, ThrottlePhase},
     flags::{PfNames, PF_KTHREAD},
     signals::{self, GenerateResult},
+    task_id::TaskIds,
     tasks::Annotation,
 };
+
+/// The subject's `parent_task_id`, where its parent is known.
+fn parented(args: Args, ann: &Annotation) -> Args {
+    let parent = ann.ids.parent.map(|id| id.to_string());
+    args.opt_str("parent_task_id", parent.as_deref())
+}
 
 pub fn formatter(clock: WallClock, pf: PfNames) -> Box<dyn Formatter> {
     Box::new(Timeline::new(clock, pf))
@@ -62,6 +71,8 @@ pub struct Timeline {
     last_ns: u64,
     /// Whether the throttle track was declared.
     throttled_declared: bool,
+    /// How the current record's annotation names its tasks.
+    ids: TaskIds,
 }
 
 /// `comm (program)`, or the comm alone when the program is unknown.
@@ -91,12 +102,14 @@ impl Timeline {
             flows: Flows::default(),
             last_ns: 0,
             throttled_declared: false,
+            ids: TaskIds::default(),
         }
     }
 
     /// Who a task is, on the first slice of each segment of its life.
     fn identity(&self, task: &Task, kind: Kind) -> Args {
         Args::default()
+            .str("task_id", &self.ids.of(task).to_string())
             .int("pid", task.pid)
             .int("tgid", task.tgid)
             .int("ppid", task.ppid)
@@ -206,8 +219,7 @@ impl Timeline {
             if let Some(l) = self.tracks.get_mut(child.pid) {
                 l.program = program;
             }
-            let args = self
-                .identity(child, ann.subject)
+            let args = parented(self.identity(child, ann.subject), ann)
                 .int("creator_pid", creator.pid)
                 .str("creator_comm", &creator.comm);
             self.begin_slice(out, (uuid, ts), name, args, &[flow]);
@@ -255,8 +267,7 @@ impl Timeline {
             self.end_slice(out, (uuid, ts), Args::default());
             self.tracks.rename(&mut self.packets, out, task.pid);
         }
-        let mut args = self
-            .identity(task, ann.subject)
+        let mut args = parented(self.identity(task, ann.subject), ann)
             .str("filename", filename)
             .strs("argv", argv);
         if let Some(c) = cut {
@@ -415,9 +426,8 @@ impl Timeline {
             }
             self.tracks.rename(&mut self.packets, out, task.pid);
             let name = slice_name(new_comm, program.as_deref());
-            let args = self
-                .identity(task, ann.subject)
-                .str("renamed_from", &task.comm);
+            let args =
+                parented(self.identity(task, ann.subject), ann).str("renamed_from", &task.comm);
             self.begin_slice(out, (uuid, ts), name, args, &[]);
         }
         let args = Args::default()
@@ -528,6 +538,7 @@ impl Formatter for Timeline {
         }
         let ts = rec.boot_ns.max(self.last_ns);
         self.last_ns = ts;
+        self.ids = ann.ids.namer;
         match rec.event {
             Event::Fork { .. } => self.fork(out, ts, rec, ann),
             Event::Exec { .. } => self.exec(out, ts, rec, ann),
@@ -588,6 +599,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         }
     }
 

@@ -675,6 +675,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         }
     }
 
@@ -1030,6 +1031,7 @@ mod tests {
         let mut a = ann(Kind::Helper);
         a.helper = Some(HelperInfo {
             spawner: Some((7, "kw\n".into())),
+            spawner_id: None,
             exe: Some("/tmp/x\ny".into()),
             request: None,
             reason: None,
@@ -1038,6 +1040,7 @@ mod tests {
             exec_error: None,
         });
         a.killer = Some(Killer {
+            task_id: crate::model::task_id::BootKey::new("", "").task(0, 0),
             sig: 9,
             pid: 9,
             tgid: 9,

@@ -221,6 +221,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         }
     }
 
@@ -362,6 +363,7 @@ mod tests {
         let mut a = ann(Kind::Helper);
         a.helper = Some(HelperInfo {
             spawner: Some((7, "kworker/u8:1".into())),
+            spawner_id: None,
             exe: Some("/usr/lib/helper".into()),
             request: None,
             reason: None,
@@ -370,6 +372,7 @@ mod tests {
             exec_error: None,
         });
         a.killer = Some(Killer {
+            task_id: crate::model::task_id::BootKey::new("", "").task(0, 0),
             sig: 9,
             pid: 99,
             tgid: 99,

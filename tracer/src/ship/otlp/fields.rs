@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::common::v1::{
-    any_value::Value as V, AnyValue, ArrayValue, KeyValue,
+    any_value::Value as V, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
 use tracer_common::EventKind;
 
@@ -22,7 +22,8 @@ use crate::{
         event::{Event, HelperRequest, Record, Task, TaskContext, Throttle, ThrottlePhase},
         flags::PfNames,
         signals::{self, Disposition, ExitStatus},
-        tasks::Annotation,
+        task_id::TaskId,
+        tasks::{Ancestor, Annotation},
         text,
     },
     output,
@@ -162,6 +163,58 @@ impl Out<'_> {
         array.values.truncate(n);
     }
 
+    /// A task id, in its text form (written over the old string).
+    fn task_id(&mut self, key: &str, id: TaskId) {
+        set_task_id(self.slot(key), id);
+    }
+
+    /// The `ancestors` array: one key-value list per generation, as the
+    /// JSON objects are (`task_id`, `pid`, `comm`, `comm_b64` where it is
+    /// not UTF-8, `kind`), written over the last record's lists (a steady
+    /// stream allocates nothing here).
+    fn ancestors(&mut self, chain: &[Ancestor]) {
+        let slot = self.slot("ancestors");
+        if !matches!(
+            slot,
+            Some(AnyValue {
+                value: Some(V::ArrayValue(_))
+            })
+        ) {
+            *slot = Some(AnyValue {
+                value: Some(V::ArrayValue(ArrayValue::default())),
+            });
+        }
+        let Some(AnyValue {
+            value: Some(V::ArrayValue(array)),
+        }) = slot
+        else {
+            unreachable!("an array was just put there");
+        };
+        array.values.resize_with(chain.len(), AnyValue::default);
+        for (a, v) in chain.iter().zip(&mut array.values) {
+            if !matches!(v.value, Some(V::KvlistValue(_))) {
+                v.value = Some(V::KvlistValue(KeyValueList::default()));
+            }
+            let Some(V::KvlistValue(list)) = &mut v.value else {
+                unreachable!("a list was just put there");
+            };
+            let list = &mut list.values;
+            let mut n = 0;
+            set_task_id(kv_slot(list, &mut n, "task_id"), a.task_id);
+            *kv_slot(list, &mut n, "pid") = Some(AnyValue {
+                value: Some(V::IntValue(i64::from(a.pid))),
+            });
+            set_string(kv_slot(list, &mut n, "comm"), &text::lossy(&a.comm));
+            if text::has_mapped(&a.comm) {
+                use base64::{engine::general_purpose::STANDARD, Engine as _};
+                let exact = STANDARD.encode(text::bytes(&a.comm));
+                set_string(kv_slot(list, &mut n, "comm_b64"), &exact);
+            }
+            set_string(kv_slot(list, &mut n, "kind"), a.kind.name());
+            list.truncate(n);
+        }
+    }
+
     /// Fields of the object `key` follow, until [`Out::end`] with the
     /// mark this returns.
     fn begin(&mut self, key: &str) -> usize {
@@ -183,6 +236,35 @@ impl Out<'_> {
 
     fn end(&mut self, mark: usize) {
         self.prefix.truncate(mark);
+    }
+}
+
+/// The `n`th entry of a key-value list, named `key`, its old value there
+/// to reuse; `n` moves on.
+fn kv_slot<'l>(list: &'l mut Vec<KeyValue>, n: &mut usize, key: &str) -> &'l mut Option<AnyValue> {
+    if *n == list.len() {
+        list.push(KeyValue::default());
+    }
+    let kv = &mut list[*n];
+    *n += 1;
+    if kv.key != key {
+        kv.key.clear();
+        kv.key.push_str(key);
+    }
+    &mut kv.value
+}
+
+/// A task id's text form, over the old string where there is one.
+fn set_task_id(slot: &mut Option<AnyValue>, id: TaskId) {
+    use std::fmt::Write as _;
+    match slot {
+        Some(AnyValue {
+            value: Some(V::StringValue(old)),
+        }) => {
+            old.clear();
+            let _ = write!(old, "{id}");
+        }
+        _ => set_string(slot, &id.to_string()),
     }
 }
 
@@ -258,14 +340,26 @@ impl Fields {
         let subject = rec.event.subject();
         // The main thread of a user process: its comm is the process's name.
         let main_thread = subject.pid == subject.tgid && subject.has_mm;
-        task_fields(&mut o, b64, pf, subject, Some(ann.subject), main_thread);
+        let id = ann.ids.of(subject);
+        task_fields(
+            &mut o,
+            b64,
+            pf,
+            subject,
+            (Some(ann.subject), id),
+            main_thread,
+        );
+        if let Some(parent) = ann.ids.parent {
+            o.task_id("parent_task_id", parent);
+        }
         match &rec.event {
             Event::Fork {
                 creator,
                 clone_flags,
                 ..
             } => {
-                task_object(&mut o, b64, pf, "creator", creator, ann.other);
+                let id = ann.ids.of(creator);
+                task_object(&mut o, b64, pf, "creator", creator, (ann.other, id));
                 o.uint("clone_flags", *clone_flags);
             }
             Event::Exec {
@@ -311,6 +405,7 @@ impl Fields {
                 o.opt_uint("lifetime_ns", ann.lifetime_ns);
                 if let Some(k) = &ann.killer {
                     let mark = o.begin("killed_by");
+                    o.task_id("task_id", k.task_id);
                     o.str("signal", &signals::name(k.sig));
                     o.uint("pid", u64::from(k.pid));
                     o.uint("tgid", u64::from(k.tgid));
@@ -337,7 +432,8 @@ impl Fields {
                 o.str("result", &result.name());
                 o.bool("group", *group);
                 o.uint("sender_uid", u64::from(*sender_uid));
-                task_object(&mut o, b64, pf, "sender", sender, ann.other);
+                let id = ann.ids.of(sender);
+                task_object(&mut o, b64, pf, "sender", sender, (ann.other, id));
             }
             Event::SignalDeliver {
                 sig,
@@ -371,9 +467,12 @@ impl Fields {
             }
             Event::HelperRequest { request, .. } => {
                 let reason = ann.helper.as_ref().and_then(|h| h.reason.as_deref());
-                request_fields(&mut o, b64, pf, request, ann.other, reason);
+                request_fields(&mut o, b64, pf, (request, ann), ann.other, reason);
             }
             Event::Throttle { throttle, .. } => throttle_fields(&mut o, throttle),
+        }
+        if let Some(chain) = &ann.ids.ancestors {
+            o.ancestors(chain);
         }
         let len = o.len;
         out.truncate(len);
@@ -386,9 +485,10 @@ fn task_fields(
     b64: &mut String,
     pf: &PfNames,
     t: &Task,
-    kind: Option<Kind>,
+    (kind, id): (Option<Kind>, TaskId),
     main_thread: bool,
 ) {
+    o.task_id("task_id", id);
     o.uint("pid", u64::from(t.pid));
     o.uint("tgid", u64::from(t.tgid));
     o.uint("ppid", u64::from(t.ppid));
@@ -443,7 +543,7 @@ fn task_object(
     pf: &PfNames,
     name: &str,
     t: &Task,
-    kind: Option<Kind>,
+    kind: (Option<Kind>, TaskId),
 ) {
     let mark = o.begin(name);
     task_fields(o, b64, pf, t, kind, false);
@@ -462,13 +562,13 @@ fn request_fields(
     o: &mut Out<'_>,
     b64: &mut String,
     pf: &PfNames,
-    req: &HelperRequest,
+    (req, ann): (&HelperRequest, &Annotation),
     kind: Option<Kind>,
     reason: Option<&str>,
 ) {
     if let Some(r) = &req.requester {
         let mark = o.begin("requested_by");
-        task_fields(o, b64, pf, r, kind, false);
+        task_fields(o, b64, pf, r, (kind, ann.ids.of(r)), false);
         o.opt_str("reason", reason);
         o.end(mark);
     }
@@ -488,11 +588,21 @@ fn helper(o: &mut Out<'_>, b64: &mut String, pf: &PfNames, ann: &Annotation, exi
         o.uint("spawner_pid", u64::from(*pid));
         o.text("spawner_comm", comm, b64);
     }
+    if let Some(id) = h.spawner_id {
+        o.task_id("spawner_task_id", id);
+    }
     if let Some(exe) = h.exe.as_deref() {
         o.text("exe", exe, b64);
     }
     if let Some(req) = &h.request {
-        request_fields(o, b64, pf, req, h.requester_kind, h.reason.as_deref());
+        request_fields(
+            o,
+            b64,
+            pf,
+            (req, ann),
+            h.requester_kind,
+            h.reason.as_deref(),
+        );
     }
     o.bool("exec_failed", h.exec_failed);
     o.opt_str("exec_error_inferred", h.exec_error);
@@ -545,7 +655,8 @@ mod tests {
         model::{
             event::{ExecCut, ExecVia},
             signals::GenerateResult,
-            tasks::{HelperInfo, Killer},
+            task_id::{BootKey, TaskIds},
+            tasks::{HelperInfo, Ids, Killer},
         },
         output::Format,
         ship::otlp::names::kv,
@@ -675,6 +786,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            ids: Default::default(),
         }
     }
 
@@ -692,6 +804,7 @@ mod tests {
     fn helper_info(with_request: bool) -> HelperInfo {
         HelperInfo {
             spawner: Some((7, odd("kworker/u8:").into())),
+            spawner_id: Some(BootKey::new("m", "b").task(3, 7)),
             exe: Some("/usr/lib/helper".into()),
             request: with_request
                 .then(|| Box::new(request(Some(task(40, 40, "keyctl", true, true))))),
@@ -794,6 +907,7 @@ mod tests {
                 Annotation {
                     helper: Some(helper_info(true)),
                     killer: Some(Killer {
+                        task_id: BootKey::new("", "").task(0, 0),
                         sig: 9,
                         pid: 99,
                         tgid: 98,
@@ -801,6 +915,24 @@ mod tests {
                         uid: 0,
                         boot_ns: 2,
                     }),
+                    ids: Ids {
+                        namer: TaskIds::new(BootKey::new("m", "b"), 100),
+                        parent: Some(BootKey::new("m", "b").task(1, 2)),
+                        ancestors: Some(vec![
+                            Ancestor {
+                                task_id: BootKey::new("m", "b").task(1, 2),
+                                pid: 2,
+                                comm: odd("kthre").into(),
+                                kind: Kind::Kthreadd,
+                            },
+                            Ancestor {
+                                task_id: BootKey::new("", "").task(0, 0),
+                                pid: 0,
+                                comm: "".into(),
+                                kind: Kind::Kthread,
+                            },
+                        ]),
+                    },
                     ..ann(Kind::Helper, None)
                 },
             ),

@@ -41,6 +41,8 @@
 //! | `kind`, `flags` (array), `flags_raw`, `has_mm`, `start_ns`, `boot_ns`, ... | `tracer.kind`, `tracer.flags`, ... |
 //! | `creator.pid`, `sender.comm`, `helper.requested_by.pid`, `killed_by.uid`, ... | `tracer.creator.pid`, `tracer.sender.comm`, `tracer.helper.requested_by.pid`, `tracer.killed_by.uid`, ... |
 //! | `sender_uid` | `tracer.sender_uid` |
+//! | `task_id`, `parent_task_id`, `creator.task_id`, ... (JSON version 8) | `tracer.task_id`, `tracer.parent_task_id`, `tracer.creator.task_id`, ... |
+//! | `ancestors` (with `--ancestors N`; 4 by default for OTLP) | `tracer.ancestors`: an array of key-value lists (`task_id`, `pid`, `comm`, `kind`) |
 //! | a lost notice's `lost_event`, `count` | `tracer.lost_event`, `tracer.count` |
 //!
 //! `process.user.id` (the effective uid) is not used: tracer reads the

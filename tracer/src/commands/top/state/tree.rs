@@ -15,7 +15,7 @@ pub struct Row {
     pub depth: usize,
     pub pid: u32,
     pub kind: Kind,
-    pub comm: Box<str>,
+    pub comm: std::sync::Arc<str>,
     pub start_ns: u64,
     /// The kernel-thread tests disagree on it (`ps` marks it `!`).
     pub disagree: bool,
