@@ -221,6 +221,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             format,
             otlp,
             output,
+            dataset,
             window,
         } => {
             crate::log::set::include_foreign(include_foreign);
@@ -233,7 +234,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                     }
                     ExportFormat::Perfetto => export::To::Perfetto,
                     ExportFormat::Prometheus => export::To::Prometheus,
+                    ExportFormat::Parquet => export::To::Parquet,
                 },
+                dataset,
                 output,
                 window: window.spec(),
             })
