@@ -84,13 +84,18 @@ fn parquet_rows(
 /// one dataset; the first failure is returned once all are done.
 fn dataset(opts: &ExportOptions, dir: &Path) -> Result<()> {
     if matches!(opts.format, To::Otlp(_) | To::Perfetto | To::Prometheus) {
-        return Err(UsageError("--dataset writes Parquet: leave out --format or give --format parquet".into()).into());
+        return Err(UsageError(
+            "--dataset writes Parquet: leave out --format or give --format parquet".into(),
+        )
+        .into());
     }
     let mut first = Ok(());
     for input in &opts.files {
-        let res = parquet_rows(std::slice::from_ref(input), &opts.window, |origin, snapshot| {
-            parquet::dataset_tap(dir.to_path_buf(), origin, snapshot)
-        })
+        let res = parquet_rows(
+            std::slice::from_ref(input),
+            &opts.window,
+            |origin, snapshot| parquet::dataset_tap(dir.to_path_buf(), origin, snapshot),
+        )
         .with_context(|| format!("adding {} to the dataset", input.display()));
         if let Err(e) = res {
             if first.is_ok() {

@@ -13,8 +13,8 @@ use crate::{
     log::header::Part,
     model::{
         decode::decode,
-        procfs::ProcTask,
         event::Record,
+        procfs::ProcTask,
         tasks::{Annotation, TaskTable},
     },
 };

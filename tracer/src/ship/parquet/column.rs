@@ -72,7 +72,11 @@ column!(
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 );
 column!(StrList, ListBuilder<StringBuilder>, list(DataType::Utf8));
-column!(BytesList, ListBuilder<BinaryBuilder>, list(DataType::Binary));
+column!(
+    BytesList,
+    ListBuilder<BinaryBuilder>,
+    list(DataType::Binary)
+);
 
 macro_rules! defaults {
     ($($name:ident),*) => {

@@ -40,10 +40,13 @@ impl PartFile {
     fn create(dest: PathBuf) -> Result<PartFile> {
         let dir = dest.parent().expect("a part is in a directory");
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let name = dest.file_name().expect("a part has a name").to_string_lossy();
+        let name = dest
+            .file_name()
+            .expect("a part has a name")
+            .to_string_lossy();
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let out = fs::File::create_new(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
+        let out =
+            fs::File::create_new(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         Ok(PartFile {
             file: Some(File::new(BufWriter::new(out))?),
             tmp,
@@ -182,7 +185,10 @@ fn escape(value: &str) -> String {
     }
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') || (b == b'.' && value != "." && value != "..") {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_')
+            || (b == b'.' && value != "." && value != "..")
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

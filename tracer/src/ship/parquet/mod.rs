@@ -30,11 +30,7 @@ use self::{dataset::Dataset, parents::Parents, rows::Rows, schema::Columns};
 use crate::{
     log::header::{LogHeader, Part},
     model::{
-        clock::WallClock,
-        event::Record,
-        flags::PfNames,
-        procfs::ProcTask,
-        task_id::BootKey,
+        clock::WallClock, event::Record, flags::PfNames, procfs::ProcTask, task_id::BootKey,
         tasks::Annotation,
     },
     pipeline::tap::Tap,
@@ -122,10 +118,7 @@ fn properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_key_value_metadata(Some(vec![
-            KeyValue::new(
-                "parquet_schema_version".into(),
-                SCHEMA_VERSION.to_string(),
-            ),
+            KeyValue::new("parquet_schema_version".into(), SCHEMA_VERSION.to_string()),
             KeyValue::new(
                 "tracer_version".into(),
                 env!("CARGO_PKG_VERSION").to_string(),
@@ -189,11 +182,7 @@ pub fn file_tap(
 }
 
 /// Adds the rows to the dataset in `dir` (see [`dataset`]).
-pub fn dataset_tap(
-    dir: PathBuf,
-    origin: Origin,
-    snapshot: &[ProcTask],
-) -> Result<Box<dyn Tap>> {
+pub fn dataset_tap(dir: PathBuf, origin: Origin, snapshot: &[ProcTask]) -> Result<Box<dyn Tap>> {
     let name = dir.display().to_string();
     let target = Target::Dataset(Dataset::new(dir)?);
     Ok(Box::new(Exporter::new(origin, snapshot, target, name)))

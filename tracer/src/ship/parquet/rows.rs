@@ -7,11 +7,10 @@ use super::{parents::Parents, schema::Columns, Origin};
 use crate::{
     log::header::Part,
     model::{
-        procfs::ProcTask,
         classify::Kind,
-        context,
-        errno,
+        context, errno,
         event::{Event, HelperRequest, Record, Task, Throttle, ThrottlePhase},
+        procfs::ProcTask,
         signals::{self, Disposition, ExitStatus},
         task_id::TaskId,
         tasks::Annotation,
@@ -41,7 +40,9 @@ impl Rows {
 
     /// The id of task `t` (see `model::task_id`).
     fn id(&self, t: &Task) -> TaskId {
-        self.origin.boot_key().task(t.start_ns / self.origin.ns_per_tick(), t.pid)
+        self.origin
+            .boot_key()
+            .task(t.start_ns / self.origin.ns_per_tick(), t.pid)
     }
 
     /// The columns every row has.
@@ -60,7 +61,9 @@ impl Rows {
     /// `count` records of `kind` lost in the kernel.
     pub(super) fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64) {
         self.common(boot_ns, "lost");
-        self.cols.lost_event.set(kind.map_or("unknown", EventKind::name));
+        self.cols
+            .lost_event
+            .set(kind.map_or("unknown", EventKind::name));
         self.cols.count.set(count);
         self.cols.end_row();
     }
@@ -331,7 +334,8 @@ impl Rows {
         c.last_ns.set(t.last_ns);
         match t.phase {
             ThrottlePhase::Begin => {
-                c.dropped_kind.set(t.kind.map_or("unknown", EventKind::name));
+                c.dropped_kind
+                    .set(t.kind.map_or("unknown", EventKind::name));
                 c.recorded.set(t.recorded);
             }
             ThrottlePhase::End => {
