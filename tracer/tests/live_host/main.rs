@@ -18,6 +18,7 @@ mod throttle_util;
 
 mod metrics;
 mod otlp;
+mod parquet;
 mod perfetto;
 mod recipes;
 mod record_dir_hostile;
