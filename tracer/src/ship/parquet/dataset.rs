@@ -44,9 +44,16 @@ impl PartFile {
             .file_name()
             .expect("a part has a name")
             .to_string_lossy();
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let out =
-            fs::File::create_new(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        // Unique among exports at once (this process's included); one
+        // left by a crashed export is passed over.
+        let (tmp, out) = (0u32..)
+            .map(|n| dir.join(format!(".{name}.{}-{n}.tmp", std::process::id())))
+            .find_map(|tmp| match fs::File::create_new(&tmp) {
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => None,
+                res => Some((tmp, res)),
+            })
+            .expect("an unused name");
+        let out = out.with_context(|| format!("creating {}", tmp.display()))?;
         Ok(PartFile {
             file: Some(File::new(BufWriter::new(out))?),
             tmp,
