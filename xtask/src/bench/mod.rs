@@ -21,6 +21,7 @@ mod hostile;
 mod metrics;
 mod nesting;
 mod parallel;
+mod parquet;
 mod peers;
 mod report;
 mod rotate;
@@ -61,12 +62,15 @@ pub(crate) enum Only {
     FailedExecs,
     /// The workqueue programs' rates under disk I/O.
     Workqueue,
+    /// `export --format parquet` of 1M- and 10M-event logs: events/s,
+    /// size against the raw and zstd log, peak RSS (no root needed).
+    Parquet,
 }
 
 impl Only {
     /// Whether it runs the workload generator.
     fn needs_workload(self) -> bool {
-        !matches!(self, Only::Hostile | Only::Metrics)
+        !matches!(self, Only::Hostile | Only::Metrics | Only::Parquet)
     }
 }
 
@@ -208,6 +212,7 @@ pub(crate) fn run(args: &Args, bin: &Binaries) -> Result<()> {
         Some(Only::Throttle) => drive!(throttle::ThrottleOnly),
         Some(Only::FailedExecs) => drive!(failed_execs::FailedExecsOnly),
         Some(Only::Workqueue) => drive!(workqueue::WorkqueueOnly),
+        Some(Only::Parquet) => drive!(parquet::ParquetOnly),
         None if args.parallel.is_empty() => drive!(whole::Whole),
         None => drive!(parallel::Parallel {
             counts: parallel::parse_counts(&args.parallel)?,
