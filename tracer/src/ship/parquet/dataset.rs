@@ -24,7 +24,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use super::{rows::Rows, schema::Columns, File};
+use super::{rows::Rows, schema::Columns, writer::File};
 use crate::model::calendar::civil_from_days;
 
 const NS_PER_DAY: i128 = 86_400 * 1_000_000_000;

@@ -3,7 +3,7 @@
 
 use tracer_common::EventKind;
 
-use super::{parents::Parents, schema::Columns, Origin};
+use super::{origin::Origin, parents::Parents, schema::Columns};
 use crate::{
     log::header::Part,
     model::{

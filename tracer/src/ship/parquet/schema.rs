@@ -1,5 +1,5 @@
 //! The columns of a Parquet export, in file order (schema version
-//! [`SCHEMA_VERSION`](super::SCHEMA_VERSION)); docs/reference.md lists
+//! [`SCHEMA_VERSION`]); docs/reference.md lists
 //! them for readers. Every column is nullable: a row sets the ones its
 //! event has. Names follow the JSON fields; a task named beside the
 //! subject has its fields prefixed with its role (`creator_`, `sender_`,
@@ -7,6 +7,11 @@
 //! reads them as plain columns.
 
 use super::column::{columns, Bool, Bytes, BytesList, Column, Dict, Str, StrList, Time, I32, I64};
+
+/// Version of the Parquet schema (the columns below, their types
+/// and meaning), in every file's key-value metadata as
+/// `parquet_schema_version`. 1: the first.
+pub const SCHEMA_VERSION: u32 = 1;
 
 columns! {
     /// Wall-clock time of the event on the recording machine (UTC, ns).
