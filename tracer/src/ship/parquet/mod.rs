@@ -117,9 +117,10 @@ impl Exporter {
 }
 
 impl Tap for Exporter {
-    fn event(&mut self, rec: &Record, ann: &Annotation, _shown: bool) {
+    fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool) {
         self.rows.note(rec);
-        if self.row_at(rec.boot_ns) {
+        // The rows are the events the export's filter shows, as in JSON.
+        if shown && self.row_at(rec.boot_ns) {
             self.rows.record(rec, ann);
             self.row_done();
         }
