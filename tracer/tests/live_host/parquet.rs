@@ -68,10 +68,11 @@ fn alpha_night(dir: &Path) {
         let _pattern = core_pattern_to(&helper);
         let mut crasher = crash();
         let helper_pid = wait_until("core-dump helper", || process_running(&helper));
-        // Its child holds the pipe too: killed first.
+        // Its child holds the pipe too: killed after it (killed first,
+        // the child would let the helper end by itself).
         let child = wait_until("the helper's child", || child_of(helper_pid));
-        kill(child, libc::SIGKILL);
         kill(helper_pid, libc::SIGKILL);
+        kill(child, libc::SIGKILL);
         // Its core dump ends once the helper's end of the pipe is gone.
         crasher.wait().unwrap();
     }
