@@ -282,12 +282,14 @@ const TEST_PACKAGES: &[&str] = &["prometheus", "zstd"];
 /// Python packages the host tests decode tracer's output with, pinned:
 /// OTLP requests and Perfetto traces are decoded with the projects' own
 /// definitions, not with the Rust types under test; duckdb-cli runs the
-/// SQL recipe in docs/recording.md.
+/// SQL recipes in docs/recording.md, polars the Python one (and both read
+/// the Parquet export with their own readers).
 const TEST_PYTHON: &[&str] = &[
     "opentelemetry-proto==1.45.2",
     "perfetto==0.59.1",
     "protobuf==7.36.2",
     "duckdb-cli==1.5.6",
+    "polars==2.1.0",
 ];
 
 /// What the host tests need besides the toolchain: the Debian packages,

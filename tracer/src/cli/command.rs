@@ -171,6 +171,11 @@ pub enum Command {
         /// Write to FILE (created; never overwritten) instead of stdout.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Add the logs' events to the Parquet dataset in DIR (Hive
+        /// partitions host=HOST/date=DAY; a part already there is not
+        /// written again); implies --format parquet.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "since", "until"])]
+        dataset: Option<PathBuf>,
         #[command(flatten)]
         window: WindowArgs,
         #[command(flatten)]
@@ -271,6 +276,9 @@ pub enum ExportFormat {
     /// serves them live (for node_exporter's textfile collector or a
     /// Pushgateway).
     Prometheus,
+    /// Apache Parquet, one row per event (for DuckDB, Spark, pandas,
+    /// polars); binary, so it goes to `-o FILE` or a pipe.
+    Parquet,
 }
 
 /// What to write.

@@ -244,6 +244,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             format,
             otlp,
             output,
+            dataset,
             window,
             ancestry,
         } => {
@@ -258,7 +259,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                     }
                     ExportFormat::Perfetto => export::To::Perfetto,
                     ExportFormat::Prometheus => export::To::Prometheus,
+                    ExportFormat::Parquet => export::To::Parquet,
                 },
+                dataset,
                 output,
                 window: window.spec(),
             })

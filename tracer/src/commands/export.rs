@@ -1,10 +1,11 @@
 //! `tracer export`: every event of a recorded log (or of a time window of
 //! it, `--since`/`--until`), as JSON Lines, to an OpenTelemetry collector,
-//! as a Perfetto timeline, or counted as Prometheus metrics.
+//! as a Perfetto timeline, counted as Prometheus metrics, or as Parquet
+//! rows (one file, or added to a dataset of many hosts: `--dataset`).
 
 use std::{
     io::{BufWriter, IsTerminal as _, Write},
-    path::PathBuf,
+    path::{Path, PathBuf},
 };
 
 use anyhow::{bail, Context as _, Result};
@@ -12,9 +13,14 @@ use anyhow::{bail, Context as _, Result};
 use crate::{
     log::{header::LogHeader, reader::DamagedInput, writer},
     model::window::{Window, WindowSpec},
-    output::{self, Format},
-    pipeline::{filter::TraceFilter, from_log, tap::Taps, LostNotices, Pipeline},
-    ship::{metrics, Origin, ShipOptions, Shipping},
+    output::{self, diag::UsageError, Format},
+    pipeline::{
+        filter::TraceFilter,
+        from_log,
+        tap::{Tap, Taps},
+        LostNotices, Pipeline,
+    },
+    ship::{metrics, parquet, Origin, ShipOptions, Shipping},
 };
 
 pub enum To {
@@ -23,6 +29,7 @@ pub enum To {
     Otlp(String),
     Perfetto,
     Prometheus,
+    Parquet,
 }
 
 pub struct ExportOptions {
@@ -35,6 +42,8 @@ pub struct ExportOptions {
     pub window: WindowSpec,
     /// `--ancestors`: generations named with each event.
     pub ancestors: usize,
+    /// `--dataset DIR`: Parquet parts added to DIR.
+    pub dataset: Option<PathBuf>,
 }
 
 fn window(spec: &WindowSpec, header: &LogHeader) -> Result<Window> {
@@ -50,9 +59,76 @@ fn everything() -> TraceFilter {
     }
 }
 
+/// Every event of the logs `files` name as Parquet rows, into the one tap
+/// `tap` makes from the first log's header.
+fn parquet_rows(
+    files: &[PathBuf],
+    spec: &WindowSpec,
+    tap: impl FnOnce(parquet::Origin, &[crate::model::procfs::ProcTask]) -> Result<Box<dyn Tap>>,
+) -> Result<()> {
+    from_log::run(files, |header| {
+        let window = window(spec, header)?;
+        let tap = tap(parquet::Origin::of(header), &header.tasks)?;
+        Ok(Pipeline::new(
+            std::io::sink(),
+            output::silent(),
+            header.take_task_table(),
+            everything(),
+            LostNotices::Stderr,
+        )
+        .with_window(window)
+        .with_taps(Taps::new(vec![tap])))
+    })
+}
+
+/// `--dataset DIR`: each input (a log, or a directory of one recording's
+/// rotated logs) on its own, so the logs of many hosts and boots go into
+/// one dataset; the first failure is returned once all are done.
+fn dataset(opts: &ExportOptions, dir: &Path) -> Result<()> {
+    if matches!(opts.format, To::Otlp(_) | To::Perfetto | To::Prometheus) {
+        return Err(UsageError(
+            "--dataset writes Parquet: leave out --format or give --format parquet".into(),
+        )
+        .into());
+    }
+    let mut first = Ok(());
+    for input in &opts.files {
+        let res = parquet_rows(
+            std::slice::from_ref(input),
+            &opts.window,
+            |origin, snapshot| parquet::dataset_tap(dir.to_path_buf(), origin, snapshot),
+        )
+        .with_context(|| format!("adding {} to the dataset", input.display()));
+        if let Err(e) = res {
+            if first.is_ok() {
+                first = Err(e);
+            } else {
+                crate::say!("tracer: {e:#}");
+            }
+        }
+    }
+    first
+}
+
 pub fn run(opts: ExportOptions) -> Result<()> {
     if let (To::Otlp(_), Some(_)) = (&opts.format, &opts.output) {
         bail!("--format otlp sends to the collector; it writes no file (drop -o)");
+    }
+    if let Some(dir) = &opts.dataset {
+        return dataset(&opts, dir);
+    }
+    if let To::Parquet = opts.format {
+        // Parquet's writer wants `Send` (it is a tap): stdout unlocked.
+        let (out, name): (Box<dyn Write + Send>, String) = match &opts.output {
+            Some(path) => (Box::new(writer::create(path)?), path.display().to_string()),
+            None if std::io::stdout().is_terminal() => {
+                bail!("Parquet is binary: write it with -o FILE (or into a pipe)")
+            }
+            None => (Box::new(BufWriter::new(std::io::stdout())), "stdout".into()),
+        };
+        return parquet_rows(&opts.files, &opts.window, |origin, snapshot| {
+            parquet::file_tap(out, name, origin, snapshot)
+        });
     }
     let out: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(writer::create(path)?),
@@ -140,5 +216,6 @@ pub fn run(opts: ExportOptions) -> Result<()> {
             }
             read
         }
+        To::Parquet => unreachable!("written above"),
     }
 }

@@ -16,8 +16,12 @@
 //!   record with a bad checksum and no valid record (each head costs a
 //!   record's checksum).
 //!
-//! `records` and `starts` are written as they are made (FILE may be a
-//! pipe: the bench compresses gigabytes of them).
+//! - `events`: not hostile: a valid header, then MB *thousand* events of
+//!   a busy machine (fork, exec with arguments, exit of 90,000 distinct
+//!   tasks in turn), for the Parquet export's bench.
+//!
+//! `records`, `starts` and `events` are written as they are made (FILE
+//! may be a pipe: the bench compresses gigabytes of them).
 
 use std::{
     fs::File,
@@ -26,7 +30,10 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
-use tracer_common::{EventKind, ExitEvent, Header, KernelFilter, TaskInfo, FORMAT_VERSION};
+use tracer_common::{
+    EventKind, ExecEvent, ExitEvent, ForkEvent, Header, KernelFilter, Plain, TaskInfo,
+    FORMAT_VERSION,
+};
 
 use crate::{
     log::{header::LogHeader, writer::LogWriter},
@@ -162,48 +169,116 @@ pub fn run(kind: &str, path: &Path, mb: u64) -> Result<()> {
             }
             out_file.flush()?;
         }
+        "events" => events(file, mb.saturating_mul(1000))?,
         other => bail!(
             "unknown hostile input `{other}` (resync, garbage, argv, cycle, sparse, records, \
-             starts)"
+             starts, events)"
         ),
     }
     Ok(())
 }
 
-/// The bytes of an exit record of pid 1 at boot time 1.
-fn exit_record() -> Vec<u8> {
+/// Task `pid` (its own group) named `bench`, started at `start`.
+fn bench_task(pid: u32, start: u64) -> TaskInfo {
     let mut comm = [0u8; tracer_common::COMM_LEN];
     comm[..5].copy_from_slice(b"bench");
-    let event = ExitEvent {
+    TaskInfo {
+        start_boottime: start,
+        pid,
+        tgid: pid,
+        ppid: 0,
+        flags: 0,
+        comm,
+        has_mm: 1,
+        _pad: [0; 7],
+        uid: 0,
+        gid: 0,
+        cgroup_id: 0,
+        pidns_inum: 0,
+        ns_pid: 0,
+        mntns_inum: 0,
+        context: 0,
+    }
+}
+
+fn bytes<T: Plain>(v: &T) -> Vec<u8> {
+    // SAFETY: T is Plain (repr(C), explicit padding fields), so all of
+    // its bytes are initialized.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+}
+
+/// The bytes of an exit record of pid 1 at boot time 1.
+fn exit_record() -> Vec<u8> {
+    bytes(&ExitEvent {
         header: Header::new(EventKind::Exit, 0, 1),
-        task: TaskInfo {
-            start_boottime: 1,
-            pid: 1,
-            tgid: 1,
-            ppid: 0,
-            flags: 0,
-            comm,
-            has_mm: 1,
-            _pad: [0; 7],
-            uid: 0,
-            gid: 0,
-            cgroup_id: 0,
-            pidns_inum: 0,
-            ns_pid: 0,
-            mntns_inum: 0,
-            context: 0,
-        },
+        task: bench_task(1, 1),
         exit_code: 0,
         group_dead: 1,
         _pad: [0; 3],
-    };
-    // SAFETY: ExitEvent is Plain (repr(C), explicit padding fields), so
-    // all of its bytes are initialized.
-    unsafe {
-        std::slice::from_raw_parts(
-            (&event as *const ExitEvent).cast::<u8>(),
-            size_of::<ExitEvent>(),
-        )
+    })
+}
+
+/// `count` events: each of 90,000 tasks in turn is forked by pid 1,
+/// execs `/usr/bin/bench-job --id N` and exits, 1 µs apart.
+fn events(file: File, count: u64) -> Result<()> {
+    const TASKS: u64 = 90_000;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut w = LogWriter::new(&mut out, &header(vec![task(1, Vec::new())]))?;
+    let parent = bench_task(1, 1);
+    let mut boot_ns = 1_000_000_000u64;
+    for n in 0..count {
+        boot_ns += 1000;
+        let i = n / 3;
+        let pid = 1000 + (i % TASKS) as u32;
+        let start = boot_ns - (n % 3) * 1000;
+        let child = TaskInfo {
+            ppid: 1,
+            uid: 1000,
+            gid: 1000,
+            context: tracer_common::CTX_CREDS,
+            ..bench_task(pid, start)
+        };
+        let cpu = (n % 4) as u32;
+        let raw = match n % 3 {
+            0 => bytes(&ForkEvent {
+                header: Header::new(EventKind::Fork, cpu, boot_ns),
+                creator: parent,
+                child,
+                clone_flags: 0x1200011,
+            }),
+            1 => {
+                let mut filename = [0u8; tracer_common::FILENAME_LEN];
+                let path = b"/usr/bin/bench-job";
+                filename[..path.len()].copy_from_slice(path);
+                let args_text = format!("bench-job\0--id\0{i}\0");
+                let mut args = [0u8; tracer_common::ARGS_LEN];
+                args[..args_text.len()].copy_from_slice(args_text.as_bytes());
+                bytes(&ExecEvent {
+                    header: Header::new(EventKind::Exec, cpu, boot_ns),
+                    task: child,
+                    old_pid: pid,
+                    filename_len: path.len() as u16,
+                    args_len: args_text.len() as u16,
+                    argc: 3,
+                    args_total: args_text.len() as u32,
+                    filename_truncated: 0,
+                    _pad: [0; 7],
+                    filename,
+                    args,
+                })
+            }
+            _ => bytes(&ExitEvent {
+                header: Header::new(EventKind::Exit, cpu, boot_ns),
+                task: child,
+                exit_code: ((i % 3) as u32) << 8,
+                group_dead: 1,
+                _pad: [0; 3],
+            }),
+        };
+        w.event(&raw)?;
     }
-    .to_vec()
+    w.end(boot_ns + 1)?;
+    drop(w);
+    out.flush()?;
+    Ok(())
 }

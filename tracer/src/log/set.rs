@@ -211,6 +211,11 @@ impl LogSet {
         &self.current
     }
 
+    /// The place of the file being read in its recording.
+    pub fn part(&self) -> Part {
+        self.current_part
+    }
+
     /// The next item of the stream, a boundary between files, or damage.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Step<'_>, Damage>> {

@@ -56,7 +56,7 @@ pub fn run<W: Write>(
     while let Some(item) = reader.next() {
         match item {
             Ok(Step::Boundary { tasks }) => {
-                pipeline.next_file(tasks);
+                pipeline.next_file(tasks, reader.part());
                 // Only the last file's end says how the recording stopped.
                 clean_end = false;
             }
@@ -88,7 +88,7 @@ pub fn run<W: Write>(
             Ok(Step::Item(Item::End { .. })) => clean_end = true,
             Err(damage) => {
                 // Whatever the damage held is unknown, execs included.
-                pipeline.note_unknown_loss();
+                pipeline.damaged(&damage.to_string(), last.max(header.started_boot_ns));
                 truncated |= matches!(
                     damage,
                     Damage::Truncated { .. } | Damage::Abandoned { .. } | Damage::Amplified { .. }

@@ -185,7 +185,12 @@ impl<W: Write> Pipeline<W> {
     /// The stream goes on in the next file of a rotated log, which starts
     /// with this snapshot: the table keeps what it knows and takes in only
     /// the tasks it lacks.
-    pub fn next_file(&mut self, tasks: Vec<crate::model::procfs::ProcTask>) {
+    pub fn next_file(
+        &mut self,
+        tasks: Vec<crate::model::procfs::ProcTask>,
+        part: crate::log::header::Part,
+    ) {
+        self.taps.next_file(part, &tasks);
         self.table.merge_snapshot(tasks);
     }
 
@@ -193,6 +198,15 @@ impl<W: Write> Pipeline<W> {
     /// log).
     pub fn note_unknown_loss(&mut self) {
         self.table.note_lost(None);
+    }
+
+    /// A damaged stretch of a log, after the records up to `boot_ns`:
+    /// taps that keep every row (Parquet) get a row for it.
+    pub fn damaged(&mut self, what: &str, boot_ns: u64) {
+        self.note_unknown_loss();
+        if self.window.contains(boot_ns) {
+            self.taps.damaged(what, boot_ns);
+        }
     }
 
     /// Writes what is buffered. `Stop` when stdout is gone (e.g. `| head`).

@@ -10,9 +10,11 @@ use tracer_common::EventKind;
 
 use crate::{
     kernel::rings::RingFill,
+    log::header::Part,
     model::{
         decode::decode,
         event::Record,
+        procfs::ProcTask,
         tasks::{Annotation, TaskTable},
     },
 };
@@ -28,6 +30,12 @@ pub trait Tap: Send {
     /// `count` events never reached the taps: `record`'s decode thread
     /// was behind and dropped them (counted; the log has them).
     fn missed(&mut self, _count: u64) {}
+    /// A damaged stretch of a log (`what` the reader found), read after
+    /// the event at `boot_ns`.
+    fn damaged(&mut self, _what: &str, _boot_ns: u64) {}
+    /// A log's stream goes on in its next file (`part`), which starts
+    /// with the start-up `snapshot`.
+    fn next_file(&mut self, _part: Part, _snapshot: &[ProcTask]) {}
     /// About once a second, live only: gauges from the table.
     fn tick(&mut self, _table: &TaskTable) {}
     /// About once a second, live only, before `tick`: how full each ring
@@ -71,6 +79,18 @@ impl Taps {
     pub fn missed(&mut self, count: u64) {
         for tap in &mut self.0 {
             tap.missed(count);
+        }
+    }
+
+    pub fn damaged(&mut self, what: &str, boot_ns: u64) {
+        for tap in &mut self.0 {
+            tap.damaged(what, boot_ns);
+        }
+    }
+
+    pub fn next_file(&mut self, part: Part, snapshot: &[ProcTask]) {
+        for tap in &mut self.0 {
+            tap.next_file(part, snapshot);
         }
     }
 

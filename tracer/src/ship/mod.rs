@@ -1,10 +1,12 @@
 //! Shipping events to the systems people already run: an OpenTelemetry
-//! collector (OTLP/HTTP logs) and Prometheus (a `/metrics` endpoint).
+//! collector (OTLP/HTTP logs), Prometheus (a `/metrics` endpoint) and
+//! Parquet files for query engines (`export --format parquet`).
 //! Each is a [`Tap`](crate::pipeline::tap::Tap) on the event stream.
 
 pub mod metrics;
 mod origin;
 pub mod otlp;
+pub mod parquet;
 
 use std::net::SocketAddr;
 

@@ -498,6 +498,19 @@ pub(crate) fn start_recording(path: &std::path::Path, extra: &[&str]) -> Recordi
     Recording(Some(child))
 }
 
+/// [`start_recording`] with `env` set for the recorder (e.g.
+/// `TRACER_HOST_NAME`, `TRACER_MACHINE_ID`: another host's identity).
+pub(crate) fn start_recording_as(path: &std::path::Path, env: &[(&str, &str)]) -> Recording {
+    let mut cmd = Command::new(tracer_exe());
+    cmd.arg("record").arg("-o").arg(path);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (child, rx) = spawn_attached(&mut cmd, Duration::from_secs(30));
+    thread::spawn(move || while rx.recv().is_ok() {});
+    Recording(Some(child))
+}
+
 /// Stops a recorder with SIGINT; it must exit cleanly.
 pub(crate) fn stop_recording(mut recording: Recording) {
     let mut child = recording.0.take().expect("still running");

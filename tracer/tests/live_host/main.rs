@@ -19,6 +19,7 @@ mod throttle_util;
 
 mod metrics;
 mod otlp;
+mod parquet;
 mod perfetto;
 mod readme;
 mod recipes;

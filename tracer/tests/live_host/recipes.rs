@@ -91,3 +91,62 @@ fn duckdb_counts_a_recorded_log_by_event() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// The fenced block of docs/recording.md that starts with the line
+/// `-- recipe: NAME` (SQL) or `# recipe: NAME` (Python), as written.
+pub(crate) fn doc_block(name: &str) -> String {
+    let doc = std::fs::read_to_string(RECIPE_DOC).unwrap();
+    let marks = [format!("-- recipe: {name}"), format!("# recipe: {name}")];
+    let mut lines = doc.lines().skip_while(|l| !marks.iter().any(|m| l == m));
+    assert!(
+        lines.next().is_some(),
+        "{RECIPE_DOC} has no block marked `recipe: {name}`"
+    );
+    lines
+        .take_while(|l| !l.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Rows a query prints as JSON (`[]` for none).
+fn json_rows(out: &std::process::Output, what: &str) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what} printed ({e}): {text}"))
+}
+
+/// The doc's SQL recipe `name`, run by DuckDB in `dir` (which holds the
+/// dataset `fleet`), its rows.
+pub(crate) fn duckdb_recipe(dir: &std::path::Path, name: &str) -> Vec<Value> {
+    let out = Command::new(test_py_tool("duckdb"))
+        .arg("-json")
+        .arg("-c")
+        .arg(doc_block(name))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    json_rows(&out, &format!("duckdb recipe {name}"))
+}
+
+/// The doc's polars recipe `name`, run as written in `dir`, the frame it
+/// prints (as JSON rows: `print` is made to write JSON).
+pub(crate) fn polars_recipe(dir: &std::path::Path, name: &str) -> Vec<Value> {
+    let script = format!(
+        "import sys\nprint = lambda df: sys.stdout.write(df.write_json())\n{}\n",
+        doc_block(name)
+    );
+    let out = Command::new(test_py_tool("python"))
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    json_rows(&out, &format!("polars recipe {name}"))
+}

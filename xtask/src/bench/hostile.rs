@@ -59,7 +59,7 @@ pub(crate) struct Hostile {
 const PEAK_PREFIX: &str = "tracer-peak-rss-kb: ";
 
 /// Runs `tracer ARGS` with stdout discarded: (seconds, peak RSS in MB, exit).
-fn run_measured(tracer: &Path, args: &[&str]) -> Result<(f64, f64, i32)> {
+pub(crate) fn run_measured(tracer: &Path, args: &[&str]) -> Result<(f64, f64, i32)> {
     let began = Instant::now();
     let out = Command::new(tracer)
         .args(args)

@@ -21,6 +21,7 @@ mod hostile;
 mod metrics;
 mod nesting;
 mod parallel;
+mod parquet;
 mod peers;
 mod report;
 mod rotate;
@@ -65,12 +66,15 @@ pub(crate) enum Only {
     /// `tracer top`'s CPU idle and during the fork+exec storm (in tmux),
     /// and the storm's slowdown under it against `trace`.
     Top,
+    /// `export --format parquet` of 1M- and 10M-event logs: events/s,
+    /// size against the raw and zstd log, peak RSS (no root needed).
+    Parquet,
 }
 
 impl Only {
     /// Whether it runs the workload generator.
     fn needs_workload(self) -> bool {
-        !matches!(self, Only::Hostile | Only::Metrics)
+        !matches!(self, Only::Hostile | Only::Metrics | Only::Parquet)
     }
 }
 
@@ -213,6 +217,7 @@ pub(crate) fn run(args: &Args, bin: &Binaries) -> Result<()> {
         Some(Only::FailedExecs) => drive!(failed_execs::FailedExecsOnly),
         Some(Only::Workqueue) => drive!(workqueue::WorkqueueOnly),
         Some(Only::Top) => drive!(top::TopOnly),
+        Some(Only::Parquet) => drive!(parquet::ParquetOnly),
         None if args.parallel.is_empty() => drive!(whole::Whole),
         None => drive!(parallel::Parallel {
             counts: parallel::parse_counts(&args.parallel)?,
