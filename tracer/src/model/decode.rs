@@ -8,9 +8,9 @@ use tracer_common::{
     read_plain,
     throttle::{THROTTLE_BEGIN, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL, THROTTLE_END},
     EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
-    HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent, ThrottleEvent,
-    CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT, TASK_CONTEXT_BYTES,
-    TASK_INFO_V3,
+    HelperRequestEvent, KthreadEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
+    ThrottleEvent, CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
+    TASK_CONTEXT_BYTES, TASK_INFO_V3,
 };
 
 use crate::model::{
@@ -18,6 +18,7 @@ use crate::model::{
         c_string, Event, ExecCut, ExecVia, HelperRequest, Record, Task, TaskContext, Throttle,
         ThrottlePhase,
     },
+    kthreads::KthreadRequest,
     signals::{Disposition, ExitStatus, GenerateResult},
 };
 
@@ -242,6 +243,14 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::Throttle => throttle(&body::<ThrottleEvent>(bytes)?, header.cpu, v)?,
+        EventKind::Kthread => {
+            let e: KthreadEvent = body(bytes)?;
+            let request = KthreadRequest::from_record(&e, v);
+            Event::Kthread {
+                child: Task::from_record(&e.child, v),
+                request,
+            }
+        }
     };
     Ok(Record {
         boot_ns: header.boot_ns,

@@ -2,7 +2,10 @@
 
 use tracer_common::{EventKind, TaskInfo};
 
-use crate::model::signals::{Disposition, ExitStatus, GenerateResult};
+use crate::model::{
+    kthreads::KthreadRequest,
+    signals::{Disposition, ExitStatus, GenerateResult},
+};
 
 /// Events a session could not see: the kernel refused the program that
 /// emits them. Live sessions say so at start; logs keep it in the header.
@@ -184,6 +187,12 @@ pub enum Event {
     Throttle {
         task: Task,
         throttle: Throttle,
+    },
+    /// kthreadd makes kernel thread `child` for a request; its fork
+    /// record follows, and carries the request (see `model::kthreads`).
+    Kthread {
+        child: Task,
+        request: KthreadRequest,
     },
 }
 
@@ -379,6 +388,7 @@ impl Event {
             Event::HelperRequest { .. } => EventKind::HelperRequest,
             Event::ExecFailed { .. } => EventKind::ExecFailed,
             Event::Throttle { .. } => EventKind::Throttle,
+            Event::Kthread { .. } => EventKind::Kthread,
         }
     }
 
@@ -386,7 +396,7 @@ impl Event {
     /// signal, otherwise the task itself.
     pub fn subject(&self) -> &Task {
         match self {
-            Event::Fork { child, .. } => child,
+            Event::Fork { child, .. } | Event::Kthread { child, .. } => child,
             Event::SignalGenerate { target, .. } => target,
             Event::Exec { task, .. }
             | Event::Exit { task, .. }
@@ -406,6 +416,7 @@ impl Event {
             Event::Fork { creator, .. } => Some(creator),
             Event::SignalGenerate { sender, .. } => Some(sender),
             Event::HelperRequest { request, .. } => request.requester.as_ref(),
+            Event::Kthread { request, .. } => request.requester.as_ref(),
             _ => None,
         }
     }

@@ -19,6 +19,7 @@ use crate::model::{
     context,
     event::{Event, HelperRequest, Record, Task, TaskContext, Throttle, ThrottlePhase},
     flags::PfNames,
+    kthreads::KthreadInfo,
     signals,
     signals::{Disposition, ExitStatus},
     tasks::Annotation,
@@ -59,7 +60,13 @@ use crate::model::{
 /// `dropped_total`, `other_uids`); the report's `throttled` (per uid:
 /// `uid`, `comm`, `episodes`, `dropped` by kind, `dropped_total`) and
 /// `helper_requests_by_uid` (`uid`, null when not known, and `count`).
-pub const JSON_VERSION: u32 = 7;
+/// 9: fork events have `kthread`: null, or for a kernel thread kthreadd
+/// made, whom for: `requested_by` (the requester's task fields, `kind`
+/// and `work`, the function a kworker requester ran; null when not
+/// known), `link` (`exact` or `unknown`), `reason`, `threadfn` (named on
+/// the recording boot) and `threadfn_addr`; the report has
+/// `kthreads_by_requester` (`requester`, `threads` name pattern, `count`).
+pub const JSON_VERSION: u32 = 9;
 
 pub struct Json {
     clock: WallClock,
@@ -338,6 +345,38 @@ fn spawner(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation, exit_ns: Option<u6
     out.push(b'}');
 }
 
+/// `,"kthread":null` or the object of [`JSON_VERSION`] 9.
+fn kthread_object(out: &mut Vec<u8>, pf: &PfNames, k: Option<&KthreadInfo>) {
+    let Some(k) = k else {
+        out.extend_from_slice(b",\"kthread\":null");
+        return;
+    };
+    key(out, "kthread");
+    out.push(b'{');
+    let start = out.len();
+    match &k.request.requester {
+        // The task id joins here once task ids are on every task object.
+        Some(r) => {
+            task_object(out, pf, "requested_by", r, k.requester_kind);
+            out.pop();
+            key(out, "work");
+            opt_string(out, k.work.as_deref());
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b",\"requested_by\":null"),
+    }
+    // Drop the leading comma the first field put.
+    out.remove(start);
+    key(out, "link");
+    string(out, k.request.link.name());
+    key(out, "reason");
+    string(out, k.request.link.reason());
+    key(out, "threadfn");
+    opt_string(out, k.threadfn.as_deref());
+    opt_int(out, "threadfn_addr", k.request.threadfn);
+    out.push(b'}');
+}
+
 /// A throttle record's fields (see [`JSON_VERSION`] 7).
 fn throttle_fields(out: &mut Vec<u8>, t: &Throttle) {
     key(out, "phase");
@@ -412,6 +451,7 @@ impl Formatter for Json {
             } => {
                 task_object(out, &self.pf, "creator", creator, ann.other);
                 let _ = write!(out, ",\"clone_flags\":{clone_flags}");
+                kthread_object(out, &self.pf, ann.kthread.as_deref());
             }
             Event::Exec {
                 old_pid,
@@ -568,6 +608,8 @@ impl Formatter for Json {
                 request_fields(out, &self.pf, request, ann.other, reason);
             }
             Event::Throttle { throttle, .. } => throttle_fields(out, throttle),
+            // Folded into the fork's `kthread`; the pipeline does not show it.
+            Event::Kthread { .. } => {}
         }
         out.extend_from_slice(b"}\n");
     }
@@ -624,6 +666,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            kthread: None,
         };
         Json::new(
             WallClock { boot_epoch_ns: 0 },

@@ -192,6 +192,7 @@ mod tests {
                 boot_ns: 2_200_000_000,
             }),
             lifetime_ns: Some(1_300_000_000),
+            kthread: None,
         };
         assert_eq!(
             diagnosis(&rec, &ann).as_deref(),

@@ -1,7 +1,7 @@
 //! What the table adds to one event.
 
 use super::entry::Killer;
-use crate::model::{classify::Kind, event::HelperRequest};
+use crate::model::{classify::Kind, event::HelperRequest, kthreads::KthreadInfo};
 
 /// What the table adds to one event: the kinds of the tasks it concerns,
 /// and for helpers and deaths, the story around it.
@@ -16,6 +16,8 @@ pub struct Annotation {
     pub killer: Option<Killer>,
     /// Exit: how long the task lived, when its start is known.
     pub lifetime_ns: Option<u64>,
+    /// Fork of a kernel thread kthreadd made: whom it was made for.
+    pub kthread: Option<Box<KthreadInfo>>,
 }
 
 impl Annotation {
@@ -26,6 +28,7 @@ impl Annotation {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            kthread: None,
         }
     }
 }

@@ -221,6 +221,7 @@ mod tests {
             helper: None,
             killer: None,
             lifetime_ns: None,
+            kthread: None,
         }
     }
 
