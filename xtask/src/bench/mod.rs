@@ -18,6 +18,7 @@ mod common;
 mod failed_execs;
 mod follow;
 mod hostile;
+mod kthreads;
 mod metrics;
 mod nesting;
 mod parallel;
@@ -61,6 +62,9 @@ pub(crate) enum Only {
     FailedExecs,
     /// The workqueue programs' rates under disk I/O.
     Workqueue,
+    /// The kernel-thread requester program: its rate and cost idle, in a
+    /// wakeup storm, a fork+exec storm and disk I/O.
+    Kthreads,
 }
 
 impl Only {
@@ -208,6 +212,7 @@ pub(crate) fn run(args: &Args, bin: &Binaries) -> Result<()> {
         Some(Only::Throttle) => drive!(throttle::ThrottleOnly),
         Some(Only::FailedExecs) => drive!(failed_execs::FailedExecsOnly),
         Some(Only::Workqueue) => drive!(workqueue::WorkqueueOnly),
+        Some(Only::Kthreads) => drive!(kthreads::KthreadsOnly),
         None if args.parallel.is_empty() => drive!(whole::Whole),
         None => drive!(parallel::Parallel {
             counts: parallel::parse_counts(&args.parallel)?,
