@@ -16,6 +16,7 @@ mod common;
 #[path = "../throttle_util/mod.rs"]
 mod throttle_util;
 
+mod kthreads;
 mod metrics;
 mod otlp;
 mod perfetto;
