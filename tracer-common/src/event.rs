@@ -2,7 +2,7 @@
 
 use core::mem::{offset_of, size_of};
 
-use crate::throttle::ThrottleEvent;
+use crate::{kthread::KthreadEvent, throttle::ThrottleEvent};
 
 /// Bumped whenever any layout below changes. 2: exec records say what the
 /// kernel had (argc, argument bytes) and whether the path was cut. 3: the
@@ -59,9 +59,7 @@ pub enum EventKind {
     /// A source went over its budget, or its episode ended (see
     /// [`crate::throttle`]). Emitted by every throttled program.
     Throttle = 9,
-    /// kthreadd makes a kernel thread: the task waiting for it (its
-    /// requester) and its thread function. Emitted just before the
-    /// thread's fork record, by a companion of the fork program.
+    /// Who asked kthreadd for a kernel thread ([`crate::kthread`]).
     Kthread = 10,
 }
 
@@ -82,8 +80,7 @@ impl EventKind {
     ];
 
     /// The kinds a program of their own emits, one per tracepoint (the
-    /// loader's list): every kind but [`EventKind::Throttle`] and
-    /// [`EventKind::Kthread`] (a companion on the fork tracepoint).
+    /// loader's list): every kind but `Throttle` and `Kthread`.
     pub const TRACED: [EventKind; 8] = [
         EventKind::Fork,
         EventKind::Exec,
@@ -489,40 +486,6 @@ pub struct HelperRequestEvent {
     pub path: [u8; FILENAME_LEN],
 }
 
-/// How a [`KthreadEvent`] found the requester ([`KthreadEvent::link`]).
-/// Found: the task waiting on the request's completion.
-pub const KTHREAD_EXACT: u32 = 1;
-/// The completion had no waiter yet (or no longer): requester unknown.
-pub const KTHREAD_NO_WAITER: u32 = 2;
-/// The request's `done` was gone: the requester was killed while waiting.
-pub const KTHREAD_KILLED: u32 = 3;
-/// The new task does not start in `kthread()` (its saved start function
-/// differs): no request to read.
-pub const KTHREAD_NOT_KTHREAD: u32 = 4;
-
-/// A kernel thread kthreadd makes, and whom for: read at `task_newtask`
-/// in kthreadd's context from the `kthread_create_info` the new task will
-/// receive (its start argument, saved by `copy_thread()`), whose
-/// completion the requester waits on.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct KthreadEvent {
-    pub header: Header,
-    /// The new kernel thread.
-    pub child: TaskInfo,
-    /// The task waiting on the request's completion; all zero unless
-    /// `link` is [`KTHREAD_EXACT`].
-    pub requester: TaskInfo,
-    /// `kthread_create_info.threadfn` (a kernel text address), 0 unknown.
-    pub threadfn: u64,
-    /// When the requester is a workqueue worker: the function of the work
-    /// item it runs, else 0.
-    pub requester_func: u64,
-    /// One of the `KTHREAD_*` values.
-    pub link: u32,
-    pub _pad: u32,
-}
-
 /// Which system call failed ([`ExecFailedEvent::source`]).
 pub const EXEC_FROM_EXECVE: u8 = 0;
 pub const EXEC_FROM_EXECVEAT: u8 = 1;
@@ -575,8 +538,6 @@ const _: () = {
     assert!(offset_of!(HelperRequestEvent, path) == 200);
     assert!(size_of::<ExecFailedEvent>() == 360);
     assert!(offset_of!(ExecFailedEvent, filename) == 104);
-    assert!(size_of::<KthreadEvent>() == 200);
-    assert!(offset_of!(KthreadEvent, threadfn) == 176);
     // The ring buffer aligns records to 8 bytes.
     assert!(size_of::<ExecEvent>().is_multiple_of(8));
 };

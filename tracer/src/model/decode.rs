@@ -15,10 +15,9 @@ use tracer_common::{
 
 use crate::model::{
     event::{
-        c_string, Event, ExecCut, ExecVia, HelperRequest, Record, Task, TaskContext, Throttle,
-        ThrottlePhase,
+        c_string, Event, ExecCut, ExecVia, HelperRequest, KthreadRequest, Record, Task,
+        TaskContext, Throttle, ThrottlePhase,
     },
-    kthreads::KthreadRequest,
     signals::{Disposition, ExitStatus, GenerateResult},
 };
 

@@ -8,103 +8,11 @@
 //! Never a guess: where the kernel side found no waiter, the requester is
 //! unknown and the reason says why.
 
-use tracer_common::{
-    KthreadEvent, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
-};
-
+pub use crate::model::event::{KthreadLink, KthreadRequest};
 use crate::model::{classify::Kind, event::Task, hash::FastMap};
 
 /// kthreadd's pid: the creator of every thread a request makes.
 pub const KTHREADD: u32 = 2;
-
-/// How the requester was found, or why it was not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KthreadLink {
-    /// The task waiting on the request's completion at the fork.
-    Exact,
-    /// Nobody waited on the completion at the fork (not yet, or no more).
-    NoWaiter,
-    /// The requester was killed while waiting (the request's `done` gone).
-    Killed,
-    /// The thread does not start in `kthread()`: no request to read.
-    NotKthread,
-    /// The session saw no kernel-thread record for this fork (lost, or the
-    /// program did not run for it).
-    Unrecorded,
-    /// A value this build does not know (a newer recording).
-    Other(u32),
-}
-
-impl KthreadLink {
-    fn from_raw(raw: u32) -> KthreadLink {
-        match raw {
-            KTHREAD_EXACT => KthreadLink::Exact,
-            KTHREAD_NO_WAITER => KthreadLink::NoWaiter,
-            KTHREAD_KILLED => KthreadLink::Killed,
-            KTHREAD_NOT_KTHREAD => KthreadLink::NotKthread,
-            other => KthreadLink::Other(other),
-        }
-    }
-
-    /// `exact` or `unknown` (the fork-time read never infers).
-    pub fn name(self) -> &'static str {
-        match self {
-            KthreadLink::Exact => "exact",
-            _ => "unknown",
-        }
-    }
-
-    /// Why the link is what it is, in a few words.
-    pub fn reason(self) -> &'static str {
-        match self {
-            KthreadLink::Exact => "the task waiting on the request when kthreadd forked the thread",
-            KthreadLink::NoWaiter => {
-                "no task was waiting on the request when kthreadd forked the thread"
-            }
-            KthreadLink::Killed => "the requester was killed while it waited",
-            KthreadLink::NotKthread => "the thread does not start in kthread(): no request to read",
-            KthreadLink::Unrecorded => "no kernel-thread record came with this fork (lost)",
-            KthreadLink::Other(_) => "a link this tracer does not know",
-        }
-    }
-}
-
-/// A request for a kernel thread, as the kernel side read it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KthreadRequest {
-    /// The requester, where [`KthreadLink::Exact`].
-    pub requester: Option<Task>,
-    /// When the requester is a workqueue worker: the function of the work
-    /// item it ran (a kernel text address).
-    pub requester_func: Option<u64>,
-    /// `kthread_create_info.threadfn` (a kernel text address).
-    pub threadfn: Option<u64>,
-    pub link: KthreadLink,
-}
-
-impl KthreadRequest {
-    pub fn from_record(e: &KthreadEvent, version: u16) -> KthreadRequest {
-        let link = KthreadLink::from_raw(e.link);
-        let nonzero = |v: u64| (v != 0).then_some(v);
-        KthreadRequest {
-            requester: (link == KthreadLink::Exact && e.requester.pid != 0)
-                .then(|| Task::from_record(&e.requester, version)),
-            requester_func: nonzero(e.requester_func),
-            threadfn: nonzero(e.threadfn),
-            link,
-        }
-    }
-
-    /// A fork of kthreadd's whose record was not seen.
-    pub fn unrecorded() -> KthreadRequest {
-        KthreadRequest {
-            requester: None,
-            requester_func: None,
-            threadfn: None,
-            link: KthreadLink::Unrecorded,
-        }
-    }
-}
 
 /// What the task table adds to the fork of a kernel thread kthreadd made.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -399,7 +399,8 @@ impl Report {
         ann: &Annotation,
     ) {
         *self.new_tasks.entry(ann.subject).or_default() += 1;
-        self.kthreads_by_requester.note(child, ann);
+        self.kthreads_by_requester
+            .note(|| name_pattern(&child.comm), ann);
         if matches!(ann.subject, Kind::Kthread | Kind::Kworker) {
             self.kthreads
                 .insert((child.pid, child.start_ns), child.comm.clone());

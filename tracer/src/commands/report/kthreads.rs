@@ -5,18 +5,18 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::collect::name_pattern;
-use crate::model::{event::Task, tasks::Annotation};
+use crate::model::tasks::Annotation;
 
 /// Threads made, by (requester, thread name pattern).
 #[derive(Default)]
 pub(super) struct ByRequester(BTreeMap<(String, String), u64>);
 
 impl ByRequester {
-    /// A fork: counted when it is a kernel thread kthreadd made.
-    pub(super) fn note(&mut self, child: &Task, ann: &Annotation) {
+    /// A fork, its child's name pattern `threads`: counted when it is a
+    /// kernel thread kthreadd made.
+    pub(super) fn note(&mut self, threads: impl FnOnce() -> String, ann: &Annotation) {
         if let Some(k) = &ann.kthread {
-            let key = (k.requester_label(), name_pattern(&child.comm));
+            let key = (k.requester_label(), threads());
             *self.0.entry(key).or_default() += 1;
         }
     }
@@ -101,7 +101,11 @@ mod tests {
             let rec = decode(&raw).unwrap();
             let ann = table.apply(&rec);
             if let Event::Fork { child, .. } = &rec.event {
-                r.note(child, &ann);
+                let pattern = child
+                    .comm
+                    .split_once('/')
+                    .map_or(child.comm.clone(), |c| format!("{}/*", c.0));
+                r.note(|| pattern, &ann);
             }
         }
     }
