@@ -110,13 +110,21 @@ fn pipe_round_trips(n: u64, rate: Option<u64>) {
     // SAFETY: the child only reads, writes and exits (no allocation).
     let child = unsafe { libc::fork() };
     if child == 0 {
-        // SAFETY: reads and writes into a byte we own, on our own fds.
+        // SAFETY: reads and writes into a byte we own, on our own fds; the
+        // ends it does not use are closed so the parent's close ends it.
         unsafe {
+            libc::close(there[1]);
+            libc::close(back[0]);
             while libc::read(there[0], byte.as_mut_ptr().cast(), 1) == 1 {
                 libc::write(back[1], byte.as_ptr().cast(), 1);
             }
             libc::_exit(0);
         }
+    }
+    // SAFETY: closing the child's ends in the parent.
+    unsafe {
+        libc::close(there[0]);
+        libc::close(back[1]);
     }
     paced(n, rate, || {
         // SAFETY: as above.
