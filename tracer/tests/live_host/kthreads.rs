@@ -142,7 +142,17 @@ fn two_requesters_at_once_are_never_swapped() {
         .nth(1)
         .expect("the selected THP mode")
         .to_string();
-    let _restore = Restore::set(THP, &current);
+    // The knob reads `always [madvise] never`: put back the mode alone,
+    // also when the test fails.
+    struct Mode(String);
+    impl Drop for Mode {
+        fn drop(&mut self) {
+            if let Err(e) = std::fs::write(THP, &self.0) {
+                eprintln!("failed to restore {THP} to {}: {e}", self.0);
+            }
+        }
+    }
+    let _restore = Mode(current);
     let image = tempfile::tempdir().unwrap();
     let img = image.path().join("ext4.img");
     let mnt = image.path().join("mnt");
