@@ -2,7 +2,7 @@
 
 use core::mem::{offset_of, size_of};
 
-use crate::throttle::ThrottleEvent;
+use crate::{kthread::KthreadEvent, throttle::ThrottleEvent};
 
 /// Bumped whenever any layout below changes. 2: exec records say what the
 /// kernel had (argc, argument bytes) and whether the path was cut. 3: the
@@ -12,10 +12,14 @@ use crate::throttle::ThrottleEvent;
 /// to format 3's 48; older records are widened on decode (see
 /// [`EventKind::task_offsets`]), their context unknown. 5: the throttle
 /// record (kind 9, [`crate::ThrottleEvent`]); the other layouts are
-/// format 4's.
-pub const FORMAT_VERSION: u16 = 5;
+/// format 4's. 6: the kernel-thread record (kind 10, [`KthreadEvent`]):
+/// who asked kthreadd for a new kernel thread; the other layouts are
+/// format 5's.
+pub const FORMAT_VERSION: u16 = 6;
 /// The first format with the throttle record.
 pub const THROTTLE_FORMAT: u16 = 5;
+/// The first format with the kernel-thread record.
+pub const KTHREAD_FORMAT: u16 = 6;
 /// The first format whose [`TaskInfo`] has the context fields.
 pub const CONTEXT_FORMAT: u16 = 4;
 /// Bytes of a [`TaskInfo`] before [`CONTEXT_FORMAT`].
@@ -55,12 +59,14 @@ pub enum EventKind {
     /// A source went over its budget, or its episode ended (see
     /// [`crate::throttle`]). Emitted by every throttled program.
     Throttle = 9,
+    /// Who asked kthreadd for a kernel thread ([`crate::kthread`]).
+    Kthread = 10,
 }
 
 impl EventKind {
     /// Every kind, in tag order: the one list of kinds. [`EventKind::from_tag`]
     /// and [`EventKind::COUNTERS`] are derived from it.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Fork,
         EventKind::Exec,
         EventKind::Exit,
@@ -70,10 +76,11 @@ impl EventKind {
         EventKind::HelperRequest,
         EventKind::ExecFailed,
         EventKind::Throttle,
+        EventKind::Kthread,
     ];
 
     /// The kinds a program of their own emits, one per tracepoint (the
-    /// loader's list): every kind but [`EventKind::Throttle`].
+    /// loader's list): every kind but `Throttle` and `Kthread`.
     pub const TRACED: [EventKind; 8] = [
         EventKind::Fork,
         EventKind::Exec,
@@ -134,6 +141,7 @@ impl EventKind {
             EventKind::HelperRequest => "helper_request",
             EventKind::ExecFailed => "exec_failed",
             EventKind::Throttle => "throttled",
+            EventKind::Kthread => "kthread",
         }
     }
 
@@ -155,7 +163,7 @@ impl EventKind {
             ],
             EventKind::ExecFailed => ["sys_exit_rescue1", "sys_exit_rescue2"],
             // No program of its own (not in [`EventKind::TRACED`]).
-            EventKind::Throttle => ["", ""],
+            EventKind::Throttle | EventKind::Kthread => ["", ""],
         }
     }
 
@@ -183,6 +191,8 @@ impl EventKind {
             EventKind::ExecFailed => "sys_exit",
             // Every throttled program emits it; none is its own.
             EventKind::Throttle => "",
+            // A companion on `task_newtask` (see `names::KTHREAD_PROGRAM`).
+            EventKind::Kthread => "kthread_create",
         }
     }
 }
@@ -564,6 +574,8 @@ unsafe impl Plain for HelperRequestEvent {}
 unsafe impl Plain for ExecFailedEvent {}
 // SAFETY: as above.
 unsafe impl Plain for ThrottleEvent {}
+// SAFETY: as above.
+unsafe impl Plain for KthreadEvent {}
 
 /// A ring-buffer record: a [`Header`] then a fixed body, one type per
 /// [`EventKind`]. The kernel side reserves and heads a record by its type
@@ -622,6 +634,7 @@ impl EventKind {
             (1, EventKind::Exec) => Some(size_of::<ExecEventV1>() - narrow),
             (1 | 2, EventKind::HelperRequest | EventKind::ExecFailed) => None,
             (OLDEST_FORMAT..THROTTLE_FORMAT, EventKind::Throttle) => None,
+            (OLDEST_FORMAT..KTHREAD_FORMAT, EventKind::Kthread) => None,
             (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size() - narrow),
             _ => None,
         }
@@ -649,6 +662,10 @@ impl EventKind {
             ],
             EventKind::ExecFailed => &[offset_of!(ExecFailedEvent, task)],
             EventKind::Throttle => &[offset_of!(ThrottleEvent, task)],
+            EventKind::Kthread => &[
+                offset_of!(KthreadEvent, child),
+                offset_of!(KthreadEvent, requester),
+            ],
         }
     }
 }
@@ -667,6 +684,7 @@ records! {
     HelperRequest => HelperRequestEvent,
     ExecFailed => ExecFailedEvent,
     Throttle => ThrottleEvent,
+    Kthread => KthreadEvent,
 }
 
 /// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
@@ -690,10 +708,11 @@ mod tests {
             assert_eq!(kind.tag(), kind as u16);
         }
         assert_eq!(EventKind::from_tag(0), None);
-        assert_eq!(EventKind::from_tag(10), None);
+        assert_eq!(EventKind::from_tag(10), Some(EventKind::Kthread));
+        assert_eq!(EventKind::from_tag(11), None);
         assert_eq!(EventKind::from_tag(u16::MAX), None);
-        // The loss counter map's size: tags 1..=9 and an unused slot 0.
-        assert_eq!(EventKind::COUNTERS, 10);
+        // The loss counter map's size: tags 1..=10 and an unused slot 0.
+        assert_eq!(EventKind::COUNTERS, 11);
     }
 
     #[test]
@@ -754,7 +773,9 @@ mod tests {
         }
         assert_eq!(EventKind::Exec.record_size_in(1), Some(584));
         assert_eq!(EventKind::HelperRequest.record_size_in(2), None);
-        assert_eq!(EventKind::Exec.record_size_in(6), None);
+        assert_eq!(EventKind::Exec.record_size_in(7), None);
+        assert_eq!(EventKind::Kthread.record_size_in(5), None);
+        assert_eq!(EventKind::Kthread.record_size_in(6), Some(200));
         // Tasks are in order and do not overlap.
         for kind in EventKind::ALL {
             let at = kind.task_offsets();

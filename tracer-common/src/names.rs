@@ -34,6 +34,12 @@ pub const FOLLOWED: &str = "FOLLOWED";
 /// request; [`crate::EventKind::HelperRequest`]'s record is emitted when
 /// a kworker starts it (`programs/helper_request.rs`).
 pub const HELPER_QUEUE_PROGRAM: &str = "workqueue_queue_work";
+/// The companion on `task_newtask` that emits [`crate::EventKind::Kthread`]
+/// records, attached before the fork program so each comes first
+/// (`programs/kthread.rs`).
+pub const KTHREAD_PROGRAM: &str = "kthread_create";
+/// Its tracepoint.
+pub const KTHREAD_TRACEPOINT: &str = "task_newtask";
 
 /// The running kernel's [`crate::KernelOffsets`] (`globals.rs`).
 pub const OFFSETS: &str = "OFFSETS";
@@ -50,6 +56,9 @@ pub const CPUS_PER_RING: &str = "CPUS_PER_RING";
 /// Address of `call_usermodehelper_exec_work`, from /proc/kallsyms: the
 /// work function of every helper request (`requests.rs`).
 pub const UMH_WORK_FN: &str = "UMH_WORK_FN";
+/// Address of `kthread()`, from /proc/kallsyms: the start function of
+/// every task kthreadd makes for a request (`programs/kthread.rs`).
+pub const KTHREAD_FN: &str = "KTHREAD_FN";
 /// 1 when the session follows a command or a subtree: every program then
 /// drops events of tasks outside [`FOLLOWED`] (`follow.rs`).
 pub const FOLLOW: &str = "FOLLOW";
@@ -76,7 +85,7 @@ pub const MAPS: [&str; 7] = [
 ];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).
-pub const GLOBALS: [&str; 9] = [
+pub const GLOBALS: [&str; 10] = [
     OFFSETS,
     FILTER,
     FEATURES,
@@ -86,6 +95,7 @@ pub const GLOBALS: [&str; 9] = [
     FOLLOW,
     THROTTLE_CONFIG,
     RESCUED_KINDS,
+    KTHREAD_FN,
 ];
 
 // Ring names are distinct and numbered in order.

@@ -94,6 +94,22 @@ pub struct KernelOffsets {
     pub task_nsproxy: u32,
     pub nsproxy_mnt_ns: u32,
     pub mntns_inum: u32,
+    /// Where a new task's start function and argument are saved
+    /// (`copy_thread()`): `fork_frame` is the task's pointer to its saved
+    /// frame (x86-64: `thread.sp`, then `inactive_task_frame.bx` and `.r12`
+    /// in it), or [`KernelOffsets::ABSENT`] when they are in the task itself
+    /// (arm64: `thread.cpu_context.x19` and `.x20`).
+    pub fork_frame: u32,
+    pub fork_fn: u32,
+    pub fork_arg: u32,
+    /// `kthread_create_info.threadfn` and `.done` (a `completion *`).
+    pub create_threadfn: u32,
+    pub create_done: u32,
+    /// `completion.wait.task_list`, `swait_queue.task` and `.task_list`:
+    /// the tasks waiting on a completion.
+    pub completion_waiters: u32,
+    pub swait_task: u32,
+    pub swait_list: u32,
 }
 
 impl KernelOffsets {
@@ -150,10 +166,18 @@ impl KernelOffsets {
         task_nsproxy: KernelOffsets::ABSENT,
         nsproxy_mnt_ns: KernelOffsets::ABSENT,
         mntns_inum: KernelOffsets::ABSENT,
+        fork_frame: KernelOffsets::ABSENT,
+        fork_fn: KernelOffsets::ABSENT,
+        fork_arg: KernelOffsets::ABSENT,
+        create_threadfn: KernelOffsets::ABSENT,
+        create_done: KernelOffsets::ABSENT,
+        completion_waiters: KernelOffsets::ABSENT,
+        swait_task: KernelOffsets::ABSENT,
+        swait_list: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 48 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 56 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

@@ -85,6 +85,19 @@ pub(crate) fn umh_work_fn() -> u64 {
     unsafe { core::ptr::read_volatile(&UMH_WORK_FN) }
 }
 
+/// `kthread()`'s address; the loader loads no kernel-thread program when
+/// it is unknown. Named as `tracer_common::names::KTHREAD_FN`.
+#[unsafe(no_mangle)]
+static KTHREAD_FN: u64 = 0;
+
+/// The start function of threads kthreadd makes, 0 when unknown
+/// (`programs/kthread.rs`).
+#[inline(always)]
+pub(crate) fn kthread_fn() -> u64 {
+    // SAFETY: as for `offset!`.
+    unsafe { core::ptr::read_volatile(&KTHREAD_FN) }
+}
+
 /// 1 when the session follows. Named as `tracer_common::names::FOLLOW`.
 #[unsafe(no_mangle)]
 static FOLLOW: u32 = 0;

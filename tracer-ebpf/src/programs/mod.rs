@@ -31,6 +31,7 @@ mod exec_failed;
 mod exit;
 mod fork;
 mod helper_request;
+mod kthread;
 mod rename;
 mod signal;
 

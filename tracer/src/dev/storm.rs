@@ -77,7 +77,8 @@ impl StormCount {
             | EventKind::Rename
             | EventKind::HelperRequest
             | EventKind::ExecFailed
-            | EventKind::Throttle => false,
+            | EventKind::Throttle
+            | EventKind::Kthread => false,
         };
         if counted {
             let n = &mut self.by_kind[usize::from(kind.tag())];

@@ -14,8 +14,9 @@ impl Loaded {
     /// (program, runs, total ns in the program) from the kernel's BPF
     /// statistics; zeros unless `kernel.bpf_stats_enabled` is 1.
     pub fn program_stats(&self) -> Vec<(&'static str, u64, u64)> {
-        self.loaded
+        self.first
             .iter()
+            .chain(&self.loaded)
             .chain(&self.rescues)
             .chain(&self.companions)
             .filter_map(|name| {

@@ -17,7 +17,9 @@ use aya::{
 };
 use tracer_common::{names, EventKind, KernelFeatures, KernelFilter, ThrottleConfig};
 
-use crate::kernel::{btf, offsets, privileges, probe, requests, rings::RingPlan, timing, verifier};
+use crate::kernel::{
+    btf, kthreads, offsets, privileges, probe, requests, rings::RingPlan, timing, verifier,
+};
 pub use crate::model::event::Missing;
 
 /// The object built from `tracer-ebpf` by build.rs.
@@ -83,6 +85,9 @@ pub struct Loaded {
     /// Programs that emit nothing themselves but feed one that does (the
     /// helper requester side, `workqueue_queue_work`).
     pub(super) companions: Vec<&'static str>,
+    /// Programs attached before all others on their tracepoint (the
+    /// kernel-thread record, which must precede its fork record).
+    pub(super) first: Vec<&'static str>,
     /// Runs the rescues did, per CPU, by kind tag.
     pub(super) rescued: PerCpuArray<MapData, u64>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
@@ -137,8 +142,9 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
     // parses the running kernel's BTF (ours may come from --btf).
     let work_fn = std::thread::spawn(|| {
         let found = requests::find_work_fn();
+        let start = kthreads::find_start_fn();
         timing::mark("work function found (thread)");
-        found
+        (found, start)
     });
     let new_loader = std::thread::spawn(|| {
         let loader = EbpfLoader::new();
@@ -151,8 +157,9 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         umh_tracepoints,
         aya_btf,
     } = read_btf(opts.btf_path)?;
-    let found = work_fn.join().expect("the work function thread panicked");
+    let (found, start) = work_fn.join().expect("the work function thread panicked");
     let umh_work_fn = requests::work_fn(umh_tracepoints, &offsets, found);
+    let kthread_fn = kthreads::start_fn(&offsets, start);
     timing::mark("work function joined");
     // Without the work function's address, helpers are still traced; only
     // whom they ran for is not.
@@ -167,6 +174,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         for note in &probed.notes {
             crate::say!("tracer: {note}");
         }
+        crate::say!("tracer: {}", kthreads::note(&kthread_fn));
     }
     warn_memlock(memlock, &features);
     let globals = Globals::new(
@@ -175,6 +183,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         &offsets,
         &features,
         umh_work_fn.as_ref().unwrap_or(&0),
+        kthread_fn.as_ref().unwrap_or(&0),
     );
     let mut loader = new_loader.join().expect("the loader thread panicked");
     configure(&mut loader, opts, &globals);
@@ -183,9 +192,15 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         .map_err(|e| explain(e, "loading the eBPF object".into()))?;
     timing::mark("maps created");
 
-    let choice = choose(opts, &offsets, &probed, umh_work_fn.is_ok());
+    let mut choice = choose(opts, &offsets, &probed, umh_work_fn.is_ok());
+    if kthread_fn.is_ok() {
+        choice
+            .wanted
+            .push((names::KTHREAD_PROGRAM, names::KTHREAD_TRACEPOINT));
+    }
     let results = load_all(&mut ebpf, &aya_btf, &choice.wanted)?;
     timing::mark("programs verified");
+    let (results, first) = kthreads::take_program(results, kthread_fn.is_ok());
     let sorted = sort(opts, &choice, results, umh_work_fn.is_ok())?;
     let lost = PerCpuArray::try_from(
         ebpf.take_map(names::LOST)
@@ -201,6 +216,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         loaded: sorted.loaded,
         rescues: sorted.rescues,
         companions: sorted.companions,
+        first,
         rescued,
         links: Vec::with_capacity(2 * EventKind::TRACED.len()),
         lost,
@@ -258,6 +274,7 @@ struct Globals<'a> {
     offsets: &'a tracer_common::KernelOffsets,
     features: &'a KernelFeatures,
     umh_work_fn: &'a u64,
+    kthread_fn: &'a u64,
     wakeup_bytes: u64,
     follow: u32,
     rescued_kinds_mask: u32,
@@ -270,6 +287,7 @@ impl<'a> Globals<'a> {
         offsets: &'a tracer_common::KernelOffsets,
         features: &'a KernelFeatures,
         umh_work_fn: &'a u64,
+        kthread_fn: &'a u64,
     ) -> Globals<'a> {
         let plan = opts.rings;
         // Per ring: each ring wakes the reader when it is an eighth full.
@@ -283,6 +301,7 @@ impl<'a> Globals<'a> {
             offsets,
             features,
             umh_work_fn,
+            kthread_fn,
             wakeup_bytes,
             follow,
             rescued_kinds_mask,
@@ -303,6 +322,7 @@ fn configure<'a>(loader: &mut EbpfLoader<'a>, opts: &'a LoadOptions<'_>, g: &'a 
         .override_global(names::WAKEUP_BYTES, &g.wakeup_bytes, true)
         .override_global(names::CPUS_PER_RING, &plan.cpus_per_ring, true)
         .override_global(names::UMH_WORK_FN, g.umh_work_fn, true)
+        .override_global(names::KTHREAD_FN, g.kthread_fn, true)
         .map_max_entries(names::HELPER_TGIDS, opts.helper_map_entries.max(1))
         .override_global(names::FOLLOW, &g.follow, true)
         .override_global(names::RESCUED_KINDS, &g.rescued_kinds_mask, true)
@@ -561,8 +581,9 @@ impl Loaded {
     /// Attaches every program [`load`] loaded.
     pub fn attach(&mut self) -> Result<()> {
         for &name in self
-            .loaded
+            .first
             .iter()
+            .chain(&self.loaded)
             .chain(&self.rescues)
             .chain(&self.companions)
         {
@@ -735,6 +756,18 @@ mod tests {
                     "program {rescue}"
                 );
             }
+        }
+        for queue in [names::HELPER_QUEUE_PROGRAM, names::KTHREAD_PROGRAM] {
+            let tracepoint = if queue == names::KTHREAD_PROGRAM {
+                names::KTHREAD_TRACEPOINT
+            } else {
+                queue
+            };
+            assert_eq!(
+                section_of(queue),
+                Some(format!("tp_btf/{tracepoint}").as_str()),
+                "program {queue}"
+            );
         }
         let queue = names::HELPER_QUEUE_PROGRAM;
         assert_eq!(

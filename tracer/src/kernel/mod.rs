@@ -8,6 +8,7 @@ pub mod counters;
 pub mod ebpf_log;
 pub mod follow_map;
 pub mod ksym;
+pub mod kthreads;
 pub mod loader;
 pub mod offsets;
 pub mod privileges;

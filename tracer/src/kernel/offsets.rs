@@ -31,6 +31,35 @@ fn regs_arg1(btf: &Btf<'_>) -> u32 {
         .map_or(KernelOffsets::ABSENT, |regs| regs + 8)
 }
 
+/// Where `copy_thread()` saves a new kernel task's start function and
+/// argument: x86-64 in the frame `thread.sp` points to (`bx`, `r12`),
+/// arm64 in the task (`thread.cpu_context.x19`, `x20`).
+#[cfg(not(target_arch = "aarch64"))]
+fn fork_start(btf: &Btf<'_>) -> (u32, u32, u32) {
+    let opt = |ty: &str, path: &[&str]| btf.member_offset(ty, path).ok();
+    match (
+        opt("task_struct", &["thread", "sp"]),
+        opt("inactive_task_frame", &["bx"]),
+        opt("inactive_task_frame", &["r12"]),
+    ) {
+        (Some(sp), Some(f), Some(a)) => (sp, f, a),
+        _ => (
+            KernelOffsets::ABSENT,
+            KernelOffsets::ABSENT,
+            KernelOffsets::ABSENT,
+        ),
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn fork_start(btf: &Btf<'_>) -> (u32, u32, u32) {
+    let opt = |reg: &str| {
+        btf.member_offset("task_struct", &["thread", "cpu_context", reg])
+            .unwrap_or(KernelOffsets::ABSENT)
+    };
+    (KernelOffsets::ABSENT, opt("x19"), opt("x20"))
+}
+
 pub fn resolve(btf: &Btf<'_>) -> Result<KernelOffsets> {
     let off = |ty: &str, path: &[&str]| {
         btf.member_offset(ty, path)
@@ -42,6 +71,7 @@ pub fn resolve(btf: &Btf<'_>) -> Result<KernelOffsets> {
     // Optional: without them helper requests are not traced (see `probe`).
     let opt =
         |ty: &str, path: &[&str]| btf.member_offset(ty, path).unwrap_or(KernelOffsets::ABSENT);
+    let (fork_frame, fork_fn, fork_arg) = fork_start(btf);
     Ok(KernelOffsets {
         task_flags: off("task_struct", &["flags"])?,
         task_pid: off("task_struct", &["pid"])?,
@@ -103,5 +133,15 @@ pub fn resolve(btf: &Btf<'_>) -> Result<KernelOffsets> {
         task_nsproxy: opt("task_struct", &["nsproxy"]),
         nsproxy_mnt_ns: opt("nsproxy", &["mnt_ns"]),
         mntns_inum: opt("mnt_namespace", &["ns", "inum"]),
+        // Optional, together: who asked for each kernel thread (see
+        // `kthreads`).
+        fork_frame,
+        fork_fn,
+        fork_arg,
+        create_threadfn: opt("kthread_create_info", &["threadfn"]),
+        create_done: opt("kthread_create_info", &["done"]),
+        completion_waiters: opt("completion", &["wait", "task_list"]),
+        swait_task: opt("swait_queue", &["task"]),
+        swait_list: opt("swait_queue", &["task_list"]),
     })
 }

@@ -8,15 +8,15 @@ use tracer_common::{
     read_plain,
     throttle::{THROTTLE_BEGIN, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL, THROTTLE_END},
     EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
-    HelperRequestEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent, ThrottleEvent,
-    CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT, TASK_CONTEXT_BYTES,
-    TASK_INFO_V3,
+    HelperRequestEvent, KthreadEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
+    ThrottleEvent, CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
+    TASK_CONTEXT_BYTES, TASK_INFO_V3,
 };
 
 use crate::model::{
     event::{
-        c_string, Event, ExecCut, ExecVia, HelperRequest, Record, Task, TaskContext, Throttle,
-        ThrottlePhase,
+        c_string, Event, ExecCut, ExecVia, HelperRequest, KthreadRequest, Record, Task,
+        TaskContext, Throttle, ThrottlePhase,
     },
     signals::{Disposition, ExitStatus, GenerateResult},
 };
@@ -242,6 +242,14 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::Throttle => throttle(&body::<ThrottleEvent>(bytes)?, header.cpu, v)?,
+        EventKind::Kthread => {
+            let e: KthreadEvent = body(bytes)?;
+            let request = KthreadRequest::from_record(&e, v);
+            Event::Kthread {
+                child: Task::from_record(&e.child, v),
+                request,
+            }
+        }
     };
     Ok(Record {
         boot_ns: header.boot_ns,

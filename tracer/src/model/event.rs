@@ -1,6 +1,9 @@
 //! Typed events, as the rest of userspace sees them.
 
-use tracer_common::{EventKind, TaskInfo};
+use tracer_common::{
+    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NOT_KTHREAD,
+    KTHREAD_NO_WAITER,
+};
 
 use crate::model::signals::{Disposition, ExitStatus, GenerateResult};
 
@@ -184,6 +187,12 @@ pub enum Event {
     Throttle {
         task: Task,
         throttle: Throttle,
+    },
+    /// kthreadd makes kernel thread `child` for a request; its fork
+    /// record follows, and carries the request (see `model::kthreads`).
+    Kthread {
+        child: Task,
+        request: KthreadRequest,
     },
 }
 
@@ -375,6 +384,97 @@ impl HelperRequest {
     }
 }
 
+// A kernel thread's request (see `model::kthreads`, which joins it to
+// kthreadd's fork).
+/// How the requester was found, or why it was not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KthreadLink {
+    /// The task waiting on the request's completion at the fork.
+    Exact,
+    /// Nobody waited on the completion at the fork (not yet, or no more).
+    NoWaiter,
+    /// The requester was killed while waiting (the request's `done` gone).
+    Killed,
+    /// The thread does not start in `kthread()`: no request to read.
+    NotKthread,
+    /// The session saw no kernel-thread record for this fork (lost, or the
+    /// program did not run for it).
+    Unrecorded,
+    /// A value this build does not know (a newer recording).
+    Other(u32),
+}
+
+impl KthreadLink {
+    fn from_raw(raw: u32) -> KthreadLink {
+        match raw {
+            KTHREAD_EXACT => KthreadLink::Exact,
+            KTHREAD_NO_WAITER => KthreadLink::NoWaiter,
+            KTHREAD_KILLED => KthreadLink::Killed,
+            KTHREAD_NOT_KTHREAD => KthreadLink::NotKthread,
+            other => KthreadLink::Other(other),
+        }
+    }
+
+    /// `exact` or `unknown` (the fork-time read never infers).
+    pub fn name(self) -> &'static str {
+        match self {
+            KthreadLink::Exact => "exact",
+            _ => "unknown",
+        }
+    }
+
+    /// Why the link is what it is, in a few words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            KthreadLink::Exact => "the task waiting on the request when kthreadd forked the thread",
+            KthreadLink::NoWaiter => {
+                "no task was waiting on the request when kthreadd forked the thread"
+            }
+            KthreadLink::Killed => "the requester was killed while it waited",
+            KthreadLink::NotKthread => "the thread does not start in kthread(): no request to read",
+            KthreadLink::Unrecorded => "no kernel-thread record came with this fork (lost)",
+            KthreadLink::Other(_) => "a link this tracer does not know",
+        }
+    }
+}
+
+/// A request for a kernel thread, as the kernel side read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KthreadRequest {
+    /// The requester, where [`KthreadLink::Exact`].
+    pub requester: Option<Task>,
+    /// When the requester is a workqueue worker: the function of the work
+    /// item it ran (a kernel text address).
+    pub requester_func: Option<u64>,
+    /// `kthread_create_info.threadfn` (a kernel text address).
+    pub threadfn: Option<u64>,
+    pub link: KthreadLink,
+}
+
+impl KthreadRequest {
+    pub fn from_record(e: &KthreadEvent, version: u16) -> KthreadRequest {
+        let link = KthreadLink::from_raw(e.link);
+        let nonzero = |v: u64| (v != 0).then_some(v);
+        KthreadRequest {
+            requester: (link == KthreadLink::Exact && e.requester.pid != 0)
+                .then(|| Task::from_record(&e.requester, version)),
+            requester_func: nonzero(e.requester_func),
+            threadfn: nonzero(e.threadfn),
+            link,
+        }
+    }
+
+    /// A fork of kthreadd's whose record was not seen.
+    pub fn unrecorded() -> KthreadRequest {
+        KthreadRequest {
+            requester: None,
+            requester_func: None,
+            threadfn: None,
+            link: KthreadLink::Unrecorded,
+        }
+    }
+}
+
 impl Event {
     pub fn kind(&self) -> EventKind {
         match self {
@@ -387,6 +487,7 @@ impl Event {
             Event::HelperRequest { .. } => EventKind::HelperRequest,
             Event::ExecFailed { .. } => EventKind::ExecFailed,
             Event::Throttle { .. } => EventKind::Throttle,
+            Event::Kthread { .. } => EventKind::Kthread,
         }
     }
 
@@ -394,7 +495,7 @@ impl Event {
     /// signal, otherwise the task itself.
     pub fn subject(&self) -> &Task {
         match self {
-            Event::Fork { child, .. } => child,
+            Event::Fork { child, .. } | Event::Kthread { child, .. } => child,
             Event::SignalGenerate { target, .. } => target,
             Event::Exec { task, .. }
             | Event::Exit { task, .. }
@@ -414,6 +515,7 @@ impl Event {
             Event::Fork { creator, .. } => Some(creator),
             Event::SignalGenerate { sender, .. } => Some(sender),
             Event::HelperRequest { request, .. } => request.requester.as_ref(),
+            Event::Kthread { request, .. } => request.requester.as_ref(),
             _ => None,
         }
     }

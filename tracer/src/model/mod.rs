@@ -15,6 +15,7 @@ pub mod event;
 pub mod flags;
 mod hash;
 pub mod kallsyms;
+pub mod kthreads;
 pub mod procfs;
 pub mod signals;
 pub mod snapshot;

@@ -70,7 +70,13 @@ use crate::model::{
 /// before log version 4), and its helpers, deaths and their killers have
 /// `task_id`; so have `ps --format json` (with `parent_task_id`) and each
 /// node of `tree --format json`.
-pub const JSON_VERSION: u32 = 8;
+/// 9: fork events have `kthread`: null, or for a kernel thread kthreadd
+/// made, whom for: `requested_by` (the requester's task fields, `kind`
+/// and `work`, the function a kworker requester ran; null when not
+/// known), `link` (`exact` or `unknown`), `reason`, `threadfn` (named on
+/// the recording boot) and `threadfn_addr`; the report has
+/// `kthreads_by_requester` (`requester`, `threads` name pattern, `count`).
+pub const JSON_VERSION: u32 = 9;
 
 pub struct Json {
     clock: WallClock,
@@ -385,6 +391,43 @@ fn spawner(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation, exit_ns: Option<u6
     out.push(b'}');
 }
 
+/// `,"kthread":null` or the object of [`JSON_VERSION`] 9.
+fn kthread_object(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation) {
+    let Some(k) = ann.kthread.as_deref() else {
+        out.extend_from_slice(b",\"kthread\":null");
+        return;
+    };
+    key(out, "kthread");
+    out.push(b'{');
+    let start = out.len();
+    match &k.request.requester {
+        Some(r) => {
+            task_object(
+                out,
+                pf,
+                "requested_by",
+                r,
+                (k.requester_kind, ann.ids.of(r)),
+            );
+            out.pop();
+            key(out, "work");
+            opt_string(out, k.work.as_deref());
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b",\"requested_by\":null"),
+    }
+    // Drop the leading comma the first field put.
+    out.remove(start);
+    key(out, "link");
+    string(out, k.request.link.name());
+    key(out, "reason");
+    string(out, k.request.link.reason());
+    key(out, "threadfn");
+    opt_string(out, k.threadfn.as_deref());
+    opt_int(out, "threadfn_addr", k.request.threadfn);
+    out.push(b'}');
+}
+
 /// A throttle record's fields (see [`JSON_VERSION`] 7).
 fn throttle_fields(out: &mut Vec<u8>, t: &Throttle) {
     key(out, "phase");
@@ -471,6 +514,7 @@ impl Formatter for Json {
                 let creator_id = ann.ids.of(creator);
                 task_object(out, &self.pf, "creator", creator, (ann.other, creator_id));
                 let _ = write!(out, ",\"clone_flags\":{clone_flags}");
+                kthread_object(out, &self.pf, ann);
             }
             Event::Exec {
                 old_pid,
@@ -628,6 +672,8 @@ impl Formatter for Json {
                 request_fields(out, &self.pf, (request, ann), ann.other, reason);
             }
             Event::Throttle { throttle, .. } => throttle_fields(out, throttle),
+            // Folded into the fork's `kthread`; the pipeline does not show it.
+            Event::Kthread { .. } => {}
         }
         if let Some(chain) = &ann.ids.ancestors {
             ancestors(out, chain);
@@ -702,6 +748,7 @@ mod tests {
                     kind: Kind::Init,
                 }]),
             },
+            kthread: None,
         };
         Json::new(
             WallClock { boot_epoch_ns: 0 },

@@ -272,6 +272,7 @@ mod tests {
             }),
             lifetime_ns: Some(1_300_000_000),
             ids: Default::default(),
+            kthread: None,
         };
         assert_eq!(
             diagnosis(&rec, &ann).as_deref(),

@@ -27,7 +27,10 @@ const SIGNAL_KINDS: [EventKind; 2] = [EventKind::SignalGenerate, EventKind::Sign
 /// Every `--event` name, in tag order, the alias before the kinds it stands for.
 fn event_names() -> String {
     let mut names = Vec::with_capacity(EventKind::ALL.len() + 1);
-    for kind in EventKind::ALL {
+    for kind in EventKind::ALL
+        .into_iter()
+        .filter(|&k| k != EventKind::Kthread)
+    {
         if kind == SIGNAL_KINDS[0] {
             names.push(SIGNAL_ALIAS);
         }
@@ -42,7 +45,11 @@ impl FromStr for EventSel {
     fn from_str(s: &str) -> Result<EventSel, String> {
         let mask = match s {
             SIGNAL_ALIAS => SIGNAL_KINDS.iter().fold(0, |m, k| m | k.bit()),
-            _ => match EventKind::ALL.iter().find(|k| k.name() == s) {
+            // Kernel-thread records are told with their forks: not an event.
+            _ => match EventKind::ALL
+                .iter()
+                .find(|k| k.name() == s && **k != EventKind::Kthread)
+            {
                 Some(&k) => k.bit(),
                 None => return Err(format!("unknown event `{s}` (events: {})", event_names())),
             },
@@ -281,6 +288,7 @@ mod tests {
             killer: None,
             lifetime_ns: None,
             ids: Default::default(),
+            kthread: None,
         }
     }
 

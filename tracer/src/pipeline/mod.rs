@@ -137,6 +137,10 @@ impl<W: Write> Pipeline<W> {
         match decode(raw) {
             Ok(rec) => {
                 let ann = self.table.apply(&rec);
+                // A kernel-thread record is told with the fork it precedes.
+                if rec.event.kind() == EventKind::Kthread {
+                    return true;
+                }
                 if !self.window.contains(rec.boot_ns) {
                     self.formatter.unshown(&rec);
                     return true;

@@ -155,6 +155,10 @@ impl Observer {
 
     fn event(&mut self, rec: &Record) {
         let ann = self.table.apply(rec);
+        // Told with the fork it precedes (see `Pipeline::record`).
+        if rec.event.kind() == EventKind::Kthread {
+            return;
+        }
         self.taps.event(rec, &ann, true);
     }
 

@@ -17,6 +17,7 @@ mod common;
 #[path = "../throttle_util/mod.rs"]
 mod throttle_util;
 
+mod kthreads;
 mod metrics;
 mod otlp;
 mod parquet;

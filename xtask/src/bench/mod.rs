@@ -18,6 +18,7 @@ mod common;
 mod failed_execs;
 mod follow;
 mod hostile;
+mod kthreads;
 mod metrics;
 mod nesting;
 mod parallel;
@@ -69,6 +70,9 @@ pub(crate) enum Only {
     /// `export --format parquet` of 1M- and 10M-event logs: events/s,
     /// size against the raw and zstd log, peak RSS (no root needed).
     Parquet,
+    /// The kernel-thread requester program: its rate and cost idle, in a
+    /// wakeup storm, a fork+exec storm and disk I/O.
+    Kthreads,
 }
 
 impl Only {
@@ -218,6 +222,7 @@ pub(crate) fn run(args: &Args, bin: &Binaries) -> Result<()> {
         Some(Only::Workqueue) => drive!(workqueue::WorkqueueOnly),
         Some(Only::Top) => drive!(top::TopOnly),
         Some(Only::Parquet) => drive!(parquet::ParquetOnly),
+        Some(Only::Kthreads) => drive!(kthreads::KthreadsOnly),
         None if args.parallel.is_empty() => drive!(whole::Whole),
         None => drive!(parallel::Parallel {
             counts: parallel::parse_counts(&args.parallel)?,

@@ -74,7 +74,7 @@ pub(crate) fn measure(tracer: &Path, workload: &Path, tmp: &Path) -> Result<Vec<
 
 /// Writes and syncs files on an ext4 image on a loop device for
 /// [`SECONDS`] (unmounted and removed after, even on failure).
-fn disk_io(tmp: &Path) -> Result<()> {
+pub(super) fn disk_io(tmp: &Path) -> Result<()> {
     let image = tmp.join("wq.img");
     let mnt = tmp.join("wq.mnt");
     std::fs::create_dir_all(&mnt)?;

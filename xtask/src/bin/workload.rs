@@ -99,8 +99,49 @@ fn fork_wait(exec: bool) {
     }
 }
 
+/// `n` round trips of one byte with a child over two pipes: two wakeups
+/// each, the wakeup storm.
+fn pipe_round_trips(n: u64, rate: Option<u64>) {
+    let (mut there, mut back) = ([0i32; 2], [0i32; 2]);
+    // SAFETY: pipe() writes two fds into each array.
+    let ok = unsafe { libc::pipe(there.as_mut_ptr()) == 0 && libc::pipe(back.as_mut_ptr()) == 0 };
+    assert!(ok, "pipe: {}", std::io::Error::last_os_error());
+    let mut byte = [0u8; 1];
+    // SAFETY: the child only reads, writes and exits (no allocation).
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: reads and writes into a byte we own, on our own fds; the
+        // ends it does not use are closed so the parent's close ends it.
+        unsafe {
+            libc::close(there[1]);
+            libc::close(back[0]);
+            while libc::read(there[0], byte.as_mut_ptr().cast(), 1) == 1 {
+                libc::write(back[1], byte.as_ptr().cast(), 1);
+            }
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing the child's ends in the parent.
+    unsafe {
+        libc::close(there[0]);
+        libc::close(back[1]);
+    }
+    paced(n, rate, || {
+        // SAFETY: as above.
+        unsafe {
+            libc::write(there[1], byte.as_ptr().cast(), 1);
+            libc::read(back[0], byte.as_mut_ptr().cast(), 1);
+        }
+    });
+    // SAFETY: closing our fds ends the child's loop; then it is reaped.
+    unsafe {
+        libc::close(there[1]);
+        libc::waitpid(child, std::ptr::null_mut(), 0);
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: workload forkexec|fork|signal|rename N [--rate OPS_PER_S] [--wait-go]");
+    eprintln!("usage: workload forkexec|fork|signal|rename|pipe N [--rate OPS_PER_S] [--wait-go]");
     std::process::exit(2);
 }
 
@@ -125,7 +166,7 @@ fn main() {
             _ => usage(),
         }
     }
-    if !["forkexec", "fork", "signal", "rename"].contains(&which.as_str()) {
+    if !["forkexec", "fork", "signal", "rename", "pipe"].contains(&which.as_str()) {
         eprintln!("unknown workload {which}");
         std::process::exit(2);
     }
@@ -137,6 +178,7 @@ fn main() {
     match which.as_str() {
         "forkexec" => paced(n, rate, || fork_wait(true)),
         "fork" => paced(n, rate, || fork_wait(false)),
+        "pipe" => pipe_round_trips(n, rate),
         "rename" => {
             let mut name = *b"rename-000000\0";
             let mut i = 0u64;

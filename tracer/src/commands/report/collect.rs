@@ -179,6 +179,8 @@ pub(super) struct Report {
     kthreads: HashMap<(u32, u64), String>,
     /// Kthreads that exited, by [`name_pattern`] of their last name.
     pub kthreads_exited: BTreeMap<String, u64>,
+    /// Kernel threads kthreadd made, by requester.
+    pub kthreads_by_requester: super::kthreads::ByRequester,
     pub helpers: Vec<Helper>,
     helper_index: HashMap<(u32, u64), usize>,
     /// Requesters dumping core into a helper, by (pid, start): the helper's
@@ -469,6 +471,8 @@ impl Report {
         ann: &Annotation,
     ) {
         *self.new_tasks.entry(ann.subject).or_default() += 1;
+        self.kthreads_by_requester
+            .note(|| name_pattern(&child.comm), ann);
         if matches!(ann.subject, Kind::Kthread | Kind::Kworker) {
             self.kthreads
                 .insert((child.pid, child.start_ns), child.comm.clone());

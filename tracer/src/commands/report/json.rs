@@ -143,6 +143,7 @@ pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> Vec<u8
         "tasks_new": by_kind(&r.new_tasks),
         "kthreads_created": r.kthread_groups(),
         "kthreads_exited": r.kthreads_exited,
+        "kthreads_by_requester": r.kthreads_by_requester.json(),
         "deaths": r.deaths.iter().map(|d| json!({
             // The start is the exit time less the lifetime.
             "task_id": d.lifetime_ns.map(|l| ids.of_start(d.pid, d.boot_ns.saturating_sub(l)).to_string()),

@@ -6,6 +6,7 @@
 
 mod collect;
 mod json;
+mod kthreads;
 mod text;
 
 use std::{io::Write as _, path::PathBuf};

@@ -228,6 +228,7 @@ pub(super) fn render(header: &LogHeader, r: &Report, clock: WallClock) -> String
     for (name, n) in groups {
         s.push_str(&format!("  {:<32} {n}\n", pattern(&name)));
     }
+    s.push_str(&r.kthreads_by_requester.text(pattern));
     s.push_str("\nkthreads exited:\n");
     if r.kthreads_exited.is_empty() {
         s.push_str("  none\n");

@@ -1,7 +1,7 @@
 //! What the table adds to one event.
 
 use super::{ancestry::Ids, entry::Killer};
-use crate::model::{classify::Kind, event::HelperRequest, task_id::TaskId};
+use crate::model::{classify::Kind, event::HelperRequest, kthreads::KthreadInfo, task_id::TaskId};
 
 /// What the table adds to one event: the kinds of the tasks it concerns,
 /// and for helpers and deaths, the story around it.
@@ -18,6 +18,8 @@ pub struct Annotation {
     pub lifetime_ns: Option<u64>,
     /// Task ids of its tasks, the subject's parent and ancestors.
     pub ids: Ids,
+    /// Fork of a kernel thread kthreadd made: whom it was made for.
+    pub kthread: Option<Box<KthreadInfo>>,
 }
 
 impl Annotation {
@@ -29,6 +31,7 @@ impl Annotation {
             killer: None,
             lifetime_ns: None,
             ids: Ids::default(),
+            kthread: None,
         }
     }
 }

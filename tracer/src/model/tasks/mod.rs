@@ -33,6 +33,7 @@ use crate::model::{
     flags::PF_KTHREAD,
     hash::{FastMap, FastSet},
     kallsyms::Kallsyms,
+    kthreads::{self, KthreadInfo},
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
     task_id::TaskIds,
@@ -61,6 +62,8 @@ pub struct TaskTable {
     /// Live on the traced machine: a failed helper's exec error may be
     /// inferred from its path.
     infer_exec_errors: bool,
+    /// Kernel-thread requests until their fork (`model::kthreads`).
+    kthreads: kthreads::Pending,
     /// Exec records lost so far (or records of unknown kind): a helper born
     /// before one of them may have exec'd unseen.
     exec_losses: u64,
@@ -88,6 +91,7 @@ impl TaskTable {
             root_cgroup_reliable,
             requests: FastMap::default(),
             kallsyms: None,
+            kthreads: kthreads::Pending::default(),
             infer_exec_errors: false,
             exec_losses: 0,
             execs_unseen: false,
@@ -362,7 +366,17 @@ impl TaskTable {
     /// [`TaskTable::apply`] but for the task ids.
     fn annotate(&mut self, rec: &Record) -> Annotation {
         match &rec.event {
-            Event::Fork { creator, child, .. } => self.fork(creator, child),
+            Event::Fork { creator, child, .. } => {
+                let mut a = self.fork(creator, child);
+                a.kthread = self.kthread_info(creator, child);
+                a
+            }
+            // Folded into the fork that follows.
+            Event::Kthread { child, request } => {
+                self.kthreads.note(child, request);
+                let requester = request.requester.as_ref().map(|r| self.kind_of(r));
+                Annotation::kinds(self.kind_of(child), requester)
+            }
             Event::Exec {
                 task,
                 filename,
@@ -450,6 +464,22 @@ impl TaskTable {
                 a
             }
         }
+    }
+
+    /// Whom kthreadd made `child` for (`model::kthreads`), functions named
+    /// where this table can.
+    fn kthread_info(&mut self, creator: &Task, child: &Task) -> Option<Box<KthreadInfo>> {
+        let request = self.kthreads.take(creator, child)?;
+        let name = |addr: u64| {
+            let named = self.kallsyms.as_ref().and_then(|k| k.name_of(addr));
+            named.unwrap_or_else(|| format!("{addr:#x}"))
+        };
+        Some(Box::new(KthreadInfo {
+            requester_kind: request.requester.as_ref().map(|r| self.kind_of(r)),
+            threadfn: request.threadfn.map(name),
+            work: request.requester_func.map(name),
+            request,
+        }))
     }
 
     /// Why a helper was requested, functions named where this table can.

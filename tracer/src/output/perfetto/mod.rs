@@ -207,6 +207,9 @@ impl Timeline {
             .uint("clone_flags", *clone_flags);
         let name = format!("fork {}", child.pid);
         self.instant(out, (from, ts), name, args, (&[flow], &[]));
+        // A kernel thread's requester: a second arrow, to the thread.
+        let asked = self.kthread_request(out, ts, child, ann);
+        let flow = &[flow, asked.unwrap_or(0)][..1 + usize::from(asked.is_some())];
         // A fork copies the program; a new kernel thread runs none.
         let program = self
             .tracks
@@ -222,13 +225,36 @@ impl Timeline {
             let args = parented(self.identity(child, ann.subject), ann)
                 .int("creator_pid", creator.pid)
                 .str("creator_comm", &creator.comm);
-            self.begin_slice(out, (uuid, ts), name, args, &[flow]);
+            self.begin_slice(out, (uuid, ts), name, args, flow);
         } else {
             // Its fork came after other events of it (never expected):
             // the arrow still lands on its track.
             let args = Args::default();
-            self.instant(out, (uuid, ts), "forked".into(), args, (&[], &[flow]));
+            self.instant(out, (uuid, ts), "forked".into(), args, (&[], flow));
         }
+    }
+
+    /// An instant on the requester's track that starts an arrow to the new
+    /// kernel thread kthreadd made for it (`model::kthreads`).
+    fn kthread_request(
+        &mut self,
+        out: &mut Vec<u8>,
+        ts: u64,
+        child: &Task,
+        ann: &Annotation,
+    ) -> Option<u64> {
+        let k = ann.kthread.as_deref()?;
+        let requester = k.request.requester.as_ref()?;
+        let kind = k.requester_kind.unwrap_or_else(|| guess_kind(requester));
+        let from = self.touch(out, requester, kind, ts);
+        let flow = self.flows.new_id();
+        let args = Args::default()
+            .int("child_pid", child.pid)
+            .str("child_comm", &child.comm)
+            .str("link", k.request.link.name());
+        let name = format!("asked for kthread {}", child.pid);
+        self.instant(out, (from, ts), name, args, (&[flow], &[]));
+        Some(flow)
     }
 
     fn exec(&mut self, out: &mut Vec<u8>, ts: u64, rec: &Record, ann: &Annotation) {
@@ -549,6 +575,8 @@ impl Formatter for Timeline {
             Event::HelperRequest { .. } => self.helper_request(out, ts, rec, ann),
             Event::ExecFailed { .. } => self.exec_failed(out, ts, rec, ann),
             Event::Throttle { .. } => self.throttle(out, ts, rec),
+            // Folded into the fork's; the pipeline does not show it.
+            Event::Kthread { .. } => {}
         }
     }
 
@@ -600,6 +628,7 @@ mod tests {
             killer: None,
             lifetime_ns: None,
             ids: Default::default(),
+            kthread: None,
         }
     }
 

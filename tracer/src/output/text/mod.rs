@@ -269,11 +269,16 @@ fn event_details(rec: &Record, ann: &Annotation, show: Show) -> String {
             clone_flags,
             ..
         } => {
-            if narrow {
+            let mut s = if narrow {
                 format!("by {}", who(creator, other))
             } else {
                 format!("by {} clone_flags={clone_flags:#x}", who(creator, other))
+            };
+            if let Some(k) = &ann.kthread {
+                s.push(' ');
+                s.push_str(&k.phrase(quote_name));
             }
+            s
         }
         Event::Exec {
             filename,
@@ -370,6 +375,8 @@ fn event_details(rec: &Record, ann: &Annotation, show: Show) -> String {
             format!("{} -> {}", quote_name(&task.comm), quote_name(new_comm))
         }
         Event::Throttle { throttle, .. } => throttle.details(),
+        // Folded into the fork's line; the pipeline does not show it.
+        Event::Kthread { request, .. } => request.link.name().to_string(),
         Event::ExecFailed {
             errno,
             via,
@@ -676,6 +683,7 @@ mod tests {
             killer: None,
             lifetime_ns: None,
             ids: Default::default(),
+            kthread: None,
         }
     }
 

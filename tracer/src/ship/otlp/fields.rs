@@ -361,6 +361,7 @@ impl Fields {
                 let id = ann.ids.of(creator);
                 task_object(&mut o, b64, pf, "creator", creator, (ann.other, id));
                 o.uint("clone_flags", *clone_flags);
+                kthread(&mut o, b64, pf, ann);
             }
             Event::Exec {
                 old_pid,
@@ -470,6 +471,8 @@ impl Fields {
                 request_fields(&mut o, b64, pf, (request, ann), ann.other, reason);
             }
             Event::Throttle { throttle, .. } => throttle_fields(&mut o, throttle),
+            // Folded into the fork's; the pipeline does not show it.
+            Event::Kthread { .. } => {}
         }
         if let Some(chain) = &ann.ids.ancestors {
             o.ancestors(chain);
@@ -576,6 +579,26 @@ fn request_fields(
     o.text("request_path", &req.path, b64);
     o.bool("request_path_truncated", req.path_truncated);
     o.str("waits", output::waits(req));
+}
+
+/// The JSON formatter's `kthread` object, on the fork of a kernel thread
+/// kthreadd made.
+fn kthread(o: &mut Out<'_>, b64: &mut String, pf: &PfNames, ann: &Annotation) {
+    let Some(k) = ann.kthread.as_deref() else {
+        return;
+    };
+    let mark = o.begin("kthread");
+    if let Some(r) = &k.request.requester {
+        let inner = o.begin("requested_by");
+        task_fields(o, b64, pf, r, (k.requester_kind, ann.ids.of(r)), false);
+        o.opt_str("work", k.work.as_deref());
+        o.end(inner);
+    }
+    o.str("link", k.request.link.name());
+    o.str("reason", k.request.link.reason());
+    o.opt_str("threadfn", k.threadfn.as_deref());
+    o.opt_uint("threadfn_addr", k.request.threadfn);
+    o.end(mark);
 }
 
 /// The JSON formatter's `helper` object, for tasks of a helper's lineage.
@@ -787,6 +810,7 @@ mod tests {
             killer: None,
             lifetime_ns: None,
             ids: Default::default(),
+            kthread: None,
         }
     }
 
@@ -1090,6 +1114,43 @@ mod tests {
                 ann(Kind::User, None),
             ));
         }
+        // A kernel thread kthreadd made, whom for; and its record.
+        let request = crate::model::kthreads::KthreadRequest {
+            requester: Some(task(4242, 4242, "mount", true, true)),
+            requester_func: None,
+            threadfn: Some(0xffff_ffff_8100_0000),
+            link: crate::model::kthreads::KthreadLink::Exact,
+        };
+        let mut made = ann(Kind::Kthread, Some(Kind::Kthreadd));
+        made.kthread = Some(Box::new(crate::model::kthreads::KthreadInfo {
+            request: request.clone(),
+            requester_kind: Some(Kind::User),
+            threadfn: Some("kjournald2".into()),
+            work: None,
+        }));
+        let kthreadd = task(2, 2, "kthreadd", false, false);
+        let child = task(13, 13, "jbd2/loop0-8", false, false);
+        cases.push((
+            rec(
+                17,
+                Event::Kthread {
+                    child: child.clone(),
+                    request,
+                },
+            ),
+            ann(Kind::Kthread, Some(Kind::User)),
+        ));
+        cases.push((
+            rec(
+                18,
+                Event::Fork {
+                    creator: kthreadd,
+                    child,
+                    clone_flags: 0x800700,
+                },
+            ),
+            made,
+        ));
         cases
     }
 

@@ -224,6 +224,7 @@ mod tests {
             killer: None,
             lifetime_ns: None,
             ids: Default::default(),
+            kthread: None,
         }
     }
 

@@ -227,6 +227,8 @@ impl Rows {
                 self.request(request, ann.other, reason);
             }
             Event::Throttle { throttle, .. } => self.throttle(throttle),
+            // Folded into the fork's annotation; the pipeline never taps it.
+            Event::Kthread { .. } => {}
         }
         self.cols.end_row();
     }

@@ -80,6 +80,8 @@ pub fn details(rec: &Record, ann: &Annotation) -> String {
             ..
         } => format!("{} {} failed: errno {errno}", via.name(), name(filename)),
         Event::Throttle { throttle, .. } => throttle.details(),
+        // Folded into the fork's annotation; the pipeline never shows it.
+        Event::Kthread { .. } => String::new(),
     }
 }
 

@@ -1,0 +1,46 @@
+//! Who asked kthreadd for a new kernel thread: the record the companion
+//! on `task_newtask` sends just before kthreadd's fork (see tracer-ebpf
+//! `programs/kthread.rs`), format 6 on.
+
+use core::mem::{offset_of, size_of};
+
+use crate::{Header, TaskInfo};
+
+/// How a [`KthreadEvent`] found the requester ([`KthreadEvent::link`]).
+/// Found: the task waiting on the request's completion.
+pub const KTHREAD_EXACT: u32 = 1;
+/// The completion had no waiter yet (or no longer): requester unknown.
+pub const KTHREAD_NO_WAITER: u32 = 2;
+/// The request's `done` was gone: the requester was killed while waiting.
+pub const KTHREAD_KILLED: u32 = 3;
+/// The new task does not start in `kthread()` (its saved start function
+/// differs): no request to read.
+pub const KTHREAD_NOT_KTHREAD: u32 = 4;
+
+/// A kernel thread kthreadd makes, and whom for: read at `task_newtask`
+/// in kthreadd's context from the `kthread_create_info` the new task will
+/// receive (its start argument, saved by `copy_thread()`), whose
+/// completion the requester waits on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct KthreadEvent {
+    pub header: Header,
+    /// The new kernel thread.
+    pub child: TaskInfo,
+    /// The task waiting on the request's completion; all zero unless
+    /// `link` is [`KTHREAD_EXACT`].
+    pub requester: TaskInfo,
+    /// `kthread_create_info.threadfn` (a kernel text address), 0 unknown.
+    pub threadfn: u64,
+    /// When the requester is a workqueue worker: the function of the work
+    /// item it runs, else 0.
+    pub requester_func: u64,
+    /// One of the `KTHREAD_*` values.
+    pub link: u32,
+    pub _pad: u32,
+}
+
+const _: () = {
+    assert!(size_of::<KthreadEvent>() == 200);
+    assert!(offset_of!(KthreadEvent, threadfn) == 176);
+};
