@@ -178,6 +178,20 @@ pub const PAGES: &[Page] = &[
         files: &[PROC],
         legend: false,
     },
+    Page {
+        sub: "top",
+        description: &[
+            "A live screen of the kernel-side task population, as htop shows processes: the task tree (kthreadd's subtree and user-mode helpers unfolded, user processes folded), helper stories with their requester and killer, signals to kernel-side tasks, kernel-thread churn, the tracer's own health and an event feed. It takes trace's options; the command line's filter is the screen's first / filter.",
+            "With LOG... it shows a recording with a time cursor: step by event or second, jump to a time, or to the next helper failure or kill. Keys: arrows and PgUp/PgDn move, / filters, f follows the selected task's subtree, Enter shows its details, space pauses (events are still counted), 1 to 6 show or hide panes, ? is help, q quits. The screen needs a terminal; elsewhere it points to trace.",
+        ],
+        output: &[],
+        examples: &[
+            ("tracer top --kind umh,kworker", "only helpers and kworkers, live"),
+            ("tracer top /var/log/tracer/", "a recording: a log, or a directory of rotated logs"),
+        ],
+        files: &[BTF, PROC, LOGS],
+        legend: false,
+    },
 ];
 
 /// The exit statuses (docs/reference.md has the full table).
