@@ -139,6 +139,7 @@ impl<W: Write> Pipeline<W> {
                 let ann = self.table.apply(&rec);
                 // A kernel-thread record is told with the fork it precedes.
                 if rec.event.kind() == EventKind::Kthread {
+                    self.taps.folded(&rec);
                     return true;
                 }
                 if !self.window.contains(rec.boot_ns) {

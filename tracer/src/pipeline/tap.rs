@@ -25,6 +25,10 @@ pub trait Tap: Send {
     /// One event. `shown`: it passed the user's filter (and so is on the
     /// main output of `trace`); every decoded event reaches every tap.
     fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool);
+    /// A record the task table folds into the event after it (a kernel
+    /// thread's requester, told with kthreadd's fork): only a tap that
+    /// keeps a task table of its own needs it.
+    fn folded(&mut self, _rec: &Record) {}
     /// `count` records of `kind` (`None`: unknown) were lost.
     fn lost(&mut self, kind: Option<EventKind>, count: u64, boot_ns: u64);
     /// `count` events never reached the taps: `record`'s decode thread
@@ -67,6 +71,12 @@ impl Taps {
     pub fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool) {
         for tap in &mut self.0 {
             tap.event(rec, ann, shown);
+        }
+    }
+
+    pub fn folded(&mut self, rec: &Record) {
+        for tap in &mut self.0 {
+            tap.folded(rec);
         }
     }
 
@@ -157,6 +167,7 @@ impl Observer {
         let ann = self.table.apply(rec);
         // Told with the fork it precedes (see `Pipeline::record`).
         if rec.event.kind() == EventKind::Kthread {
+            self.taps.folded(rec);
             return;
         }
         self.taps.event(rec, &ann, true);

@@ -276,6 +276,12 @@ fn live_at(
     assert_killed_helper(&screen, &s);
     let screen = top.wait_for("SIGTERM to kthreadd", |sc| sc.contains("SIGTERM"));
     assert_ignored_term_to_kthreadd(&screen);
+    if width >= 150 {
+        // The churn pane names whom the jbd2 thread was made for.
+        top.wait_for("jbd2 churn for mount", |sc| {
+            line_with(sc, &["jbd2/*", "mount ×"]).is_some()
+        });
+    }
     // docs/top.md's capture comes from here.
     if let Ok(path) = std::env::var("TRACER_TOP_CAPTURE") {
         std::fs::write(format!("{path}-{width}x{height}.txt"), &screen).unwrap();

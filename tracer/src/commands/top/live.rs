@@ -50,6 +50,11 @@ impl Tap for ScreenTap {
         let _ = self.0.send(Msg::Event(Box::new(rec.clone())));
     }
 
+    fn folded(&mut self, rec: &Record) {
+        // The screen's table joins a kernel thread's requester to its fork.
+        let _ = self.0.send(Msg::Event(Box::new(rec.clone())));
+    }
+
     fn lost(&mut self, kind: Option<EventKind>, count: u64, _boot_ns: u64) {
         let _ = self.0.send(Msg::Lost(kind, count));
     }

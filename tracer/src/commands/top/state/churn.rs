@@ -14,6 +14,9 @@ pub struct Counts {
     /// (second, created, exited), oldest first.
     recent: Vec<(u64, u32, u32)>,
     pub last_ns: u64,
+    /// Threads created per requester (`mount`, `kworker/u8:*`, `unknown`:
+    /// `KthreadInfo::requester_label`), where the kernel says it.
+    pub requesters: HashMap<String, u32>,
 }
 
 impl Counts {
@@ -47,6 +50,15 @@ impl Counts {
         let w = WINDOW_SECS as f64;
         (f64::from(c) / w, f64::from(e) / w)
     }
+
+    /// The requester that asked for most of this pattern's threads, and
+    /// how many (the first by name among equals, so frames do not flicker).
+    pub fn top_requester(&self) -> Option<(&str, u32)> {
+        self.requesters
+            .iter()
+            .map(|(r, n)| (r.as_str(), *n))
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+    }
 }
 
 #[derive(Default)]
@@ -55,8 +67,13 @@ pub struct Churn {
 }
 
 impl Churn {
-    pub fn created(&mut self, comm: &str, boot_ns: u64) {
-        self.entry(comm).bump(boot_ns, true);
+    /// A kernel thread `comm` was made, for `requester` where known.
+    pub fn created(&mut self, comm: &str, boot_ns: u64, requester: Option<String>) {
+        let counts = self.entry(comm);
+        counts.bump(boot_ns, true);
+        if let Some(r) = requester {
+            *counts.requesters.entry(r).or_default() += 1;
+        }
     }
 
     pub fn exited(&mut self, comm: &str, boot_ns: u64) {
@@ -126,12 +143,27 @@ mod tests {
         let mut churn = Churn::default();
         let s = 1_000_000_000;
         for i in 0..20 {
-            churn.created("kworker/u8:1", 100 * s + i);
+            let requester = (i % 4 == 0).then(|| "kworker/u8:*".to_string());
+            churn.created("kworker/u8:1", 100 * s + i, requester);
         }
         churn.exited("kworker/u8:2", 105 * s);
         let c = &churn.by_pattern["kworker/u*"];
         assert_eq!((c.created, c.exited), (20, 1));
         assert_eq!(c.rates(105 * s), (2.0, 0.1));
         assert_eq!(c.rates(120 * s), (0.0, 0.0));
+        assert_eq!(c.top_requester(), Some(("kworker/u8:*", 5)));
+    }
+
+    #[test]
+    fn the_top_requester_is_the_most_frequent_then_the_first_by_name() {
+        let mut churn = Churn::default();
+        for r in ["mount", "udevd", "udevd", "mount"] {
+            churn.created("jbd2/loop0-8", 1, Some(r.into()));
+        }
+        churn.created("jbd2/loop1-8", 2, None);
+        assert_eq!(
+            churn.by_pattern["jbd2/*"].top_requester(),
+            Some(("mount", 2))
+        );
     }
 }

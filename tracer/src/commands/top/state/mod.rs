@@ -91,9 +91,13 @@ impl State {
 
     /// One event, in stream order.
     pub fn apply(&mut self, rec: Record) {
+        let ann = self.table.apply(&rec);
+        // Folded into the fork after it (`ann.kthread`): no event of its own.
+        if rec.event.kind() == EventKind::Kthread {
+            return;
+        }
         self.seq += 1;
         self.now_ns = self.now_ns.max(rec.boot_ns);
-        let ann = self.table.apply(&rec);
         let seq = self.seq;
         self.health.event(&rec);
         self.helpers.event(seq, &rec, &ann);
@@ -121,7 +125,8 @@ impl State {
                 }
             }
             Event::Fork { child, .. } if is_kthread(ann.subject) => {
-                self.churn.created(&child.comm, rec.boot_ns);
+                let requester = ann.kthread.as_deref().map(|k| k.requester_label());
+                self.churn.created(&child.comm, rec.boot_ns, requester);
             }
             Event::Exit { task, .. } if is_kthread(ann.subject) => {
                 self.churn.exited(&task.comm, rec.boot_ns);

@@ -216,8 +216,8 @@ pub fn signals(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'sta
 pub fn churn(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(Span::styled(
         scope.clip(format!(
-            "{:<16} {:>6} {:>6} {:>7} {:>7}",
-            "PATTERN", "new/s", "end/s", "created", "exited"
+            "{:<16} {:>5} {:>5} {:>4} {:>4}  {}",
+            "PATTERN", "new/s", "end/s", "new", "end", "MOSTLY FOR"
         )),
         Style::default().add_modifier(Modifier::BOLD),
     ))];
@@ -228,9 +228,13 @@ pub fn churn(state: &State, scope: &Scope<'_>, height: usize) -> Vec<Line<'stati
         .take(height.saturating_sub(1))
     {
         let (new, end) = c.rates(state.now_ns);
+        let requester = c
+            .top_requester()
+            .map(|(r, n)| format!("{} ×{n}", name(r)))
+            .unwrap_or_default();
         out.push(Line::from(Span::styled(
             scope.clip(format!(
-                "{:<16} {:>6.1} {:>6.1} {:>7} {:>7}",
+                "{:<16} {:>5.1} {:>5.1} {:>4} {:>4}  {requester}",
                 name(pattern),
                 new,
                 end,
