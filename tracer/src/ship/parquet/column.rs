@@ -8,7 +8,6 @@ use arrow_array::{
     builder::{
         ArrayBuilder, BinaryBuilder, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder,
         StringBuilder, StringDictionaryBuilder, StructBuilder, TimestampNanosecondBuilder,
-        UInt64Builder,
     },
     types::Int32Type,
     ArrayRef,
@@ -63,7 +62,6 @@ fn list(item: DataType) -> DataType {
 
 column!(I32, Int32Builder, DataType::Int32);
 column!(I64, Int64Builder, DataType::Int64);
-column!(U64, UInt64Builder, DataType::UInt64);
 column!(Bool, BooleanBuilder, DataType::Boolean);
 column!(Str, StringBuilder, DataType::Utf8);
 column!(Dict, StringDictionaryBuilder<Int32Type>, dict());
@@ -120,7 +118,7 @@ macro_rules! defaults {
         })*
     };
 }
-defaults!(I32, I64, U64, Bool, Str, Dict, Bytes, StrList, BytesList);
+defaults!(I32, I64, Bool, Str, Dict, Bytes, StrList, BytesList);
 
 impl Default for Time {
     fn default() -> Self {
@@ -146,15 +144,6 @@ impl I64 {
     pub(super) fn opt(&mut self, v: Option<impl Into<u64>>) {
         if let Some(v) = v {
             self.set(v);
-        }
-    }
-}
-
-impl U64 {
-    /// Kernel addresses: above i64::MAX, so unsigned rather than as bits.
-    pub(super) fn opt(&mut self, v: Option<u64>) {
-        if let Some(v) = v {
-            self.0.append_value(v);
         }
     }
 }

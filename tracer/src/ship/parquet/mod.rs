@@ -409,8 +409,8 @@ mod tests {
             Some(KthreadLink::Exact.reason())
         );
         let addr = batch.column_by_name("kthread_threadfn_addr").unwrap();
-        let addr = addr.as_primitive::<arrow_array::types::UInt64Type>();
-        assert_eq!(addr.value(0), 0xffff_ffff_8100_2000);
+        let addr = addr.as_primitive::<arrow_array::types::Int64Type>();
+        assert_eq!(addr.value(0) as u64, 0xffff_ffff_8100_2000);
         assert!(addr.is_null(3));
         let count = batch.column_by_name("count").unwrap();
         let count = count.as_primitive::<arrow_array::types::Int64Type>();

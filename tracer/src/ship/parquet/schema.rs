@@ -7,7 +7,7 @@
 //! reads them as plain columns.
 
 use super::column::{
-    columns, Ancestors, Bool, Bytes, BytesList, Column, Dict, Str, StrList, Time, I32, I64, U64,
+    columns, Ancestors, Bool, Bytes, BytesList, Column, Dict, Str, StrList, Time, I32, I64,
 };
 
 /// Version of the Parquet schema (the columns below, their types
@@ -76,7 +76,7 @@ columns! {
     kthread_link: Dict,
     kthread_reason: Str,
     kthread_threadfn: Str,
-    kthread_threadfn_addr: U64,
+    kthread_threadfn_addr: I64,
     /// Exec and exec_failed.
     filename: Str,
     filename_bytes: Bytes,
