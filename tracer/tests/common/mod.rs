@@ -20,9 +20,12 @@ use std::{
 use serde_json::Value;
 
 mod io_uring;
-// Not every test binary sets up an io_uring.
+mod loop_mount;
+// Not every test binary sets up an io_uring or mounts an image.
 #[allow(unused_imports)]
 pub(crate) use io_uring::*;
+#[allow(unused_imports)]
+pub(crate) use loop_mount::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -550,53 +553,6 @@ pub(crate) fn test_py_tool(name: &str) -> std::path::PathBuf {
          the Python decoders they need",
     );
     std::path::Path::new(&dir).join(name)
-}
-
-/// An ext4 image mounted on a loop device (kthreadd forks `jbd2/loopN-8`
-/// for it, which exits at unmount); unmounted on drop, even when the test
-/// fails.
-pub(crate) struct LoopMount {
-    dir: tempfile::TempDir,
-    mountpoint: std::path::PathBuf,
-}
-
-impl LoopMount {
-    pub(crate) fn new() -> LoopMount {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let image = dir.path().join("ext4.img");
-        let mountpoint = dir.path().join("mnt");
-        std::fs::create_dir(&mountpoint).unwrap();
-        std::fs::File::create(&image)
-            .and_then(|f| f.set_len(16 << 20))
-            .expect("image file");
-        let ok = Command::new("mkfs.ext4")
-            .args(["-q", "-F"])
-            .arg(&image)
-            .status()
-            .expect("mkfs.ext4 (e2fsprogs) is needed for this test");
-        assert!(ok.success(), "mkfs.ext4 failed");
-        let m = LoopMount { dir, mountpoint };
-        let ok = Command::new("mount")
-            .args(["-o", "loop"])
-            .arg(&image)
-            .arg(&m.mountpoint)
-            .status()
-            .expect("mount");
-        assert!(ok.success(), "mount -o loop failed");
-        m
-    }
-
-    pub(crate) fn path(&self) -> &std::path::Path {
-        &self.mountpoint
-    }
-}
-
-impl Drop for LoopMount {
-    fn drop(&mut self) {
-        // `mount -o loop` set autoclear: the loop device goes with the mount.
-        let _ = Command::new("umount").arg(&self.mountpoint).status();
-        let _ = &self.dir;
-    }
 }
 
 /// Runs tracer; a run still going after a minute is a hang, and fails.
