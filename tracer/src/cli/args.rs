@@ -235,15 +235,15 @@ impl WindowArgs {
 #[derive(clap::Args, Debug)]
 pub struct AncestryArgs {
     /// With each event, its task's parent, grandparent, ... up to N
-    /// generations (task id, pid, comm, kind), in JSON, OTLP and Perfetto
-    /// (not in text). Default 0, and 4 for OTLP.
+    /// generations (task id, pid, comm, kind), in JSON, OTLP, Perfetto
+    /// and Parquet (not in text). Default 0, and 4 for OTLP and Parquet.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=MAX_ANCESTORS as i64))]
     ancestors: Option<u8>,
 }
 
 impl AncestryArgs {
     /// The depth asked for; where none was, 4 for a stream that goes to an
-    /// OTLP collector (`otlp`), else 0.
+    /// OTLP collector or into Parquet (`otlp`), else 0.
     pub(super) fn depth(&self, otlp: bool) -> usize {
         match self.ancestors {
             Some(n) => usize::from(n),

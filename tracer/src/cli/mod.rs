@@ -250,7 +250,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             crate::log::set::include_foreign(include_foreign);
             export::run(export::ExportOptions {
-                ancestors: ancestry.depth(format == ExportFormat::Otlp),
+                // OTLP's default ancestry for Parquet too: "what started
+                // this" without a recursive join.
+                ancestors: ancestry.depth(
+                    matches!(format, ExportFormat::Otlp | ExportFormat::Parquet)
+                        || dataset.is_some(),
+                ),
                 files,
                 format: match format {
                     ExportFormat::Jsonl => export::To::Jsonl,

@@ -60,15 +60,16 @@ fn everything() -> TraceFilter {
 }
 
 /// Every event of the logs `files` name as Parquet rows, into the one tap
-/// `tap` makes from the first log's header.
+/// `tap` makes from the first log's header; each row names `ancestors`
+/// generations.
 fn parquet_rows(
     files: &[PathBuf],
-    spec: &WindowSpec,
-    tap: impl FnOnce(parquet::Origin, &[crate::model::procfs::ProcTask]) -> Result<Box<dyn Tap>>,
+    (spec, ancestors): (&WindowSpec, usize),
+    tap: impl FnOnce(parquet::Origin) -> Result<Box<dyn Tap>>,
 ) -> Result<()> {
     from_log::run(files, |header| {
         let window = window(spec, header)?;
-        let tap = tap(parquet::Origin::of(header), &header.tasks)?;
+        let tap = tap(parquet::Origin::of(header))?;
         Ok(Pipeline::new(
             std::io::sink(),
             output::silent(),
@@ -77,7 +78,8 @@ fn parquet_rows(
             LostNotices::Stderr,
         )
         .with_window(window)
-        .with_taps(Taps::new(vec![tap])))
+        .with_taps(Taps::new(vec![tap]))
+        .with_ancestors(ancestors))
     })
 }
 
@@ -95,8 +97,8 @@ fn dataset(opts: &ExportOptions, dir: &Path) -> Result<()> {
     for input in &opts.files {
         let res = parquet_rows(
             std::slice::from_ref(input),
-            &opts.window,
-            |origin, snapshot| parquet::dataset_tap(dir.to_path_buf(), origin, snapshot),
+            (&opts.window, opts.ancestors),
+            |origin| parquet::dataset_tap(dir.to_path_buf(), origin),
         )
         .with_context(|| format!("adding {} to the dataset", input.display()));
         if let Err(e) = res {
@@ -126,8 +128,8 @@ pub fn run(opts: ExportOptions) -> Result<()> {
             }
             None => (Box::new(BufWriter::new(std::io::stdout())), "stdout".into()),
         };
-        return parquet_rows(&opts.files, &opts.window, |origin, snapshot| {
-            parquet::file_tap(out, name, origin, snapshot)
+        return parquet_rows(&opts.files, (&opts.window, opts.ancestors), |origin| {
+            parquet::file_tap(out, name, origin)
         });
     }
     let out: Box<dyn Write> = match &opts.output {

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use arrow_array::{
     builder::{
         ArrayBuilder, BinaryBuilder, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder,
-        StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder,
+        StringBuilder, StringDictionaryBuilder, StructBuilder, TimestampNanosecondBuilder,
     },
     types::Int32Type,
     ArrayRef,
 };
-use arrow_schema::{DataType, Field, TimeUnit};
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
 
-use crate::model::text;
+use crate::model::{tasks::Ancestor, text};
 
 /// One column being filled, a row group at a time.
 pub(super) trait Column: Default {
@@ -77,6 +77,37 @@ column!(
     ListBuilder<BinaryBuilder>,
     list(DataType::Binary)
 );
+
+column!(
+    Ancestors,
+    ListBuilder<StructBuilder>,
+    list(DataType::Struct(ancestor_fields()))
+);
+
+/// One ancestor: JSON's `ancestors` items, typed as the subject's columns.
+fn ancestor_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("task_id", DataType::Utf8, true),
+        Field::new("pid", DataType::Int32, true),
+        Field::new("comm", DataType::Utf8, true),
+        Field::new("kind", dict(), true),
+    ])
+}
+
+impl Default for Ancestors {
+    fn default() -> Self {
+        let builders: Vec<Box<dyn ArrayBuilder>> = vec![
+            Box::new(StringBuilder::new()),
+            Box::new(Int32Builder::new()),
+            Box::new(StringBuilder::new()),
+            Box::new(StringDictionaryBuilder::<Int32Type>::new()),
+        ];
+        Ancestors(ListBuilder::new(StructBuilder::new(
+            ancestor_fields(),
+            builders,
+        )))
+    }
+}
 
 macro_rules! defaults {
     ($($name:ident),*) => {
@@ -183,6 +214,38 @@ impl BytesList {
             self.0.append(true);
         }
     }
+}
+
+impl Ancestors {
+    /// The chain, parent first (an empty list where none is known).
+    pub(super) fn set(&mut self, chain: &[Ancestor]) {
+        let s = self.0.values();
+        for a in chain {
+            // The builders are the ones `default` made, in field order.
+            let id = a.task_id.to_string();
+            let comm = text::lossy(&a.comm);
+            str_field(s, 0).append_value(id);
+            let pid = s.field_builder::<Int32Builder>(1).unwrap();
+            pid.append_option(i32::try_from(a.pid).ok());
+            str_field(s, 2).append_value(comm);
+            let kind = s
+                .field_builder::<StringDictionaryBuilder<Int32Type>>(3)
+                .unwrap();
+            kind.append_value(a.kind.name());
+            s.append(true);
+        }
+        self.0.append(true);
+    }
+
+    pub(super) fn opt(&mut self, chain: Option<&[Ancestor]>) {
+        if let Some(chain) = chain {
+            self.set(chain);
+        }
+    }
+}
+
+fn str_field(s: &mut StructBuilder, i: usize) -> &mut StringBuilder {
+    s.field_builder::<StringBuilder>(i).unwrap()
 }
 
 /// Declares the columns in order: the struct of builders, the schema's

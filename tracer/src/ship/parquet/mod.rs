@@ -11,7 +11,6 @@
 mod column;
 mod dataset;
 mod origin;
-mod parents;
 mod rows;
 mod schema;
 mod writer;
@@ -21,7 +20,7 @@ use std::{io::Write, path::PathBuf};
 use anyhow::{Context as _, Result};
 use tracer_common::EventKind;
 
-use self::{dataset::Dataset, parents::Parents, rows::Rows, writer::File};
+use self::{dataset::Dataset, rows::Rows, writer::File};
 pub use self::{
     origin::{recording_id, Origin},
     schema::SCHEMA_VERSION,
@@ -51,29 +50,22 @@ struct Exporter {
 }
 
 /// Writes every row into one file (or pipe) `out`.
-pub fn file_tap(
-    out: Box<dyn Write + Send>,
-    name: String,
-    origin: Origin,
-    snapshot: &[ProcTask],
-) -> Result<Box<dyn Tap>> {
+pub fn file_tap(out: Box<dyn Write + Send>, name: String, origin: Origin) -> Result<Box<dyn Tap>> {
     let target = Target::One(Box::new(File::new(out)?));
-    Ok(Box::new(Exporter::new(origin, snapshot, target, name)))
+    Ok(Box::new(Exporter::new(origin, target, name)))
 }
 
 /// Adds the rows to the dataset in `dir` (see [`dataset`]).
-pub fn dataset_tap(dir: PathBuf, origin: Origin, snapshot: &[ProcTask]) -> Result<Box<dyn Tap>> {
+pub fn dataset_tap(dir: PathBuf, origin: Origin) -> Result<Box<dyn Tap>> {
     let name = dir.display().to_string();
     let target = Target::Dataset(Dataset::new(dir)?);
-    Ok(Box::new(Exporter::new(origin, snapshot, target, name)))
+    Ok(Box::new(Exporter::new(origin, target, name)))
 }
 
 impl Exporter {
-    fn new(origin: Origin, snapshot: &[ProcTask], target: Target, name: String) -> Exporter {
-        let mut parents = Parents::new(origin.ns_per_tick());
-        parents.snapshot(snapshot);
+    fn new(origin: Origin, target: Target, name: String) -> Exporter {
         Exporter {
-            rows: Rows::new(origin, parents),
+            rows: Rows::new(origin),
             target,
             name,
             failed: None,
@@ -118,7 +110,6 @@ impl Exporter {
 
 impl Tap for Exporter {
     fn event(&mut self, rec: &Record, ann: &Annotation, shown: bool) {
-        self.rows.note(rec);
         // The rows are the events the export's filter shows, as in JSON.
         if shown && self.row_at(rec.boot_ns) {
             self.rows.record(rec, ann);
@@ -140,8 +131,8 @@ impl Tap for Exporter {
         }
     }
 
-    fn next_file(&mut self, part: Part, snapshot: &[ProcTask]) {
-        self.rows.next_file(part, snapshot);
+    fn next_file(&mut self, part: Part, _snapshot: &[ProcTask]) {
+        self.rows.next_file(part);
         if let Target::Dataset(d) = &mut self.target {
             let res = d.next_file(&mut self.rows);
             self.check(res);
@@ -184,8 +175,10 @@ mod tests {
         model::{
             classify::Kind,
             event::{Event, Task},
+            kthreads::{KthreadInfo, KthreadLink, KthreadRequest},
             signals::ExitStatus,
-            tasks::Annotation,
+            task_id::{BootKey, TaskIds},
+            tasks::{Ancestor, Annotation, Ids},
         },
     };
 
@@ -228,18 +221,47 @@ mod tests {
         }
     }
 
+    /// kthreadd's fork of a kernel thread a kworker asked for, with the
+    /// ids and ancestry the task table would add.
+    fn kthread_fork(boot: BootKey) -> Annotation {
+        let ids = TaskIds {
+            boot,
+            ns_per_tick: 10_000_000,
+        };
+        let kthreadd = Ancestor {
+            task_id: boot.task(1, 2),
+            pid: 2,
+            comm: "kthreadd".into(),
+            kind: Kind::Kthreadd,
+        };
+        Annotation {
+            ids: Ids {
+                namer: ids,
+                parent: Some(boot.task(1, 2)),
+                ancestors: Some(vec![kthreadd]),
+            },
+            kthread: Some(Box::new(KthreadInfo {
+                request: KthreadRequest {
+                    requester: Some(task(57, "kworker/u8:2", 3_000_000_000)),
+                    requester_func: Some(0xffff_ffff_8100_1000),
+                    threadfn: Some(0xffff_ffff_8100_2000),
+                    link: KthreadLink::Exact,
+                },
+                requester_kind: Some(Kind::Kworker),
+                threadfn: Some("worker_thread".into()),
+                work: Some("flush_to_ldisc".into()),
+            })),
+            ..ann(Kind::Kthread)
+        }
+    }
+
     /// Rows for: kthreadd forking a kthread whose comm is not UTF-8, its
     /// exit, a loss and a damaged stretch; read back.
     fn written() -> (RecordBatch, std::collections::HashMap<String, String>) {
         let header = sample();
         let out = Shared::default();
-        let mut tap = file_tap(
-            Box::new(out.clone()),
-            "test".into(),
-            Origin::of(&header),
-            &header.tasks,
-        )
-        .unwrap();
+        let mut tap = file_tap(Box::new(out.clone()), "test".into(), Origin::of(&header)).unwrap();
+        let boot = Origin::of(&header).boot_key();
         let odd = crate::model::text::decode(b"k\xffw");
         let child = Task {
             ppid: 2,
@@ -255,7 +277,7 @@ mod tests {
                     clone_flags: 0x800,
                 },
             },
-            &ann(Kind::Kthread),
+            &kthread_fork(boot),
             true,
         );
         tap.lost(Some(EventKind::Exec), 5, 6_500_000_000);
@@ -353,6 +375,43 @@ mod tests {
         assert_eq!(s("parent_task_id")[0], Some(boot.task(1, 2).to_string()));
         assert_eq!(s("creator_task_id")[0], Some(boot.task(1, 2).to_string()));
         assert_eq!(ids[1], None, "a lost row has no task");
+        // The parent and ancestors the table gave, as in JSON; none asked
+        // at exit: null.
+        let chain = batch.column_by_name("ancestors").unwrap().as_list::<i32>();
+        assert!(chain.is_null(3));
+        let first = chain.value(0);
+        let first = first.as_struct();
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            arrow_cast_strings(first.column_by_name("task_id").unwrap().as_ref()),
+            [Some(boot.task(1, 2).to_string())]
+        );
+        let kind = arrow_cast_strings(first.column_by_name("kind").unwrap().as_ref());
+        assert_eq!(kind, [Some("kthreadd".to_string())]);
+        let pid = first.column_by_name("pid").unwrap();
+        assert_eq!(pid.as_primitive::<Int32Type>().value(0), 2);
+        // Who asked kthreadd: on the fork only.
+        assert_eq!(
+            s("kthread_requester_task_id")[0],
+            Some(boot.task(300, 57).to_string())
+        );
+        for (col, want) in [
+            ("kthread_requester_comm", "kworker/u8:2"),
+            ("kthread_requester_kind", "kworker"),
+            ("kthread_work", "flush_to_ldisc"),
+            ("kthread_link", "exact"),
+            ("kthread_threadfn", "worker_thread"),
+        ] {
+            assert_eq!(s(col), [Some(want.to_string()), None, None, None], "{col}");
+        }
+        assert_eq!(
+            s("kthread_reason")[0].as_deref(),
+            Some(KthreadLink::Exact.reason())
+        );
+        let addr = batch.column_by_name("kthread_threadfn_addr").unwrap();
+        let addr = addr.as_primitive::<arrow_array::types::Int64Type>();
+        assert_eq!(addr.value(0) as u64, 0xffff_ffff_8100_2000);
+        assert!(addr.is_null(3));
         let count = batch.column_by_name("count").unwrap();
         let count = count.as_primitive::<arrow_array::types::Int64Type>();
         assert_eq!((count.is_null(0), count.value(1)), (true, 5));
@@ -368,8 +427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let header = sample();
         let export = || {
-            let mut tap =
-                dataset_tap(dir.path().to_path_buf(), Origin::of(&header), &header.tasks).unwrap();
+            let mut tap = dataset_tap(dir.path().to_path_buf(), Origin::of(&header)).unwrap();
             tap.lost(None, 1, 6_000_000_000);
             tap
         };

@@ -3,14 +3,14 @@
 
 use tracer_common::EventKind;
 
-use super::{origin::Origin, parents::Parents, schema::Columns};
+use super::{origin::Origin, schema::Columns};
 use crate::{
     log::header::Part,
     model::{
         classify::Kind,
         context, errno,
         event::{Event, HelperRequest, Record, Task, Throttle, ThrottlePhase},
-        procfs::ProcTask,
+        kthreads::KthreadInfo,
         signals::{self, Disposition, ExitStatus},
         task_id::TaskId,
         tasks::Annotation,
@@ -22,15 +22,13 @@ use crate::{
 pub(super) struct Rows {
     pub(super) cols: Columns,
     origin: Origin,
-    parents: Parents,
 }
 
 impl Rows {
-    pub(super) fn new(origin: Origin, parents: Parents) -> Rows {
+    pub(super) fn new(origin: Origin) -> Rows {
         Rows {
             cols: Columns::new(),
             origin,
-            parents,
         }
     }
 
@@ -76,28 +74,18 @@ impl Rows {
         self.cols.end_row();
     }
 
-    /// What every event tells of the processes, a row made or not.
-    pub(super) fn note(&mut self, rec: &Record) {
-        // A throttle record's task is what the throttle kept of it (its
-        // start unknown).
-        if !matches!(rec.event, Event::Throttle { .. }) {
-            self.parents.note(&rec.event);
-        }
-    }
-
     /// The stream goes on in the next file of its recording.
-    pub(super) fn next_file(&mut self, part: Part, snapshot: &[ProcTask]) {
+    pub(super) fn next_file(&mut self, part: Part) {
         if part.session != 0 {
             self.origin.recording_id = format!("{:016x}", part.session);
         }
         self.origin.part = part;
-        self.parents.snapshot(snapshot);
     }
 
     pub(super) fn record(&mut self, rec: &Record, ann: &Annotation) {
         self.common(rec.boot_ns, rec.event.kind().name());
         self.cols.cpu.set(rec.cpu);
-        self.subject(rec.event.subject(), ann.subject);
+        self.subject(rec.event.subject(), ann);
         match &rec.event {
             Event::Fork {
                 creator,
@@ -112,6 +100,9 @@ impl Rows {
                 c.creator_comm.set(&creator.comm);
                 c.creator_kind.opt(ann.other.map(Kind::name));
                 c.clone_flags.set(*clone_flags);
+                if let Some(k) = &ann.kthread {
+                    self.kthread(k, ann);
+                }
             }
             Event::Exec {
                 old_pid,
@@ -233,19 +224,17 @@ impl Rows {
         self.cols.end_row();
     }
 
-    /// The subject task's columns.
-    fn subject(&mut self, t: &Task, kind: Kind) {
+    /// The subject task's columns; its parent and ancestors as the task
+    /// table knew them (as in JSON).
+    fn subject(&mut self, t: &Task, ann: &Annotation) {
         let id = self.id(t).to_string();
-        let parent = self.parents.start_of(t.ppid).map(|start| {
-            self.origin
-                .boot_key()
-                .task(start / self.origin.ns_per_tick(), t.ppid)
-                .to_string()
-        });
+        let parent = ann.ids.parent.map(|p| p.to_string());
+        let kind = ann.subject;
         let pf = &self.origin.pf;
         let c = &mut self.cols;
         c.task_id.set(&id);
         c.parent_task_id.opt(parent.as_deref());
+        c.ancestors.opt(ann.ids.ancestors.as_deref());
         c.pid.set(t.pid);
         c.tgid.set(t.tgid);
         c.ppid.set(t.ppid);
@@ -268,6 +257,25 @@ impl Rows {
         c.pidns.opt(ctx.pidns);
         c.ns_pid.opt(ctx.ns_pid);
         c.mntns.opt(ctx.mntns);
+    }
+
+    /// Who asked kthreadd for the new kernel thread (JSON's `kthread`).
+    fn kthread(&mut self, k: &KthreadInfo, ann: &Annotation) {
+        if let Some(r) = &k.request.requester {
+            let id = ann.ids.of(r).to_string();
+            let c = &mut self.cols;
+            c.kthread_requester_task_id.set(&id);
+            c.kthread_requester_pid.set(r.pid);
+            c.kthread_requester_comm.set(&r.comm);
+            c.kthread_requester_kind
+                .opt(k.requester_kind.map(Kind::name));
+            c.kthread_work.opt(k.work.as_deref());
+        }
+        let c = &mut self.cols;
+        c.kthread_link.set(k.request.link.name());
+        c.kthread_reason.set(k.request.link.reason());
+        c.kthread_threadfn.opt(k.threadfn.as_deref());
+        c.kthread_threadfn_addr.opt(k.request.threadfn);
     }
 
     fn signal(&mut self, sig: i32, errno: i32, code: i32) {

@@ -6,7 +6,9 @@
 //! `requester_`, `killer_`) instead of a nested object, so every engine
 //! reads them as plain columns.
 
-use super::column::{columns, Bool, Bytes, BytesList, Column, Dict, Str, StrList, Time, I32, I64};
+use super::column::{
+    columns, Ancestors, Bool, Bytes, BytesList, Column, Dict, Str, StrList, Time, I32, I64,
+};
 
 /// Version of the Parquet schema (the columns below, their types
 /// and meaning), in every file's key-value metadata as
@@ -34,6 +36,9 @@ columns! {
     /// The task id of the subject's parent process, where the log knows
     /// its start.
     parent_task_id: Str,
+    /// The subject's parent, grandparent, ... (task_id, pid, comm, kind),
+    /// parent first: `--ancestors N` generations (4 unless asked).
+    ancestors: Ancestors,
     pid: I32,
     tgid: I32,
     ppid: I32,
@@ -61,6 +66,17 @@ columns! {
     creator_comm: Str,
     creator_kind: Dict,
     clone_flags: I64,
+    /// Fork of a kernel thread by kthreadd: who asked for it (JSON's
+    /// `kthread` object; the requester null where unknown, and why).
+    kthread_requester_task_id: Str,
+    kthread_requester_pid: I32,
+    kthread_requester_comm: Str,
+    kthread_requester_kind: Dict,
+    kthread_work: Str,
+    kthread_link: Dict,
+    kthread_reason: Str,
+    kthread_threadfn: Str,
+    kthread_threadfn_addr: I64,
     /// Exec and exec_failed.
     filename: Str,
     filename_bytes: Bytes,
