@@ -55,9 +55,41 @@ impl std::fmt::Display for HeaderTooLarge {
 
 impl std::error::Error for HeaderTooLarge {}
 
+/// Something already where a new log (or export) would go: tracer never
+/// writes over a file nor through a link. Typed, so that a recorder picks
+/// the next name, and said once, for what it is.
+#[derive(Debug)]
+pub struct InTheWay {
+    pub path: std::path::PathBuf,
+    /// A dangling symbolic link, rather than a file.
+    pub link: bool,
+}
+
+impl std::fmt::Display for InTheWay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.link {
+            write!(
+                f,
+                "{} is a dangling symbolic link; tracer never writes through a link: remove it \
+                 or pick another name",
+                self.path.display()
+            )
+        } else {
+            write!(
+                f,
+                "{} already exists; tracer never overwrites a file: remove it or pick another \
+                 name",
+                self.path.display()
+            )
+        }
+    }
+}
+
+impl std::error::Error for InTheWay {}
+
 /// Creates `path` for a new log (or an export): mode 0600 (it holds
 /// process names and arguments), and never over an existing file (nothing
-/// recorded is lost). What is in the way is named once, for what it is.
+/// recorded is lost): [`InTheWay`] says what is there.
 pub fn create(path: &Path) -> Result<BufWriter<File>> {
     let file = OpenOptions::new()
         .write(true)
@@ -65,16 +97,10 @@ pub fn create(path: &Path) -> Result<BufWriter<File>> {
         .mode(0o600)
         .open(path)
         .map_err(|e| match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() && !path.exists() => anyhow::anyhow!(
-                "{} is a dangling symbolic link; tracer never writes through a link: \
-                 remove it or pick another name",
-                path.display()
-            ),
-            Ok(_) => anyhow::anyhow!(
-                "{} already exists; tracer never overwrites a file: remove it or pick another \
-                 name",
-                path.display()
-            ),
+            Ok(meta) => anyhow::Error::new(InTheWay {
+                path: path.to_path_buf(),
+                link: meta.file_type().is_symlink() && !path.exists(),
+            }),
             Err(_) => anyhow::Error::new(e).context(format!("creating {}", path.display())),
         })?;
     Ok(BufWriter::with_capacity(1 << 20, file))

@@ -116,6 +116,8 @@ fn report_and_replay_name_the_requester() {
     // The fork line says whom the thread is for.
     let (code, text, err) = run_tracer(&["replay", log]);
     assert_eq!(code, 0, "{err}");
+    // (Full lines fold their details at 160 columns: join them first.)
+    let text = unfold(&text);
     let line = text
         .lines()
         .find(|l| l.contains(" fork ") && l.contains("jbd2/loop"))

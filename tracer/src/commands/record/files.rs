@@ -106,9 +106,10 @@ pub(super) fn create_named(
                 return Ok(Some((path, file)));
             }
             Err(e)
-                if e.root_cause()
-                    .downcast_ref::<io::Error>()
-                    .is_some_and(|e| e.kind() == io::ErrorKind::AlreadyExists) => {}
+                if e.root_cause().is::<writer::InTheWay>()
+                    || e.root_cause()
+                        .downcast_ref::<io::Error>()
+                        .is_some_and(|e| e.kind() == io::ErrorKind::AlreadyExists) => {}
             Err(e) => return Err(e),
         }
     }
