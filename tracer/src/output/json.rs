@@ -69,7 +69,9 @@ use crate::model::{
 /// (`task_id`, `pid`, `comm`, `kind`). The report has `machine_id` (null
 /// before log version 4), and its helpers, deaths and their killers have
 /// `task_id`; so have `ps --format json` (with `parent_task_id`) and each
-/// node of `tree --format json`.
+/// node of `tree --format json`. (Issue 26, landed with it: each report
+/// helper has `still_waiting`, and `waited_ns` is set for a requester
+/// dumping core into its helper too.)
 /// 9: fork events have `kthread`: null, or for a kernel thread kthreadd
 /// made, whom for: `requested_by` (the requester's task fields, `kind`
 /// and `work`, the function a kworker requester ran; null when not
