@@ -348,10 +348,7 @@ fn user_signals_are_dropped_in_kernel_by_default() {
     assert_eq!(leaked, 0, "user-to-user signals shown by default");
     // They never reached userspace: the summary counts no such records
     // (`N signals sent`; none said where there were none).
-    let summary = stderr
-        .lines()
-        .find(|l| l.contains(" events: "))
-        .expect(&stderr);
+    let summary = summary_line(&stderr).expect(&stderr);
     let generated: u64 = summary
         .split(", ")
         .find_map(|c| {
