@@ -247,19 +247,7 @@ fn log_version_2(log: &Path, events: &[Value]) {
 /// A `sh` that ran `true fixture-v3-format5` and sent SIGTERM to kthreadd,
 /// recorded before the header carried the machine id.
 fn log_version_3(log: &Path, events: &[Value]) {
-    let marked = events.iter().any(|v| {
-        v["event"] == "exec"
-            && v["argv"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == "fixture-v3-format5"))
-    });
-    assert!(marked, "{}", dump(events));
-    let term = events
-        .iter()
-        .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
-        .expect("the SIGTERM to kthreadd");
-    assert_eq!(term["signal"], "SIGTERM", "{term}");
-    assert!(report(log, &[]).contains("kthreadd"));
+    marker_and_sigterm_to_kthreadd(log, events, "fixture-v3-format5");
     // No machine id before log version 4: task ids are still there, of the
     // empty machine id and the log's boot id.
     let (header, _) = tracer::log::reader::LogReader::open(log).unwrap();
@@ -281,11 +269,17 @@ fn log_version_3(log: &Path, events: &[Value]) {
 }
 
 fn record_format_4(log: &Path, events: &[Value]) {
+    marker_and_sigterm_to_kthreadd(log, events, "fixture-v3-format4");
+}
+
+/// The scenario the v3 fixtures recorded: a `sh` that ran `true MARKER`
+/// and sent SIGTERM to kthreadd, which `report` names.
+fn marker_and_sigterm_to_kthreadd(log: &Path, events: &[Value], marker: &str) {
     let marked = events.iter().any(|v| {
         v["event"] == "exec"
             && v["argv"]
                 .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == "fixture-v3-format4"))
+                .is_some_and(|a| a.iter().any(|x| x == marker))
     });
     assert!(marked, "{}", dump(events));
     let term = events
