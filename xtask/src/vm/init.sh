@@ -9,6 +9,8 @@
 BB=/.vm/busybox
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TMPDIR=/tmp
+# For the few tests whose guarantees differ here (tests/common).
+export TRACER_KERNEL_MATRIX=1
 . /.vm/config
 
 $BB mount -t proc proc /proc
@@ -28,6 +30,9 @@ $BB mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 $BB ip link set lo up
 $BB mkdir -p /run/vm
 
+# `quiet` kept boot short; from here warnings reach the console too, so a
+# lockup's or an oops's stacks (KERN_DEFAULT) are in the console log.
+echo 5 >/proc/sys/kernel/printk
 echo "@@tracer-vm uname $($BB uname -r)"
 echo "@@tracer-vm machine $($BB uname -m)"
 read -r up _ </proc/uptime

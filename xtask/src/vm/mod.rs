@@ -64,12 +64,14 @@ pub(crate) const ARM64_TESTS: &[&str] = &[
     "trace::exit_status_of_a_shell",
     "trace::io_uring_sqpoll_thread_is_a_new_io_worker",
     "trace::a_full_ring_buffer_counts_lost_events",
+    // The kthread requester read from arm64's own saved registers (x19/x20).
+    "kthreads::a_restarted_khugepaged_is_for_the_shell_that_asked_for_it",
 ];
 
 /// The modules of the `live` test binary an arm64 guest runs (test-name
 /// prefixes; the `trace` tests, once their own test target): `--filter`
 /// chooses among them.
-const ARM64_TEST_MODULES: &[&str] = &["trace::"];
+const ARM64_TEST_MODULES: &[&str] = &["trace::", "kthreads::"];
 
 pub(crate) struct Options {
     /// Kernel names, ABIs or ABI versions; empty for the pinned set.

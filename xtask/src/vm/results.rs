@@ -137,13 +137,42 @@ pub(crate) fn parse(name: &str, abi: &str, console: &Console) -> KernelRun {
                 }],
             });
         }
-        let n = console.lines.len();
-        run.tail = console.lines[n.saturating_sub(40)..]
-            .iter()
-            .map(|l| l.1.clone())
-            .collect();
+        run.tail = tail(&console.lines);
     }
     run
+}
+
+/// Lines from a kernel message that says the kernel went wrong (a lockup,
+/// an RCU stall, an oops, a panic): the stacks that say why follow it.
+const TROUBLE: &[&str] = &[
+    "BUG: ",
+    "rcu: INFO: ",
+    "Kernel panic",
+    "Oops: ",
+    "WARNING: CPU: ",
+    "general protection fault",
+];
+
+/// What a dead or hung guest's console says about why: the first kernel
+/// trouble report (up to 150 lines of it; later reports mostly repeat it),
+/// then the console's last 40 lines.
+fn tail(lines: &[(f64, String)]) -> Vec<String> {
+    let n = lines.len();
+    let last = n.saturating_sub(40);
+    let first = lines
+        .iter()
+        .position(|(_, l)| TROUBLE.iter().any(|t| l.contains(t)))
+        .filter(|&i| i < last);
+    let mut out = Vec::new();
+    if let Some(i) = first {
+        let end = (i + 150).min(last);
+        out.extend(lines[i..end].iter().map(|l| l.1.clone()));
+        if end < last {
+            out.push(format!("[... {} lines ...]", last - end));
+        }
+    }
+    out.extend(lines[last..].iter().map(|l| l.1.clone()));
+    out
 }
 
 impl KernelRun {
@@ -452,5 +481,24 @@ mod tests {
                 },
             ]})
         );
+    }
+
+    #[test]
+    fn a_hung_guest_keeps_its_first_lockup_report_and_its_last_lines() {
+        let mut lines = vec!["@@tracer-vm begin failing_streams::x".to_string()];
+        lines.push("[ 190.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s!".into());
+        lines.extend((0..300).map(|i| format!("[ 190.2] stack line {i}")));
+        lines.extend((0..40).map(|i| format!("[2000.0] later {i}")));
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let run = parse("6.1", "6.1.0-50-cloud-amd64", &console(&refs, true));
+        assert!(matches!(run.end, End::TimedOut));
+        assert!(run.tail[0].contains("soft lockup"), "{:?}", run.tail[0]);
+        assert_eq!(run.tail[149], "[ 190.2] stack line 148");
+        assert_eq!(run.tail[150], "[... 151 lines ...]");
+        assert_eq!(run.tail.len(), 150 + 1 + 40);
+        assert_eq!(run.tail.last().unwrap(), "[2000.0] later 39");
+        // With no report, only the last lines.
+        let run = parse("6.1", "x", &console(&refs[200..], true));
+        assert_eq!(run.tail.len(), 40);
     }
 }
