@@ -186,6 +186,10 @@ pub(super) struct Report {
     /// Requesters dumping core into a helper, by (pid, start): the helper's
     /// index, until the requester's exit ends the dump.
     dumpers: HashMap<(u32, u64), usize>,
+    /// The last exits seen, by (pid, start): a helper whose exec failed is
+    /// known as a dump's reader only at its own exit, which the dumping
+    /// task's can precede (the kernel lets it go at the failed exec).
+    recent_exits: std::collections::VecDeque<((u32, u64), u64)>,
     /// The first [`DEATHS_KEPT`] user processes that died of a signal, and
     /// how many in all.
     pub deaths: Vec<Death>,
@@ -353,6 +357,7 @@ impl Report {
         match &rec.event {
             Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
             Event::Rename { task, new_comm } => {
+                self.kthreads_by_requester.renamed(task, new_comm);
                 if let Some(name) = self.kthreads.get_mut(&(task.pid, task.start_ns)) {
                     name.clone_from(new_comm);
                 }
@@ -471,8 +476,7 @@ impl Report {
         ann: &Annotation,
     ) {
         *self.new_tasks.entry(ann.subject).or_default() += 1;
-        self.kthreads_by_requester
-            .note(|| name_pattern(&child.comm), ann);
+        self.kthreads_by_requester.note(child, ann);
         if matches!(ann.subject, Kind::Kthread | Kind::Kworker) {
             self.kthreads
                 .insert((child.pid, child.start_ns), child.comm.clone());
@@ -507,6 +511,10 @@ impl Report {
         if let Some(&idx) = self.helper_index.get(&(pid, start_ns)) {
             if let Some(key) = self.helpers[idx].dumper() {
                 self.dumpers.insert(key, idx);
+                // Its exit came first: the dump is over.
+                if let Some(&(_, at)) = self.recent_exits.iter().find(|(k, _)| *k == key) {
+                    self.dump_over(key.0, key.1, at);
+                }
             }
         }
     }
@@ -515,6 +523,11 @@ impl Report {
     /// is over.
     fn dump_over(&mut self, pid: u32, start_ns: u64, boot_ns: u64) {
         let Some(idx) = self.dumpers.remove(&(pid, start_ns)) else {
+            // Kept a while, for a helper not yet known as its reader.
+            if self.recent_exits.len() == 64 {
+                self.recent_exits.pop_front();
+            }
+            self.recent_exits.push_back(((pid, start_ns), boot_ns));
             return;
         };
         if let Some(req) = self.helpers[idx].request.as_mut() {

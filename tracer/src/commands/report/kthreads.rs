@@ -1,33 +1,56 @@
 //! The report's kernel threads created, by the task that asked kthreadd
 //! for them (`model::kthreads`): `jbd2/* ×1 for mount`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use crate::model::tasks::Annotation;
+use super::collect::name_pattern;
+use crate::model::{event::Task, tasks::Annotation};
 
-/// Threads made, by (requester, thread name pattern).
+/// Each kernel thread kthreadd made, by its pid and start: its requester's
+/// label and its latest name. Before 6.2 (roughly) kthreadd forks a thread
+/// under its own name and the requester renames it after: the groups are
+/// made from the final names.
 #[derive(Default)]
-pub(super) struct ByRequester(BTreeMap<(String, String), u64>);
+pub(super) struct ByRequester(HashMap<(u32, u64), (String, String)>);
 
 impl ByRequester {
-    /// A fork, its child's name pattern `threads`: counted when it is a
-    /// kernel thread kthreadd made.
-    pub(super) fn note(&mut self, threads: impl FnOnce() -> String, ann: &Annotation) {
+    /// A fork: kept when it is a kernel thread kthreadd made.
+    pub(super) fn note(&mut self, child: &Task, ann: &Annotation) {
         if let Some(k) = &ann.kthread {
-            let key = (k.requester_label(), threads());
-            *self.0.entry(key).or_default() += 1;
+            let key = (child.pid, child.start_ns);
+            self.0
+                .insert(key, (k.requester_label(), child.comm.clone()));
         }
+    }
+
+    /// A rename of `task`: its new name, if it is one of ours.
+    pub(super) fn renamed(&mut self, task: &Task, new_comm: &str) {
+        if let Some(entry) = self.0.get_mut(&(task.pid, task.start_ns)) {
+            new_comm.clone_into(&mut entry.1);
+        }
+    }
+
+    /// Threads made, by (requester, thread name pattern).
+    fn groups(&self) -> BTreeMap<(String, String), u64> {
+        let mut groups = BTreeMap::new();
+        for (requester, name) in self.0.values() {
+            *groups
+                .entry((requester.clone(), name_pattern(name)))
+                .or_default() += 1;
+        }
+        groups
     }
 
     /// The text section; `pattern` shows a name pattern.
     pub(super) fn text(&self, pattern: impl Fn(&str) -> String) -> String {
         let mut s = String::from("\nkernel threads created, by requester:\n");
-        if self.0.is_empty() {
+        let groups = self.groups();
+        if groups.is_empty() {
             s.push_str("  none (or not linked: see `tracer trace --verbose`)\n");
         }
-        for ((requester, threads), n) in &self.0 {
+        for ((requester, threads), n) in &groups {
             let whom = match requester.as_str() {
                 "unknown" => "an unknown requester".to_string(),
                 r => pattern(r),
@@ -39,7 +62,7 @@ impl ByRequester {
 
     pub(super) fn json(&self) -> Value {
         Value::Array(
-            self.0
+            self.groups()
                 .iter()
                 .map(|((requester, threads), n)| {
                     json!({"requester": requester, "threads": threads, "count": n})
@@ -101,11 +124,7 @@ mod tests {
             let rec = decode(&raw).unwrap();
             let ann = table.apply(&rec);
             if let Event::Fork { child, .. } = &rec.event {
-                let pattern = child
-                    .comm
-                    .split_once('/')
-                    .map_or(child.comm.clone(), |c| format!("{}/*", c.0));
-                r.note(|| pattern, &ann);
+                r.note(child, &ann);
             }
         }
     }
@@ -136,9 +155,30 @@ mod tests {
             made(&mut r, &mut table, 30 + i as u64 * 10, w, Some(worker));
         }
         made(&mut r, &mut table, 90, info(920, "khugepaged", kt), None);
+        // Older kernels fork under kthreadd's name; the requester renames.
+        made(
+            &mut r,
+            &mut table,
+            95,
+            info(930, "kthreadd", kt),
+            Some(mount),
+        );
+        let key = *r.0.keys().find(|k| k.0 == 930).unwrap();
+        let task = crate::model::event::Task {
+            pid: 930,
+            tgid: 930,
+            ppid: 2,
+            flags: kt,
+            has_mm: false,
+            comm: "kthreadd".into(),
+            start_ns: key.1,
+            context: None,
+        };
+        r.renamed(&task, "jbd2/loop1-8");
         let json = r.json().to_string();
+        assert!(!json.contains(r#""threads":"kthreadd""#), "{json}");
         assert!(
-            json.contains(r#"{"requester":"mount","threads":"jbd2/*","count":1}"#),
+            json.contains(r#"{"requester":"mount","threads":"jbd2/*","count":2}"#),
             "{json}"
         );
         assert!(
