@@ -23,6 +23,7 @@ use crate::{
         counts::LossCause,
         decode::decode,
         flags,
+        kthreads::KthreadInfo,
         procfs::{task_context, Procfs},
         snapshot::{self, parent_of},
         tasks::{Entry, TaskTable},
@@ -50,7 +51,7 @@ pub struct PsOptions {
 }
 
 /// Tests procfs cannot fully answer, said once per run.
-fn notes(table: &TaskTable, has_kthread_line: bool) -> Vec<String> {
+fn notes(table: &TaskTable, has_kthread_line: bool, live: bool) -> Vec<String> {
     let mut notes = vec![
         "umh is inferred from the real parent (a task without PF_KTHREAD whose parent is a \
          kernel thread); the creating kworker is known only to live tracing (`tracer trace`)"
@@ -59,6 +60,15 @@ fn notes(table: &TaskTable, has_kthread_line: bool) -> Vec<String> {
          has lost the ancestry it was born with"
             .to_string(),
     ];
+    notes.push(if live {
+        "a kernel thread's requester (the task that asked kthreadd for it) is shown for the \
+         threads born while --live traced; /proc does not say it for the others"
+            .to_string()
+    } else {
+        "a kernel thread's requester (the task that asked kthreadd for it) is not in /proc: \
+         `ps --live` shows it for threads born while it traces, `tracer trace` for all"
+            .to_string()
+    });
     if !table.root_cgroup_reliable() {
         notes.push(
             "root_cgroup is unreliable here: PID 1 is itself in the root cgroup (0::/), so \
@@ -152,12 +162,13 @@ async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Resul
 }
 
 pub async fn run(opts: PsOptions) -> Result<()> {
+    let live = opts.live.is_some();
     let table = match opts.live {
         Some((settle, btf)) => live_table(opts.proc_root.clone(), settle, btf).await?,
         None => snapshot::take(&Procfs::new(&opts.proc_root))?.table,
     };
     if opts.verbose {
-        for note in notes(&table, snapshot::has_kthread_line(&table)) {
+        for note in notes(&table, snapshot::has_kthread_line(&table), live) {
             crate::say!("tracer: note: {note}");
         }
     }
@@ -251,9 +262,10 @@ fn rootcg(v: &Verdicts) -> String {
     }
 }
 
-/// Every test its own column, COMM last (for scripts and wide terminals).
+/// Every test its own column, COMM last (for scripts and wide terminals),
+/// then whom a kernel thread born under `--live` was made for.
 fn wide_row(out: &mut Vec<u8>, e: &Entry, v: &Verdicts) {
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{:>7} {:>7} {:>7} {:<11} {:<10} {:<5} {:<7} {:<6} {:<9} {:<11} {:<3} {:<9} {:<1} {}",
         e.pid,
@@ -271,6 +283,10 @@ fn wide_row(out: &mut Vec<u8>, e: &Entry, v: &Verdicts) {
         if v.disagree() { "!" } else { "" },
         quote_name(&e.comm),
     );
+    if let Some(k) = &e.kthread {
+        let _ = write!(out, " {}", k.phrase(quote_name));
+    }
+    out.push(b'\n');
 }
 
 /// Where the compact layout's TESTS cell starts.
@@ -382,6 +398,7 @@ fn json_row(
         "comm": &*e.comm,
         "kind": e.kind().name(),
         "creator": e.creator.as_ref().map(|(pid, _)| pid),
+        "kthread": e.kthread.as_deref().map(|k| kthread_json(table, k)),
         "flags": pf.names(e.flags).collect::<Vec<_>>(),
         "flags_raw": e.flags,
         "tests": {
@@ -416,4 +433,26 @@ fn json_row(
     recover_text(&mut row);
     serde_json::to_writer(&mut *out, &row).expect("a Value always serializes");
     out.push(b'\n');
+}
+
+/// A kernel thread's requester as `trace`'s JSON gives it on the fork
+/// (without the requester's context, which is the fork's).
+fn kthread_json(table: &TaskTable, k: &KthreadInfo) -> serde_json::Value {
+    let requested_by = k.request.requester.as_ref().map(|r| {
+        json!({
+            "pid": r.pid,
+            "tgid": r.tgid,
+            "comm": r.comm,
+            "kind": k.requester_kind.map(Kind::name),
+            "task_id": table.ids().of(r).to_string(),
+            "work": k.work,
+        })
+    });
+    json!({
+        "requested_by": requested_by,
+        "link": k.request.link.name(),
+        "reason": k.request.link.reason(),
+        "threadfn": k.threadfn,
+        "threadfn_addr": k.request.threadfn,
+    })
 }

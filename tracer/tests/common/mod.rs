@@ -296,18 +296,39 @@ pub(crate) struct Restore {
 
 impl Restore {
     pub(crate) fn set(path: &'static str, value: &str) -> Restore {
-        let old = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let restore = Restore::keep(path);
         std::fs::write(path, value).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        restore
+    }
+
+    /// Changes nothing now: puts back the value `path` has now on drop,
+    /// whatever the test writes to it meanwhile.
+    pub(crate) fn keep(path: &'static str) -> Restore {
+        let old = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
         Restore { path, old }
     }
 }
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::write(self.path, self.old.trim_end()) {
+        // A knob that lists its choices (`always [madvise] never`) is
+        // written the chosen one alone.
+        let old = self.old.trim_end();
+        let old = match old.split(['[', ']']).nth(1) {
+            Some(chosen) if old.contains('[') => chosen,
+            _ => old,
+        };
+        if let Err(e) = std::fs::write(self.path, old) {
             eprintln!("failed to restore {}: {e}", self.path);
         }
     }
+}
+
+/// Whether this runs in a guest of the kernel matrix (`cargo xtask
+/// vm-test` sets TRACER_KERNEL_MATRIX): emulated CPUs and older
+/// schedulers, where a few guarantees the host gives are weaker.
+pub(crate) fn in_kernel_matrix() -> bool {
+    std::env::var_os("TRACER_KERNEL_MATRIX").is_some()
 }
 
 /// Marks the running test as skipped because this kernel lacks what it

@@ -22,6 +22,7 @@ mod first_screen;
 mod follow;
 mod hostile;
 mod kernels;
+mod kthreads;
 mod priority;
 mod record;
 mod requests;

@@ -17,7 +17,6 @@ mod common;
 #[path = "../throttle_util/mod.rs"]
 mod throttle_util;
 
-mod kthreads;
 mod metrics;
 mod otlp;
 mod parquet;

@@ -4,6 +4,7 @@
 use crate::model::{
     classify::{self, Facts, HelperStanding, Kind, Lineage},
     event::{HelperRequest, Task},
+    kthreads::KthreadInfo,
     procfs::ProcTask,
     task_id::TaskId,
 };
@@ -45,6 +46,9 @@ pub struct Entry {
     pub exec_losses_at_birth: u64,
     /// For a user-mode helper: the request it ran for, when seen.
     pub request: Option<Box<HelperRequest>>,
+    /// For a kernel thread kthreadd made while tracing: whom it was made
+    /// for (procfs does not say).
+    pub kthread: Option<Box<KthreadInfo>>,
 }
 
 impl Entry {
@@ -72,6 +76,7 @@ impl Entry {
             born_seen: false,
             exec_losses_at_birth: 0,
             request: None,
+            kthread: None,
         }
     }
 

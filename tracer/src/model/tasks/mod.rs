@@ -369,6 +369,9 @@ impl TaskTable {
             Event::Fork { creator, child, .. } => {
                 let mut a = self.fork(creator, child);
                 a.kthread = self.kthread_info(creator, child);
+                if let (Some(k), Some(e)) = (&a.kthread, self.live.get_mut(&child.pid)) {
+                    e.kthread = Some(k.clone());
+                }
                 a
             }
             // Folded into the fork that follows.
