@@ -17,6 +17,14 @@ pub const KTHREAD_KILLED: u32 = 3;
 /// differs): no request to read.
 pub const KTHREAD_NOT_KTHREAD: u32 = 4;
 
+/// Sent from `task_rename`, not the fork: a task other than the thread
+/// renamed a kernel thread kthreadd made. Kernels that name a new thread
+/// from `__kthread_create_on_node()` (5.10, 6.1) have its requester do it
+/// once the thread ran, so it names the requester that kthreadd's fork may
+/// have found not yet waiting. Only `child`'s pid, tgid and start are
+/// filled; userspace takes it only for a thread still named `kthreadd`.
+pub const KTHREAD_NAMED: u32 = 5;
+
 /// A kernel thread kthreadd makes, and whom for: read at `task_newtask`
 /// in kthreadd's context from the `kthread_create_info` the new task will
 /// receive (its start argument, saved by `copy_thread()`), whose

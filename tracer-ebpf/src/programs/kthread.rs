@@ -13,8 +13,8 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{
     pf::{PF_KTHREAD, PF_WQ_WORKER},
-    KernelOffsets, KthreadEvent, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NOT_KTHREAD,
-    KTHREAD_NO_WAITER,
+    KernelFeatures, KernelOffsets, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED,
+    KTHREAD_NAMED, KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
 };
 
 use crate::{
@@ -66,6 +66,51 @@ pub(crate) fn kthread_create(ctx: BtfTracePointContext) -> i32 {
     }
     emit::submit(entry);
     0
+}
+
+/// Called by the `task_rename` program for the renamed task `t`: where
+/// another task names a kernel thread kthreadd made, it is the thread's
+/// requester on kernels that name a new thread from its requester once it
+/// ran (before about 6.4), so a record says so ([`KTHREAD_NAMED`]).
+/// kthreadd's fork may have found that requester not yet waiting: on a
+/// CFS kernel, kthreadd woken on the requester's CPU runs first. Rare:
+/// the other renames leave at the first test.
+#[inline(always)]
+pub(crate) fn named(features: &KernelFeatures, t: Kptr) {
+    if t.read::<u32>(offset!(task_flags)) & PF_KTHREAD == 0 || super::current_is(KTHREADD) {
+        return;
+    }
+    let pid: u32 = t.read(offset!(task_pid));
+    let parent = t.ptr(offset!(task_real_parent));
+    if super::current_is(pid)
+        || parent.is_null()
+        || parent.read::<u32>(offset!(task_tgid)) != KTHREADD
+    {
+        return;
+    }
+    // The first ring: a second ring choice in this program would cost the
+    // verifier a second walk of it (see `emit::reserve_first`).
+    let Some(mut entry) = emit::reserve_first::<KthreadEvent>() else {
+        return;
+    };
+    let ev = emit::body(&mut entry);
+    // SAFETY: TaskInfo is integers and byte arrays; zero is valid.
+    ev.child = unsafe { core::mem::zeroed::<TaskInfo>() };
+    ev.child.pid = pid;
+    ev.child.tgid = t.read(offset!(task_tgid));
+    ev.child.start_boottime = t.read(offset!(task_start_boottime));
+    ev.child.ppid = KTHREADD;
+    let requester = super::current_task(features);
+    task::fill(&mut ev.requester, requester);
+    ev.requester_func = if ev.requester.flags & PF_WQ_WORKER != 0 {
+        requests::running_func(requester)
+    } else {
+        0
+    };
+    ev.threadfn = 0;
+    ev.link = KTHREAD_NAMED;
+    ev._pad = 0;
+    emit::submit(entry);
 }
 
 /// The start function and argument `copy_thread()` saved in the new task,

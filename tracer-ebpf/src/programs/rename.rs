@@ -39,6 +39,7 @@ fn rename(ctx: &BtfTracePointContext) -> i32 {
     if in_execve != KernelOffsets::ABSENT && kread::bit(t, in_execve) {
         return 0;
     }
+    super::kthread::named(&features, t);
     // The task renamed is the caller's own thread group (kthreads are
     // named by their creator: never throttled, like helpers).
     if !throttle::admits(EventKind::Rename, throttle::uid_of(t), t, || {

@@ -1,8 +1,8 @@
 //! Typed events, as the rest of userspace sees them.
 
 use tracer_common::{
-    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NOT_KTHREAD,
-    KTHREAD_NO_WAITER,
+    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NAMED,
+    KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
 };
 
 use crate::model::signals::{Disposition, ExitStatus, GenerateResult};
@@ -391,6 +391,10 @@ impl HelperRequest {
 pub enum KthreadLink {
     /// The task waiting on the request's completion at the fork.
     Exact,
+    /// The task that named the thread once it ran: its requester, on
+    /// kernels where the requester names a new thread (sent at the rename;
+    /// the fork had found no waiter, or no record).
+    Named,
     /// Nobody waited on the completion at the fork (not yet, or no more).
     NoWaiter,
     /// The requester was killed while waiting (the request's `done` gone).
@@ -408,6 +412,7 @@ impl KthreadLink {
     fn from_raw(raw: u32) -> KthreadLink {
         match raw {
             KTHREAD_EXACT => KthreadLink::Exact,
+            KTHREAD_NAMED => KthreadLink::Named,
             KTHREAD_NO_WAITER => KthreadLink::NoWaiter,
             KTHREAD_KILLED => KthreadLink::Killed,
             KTHREAD_NOT_KTHREAD => KthreadLink::NotKthread,
@@ -418,7 +423,7 @@ impl KthreadLink {
     /// `exact` or `unknown` (the fork-time read never infers).
     pub fn name(self) -> &'static str {
         match self {
-            KthreadLink::Exact => "exact",
+            KthreadLink::Exact | KthreadLink::Named => "exact",
             _ => "unknown",
         }
     }
@@ -427,6 +432,10 @@ impl KthreadLink {
     pub fn reason(self) -> &'static str {
         match self {
             KthreadLink::Exact => "the task waiting on the request when kthreadd forked the thread",
+            KthreadLink::Named => {
+                "the task that named the thread once it ran: its requester (kthreadd forked \
+                 it before the requester waited)"
+            }
             KthreadLink::NoWaiter => {
                 "no task was waiting on the request when kthreadd forked the thread"
             }
@@ -456,7 +465,8 @@ impl KthreadRequest {
         let link = KthreadLink::from_raw(e.link);
         let nonzero = |v: u64| (v != 0).then_some(v);
         KthreadRequest {
-            requester: (link == KthreadLink::Exact && e.requester.pid != 0)
+            requester: (matches!(link, KthreadLink::Exact | KthreadLink::Named)
+                && e.requester.pid != 0)
                 .then(|| Task::from_record(&e.requester, version)),
             requester_func: nonzero(e.requester_func),
             threadfn: nonzero(e.threadfn),

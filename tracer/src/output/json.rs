@@ -78,6 +78,9 @@ use crate::model::{
 /// known), `link` (`exact` or `unknown`), `reason`, `threadfn` (named on
 /// the recording boot) and `threadfn_addr`; the report has
 /// `kthreads_by_requester` (`requester`, `threads` name pattern, `count`).
+/// Rename events have `kthread` too: null, or the object where a kernel
+/// thread's requester, unknown at its fork, named it (the `reason` says
+/// so); `ps --format json` has it for threads born under `--live`.
 pub const JSON_VERSION: u32 = 9;
 
 pub struct Json {
@@ -652,7 +655,10 @@ impl Formatter for Json {
                 }
                 let _ = write!(out, ",\"sa_flags\":{sa_flags}");
             }
-            Event::Rename { new_comm, .. } => text(out, "new_comm", new_comm),
+            Event::Rename { new_comm, .. } => {
+                text(out, "new_comm", new_comm);
+                kthread_object(out, &self.pf, ann);
+            }
             Event::ExecFailed {
                 errno,
                 via,

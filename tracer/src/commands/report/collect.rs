@@ -16,6 +16,7 @@ use std::{
 use anyhow::Result;
 use tracer_common::EventKind;
 
+use super::kthreads::name_pattern;
 use crate::{
     log::{
         header::LogHeader,
@@ -233,19 +234,6 @@ impl Throttled {
 /// Damaged stretches listed one by one; a hostile file can hold millions.
 pub(super) const DAMAGE_KEPT: usize = 100;
 
-/// Groups kthread names: `kworker/u8:3` → `kworker/*`, `scsi_eh_1` → `scsi_eh_*`.
-pub(super) fn name_pattern(comm: &str) -> String {
-    if let Some((prefix, _)) = comm.split_once('/') {
-        return format!("{prefix}/*");
-    }
-    let trimmed = comm.trim_end_matches(|c: char| c.is_ascii_digit());
-    if trimmed.len() < comm.len() {
-        format!("{trimmed}*")
-    } else {
-        comm.to_string()
-    }
-}
-
 /// Reads the whole log (or set of rotated logs) `inputs` names, counting
 /// what is in `window`.
 pub(super) fn collect(inputs: &[PathBuf], window: &WindowSpec) -> Result<(LogHeader, Report)> {
@@ -357,7 +345,7 @@ impl Report {
         match &rec.event {
             Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
             Event::Rename { task, new_comm } => {
-                self.kthreads_by_requester.renamed(task, new_comm);
+                self.kthreads_by_requester.renamed(task, new_comm, &ann);
                 if let Some(name) = self.kthreads.get_mut(&(task.pid, task.start_ns)) {
                     name.clone_from(new_comm);
                 }
@@ -585,7 +573,7 @@ mod tests {
         EventKind, Header, HelperRequestEvent, Plain, ThrottleEvent, CTX_CREDS,
     };
 
-    use super::{name_pattern, Report};
+    use super::{super::kthreads::name_pattern, Report};
     use crate::model::tasks::TaskTable;
 
     fn bytes<T: Plain>(v: &T) -> Vec<u8> {

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use super::collect::name_pattern;
 use crate::model::{event::Task, tasks::Annotation};
 
 /// Each kernel thread kthreadd made, by its pid and start: its requester's
@@ -25,10 +24,14 @@ impl ByRequester {
         }
     }
 
-    /// A rename of `task`: its new name, if it is one of ours.
-    pub(super) fn renamed(&mut self, task: &Task, new_comm: &str) {
+    /// A rename of `task`: its new name, if it is one of ours, and its
+    /// requester where the rename learnt it (its requester named it).
+    pub(super) fn renamed(&mut self, task: &Task, new_comm: &str, ann: &Annotation) {
         if let Some(entry) = self.0.get_mut(&(task.pid, task.start_ns)) {
             new_comm.clone_into(&mut entry.1);
+            if let Some(k) = &ann.kthread {
+                entry.0 = k.requester_label();
+            }
         }
     }
 
@@ -72,16 +75,34 @@ impl ByRequester {
     }
 }
 
+/// Groups kthread names: `kworker/u8:3` → `kworker/*`, `scsi_eh_1` → `scsi_eh_*`.
+pub(super) fn name_pattern(comm: &str) -> String {
+    if let Some((prefix, _)) = comm.split_once('/') {
+        return format!("{prefix}/*");
+    }
+    let trimmed = comm.trim_end_matches(|c: char| c.is_ascii_digit());
+    if trimmed.len() < comm.len() {
+        format!("{trimmed}*")
+    } else {
+        comm.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tracer_common::{
         pf::{PF_KTHREAD, PF_WQ_WORKER},
-        EventKind, ForkEvent, Header, KthreadEvent, Plain, TaskInfo, KTHREAD_EXACT,
-        KTHREAD_NO_WAITER,
+        EventKind, ForkEvent, Header, KthreadEvent, Plain, RenameEvent, TaskInfo, KTHREAD_EXACT,
+        KTHREAD_NAMED, KTHREAD_NO_WAITER,
     };
 
     use super::ByRequester;
-    use crate::model::{decode::decode, event::Event, tasks::TaskTable};
+    use crate::model::{
+        decode::decode,
+        event::Event,
+        kthreads::KthreadLink,
+        tasks::{Annotation, TaskTable},
+    };
 
     fn bytes<T: Plain>(v: &T) -> Vec<u8> {
         // SAFETY: T is Plain (repr(C), no implicit padding).
@@ -126,7 +147,43 @@ mod tests {
             if let Event::Fork { child, .. } = &rec.event {
                 r.note(child, &ann);
             }
+            if let Event::Rename { task, new_comm } = &rec.event {
+                r.renamed(task, new_comm, &ann);
+            }
         }
+    }
+
+    /// `requester` names `child` `new_comm`: the kernel side's record, then
+    /// the rename; the rename's annotation.
+    fn named(
+        r: &mut ByRequester,
+        table: &mut TaskTable,
+        at: u64,
+        child: TaskInfo,
+        requester: TaskInfo,
+        new_comm: &str,
+    ) -> Annotation {
+        // SAFETY: as above.
+        let mut k: KthreadEvent = unsafe { std::mem::zeroed() };
+        k.header = Header::new(EventKind::Kthread, 0, at);
+        (k.child, k.requester, k.link) = (child, requester, KTHREAD_NAMED);
+        // SAFETY: as above.
+        let mut n: RenameEvent = unsafe { std::mem::zeroed() };
+        n.header = Header::new(EventKind::Rename, 0, at + 1);
+        n.task = child;
+        n.task.comm = table.get(child.pid).map_or([0; 16], |e| {
+            let mut comm = [0; 16];
+            comm[..e.comm.len()].copy_from_slice(e.comm.as_bytes());
+            comm
+        });
+        n.new_comm[..new_comm.len()].copy_from_slice(new_comm.as_bytes());
+        table.apply(&decode(&bytes(&k)).unwrap());
+        let rec = decode(&bytes(&n)).unwrap();
+        let ann = table.apply(&rec);
+        if let Event::Rename { task, new_comm } = &rec.event {
+            r.renamed(task, new_comm, &ann);
+        }
+        ann
     }
 
     #[test]
@@ -155,26 +212,29 @@ mod tests {
             made(&mut r, &mut table, 30 + i as u64 * 10, w, Some(worker));
         }
         made(&mut r, &mut table, 90, info(920, "khugepaged", kt), None);
-        // Older kernels fork under kthreadd's name; the requester renames.
-        made(
+        // Older kernels fork under kthreadd's name and the requester names
+        // the thread once it ran: that naming gives a requester the fork
+        // did not find waiting.
+        let late = TaskInfo {
+            ppid: 2,
+            ..info(930, "kthreadd", kt)
+        };
+        made(&mut r, &mut table, 95, late, None);
+        let ann = named(&mut r, &mut table, 96, late, mount, "jbd2/loop1-8");
+        let k = ann.kthread.expect("the rename says whom for");
+        assert_eq!(k.request.link, KthreadLink::Named);
+        assert_eq!(k.phrase(|s| s.to_string()), "for 4242 (mount)");
+        assert_eq!(table.get(930).unwrap().kthread.as_deref(), Some(&*k));
+        // A second naming changes nothing: only the first is the requester's.
+        let ann = named(
             &mut r,
             &mut table,
-            95,
-            info(930, "kthreadd", kt),
-            Some(mount),
+            97,
+            late,
+            info(5, "x", 0),
+            "jbd2/loop1-8",
         );
-        let key = *r.0.keys().find(|k| k.0 == 930).unwrap();
-        let task = crate::model::event::Task {
-            pid: 930,
-            tgid: 930,
-            ppid: 2,
-            flags: kt,
-            has_mm: false,
-            comm: "kthreadd".into(),
-            start_ns: key.1,
-            context: None,
-        };
-        r.renamed(&task, "jbd2/loop1-8");
+        assert!(ann.kthread.is_none());
         let json = r.json().to_string();
         assert!(!json.contains(r#""threads":"kthreadd""#), "{json}");
         assert!(

@@ -33,7 +33,7 @@ use crate::model::{
     flags::PF_KTHREAD,
     hash::{FastMap, FastSet},
     kallsyms::Kallsyms,
-    kthreads::{self, KthreadInfo},
+    kthreads::{self, KthreadInfo, KthreadLink, KthreadRequest},
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
     task_id::TaskIds,
@@ -64,6 +64,9 @@ pub struct TaskTable {
     infer_exec_errors: bool,
     /// Kernel-thread requests until their fork (`model::kthreads`).
     kthreads: kthreads::Pending,
+    /// A kernel thread's requester just learnt at its naming, for the
+    /// rename that follows (by the thread's pid).
+    named_now: Option<(u32, Box<KthreadInfo>)>,
     /// Exec records lost so far (or records of unknown kind): a helper born
     /// before one of them may have exec'd unseen.
     exec_losses: u64,
@@ -92,6 +95,7 @@ impl TaskTable {
             requests: FastMap::default(),
             kallsyms: None,
             kthreads: kthreads::Pending::default(),
+            named_now: None,
             infer_exec_errors: false,
             exec_losses: 0,
             execs_unseen: false,
@@ -374,6 +378,12 @@ impl TaskTable {
                 }
                 a
             }
+            // Sent at a rename: the rename that follows carries it.
+            Event::Kthread { child, request } if request.link == KthreadLink::Named => {
+                self.kthread_named(child, request);
+                let requester = request.requester.as_ref().map(|r| self.kind_of(r));
+                Annotation::kinds(self.kind_of(child), requester)
+            }
             // Folded into the fork that follows.
             Event::Kthread { child, request } => {
                 self.kthreads.note(child, request);
@@ -436,7 +446,13 @@ impl TaskTable {
             Event::Rename { task, new_comm } => {
                 let e = self.touch(task);
                 e.comm = new_comm.as_str().into();
-                Annotation::kinds(e.kind(), None)
+                let mut a = Annotation::kinds(e.kind(), None);
+                a.kthread = self
+                    .named_now
+                    .take()
+                    .filter(|k| k.0 == task.pid)
+                    .map(|k| k.1);
+                a
             }
             Event::ExecFailed { task, .. } => {
                 let e = self.touch(task);
@@ -483,6 +499,40 @@ impl TaskTable {
             work: request.requester_func.map(name),
             request,
         }))
+    }
+
+    /// A task named the kernel thread `child` kthreadd made: its requester
+    /// (`KthreadLink::Named`), taken where the fork left it unknown and the
+    /// thread still has the name it was forked with (`kthreadd`: the first
+    /// naming is its requester's). The rename that follows says so.
+    fn kthread_named(&mut self, child: &Task, request: &KthreadRequest) {
+        let requester_kind = request.requester.as_ref().map(|r| self.kind_of(r));
+        let work = request.requester_func.map(|addr| {
+            let named = self.kallsyms.as_ref().and_then(|k| k.name_of(addr));
+            named.unwrap_or_else(|| format!("{addr:#x}"))
+        });
+        let Some(e) = self.live.get_mut(&child.pid) else {
+            return;
+        };
+        let known = e
+            .kthread
+            .as_ref()
+            .is_some_and(|k| k.request.requester.is_some());
+        if known || &*e.comm != "kthreadd" || e.ppid != kthreads::KTHREADD {
+            return;
+        }
+        let old = e.kthread.take();
+        let info = Box::new(KthreadInfo {
+            request: KthreadRequest {
+                threadfn: old.as_ref().and_then(|k| k.request.threadfn),
+                ..request.clone()
+            },
+            requester_kind,
+            threadfn: old.and_then(|k| k.threadfn),
+            work,
+        });
+        e.kthread = Some(info.clone());
+        self.named_now = Some((child.pid, info));
     }
 
     /// Why a helper was requested, functions named where this table can.

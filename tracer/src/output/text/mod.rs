@@ -372,7 +372,13 @@ fn event_details(rec: &Record, ann: &Annotation, show: Show) -> String {
             s
         }
         Event::Rename { task, new_comm } => {
-            format!("{} -> {}", quote_name(&task.comm), quote_name(new_comm))
+            let mut s = format!("{} -> {}", quote_name(&task.comm), quote_name(new_comm));
+            // A kernel thread named by its requester, which its fork missed.
+            if let Some(k) = &ann.kthread {
+                s.push(' ');
+                s.push_str(&k.phrase(quote_name));
+            }
+            s
         }
         Event::Throttle { throttle, .. } => throttle.details(),
         // Folded into the fork's line; the pipeline does not show it.
