@@ -16,9 +16,10 @@ use crate::common::*;
 
 const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
-/// A fork's `kthread` object, for the forks kthreadd made.
+/// An event's `kthread` object: a fork's, for the forks kthreadd made, or
+/// a rename's, where the requester's naming of its thread linked it.
 fn kthread(v: &Value) -> Option<&Value> {
-    (is(v, "fork") && v["ppid"] == 2)
+    ((is(v, "fork") && v["ppid"] == 2) || is(v, "rename"))
         .then(|| v.get("kthread"))
         .flatten()
         .filter(|k| !k.is_null())
@@ -43,18 +44,45 @@ fn name_of(v: &Value) -> &str {
     }
 }
 
-/// The fork of the first thread whose name (at fork, or once renamed)
+/// [`fork_where`] the first thread whose name (at fork, or once renamed)
 /// `name` accepts.
-fn fork_of(tracer: &mut Tracer, what: &str, name: impl Fn(&str) -> bool) -> Value {
+fn fork_of(tracer: &mut Tracer, what: &str, name: impl Fn(&str) -> bool) -> (Value, Value) {
     fork_where(tracer, what, |v| named(v, &name))
 }
 
-/// The fork of the task of the first fork or rename `accept` takes.
-fn fork_where(tracer: &mut Tracer, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
-    let pid = tracer.wait_for(what, |v| accept(v))["pid"].clone();
-    tracer.wait_for(&format!("{what}'s fork"), |v| {
+/// The fork of the task of the first fork or rename `accept` takes, and
+/// the `kthread` object that says whom it was made for: the fork's, or,
+/// where the fork found no requester waiting, the one the requester's
+/// naming of the thread carries (kernels before about 6.4 name a new
+/// thread from its requester).
+fn fork_where(tracer: &mut Tracer, what: &str, accept: impl Fn(&Value) -> bool) -> (Value, Value) {
+    let first = tracer.wait_for(what, |v| accept(v));
+    let pid = first["pid"].clone();
+    let fork = tracer.wait_for(&format!("{what}'s fork"), |v| {
         is(v, "fork") && v["pid"] == pid
-    })
+    });
+    let k = kthread(&fork).unwrap_or_else(|| panic!("no kthread object: {fork}"));
+    let k = match kthread(&first) {
+        Some(late) if is(&first, "rename") && requester(k).is_none() => late,
+        _ => k,
+    };
+    let k = k.clone();
+    (fork, k)
+}
+
+/// The `kthread` object of each kernel thread kthreadd made in `events`,
+/// by pid: its fork's, or its naming's where that linked it (see
+/// [`fork_where`]).
+fn links(events: &[Value]) -> HashMap<u64, Value> {
+    let mut links: HashMap<u64, Value> = HashMap::new();
+    for v in events {
+        let Some(k) = kthread(v) else { continue };
+        let pid = u64_of(v, "pid");
+        if is(v, "fork") || links.get(&pid).is_some_and(|old| requester(old).is_none()) {
+            links.insert(pid, k.clone());
+        }
+    }
+    links
 }
 
 /// Each task's last name in `events`, by pid.
@@ -116,10 +144,10 @@ fn ext4_mount_threads_are_for_the_mount_process() {
         is(v, "exec") && v["ppid"] == me() && comm(v) == "mount"
     });
     let mount_pid = u64_of(&mount, "pid");
-    let jbd2 = fork_of(&mut tracer, "the jbd2 thread", |c| {
+    let (jbd2, k) = fork_of(&mut tracer, "the jbd2 thread", |c| {
         c.starts_with("jbd2/loop")
     });
-    let k = kthread(&jbd2).unwrap_or_else(|| panic!("no kthread object: {jbd2}"));
+    let k = &k;
     assert_eq!(k["link"], "exact", "{jbd2}");
     let by = field(k, "requested_by");
     assert_eq!(u64_of(by, "pid"), mount_pid, "{jbd2}");
@@ -130,11 +158,10 @@ fn ext4_mount_threads_are_for_the_mount_process() {
     assert_eq!(k["threadfn"], "kjournald2", "{jbd2}");
     // Its workqueue's rescuer is for the same mount: `ext4-rsv-conver`,
     // `kworker/R-ext4-` (cut at 15 bytes) since 6.9.
-    let rescuer = fork_of(&mut tracer, "the rescuer", |c| {
+    let (rescuer, k) = fork_of(&mut tracer, "the rescuer", |c| {
         c.starts_with("ext4-rsv-conver") || c.starts_with("kworker/R-ext4")
     });
-    let k = kthread(&rescuer).unwrap_or_else(|| panic!("no kthread object: {rescuer}"));
-    assert_eq!(requester(k), Some(mount_pid), "{rescuer}");
+    assert_eq!(requester(&k), Some(mount_pid), "{rescuer}");
     // A fork that is not kthreadd's has none.
     let other = tracer.wait_for("mount's fork", |v| is(v, "fork") && v["pid"] == mount_pid);
     assert!(other["kthread"].is_null(), "{other}");
@@ -158,10 +185,10 @@ fn a_restarted_khugepaged_is_for_the_shell_that_asked_for_it() {
         let mut sh = Command::new("sh").args(["-c", &toggle]).spawn().unwrap();
         let sh_pid = u64::from(sh.id());
         assert!(sh.wait().unwrap().success());
-        let fork = fork_where(&mut tracer, "khugepaged", |v| {
+        let (fork, k) = fork_where(&mut tracer, "khugepaged", |v| {
             named(v, &|c| c == "khugepaged") && !unknown.contains(&v["pid"])
         });
-        let k = kthread(&fork).unwrap_or_else(|| panic!("no kthread object: {fork}"));
+        let k = &k;
         assert_eq!(k["threadfn"], "khugepaged", "{fork}");
         let Some(by) = requester(k) else {
             unknown.push(fork["pid"].clone());
@@ -226,12 +253,22 @@ fn report_and_replay_name_the_requester() {
     assert_eq!(code, 0, "{err}");
     // (Full lines fold their details at 160 columns: join them first.)
     let text = unfold(&text);
-    let line = text
+    let lines: Vec<&str> = text
         .lines()
-        .find(|l| l.contains(" fork ") && l.contains(&format!(" {jbd2} ")))
+        .filter(|l| l.contains(&format!(" {jbd2} ")))
+        .collect();
+    let fork = lines
+        .iter()
+        .find(|l| l.contains(" fork "))
         .unwrap_or_else(|| panic!("no fork line of {jbd2}:\n{text}"));
-    assert!(line.contains(" (mount)"), "{line}");
-    assert!(line.contains("by 2 (kthreadd)"), "{line}");
+    assert!(fork.contains("by 2 (kthreadd)"), "{fork}");
+    // The fork's line, or the naming's where the fork found none waiting.
+    assert!(
+        lines
+            .iter()
+            .any(|l| (l.contains(" fork ") || l.contains(" rename ")) && l.contains(" (mount)")),
+        "{lines:?}"
+    );
 }
 
 /// Two tasks ask for kernel threads at once, 20 ms apart each: a shell
@@ -285,14 +322,13 @@ fn two_requesters_at_once_are_never_swapped() {
     assert_eq!(mounts.len(), 5, "five mounts seen");
     let names = final_names(&events);
     let mut tally: HashMap<&str, (u32, u32)> = HashMap::new();
-    for v in &events {
-        let Some(k) = kthread(v) else { continue };
-        let (group, theirs) = match names[&u64_of(v, "pid")].as_str() {
+    for (pid, k) in &links(&events) {
+        let (group, theirs) = match names[pid].as_str() {
             "khugepaged" => ("khugepaged", requester(k).map(|p| p == a_pid)),
             c if c.starts_with("jbd2/loop") => ("jbd2", requester(k).map(|p| mounts.contains(&p))),
             _ => continue,
         };
-        assert_ne!(theirs, Some(false), "swapped: {v}");
+        assert_ne!(theirs, Some(false), "swapped: {pid} {k}");
         let t = tally.entry(group).or_default();
         t.0 += 1;
         t.1 += u32::from(theirs == Some(true));
@@ -345,10 +381,10 @@ fn a_growing_pool_asks_through_its_own_kworker() {
     std::fs::write(mounted.path().join("dirty"), vec![7u8; 1 << 20]).unwrap();
     // SAFETY: sync(2) has no preconditions.
     unsafe { libc::sync() };
-    let grown = fork_where(&mut tracer, "a worker the pool made for itself", |v| {
+    let (grown, k) = fork_where(&mut tracer, "a worker the pool made for itself", |v| {
         v["pid"] != pid && named(v, &|c| pool(c) == Some(new_pool.as_str()))
     });
-    let k = kthread(&grown).unwrap_or_else(|| panic!("no kthread object: {grown}"));
+    let k = &k;
     if matrix && requester(k).is_none() {
         eprintln!("the grown pool's worker is not linked here: {grown}");
         return;
