@@ -13,8 +13,8 @@ use crate::{kthread::KthreadEvent, throttle::ThrottleEvent};
 /// [`EventKind::task_offsets`]), their context unknown. 5: the throttle
 /// record (kind 9, [`crate::ThrottleEvent`]); the other layouts are
 /// format 4's. 6: the kernel-thread record (kind 10, [`KthreadEvent`]):
-/// who asked kthreadd for a new kernel thread; the other layouts are
-/// format 5's.
+/// who asked kthreadd for a new kernel thread, with the recording boot's
+/// names of its functions; the other layouts are format 5's.
 pub const FORMAT_VERSION: u16 = 6;
 /// The first format with the throttle record.
 pub const THROTTLE_FORMAT: u16 = 5;

@@ -46,9 +46,20 @@ pub struct KthreadEvent {
     /// One of the `KTHREAD_*` values.
     pub link: u32,
     pub _pad: u32,
+    /// `threadfn` and `requester_func` by name, NUL-padded (cut at
+    /// [`KSYM_NAME_LEN`] bytes): the kernel side writes zeros, and `record`
+    /// names them from the recording boot's /proc/kallsyms before the
+    /// record reaches the log, so a replay on another boot names them too.
+    /// Empty: not named.
+    pub threadfn_name: [u8; KSYM_NAME_LEN],
+    pub requester_func_name: [u8; KSYM_NAME_LEN],
 }
 
+/// Room for a function's name in a [`KthreadEvent`].
+pub const KSYM_NAME_LEN: usize = 40;
+
 const _: () = {
-    assert!(size_of::<KthreadEvent>() == 200);
+    assert!(size_of::<KthreadEvent>() == 280);
     assert!(offset_of!(KthreadEvent, threadfn) == 176);
+    assert!(offset_of!(KthreadEvent, threadfn_name) == 200);
 };

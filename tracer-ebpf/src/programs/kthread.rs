@@ -13,8 +13,8 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::{
     pf::{PF_KTHREAD, PF_WQ_WORKER},
-    KernelFeatures, KernelOffsets, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED,
-    KTHREAD_NAMED, KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
+    KernelFeatures, KernelOffsets, KthreadEvent, TaskInfo, KSYM_NAME_LEN, KTHREAD_EXACT,
+    KTHREAD_KILLED, KTHREAD_NAMED, KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
 };
 
 use crate::{
@@ -47,6 +47,8 @@ pub(crate) fn kthread_create(ctx: BtfTracePointContext) -> i32 {
     ev.threadfn = 0;
     ev.requester_func = 0;
     ev._pad = 0;
+    ev.threadfn_name = [0; KSYM_NAME_LEN];
+    ev.requester_func_name = [0; KSYM_NAME_LEN];
     ev.link = KTHREAD_NOT_KTHREAD;
     let (start, info) = start_of(child);
     if start == globals::kthread_fn() {
@@ -110,6 +112,8 @@ pub(crate) fn named(features: &KernelFeatures, t: Kptr) {
     ev.threadfn = 0;
     ev.link = KTHREAD_NAMED;
     ev._pad = 0;
+    ev.threadfn_name = [0; KSYM_NAME_LEN];
+    ev.requester_func_name = [0; KSYM_NAME_LEN];
     emit::submit(entry);
 }
 

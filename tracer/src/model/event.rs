@@ -458,6 +458,16 @@ pub struct KthreadRequest {
     /// `kthread_create_info.threadfn` (a kernel text address).
     pub threadfn: Option<u64>,
     pub link: KthreadLink,
+    /// The functions' names, where the recording named them (format 6
+    /// `record`): they hold on every boot, unlike the addresses.
+    pub named: FnNames,
+}
+
+/// A kernel-thread record's function names, as `record` wrote them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FnNames {
+    pub threadfn: Option<String>,
+    pub requester_func: Option<String>,
 }
 
 impl KthreadRequest {
@@ -471,6 +481,10 @@ impl KthreadRequest {
             requester_func: nonzero(e.requester_func),
             threadfn: nonzero(e.threadfn),
             link,
+            named: FnNames {
+                threadfn: Some(c_string(&e.threadfn_name)).filter(|n| !n.is_empty()),
+                requester_func: Some(c_string(&e.requester_func_name)).filter(|n| !n.is_empty()),
+            },
         }
     }
 
@@ -481,6 +495,7 @@ impl KthreadRequest {
             requester_func: None,
             threadfn: None,
             link: KthreadLink::Unrecorded,
+            named: FnNames::default(),
         }
     }
 }

@@ -8,8 +8,46 @@
 //! Never a guess: where the kernel side found no waiter, the requester is
 //! unknown and the reason says why.
 
-pub use crate::model::event::{KthreadLink, KthreadRequest};
-use crate::model::{classify::Kind, event::Task, hash::FastMap};
+pub use crate::model::event::{FnNames, KthreadLink, KthreadRequest};
+use crate::model::{classify::Kind, event::Task, hash::FastMap, kallsyms::Kallsyms};
+
+/// Names the functions of the kernel-thread record `raw` in place, from
+/// `kallsyms` (the recording boot's): `record` does so before the record
+/// reaches the log, so that a replay on another boot names them too
+/// (`KthreadEvent::threadfn_name`). Any other record is left alone.
+pub fn name_functions(raw: &mut [u8], kallsyms: &Kallsyms) {
+    use core::mem::offset_of;
+
+    use tracer_common::{EventKind, Header, KthreadEvent, KSYM_NAME_LEN};
+
+    if Header::peek_kind(raw) != Some(EventKind::Kthread) || raw.len() != size_of::<KthreadEvent>()
+    {
+        return;
+    }
+    for (addr_at, name_at) in [
+        (
+            offset_of!(KthreadEvent, threadfn),
+            offset_of!(KthreadEvent, threadfn_name),
+        ),
+        (
+            offset_of!(KthreadEvent, requester_func),
+            offset_of!(KthreadEvent, requester_func_name),
+        ),
+    ] {
+        let addr = u64::from_ne_bytes(raw[addr_at..addr_at + 8].try_into().expect("8 bytes"));
+        let Some(name) = (addr != 0).then(|| kallsyms.name_of(addr)).flatten() else {
+            continue;
+        };
+        // Cut at a character boundary, NUL-padded.
+        let mut end = name.len().min(KSYM_NAME_LEN);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let slot = &mut raw[name_at..name_at + KSYM_NAME_LEN];
+        slot.fill(0);
+        slot[..end].copy_from_slice(&name.as_bytes()[..end]);
+    }
+}
 
 /// kthreadd's pid: the creator of every thread a request makes.
 pub const KTHREADD: u32 = 2;
@@ -140,6 +178,7 @@ mod tests {
             requester_func: None,
             threadfn: Some(0x10),
             link: KthreadLink::Exact,
+            named: Default::default(),
         };
         p.note(&child, &req);
         // Not kthreadd's fork: untouched.
@@ -175,6 +214,7 @@ mod tests {
                 requester_func: Some(0x20),
                 threadfn: None,
                 link: KthreadLink::Exact,
+                named: Default::default(),
             },
             requester_kind: Some(Kind::Kworker),
             threadfn: None,
@@ -185,5 +225,49 @@ mod tests {
             info.phrase(|s| s.to_string()),
             "for 57 (kworker/u8:2, a kworker running worker_thread)"
         );
+    }
+
+    #[test]
+    fn recorded_names_hold_on_another_boot() {
+        use tracer_common::{EventKind, Header, KthreadEvent, KTHREAD_EXACT};
+
+        let dir = tempfile::tempdir().unwrap();
+        let syms = dir.path().join("kallsyms");
+        std::fs::write(
+            &syms,
+            "ffffffff81000000 T kjournald2\nffffffff81000100 T worker_thread\n\
+             ffffffff81000200 T a_function_whose_name_is_longer_than_forty_bytes\n",
+        )
+        .unwrap();
+        // SAFETY: integers and byte arrays only: zero is a valid value.
+        let mut k: KthreadEvent = unsafe { std::mem::zeroed() };
+        k.header = Header::new(EventKind::Kthread, 0, 10);
+        k.link = KTHREAD_EXACT;
+        k.requester.pid = 57;
+        k.threadfn = 0xffff_ffff_8100_0000;
+        k.requester_func = 0xffff_ffff_8100_0210;
+        // SAFETY: KthreadEvent is Plain (repr(C), no implicit padding).
+        let mut raw = unsafe {
+            std::slice::from_raw_parts((&raw const k).cast::<u8>(), size_of::<KthreadEvent>())
+        }
+        .to_vec();
+        let unnamed = raw.clone();
+        name_functions(&mut raw, &Kallsyms::new(&syms));
+        let decoded = |raw: &[u8]| match crate::model::decode::decode(raw).unwrap().event {
+            crate::model::event::Event::Kthread { request, .. } => request,
+            other => panic!("{other:?}"),
+        };
+        let named = decoded(&raw).named;
+        assert_eq!(named.threadfn.as_deref(), Some("kjournald2"));
+        // Cut at 40 bytes, within the function (kallsyms names the nearest).
+        assert_eq!(
+            named.requester_func.as_deref(),
+            Some("a_function_whose_name_is_longer_than_for")
+        );
+        assert_eq!(decoded(&unnamed).named, FnNames::default());
+        // Another record is left alone.
+        let mut other = vec![0u8; 64];
+        name_functions(&mut other, &Kallsyms::new(&syms));
+        assert!(other.iter().all(|&b| b == 0));
     }
 }

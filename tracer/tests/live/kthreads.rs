@@ -249,6 +249,8 @@ fn report_and_replay_name_the_requester() {
         .find(|(_, n)| n.starts_with("jbd2/loop"))
         .map(|(pid, _)| *pid)
         .unwrap_or_else(|| panic!("no jbd2 thread: {names:?}"));
+    // The recording named its function (kept in the record).
+    assert_eq!(links(&events)[&jbd2]["threadfn"], "kjournald2");
     let (code, text, err) = run_tracer(&["replay", log]);
     assert_eq!(code, 0, "{err}");
     // (Full lines fold their details at 160 columns: join them first.)

@@ -180,6 +180,7 @@ async fn record(
             status,
             synced: Instant::now(),
             decode,
+            kallsyms: crate::model::kallsyms::Kallsyms::running(),
         })
     })
     .await?;

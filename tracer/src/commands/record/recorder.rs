@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use tracer_common::EventKind;
+use tracer_common::{EventKind, Header};
 
 use super::{
     files::{create_named, make_room, no_space, Files},
@@ -24,7 +24,7 @@ use crate::{
         reader::Item,
         writer::{self, LogWriter},
     },
-    model::{clock, counts::LossCause},
+    model::{clock, counts::LossCause, kallsyms::Kallsyms},
     pipeline::{
         offload::Offload,
         sink::{Flow, Sink},
@@ -66,6 +66,8 @@ pub(super) struct Recorder {
     /// The live task table, and the metrics and OTLP taps on it, on the
     /// decode thread.
     pub(super) decode: Offload,
+    /// This boot's symbols, read at the first kernel-thread record.
+    pub(super) kallsyms: Kallsyms,
 }
 
 /// Events intact in the log at `path`, as replay will see them.
@@ -322,6 +324,16 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn record(&mut self, raw: &[u8]) -> Result<Flow> {
+        // A kernel-thread record's functions are named now, on the
+        // recording boot (rare: kthreadd's forks).
+        let mut named;
+        let raw = if Header::peek_kind(raw) == Some(EventKind::Kthread) {
+            named = raw.to_vec();
+            crate::model::kthreads::name_functions(&mut named, &self.kallsyms);
+            &named[..]
+        } else {
+            raw
+        };
         self.decode.record(raw);
         if self.put(|log| log.event(raw))? {
             self.events += 1;

@@ -14,6 +14,7 @@
 mod ancestry;
 mod annotation;
 mod entry;
+mod kthread_links;
 mod origin;
 
 use std::collections::VecDeque;
@@ -33,7 +34,7 @@ use crate::model::{
     flags::PF_KTHREAD,
     hash::{FastMap, FastSet},
     kallsyms::Kallsyms,
-    kthreads::{self, KthreadInfo, KthreadLink, KthreadRequest},
+    kthreads::{self, KthreadInfo, KthreadLink},
     procfs::ProcTask,
     signals::{ExitStatus, GenerateResult},
     task_id::TaskIds,
@@ -483,56 +484,6 @@ impl TaskTable {
                 a
             }
         }
-    }
-
-    /// Whom kthreadd made `child` for (`model::kthreads`), functions named
-    /// where this table can.
-    fn kthread_info(&mut self, creator: &Task, child: &Task) -> Option<Box<KthreadInfo>> {
-        let request = self.kthreads.take(creator, child)?;
-        let name = |addr: u64| {
-            let named = self.kallsyms.as_ref().and_then(|k| k.name_of(addr));
-            named.unwrap_or_else(|| format!("{addr:#x}"))
-        };
-        Some(Box::new(KthreadInfo {
-            requester_kind: request.requester.as_ref().map(|r| self.kind_of(r)),
-            threadfn: request.threadfn.map(name),
-            work: request.requester_func.map(name),
-            request,
-        }))
-    }
-
-    /// A task named the kernel thread `child` kthreadd made: its requester
-    /// (`KthreadLink::Named`), taken where the fork left it unknown and the
-    /// thread still has the name it was forked with (`kthreadd`: the first
-    /// naming is its requester's). The rename that follows says so.
-    fn kthread_named(&mut self, child: &Task, request: &KthreadRequest) {
-        let requester_kind = request.requester.as_ref().map(|r| self.kind_of(r));
-        let work = request.requester_func.map(|addr| {
-            let named = self.kallsyms.as_ref().and_then(|k| k.name_of(addr));
-            named.unwrap_or_else(|| format!("{addr:#x}"))
-        });
-        let Some(e) = self.live.get_mut(&child.pid) else {
-            return;
-        };
-        let known = e
-            .kthread
-            .as_ref()
-            .is_some_and(|k| k.request.requester.is_some());
-        if known || &*e.comm != "kthreadd" || e.ppid != kthreads::KTHREADD {
-            return;
-        }
-        let old = e.kthread.take();
-        let info = Box::new(KthreadInfo {
-            request: KthreadRequest {
-                threadfn: old.as_ref().and_then(|k| k.request.threadfn),
-                ..request.clone()
-            },
-            requester_kind,
-            threadfn: old.and_then(|k| k.threadfn),
-            work,
-        });
-        e.kthread = Some(info.clone());
-        self.named_now = Some((child.pid, info));
     }
 
     /// Why a helper was requested, functions named where this table can.

@@ -1120,6 +1120,7 @@ mod tests {
             requester_func: None,
             threadfn: Some(0xffff_ffff_8100_0000),
             link: crate::model::kthreads::KthreadLink::Exact,
+            named: Default::default(),
         };
         let mut made = ann(Kind::Kthread, Some(Kind::Kthreadd));
         made.kthread = Some(Box::new(crate::model::kthreads::KthreadInfo {

@@ -246,6 +246,7 @@ mod tests {
                     requester_func: Some(0xffff_ffff_8100_1000),
                     threadfn: Some(0xffff_ffff_8100_2000),
                     link: KthreadLink::Exact,
+                    named: Default::default(),
                 },
                 requester_kind: Some(Kind::Kworker),
                 threadfn: Some("worker_thread".into()),
