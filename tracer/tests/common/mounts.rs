@@ -13,18 +13,7 @@ pub(crate) struct LoopMount {
 impl LoopMount {
     pub(crate) fn new() -> LoopMount {
         let dir = tempfile::tempdir().expect("tempdir");
-        let image = dir.path().join("ext4.img");
-        let mountpoint = dir.path().join("mnt");
-        std::fs::create_dir(&mountpoint).unwrap();
-        std::fs::File::create(&image)
-            .and_then(|f| f.set_len(16 << 20))
-            .expect("image file");
-        let ok = Command::new("mkfs.ext4")
-            .args(["-q", "-F"])
-            .arg(&image)
-            .status()
-            .expect("mkfs.ext4 (e2fsprogs) is needed for this test");
-        assert!(ok.success(), "mkfs.ext4 failed");
+        let (image, mountpoint) = ext4_image(dir.path());
         let m = LoopMount { dir, mountpoint };
         let ok = Command::new("mount")
             .args(["-o", "loop"])
@@ -47,4 +36,21 @@ impl Drop for LoopMount {
         let _ = Command::new("umount").arg(&self.mountpoint).status();
         let _ = &self.dir;
     }
+}
+
+/// A fresh 16 MiB ext4 image in `dir` and an empty mount point beside it.
+pub(crate) fn ext4_image(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let image = dir.join("ext4.img");
+    let mountpoint = dir.join("mnt");
+    std::fs::create_dir(&mountpoint).unwrap();
+    std::fs::File::create(&image)
+        .and_then(|f| f.set_len(16 << 20))
+        .expect("image file");
+    let ok = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&image)
+        .status()
+        .expect("mkfs.ext4 (e2fsprogs) is needed for this test");
+    assert!(ok.success(), "mkfs.ext4 failed");
+    (image, mountpoint)
 }

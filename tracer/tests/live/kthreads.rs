@@ -115,10 +115,13 @@ fn requester(k: &Value) -> Option<u64> {
 }
 
 /// The THP mode that starts khugepaged, with the knob put back as it was
-/// when dropped; `None` (the test skips, and says so) where the kernel has
-/// no transparent hugepages.
+/// when dropped; `None` where the kernel has no transparent hugepages:
+/// the test is marked skipped, and returns.
 fn thp_on() -> Option<(&'static str, Restore)> {
-    let old = std::fs::read_to_string(THP).ok()?;
+    let Ok(old) = std::fs::read_to_string(THP) else {
+        skip("no transparent hugepages: no /sys/kernel/mm/transparent_hugepage");
+        return None;
+    };
     let on = if old.contains("[never]") {
         "madvise"
     } else {
@@ -175,7 +178,6 @@ fn ext4_mount_threads_are_for_the_mount_process() {
 fn a_restarted_khugepaged_is_for_the_shell_that_asked_for_it() {
     let _serial = serial();
     let Some((on, _restore)) = thp_on() else {
-        skip("no transparent hugepages: no /sys/kernel/mm/transparent_hugepage");
         return;
     };
     let mut tracer = Tracer::start(&[]);
@@ -281,22 +283,10 @@ fn report_and_replay_name_the_requester() {
 fn two_requesters_at_once_are_never_swapped() {
     let _serial = serial();
     let Some((on, _restore)) = thp_on() else {
-        skip("no transparent hugepages: no /sys/kernel/mm/transparent_hugepage");
         return;
     };
     let image = tempfile::tempdir().unwrap();
-    let img = image.path().join("ext4.img");
-    let mnt = image.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    std::fs::File::create(&img)
-        .and_then(|f| f.set_len(16 << 20))
-        .unwrap();
-    assert!(Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&img)
-        .status()
-        .unwrap()
-        .success());
+    let (img, mnt) = ext4_image(image.path());
     let tracer = Tracer::start(&[]);
     let toggles = format!(
         "for i in 1 2 3 4 5 6 7 8 9 10; do echo never > {THP}; echo {on} > {THP}; \
@@ -403,7 +393,6 @@ fn a_growing_pool_asks_through_its_own_kworker() {
 fn ps_live_names_the_requester_of_a_thread_born_meanwhile() {
     let _serial = serial();
     let Some((on, _restore)) = thp_on() else {
-        skip("no transparent hugepages: no /sys/kernel/mm/transparent_hugepage");
         return;
     };
     // khugepaged restarts every 0.2 s for 6 s and is left running: the
