@@ -199,13 +199,15 @@ pub enum Command {
         proc_root: PathBuf,
         /// Also trace (BPF, root) for DURATION (default 300ms, at most 1h)
         /// after the snapshot: tasks born meanwhile are merged in, with the
-        /// task that created them.
+        /// task that created them (and a kernel thread's requester).
+        /// Ctrl-C ends it early.
         #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "300ms", value_parser = parse_live)]
         live: Option<std::time::Duration>,
         /// Kernel BTF, for --live.
         #[arg(long, value_name = "FILE", default_value = DEFAULT_BTF)]
         btf: PathBuf,
-        /// Also say, on stderr, which tests /proc cannot fully answer.
+        /// Also say, on stderr, which tests /proc cannot fully answer (and,
+        /// with --live, when tracing has begun).
         #[arg(long, short)]
         verbose: bool,
         /// Accepted for older scripts: the notes are shown only with -v.

@@ -133,8 +133,14 @@ impl Sink for Merge {
     }
 }
 
-/// The procfs snapshot merged with the events of a short live session.
-async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Result<TaskTable> {
+/// The procfs snapshot merged with the events of a short live session;
+/// `verbose` says on stderr when tracing has begun.
+async fn live_table(
+    proc_root: PathBuf,
+    settle: Duration,
+    btf: PathBuf,
+    verbose: bool,
+) -> Result<TaskTable> {
     let lineage_events = [
         EventKind::Fork,
         EventKind::Exec,
@@ -151,7 +157,14 @@ async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Resul
         announce: false,
         ..SessionOptions::new(btf)
     };
-    let (merge, counts, _) = session::run(opts, |start| Ok(Merge { table: start.table })).await?;
+    let (merge, counts, _) = session::run(opts, |start| {
+        // The programs are attached: a task born from now on is seen.
+        if verbose {
+            crate::say!("tracer: attached; tracing for {settle:?} to add the tasks born meanwhile");
+        }
+        Ok(Merge { table: start.table })
+    })
+    .await?;
     if counts.lost_total() > 0 {
         crate::say!(
             "tracer: warning: {} events lost; tasks born meanwhile may be missing",
@@ -164,7 +177,9 @@ async fn live_table(proc_root: PathBuf, settle: Duration, btf: PathBuf) -> Resul
 pub async fn run(opts: PsOptions) -> Result<()> {
     let live = opts.live.is_some();
     let table = match opts.live {
-        Some((settle, btf)) => live_table(opts.proc_root.clone(), settle, btf).await?,
+        Some((settle, btf)) => {
+            live_table(opts.proc_root.clone(), settle, btf, opts.verbose).await?
+        }
         None => snapshot::take(&Procfs::new(&opts.proc_root))?.table,
     };
     if opts.verbose {

@@ -6,7 +6,8 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    process::Command,
+    io::{BufRead as _, BufReader},
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -395,17 +396,39 @@ fn ps_live_names_the_requester_of_a_thread_born_meanwhile() {
     let Some((on, _restore)) = thp_on() else {
         return;
     };
-    // khugepaged restarts every 0.2 s for 6 s and is left running: the
-    // last one is born after `ps --live` attached (within seconds, also
-    // under emulation) and lives on to the end of its 10 s.
-    let toggles = format!(
-        "i=0; while [ $i -lt 30 ]; do echo never > {THP}; echo {on} > {THP}; \
-         sleep 0.2; i=$((i + 1)); done"
-    );
-    let mut sh = Command::new("sh").args(["-c", &toggles]).spawn().unwrap();
+    let mut ps = Command::new(tracer_exe())
+        .args([
+            "ps", "--live", "30s", "-v", "--format", "json", "--kind", "kthread",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `-v` says when tracing has begun (start-up takes seconds under
+    // emulation): khugepaged restarts only then.
+    let mut stderr = BufReader::new(ps.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("tracer: attached") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("ps --live ended before it attached: {said}");
+        }
+        said.push_str(&line);
+    }
+    let toggle = format!("echo never > {THP}; echo {on} > {THP}");
+    let mut sh = Command::new("sh").args(["-c", &toggle]).spawn().unwrap();
     let sh_pid = u64::from(sh.id());
-    let rows = ps_json(&["--live", "10s", "--kind", "kthread"]);
     assert!(sh.wait().unwrap().success());
+    // Ended early by SIGINT, it prints the table as it stands.
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill() with a pid we own and a valid signal number.
+    unsafe { libc::kill(ps.id() as i32, libc::SIGINT) };
+    let out = ps.wait_with_output().unwrap();
+    assert!(out.status.success(), "{said}");
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let row = rows
         .iter()
         .find(|r| r["comm"] == "khugepaged")
