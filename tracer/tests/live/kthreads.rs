@@ -276,10 +276,10 @@ fn report_and_replay_name_the_requester() {
     );
 }
 
-/// Two tasks ask for kernel threads at once, 20 ms apart each: a shell
+/// Two tasks ask for kernel threads at once, 10 ms apart each: a shell
 /// restarting khugepaged (its THP knob), and `mount`s of ext4 images
 /// (jbd2). Each thread names its own requester or none, never the
-/// other's; at least 9 in 10 are named.
+/// other's; on the host at least 9 in 10 are named.
 #[test]
 fn two_requesters_at_once_are_never_swapped() {
     let _serial = serial();
@@ -291,10 +291,10 @@ fn two_requesters_at_once_are_never_swapped() {
     let tracer = Tracer::start(&[]);
     let toggles = format!(
         "for i in 1 2 3 4 5 6 7 8 9 10; do echo never > {THP}; echo {on} > {THP}; \
-         sleep 0.02; done"
+         sleep 0.01; done"
     );
     let mounts = format!(
-        "for i in 1 2 3 4 5; do mount -o loop {img} {mnt} && umount {mnt}; sleep 0.02; done",
+        "for i in 1 2 3 4 5; do mount -o loop {img} {mnt} && umount {mnt}; sleep 0.01; done",
         img = img.display(),
         mnt = mnt.display()
     );
@@ -333,9 +333,13 @@ fn two_requesters_at_once_are_never_swapped() {
     // The kernel matrix's guests (6.1 above all) often run kthreadd before
     // the requester waits: never swapped is what holds there.
     eprintln!("named (of all, by group): {tally:?}");
+    // On the host, at least 9 in 10 of the 15 (requests 10 ms apart in
+    // each stream): 14 or more.
     if !in_kernel_matrix() {
-        assert!(named_k >= 9, "at least 9 in 10 named: {tally:?}");
-        assert!(named_j >= 4, "at least 9 in 10 named: {tally:?}");
+        assert!(
+            10 * (named_k + named_j) >= 9 * (khugepaged + jbd2),
+            "at least 9 in 10 named: {tally:?}"
+        );
     }
 }
 

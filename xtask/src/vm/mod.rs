@@ -34,6 +34,10 @@ use std::{
     io::BufRead as _,
     path::{Path, PathBuf},
     process::Stdio,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -222,25 +226,95 @@ fn run_arch(
         format!("VM builds, kernels ({})", opts.arch.deb_arch()),
         started.elapsed().as_secs_f64(),
     ));
-    let mut runs = Vec::new();
     let mut pf_errors = Vec::new();
-    let mut accel = None;
+    // The PF_* values are the same on every architecture: the x86-64
+    // matrix checks them.
     for (kernel, unpacked) in selected.iter().zip(&unpacked) {
-        // The PF_* values are the same on every architecture: the x86-64
-        // matrix checks them.
         if kernel.arch == Arch::X86_64 {
             pf_errors.extend(check_pf_names(kernel, unpacked)?);
         }
-        let started = Instant::now();
-        let mut run = boot_kernel(kernel, unpacked, &common, out_dir, opts.timeout, &mut accel)?;
-        times.push((
-            format!("kernel {}", kernel.label()),
-            started.elapsed().as_secs_f64(),
-        ));
+    }
+    let accel = match selected.first().zip(unpacked.first()) {
+        Some((kernel, unpacked)) => accel_for(kernel, unpacked, &common, out_dir)?,
+        None => return Ok((Vec::new(), pf_errors)),
+    };
+    let lanes = lanes(opts.arch, &accel, selected.len());
+    if lanes > 1 {
+        eprintln!("xtask: {lanes} guests at a time");
+    }
+    // Each lane boots the next kernel not yet taken, in the given order,
+    // so the oldest (the slowest) starts first and the rest share a lane.
+    let next = AtomicUsize::new(0);
+    let done: Vec<Mutex<Option<Result<Booted>>>> =
+        selected.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..lanes {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((kernel, unpacked)) = selected.get(i).zip(unpacked.get(i)) else {
+                    break;
+                };
+                let started = Instant::now();
+                let run = boot_kernel(kernel, unpacked, &common, out_dir, opts.timeout, &accel)
+                    .map(|run| (run, started.elapsed().as_secs_f64()));
+                *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(run);
+            });
+        }
+    });
+    let mut runs = Vec::new();
+    for (kernel, slot) in selected.iter().zip(done) {
+        let (mut run, secs) = slot
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .context("a guest lane ended without its kernel's result")??;
+        times.push((format!("kernel {}", kernel.label()), secs));
         run.tracer = tracer.clone();
         runs.push(run);
     }
     Ok((runs, pf_errors))
+}
+
+/// A kernel's run and its seconds, boot included.
+type Booted = (results::KernelRun, f64);
+
+/// How many guests boot at once: `TRACER_VM_LANES` if set, else as many
+/// as the host has CPUs for. A single-threaded TCG guest (x86-64 here)
+/// keeps one host CPU busy, so a 2-CPU host runs two; KVM and
+/// multi-threaded TCG (arm64) guests want a host CPU per vCPU (two). The
+/// guests share nothing but the CPUs: each has its own initramfs and
+/// console log.
+fn lanes(arch: Arch, accel: &str, kernels: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let asked = std::env::var("TRACER_VM_LANES").ok();
+    let wanted = match asked.and_then(|v| v.parse().ok()) {
+        Some(n) => n,
+        None if arch == Arch::X86_64 && accel == "tcg" => cpus,
+        None => cpus / 2,
+    };
+    wanted.clamp(1, kernels.max(1))
+}
+
+/// The accelerator for this architecture's guests, probed with the first
+/// kernel (see [`qemu::accel`]).
+fn accel_for(
+    kernel: &kernels::Kernel,
+    unpacked: &kernels::Unpacked,
+    common: &Path,
+    out_dir: &Path,
+) -> Result<String> {
+    // No KVM for a foreign architecture.
+    if kernel.arch != Arch::X86_64 {
+        return Ok("tcg".into());
+    }
+    let initrd = out_dir.join(format!("{}.probe.initrd", kernel.label()));
+    initramfs::with_modules(common, &modules_part(unpacked)?, &initrd)?;
+    let accel = qemu::accel(
+        &unpacked.vmlinuz,
+        &initrd,
+        &crate::cmd::cache_dir().unwrap_or_else(|_| out_dir.to_path_buf()),
+    );
+    let _ = fs::remove_file(&initrd);
+    Ok(accel)
 }
 
 /// Builds the tests and the initramfs part every kernel of `opts.arch`
@@ -356,27 +430,18 @@ fn check_tracer_path(tests: &[PathBuf], tracer_at: &Path) -> Result<()> {
 }
 
 /// Boots one kernel with the tests (twice if the first boot never reached
-/// /init); `accel` is probed on the first kernel and kept for the rest.
+/// /init) under `accel`.
 fn boot_kernel(
     kernel: &kernels::Kernel,
     unpacked: &kernels::Unpacked,
     common: &Path,
     out_dir: &Path,
     timeout: Duration,
-    accel: &mut Option<String>,
+    accel: &str,
 ) -> Result<results::KernelRun> {
     let label = kernel.label();
     let initrd = out_dir.join(format!("{label}.initrd"));
     initramfs::with_modules(common, &modules_part(unpacked)?, &initrd)?;
-    let accel = accel.get_or_insert_with(|| match kernel.arch {
-        Arch::X86_64 => qemu::accel(
-            &unpacked.vmlinuz,
-            &initrd,
-            &crate::cmd::cache_dir().unwrap_or_else(|_| out_dir.to_path_buf()),
-        ),
-        // No KVM for a foreign architecture.
-        _ => "tcg".into(),
-    });
     eprintln!("xtask: booting {label} ({}) with {accel}", kernel.abi);
     let boot = || {
         qemu::boot(
