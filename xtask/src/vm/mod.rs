@@ -25,6 +25,7 @@ mod console;
 mod cpio;
 mod initramfs;
 mod kernels;
+mod lanes;
 mod modules;
 pub(crate) mod qemu;
 mod results;
@@ -34,10 +35,6 @@ use std::{
     io::BufRead as _,
     path::{Path, PathBuf},
     process::Stdio,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Mutex,
-    },
     time::{Duration, Instant},
 };
 
@@ -238,60 +235,28 @@ fn run_arch(
         Some((kernel, unpacked)) => accel_for(kernel, unpacked, &common, out_dir)?,
         None => return Ok((Vec::new(), pf_errors)),
     };
-    let lanes = lanes(opts.arch, &accel, selected.len());
+    let lanes = lanes::count(opts.arch, &accel, selected.len());
     if lanes > 1 {
         eprintln!("xtask: {lanes} guests at a time");
     }
-    // Each lane boots the next kernel not yet taken, in the given order,
-    // so the oldest (the slowest) starts first and the rest share a lane.
-    let next = AtomicUsize::new(0);
-    let done: Vec<Mutex<Option<Result<Booted>>>> =
-        selected.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..lanes {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((kernel, unpacked)) = selected.get(i).zip(unpacked.get(i)) else {
-                    break;
-                };
-                let started = Instant::now();
-                let run = boot_kernel(kernel, unpacked, &common, out_dir, opts.timeout, &accel)
-                    .map(|run| (run, started.elapsed().as_secs_f64()));
-                *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(run);
-            });
-        }
+    let done = lanes::run(lanes, selected.len(), |i| {
+        boot_kernel(
+            &selected[i],
+            &unpacked[i],
+            &common,
+            out_dir,
+            opts.timeout,
+            &accel,
+        )
     });
     let mut runs = Vec::new();
-    for (kernel, slot) in selected.iter().zip(done) {
-        let (mut run, secs) = slot
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .context("a guest lane ended without its kernel's result")??;
+    for (kernel, booted) in selected.iter().zip(done) {
+        let (mut run, secs) = booted?;
         times.push((format!("kernel {}", kernel.label()), secs));
         run.tracer = tracer.clone();
         runs.push(run);
     }
     Ok((runs, pf_errors))
-}
-
-/// A kernel's run and its seconds, boot included.
-type Booted = (results::KernelRun, f64);
-
-/// How many guests boot at once: `TRACER_VM_LANES` if set, else as many
-/// as the host has CPUs for. A single-threaded TCG guest (x86-64 here)
-/// keeps one host CPU busy, so a 2-CPU host runs two; KVM and
-/// multi-threaded TCG (arm64) guests want a host CPU per vCPU (two). The
-/// guests share nothing but the CPUs: each has its own initramfs and
-/// console log.
-fn lanes(arch: Arch, accel: &str, kernels: usize) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let asked = std::env::var("TRACER_VM_LANES").ok();
-    let wanted = match asked.and_then(|v| v.parse().ok()) {
-        Some(n) => n,
-        None if arch == Arch::X86_64 && accel == "tcg" => cpus,
-        None => cpus / 2,
-    };
-    wanted.clamp(1, kernels.max(1))
 }
 
 /// The accelerator for this architecture's guests, probed with the first
