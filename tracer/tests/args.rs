@@ -182,16 +182,20 @@ fn since_minus_counts_back_from_now_while_a_log_is_written() {
         .trim()
         .to_string();
     // Boot-clock times as they are now, so the log's clock agrees with
-    // this machine's: events 0-9 twenty minutes ago, the rest five.
+    // this machine's: events 0-9 twenty units ago, the rest five. A unit
+    // is a minute, or less where the machine booted under 22 minutes ago
+    // (a fresh CI machine): the boot clock does not go below zero.
     let now = tracer::model::clock::boottime_ns();
+    let unit_s = (now / two_days::SEC / 22).clamp(1, 60);
+    let unit = unit_s * two_days::SEC;
     let clock = tracer::model::clock::WallClock::now();
     header.boot_epoch_ns = i64::try_from(clock.boot_epoch_ns).unwrap();
-    header.started_boot_ns = now - 21 * 60 * two_days::SEC;
+    header.started_boot_ns = now - 21 * unit;
     let mut out = Vec::new();
     let mut w = LogWriter::new(&mut out, &header).expect("a header");
     for (i, raw) in events.iter_mut().enumerate() {
-        let ago = if i < 10 { 20 * 60 } else { 5 * 60 };
-        let t = now - ago * two_days::SEC + i as u64;
+        let ago = if i < 10 { 20 } else { 5 };
+        let t = now - ago * unit + i as u64;
         raw[8..16].copy_from_slice(&t.to_le_bytes());
         assert!(w.event(raw).expect("writing"));
     }
@@ -200,9 +204,10 @@ fn since_minus_counts_back_from_now_while_a_log_is_written() {
     let log = dir.path().join("being-written.log");
     std::fs::write(&log, out).expect("writing the log");
     let log = log.to_str().unwrap();
-    assert_eq!(replayed(&[log, "--since", "-10m"]), 5);
-    assert_eq!(replayed(&[log, "--since", "-30m"]), 15);
-    // Counted from its last event, -4m would hold those five; from now,
-    // none.
-    assert_eq!(replayed(&[log, "--since", "-4m"]), 0);
+    let back = |units: u64| format!("-{}s", units * unit_s);
+    assert_eq!(replayed(&[log, "--since", &back(10)]), 5);
+    assert_eq!(replayed(&[log, "--since", &back(30)]), 15);
+    // Counted from its last event, 4 units back would hold those five;
+    // from now, none.
+    assert_eq!(replayed(&[log, "--since", &back(4)]), 0);
 }
