@@ -57,9 +57,13 @@ pub fn start_fn(
 pub fn note(start: &Result<u64, String>) -> String {
     match start {
         Ok(_) => "kernel threads: requesters exact (the waiter on each kthread_create_info's \
-                  completion, read at kthreadd's fork; tracepoints only)"
+                  completion, read at kthreadd's fork; tracepoints only), or where the fork \
+                  finds none, the task that names the new thread (kernels before about 6.4)"
             .into(),
-        Err(why) => format!("kernel threads: requesters not linked: {why}"),
+        Err(why) => format!(
+            "kernel threads: requesters not read at the fork: {why}; linked only where the \
+             requester names its new thread (kernels before about 6.4)"
+        ),
     }
 }
 
@@ -113,6 +117,6 @@ mod tests {
             .unwrap_err()
             .contains("hides"));
         assert!(note(&Ok(1)).contains("exact"));
-        assert!(note(&Err("x".into())).contains("not linked: x"));
+        assert!(note(&Err("x".into())).contains("not read at the fork: x; linked only"));
     }
 }

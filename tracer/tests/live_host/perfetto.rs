@@ -267,6 +267,16 @@ fn a_recorded_night_becomes_a_timeline() {
     let kthreadd = t.named("kthreadd 2");
     assert_eq!(t.parent_of(&k), kthreadd["uuid"]);
     assert_eq!(t.flows(&kthreadd["uuid"], &k).len(), 1);
+    // And a second arrow from the task that asked kthreadd for it (the
+    // mount; on this kernel the fork finds it waiting).
+    let by = field(field(kthread, "kthread"), "requested_by");
+    assert_eq!(by["comm"], "mount", "{kthread}");
+    let asked = t.flows(&task(by), &k);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(
+        asked[0]["from"]["name"],
+        format!("asked for kthread {}", kthread["pid"])
+    );
     assert!(t
         .slices_on(&k)
         .all(|s| s["name"].as_str().unwrap().starts_with("jbd2/")));
