@@ -12,7 +12,8 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use super::{results::KernelRun, Arch};
+use super::results::KernelRun;
+use crate::cmd::Arch;
 
 /// A kernel's run and its seconds, boot included.
 pub(super) type Booted = (KernelRun, f64);
