@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::{
 };
 use tracer_common::EventKind;
 
-use super::{fields::Fields, names::string};
+use super::{ancestry::AncestryCache, fields::Fields, names::string, wire::Built};
 use crate::{
     model::{
         classify::Kind,
@@ -31,6 +31,7 @@ pub(super) struct Mapper {
     text: Box<dyn Formatter>,
     clock: WallClock,
     buf: Vec<u8>,
+    ancestry: AncestryCache,
 }
 
 /// What the tap hands the sender thread: the event as the pipeline had it
@@ -59,12 +60,13 @@ impl Mapper {
             text: output::formatter(Format::Text, clock, pf),
             clock,
             buf: Vec::with_capacity(4096),
+            ancestry: AncestryCache::new(),
         }
     }
 
     /// The LogRecord for an item handed over by the tap, written over
     /// `out` (whose strings and vectors are reused).
-    pub(super) fn item_into(&mut self, item: &Item, out: &mut LogRecord) {
+    pub(super) fn item_into(&mut self, item: &Item, out: &mut Built) {
         let observed_ns = match item {
             Item::Event {
                 rec,
@@ -80,14 +82,22 @@ impl Mapper {
                 boot_ns,
                 observed_ns,
             } => {
-                self.lost_into(*kind, *count, *boot_ns, out);
+                out.ancestors.clear();
+                self.lost_into(*kind, *count, *boot_ns, &mut out.log);
                 *observed_ns
             }
         };
-        out.observed_time_unix_nano = observed_ns;
+        out.log.observed_time_unix_nano = observed_ns;
     }
 
-    pub(super) fn event_into(&mut self, rec: &Record, ann: &Annotation, out: &mut LogRecord) {
+    pub(super) fn event_into(&mut self, rec: &Record, ann: &Annotation, built: &mut Built) {
+        built.ancestors.clear();
+        if let Some(chain) = &ann.ids.ancestors {
+            built
+                .ancestors
+                .extend_from_slice(self.ancestry.encoded(chain));
+        }
+        let out = &mut built.log;
         self.fields.record(&mut out.attributes, rec, ann);
         self.buf.clear();
         self.text.record(&mut self.buf, rec, ann);
@@ -116,13 +126,13 @@ impl Mapper {
         self.header(out, boot_ns, "lost", true);
     }
 
-    /// A new LogRecord for an event.
+    /// A new LogRecord for an event, as a collector decodes it.
     #[cfg(test)]
     pub(super) fn event(&mut self, rec: &Record, ann: &Annotation) -> LogRecord {
-        let mut out = LogRecord::default();
+        let mut out = Built::default();
         self.event_into(rec, ann, &mut out);
-        out.observed_time_unix_nano = now_unix_nano();
-        out
+        out.log.observed_time_unix_nano = now_unix_nano();
+        out.decoded()
     }
 
     /// A new LogRecord for a loss notice.

@@ -168,53 +168,6 @@ impl Out<'_> {
         set_task_id(self.slot(key), id);
     }
 
-    /// The `ancestors` array: one key-value list per generation, as the
-    /// JSON objects are (`task_id`, `pid`, `comm`, `comm_b64` where it is
-    /// not UTF-8, `kind`), written over the last record's lists (a steady
-    /// stream allocates nothing here).
-    fn ancestors(&mut self, chain: &[Ancestor]) {
-        let slot = self.slot("ancestors");
-        if !matches!(
-            slot,
-            Some(AnyValue {
-                value: Some(V::ArrayValue(_))
-            })
-        ) {
-            *slot = Some(AnyValue {
-                value: Some(V::ArrayValue(ArrayValue::default())),
-            });
-        }
-        let Some(AnyValue {
-            value: Some(V::ArrayValue(array)),
-        }) = slot
-        else {
-            unreachable!("an array was just put there");
-        };
-        array.values.resize_with(chain.len(), AnyValue::default);
-        for (a, v) in chain.iter().zip(&mut array.values) {
-            if !matches!(v.value, Some(V::KvlistValue(_))) {
-                v.value = Some(V::KvlistValue(KeyValueList::default()));
-            }
-            let Some(V::KvlistValue(list)) = &mut v.value else {
-                unreachable!("a list was just put there");
-            };
-            let list = &mut list.values;
-            let mut n = 0;
-            set_task_id(kv_slot(list, &mut n, "task_id"), a.task_id);
-            *kv_slot(list, &mut n, "pid") = Some(AnyValue {
-                value: Some(V::IntValue(i64::from(a.pid))),
-            });
-            set_string(kv_slot(list, &mut n, "comm"), &text::lossy(&a.comm));
-            if text::has_mapped(&a.comm) {
-                use base64::{engine::general_purpose::STANDARD, Engine as _};
-                let exact = STANDARD.encode(text::bytes(&a.comm));
-                set_string(kv_slot(list, &mut n, "comm_b64"), &exact);
-            }
-            set_string(kv_slot(list, &mut n, "kind"), a.kind.name());
-            list.truncate(n);
-        }
-    }
-
     /// Fields of the object `key` follow, until [`Out::end`] with the
     /// mark this returns.
     fn begin(&mut self, key: &str) -> usize {
@@ -236,6 +189,57 @@ impl Out<'_> {
 
     fn end(&mut self, mark: usize) {
         self.prefix.truncate(mark);
+    }
+}
+
+/// The `tracer.ancestors` attribute, over `kv`: an array of one key-value
+/// list per generation, as the JSON objects are (`task_id`, `pid`, `comm`,
+/// `comm_b64` where it is not UTF-8, `kind`). It is the last attribute of
+/// a record; the sender encodes each chain once ([`super::ancestry`]).
+pub(super) fn ancestors(chain: &[Ancestor], kv: &mut KeyValue) {
+    if kv.key != "tracer.ancestors" {
+        kv.key.clear();
+        kv.key.push_str("tracer.ancestors");
+    }
+    let slot = &mut kv.value;
+    if !matches!(
+        slot,
+        Some(AnyValue {
+            value: Some(V::ArrayValue(_))
+        })
+    ) {
+        *slot = Some(AnyValue {
+            value: Some(V::ArrayValue(ArrayValue::default())),
+        });
+    }
+    let Some(AnyValue {
+        value: Some(V::ArrayValue(array)),
+    }) = slot
+    else {
+        unreachable!("an array was just put there");
+    };
+    array.values.resize_with(chain.len(), AnyValue::default);
+    for (a, v) in chain.iter().zip(&mut array.values) {
+        if !matches!(v.value, Some(V::KvlistValue(_))) {
+            v.value = Some(V::KvlistValue(KeyValueList::default()));
+        }
+        let Some(V::KvlistValue(list)) = &mut v.value else {
+            unreachable!("a list was just put there");
+        };
+        let list = &mut list.values;
+        let mut n = 0;
+        set_task_id(kv_slot(list, &mut n, "task_id"), a.task_id);
+        *kv_slot(list, &mut n, "pid") = Some(AnyValue {
+            value: Some(V::IntValue(i64::from(a.pid))),
+        });
+        set_string(kv_slot(list, &mut n, "comm"), &text::lossy(&a.comm));
+        if text::has_mapped(&a.comm) {
+            use base64::{engine::general_purpose::STANDARD, Engine as _};
+            let exact = STANDARD.encode(text::bytes(&a.comm));
+            set_string(kv_slot(list, &mut n, "comm_b64"), &exact);
+        }
+        set_string(kv_slot(list, &mut n, "kind"), a.kind.name());
+        list.truncate(n);
     }
 }
 
@@ -322,7 +326,8 @@ impl Fields {
         out.truncate(len);
     }
 
-    /// The attributes of one event, over `out`.
+    /// The attributes of one event, over `out`, but its ancestors
+    /// ([`ancestors`], written last).
     pub(super) fn record(&mut self, out: &mut Vec<KeyValue>, rec: &Record, ann: &Annotation) {
         self.prefix.clear();
         let event = rec.event.kind().name();
@@ -473,9 +478,6 @@ impl Fields {
             Event::Throttle { throttle, .. } => throttle_fields(&mut o, throttle),
             // Folded into the fork's; the pipeline does not show it.
             Event::Kthread { .. } => {}
-        }
-        if let Some(chain) = &ann.ids.ancestors {
-            o.ancestors(chain);
         }
         let len = o.len;
         out.truncate(len);
@@ -1161,6 +1163,25 @@ mod tests {
         from_json(fields)
     }
 
+    /// The attributes as a collector decodes them: the record's, then its
+    /// ancestors, encoded as the sender encodes them (once per chain).
+    fn otlp_attrs(
+        fields: &mut Fields,
+        cache: &mut super::super::ancestry::AncestryCache,
+        attrs: &mut Vec<KeyValue>,
+        rec: &Record,
+        ann: &Annotation,
+    ) {
+        use prost::Message as _;
+        fields.record(attrs, rec, ann);
+        if let Some(chain) = &ann.ids.ancestors {
+            let encoded = cache.encoded(chain);
+            let decoded = opentelemetry_proto::tonic::logs::v1::LogRecord::decode(encoded)
+                .expect("an encoded attribute");
+            attrs.extend(decoded.attributes);
+        }
+    }
+
     #[test]
     fn every_record_kind_matches_the_json_output() {
         let mut json = output::formatter(Format::Json, clock(), pf());
@@ -1168,13 +1189,14 @@ mod tests {
         // One vector for all, as the sender reuses it: a longer record's
         // leftovers must not show in a shorter one's.
         let mut attrs = Vec::new();
+        let mut cache = super::super::ancestry::AncestryCache::new();
         let mut kinds = std::collections::BTreeSet::new();
         for round in 0..2 {
             for (rec, ann) in cases() {
                 kinds.insert(rec.event.kind().name());
                 let mut line = Vec::new();
                 json.record(&mut line, &rec, &ann);
-                fields.record(&mut attrs, &rec, &ann);
+                otlp_attrs(&mut fields, &mut cache, &mut attrs, &rec, &ann);
                 let want = json_attrs(&line);
                 assert_eq!(
                     attrs,

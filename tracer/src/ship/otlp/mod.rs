@@ -75,10 +75,12 @@
 //! batch that cannot be delivered makes the export fail (the log is only
 //! read, so nothing is lost: export again).
 
+mod ancestry;
 mod attrs;
 mod fields;
 mod names;
 mod sender;
+mod wire;
 
 use std::{
     sync::{

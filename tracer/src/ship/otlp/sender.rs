@@ -16,11 +16,14 @@ use std::{
 use flate2::{write::GzEncoder, Compression};
 use opentelemetry_proto::tonic::{
     collector::logs::v1::ExportLogsServiceResponse, common::v1::InstrumentationScope,
-    logs::v1::LogRecord, resource::v1::Resource,
+    resource::v1::Resource,
 };
 use prost::Message as _;
 
-use super::attrs::{Item, Mapper};
+use super::{
+    attrs::{Item, Mapper},
+    wire::{self, Built},
+};
 use crate::{
     model::{clock::WallClock, flags::PfNames},
     pipeline::priority::{self, Priority},
@@ -175,8 +178,8 @@ impl Sender {
         let mut warn_refused = RateLimit::default();
         // The last batch's records, written over by the next: their
         // strings and vectors are reused.
-        let mut records: Vec<LogRecord> = Vec::new();
-        let (mut head, mut protobuf) = (Vec::new(), Vec::new());
+        let mut records: Vec<Built> = Vec::new();
+        let (mut head, mut protobuf, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
         for batch in batches {
             let n = batch.len() as u64;
             if self.shared.failed.load(Ordering::Relaxed) || self.shared.past_deadline() {
@@ -184,12 +187,17 @@ impl Sender {
                 continue;
             }
             if records.len() < batch.len() {
-                records.resize_with(batch.len(), LogRecord::default);
+                records.resize_with(batch.len(), Built::default);
             }
             for (item, rec) in batch.iter().zip(records.iter_mut()) {
                 mapper.item_into(item, rec);
             }
-            let body = match self.encode(&records[..batch.len()], &mut head, &mut protobuf) {
+            let body = match self.encode(
+                &records[..batch.len()],
+                &mut head,
+                &mut protobuf,
+                &mut scratch,
+            ) {
                 Ok(body) => body,
                 Err(e) => {
                     self.shared.note_error(&e);
@@ -233,15 +241,16 @@ impl Sender {
         }
     }
 
-    /// The request body for `records`: protobuf, gzipped. `head` and
-    /// `body` are the protobuf's buffers, reused.
+    /// The request body for `records`: protobuf, gzipped. `head`, `body`
+    /// and `scratch` are the protobuf's buffers, reused.
     fn encode(
         &self,
-        records: &[LogRecord],
+        records: &[Built],
         head: &mut Vec<u8>,
         body: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
     ) -> Result<Vec<u8>, String> {
-        request_parts(&self.resource, &self.scope, records, head, body);
+        wire::request_parts(&self.resource, &self.scope, records, head, body, scratch);
         let mut gz = GzEncoder::new(
             Vec::with_capacity((head.len() + body.len()) / 4),
             Compression::fast(),
@@ -341,48 +350,6 @@ impl Sender {
 }
 
 /// A transport error, said plainly.
-/// The `ExportLogsServiceRequest` of one resource and scope holding
-/// `records`, encoded as prost would encode the message built of them
-/// (the tests check it byte for byte), in two parts: `head`, then `body`
-/// (the records), both reused from batch to batch and gzipped one after
-/// the other. Each record's length is computed once: building the message
-/// and encoding it computes it at every level the record is nested in,
-/// which was a sixth of an export's CPU.
-fn request_parts(
-    resource: &Resource,
-    scope: &InstrumentationScope,
-    records: &[LogRecord],
-    head: &mut Vec<u8>,
-    body: &mut Vec<u8>,
-) {
-    use prost::{
-        encoding::{encode_key, encode_varint, encoded_len_varint, key_len, message, WireType},
-        Message as _,
-    };
-    // ScopeLogs: scope = 1, log_records = 2 (schema_url empty: absent).
-    body.clear();
-    message::encode(1, scope, body);
-    for rec in records {
-        message::encode(2, rec, body);
-    }
-    let scope_logs = body.len() as u64;
-    // ResourceLogs: resource = 1, scope_logs = 2.
-    let resource_len = resource.encoded_len() as u64;
-    let resource_logs = key_len(1)
-        + encoded_len_varint(resource_len)
-        + resource_len as usize
-        + key_len(2)
-        + encoded_len_varint(scope_logs)
-        + body.len();
-    // ExportLogsServiceRequest: resource_logs = 1.
-    head.clear();
-    encode_key(1, WireType::LengthDelimited, head);
-    encode_varint(resource_logs as u64, head);
-    message::encode(1, resource, head);
-    encode_key(2, WireType::LengthDelimited, head);
-    encode_varint(scope_logs, head);
-}
-
 fn transport(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
@@ -399,61 +366,5 @@ fn held_back(n: u64) -> String {
     match n {
         0 => String::new(),
         n => format!(" ({n} more such warnings held back)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use opentelemetry_proto::tonic::{
-        collector::logs::v1::ExportLogsServiceRequest,
-        common::v1::{any_value, AnyValue, KeyValue},
-        logs::v1::{ResourceLogs, ScopeLogs},
-    };
-
-    use super::*;
-
-    #[test]
-    fn the_request_is_what_prost_encodes() {
-        let kv = |k: &str, v: &str| KeyValue {
-            key: k.into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(v.into())),
-            }),
-            ..KeyValue::default()
-        };
-        let resource = Resource {
-            attributes: vec![kv("host.name", "h"), kv("os.type", "linux")],
-            ..Resource::default()
-        };
-        let scope = InstrumentationScope {
-            name: "tracer".into(),
-            version: "1".into(),
-            ..InstrumentationScope::default()
-        };
-        let record = |i: u64| LogRecord {
-            time_unix_nano: i,
-            severity_text: "INFO".into(),
-            attributes: vec![kv("a", &"x".repeat(i as usize * 100)), kv("b", "y")],
-            event_name: "tracer.exec".into(),
-            ..LogRecord::default()
-        };
-        for n in [0, 1, 3] {
-            let records: Vec<_> = (0..n).map(record).collect();
-            let want = ExportLogsServiceRequest {
-                resource_logs: vec![ResourceLogs {
-                    resource: Some(resource.clone()),
-                    scope_logs: vec![ScopeLogs {
-                        scope: Some(scope.clone()),
-                        log_records: records.clone(),
-                        schema_url: String::new(),
-                    }],
-                    schema_url: String::new(),
-                }],
-            };
-            let (mut head, mut body) = (vec![1, 2, 3], vec![4]);
-            request_parts(&resource, &scope, &records, &mut head, &mut body);
-            head.extend_from_slice(&body);
-            assert_eq!(head, want.encode_to_vec(), "{n} records");
-        }
     }
 }
