@@ -60,8 +60,9 @@
 //! batch's first record) and handed over a bounded channel to a sender
 //! thread, which builds the LogRecords (the tap only clones the event;
 //! the attributes are written straight from it, over the last batch's
-//! records, by [`fields`]) and does the HTTP (2 s to connect, 5 s per
-//! request). A batch is
+//! records, by [`fields`]), encodes them ([`wire`]: each chain of
+//! ancestors once, by [`ancestry`]) and does the HTTP (2 s to connect, 5 s
+//! per request). A batch is
 //! tried up to 3 times, 100 ms then 200 ms apart, on connection errors,
 //! timeouts and 429, 502, 503, 504 (the OTLP/HTTP retryable statuses);
 //! any other status drops the batch with a warning.
