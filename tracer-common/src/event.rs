@@ -14,12 +14,18 @@ use crate::{kthread::KthreadEvent, throttle::ThrottleEvent};
 /// record (kind 9, [`crate::ThrottleEvent`]); the other layouts are
 /// format 4's. 6: the kernel-thread record (kind 10, [`KthreadEvent`]):
 /// who asked kthreadd for a new kernel thread, with the recording boot's
-/// names of its functions; the other layouts are format 5's.
-pub const FORMAT_VERSION: u16 = 6;
+/// names of its functions; the other layouts are format 5's. 7: the
+/// kernel-thread record adds when the request was made
+/// ([`KthreadEvent::requested_ns`], 8 bytes appended) and is also sent at
+/// the new thread's first run ([`crate::KTHREAD_STARTED`]); format 6's
+/// are widened on decode, their request time unknown.
+pub const FORMAT_VERSION: u16 = 7;
 /// The first format with the throttle record.
 pub const THROTTLE_FORMAT: u16 = 5;
 /// The first format with the kernel-thread record.
 pub const KTHREAD_FORMAT: u16 = 6;
+/// The first format whose kernel-thread record has the request's time.
+pub const KTHREAD_RUN_FORMAT: u16 = 7;
 /// The first format whose [`TaskInfo`] has the context fields.
 pub const CONTEXT_FORMAT: u16 = 4;
 /// Bytes of a [`TaskInfo`] before [`CONTEXT_FORMAT`].
@@ -635,6 +641,7 @@ impl EventKind {
             (1 | 2, EventKind::HelperRequest | EventKind::ExecFailed) => None,
             (OLDEST_FORMAT..THROTTLE_FORMAT, EventKind::Throttle) => None,
             (OLDEST_FORMAT..KTHREAD_FORMAT, EventKind::Kthread) => None,
+            (KTHREAD_FORMAT, EventKind::Kthread) => Some(crate::KTHREAD_V6_SIZE),
             (OLDEST_FORMAT..=FORMAT_VERSION, kind) => Some(kind.record_size() - narrow),
             _ => None,
         }
@@ -773,10 +780,11 @@ mod tests {
         }
         assert_eq!(EventKind::Exec.record_size_in(1), Some(584));
         assert_eq!(EventKind::HelperRequest.record_size_in(2), None);
-        assert_eq!(EventKind::Exec.record_size_in(7), None);
+        assert_eq!(EventKind::Exec.record_size_in(8), None);
         assert_eq!(EventKind::Kthread.record_size_in(5), None);
         // With the two 40-byte function names `record` fills.
         assert_eq!(EventKind::Kthread.record_size_in(6), Some(280));
+        assert_eq!(EventKind::Kthread.record_size_in(7), Some(288));
         // Tasks are in order and do not overlap.
         for kind in EventKind::ALL {
             let at = kind.task_offsets();

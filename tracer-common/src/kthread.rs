@@ -1,6 +1,7 @@
 //! Who asked kthreadd for a new kernel thread: the record the companion
 //! on `task_newtask` sends just before kthreadd's fork (see tracer-ebpf
-//! `programs/kthread.rs`), format 6 on.
+//! `programs/kthread.rs`), format 6 on; format 7 adds when the request
+//! was made and a record of the new thread's first run.
 
 use core::mem::{offset_of, size_of};
 
@@ -24,6 +25,13 @@ pub const KTHREAD_NOT_KTHREAD: u32 = 4;
 /// have found not yet waiting. Only `child`'s pid, tgid and start are
 /// filled; userspace takes it only for a thread still named `kthreadd`.
 pub const KTHREAD_NAMED: u32 = 5;
+
+/// Sent from `sched_waking` at the new thread's first run (format 7 on):
+/// its first act, in `kthread()`, is to complete the request, which wakes
+/// the requester. `child` is the new thread (filled), `requester` the task
+/// it woke (filled), the header's time the first run; `requested_ns` is 0.
+/// Userspace times request to first run from the fork's record.
+pub const KTHREAD_STARTED: u32 = 6;
 
 /// A kernel thread kthreadd makes, and whom for: read at `task_newtask`
 /// in kthreadd's context from the `kthread_create_info` the new task will
@@ -53,13 +61,22 @@ pub struct KthreadEvent {
     /// Empty: not named.
     pub threadfn_name: [u8; KSYM_NAME_LEN],
     pub requester_func_name: [u8; KSYM_NAME_LEN],
+    /// Format 7 on: when the requester woke kthreadd for this request
+    /// (boot clock, ns), read at the fork where the request was the one
+    /// that woke kthreadd; 0 unknown (kthreadd was already awake, so the
+    /// request made no wakeup to time). Format 6 records end before it.
+    pub requested_ns: u64,
 }
+
+/// Bytes of a [`KthreadEvent`] in format 6, before `requested_ns`.
+pub const KTHREAD_V6_SIZE: usize = 280;
 
 /// Room for a function's name in a [`KthreadEvent`].
 pub const KSYM_NAME_LEN: usize = 40;
 
 const _: () = {
-    assert!(size_of::<KthreadEvent>() == 280);
+    assert!(size_of::<KthreadEvent>() == 288);
+    assert!(offset_of!(KthreadEvent, requested_ns) == KTHREAD_V6_SIZE);
     assert!(offset_of!(KthreadEvent, threadfn) == 176);
     assert!(offset_of!(KthreadEvent, threadfn_name) == 200);
 };

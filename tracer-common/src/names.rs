@@ -40,6 +40,14 @@ pub const HELPER_QUEUE_PROGRAM: &str = "workqueue_queue_work";
 pub const KTHREAD_PROGRAM: &str = "kthread_create";
 /// Its tracepoint.
 pub const KTHREAD_TRACEPOINT: &str = "task_newtask";
+/// The companion on `sched_waking` that times each request for a kernel
+/// thread and sends a record at each new thread's first run
+/// (`programs/kthread.rs`).
+pub const KTHREAD_WAKE_PROGRAM: &str = "kthread_wake";
+/// Its tracepoint.
+pub const KTHREAD_WAKE_TRACEPOINT: &str = "sched_waking";
+/// The last wakeup of kthreadd, a request's time (`programs/kthread.rs`).
+pub const KTHREADD_WOKEN: &str = "KTHREADD_WOKEN";
 
 /// The running kernel's [`crate::KernelOffsets`] (`globals.rs`).
 pub const OFFSETS: &str = "OFFSETS";
@@ -74,7 +82,7 @@ pub const THROTTLE: &str = "THROTTLE";
 pub const THROTTLE_CONFIG: &str = "THROTTLE_CONFIG";
 
 /// Every map the loader uses besides the rings.
-pub const MAPS: [&str; 7] = [
+pub const MAPS: [&str; 8] = [
     LOST,
     BUSY,
     RESCUED,
@@ -82,6 +90,7 @@ pub const MAPS: [&str; 7] = [
     HELPER_QUEUE,
     FOLLOWED,
     THROTTLE,
+    KTHREADD_WOKEN,
 ];
 /// Every global the loader sets (all in `.rodata`, so constants to the
 /// verifier).

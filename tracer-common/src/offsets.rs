@@ -110,6 +110,10 @@ pub struct KernelOffsets {
     pub completion_waiters: u32,
     pub swait_task: u32,
     pub swait_list: u32,
+    /// `task_struct.nvcsw` and `.nivcsw` (switches out, zeroed at fork):
+    /// both 0 in a new kernel thread's first run.
+    pub task_nvcsw: u32,
+    pub task_nivcsw: u32,
 }
 
 impl KernelOffsets {
@@ -174,10 +178,12 @@ impl KernelOffsets {
         completion_waiters: KernelOffsets::ABSENT,
         swait_task: KernelOffsets::ABSENT,
         swait_list: KernelOffsets::ABSENT,
+        task_nvcsw: KernelOffsets::ABSENT,
+        task_nivcsw: KernelOffsets::ABSENT,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 56 * 4);
+const _: () = assert!(size_of::<KernelOffsets>() == 58 * 4);
 
 #[cfg(feature = "user")]
 mod pod {

@@ -9,12 +9,20 @@
 //! Attached before the fork program, so its record comes first and the
 //! fork's line can say whom the thread is for. Not rescued: a skipped run
 //! leaves that thread's requester unknown, which output says.
+//!
+//! A companion on `sched_waking` ([`kthread_wake`]) times each request
+//! (the requester's wakeup of kthreadd) and each new thread's first run.
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_boot_ns},
+    macros::{btf_tracepoint, map},
+    maps::Array,
+    programs::BtfTracePointContext,
+};
 use tracer_common::{
     pf::{PF_KTHREAD, PF_WQ_WORKER},
     KernelFeatures, KernelOffsets, KthreadEvent, TaskInfo, KSYM_NAME_LEN, KTHREAD_EXACT,
-    KTHREAD_KILLED, KTHREAD_NAMED, KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
+    KTHREAD_KILLED, KTHREAD_NAMED, KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER, KTHREAD_STARTED,
 };
 
 use crate::{
@@ -26,6 +34,24 @@ use crate::{
 
 /// kthreadd's pid.
 const KTHREADD: u32 = 2;
+
+/// The wakeup that last woke kthreadd: a request, queued just before.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Woken {
+    /// When (boot clock), and by whom (its thread id; 0: taken).
+    ns: u64,
+    tid: u32,
+    _pad: u32,
+}
+
+/// One [`Woken`]: kthreadd serves its whole list before it sleeps again,
+/// and only a sleeping kthreadd is woken (the kernel fires `sched_waking`
+/// only for a task it wakes), so the last wakeup is the one whose request
+/// the next fork for that requester serves; a request queued while
+/// kthreadd was awake made none, and its time stays unknown.
+#[map]
+static KTHREADD_WOKEN: Array<Woken> = Array::with_max_entries(1, 0);
 
 #[btf_tracepoint(function = "task_newtask")]
 pub(crate) fn kthread_create(ctx: BtfTracePointContext) -> i32 {
@@ -50,6 +76,7 @@ pub(crate) fn kthread_create(ctx: BtfTracePointContext) -> i32 {
     ev.threadfn_name = [0; KSYM_NAME_LEN];
     ev.requester_func_name = [0; KSYM_NAME_LEN];
     ev.link = KTHREAD_NOT_KTHREAD;
+    ev.requested_ns = 0;
     let (start, info) = start_of(child);
     if start == globals::kthread_fn() {
         let info = Kptr::new(info as *const u8, false);
@@ -62,6 +89,7 @@ pub(crate) fn kthread_create(ctx: BtfTracePointContext) -> i32 {
                 if ev.requester.flags & PF_WQ_WORKER != 0 {
                     ev.requester_func = requests::running_func(requester);
                 }
+                ev.requested_ns = take_request_time(ev.requester.pid);
                 KTHREAD_EXACT
             }
         };
@@ -110,11 +138,88 @@ pub(crate) fn named(features: &KernelFeatures, t: Kptr) {
         0
     };
     ev.threadfn = 0;
+    ev.requested_ns = 0;
     ev.link = KTHREAD_NAMED;
     ev._pad = 0;
     ev.threadfn_name = [0; KSYM_NAME_LEN];
     ev.requester_func_name = [0; KSYM_NAME_LEN];
     emit::submit(entry);
+}
+
+/// When `requester` woke kthreadd for the request being served, if that
+/// wakeup was its; taken, so a later request of the same task that found
+/// kthreadd awake does not reuse it.
+#[inline(always)]
+fn take_request_time(requester: u32) -> u64 {
+    let Some(w) = KTHREADD_WOKEN.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: an array map's value, valid for the program's run; a
+    // concurrent writer is a wakeup of kthreadd, which cannot happen while
+    // kthreadd runs this fork.
+    unsafe {
+        if (*w).tid != requester || requester == 0 {
+            return 0;
+        }
+        (*w).tid = 0;
+        (*w).ns
+    }
+}
+
+/// Every wakeup in the system comes here, so most leave after a load or
+/// two. Two matter:
+///
+/// - a wakeup of kthreadd: a request was just queued; its time and the
+///   requester are kept for the fork that serves it ([`KTHREADD_WOKEN`]);
+/// - the first wakeup a new kernel thread makes: in `kthread()` its first
+///   act is to complete its request, which wakes the requester, and it has
+///   never been switched out (`nvcsw` and `nivcsw` are zeroed at fork).
+///   A record says the thread runs ([`KTHREAD_STARTED`]); userspace takes
+///   a child's first such record (an interrupt during that first run
+///   could send another) for the time from request to first run.
+#[btf_tracepoint(function = "sched_waking")]
+pub(crate) fn kthread_wake(ctx: BtfTracePointContext) -> i32 {
+    let woken = Kptr::btf(ctx.arg(0));
+    if woken.read::<u32>(offset!(task_pid)) == KTHREADD {
+        let waker = bpf_get_current_pid_tgid() as u32;
+        if waker != KTHREADD {
+            if let Some(w) = KTHREADD_WOKEN.get_ptr_mut(0) {
+                // SAFETY: an array map's value, valid for the run;
+                // kthreadd is woken by one task at a time.
+                unsafe {
+                    (*w).ns = bpf_ktime_get_boot_ns();
+                    (*w).tid = waker;
+                }
+            }
+        }
+        return 0;
+    }
+    let current = super::current_task(&globals::features());
+    if current.read::<u32>(offset!(task_flags)) & PF_KTHREAD == 0
+        || current.read::<u64>(offset!(task_nvcsw)) != 0
+        || current.read::<u64>(offset!(task_nivcsw)) != 0
+    {
+        return 0;
+    }
+    let parent = current.ptr(offset!(task_real_parent));
+    if parent.is_null() || parent.read::<u32>(offset!(task_tgid)) != KTHREADD || follow::on() {
+        return 0;
+    }
+    let Some(mut entry) = emit::reserve::<KthreadEvent>() else {
+        return 0;
+    };
+    let ev = emit::body(&mut entry);
+    task::fill(&mut ev.child, current);
+    task::fill(&mut ev.requester, woken);
+    ev.threadfn = 0;
+    ev.requester_func = 0;
+    ev.link = KTHREAD_STARTED;
+    ev._pad = 0;
+    ev.threadfn_name = [0; KSYM_NAME_LEN];
+    ev.requester_func_name = [0; KSYM_NAME_LEN];
+    ev.requested_ns = 0;
+    emit::submit(entry);
+    0
 }
 
 /// The start function and argument `copy_thread()` saved in the new task,

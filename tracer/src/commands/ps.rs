@@ -469,5 +469,7 @@ fn kthread_json(table: &TaskTable, k: &KthreadInfo) -> serde_json::Value {
         "reason": k.request.link.reason(),
         "threadfn": k.threadfn,
         "threadfn_addr": k.request.threadfn,
+        "requested_ns": k.request.requested_ns,
+        "run_after_request_ns": k.run_after_request_ns(),
     })
 }

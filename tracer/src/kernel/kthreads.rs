@@ -58,7 +58,9 @@ pub fn note(start: &Result<u64, String>) -> String {
     match start {
         Ok(_) => "kernel threads: requesters exact (the waiter on each kthread_create_info's \
                   completion, read at kthreadd's fork; tracepoints only), or where the fork \
-                  finds none, the task that names the new thread (kernels before about 6.4)"
+                  finds none, the task that names the new thread (kernels before about 6.4); \
+                  timed from the requester's wakeup of kthreadd to the thread's first wakeup \
+                  (sched_waking)"
             .into(),
         Err(why) => format!(
             "kernel threads: requesters not read at the fork: {why}; linked only where the \
@@ -67,34 +69,47 @@ pub fn note(start: &Result<u64, String>) -> String {
     }
 }
 
-/// Takes the kernel-thread program's result out of `results`: attached
-/// first when it loaded; a refusal only leaves requesters unknown.
+/// Whether this kernel's BTF shows what the first-run test reads
+/// (`task_struct.nvcsw` and `.nivcsw`).
+pub fn can_time(offsets: &KernelOffsets) -> bool {
+    offsets.task_nvcsw != KernelOffsets::ABSENT && offsets.task_nivcsw != KernelOffsets::ABSENT
+}
+
+/// Takes the kernel-thread programs' results out of `results`: attached
+/// first when they loaded; a refusal only leaves requesters unknown (or
+/// untimed).
 #[allow(clippy::type_complexity)]
-pub(super) fn take_program(
+pub(super) fn take_programs(
     mut results: Vec<(&'static str, Result<(), ProgramError>)>,
     wanted: bool,
 ) -> (
     Vec<(&'static str, Result<(), ProgramError>)>,
     Vec<&'static str>,
 ) {
-    let name = names::KTHREAD_PROGRAM;
-    let Some(at) = results
-        .iter()
-        .position(|(n, _)| *n == name)
-        .filter(|_| wanted)
-    else {
-        return (results, Vec::new());
-    };
-    match results.swap_remove(at).1 {
-        Ok(()) => (results, vec![name]),
-        Err(e) => {
-            crate::say!(
-                "tracer: warning: cannot load {name} ({e}): kernel threads are traced \
-                 without their requesters"
-            );
-            (results, Vec::new())
+    let mut first = Vec::new();
+    for (name, without) in [
+        (
+            names::KTHREAD_PROGRAM,
+            "kernel threads are traced without their requesters",
+        ),
+        (
+            names::KTHREAD_WAKE_PROGRAM,
+            "kernel threads are traced without the time from request to first run",
+        ),
+    ] {
+        let Some(at) = results
+            .iter()
+            .position(|(n, _)| *n == name)
+            .filter(|_| wanted)
+        else {
+            continue;
+        };
+        match results.swap_remove(at).1 {
+            Ok(()) => first.push(name),
+            Err(e) => crate::say!("tracer: warning: cannot load {name} ({e}): {without}"),
         }
     }
+    (results, first)
 }
 
 #[cfg(test)]

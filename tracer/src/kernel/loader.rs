@@ -197,10 +197,15 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         choice
             .wanted
             .push((names::KTHREAD_PROGRAM, names::KTHREAD_TRACEPOINT));
+        if kthreads::can_time(&offsets) {
+            choice
+                .wanted
+                .push((names::KTHREAD_WAKE_PROGRAM, names::KTHREAD_WAKE_TRACEPOINT));
+        }
     }
     let results = load_all(&mut ebpf, &aya_btf, &choice.wanted)?;
     timing::mark("programs verified");
-    let (results, first) = kthreads::take_program(results, kthread_fn.is_ok());
+    let (results, first) = kthreads::take_programs(results, kthread_fn.is_ok());
     let sorted = sort(opts, &choice, results, umh_work_fn.is_ok())?;
     let lost = PerCpuArray::try_from(
         ebpf.take_map(names::LOST)
@@ -239,7 +244,7 @@ fn read_btf(path: &Path) -> Result<KernelFacts> {
     let tracepoints: Vec<&str> = EventKind::TRACED
         .iter()
         .map(|k| k.program())
-        .chain([names::HELPER_QUEUE_PROGRAM])
+        .chain([names::HELPER_QUEUE_PROGRAM, names::KTHREAD_WAKE_TRACEPOINT])
         .collect();
     let aya_btf = aya::Btf::parse(
         &btf.tracepoint_stub(&tracepoints),
@@ -757,11 +762,15 @@ mod tests {
                 );
             }
         }
-        for queue in [names::HELPER_QUEUE_PROGRAM, names::KTHREAD_PROGRAM] {
-            let tracepoint = if queue == names::KTHREAD_PROGRAM {
-                names::KTHREAD_TRACEPOINT
-            } else {
-                queue
+        for queue in [
+            names::HELPER_QUEUE_PROGRAM,
+            names::KTHREAD_PROGRAM,
+            names::KTHREAD_WAKE_PROGRAM,
+        ] {
+            let tracepoint = match queue {
+                names::KTHREAD_PROGRAM => names::KTHREAD_TRACEPOINT,
+                names::KTHREAD_WAKE_PROGRAM => names::KTHREAD_WAKE_TRACEPOINT,
+                _ => queue,
             };
             assert_eq!(
                 section_of(queue),

@@ -143,5 +143,8 @@ pub fn resolve(btf: &Btf<'_>) -> Result<KernelOffsets> {
         completion_waiters: opt("completion", &["wait", "task_list"]),
         swait_task: opt("swait_queue", &["task"]),
         swait_list: opt("swait_queue", &["task_list"]),
+        // Optional, together: a new kernel thread's first run (see `kthreads`).
+        task_nvcsw: opt("task_struct", &["nvcsw"]),
+        task_nivcsw: opt("task_struct", &["nivcsw"]),
     })
 }

@@ -9,7 +9,7 @@ use tracer_common::{
     throttle::{THROTTLE_BEGIN, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL, THROTTLE_END},
     EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
     HelperRequestEvent, KthreadEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
-    ThrottleEvent, CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
+    ThrottleEvent, CONTEXT_FORMAT, FORMAT_VERSION, KTHREAD_RUN_FORMAT, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
     TASK_CONTEXT_BYTES, TASK_INFO_V3,
 };
 
@@ -127,6 +127,16 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             });
         }
         widened = widen(bytes, kind);
+        &widened[..]
+    } else if kind == EventKind::Kthread && v < KTHREAD_RUN_FORMAT {
+        // Format 6 ends before the request's time: unknown (zero).
+        if bytes.len() != size {
+            return Err(DecodeError::Size {
+                kind,
+                len: bytes.len(),
+            });
+        }
+        widened = [bytes, &[0; 8]].concat();
         &widened[..]
     } else {
         bytes

@@ -1,7 +1,7 @@
 //! Typed events, as the rest of userspace sees them.
 
 use tracer_common::{
-    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NAMED,
+    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NAMED, KTHREAD_STARTED,
     KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
 };
 
@@ -401,6 +401,9 @@ pub enum KthreadLink {
     Killed,
     /// The thread does not start in `kthread()`: no request to read.
     NotKthread,
+    /// Not a link: the thread's first run (its first wakeup, of the task
+    /// it names as requester), sent after its fork (format 7).
+    Started,
     /// The session saw no kernel-thread record for this fork (lost, or the
     /// program did not run for it).
     Unrecorded,
@@ -416,6 +419,7 @@ impl KthreadLink {
             KTHREAD_NO_WAITER => KthreadLink::NoWaiter,
             KTHREAD_KILLED => KthreadLink::Killed,
             KTHREAD_NOT_KTHREAD => KthreadLink::NotKthread,
+            KTHREAD_STARTED => KthreadLink::Started,
             other => KthreadLink::Other(other),
         }
     }
@@ -441,6 +445,7 @@ impl KthreadLink {
             }
             KthreadLink::Killed => "the requester was killed while it waited",
             KthreadLink::NotKthread => "the thread does not start in kthread(): no request to read",
+            KthreadLink::Started => "the thread's first run",
             KthreadLink::Unrecorded => "no kernel-thread record came with this fork (lost)",
             KthreadLink::Other(_) => "a link this tracer does not know",
         }
@@ -461,6 +466,9 @@ pub struct KthreadRequest {
     /// The functions' names, where the recording named them (format 6
     /// `record`): they hold on every boot, unlike the addresses.
     pub named: FnNames,
+    /// When the requester woke kthreadd for this request (boot clock, ns;
+    /// format 7), where that wakeup was its.
+    pub requested_ns: Option<u64>,
 }
 
 /// A kernel-thread record's function names, as `record` wrote them.
@@ -475,7 +483,10 @@ impl KthreadRequest {
         let link = KthreadLink::from_raw(e.link);
         let nonzero = |v: u64| (v != 0).then_some(v);
         KthreadRequest {
-            requester: (matches!(link, KthreadLink::Exact | KthreadLink::Named)
+            requester: (matches!(
+                link,
+                KthreadLink::Exact | KthreadLink::Named | KthreadLink::Started
+            )
                 && e.requester.pid != 0)
                 .then(|| Task::from_record(&e.requester, version)),
             requester_func: nonzero(e.requester_func),
@@ -485,6 +496,7 @@ impl KthreadRequest {
                 threadfn: Some(c_string(&e.threadfn_name)).filter(|n| !n.is_empty()),
                 requester_func: Some(c_string(&e.requester_func_name)).filter(|n| !n.is_empty()),
             },
+            requested_ns: nonzero(e.requested_ns),
         }
     }
 
@@ -496,6 +508,7 @@ impl KthreadRequest {
             threadfn: None,
             link: KthreadLink::Unrecorded,
             named: FnNames::default(),
+            requested_ns: None,
         }
     }
 }

@@ -62,9 +62,18 @@ pub struct KthreadInfo {
     pub threadfn: Option<String>,
     /// For a kworker requester: the work it ran, named where known.
     pub work: Option<String>,
+    /// When the thread first ran (boot clock, ns; format 7): known once
+    /// its first wakeup came, after the fork.
+    pub first_run_ns: Option<u64>,
 }
 
 impl KthreadInfo {
+    /// From the request (the requester's wakeup of kthreadd) to the
+    /// thread's first run, where both were seen.
+    pub fn run_after_request_ns(&self) -> Option<u64> {
+        self.first_run_ns?.checked_sub(self.request.requested_ns?)
+    }
+
     /// `for 4242 (mount)`, `for 57 (kworker/u8:2, a kworker running work
     /// worker_thread)` or `for unknown (why)`; `quote` shows a name.
     pub fn phrase<'a, S: AsRef<str>>(&'a self, quote: impl Fn(&'a str) -> S) -> String {
@@ -80,6 +89,9 @@ impl KthreadInfo {
             _ => {}
         }
         s.push(')');
+        if let Some(ns) = self.run_after_request_ns() {
+            s.push_str(&format!(", ran {} after the request", duration(ns)));
+        }
         s
     }
 
@@ -93,6 +105,16 @@ impl KthreadInfo {
             Some(r) => r.comm.clone(),
             None => "unknown".into(),
         }
+    }
+}
+
+/// `37 µs`, `1.2 ms`, `2.50 s`.
+pub fn duration(ns: u64) -> String {
+    match ns {
+        0..=999 => format!("{ns} ns"),
+        1_000..=999_999 => format!("{} µs", ns / 1_000),
+        1_000_000..=999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
     }
 }
 
@@ -179,6 +201,7 @@ mod tests {
             threadfn: Some(0x10),
             link: KthreadLink::Exact,
             named: Default::default(),
+            requested_ns: Some(1_000),
         };
         p.note(&child, &req);
         // Not kthreadd's fork: untouched.
@@ -192,6 +215,7 @@ mod tests {
             requester_kind: Some(Kind::User),
             threadfn: None,
             work: None,
+            first_run_ns: None,
         };
         assert_eq!(info.phrase(|s| s.to_string()), "for 4242 (mount)");
         assert_eq!(info.requester_label(), "mount");
@@ -200,6 +224,7 @@ mod tests {
             requester_kind: None,
             threadfn: None,
             work: None,
+            first_run_ns: None,
         };
         assert!(unknown
             .phrase(|s| s.to_string())
@@ -215,10 +240,12 @@ mod tests {
                 threadfn: None,
                 link: KthreadLink::Exact,
                 named: Default::default(),
+                requested_ns: None,
             },
             requester_kind: Some(Kind::Kworker),
             threadfn: None,
             work: Some("worker_thread".into()),
+            first_run_ns: None,
         };
         assert_eq!(info.requester_label(), "kworker/u8:*");
         assert_eq!(

@@ -81,7 +81,14 @@ use crate::model::{
 /// Rename events have `kthread` too: null, or the object where a kernel
 /// thread's requester, unknown at its fork, named it (the `reason` says
 /// so); `ps --format json` has it for threads born under `--live`.
-pub const JSON_VERSION: u32 = 9;
+/// 10: the `kthread` object has `requested_ns` (boot clock: when the
+/// requester woke kthreadd for it; null where the request found kthreadd
+/// awake, or before record format 7) and `run_after_request_ns` (from
+/// then to the thread's first run; null until it ran, so null on a fork
+/// line, set on a naming rename and in `ps --live`); the report's
+/// `kthreads_by_requester` has `timed` (threads with that time), and
+/// `run_after_request_ns_median` and `_max` (null when none was timed).
+pub const JSON_VERSION: u32 = 10;
 
 pub struct Json {
     clock: WallClock,
@@ -430,6 +437,8 @@ fn kthread_object(out: &mut Vec<u8>, pf: &PfNames, ann: &Annotation) {
     key(out, "threadfn");
     opt_string(out, k.threadfn.as_deref());
     opt_int(out, "threadfn_addr", k.request.threadfn);
+    opt_int(out, "requested_ns", k.request.requested_ns);
+    opt_int(out, "run_after_request_ns", k.run_after_request_ns());
     out.push(b'}');
 }
 

@@ -344,6 +344,8 @@ impl Report {
         }
         match &rec.event {
             Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
+            // A kernel thread's first run (the annotation has it timed).
+            Event::Kthread { child, .. } => self.kthreads_by_requester.started(child, &ann),
             Event::Rename { task, new_comm } => {
                 self.kthreads_by_requester.renamed(task, new_comm, &ann);
                 if let Some(name) = self.kthreads.get_mut(&(task.pid, task.start_ns)) {

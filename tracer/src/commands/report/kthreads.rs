@@ -5,43 +5,89 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use crate::model::{event::Task, tasks::Annotation};
+use crate::model::{event::Task, kthreads::duration, tasks::Annotation};
 
 /// Each kernel thread kthreadd made, by its pid and start: its requester's
-/// label and its latest name. Before 6.2 (roughly) kthreadd forks a thread
-/// under its own name and the requester renames it after: the groups are
-/// made from the final names.
+/// label, its latest name and the time from its request to its first run.
+/// Before 6.2 (roughly) kthreadd forks a thread under its own name and the
+/// requester renames it after: the groups are made from the final names.
 #[derive(Default)]
-pub(super) struct ByRequester(HashMap<(u32, u64), (String, String)>);
+pub(super) struct ByRequester(HashMap<(u32, u64), Made>);
+
+struct Made {
+    requester: String,
+    name: String,
+    run_after_request_ns: Option<u64>,
+}
+
+/// One group: threads made, and the times from request to first run of
+/// those that have one, sorted.
+#[derive(Default)]
+struct Group {
+    count: u64,
+    timed: Vec<u64>,
+}
+
+impl Group {
+    fn median(&self) -> Option<u64> {
+        (!self.timed.is_empty()).then(|| self.timed[self.timed.len() / 2])
+    }
+
+    fn max(&self) -> Option<u64> {
+        self.timed.last().copied()
+    }
+}
 
 impl ByRequester {
     /// A fork: kept when it is a kernel thread kthreadd made.
     pub(super) fn note(&mut self, child: &Task, ann: &Annotation) {
         if let Some(k) = &ann.kthread {
             let key = (child.pid, child.start_ns);
-            self.0
-                .insert(key, (k.requester_label(), child.comm.clone()));
+            self.0.insert(
+                key,
+                Made {
+                    requester: k.requester_label(),
+                    name: child.comm.clone(),
+                    run_after_request_ns: k.run_after_request_ns(),
+                },
+            );
         }
     }
 
     /// A rename of `task`: its new name, if it is one of ours, and its
     /// requester where the rename learnt it (its requester named it).
     pub(super) fn renamed(&mut self, task: &Task, new_comm: &str, ann: &Annotation) {
-        if let Some(entry) = self.0.get_mut(&(task.pid, task.start_ns)) {
-            new_comm.clone_into(&mut entry.1);
+        if let Some(made) = self.0.get_mut(&(task.pid, task.start_ns)) {
+            new_comm.clone_into(&mut made.name);
             if let Some(k) = &ann.kthread {
-                entry.0 = k.requester_label();
+                made.requester = k.requester_label();
+                made.run_after_request_ns = k.run_after_request_ns();
             }
         }
     }
 
+    /// A kernel-thread record: where it is a thread's first run, the
+    /// annotation has the thread's object, timed.
+    pub(super) fn started(&mut self, child: &Task, ann: &Annotation) {
+        let (Some(made), Some(k)) = (self.0.get_mut(&(child.pid, child.start_ns)), &ann.kthread)
+        else {
+            return;
+        };
+        made.run_after_request_ns = k.run_after_request_ns();
+    }
+
     /// Threads made, by (requester, thread name pattern).
-    fn groups(&self) -> BTreeMap<(String, String), u64> {
-        let mut groups = BTreeMap::new();
-        for (requester, name) in self.0.values() {
-            *groups
-                .entry((requester.clone(), name_pattern(name)))
-                .or_default() += 1;
+    fn groups(&self) -> BTreeMap<(String, String), Group> {
+        let mut groups: BTreeMap<_, Group> = BTreeMap::new();
+        for made in self.0.values() {
+            let g = groups
+                .entry((made.requester.clone(), name_pattern(&made.name)))
+                .or_default();
+            g.count += 1;
+            g.timed.extend(made.run_after_request_ns);
+        }
+        for g in groups.values_mut() {
+            g.timed.sort_unstable();
         }
         groups
     }
@@ -53,12 +99,25 @@ impl ByRequester {
         if groups.is_empty() {
             s.push_str("  none (or not linked: see `tracer trace --verbose`)\n");
         }
-        for ((requester, threads), n) in &groups {
+        for ((requester, threads), g) in &groups {
             let whom = match requester.as_str() {
                 "unknown" => "an unknown requester".to_string(),
                 r => pattern(r),
             };
-            s.push_str(&format!("  {:<24} ×{n:<5} for {whom}\n", pattern(threads)));
+            let n = g.count;
+            s.push_str(&format!("  {:<24} ×{n:<5} for {whom}", pattern(threads)));
+            if let (Some(median), Some(max)) = (g.median(), g.max()) {
+                let timed = match g.timed.len() as u64 {
+                    t if t == n => String::new(),
+                    t => format!(", {t} timed"),
+                };
+                s.push_str(&format!(
+                    " (first run after the request: median {}, max {}{timed})",
+                    duration(median),
+                    duration(max)
+                ));
+            }
+            s.push('\n');
         }
         s
     }
@@ -67,8 +126,15 @@ impl ByRequester {
         Value::Array(
             self.groups()
                 .iter()
-                .map(|((requester, threads), n)| {
-                    json!({"requester": requester, "threads": threads, "count": n})
+                .map(|((requester, threads), g)| {
+                    json!({
+                        "requester": requester,
+                        "threads": threads,
+                        "count": g.count,
+                        "timed": g.timed.len(),
+                        "run_after_request_ns_median": g.median(),
+                        "run_after_request_ns_max": g.max(),
+                    })
                 })
                 .collect(),
         )
@@ -93,7 +159,7 @@ mod tests {
     use tracer_common::{
         pf::{PF_KTHREAD, PF_WQ_WORKER},
         EventKind, ForkEvent, Header, KthreadEvent, Plain, RenameEvent, TaskInfo, KTHREAD_EXACT,
-        KTHREAD_NAMED, KTHREAD_NO_WAITER,
+        KTHREAD_NAMED, KTHREAD_NO_WAITER, KTHREAD_STARTED,
     };
 
     use super::ByRequester;
@@ -133,7 +199,8 @@ mod tests {
         k.header = Header::new(EventKind::Kthread, 0, at);
         k.child = child;
         match requester {
-            Some(t) => (k.requester, k.link) = (t, KTHREAD_EXACT),
+            // Requested 1 ns before the fork record.
+            Some(t) => (k.requester, k.link, k.requested_ns) = (t, KTHREAD_EXACT, at - 1),
             None => k.link = KTHREAD_NO_WAITER,
         }
         // SAFETY: as above.
@@ -141,11 +208,22 @@ mod tests {
         f.header = Header::new(EventKind::Fork, 0, at + 1);
         f.creator = info(2, "kthreadd", PF_KTHREAD);
         f.child = child;
-        for raw in [bytes(&k), bytes(&f)] {
+        // The first run, 5 ns after the request; and an interrupt's wakeup
+        // in it, which changes nothing.
+        let mut started = k;
+        started.header = Header::new(EventKind::Kthread, 0, at + 4);
+        (started.link, started.requested_ns) = (KTHREAD_STARTED, 0);
+        started.requester = info(77, "other", 0);
+        let mut again = started;
+        again.header = Header::new(EventKind::Kthread, 0, at + 6);
+        for raw in [bytes(&k), bytes(&f), bytes(&started), bytes(&again)] {
             let rec = decode(&raw).unwrap();
             let ann = table.apply(&rec);
             if let Event::Fork { child, .. } = &rec.event {
                 r.note(child, &ann);
+            }
+            if let Event::Kthread { child, .. } = &rec.event {
+                r.started(child, &ann);
             }
             if let Event::Rename { task, new_comm } = &rec.event {
                 r.renamed(task, new_comm, &ann);
@@ -223,7 +301,16 @@ mod tests {
         let ann = named(&mut r, &mut table, 96, late, mount, "jbd2/loop1-8");
         let k = ann.kthread.expect("the rename says whom for");
         assert_eq!(k.request.link, KthreadLink::Named);
+        // Its first run is known, its request's time not (the fork found
+        // no waiter).
+        assert_eq!(k.first_run_ns, Some(99));
         assert_eq!(k.phrase(|s| s.to_string()), "for 4242 (mount)");
+        let timed = table.get(900).unwrap().kthread.clone().unwrap();
+        assert_eq!(timed.run_after_request_ns(), Some(5));
+        assert_eq!(
+            timed.phrase(|s| s.to_string()),
+            "for 4242 (mount), ran 5 ns after the request"
+        );
         assert_eq!(table.get(930).unwrap().kthread.as_deref(), Some(&*k));
         // A second naming changes nothing: only the first is the requester's.
         let ann = named(
@@ -238,11 +325,19 @@ mod tests {
         let json = r.json().to_string();
         assert!(!json.contains(r#""threads":"kthreadd""#), "{json}");
         assert!(
-            json.contains(r#"{"requester":"mount","threads":"jbd2/*","count":2}"#),
+            json.contains(
+                r#"{"requester":"mount","threads":"jbd2/*","count":2,"timed":1,"run_after_request_ns_median":5,"run_after_request_ns_max":5}"#
+            ),
             "{json}"
         );
         assert!(
-            json.contains(r#"{"requester":"kworker/u8:*","threads":"kworker/*","count":3}"#),
+            json.contains(
+                r#"{"requester":"kworker/u8:*","threads":"kworker/*","count":3,"timed":3,"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""threads":"khugepaged","count":1,"timed":0,"run_after_request_ns_median":null"#),
             "{json}"
         );
         assert!(
@@ -251,7 +346,14 @@ mod tests {
         );
         let text = r.text(|p| p.to_string());
         assert!(
-            text.contains("kworker/*                ×3     for kworker/u8:*"),
+            text.contains(
+                "kworker/*                ×3     for kworker/u8:* (first run after the request: \
+                 median 5 ns, max 5 ns)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("for mount (first run after the request: median 5 ns, max 5 ns, 1 timed)"),
             "{text}"
         );
         assert!(text.contains("for an unknown requester"), "{text}");

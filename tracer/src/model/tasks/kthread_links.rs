@@ -22,7 +22,26 @@ impl TaskTable {
             threadfn: self.fn_name(request.threadfn, &request.named.threadfn),
             work: self.fn_name(request.requester_func, &request.named.requester_func),
             request,
+            first_run_ns: None,
         }))
+    }
+
+    /// The kernel thread `child` ran for the first time at `at_ns`
+    /// (`KthreadLink::Started`): kept on its entry, where it is the thread
+    /// kthreadd made and no earlier record said so (an interrupt during
+    /// the first run can send a second). Its kernel-thread object, now
+    /// timed, for the record's annotation.
+    pub(super) fn kthread_started(&mut self, child: &Task, at_ns: u64) -> Option<Box<KthreadInfo>> {
+        let e = self.live.get_mut(&child.pid)?;
+        if e.start_ns != child.start_ns {
+            return None;
+        }
+        let k = e.kthread.as_mut()?;
+        if k.first_run_ns.is_some() {
+            return None;
+        }
+        k.first_run_ns = Some(at_ns);
+        Some(k.clone())
     }
 
     /// A kernel function's name: as the recording named it, else from
@@ -64,6 +83,7 @@ impl TaskTable {
                 ..request.clone()
             },
             requester_kind,
+            first_run_ns: old.as_ref().and_then(|k| k.first_run_ns),
             threadfn: old.and_then(|k| k.threadfn),
             work,
         });

@@ -385,6 +385,12 @@ impl TaskTable {
                 let requester = request.requester.as_ref().map(|r| self.kind_of(r));
                 Annotation::kinds(self.kind_of(child), requester)
             }
+            // The thread's first run: its entry's object is timed.
+            Event::Kthread { child, request } if request.link == KthreadLink::Started => {
+                let mut a = Annotation::kinds(self.kind_of(child), None);
+                a.kthread = self.kthread_started(child, rec.boot_ns);
+                a
+            }
             // Folded into the fork that follows.
             Event::Kthread { child, request } => {
                 self.kthreads.note(child, request);

@@ -600,6 +600,8 @@ fn kthread(o: &mut Out<'_>, b64: &mut String, pf: &PfNames, ann: &Annotation) {
     o.str("reason", k.request.link.reason());
     o.opt_str("threadfn", k.threadfn.as_deref());
     o.opt_uint("threadfn_addr", k.request.threadfn);
+    o.opt_uint("requested_ns", k.request.requested_ns);
+    o.opt_uint("run_after_request_ns", k.run_after_request_ns());
     o.end(mark);
 }
 
@@ -1123,6 +1125,7 @@ mod tests {
             threadfn: Some(0xffff_ffff_8100_0000),
             link: crate::model::kthreads::KthreadLink::Exact,
             named: Default::default(),
+            requested_ns: Some(16_000),
         };
         let mut made = ann(Kind::Kthread, Some(Kind::Kthreadd));
         made.kthread = Some(Box::new(crate::model::kthreads::KthreadInfo {
@@ -1130,6 +1133,7 @@ mod tests {
             requester_kind: Some(Kind::User),
             threadfn: Some("kjournald2".into()),
             work: None,
+            first_run_ns: Some(16_500),
         }));
         let kthreadd = task(2, 2, "kthreadd", false, false);
         let child = task(13, 13, "jbd2/loop0-8", false, false);

@@ -247,10 +247,12 @@ mod tests {
                     threadfn: Some(0xffff_ffff_8100_2000),
                     link: KthreadLink::Exact,
                     named: Default::default(),
+                    requested_ns: None,
                 },
                 requester_kind: Some(Kind::Kworker),
                 threadfn: Some("worker_thread".into()),
                 work: Some("flush_to_ldisc".into()),
+                first_run_ns: None,
             })),
             ..ann(Kind::Kthread)
         }
