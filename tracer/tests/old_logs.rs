@@ -57,6 +57,11 @@ const ROWS: &[Row] = &[
         what: "log version 3, the build before machine ids",
         check: log_version_3,
     },
+    Row {
+        file: "log-v4-format6.log",
+        what: "record format 6, the build before kernel threads were timed",
+        check: record_format_6,
+    },
 ];
 
 fn fixtures_dir() -> PathBuf {
@@ -266,6 +271,34 @@ fn log_version_3(log: &Path, events: &[Value]) {
     );
     let json: Value = serde_json::from_str(&report(log, &["--format", "json"])).unwrap();
     assert_eq!(json["machine_id"], Value::Null);
+}
+
+/// The v3 scenario, then the same `sh` restarting khugepaged (a THP
+/// toggle), recorded before the kernel-thread record had the request's
+/// time: whom for is there, the times are null.
+fn record_format_6(log: &Path, events: &[Value]) {
+    marker_and_sigterm_to_kthreadd(log, events, "fixture-v4-format6");
+    let sh = events
+        .iter()
+        .find(|v| v["event"] == "signal_generate" && v["pid"] == 2)
+        .expect("the SIGTERM to kthreadd")["sender"]["pid"]
+        .clone();
+    let k = events
+        .iter()
+        .find(|v| v["event"] == "fork" && v["comm"] == "khugepaged")
+        .map(|v| &v["kthread"])
+        .unwrap_or_else(|| panic!("no khugepaged fork: {}", dump(events)));
+    assert_eq!(k["requested_by"]["pid"], sh, "{k}");
+    assert_eq!(k["requested_ns"], Value::Null, "{k}");
+    assert_eq!(k["run_after_request_ns"], Value::Null, "{k}");
+    let json: Value = serde_json::from_str(&report(log, &["--format", "json"])).unwrap();
+    let group = json["kthreads_by_requester"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["threads"] == "khugepaged"))
+        .unwrap_or_else(|| panic!("{json}"))
+        .clone();
+    assert_eq!((group["count"].as_u64(), group["timed"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(group["run_after_request_ns_median"], Value::Null);
 }
 
 fn record_format_4(log: &Path, events: &[Value]) {

@@ -336,6 +336,12 @@ impl Report {
         if !self.window.contains(rec.boot_ns) {
             return;
         }
+        // A kernel-thread record is folded into its fork (or, at a first
+        // run, into the thread): not an event of its own, as in `replay`.
+        if let Event::Kthread { child, .. } = &rec.event {
+            self.kthreads_by_requester.started(child, &ann);
+            return;
+        }
         self.events += 1;
         self.first_ns.get_or_insert(rec.boot_ns);
         self.last_ns = self.last_ns.max(rec.boot_ns);
@@ -344,8 +350,6 @@ impl Report {
         }
         match &rec.event {
             Event::Fork { child, creator, .. } => self.fork(child, creator, &ann),
-            // A kernel thread's first run (the annotation has it timed).
-            Event::Kthread { child, .. } => self.kthreads_by_requester.started(child, &ann),
             Event::Rename { task, new_comm } => {
                 self.kthreads_by_requester.renamed(task, new_comm, &ann);
                 if let Some(name) = self.kthreads.get_mut(&(task.pid, task.start_ns)) {
