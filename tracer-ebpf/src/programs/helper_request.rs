@@ -43,7 +43,7 @@ pub(crate) fn workqueue_queue_work(ctx: BtfTracePointContext) -> i32 {
     };
     // A full map evicts the oldest request (LRU): never an error worth a
     // message here.
-    let _ = HELPER_QUEUE.insert(work.addr() as u64, &*queued, 0);
+    let _ = HELPER_QUEUE.insert(work.addr() as u64, queued, 0);
     0
 }
 
