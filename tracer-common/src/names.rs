@@ -28,6 +28,10 @@ pub const HELPER_TGIDS: &str = "HELPER_TGIDS";
 /// Helper requests queued and not yet started, by work item address
 /// (`requests.rs`).
 pub const HELPER_QUEUE: &str = "HELPER_QUEUE";
+/// Where the queueing program builds an entry of [`HELPER_QUEUE`]: map
+/// memory, which old verifiers check far faster than the stack
+/// (`requests.rs`).
+pub const QUEUE_SCRATCH: &str = "QUEUE_SCRATCH";
 /// Thread groups a `--follow` / `-- CMD` session follows (`follow.rs`).
 pub const FOLLOWED: &str = "FOLLOWED";
 /// The program on `workqueue_queue_work` that notes who queued each helper
@@ -88,6 +92,7 @@ pub const MAPS: [&str; 8] = [
     RESCUED,
     HELPER_TGIDS,
     HELPER_QUEUE,
+    QUEUE_SCRATCH,
     FOLLOWED,
     THROTTLE,
     KTHREADD_WOKEN,

@@ -11,7 +11,7 @@ use crate::{
     emit, follow,
     globals::{self, offset},
     kread::{self, Kptr},
-    requests::{self, Queued, HELPER_QUEUE},
+    requests::{self, Queued, HELPER_QUEUE, QUEUE_SCRATCH},
     task,
 };
 
@@ -25,14 +25,22 @@ pub(crate) fn workqueue_queue_work(ctx: BtfTracePointContext) -> i32 {
     }
     let features = globals::features();
     let current = super::current_task(&features);
-    // SAFETY: Queued is integers and byte arrays; all zero is a valid value.
-    let mut queued: Queued = unsafe { core::mem::zeroed() };
+    let Some(queued) = QUEUE_SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: this CPU's slot of a per-CPU array, valid for the run; the
+    // program does not nest in itself (a helper request is queued from
+    // process context only), so nothing else writes it meanwhile. Every
+    // field is written below.
+    let queued: &mut Queued = unsafe { &mut *queued };
     task::fill(&mut queued.requester, current);
     // SAFETY: a plain helper call with no arguments.
     queued.queued_ns = unsafe { bpf_ktime_get_boot_ns() };
-    if queued.requester.flags & PF_WQ_WORKER != 0 {
-        queued.requester_func = requests::running_func(current);
-    }
+    queued.requester_func = if queued.requester.flags & PF_WQ_WORKER != 0 {
+        requests::running_func(current)
+    } else {
+        0
+    };
     // A full map evicts the oldest request (LRU): never an error worth a
     // message here.
     let _ = HELPER_QUEUE.insert(work.addr() as u64, queued, 0);
