@@ -86,7 +86,7 @@ pub const THROTTLE: &str = "THROTTLE";
 pub const THROTTLE_CONFIG: &str = "THROTTLE_CONFIG";
 
 /// Every map the loader uses besides the rings.
-pub const MAPS: [&str; 8] = [
+pub const MAPS: [&str; 9] = [
     LOST,
     BUSY,
     RESCUED,

@@ -297,7 +297,10 @@ fn record_format_6(log: &Path, events: &[Value]) {
         .and_then(|g| g.iter().find(|g| g["threads"] == "khugepaged"))
         .unwrap_or_else(|| panic!("{json}"))
         .clone();
-    assert_eq!((group["count"].as_u64(), group["timed"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (group["count"].as_u64(), group["timed"].as_u64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(group["run_after_request_ns_median"], Value::Null);
 }
 

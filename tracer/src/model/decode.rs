@@ -9,8 +9,8 @@ use tracer_common::{
     throttle::{THROTTLE_BEGIN, THROTTLE_BY_SOURCE, THROTTLE_BY_TOTAL, THROTTLE_END},
     EventKind, ExecEvent, ExecEventV1, ExecFailedEvent, ExitEvent, ForkEvent, Header,
     HelperRequestEvent, KthreadEvent, Plain, RenameEvent, SignalDeliverEvent, SignalGenerateEvent,
-    ThrottleEvent, CONTEXT_FORMAT, FORMAT_VERSION, KTHREAD_RUN_FORMAT, GROUP_DEAD_UNKNOWN, OLDEST_FORMAT,
-    TASK_CONTEXT_BYTES, TASK_INFO_V3,
+    ThrottleEvent, CONTEXT_FORMAT, FORMAT_VERSION, GROUP_DEAD_UNKNOWN, KTHREAD_RUN_FORMAT,
+    OLDEST_FORMAT, TASK_CONTEXT_BYTES, TASK_INFO_V3,
 };
 
 use crate::model::{

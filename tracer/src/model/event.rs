@@ -1,8 +1,8 @@
 //! Typed events, as the rest of userspace sees them.
 
 use tracer_common::{
-    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NAMED, KTHREAD_STARTED,
-    KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER,
+    EventKind, KthreadEvent, TaskInfo, KTHREAD_EXACT, KTHREAD_KILLED, KTHREAD_NAMED,
+    KTHREAD_NOT_KTHREAD, KTHREAD_NO_WAITER, KTHREAD_STARTED,
 };
 
 use crate::model::signals::{Disposition, ExitStatus, GenerateResult};
@@ -486,8 +486,7 @@ impl KthreadRequest {
             requester: (matches!(
                 link,
                 KthreadLink::Exact | KthreadLink::Named | KthreadLink::Started
-            )
-                && e.requester.pid != 0)
+            ) && e.requester.pid != 0)
                 .then(|| Task::from_record(&e.requester, version)),
             requester_func: nonzero(e.requester_func),
             threadfn: nonzero(e.threadfn),

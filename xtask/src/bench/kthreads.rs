@@ -113,7 +113,12 @@ pub(crate) fn measure(tracer: &Path, load: &Path, tmp: &Path) -> Result<Vec<Kthr
 
 /// The wakeup storm untraced and traced, alternating, `rounds` each
 /// (statistics off: they would add their own cost to every run).
-pub(crate) fn wakeup_cost(tracer: &Path, load: &Path, tmp: &Path, rounds: usize) -> Result<WakeupCost> {
+pub(crate) fn wakeup_cost(
+    tracer: &Path,
+    load: &Path,
+    tmp: &Path,
+    rounds: usize,
+) -> Result<WakeupCost> {
     let _off = BpfStats::set(false)?;
     let (mut untraced, mut traced) = (Vec::new(), Vec::new());
     for round in 0..rounds {

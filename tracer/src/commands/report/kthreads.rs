@@ -337,7 +337,9 @@ mod tests {
             "{json}"
         );
         assert!(
-            json.contains(r#""threads":"khugepaged","count":1,"timed":0,"run_after_request_ns_median":null"#),
+            json.contains(
+                r#""threads":"khugepaged","count":1,"timed":0,"run_after_request_ns_median":null"#
+            ),
             "{json}"
         );
         assert!(
@@ -353,7 +355,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("for mount (first run after the request: median 5 ns, max 5 ns, 1 timed)"),
+            text.contains(
+                "for mount (first run after the request: median 5 ns, max 5 ns, 1 timed)"
+            ),
             "{text}"
         );
         assert!(text.contains("for an unknown requester"), "{text}");
