@@ -14,18 +14,12 @@ use crate::{kthread::KthreadEvent, throttle::ThrottleEvent};
 /// record (kind 9, [`crate::ThrottleEvent`]); the other layouts are
 /// format 4's. 6: the kernel-thread record (kind 10, [`KthreadEvent`]):
 /// who asked kthreadd for a new kernel thread, with the recording boot's
-/// names of its functions; the other layouts are format 5's. 7: the
-/// kernel-thread record adds when the request was made
-/// ([`KthreadEvent::requested_ns`], 8 bytes appended) and is also sent at
-/// the new thread's first run ([`crate::KTHREAD_STARTED`]); format 6's
-/// are widened on decode, their request time unknown.
+/// names of its functions; the other layouts are format 5's. 7: [`crate::KTHREAD_RUN_FORMAT`].
 pub const FORMAT_VERSION: u16 = 7;
 /// The first format with the throttle record.
 pub const THROTTLE_FORMAT: u16 = 5;
 /// The first format with the kernel-thread record.
 pub const KTHREAD_FORMAT: u16 = 6;
-/// The first format whose kernel-thread record has the request's time.
-pub const KTHREAD_RUN_FORMAT: u16 = 7;
 /// The first format whose [`TaskInfo`] has the context fields.
 pub const CONTEXT_FORMAT: u16 = 4;
 /// Bytes of a [`TaskInfo`] before [`CONTEXT_FORMAT`].

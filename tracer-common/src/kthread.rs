@@ -68,6 +68,13 @@ pub struct KthreadEvent {
     pub requested_ns: u64,
 }
 
+/// Format 7: the kernel-thread record adds when the request was made
+/// ([`KthreadEvent::requested_ns`], 8 bytes appended) and is also sent at
+/// the new thread's first run ([`KTHREAD_STARTED`]); format 6's are
+/// widened on decode, their request time unknown. The other layouts are
+/// format 6's.
+pub const KTHREAD_RUN_FORMAT: u16 = 7;
+
 /// Bytes of a [`KthreadEvent`] in format 6, before `requested_ns`.
 pub const KTHREAD_V6_SIZE: usize = 280;
 

@@ -81,13 +81,8 @@ use crate::model::{
 /// Rename events have `kthread` too: null, or the object where a kernel
 /// thread's requester, unknown at its fork, named it (the `reason` says
 /// so); `ps --format json` has it for threads born under `--live`.
-/// 10: the `kthread` object has `requested_ns` (boot clock: when the
-/// requester woke kthreadd for it; null where the request found kthreadd
-/// awake, or before record format 7) and `run_after_request_ns` (from
-/// then to the thread's first run; null until it ran, so null on a fork
-/// line, set on a naming rename and in `ps --live`); the report's
-/// `kthreads_by_requester` has `timed` (threads with that time), and
-/// `run_after_request_ns_median` and `_max` (null when none was timed).
+/// 10: `kthread` has `requested_ns` and `run_after_request_ns`, report
+/// groups `timed` and `run_after_request_ns_{median,max}` (docs/guide.md).
 pub const JSON_VERSION: u32 = 10;
 
 pub struct Json {
