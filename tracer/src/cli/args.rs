@@ -73,6 +73,12 @@ pub struct SessionArgs {
     /// cost is in docs/benchmarks.md).
     #[arg(long)]
     failed_execs: bool,
+    /// Time each kernel thread kthreadd makes, from its request to its
+    /// first run (`ran 35 µs after the request`). Off by default: it runs a
+    /// program at every wakeup in the system (its cost is in
+    /// docs/benchmarks.md).
+    #[arg(long)]
+    kthread_times: bool,
     /// Test hook: load these programs in a form the verifier refuses
     /// (events: fork, exec, exit, signal_generate, signal_deliver, rename).
     #[arg(long, hide = true, value_name = "EVENT,...", value_delimiter = ',')]
@@ -133,6 +139,7 @@ impl SessionArgs {
                 .iter()
                 .fold(0, |mask, sel| mask | sel.mask()),
             failed_execs: self.failed_execs,
+            kthread_times: self.kthread_times,
             proc_root: PathBuf::from("/proc"),
             announce: true,
             follow: {

@@ -155,6 +155,9 @@ async fn live_table(
         duration: Some(settle),
         proc_root,
         announce: false,
+        // A short session whose point is the threads born in it: they
+        // are timed (a program at every wakeup, for its length).
+        kthread_times: true,
         ..SessionOptions::new(btf)
     };
     let (merge, counts, _) = session::run(opts, |start| {

@@ -54,14 +54,19 @@ pub fn start_fn(
 
 /// The `--verbose` line: which mechanism links kernel threads to their
 /// requesters on this kernel.
-pub fn note(start: &Result<u64, String>) -> String {
+pub fn note(start: &Result<u64, String>, timed: bool) -> String {
     match start {
-        Ok(_) => "kernel threads: requesters exact (the waiter on each kthread_create_info's \
-                  completion, read at kthreadd's fork; tracepoints only), or where the fork \
-                  finds none, the task that names the new thread (kernels before about 6.4); \
-                  timed from the requester's wakeup of kthreadd to the thread's first wakeup \
-                  (sched_waking)"
-            .into(),
+        Ok(_) => format!(
+            "kernel threads: requesters exact (the waiter on each kthread_create_info's \
+             completion, read at kthreadd's fork; tracepoints only), or where the fork finds \
+             none, the task that names the new thread (kernels before about 6.4); {}",
+            if timed {
+                "timed from the requester's wakeup of kthreadd to the thread's first wakeup \
+                 (sched_waking)"
+            } else {
+                "not timed (--kthread-times)"
+            }
+        ),
         Err(why) => format!(
             "kernel threads: requesters not read at the fork: {why}; linked only where the \
              requester names its new thread (kernels before about 6.4)"
@@ -131,7 +136,9 @@ mod tests {
         assert!(start_fn(&o, Ok(Err(Unresolved::Hidden)))
             .unwrap_err()
             .contains("hides"));
-        assert!(note(&Ok(1)).contains("exact"));
-        assert!(note(&Err("x".into())).contains("not read at the fork: x; linked only"));
+        assert!(note(&Ok(1), false).contains("exact"));
+        assert!(note(&Ok(1), false).contains("not timed (--kthread-times)"));
+        assert!(note(&Ok(1), true).contains("first wakeup (sched_waking)"));
+        assert!(note(&Err("x".into()), true).contains("not read at the fork: x; linked only"));
     }
 }

@@ -44,6 +44,8 @@ pub struct LoadOptions<'a> {
     pub refuse_mask: u32,
     /// Load the failed-exec program, which runs at every system call's exit.
     pub failed_execs: bool,
+    /// Load the kernel-thread timing program, which runs at every wakeup.
+    pub kthread_times: bool,
     /// Capacity of the kernel's map of followed thread groups when the
     /// session follows a command or subtree (see [`crate::kernel::follow_map`]);
     /// `None`: every task is traced.
@@ -174,7 +176,10 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         for note in &probed.notes {
             crate::say!("tracer: {note}");
         }
-        crate::say!("tracer: {}", kthreads::note(&kthread_fn));
+        crate::say!(
+            "tracer: {}",
+            kthreads::note(&kthread_fn, opts.kthread_times)
+        );
     }
     warn_memlock(memlock, &features);
     let globals = Globals::new(
@@ -197,7 +202,7 @@ pub fn load(opts: &LoadOptions<'_>) -> Result<Loaded> {
         choice
             .wanted
             .push((names::KTHREAD_PROGRAM, names::KTHREAD_TRACEPOINT));
-        if kthreads::can_time(&offsets) {
+        if opts.kthread_times && kthreads::can_time(&offsets) {
             choice
                 .wanted
                 .push((names::KTHREAD_WAKE_PROGRAM, names::KTHREAD_WAKE_TRACEPOINT));

@@ -69,6 +69,9 @@ pub struct SessionOptions {
     pub refuse_mask: u32,
     /// Also trace failed execs (a program at every system call's exit).
     pub failed_execs: bool,
+    /// Time kernel threads from request to first run (a program at every
+    /// wakeup).
+    pub kthread_times: bool,
     /// procfs mount the start-up snapshot is read from.
     pub proc_root: PathBuf,
     /// Say on stderr when tracing starts (`ps --live` keeps quiet).
@@ -96,6 +99,7 @@ impl SessionOptions {
             verbose: false,
             refuse_mask: 0,
             failed_execs: false,
+            kthread_times: false,
             proc_root: PathBuf::from("/proc"),
             announce: true,
             follow: None,
@@ -231,6 +235,7 @@ fn attach(opts: &SessionOptions) -> Result<(Live, Start)> {
         verbose: opts.verbose,
         refuse_mask: opts.refuse_mask,
         failed_execs: opts.failed_execs,
+        kthread_times: opts.kthread_times,
         follow_map_entries: opts.follow.as_ref().map(|f| f.map_entries),
         throttle: opts.throttle,
     })?;

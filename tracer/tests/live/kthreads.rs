@@ -139,8 +139,9 @@ fn ext4_mount_threads_are_for_the_mount_process() {
         tracer
             .startup
             .iter()
-            .any(|l| l.contains("kernel threads: requesters exact")),
-        "the mechanism is said: {:?}",
+            .any(|l| l.contains("kernel threads: requesters exact")
+                && l.contains("not timed (--kthread-times)")),
+        "the mechanism is said, and that a wakeup program is not loaded by default: {:?}",
         tracer.startup
     );
     let _mounted = LoopMount::new();
@@ -213,7 +214,7 @@ fn report_and_replay_name_the_requester() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("kthreads.log");
-    let recording = start_recording(&log, &[]);
+    let recording = start_recording(&log, &["--kthread-times"]);
     drop(LoopMount::new());
     stop_recording(recording);
     let log = log.to_str().unwrap();

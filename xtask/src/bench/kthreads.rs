@@ -89,7 +89,7 @@ pub(crate) fn measure(tracer: &Path, load: &Path, tmp: &Path) -> Result<Vec<Kthr
     for (context, activity) in contexts {
         eprintln!("bench: kernel-thread programs, {context}");
         let log = tmp.join("kthreads.log");
-        let run = TracedRun::start(tracer, TRACE_DEFAULT, &[], &log)?;
+        let run = TracedRun::start(tracer, TRACE_DEFAULT, &["--kthread-times"], &log)?;
         let began = Instant::now();
         activity()?;
         let secs = began.elapsed().as_secs_f64();
@@ -125,7 +125,7 @@ pub(crate) fn wakeup_cost(
         eprintln!("bench: wakeup storm, round {} of {rounds}", round + 1);
         untraced.push(workload_ns(load, "pipe", ROUND_TRIPS)? as f64 / ROUND_TRIPS as f64);
         let log = tmp.join("wakeups.log");
-        let run = TracedRun::start(tracer, TRACE_DEFAULT, &[], &log)?;
+        let run = TracedRun::start(tracer, TRACE_DEFAULT, &["--kthread-times"], &log)?;
         traced.push(workload_ns(load, "pipe", ROUND_TRIPS)? as f64 / ROUND_TRIPS as f64);
         run.stop(TRACE_DEFAULT)?;
     }
