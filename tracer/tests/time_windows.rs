@@ -123,7 +123,7 @@ fn export_and_report_count_only_the_window() {
     ]);
     assert_eq!(code, 0, "{err}");
     let r: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["json_version"], 9);
+    assert_eq!(r["json_version"], 10);
     assert_eq!(
         r["window"]["since"]["time"], "2026-11-28T00:00:00.000000Z",
         "{r}"

@@ -125,7 +125,7 @@ fn a_log_says_which_events_its_kernel_refused() {
     let (code, json, err) = run_tracer(&["report", log, "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&json).expect("report JSON");
-    assert_eq!(report["json_version"], 9, "{report}");
+    assert_eq!(report["json_version"], 10, "{report}");
     let missing = report["missing_events"].as_array().expect("missing_events");
     assert_eq!(missing.len(), 1, "{report}");
     assert_eq!(missing[0]["event"], "rename");
