@@ -11,13 +11,8 @@
 mod common;
 #[path = "../throttle_util/mod.rs"]
 mod throttle_util;
-#[path = "../two_days/mod.rs"]
-mod two_days;
 
-mod args;
 mod context;
-mod escape;
-mod failing_streams;
 mod first_screen;
 mod follow;
 mod hostile;
@@ -28,7 +23,6 @@ mod record;
 mod requests;
 mod stuck;
 mod tasks;
-mod text_output;
 mod throttle;
 mod trace;
 mod truncation;
