@@ -453,11 +453,19 @@ fn ps_live_names_the_requester_of_a_thread_born_meanwhile() {
     let by = field(k, "requested_by");
     assert_eq!(u64_of(by, "pid"), sh_pid, "{row}");
     assert_eq!(by["comm"], "sh", "{row}");
-    // Timed from the shell's wakeup of kthreadd (it slept: nothing else
-    // asked for a thread) to the thread's first run, within the run.
-    let waited = u64_of(k, "run_after_request_ns");
-    assert!(waited > 0 && waited < 30_000_000_000, "{row}");
-    assert!(u64_of(k, "requested_ns") > 0, "{row}");
+    // Linked at the fork: timed from the shell's wakeup of kthreadd (it
+    // slept: nothing else asked for a thread) to the thread's first run.
+    // Linked by the naming (kthreadd forked before the shell waited: the
+    // matrix's 6.1 often), the fork did not know whose wakeup it served,
+    // so the request's time is unknown and said to be.
+    if str_of(k, "reason").starts_with("the task that named the thread") {
+        assert!(k["requested_ns"].is_null(), "{row}");
+        assert!(k["run_after_request_ns"].is_null(), "{row}");
+    } else {
+        let waited = u64_of(k, "run_after_request_ns");
+        assert!(waited > 0 && waited < 30_000_000_000, "{row}");
+        assert!(u64_of(k, "requested_ns") > 0, "{row}");
+    }
     assert!(
         str_of(by, "task_id").ends_with(&format!("-{sh_pid}")),
         "{row}"
