@@ -107,12 +107,27 @@ fn export(inputs: &[&Path]) -> Vec<Value> {
 }
 
 /// "recorded N events" from record's summary.
+/// Events `record` says it recorded, less its kernel-thread records
+/// (`, 1 kthread` in its summary): `export` folds those into their forks,
+/// and a kworker pool may grow during any recording.
 fn recorded(err: &str) -> usize {
-    err.split("recorded ")
+    let all: usize = err
+        .split("recorded ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no event count in: {err}"))
+        .unwrap_or_else(|| panic!("no event count in: {err}"));
+    let kthreads: usize = err
+        .lines()
+        .filter(|l| l.contains(" events: "))
+        .flat_map(|l| l.split(", "))
+        .filter_map(|part| {
+            let (n, what) = part.trim().rsplit_once(' ')?;
+            let n = n.rsplit(' ').next()?;
+            matches!(what, "kthread" | "kthreads").then(|| n.parse::<usize>().ok())?
+        })
+        .sum();
+    all - kthreads
 }
 
 /// Runs `n` execs of /bin/true, each with its own argument `TAG-i`, from
