@@ -136,22 +136,7 @@ impl Out<'_> {
     /// An array of strings.
     fn strings<'s>(&mut self, key: &str, items: impl Iterator<Item = Cow<'s, str>>) {
         let slot = self.slot(key);
-        if !matches!(
-            slot,
-            Some(AnyValue {
-                value: Some(V::ArrayValue(_))
-            })
-        ) {
-            *slot = Some(AnyValue {
-                value: Some(V::ArrayValue(ArrayValue::default())),
-            });
-        }
-        let Some(AnyValue {
-            value: Some(V::ArrayValue(array)),
-        }) = slot
-        else {
-            unreachable!("an array was just put there");
-        };
+        let array = array_in(slot);
         let mut n = 0;
         for item in items {
             if n == array.values.len() {
@@ -201,23 +186,7 @@ pub(super) fn ancestors(chain: &[Ancestor], kv: &mut KeyValue) {
         kv.key.clear();
         kv.key.push_str("tracer.ancestors");
     }
-    let slot = &mut kv.value;
-    if !matches!(
-        slot,
-        Some(AnyValue {
-            value: Some(V::ArrayValue(_))
-        })
-    ) {
-        *slot = Some(AnyValue {
-            value: Some(V::ArrayValue(ArrayValue::default())),
-        });
-    }
-    let Some(AnyValue {
-        value: Some(V::ArrayValue(array)),
-    }) = slot
-    else {
-        unreachable!("an array was just put there");
-    };
+    let array = array_in(&mut kv.value);
     array.values.resize_with(chain.len(), AnyValue::default);
     for (a, v) in chain.iter().zip(&mut array.values) {
         if !matches!(v.value, Some(V::KvlistValue(_))) {
@@ -240,6 +209,27 @@ pub(super) fn ancestors(chain: &[Ancestor], kv: &mut KeyValue) {
         }
         set_string(kv_slot(list, &mut n, "kind"), a.kind.name());
         list.truncate(n);
+    }
+}
+
+/// The array in `slot`, over its old one where it holds one (its values
+/// there to reuse).
+fn array_in(slot: &mut Option<AnyValue>) -> &mut ArrayValue {
+    if !matches!(
+        slot,
+        Some(AnyValue {
+            value: Some(V::ArrayValue(_))
+        })
+    ) {
+        *slot = Some(AnyValue {
+            value: Some(V::ArrayValue(ArrayValue::default())),
+        });
+    }
+    match slot {
+        Some(AnyValue {
+            value: Some(V::ArrayValue(array)),
+        }) => array,
+        _ => unreachable!("an array was just put there"),
     }
 }
 
